@@ -1,0 +1,83 @@
+// swift-tools-version: 6.2
+// RestoreDrill: a backup engine and a restore-drill verifier that share one backup-set format.
+// Layout and dependency direction: ../shared/DESIGN.md ("Layout"). Dependencies point down:
+// DrillCore at the bottom, one library per stage on it, the thin executable on top.
+import PackageDescription
+
+let strict: [SwiftSetting] = [.swiftLanguageMode(.v6)]
+
+let package = Package(
+    name: "RestoreDrill",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "restore-drill", targets: ["restore-drill"])
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/swiftlang/swift-subprocess", from: "1.0.2"),
+    ],
+    targets: [
+        .systemLibrary(
+            name: "CSQLite", pkgConfig: "sqlite3",
+            providers: [.apt(["libsqlite3-dev"]), .brew(["sqlite"])]),
+        .systemLibrary(
+            name: "COpenSSL", pkgConfig: "libcrypto",
+            providers: [.apt(["libssl-dev"]), .brew(["openssl@3"])]),
+        .systemLibrary(
+            name: "CZlib", pkgConfig: "zlib",
+            providers: [.apt(["zlib1g-dev"])]),
+        .systemLibrary(
+            name: "CArchive", pkgConfig: "libarchive",
+            providers: [.apt(["libarchive-dev"]), .brew(["libarchive"])]),
+
+        .target(
+            name: "DrillCore",
+            dependencies: ["COpenSSL", .product(name: "Yams", package: "Yams")],
+            swiftSettings: strict),
+        .target(
+            name: "Sandbox",
+            dependencies: ["DrillCore", .product(name: "Subprocess", package: "swift-subprocess")],
+            swiftSettings: strict),
+        .target(
+            name: "BackupEngine",
+            dependencies: ["DrillCore", "Sandbox", "CSQLite", "COpenSSL", "CZlib", "CArchive"],
+            swiftSettings: strict),
+        .target(
+            name: "Reports",
+            dependencies: ["DrillCore"],
+            swiftSettings: strict),
+        .target(
+            name: "Verifier",
+            dependencies: ["DrillCore", "Sandbox", "Reports", "CSQLite", "COpenSSL", "CArchive"],
+            swiftSettings: strict),
+        .target(
+            name: "Retention",
+            dependencies: ["DrillCore"],
+            swiftSettings: strict),
+        .target(
+            name: "Health",
+            dependencies: ["DrillCore", "Retention"],
+            swiftSettings: strict),
+        .executableTarget(
+            name: "restore-drill",
+            dependencies: [
+                "DrillCore", "BackupEngine", "Verifier", "Sandbox", "Retention", "Health", "Reports",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: strict),
+
+        .testTarget(name: "DrillCoreTests", dependencies: ["DrillCore"], swiftSettings: strict),
+        .testTarget(name: "SandboxTests", dependencies: ["Sandbox"], swiftSettings: strict),
+        .testTarget(
+            name: "BackupEngineTests", dependencies: ["BackupEngine", "CSQLite"], swiftSettings: strict),
+        .testTarget(name: "ReportsTests", dependencies: ["Reports"], swiftSettings: strict),
+        .testTarget(
+            name: "VerifierTests", dependencies: ["Verifier", "BackupEngine", "CSQLite"],
+            swiftSettings: strict),
+        .testTarget(name: "RetentionTests", dependencies: ["Retention"], swiftSettings: strict),
+        .testTarget(name: "HealthTests", dependencies: ["Health"], swiftSettings: strict),
+        .testTarget(
+            name: "EndToEndTests", dependencies: ["DrillCore", "CSQLite"], swiftSettings: strict),
+    ]
+)

@@ -1,0 +1,198 @@
+import Foundation
+
+/// The outcome of one check on one subject (../shared/DESIGN.md, "Vocabulary").
+public enum Verdict: String, Codable, Sendable, CaseIterable {
+    /// The check ran on a real subject and found it correct.
+    case pass
+    /// The check ran and found the subject wrong.
+    case fail
+    /// The check did not run; ``CheckResult/message`` says why. A check with no subject is a skip.
+    case skip
+    /// The check could not run (the tool itself failed, e.g. an I/O error).
+    case error
+}
+
+/// The check catalogue (../shared/DESIGN.md, "A drill"): each id is a JUnit classname.
+public enum CheckID: String, Codable, Sendable, CaseIterable {
+    case setManifest = "set.manifest"
+    case setArtifacts = "set.artifacts"
+    case setCoverage = "set.coverage"
+    case restoreArchives = "restore.archives"
+    case restoreScript = "restore.script"
+    case restoreTree = "restore.tree"
+    case dbIntegrity = "db.integrity"
+    case launchAgentsRewrite = "launchagents.rewrite"
+    case launchAgentsLint = "launchagents.lint"
+    case credentialsVault = "credentials.vault"
+    case rpo = "rpo"
+    case rto = "rto"
+}
+
+/// One verification of one subject, with its verdict and evidence.
+public struct CheckResult: Codable, Sendable, Equatable {
+    /// The check id, e.g. `db.integrity` (JUnit classname).
+    public var check: CheckID
+    /// What was checked, e.g. `claude/data/store_03.db` (JUnit name).
+    public var subject: String
+    public var verdict: Verdict
+    /// One line: for a failure what is wrong and where; for a skip the reason; for a pass a summary.
+    public var message: String
+    /// Supporting lines (digests compared, command output tails, …), rendered as system-out.
+    public var evidence: [String]
+    /// Wall time the check took, seconds.
+    public var seconds: Double
+
+    public init(
+        check: CheckID, subject: String, verdict: Verdict, message: String, evidence: [String] = [],
+        seconds: Double = 0
+    ) {
+        self.check = check
+        self.subject = subject
+        self.verdict = verdict
+        self.message = message
+        self.evidence = evidence
+        self.seconds = seconds
+    }
+
+    /// A skip for a check that has nothing to check: never a pass.
+    public static func noSubject(_ check: CheckID, subject: String, reason: String) -> CheckResult {
+        CheckResult(check: check, subject: subject, verdict: .skip, message: reason)
+    }
+}
+
+/// How the restore script was isolated during a drill.
+public enum IsolationKind: String, Codable, Sendable {
+    /// bubblewrap: no network, read-only system, only the sandbox writable, own PID namespace.
+    case bubblewrap
+    /// Limits, timeout and scrubbed environment only.
+    case none
+}
+
+/// Everything a drill found; what the reports render. Reports never see Verifier internals.
+public struct DrillResult: Codable, Sendable, Equatable {
+    /// `"restore-drill/drill-report"`.
+    public static let formatName = "restore-drill/drill-report"
+    public static let formatVersion = 1
+
+    public var format: String = DrillResult.formatName
+    public var formatVersion: Int = DrillResult.formatVersion
+    public var drillID: DrillID
+    public var backupID: BackupID?
+    /// Absolute path of the drilled set.
+    public var setPath: String
+    /// SHA-256 of the manifest.json file as read (64 hex), nil when unreadable.
+    public var manifestSHA256: String?
+    public var startedAt: String
+    public var finishedAt: String
+    public var isolation: IsolationKind
+    /// Age of the newest complete set at drill time, seconds; nil when unknown.
+    public var rpoSeconds: Double?
+    /// Measured restore time (script replay), seconds; nil when the replay did not run.
+    public var rtoSeconds: Double?
+    /// Objectives from configuration, seconds.
+    public var rpoObjectiveSeconds: Double?
+    public var rtoObjectiveSeconds: Double?
+    public var toolVersion: String
+    public var host: String
+    /// The sandbox folder, and whether it was kept after the drill.
+    public var sandboxPath: String?
+    public var sandboxKept: Bool
+    /// Folder holding junit.xml, report.md and report.json.
+    public var reportFolder: String?
+    public var checks: [CheckResult]
+
+    enum CodingKeys: String, CodingKey {
+        case format, isolation, host, checks
+        case formatVersion = "format_version"
+        case drillID = "drill_id"
+        case backupID = "backup_id"
+        case setPath = "set_path"
+        case manifestSHA256 = "manifest_sha256"
+        case startedAt = "started_at"
+        case finishedAt = "finished_at"
+        case rpoSeconds = "rpo_seconds"
+        case rtoSeconds = "rto_seconds"
+        case rpoObjectiveSeconds = "rpo_objective_seconds"
+        case rtoObjectiveSeconds = "rto_objective_seconds"
+        case toolVersion = "tool_version"
+        case sandboxPath = "sandbox_path"
+        case sandboxKept = "sandbox_kept"
+        case reportFolder = "report_folder"
+        case verdict
+    }
+
+    public init(
+        drillID: DrillID, backupID: BackupID?, setPath: String, startedAt: Date, isolation: IsolationKind
+    ) {
+        self.drillID = drillID
+        self.backupID = backupID
+        self.setPath = setPath
+        self.startedAt = Timestamp.string(startedAt)
+        self.finishedAt = self.startedAt
+        self.isolation = isolation
+        self.toolVersion = ToolInfo.version
+        self.host = ToolInfo.hostName
+        self.sandboxKept = false
+        self.checks = []
+    }
+
+    /// `pass` when no check failed or errored (skips allowed) and at least one check passed; else `fail`.
+    public var verdict: Verdict {
+        if checks.contains(where: { $0.verdict == .fail || $0.verdict == .error }) { return .fail }
+        return checks.contains(where: { $0.verdict == .pass }) ? .pass : .fail
+    }
+
+    /// Number of subjects per verdict for one check id.
+    public func counts(for check: CheckID) -> [Verdict: Int] {
+        var out: [Verdict: Int] = [:]
+        for c in checks where c.check == check { out[c.verdict, default: 0] += 1 }
+        return out
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        format = try c.decode(String.self, forKey: .format)
+        formatVersion = try c.decode(Int.self, forKey: .formatVersion)
+        drillID = try c.decode(DrillID.self, forKey: .drillID)
+        backupID = try c.decodeIfPresent(BackupID.self, forKey: .backupID)
+        setPath = try c.decode(String.self, forKey: .setPath)
+        manifestSHA256 = try c.decodeIfPresent(String.self, forKey: .manifestSHA256)
+        startedAt = try c.decode(String.self, forKey: .startedAt)
+        finishedAt = try c.decode(String.self, forKey: .finishedAt)
+        isolation = try c.decode(IsolationKind.self, forKey: .isolation)
+        rpoSeconds = try c.decodeIfPresent(Double.self, forKey: .rpoSeconds)
+        rtoSeconds = try c.decodeIfPresent(Double.self, forKey: .rtoSeconds)
+        rpoObjectiveSeconds = try c.decodeIfPresent(Double.self, forKey: .rpoObjectiveSeconds)
+        rtoObjectiveSeconds = try c.decodeIfPresent(Double.self, forKey: .rtoObjectiveSeconds)
+        toolVersion = try c.decode(String.self, forKey: .toolVersion)
+        host = try c.decode(String.self, forKey: .host)
+        sandboxPath = try c.decodeIfPresent(String.self, forKey: .sandboxPath)
+        sandboxKept = try c.decode(Bool.self, forKey: .sandboxKept)
+        reportFolder = try c.decodeIfPresent(String.self, forKey: .reportFolder)
+        checks = try c.decode([CheckResult].self, forKey: .checks)
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(format, forKey: .format)
+        try c.encode(formatVersion, forKey: .formatVersion)
+        try c.encode(drillID, forKey: .drillID)
+        try c.encodeIfPresent(backupID, forKey: .backupID)
+        try c.encode(setPath, forKey: .setPath)
+        try c.encodeIfPresent(manifestSHA256, forKey: .manifestSHA256)
+        try c.encode(startedAt, forKey: .startedAt)
+        try c.encode(finishedAt, forKey: .finishedAt)
+        try c.encode(isolation, forKey: .isolation)
+        try c.encodeIfPresent(rpoSeconds, forKey: .rpoSeconds)
+        try c.encodeIfPresent(rtoSeconds, forKey: .rtoSeconds)
+        try c.encodeIfPresent(rpoObjectiveSeconds, forKey: .rpoObjectiveSeconds)
+        try c.encodeIfPresent(rtoObjectiveSeconds, forKey: .rtoObjectiveSeconds)
+        try c.encode(toolVersion, forKey: .toolVersion)
+        try c.encode(host, forKey: .host)
+        try c.encodeIfPresent(sandboxPath, forKey: .sandboxPath)
+        try c.encode(sandboxKept, forKey: .sandboxKept)
+        try c.encodeIfPresent(reportFolder, forKey: .reportFolder)
+        try c.encode(verdict, forKey: .verdict)
+        try c.encode(checks, forKey: .checks)
+    }
+}

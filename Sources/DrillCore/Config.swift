@@ -1,0 +1,542 @@
+import Foundation
+import Yams
+
+/// The resolved configuration (`restore-drill.yml`, ../shared/DESIGN.md, "Configuration").
+///
+/// Every path is absolute once loaded: `~` means the configured ``home``, code, database and
+/// credentials paths are relative to ``root``, folders (`sandbox.folder`, `reports.folder`,
+/// `destination`) are relative to the config file's folder. Sizes are bytes, durations seconds.
+public struct RestoreDrillConfig: Sendable, Equatable {
+    /// The file this came from, absolute; nil for a configuration built in code.
+    public var file: String?
+    /// The restore script is `restore_<name>.sh`.
+    public var name = "maia"
+    public var home: String
+    public var root: String
+    public var destination: String
+    public var code = CodeSettings()
+    public var databases = DatabaseSettings()
+    public var launchAgents = LaunchAgentSettings()
+    public var shell = ShellSettings()
+    public var dependencies = DependencySettings()
+    public var credentials = CredentialSettings()
+    public var objectives = Objectives()
+    public var coverage = CoverageSettings()
+    public var retention = RetentionSettings()
+    public var health = HealthThresholds()
+    public var sandbox: SandboxSettings
+    public var reports: ReportSettings
+    public var schedule = ScheduleSettings()
+    public var hooks = HookSettings()
+    /// Notices for the user (e.g. a section whose feature is not built yet), printed on stderr.
+    public var notices: [String] = []
+
+    /// A configuration with defaults for everything but the workspace and destination.
+    /// Sandboxes and reports default to `sandboxes/` and `reports/` under `baseFolder`.
+    public init(home: String, root: String, destination: String, baseFolder: String) {
+        self.home = home
+        self.root = root
+        self.destination = destination
+        self.sandbox = SandboxSettings(folder: (baseFolder as NSString).appendingPathComponent("sandboxes"))
+        self.reports = ReportSettings(folder: (baseFolder as NSString).appendingPathComponent("reports"))
+        self.launchAgents.include = [(home as NSString).appendingPathComponent("Library/LaunchAgents/*.plist")]
+        self.shell.files = [".zshrc", ".zprofile", ".bashrc", ".bash_profile", ".gitconfig"].map {
+            (home as NSString).appendingPathComponent($0)
+        }
+    }
+
+    /// `code`: the project archive.
+    public struct CodeSettings: Sendable, Equatable {
+        /// Glob patterns; one without `/` matches any path component's name, one with `/` the
+        /// path relative to root.
+        public var exclude: [String] = [".git", "__pycache__", "*.pyc", ".venv", "node_modules", ".DS_Store"]
+        /// gzip level 1–9.
+        public var compressionLevel = 6
+    }
+
+    /// `databases`: SQLite files copied with the online backup API.
+    public struct DatabaseSettings: Sendable, Equatable {
+        /// Globs relative to root; `**` matches zero or more folders.
+        public var include: [String] = ["**/*.db", "**/*.sqlite", "**/*.sqlite3"]
+        /// At or over this many bytes a database is stored in chunks.
+        public var smallLimit: Int64 = 10 << 20
+        /// Bytes per chunk.
+        public var chunkSize: Int64 = 50 << 20
+    }
+
+    /// `launchagents`.
+    public struct LaunchAgentSettings: Sendable, Equatable {
+        /// Absolute globs (after `~` expansion).
+        public var include: [String] = []
+    }
+
+    /// `shell`.
+    public struct ShellSettings: Sendable, Equatable {
+        /// Absolute paths (after `~` expansion); each must lie under home. A missing file is skipped.
+        public var files: [String] = []
+    }
+
+    /// `dependencies`: argv arrays whose standard output is stored. nil disables one.
+    public struct DependencySettings: Sendable, Equatable {
+        public var python: [String]? = ["pip3", "freeze"]
+        public var homebrew: [String]? = ["brew", "list", "--versions"]
+    }
+
+    /// `credentials`.
+    public struct CredentialSettings: Sendable, Equatable {
+        /// Absolute paths of files or folders holding secrets (relative entries are under root).
+        public var include: [String] = []
+        /// Where the vault password comes from; nil when not configured.
+        public var password: PasswordSource?
+    }
+
+    /// Exactly one of `env`, `file`, `command`.
+    public enum PasswordSource: Sendable, Equatable {
+        case environment(String)
+        case file(String)
+        case command([String])
+    }
+
+    /// `objectives`, seconds.
+    public struct Objectives: Sendable, Equatable {
+        public var rpo: Double = 24 * 3600
+        public var rto: Double = 30 * 60
+    }
+
+    /// `coverage`.
+    public struct CoverageSettings: Sendable, Equatable {
+        /// Largest accepted drop of a component's bytes or files, 0…1.
+        public var maxShrink = 0.5
+    }
+
+    /// `retention`: counts of sets kept per rule.
+    public struct RetentionSettings: Sendable, Equatable {
+        public var last = 1
+        public var daily = 7
+        public var weekly = 4
+        public var monthly = 12
+        /// IANA zone for calendar buckets; nil means the machine's.
+        public var timeZone: String?
+    }
+
+    /// `health` thresholds, seconds. At or above warning warns; at or above critical is critical.
+    public struct HealthThresholds: Sendable, Equatable {
+        public var backupWarning: Double = 25 * 3600
+        public var backupCritical: Double = 36 * 3600
+        public var drillWarning: Double = 8 * 86400
+        public var drillCritical: Double = 10 * 86400
+    }
+
+    /// `sandbox`.
+    public struct SandboxSettings: Sendable, Equatable {
+        public var folder: String
+        public var isolation: IsolationMode = .auto
+        /// Seconds before the replay's process group is killed.
+        public var timeout: Double = 3600
+        public var limits = ResourceLimits()
+        public var keep: KeepPolicy = .onFailure
+    }
+
+    /// `sandbox.isolation`.
+    public enum IsolationMode: String, Sendable, Equatable, CaseIterable {
+        case auto, bubblewrap, none
+    }
+
+    /// `sandbox.keep`.
+    public enum KeepPolicy: String, Sendable, Equatable, CaseIterable {
+        case always
+        case onFailure = "on-failure"
+        case never
+    }
+
+    /// `sandbox.limits` for the restore replay.
+    public struct ResourceLimits: Sendable, Equatable {
+        /// CPU seconds.
+        public var cpu: Double = 1800
+        /// Address space, bytes.
+        public var memory: Int64 = 4 << 30
+        /// Largest file the replay may write, bytes.
+        public var fileSize: Int64 = 16 << 30
+        public var openFiles = 1024
+        public var processes = 256
+    }
+
+    /// `reports`.
+    public struct ReportSettings: Sendable, Equatable {
+        public var folder: String
+        /// Drill report folders kept.
+        public var keep = 50
+    }
+
+    /// `schedule`: when jobs run (`HH:MM`, `Sun HH:MM`, `hourly`).
+    public struct ScheduleSettings: Sendable, Equatable {
+        public var backup = "03:00"
+        public var prune = "04:00"
+        public var drill = "Sun 05:00"
+        public var health = "hourly"
+    }
+
+    /// `hooks`: argv arrays run after a backup or drill.
+    public struct HookSettings: Sendable, Equatable {
+        public var onFailure: [[String]] = []
+        public var onSuccess: [[String]] = []
+    }
+}
+
+extension RestoreDrillConfig {
+    /// Where a configuration is looked for when `--config` is not given, in order.
+    /// - Returns: `$RESTORE_DRILL_CONFIG`, `./restore-drill.yml`, `~/.config/restore-drill/config.yml`.
+    public static func searchPaths(environment: [String: String], currentDirectory: String) -> [String] {
+        var out: [String] = []
+        if let env = environment["RESTORE_DRILL_CONFIG"], !env.isEmpty { out.append(env) }
+        out.append((currentDirectory as NSString).appendingPathComponent("restore-drill.yml"))
+        if let home = environment["HOME"] {
+            out.append((home as NSString).appendingPathComponent(".config/restore-drill/config.yml"))
+        }
+        return out
+    }
+
+    /// Finds and loads the configuration.
+    /// - Parameter explicit: the `--config` value, if given (it must exist).
+    /// - Throws: ``RestoreDrillError/config(file:line:key:message:)`` for bad content,
+    ///   ``RestoreDrillError/usage(_:)`` when no file is found.
+    public static func locate(
+        explicit: String?, environment: [String: String] = ProcessInfo.processInfo.environment,
+        currentDirectory: String = FileManager.default.currentDirectoryPath
+    ) throws -> RestoreDrillConfig {
+        if let explicit {
+            return try load(path: absolute(explicit, relativeTo: currentDirectory))
+        }
+        let candidates = searchPaths(environment: environment, currentDirectory: currentDirectory)
+        if let env = environment["RESTORE_DRILL_CONFIG"], !env.isEmpty {
+            return try load(path: absolute(env, relativeTo: currentDirectory))
+        }
+        for path in candidates where FileManager.default.fileExists(atPath: path) {
+            return try load(path: path)
+        }
+        throw RestoreDrillError.usage(
+            "no configuration found; looked for \(candidates.joined(separator: ", ")) (use --config FILE)")
+    }
+
+    /// Loads and validates one configuration file.
+    /// - Throws: ``RestoreDrillError/config(file:line:key:message:)`` naming the key and line of
+    ///   an unknown key or a bad value; ``RestoreDrillError/io(path:message:)`` when unreadable.
+    public static func load(path: String) throws -> RestoreDrillConfig {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw RestoreDrillError.config(file: path, line: nil, key: "", message: "cannot read the file")
+        }
+        guard let text = String(data: data, encoding: .utf8) else {
+            throw RestoreDrillError.config(file: path, line: nil, key: "", message: "not UTF-8 text")
+        }
+        return try parse(text, file: path)
+    }
+
+    /// Parses configuration text. Relative folders resolve against the folder of `file`.
+    public static func parse(_ text: String, file: String) throws -> RestoreDrillConfig {
+        try ConfigParser(file: file).parse(text)
+    }
+
+    static func absolute(_ path: String, relativeTo base: String) -> String {
+        let p = path.hasPrefix("/") ? path : (base as NSString).appendingPathComponent(path)
+        return (p as NSString).standardizingPath
+    }
+}
+
+/// Walks the YAML node tree so every error can name its key and line.
+struct ConfigParser {
+    let file: String
+
+    func fail(_ node: Node?, _ key: String, _ message: String) -> RestoreDrillError {
+        .config(file: file, line: node?.mark?.line, key: key, message: message)
+    }
+
+    func parse(_ text: String) throws -> RestoreDrillConfig {
+        let topNode: Node?
+        do {
+            topNode = try Yams.compose(yaml: text)
+        } catch let error as YamlError {
+            throw RestoreDrillError.config(file: file, line: Self.line(of: error), key: "", message: "YAML: \(error)")
+        }
+        guard let topNode, case .mapping(let top) = topNode else {
+            throw fail(topNode, "", "expected a mapping of keys at the top")
+        }
+        let fields = try mapping(top, path: "", allowed: Self.topKeys)
+        func required(_ key: String) throws -> (Node, String) {
+            guard let node = fields[key] else { throw fail(topNode, key, "is required") }
+            return (node, try string(node, key))
+        }
+        let folder = (file as NSString).deletingLastPathComponent
+        let (homeNode, homeText) = try required("home")
+        guard homeText.hasPrefix("/") else { throw fail(homeNode, "home", "must be an absolute path") }
+        let home = (homeText as NSString).standardizingPath
+        let (rootNode, rootText) = try required("root")
+        let root = expand(rootText, home: home, relativeTo: home)
+        guard rootText.hasPrefix("/") || rootText.hasPrefix("~") else {
+            throw fail(rootNode, "root", "must be an absolute path or start with ~")
+        }
+        let (_, destText) = try required("destination")
+        let destination = expand(destText, home: home, relativeTo: folder)
+
+        var config = RestoreDrillConfig(home: home, root: root, destination: destination, baseFolder: folder)
+        config.file = file
+        if let n = fields["name"] {
+            let name = try string(n, "name")
+            guard !name.isEmpty, name.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "-_.".contains($0)) })
+            else { throw fail(n, "name", "must be letters, digits, '-', '_' or '.' (it names restore_<name>.sh)") }
+            config.name = name
+        }
+        if let n = fields["code"] {
+            let m = try section(n, "code", ["exclude", "compression_level"])
+            if let v = m["exclude"] { config.code.exclude = try strings(v, "code.exclude") }
+            if let v = m["compression_level"] {
+                let level = try int(v, "code.compression_level")
+                guard (1...9).contains(level) else { throw fail(v, "code.compression_level", "must be 1 to 9") }
+                config.code.compressionLevel = level
+            }
+        }
+        if let n = fields["databases"] {
+            let m = try section(n, "databases", ["include", "small_limit", "chunk_size"])
+            if let v = m["include"] { config.databases.include = try strings(v, "databases.include") }
+            if let v = m["small_limit"] { config.databases.smallLimit = try size(v, "databases.small_limit") }
+            if let v = m["chunk_size"] {
+                config.databases.chunkSize = try size(v, "databases.chunk_size")
+                guard config.databases.chunkSize >= 4096 else {
+                    throw fail(v, "databases.chunk_size", "must be at least 4KiB")
+                }
+            }
+        }
+        if let n = fields["launchagents"] {
+            let m = try section(n, "launchagents", ["include"])
+            if let v = m["include"] {
+                config.launchAgents.include = try strings(v, "launchagents.include").map {
+                    expand($0, home: home, relativeTo: home)
+                }
+            }
+        }
+        if let n = fields["shell"] {
+            let m = try section(n, "shell", ["files"])
+            if let v = m["files"] {
+                config.shell.files = try strings(v, "shell.files").map { expand($0, home: home, relativeTo: home) }
+            }
+        }
+        if let n = fields["dependencies"] {
+            let m = try section(n, "dependencies", ["python", "homebrew"])
+            if let v = m["python"] { config.dependencies.python = try argv(v, "dependencies.python") }
+            if let v = m["homebrew"] { config.dependencies.homebrew = try argv(v, "dependencies.homebrew") }
+        }
+        if let n = fields["credentials"] {
+            let m = try section(n, "credentials", ["include", "password"])
+            if let v = m["include"] {
+                config.credentials.include = try strings(v, "credentials.include").map {
+                    expand($0, home: home, relativeTo: root)
+                }
+            }
+            if let v = m["password"] {
+                let p = try section(v, "credentials.password", ["env", "file", "command"])
+                guard p.count == 1 else {
+                    throw fail(v, "credentials.password", "give exactly one of env, file, command")
+                }
+                if let e = p["env"] { config.credentials.password = RestoreDrillConfig.PasswordSource.environment(try string(e, "credentials.password.env")) }
+                if let f = p["file"] {
+                    config.credentials.password = RestoreDrillConfig.PasswordSource.file(
+                        expand(try string(f, "credentials.password.file"), home: home, relativeTo: folder))
+                }
+                if let c = p["command"] {
+                    guard let cmd = try argv(c, "credentials.password.command") else {
+                        throw fail(c, "credentials.password.command", "must be a non-empty argv array")
+                    }
+                    config.credentials.password = RestoreDrillConfig.PasswordSource.command(cmd)
+                }
+            }
+        }
+        if let n = fields["objectives"] {
+            let m = try section(n, "objectives", ["rpo", "rto"])
+            if let v = m["rpo"] { config.objectives.rpo = try duration(v, "objectives.rpo") }
+            if let v = m["rto"] { config.objectives.rto = try duration(v, "objectives.rto") }
+        }
+        if let n = fields["coverage"] {
+            let m = try section(n, "coverage", ["max_shrink"])
+            if let v = m["max_shrink"] {
+                guard let f = Units.fraction(try string(v, "coverage.max_shrink")) else {
+                    throw fail(v, "coverage.max_shrink", "must be a percentage such as 50%")
+                }
+                config.coverage.maxShrink = f
+            }
+        }
+        if let n = fields["retention"] {
+            let m = try section(n, "retention", ["last", "daily", "weekly", "monthly", "timezone"])
+            if let v = m["last"] { config.retention.last = try count(v, "retention.last") }
+            if let v = m["daily"] { config.retention.daily = try count(v, "retention.daily") }
+            if let v = m["weekly"] { config.retention.weekly = try count(v, "retention.weekly") }
+            if let v = m["monthly"] { config.retention.monthly = try count(v, "retention.monthly") }
+            if let v = m["timezone"] {
+                let zone = try string(v, "retention.timezone")
+                guard TimeZone(identifier: zone) != nil else {
+                    throw fail(v, "retention.timezone", "unknown IANA time zone \"\(zone)\"")
+                }
+                config.retention.timeZone = zone
+            }
+        }
+        if let n = fields["health"] {
+            let m = try section(n, "health", ["backup_warning", "backup_critical", "drill_warning", "drill_critical"])
+            if let v = m["backup_warning"] { config.health.backupWarning = try duration(v, "health.backup_warning") }
+            if let v = m["backup_critical"] { config.health.backupCritical = try duration(v, "health.backup_critical") }
+            if let v = m["drill_warning"] { config.health.drillWarning = try duration(v, "health.drill_warning") }
+            if let v = m["drill_critical"] { config.health.drillCritical = try duration(v, "health.drill_critical") }
+            guard config.health.backupWarning <= config.health.backupCritical else {
+                throw fail(n, "health.backup_warning", "must not be above health.backup_critical")
+            }
+            guard config.health.drillWarning <= config.health.drillCritical else {
+                throw fail(n, "health.drill_warning", "must not be above health.drill_critical")
+            }
+        }
+        if let n = fields["sandbox"] {
+            let m = try section(n, "sandbox", ["folder", "isolation", "timeout", "limits", "keep"])
+            if let v = m["folder"] { config.sandbox.folder = expand(try string(v, "sandbox.folder"), home: home, relativeTo: folder) }
+            if let v = m["isolation"] { config.sandbox.isolation = try choice(v, "sandbox.isolation") }
+            if let v = m["timeout"] { config.sandbox.timeout = try duration(v, "sandbox.timeout") }
+            if let v = m["keep"] { config.sandbox.keep = try choice(v, "sandbox.keep") }
+            if let v = m["limits"] {
+                let l = try section(v, "sandbox.limits", ["cpu", "memory", "file_size", "open_files", "processes"])
+                if let x = l["cpu"] { config.sandbox.limits.cpu = try duration(x, "sandbox.limits.cpu") }
+                if let x = l["memory"] { config.sandbox.limits.memory = try size(x, "sandbox.limits.memory") }
+                if let x = l["file_size"] { config.sandbox.limits.fileSize = try size(x, "sandbox.limits.file_size") }
+                if let x = l["open_files"] { config.sandbox.limits.openFiles = try count(x, "sandbox.limits.open_files") }
+                if let x = l["processes"] { config.sandbox.limits.processes = try count(x, "sandbox.limits.processes") }
+            }
+        }
+        if let n = fields["reports"] {
+            let m = try section(n, "reports", ["folder", "keep"])
+            if let v = m["folder"] { config.reports.folder = expand(try string(v, "reports.folder"), home: home, relativeTo: folder) }
+            if let v = m["keep"] { config.reports.keep = try count(v, "reports.keep") }
+        }
+        if let n = fields["schedule"] {
+            let m = try section(n, "schedule", ["backup", "prune", "drill", "health"])
+            if let v = m["backup"] { config.schedule.backup = try string(v, "schedule.backup") }
+            if let v = m["prune"] { config.schedule.prune = try string(v, "schedule.prune") }
+            if let v = m["drill"] { config.schedule.drill = try string(v, "schedule.drill") }
+            if let v = m["health"] { config.schedule.health = try string(v, "schedule.health") }
+            config.notices.append("schedule: accepted; generated schedules are not built yet, the section is ignored")
+        }
+        if let n = fields["hooks"] {
+            let m = try section(n, "hooks", ["on_failure", "on_success"])
+            if let v = m["on_failure"] { config.hooks.onFailure = try argvList(v, "hooks.on_failure") }
+            if let v = m["on_success"] { config.hooks.onSuccess = try argvList(v, "hooks.on_success") }
+            config.notices.append("hooks: accepted; hooks are not run yet, the section is ignored")
+        }
+        return config
+    }
+
+    static let topKeys: Set<String> = [
+        "name", "home", "root", "destination", "code", "databases", "launchagents", "shell", "dependencies",
+        "credentials", "objectives", "coverage", "retention", "health", "sandbox", "reports", "schedule", "hooks",
+    ]
+
+    // MARK: typed readers
+
+    func mapping(_ m: Node.Mapping, path: String, allowed: Set<String>) throws -> [String: Node] {
+        var out: [String: Node] = [:]
+        for (k, v) in m {
+            guard let key = k.scalar?.string else { throw fail(k, path, "keys must be plain strings") }
+            let full = path.isEmpty ? key : "\(path).\(key)"
+            guard allowed.contains(key) else {
+                let known = allowed.sorted().joined(separator: ", ")
+                throw fail(k, full, "unknown key (known here: \(known))")
+            }
+            guard out[key] == nil else { throw fail(k, full, "appears twice") }
+            out[key] = v
+        }
+        return out
+    }
+
+    func section(_ n: Node, _ key: String, _ allowed: Set<String>) throws -> [String: Node] {
+        if case .scalar(let s) = n, s.tag == Tag(.null) || s.string.isEmpty { return [:] }
+        guard case .mapping(let m) = n else { throw fail(n, key, "must be a mapping") }
+        return try mapping(m, path: key, allowed: allowed)
+    }
+
+    func string(_ n: Node, _ key: String) throws -> String {
+        guard case .scalar(let s) = n else { throw fail(n, key, "must be a single value") }
+        return s.string
+    }
+
+    func strings(_ n: Node, _ key: String) throws -> [String] {
+        if case .scalar(let s) = n, s.tag == Tag(.null) || s.string.isEmpty { return [] }
+        guard case .sequence(let seq) = n else { throw fail(n, key, "must be a list") }
+        return try seq.map { try string($0, key) }
+    }
+
+    /// An argv array; an empty list disables the entry (nil).
+    func argv(_ n: Node, _ key: String) throws -> [String]? {
+        if case .scalar = n {
+            throw fail(n, key, "must be an argv array such as [pip3, freeze], never a shell string")
+        }
+        let list = try strings(n, key)
+        return list.isEmpty ? nil : list
+    }
+
+    /// Either one argv array or a list of argv arrays.
+    func argvList(_ n: Node, _ key: String) throws -> [[String]] {
+        if case .scalar(let s) = n, s.tag == Tag(.null) || s.string.isEmpty { return [] }
+        guard case .sequence(let seq) = n else { throw fail(n, key, "must be an argv array or a list of them") }
+        if seq.allSatisfy({ if case .scalar = $0 { return true } else { return false } }) {
+            let one = try strings(n, key)
+            return one.isEmpty ? [] : [one]
+        }
+        return try seq.compactMap { try argv($0, key) }
+    }
+
+    func int(_ n: Node, _ key: String) throws -> Int {
+        guard let v = Int(try string(n, key)) else { throw fail(n, key, "must be a whole number") }
+        return v
+    }
+
+    func count(_ n: Node, _ key: String) throws -> Int {
+        let v = try int(n, key)
+        guard v >= 0 else { throw fail(n, key, "must not be negative") }
+        return v
+    }
+
+    func size(_ n: Node, _ key: String) throws -> Int64 {
+        let text = try string(n, key)
+        guard let v = Units.bytes(text), v > 0 else {
+            throw fail(n, key, "\"\(text)\" is not a size (use B, KiB, MiB, GiB)")
+        }
+        return v
+    }
+
+    func duration(_ n: Node, _ key: String) throws -> Double {
+        let text = try string(n, key)
+        guard let v = Units.seconds(text), v > 0 else {
+            throw fail(n, key, "\"\(text)\" is not a duration (use s, m, h, d)")
+        }
+        return v
+    }
+
+    func choice<T: RawRepresentable & CaseIterable>(_ n: Node, _ key: String) throws -> T where T.RawValue == String {
+        let text = try string(n, key)
+        guard let v = T(rawValue: text) else {
+            throw fail(n, key, "\"\(text)\" is not one of \(T.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        return v
+    }
+
+    /// `~` → home; relative → against `relativeTo`; result standardized.
+    func expand(_ path: String, home: String, relativeTo base: String) -> String {
+        var p = path
+        if p == "~" {
+            p = home
+        } else if p.hasPrefix("~/") {
+            p = (home as NSString).appendingPathComponent(String(p.dropFirst(2)))
+        }
+        return RestoreDrillConfig.absolute(p, relativeTo: base)
+    }
+
+    static func line(of error: YamlError) -> Int? {
+        switch error {
+        case .scanner(_, _, let mark, _), .parser(_, _, let mark, _), .composer(_, _, let mark, _):
+            return mark.line
+        default: return nil
+        }
+    }
+}

@@ -1,0 +1,70 @@
+import Foundation
+
+/// The process exit codes of `restore-drill` (../shared/DESIGN.md, "Exit codes"). The README and
+/// `--help` print this table from ``ExitStatus/table``; a test checks they agree.
+public enum ExitStatus: Int32, CaseIterable, Sendable {
+    /// Every check passed (skips allowed), or the command did its job.
+    case success = 0
+    /// A check failed or findings were reported (drill, lint, health not OK, partial backup).
+    case findings = 1
+    /// Usage or configuration error (also argument-parser's own usage errors).
+    case usage = 2
+    /// Runtime error: the tool could not do its job (I/O error, lock held, set not found).
+    case runtime = 3
+
+    /// One line describing the code, as printed in the README and `--help`.
+    public var meaning: String {
+        switch self {
+        case .success: "success: every check passed (skips allowed), or the command did its job"
+        case .findings: "a check failed or findings were reported (drill, lint, health is not OK, partial backup)"
+        case .usage: "usage or configuration error (also argument-parser's own usage errors)"
+        case .runtime: "runtime error: the tool could not do its job (I/O error, lock held, set not found)"
+        }
+    }
+
+    /// The exit-code table as Markdown rows (`| 0 | success: … |`), header included.
+    public static var table: String {
+        (["| code | meaning |", "|---|---|"] + allCases.map { "| \($0.rawValue) | \($0.meaning) |" })
+            .joined(separator: "\n")
+    }
+}
+
+/// Errors that stop the tool. Findings (a failed check) are not errors: they are ``CheckResult``s.
+public enum RestoreDrillError: Error, CustomStringConvertible, Equatable, Sendable {
+    /// The configuration file is wrong: `file:line: key: message`.
+    case config(file: String, line: Int?, key: String, message: String)
+    /// The command line is wrong.
+    case usage(String)
+    /// No backup set matches what was asked for.
+    case setNotFound(String)
+    /// A file could not be read or written.
+    case io(path: String, message: String)
+    /// Another run holds the lock on a destination.
+    case lockHeld(path: String, pid: Int32)
+    /// A backup set cannot be used at all (no valid manifest).
+    case invalidSet(path: String, message: String)
+    /// Anything else the tool cannot continue after.
+    case runtime(String)
+
+    public var description: String {
+        switch self {
+        case .config(let file, let line, let key, let message):
+            let location = line.map { "\(file):\($0)" } ?? file
+            return key.isEmpty ? "\(location): \(message)" : "\(location): \(key): \(message)"
+        case .usage(let message): return message
+        case .setNotFound(let what): return "backup set not found: \(what)"
+        case .io(let path, let message): return "\(path): \(message)"
+        case .lockHeld(let path, let pid): return "\(path): lock held by process \(pid)"
+        case .invalidSet(let path, let message): return "\(path): \(message)"
+        case .runtime(let message): return message
+        }
+    }
+
+    /// The exit status this error maps to.
+    public var exitStatus: ExitStatus {
+        switch self {
+        case .config, .usage: .usage
+        case .setNotFound, .io, .lockHeld, .invalidSet, .runtime: .runtime
+        }
+    }
+}

@@ -1,0 +1,428 @@
+import Foundation
+
+/// The component ids of a backup set (../shared/DESIGN.md, "Vocabulary"). The same id names the
+/// configuration section and the folder inside the set.
+public enum ComponentID: String, Codable, Sendable, CaseIterable, Comparable {
+    case code, databases, launchagents, dependencies, shell, credentials
+
+    public static func < (lhs: ComponentID, rhs: ComponentID) -> Bool {
+        allCases.firstIndex(of: lhs)! < allCases.firstIndex(of: rhs)!
+    }
+}
+
+/// Whether a component made it into the set.
+public enum ComponentStatus: String, Codable, Sendable {
+    /// Backed up.
+    case ok
+    /// Not backed up by configuration or because an optional tool is missing; `reason` says which.
+    case skipped
+    /// Tried and failed; `reason` holds the error. A set with a failed component is partial.
+    case failed
+}
+
+/// A complete set has a valid manifest and no failed component; a partial one has a failed component.
+public enum SetStatus: String, Codable, Sendable {
+    case complete, partial
+}
+
+/// Where a restored path is anchored: the restore's `$HOME` or its `$ROOT`.
+public enum PathBase: String, Codable, Sendable {
+    case home, root
+}
+
+/// What an artifact is; used to pick the damage kinds and checks that apply.
+public enum ArtifactKind: String, Codable, Sendable {
+    /// `code.tar.gz`: a gzip-compressed tar (pax) archive.
+    case archive
+    /// A whole SQLite database copy under `databases/`.
+    case database
+    /// One piece of a large database, `<name>.chunk-NNNN`.
+    case chunk
+    /// A LaunchAgent property list under `launchagents/` (always XML form).
+    case plist
+    /// A dependency list under `dependencies/`.
+    case list
+    /// A shell configuration file under `shell/`.
+    case config
+    /// `credentials.vault`.
+    case vault
+    /// The restore script.
+    case script
+}
+
+/// The `manifest.json` of a backup set, format 1 (../shared/DESIGN.md, "The backup set").
+///
+/// JSON keys are snake_case as listed in each `CodingKeys`. Sizes are bytes, digests are
+/// SHA-256 as 64 lowercase hex characters, times are ISO 8601 UTC with milliseconds, paths
+/// inside the set are relative with `/` separators, restored paths are relative to `$HOME` or
+/// `$ROOT` (see ``PathBase``).
+///
+/// Self-checksum: ``manifestSHA256`` is the SHA-256 of ``canonicalBody()``, the manifest encoded
+/// with sorted keys and without the two self-describing fields; ``manifestHMAC`` is an
+/// HMAC-SHA-256 of the same bytes, keyed from the vault password (only when one is configured).
+public struct Manifest: Codable, Sendable, Equatable {
+    /// The value of `format`.
+    public static let formatName = "restore-drill/backup-set"
+    /// The newest `format_version` this build reads and writes.
+    public static let supportedFormatVersion = 1
+    /// The file name inside a set.
+    public static let fileName = "manifest.json"
+
+    public var format: String = Manifest.formatName
+    public var formatVersion: Int = Manifest.supportedFormatVersion
+    /// The set's id; equals its folder name.
+    public var id: BackupID
+    /// The configured `name`; the restore script is `restore_<name>.sh`.
+    public var name: String
+    /// When the backup started and finished, ISO 8601 UTC.
+    public var startedAt: String
+    public var finishedAt: String
+    /// The IANA time zone recorded at backup time (retention buckets use the configured one).
+    public var timeZone: String
+    public var toolVersion: String
+    public var host: String
+    /// The original absolute `home` and `root` (what LaunchAgent paths are rewritten from).
+    public var home: String
+    public var root: String
+    public var status: SetStatus
+    /// The restore script's file name inside the set, e.g. `restore_maia.sh`.
+    public var restoreScript: String
+    /// One record per component, in ``ComponentID`` order.
+    public var components: [ComponentRecord]
+    /// Every artifact except `manifest.json` and `SHA256SUMS`, with size and digest.
+    public var artifacts: [ArtifactRecord]
+    /// Every file a correct restore produces.
+    public var files: [FileRecord]
+    public var databases: [DatabaseRecord]
+    public var launchAgents: [LaunchAgentRecord]
+    /// Messages a person should read (e.g. an unmatched SQLite file left in code.tar.gz).
+    public var warnings: [String]
+    /// The credentials vault, when the component is ok.
+    public var vault: VaultRecord?
+    /// SHA-256 of ``canonicalBody()``.
+    public var manifestSHA256: String?
+    /// HMAC-SHA-256 of ``canonicalBody()`` keyed from the vault password, hex; nil without a password.
+    public var manifestHMAC: String?
+    /// Salt (hex) of the key the manifest HMAC uses; nil without a password.
+    public var manifestHMACSalt: String?
+
+    enum CodingKeys: String, CodingKey {
+        case format, id, name, host, home, root, status, components, artifacts, files, databases, warnings, vault
+        case formatVersion = "format_version"
+        case startedAt = "started_at"
+        case finishedAt = "finished_at"
+        case timeZone = "time_zone"
+        case toolVersion = "tool_version"
+        case restoreScript = "restore_script"
+        case launchAgents = "launchagents"
+        case manifestSHA256 = "manifest_sha256"
+        case manifestHMAC = "manifest_hmac"
+        case manifestHMACSalt = "manifest_hmac_salt"
+    }
+
+    /// A manifest with the given identity and empty contents.
+    public init(
+        id: BackupID, name: String, startedAt: Date, timeZone: String, host: String, home: String, root: String
+    ) {
+        self.id = id
+        self.name = name
+        self.startedAt = Timestamp.string(startedAt)
+        self.finishedAt = self.startedAt
+        self.timeZone = timeZone
+        self.toolVersion = ToolInfo.version
+        self.host = host
+        self.home = home
+        self.root = root
+        self.status = .complete
+        self.restoreScript = "restore_\(name).sh"
+        self.components = []
+        self.artifacts = []
+        self.files = []
+        self.databases = []
+        self.launchAgents = []
+        self.warnings = []
+    }
+
+    /// The record of component `id`, if present.
+    public func component(_ id: ComponentID) -> ComponentRecord? { components.first { $0.id == id } }
+
+    /// The artifact stored at `path` (relative to the set), if listed.
+    public func artifact(_ path: String) -> ArtifactRecord? { artifacts.first { $0.path == path } }
+
+    /// The bytes the self-checksum and HMAC cover: this manifest with ``manifestSHA256``,
+    /// ``manifestHMAC`` removed, encoded as sorted-key JSON.
+    public func canonicalBody() throws -> Data {
+        var copy = self
+        copy.manifestSHA256 = nil
+        copy.manifestHMAC = nil
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return try encoder.encode(copy)
+    }
+
+    /// SHA-256 hex of ``canonicalBody()``.
+    public func computedSHA256() throws -> String { SHA256Digest.hex(of: try canonicalBody()) }
+
+    /// The bytes written to `manifest.json`: pretty-printed sorted-key JSON with the self-checksum
+    /// filled in (the HMAC, if any, must be set by the caller beforehand), ending with a newline.
+    public func encodedForDisk() throws -> Data {
+        var copy = self
+        copy.manifestSHA256 = try computedSHA256()
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]
+        var data = try encoder.encode(copy)
+        data.append(0x0a)
+        return data
+    }
+
+    /// Reads and validates `manifest.json` bytes: JSON shape, `format`, `format_version`.
+    /// Does not check the self-checksum; see ``verifySelfChecksum()``.
+    /// - Parameter path: used in error messages only.
+    /// - Throws: ``RestoreDrillError/invalidSet(path:message:)`` naming what is wrong.
+    public static func decode(_ data: Data, path: String) throws -> Manifest {
+        let manifest: Manifest
+        do {
+            manifest = try JSONDecoder().decode(Manifest.self, from: data)
+        } catch let error as DecodingError {
+            throw RestoreDrillError.invalidSet(path: path, message: "manifest does not parse: \(describe(error))")
+        } catch {
+            throw RestoreDrillError.invalidSet(path: path, message: "manifest does not parse: \(error)")
+        }
+        guard manifest.format == formatName else {
+            throw RestoreDrillError.invalidSet(
+                path: path, message: "format is \"\(manifest.format)\", expected \"\(formatName)\"")
+        }
+        guard manifest.formatVersion == supportedFormatVersion else {
+            throw RestoreDrillError.invalidSet(
+                path: path,
+                message: "format_version \(manifest.formatVersion) is not supported (this build reads \(supportedFormatVersion))"
+            )
+        }
+        return manifest
+    }
+
+    /// Loads `<setPath>/manifest.json`.
+    /// - Throws: ``RestoreDrillError/invalidSet(path:message:)`` when missing or invalid.
+    public static func load(setPath: String) throws -> Manifest {
+        let path = (setPath as NSString).appendingPathComponent(fileName)
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw RestoreDrillError.invalidSet(path: path, message: "manifest.json is missing or unreadable")
+        }
+        return try decode(data, path: path)
+    }
+
+    /// True when ``manifestSHA256`` is present and equals the SHA-256 of ``canonicalBody()``.
+    public func verifySelfChecksum() throws -> Bool {
+        guard let recorded = manifestSHA256 else { return false }
+        return try recorded == computedSHA256()
+    }
+
+    /// A one-line description of a decoding error that names the key path.
+    public static func describe(_ error: DecodingError) -> String {
+        func path(_ p: [any CodingKey]) -> String {
+            p.isEmpty ? "top level" : p.map { $0.intValue.map { "[\($0)]" } ?? $0.stringValue }.joined(separator: ".")
+        }
+        switch error {
+        case .keyNotFound(let key, let ctx): return "missing key \(path(ctx.codingPath + [key]))"
+        case .typeMismatch(_, let ctx): return "wrong type at \(path(ctx.codingPath)): \(ctx.debugDescription)"
+        case .valueNotFound(_, let ctx): return "null at \(path(ctx.codingPath))"
+        case .dataCorrupted(let ctx): return "invalid data at \(path(ctx.codingPath)): \(ctx.debugDescription)"
+        @unknown default: return "\(error)"
+        }
+    }
+}
+
+/// One component's outcome in a manifest.
+public struct ComponentRecord: Codable, Sendable, Equatable {
+    public var id: ComponentID
+    public var status: ComponentStatus
+    /// Why it was skipped or how it failed; nil when ok.
+    public var reason: String?
+    /// Number of files the component restores (for `code`: archive members that are files or links).
+    public var files: Int
+    /// Total bytes of those files before compression.
+    public var bytes: Int64
+
+    public init(id: ComponentID, status: ComponentStatus, reason: String? = nil, files: Int = 0, bytes: Int64 = 0) {
+        self.id = id
+        self.status = status
+        self.reason = reason
+        self.files = files
+        self.bytes = bytes
+    }
+}
+
+/// One file stored in the set.
+public struct ArtifactRecord: Codable, Sendable, Equatable {
+    /// Relative to the set folder, `/`-separated, e.g. `databases/0003.db.chunk-0001`.
+    public var path: String
+    public var component: ComponentID
+    public var kind: ArtifactKind
+    /// Bytes on disk.
+    public var size: Int64
+    /// SHA-256, 64 lowercase hex.
+    public var sha256: String
+
+    public init(path: String, component: ComponentID, kind: ArtifactKind, size: Int64, sha256: String) {
+        self.path = path
+        self.component = component
+        self.kind = kind
+        self.size = size
+        self.sha256 = sha256
+    }
+}
+
+/// What a restored path is.
+public enum FileType: String, Codable, Sendable {
+    case file, symlink, directory
+}
+
+/// One path a correct restore produces.
+public struct FileRecord: Codable, Sendable, Equatable {
+    public var component: ComponentID
+    public var base: PathBase
+    /// Relative to `$HOME` or `$ROOT` (see ``base``), `/`-separated, never `..` or absolute.
+    public var path: String
+    public var type: FileType
+    /// Bytes (0 for links and folders).
+    public var size: Int64
+    /// SHA-256 of the restored content; nil for links, folders, credentials (see ``hmacSHA256``)
+    /// and LaunchAgents (whose content depends on the restore target; see ``rewritten``).
+    public var sha256: String?
+    /// For credentials: HMAC-SHA-256 of the content keyed from the vault password, hex.
+    public var hmacSHA256: String?
+    /// Permission bits (e.g. 0o644 is 420).
+    public var mode: Int
+    /// For symlinks: the link target as stored.
+    public var linkTarget: String?
+    /// True when the restore rewrites paths inside the file (LaunchAgents); `launchagents.rewrite`
+    /// checks the content instead of a digest.
+    public var rewritten: Bool?
+
+    enum CodingKeys: String, CodingKey {
+        case component, base, path, type, size, sha256, mode, rewritten
+        case hmacSHA256 = "hmac_sha256"
+        case linkTarget = "link_target"
+    }
+
+    public init(
+        component: ComponentID, base: PathBase, path: String, type: FileType = .file, size: Int64 = 0,
+        sha256: String? = nil, hmacSHA256: String? = nil, mode: Int, linkTarget: String? = nil,
+        rewritten: Bool? = nil
+    ) {
+        self.component = component
+        self.base = base
+        self.path = path
+        self.type = type
+        self.size = size
+        self.sha256 = sha256
+        self.hmacSHA256 = hmacSHA256
+        self.mode = mode
+        self.linkTarget = linkTarget
+        self.rewritten = rewritten
+    }
+}
+
+/// Rows in one table of a database, as counted at backup time.
+public struct TableCount: Codable, Sendable, Equatable {
+    public var name: String
+    public var rows: Int64
+
+    public init(name: String, rows: Int64) {
+        self.name = name
+        self.rows = rows
+    }
+}
+
+/// One SQLite database in the set.
+public struct DatabaseRecord: Codable, Sendable, Equatable {
+    public var base: PathBase
+    /// Where the database is restored, relative to ``base``.
+    public var path: String
+    /// Whole-file bytes and SHA-256 of the copy (rollback-journal mode) as the restore produces it.
+    public var size: Int64
+    public var sha256: String
+    /// The single artifact holding the copy, or nil when chunked.
+    public var artifact: String?
+    /// The chunk artifacts in the order they are concatenated (`…chunk-0001` first); empty when whole.
+    public var chunks: [String]
+    /// Tables and row counts, sorted by table name.
+    public var tables: [TableCount]
+    /// Permission bits of the original file.
+    public var mode: Int
+
+    public init(
+        base: PathBase, path: String, size: Int64, sha256: String, artifact: String?, chunks: [String],
+        tables: [TableCount], mode: Int
+    ) {
+        self.base = base
+        self.path = path
+        self.size = size
+        self.sha256 = sha256
+        self.artifact = artifact
+        self.chunks = chunks
+        self.tables = tables
+        self.mode = mode
+    }
+}
+
+/// One LaunchAgent in the set.
+public struct LaunchAgentRecord: Codable, Sendable, Equatable {
+    /// Where it is restored, relative to `$HOME` (e.g. `Library/LaunchAgents/com.maia.x.plist`).
+    public var path: String
+    /// The stored XML plist, relative to the set.
+    public var artifact: String
+    /// The `Label` key at backup time.
+    public var label: String
+    /// Absolute prefixes the restore rewrites, longest first (the old root, then the old home).
+    public var rewritePrefixes: [String]
+    /// True when the original was a binary plist (stored converted to XML).
+    public var wasBinary: Bool
+    /// Permission bits of the original file.
+    public var mode: Int
+
+    enum CodingKeys: String, CodingKey {
+        case path, artifact, label, mode
+        case rewritePrefixes = "rewrite_prefixes"
+        case wasBinary = "was_binary"
+    }
+
+    public init(path: String, artifact: String, label: String, rewritePrefixes: [String], wasBinary: Bool, mode: Int) {
+        self.path = path
+        self.artifact = artifact
+        self.label = label
+        self.rewritePrefixes = rewritePrefixes
+        self.wasBinary = wasBinary
+        self.mode = mode
+    }
+}
+
+/// The credentials vault: how it was encrypted and its authentication tag.
+public struct VaultRecord: Codable, Sendable, Equatable {
+    /// `credentials.vault`.
+    public var artifact: String
+    /// `aes-256-cbc` (what `openssl enc` calls it).
+    public var cipher: String
+    /// `pbkdf2-hmac-sha256`.
+    public var kdf: String
+    /// PBKDF2 iterations, passed to `openssl enc -iter`.
+    public var iterations: Int
+    /// HMAC-SHA-256 tag over the whole vault file, hex.
+    public var hmac: String
+    /// Salt of the HMAC key derivation, hex.
+    public var hmacSalt: String
+
+    enum CodingKeys: String, CodingKey {
+        case artifact, cipher, kdf, iterations, hmac
+        case hmacSalt = "hmac_salt"
+    }
+
+    public init(artifact: String, cipher: String, kdf: String, iterations: Int, hmac: String, hmacSalt: String) {
+        self.artifact = artifact
+        self.cipher = cipher
+        self.kdf = kdf
+        self.iterations = iterations
+        self.hmac = hmac
+        self.hmacSalt = hmacSalt
+    }
+}
