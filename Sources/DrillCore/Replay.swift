@@ -1,0 +1,69 @@
+import Foundation
+
+/// One replay of a restore script inside a sandbox (../shared/DESIGN.md, "A drill", step 3).
+public struct ReplayRequest: Sendable, Equatable {
+    /// Absolute path of the restore script (inside the set folder, which stays read-only).
+    public var script: String
+    /// Arguments after the script, e.g. `--home H --root R --yes`.
+    public var arguments: [String]
+    /// The backup set folder: readable, never writable.
+    public var setFolder: String
+    /// The drill's sandbox folder: the only place the replay may write.
+    public var sandboxFolder: String
+    /// Extra variables; the replayer starts from an empty environment with only a minimal
+    /// `PATH`, `HOME` (the sandbox home), `TMPDIR` (inside the sandbox), `LC_ALL=C`.
+    public var environment: [String: String]
+    public var workingDirectory: String
+    /// Files outside the sandbox the script may read (e.g. a password file).
+    public var extraReadOnly: [String]
+    public var limits: RestoreDrillConfig.ResourceLimits
+    /// Seconds before the whole process tree is killed.
+    public var timeout: Double
+    /// Bytes of output kept; past it the replay is stopped and marked truncated.
+    public var outputCap: Int
+    public var isolation: RestoreDrillConfig.IsolationMode
+
+    public init(
+        script: String, arguments: [String], setFolder: String, sandboxFolder: String,
+        environment: [String: String] = [:], workingDirectory: String, extraReadOnly: [String] = [],
+        limits: RestoreDrillConfig.ResourceLimits = .init(), timeout: Double = 3600, outputCap: Int = 8 << 20,
+        isolation: RestoreDrillConfig.IsolationMode = .auto
+    ) {
+        self.script = script
+        self.arguments = arguments
+        self.setFolder = setFolder
+        self.sandboxFolder = sandboxFolder
+        self.environment = environment
+        self.workingDirectory = workingDirectory
+        self.extraReadOnly = extraReadOnly
+        self.limits = limits
+        self.timeout = timeout
+        self.outputCap = outputCap
+        self.isolation = isolation
+    }
+}
+
+/// How a replay ended and how it was isolated.
+public struct ReplayOutcome: Sendable, Equatable {
+    public var process: ProcessOutcome
+    public var isolation: IsolationKind
+    /// The uid the script ran as, when the tool dropped root; nil otherwise.
+    public var uid: UInt32?
+    /// Facts for the report, e.g. "bubblewrap not found: isolation none".
+    public var notes: [String]
+
+    public init(process: ProcessOutcome, isolation: IsolationKind, uid: UInt32? = nil, notes: [String] = []) {
+        self.process = process
+        self.isolation = isolation
+        self.uid = uid
+        self.notes = notes
+    }
+}
+
+/// Runs restore scripts under isolation. The Sandbox target implements it; tests may fake it.
+public protocol RestoreReplayer: Sendable {
+    /// Replays the script; a script that fails is an outcome, not a throw.
+    /// - Throws: ``RestoreDrillError`` when the replay cannot be started at all, or when
+    ///   `isolation` is `bubblewrap` and bubblewrap is not available.
+    func replay(_ request: ReplayRequest) async throws -> ReplayOutcome
+}
