@@ -47,6 +47,7 @@ public struct RestoreDrillConfig: Sendable, Equatable {
 
     /// `code`: the project archive.
     public struct CodeSettings: Sendable, Equatable {
+        public init() {}
         /// Glob patterns; one without `/` matches any path component's name, one with `/` the
         /// path relative to root.
         public var exclude: [String] = [".git", "__pycache__", "*.pyc", ".venv", "node_modules", ".DS_Store"]
@@ -56,6 +57,7 @@ public struct RestoreDrillConfig: Sendable, Equatable {
 
     /// `databases`: SQLite files copied with the online backup API.
     public struct DatabaseSettings: Sendable, Equatable {
+        public init() {}
         /// Globs relative to root; `**` matches zero or more folders.
         public var include: [String] = ["**/*.db", "**/*.sqlite", "**/*.sqlite3"]
         /// At or over this many bytes a database is stored in chunks.
@@ -66,24 +68,28 @@ public struct RestoreDrillConfig: Sendable, Equatable {
 
     /// `launchagents`.
     public struct LaunchAgentSettings: Sendable, Equatable {
+        public init() {}
         /// Absolute globs (after `~` expansion).
         public var include: [String] = []
     }
 
     /// `shell`.
     public struct ShellSettings: Sendable, Equatable {
+        public init() {}
         /// Absolute paths (after `~` expansion); each must lie under home. A missing file is skipped.
         public var files: [String] = []
     }
 
     /// `dependencies`: argv arrays whose standard output is stored. nil disables one.
     public struct DependencySettings: Sendable, Equatable {
+        public init() {}
         public var python: [String]? = ["pip3", "freeze"]
         public var homebrew: [String]? = ["brew", "list", "--versions"]
     }
 
     /// `credentials`.
     public struct CredentialSettings: Sendable, Equatable {
+        public init() {}
         /// Absolute paths of files or folders holding secrets (relative entries are under root).
         public var include: [String] = []
         /// Where the vault password comes from; nil when not configured.
@@ -99,18 +105,21 @@ public struct RestoreDrillConfig: Sendable, Equatable {
 
     /// `objectives`, seconds.
     public struct Objectives: Sendable, Equatable {
+        public init() {}
         public var rpo: Double = 24 * 3600
         public var rto: Double = 30 * 60
     }
 
     /// `coverage`.
     public struct CoverageSettings: Sendable, Equatable {
+        public init() {}
         /// Largest accepted drop of a component's bytes or files, 0…1.
         public var maxShrink = 0.5
     }
 
     /// `retention`: counts of sets kept per rule.
     public struct RetentionSettings: Sendable, Equatable {
+        public init() {}
         public var last = 1
         public var daily = 7
         public var weekly = 4
@@ -121,6 +130,7 @@ public struct RestoreDrillConfig: Sendable, Equatable {
 
     /// `health` thresholds, seconds. At or above warning warns; at or above critical is critical.
     public struct HealthThresholds: Sendable, Equatable {
+        public init() {}
         public var backupWarning: Double = 25 * 3600
         public var backupCritical: Double = 36 * 3600
         public var drillWarning: Double = 8 * 86400
@@ -129,6 +139,7 @@ public struct RestoreDrillConfig: Sendable, Equatable {
 
     /// `sandbox`.
     public struct SandboxSettings: Sendable, Equatable {
+        public init(folder: String) { self.folder = folder }
         public var folder: String
         public var isolation: IsolationMode = .auto
         /// Seconds before the replay's process group is killed.
@@ -151,6 +162,7 @@ public struct RestoreDrillConfig: Sendable, Equatable {
 
     /// `sandbox.limits` for the restore replay.
     public struct ResourceLimits: Sendable, Equatable {
+        public init() {}
         /// CPU seconds.
         public var cpu: Double = 1800
         /// Address space, bytes.
@@ -163,6 +175,7 @@ public struct RestoreDrillConfig: Sendable, Equatable {
 
     /// `reports`.
     public struct ReportSettings: Sendable, Equatable {
+        public init(folder: String) { self.folder = folder }
         public var folder: String
         /// Drill report folders kept.
         public var keep = 50
@@ -170,6 +183,7 @@ public struct RestoreDrillConfig: Sendable, Equatable {
 
     /// `schedule`: when jobs run (`HH:MM`, `Sun HH:MM`, `hourly`).
     public struct ScheduleSettings: Sendable, Equatable {
+        public init() {}
         public var backup = "03:00"
         public var prune = "04:00"
         public var drill = "Sun 05:00"
@@ -178,6 +192,7 @@ public struct RestoreDrillConfig: Sendable, Equatable {
 
     /// `hooks`: argv arrays run after a backup or drill.
     public struct HookSettings: Sendable, Equatable {
+        public init() {}
         public var onFailure: [[String]] = []
         public var onSuccess: [[String]] = []
     }
