@@ -59,10 +59,14 @@ let package = Package(
             name: "Health",
             dependencies: ["DrillCore", "Retention"],
             swiftSettings: strict),
+        .target(
+            name: "Demo",
+            dependencies: ["DrillCore", "BackupEngine", "Verifier", "Sandbox", "Reports", "CSQLite"],
+            swiftSettings: strict),
         .executableTarget(
             name: "restore-drill",
             dependencies: [
-                "DrillCore", "BackupEngine", "Verifier", "Sandbox", "Retention", "Health", "Reports",
+                "DrillCore", "BackupEngine", "Verifier", "Sandbox", "Retention", "Health", "Reports", "Demo",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict),
@@ -77,6 +81,7 @@ let package = Package(
             swiftSettings: strict),
         .testTarget(name: "RetentionTests", dependencies: ["Retention"], swiftSettings: strict),
         .testTarget(name: "HealthTests", dependencies: ["Health"], swiftSettings: strict),
+        .testTarget(name: "DemoTests", dependencies: ["Demo", "CSQLite"], swiftSettings: strict),
         .testTarget(
             name: "EndToEndTests", dependencies: ["DrillCore", "CSQLite"], swiftSettings: strict),
     ]
