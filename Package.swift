@@ -59,14 +59,18 @@ let package = Package(
             name: "Health",
             dependencies: ["DrillCore", "Retention"],
             swiftSettings: strict),
+        // Jobs composes the stages into what one command does (backup + history + hooks, drill +
+        // reports + history, demo, selftest), so the executable only parses and renders.
         .target(
-            name: "Demo",
-            dependencies: ["DrillCore", "BackupEngine", "Verifier", "Sandbox", "Reports", "CSQLite"],
+            name: "Jobs",
+            dependencies: [
+                "DrillCore", "BackupEngine", "Verifier", "Sandbox", "Reports", "Retention", "Health", "CSQLite",
+            ],
             swiftSettings: strict),
         .executableTarget(
             name: "restore-drill",
             dependencies: [
-                "DrillCore", "BackupEngine", "Verifier", "Sandbox", "Retention", "Health", "Reports", "Demo",
+                "DrillCore", "BackupEngine", "Verifier", "Sandbox", "Retention", "Health", "Reports", "Jobs",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict),
@@ -81,7 +85,7 @@ let package = Package(
             swiftSettings: strict),
         .testTarget(name: "RetentionTests", dependencies: ["Retention"], swiftSettings: strict),
         .testTarget(name: "HealthTests", dependencies: ["Health"], swiftSettings: strict),
-        .testTarget(name: "DemoTests", dependencies: ["Demo", "CSQLite"], swiftSettings: strict),
+        .testTarget(name: "JobsTests", dependencies: ["Jobs", "CSQLite"], swiftSettings: strict),
         .testTarget(
             name: "EndToEndTests", dependencies: ["DrillCore", "CSQLite"], swiftSettings: strict),
     ]

@@ -1,12 +1,3 @@
-/// # Demo
-///
-/// The built-in sample workspace and the `demo` job: a realistic home folder (a few thousand
-/// source files, about 40 small SQLite databases with one holding a live, uncheckpointed WAL,
-/// one database over 50 MiB, LaunchAgents that point into the sample home and run scripts that
-/// exist there, dotfiles), backed up and drilled end to end.
-///
-/// Everything is made under a folder the caller names; an interrupted run leaves that folder
-/// half-filled and nothing else.
 import CSQLite
 import DrillCore
 import Foundation

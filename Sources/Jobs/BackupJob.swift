@@ -1,0 +1,93 @@
+import BackupEngine
+import DrillCore
+import Foundation
+import Sandbox
+
+/// `restore-drill backup`: the backup engine with the real process runner.
+public struct BackupJob: Sendable {
+    public let config: RestoreDrillConfig
+    public let clock: any WallClock
+    public let runner: any ProcessRunner
+    public let progress: (@Sendable (String) -> Void)?
+
+    /// - Parameter runner: starts `pip3 freeze` and the like; defaults to ``SubprocessRunner``.
+    public init(
+        config: RestoreDrillConfig, clock: any WallClock, runner: any ProcessRunner = SubprocessRunner(),
+        progress: (@Sendable (String) -> Void)? = nil
+    ) {
+        self.config = config
+        self.clock = clock
+        self.runner = runner
+        self.progress = progress
+    }
+
+    /// What a backup produced, ready to render.
+    public struct Outcome: Sendable {
+        public var setPath: String
+        public var manifest: Manifest
+        public var summary: BackupSummary
+    }
+
+    /// Writes one set.
+    /// - Throws: ``RestoreDrillError`` when no set could be written at all (a failed component is
+    ///   not an error: it makes a partial set, see ``BackupSummary/status``).
+    public func run() async throws -> Outcome {
+        let started = clock.now()
+        let outcome = try await BackupEngine(config: config, clock: clock, runner: runner, progress: progress).run()
+        let seconds = clock.now().timeIntervalSince(started)
+        let summary = BackupSummary(
+            manifest: outcome.manifest, setPath: outcome.setPath, seconds: seconds, warnings: outcome.warnings)
+        return Outcome(setPath: outcome.setPath, manifest: outcome.manifest, summary: summary)
+    }
+}
+
+/// The rendering of one backup: `--json` output (format `restore-drill/backup-outcome`) and text.
+public struct BackupSummary: Codable, Sendable {
+    public var format = "restore-drill/backup-outcome"
+    public var formatVersion = 1
+    public var backupID: String
+    public var setPath: String
+    /// `complete` or `partial`.
+    public var status: String
+    /// Seconds the backup took.
+    public var seconds: Double
+    /// Bytes of all artifacts.
+    public var bytes: Int64
+    public var components: [ComponentRecord]
+    public var databases: Int
+    public var launchAgents: Int
+    public var files: Int
+    public var warnings: [String]
+
+    enum CodingKeys: String, CodingKey {
+        case format, status, seconds, bytes, components, databases, files, warnings
+        case formatVersion = "format_version"
+        case backupID = "backup_id"
+        case setPath = "set_path"
+        case launchAgents = "launchagents"
+    }
+
+    init(manifest: Manifest, setPath: String, seconds: Double, warnings: [String]) {
+        backupID = manifest.id.description
+        self.setPath = setPath
+        status = manifest.status.rawValue
+        self.seconds = seconds
+        bytes = manifest.artifacts.reduce(0) { $0 + $1.size }
+        components = manifest.components
+        databases = manifest.databases.count
+        launchAgents = manifest.launchAgents.count
+        files = manifest.files.count
+        self.warnings = Array(Set(warnings + manifest.warnings)).sorted()
+    }
+
+    /// Human-readable lines: the set, its status, one line per component, warnings.
+    public var text: String {
+        var lines = ["backup \(backupID): \(status) (\(Units.humanBytes(bytes)) in \(Units.humanSeconds(seconds)))", "  \(setPath)"]
+        for c in components {
+            let detail = c.status == .ok ? "\(c.files) files, \(Units.humanBytes(c.bytes))" : (c.reason ?? "")
+            lines.append("  \(c.id.rawValue.padding(toLength: 13, withPad: " ", startingAt: 0)) \(c.status.rawValue.padding(toLength: 8, withPad: " ", startingAt: 0)) \(detail)")
+        }
+        for w in warnings { lines.append("  warning: \(w)") }
+        return lines.joined(separator: "\n")
+    }
+}

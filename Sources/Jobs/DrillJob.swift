@@ -1,0 +1,184 @@
+import DrillCore
+import Foundation
+import Reports
+import Sandbox
+import Verifier
+
+/// `restore-drill drill`: pick a set, drill it in a sandbox, write the three reports.
+public struct DrillJob: Sendable {
+    /// How the set is chosen.
+    public enum Pick: Sendable, Equatable {
+        /// The newest set in the destination.
+        case latest
+        /// One set by its backup id.
+        case id(String)
+        /// A set folder outside any configuration.
+        case path(String)
+        /// A random set made within the last `days` days.
+        case randomWithin(days: Int)
+    }
+
+    /// What the command line asked for.
+    public struct Request: Sendable {
+        public var pick: Pick
+        public var passwordFile: String?
+        public var keepSandbox: Bool
+        public var requireIsolation: Bool
+
+        public init(pick: Pick, passwordFile: String? = nil, keepSandbox: Bool = false, requireIsolation: Bool = false) {
+            self.pick = pick
+            self.passwordFile = passwordFile
+            self.keepSandbox = keepSandbox
+            self.requireIsolation = requireIsolation
+        }
+    }
+
+    public let config: RestoreDrillConfig?
+    public let clock: any WallClock
+    public let replayer: any RestoreReplayer
+    public let progress: (@Sendable (String) -> Void)?
+    /// Folder relative paths resolve against when there is no configuration (`--set PATH`).
+    public let currentDirectory: String
+
+    /// - Parameters:
+    ///   - config: nil only for `--set PATH`; then sandboxes and reports go under `currentDirectory`.
+    ///   - replayer: defaults to ``IsolatedReplayer`` (bubblewrap when present).
+    public init(
+        config: RestoreDrillConfig?, clock: any WallClock, replayer: any RestoreReplayer = IsolatedReplayer(),
+        progress: (@Sendable (String) -> Void)? = nil,
+        currentDirectory: String = FileManager.default.currentDirectoryPath
+    ) {
+        self.config = config
+        self.clock = clock
+        self.replayer = replayer
+        self.progress = progress
+        self.currentDirectory = currentDirectory
+    }
+
+    /// Runs the drill and writes `<reports>/<drill-id>/{junit.xml,report.md,report.json}`.
+    /// - Returns: the result, with ``DrillResult/reportFolder`` set.
+    /// - Throws: ``RestoreDrillError/usage(_:)`` without a configuration (except `--set`),
+    ///   ``RestoreDrillError/setNotFound(_:)``, or what the drill throws when it cannot run.
+    public func run(_ request: Request) async throws -> DrillResult {
+        let setPath: String
+        var destination: String? = nil
+        switch request.pick {
+        case .path(let p):
+            setPath = ((p.hasPrefix("/") ? p : (currentDirectory as NSString).appendingPathComponent(p)) as NSString)
+                .standardizingPath
+            guard FileManager.default.fileExists(atPath: setPath) else { throw RestoreDrillError.setNotFound(setPath) }
+        case .latest, .id, .randomWithin:
+            guard let config else {
+                throw RestoreDrillError.usage("no configuration: give --config FILE, or drill a folder with --set PATH")
+            }
+            destination = config.destination
+            switch request.pick {
+            case .id(let id): setPath = try SetLocator.byID(id, in: config.destination).path
+            case .randomWithin(let days):
+                setPath = try SetLocator.randomWithin(days: Double(days), now: clock.now(), in: config.destination).path
+            default: setPath = try SetLocator.latest(in: config.destination).path
+            }
+        }
+        let base = currentDirectory
+        let sandboxes = config?.sandbox.folder ?? (base as NSString).appendingPathComponent("sandboxes")
+        let reports = config?.reports.folder ?? (base as NSString).appendingPathComponent("reports")
+        var canaries = [NSTemporaryDirectory()]
+        if let home = ProcessInfo.processInfo.environment["HOME"] { canaries.append(home) }
+        if let config { canaries.append(config.home) }
+        if let destination { canaries.append(destination) }
+        let options = DrillOptions(
+            setPath: setPath, sandboxFolder: sandboxes, reportFolder: reports, passwordFile: request.passwordFile,
+            keep: config?.sandbox.keep ?? .onFailure, keepSandbox: request.keepSandbox,
+            requireIsolation: request.requireIsolation, objectives: config?.objectives ?? .init(),
+            limits: config?.sandbox.limits ?? .init(), timeout: config?.sandbox.timeout ?? 3600,
+            isolation: config?.sandbox.isolation ?? .auto, destination: destination,
+            canaryFolders: Array(Set(canaries)).sorted(), maxShrink: config?.coverage.maxShrink ?? 0.5)
+        var result = try await Drill(options: options, clock: clock, replayer: replayer, progress: progress).run()
+        let folder = (reports as NSString).appendingPathComponent(result.drillID.description)
+        result.reportFolder = folder
+        _ = try ReportWriter.write(result, to: folder)
+        _ = try? ReportWriter.prune(reportsRoot: reports, keep: config?.reports.keep ?? 50)
+        return result
+    }
+
+    /// The text a person reads after a drill: verdict first, then RPO/RTO, counts, failures, paths.
+    public static func summary(_ r: DrillResult) -> String {
+        var lines: [String] = []
+        let id = r.backupID?.description ?? r.setPath
+        lines.append("drill \(r.drillID) of \(id): \(r.verdict == .pass ? "PASS" : "FAIL")")
+        var facts: [String] = ["isolation \(r.isolation.rawValue)"]
+        if let rto = r.rtoSeconds { facts.append("RTO \(Units.humanSeconds(rto))") }
+        if let rpo = r.rpoSeconds { facts.append("RPO \(Units.humanSeconds(rpo))") }
+        lines.append("  " + facts.joined(separator: ", "))
+        for check in CheckID.allCases {
+            let c = r.counts(for: check)
+            guard !c.isEmpty else { continue }
+            let parts = Verdict.allCases.compactMap { v in c[v].map { "\($0) \(v.rawValue)" } }
+            lines.append("  \(check.rawValue.padding(toLength: 21, withPad: " ", startingAt: 0)) \(parts.joined(separator: ", "))")
+        }
+        for c in r.checks where c.verdict == .fail || c.verdict == .error {
+            lines.append("  \(c.verdict.rawValue.uppercased()) \(c.check.rawValue) \(c.subject): \(c.message)")
+        }
+        if let folder = r.reportFolder { lines.append("  reports: \(folder)/{junit.xml,report.md,report.json}") }
+        if r.sandboxKept, let s = r.sandboxPath { lines.append("  sandbox kept: \(s)") }
+        return lines.joined(separator: "\n")
+    }
+}
+
+/// `restore-drill list`: the sets in a destination (format `restore-drill/set-list`).
+public struct SetListing: Codable, Sendable {
+    public var format = "restore-drill/set-list"
+    public var formatVersion = 1
+    public var destination: String
+    public var sets: [Entry]
+
+    /// One set.
+    public struct Entry: Codable, Sendable {
+        public var id: String
+        public var path: String
+        public var status: String
+        public var finishedAt: String
+        /// Seconds since the set finished.
+        public var ageSeconds: Double
+        /// Bytes of all artifacts.
+        public var bytes: Int64
+        /// `id:status` per component.
+        public var components: [String: String]
+
+        enum CodingKeys: String, CodingKey {
+            case id, path, status, bytes, components
+            case finishedAt = "finished_at"
+            case ageSeconds = "age_seconds"
+        }
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case format, destination, sets
+        case formatVersion = "format_version"
+    }
+
+    /// Reads every valid set in `destination`, oldest first.
+    /// - Throws: ``RestoreDrillError/io(path:message:)`` when the destination cannot be read.
+    public static func make(destination: String, now: Date) throws -> SetListing {
+        let sets = try SetLocator.sets(in: destination)
+        return SetListing(
+            destination: destination,
+            sets: sets.map { s in
+                let finished = Timestamp.date(s.manifest.finishedAt) ?? s.id.date
+                return Entry(
+                    id: s.id.description, path: s.path, status: s.manifest.status.rawValue,
+                    finishedAt: s.manifest.finishedAt, ageSeconds: now.timeIntervalSince(finished),
+                    bytes: s.manifest.artifacts.reduce(0) { $0 + $1.size },
+                    components: Dictionary(uniqueKeysWithValues: s.manifest.components.map { ($0.id.rawValue, $0.status.rawValue) }))
+            })
+    }
+
+    /// One line per set: id, age, size, status, components.
+    public var text: String {
+        guard !sets.isEmpty else { return "no backup sets in \(destination)" }
+        return sets.map { s in
+            let comps = ComponentID.allCases.compactMap { c in s.components[c.rawValue].map { "\(c.rawValue):\($0)" } }
+            return "\(s.id)  \(Units.humanSeconds(s.ageSeconds).padding(toLength: 10, withPad: " ", startingAt: 0)) \(Units.humanBytes(s.bytes).padding(toLength: 10, withPad: " ", startingAt: 0)) \(s.status.padding(toLength: 8, withPad: " ", startingAt: 0)) \(comps.joined(separator: " "))"
+        }.joined(separator: "\n")
+    }
+}

@@ -1,0 +1,95 @@
+import ArgumentParser
+import DrillCore
+import Foundation
+
+/// The `restore-drill` executable: parses arguments, calls one library function per command,
+/// renders the outcome and maps it to the exit codes of ``ExitStatus`` (DESIGN.md, "Exit codes").
+@main
+struct RestoreDrillCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: ToolInfo.name,
+        abstract: "Back up a workspace into checksummed backup sets and prove they restore.",
+        discussion: """
+            Exit codes:
+            \(ExitStatus.allCases.map { "  \($0.rawValue)  \($0.meaning)" }.joined(separator: "\n"))
+            `health --nagios` follows the plugin convention instead: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN.
+            """,
+        version: ToolInfo.version,
+        subcommands: commandList
+    )
+
+    /// Runs the command and exits with the code of ``ExitStatus``; argument-parser's own usage
+    /// errors become 2 (its default would be 64).
+    static func main() async {
+        do {
+            var command = try parseAsRoot()
+            if var async = command as? any AsyncParsableCommand {
+                try await async.run()
+            } else {
+                try command.run()
+            }
+        } catch let error as RestoreDrillError {
+            Terminal.error(error.description)
+            Foundation.exit(error.exitStatus.rawValue)
+        } catch let code as ExitCode {
+            Foundation.exit(code.rawValue)
+        } catch {
+            let code = exitCode(for: error)
+            if code == .success {
+                exit(withError: error)  // --help, --version
+            }
+            Terminal.error(fullMessage(for: error))
+            Foundation.exit(ExitStatus.usage.rawValue)
+        }
+    }
+}
+
+/// Options every command that reads the configuration shares.
+struct ConfigOption: ParsableArguments {
+    @Option(name: .customLong("config"), help: "Configuration file (default: $RESTORE_DRILL_CONFIG, ./restore-drill.yml, ~/.config/restore-drill/config.yml).")
+    var path: String?
+
+    /// Loads the configuration and prints its notices on stderr.
+    func load() throws -> RestoreDrillConfig {
+        let config = try RestoreDrillConfig.locate(explicit: path)
+        for notice in config.notices { Terminal.note(notice) }
+        return config
+    }
+}
+
+/// Writing to the terminal: results on stdout, progress and diagnostics on stderr.
+enum Terminal {
+    static func error(_ message: String) {
+        FileHandle.standardError.write(Data("\(ToolInfo.name): error: \(message)\n".utf8))
+    }
+
+    static func note(_ message: String) {
+        FileHandle.standardError.write(Data("\(ToolInfo.name): \(message)\n".utf8))
+    }
+
+    /// A progress callback for the stages: one line per update on stderr (`\r`-overwritten on a terminal).
+    static let progress: @Sendable (String) -> Void = { line in
+        if isatty(STDERR_FILENO) == 1 {
+            FileHandle.standardError.write(Data("\r\u{1B}[K\(line)".utf8))
+        } else {
+            FileHandle.standardError.write(Data("\(line)\n".utf8))
+        }
+    }
+
+    /// Ends a `\r` progress line on a terminal.
+    static func endProgress() {
+        if isatty(STDERR_FILENO) == 1 { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
+    }
+
+    static func out(_ text: String) {
+        FileHandle.standardOutput.write(Data((text.hasSuffix("\n") ? text : text + "\n").utf8))
+    }
+
+    /// Prints a versioned JSON value on stdout.
+    static func json<T: Encodable>(_ value: T) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]
+        FileHandle.standardOutput.write(try encoder.encode(value))
+        FileHandle.standardOutput.write(Data("\n".utf8))
+    }
+}
