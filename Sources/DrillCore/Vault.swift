@@ -259,7 +259,9 @@ public enum Vault {
         guard record.cipher == cipherName, record.kdf == kdfName else {
             throw RestoreDrillError.invalidSet(
                 path: path,
-                message: "vault uses cipher \"\(record.cipher)\" with \"\(record.kdf)\"; this build reads \(cipherName) with \(kdfName)")
+                message:
+                    "vault uses cipher \"\(record.cipher)\" with \"\(record.kdf)\"; this build reads \(cipherName) with \(kdfName)"
+            )
         }
         guard let salt = Hex.decode(record.hmacSalt), !salt.isEmpty else {
             throw RestoreDrillError.invalidSet(path: path, message: "vault hmac_salt is not hex")

@@ -95,7 +95,8 @@ public struct VaultPassword: Sendable, CustomStringConvertible, CustomDebugStrin
                 throw RestoreDrillError.runtime("vault password: \(origin) did not finish within 120 seconds")
             }
             guard outcome.exitCode == 0 else {
-                let how = outcome.exitCode.map { "exited with status \($0)" } ?? "was killed by signal \(outcome.signal ?? 0)"
+                let how =
+                    outcome.exitCode.map { "exited with status \($0)" } ?? "was killed by signal \(outcome.signal ?? 0)"
                 throw RestoreDrillError.runtime("vault password: \(origin) \(how)")
             }
             if outcome.outputTruncated {
@@ -120,12 +121,14 @@ public struct VaultPassword: Sendable, CustomStringConvertible, CustomDebugStrin
         // O_NONBLOCK so that a FIFO does not block the open; it is refused below.
         let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY)
         guard fd >= 0 else {
-            throw RestoreDrillError.io(path: path, message: "cannot open vault password file: \(String(cString: strerror(errno)))")
+            throw RestoreDrillError.io(
+                path: path, message: "cannot open vault password file: \(String(cString: strerror(errno)))")
         }
         defer { close(fd) }
         var info = stat()
         guard fstat(fd, &info) == 0 else {
-            throw RestoreDrillError.io(path: path, message: "cannot stat vault password file: \(String(cString: strerror(errno)))")
+            throw RestoreDrillError.io(
+                path: path, message: "cannot stat vault password file: \(String(cString: strerror(errno)))")
         }
         guard (info.st_mode & S_IFMT) == S_IFREG else {
             throw RestoreDrillError.io(path: path, message: "vault password file refused: not a regular file")
@@ -140,7 +143,9 @@ public struct VaultPassword: Sendable, CustomStringConvertible, CustomDebugStrin
         guard info.st_uid == geteuid() else {
             throw RestoreDrillError.io(
                 path: path,
-                message: "vault password file refused: owned by uid \(info.st_uid), not by the running user (uid \(geteuid()))")
+                message:
+                    "vault password file refused: owned by uid \(info.st_uid), not by the running user (uid \(geteuid()))"
+            )
         }
         guard info.st_size <= 64 << 10 else {
             throw RestoreDrillError.io(path: path, message: "vault password file refused: larger than 64 KiB")
@@ -151,7 +156,8 @@ public struct VaultPassword: Sendable, CustomStringConvertible, CustomDebugStrin
             let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
             if n < 0 {
                 if errno == EINTR { continue }
-                throw RestoreDrillError.io(path: path, message: "cannot read vault password file: \(String(cString: strerror(errno)))")
+                throw RestoreDrillError.io(
+                    path: path, message: "cannot read vault password file: \(String(cString: strerror(errno)))")
             }
             if n == 0 { break }
             content.append(contentsOf: buffer[0..<n])

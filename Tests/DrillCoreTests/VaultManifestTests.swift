@@ -18,7 +18,8 @@ private let iterations = 1000
         let salt = try Vault.newSalt()
         let key = try Vault.hmacKey(password: password, salt: salt, iterations: iterations)
         var manifest = Manifest(
-            id: try #require(BackupID("full_20251020_175019")), name: "maia", startedAt: Date(timeIntervalSince1970: 1_760_982_619),
+            id: try #require(BackupID("full_20251020_175019")), name: "maia",
+            startedAt: Date(timeIntervalSince1970: 1_760_982_619),
             timeZone: "UTC", host: "test-host", home: "/Users/alice", root: "/Users/alice/git/maia")
         manifest.artifacts = [
             ArtifactRecord(
@@ -40,7 +41,8 @@ private let iterations = 1000
 
     /// Writes manifest.json (self-checksum recomputed) and a SHA256SUMS that agrees with the artifacts.
     private func write(_ manifest: Manifest, to set: String) throws {
-        try manifest.encodedForDisk().write(to: URL(fileURLWithPath: (set as NSString).appendingPathComponent("manifest.json")))
+        try manifest.encodedForDisk().write(
+            to: URL(fileURLWithPath: (set as NSString).appendingPathComponent("manifest.json")))
         let sums = try manifest.artifacts.map { artifact in
             "\(try SHA256Digest.file(at: (set as NSString).appendingPathComponent(artifact.path)).sha256)  \(artifact.path)\n"
         }.joined()

@@ -55,7 +55,8 @@ private func makeFile(_ path: String, _ content: String, mode: mode_t) throws {
         let folder = scratch.file("dir")
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: false)
         #expect(chmod(folder, 0o700) == 0)
-        #expect(throws: RestoreDrillError.io(path: folder, message: "vault password file refused: not a regular file")) {
+        #expect(throws: RestoreDrillError.io(path: folder, message: "vault password file refused: not a regular file"))
+        {
             try VaultPassword.fromFile(folder)
         }
         // A FIFO does not block the open.
@@ -133,7 +134,8 @@ private func makeFile(_ path: String, _ content: String, mode: mode_t) throws {
         let failing = RecordingRunner(
             outcome: ProcessOutcome(exitCode: 44, standardOutput: Data("partial-secret".utf8)))
         let error = await #expect(throws: RestoreDrillError.self) {
-            try await VaultPassword.resolve(.command(["security", "find-generic-password"]), runner: failing, environment: [:])
+            try await VaultPassword.resolve(
+                .command(["security", "find-generic-password"]), runner: failing, environment: [:])
         }
         #expect(error?.description.contains("command security exited with status 44") == true)
         #expect(error?.description.contains("partial-secret") == false)

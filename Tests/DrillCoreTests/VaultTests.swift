@@ -152,14 +152,17 @@ private func vaultRecord(tag: String, salt: [UInt8], iterations: Int) -> VaultRe
             input: scratch.file("plain"), output: vault, password: password, iterations: fastIterations,
             tagKey: nil, mode: 0o644, salt: Array("fixedsal".utf8))
         let error = #expect(throws: RestoreDrillError.self) {
-            try Vault.decrypt(input: vault, output: scratch.file("out"), password: wrongPassword, iterations: fastIterations)
+            try Vault.decrypt(
+                input: vault, output: scratch.file("out"), password: wrongPassword, iterations: fastIterations)
         }
         #expect(error == .invalidSet(path: vault, message: "cannot decrypt: wrong password or damaged vault"))
         #expect(error?.description.contains(vault) == true)
         #expect(try scratch.names() == ["plain", "v.vault"])
         var received = 0
         #expect(throws: RestoreDrillError.self) {
-            try Vault.decrypt(input: vault, password: wrongPassword, iterations: fastIterations) { received += $0.count }
+            try Vault.decrypt(input: vault, password: wrongPassword, iterations: fastIterations) {
+                received += $0.count
+            }
         }
 
         let wrongFile = try scratch.passwordFile(wrongPassword)
@@ -189,7 +192,8 @@ private func vaultRecord(tag: String, salt: [UInt8], iterations: Int) -> VaultRe
         #expect(try !Vault.verifyTag(file: vault, record: record, password: password, tagKey: key))
         // The tag's message, not the padding's: the tag was compared first.
         let error = #expect(throws: RestoreDrillError.self) {
-            try Vault.decrypt(input: vault, output: scratch.file("out"), password: password, record: record, tagKey: key)
+            try Vault.decrypt(
+                input: vault, output: scratch.file("out"), password: password, record: record, tagKey: key)
         }
         #expect(
             error
@@ -215,17 +219,23 @@ private func vaultRecord(tag: String, salt: [UInt8], iterations: Int) -> VaultRe
         func attempt(_ bytes: Data) -> RestoreDrillError? {
             try? bytes.write(to: URL(fileURLWithPath: vault))
             return #expect(throws: RestoreDrillError.self) {
-                try Vault.decrypt(input: vault, output: scratch.file("out"), password: password, iterations: fastIterations)
+                try Vault.decrypt(
+                    input: vault, output: scratch.file("out"), password: password, iterations: fastIterations)
             }
         }
         var notSalted = good
         notSalted[0] = UInt8(ascii: "X")
         #expect(attempt(notSalted)?.description.contains("no \"Salted__\" header") == true)
         #expect(attempt(good.prefix(10))?.description.contains("shorter than its 16-byte header") == true)
-        #expect(attempt(good.prefix(16)) == .invalidSet(path: vault, message: "cannot decrypt: wrong password or damaged vault"))
-        #expect(attempt(good.dropLast()) == .invalidSet(path: vault, message: "cannot decrypt: wrong password or damaged vault"))
+        #expect(
+            attempt(good.prefix(16))
+                == .invalidSet(path: vault, message: "cannot decrypt: wrong password or damaged vault"))
+        #expect(
+            attempt(good.dropLast())
+                == .invalidSet(path: vault, message: "cannot decrypt: wrong password or damaged vault"))
         #expect(try scratch.names() == ["plain", "v.vault"])
-        #expect(throws: RestoreDrillError.io(path: scratch.file("missing"), message: String(cString: strerror(ENOENT)))) {
+        #expect(throws: RestoreDrillError.io(path: scratch.file("missing"), message: String(cString: strerror(ENOENT))))
+        {
             try Vault.decrypt(
                 input: scratch.file("missing"), output: scratch.file("out"), password: password,
                 iterations: fastIterations)
@@ -284,7 +294,9 @@ private func vaultRecord(tag: String, salt: [UInt8], iterations: Int) -> VaultRe
         #expect(python.status == 0, "python: \(python.error)")
         #expect(python.output.trimmingCharacters(in: .whitespacesAndNewlines) == ours)
         // Another salt gives another key, hence another tag.
-        #expect(try Vault.tag(file: scratch.file("f"), password: password, salt: Vault.newSalt(), iterations: fastIterations) != ours)
+        #expect(
+            try Vault.tag(
+                file: scratch.file("f"), password: password, salt: Vault.newSalt(), iterations: fastIterations) != ours)
     }
 
     @Test func tagsCompareByValue() {
@@ -360,7 +372,8 @@ private func vaultRecord(tag: String, salt: [UInt8], iterations: Int) -> VaultRe
         #expect(summary.size == 16 + Int64((64 << 20) + 16))
         let record = vaultRecord(tag: try #require(summary.tag), salt: salt, iterations: fastIterations)
         try Vault.decrypt(
-            input: scratch.file("v.vault"), output: scratch.file("out"), password: password, record: record, tagKey: key)
+            input: scratch.file("v.vault"), output: scratch.file("out"), password: password, record: record, tagKey: key
+        )
         #expect(try SHA256Digest.file(at: scratch.file("out")).sha256 == SHA256Digest.file(at: plainPath).sha256)
         let mode = try FileManager.default.attributesOfItem(atPath: scratch.file("out"))[.posixPermissions] as? Int
         #expect(mode == 0o600)
