@@ -21,7 +21,8 @@ public enum JSONReport {
             data.append(0x0A)
             return data
         } catch {
-            throw RestoreDrillError.runtime("report.json for \(result.drillID): cannot encode the drill result: \(error)")
+            throw RestoreDrillError.runtime(
+                "report.json for \(result.drillID): cannot encode the drill result: \(error)")
         }
     }
 }

@@ -161,7 +161,9 @@ public enum JUnitReport {
                 "started: \(r.startedAt)",
                 "finished: \(r.finishedAt)",
             ]
-            if let sandbox = r.sandboxPath { lines.append("sandbox: \(sandbox) (\(r.sandboxKept ? "kept" : "removed"))") }
+            if let sandbox = r.sandboxPath {
+                lines.append("sandbox: \(sandbox) (\(r.sandboxKept ? "kept" : "removed"))")
+            }
             if let folder = r.reportFolder { lines.append("reports: \(folder)") }
             return lines.joined(separator: "\n")
         }

@@ -87,7 +87,8 @@ public enum ReportWriter {
             do {
                 try fm.removeItem(atPath: drill.path)
             } catch {
-                throw RestoreDrillError.io(path: drill.path, message: "cannot remove the old drill report: \(reason(error))")
+                throw RestoreDrillError.io(
+                    path: drill.path, message: "cannot remove the old drill report: \(reason(error))")
             }
             removed.append(drill.path)
         }

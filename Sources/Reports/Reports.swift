@@ -33,7 +33,9 @@ enum ReportText {
         var scale: Double = 1
         for _ in 0..<places { scale *= 10 }
         let scaled = (seconds * scale).rounded()
-        guard scaled < 9.0e15 else { return String(format: "%.0f", seconds) + "." + String(repeating: "0", count: places) }
+        guard scaled < 9.0e15 else {
+            return String(format: "%.0f", seconds) + "." + String(repeating: "0", count: places)
+        }
         let units = UInt64(scaled)
         let divisor = UInt64(scale)
         let whole = units / divisor

@@ -73,7 +73,8 @@ enum Fixture {
             CheckResult(
                 check: .dbIntegrity, subject: "claude/data/locked.db", verdict: .error,
                 message: "cannot open: database is locked", evidence: ["sqlite3_open_v2: 5"], seconds: 5),
-            CheckResult.noSubject(.launchAgentsRewrite, subject: "launchagents", reason: "the set holds no LaunchAgent"),
+            CheckResult.noSubject(
+                .launchAgentsRewrite, subject: "launchagents", reason: "the set holds no LaunchAgent"),
             CheckResult.noSubject(.credentialsVault, subject: "credentials", reason: "vault not configured"),
             CheckResult(check: .rpo, subject: "/backups/maia", verdict: .pass, message: "14 h 50 m < 24 h 00 m"),
             CheckResult(check: .rto, subject: backupID.description, verdict: .pass, message: "41.1 s ≤ 30 m 00 s"),
@@ -91,7 +92,8 @@ enum Fixture {
         r.host = "drill-host.example"
         r.toolVersion = "9.9.9-test"
         r.checks = [
-            CheckResult(check: .setManifest, subject: backupID.description, verdict: .pass, message: "ok", seconds: 0.5),
+            CheckResult(
+                check: .setManifest, subject: backupID.description, verdict: .pass, message: "ok", seconds: 0.5),
             CheckResult.noSubject(.setCoverage, subject: "code", reason: "no previous complete set"),
         ]
         return r
@@ -159,7 +161,8 @@ struct TempFolder {
     let root: String
 
     init() throws {
-        root = FileManager.default.temporaryDirectory
+        root =
+            FileManager.default.temporaryDirectory
             .appendingPathComponent("ReportsTests-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
     }

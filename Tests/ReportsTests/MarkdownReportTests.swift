@@ -127,7 +127,8 @@ func renderWithCmark(_ markdown: String) throws -> RenderedMarkdown {
         let markdown = MarkdownReport.render(result)
         let folder = try TempFolder()
         defer { folder.remove() }
-        let html = try ExternalTool.run("cmark-gfm", ["-e", "table", try folder.write(markdown, "r.md")], package: "cmark-gfm")
+        let html = try ExternalTool.run(
+            "cmark-gfm", ["-e", "table", try folder.write(markdown, "r.md")], package: "cmark-gfm")
         #expect(html.status == 0)
         #expect(
             html.stdout.contains(

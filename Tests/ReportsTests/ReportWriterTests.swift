@@ -33,7 +33,8 @@ import Testing
         var second = Fixture.mixed()
         second.checks = Array(second.checks.prefix(1))
         try ReportWriter.write(second, to: folder)
-        let json = try #require(FileManager.default.contents(atPath: (folder as NSString).appendingPathComponent("report.json")))
+        let json = try #require(
+            FileManager.default.contents(atPath: (folder as NSString).appendingPathComponent("report.json")))
         #expect(try JSONDecoder().decode(DrillResult.self, from: json).checks.count == 1)
     }
 
@@ -82,7 +83,8 @@ import Testing
         }
         // Things prune must never touch.
         try temp.write("keep me", "reports/README.md")
-        try FileManager.default.createDirectory(atPath: temp.path("reports/drill_not_an_id"), withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(
+            atPath: temp.path("reports/drill_not_an_id"), withIntermediateDirectories: true)
         try temp.write("a file named like a drill", "reports/drill_20000101_000000")
         let outside = temp.path("outside")
         try FileManager.default.createDirectory(atPath: outside, withIntermediateDirectories: true)
@@ -93,7 +95,9 @@ import Testing
         let removed = try ReportWriter.prune(reportsRoot: root, keep: 3)
 
         let newestFirst = ids.sorted(by: >)
-        let expectedRemoved = newestFirst.dropFirst(3).reversed().map { (root as NSString).appendingPathComponent($0.description) }
+        let expectedRemoved = newestFirst.dropFirst(3).reversed().map {
+            (root as NSString).appendingPathComponent($0.description)
+        }
         #expect(removed == Array(expectedRemoved))
         let left = Set(try FileManager.default.contentsOfDirectory(atPath: root))
         let expectedLeft = Set(newestFirst.prefix(3).map(\.description)).union([

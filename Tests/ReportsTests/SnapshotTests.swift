@@ -24,7 +24,8 @@ import Testing
         if expected != actual {
             let actualPath = path + ".actual"
             try? actual.write(to: URL(fileURLWithPath: actualPath))
-            Issue.record("\(name) differs from its snapshot; see diff \(path) \(actualPath), re-record with RECORD_SNAPSHOTS=1")
+            Issue.record(
+                "\(name) differs from its snapshot; see diff \(path) \(actualPath), re-record with RECORD_SNAPSHOTS=1")
         }
     }
 
