@@ -22,7 +22,7 @@ import Testing
             FileManager.default.contents(atPath: path),
             "snapshot \(name) is missing: record it with RECORD_SNAPSHOTS=1 swift test --filter ReportsTests")
         if expected != actual {
-            let actualPath = path + ".actual"
+            let actualPath = FileManager.default.temporaryDirectory.appendingPathComponent("\(name).actual").path
             try? actual.write(to: URL(fileURLWithPath: actualPath))
             Issue.record(
                 "\(name) differs from its snapshot; see diff \(path) \(actualPath), re-record with RECORD_SNAPSHOTS=1")
