@@ -114,6 +114,13 @@ enum Fixture {
 /// Runs the external consumers the reports are written for (xmllint, cmark-gfm, python3 with
 /// junitparser). A missing tool is a test failure with an install hint, never a silent pass.
 enum ExternalTool {
+    /// Thrown when a consumer is not installed; a thrown error fails the test with this text.
+    struct Missing: Error, CustomStringConvertible {
+        var name: String
+        var package: String
+        var description: String { "\(name) is not installed: install the Debian package \(package) (CI installs it)" }
+    }
+
     struct Outcome {
         var status: Int32
         var stdout: String
@@ -134,8 +141,7 @@ enum ExternalTool {
     /// Runs `name` with `arguments`; output goes through files, so a large output cannot block.
     /// - Throws: when the tool is missing (the message names the Debian package) or cannot start.
     static func run(_ name: String, _ arguments: [String], package: String) throws -> Outcome {
-        let executable = try #require(
-            locate(name), "\(name) is not installed: install the Debian package \(package) (CI installs it)")
+        guard let executable = locate(name) else { throw Missing(name: name, package: package) }
         let folder = try TempFolder()
         defer { folder.remove() }
         let outPath = folder.path("stdout")
@@ -177,4 +183,14 @@ struct TempFolder {
     }
 
     func remove() { try? FileManager.default.removeItem(atPath: root) }
+}
+
+@Suite struct ExternalToolTests {
+    @Test func aMissingConsumerFailsTheTestInsteadOfPassingSilently() {
+        #expect {
+            try ExternalTool.run("restore-drill-no-such-tool", [], package: "none")
+        } throws: { error in
+            String(describing: error).contains("restore-drill-no-such-tool is not installed")
+        }
+    }
 }
