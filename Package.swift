@@ -79,7 +79,8 @@ let package = Package(
         .testTarget(name: "SandboxTests", dependencies: ["Sandbox"], swiftSettings: strict),
         .testTarget(
             name: "BackupEngineTests", dependencies: ["BackupEngine", "CSQLite"], swiftSettings: strict),
-        .testTarget(name: "ReportsTests", dependencies: ["Reports"], swiftSettings: strict),
+        .testTarget(
+            name: "ReportsTests", dependencies: ["Reports"], exclude: ["Snapshots"], swiftSettings: strict),
         .testTarget(
             name: "VerifierTests", dependencies: ["Verifier", "BackupEngine", "CSQLite"],
             swiftSettings: strict),
