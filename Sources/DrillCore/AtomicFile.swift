@@ -28,7 +28,9 @@ public enum AtomicFile {
                     offset += n
                 }
             }
-            guard fsync(fd) == 0 else { throw RestoreDrillError.io(path: path, message: String(cString: strerror(errno))) }
+            guard fsync(fd) == 0 else {
+                throw RestoreDrillError.io(path: path, message: String(cString: strerror(errno)))
+            }
         } catch {
             close(fd)
             throw error

@@ -351,7 +351,10 @@ struct ConfigParser {
                 guard p.count == 1 else {
                     throw fail(v, "credentials.password", "give exactly one of env, file, command")
                 }
-                if let e = p["env"] { config.credentials.password = RestoreDrillConfig.PasswordSource.environment(try string(e, "credentials.password.env")) }
+                if let e = p["env"] {
+                    config.credentials.password = RestoreDrillConfig.PasswordSource.environment(
+                        try string(e, "credentials.password.env"))
+                }
                 if let f = p["file"] {
                     config.credentials.password = RestoreDrillConfig.PasswordSource.file(
                         expand(try string(f, "credentials.password.file"), home: home, relativeTo: folder))
@@ -407,7 +410,9 @@ struct ConfigParser {
         }
         if let n = fields["sandbox"] {
             let m = try section(n, "sandbox", ["folder", "isolation", "timeout", "limits", "keep"])
-            if let v = m["folder"] { config.sandbox.folder = expand(try string(v, "sandbox.folder"), home: home, relativeTo: folder) }
+            if let v = m["folder"] {
+                config.sandbox.folder = expand(try string(v, "sandbox.folder"), home: home, relativeTo: folder)
+            }
             if let v = m["isolation"] { config.sandbox.isolation = try choice(v, "sandbox.isolation") }
             if let v = m["timeout"] { config.sandbox.timeout = try duration(v, "sandbox.timeout") }
             if let v = m["keep"] { config.sandbox.keep = try choice(v, "sandbox.keep") }
@@ -416,13 +421,17 @@ struct ConfigParser {
                 if let x = l["cpu"] { config.sandbox.limits.cpu = try duration(x, "sandbox.limits.cpu") }
                 if let x = l["memory"] { config.sandbox.limits.memory = try size(x, "sandbox.limits.memory") }
                 if let x = l["file_size"] { config.sandbox.limits.fileSize = try size(x, "sandbox.limits.file_size") }
-                if let x = l["open_files"] { config.sandbox.limits.openFiles = try count(x, "sandbox.limits.open_files") }
+                if let x = l["open_files"] {
+                    config.sandbox.limits.openFiles = try count(x, "sandbox.limits.open_files")
+                }
                 if let x = l["processes"] { config.sandbox.limits.processes = try count(x, "sandbox.limits.processes") }
             }
         }
         if let n = fields["reports"] {
             let m = try section(n, "reports", ["folder", "keep"])
-            if let v = m["folder"] { config.reports.folder = expand(try string(v, "reports.folder"), home: home, relativeTo: folder) }
+            if let v = m["folder"] {
+                config.reports.folder = expand(try string(v, "reports.folder"), home: home, relativeTo: folder)
+            }
             if let v = m["keep"] { config.reports.keep = try count(v, "reports.keep") }
         }
         if let n = fields["schedule"] {

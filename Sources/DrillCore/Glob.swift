@@ -87,7 +87,9 @@ public struct GlobPattern: Sendable, Equatable, CustomStringConvertible {
     }
 
     /// Matches `ch` against the set after `[`; returns (matched, pattern after `]`) or nil if unclosed.
-    private static func matchSet(_ p: ArraySlice<Unicode.Scalar>, _ ch: Unicode.Scalar) -> (Bool, ArraySlice<Unicode.Scalar>)? {
+    private static func matchSet(_ p: ArraySlice<Unicode.Scalar>, _ ch: Unicode.Scalar) -> (
+        Bool, ArraySlice<Unicode.Scalar>
+    )? {
         var p = p
         var negate = false
         if let f = p.first, f == "!" || f == "^" {

@@ -195,7 +195,8 @@ public struct Manifest: Codable, Sendable, Equatable {
         guard manifest.formatVersion == supportedFormatVersion else {
             throw RestoreDrillError.invalidSet(
                 path: path,
-                message: "format_version \(manifest.formatVersion) is not supported (this build reads \(supportedFormatVersion))"
+                message:
+                    "format_version \(manifest.formatVersion) is not supported (this build reads \(supportedFormatVersion))"
             )
         }
         return manifest

@@ -82,10 +82,15 @@ public struct BackupSummary: Codable, Sendable {
 
     /// Human-readable lines: the set, its status, one line per component, warnings.
     public var text: String {
-        var lines = ["backup \(backupID): \(status) (\(Units.humanBytes(bytes)) in \(Units.humanSeconds(seconds)))", "  \(setPath)"]
+        var lines = [
+            "backup \(backupID): \(status) (\(Units.humanBytes(bytes)) in \(Units.humanSeconds(seconds)))",
+            "  \(setPath)",
+        ]
         for c in components {
             let detail = c.status == .ok ? "\(c.files) files, \(Units.humanBytes(c.bytes))" : (c.reason ?? "")
-            lines.append("  \(c.id.rawValue.padding(toLength: 13, withPad: " ", startingAt: 0)) \(c.status.rawValue.padding(toLength: 8, withPad: " ", startingAt: 0)) \(detail)")
+            lines.append(
+                "  \(c.id.rawValue.padding(toLength: 13, withPad: " ", startingAt: 0)) \(c.status.rawValue.padding(toLength: 8, withPad: " ", startingAt: 0)) \(detail)"
+            )
         }
         for w in warnings { lines.append("  warning: \(w)") }
         return lines.joined(separator: "\n")

@@ -12,7 +12,9 @@ public struct DemoJob: Sendable {
     /// - Parameters:
     ///   - folder: where to work (created; must be empty or absent); nil makes a new temporary folder.
     ///   - small: a quick sample (300 files, 10 databases, a 12 MiB database chunked at 4 MiB).
-    public init(folder: String?, small: Bool = false, clock: any WallClock, progress: (@Sendable (String) -> Void)? = nil) {
+    public init(
+        folder: String?, small: Bool = false, clock: any WallClock, progress: (@Sendable (String) -> Void)? = nil
+    ) {
         self.folder = folder
         self.small = small
         self.clock = clock

@@ -25,7 +25,8 @@ public struct DrillJob: Sendable {
         public var keepSandbox: Bool
         public var requireIsolation: Bool
 
-        public init(pick: Pick, passwordFile: String? = nil, keepSandbox: Bool = false, requireIsolation: Bool = false) {
+        public init(pick: Pick, passwordFile: String? = nil, keepSandbox: Bool = false, requireIsolation: Bool = false)
+        {
             self.pick = pick
             self.passwordFile = passwordFile
             self.keepSandbox = keepSandbox
@@ -64,7 +65,8 @@ public struct DrillJob: Sendable {
         var destination: String? = nil
         switch request.pick {
         case .path(let p):
-            setPath = ((p.hasPrefix("/") ? p : (currentDirectory as NSString).appendingPathComponent(p)) as NSString)
+            setPath =
+                ((p.hasPrefix("/") ? p : (currentDirectory as NSString).appendingPathComponent(p)) as NSString)
                 .standardizingPath
             guard FileManager.default.fileExists(atPath: setPath) else { throw RestoreDrillError.setNotFound(setPath) }
         case .latest, .id, .randomWithin:
@@ -114,7 +116,9 @@ public struct DrillJob: Sendable {
             let c = r.counts(for: check)
             guard !c.isEmpty else { continue }
             let parts = Verdict.allCases.compactMap { v in c[v].map { "\($0) \(v.rawValue)" } }
-            lines.append("  \(check.rawValue.padding(toLength: 21, withPad: " ", startingAt: 0)) \(parts.joined(separator: ", "))")
+            lines.append(
+                "  \(check.rawValue.padding(toLength: 21, withPad: " ", startingAt: 0)) \(parts.joined(separator: ", "))"
+            )
         }
         for c in r.checks where c.verdict == .fail || c.verdict == .error {
             lines.append("  \(c.verdict.rawValue.uppercased()) \(c.check.rawValue) \(c.subject): \(c.message)")
@@ -169,7 +173,8 @@ public struct SetListing: Codable, Sendable {
                     id: s.id.description, path: s.path, status: s.manifest.status.rawValue,
                     finishedAt: s.manifest.finishedAt, ageSeconds: now.timeIntervalSince(finished),
                     bytes: s.manifest.artifacts.reduce(0) { $0 + $1.size },
-                    components: Dictionary(uniqueKeysWithValues: s.manifest.components.map { ($0.id.rawValue, $0.status.rawValue) }))
+                    components: Dictionary(
+                        uniqueKeysWithValues: s.manifest.components.map { ($0.id.rawValue, $0.status.rawValue) }))
             })
     }
 
@@ -178,7 +183,8 @@ public struct SetListing: Codable, Sendable {
         guard !sets.isEmpty else { return "no backup sets in \(destination)" }
         return sets.map { s in
             let comps = ComponentID.allCases.compactMap { c in s.components[c.rawValue].map { "\(c.rawValue):\($0)" } }
-            return "\(s.id)  \(Units.humanSeconds(s.ageSeconds).padding(toLength: 10, withPad: " ", startingAt: 0)) \(Units.humanBytes(s.bytes).padding(toLength: 10, withPad: " ", startingAt: 0)) \(s.status.padding(toLength: 8, withPad: " ", startingAt: 0)) \(comps.joined(separator: " "))"
+            return
+                "\(s.id)  \(Units.humanSeconds(s.ageSeconds).padding(toLength: 10, withPad: " ", startingAt: 0)) \(Units.humanBytes(s.bytes).padding(toLength: 10, withPad: " ", startingAt: 0)) \(s.status.padding(toLength: 8, withPad: " ", startingAt: 0)) \(comps.joined(separator: " "))"
         }.joined(separator: "\n")
     }
 }

@@ -166,7 +166,8 @@ public struct SampleWorkspace: Sendable {
     static let words =
         ("backup restore verify ticket server printer password reset vpn email outlook teams license laptop "
         + "monitor dock network latency outage disk quota sync keychain agent schedule failure success "
-        + "escalate resolved pending customer engineer priority critical warning").split(separator: " ").map(String.init)
+        + "escalate resolved pending customer engineer priority critical warning").split(separator: " ").map(
+            String.init)
 
     static func makeDatabase(at path: String, rows: Int, blobBytes: Int, wal: Bool, rng: inout SplitMix64) throws {
         let db = try SQLiteHandle(path: path)
@@ -191,8 +192,10 @@ public struct SampleWorkspace: Sendable {
             try db.bindText(insert, 2, "2025-\(1 + rng.next() % 12)-\(1 + rng.next() % 28)T03:00:00Z")
             sqlite3_bind_int64(insert, 3, Int64(1 + rng.next() % 5))
             try db.bindText(insert, 4, statuses[Int(rng.next() % 4)])
-            try db.bindText(insert, 5, (0..<8).map { _ in words[Int(rng.next() % UInt64(words.count))] }.joined(separator: " "))
-            try db.bindText(insert, 6, (0..<40).map { _ in words[Int(rng.next() % UInt64(words.count))] }.joined(separator: " "))
+            try db.bindText(
+                insert, 5, (0..<8).map { _ in words[Int(rng.next() % UInt64(words.count))] }.joined(separator: " "))
+            try db.bindText(
+                insert, 6, (0..<40).map { _ in words[Int(rng.next() % UInt64(words.count))] }.joined(separator: " "))
             if blobBytes > 0 {
                 for j in stride(from: 0, to: blobBytes, by: 8) {
                     let v = rng.next()
@@ -226,7 +229,8 @@ public final class LiveWAL: @unchecked Sendable {
             try db.exec("PRAGMA wal_autocheckpoint=0")
             for _ in 0..<lateRows {
                 try db.exec(
-                    "INSERT INTO comments(ticket_id, author, body) VALUES (1, 'late', 'written after the last checkpoint')")
+                    "INSERT INTO comments(ticket_id, author, body) VALUES (1, 'late', 'written after the last checkpoint')"
+                )
             }
             handles.append(db)
         }

@@ -14,7 +14,9 @@ struct BackupCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "backup",
         abstract: "Write one backup set of the configured workspace into the destination.",
-        discussion: "Exit 0 for a complete set, 1 for a partial set (a component failed), 2 for a bad configuration, 3 when no set could be written.")
+        discussion:
+            "Exit 0 for a complete set, 1 for a partial set (a component failed), 2 for a bad configuration, 3 when no set could be written."
+    )
 
     @OptionGroup var config: ConfigOption
     @Flag(help: "Print the outcome as JSON (format restore-drill/backup-outcome).") var json = false
@@ -46,8 +48,10 @@ struct DrillCommand: AsyncParsableCommand {
     @OptionGroup var config: ConfigOption
     @Argument(help: "The backup id to drill (e.g. full_20251020_175019).") var id: String?
     @Flag(help: "Drill the newest set (the default).") var latest = false
-    @Option(help: ArgumentHelp("Drill a set folder directly, without a configuration.", valueName: "path")) var set: String?
-    @Option(help: ArgumentHelp("Drill a random set made within the last DAYS days.", valueName: "days")) var randomWithin: Int?
+    @Option(help: ArgumentHelp("Drill a set folder directly, without a configuration.", valueName: "path")) var set:
+        String?
+    @Option(help: ArgumentHelp("Drill a random set made within the last DAYS days.", valueName: "days"))
+    var randomWithin: Int?
     @Option(help: ArgumentHelp("Vault password file (mode 0600).", valueName: "file")) var passwordFile: String?
     @Flag(help: "Keep the sandbox even after a pass.") var keepSandbox = false
     @Flag(help: "Fail the drill when the replay cannot be isolated with bubblewrap.") var requireIsolation = false
@@ -60,7 +64,8 @@ struct DrillCommand: AsyncParsableCommand {
 
     func run() async throws {
         let request = DrillJob.Request(
-            pick: set.map { .path($0) } ?? id.map { .id($0) } ?? randomWithin.map { .randomWithin(days: $0) } ?? .latest,
+            pick: set.map { .path($0) } ?? id.map { .id($0) } ?? randomWithin.map { .randomWithin(days: $0) }
+                ?? .latest,
             passwordFile: passwordFile, keepSandbox: keepSandbox, requireIsolation: requireIsolation)
         let c = set == nil ? try config.load() : (try? config.load())
         let result = try await DrillJob(config: c, clock: try SystemClock(), progress: Terminal.progress).run(request)
@@ -102,12 +107,15 @@ struct DemoCommand: AsyncParsableCommand {
             dotfiles. Everything goes into a new temporary folder (or --folder); reports are kept there.
             """)
 
-    @Option(help: ArgumentHelp("Work in this folder (created; must be empty or absent).", valueName: "folder")) var folder: String?
+    @Option(help: ArgumentHelp("Work in this folder (created; must be empty or absent).", valueName: "folder"))
+    var folder: String?
     @Flag(help: "Smaller sample (a few hundred files, a 12 MiB database) for quick checks.") var small = false
     @Flag(help: "Print the drill report as JSON.") var json = false
 
     func run() async throws {
-        let outcome = try await DemoJob(folder: folder, small: small, clock: try SystemClock(), progress: Terminal.progress).run()
+        let outcome = try await DemoJob(
+            folder: folder, small: small, clock: try SystemClock(), progress: Terminal.progress
+        ).run()
         Terminal.endProgress()
         if json {
             try Terminal.json(outcome.drill)

@@ -46,7 +46,11 @@ struct RestoreDrillCommand: AsyncParsableCommand {
 
 /// Options every command that reads the configuration shares.
 struct ConfigOption: ParsableArguments {
-    @Option(name: .customLong("config"), help: "Configuration file (default: $RESTORE_DRILL_CONFIG, ./restore-drill.yml, ~/.config/restore-drill/config.yml).")
+    @Option(
+        name: .customLong("config"),
+        help:
+            "Configuration file (default: $RESTORE_DRILL_CONFIG, ./restore-drill.yml, ~/.config/restore-drill/config.yml)."
+    )
     var path: String?
 
     /// Loads the configuration and prints its notices on stderr.

@@ -160,8 +160,16 @@ let designExample = """
             startedAt: Date(timeIntervalSince1970: 1_760_982_619), timeZone: "UTC", host: "h", home: "/Users/alice",
             root: "/Users/alice/git/maia")
         m.components = [ComponentRecord(id: .code, status: .ok, files: 1, bytes: 3)]
-        m.artifacts = [ArtifactRecord(path: "code.tar.gz", component: .code, kind: .archive, size: 10, sha256: String(repeating: "a", count: 64))]
-        m.files = [FileRecord(component: .code, base: .root, path: "a/b.txt", size: 3, sha256: String(repeating: "b", count: 64), mode: 0o644)]
+        m.artifacts = [
+            ArtifactRecord(
+                path: "code.tar.gz", component: .code, kind: .archive, size: 10,
+                sha256: String(repeating: "a", count: 64))
+        ]
+        m.files = [
+            FileRecord(
+                component: .code, base: .root, path: "a/b.txt", size: 3, sha256: String(repeating: "b", count: 64),
+                mode: 0o644)
+        ]
         return m
     }
 

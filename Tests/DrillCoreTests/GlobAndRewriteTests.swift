@@ -31,7 +31,9 @@ import Testing
 }
 
 @Suite struct PathRewriteTests {
-    let pairs: [(old: String, new: String)] = [("/Users/alice", "/new/home"), ("/Users/alice/git/maia", "/new/home/git/maia")]
+    let pairs: [(old: String, new: String)] = [
+        ("/Users/alice", "/new/home"), ("/Users/alice/git/maia", "/new/home/git/maia"),
+    ]
 
     @Test func rewritesAtBoundariesOnly() {
         #expect(PathRewrite.apply("/Users/alice", pairs) == "/new/home")
@@ -55,7 +57,9 @@ import Testing
     }
 
     @Test func findsTracesInPlists() {
-        let plist: [String: Any] = ["ProgramArguments": ["/bin/sh", "/Users/alice/x.sh"], "Env": ["P": "/a:/Users/alice"]]
+        let plist: [String: Any] = [
+            "ProgramArguments": ["/bin/sh", "/Users/alice/x.sh"], "Env": ["P": "/a:/Users/alice"],
+        ]
         let rewritten = PathRewrite.applyToPlist(plist, pairs)
         let strings = PathRewrite.strings(in: rewritten)
         #expect(strings.contains("/new/home/x.sh"))

@@ -35,9 +35,10 @@ import Testing
     @Test func idsSortChronologically() {
         let ids = ["full_20251020_175019_2", "full_20240101_000000", "full_20251020_175019", "full_20251021_000000"]
             .compactMap(BackupID.init)
-        #expect(ids.sorted().map(\.description) == [
-            "full_20240101_000000", "full_20251020_175019", "full_20251020_175019_2", "full_20251021_000000",
-        ])
+        #expect(
+            ids.sorted().map(\.description) == [
+                "full_20240101_000000", "full_20251020_175019", "full_20251020_175019_2", "full_20251021_000000",
+            ])
     }
 }
 
@@ -74,7 +75,9 @@ import Testing
     @Test func knownVectors() throws {
         // FIPS 180-4 examples.
         #expect(SHA256Digest.hex(of: Data()) == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
-        #expect(SHA256Digest.hex(of: Data("abc".utf8)) == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
+        #expect(
+            SHA256Digest.hex(of: Data("abc".utf8)) == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        )
     }
 
     @Test func fileDigestMatchesSha256sum() throws {
