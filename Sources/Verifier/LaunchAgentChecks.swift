@@ -109,7 +109,9 @@ public enum LaunchAgentLint {
 
     /// An integer property-list value (not a Boolean), or nil.
     static func integer(_ value: Any) -> Int? {
-        if value is Bool { return nil }
+        // Foundation bridges NSNumber 0/1 to Bool, so ask for the dynamic type, not `is Bool`.
+        if type(of: value) == Bool.self { return nil }
+        if let n = value as? NSNumber, String(cString: n.objCType) == "c" { return nil }
         return value as? Int
     }
 }
