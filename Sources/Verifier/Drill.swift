@@ -50,7 +50,8 @@ public struct Drill: Sendable {
         }
         let started = clock.now()
         var drillID = freshDrillID(at: started)
-        var result = DrillResult(drillID: drillID, backupID: nil, setPath: setPath, startedAt: started, isolation: .none)
+        var result = DrillResult(
+            drillID: drillID, backupID: nil, setPath: setPath, startedAt: started, isolation: .none)
         result.rpoObjectiveSeconds = options.objectives.rpo
         result.rtoObjectiveSeconds = options.objectives.rto
         result.reportFolder = PathText.join(options.reportFolder, drillID.description)
@@ -148,7 +149,9 @@ public struct Drill: Sendable {
                 current: manifest, previous: previous?.manifest, maxShrink: options.maxShrink,
                 skipReason: "no previous complete set in \(destination)")
         } catch {
-            return [CheckResult(check: .setCoverage, subject: manifest.id.description, verdict: .error, message: "\(error)")]
+            return [
+                CheckResult(check: .setCoverage, subject: manifest.id.description, verdict: .error, message: "\(error)")
+            ]
         }
     }
 
@@ -206,7 +209,9 @@ public struct Drill: Sendable {
         let process = outcome.process
         var findings: [String] = []
         if process.timedOut { findings.append("killed after the timeout of \(Units.humanSeconds(options.timeout))") }
-        if process.outputTruncated { findings.append("output passed the cap of \(Units.humanBytes(Int64(options.outputCap)))") }
+        if process.outputTruncated {
+            findings.append("output passed the cap of \(Units.humanBytes(Int64(options.outputCap)))")
+        }
         if let code = process.exitCode, code != 0 { findings.append("exited with status \(code)") }
         if let signal = process.signal, !process.timedOut { findings.append("killed by signal \(signal)") }
         if process.exitCode == nil && process.signal == nil && !process.timedOut { findings.append("did not exit") }
@@ -248,7 +253,8 @@ public struct Drill: Sendable {
                 .noSubject(.launchAgentsLint, subject: id, reason: "no LaunchAgents in this set"),
             ]
         }
-        let checks = LaunchAgentChecks(manifest: manifest, setPath: setPath, newHome: sandbox.home, newRoot: sandbox.root)
+        let checks = LaunchAgentChecks(
+            manifest: manifest, setPath: setPath, newHome: sandbox.home, newRoot: sandbox.root)
         return manifest.launchAgents.map(checks.rewrite) + manifest.launchAgents.map(checks.lint)
     }
 
@@ -283,7 +289,9 @@ public struct Drill: Sendable {
         }
     }
 
-    func finish(_ partial: DrillResult, checks: [CheckResult], sandbox: DrillSandbox?, manifest: Manifest?) -> DrillResult {
+    func finish(_ partial: DrillResult, checks: [CheckResult], sandbox: DrillSandbox?, manifest: Manifest?)
+        -> DrillResult
+    {
         var result = partial
         let order = Dictionary(uniqueKeysWithValues: CheckID.allCases.enumerated().map { ($1, $0) })
         result.checks = checks.enumerated().sorted {

@@ -145,7 +145,8 @@ struct CanaryProbe {
             let now = listing(folder)
             for (name, facts) in now where snapshot.listing[name] != facts && name != canaryName {
                 notes.append(
-                    snapshot.listing[name] == nil ? "\(PathText.join(folder, name)): created" : "\(PathText.join(folder, name)): changed")
+                    snapshot.listing[name] == nil
+                        ? "\(PathText.join(folder, name)): created" : "\(PathText.join(folder, name)): changed")
             }
             for name in snapshot.listing.keys where now[name] == nil && name != canaryName {
                 notes.append("\(PathText.join(folder, name)): removed")

@@ -41,7 +41,9 @@ public enum LaunchAgentLint {
         for (index, argument) in argv.enumerated() where index != scriptIndex {
             let why = shellSyntax(in: argument)
             if !why.isEmpty {
-                out.append("ProgramArguments[\(index)] \"\(argument)\" holds shell syntax (\(why.joined(separator: ", "))) but is not run by a shell")
+                out.append(
+                    "ProgramArguments[\(index)] \"\(argument)\" holds shell syntax (\(why.joined(separator: ", "))) but is not run by a shell"
+                )
             }
         }
         if let program = plist["Program"] as? String, !shellSyntax(in: program).isEmpty {
@@ -50,22 +52,23 @@ public enum LaunchAgentLint {
         if let calendar = plist["StartCalendarInterval"] {
             let entries: [Any] = (calendar as? [Any]) ?? [calendar]
             for (i, entry) in entries.enumerated() {
-                let where_ = entries.count > 1 || calendar is [Any] ? "StartCalendarInterval[\(i)]" : "StartCalendarInterval"
+                let location =
+                    entries.count > 1 || calendar is [Any] ? "StartCalendarInterval[\(i)]" : "StartCalendarInterval"
                 guard let dict = entry as? [String: Any] else {
-                    out.append("\(where_) is not a dictionary")
+                    out.append("\(location) is not a dictionary")
                     continue
                 }
                 for (key, value) in dict.sorted(by: { $0.key < $1.key }) {
                     guard let range = calendarRanges[key] else {
-                        out.append("\(where_) has unknown key \(key)")
+                        out.append("\(location) has unknown key \(key)")
                         continue
                     }
                     guard let number = integer(value) else {
-                        out.append("\(where_).\(key) is not an integer")
+                        out.append("\(location).\(key) is not an integer")
                         continue
                     }
                     if !range.contains(number) {
-                        out.append("\(where_).\(key) = \(number) is outside \(range.lowerBound)–\(range.upperBound)")
+                        out.append("\(location).\(key) = \(number) is outside \(range.lowerBound)–\(range.upperBound)")
                     }
                 }
             }
@@ -182,7 +185,8 @@ struct LaunchAgentChecks {
             }
         }
         if !traces.isEmpty {
-            findings.append("still points to the old home or root: " + traces.sorted().prefix(3).joined(separator: ", "))
+            findings.append(
+                "still points to the old home or root: " + traces.sorted().prefix(3).joined(separator: ", "))
         }
         // Every absolute path inside the new home/root or a system folder.
         var outside: Set<String> = []
@@ -190,16 +194,17 @@ struct LaunchAgentChecks {
             for token in absolutePaths(in: string) where !isAllowed(token) { outside.insert(token) }
         }
         if !outside.isEmpty {
-            findings.append("paths outside the sandbox and system folders: " + outside.sorted().prefix(3).joined(separator: ", "))
+            findings.append(
+                "paths outside the sandbox and system folders: " + outside.sorted().prefix(3).joined(separator: ", "))
         }
         // The program exists and is executable.
         let program = (restored["ProgramArguments"] as? [Any])?.first as? String ?? restored["Program"] as? String
         if let program {
-            let (ok, where_) = resolveProgram(program)
+            let (ok, location) = resolveProgram(program)
             if ok {
-                evidence.append("program \(program) found at \(where_)")
+                evidence.append("program \(program) found at \(location)")
             } else {
-                findings.append("program \(program) \(where_)")
+                findings.append("program \(program) \(location)")
             }
         } else {
             findings.append("no ProgramArguments[0] or Program")
@@ -259,7 +264,8 @@ struct LaunchAgentChecks {
                     ? (true, "\(program) (sandbox)") : (false, "is missing or not executable in the sandbox")
             }
             if Self.systemPrefixes.contains(where: { PathText.isUnder(program, $0) }) {
-                return executable(program) ? (true, "\(program) (host)") : (false, "is missing or not executable on this host")
+                return executable(program)
+                    ? (true, "\(program) (host)") : (false, "is missing or not executable on this host")
             }
             return (false, "lies outside the sandbox and the system folders")
         }

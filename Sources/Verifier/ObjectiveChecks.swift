@@ -39,14 +39,16 @@ enum ObjectiveChecks {
                 return (
                     CheckResult(
                         check: .rpo, subject: destination, verdict: .pass,
-                        message: "newest complete set \(newest.id) is \(Units.humanSeconds(age)) old, objective \(Units.humanSeconds(objective))",
+                        message:
+                            "newest complete set \(newest.id) is \(Units.humanSeconds(age)) old, objective \(Units.humanSeconds(objective))",
                         evidence: evidence), age
                 )
             }
             return (
                 CheckResult(
                     check: .rpo, subject: destination, verdict: .fail,
-                    message: "\(destination): newest complete set \(newest.id) is \(Units.humanSeconds(age)) old, over the objective \(Units.humanSeconds(objective))",
+                    message:
+                        "\(destination): newest complete set \(newest.id) is \(Units.humanSeconds(age)) old, over the objective \(Units.humanSeconds(objective))",
                     evidence: evidence), age
             )
         } catch {
@@ -66,14 +68,16 @@ enum ObjectiveChecks {
         }
         return CheckResult(
             check: .rto, subject: setID, verdict: .fail,
-            message: "\(setID): restore took \(Units.humanSeconds(seconds)), over the objective \(Units.humanSeconds(objective))",
+            message:
+                "\(setID): restore took \(Units.humanSeconds(seconds)), over the objective \(Units.humanSeconds(objective))",
             evidence: evidence)
     }
 
     /// `set.coverage`: compared with the previous complete set in the same destination, nothing
     /// backed up is gone (a component, a database, a LaunchAgent) and no component's files or bytes
     /// dropped by more than `maxShrink` (a fraction). One result per component of either set.
-    static func coverage(current: Manifest, previous: Manifest?, maxShrink: Double, skipReason: String) -> [CheckResult] {
+    static func coverage(current: Manifest, previous: Manifest?, maxShrink: Double, skipReason: String) -> [CheckResult]
+    {
         guard let previous else {
             return [.noSubject(.setCoverage, subject: current.id.description, reason: skipReason)]
         }

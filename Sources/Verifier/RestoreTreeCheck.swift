@@ -49,7 +49,8 @@ struct RestoreTreeCheck {
                     component: .databases, absolute: PathText.join(base(d.base), d.path), display: d.path, type: .file,
                     size: d.size, sha256: d.sha256, mode: d.mode, linkTarget: nil))
         }
-        for agent in manifest.launchAgents where !out.contains(where: { $0.absolute == PathText.join(newHome, agent.path) }) {
+        for agent in manifest.launchAgents
+        where !out.contains(where: { $0.absolute == PathText.join(newHome, agent.path) }) {
             out.append(
                 Expectation(
                     component: .launchagents, absolute: PathText.join(newHome, agent.path), display: agent.path,
@@ -147,7 +148,8 @@ struct RestoreTreeCheck {
             results.append(
                 CheckResult(
                     check: .restoreTree, subject: component.rawValue, verdict: .fail,
-                    message: "\(myExtras.count) extra files not in the manifest: " + ArchiveInspection.sample(display(myExtras)),
+                    message: "\(myExtras.count) extra files not in the manifest: "
+                        + ArchiveInspection.sample(display(myExtras)),
                     evidence: display(myExtras).map { "extra: \($0)" }))
         }
         let share = watch.seconds / Double(max(results.count, 1))
@@ -172,16 +174,21 @@ struct RestoreTreeCheck {
         if extras.isEmpty {
             switch record.status {
             case .skipped where expected.isEmpty:
-                return .noSubject(.restoreTree, subject: subject, reason: "component skipped at backup: \(record.reason ?? "no reason recorded")")
+                return .noSubject(
+                    .restoreTree, subject: subject,
+                    reason: "component skipped at backup: \(record.reason ?? "no reason recorded")")
             case .failed:
                 return CheckResult(
                     check: .restoreTree, subject: subject, verdict: .fail,
-                    message: "component failed at backup, nothing of it can be restored: \(record.reason ?? "no reason recorded")")
+                    message:
+                        "component failed at backup, nothing of it can be restored: \(record.reason ?? "no reason recorded")"
+                )
             default:
                 break
             }
             if record.id == .credentials && !passwordGiven {
-                return .noSubject(.restoreTree, subject: subject, reason: "no password given: credentials are not restored")
+                return .noSubject(
+                    .restoreTree, subject: subject, reason: "no password given: credentials are not restored")
             }
             if expected.isEmpty {
                 return .noSubject(.restoreTree, subject: subject, reason: "no files in this component")
@@ -190,7 +197,8 @@ struct RestoreTreeCheck {
         var findings = expected.flatMap(problems)
         let missing = findings.filter { $0.hasSuffix(": missing") }.count
         if !extras.isEmpty {
-            findings.append("\(extras.count) extra files not in the manifest: " + ArchiveInspection.sample(display(extras)))
+            findings.append(
+                "\(extras.count) extra files not in the manifest: " + ArchiveInspection.sample(display(extras)))
         }
         if findings.isEmpty {
             return CheckResult(

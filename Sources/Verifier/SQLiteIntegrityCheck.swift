@@ -30,7 +30,9 @@ struct SQLiteIntegrityCheck {
             return try? h.read(upToCount: 20)
         }), header.count == 20 {
             // Bytes 18 and 19 are the write/read format versions: 2 means WAL mode.
-            if header[18] == 2 || header[19] == 2 { findings.append("database is in WAL mode, not rollback-journal mode") }
+            if header[18] == 2 || header[19] == 2 {
+                findings.append("database is in WAL mode, not rollback-journal mode")
+            }
         }
 
         var handle: OpaquePointer?
@@ -56,7 +58,8 @@ struct SQLiteIntegrityCheck {
             let fk = try query(db, "PRAGMA foreign_key_check")
             if !fk.isEmpty {
                 findings.append(
-                    "foreign_key_check: \(fk.count) violations, first in table \(fk[0].first ?? "?") row \(fk[0].count > 1 ? fk[0][1] : "?")")
+                    "foreign_key_check: \(fk.count) violations, first in table \(fk[0].first ?? "?") row \(fk[0].count > 1 ? fk[0][1] : "?")"
+                )
             } else {
                 evidence.append("foreign_key_check: empty")
             }

@@ -55,7 +55,9 @@ struct ManifestCheck {
         if let folderID = BackupID(folderName), folderID != manifest.id {
             problems.append("folder \(folderName) holds a manifest of set \(manifest.id)")
         }
-        if manifest.restoreScript.isEmpty || manifest.restoreScript.contains("/") || manifest.restoreScript.hasPrefix(".") {
+        if manifest.restoreScript.isEmpty || manifest.restoreScript.contains("/")
+            || manifest.restoreScript.hasPrefix(".")
+        {
             problems.append("restore_script \"\(manifest.restoreScript)\" is not a plain file name")
         }
         if !manifest.home.hasPrefix("/") || !manifest.root.hasPrefix("/") {
@@ -94,7 +96,8 @@ struct ArtifactCheck {
     static func run(setPath: String, manifest: Manifest) -> [CheckResult] {
         var results: [CheckResult] = []
         if manifest.artifacts.isEmpty {
-            results.append(.noSubject(.setArtifacts, subject: manifest.id.description, reason: "no artifacts in this set"))
+            results.append(
+                .noSubject(.setArtifacts, subject: manifest.id.description, reason: "no artifacts in this set"))
         }
         for artifact in manifest.artifacts {
             results.append(check(artifact, setPath: setPath))
@@ -133,7 +136,8 @@ struct ArtifactCheck {
             let (sha, size) = try SHA256Digest.file(at: path)
             let evidence = recorded + ["actual size \(size)", "actual sha256 \(sha)"]
             if size != artifact.size {
-                return result(.fail, "\(artifact.path): size \(size) bytes, manifest records \(artifact.size)", evidence)
+                return result(
+                    .fail, "\(artifact.path): size \(size) bytes, manifest records \(artifact.size)", evidence)
             }
             if sha != artifact.sha256 {
                 return result(.fail, "\(artifact.path): SHA-256 differs from the manifest (content changed)", evidence)
@@ -182,7 +186,8 @@ struct ArtifactCheck {
         if problems.isEmpty {
             return result(.pass, "\(sums.count) entries agree with the manifest")
         }
-        return result(.fail, "SHA256SUMS disagrees with the manifest: " + problems.prefix(5).joined(separator: "; "), problems)
+        return result(
+            .fail, "SHA256SUMS disagrees with the manifest: " + problems.prefix(5).joined(separator: "; "), problems)
     }
 
     /// Every non-folder entry in the set, relative, `/`-separated.

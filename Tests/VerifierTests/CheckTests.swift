@@ -5,7 +5,9 @@ import Testing
 @testable import Verifier
 
 @Suite struct LaunchAgentLintTests {
-    let base: [String: Any] = ["Label": "com.x.job", "ProgramArguments": ["/bin/sh", "-c", "echo $(date) | tee -a /tmp/x; true && false"]]
+    let base: [String: Any] = [
+        "Label": "com.x.job", "ProgramArguments": ["/bin/sh", "-c", "echo $(date) | tee -a /tmp/x; true && false"],
+    ]
 
     @Test func scriptOfAnExplicitShellIsExempt() {
         #expect(LaunchAgentLint.findings(in: base, fileName: "com.x.job.plist").isEmpty)
@@ -37,7 +39,9 @@ import Testing
 
     @Test func calendarArrayRangesAreChecked() {
         var plist = base
-        plist["StartCalendarInterval"] = [["Weekday": 7, "Hour": 5], ["Month": 13], ["Day": 0], ["Minute": 60], ["Second": 1]]
+        plist["StartCalendarInterval"] = [
+            ["Weekday": 7, "Hour": 5], ["Month": 13], ["Day": 0], ["Minute": 60], ["Second": 1],
+        ]
         let findings = LaunchAgentLint.findings(in: plist, fileName: "com.x.job.plist")
         #expect(findings.count == 4)
         #expect(findings.contains("StartCalendarInterval[1].Month = 13 is outside 1–12"))
@@ -61,7 +65,9 @@ import Testing
         try fm.createDirectory(atPath: newHome + "/Library/LaunchAgents", withIntermediateDirectories: true)
         try "#!/bin/sh\n".write(toFile: newRoot + "/run", atomically: false, encoding: .utf8)
         chmod(newRoot + "/run", 0o755)
-        let stored: [String: Any] = ["Label": "a", "ProgramArguments": [oldHome + "/proj/run", "--in=" + oldHome + "/x"]]
+        let stored: [String: Any] = [
+            "Label": "a", "ProgramArguments": [oldHome + "/proj/run", "--in=" + oldHome + "/x"],
+        ]
         try PropertyListSerialization.data(fromPropertyList: stored, format: .xml, options: 0)
             .write(to: URL(fileURLWithPath: folder + "/set/launchagents/a.plist"))
         var manifest = Manifest(
@@ -107,7 +113,8 @@ import Testing
         try manifest.encodedForDisk().write(to: URL(fileURLWithPath: newerPath + "/manifest.json"))
         // Things that are not sets.
         try FileManager.default.copyItem(atPath: older.setPath, toPath: destination + "/.partial-full_20990101_000000")
-        try FileManager.default.createDirectory(atPath: destination + "/full_20200101_000000", withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(
+            atPath: destination + "/full_20200101_000000", withIntermediateDirectories: true)
         try FileManager.default.createDirectory(atPath: destination + "/notes", withIntermediateDirectories: true)
 
         let sets = try SetLocator.sets(in: destination)
@@ -143,8 +150,12 @@ import Testing
             ComponentRecord(id: .launchagents, status: .ok, files: 1, bytes: 300),
         ]
         m.databases = [
-            DatabaseRecord(base: .root, path: "a.db", size: 1, sha256: "", artifact: "databases/a.db", chunks: [], tables: [], mode: 0o644),
-            DatabaseRecord(base: .root, path: "b.db", size: 1, sha256: "", artifact: "databases/b.db", chunks: [], tables: [], mode: 0o644),
+            DatabaseRecord(
+                base: .root, path: "a.db", size: 1, sha256: "", artifact: "databases/a.db", chunks: [], tables: [],
+                mode: 0o644),
+            DatabaseRecord(
+                base: .root, path: "b.db", size: 1, sha256: "", artifact: "databases/b.db", chunks: [], tables: [],
+                mode: 0o644),
         ]
         return m
     }
@@ -188,7 +199,8 @@ import Testing
         #expect(PathText.normalizedRelative("a/../../b") == nil)
         #expect(PathText.normalizedRelative("a/./b/../c") == "a/c")
         #expect(PathText.ancestors("a/b/c") == ["a", "a/b"])
-        #expect(DrillSandbox.newRoot(folder: "/s/d", oldHome: "/Users/a", oldRoot: "/Users/a/git/m") == "/s/d/home/git/m")
+        #expect(
+            DrillSandbox.newRoot(folder: "/s/d", oldHome: "/Users/a", oldRoot: "/Users/a/git/m") == "/s/d/home/git/m")
         #expect(DrillSandbox.newRoot(folder: "/s/d", oldHome: "/Users/a", oldRoot: "/srv/m") == "/s/d/work/root")
     }
 }

@@ -7,7 +7,8 @@ import Testing
 
 /// Verdicts of one check, keyed by subject.
 func verdicts(_ result: DrillResult, _ check: CheckID) -> [String: Verdict] {
-    Dictionary(result.checks.filter { $0.check == check }.map { ($0.subject, $0.verdict) }, uniquingKeysWith: { a, _ in a })
+    Dictionary(
+        result.checks.filter { $0.check == check }.map { ($0.subject, $0.verdict) }, uniquingKeysWith: { a, _ in a })
 }
 
 func only(_ result: DrillResult, _ check: CheckID, _ subject: String) -> CheckResult? {
@@ -155,7 +156,8 @@ func snapshot(_ folder: String) -> [String: String] {
 
     @Test func sha256sumsDisagreeingFailsSetArtifacts() async throws {
         let fixture = try Fixture()
-        try fixture.write("0000000000000000000000000000000000000000000000000000000000000000  code.tar.gz\n", to: "SHA256SUMS")
+        try fixture.write(
+            "0000000000000000000000000000000000000000000000000000000000000000  code.tar.gz\n", to: "SHA256SUMS")
         let result = try await fixture.drill()
         let sums = try #require(only(result, .setArtifacts, "SHA256SUMS"))
         #expect(sums.verdict == .fail)

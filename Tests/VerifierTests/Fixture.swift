@@ -78,12 +78,15 @@ final class Fixture {
             FileRecord(
                 component: .code, base: .root, path: "src/main.py", size: Int64(mainPy.utf8.count),
                 sha256: SHA256Digest.hex(of: Data(mainPy.utf8)), mode: 0o644),
-            FileRecord(component: .code, base: .root, path: "src/link", type: .symlink, mode: 0o777, linkTarget: "main.py"),
+            FileRecord(
+                component: .code, base: .root, path: "src/link", type: .symlink, mode: 0o777, linkTarget: "main.py"),
             FileRecord(
                 component: .code, base: .root, path: "bin/run.sh", size: Int64(runSh.utf8.count),
                 sha256: SHA256Digest.hex(of: Data(runSh.utf8)), mode: 0o755),
         ]
-        var components = [ComponentRecord(id: .code, status: .ok, files: 3, bytes: Int64(mainPy.utf8.count + runSh.utf8.count))]
+        var components = [
+            ComponentRecord(id: .code, status: .ok, files: 3, bytes: Int64(mainPy.utf8.count + runSh.utf8.count))
+        ]
 
         // Databases.
         if options.databases {
@@ -118,14 +121,16 @@ final class Fixture {
             manifest.databases = [
                 DatabaseRecord(
                     base: .root, path: "data/store.db", size: storeDigest.size, sha256: storeDigest.sha256,
-                    artifact: "databases/store.db", chunks: [], tables: [.init(name: "items", rows: 400), .init(name: "notes", rows: 50)],
+                    artifact: "databases/store.db", chunks: [],
+                    tables: [.init(name: "items", rows: 400), .init(name: "notes", rows: 50)],
                     mode: 0o644),
                 DatabaseRecord(
                     base: .root, path: "data/big.db", size: Int64(bigData.count), sha256: SHA256Digest.hex(of: bigData),
                     artifact: nil, chunks: ["databases/big.db.chunk-0001", "databases/big.db.chunk-0002"],
                     tables: [.init(name: "blobs", rows: 60)], mode: 0o644),
             ]
-            components.append(ComponentRecord(id: .databases, status: .ok, files: 2, bytes: storeDigest.size + Int64(bigData.count)))
+            components.append(
+                ComponentRecord(id: .databases, status: .ok, files: 2, bytes: storeDigest.size + Int64(bigData.count)))
         } else {
             components.append(ComponentRecord(id: .databases, status: .ok, files: 0, bytes: 0))
         }
@@ -148,7 +153,9 @@ final class Fixture {
                 rewritePrefixes: [Self.oldRoot, Self.oldHome], wasBinary: false, mode: 0o644)
         ]
         manifest.files.append(
-            FileRecord(component: .launchagents, base: .home, path: agentPath, size: Int64(xml.count), mode: 0o644, rewritten: true))
+            FileRecord(
+                component: .launchagents, base: .home, path: agentPath, size: Int64(xml.count), mode: 0o644,
+                rewritten: true))
         components.append(ComponentRecord(id: .launchagents, status: .ok, files: 1, bytes: Int64(xml.count)))
         components.append(ComponentRecord(id: .dependencies, status: .skipped, reason: "pip3 not found"))
 
@@ -267,7 +274,9 @@ final class Fixture {
         guard sqlite3_open(path, &db) == SQLITE_OK else { throw RestoreDrillError.runtime("open \(path)") }
         defer { sqlite3_close(db) }
         var statement: OpaquePointer?
-        guard sqlite3_prepare_v2(db, sql, -1, &statement, nil) == SQLITE_OK else { throw RestoreDrillError.runtime(sql) }
+        guard sqlite3_prepare_v2(db, sql, -1, &statement, nil) == SQLITE_OK else {
+            throw RestoreDrillError.runtime(sql)
+        }
         defer { sqlite3_finalize(statement) }
         guard sqlite3_step(statement) == SQLITE_ROW else { throw RestoreDrillError.runtime(sql) }
         return Int(sqlite3_column_int64(statement, 0))
@@ -349,7 +358,8 @@ struct LocalReplayer: RestoreReplayer {
         let signalled = process.terminationReason == .uncaughtSignal
         return ReplayOutcome(
             process: ProcessOutcome(
-                exitCode: signalled ? nil : process.terminationStatus, signal: signalled ? process.terminationStatus : nil,
+                exitCode: signalled ? nil : process.terminationStatus,
+                signal: signalled ? process.terminationStatus : nil,
                 standardOutput: output, tail: output.suffix(65536), outputTruncated: output.count > request.outputCap,
                 seconds: Date().timeIntervalSince(start)),
             isolation: .none, notes: ["local test replayer"])
