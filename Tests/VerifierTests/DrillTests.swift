@@ -439,3 +439,27 @@ func snapshot(_ folder: String) -> [String: String] {
         #expect(script.message.contains("outside the sandbox"))
     }
 }
+
+/// A replayer that cannot start, as when bubblewrap is required but missing.
+struct UnavailableReplayer: RestoreReplayer {
+    func replay(_ request: ReplayRequest) async throws -> ReplayOutcome {
+        throw RestoreDrillError.runtime("bubblewrap not found")
+    }
+}
+
+@Suite struct ReplayErrorTests {
+    @Test func replayThatCannotStartIsAnErrorAndTreeChecksAreSkipped() async throws {
+        let fixture = try Fixture()
+        let result = try await Drill(
+            options: fixture.drillOptions(), clock: FixedClock(Date()), replayer: UnavailableReplayer()
+        ).run()
+        let script = try #require(result.checks.first { $0.check == .restoreScript })
+        #expect(script.verdict == .error)
+        #expect(script.message.contains("bubblewrap not found"))
+        for check in [CheckID.restoreTree, .dbIntegrity, .launchAgentsRewrite, .launchAgentsLint, .rto] {
+            #expect(result.counts(for: check) == [.skip: 1], "\(check.rawValue)")
+        }
+        #expect(result.verdict == .fail)
+        #expect(result.rtoSeconds == nil)
+    }
+}
