@@ -1,1 +1,81 @@
+/// # Verifier
+///
+/// Runs **drills** (../shared/DESIGN.md, "A drill"): one restore test of one **backup set**.
+/// ``Drill`` checks the set's manifest and artifacts, inspects its archives before anything is
+/// unpacked, makes a throwaway **sandbox** `<sandboxes>/<drill-id>/{home,work}`, replays the set's
+/// restore script there through an injected ``RestoreReplayer``, checks what came out, and returns
+/// a ``DrillResult`` (one ``CheckResult`` per check and subject) for the reports. ``SetLocator``
+/// finds the sets of a destination.
+///
+/// Terms: *old home / old root* are the paths recorded in the manifest; *new home / new root* are
+/// their places inside the sandbox. A *finding* is one thing wrong with one subject; a check with
+/// no subject is a `skip` with a reason, never a `pass`.
+///
+/// The drill never writes into the set folder. An interrupted drill leaves at most its sandbox
+/// folder `<sandboxes>/<drill-id>/` (and canary files named `.restore-drill-canary-<drill-id>` in
+/// the canary folders); both are safe to delete.
 import DrillCore
+import Foundation
+
+/// What one drill does, from the command line and configuration.
+public struct DrillOptions: Sendable {
+    /// Absolute path of the backup set folder to drill (read only).
+    public var setPath: String
+    /// Folder under which `<drill-id>/{home,work}` is made (created when missing).
+    public var sandboxFolder: String
+    /// Folder under which the reports of this drill go, as `<reportFolder>/<drill-id>/`; the drill
+    /// itself writes no report (the caller renders ``DrillResult`` there).
+    public var reportFolder: String
+    /// A file holding the vault password, passed to the restore script as `--password-file`;
+    /// nil when none (credentials are then neither restored nor checked).
+    public var passwordFile: String?
+    /// When to keep the sandbox after the drill (`sandbox.keep`).
+    public var keep: RestoreDrillConfig.KeepPolicy
+    /// `--keep-sandbox`: keep the sandbox whatever the verdict.
+    public var keepSandbox: Bool
+    /// `--require-isolation`: a replay with `isolation: none` fails `restore.script`.
+    public var requireIsolation: Bool
+    /// RPO and RTO objectives, seconds.
+    public var objectives: RestoreDrillConfig.Objectives
+    /// Resource limits of the replay.
+    public var limits: RestoreDrillConfig.ResourceLimits
+    /// Seconds before the replay's process tree is killed.
+    public var timeout: Double
+    /// Bytes of replay output kept; past it `restore.script` fails.
+    public var outputCap: Int
+    /// `sandbox.isolation`.
+    public var isolation: RestoreDrillConfig.IsolationMode
+    /// The destination the set belongs to (for `rpo` and `set.coverage`); nil for `--set PATH`.
+    public var destination: String?
+    /// Folders outside the sandbox that the replay must not change (e.g. the real /tmp, the
+    /// user's home, the destination); checked before and after the replay.
+    public var canaryFolders: [String]
+    /// `coverage.max_shrink`: the largest accepted drop of a component's bytes or files compared
+    /// with the previous complete set, as a fraction in 0...1.
+    public var maxShrink: Double
+
+    /// Options with the configuration's defaults for everything but the three folders.
+    public init(
+        setPath: String, sandboxFolder: String, reportFolder: String, passwordFile: String? = nil,
+        keep: RestoreDrillConfig.KeepPolicy = .onFailure, keepSandbox: Bool = false, requireIsolation: Bool = false,
+        objectives: RestoreDrillConfig.Objectives = .init(), limits: RestoreDrillConfig.ResourceLimits = .init(),
+        timeout: Double = 3600, outputCap: Int = 8 << 20, isolation: RestoreDrillConfig.IsolationMode = .auto,
+        destination: String? = nil, canaryFolders: [String] = [], maxShrink: Double = 0.5
+    ) {
+        self.setPath = setPath
+        self.sandboxFolder = sandboxFolder
+        self.reportFolder = reportFolder
+        self.passwordFile = passwordFile
+        self.keep = keep
+        self.keepSandbox = keepSandbox
+        self.requireIsolation = requireIsolation
+        self.objectives = objectives
+        self.limits = limits
+        self.timeout = timeout
+        self.outputCap = outputCap
+        self.isolation = isolation
+        self.destination = destination
+        self.canaryFolders = canaryFolders
+        self.maxShrink = maxShrink
+    }
+}

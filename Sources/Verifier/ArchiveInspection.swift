@@ -1,0 +1,191 @@
+import CArchive
+import DrillCore
+import Foundation
+
+/// One member of a tar archive as its header describes it (the data is never read).
+struct ArchiveMember: Equatable {
+    /// The name as stored.
+    var rawName: String
+    /// The name without a leading `./` or trailing `/`.
+    var name: String
+    /// file, symlink or directory; nil for devices, fifos, sockets.
+    var type: FileType?
+    /// Permission bits including setuid/setgid.
+    var mode: Int
+    /// Symlink target, when a symlink.
+    var symlink: String?
+    /// Hard-link target (another member name), when a hard link.
+    var hardlink: String?
+}
+
+/// `restore.archives`: inspects an archive before anything is unpacked
+/// (../shared/DESIGN.md, "A drill", step 2; issue 4 lists the dangers).
+///
+/// A member fails when its name is absolute, holds a `..` segment or a control character; when
+/// it is a device, fifo or socket; when it has the setuid or setgid bit; when it is a symlink or
+/// hard link whose target, resolved lexically from the member's folder, leaves the archive's
+/// root (an absolute symlink target always leaves it). The member list (path and type) must equal
+/// the manifest's files of the archive's component; directory members are accepted when they
+/// are listed or are folders of listed paths.
+struct ArchiveInspection {
+    /// Reads every header of the archive at `path`.
+    /// - Returns: the members in order, and the read error that stopped the listing, if any.
+    static func members(of path: String) -> (members: [ArchiveMember], error: String?) {
+        guard let archive = archive_read_new() else { return ([], "libarchive could not allocate a reader") }
+        defer { archive_read_free(archive) }
+        archive_read_support_filter_all(archive)
+        archive_read_support_format_tar(archive)
+        archive_read_support_format_gnutar(archive)
+        func lastError() -> String {
+            archive_error_string(archive).map { String(cString: $0) } ?? "unknown libarchive error"
+        }
+        guard archive_read_open_filename(archive, path, 1 << 16) == ARCHIVE_OK else {
+            return ([], "cannot open: \(lastError())")
+        }
+        var members: [ArchiveMember] = []
+        var entry: OpaquePointer?
+        while true {
+            let status = archive_read_next_header(archive, &entry)
+            if status == ARCHIVE_EOF { break }
+            if status == ARCHIVE_FATAL || status == ARCHIVE_RETRY {
+                return (members, "archive unreadable after \(members.count) members: \(lastError())")
+            }
+            guard let entry else { break }
+            let raw =
+                archive_entry_pathname_utf8(entry).map { String(cString: $0) }
+                ?? archive_entry_pathname(entry).map { String(cString: $0) } ?? ""
+            let fileType = archive_entry_filetype(entry)
+            var type: FileType?
+            switch UInt32(fileType) {
+            case RD_AE_IFREG: type = .file
+            case RD_AE_IFDIR: type = .directory
+            case RD_AE_IFLNK: type = .symlink
+            default: type = nil
+            }
+            let symlink =
+                archive_entry_symlink_utf8(entry).map { String(cString: $0) }
+                ?? archive_entry_symlink(entry).map { String(cString: $0) }
+            let hardlink =
+                archive_entry_hardlink_utf8(entry).map { String(cString: $0) }
+                ?? archive_entry_hardlink(entry).map { String(cString: $0) }
+            if hardlink != nil && type == nil { type = .file }
+            members.append(
+                ArchiveMember(
+                    rawName: raw, name: normalize(raw), type: type, mode: Int(archive_entry_perm(entry)) & 0o7777,
+                    symlink: type == .symlink ? symlink : nil, hardlink: hardlink))
+            // Reading data proves the compressed stream is whole without writing anything.
+            if archive_read_data_skip(archive) == ARCHIVE_FATAL {
+                return (members, "archive unreadable in member \(raw): \(lastError())")
+            }
+        }
+        return (members, nil)
+    }
+
+    /// Strips `./` prefixes and a trailing `/`.
+    static func normalize(_ raw: String) -> String {
+        var name = raw
+        while name.hasPrefix("./") { name.removeFirst(2) }
+        while name.count > 1 && name.hasSuffix("/") { name.removeLast() }
+        if name == "." { return "" }
+        return name
+    }
+
+    /// What is dangerous about one member; empty when nothing.
+    static func dangers(_ member: ArchiveMember) -> [String] {
+        var out: [String] = []
+        let raw = member.rawName
+        if raw.hasPrefix("/") { out.append("absolute name") }
+        if raw.split(separator: "/").contains("..") { out.append("`..` segment in the name") }
+        if PathText.hasControlCharacters(raw) { out.append("control character in the name") }
+        if member.type == nil { out.append("device, fifo or socket") }
+        if member.mode & 0o6000 != 0 { out.append("setuid or setgid bit (mode \(PathText.octal(member.mode)))") }
+        if let target = member.symlink {
+            if PathText.hasControlCharacters(target) { out.append("control character in the link target") }
+            if target.hasPrefix("/") {
+                out.append("symlink to absolute path \(target) leaves the restore root")
+            } else {
+                let folder = (member.name as NSString).deletingLastPathComponent
+                if PathText.normalizedRelative(PathText.join(folder, target)) == nil {
+                    out.append("symlink target \(target) leaves the restore root")
+                }
+            }
+        }
+        if let target = member.hardlink {
+            if target.hasPrefix("/") || PathText.normalizedRelative(target) == nil
+                || target.split(separator: "/").contains("..")
+            {
+                out.append("hard link to \(target) leaves the restore root")
+            }
+        }
+        return out
+    }
+
+    /// Runs `restore.archives` on one archive artifact.
+    /// - Parameters:
+    ///   - expected: the manifest's records this archive must hold (relative to `$ROOT`).
+    static func check(archive artifact: ArtifactRecord, setPath: String, expected: [FileRecord]) -> CheckResult {
+        let watch = Stopwatch()
+        func result(_ verdict: Verdict, _ message: String, _ evidence: [String]) -> CheckResult {
+            CheckResult(
+                check: .restoreArchives, subject: artifact.path, verdict: verdict, message: message,
+                evidence: evidence, seconds: watch.seconds)
+        }
+        let path = PathText.join(setPath, artifact.path)
+        guard FileFacts.of(path)?.type == .file else {
+            return result(.fail, "\(artifact.path): archive is missing", [])
+        }
+        let (members, readError) = members(of: path)
+        var findings: [String] = []
+        for member in members {
+            let d = dangers(member)
+            if !d.isEmpty { findings.append("\(member.rawName): " + d.joined(separator: ", ")) }
+        }
+        if let readError { findings.append(readError) }
+
+        // Member list against the manifest (path + type).
+        var actual: [String: FileType] = [:]
+        var duplicates: [String] = []
+        for member in members where !member.name.isEmpty {
+            guard let type = member.type else { continue }
+            if actual[member.name] != nil && type != .directory { duplicates.append(member.name) }
+            actual[member.name] = type
+        }
+        var wanted: [String: FileType] = [:]
+        for record in expected { wanted[record.path] = record.type }
+        let listedFolders = Set(expected.flatMap { PathText.ancestors($0.path) })
+        var missing: [String] = []
+        var extra: [String] = []
+        var wrongType: [String] = []
+        for (name, type) in wanted.sorted(by: { $0.key < $1.key }) {
+            guard let got = actual[name] else {
+                missing.append(name)
+                continue
+            }
+            if got != type { wrongType.append("\(name) is a \(got.rawValue), manifest says \(type.rawValue)") }
+        }
+        for (name, type) in actual.sorted(by: { $0.key < $1.key }) where wanted[name] == nil {
+            if type == .directory && listedFolders.contains(name) { continue }
+            extra.append(name)
+        }
+        if !missing.isEmpty {
+            findings.append("\(missing.count) listed in the manifest but not in the archive: " + sample(missing))
+        }
+        if !extra.isEmpty { findings.append("\(extra.count) in the archive but not in the manifest: " + sample(extra)) }
+        findings += wrongType
+        if !duplicates.isEmpty { findings.append("members stored twice: " + sample(duplicates)) }
+
+        let evidence =
+            ["\(members.count) members read", "\(wanted.count) files listed in the manifest"]
+            + missing.prefix(50).map { "missing: \($0)" } + extra.prefix(50).map { "extra: \($0)" }
+        if findings.isEmpty {
+            return result(.pass, "\(members.count) members, all inside the restore root and listed", evidence)
+        }
+        return result(.fail, "\(artifact.path): " + findings.prefix(5).joined(separator: "; "), findings + evidence)
+    }
+
+    /// The first few names, then how many more.
+    static func sample(_ names: [String], limit: Int = 5) -> String {
+        let head = names.prefix(limit).joined(separator: ", ")
+        return names.count > limit ? head + ", … (\(names.count - limit) more)" : head
+    }
+}

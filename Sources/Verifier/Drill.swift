@@ -1,0 +1,335 @@
+import DrillCore
+import Foundation
+
+/// One restore test of one backup set (../shared/DESIGN.md, "A drill", steps 1–4 and the sandbox
+/// part of step 5). Reports and the history event are the caller's job: it renders the returned
+/// ``DrillResult`` into ``DrillResult/reportFolder``.
+///
+/// Steps:
+/// 1. `set.manifest` (a failure stops the drill: every other check is a skip naming why),
+///    `set.artifacts`, `set.coverage`;
+/// 2. `restore.archives` on every archive before anything is unpacked (a failure stops before
+///    the replay);
+/// 3. the sandbox `<sandboxes>/<drill-id>/{home,work}`, then the restore script replayed through
+///    the injected ``RestoreReplayer`` as `<set>/<restore_script> --home H --root R --yes
+///    [--password-file F]` (`restore.script`; its wall time is the RTO);
+/// 4. `restore.tree`, `db.integrity`, `launchagents.rewrite`, `launchagents.lint`,
+///    `credentials.vault` (a skip until the vault exists), `rpo`, `rto`;
+/// 5. the sandbox is removed after a pass, kept after a failure (per ``DrillOptions/keep`` and
+///    ``DrillOptions/keepSandbox``), with restored credentials wiped when kept.
+///
+/// The drill never writes into the set folder.
+public struct Drill: Sendable {
+    public let options: DrillOptions
+    let clock: any WallClock
+    let replayer: any RestoreReplayer
+    let progress: (@Sendable (String) -> Void)?
+
+    /// - Parameters:
+    ///   - clock: "now" for the drill id, the report times and RPO.
+    ///   - replayer: runs the restore script under isolation (the Sandbox target's, or a fake).
+    ///   - progress: receives one line per step, for stderr; never called with secrets.
+    public init(
+        options: DrillOptions, clock: any WallClock, replayer: any RestoreReplayer,
+        progress: (@Sendable (String) -> Void)? = nil
+    ) {
+        self.options = options
+        self.clock = clock
+        self.replayer = replayer
+        self.progress = progress
+    }
+
+    /// Runs the drill and returns every check's result; a damaged set is a result with failures,
+    /// not a throw.
+    /// - Throws: ``RestoreDrillError/setNotFound(_:)`` when the set folder does not exist;
+    ///   ``RestoreDrillError/io(path:message:)`` when the sandbox cannot be made.
+    public func run() async throws -> DrillResult {
+        let setPath = Self.absolute(options.setPath)
+        guard FileFacts.of(setPath)?.type == .directory else {
+            throw RestoreDrillError.setNotFound(setPath)
+        }
+        let started = clock.now()
+        var drillID = freshDrillID(at: started)
+        var result = DrillResult(
+            drillID: drillID, backupID: nil, setPath: setPath, startedAt: started, isolation: .none)
+        result.rpoObjectiveSeconds = options.objectives.rpo
+        result.rtoObjectiveSeconds = options.objectives.rto
+        result.reportFolder = PathText.join(options.reportFolder, drillID.description)
+        var checks: [CheckResult] = []
+
+        // 1. The set.
+        progress?("checking the manifest of \(setPath)")
+        let manifestOutcome = ManifestCheck.run(setPath: setPath, passwordGiven: options.passwordFile != nil)
+        result.manifestSHA256 = manifestOutcome.fileSHA256
+        checks.append(manifestOutcome.result)
+        guard let manifest = manifestOutcome.manifest else {
+            checks += Self.skips(
+                after: .setManifest, subject: manifestOutcome.result.subject,
+                reason: "set.manifest failed: the manifest cannot be trusted")
+            return finish(result, checks: checks, sandbox: nil, manifest: nil)
+        }
+        result.backupID = manifest.id
+        let setID = manifest.id.description
+
+        progress?("checking \(manifest.artifacts.count) artifacts")
+        checks += ArtifactCheck.run(setPath: setPath, manifest: manifest)
+        checks += coverage(manifest)
+        let (rpoCheck, rpoAge) = ObjectiveChecks.rpo(
+            destination: options.destination, drilled: manifest, objective: options.objectives.rpo, now: started)
+        result.rpoSeconds = rpoAge
+        checks.append(rpoCheck)
+        checks.append(credentialsSkip(manifest))
+
+        // 2. Archives, before anything is unpacked.
+        progress?("inspecting archives")
+        let archives = manifest.artifacts.filter { $0.kind == .archive }
+        if archives.isEmpty {
+            checks.append(.noSubject(.restoreArchives, subject: setID, reason: "no archives in this set"))
+        }
+        var archivesFailed = false
+        for archive in archives {
+            let expected = manifest.files.filter { $0.component == archive.component && $0.base == .root }
+            let check = ArchiveInspection.check(archive: archive, setPath: setPath, expected: expected)
+            if check.verdict != .pass { archivesFailed = true }
+            checks.append(check)
+        }
+        let afterReplay: [CheckID] = [.restoreTree, .dbIntegrity, .launchAgentsRewrite, .launchAgentsLint, .rto]
+        if archivesFailed {
+            let reason = "restore.archives failed: nothing was unpacked and the restore script did not run"
+            checks.append(.noSubject(.restoreScript, subject: manifest.restoreScript, reason: reason))
+            checks += afterReplay.map { .noSubject($0, subject: setID, reason: reason) }
+            return finish(result, checks: checks, sandbox: nil, manifest: manifest)
+        }
+
+        // 3. Sandbox and replay.
+        let sandbox: DrillSandbox
+        (sandbox, drillID) = try makeSandbox(drillID: drillID, manifest: manifest)
+        result.drillID = drillID
+        result.reportFolder = PathText.join(options.reportFolder, drillID.description)
+        result.sandboxPath = sandbox.folder
+        progress?("replaying \(manifest.restoreScript) in \(sandbox.folder)")
+        let replay = await replayScript(manifest: manifest, setPath: setPath, sandbox: sandbox, drillID: drillID)
+        checks.append(replay.check)
+        if let isolation = replay.isolation { result.isolation = isolation }
+
+        // 4. The restored tree.
+        if let skipReason = replay.treeSkipReason {
+            checks += afterReplay.map { .noSubject($0, subject: setID, reason: skipReason) }
+        } else {
+            progress?("checking the restored tree")
+            checks += RestoreTreeCheck(
+                manifest: manifest, newHome: sandbox.home, newRoot: sandbox.root,
+                passwordGiven: options.passwordFile != nil
+            ).run()
+            progress?("checking \(manifest.databases.count) databases")
+            checks += databaseChecks(manifest, sandbox: sandbox)
+            progress?("checking \(manifest.launchAgents.count) LaunchAgents")
+            checks += agentChecks(manifest, setPath: setPath, sandbox: sandbox)
+            let succeeded = replay.check.verdict == .pass
+            result.rtoSeconds = succeeded ? replay.seconds : nil
+            checks.append(
+                ObjectiveChecks.rto(
+                    setID: setID, seconds: succeeded ? replay.seconds : nil, objective: options.objectives.rto,
+                    skipReason: "the restore did not succeed: a failed restore has no RTO"))
+        }
+        return finish(result, checks: checks, sandbox: sandbox, manifest: manifest)
+    }
+
+    // MARK: - Steps
+
+    func coverage(_ manifest: Manifest) -> [CheckResult] {
+        guard let destination = options.destination else {
+            return ObjectiveChecks.coverage(
+                current: manifest, previous: nil, maxShrink: options.maxShrink,
+                skipReason: "no destination given (--set): no previous set to compare with")
+        }
+        do {
+            let previous = try SetLocator.previousComplete(before: manifest.id, in: destination)
+            return ObjectiveChecks.coverage(
+                current: manifest, previous: previous?.manifest, maxShrink: options.maxShrink,
+                skipReason: "no previous complete set in \(destination)")
+        } catch {
+            return [
+                CheckResult(check: .setCoverage, subject: manifest.id.description, verdict: .error, message: "\(error)")
+            ]
+        }
+    }
+
+    func credentialsSkip(_ manifest: Manifest) -> CheckResult {
+        manifest.vault == nil
+            ? .noSubject(.credentialsVault, subject: "credentials.vault", reason: "no credentials in this set")
+            : .noSubject(.credentialsVault, subject: manifest.vault!.artifact, reason: "vault not built yet")
+    }
+
+    struct Replay {
+        var check: CheckResult
+        var isolation: IsolationKind?
+        /// Replay wall time, seconds, when it ran.
+        var seconds: Double?
+        /// Why the tree checks cannot run (the replay never started), or nil.
+        var treeSkipReason: String?
+    }
+
+    func replayScript(manifest: Manifest, setPath: String, sandbox: DrillSandbox, drillID: DrillID) async -> Replay {
+        let subject = manifest.restoreScript
+        let script = PathText.join(setPath, manifest.restoreScript)
+        guard FileFacts.of(script)?.type == .file else {
+            return Replay(
+                check: CheckResult(
+                    check: .restoreScript, subject: subject, verdict: .fail,
+                    message: "\(subject): the restore script is missing from the set"),
+                treeSkipReason: "the restore script is missing: nothing was restored")
+        }
+        var arguments = ["--home", sandbox.home, "--root", sandbox.root, "--yes"]
+        var extraReadOnly: [String] = []
+        if let password = options.passwordFile {
+            arguments += ["--password-file", password]
+            extraReadOnly.append(password)
+        }
+        let request = ReplayRequest(
+            script: script, arguments: arguments, setFolder: setPath, sandboxFolder: sandbox.folder,
+            environment: [:], workingDirectory: sandbox.work, extraReadOnly: extraReadOnly, limits: options.limits,
+            timeout: options.timeout, outputCap: options.outputCap, isolation: options.isolation)
+        var canaries = CanaryProbe(folders: options.canaryFolders, drillID: drillID)
+        canaries.plant()
+        let watch = Stopwatch()
+        let outcome: ReplayOutcome
+        do {
+            outcome = try await replayer.replay(request)
+        } catch {
+            _ = canaries.checkAndRemove()
+            return Replay(
+                check: CheckResult(
+                    check: .restoreScript, subject: subject, verdict: .error,
+                    message: "\(subject): the replay could not start: \(error)", seconds: watch.seconds),
+                treeSkipReason: "the restore script could not be replayed: \(error)")
+        }
+        let seconds = watch.seconds
+        let (changes, notes) = canaries.checkAndRemove()
+        let process = outcome.process
+        var findings: [String] = []
+        if process.timedOut { findings.append("killed after the timeout of \(Units.humanSeconds(options.timeout))") }
+        if process.outputTruncated {
+            findings.append("output passed the cap of \(Units.humanBytes(Int64(options.outputCap)))")
+        }
+        if let code = process.exitCode, code != 0 { findings.append("exited with status \(code)") }
+        if let signal = process.signal, !process.timedOut { findings.append("killed by signal \(signal)") }
+        if process.exitCode == nil && process.signal == nil && !process.timedOut { findings.append("did not exit") }
+        if options.requireIsolation && outcome.isolation == .none {
+            findings.append("ran with isolation none, but --require-isolation was given")
+        }
+        if !changes.isEmpty {
+            findings.append("changed files outside the sandbox: " + ArchiveInspection.sample(changes, limit: 3))
+        }
+        let tail = PathText.tailLines(String(decoding: process.tail, as: UTF8.self), limit: 40)
+        let evidence =
+            ["isolation \(outcome.isolation.rawValue)", String(format: "wall time %.3f s", seconds)]
+            + outcome.notes + changes + notes.map { "outside the sandbox, changed meanwhile (noted): \($0)" }
+            + (tail.isEmpty ? [] : ["output tail:"] + tail)
+        let check = CheckResult(
+            check: .restoreScript, subject: subject, verdict: findings.isEmpty ? .pass : .fail,
+            message: findings.isEmpty
+                ? "exited 0 in \(Units.humanSeconds(seconds)), isolation \(outcome.isolation.rawValue)"
+                : "\(subject): " + findings.joined(separator: "; "),
+            evidence: evidence, seconds: seconds)
+        return Replay(check: check, isolation: outcome.isolation, seconds: seconds, treeSkipReason: nil)
+    }
+
+    func databaseChecks(_ manifest: Manifest, sandbox: DrillSandbox) -> [CheckResult] {
+        guard !manifest.databases.isEmpty else {
+            return [.noSubject(.dbIntegrity, subject: manifest.id.description, reason: "no databases in this set")]
+        }
+        return manifest.databases.map { record in
+            let base = record.base == .root ? sandbox.root : sandbox.home
+            return SQLiteIntegrityCheck.check(path: PathText.join(base, record.path), record: record)
+        }
+    }
+
+    func agentChecks(_ manifest: Manifest, setPath: String, sandbox: DrillSandbox) -> [CheckResult] {
+        guard !manifest.launchAgents.isEmpty else {
+            let id = manifest.id.description
+            return [
+                .noSubject(.launchAgentsRewrite, subject: id, reason: "no LaunchAgents in this set"),
+                .noSubject(.launchAgentsLint, subject: id, reason: "no LaunchAgents in this set"),
+            ]
+        }
+        let checks = LaunchAgentChecks(
+            manifest: manifest, setPath: setPath, newHome: sandbox.home, newRoot: sandbox.root)
+        return manifest.launchAgents.map(checks.rewrite) + manifest.launchAgents.map(checks.lint)
+    }
+
+    // MARK: - Ids, sandbox, finish
+
+    /// The first drill id at `date` whose sandbox and report folders do not exist yet.
+    func freshDrillID(at date: Date) -> DrillID {
+        var sequence = 1
+        while true {
+            let id = DrillID(date: date, sequence: sequence)
+            let taken = [options.sandboxFolder, options.reportFolder].contains {
+                FileFacts.of(PathText.join($0, id.description)) != nil
+            }
+            if !taken || sequence > 999 { return id }
+            sequence += 1
+        }
+    }
+
+    /// Makes the sandbox, moving to the next drill id when another drill took this one meanwhile.
+    func makeSandbox(drillID: DrillID, manifest: Manifest) throws -> (DrillSandbox, DrillID) {
+        var id = drillID
+        while true {
+            do {
+                let sandbox = try DrillSandbox.make(
+                    in: options.sandboxFolder, drillID: id, oldHome: manifest.home, oldRoot: manifest.root)
+                return (sandbox, id)
+            } catch RestoreDrillError.io(let path, let message)
+                where path.hasSuffix(id.description) && message.contains("exists") && id.sequence < 999
+            {
+                id = DrillID(date: id.date, sequence: id.sequence + 1)
+            }
+        }
+    }
+
+    func finish(_ partial: DrillResult, checks: [CheckResult], sandbox: DrillSandbox?, manifest: Manifest?)
+        -> DrillResult
+    {
+        var result = partial
+        let order = Dictionary(uniqueKeysWithValues: CheckID.allCases.enumerated().map { ($1, $0) })
+        result.checks = checks.enumerated().sorted {
+            (order[$0.element.check]!, $0.offset) < (order[$1.element.check]!, $1.offset)
+        }.map(\.element)
+        result.finishedAt = Timestamp.string(clock.now())
+        guard let sandbox else {
+            result.sandboxKept = false
+            return result
+        }
+        let keep =
+            options.keepSandbox || options.keep == .always
+            || (options.keep == .onFailure && result.verdict != .pass)
+        if keep {
+            if let manifest { sandbox.wipeCredentials(manifest) }
+            result.sandboxKept = true
+            progress?("sandbox kept at \(sandbox.folder)")
+        } else {
+            do {
+                try sandbox.remove()
+                result.sandboxKept = false
+            } catch {
+                result.sandboxKept = true
+                progress?("\(error)")
+            }
+        }
+        return result
+    }
+
+    /// One skip per check after `check` in the catalogue, each naming `reason`.
+    static func skips(after check: CheckID, subject: String, reason: String) -> [CheckResult] {
+        guard let index = CheckID.allCases.firstIndex(of: check) else { return [] }
+        return CheckID.allCases[(index + 1)...].map { .noSubject($0, subject: subject, reason: reason) }
+    }
+
+    static func absolute(_ path: String) -> String {
+        var p = path.hasPrefix("/") ? path : PathText.join(FileManager.default.currentDirectoryPath, path)
+        while p.count > 1 && p.hasSuffix("/") { p.removeLast() }
+        return (p as NSString).standardizingPath
+    }
+}

@@ -1,0 +1,279 @@
+import DrillCore
+import Foundation
+
+/// The rules of `launchagents.lint` (../shared/DESIGN.md, check table; issue 7 reuses them for
+/// `lint-agents`): `Label` equals the file name without `.plist`; no argument holds what only a
+/// shell could mean (unbalanced quotes or parentheses, `$(`, backticks, `&&`, `|`, `;`) except the
+/// script argument of an explicit `sh -c`/`bash -c`/`zsh -c`; `StartCalendarInterval` (a
+/// dictionary or an array of them) holds only Minute 0–59, Hour 0–23, Day 1–31, Weekday 0–7,
+/// Month 1–12.
+public enum LaunchAgentLint {
+    /// Shells whose `-c` argument is a script, not a plain argument.
+    public static let shells: Set<String> = ["sh", "bash", "zsh", "dash", "ksh"]
+    /// The accepted range of each `StartCalendarInterval` key (launchd.plist(5)).
+    public static let calendarRanges: [String: ClosedRange<Int>] = [
+        "Minute": 0...59, "Hour": 0...23, "Day": 1...31, "Weekday": 0...7, "Month": 1...12,
+    ]
+
+    /// Every finding in one LaunchAgent.
+    /// - Parameters:
+    ///   - plist: the top-level dictionary.
+    ///   - fileName: the plist's file name, e.g. `com.maia.backup.plist`.
+    /// - Returns: one line per finding, naming the key; empty when clean.
+    public static func findings(in plist: [String: Any], fileName: String) -> [String] {
+        var out: [String] = []
+        let stem = fileName.hasSuffix(".plist") ? String(fileName.dropLast(6)) : fileName
+        switch plist["Label"] {
+        case let label as String where label == stem: break
+        case let label as String: out.append("Label \"\(label)\" does not match the file name \(fileName)")
+        default: out.append("Label is missing or not a string")
+        }
+        var argv: [String] = []
+        if let args = plist["ProgramArguments"] {
+            if let strings = args as? [String] {
+                argv = strings
+            } else {
+                out.append("ProgramArguments is not an array of strings")
+            }
+        }
+        if argv.isEmpty && plist["Program"] == nil { out.append("neither ProgramArguments nor Program is set") }
+        let scriptIndex = shellScriptIndex(argv)
+        for (index, argument) in argv.enumerated() where index != scriptIndex {
+            let why = shellSyntax(in: argument)
+            if !why.isEmpty {
+                out.append(
+                    "ProgramArguments[\(index)] \"\(argument)\" holds shell syntax (\(why.joined(separator: ", "))) but is not run by a shell"
+                )
+            }
+        }
+        if let program = plist["Program"] as? String, !shellSyntax(in: program).isEmpty {
+            out.append("Program \"\(program)\" holds shell syntax")
+        }
+        if let calendar = plist["StartCalendarInterval"] {
+            let entries: [Any] = (calendar as? [Any]) ?? [calendar]
+            for (i, entry) in entries.enumerated() {
+                let location =
+                    entries.count > 1 || calendar is [Any] ? "StartCalendarInterval[\(i)]" : "StartCalendarInterval"
+                guard let dict = entry as? [String: Any] else {
+                    out.append("\(location) is not a dictionary")
+                    continue
+                }
+                for (key, value) in dict.sorted(by: { $0.key < $1.key }) {
+                    guard let range = calendarRanges[key] else {
+                        out.append("\(location) has unknown key \(key)")
+                        continue
+                    }
+                    guard let number = integer(value) else {
+                        out.append("\(location).\(key) is not an integer")
+                        continue
+                    }
+                    if !range.contains(number) {
+                        out.append("\(location).\(key) = \(number) is outside \(range.lowerBound)–\(range.upperBound)")
+                    }
+                }
+            }
+        }
+        return out
+    }
+
+    /// The index of the script argument of an explicit `sh -c SCRIPT` (also `bash -lc SCRIPT`), or nil.
+    static func shellScriptIndex(_ argv: [String]) -> Int? {
+        guard let first = argv.first, shells.contains((first as NSString).lastPathComponent) else { return nil }
+        var i = 1
+        while i < argv.count, argv[i].hasPrefix("-"), argv[i] != "--" {
+            if argv[i].dropFirst().contains("c") { return i + 1 < argv.count ? i + 1 : nil }
+            i += 1
+        }
+        return nil
+    }
+
+    /// What in `argument` only a shell would interpret; empty when nothing.
+    public static func shellSyntax(in argument: String) -> [String] {
+        var out: [String] = []
+        if argument.filter({ $0 == "\"" }).count % 2 == 1 { out.append("unbalanced double quote") }
+        if argument.filter({ $0 == "'" }).count % 2 == 1 { out.append("unbalanced single quote") }
+        var depth = 0
+        var unbalanced = false
+        for c in argument {
+            if c == "(" { depth += 1 }
+            if c == ")" {
+                depth -= 1
+                if depth < 0 { unbalanced = true }
+            }
+        }
+        if unbalanced || depth != 0 { out.append("unbalanced parentheses") }
+        if argument.contains("$(") { out.append("`$(`") }
+        if argument.contains("`") { out.append("backtick") }
+        if argument.contains("&&") { out.append("`&&`") }
+        if argument.contains("|") { out.append("`|`") }
+        if argument.contains(";") { out.append("`;`") }
+        return out
+    }
+
+    /// An integer property-list value (not a Boolean), or nil.
+    static func integer(_ value: Any) -> Int? {
+        // Foundation bridges NSNumber 0/1 to Bool, so ask for the dynamic type, not `is Bool`.
+        if type(of: value) == Bool.self { return nil }
+        if let n = value as? NSNumber, String(cString: n.objCType) == "c" { return nil }
+        return value as? Int
+    }
+}
+
+/// `launchagents.rewrite` and `launchagents.lint` on the restored LaunchAgents.
+struct LaunchAgentChecks {
+    /// System folders a restored LaunchAgent may point into.
+    static let systemPrefixes = [
+        "/usr", "/bin", "/sbin", "/System", "/Library", "/opt", "/Applications", "/private/tmp", "/tmp", "/dev",
+        "/etc", "/var",
+    ]
+
+    let manifest: Manifest
+    let setPath: String
+    let newHome: String
+    let newRoot: String
+
+    /// Reads a property list file; nil and a reason when it does not parse to a dictionary.
+    static func readPlist(_ path: String) -> (plist: [String: Any]?, problem: String?) {
+        guard let data = FileManager.default.contents(atPath: path) else { return (nil, "missing or unreadable") }
+        do {
+            let value = try PropertyListSerialization.propertyList(from: data, options: [], format: nil)
+            guard let dict = value as? [String: Any] else { return (nil, "top level is not a dictionary") }
+            return (dict, nil)
+        } catch {
+            return (nil, "does not parse as a property list")
+        }
+    }
+
+    /// `launchagents.rewrite` for one agent.
+    func rewrite(_ agent: LaunchAgentRecord) -> CheckResult {
+        let watch = Stopwatch()
+        var findings: [String] = []
+        var evidence: [String] = []
+        func result() -> CheckResult {
+            CheckResult(
+                check: .launchAgentsRewrite, subject: agent.path, verdict: findings.isEmpty ? .pass : .fail,
+                message: findings.isEmpty
+                    ? "paths rewritten into the sandbox, program exists"
+                    : "\(agent.path): " + findings.prefix(4).joined(separator: "; "),
+                evidence: findings + evidence, seconds: watch.seconds)
+        }
+        let restoredPath = PathText.join(newHome, agent.path)
+        let (restored, problem) = Self.readPlist(restoredPath)
+        guard let restored else {
+            findings.append("restored plist \(problem ?? "")")
+            return result()
+        }
+        // What a correct restore holds: the stored plist with the rule applied.
+        let pairs: [(old: String, new: String)] = [(manifest.root, newRoot), (manifest.home, newHome)]
+        let (stored, storedProblem) = Self.readPlist(PathText.join(setPath, agent.artifact))
+        if let stored {
+            let expected = PathRewrite.applyToPlist(stored, pairs)
+            if !(NSDictionary(dictionary: restored)).isEqual(to: expected as? [String: Any] ?? [:]) {
+                findings.append("content differs from the stored plist with its paths rewritten")
+            }
+        } else {
+            findings.append("stored artifact \(agent.artifact) \(storedProblem ?? "")")
+        }
+        // No trace of the old home or root, once the new paths (which may contain them) are masked.
+        let masks = [newRoot, newHome].sorted { $0.count > $1.count }
+        var traces: Set<String> = []
+        for string in PathRewrite.strings(in: restored) {
+            var masked = string
+            for mask in masks { masked = masked.replacingOccurrences(of: mask, with: "\u{1}") }
+            for old in [manifest.root, manifest.home] where PathRewrite.containsPrefix(masked, old) {
+                traces.insert(string)
+            }
+        }
+        if !traces.isEmpty {
+            findings.append(
+                "still points to the old home or root: " + traces.sorted().prefix(3).joined(separator: ", "))
+        }
+        // Every absolute path inside the new home/root or a system folder.
+        var outside: Set<String> = []
+        for string in PathRewrite.strings(in: restored) {
+            for token in absolutePaths(in: string) where !isAllowed(token) { outside.insert(token) }
+        }
+        if !outside.isEmpty {
+            findings.append(
+                "paths outside the sandbox and system folders: " + outside.sorted().prefix(3).joined(separator: ", "))
+        }
+        // The program exists and is executable.
+        let program = (restored["ProgramArguments"] as? [Any])?.first as? String ?? restored["Program"] as? String
+        if let program {
+            let (ok, location) = resolveProgram(program)
+            if ok {
+                evidence.append("program \(program) found at \(location)")
+            } else {
+                findings.append("program \(program) \(location)")
+            }
+        } else {
+            findings.append("no ProgramArguments[0] or Program")
+        }
+        return result()
+    }
+
+    /// `launchagents.lint` for one agent: the restored plist when it parses, else the stored one.
+    func lint(_ agent: LaunchAgentRecord) -> CheckResult {
+        let watch = Stopwatch()
+        let fileName = (agent.path as NSString).lastPathComponent
+        var source = "restored plist"
+        var (plist, problem) = Self.readPlist(PathText.join(newHome, agent.path))
+        if plist == nil {
+            (plist, problem) = Self.readPlist(PathText.join(setPath, agent.artifact))
+            source = "stored artifact \(agent.artifact)"
+        }
+        guard let plist else {
+            return CheckResult(
+                check: .launchAgentsLint, subject: agent.path, verdict: .fail,
+                message: "\(agent.path): \(problem ?? "unreadable")", seconds: watch.seconds)
+        }
+        let findings = LaunchAgentLint.findings(in: plist, fileName: fileName)
+        return CheckResult(
+            check: .launchAgentsLint, subject: agent.path, verdict: findings.isEmpty ? .pass : .fail,
+            message: findings.isEmpty
+                ? "label matches, arguments need no shell, calendar in range"
+                : "\(agent.path): " + findings.prefix(3).joined(separator: "; "),
+            evidence: ["linted the \(source)"] + findings, seconds: watch.seconds)
+    }
+
+    /// Absolute paths inside a string: tokens split at spaces, `:` and `=` that start with `/`
+    /// (but not `//`, as in URLs).
+    func absolutePaths(in string: String) -> [String] {
+        string.split(whereSeparator: { $0 == " " || $0 == ":" || $0 == "=" || $0 == "\t" || $0 == "\n" })
+            .map(String.init)
+            .filter { $0.hasPrefix("/") && !$0.hasPrefix("//") }
+    }
+
+    func isAllowed(_ path: String) -> Bool {
+        PathText.isUnder(path, newHome) || PathText.isUnder(path, newRoot)
+            || Self.systemPrefixes.contains { PathText.isUnder(path, $0) }
+    }
+
+    /// Finds the program: inside the sandbox when under the new home/root, on the host for
+    /// system paths, in the standard `PATH` folders for a bare name.
+    /// - Returns: whether it is an executable file, and where it was looked for.
+    func resolveProgram(_ program: String) -> (Bool, String) {
+        func executable(_ path: String) -> Bool {
+            var isDir: ObjCBool = false
+            return FileManager.default.fileExists(atPath: path, isDirectory: &isDir) && !isDir.boolValue
+                && access(path, X_OK) == 0
+        }
+        if program.hasPrefix("/") {
+            if PathText.isUnder(program, newHome) || PathText.isUnder(program, newRoot) {
+                return executable(program)
+                    ? (true, "\(program) (sandbox)") : (false, "is missing or not executable in the sandbox")
+            }
+            if Self.systemPrefixes.contains(where: { PathText.isUnder(program, $0) }) {
+                return executable(program)
+                    ? (true, "\(program) (host)") : (false, "is missing or not executable on this host")
+            }
+            return (false, "lies outside the sandbox and the system folders")
+        }
+        if program.contains("/") { return (false, "is a relative path (launchd needs an absolute one)") }
+        for folder in ["/usr/bin", "/bin", "/usr/sbin", "/sbin", "/usr/local/bin", "/opt/homebrew/bin"] {
+            let candidate = PathText.join(folder, program)
+            if executable(candidate) { return (true, "\(candidate) (host PATH)") }
+        }
+        return (false, "is not found in the standard PATH folders")
+    }
+}

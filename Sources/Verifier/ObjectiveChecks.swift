@@ -1,0 +1,148 @@
+import DrillCore
+import Foundation
+
+/// `rpo`, `rto` and `set.coverage` (../shared/DESIGN.md, check table).
+enum ObjectiveChecks {
+    /// When a set's data was captured: its `started_at`, else the instant in its id.
+    static func capturedAt(_ manifest: Manifest) -> Date {
+        Timestamp.date(manifest.startedAt) ?? manifest.id.date
+    }
+
+    /// `rpo`: the newest complete set in the destination is younger than the objective at `now`.
+    ///
+    /// Without a destination (`--set PATH`) the destination's newest set is unknown: the check is
+    /// a skip, and the returned age is this set's own age (an upper bound of the RPO when the set
+    /// is complete), said so in the message.
+    /// - Returns: the result and the age in seconds that goes into ``DrillResult/rpoSeconds``.
+    static func rpo(destination: String?, drilled: Manifest, objective: Double, now: Date) -> (CheckResult, Double?) {
+        guard let destination else {
+            let age = now.timeIntervalSince(capturedAt(drilled))
+            return (
+                .noSubject(
+                    .rpo, subject: "set",
+                    reason:
+                        "no destination given (--set): the newest set is unknown; this set is \(Units.humanSeconds(age)) old (objective \(Units.humanSeconds(objective)))"
+                ), age
+            )
+        }
+        do {
+            guard let newest = try SetLocator.latestComplete(in: destination) else {
+                return (
+                    CheckResult(
+                        check: .rpo, subject: destination, verdict: .fail,
+                        message: "\(destination): no complete backup set"), nil
+                )
+            }
+            let age = now.timeIntervalSince(capturedAt(newest.manifest))
+            let evidence = ["newest complete set \(newest.id)", "age \(Int(age)) s", "objective \(Int(objective)) s"]
+            if age < objective {
+                return (
+                    CheckResult(
+                        check: .rpo, subject: destination, verdict: .pass,
+                        message:
+                            "newest complete set \(newest.id) is \(Units.humanSeconds(age)) old, objective \(Units.humanSeconds(objective))",
+                        evidence: evidence), age
+                )
+            }
+            return (
+                CheckResult(
+                    check: .rpo, subject: destination, verdict: .fail,
+                    message:
+                        "\(destination): newest complete set \(newest.id) is \(Units.humanSeconds(age)) old, over the objective \(Units.humanSeconds(objective))",
+                    evidence: evidence), age
+            )
+        } catch {
+            return (CheckResult(check: .rpo, subject: destination, verdict: .error, message: "\(error)"), nil)
+        }
+    }
+
+    /// `rto`: the measured replay time is within the objective; a skip when the replay did not run.
+    static func rto(setID: String, seconds: Double?, objective: Double, skipReason: String) -> CheckResult {
+        guard let seconds else { return .noSubject(.rto, subject: setID, reason: skipReason) }
+        let evidence = ["measured \(String(format: "%.3f", seconds)) s", "objective \(Int(objective)) s"]
+        if seconds <= objective {
+            return CheckResult(
+                check: .rto, subject: setID, verdict: .pass,
+                message: "restored in \(Units.humanSeconds(seconds)), objective \(Units.humanSeconds(objective))",
+                evidence: evidence)
+        }
+        return CheckResult(
+            check: .rto, subject: setID, verdict: .fail,
+            message:
+                "\(setID): restore took \(Units.humanSeconds(seconds)), over the objective \(Units.humanSeconds(objective))",
+            evidence: evidence)
+    }
+
+    /// `set.coverage`: compared with the previous complete set in the same destination, nothing
+    /// backed up is gone (a component, a database, a LaunchAgent) and no component's files or bytes
+    /// dropped by more than `maxShrink` (a fraction). One result per component of either set.
+    static func coverage(current: Manifest, previous: Manifest?, maxShrink: Double, skipReason: String) -> [CheckResult]
+    {
+        guard let previous else {
+            return [.noSubject(.setCoverage, subject: current.id.description, reason: skipReason)]
+        }
+        let ids = Set(current.components.map(\.id)).union(previous.components.map(\.id)).sorted()
+        var out: [CheckResult] = []
+        for id in ids {
+            let now = current.component(id)
+            let before = previous.component(id)
+            var findings: [String] = []
+            var evidence = ["previous set \(previous.id)"]
+            guard let before, before.status == .ok else {
+                if now?.status == .ok {
+                    out.append(
+                        CheckResult(
+                            check: .setCoverage, subject: id.rawValue, verdict: .pass,
+                            message: "new since \(previous.id)", evidence: evidence))
+                } else {
+                    out.append(
+                        .noSubject(
+                            .setCoverage, subject: id.rawValue,
+                            reason: "not backed up in this set nor in \(previous.id)"))
+                }
+                continue
+            }
+            guard let now, now.status == .ok else {
+                let state = current.component(id).map { "\($0.status.rawValue): \($0.reason ?? "")" } ?? "absent"
+                out.append(
+                    CheckResult(
+                        check: .setCoverage, subject: id.rawValue, verdict: .fail,
+                        message: "\(id.rawValue): backed up in \(previous.id), gone in this set (\(state))",
+                        evidence: evidence))
+                continue
+            }
+            evidence += [
+                "files \(before.files) → \(now.files)", "bytes \(before.bytes) → \(now.bytes)",
+            ]
+            if before.files > 0, Double(before.files - now.files) / Double(before.files) > maxShrink {
+                findings.append("files dropped from \(before.files) to \(now.files)")
+            }
+            if before.bytes > 0, Double(before.bytes - now.bytes) / Double(before.bytes) > maxShrink {
+                findings.append(
+                    "bytes dropped from \(Units.humanBytes(before.bytes)) to \(Units.humanBytes(now.bytes))")
+            }
+            if id == .databases {
+                let gone = Set(previous.databases.map(\.path)).subtracting(current.databases.map(\.path)).sorted()
+                if !gone.isEmpty { findings.append("databases gone: " + ArchiveInspection.sample(gone)) }
+            }
+            if id == .launchagents {
+                let gone = Set(previous.launchAgents.map(\.path)).subtracting(current.launchAgents.map(\.path)).sorted()
+                if !gone.isEmpty { findings.append("LaunchAgents gone: " + ArchiveInspection.sample(gone)) }
+            }
+            if findings.isEmpty {
+                out.append(
+                    CheckResult(
+                        check: .setCoverage, subject: id.rawValue, verdict: .pass,
+                        message: "nothing gone since \(previous.id), shrink within \(Int(maxShrink * 100))%",
+                        evidence: evidence))
+            } else {
+                out.append(
+                    CheckResult(
+                        check: .setCoverage, subject: id.rawValue, verdict: .fail,
+                        message: "\(id.rawValue): " + findings.joined(separator: "; ") + " since \(previous.id)",
+                        evidence: evidence + findings))
+            }
+        }
+        return out
+    }
+}

@@ -1,0 +1,131 @@
+import CSQLite
+import DrillCore
+import Foundation
+
+/// `db.integrity` on one restored database: `PRAGMA integrity_check` says `ok`,
+/// `PRAGMA foreign_key_check` is empty, the tables and their row counts equal the manifest's,
+/// and no `-wal` or `-shm` file lies beside it (the set stores rollback-journal copies).
+///
+/// The database is opened read-only and `immutable=1`, so the check writes nothing beside it
+/// (no `-shm` is created, no stale journal is rolled back).
+struct SQLiteIntegrityCheck {
+    /// Checks the database restored at `path` against `record`.
+    static func check(path: String, record: DatabaseRecord) -> CheckResult {
+        let watch = Stopwatch()
+        var findings: [String] = []
+        var evidence: [String] = []
+        func result(_ verdict: Verdict, _ message: String) -> CheckResult {
+            CheckResult(
+                check: .dbIntegrity, subject: record.path, verdict: verdict, message: message,
+                evidence: findings + evidence, seconds: watch.seconds)
+        }
+        guard FileFacts.of(path)?.type == .file else {
+            return result(.fail, "\(record.path): database was not restored")
+        }
+        for suffix in ["-wal", "-shm"] where FileFacts.of(path + suffix) != nil {
+            findings.append("a stale \(suffix) file lies beside it")
+        }
+        if let header = FileHandle(forReadingAtPath: path).flatMap({ h -> Data? in
+            defer { try? h.close() }
+            return try? h.read(upToCount: 20)
+        }), header.count == 20 {
+            // Bytes 18 and 19 are the write/read format versions: 2 means WAL mode.
+            if header[18] == 2 || header[19] == 2 {
+                findings.append("database is in WAL mode, not rollback-journal mode")
+            }
+        }
+
+        var handle: OpaquePointer?
+        let uri = "file:" + percentEncoded(path) + "?mode=ro&immutable=1"
+        let rc = sqlite3_open_v2(uri, &handle, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI, nil)
+        defer { sqlite3_close_v2(handle) }
+        guard rc == SQLITE_OK, let db = handle else {
+            let message = handle.map { String(cString: sqlite3_errmsg($0)) } ?? "code \(rc)"
+            findings.append("cannot be opened: \(message)")
+            return result(.fail, "\(record.path): " + findings.joined(separator: "; "))
+        }
+        do {
+            let integrity = try query(db, "PRAGMA integrity_check(100)").map { $0.first ?? "" }
+            if integrity != ["ok"] {
+                findings.append("integrity_check: " + integrity.prefix(3).joined(separator: " | "))
+            } else {
+                evidence.append("integrity_check: ok")
+            }
+        } catch {
+            findings.append("integrity_check could not run: \(error)")
+        }
+        do {
+            let fk = try query(db, "PRAGMA foreign_key_check")
+            if !fk.isEmpty {
+                findings.append(
+                    "foreign_key_check: \(fk.count) violations, first in table \(fk[0].first ?? "?") row \(fk[0].count > 1 ? fk[0][1] : "?")"
+                )
+            } else {
+                evidence.append("foreign_key_check: empty")
+            }
+        } catch {
+            findings.append("foreign_key_check could not run: \(error)")
+        }
+        do {
+            let recordedInternal = record.tables.contains { $0.name.hasPrefix("sqlite_") }
+            var tables = try query(db, "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").compactMap(
+                \.first)
+            if !recordedInternal { tables.removeAll { $0.hasPrefix("sqlite_") } }
+            let recorded = Dictionary(record.tables.map { ($0.name, $0.rows) }, uniquingKeysWith: { a, _ in a })
+            let missing = recorded.keys.filter { !tables.contains($0) }.sorted()
+            let extra = tables.filter { recorded[$0] == nil }
+            if !missing.isEmpty { findings.append("tables missing: " + missing.joined(separator: ", ")) }
+            if !extra.isEmpty { findings.append("tables not in the manifest: " + extra.joined(separator: ", ")) }
+            for table in tables {
+                guard let want = recorded[table] else { continue }
+                let quoted = "\"" + table.replacingOccurrences(of: "\"", with: "\"\"") + "\""
+                let rows = try query(db, "SELECT count(*) FROM \(quoted)").first?.first.flatMap { Int64($0) } ?? -1
+                if rows != want {
+                    findings.append("table \(table) has \(rows) rows, manifest records \(want)")
+                } else {
+                    evidence.append("table \(table): \(rows) rows")
+                }
+            }
+        } catch {
+            findings.append("tables could not be counted: \(error)")
+        }
+        if findings.isEmpty {
+            return result(.pass, "integrity ok, \(record.tables.count) tables with the recorded row counts")
+        }
+        return result(.fail, "\(record.path): " + findings.prefix(4).joined(separator: "; "))
+    }
+
+    /// Runs `sql` and returns every row as text columns.
+    /// - Throws: ``RestoreDrillError/runtime(_:)`` with SQLite's message.
+    static func query(_ db: OpaquePointer, _ sql: String) throws -> [[String]] {
+        var statement: OpaquePointer?
+        guard sqlite3_prepare_v2(db, sql, -1, &statement, nil) == SQLITE_OK, let statement else {
+            throw RestoreDrillError.runtime(String(cString: sqlite3_errmsg(db)))
+        }
+        defer { sqlite3_finalize(statement) }
+        var rows: [[String]] = []
+        while true {
+            let rc = sqlite3_step(statement)
+            if rc == SQLITE_DONE { break }
+            guard rc == SQLITE_ROW else { throw RestoreDrillError.runtime(String(cString: sqlite3_errmsg(db))) }
+            let n = sqlite3_column_count(statement)
+            rows.append(
+                (0..<n).map { i in sqlite3_column_text(statement, i).map { String(cString: $0) } ?? "" })
+        }
+        return rows
+    }
+
+    /// Escapes a path for an SQLite `file:` URI (`%`, `?`, `#` and non-ASCII bytes).
+    static func percentEncoded(_ path: String) -> String {
+        var out = ""
+        for byte in path.utf8 {
+            switch byte {
+            case UInt8(ascii: "%"), UInt8(ascii: "?"), UInt8(ascii: "#"), 0..<0x21, 0x7f...:
+                out += String(format: "%%%02X", byte)
+            default:
+                out.append(Character(Unicode.Scalar(byte)))
+            }
+        }
+        return out
+    }
+}

@@ -1,0 +1,94 @@
+import DrillCore
+import Foundation
+
+/// One backup set found in a destination.
+public struct LocatedSet: Sendable, Equatable {
+    public var id: BackupID
+    /// Absolute path of the set folder.
+    public var path: String
+    /// Its manifest (decoded; the self-checksum is not verified here — the drill does that).
+    public var manifest: Manifest
+
+    public init(id: BackupID, path: String, manifest: Manifest) {
+        self.id = id
+        self.path = path
+        self.manifest = manifest
+    }
+
+    /// True when the manifest says `complete`.
+    public var isComplete: Bool { manifest.status == .complete }
+}
+
+/// Finds backup sets in a destination (../shared/DESIGN.md, "The backup set"): a set is a folder
+/// named by a ``BackupID`` holding a `manifest.json` that decodes and whose id equals the folder
+/// name. `.partial-*` folders, other folders and files are ignored. Reads only.
+public enum SetLocator {
+    /// The valid sets in `destination`, oldest first (newest last).
+    /// - Throws: ``RestoreDrillError/io(path:message:)`` when the destination cannot be listed.
+    public static func sets(in destination: String) throws -> [LocatedSet] {
+        let names: [String]
+        do {
+            names = try FileManager.default.contentsOfDirectory(atPath: destination)
+        } catch {
+            throw RestoreDrillError.io(path: destination, message: "cannot list the destination: \(error)")
+        }
+        var out: [LocatedSet] = []
+        for name in names where !name.hasPrefix(".") {
+            guard let id = BackupID(name) else { continue }
+            let path = PathText.join(destination, name)
+            guard FileFacts.of(path)?.type == .directory,
+                let manifest = try? Manifest.load(setPath: path), manifest.id == id
+            else { continue }
+            out.append(LocatedSet(id: id, path: path, manifest: manifest))
+        }
+        return out.sorted { $0.id < $1.id }
+    }
+
+    /// The newest set (complete or partial).
+    /// - Throws: ``RestoreDrillError/setNotFound(_:)`` when the destination holds none; `io` as ``sets(in:)``.
+    public static func latest(in destination: String) throws -> LocatedSet {
+        guard let set = try sets(in: destination).last else {
+            throw RestoreDrillError.setNotFound("no backup set in \(destination)")
+        }
+        return set
+    }
+
+    /// The newest complete set, or nil.
+    public static func latestComplete(in destination: String) throws -> LocatedSet? {
+        try sets(in: destination).last { $0.isComplete }
+    }
+
+    /// The set with id `id` (e.g. `full_20251020_175019`).
+    /// - Throws: ``RestoreDrillError/setNotFound(_:)`` when no valid set has that id.
+    public static func byID(_ id: String, in destination: String) throws -> LocatedSet {
+        guard let set = try sets(in: destination).first(where: { $0.id.description == id }) else {
+            throw RestoreDrillError.setNotFound("\(id) in \(destination)")
+        }
+        return set
+    }
+
+    /// A random set among those started within `days` days before `now` (`--random-within`).
+    /// - Parameter days: the window, days (86 400 s each).
+    /// - Throws: ``RestoreDrillError/setNotFound(_:)`` when the window holds no set.
+    public static func randomWithin<G: RandomNumberGenerator>(
+        days: Double, now: Date, in destination: String, using generator: inout G
+    ) throws -> LocatedSet {
+        let cutoff = now.addingTimeInterval(-days * 86400)
+        let candidates = try sets(in: destination).filter { $0.id.date >= cutoff && $0.id.date <= now }
+        guard let set = candidates.randomElement(using: &generator) else {
+            throw RestoreDrillError.setNotFound("no backup set within \(days) days in \(destination)")
+        }
+        return set
+    }
+
+    /// ``randomWithin(days:now:in:using:)`` with the system's random generator.
+    public static func randomWithin(days: Double, now: Date, in destination: String) throws -> LocatedSet {
+        var generator = SystemRandomNumberGenerator()
+        return try randomWithin(days: days, now: now, in: destination, using: &generator)
+    }
+
+    /// The newest complete set older than `id` (what `set.coverage` compares with), or nil.
+    public static func previousComplete(before id: BackupID, in destination: String) throws -> LocatedSet? {
+        try sets(in: destination).last { $0.id < id && $0.isComplete }
+    }
+}
