@@ -20,14 +20,15 @@
 import DrillCore
 import Foundation
 
-/// Compact durations for status lines: `42s`, `12m`, `3h12m`, `2d`, `2d5h` (rounded down).
+/// Compact durations for status lines: `42s`, `12m`, `3h12m` (hours up to 2 days, `25h00m`),
+/// then `2d`, `2d5h` (rounded down).
 public enum CompactDuration {
     /// Formats `seconds` (negative values count as 0).
     public static func string(_ seconds: Double) -> String {
         let s = max(0, Int(seconds.rounded(.down)))
         if s < 60 { return "\(s)s" }
         if s < 3600 { return "\(s / 60)m" }
-        if s < 86400 { return "\(s / 3600)h\(String(format: "%02d", (s % 3600) / 60))m" }
+        if s < 2 * 86400 { return "\(s / 3600)h\(String(format: "%02d", (s % 3600) / 60))m" }
         let hours = (s % 86400) / 3600
         return hours == 0 ? "\(s / 86400)d" : "\(s / 86400)d\(hours)h"
     }

@@ -51,9 +51,10 @@ extension HealthReport {
         var line = "RESTORE-DRILL \(status.rawValue) - \(shown.map(\.message).joined(separator: ", "))"
         if status != .unknown {
             func whole(_ v: Double?) -> String { v.map { String(Int64(max(0, $0).rounded(.down))) } ?? "U" }
+            func seconds(_ v: Double?) -> String { v == nil ? "U" : "\(whole(v))s" }
             var perf = [
-                "backup_age=\(whole(metrics.backupAgeSeconds))s;\(whole(metrics.backupWarningSeconds));\(whole(metrics.backupCriticalSeconds))",
-                "drill_age=\(whole(metrics.passingDrillAgeSeconds))s;\(whole(metrics.drillWarningSeconds));\(whole(metrics.drillCriticalSeconds))",
+                "backup_age=\(seconds(metrics.backupAgeSeconds));\(whole(metrics.backupWarningSeconds));\(whole(metrics.backupCriticalSeconds))",
+                "drill_age=\(seconds(metrics.passingDrillAgeSeconds));\(whole(metrics.drillWarningSeconds));\(whole(metrics.drillCriticalSeconds))",
                 "sets=\(metrics.sets);;;0",
             ]
             if let free = metrics.freeBytes { perf.append("free=\(free)B;;;0") }
