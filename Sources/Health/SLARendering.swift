@@ -18,7 +18,7 @@ extension SLAScorecard {
     /// `<destination>/.restore-drill/events/`) it came from.
     public func markdown() -> String {
         func rate(_ r: SLARate, _ unit: String) -> String {
-            guard let value = r.rate else { return "no \(unit) in the window" }
+            guard let value = r.rate else { return "none in the window" }
             return "\(r.numerator)/\(r.denominator) \(unit) (\(String(format: "%.1f", value * 100)) %)"
         }
         func dur(_ s: Double?) -> String { s.map { Units.humanSeconds($0) } ?? "–" }
