@@ -56,7 +56,9 @@ public struct DestinationScan: Sendable, Equatable {
     /// according to `events` (a `drill` event with status `pass` and that backup id).
     public func retentionInput(events: [HistoryEvent]) -> [RetainedSetInfo] {
         let passed = Set(events.filter { $0.kind == .drill && $0.status == .pass }.compactMap(\.backupID))
-        return sets.map { RetainedSetInfo(id: $0.id, complete: $0.status == .complete, drillPassed: passed.contains($0.id)) }
+        return sets.map {
+            RetainedSetInfo(id: $0.id, complete: $0.status == .complete, drillPassed: passed.contains($0.id))
+        }
     }
 }
 
@@ -95,16 +97,20 @@ public enum BackupSetScanner {
             do {
                 let manifest = try Manifest.load(setPath: path)
                 guard manifest.id == id else {
-                    rejected.append(RejectedFolder(name: name, path: path, reason: "manifest id \(manifest.id) is not the folder name"))
+                    rejected.append(
+                        RejectedFolder(
+                            name: name, path: path, reason: "manifest id \(manifest.id) is not the folder name"))
                     continue
                 }
                 guard try manifest.verifySelfChecksum() else {
-                    rejected.append(RejectedFolder(name: name, path: path, reason: "manifest self-checksum does not match"))
+                    rejected.append(
+                        RejectedFolder(name: name, path: path, reason: "manifest self-checksum does not match"))
                     continue
                 }
                 guard let finished = Timestamp.date(manifest.finishedAt) else {
                     rejected.append(
-                        RejectedFolder(name: name, path: path, reason: "finished_at \"\(manifest.finishedAt)\" is not a time"))
+                        RejectedFolder(
+                            name: name, path: path, reason: "finished_at \"\(manifest.finishedAt)\" is not a time"))
                     continue
                 }
                 sets.append(

@@ -130,7 +130,8 @@ public struct HealthInput: Sendable, Equatable {
                 time: newest.finishedAt, status: newest.status == .complete ? .complete : .partial, backupID: newest.id)
         }
         var isFolder: ObjCBool = false
-        input.destinationExists = FileManager.default.fileExists(atPath: destination, isDirectory: &isFolder) && isFolder.boolValue
+        input.destinationExists =
+            FileManager.default.fileExists(atPath: destination, isDirectory: &isFolder) && isFolder.boolValue
         input.destinationWritable = input.destinationExists && access(destination, W_OK) == 0
         if input.destinationExists {
             var fs = statvfs()

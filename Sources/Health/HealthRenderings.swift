@@ -80,11 +80,13 @@ extension HealthReport {
                 metrics.lastBackupSizeBytes.map { String($0) }
             ),
             (
-                "restore_drill_backup_age_seconds", "Age of the newest complete backup set (seconds since it finished).",
+                "restore_drill_backup_age_seconds",
+                "Age of the newest complete backup set (seconds since it finished).",
                 metrics.backupAgeSeconds.map(number)
             ),
             (
-                "restore_drill_last_drill_timestamp_seconds", "Unix time the last restore drill finished, whatever its verdict.",
+                "restore_drill_last_drill_timestamp_seconds",
+                "Unix time the last restore drill finished, whatever its verdict.",
                 metrics.lastDrillTimestampSeconds.map(number)
             ),
             (
@@ -95,7 +97,10 @@ extension HealthReport {
                 "restore_drill_last_drill_rto_seconds", "Measured restore time of the last restore drill, seconds.",
                 metrics.lastDrillRTOSeconds.map(number)
             ),
-            ("restore_drill_sets", "Usable backup sets in the destination (complete and partial).", String(metrics.sets)),
+            (
+                "restore_drill_sets", "Usable backup sets in the destination (complete and partial).",
+                String(metrics.sets)
+            ),
         ]
         var lines: [String] = []
         for (name, help, value) in families {

@@ -124,7 +124,9 @@ public struct HealthReport: Sendable, Equatable {
     public var checkedAt: Date
     public var destination: String
 
-    public init(status: HealthStatus, findings: [HealthFinding], metrics: HealthMetrics, checkedAt: Date, destination: String) {
+    public init(
+        status: HealthStatus, findings: [HealthFinding], metrics: HealthMetrics, checkedAt: Date, destination: String
+    ) {
         self.status = status
         self.findings = findings
         self.metrics = metrics
@@ -158,16 +160,26 @@ public struct HealthReport: Sendable, Equatable {
             } else {
                 let status = judge(age, warning: thresholds.backupWarning, critical: thresholds.backupCritical)
                 var message = "newest complete set \(CompactDuration.string(age)) old"
-                if status == .critical { message += " (critical at \(CompactDuration.threshold(thresholds.backupCritical)))" }
-                if status == .warning { message += " (warning at \(CompactDuration.threshold(thresholds.backupWarning)))" }
-                findings.append(HealthFinding(code: "backup_age", status: status, message: message, subject: set.id.description))
+                if status == .critical {
+                    message += " (critical at \(CompactDuration.threshold(thresholds.backupCritical)))"
+                }
+                if status == .warning {
+                    message += " (warning at \(CompactDuration.threshold(thresholds.backupWarning)))"
+                }
+                findings.append(
+                    HealthFinding(code: "backup_age", status: status, message: message, subject: set.id.description))
             }
         } else {
-            findings.append(HealthFinding(code: "backup_age", status: .critical, message: "no complete backup set", subject: input.destination))
+            findings.append(
+                HealthFinding(
+                    code: "backup_age", status: .critical, message: "no complete backup set", subject: input.destination
+                ))
         }
         if let partial = input.newestPartial {
             findings.append(
-                HealthFinding(code: "partial_set", status: .warning, message: "newest set \(partial) is partial", subject: partial.description))
+                HealthFinding(
+                    code: "partial_set", status: .warning, message: "newest set \(partial) is partial",
+                    subject: partial.description))
         }
 
         // Newest passing drill.
@@ -176,9 +188,12 @@ public struct HealthReport: Sendable, Equatable {
             metrics.passingDrillAgeSeconds = age
             let status = judge(age, warning: thresholds.drillWarning, critical: thresholds.drillCritical)
             var message = "last drill passed \(CompactDuration.string(age)) ago"
-            if status == .critical { message += " (critical at \(CompactDuration.threshold(thresholds.drillCritical)))" }
+            if status == .critical {
+                message += " (critical at \(CompactDuration.threshold(thresholds.drillCritical)))"
+            }
             if status == .warning { message += " (warning at \(CompactDuration.threshold(thresholds.drillWarning)))" }
-            findings.append(HealthFinding(code: "drill_age", status: status, message: message, subject: drill.drillID?.description))
+            findings.append(
+                HealthFinding(code: "drill_age", status: status, message: message, subject: drill.drillID?.description))
         } else {
             findings.append(HealthFinding(code: "drill_age", status: .critical, message: "no drill has ever passed"))
         }
@@ -189,11 +204,14 @@ public struct HealthReport: Sendable, Equatable {
             switch backup.status {
             case .failed:
                 findings.append(
-                    HealthFinding(code: "last_backup", status: .warning, message: "last backup failed \(ago) ago", subject: backup.eventID))
+                    HealthFinding(
+                        code: "last_backup", status: .warning, message: "last backup failed \(ago) ago",
+                        subject: backup.eventID))
             case .partial where backup.backupID != input.newestPartial:
                 findings.append(
                     HealthFinding(
-                        code: "last_backup", status: .warning, message: "last backup \(backup.backupID.map { "\($0) " } ?? "")was partial \(ago) ago",
+                        code: "last_backup", status: .warning,
+                        message: "last backup \(backup.backupID.map { "\($0) " } ?? "")was partial \(ago) ago",
                         subject: backup.backupID?.description ?? backup.eventID))
             default:
                 break
@@ -208,33 +226,46 @@ public struct HealthReport: Sendable, Equatable {
                 var message = "last drill \(drill.drillID.map { "\($0) " } ?? "")failed \(ago) ago"
                 if let folder = drill.reportFolder { message += " (report: \(folder))" }
                 findings.append(
-                    HealthFinding(code: "last_drill", status: .warning, message: message, subject: drill.drillID?.description ?? drill.eventID))
+                    HealthFinding(
+                        code: "last_drill", status: .warning, message: message,
+                        subject: drill.drillID?.description ?? drill.eventID))
             }
         }
 
         // Destination.
         if !input.destinationExists {
             findings.append(
-                HealthFinding(code: "destination", status: .critical, message: "destination \(input.destination) does not exist", subject: input.destination))
+                HealthFinding(
+                    code: "destination", status: .critical, message: "destination \(input.destination) does not exist",
+                    subject: input.destination))
         } else if !input.destinationWritable {
             findings.append(
-                HealthFinding(code: "destination", status: .critical, message: "destination \(input.destination) is not writable", subject: input.destination))
+                HealthFinding(
+                    code: "destination", status: .critical, message: "destination \(input.destination) is not writable",
+                    subject: input.destination))
         }
         if let free = input.freeBytes {
             let need = input.newestComplete?.sizeBytes ?? 0
             let status: HealthStatus = free < need ? .critical : free < 2 * need ? .warning : .ok
             var message = "\(Units.humanBytes(free)) free"
             if status != .ok { message += ", newest complete set is \(Units.humanBytes(need))" }
-            findings.append(HealthFinding(code: "free_space", status: status, message: message, subject: input.destination))
+            findings.append(
+                HealthFinding(code: "free_space", status: status, message: message, subject: input.destination))
         }
         for folder in input.rejectedFolders {
-            findings.append(HealthFinding(code: "rejected_folder", status: .warning, message: "not a usable set: \(folder)", subject: folder))
+            findings.append(
+                HealthFinding(
+                    code: "rejected_folder", status: .warning, message: "not a usable set: \(folder)", subject: folder))
         }
         for problem in input.historyProblems {
-            findings.append(HealthFinding(code: "history", status: .warning, message: "history event unreadable: \(problem)", subject: problem))
+            findings.append(
+                HealthFinding(
+                    code: "history", status: .warning, message: "history event unreadable: \(problem)", subject: problem
+                ))
         }
 
-        let ordered = findings.enumerated().sorted { ($1.element.status, $0.offset) < ($0.element.status, $1.offset) }.map(\.element)
+        let ordered = findings.enumerated().sorted { ($1.element.status, $0.offset) < ($0.element.status, $1.offset) }
+            .map(\.element)
         return HealthReport(
             status: ordered.map(\.status).max() ?? .ok, findings: ordered, metrics: metrics, checkedAt: input.now,
             destination: input.destination)
@@ -244,7 +275,9 @@ public struct HealthReport: Sendable, Equatable {
     public static func unknown(_ message: String, destination: String, now: Date) -> HealthReport {
         HealthReport(
             status: .unknown, findings: [HealthFinding(code: "error", status: .unknown, message: message)],
-            metrics: HealthMetrics(sets: 0, backupWarningSeconds: 0, backupCriticalSeconds: 0, drillWarningSeconds: 0, drillCriticalSeconds: 0),
+            metrics: HealthMetrics(
+                sets: 0, backupWarningSeconds: 0, backupCriticalSeconds: 0, drillWarningSeconds: 0,
+                drillCriticalSeconds: 0),
             checkedAt: now, destination: destination)
     }
 }

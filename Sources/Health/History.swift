@@ -115,7 +115,8 @@ public struct HistoryEvent: Codable, Sendable, Equatable {
         kind = try c.decode(HistoryEventKind.self, forKey: .kind)
         let text = try c.decode(String.self, forKey: .time)
         guard let date = Timestamp.date(text) else {
-            throw DecodingError.dataCorruptedError(forKey: .time, in: c, debugDescription: "not an ISO 8601 time: \(text)")
+            throw DecodingError.dataCorruptedError(
+                forKey: .time, in: c, debugDescription: "not an ISO 8601 time: \(text)")
         }
         time = date
         backupID = try c.decodeIfPresent(BackupID.self, forKey: .backupID)
@@ -178,7 +179,8 @@ public struct HistoryStore: Sendable {
 
     /// `<destination>/.restore-drill/events`.
     public var folder: String {
-        ((destination as NSString).appendingPathComponent(".restore-drill") as NSString).appendingPathComponent("events")
+        ((destination as NSString).appendingPathComponent(".restore-drill") as NSString).appendingPathComponent(
+            "events")
     }
 
     public init(destination: String) {
@@ -199,7 +201,8 @@ public struct HistoryStore: Sendable {
         for key in event.details.keys {
             let lower = key.lowercased()
             if Self.secretWords.contains(where: { lower.contains($0) }) {
-                throw RestoreDrillError.runtime("history event detail \"\(key)\" names a secret; events never store secrets")
+                throw RestoreDrillError.runtime(
+                    "history event detail \"\(key)\" names a secret; events never store secrets")
             }
         }
         guard !event.id.isEmpty, !event.id.hasPrefix("."), !event.id.contains("/") else {
@@ -208,7 +211,8 @@ public struct HistoryStore: Sendable {
         do {
             try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         } catch {
-            throw RestoreDrillError.io(path: folder, message: "cannot create the events folder: \(error.localizedDescription)")
+            throw RestoreDrillError.io(
+                path: folder, message: "cannot create the events folder: \(error.localizedDescription)")
         }
         let path = (folder as NSString).appendingPathComponent("\(event.id).json")
         guard !FileManager.default.fileExists(atPath: path) else {
@@ -264,14 +268,16 @@ public struct HistoryStore: Sendable {
                 problems.append(
                     HistoryProblem(
                         file: name,
-                        message: "format \"\(event.format)\" version \(event.formatVersion) is not \(HistoryEvent.formatName) version \(HistoryEvent.formatVersion)"
+                        message:
+                            "format \"\(event.format)\" version \(event.formatVersion) is not \(HistoryEvent.formatName) version \(HistoryEvent.formatVersion)"
                     ))
                 continue
             }
             if let earlier = files[event.id] {
                 // Keep the file named by the id; report the other one.
                 let copy = name == "\(event.id).json" ? earlier : name
-                problems.append(HistoryProblem(file: copy, message: "duplicate of event \(event.id) (a sync conflict copy?)"))
+                problems.append(
+                    HistoryProblem(file: copy, message: "duplicate of event \(event.id) (a sync conflict copy?)"))
                 if copy == name { continue }
             }
             events[event.id] = event

@@ -28,17 +28,23 @@ extension SLAScorecard {
         out.append("# Restore SLA scorecard")
         out.append("")
         out.append(
-            "Window: \(firstDay) to \(lastDay) (\(days.count) days, \(timeZone)); generated \(generatedAt) by \(ToolInfo.name) \(ToolInfo.version).")
+            "Window: \(firstDay) to \(lastDay) (\(days.count) days, \(timeZone)); generated \(generatedAt) by \(ToolInfo.name) \(ToolInfo.version)."
+        )
         out.append(
-            "Sources are history events (`<destination>/.restore-drill/events/<id>.json`) or `set:<id>` for a set without an event.")
+            "Sources are history events (`<destination>/.restore-drill/events/<id>.json`) or `set:<id>` for a set without an event."
+        )
         out.append("")
         out.append("| figure | value |")
         out.append("|---|---|")
         let missed = days.filter { !$0.completeBackup }.map(\.date)
         out.append(
-            "| Backup success rate | \(rate(backupSuccess, "days"))\(missed.isEmpty ? "" : "; missed: \(missed.joined(separator: ", "))") |")
-        var rpoText = "\(rate(rpoDaysWithin, "days")) at or below the RPO objective of \(Units.humanSeconds(rpoObjectiveSeconds))"
-        if let worst = worstRPOSeconds, let day = worstRPODay { rpoText += "; worst \(Units.humanSeconds(worst)) on \(day)" }
+            "| Backup success rate | \(rate(backupSuccess, "days"))\(missed.isEmpty ? "" : "; missed: \(missed.joined(separator: ", "))") |"
+        )
+        var rpoText =
+            "\(rate(rpoDaysWithin, "days")) at or below the RPO objective of \(Units.humanSeconds(rpoObjectiveSeconds))"
+        if let worst = worstRPOSeconds, let day = worstRPODay {
+            rpoText += "; worst \(Units.humanSeconds(worst)) on \(day)"
+        }
         out.append("| RPO achieved | \(rpoText) |")
         out.append("| Weeks with a passing drill | \(rate(weeksWithPassingDrill, "weeks")) |")
         out.append("| Restore validation rate | \(rate(restoreValidation, "drills passed")) |")
@@ -61,7 +67,9 @@ extension SLAScorecard {
         out.append("| week | days | passing drill | drills |")
         out.append("|---|---|---|---|")
         for w in weeks {
-            out.append("| \(w.week) | \(w.firstDay) to \(w.lastDay) | \(w.passingDrill ? "yes" : "**no**") | \(cell(w.sources)) |")
+            out.append(
+                "| \(w.week) | \(w.firstDay) to \(w.lastDay) | \(w.passingDrill ? "yes" : "**no**") | \(cell(w.sources)) |"
+            )
         }
         out.append("")
         out.append("## Drills (RTO trend)")

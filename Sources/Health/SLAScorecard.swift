@@ -241,7 +241,8 @@ public struct SLAScorecard: Sendable, Equatable, Codable {
             }
             days.append(
                 SLADay(
-                    date: dayKey(start), completeBackup: !inDay.isEmpty, sources: inDay.map(\.source), failedRuns: failed,
+                    date: dayKey(start), completeBackup: !inDay.isEmpty, sources: inDay.map(\.source),
+                    failedRuns: failed,
                     maxRPOSeconds: worst, rpoSources: worstSources))
         }
 
@@ -268,7 +269,8 @@ public struct SLAScorecard: Sendable, Equatable, Codable {
         }
         let rtos = drills.compactMap(\.rtoSeconds).sorted()
         let median: Double? =
-            rtos.isEmpty ? nil : rtos.count % 2 == 1 ? rtos[rtos.count / 2] : (rtos[rtos.count / 2 - 1] + rtos[rtos.count / 2]) / 2
+            rtos.isEmpty
+            ? nil : rtos.count % 2 == 1 ? rtos[rtos.count / 2] : (rtos[rtos.count / 2 - 1] + rtos[rtos.count / 2]) / 2
         let withRTO = drills.filter { $0.rtoSeconds != nil }
         let over = withRTO.filter { $0.rtoSeconds! > objectives.rto }
 
@@ -280,12 +282,15 @@ public struct SLAScorecard: Sendable, Equatable, Codable {
             generatedAt: Timestamp.string(now), firstDay: days.first!.date, lastDay: days.last!.date,
             timeZone: timeZone.identifier, days: days, weeks: weeks, drills: drills,
             backupSuccess: SLARate(
-                numerator: days.filter(\.completeBackup).count, denominator: days.count, sources: days.flatMap(\.sources)),
+                numerator: days.filter(\.completeBackup).count, denominator: days.count,
+                sources: days.flatMap(\.sources)),
             rpoDaysWithin: SLARate(
-                numerator: within.count, denominator: days.count, sources: Array(Set(within.flatMap(\.rpoSources))).sorted()),
+                numerator: within.count, denominator: days.count,
+                sources: Array(Set(within.flatMap(\.rpoSources))).sorted()),
             rpoObjectiveSeconds: objectives.rpo, worstRPOSeconds: worstDay?.maxRPOSeconds, worstRPODay: worstDay?.date,
             weeksWithPassingDrill: SLARate(
-                numerator: weeks.filter(\.passingDrill).count, denominator: weeks.count, sources: weeks.flatMap(\.sources)),
+                numerator: weeks.filter(\.passingDrill).count, denominator: weeks.count,
+                sources: weeks.flatMap(\.sources)),
             restoreValidation: SLARate(
                 numerator: drills.filter { $0.status == .pass }.count, denominator: drills.count,
                 sources: drills.map(\.source)),

@@ -13,11 +13,13 @@ import Testing
         let setTime = now.addingTimeInterval(-backupAge)
         let set = BackupID(date: setTime.addingTimeInterval(-600))
         let drill = HealthInput.RunFact(
-            time: now.addingTimeInterval(-drillAge), status: .pass, backupID: set, drillID: DrillID(date: now.addingTimeInterval(-drillAge - 60)),
+            time: now.addingTimeInterval(-drillAge), status: .pass, backupID: set,
+            drillID: DrillID(date: now.addingTimeInterval(-drillAge - 60)),
             rtoSeconds: 30, eventID: "e-drill")
         return HealthInput(
             now: now, destination: "/dest", newestComplete: .init(id: set, finishedAt: setTime, sizeBytes: 5_000),
-            setCount: 3, newestPassingDrill: drill, lastBackup: .init(time: setTime, status: .complete, backupID: set, eventID: "e-backup"),
+            setCount: 3, newestPassingDrill: drill,
+            lastBackup: .init(time: setTime, status: .complete, backupID: set, eventID: "e-backup"),
             lastDrill: drill, freeBytes: 1 << 40)
     }
 
@@ -75,7 +77,10 @@ import Testing
         let empty = HealthInput(now: Self.now, destination: "/dest", freeBytes: 100)
         let report = HealthReport.evaluate(empty, thresholds: Self.thresholds)
         #expect(report.status == .critical)
-        #expect(report.findings.filter { $0.status == .critical }.map(\.message) == ["no complete backup set", "no drill has ever passed"])
+        #expect(
+            report.findings.filter { $0.status == .critical }.map(\.message) == [
+                "no complete backup set", "no drill has ever passed",
+            ])
         let (line, code) = report.nagios()
         #expect(code == 2)
         #expect(line.contains("backup_age=U;90000;129600 drill_age=U;691200;864000 sets=0;;;0"))
@@ -88,7 +93,10 @@ import Testing
         input.lastBackup = .init(time: Self.now, status: .partial, backupID: partial, eventID: "e")
         let report = HealthReport.evaluate(input, thresholds: Self.thresholds)
         #expect(report.status == .warning)
-        #expect(report.findings.filter { $0.status == .warning }.map(\.message) == ["newest set full_20251020_110000 is partial"])
+        #expect(
+            report.findings.filter { $0.status == .warning }.map(\.message) == [
+                "newest set full_20251020_110000 is partial"
+            ])
         #expect(report.nagios().exitCode == 1)
     }
 
@@ -96,13 +104,15 @@ import Testing
         var input = Self.input(backupAge: 3600, drillAge: 3 * 86400)
         input.lastBackup = .init(time: Self.now.addingTimeInterval(-1800), status: .failed, eventID: "e-failed")
         input.lastDrill = .init(
-            time: Self.now.addingTimeInterval(-7200), status: .fail, drillID: DrillID("drill_20251020_095500"), rtoSeconds: 99,
+            time: Self.now.addingTimeInterval(-7200), status: .fail, drillID: DrillID("drill_20251020_095500"),
+            rtoSeconds: 99,
             reportFolder: "/r/drill_20251020_095500")
         var report = HealthReport.evaluate(input, thresholds: Self.thresholds)
         #expect(report.status == .warning)
         #expect(
             report.findings.filter { $0.status == .warning }.map(\.message) == [
-                "last backup failed 30m ago", "last drill drill_20251020_095500 failed 2h00m ago (report: /r/drill_20251020_095500)",
+                "last backup failed 30m ago",
+                "last drill drill_20251020_095500 failed 2h00m ago (report: /r/drill_20251020_095500)",
             ])
         #expect(report.metrics.lastDrillSuccess == 0)
         #expect(report.metrics.lastDrillRTOSeconds == 99)
@@ -151,14 +161,19 @@ import Testing
         // A look-alike folder with a damaged manifest, one without any, and a crashed backup.
         let damaged = try dest.writeSet(BackupID("full_20251021_030000")!)
         try Data("{\"format\": 1}".utf8).write(to: URL(fileURLWithPath: "\(damaged)/manifest.json"))
-        try FileManager.default.createDirectory(atPath: "\(dest.path)/full_20251022_030000", withIntermediateDirectories: true)
-        try FileManager.default.createDirectory(atPath: "\(dest.path)/.partial-full_20251023_030000", withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(
+            atPath: "\(dest.path)/full_20251022_030000", withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(
+            atPath: "\(dest.path)/.partial-full_20251023_030000", withIntermediateDirectories: true)
         try FileManager.default.createDirectory(atPath: "\(dest.path)/unrelated", withIntermediateDirectories: true)
 
         let store = HistoryStore(destination: dest.path)
-        let pass = HistoryEvent(kind: .drill, time: date("2025-10-19T05:00:00Z"), status: .pass, backupID: complete, rtoSeconds: 10)
-        let fail = HistoryEvent(kind: .drill, time: date("2025-10-19T06:00:00Z"), status: .fail, backupID: old, rtoSeconds: 20)
-        let backup = HistoryEvent(kind: .backup, time: date("2025-10-20T03:30:00Z"), status: .partial, backupID: partial)
+        let pass = HistoryEvent(
+            kind: .drill, time: date("2025-10-19T05:00:00Z"), status: .pass, backupID: complete, rtoSeconds: 10)
+        let fail = HistoryEvent(
+            kind: .drill, time: date("2025-10-19T06:00:00Z"), status: .fail, backupID: old, rtoSeconds: 20)
+        let backup = HistoryEvent(
+            kind: .backup, time: date("2025-10-20T03:30:00Z"), status: .partial, backupID: partial)
         for e in [pass, fail, backup] { try store.append(e) }
 
         let scan = try BackupSetScanner.scan(destination: dest.path)
@@ -183,7 +198,10 @@ import Testing
         let report = HealthReport.evaluate(input, thresholds: .init())
         #expect(report.status == .warning)
         #expect(report.metrics.backupAgeSeconds == now.timeIntervalSince(date("2025-10-19T03:20:00Z")))
-        #expect(Set(report.findings.filter { $0.status == .warning }.map(\.code)) == ["backup_age", "partial_set", "last_drill", "rejected_folder"])
+        #expect(
+            Set(report.findings.filter { $0.status == .warning }.map(\.code)) == [
+                "backup_age", "partial_set", "last_drill", "rejected_folder",
+            ])
     }
 
     @Test func missingDestinationIsCriticalNotAnError() throws {
@@ -238,12 +256,15 @@ import Testing
         let set = BackupID("full_20251020_030000")!
         let drill = HealthInput.RunFact(time: drillTime, status: .pass, backupID: set, rtoSeconds: 12.25)
         let input = HealthInput(
-            now: now, destination: dest.path, newestComplete: .init(id: set, finishedAt: finished, sizeBytes: 123_456_789), setCount: 9,
+            now: now, destination: dest.path,
+            newestComplete: .init(id: set, finishedAt: finished, sizeBytes: 123_456_789), setCount: 9,
             newestPassingDrill: drill, lastDrill: drill)
         let report = HealthReport.evaluate(input, thresholds: .init())
         let path = "\(dest.path)/restore_drill.prom"
         try report.writePrometheus(to: path)
-        #expect(try FileManager.default.contentsOfDirectory(atPath: dest.path) == ["restore_drill.prom"], "no temporary file left")
+        #expect(
+            try FileManager.default.contentsOfDirectory(atPath: dest.path) == ["restore_drill.prom"],
+            "no temporary file left")
 
         let families = try Self.parse(path)
         let expected: [String: Double] = [
@@ -265,7 +286,8 @@ import Testing
 
     @Test func unknownValuesHaveNoSample() throws {
         let dest = try TempDestination()
-        let report = HealthReport.evaluate(HealthInput(now: Date(), destination: dest.path, setCount: 0), thresholds: .init())
+        let report = HealthReport.evaluate(
+            HealthInput(now: Date(), destination: dest.path, setCount: 0), thresholds: .init())
         let path = "\(dest.path)/empty.prom"
         try report.writePrometheus(to: path)
         let families = try Self.parse(path)

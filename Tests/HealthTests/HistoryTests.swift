@@ -10,10 +10,14 @@ import Testing
         let store = HistoryStore(destination: dest.path)
         #expect(try store.events().isEmpty, "no history yet is an empty history")
         let later = HistoryEvent(
-            kind: .drill, time: date("2025-10-20T17:50:19.123Z"), status: .pass, backupID: BackupID("full_20251020_030000"),
-            drillID: DrillID("drill_20251020_174900"), rpoSeconds: 53419, rtoSeconds: 12.5, reportFolder: "/r/drill_20251020_174900",
+            kind: .drill, time: date("2025-10-20T17:50:19.123Z"), status: .pass,
+            backupID: BackupID("full_20251020_030000"),
+            drillID: DrillID("drill_20251020_174900"), rpoSeconds: 53419, rtoSeconds: 12.5,
+            reportFolder: "/r/drill_20251020_174900",
             details: ["isolation": "bubblewrap"])
-        let earlier = HistoryEvent(kind: .backup, time: date("2025-10-20T03:10:00Z"), status: .complete, backupID: BackupID("full_20251020_030000"))
+        let earlier = HistoryEvent(
+            kind: .backup, time: date("2025-10-20T03:10:00Z"), status: .complete,
+            backupID: BackupID("full_20251020_030000"))
         let laterPath = try store.append(later)
         try store.append(earlier)
 
@@ -23,7 +27,8 @@ import Testing
         let names = try FileManager.default.contentsOfDirectory(atPath: store.folder).sorted()
         #expect(names == [earlier.id + ".json", later.id + ".json"].sorted())
 
-        let json = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: laterPath))) as! [String: Any]
+        let json =
+            try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: laterPath))) as! [String: Any]
         #expect(json["format"] as? String == "restore-drill/event")
         #expect(json["format_version"] as? Int == 1)
         #expect(json["time"] as? String == "2025-10-20T17:50:19.123Z")
@@ -40,7 +45,8 @@ import Testing
         let event = HistoryEvent(kind: .prune, time: Date(), status: .ok, details: ["removed": "3"])
         try store.append(event)
         #expect(throws: RestoreDrillError.self) { try store.append(event) }
-        let secret = HistoryEvent(kind: .backup, time: Date(), status: .complete, details: ["vault_password": "hunter2"])
+        let secret = HistoryEvent(
+            kind: .backup, time: Date(), status: .complete, details: ["vault_password": "hunter2"])
         #expect(throws: RestoreDrillError.self) { try store.append(secret) }
         #expect(try store.events().count == 1)
     }
@@ -67,7 +73,8 @@ import Testing
 
     @Test func drillEventCarriesVerdictTimesAndFailingChecks() {
         var result = DrillResult(
-            drillID: DrillID("drill_20251020_174900")!, backupID: BackupID("full_20251020_030000"), setPath: "/d/full_20251020_030000",
+            drillID: DrillID("drill_20251020_174900")!, backupID: BackupID("full_20251020_030000"),
+            setPath: "/d/full_20251020_030000",
             startedAt: date("2025-10-20T17:49:00Z"), isolation: .none)
         result.rtoSeconds = 42
         result.rpoSeconds = 3600

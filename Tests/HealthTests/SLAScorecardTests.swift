@@ -32,15 +32,21 @@ import Testing
                 h.backupEvent[d] = e.id
             }
             if d >= 30 {
-                var m = Manifest(id: id, name: "maia", startedAt: id.date, timeZone: "UTC", host: "h", home: "/h", root: "/h/r")
+                var m = Manifest(
+                    id: id, name: "maia", startedAt: id.date, timeZone: "UTC", host: "h", home: "/h", root: "/h/r")
                 m.finishedAt = Timestamp.string(day(d, "03:10:00"))
-                h.sets.append(ScannedSet(id: id, path: "/d/\(id)", status: .complete, finishedAt: day(d, "03:10:00"), sizeBytes: 1, manifest: m))
+                h.sets.append(
+                    ScannedSet(
+                        id: id, path: "/d/\(id)", status: .complete, finishedAt: day(d, "03:10:00"), sizeBytes: 1,
+                        manifest: m))
             }
         }
         let failed = HistoryEvent(kind: .backup, time: day(15, "03:04:00"), status: .failed)
         h.events.append(failed)
         h.failedBackup = failed.id
-        let drills: [(Int, HistoryEventStatus, Double)] = [(5, .pass, 60), (12, .pass, 70), (19, .fail, 2000), (26, .pass, 65), (29, .pass, 75)]
+        let drills: [(Int, HistoryEventStatus, Double)] = [
+            (5, .pass, 60), (12, .pass, 70), (19, .fail, 2000), (26, .pass, 65), (29, .pass, 75),
+        ]
         for (d, status, rto) in drills {
             let e = HistoryEvent(
                 kind: .drill, time: day(d, "05:02:00"), status: status, backupID: BackupID(date: day(d, "03:00:00")),

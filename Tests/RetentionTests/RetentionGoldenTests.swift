@@ -80,7 +80,8 @@ func complete(_ ids: [BackupID]) -> [RetainedSetInfo] { ids.map { RetainedSetInf
         let d = decide(
             complete(all), RetentionRules(last: 0, daily: 5, weekly: 3, monthly: 2), now: "2025-11-03T12:00:00Z",
             zone: "America/New_York")
-        #expect(d[novMon]?.reasons == ["newest complete set", "daily 2025-11-03", "weekly 2025-W45", "monthly 2025-11"])
+        #expect(
+            d[novMon]?.reasons == ["newest complete set", "daily 2025-11-03", "weekly 2025-W45", "monthly 2025-11"])
         #expect(d[fallLast]?.reasons == ["daily 2025-11-02", "weekly 2025-W44"])
         #expect(d[fallEST]?.keep == false)
         #expect(d[fallEDT]?.keep == false)
@@ -127,7 +128,9 @@ func complete(_ ids: [BackupID]) -> [RetainedSetInfo] { ids.map { RetainedSetInf
             now: "2025-05-21T00:00:00Z", zone: "Europe/Berlin")
         #expect(d[may]?.reasons == ["newest complete set", "daily 2025-05-20", "weekly 2025-W21", "monthly 2025-05"])
         #expect(d[mar11]?.reasons == ["daily 2025-03-11", "weekly 2025-W11", "monthly 2025-03"])
-        #expect(d[mar10]?.summary == "remove \(mar10): monthly 2025-03 keeps \(mar11); weekly 2025-W11 keeps \(mar11); beyond daily 2")
+        #expect(
+            d[mar10]?.summary
+                == "remove \(mar10): monthly 2025-03 keeps \(mar11); weekly 2025-W11 keeps \(mar11); beyond daily 2")
         #expect(d[jan]?.summary == "remove \(jan): beyond monthly 2; beyond weekly 2; beyond daily 2")
     }
 
@@ -185,7 +188,8 @@ func complete(_ ids: [BackupID]) -> [RetainedSetInfo] { ids.map { RetainedSetInf
         sets[2].drillPassed = true  // 2025-10-03
         sets[0].drillPassed = true  // older, passed too
         sets[9].complete = false  // newest is partial
-        let d = decide(sets, RetentionRules(last: 0, daily: 0, weekly: 0, monthly: 0), now: "2025-10-11T00:00:00Z", zone: "UTC")
+        let d = decide(
+            sets, RetentionRules(last: 0, daily: 0, weekly: 0, monthly: 0), now: "2025-10-11T00:00:00Z", zone: "UTC")
         #expect(d[days[9]]?.summary == "remove \(days[9]): partial set: counts only for last")
         #expect(d[days[8]]?.reasons == ["newest complete set"])
         #expect(d[days[2]]?.reasons == ["newest verified set"])
@@ -241,7 +245,9 @@ func complete(_ ids: [BackupID]) -> [RetainedSetInfo] { ids.map { RetainedSetInf
             }
             let newest = Set(wanted.prefix(count))
             #expect(newest.count == count)
-            #expect(newest.isSubset(of: keys(bucket, heldIDs)), "\(bucket) buckets \(newest.subtracting(keys(bucket, heldIDs)))")
+            #expect(
+                newest.isSubset(of: keys(bucket, heldIDs)),
+                "\(bucket) buckets \(newest.subtracting(keys(bucket, heldIDs)))")
         }
         // The oldest set held is about a year old, not ten days.
         let oldest = heldIDs.min()!

@@ -50,12 +50,15 @@ func referenceKept(sets: [RetainedSetInfo], rules: RetentionRules, now: Date, zo
 }
 
 @Suite struct RetentionPropertyTests {
-    static let zones = ["UTC", "Europe/Berlin", "America/New_York", "Australia/Perth", "Australia/Lord_Howe", "Pacific/Auckland"]
+    static let zones = [
+        "UTC", "Europe/Berlin", "America/New_York", "Australia/Perth", "Australia/Lord_Howe", "Pacific/Auckland",
+    ]
 
     /// A random history: bursts of sets minutes apart, daily runs, and gaps of weeks; some partial,
     /// some drilled, some sharing a second, some dated after `now`.
     static func history(_ rng: inout SeededGenerator) -> (sets: [RetainedSetInfo], now: Date) {
-        var t = Timestamp.date("2019-06-01T00:00:00Z")!.addingTimeInterval(Double.random(in: 0...(3 * 365 * 86400), using: &rng))
+        var t = Timestamp.date("2019-06-01T00:00:00Z")!.addingTimeInterval(
+            Double.random(in: 0...(3 * 365 * 86400), using: &rng))
         var sets: [RetainedSetInfo] = []
         var seen = Set<BackupID>()
         for _ in 0..<Int.random(in: 0...70, using: &rng) {
@@ -110,7 +113,9 @@ func referenceKept(sets: [RetainedSetInfo], rules: RetentionRules, now: Date, zo
                 #expect(kept.contains(newestVerified), "\(context): newest verified \(newestVerified) removed")
             }
             let reference = referenceKept(sets: sets, rules: rules, now: now, zone: zone)
-            #expect(kept == reference, "\(context): extra \(kept.subtracting(reference)), missing \(reference.subtracting(kept))")
+            #expect(
+                kept == reference,
+                "\(context): extra \(kept.subtracting(reference)), missing \(reference.subtracting(kept))")
             sawFuture = sawFuture || sets.contains { $0.id.date > now }
             sawShortRule = sawShortRule || decisions.contains { $0.reasons.contains { $0.contains("oldest set") } }
             checked += 1
