@@ -221,7 +221,7 @@ import Testing
             try:
                 from prometheus_client.parser import text_string_to_metric_families
             except ImportError:
-                print("prometheus_client is not installed: run `pip install prometheus_client`")
+                print("prometheus_client is not installed: install Debian's python3-prometheus-client (ci/setup does)")
                 sys.exit(3)
             out = {}
             for fam in text_string_to_metric_families(open(sys.argv[1]).read()):
@@ -230,8 +230,9 @@ import Testing
             print(json.dumps(out))
             """
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", "-c", script, path]
+        // Debian's python3-prometheus-client (installed by ci/setup) for the system interpreter.
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
+        process.arguments = ["-c", script, path]
         let pipe = Pipe()
         process.standardOutput = pipe
         try process.run()
