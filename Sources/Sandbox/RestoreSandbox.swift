@@ -123,12 +123,17 @@ public struct RestoreSandbox: Sendable, Equatable {
     /// - Throws: ``RestoreDrillError/io(path:message:)`` naming the first path outside the sandbox
     ///   or that could not be wiped.
     public func wipe(paths: [String]) throws {
+        try Self.wipe(paths, inside: path)
+    }
+
+    /// ``wipe(paths:)`` for paths inside the folder `sandbox`.
+    static func wipe(_ paths: [String], inside sandbox: String) throws {
         var firstError: RestoreDrillError?
-        let root = (path as NSString).standardizingPath + "/"
+        let root = (sandbox as NSString).standardizingPath + "/"
         for raw in paths {
             let target = (raw as NSString).standardizingPath
             guard target.hasPrefix(root) else {
-                firstError = firstError ?? .io(path: raw, message: "refusing to wipe: outside the sandbox \(path)")
+                firstError = firstError ?? .io(path: raw, message: "refusing to wipe: outside the sandbox \(sandbox)")
                 continue
             }
             if let error = Self.wipe(target) { firstError = firstError ?? error }
