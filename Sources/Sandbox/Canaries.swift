@@ -14,8 +14,8 @@ import Foundation
 /// makes a canary folder `.restore-drill-canary-<16 hex>` holding two files of random content,
 /// and one canary file `.restore-drill-canary-<16 hex>.txt` directly in the folder. For every
 /// canary it records the SHA-256, permission bits, modification and change times and inode.
-/// ``verify()`` lists every difference: a canary modified (content, mode, times, replaced),
-/// deleted, or a new entry created inside a canary folder. Canaries are owned by `owner` when
+/// ``verify()`` lists every difference: a canary modified (content, mode, a file's times,
+/// replaced), deleted, or a new entry created inside a canary folder. Canaries are owned by `owner` when
 /// given (the replay's unprivileged uid), so they are writable exactly by the code under test.
 ///
 /// An interrupted run leaves the canaries in place; ``remove()`` (or deleting
@@ -113,8 +113,11 @@ public struct Canaries: Sendable, Equatable {
             if now.mode != expected.mode {
                 what.append("mode \(String(expected.mode, radix: 8)) → \(String(now.mode, radix: 8))")
             }
-            if now.modified != expected.modified { what.append("mtime") }
-            if now.changed != expected.changed && what.isEmpty { what.append("ctime") }
+            // A folder's times change with its entries, reported below by name.
+            if !expected.isFolder {
+                if now.modified != expected.modified { what.append("mtime") }
+                if now.changed != expected.changed && what.isEmpty { what.append("ctime") }
+            }
             if !what.isEmpty { changes.append("modified (\(what.joined(separator: ", "))): \(expected.path)") }
             if expected.isFolder {
                 for name in Set(now.entries).subtracting(expected.entries).sorted() {

@@ -15,8 +15,8 @@ import Foundation
 /// (`bwrap --unshare-all --ro-bind / / true`, run once per replayer as the replay's uid) succeeds,
 /// else runs with `isolation: none` and says why in the notes. Under bubblewrap the script sees:
 /// no network and its own PID, IPC and UTS namespaces (`--unshare-all`), a read-only system
-/// (`--ro-bind / /`), a private `/tmp` (`--tmpfs /tmp`, placed before the sandbox bind because
-/// sandboxes may live under /tmp), the sandbox read-write, the set folder and `extraReadOnly`
+/// (`--ro-bind / /`), a private, read-only `/tmp` (`--tmpfs /tmp` placed before the sandbox bind
+/// because sandboxes may live under /tmp, then `--remount-ro /tmp`), the sandbox read-write, the set folder and `extraReadOnly`
 /// read-only, an environment it was given (`--clearenv --setenv`), its own session
 /// (`--new-session`), and death with its parent (`--die-with-parent`).
 ///
@@ -202,6 +202,9 @@ public struct IsolatedReplayer: RestoreReplayer {
                 ]
                 argv += ["--ro-bind", setFolder, setFolder]
                 for path in readOnly { argv += ["--ro-bind-try", path, path] }
+                // The private /tmp holds the mount points of a sandbox or set under /tmp; make it
+                // read-only too (binds under it stay as they are), so only the sandbox is writable.
+                argv += ["--remount-ro", "/tmp"]
                 argv += ["--chdir", request.workingDirectory, "--clearenv"]
                 for (key, value) in environment.sorted(by: { $0.key < $1.key }) { argv += ["--setenv", key, value] }
                 argv += ["--"]

@@ -120,9 +120,9 @@ struct LoopbackListener {
 
     init() throws {
         #if os(Linux)
-            fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         #else
-            fd = socket(AF_INET, SOCK_STREAM, 0)
+            let fd = socket(AF_INET, SOCK_STREAM, 0)
         #endif
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
@@ -136,8 +136,9 @@ struct LoopbackListener {
         _ = withUnsafeMutablePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
         }
-        port = UInt16(bigEndian: address.sin_port)
         _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
+        self.fd = fd
+        port = UInt16(bigEndian: address.sin_port)
     }
 
     /// True when a connection is waiting to be accepted.
@@ -204,7 +205,10 @@ struct IsolatedReplayerTests {
     func writingDotDotEscapeFails(mode: RestoreDrillConfig.IsolationMode) async throws {
         let fixture = try ReplayFixture()
         defer { fixture.cleanUp() }
-        let outcome = try await fixture.replay("set -e\ncd \"$4\"\necho escaped > ../../escape\n", isolation: mode)
+        // The sandboxes folder lives under /tmp here: under bubblewrap that is the private /tmp,
+        // which must be read-only as well.
+        let outcome = try await fixture.replay(
+            "set -e\ncd \"$4\"\necho escaped > ../../escape\necho escaped > /tmp/escape\n", isolation: mode)
         #expect(outcome.process.exitCode != 0 && outcome.process.exitCode != nil)
         #expect(outcome.process.seconds < 5)
         #expect(!FileManager.default.fileExists(atPath: (fixture.sandbox.sandboxesFolder as NSString).appendingPathComponent("escape")))

@@ -28,7 +28,7 @@ struct RestoreSandboxTests {
 
         // A tree the replay made read-only is still removed.
         try FileManager.default.createDirectory(atPath: "\(sandbox.work)/a/b", withIntermediateDirectories: true)
-        FileManager.default.createFile(atPath: "\(sandbox.work)/a/b/f", contents: Data("x".utf8))
+        #expect(FileManager.default.createFile(atPath: "\(sandbox.work)/a/b/f", contents: Data("x".utf8)))
         chmod("\(sandbox.work)/a/b", 0o500)
         chmod("\(sandbox.work)/a", 0o500)
         try sandbox.remove()
@@ -48,8 +48,8 @@ struct RestoreSandboxTests {
         #expect(FileManager.default.fileExists(atPath: foreign.work))
 
         // A marker naming another drill is refused too.
-        FileManager.default.createFile(
-            atPath: "\(foreign.path)/\(RestoreSandbox.markerName)", contents: Data("drill_20990101_000000\n".utf8))
+        #expect(FileManager.default.createFile(
+            atPath: "\(foreign.path)/\(RestoreSandbox.markerName)", contents: Data("drill_20990101_000000\n".utf8)))
         #expect(throws: RestoreDrillError.self) { try foreign.remove() }
         #expect(FileManager.default.fileExists(atPath: foreign.work))
 
@@ -68,9 +68,9 @@ struct RestoreSandboxTests {
         let sandbox = try RestoreSandbox.create(in: folder.file("sandboxes"), drillID: id)
         let secret = "\(sandbox.home)/.ssh/id_secret"
         try FileManager.default.createDirectory(atPath: "\(sandbox.home)/.ssh", withIntermediateDirectories: true)
-        FileManager.default.createFile(atPath: secret, contents: Data("s3cret".utf8), attributes: [.posixPermissions: 0o400])
+        #expect(FileManager.default.createFile(atPath: secret, contents: Data("s3cret".utf8), attributes: [.posixPermissions: 0o400]))
         let outside = folder.file("outside.txt")
-        FileManager.default.createFile(atPath: outside, contents: Data("keep".utf8))
+        #expect(FileManager.default.createFile(atPath: outside, contents: Data("keep".utf8)))
         // Keep a descriptor to the secret's inode: after the wipe, its bytes must be zeros.
         let fd = open(secret, O_RDONLY)
         defer { close(fd) }
@@ -99,7 +99,7 @@ struct RestoreSandboxTests {
         let inB = canaries.records.filter { $0.path.hasPrefix(b + "/") && !$0.isFolder }
 
         try Data("changed".utf8).write(to: URL(fileURLWithPath: loose))
-        FileManager.default.createFile(atPath: "\(canaryFolder)/intruder", contents: Data())
+        #expect(FileManager.default.createFile(atPath: "\(canaryFolder)/intruder", contents: Data()))
         try FileManager.default.removeItem(atPath: inB[0].path)
         chmod(inB[1].path, 0o600)
         let changes = canaries.verify()
