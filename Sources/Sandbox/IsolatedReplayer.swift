@@ -35,16 +35,17 @@ import Foundation
 ///
 /// **Environment.** Only `PATH=/usr/local/bin:/usr/bin:/bin`, `HOME` (`request.environment["HOME"]`,
 /// else `<sandbox>/home` when it exists, else the sandbox), `TMPDIR=<sandbox>/tmp`, `LC_ALL=C`,
-/// then `request.environment`.
+/// then `request.environment`, and ``markVariable`` with a random value for this replay.
 ///
 /// **Timeout and output cap.** The runner kills the whole process group at `request.timeout` and
 /// when output passes `request.outputCap` (the outcome keeps the tail). Under bubblewrap the PID
 /// namespace dies with it. Without bubblewrap, after a replay that ran as the unprivileged uid,
-/// every process of that uid is killed (`kill -KILL -1` run as that uid), so a script that
-/// escaped its process group is gone too. That sweep kills *every* process of the uid, so give
-/// the replay a uid nothing else uses when the machine runs other services as `nobody`.
+/// every process of that uid whose environment still carries this replay's ``markVariable`` is
+/// killed (read from /proc), so a script that left its process group is gone too, while other
+/// replays and services running as the same uid are left alone. (A script that also clears its
+/// environment escapes that sweep: `isolation: none` is not containment, and the report says so.)
 public struct IsolatedReplayer: RestoreReplayer {
-    /// The runner that starts the probe, the replay and the sweep (inject a ``RecordingRunner``
+    /// The runner that starts the probe and the replay (inject a ``RecordingRunner``
     /// to see every argv).
     public var runner: any ProcessRunner
     /// `PATH`-style folders searched for `bwrap`, `prlimit` and `setpriv`.
@@ -180,6 +181,8 @@ public struct IsolatedReplayer: RestoreReplayer {
             "LC_ALL": "C",
         ]
         environment.merge(request.environment) { _, requested in requested }
+        let mark = UUID().uuidString
+        environment[Self.markVariable] = mark
 
         let inner = [shell, script] + arguments
         let limits = request.limits
@@ -226,13 +229,11 @@ public struct IsolatedReplayer: RestoreReplayer {
         let outcome = try await runner.run(processRequest)
 
         #if os(Linux)
-            if bwrap == nil, !dropPrefix.isEmpty {
-                // Without a PID namespace, a script could have left its process group: kill every
-                // process of the replay's uid (run as that uid, it can signal nothing else).
-                let sweep = ProcessRequest(
-                    executable: dropPrefix[0], arguments: Array(dropPrefix.dropFirst()) + ["--", "/bin/sh", "-c", "kill -KILL -1 2>/dev/null; kill -KILL -1 2>/dev/null; exit 0"],
-                    environment: ["PATH": "/usr/bin:/bin"], workingDirectory: "/", timeout: 10)
-                _ = try? await runner.run(sweep)
+            if bwrap == nil, let identity {
+                // Without a PID namespace a script can leave its process group: kill every process
+                // of the replay's uid that carries this replay's mark.
+                let swept = ReplaySweep.kill(uid: identity.uid, mark: "\(Self.markVariable)=\(mark)")
+                if swept > 0 { notes.append("killed \(swept) leftover process(es) of the replay after it ended") }
             }
         #endif
         if !wipeAfter.isEmpty {
@@ -289,6 +290,10 @@ public struct IsolatedReplayer: RestoreReplayer {
         }
     #endif
 
+    /// The variable that marks every process of one replay (a random UUID), so that processes a
+    /// replay left behind can be found: `RESTORE_DRILL_REPLAY`.
+    public static let markVariable = "RESTORE_DRILL_REPLAY"
+
     /// `path` with the folder prefix `from` replaced by `to` (at a path boundary); else unchanged.
     static func rebase(_ path: String, from: String, to: String) -> String {
         if path == from { return to }
@@ -296,6 +301,41 @@ public struct IsolatedReplayer: RestoreReplayer {
         return path
     }
 }
+
+#if os(Linux)
+    /// Kills the processes a replay left behind, found through /proc (root only).
+    enum ReplaySweep {
+        /// Sends SIGKILL to every process whose real uid is `uid` and whose environment holds the
+        /// exact entry `mark` (`NAME=value`), repeating until none is left (a forking script
+        /// races the sweep) or 100 rounds.
+        /// - Returns: how many signals were sent.
+        static func kill(uid: UInt32, mark: String) -> Int {
+            let needle = Data(mark.utf8)
+            var sent = 0
+            for _ in 0..<100 {
+                var found = 0
+                for name in (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? [] {
+                    guard let pid = Int32(name), pid > 1, realUID(pid) == uid,
+                        let environ = FileManager.default.contents(atPath: "/proc/\(pid)/environ"),
+                        environ.split(separator: 0).contains(where: { $0.elementsEqual(needle) })
+                    else { continue }
+                    if Glibc.kill(pid, SIGKILL) == 0 { found += 1 }
+                }
+                if found == 0 { break }
+                sent += found
+                usleep(20_000)
+            }
+            return sent
+        }
+
+        private static func realUID(_ pid: Int32) -> UInt32? {
+            guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8),
+                let line = status.split(separator: "\n").first(where: { $0.hasPrefix("Uid:") })
+            else { return nil }
+            return line.split(whereSeparator: { $0 == "\t" || $0 == " " }).dropFirst().first.flatMap { UInt32($0) }
+        }
+    }
+#endif
 
 /// The result of the bubblewrap probe, computed once per argv.
 final class ProbeCache: @unchecked Sendable {

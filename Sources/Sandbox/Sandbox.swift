@@ -23,5 +23,5 @@
 /// later `remove()` still recognises it) and canary folders named `.restore-drill-canary-*`.
 /// Nothing keeps running: every child is in its own process group that is killed with the
 /// timeout, under bubblewrap the replay dies with its parent, and without bubblewrap the
-/// unprivileged uid's processes are swept after each replay.
+/// processes marked as the replay's are swept after it.
 import DrillCore

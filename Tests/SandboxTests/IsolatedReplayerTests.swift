@@ -196,7 +196,8 @@ struct IsolatedReplayerTests {
         #expect(variables["TMPDIR"] == (fixture.sandbox.path as NSString).appendingPathComponent("tmp"))
         #expect(variables["LC_ALL"] == "C")
         #expect(variables["RESTORE_DRILL_TEST_TOKEN"] == fixture.token)
-        let allowed: Set<String> = ["PATH", "HOME", "TMPDIR", "LC_ALL", "RESTORE_DRILL_TEST_TOKEN", "PWD", "OLDPWD", "SHLVL", "_"]
+        let allowed: Set<String> = [
+            "PATH", "HOME", "TMPDIR", "LC_ALL", "RESTORE_DRILL_TEST_TOKEN", IsolatedReplayer.markVariable, "PWD", "OLDPWD", "SHLVL", "_"]
         #expect(Set(variables.keys).subtracting(allowed).isEmpty, "leaked: \(Set(variables.keys).subtracting(allowed))")
         #expect(fixture.canaries.verify() == [])
     }
@@ -306,6 +307,21 @@ struct IsolatedReplayerTests {
         #expect(outcome.notes.contains { $0.hasPrefix("timed out") })
         #expect(await eventually(3) { fixture.survivors().isEmpty }, "survivors: \(fixture.survivors())")
         #expect(fixture.canaries.verify() == [])
+    }
+
+    /// A process that leaves the replay's process group (setsid) must not outlive the replay:
+    /// under bubblewrap the PID namespace ends it, without bubblewrap the sweep does.
+    @Test(arguments: testedModes)
+    func processesThatLeaveTheProcessGroupAreKilled(mode: RestoreDrillConfig.IsolationMode) async throws {
+        let fixture = try ReplayFixture()
+        defer { fixture.cleanUp() }
+        let outcome = try await fixture.replay(
+            "setsid sleep 1000 >/dev/null 2>&1 < /dev/null &\nsleep 0.3\nexit 0\n", isolation: mode)
+        #expect(outcome.process.exitCode == 0)
+        #expect(await eventually(3) { fixture.survivors().isEmpty }, "survivors: \(fixture.survivors())")
+        if mode == .none && geteuid() == 0 {
+            #expect(outcome.notes.contains { $0.hasPrefix("killed ") }, "\(outcome.notes)")
+        }
     }
 
     @Test(arguments: testedModes)
