@@ -57,15 +57,22 @@ public struct Canaries: Sendable, Equatable {
             for folder in Set(folders.map { ($0 as NSString).standardizingPath }).sorted() {
                 let dir = (folder as NSString).appendingPathComponent(namePrefix + Self.randomHex(8))
                 guard mkdir(dir, 0o755) == 0 else {
-                    throw RestoreDrillError.io(path: dir, message: "cannot plant canary: \(String(cString: strerror(errno)))")
+                    throw RestoreDrillError.io(
+                        path: dir, message: "cannot plant canary: \(String(cString: strerror(errno)))")
                 }
                 planted.append(dir)
-                var files = [(dir as NSString).appendingPathComponent("canary-1"), (dir as NSString).appendingPathComponent("canary-2")]
+                var files = [
+                    (dir as NSString).appendingPathComponent("canary-1"),
+                    (dir as NSString).appendingPathComponent("canary-2"),
+                ]
                 let loose = (folder as NSString).appendingPathComponent(namePrefix + Self.randomHex(8) + ".txt")
                 files.append(loose)
                 for file in files {
                     let content = Data((Self.randomHex(32) + "\n").utf8)
-                    guard FileManager.default.createFile(atPath: file, contents: content, attributes: [.posixPermissions: 0o644]) else {
+                    guard
+                        FileManager.default.createFile(
+                            atPath: file, contents: content, attributes: [.posixPermissions: 0o644])
+                    else {
                         throw RestoreDrillError.io(path: file, message: "cannot plant canary file")
                     }
                     if file == loose { planted.append(file) }
@@ -77,12 +84,16 @@ public struct Canaries: Sendable, Equatable {
             }
             var records: [Record] = []
             for top in planted {
-                guard let record = Self.record(top) else { throw RestoreDrillError.io(path: top, message: "cannot read canary") }
+                guard let record = Self.record(top) else {
+                    throw RestoreDrillError.io(path: top, message: "cannot read canary")
+                }
                 records.append(record)
                 if record.isFolder {
                     for name in record.entries {
                         let child = (top as NSString).appendingPathComponent(name)
-                        guard let r = Self.record(child) else { throw RestoreDrillError.io(path: child, message: "cannot read canary") }
+                        guard let r = Self.record(child) else {
+                            throw RestoreDrillError.io(path: child, message: "cannot read canary")
+                        }
                         records.append(r)
                     }
                 }
@@ -121,7 +132,8 @@ public struct Canaries: Sendable, Equatable {
             if !what.isEmpty { changes.append("modified (\(what.joined(separator: ", "))): \(expected.path)") }
             if expected.isFolder {
                 for name in Set(now.entries).subtracting(expected.entries).sorted() {
-                    changes.append("new file in canary folder: \((expected.path as NSString).appendingPathComponent(name))")
+                    changes.append(
+                        "new file in canary folder: \((expected.path as NSString).appendingPathComponent(name))")
                 }
             }
         }
@@ -139,7 +151,8 @@ public struct Canaries: Sendable, Equatable {
             do {
                 try FileManager.default.removeItem(atPath: record.path)
             } catch {
-                firstError = firstError ?? .io(path: record.path, message: "cannot remove canary: \(error.localizedDescription)")
+                firstError =
+                    firstError ?? .io(path: record.path, message: "cannot remove canary: \(error.localizedDescription)")
             }
         }
         if let firstError { throw firstError }

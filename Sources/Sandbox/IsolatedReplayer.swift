@@ -70,7 +70,8 @@ public struct IsolatedReplayer: RestoreReplayer {
     ) {
         self.runner = runner
         self.toolPath =
-            toolPath ?? ((ProcessInfo.processInfo.environment["PATH"].map { $0 + ":" } ?? "") + "/usr/local/bin:/usr/bin:/bin")
+            toolPath
+            ?? ((ProcessInfo.processInfo.environment["PATH"].map { $0 + ":" } ?? "") + "/usr/local/bin:/usr/bin:/bin")
         self.unprivilegedUID = unprivilegedUID
         self.unprivilegedGID = unprivilegedGID
         self.shell = shell
@@ -99,7 +100,8 @@ public struct IsolatedReplayer: RestoreReplayer {
 
         #if os(Linux)
             guard let prlimit = SubprocessRunner.which("prlimit", path: toolPath) else {
-                throw RestoreDrillError.runtime("prlimit not found (util-linux): the replay's resource limits cannot be applied")
+                throw RestoreDrillError.runtime(
+                    "prlimit not found (util-linux): the replay's resource limits cannot be applied")
             }
             var dropPrefix: [String] = []
             if let identity {
@@ -139,14 +141,19 @@ public struct IsolatedReplayer: RestoreReplayer {
                         + "put sandbox.folder under a folder other users can traverse")
             }
             chmod(sandbox, 0o711)
-            FileSystem.chownContents(of: sandbox, uid: identity.uid, gid: identity.gid, except: [RestoreSandbox.markerName])
+            // The marker and the read-only copies stay root's.
+            FileSystem.chownContents(
+                of: sandbox, uid: identity.uid, gid: identity.gid,
+                except: [RestoreSandbox.markerName, Self.setCopyFolder, Self.readOnlyCopyFolder])
             notes.append("the tool runs as root: the replay runs as uid \(identity.uid), gid \(identity.gid)")
 
             if let reason = FileSystem.unreadableReason(setFolder, uid: identity.uid, gid: identity.gid) {
-                let copyParent = (sandbox as NSString).appendingPathComponent("set")
+                let copyParent = (sandbox as NSString).appendingPathComponent(Self.setCopyFolder)
                 let copy = (copyParent as NSString).appendingPathComponent((setFolder as NSString).lastPathComponent)
                 try FileSystem.copyReadOnly(setFolder, to: copy, parent: copyParent)
-                notes.append("the set folder is not readable by uid \(identity.uid) (\(reason)): replayed from a read-only copy in \(copy)")
+                notes.append(
+                    "the set folder is not readable by uid \(identity.uid) (\(reason)): replayed from a read-only copy in \(copy)"
+                )
                 script = Self.rebase(script, from: setFolder, to: copy)
                 arguments = arguments.map { Self.rebase($0, from: setFolder, to: copy) }
                 setFolder = copy
@@ -155,10 +162,13 @@ public struct IsolatedReplayer: RestoreReplayer {
             if !FileSystem.isInside(script, setFolder) { extras.append(script) }
             for (index, extra) in extras.enumerated() where FileManager.default.fileExists(atPath: extra) {
                 if let reason = FileSystem.unreadableReason(extra, uid: identity.uid, gid: identity.gid) {
-                    let folder = (sandbox as NSString).appendingPathComponent("readonly")
-                    let copy = (folder as NSString).appendingPathComponent("\(index)-\((extra as NSString).lastPathComponent)")
+                    let folder = (sandbox as NSString).appendingPathComponent(Self.readOnlyCopyFolder)
+                    let copy = (folder as NSString).appendingPathComponent(
+                        "\(index)-\((extra as NSString).lastPathComponent)")
                     try FileSystem.copyPrivate(extra, to: copy, folder: folder, uid: identity.uid, gid: identity.gid)
-                    notes.append("\(extra) is not readable by uid \(identity.uid) (\(reason)): the replay reads a copy, wiped after it")
+                    notes.append(
+                        "\(extra) is not readable by uid \(identity.uid) (\(reason)): the replay reads a copy, wiped after it"
+                    )
                     arguments = arguments.map { $0 == extra ? copy : $0 }
                     if script == extra { script = copy }
                     wipeAfter.append(copy)
@@ -200,7 +210,8 @@ public struct IsolatedReplayer: RestoreReplayer {
             }
             if let bwrap {
                 argv += [
-                    bwrap, "--unshare-all", "--die-with-parent", "--new-session", "--ro-bind", "/", "/", "--dev", "/dev",
+                    bwrap, "--unshare-all", "--die-with-parent", "--new-session", "--ro-bind", "/", "/", "--dev",
+                    "/dev",
                     "--proc", "/proc", "--tmpfs", "/tmp", "--bind", sandbox, sandbox,
                 ]
                 argv += ["--ro-bind", setFolder, setFolder]
@@ -243,9 +254,12 @@ public struct IsolatedReplayer: RestoreReplayer {
                 notes.append("could not wipe the copied read-only files: \(error)")
             }
         }
-        if outcome.timedOut { notes.append("timed out after \(Units.humanSeconds(request.timeout)): process tree killed") }
+        if outcome.timedOut {
+            notes.append("timed out after \(Units.humanSeconds(request.timeout)): process tree killed")
+        }
         if outcome.outputTruncated {
-            notes.append("output passed the cap of \(Units.humanBytes(Int64(request.outputCap))): replay stopped, tail kept")
+            notes.append(
+                "output passed the cap of \(Units.humanBytes(Int64(request.outputCap))): replay stopped, tail kept")
         }
         return ReplayOutcome(
             process: outcome, isolation: bwrap == nil ? .none : .bubblewrap, uid: identity?.uid, notes: notes)
@@ -258,12 +272,14 @@ public struct IsolatedReplayer: RestoreReplayer {
             _ mode: RestoreDrillConfig.IsolationMode, dropPrefix: [String], notes: inout [String]
         ) async throws -> String? {
             if mode == .none {
-                notes.append("sandbox.isolation is none: isolation none (limits, timeout and scrubbed environment only)")
+                notes.append(
+                    "sandbox.isolation is none: isolation none (limits, timeout and scrubbed environment only)")
                 return nil
             }
             guard let bwrap = SubprocessRunner.which("bwrap", path: toolPath) else {
                 if mode == .bubblewrap {
-                    throw RestoreDrillError.runtime("sandbox.isolation is bubblewrap, but bwrap was not found on \(toolPath)")
+                    throw RestoreDrillError.runtime(
+                        "sandbox.isolation is bubblewrap, but bwrap was not found on \(toolPath)")
                 }
                 notes.append("bubblewrap not found: isolation none")
                 return nil
@@ -277,11 +293,13 @@ public struct IsolatedReplayer: RestoreReplayer {
                         workingDirectory: "/", outputLimit: 64 << 10, timeout: 20))
                 if outcome.succeeded { return nil }
                 let said = String(decoding: outcome.tail, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-                return said.isEmpty ? "exit \(outcome.exitCode.map(String.init) ?? "signal \(outcome.signal ?? 0)")" : said
+                return said.isEmpty
+                    ? "exit \(outcome.exitCode.map(String.init) ?? "signal \(outcome.signal ?? 0)")" : said
             }
             if let failure {
                 if mode == .bubblewrap {
-                    throw RestoreDrillError.runtime("sandbox.isolation is bubblewrap, but bubblewrap does not work here: \(failure)")
+                    throw RestoreDrillError.runtime(
+                        "sandbox.isolation is bubblewrap, but bubblewrap does not work here: \(failure)")
                 }
                 notes.append("bubblewrap does not work here (\(failure)): isolation none")
                 return nil
@@ -289,6 +307,11 @@ public struct IsolatedReplayer: RestoreReplayer {
             return bwrap
         }
     #endif
+
+    /// The folders inside the sandbox that hold read-only copies of an unreadable set and of
+    /// unreadable extra files: `set` and `readonly`.
+    static let setCopyFolder = "set"
+    static let readOnlyCopyFolder = "readonly"
 
     /// The variable that marks every process of one replay (a random UUID), so that processes a
     /// replay left behind can be found: `RESTORE_DRILL_REPLAY`.
@@ -398,12 +421,16 @@ enum FileSystem {
             guard lstat(current, &info) == 0 else { return "\(current) cannot be read" }
             switch info.st_mode & S_IFMT {
             case S_IFDIR:
-                guard allows(info, uid: uid, gid: gid, 5) else { return "\(current) is mode \(String(UInt32(info.st_mode) & 0o7777, radix: 8))" }
+                guard allows(info, uid: uid, gid: gid, 5) else {
+                    return "\(current) is mode \(String(UInt32(info.st_mode) & 0o7777, radix: 8))"
+                }
                 for name in (try? FileManager.default.contentsOfDirectory(atPath: current)) ?? [] {
                     pending.append((current as NSString).appendingPathComponent(name))
                 }
             case S_IFREG:
-                guard allows(info, uid: uid, gid: gid, 4) else { return "\(current) is mode \(String(UInt32(info.st_mode) & 0o7777, radix: 8))" }
+                guard allows(info, uid: uid, gid: gid, 4) else {
+                    return "\(current) is mode \(String(UInt32(info.st_mode) & 0o7777, radix: 8))"
+                }
             default:
                 continue
             }
@@ -436,9 +463,15 @@ enum FileSystem {
         do {
             try FileManager.default.createDirectory(atPath: parent, withIntermediateDirectories: true)
             chmod(parent, 0o755)
+            if FileManager.default.fileExists(atPath: destination) {
+                // A copy from an earlier replay in the same sandbox: replace it.
+                RestoreSandbox.makeWritable(destination)
+                try FileManager.default.removeItem(atPath: destination)
+            }
             try FileManager.default.copyItem(atPath: source, toPath: destination)
         } catch {
-            throw RestoreDrillError.io(path: destination, message: "cannot copy the set for the replay: \(error.localizedDescription)")
+            throw RestoreDrillError.io(
+                path: destination, message: "cannot copy the set for the replay: \(error.localizedDescription)")
         }
         var pending = [destination]
         while let current = pending.popLast() {
@@ -467,8 +500,11 @@ enum FileSystem {
             guard let data = FileManager.default.contents(atPath: source) else {
                 throw RestoreDrillError.io(path: source, message: "cannot read")
             }
+            _ = unlink(destination)  // a copy left by an earlier replay
             let fd = open(destination, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0o400)
-            guard fd >= 0 else { throw RestoreDrillError.io(path: destination, message: String(cString: strerror(errno))) }
+            guard fd >= 0 else {
+                throw RestoreDrillError.io(path: destination, message: String(cString: strerror(errno)))
+            }
             defer { close(fd) }
             let written = data.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
             guard written == data.count else { throw RestoreDrillError.io(path: destination, message: "short write") }

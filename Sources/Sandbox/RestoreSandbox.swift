@@ -54,7 +54,8 @@ public struct RestoreSandbox: Sendable, Equatable {
                 atPath: sandbox.sandboxesFolder, withIntermediateDirectories: true,
                 attributes: [.posixPermissions: 0o755])
         } catch {
-            throw RestoreDrillError.io(path: sandbox.sandboxesFolder, message: "cannot create: \(error.localizedDescription)")
+            throw RestoreDrillError.io(
+                path: sandbox.sandboxesFolder, message: "cannot create: \(error.localizedDescription)")
         }
         guard mkdir(sandbox.path, 0o700) == 0 else {
             let reason = errno == EEXIST ? "already exists" : String(cString: strerror(errno))
@@ -68,7 +69,10 @@ public struct RestoreSandbox: Sendable, Equatable {
         // mkdir's mode is masked by umask; make it exact.
         for folder in [sandbox.path, sandbox.home, sandbox.work] { chmod(folder, 0o700) }
         let marker = (sandbox.path as NSString).appendingPathComponent(markerName)
-        guard fm.createFile(atPath: marker, contents: Data((drillID.description + "\n").utf8), attributes: [.posixPermissions: 0o444])
+        guard
+            fm.createFile(
+                atPath: marker, contents: Data((drillID.description + "\n").utf8),
+                attributes: [.posixPermissions: 0o444])
         else {
             throw RestoreDrillError.io(path: marker, message: "cannot write the sandbox marker")
         }
@@ -97,7 +101,8 @@ public struct RestoreSandbox: Sendable, Equatable {
         guard parent == (sandboxesFolder as NSString).resolvingSymlinksInPath,
             (path as NSString).lastPathComponent == drillID.description
         else {
-            throw RestoreDrillError.io(path: path, message: "refusing to remove: not a sandbox under \(sandboxesFolder)")
+            throw RestoreDrillError.io(
+                path: path, message: "refusing to remove: not a sandbox under \(sandboxesFolder)")
         }
         let marker = (path as NSString).appendingPathComponent(Self.markerName)
         var markerInfo = stat()
@@ -152,14 +157,20 @@ public struct RestoreSandbox: Sendable, Equatable {
             var firstError: RestoreDrillError?
             let names = (try? FileManager.default.contentsOfDirectory(atPath: target)) ?? []
             for name in names {
-                if let error = wipe((target as NSString).appendingPathComponent(name)) { firstError = firstError ?? error }
+                if let error = wipe((target as NSString).appendingPathComponent(name)) {
+                    firstError = firstError ?? error
+                }
             }
-            if rmdir(target) != 0 { firstError = firstError ?? .io(path: target, message: String(cString: strerror(errno))) }
+            if rmdir(target) != 0 {
+                firstError = firstError ?? .io(path: target, message: String(cString: strerror(errno)))
+            }
             return firstError
         case S_IFREG:
             chmod(target, 0o600)
             let fd = open(target, O_WRONLY | O_NOFOLLOW)
-            guard fd >= 0 else { return .io(path: target, message: "cannot open to wipe: \(String(cString: strerror(errno)))") }
+            guard fd >= 0 else {
+                return .io(path: target, message: "cannot open to wipe: \(String(cString: strerror(errno)))")
+            }
             var remaining = Int(info.st_size)
             let zeros = [UInt8](repeating: 0, count: 64 << 10)
             var failed = false

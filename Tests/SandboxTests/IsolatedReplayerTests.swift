@@ -32,7 +32,8 @@ struct ReplayFixture {
         set = (destination as NSString).appendingPathComponent("full_20250101_000000")
         try FileManager.default.createDirectory(atPath: set, withIntermediateDirectories: true)
         chmod(destination, 0o755)
-        try Data("payload from the set\n".utf8).write(to: URL(fileURLWithPath: (set as NSString).appendingPathComponent("data.txt")))
+        try Data("payload from the set\n".utf8).write(
+            to: URL(fileURLWithPath: (set as NSString).appendingPathComponent("data.txt")))
         chmod((set as NSString).appendingPathComponent("data.txt"), 0o644)
         chmod(set, setMode)
         let id = DrillID(date: Date(), sequence: Int.random(in: 2...999_999))
@@ -60,7 +61,8 @@ struct ReplayFixture {
         chmod(set, mode)
         let request = ReplayRequest(
             script: script, arguments: ["--home", sandbox.home, "--root", sandbox.work, "--yes"], setFolder: set,
-            sandboxFolder: sandbox.path, environment: ["RESTORE_DRILL_TEST_TOKEN": token], workingDirectory: sandbox.work,
+            sandboxFolder: sandbox.path, environment: ["RESTORE_DRILL_TEST_TOKEN": token],
+            workingDirectory: sandbox.work,
             limits: limits, timeout: timeout, outputCap: outputCap, isolation: isolation)
         return try await replayer.replay(request)
     }
@@ -167,7 +169,8 @@ struct LoopbackListener {
 @Suite("IsolatedReplayer", .serialized)
 struct IsolatedReplayerTests {
     @Test(arguments: testedModes)
-    func benignScriptRestoresIntoTheSandboxWithAScrubbedEnvironment(mode: RestoreDrillConfig.IsolationMode) async throws {
+    func benignScriptRestoresIntoTheSandboxWithAScrubbedEnvironment(mode: RestoreDrillConfig.IsolationMode) async throws
+    {
         let fixture = try ReplayFixture()
         defer { fixture.cleanUp() }
         let outcome = try await fixture.replay(
@@ -182,10 +185,14 @@ struct IsolatedReplayerTests {
         #expect(outcome.isolation == (mode == .bubblewrap ? .bubblewrap : .none))
         #expect(outcome.uid == (geteuid() == 0 ? 65534 : nil))
         #expect(String(decoding: outcome.process.standardOutput, as: UTF8.self) == "done\n")
-        let restored = try String(contentsOfFile: (fixture.sandbox.work as NSString).appendingPathComponent("restored.txt"), encoding: .utf8)
+        let restored = try String(
+            contentsOfFile: (fixture.sandbox.work as NSString).appendingPathComponent("restored.txt"), encoding: .utf8)
         #expect(restored == "payload from the set\n")
-        #expect(FileManager.default.fileExists(atPath: (fixture.sandbox.home as NSString).appendingPathComponent("home.txt")))
-        let env = try String(contentsOfFile: (fixture.sandbox.work as NSString).appendingPathComponent("env.txt"), encoding: .utf8)
+        #expect(
+            FileManager.default.fileExists(
+                atPath: (fixture.sandbox.home as NSString).appendingPathComponent("home.txt")))
+        let env = try String(
+            contentsOfFile: (fixture.sandbox.work as NSString).appendingPathComponent("env.txt"), encoding: .utf8)
         var variables: [String: String] = [:]
         for line in env.split(separator: "\n") {
             let parts = line.split(separator: "=", maxSplits: 1).map(String.init)
@@ -197,7 +204,9 @@ struct IsolatedReplayerTests {
         #expect(variables["LC_ALL"] == "C")
         #expect(variables["RESTORE_DRILL_TEST_TOKEN"] == fixture.token)
         let allowed: Set<String> = [
-            "PATH", "HOME", "TMPDIR", "LC_ALL", "RESTORE_DRILL_TEST_TOKEN", IsolatedReplayer.markVariable, "PWD", "OLDPWD", "SHLVL", "_"]
+            "PATH", "HOME", "TMPDIR", "LC_ALL", "RESTORE_DRILL_TEST_TOKEN", IsolatedReplayer.markVariable, "PWD",
+            "OLDPWD", "SHLVL", "_",
+        ]
         #expect(Set(variables.keys).subtracting(allowed).isEmpty, "leaked: \(Set(variables.keys).subtracting(allowed))")
         #expect(fixture.canaries.verify() == [])
     }
@@ -212,7 +221,9 @@ struct IsolatedReplayerTests {
             "set -e\ncd \"$4\"\necho escaped > ../../escape\necho escaped > /tmp/escape\n", isolation: mode)
         #expect(outcome.process.exitCode != 0 && outcome.process.exitCode != nil)
         #expect(outcome.process.seconds < 5)
-        #expect(!FileManager.default.fileExists(atPath: (fixture.sandbox.sandboxesFolder as NSString).appendingPathComponent("escape")))
+        #expect(
+            !FileManager.default.fileExists(
+                atPath: (fixture.sandbox.sandboxesFolder as NSString).appendingPathComponent("escape")))
         #expect(fixture.canaries.verify() == [])
     }
 
@@ -247,7 +258,8 @@ struct IsolatedReplayerTests {
             exit $failed
             """, isolation: mode)
         let changes = fixture.canaries.verify()
-        let setData = try String(contentsOfFile: (fixture.set as NSString).appendingPathComponent("data.txt"), encoding: .utf8)
+        let setData = try String(
+            contentsOfFile: (fixture.set as NSString).appendingPathComponent("data.txt"), encoding: .utf8)
         #expect(setData == "payload from the set\n", "the set was written")
         if mode == .bubblewrap {
             #expect(outcome.process.exitCode == 1)
@@ -330,7 +342,8 @@ struct IsolatedReplayerTests {
         defer { fixture.cleanUp() }
         let cap = 256 << 10
         let outcome = try await fixture.replay(
-            "echo starting\nyes 'flood line' | head -c 1073741824\necho finished\n", isolation: mode, timeout: 20, outputCap: cap)
+            "echo starting\nyes 'flood line' | head -c 1073741824\necho finished\n", isolation: mode, timeout: 20,
+            outputCap: cap)
         #expect(outcome.process.outputTruncated)
         #expect(!outcome.process.timedOut && !outcome.process.succeeded)
         #expect(outcome.process.seconds < 10)
@@ -358,7 +371,8 @@ struct IsolatedReplayerTests {
         limits = ReplayFixture.smallLimits
         limits.fileSize = 1 << 20
         let big = (fixture.sandbox.work as NSString).appendingPathComponent("big")
-        let fsize = try await fixture.replay("head -c 4194304 /dev/zero > \"$4/big\"\n", isolation: mode, limits: limits)
+        let fsize = try await fixture.replay(
+            "head -c 4194304 /dev/zero > \"$4/big\"\n", isolation: mode, limits: limits)
         #expect(fsize.process.exitCode != 0)
         let size = (try? FileManager.default.attributesOfItem(atPath: big)[.size] as? Int) ?? 0
         #expect(size <= 1 << 20)
@@ -393,9 +407,18 @@ struct IsolatedReplayerTests {
             """, isolation: testedModes[0])
         #expect(outcome.process.exitCode == 0, "\(String(decoding: outcome.process.tail, as: UTF8.self))")
         #expect(outcome.notes.contains { $0.contains("read-only copy") })
-        let restored = try String(contentsOfFile: (fixture.sandbox.work as NSString).appendingPathComponent("restored.txt"), encoding: .utf8)
+        let restored = try String(
+            contentsOfFile: (fixture.sandbox.work as NSString).appendingPathComponent("restored.txt"), encoding: .utf8)
         #expect(restored == "payload from the set\n")
         #expect(currentMode(fixture.set) == 0o700)
+
+        // A second replay in the same sandbox replaces the copy, which stays root's and read-only.
+        let again = try await fixture.replay(
+            "cat \"$(dirname \"$0\")/data.txt\" > \"$4/again.txt\" || exit 3\n", isolation: testedModes[0])
+        #expect(again.process.exitCode == 0, "\(String(decoding: again.process.tail, as: UTF8.self))")
+        let copy = (fixture.sandbox.path as NSString).appendingPathComponent("set/full_20250101_000000/data.txt")
+        var info = stat()
+        #expect(lstat(copy, &info) == 0 && info.st_uid == 0 && info.st_mode & 0o7777 == 0o444)
     }
 
     @Test func bubblewrapRequiredButMissingIsAnErrorAndAutoFallsBack() async throws {
@@ -431,7 +454,9 @@ struct IsolatedReplayerTests {
         #expect((argv[0] as NSString).lastPathComponent == "prlimit")
         #expect(argv.contains("--cpu=5:5") && argv.contains("--nproc=32:32") && argv.contains("--nofile=64:64"))
         #expect(argv.contains("--as=\(1 << 30):\(1 << 30)") && argv.contains("--fsize=\(8 << 20):\(8 << 20)"))
-        for flag in ["--unshare-all", "--die-with-parent", "--new-session", "--clearenv"] { #expect(argv.contains(flag)) }
+        for flag in ["--unshare-all", "--die-with-parent", "--new-session", "--clearenv"] {
+            #expect(argv.contains(flag))
+        }
         let tmpfs = try #require(argv.firstIndex(of: "--tmpfs"))
         let bind = try #require(argv.firstIndex(of: "--bind"))
         #expect(tmpfs < bind && argv[bind + 1] == fixture.sandbox.path)

@@ -48,8 +48,9 @@ struct RestoreSandboxTests {
         #expect(FileManager.default.fileExists(atPath: foreign.work))
 
         // A marker naming another drill is refused too.
-        #expect(FileManager.default.createFile(
-            atPath: "\(foreign.path)/\(RestoreSandbox.markerName)", contents: Data("drill_20990101_000000\n".utf8)))
+        #expect(
+            FileManager.default.createFile(
+                atPath: "\(foreign.path)/\(RestoreSandbox.markerName)", contents: Data("drill_20990101_000000\n".utf8)))
         #expect(throws: RestoreDrillError.self) { try foreign.remove() }
         #expect(FileManager.default.fileExists(atPath: foreign.work))
 
@@ -68,13 +69,17 @@ struct RestoreSandboxTests {
         let sandbox = try RestoreSandbox.create(in: folder.file("sandboxes"), drillID: id)
         let secret = "\(sandbox.home)/.ssh/id_secret"
         try FileManager.default.createDirectory(atPath: "\(sandbox.home)/.ssh", withIntermediateDirectories: true)
-        #expect(FileManager.default.createFile(atPath: secret, contents: Data("s3cret".utf8), attributes: [.posixPermissions: 0o400]))
+        #expect(
+            FileManager.default.createFile(
+                atPath: secret, contents: Data("s3cret".utf8), attributes: [.posixPermissions: 0o400]))
         let outside = folder.file("outside.txt")
         #expect(FileManager.default.createFile(atPath: outside, contents: Data("keep".utf8)))
         // Keep a descriptor to the secret's inode: after the wipe, its bytes must be zeros.
         let fd = open(secret, O_RDONLY)
         defer { close(fd) }
-        #expect(throws: RestoreDrillError.self) { try sandbox.wipe(paths: [secret, outside, "\(sandbox.home)/missing"]) }
+        #expect(throws: RestoreDrillError.self) {
+            try sandbox.wipe(paths: [secret, outside, "\(sandbox.home)/missing"])
+        }
         #expect(!FileManager.default.fileExists(atPath: secret))
         var bytes = [UInt8](repeating: 0xff, count: 6)
         #expect(pread(fd, &bytes, 6, 0) == 6)
@@ -88,14 +93,16 @@ struct RestoreSandboxTests {
     @Test func canariesReportEveryKindOfChange() throws {
         let folder = try TemporaryFolder()
         defer { folder.remove() }
-        let a = folder.file("a"), b = folder.file("b")
+        let a = folder.file("a")
+        let b = folder.file("b")
         for f in [a, b] { try FileManager.default.createDirectory(atPath: f, withIntermediateDirectories: true) }
         let canaries = try Canaries.plant(in: [a, b, a])
         #expect(canaries.records.count == 2 * 4)  // per folder: a folder, its two files, a loose file
         #expect(canaries.verify() == [])
         let inA = canaries.records.filter { $0.path.hasPrefix(a + "/") }
         let canaryFolder = try #require(inA.first { $0.isFolder }).path
-        let loose = try #require(inA.first { !$0.isFolder && ($0.path as NSString).deletingLastPathComponent == a }).path
+        let loose = try #require(inA.first { !$0.isFolder && ($0.path as NSString).deletingLastPathComponent == a })
+            .path
         let inB = canaries.records.filter { $0.path.hasPrefix(b + "/") && !$0.isFolder }
 
         try Data("changed".utf8).write(to: URL(fileURLWithPath: loose))

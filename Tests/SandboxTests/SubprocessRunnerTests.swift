@@ -169,7 +169,8 @@ struct SubprocessRunnerTests {
 
     @Test func recordingRunnerRecordsArgvAndEnvironment() async throws {
         let recorder = RecordingRunner(wrapping: runner)
-        let first = ProcessRequest(executable: "sh", arguments: ["-c", "exit 0"], environment: ["PATH": "/usr/bin:/bin"])
+        let first = ProcessRequest(
+            executable: "sh", arguments: ["-c", "exit 0"], environment: ["PATH": "/usr/bin:/bin"])
         let second = ProcessRequest(executable: "true", arguments: ["--marker", "x y"])
         _ = try await recorder.run(first)
         _ = try await recorder.run(second)
