@@ -39,8 +39,8 @@ import Foundation
 ///
 /// **Timeout and output cap.** The runner kills the whole process group at `request.timeout` and
 /// when output passes `request.outputCap` (the outcome keeps the tail). Under bubblewrap the PID
-/// namespace dies with it. Without bubblewrap, after a replay that ran as the unprivileged uid,
-/// every process of that uid whose environment still carries this replay's ``markVariable`` is
+/// namespace dies with it. Without bubblewrap (on Linux), after the replay, every process of the
+/// replay's uid whose environment still carries this replay's ``markVariable`` is
 /// killed (read from /proc), so a script that left its process group is gone too, while other
 /// replays and services running as the same uid are left alone. (A script that also clears its
 /// environment escapes that sweep: `isolation: none` is not containment, and the report says so.)
@@ -240,10 +240,10 @@ public struct IsolatedReplayer: RestoreReplayer {
         let outcome = try await runner.run(processRequest)
 
         #if os(Linux)
-            if bwrap == nil, let identity {
+            if bwrap == nil {
                 // Without a PID namespace a script can leave its process group: kill every process
                 // of the replay's uid that carries this replay's mark.
-                let swept = ReplaySweep.kill(uid: identity.uid, mark: "\(Self.markVariable)=\(mark)")
+                let swept = ReplaySweep.kill(uid: identity?.uid ?? getuid(), mark: "\(Self.markVariable)=\(mark)")
                 if swept > 0 { notes.append("killed \(swept) leftover process(es) of the replay after it ended") }
             }
         #endif
@@ -326,7 +326,8 @@ public struct IsolatedReplayer: RestoreReplayer {
 }
 
 #if os(Linux)
-    /// Kills the processes a replay left behind, found through /proc (root only).
+    /// Kills the processes a replay left behind, found through /proc (a process's environment is
+    /// readable by its own uid and by root).
     enum ReplaySweep {
         /// Sends SIGKILL to every process whose real uid is `uid` and whose environment holds the
         /// exact entry `mark` (`NAME=value`), repeating until none is left (a forking script
