@@ -28,11 +28,13 @@ public struct Canaries: Sendable, Equatable {
     public struct Record: Sendable, Equatable {
         /// Absolute path.
         public var path: String
+        /// True for a canary folder, false for a canary file.
         public var isFolder: Bool
         /// SHA-256 of the content, 64 lowercase hex characters; empty for a folder.
         public var sha256: String
         /// Permission bits (`st_mode & 07777`).
         public var mode: UInt32
+        /// The inode number: a file deleted and re-created shows as replaced.
         public var inode: UInt64
         /// Modification and status-change times, nanoseconds since 1970 UTC.
         public var modified: Int64

@@ -52,6 +52,7 @@ public struct IsolatedReplayer: RestoreReplayer {
     public var toolPath: String
     /// The uid and gid the script runs as when the tool runs as root.
     public var unprivilegedUID: UInt32
+    /// The gid (with no supplementary groups) the script runs as when the tool runs as root.
     public var unprivilegedGID: UInt32
     /// The interpreter of restore scripts (POSIX sh, ../shared/DESIGN.md).
     public var shell: String
