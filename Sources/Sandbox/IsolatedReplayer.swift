@@ -50,7 +50,7 @@ public struct IsolatedReplayer: RestoreReplayer {
     public var runner: any ProcessRunner
     /// `PATH`-style folders searched for `bwrap`, `prlimit` and `setpriv`.
     public var toolPath: String
-    /// The uid and gid the script runs as when the tool runs as root.
+    /// The uid the script runs as when the tool runs as root.
     public var unprivilegedUID: UInt32
     /// The gid (with no supplementary groups) the script runs as when the tool runs as root.
     public var unprivilegedGID: UInt32
