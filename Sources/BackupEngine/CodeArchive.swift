@@ -34,6 +34,15 @@ struct CodeArchiveWriter {
         let file = try HashingFileWriter(path: artifactPath)
         let gzip = try GzipWriter(output: file, level: level)
         let sink = ArchiveSink(gzip: gzip)
+        // libarchive converts names through the current locale's character set; under the C
+        // locale a non-ASCII name cannot be converted (and crashes the pax writer). Names here are
+        // UTF-8, so archive under a UTF-8 LC_CTYPE for this thread only.
+        let utf8 = Self.utf8Locale()
+        let previous = utf8.map { uselocale($0) }
+        defer {
+            if let previous { uselocale(previous) }
+            if let utf8 { freelocale(utf8) }
+        }
         guard let archive = archive_write_new() else { throw RestoreDrillError.runtime("archive_write_new failed") }
         defer { archive_write_free(archive) }
         archive_write_set_format_pax_restricted(archive)
@@ -144,6 +153,14 @@ struct CodeArchiveWriter {
         return Result(
             artifact: ArtifactRecord(path: "code.tar.gz", component: .code, kind: .archive, size: size, sha256: sha),
             files: files, record: record, sqliteFiles: sqliteFiles, warnings: warnings)
+    }
+
+    /// A thread-usable UTF-8 `LC_CTYPE` locale (`C.UTF-8` on Linux, `UTF-8` on macOS), or nil.
+    static func utf8Locale() -> locale_t? {
+        for name in ["C.UTF-8", "C.utf8", "UTF-8", "en_US.UTF-8"] {
+            if let loc = newlocale(LC_CTYPE_MASK, name, nil) { return loc }
+        }
+        return nil
     }
 
     private func writeData(

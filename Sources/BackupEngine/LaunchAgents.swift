@@ -87,6 +87,10 @@ struct LaunchAgentCollector {
                 failures.append("\(path): not a property list (\(error.localizedDescription))")
                 continue
             }
+            guard value is [String: Any] else {
+                failures.append("\(path): not a LaunchAgent (the property list's top level is not a dictionary)")
+                continue
+            }
             let fileName = (path as NSString).lastPathComponent
             var artifact = "launchagents/\(fileName)"
             if !SetNames.isSafe(fileName) || fileName.contains("/") || used.contains(artifact) {
