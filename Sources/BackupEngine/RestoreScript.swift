@@ -312,7 +312,7 @@ public enum RestoreScript {
             tar -xpzf "$RD_SET/$1" -C "$RD_ROOT" || rd_fail "$1: extraction failed"
         }
 
-        # Prints folder of target $1 after making it.
+        # Makes the folder of target $1 and sets rd_p to it.
         rd_parent() {
             rd_p=${1%/*}
             mkdir -p "$rd_p" || rd_fail "cannot create folder $rd_p"

@@ -267,7 +267,9 @@ final class Workspace {
     }
 
     var runner: FakeRunner {
-        FakeRunner(["pip3-rd-fake": .output("requests==2.31.0\nyams==5.0\n")])
+        FakeRunner([
+            "pip3-rd-fake": .output("requests==2.31.0\nyams==5.0\n"), "brew-rd-fake": .output("git 2.42.0\nsqlite 3.45.0\n"),
+        ])
     }
 
     func backup(runner: (any ProcessRunner)? = nil, at date: Date = Date(), busyTimeout: Double = 10) async throws

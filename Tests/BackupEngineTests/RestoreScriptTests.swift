@@ -100,7 +100,9 @@ final class RestoreFixture {
         let count = f.outcome.manifest.artifacts.count
         #expect(result.out.contains("restore: verified \(count) artifacts (SHA-256 with \(c.hasher))"))
         #expect(result.out.contains("credentials: skipped (no vault in this set)"))
-        #expect(result.out.contains("dependencies: Python packages: pip3 install -r"))
+        let set = f.outcome.setPath
+        #expect(result.out.contains("dependencies: Python packages: pip3 install -r '\(set)/dependencies/python.txt'"))
+        #expect(result.out.contains("brew install $(cut -d' ' -f1 '\(set)/dependencies/homebrew.txt')"))
         let problems = try RestoredTree.problems(
             manifest: f.outcome.manifest, setPath: f.outcome.setPath, home: f.newHome, root: f.newRoot)
         #expect(problems.isEmpty, "\(c.testDescription): \(problems.joined(separator: "\n"))")
