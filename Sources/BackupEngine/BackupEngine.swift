@@ -61,7 +61,8 @@ public struct BackupEngine: Sendable {
         do {
             try FileManager.default.createDirectory(atPath: destination, withIntermediateDirectories: true)
         } catch {
-            throw RestoreDrillError.io(path: destination, message: "cannot create the destination: \(error.localizedDescription)")
+            throw RestoreDrillError.io(
+                path: destination, message: "cannot create the destination: \(error.localizedDescription)")
         }
         let started = clock.now()
         let (id, partial) = try Self.reserve(destination: destination, date: started)
@@ -70,7 +71,8 @@ public struct BackupEngine: Sendable {
             var manifest = Manifest(
                 id: id, name: config.name, startedAt: started, timeZone: TimeZone.current.identifier,
                 host: ToolInfo.hostName, home: home, root: root)
-            try await build(into: &manifest, partial: partial, root: root, home: home, destination: destination, say: say)
+            try await build(
+                into: &manifest, partial: partial, root: root, home: home, destination: destination, say: say)
             manifest.finishedAt = Timestamp.string(clock.now())
             manifest.status = manifest.components.contains { $0.status == .failed } ? .partial : .complete
             try AtomicFile.write(try manifest.encodedForDisk(), to: "\(partial)/\(Manifest.fileName)")
@@ -111,7 +113,8 @@ public struct BackupEngine: Sendable {
         var databases: [WalkEntry] = []
         var notDatabases: [String] = []
         var dropFromCode = Set<String>()
-        for entry in walk.entries where entry.type == .file && dbPatterns.contains(where: { $0.matches(entry.relative) }) {
+        for entry in walk.entries
+        where entry.type == .file && dbPatterns.contains(where: { $0.matches(entry.relative) }) {
             // An unreadable file goes to the copier too, which names the error.
             if entry.size == 0 || Self.hasSQLiteHeader(entry.absolute) != false {
                 databases.append(entry)
@@ -211,7 +214,8 @@ public struct BackupEngine: Sendable {
         let (scriptSize, scriptSHA) = try script.finish()
         chmod(scriptPath, 0o755)
         manifest.artifacts.append(
-            ArtifactRecord(path: manifest.restoreScript, component: .code, kind: .script, size: scriptSize, sha256: scriptSHA))
+            ArtifactRecord(
+                path: manifest.restoreScript, component: .code, kind: .script, size: scriptSize, sha256: scriptSHA))
         let sums = manifest.artifacts.map { "\($0.sha256)  \($0.path)\n" }.joined()
         try AtomicFile.write(Data(sums.utf8), to: "\(partial)/SHA256SUMS")
     }

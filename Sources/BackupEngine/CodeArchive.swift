@@ -80,7 +80,8 @@ struct CodeArchiveWriter {
                 archive_entry_set_filetype(entry, RD_AE_IFDIR)
                 archive_entry_set_size(entry, 0)
                 try check(archive_write_header(archive, entry), archive, artifactPath, sink)
-                files.append(FileRecord(component: .code, base: .root, path: item.relative, type: .directory, mode: perm))
+                files.append(
+                    FileRecord(component: .code, base: .root, path: item.relative, type: .directory, mode: perm))
             case .symlink:
                 archive_entry_set_filetype(entry, RD_AE_IFLNK)
                 archive_entry_set_size(entry, 0)

@@ -37,7 +37,9 @@ struct DatabaseCopier {
         let base = SetNames.isSafe(entry.relative) ? "databases/\(entry.relative)" : "databases/db-\(index).db"
         let mode = entry.mode & 0o777
         var st = stat()
-        guard stat(temp, &st) == 0 else { throw RestoreDrillError.io(path: temp, message: String(cString: strerror(errno))) }
+        guard stat(temp, &st) == 0 else {
+            throw RestoreDrillError.io(path: temp, message: String(cString: strerror(errno)))
+        }
         let size = Int64(st.st_size)
         let target = "\(setFolder)/\(base)"
         try SetNames.makeParent(of: target)
@@ -51,7 +53,8 @@ struct DatabaseCopier {
                 tables: tables, mode: mode)
             return Stored(
                 record: record,
-                artifacts: [ArtifactRecord(path: base, component: .databases, kind: .database, size: size, sha256: sha)])
+                artifacts: [ArtifactRecord(path: base, component: .databases, kind: .database, size: size, sha256: sha)]
+            )
         }
         // Stream the copy into chunks, hashing the whole file and each chunk in the same pass.
         let whole = SHA256Hasher()
@@ -61,7 +64,8 @@ struct DatabaseCopier {
         func closeChunk() throws {
             guard let w = writer else { return }
             let (n, sha) = try w.finish()
-            artifacts.append(ArtifactRecord(path: writerName, component: .databases, kind: .chunk, size: n, sha256: sha))
+            artifacts.append(
+                ArtifactRecord(path: writerName, component: .databases, kind: .chunk, size: n, sha256: sha))
             writer = nil
         }
         let total = try FileBlocks.forEach(path: temp) { block in
@@ -103,7 +107,8 @@ struct DatabaseCopier {
             throw RestoreDrillError.io(path: temp, message: "cannot create the copy: \(Self.message(dstHandle, rc))")
         }
         guard let backup = sqlite3_backup_init(dst, "main", src, "main") else {
-            throw DatabaseCopyFailure(path: name, message: "backup cannot start: \(Self.message(dst, sqlite3_errcode(dst)))")
+            throw DatabaseCopyFailure(
+                path: name, message: "backup cannot start: \(Self.message(dst, sqlite3_errcode(dst)))")
         }
         let deadline = Date().addingTimeInterval(busyTimeout)
         repeat {
@@ -116,7 +121,9 @@ struct DatabaseCopier {
             if code == SQLITE_BUSY || code == SQLITE_LOCKED {
                 throw DatabaseCopyFailure(
                     path: name,
-                    message: "locked by another process for more than \(Int(busyTimeout)) s (\(String(cString: sqlite3_errstr(code))))")
+                    message:
+                        "locked by another process for more than \(Int(busyTimeout)) s (\(String(cString: sqlite3_errstr(code))))"
+                )
             }
             throw DatabaseCopyFailure(path: name, message: "backup failed: \(String(cString: sqlite3_errstr(code)))")
         }

@@ -81,7 +81,8 @@ public enum RestoreScript {
             case "dependencies/python.txt":
                 s += "rd_say \"dependencies: Python packages: pip3 install -r '$RD_SET/\(list.path)'\"\n"
             case "dependencies/homebrew.txt":
-                s += "rd_say \"dependencies: Homebrew formulae: brew install \\$(cut -d' ' -f1 '$RD_SET/\(list.path)')\"\n"
+                s +=
+                    "rd_say \"dependencies: Homebrew formulae: brew install \\$(cut -d' ' -f1 '$RD_SET/\(list.path)')\"\n"
             default:
                 s += "rd_say \"dependencies: see $RD_SET/\(list.path)\"\n"
             }

@@ -51,9 +51,11 @@ struct ShellCollector {
             }
             let (size, sha) = try writer.finish()
             let mode = Int(st.st_mode) & 0o777
-            result.artifacts.append(ArtifactRecord(path: artifact, component: .shell, kind: .config, size: size, sha256: sha))
+            result.artifacts.append(
+                ArtifactRecord(path: artifact, component: .shell, kind: .config, size: size, sha256: sha))
             result.files.append(
-                FileRecord(component: .shell, base: .home, path: relative, type: .file, size: size, sha256: sha, mode: mode))
+                FileRecord(
+                    component: .shell, base: .home, path: relative, type: .file, size: size, sha256: sha, mode: mode))
         }
         let bytes = result.files.reduce(Int64(0)) { $0 + $1.size }
         if !failures.isEmpty {
@@ -127,7 +129,8 @@ struct DependencyCollector {
             let writer = try HashingFileWriter(path: target)
             try writer.write(outcome.standardOutput)
             let (size, sha) = try writer.finish()
-            artifacts.append(ArtifactRecord(path: artifact, component: .dependencies, kind: .list, size: size, sha256: sha))
+            artifacts.append(
+                ArtifactRecord(path: artifact, component: .dependencies, kind: .list, size: size, sha256: sha))
         }
         let bytes = artifacts.reduce(Int64(0)) { $0 + $1.size }
         var warnings: [String] = []

@@ -72,14 +72,16 @@ import Testing
         let archive = outcome.setPath + "/code.tar.gz"
 
         #expect(try Shell.run("/usr/bin/gzip", ["-t", archive]).code == 0)
-        let expected = Set(m.files.filter { $0.component == .code }.map { $0.type == .directory ? $0.path + "/" : $0.path })
+        let expected = Set(
+            m.files.filter { $0.component == .code }.map { $0.type == .directory ? $0.path + "/" : $0.path })
         for tar in ["/usr/bin/tar", "/usr/bin/bsdtar"] {
             let listing = try Shell.run(tar, ["-tzf", archive])
             #expect(listing.code == 0, "\(tar): \(listing.err)")
-            let members = Set(listing.out.split(separator: "\n").map { name -> String in
-                // bsdtar lists folders with a trailing slash too; normalise both.
-                String(name)
-            })
+            let members = Set(
+                listing.out.split(separator: "\n").map { name -> String in
+                    // bsdtar lists folders with a trailing slash too; normalise both.
+                    String(name)
+                })
             #expect(members == expected, "\(tar) lists \(members.symmetricDifference(expected).sorted())")
         }
         let paths = Set(m.files.filter { $0.component == .code }.map(\.path))
@@ -235,7 +237,8 @@ import Testing
         // A second backup with a broken plist: the component fails naming it, the others are kept.
         try Data("<?xml version=\"1.0\"?><plist><dict><key>Label".utf8)
             .write(to: URL(fileURLWithPath: ws.home + "/Library/LaunchAgents/com.maia.broken.plist"))
-        try Data("garbage".utf8).write(to: URL(fileURLWithPath: ws.home + "/Library/LaunchAgents/com.maia.garbage.plist"))
+        try Data("garbage".utf8).write(
+            to: URL(fileURLWithPath: ws.home + "/Library/LaunchAgents/com.maia.garbage.plist"))
         let second = try await ws.backup()
         let agents = try #require(second.manifest.component(.launchagents))
         #expect(agents.status == .failed)
@@ -359,4 +362,33 @@ final class LineCollector: @unchecked Sendable {
     private var lines: [String] = []
     func add(_ line: String) { lock.withLock { lines.append(line) } }
     var all: [String] { lock.withLock { lines } }
+}
+
+@Suite struct GlobSupportTests {
+    @Test func excludePatternsMatchNamesOrRootRelativePaths() {
+        let patterns = [".git", "*.pyc", "cache/tmp"]
+        #expect(GlobSupport.excluded(relative: "a/b/.git", name: ".git", patterns: patterns))
+        #expect(GlobSupport.excluded(relative: "x.pyc", name: "x.pyc", patterns: patterns))
+        #expect(GlobSupport.excluded(relative: "cache/tmp", name: "tmp", patterns: patterns))
+        #expect(!GlobSupport.excluded(relative: "other/cache/tmp", name: "tmp", patterns: patterns))
+        #expect(!GlobSupport.excluded(relative: "src/main.py", name: "main.py", patterns: patterns))
+    }
+
+    @Test func aWalkEntersOnlyFoldersADatabaseGlobCanReachBelow() {
+        #expect(GlobSupport.couldMatchBelow("claude/data/**/*.db", folder: "claude"))
+        #expect(GlobSupport.couldMatchBelow("claude/data/**/*.db", folder: "claude/data/x/y"))
+        #expect(!GlobSupport.couldMatchBelow("claude/data/**/*.db", folder: "node_modules"))
+        #expect(!GlobSupport.couldMatchBelow("data/*.db", folder: "data/sub"))
+        #expect(GlobSupport.couldMatchBelow("**/*.db", folder: ".venv/lib"))
+    }
+
+    @Test func databasesInsideAnExcludedFolderAreStillCopied() async throws {
+        let ws = try Workspace(chunked: false, live: false)
+        defer { ws.close() }
+        ws.config.code.exclude = ["data"]
+        let outcome = try await ws.backup()
+        #expect(outcome.manifest.databases.map(\.path) == ["data/app.db"])
+        #expect(!outcome.manifest.files.contains { $0.path.hasPrefix("data") })
+        #expect(outcome.manifest.status == .complete)
+    }
 }

@@ -36,7 +36,8 @@ import Testing
                 #expect(String(table.rows) == live, "\(db.path).\(table.name)")
             }
         }
-        let newHome = scratch.path + "/restored home", newRoot = newHome + "/git/maia"
+        let newHome = scratch.path + "/restored home"
+        let newRoot = newHome + "/git/maia"
         let restoreStarted = Date()
         let result = try Shell.run(
             "/bin/sh", [outcome.setPath + "/" + m.restoreScript, "--home", newHome, "--root", newRoot, "--yes"])
@@ -45,7 +46,8 @@ import Testing
         let problems = try RestoredTree.problems(manifest: m, setPath: outcome.setPath, home: newHome, root: newRoot)
         #expect(problems.isEmpty, "\(problems.prefix(20))")
         if let report = ProcessInfo.processInfo.environment["RD_BENCH_REPORT"] {
-            let line = String(format: "backup %.2f s, restore script %.2f s, set %@\n", backupSeconds, restoreSeconds,
+            let line = String(
+                format: "backup %.2f s, restore script %.2f s, set %@\n", backupSeconds, restoreSeconds,
                 Units.humanBytes(m.artifacts.reduce(0) { $0 + $1.size }))
             try Data(line.utf8).write(to: URL(fileURLWithPath: report))
         }

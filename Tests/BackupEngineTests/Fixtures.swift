@@ -36,10 +36,12 @@ enum Shell {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("rd-out-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: folder) }
-        let outURL = folder.appendingPathComponent("out"), errURL = folder.appendingPathComponent("err")
+        let outURL = folder.appendingPathComponent("out")
+        let errURL = folder.appendingPathComponent("err")
         _ = FileManager.default.createFile(atPath: outURL.path, contents: nil)
         _ = FileManager.default.createFile(atPath: errURL.path, contents: nil)
-        let out = try FileHandle(forWritingTo: outURL), err = try FileHandle(forWritingTo: errURL)
+        let out = try FileHandle(forWritingTo: outURL)
+        let err = try FileHandle(forWritingTo: errURL)
         let p = Process()
         p.executableURL = URL(fileURLWithPath: executable)
         p.arguments = arguments
@@ -157,7 +159,9 @@ final class Workspace {
         config.databases.smallLimit = 20 << 10
         config.credentials.include = [root + "/secrets"]
         config.launchAgents.include = [home + "/Library/LaunchAgents/com.maia.*.plist"]
-        config.shell.files = [home + "/.zshrc", home + "/.zprofile", home + "/.gitconfig", home + "/.config/git/ignore"]
+        config.shell.files = [
+            home + "/.zshrc", home + "/.zprofile", home + "/.gitconfig", home + "/.config/git/ignore",
+        ]
         config.dependencies.python = ["pip3-rd-fake", "freeze"]
         config.dependencies.homebrew = ["brew-rd-fake", "list", "--versions"]
 
@@ -268,7 +272,8 @@ final class Workspace {
 
     var runner: FakeRunner {
         FakeRunner([
-            "pip3-rd-fake": .output("requests==2.31.0\nyams==5.0\n"), "brew-rd-fake": .output("git 2.42.0\nsqlite 3.45.0\n"),
+            "pip3-rd-fake": .output("requests==2.31.0\nyams==5.0\n"),
+            "brew-rd-fake": .output("git 2.42.0\nsqlite 3.45.0\n"),
         ])
     }
 
@@ -304,7 +309,8 @@ enum RestoredTree {
                 continue
             }
             if file.component != .launchagents && Int(st.st_mode) & 0o777 != file.mode {
-                problems.append("\(file.path): mode \(String(Int(st.st_mode) & 0o777, radix: 8)) != \(String(file.mode, radix: 8))")
+                problems.append(
+                    "\(file.path): mode \(String(Int(st.st_mode) & 0o777, radix: 8)) != \(String(file.mode, radix: 8))")
             }
             switch file.type {
             case .directory:

@@ -68,7 +68,8 @@ final class RestoreFixture {
     ) throws -> Shell.Result {
         let bin = try ToolBin(in: scratch.path + "/tools-\(UUID().uuidString.prefix(6))", tar: c.tar, hasher: c.hasher)
         return try Shell.run(
-            c.shell[0], Array(c.shell.dropFirst()) + [scriptPath ?? script, "--home", newHome, "--root", newRoot] + extra,
+            c.shell[0],
+            Array(c.shell.dropFirst()) + [scriptPath ?? script, "--home", newHome, "--root", newRoot] + extra,
             environment: ["PATH": bin.path, "HOME": shellHome, "LANG": "C.UTF-8"], cwd: cwd ?? scratch.path)
     }
 
@@ -122,7 +123,8 @@ final class RestoreFixture {
         let data = try Data(contentsOf: URL(fileURLWithPath: f.newHome + "/Library/LaunchAgents/com.maia.xml.plist"))
         let plist = try #require(try PropertyListSerialization.propertyList(from: data, format: nil) as? [String: Any])
         let args = try #require(plist["ProgramArguments"] as? [String])
-        let home = f.ws.home, root = f.ws.root
+        let home = f.ws.home
+        let root = f.ws.root
         #expect(args[0] == f.newRoot + "/bin/run.sh")
         #expect(args[1] == "--config=" + f.newRoot + "/etc/app.conf")
         #expect(args[2] == home + "2/not-mine")
@@ -140,12 +142,15 @@ final class RestoreFixture {
         #expect(plist["WorkingDirectory"] as? String == f.newRoot)
         let bin = try #require(
             try PropertyListSerialization.propertyList(
-                from: try Data(contentsOf: URL(fileURLWithPath: f.newHome + "/Library/LaunchAgents/com.maia.bin.plist")),
+                from: try Data(
+                    contentsOf: URL(fileURLWithPath: f.newHome + "/Library/LaunchAgents/com.maia.bin.plist")),
                 format: nil) as? [String: Any])
         // A quote is not a path boundary in PathRewrite's rule, so a quoted path inside an `sh -c`
         // script stays as it was (the verifier's launchagents.rewrite reports such traces).
         let script = "cd '" + root + "' && ./bin/run.sh"
-        #expect((bin["ProgramArguments"] as? [String])?[2] == PathRewrite.apply(script, [(root, f.newRoot), (home, f.newHome)]))
+        #expect(
+            (bin["ProgramArguments"] as? [String])?[2]
+                == PathRewrite.apply(script, [(root, f.newRoot), (home, f.newHome)]))
         #expect((bin["ProgramArguments"] as? [String])?[2] == script)
         #expect(bin["StandardErrorPath"] as? String == f.newHome + "/Library/Logs/maia-bin.log")
     }
@@ -176,20 +181,24 @@ final class RestoreFixture {
         let f = try await RestoreFixture()
         defer { f.close() }
         let set = f.outcome.setPath
-        let a = "databases/data/big/large.db.chunk-0009", b = "databases/data/big/large.db.chunk-0010"
+        let a = "databases/data/big/large.db.chunk-0009"
+        let b = "databases/data/big/large.db.chunk-0010"
         let da = try Data(contentsOf: URL(fileURLWithPath: set + "/" + a))
         let db = try Data(contentsOf: URL(fileURLWithPath: set + "/" + b))
         try db.write(to: URL(fileURLWithPath: set + "/" + a))
         try da.write(to: URL(fileURLWithPath: set + "/" + b))
         // Reseal SHA256SUMS so only the database check can notice.
         var sums = try String(contentsOfFile: set + "/SHA256SUMS", encoding: .utf8)
-        let sa = SHA256Digest.hex(of: da), sb = SHA256Digest.hex(of: db)
+        let sa = SHA256Digest.hex(of: da)
+        let sb = SHA256Digest.hex(of: db)
         sums = sums.replacingOccurrences(of: "\(sa)  \(a)", with: "\(sb)  \(a)")
             .replacingOccurrences(of: "\(sb)  \(b)", with: "\(sa)  \(b)")
         try sums.write(toFile: set + "/SHA256SUMS", atomically: true, encoding: .utf8)
         let result = try f.run(RestoreCase(shell: ["/usr/bin/bash", "--posix"], tar: "/usr/bin/tar", hasher: "shasum"))
         #expect(result.code != 0)
-        #expect(result.err.contains("restore: FAILED: data/big/large.db: reassembled database checksum mismatch"), "\(result.err)")
+        #expect(
+            result.err.contains("restore: FAILED: data/big/large.db: reassembled database checksum mismatch"),
+            "\(result.err)")
         #expect(!FileManager.default.fileExists(atPath: f.newRoot + "/data/big/large.db"))
         #expect(f.tempLeftovers().isEmpty)
     }
