@@ -1,6 +1,7 @@
 import BackupEngine
 import DrillCore
 import Foundation
+import Health
 import Sandbox
 
 /// `restore-drill backup`: the backup engine with the real process runner.
@@ -33,8 +34,28 @@ public struct BackupJob: Sendable {
     ///   not an error: it makes a partial set, see ``BackupSummary/status``).
     public func run() async throws -> Outcome {
         let started = clock.now()
-        let outcome = try await BackupEngine(config: config, clock: clock, runner: runner, progress: progress).run()
+        let lock = try DestinationLock.acquire(destination: config.destination, mode: .shared)
+        defer { lock?.release() }
+        let history = HistoryStore(destination: config.destination)
+        let outcome: BackupOutcome
+        do {
+            outcome = try await BackupEngine(config: config, clock: clock, runner: runner, progress: progress).run()
+        } catch {
+            _ = try? history.append(
+                HistoryEvent(kind: .backup, time: clock.now(), status: .failed, details: ["error": "\(error)"]))
+            throw error
+        }
         let seconds = clock.now().timeIntervalSince(started)
+        _ = try? history.append(
+            HistoryEvent(
+                kind: .backup, time: clock.now(), status: outcome.manifest.status == .complete ? .complete : .partial,
+                backupID: outcome.manifest.id,
+                details: [
+                    "seconds": String(format: "%.3f", seconds),
+                    "bytes": String(outcome.manifest.artifacts.reduce(0) { $0 + $1.size }),
+                    "failed_components": outcome.manifest.components.filter { $0.status == .failed }.map(\.id.rawValue)
+                        .joined(separator: ","),
+                ]))
         let summary = BackupSummary(
             manifest: outcome.manifest, setPath: outcome.setPath, seconds: seconds, warnings: outcome.warnings)
         return Outcome(setPath: outcome.setPath, manifest: outcome.manifest, summary: summary)

@@ -1,5 +1,6 @@
 import DrillCore
 import Foundation
+import Health
 import Reports
 import Sandbox
 import Verifier
@@ -95,11 +96,16 @@ public struct DrillJob: Sendable {
             limits: config?.sandbox.limits ?? .init(), timeout: config?.sandbox.timeout ?? 3600,
             isolation: config?.sandbox.isolation ?? .auto, destination: destination,
             canaryFolders: Array(Set(canaries)).sorted(), maxShrink: config?.coverage.maxShrink ?? 0.5)
+        let lock = try destination.flatMap { try DestinationLock.acquire(destination: $0, mode: .shared) }
+        defer { lock?.release() }
         var result = try await Drill(options: options, clock: clock, replayer: replayer, progress: progress).run()
         let folder = (reports as NSString).appendingPathComponent(result.drillID.description)
         result.reportFolder = folder
         _ = try ReportWriter.write(result, to: folder)
         _ = try? ReportWriter.prune(reportsRoot: reports, keep: config?.reports.keep ?? 50)
+        if let destination {
+            _ = try? HistoryStore(destination: destination).append(HistoryEvent(drill: result, finishedAt: clock.now()))
+        }
         return result
     }
 

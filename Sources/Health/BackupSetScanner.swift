@@ -1,0 +1,127 @@
+import DrillCore
+import Foundation
+import Retention
+
+/// One backup set found in a destination: a folder named by a ``BackupID`` whose `manifest.json`
+/// ``Manifest/load(setPath:)`` accepts, whose id equals the folder name and whose self-checksum matches.
+public struct ScannedSet: Sendable, Equatable {
+    public var id: BackupID
+    /// Absolute path of the set folder.
+    public var path: String
+    public var status: SetStatus
+    /// The manifest's `finished_at`, UTC.
+    public var finishedAt: Date
+    /// Sum of the manifest's artifact sizes, bytes (what the set occupies, but for the manifest,
+    /// SHA256SUMS and the restore script).
+    public var sizeBytes: Int64
+    public var manifest: Manifest
+
+    public init(id: BackupID, path: String, status: SetStatus, finishedAt: Date, sizeBytes: Int64, manifest: Manifest) {
+        self.id = id
+        self.path = path
+        self.status = status
+        self.finishedAt = finishedAt
+        self.sizeBytes = sizeBytes
+        self.manifest = manifest
+    }
+}
+
+/// A folder that looks like a set (named by a ``BackupID``) but is not a usable one. Retention never
+/// counts it, prune never removes it, health warns about it.
+public struct RejectedFolder: Sendable, Equatable, Codable {
+    public var name: String
+    public var path: String
+    public var reason: String
+}
+
+/// A `.partial-<id>` folder: a backup in progress, or the leftovers of one that crashed.
+public struct PartialFolder: Sendable, Equatable, Codable {
+    public var name: String
+    public var path: String
+    /// The folder's modification time (prune removes those older than a day).
+    public var modified: Date
+}
+
+/// What a destination holds.
+public struct DestinationScan: Sendable, Equatable {
+    /// Usable sets, oldest first.
+    public var sets: [ScannedSet]
+    public var rejected: [RejectedFolder]
+    public var partials: [PartialFolder]
+
+    /// The newest set whose status is complete.
+    public var newestComplete: ScannedSet? { sets.last { $0.status == .complete } }
+
+    /// The retention view of the sets: complete or not, and whether a drill of the set passed
+    /// according to `events` (a `drill` event with status `pass` and that backup id).
+    public func retentionInput(events: [HistoryEvent]) -> [RetainedSetInfo] {
+        let passed = Set(events.filter { $0.kind == .drill && $0.status == .pass }.compactMap(\.backupID))
+        return sets.map {
+            RetainedSetInfo(id: $0.id, complete: $0.status == .complete, drillPassed: passed.contains($0.id))
+        }
+    }
+}
+
+/// Finds the backup sets of a destination by reading their manifests (never by file times).
+public enum BackupSetScanner {
+    /// Lists `destination`: set folders, look-alike folders that are not usable sets, and
+    /// `.partial-*` folders. Other entries (`.restore-drill`, files, anything else) are ignored.
+    /// - Returns: an empty scan when `destination` does not exist.
+    /// - Throws: ``RestoreDrillError/io(path:message:)`` when it exists but cannot be listed.
+    public static func scan(destination: String) throws -> DestinationScan {
+        let fm = FileManager.default
+        var isFolder: ObjCBool = false
+        guard fm.fileExists(atPath: destination, isDirectory: &isFolder) else {
+            return DestinationScan(sets: [], rejected: [], partials: [])
+        }
+        guard isFolder.boolValue else { throw RestoreDrillError.io(path: destination, message: "is not a folder") }
+        let names: [String]
+        do {
+            names = try fm.contentsOfDirectory(atPath: destination)
+        } catch {
+            throw RestoreDrillError.io(path: destination, message: "cannot list: \(error.localizedDescription)")
+        }
+        var sets: [ScannedSet] = []
+        var rejected: [RejectedFolder] = []
+        var partials: [PartialFolder] = []
+        for name in names.sorted() {
+            let path = (destination as NSString).appendingPathComponent(name)
+            var dir: ObjCBool = false
+            guard fm.fileExists(atPath: path, isDirectory: &dir), dir.boolValue else { continue }
+            if name.hasPrefix(".partial-") {
+                let modified = (try? fm.attributesOfItem(atPath: path)[.modificationDate] as? Date) ?? Date.distantPast
+                partials.append(PartialFolder(name: name, path: path, modified: modified))
+                continue
+            }
+            guard let id = BackupID(name) else { continue }
+            do {
+                let manifest = try Manifest.load(setPath: path)
+                guard manifest.id == id else {
+                    rejected.append(
+                        RejectedFolder(
+                            name: name, path: path, reason: "manifest id \(manifest.id) is not the folder name"))
+                    continue
+                }
+                guard try manifest.verifySelfChecksum() else {
+                    rejected.append(
+                        RejectedFolder(name: name, path: path, reason: "manifest self-checksum does not match"))
+                    continue
+                }
+                guard let finished = Timestamp.date(manifest.finishedAt) else {
+                    rejected.append(
+                        RejectedFolder(
+                            name: name, path: path, reason: "finished_at \"\(manifest.finishedAt)\" is not a time"))
+                    continue
+                }
+                sets.append(
+                    ScannedSet(
+                        id: id, path: path, status: manifest.status, finishedAt: finished,
+                        sizeBytes: manifest.artifacts.reduce(0) { $0 + $1.size }, manifest: manifest))
+            } catch {
+                rejected.append(RejectedFolder(name: name, path: path, reason: "\(error)"))
+            }
+        }
+        sets.sort { $0.id < $1.id }
+        return DestinationScan(sets: sets, rejected: rejected, partials: partials)
+    }
+}

@@ -1,0 +1,146 @@
+import DrillCore
+import Foundation
+
+/// Every fact health is judged on, gathered once so evaluation is a pure function of it
+/// (tests build one by hand with a fixed `now`).
+public struct HealthInput: Sendable, Equatable {
+    /// The newest complete set.
+    public struct SetFact: Sendable, Equatable {
+        public var id: BackupID
+        /// Its manifest's `finished_at`, UTC.
+        public var finishedAt: Date
+        /// Sum of its artifact sizes, bytes.
+        public var sizeBytes: Int64
+
+        public init(id: BackupID, finishedAt: Date, sizeBytes: Int64) {
+            self.id = id
+            self.finishedAt = finishedAt
+            self.sizeBytes = sizeBytes
+        }
+    }
+
+    /// One run of a backup or a drill, from the history (or, for a backup with no history, from
+    /// the newest set).
+    public struct RunFact: Sendable, Equatable {
+        /// When the run finished, UTC.
+        public var time: Date
+        public var status: HistoryEventStatus
+        public var backupID: BackupID?
+        public var drillID: DrillID?
+        /// Measured restore time of a drill, seconds.
+        public var rtoSeconds: Double?
+        public var reportFolder: String?
+        /// The history event it came from; nil when taken from a set.
+        public var eventID: String?
+
+        public init(
+            time: Date, status: HistoryEventStatus, backupID: BackupID? = nil, drillID: DrillID? = nil,
+            rtoSeconds: Double? = nil, reportFolder: String? = nil, eventID: String? = nil
+        ) {
+            self.time = time
+            self.status = status
+            self.backupID = backupID
+            self.drillID = drillID
+            self.rtoSeconds = rtoSeconds
+            self.reportFolder = reportFolder
+            self.eventID = eventID
+        }
+
+        init(_ event: HistoryEvent) {
+            self.init(
+                time: event.time, status: event.status, backupID: event.backupID, drillID: event.drillID,
+                rtoSeconds: event.rtoSeconds, reportFolder: event.reportFolder, eventID: event.id)
+        }
+    }
+
+    /// The instant health is judged at (injected clock).
+    public var now: Date
+    /// The destination folder.
+    public var destination: String
+    public var newestComplete: SetFact?
+    /// The newest set's id when the newest set is partial; nil when it is complete or there is none.
+    public var newestPartial: BackupID?
+    /// Number of usable sets (complete and partial).
+    public var setCount: Int
+    /// The newest drill whose verdict was pass.
+    public var newestPassingDrill: RunFact?
+    public var lastBackup: RunFact?
+    public var lastDrill: RunFact?
+    public var destinationExists: Bool
+    public var destinationWritable: Bool
+    /// Bytes available to this user on the destination's file system; nil when unknown.
+    public var freeBytes: Int64?
+    /// Folders named like sets that are not usable sets, as `name: reason`.
+    public var rejectedFolders: [String]
+    /// History files that could not be read, as `file: message`.
+    public var historyProblems: [String]
+
+    public init(
+        now: Date, destination: String, newestComplete: SetFact? = nil, newestPartial: BackupID? = nil,
+        setCount: Int = 0, newestPassingDrill: RunFact? = nil, lastBackup: RunFact? = nil, lastDrill: RunFact? = nil,
+        destinationExists: Bool = true, destinationWritable: Bool = true, freeBytes: Int64? = nil,
+        rejectedFolders: [String] = [], historyProblems: [String] = []
+    ) {
+        self.now = now
+        self.destination = destination
+        self.newestComplete = newestComplete
+        self.newestPartial = newestPartial
+        self.setCount = setCount
+        self.newestPassingDrill = newestPassingDrill
+        self.lastBackup = lastBackup
+        self.lastDrill = lastDrill
+        self.destinationExists = destinationExists
+        self.destinationWritable = destinationWritable
+        self.freeBytes = freeBytes
+        self.rejectedFolders = rejectedFolders
+        self.historyProblems = historyProblems
+    }
+
+    /// Gathers the facts of `destination`: its sets (by manifest, ``BackupSetScanner``), its
+    /// history (``HistoryStore``), whether this user may write to it (`access(W_OK)`, which also
+    /// sees a read-only mount) and its free bytes (`statvfs`: `f_bavail × f_frsize`).
+    /// The last backup is the newest `backup` event; with no backup event at all, the newest set
+    /// stands for it. Nothing is written.
+    /// - Parameters:
+    ///   - destination: absolute path of the destination.
+    ///   - now: the instant of the check.
+    /// - Throws: ``RestoreDrillError/io(path:message:)`` when the destination or its events folder
+    ///   exists but cannot be listed (health reports that as UNKNOWN).
+    public static func gather(destination: String, now: Date) throws -> HealthInput {
+        let scan = try BackupSetScanner.scan(destination: destination)
+        let log = try HistoryStore(destination: destination).load()
+        return assemble(destination: destination, now: now, scan: scan, log: log)
+    }
+
+    /// The facts of an already made scan and history log (plus the destination's own state).
+    public static func assemble(destination: String, now: Date, scan: DestinationScan, log: HistoryLog) -> HealthInput {
+        var input = HealthInput(now: now, destination: destination)
+        if let newest = scan.newestComplete {
+            input.newestComplete = SetFact(id: newest.id, finishedAt: newest.finishedAt, sizeBytes: newest.sizeBytes)
+        }
+        if let newest = scan.sets.last, newest.status == .partial { input.newestPartial = newest.id }
+        input.setCount = scan.sets.count
+        let events = log.events
+        input.newestPassingDrill = events.last { $0.kind == .drill && $0.status == .pass }.map(RunFact.init)
+        input.lastDrill = events.last { $0.kind == .drill }.map(RunFact.init)
+        if let backup = events.last(where: { $0.kind == .backup }) {
+            input.lastBackup = RunFact(backup)
+        } else if let newest = scan.sets.last {
+            input.lastBackup = RunFact(
+                time: newest.finishedAt, status: newest.status == .complete ? .complete : .partial, backupID: newest.id)
+        }
+        var isFolder: ObjCBool = false
+        input.destinationExists =
+            FileManager.default.fileExists(atPath: destination, isDirectory: &isFolder) && isFolder.boolValue
+        input.destinationWritable = input.destinationExists && access(destination, W_OK) == 0
+        if input.destinationExists {
+            var fs = statvfs()
+            if statvfs(destination, &fs) == 0 {
+                input.freeBytes = Int64(fs.f_bavail) * Int64(fs.f_frsize)
+            }
+        }
+        input.rejectedFolders = scan.rejected.map { "\($0.name): \($0.reason)" }
+        input.historyProblems = log.problems.map { "\($0.file): \($0.message)" }
+        return input
+    }
+}

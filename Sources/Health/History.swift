@@ -1,0 +1,293 @@
+import DrillCore
+import Foundation
+
+/// What an event records.
+public enum HistoryEventKind: String, Codable, Sendable, CaseIterable {
+    /// A backup ran; ``HistoryEvent/status`` is `complete`, `partial` or `failed`.
+    case backup
+    /// A drill ran; status `pass` or `fail` (the drill's verdict).
+    case drill
+    /// `restore-drill check` read sets back; status `pass` or `fail`.
+    case check
+    /// A prune ran; status `ok` or `failed`.
+    case prune
+}
+
+/// The outcome recorded in an event. Which values a kind uses: see ``HistoryEventKind``.
+public enum HistoryEventStatus: String, Codable, Sendable, CaseIterable {
+    case complete, partial, failed, pass, fail, ok
+}
+
+/// One event of the history: one JSON file `<destination>/.restore-drill/events/<id>.json`.
+///
+/// JSON shape (keys snake_case, times ISO 8601 UTC with milliseconds):
+/// `{"format": "restore-drill/event", "format_version": 1, "id": "20251020T175019.123Z-drill-3f9a2c1b",
+/// "kind": "drill", "time": "2025-10-20T17:50:19.123Z", "backup_id": "full_…", "drill_id": "drill_…",
+/// "status": "pass", "rpo_seconds": 3600, "rto_seconds": 12.5, "report_folder": "/…/reports/drill_…",
+/// "tool_version": "0.1.0", "host": "…", "details": {"removed": "3"}}`.
+/// `time` is when the run finished (for a backup: when its set was complete or failed).
+/// Events never hold secrets: ``HistoryStore/append(_:)`` refuses detail keys that name one.
+public struct HistoryEvent: Codable, Sendable, Equatable {
+    /// The value of `format`.
+    public static let formatName = "restore-drill/event"
+    /// The `format_version` this build reads and writes.
+    public static let formatVersion = 1
+
+    public var format: String = HistoryEvent.formatName
+    public var formatVersion: Int = HistoryEvent.formatVersion
+    /// `<UTC time as YYYYMMDDTHHMMSS.mmmZ>-<kind>-<8 random hex>`; the file is `<id>.json`.
+    public var id: String
+    public var kind: HistoryEventKind
+    /// When the run finished, UTC.
+    public var time: Date
+    public var backupID: BackupID?
+    public var drillID: DrillID?
+    public var status: HistoryEventStatus
+    /// Age of the newest complete set when the run finished, seconds (drills record it).
+    public var rpoSeconds: Double?
+    /// Measured restore time of a drill, seconds.
+    public var rtoSeconds: Double?
+    /// The drill's report folder (absolute).
+    public var reportFolder: String?
+    public var toolVersion: String
+    public var host: String
+    /// Free-form facts (counts, the failing check, …); never secrets.
+    public var details: [String: String]
+
+    enum CodingKeys: String, CodingKey {
+        case format, id, kind, time, status, host, details
+        case formatVersion = "format_version"
+        case backupID = "backup_id"
+        case drillID = "drill_id"
+        case rpoSeconds = "rpo_seconds"
+        case rtoSeconds = "rto_seconds"
+        case reportFolder = "report_folder"
+        case toolVersion = "tool_version"
+    }
+
+    /// A new event with a fresh id made from `time` and `kind`.
+    public init(
+        kind: HistoryEventKind, time: Date, status: HistoryEventStatus, backupID: BackupID? = nil,
+        drillID: DrillID? = nil, rpoSeconds: Double? = nil, rtoSeconds: Double? = nil, reportFolder: String? = nil,
+        details: [String: String] = [:], host: String = ToolInfo.hostName
+    ) {
+        self.id = Self.makeID(kind: kind, time: time)
+        self.kind = kind
+        self.time = time
+        self.status = status
+        self.backupID = backupID
+        self.drillID = drillID
+        self.rpoSeconds = rpoSeconds
+        self.rtoSeconds = rtoSeconds
+        self.reportFolder = reportFolder
+        self.toolVersion = ToolInfo.version
+        self.host = host
+        self.details = details
+    }
+
+    /// The event of a finished drill: verdict, ids, RPO, RTO, report folder, and the failing checks.
+    public init(drill result: DrillResult, finishedAt: Date) {
+        var details: [String: String] = [:]
+        let failing = result.checks.filter { $0.verdict == .fail || $0.verdict == .error }
+        if !failing.isEmpty {
+            details["failed_checks"] = Array(Set(failing.map(\.check.rawValue))).sorted().joined(separator: ",")
+        }
+        details["isolation"] = result.isolation.rawValue
+        self.init(
+            kind: .drill, time: finishedAt, status: result.verdict == .pass ? .pass : .fail, backupID: result.backupID,
+            drillID: result.drillID, rpoSeconds: result.rpoSeconds, rtoSeconds: result.rtoSeconds,
+            reportFolder: result.reportFolder, details: details, host: result.host)
+    }
+
+    /// `20251020T175019.123Z-drill-3f9a2c1b`: sorts by time, has no `:` (synced folders on other
+    /// systems refuse it), and a random part so two runs in one millisecond never collide.
+    static func makeID(kind: HistoryEventKind, time: Date) -> String {
+        let compact = Timestamp.string(time).replacingOccurrences(of: "-", with: "").replacingOccurrences(
+            of: ":", with: "")
+        return "\(compact)-\(kind.rawValue)-\(String(format: "%08x", UInt32.random(in: 0...UInt32.max)))"
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        format = try c.decode(String.self, forKey: .format)
+        formatVersion = try c.decode(Int.self, forKey: .formatVersion)
+        id = try c.decode(String.self, forKey: .id)
+        kind = try c.decode(HistoryEventKind.self, forKey: .kind)
+        let text = try c.decode(String.self, forKey: .time)
+        guard let date = Timestamp.date(text) else {
+            throw DecodingError.dataCorruptedError(
+                forKey: .time, in: c, debugDescription: "not an ISO 8601 time: \(text)")
+        }
+        time = date
+        backupID = try c.decodeIfPresent(BackupID.self, forKey: .backupID)
+        drillID = try c.decodeIfPresent(DrillID.self, forKey: .drillID)
+        status = try c.decode(HistoryEventStatus.self, forKey: .status)
+        rpoSeconds = try c.decodeIfPresent(Double.self, forKey: .rpoSeconds)
+        rtoSeconds = try c.decodeIfPresent(Double.self, forKey: .rtoSeconds)
+        reportFolder = try c.decodeIfPresent(String.self, forKey: .reportFolder)
+        toolVersion = try c.decode(String.self, forKey: .toolVersion)
+        host = try c.decode(String.self, forKey: .host)
+        details = try c.decodeIfPresent([String: String].self, forKey: .details) ?? [:]
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(format, forKey: .format)
+        try c.encode(formatVersion, forKey: .formatVersion)
+        try c.encode(id, forKey: .id)
+        try c.encode(kind, forKey: .kind)
+        try c.encode(Timestamp.string(time), forKey: .time)
+        try c.encodeIfPresent(backupID, forKey: .backupID)
+        try c.encodeIfPresent(drillID, forKey: .drillID)
+        try c.encode(status, forKey: .status)
+        try c.encodeIfPresent(rpoSeconds, forKey: .rpoSeconds)
+        try c.encodeIfPresent(rtoSeconds, forKey: .rtoSeconds)
+        try c.encodeIfPresent(reportFolder, forKey: .reportFolder)
+        try c.encode(toolVersion, forKey: .toolVersion)
+        try c.encode(host, forKey: .host)
+        try c.encode(details, forKey: .details)
+    }
+}
+
+/// An event file that could not be used, and why (events never stop the reader).
+public struct HistoryProblem: Sendable, Equatable, Codable {
+    /// The file's name inside the events folder.
+    public var file: String
+    public var message: String
+
+    public init(file: String, message: String) {
+        self.file = file
+        self.message = message
+    }
+}
+
+/// The events of a destination, oldest first, and the files that could not be read.
+public struct HistoryLog: Sendable, Equatable {
+    public var events: [HistoryEvent]
+    public var problems: [HistoryProblem]
+}
+
+/// The history of one destination: `<destination>/.restore-drill/events/*.json`.
+///
+/// Safe in a synced folder: every event is its own file, written once through ``AtomicFile``
+/// (a hidden temporary name renamed into place) and never rewritten, so two machines or a sync
+/// client never merge into one file; readers skip hidden files and report the rest they cannot use.
+/// A sync client's conflict copy of an event (same `id`, another file name) counts once.
+public struct HistoryStore: Sendable {
+    /// The destination folder (absolute).
+    public let destination: String
+
+    /// `<destination>/.restore-drill/events`.
+    public var folder: String {
+        ((destination as NSString).appendingPathComponent(".restore-drill") as NSString).appendingPathComponent(
+            "events")
+    }
+
+    public init(destination: String) {
+        self.destination = destination
+    }
+
+    /// Detail keys that would name a secret; ``append(_:)`` refuses them.
+    static let secretWords = ["password", "passphrase", "secret", "token", "credential_value", "private_key"]
+
+    /// Writes `event` as `<folder>/<event.id>.json` (creating the folder).
+    /// - Returns: the path written.
+    /// - Throws: ``RestoreDrillError/io(path:message:)`` when the folder cannot be made, the file
+    ///   exists already (events are never rewritten) or the write fails;
+    ///   ``RestoreDrillError/runtime(_:)`` when a detail key names a secret or the id is not a
+    ///   plain file name.
+    @discardableResult
+    public func append(_ event: HistoryEvent) throws -> String {
+        for key in event.details.keys {
+            let lower = key.lowercased()
+            if Self.secretWords.contains(where: { lower.contains($0) }) {
+                throw RestoreDrillError.runtime(
+                    "history event detail \"\(key)\" names a secret; events never store secrets")
+            }
+        }
+        guard !event.id.isEmpty, !event.id.hasPrefix("."), !event.id.contains("/") else {
+            throw RestoreDrillError.runtime("history event id \"\(event.id)\" is not a plain file name")
+        }
+        do {
+            try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        } catch {
+            throw RestoreDrillError.io(
+                path: folder, message: "cannot create the events folder: \(error.localizedDescription)")
+        }
+        let path = (folder as NSString).appendingPathComponent("\(event.id).json")
+        guard !FileManager.default.fileExists(atPath: path) else {
+            throw RestoreDrillError.io(path: path, message: "event file exists already; events are never rewritten")
+        }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]
+        var data = try encoder.encode(event)
+        data.append(0x0a)
+        try AtomicFile.write(data, to: path)
+        return path
+    }
+
+    /// Reads every event file.
+    /// - Returns: events sorted by time (then id), one per id, and a problem per file that is not
+    ///   JSON, not format `restore-drill/event` version 1, or a duplicate id.
+    ///   A destination without history gives an empty log.
+    /// - Throws: ``RestoreDrillError/io(path:message:)`` when the events folder exists but cannot be listed.
+    public func load() throws -> HistoryLog {
+        var isFolder: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: folder, isDirectory: &isFolder) else {
+            return HistoryLog(events: [], problems: [])
+        }
+        guard isFolder.boolValue else {
+            throw RestoreDrillError.io(path: folder, message: "is not a folder")
+        }
+        let names: [String]
+        do {
+            names = try FileManager.default.contentsOfDirectory(atPath: folder).sorted()
+        } catch {
+            throw RestoreDrillError.io(path: folder, message: "cannot list events: \(error.localizedDescription)")
+        }
+        var events: [String: HistoryEvent] = [:]
+        var files: [String: String] = [:]
+        var problems: [HistoryProblem] = []
+        for name in names where !name.hasPrefix(".") && name.hasSuffix(".json") {
+            let path = (folder as NSString).appendingPathComponent(name)
+            guard let data = FileManager.default.contents(atPath: path) else {
+                problems.append(HistoryProblem(file: name, message: "unreadable"))
+                continue
+            }
+            let event: HistoryEvent
+            do {
+                event = try JSONDecoder().decode(HistoryEvent.self, from: data)
+            } catch let error as DecodingError {
+                problems.append(HistoryProblem(file: name, message: "does not parse: \(Manifest.describe(error))"))
+                continue
+            } catch {
+                problems.append(HistoryProblem(file: name, message: "does not parse: \(error)"))
+                continue
+            }
+            guard event.format == HistoryEvent.formatName, event.formatVersion == HistoryEvent.formatVersion else {
+                problems.append(
+                    HistoryProblem(
+                        file: name,
+                        message:
+                            "format \"\(event.format)\" version \(event.formatVersion) is not \(HistoryEvent.formatName) version \(HistoryEvent.formatVersion)"
+                    ))
+                continue
+            }
+            if let earlier = files[event.id] {
+                // Keep the file named by the id; report the other one.
+                let copy = name == "\(event.id).json" ? earlier : name
+                problems.append(
+                    HistoryProblem(file: copy, message: "duplicate of event \(event.id) (a sync conflict copy?)"))
+                if copy == name { continue }
+            }
+            events[event.id] = event
+            files[event.id] = name
+        }
+        let sorted = events.values.sorted { ($0.time, $0.id) < ($1.time, $1.id) }
+        return HistoryLog(events: sorted, problems: problems)
+    }
+
+    /// The events, oldest first; see ``load()`` for the files it skips.
+    /// - Throws: as ``load()``.
+    public func events() throws -> [HistoryEvent] { try load().events }
+}

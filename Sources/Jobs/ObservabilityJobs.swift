@@ -1,0 +1,97 @@
+import DrillCore
+import Foundation
+import Health
+import Verifier
+
+/// `restore-drill check [ID | --all]`: `set.manifest` and `set.artifacts` for retained sets.
+public struct CheckJob: Sendable {
+    public let config: RestoreDrillConfig
+    public let clock: any WallClock
+
+    public init(config: RestoreDrillConfig, clock: any WallClock) {
+        self.config = config
+        self.clock = clock
+    }
+
+    /// The results per set (`--json`: format `restore-drill/check`).
+    public struct Outcome: Codable, Sendable {
+        public var format = "restore-drill/check"
+        public var formatVersion = 1
+        public var sets: [SetResult]
+
+        public struct SetResult: Codable, Sendable {
+            public var id: String
+            public var verdict: Verdict
+            public var checks: [CheckResult]
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case format, sets
+            case formatVersion = "format_version"
+        }
+
+        /// True when every set passed.
+        public var passed: Bool { sets.allSatisfy { $0.verdict == .pass } }
+
+        public var text: String {
+            guard !sets.isEmpty else { return "no sets to check" }
+            return sets.map { s in
+                var lines = ["\(s.id): \(s.verdict == .pass ? "PASS" : "FAIL") (\(s.checks.count) checks)"]
+                for c in s.checks where c.verdict == .fail || c.verdict == .error {
+                    lines.append("  \(c.verdict.rawValue.uppercased()) \(c.check.rawValue) \(c.subject): \(c.message)")
+                }
+                return lines.joined(separator: "\n")
+            }.joined(separator: "\n")
+        }
+    }
+
+    /// Reads back one set (`id`), the newest (`id` nil, `all` false), or every set (`all`).
+    /// - Throws: ``RestoreDrillError/setNotFound(_:)``.
+    public func run(id: String?, all: Bool) throws -> Outcome {
+        let sets: [LocatedSet]
+        if all {
+            sets = try SetLocator.sets(in: config.destination)
+        } else if let id {
+            sets = [try SetLocator.byID(id, in: config.destination)]
+        } else {
+            sets = [try SetLocator.latest(in: config.destination)]
+        }
+        var outcome = Outcome(sets: [])
+        for set in sets {
+            let checks = SetReadBack.check(setPath: set.path)
+            let failed = checks.contains { $0.verdict == .fail || $0.verdict == .error }
+            outcome.sets.append(.init(id: set.id.description, verdict: failed ? .fail : .pass, checks: checks))
+            _ = try? HistoryStore(destination: config.destination).append(
+                HistoryEvent(
+                    kind: .check, time: clock.now(), status: failed ? .fail : .pass, backupID: set.id,
+                    details: ["checks": String(checks.count)]))
+        }
+        return outcome
+    }
+}
+
+/// `restore-drill health`: the destination's health against the configured thresholds.
+public enum HealthJob {
+    /// Gathers and evaluates; an unreadable destination is UNKNOWN, not a throw.
+    public static func run(config: RestoreDrillConfig, now: Date) -> HealthReport {
+        do {
+            let input = try HealthInput.gather(destination: config.destination, now: now)
+            return HealthReport.evaluate(input, thresholds: config.health)
+        } catch {
+            return HealthReport.unknown(String(describing: error), destination: config.destination, now: now)
+        }
+    }
+}
+
+/// `restore-drill report sla`: the SLA scorecard over a window.
+public enum SLAJob {
+    /// - Parameter since: the window, seconds back from `now`.
+    /// - Throws: history or destination read errors, a bad time zone.
+    public static func run(config: RestoreDrillConfig, now: Date, since: Double) throws -> SLAScorecard {
+        let events = try HistoryStore(destination: config.destination).events()
+        let scan = try BackupSetScanner.scan(destination: config.destination)
+        let zone = config.retention.timeZone.flatMap(TimeZone.init(identifier:)) ?? .current
+        return SLAScorecard.compute(
+            events: events, sets: scan.sets, since: since, now: now, timeZone: zone, objectives: config.objectives)
+    }
+}

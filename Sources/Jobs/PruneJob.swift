@@ -1,0 +1,132 @@
+import DrillCore
+import Foundation
+import Health
+import Reports
+import Retention
+
+/// `restore-drill prune`: applies the retention policy to the destination, removes what it
+/// decides (only sets this tool made), cleans up stale `.partial-*` folders, old reports and old
+/// kept sandboxes, and records a history event. Runs under the destination's exclusive lock.
+public struct PruneJob: Sendable {
+    public let config: RestoreDrillConfig
+    public let clock: any WallClock
+    /// Kept sandboxes older than this are removed: 7 days.
+    public static let sandboxMaxAge: Double = 7 * 86400
+    /// `.partial-*` folders older than this are removed: 1 day.
+    public static let partialMaxAge: Double = 86400
+
+    public init(config: RestoreDrillConfig, clock: any WallClock) {
+        self.config = config
+        self.clock = clock
+    }
+
+    /// What prune decided and did (`--json`: format `restore-drill/prune`).
+    public struct Outcome: Codable, Sendable {
+        public var format = "restore-drill/prune"
+        public var formatVersion = 1
+        public var dryRun: Bool
+        /// One line per set: `keep full_…: weekly 2025-W41, …` or `remove full_…: beyond monthly 12`.
+        public var decisions: [String]
+        public var removedSets: [String]
+        public var removedPartials: [String]
+        public var removedReports: [String]
+        public var removedSandboxes: [String]
+        /// Folders named like sets that are not valid sets: never touched, listed for a person.
+        public var ignored: [String]
+
+        enum CodingKeys: String, CodingKey {
+            case format, decisions, ignored
+            case formatVersion = "format_version"
+            case dryRun = "dry_run"
+            case removedSets = "removed_sets"
+            case removedPartials = "removed_partials"
+            case removedReports = "removed_reports"
+            case removedSandboxes = "removed_sandboxes"
+        }
+
+        public var text: String {
+            var lines = decisions
+            let verb = dryRun ? "would remove" : "removed"
+            for p in removedPartials { lines.append("\(verb) unfinished \(p)") }
+            for r in removedReports { lines.append("\(verb) report \(r)") }
+            for s in removedSandboxes { lines.append("\(verb) sandbox \(s)") }
+            for i in ignored { lines.append("ignored (not a valid set, never removed): \(i)") }
+            lines.append(
+                "\(dryRun ? "dry run: " : "")\(decisions.filter { $0.hasPrefix("keep") }.count) kept, \(decisions.filter { $0.hasPrefix("remove") }.count) \(dryRun ? "to remove" : "removed")"
+            )
+            return lines.joined(separator: "\n")
+        }
+    }
+
+    /// Decides, and unless `dryRun`, removes.
+    /// - Throws: ``RestoreDrillError/lockHeld(path:pid:)`` when a backup or drill is running,
+    ///   ``RestoreDrillError/config(file:line:key:message:)`` for a bad time zone, I/O errors.
+    public func run(dryRun: Bool) throws -> Outcome {
+        let lock = dryRun ? nil : try DestinationLock.acquire(destination: config.destination, mode: .exclusive)
+        defer { lock?.release() }
+        let now = clock.now()
+        let scan = try BackupSetScanner.scan(destination: config.destination)
+        let history = HistoryStore(destination: config.destination)
+        let events = (try? history.events()) ?? []
+        let zone = try RetentionPolicy.timeZone(named: config.retention.timeZone)
+        let decisions = RetentionPolicy.apply(
+            sets: scan.retentionInput(events: events), rules: RetentionRules(config.retention), now: now,
+            timeZone: zone)
+        var outcome = Outcome(
+            dryRun: dryRun, decisions: decisions.map(\.summary), removedSets: [], removedPartials: [], removedReports: [],
+            removedSandboxes: [], ignored: scan.rejected.map(\.path))
+        let fm = FileManager.default
+        let byID = Dictionary(uniqueKeysWithValues: scan.sets.map { ($0.id, $0) })
+        for d in decisions where !d.keep {
+            guard let set = byID[d.id] else { continue }
+            if !dryRun { try Self.removeSet(at: set.path, destination: config.destination) }
+            outcome.removedSets.append(set.path)
+        }
+        for p in scan.partials where now.timeIntervalSince(p.modified) >= Self.partialMaxAge {
+            if !dryRun { try? fm.removeItem(atPath: p.path) }
+            outcome.removedPartials.append(p.path)
+        }
+        if dryRun {
+            outcome.removedReports = []
+        } else {
+            outcome.removedReports = (try? ReportWriter.prune(reportsRoot: config.reports.folder, keep: config.reports.keep)) ?? []
+        }
+        outcome.removedSandboxes = Self.oldSandboxes(in: config.sandbox.folder, now: now)
+        if !dryRun {
+            for s in outcome.removedSandboxes { try? fm.removeItem(atPath: s) }
+            _ = try? history.append(
+                HistoryEvent(
+                    kind: .prune, time: clock.now(), status: .ok,
+                    details: ["removed": String(outcome.removedSets.count), "kept": String(decisions.filter(\.keep).count)]))
+        }
+        return outcome
+    }
+
+    /// Removes one set: first renamed to a dot-name (so it stops looking like a set at once), then deleted.
+    static func removeSet(at path: String, destination: String) throws {
+        let name = (path as NSString).lastPathComponent
+        let parent = ((path as NSString).deletingLastPathComponent as NSString).standardizingPath
+        guard BackupID(name) != nil, parent == (destination as NSString).standardizingPath else { throw RestoreDrillError.runtime("refusing to remove \(path): not a set folder of \(destination)") }
+        let doomed = (destination as NSString).appendingPathComponent(".removing-\(name)")
+        guard rename(path, doomed) == 0 else {
+            throw RestoreDrillError.io(path: path, message: "cannot rename for removal: \(String(cString: strerror(errno)))")
+        }
+        do { try FileManager.default.removeItem(atPath: doomed) } catch {
+            throw RestoreDrillError.io(path: doomed, message: "cannot remove: \(error.localizedDescription)")
+        }
+    }
+
+    /// Kept sandboxes (folders named by a drill id) older than ``sandboxMaxAge``.
+    static func oldSandboxes(in folder: String, now: Date) -> [String] {
+        let fm = FileManager.default
+        guard let names = try? fm.contentsOfDirectory(atPath: folder) else { return [] }
+        return names.sorted().compactMap { name in
+            guard DrillID(name) != nil else { return nil }
+            let path = (folder as NSString).appendingPathComponent(name)
+            guard let attrs = try? fm.attributesOfItem(atPath: path), attrs[.type] as? FileAttributeType == .typeDirectory,
+                let modified = attrs[.modificationDate] as? Date, now.timeIntervalSince(modified) >= sandboxMaxAge
+            else { return nil }
+            return path
+        }
+    }
+}

@@ -1,0 +1,19 @@
+import DrillCore
+import Foundation
+
+/// `restore-drill check`: reads a set back in full without restoring it — `set.manifest` and
+/// `set.artifacts`, the same checks a drill starts with — so monthly sets that are never drilled
+/// are still read byte for byte.
+public enum SetReadBack {
+    /// Checks one set.
+    /// - Parameters:
+    ///   - setPath: the set folder (only read).
+    ///   - passwordGiven: whether a vault password is available (see `set.manifest`).
+    /// - Returns: the `set.manifest` result, then one `set.artifacts` result per artifact (none
+    ///   when the manifest cannot be trusted).
+    public static func check(setPath: String, passwordGiven: Bool = false) -> [CheckResult] {
+        let outcome = ManifestCheck.run(setPath: setPath, passwordGiven: passwordGiven)
+        guard let manifest = outcome.manifest else { return [outcome.result] }
+        return [outcome.result] + ArtifactCheck.run(setPath: setPath, manifest: manifest)
+    }
+}

@@ -1,0 +1,160 @@
+import ArgumentParser
+import DrillCore
+import Foundation
+import Health
+import Jobs
+
+struct PruneCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "prune",
+        abstract: "Apply the retention policy (last/daily/weekly/monthly) to the destination.",
+        discussion: """
+            Keeps the newest set of each day, ISO week and month (in retention.timezone) up to each count; \
+            never removes the newest complete set nor the newest set whose drill passed; only removes valid sets \
+            this tool made. Also removes .partial-* folders older than a day, reports beyond reports.keep and kept \
+            sandboxes older than 7 days. Takes the destination's lock: never runs beside a backup or a drill.
+            """)
+
+    @OptionGroup var config: ConfigOption
+    @Flag(help: "Show the decisions without removing anything.") var dryRun = false
+    @Flag(help: "Print as JSON (format restore-drill/prune).") var json = false
+
+    func run() throws {
+        let c = try config.load()
+        let outcome = try PruneJob(config: c, clock: try SystemClock()).run(dryRun: dryRun)
+        if json { try Terminal.json(outcome) } else { Terminal.out(outcome.text) }
+    }
+}
+
+struct CheckCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "check",
+        abstract: "Read sets back in full (set.manifest, set.artifacts) without restoring them.",
+        discussion: "Exit 0 when every set checked passed, 1 otherwise.")
+
+    @OptionGroup var config: ConfigOption
+    @Argument(help: "The backup id to check (default: the newest set).") var id: String?
+    @Flag(help: "Check every set in the destination.") var all = false
+    @Flag(help: "Print as JSON (format restore-drill/check).") var json = false
+
+    func validate() throws {
+        if all && id != nil { throw ValidationError("give an ID or --all, not both") }
+    }
+
+    func run() throws {
+        let c = try config.load()
+        let outcome = try CheckJob(config: c, clock: try SystemClock()).run(id: id, all: all)
+        if json { try Terminal.json(outcome) } else { Terminal.out(outcome.text) }
+        if !outcome.passed { throw ExitCode(ExitStatus.findings.rawValue) }
+    }
+}
+
+struct HistoryCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "history",
+        abstract: "List the backup, drill, check and prune events recorded in the destination.")
+
+    @OptionGroup var config: ConfigOption
+    @Flag(help: "Print as JSON (format restore-drill/history).") var json = false
+
+    struct Listing: Encodable {
+        let format = "restore-drill/history"
+        let formatVersion = 1
+        let events: [HistoryEvent]
+        let problems: [HistoryProblem]
+        enum CodingKeys: String, CodingKey {
+            case format, events, problems
+            case formatVersion = "format_version"
+        }
+    }
+
+    func run() throws {
+        let c = try config.load()
+        let log = try HistoryStore(destination: c.destination).load()
+        if json {
+            try Terminal.json(Listing(events: log.events, problems: log.problems))
+            return
+        }
+        if log.events.isEmpty { Terminal.out("no events in \(c.destination)") }
+        for e in log.events {
+            var parts = [Timestamp.string(e.time), e.kind.rawValue, e.status.rawValue]
+            if let b = e.backupID { parts.append(b.description) }
+            if let d = e.drillID { parts.append(d.description) }
+            if let rto = e.rtoSeconds { parts.append("RTO \(Units.humanSeconds(rto))") }
+            Terminal.out(parts.joined(separator: "  "))
+        }
+        for p in log.problems { Terminal.note("unreadable event \(p.file): \(p.message)") }
+    }
+}
+
+struct HealthCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "health",
+        abstract: "Check backup and drill age against the thresholds; text, JSON, Nagios or Prometheus.",
+        discussion: """
+            OK below health.backup_warning / drill_warning, WARNING at or above them, CRITICAL at or above the \
+            critical thresholds. Exit 0 OK, 1 WARNING or CRITICAL, 3 UNKNOWN; with --nagios the plugin \
+            convention: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN.
+            """)
+
+    @OptionGroup var config: ConfigOption
+    @Flag(help: "Print as JSON (format restore-drill/health).") var json = false
+    @Flag(help: "Print one Nagios plugin line with perfdata; exit with the plugin's codes.") var nagios = false
+    @Option(help: ArgumentHelp("Also write node_exporter textfile metrics here (atomically).", valueName: "file"))
+    var prometheus: String?
+
+    func run() throws {
+        let c: RestoreDrillConfig
+        do { c = try config.load() } catch {
+            if nagios {
+                Terminal.out("RESTORE-DRILL UNKNOWN - \(error)")
+                throw ExitCode(3)
+            }
+            throw error
+        }
+        let report = HealthJob.run(config: c, now: try SystemClock().now())
+        if let prometheus { try report.writePrometheus(to: prometheus) }
+        if nagios {
+            let (line, code) = report.nagios()
+            Terminal.out(line)
+            throw ExitCode(code)
+        }
+        if json {
+            FileHandle.standardOutput.write(try report.json())
+            FileHandle.standardOutput.write(Data("\n".utf8))
+        } else {
+            Terminal.out(report.text())
+        }
+        let status = report.status.exitStatus
+        if status != .success { throw ExitCode(status.rawValue) }
+    }
+}
+
+struct ReportCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "report", abstract: "Reports built from the history.", subcommands: [SLA.self])
+
+    struct SLA: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "sla",
+            abstract: "The restore-test SLA scorecard: backup success, RPO, weekly drills, validation rate, RTO trend.")
+
+        @OptionGroup var config: ConfigOption
+        @Option(help: ArgumentHelp("The window, e.g. 90d.", valueName: "duration")) var since = "90d"
+        @Flag(help: "Print as JSON (format restore-drill/sla).") var json = false
+
+        func run() throws {
+            let c = try config.load()
+            guard let seconds = Units.seconds(since), seconds >= 86400 else {
+                throw ValidationError("--since \(since): give a duration of at least 1d, e.g. 90d")
+            }
+            let card = try SLAJob.run(config: c, now: try SystemClock().now(), since: seconds)
+            if json {
+                FileHandle.standardOutput.write(try card.json())
+                FileHandle.standardOutput.write(Data("\n".utf8))
+            } else {
+                Terminal.out(card.markdown())
+            }
+        }
+    }
+}
