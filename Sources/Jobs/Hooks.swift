@@ -25,7 +25,8 @@ public struct HookRunner: Sendable {
     }
 
     /// The environment one hook gets.
-    public func environment(event: String, verdict: String, reportPath: String?, backupID: String?) -> [String: String] {
+    public func environment(event: String, verdict: String, reportPath: String?, backupID: String?) -> [String: String]
+    {
         var env: [String: String] = [
             "PATH": baseEnvironment["PATH"] ?? "/usr/local/bin:/usr/bin:/bin",
             "RESTORE_DRILL_EVENT": event,
@@ -59,7 +60,8 @@ public struct HookRunner: Sendable {
             do {
                 let outcome = try await runner.run(request)
                 if outcome.timedOut {
-                    warnings.append("hook [\(name)] did not finish within \(Units.humanSeconds(timeout)) and was killed")
+                    warnings.append(
+                        "hook [\(name)] did not finish within \(Units.humanSeconds(timeout)) and was killed")
                 } else if let code = outcome.exitCode, code != 0 {
                     warnings.append("hook [\(name)] exited \(code)\(Self.lastLine(outcome))")
                 } else if let signal = outcome.signal {
@@ -76,7 +78,8 @@ public struct HookRunner: Sendable {
     static func lastLine(_ outcome: ProcessOutcome) -> String {
         for data in [outcome.standardError, outcome.standardOutput] {
             let text = String(decoding: data, as: UTF8.self)
-            if let line = text.split(separator: "\n").last(where: { !$0.trimmingCharacters(in: .whitespaces).isEmpty }) {
+            if let line = text.split(separator: "\n").last(where: { !$0.trimmingCharacters(in: .whitespaces).isEmpty })
+            {
                 return ": " + String(line.prefix(200))
             }
         }

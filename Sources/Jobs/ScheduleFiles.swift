@@ -24,7 +24,8 @@ public enum ScheduleSystem: String, CaseIterable, Sendable, Codable {
         case .launchd:
             return (home as NSString).appendingPathComponent("Library/Logs/restore-drill")
         case .systemd:
-            let state = environment["XDG_STATE_HOME"].flatMap { $0.hasPrefix("/") ? $0 : nil }
+            let state =
+                environment["XDG_STATE_HOME"].flatMap { $0.hasPrefix("/") ? $0 : nil }
                 ?? (home as NSString).appendingPathComponent(".local/state")
             return (state as NSString).appendingPathComponent("restore-drill/logs")
         }
@@ -100,7 +101,8 @@ public struct ScheduleGenerator: Sendable {
     public func files(for system: ScheduleSystem) throws -> [ScheduleFile] {
         var out: [ScheduleFile] = []
         for job in ScheduledJob.allCases {
-            let time = try ScheduleTime.parse(job.setting(in: schedule), key: "schedule.\(job.rawValue)", file: configPath)
+            let time = try ScheduleTime.parse(
+                job.setting(in: schedule), key: "schedule.\(job.rawValue)", file: configPath)
             switch system {
             case .launchd:
                 out.append(

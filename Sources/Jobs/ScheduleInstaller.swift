@@ -76,7 +76,8 @@ public struct ScheduleInstaller: Sendable {
         guard let file = config.file else {
             throw RestoreDrillError.usage("schedule install needs a configuration file (give --config FILE)")
         }
-        let logs = request.logFolder.map { absolute($0) }
+        let logs =
+            request.logFolder.map { absolute($0) }
             ?? request.system.defaultLogFolder(home: home, environment: environment)
         return try ScheduleGenerator(
             toolPath: toolPath, configPath: absolute(file), logFolder: logs, schedule: config.schedule)
@@ -137,7 +138,9 @@ public struct ScheduleInstaller: Sendable {
     func nextSteps(_ system: ScheduleSystem, _ paths: [String]) -> [String] {
         switch system {
         case .launchd:
-            return paths.map { "launchctl bootout gui/$(id -u) '\($0)' 2>/dev/null; launchctl bootstrap gui/$(id -u) '\($0)'" }
+            return paths.map {
+                "launchctl bootout gui/$(id -u) '\($0)' 2>/dev/null; launchctl bootstrap gui/$(id -u) '\($0)'"
+            }
         case .systemd:
             let timers = paths.filter { $0.hasSuffix(".timer") }.map { ($0 as NSString).lastPathComponent }
             return ["systemctl --user daemon-reload", "systemctl --user enable --now \(timers.joined(separator: " "))"]
@@ -154,7 +157,9 @@ public struct ScheduleInstaller: Sendable {
 
     func absolute(_ path: String) -> String {
         if path.hasPrefix("/") { return (path as NSString).standardizingPath }
-        if path == "~" || path.hasPrefix("~/") { return (home as NSString).appendingPathComponent(String(path.dropFirst(2))) }
+        if path == "~" || path.hasPrefix("~/") {
+            return (home as NSString).appendingPathComponent(String(path.dropFirst(2)))
+        }
         return ((FileManager.default.currentDirectoryPath as NSString).appendingPathComponent(path) as NSString)
             .standardizingPath
     }
@@ -235,7 +240,9 @@ public struct ScheduleInstaller: Sendable {
     ///   - systems: the systems to look at (default both).
     ///   - target: one folder to look in instead of each system's default.
     ///   - logFolder: the log folder instead of each system's default.
-    public func status(systems: [ScheduleSystem] = ScheduleSystem.allCases, target: String? = nil, logFolder: String? = nil)
+    public func status(
+        systems: [ScheduleSystem] = ScheduleSystem.allCases, target: String? = nil, logFolder: String? = nil
+    )
         -> Status
     {
         var lastByKind: [String: (time: Date, status: String)] = [:]
@@ -263,7 +270,9 @@ public struct ScheduleInstaller: Sendable {
                 let state: String
                 if present.isEmpty {
                     state = "missing"
-                } else if present.contains(where: { !String(decoding: $0, as: UTF8.self).contains(ScheduleGenerator.marker) }) {
+                } else if present.contains(where: {
+                    !String(decoding: $0, as: UTF8.self).contains(ScheduleGenerator.marker)
+                }) {
                     state = "foreign"
                 } else if present.count < paths.count {
                     state = "partial"

@@ -182,7 +182,9 @@ public struct AgentLintReport: Sendable, Equatable {
                 case .skip:
                     skipped += 1
                     cases.append(
-                        open + ">\n      <skipped message=\(Self.attr(o.reason ?? "nothing to check"))/>\n    </testcase>")
+                        open
+                            + ">\n      <skipped message=\(Self.attr(o.reason ?? "nothing to check"))/>\n    </testcase>"
+                    )
                 default:
                     cases.append(open + "/>")
                 }
@@ -206,7 +208,8 @@ public struct AgentLintReport: Sendable, Equatable {
 
     /// A quoted XML attribute value.
     static func attr(_ value: String) -> String {
-        "\"" + escape(value).replacingOccurrences(of: "\"", with: "&quot;").replacingOccurrences(of: "\n", with: "&#10;")
+        "\""
+            + escape(value).replacingOccurrences(of: "\"", with: "&quot;").replacingOccurrences(of: "\n", with: "&#10;")
             + "\""
     }
 

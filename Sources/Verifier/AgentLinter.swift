@@ -200,7 +200,8 @@ public struct AgentLinter: Sendable {
             return Self.outcome(.program, ["Program / ProgramArguments[0] is not a string"])
         }
         guard hostRules else {
-            return AgentRuleOutcome(rule: .program, verdict: .skip, reason: "host rules are off (checked by lint-agents)")
+            return AgentRuleOutcome(
+                rule: .program, verdict: .skip, reason: "host rules are off (checked by lint-agents)")
         }
         let key = plist["Program"] is String ? "Program" : "ProgramArguments[0]"
         if program.isEmpty { return Self.outcome(.program, ["\(key) is empty"]) }
@@ -258,7 +259,8 @@ public struct AgentLinter: Sendable {
     func logFolderOutcome(_ plist: [String: Any]) -> AgentRuleOutcome {
         let keys = ["StandardOutPath", "StandardErrorPath"].filter { plist[$0] != nil }
         guard !keys.isEmpty else {
-            return AgentRuleOutcome(rule: .logFolders, verdict: .skip, reason: "no StandardOutPath or StandardErrorPath")
+            return AgentRuleOutcome(
+                rule: .logFolders, verdict: .skip, reason: "no StandardOutPath or StandardErrorPath")
         }
         var findings: [String] = []
         for key in keys {

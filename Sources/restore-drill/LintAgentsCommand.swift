@@ -22,7 +22,8 @@ struct LintAgentsCommand: ParsableCommand {
     @Argument(help: ArgumentHelp("Plist files or folders to lint.", valueName: "path")) var paths: [String] = []
     @Option(
         name: .customLong("config"),
-        help: "Configuration file (default: $RESTORE_DRILL_CONFIG, ./restore-drill.yml, ~/.config/restore-drill/config.yml; optional)."
+        help:
+            "Configuration file (default: $RESTORE_DRILL_CONFIG, ./restore-drill.yml, ~/.config/restore-drill/config.yml; optional)."
     )
     var configPath: String?
     @Flag(help: "Print as JSON (format restore-drill/lint).") var json = false

@@ -61,7 +61,9 @@ import Testing
 
     @Test func cronLineIsWeeklyWithAnAbsoluteCommand() throws {
         let text = try String(contentsOfFile: Self.templates + "/cron", encoding: .utf8)
-        let entries = text.split(separator: "\n").filter { !$0.hasPrefix("#") && !$0.trimmingCharacters(in: .whitespaces).isEmpty }
+        let entries = text.split(separator: "\n").filter {
+            !$0.hasPrefix("#") && !$0.trimmingCharacters(in: .whitespaces).isEmpty
+        }
         #expect(entries.count == 1)
         let fields = entries.first?.split(separator: " ", omittingEmptySubsequences: true).map(String.init) ?? []
         #expect(fields.count > 6)

@@ -145,7 +145,8 @@ final class DrillGateFixture {
         let r = try f.gate()
         #expect(r.status == 1)
         #expect(
-            r.out.hasPrefix("FAIL: the most recent drill \(failed.drillID) of \(failed.backupID!) failed (\(f.reports)/")
+            r.out.hasPrefix(
+                "FAIL: the most recent drill \(failed.drillID) of \(failed.backupID!) failed (\(f.reports)/")
         )
         // A newer pass clears it.
         try f.drill(age: 600, passed: true)

@@ -77,7 +77,8 @@ func run(_ argv: [String]) throws -> (status: Int32, output: String) {
     }
 
     @Test func launchdAndSystemdForms() throws {
-        #expect(try ScheduleTime.parse("Sun 05:00", key: "k").launchdInterval == ["Weekday": 0, "Hour": 5, "Minute": 0])
+        #expect(
+            try ScheduleTime.parse("Sun 05:00", key: "k").launchdInterval == ["Weekday": 0, "Hour": 5, "Minute": 0])
         #expect(try ScheduleTime.parse("Sun 05:00", key: "k").onCalendar == "Sun *-*-* 05:00:00")
         #expect(try ScheduleTime.parse("03:00", key: "k").onCalendar == "*-*-* 03:00:00")
         #expect(ScheduleTime.hourly.onCalendar == "*-*-* *:00:00")
@@ -113,15 +114,18 @@ func run(_ argv: [String]) throws -> (status: Int32, output: String) {
         }
         // The drill job: argv array with the absolute tool and config, weekly on Sunday 05:00.
         let drill = f.target + "/com.restore-drill.drill.plist"
-        let plist = try PropertyListSerialization.propertyList(
-            from: try Data(contentsOf: URL(fileURLWithPath: drill)), format: nil) as? [String: Any]
+        let plist =
+            try PropertyListSerialization.propertyList(
+                from: try Data(contentsOf: URL(fileURLWithPath: drill)), format: nil) as? [String: Any]
         #expect(plist?["ProgramArguments"] as? [String] == [f.tool, "drill", "--latest", "--config", f.configPath])
         #expect(plist?["StartCalendarInterval"] as? [String: Int] == ["Weekday": 0, "Hour": 5, "Minute": 0])
         #expect(plist?["StandardOutPath"] as? String == f.logs + "/drill.log")
         #expect(plist?["StandardErrorPath"] as? String == f.logs + "/drill.err.log")
         #expect(plist?["Label"] as? String == "com.restore-drill.drill")
-        let hourly = try PropertyListSerialization.propertyList(
-            from: try Data(contentsOf: URL(fileURLWithPath: f.target + "/com.restore-drill.health.plist")), format: nil)
+        let hourly =
+            try PropertyListSerialization.propertyList(
+                from: try Data(contentsOf: URL(fileURLWithPath: f.target + "/com.restore-drill.health.plist")),
+                format: nil)
             as? [String: Any]
         #expect(hourly?["StartCalendarInterval"] as? [String: Int] == ["Minute": 0])
         // A second install changes nothing.
@@ -149,16 +153,20 @@ func run(_ argv: [String]) throws -> (status: Int32, output: String) {
         let theirs = f.target + "/com.restore-drill.prune.plist"
         try Data("<plist>mine</plist>".utf8).write(to: URL(fileURLWithPath: theirs))
         #expect(throws: RestoreDrillError.self) { try f.installer.install(f.request(.launchd)) }
-        #expect(String(decoding: FileManager.default.contents(atPath: theirs) ?? Data(), as: UTF8.self) == "<plist>mine</plist>")
-        #expect(!FileManager.default.fileExists(atPath: f.target + "/com.restore-drill.backup.plist"), "nothing written")
+        #expect(
+            String(decoding: FileManager.default.contents(atPath: theirs) ?? Data(), as: UTF8.self)
+                == "<plist>mine</plist>")
+        #expect(
+            !FileManager.default.fileExists(atPath: f.target + "/com.restore-drill.backup.plist"), "nothing written")
         // A file we generated earlier (marker present) is replaced when the schedule changes.
         try FileManager.default.removeItem(atPath: theirs)
         _ = try f.installer.install(f.request(.launchd))
         f.config.schedule.backup = "02:30"
         let outcome = try f.installer.install(f.request(.launchd))
         #expect(outcome.written == [f.target + "/com.restore-drill.backup.plist"])
-        let plist = try PropertyListSerialization.propertyList(
-            from: try Data(contentsOf: URL(fileURLWithPath: outcome.written[0])), format: nil) as? [String: Any]
+        let plist =
+            try PropertyListSerialization.propertyList(
+                from: try Data(contentsOf: URL(fileURLWithPath: outcome.written[0])), format: nil) as? [String: Any]
         #expect(plist?["StartCalendarInterval"] as? [String: Int] == ["Hour": 2, "Minute": 30])
     }
 

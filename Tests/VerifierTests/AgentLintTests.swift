@@ -127,8 +127,9 @@ func runTool(_ argv: [String], stdin: String? = nil) throws -> (status: Int32, o
         let arrayPath = f.agents + "/com.maia.array.plist"
         try array.write(to: URL(fileURLWithPath: arrayPath))
         #expect(messages(linter.lint(file: arrayPath), .parse).first?.contains("an array, not a dictionary") == true)
-        let whole = String(decoding: try PropertyListSerialization.data(
-            fromPropertyList: f.agent("com.maia.cut"), format: .xml, options: 0), as: UTF8.self)
+        let whole = String(
+            decoding: try PropertyListSerialization.data(
+                fromPropertyList: f.agent("com.maia.cut"), format: .xml, options: 0), as: UTF8.self)
         let cut = try f.writeRaw(String(whole.prefix(whole.count / 2)), name: "com.maia.cut.plist")
         #expect(linter.lint(file: cut).outcome(.parse)?.verdict == .fail)
         #expect(messages(linter.lint(file: f.agents + "/absent.plist"), .parse) == ["the file does not exist"])
@@ -154,7 +155,9 @@ func runTool(_ argv: [String], stdin: String? = nil) throws -> (status: Int32, o
     @Test func tildeInsideAShellScriptIsTheShellsBusiness() throws {
         let f = try AgentFixtures()
         let path = try f.write(
-            f.agent("com.maia.shell") { $0["ProgramArguments"] = ["/bin/sh", "-c", "cd ~/git/maia && ./run.sh | tee x"] })
+            f.agent("com.maia.shell") {
+                $0["ProgramArguments"] = ["/bin/sh", "-c", "cd ~/git/maia && ./run.sh | tee x"]
+            })
         let file = linter.lint(file: path)
         #expect(file.findings.isEmpty, "\(file.findings)")
         #expect(file.outcome(.script)?.verdict == .pass)
@@ -174,7 +177,8 @@ func runTool(_ argv: [String], stdin: String? = nil) throws -> (status: Int32, o
         try Data("#!/bin/sh\n".utf8).write(to: URL(fileURLWithPath: plain))
         chmod(plain, 0o644)
         let a = try f.write(f.agent("com.maia.noexec") { $0["ProgramArguments"] = [plain] })
-        #expect(messages(linter.lint(file: a), .program) == ["ProgramArguments[0] \(plain) is not executable (mode 644)"])
+        #expect(
+            messages(linter.lint(file: a), .program) == ["ProgramArguments[0] \(plain) is not executable (mode 644)"])
         let b = try f.write(f.agent("com.maia.missing") { $0["Program"] = f.bin + "/absent" })
         #expect(messages(linter.lint(file: b), .program) == ["Program \(f.bin)/absent does not exist"])
         let c = try f.write(f.agent("com.maia.bare") { $0["ProgramArguments"] = ["no-such-tool-7f3a"] })
@@ -210,7 +214,8 @@ func runTool(_ argv: [String], stdin: String? = nil) throws -> (status: Int32, o
             seen.append([shell, script])
             return nil
         })
-        _ = spy.lint(file: try f.write(f.agent("com.maia.spy") { $0["ProgramArguments"] = ["/bin/sh", "-c", "echo 1"] }))
+        _ = spy.lint(
+            file: try f.write(f.agent("com.maia.spy") { $0["ProgramArguments"] = ["/bin/sh", "-c", "echo 1"] }))
         #expect(seen.items == [["/bin/sh", "echo 1"]])
         // The real checker: a script that would create a file if it were run leaves nothing behind.
         let marker = f.base + "/ran"
@@ -225,7 +230,8 @@ func runTool(_ argv: [String], stdin: String? = nil) throws -> (status: Int32, o
             f.agent("com.maia.other") { $0["StartCalendarInterval"] = ["Hour": 25, "Minute": 0] },
             name: "com.maia.label.plist")
         let file = linter.lint(file: path)
-        #expect(messages(file, .label) == ["Label \"com.maia.other\" does not match the file name com.maia.label.plist"])
+        #expect(
+            messages(file, .label) == ["Label \"com.maia.other\" does not match the file name com.maia.label.plist"])
         #expect(messages(file, .calendar) == ["StartCalendarInterval.Hour = 25 is outside 0–23"])
     }
 
@@ -246,9 +252,10 @@ func runTool(_ argv: [String], stdin: String? = nil) throws -> (status: Int32, o
         _ = try f.writeRaw("garbage", name: "com.maia.garbage.plist")
         try f.write(f.agent("com.maia.bad") { $0["ProgramArguments"] = [f.tool, "a && b"] })
         let report = AgentLintReport.lint(paths: [f.agents])
-        #expect(report.files.map { ($0.path as NSString).lastPathComponent } == [
-            "com.maia.bad.plist", "com.maia.garbage.plist", "com.maia.good.plist",
-        ])
+        #expect(
+            report.files.map { ($0.path as NSString).lastPathComponent } == [
+                "com.maia.bad.plist", "com.maia.garbage.plist", "com.maia.good.plist",
+            ])
         #expect(report.findingCount == 2)
         #expect(report.exitStatus == .findings)
         let lines = report.text.split(separator: "\n").map(String.init)
@@ -286,9 +293,10 @@ func runTool(_ argv: [String], stdin: String? = nil) throws -> (status: Int32, o
         let total = 3 * AgentLintRule.allCases.count
         let skips = report.files.flatMap(\.outcomes).filter { $0.verdict == .skip }.count
         #expect(out.first == "\(total) \(skips)")
-        #expect(Array(out.dropFirst()) == [
-            "lint-agents.arguments com.maia.bad.plist", "lint-agents.parse com.maia.garbage.plist",
-        ])
+        #expect(
+            Array(out.dropFirst()) == [
+                "lint-agents.arguments com.maia.bad.plist", "lint-agents.parse com.maia.garbage.plist",
+            ])
     }
 
     @Test func defaultPathsFollowTheConfiguredGlobs() throws {
@@ -305,7 +313,8 @@ func runTool(_ argv: [String], stdin: String? = nil) throws -> (status: Int32, o
         #expect(AgentLintReport.defaultPaths(config: config, home: "/x").paths == [f.agents + "/com.other.thing.plist"])
         // Without a configuration: <home>/Library/LaunchAgents/*.plist.
         let home = f.base + "/home"
-        try FileManager.default.createDirectory(atPath: home + "/Library/LaunchAgents", withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(
+            atPath: home + "/Library/LaunchAgents", withIntermediateDirectories: true)
         try Data().write(to: URL(fileURLWithPath: home + "/Library/LaunchAgents/a.plist"))
         #expect(AgentLintReport.defaultPaths(config: nil, home: home).paths == [home + "/Library/LaunchAgents/a.plist"])
     }
