@@ -1,1 +1,274 @@
+/// # BackupEngine
+///
+/// Turns a workspace (a `home` and a project `root`) into a backup set (../shared/DESIGN.md,
+/// "The backup set"): `code.tar.gz`, `databases/…` (online-backup copies, chunked at or over the
+/// small limit), `launchagents/*.plist` (XML), `dependencies/*.txt`, `shell/…`, the restore script
+/// `restore_<name>.sh`, `SHA256SUMS`, and `manifest.json` (written last).
+///
+/// Terms: a *component* is one part of the set (``ComponentID``); an *artifact* is one stored file,
+/// hashed while it is written; a component that fails makes the set *partial* (the CLI exits 1).
+///
+/// Interrupted runs: the set is built in `<destination>/.partial-<id>/` and renamed to
+/// `<destination>/<id>/` only after its manifest is written, so a crash leaves at most a
+/// `.partial-<id>` folder (never something that looks like a set). When the engine itself throws
+/// (for example the destination is full) it removes its `.partial-<id>` folder before rethrowing.
 import DrillCore
+import Foundation
+
+/// Builds one backup set from a configuration.
+public struct BackupEngine: Sendable {
+    public let config: RestoreDrillConfig
+    public let clock: any WallClock
+    public let runner: any ProcessRunner
+    public let progress: (@Sendable (String) -> Void)?
+    /// Seconds to wait for a database locked by another process before its copy fails.
+    public var busyTimeout: Double = 10
+    /// Seconds each dependency tool may run.
+    public var dependencyTimeout: Double = 120
+
+    /// - Parameters:
+    ///   - config: the resolved configuration (absolute paths).
+    ///   - clock: the source of the set's id and times.
+    ///   - runner: starts the dependency tools (`pip3 freeze`, `brew list --versions`).
+    ///   - progress: receives one-line progress messages (e.g. `databases: 12/41 store_12.db`) for stderr.
+    public init(
+        config: RestoreDrillConfig, clock: any WallClock, runner: any ProcessRunner,
+        progress: (@Sendable (String) -> Void)? = nil
+    ) {
+        self.config = config
+        self.clock = clock
+        self.runner = runner
+        self.progress = progress
+    }
+
+    /// Builds one set in `<destination>/.partial-<id>/` and renames it to `<destination>/<id>/`.
+    ///
+    /// Problems with the workspace (an unreadable file, a locked database, a broken plist, a failing
+    /// tool) do not throw: they fail their component and the set is `partial`
+    /// (`manifest.status`).
+    /// - Returns: the set's path, its manifest and the warnings recorded in it.
+    /// - Throws: ``RestoreDrillError/io(path:message:)`` when the destination cannot be written,
+    ///   ``RestoreDrillError/runtime(_:)`` when root is missing or a library fails to start.
+    public func run() async throws -> BackupOutcome {
+        let say: @Sendable (String) -> Void = progress ?? { _ in }
+        let root = Self.standardized(config.root)
+        let home = Self.standardized(config.home)
+        let destination = Self.standardized(config.destination)
+        var isDir: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: root, isDirectory: &isDir), isDir.boolValue else {
+            throw RestoreDrillError.runtime("root \(root) is not a folder")
+        }
+        do {
+            try FileManager.default.createDirectory(atPath: destination, withIntermediateDirectories: true)
+        } catch {
+            throw RestoreDrillError.io(
+                path: destination, message: "cannot create the destination: \(error.localizedDescription)")
+        }
+        let started = clock.now()
+        let (id, partial) = try Self.reserve(destination: destination, date: started)
+        say("backup: building \(id) in \(partial)")
+        do {
+            var manifest = Manifest(
+                id: id, name: config.name, startedAt: started, timeZone: TimeZone.current.identifier,
+                host: ToolInfo.hostName, home: home, root: root)
+            try await build(
+                into: &manifest, partial: partial, root: root, home: home, destination: destination, say: say)
+            manifest.finishedAt = Timestamp.string(clock.now())
+            manifest.status = manifest.components.contains { $0.status == .failed } ? .partial : .complete
+            try AtomicFile.write(try manifest.encodedForDisk(), to: "\(partial)/\(Manifest.fileName)")
+            let final = "\(destination)/\(id)"
+            guard rename(partial, final) == 0 else {
+                throw RestoreDrillError.io(path: final, message: String(cString: strerror(errno)))
+            }
+            say("backup: \(manifest.status.rawValue) set \(final)")
+            return BackupOutcome(setPath: final, manifest: manifest, warnings: manifest.warnings)
+        } catch {
+            try? FileManager.default.removeItem(atPath: partial)
+            throw error
+        }
+    }
+
+    private func build(
+        into manifest: inout Manifest, partial: String, root: String, home: String, destination: String,
+        say: @Sendable (String) -> Void
+    ) async throws {
+        let work = "\(partial)/.work"
+        try SetNames.makeParent(of: "\(work)/x")
+        defer { try? FileManager.default.removeItem(atPath: work) }
+        let credentials = config.credentials.include.map { Self.standardized($0) }
+        let dbPatterns = config.databases.include.map { GlobPattern($0) }
+
+        // One walk of root: what the code archive holds and which files the databases glob matches.
+        say("code: scanning \(root)")
+        var walk = WorkspaceWalk()
+        let excludes = config.code.exclude
+        walk.skip = { path in
+            GlobSupport.isInside(path, destination) || credentials.contains { GlobSupport.isInside(path, $0) }
+        }
+        walk.exclude = { rel, name in GlobSupport.excluded(relative: rel, name: name, patterns: excludes) }
+        let includeTexts = config.databases.include
+        walk.enterExcluded = { rel in includeTexts.contains { GlobSupport.couldMatchBelow($0, folder: rel) } }
+        walk.run(base: root)
+
+        var databases: [WalkEntry] = []
+        var notDatabases: [String] = []
+        var dropFromCode = Set<String>()
+        for entry in walk.entries
+        where entry.type == .file && dbPatterns.contains(where: { $0.matches(entry.relative) }) {
+            // An unreadable file goes to the copier too, which names the error.
+            if entry.size == 0 || Self.hasSQLiteHeader(entry.absolute) != false {
+                databases.append(entry)
+                dropFromCode.insert(entry.relative)
+                for suffix in ["-wal", "-shm", "-journal"] { dropFromCode.insert(entry.relative + suffix) }
+            } else {
+                notDatabases.append(entry.relative)
+            }
+        }
+        let codeEntries = walk.entries.filter { !$0.excludedFromCode && !dropFromCode.contains($0.relative) }
+        var warnings: [String] = walk.ignored.map { "\(root)/\($0): not a file, folder or link; not stored" }
+
+        // code
+        say("code: archiving \(codeEntries.count) paths")
+        var archiver = CodeArchiveWriter(entries: codeEntries, level: config.code.compressionLevel)
+        archiver.problems = walk.problems
+        let code = try archiver.write(setFolder: partial, progress: say)
+        warnings += code.warnings
+        for path in code.sqliteFiles {
+            warnings.append(
+                "\(path): SQLite database not matched by databases.include; stored as a plain file in code.tar.gz")
+        }
+        var components: [ComponentID: ComponentRecord] = [.code: code.record]
+        manifest.artifacts.append(code.artifact)
+        manifest.files += code.files
+
+        // databases
+        let copier = DatabaseCopier(
+            root: root, smallLimit: config.databases.smallLimit, chunkSize: max(1, config.databases.chunkSize),
+            busyTimeout: busyTimeout)
+        var dbFailures = notDatabases.map { "\($0): not a SQLite database (kept in code.tar.gz)" }
+        var dbBytes: Int64 = 0
+        for (i, entry) in databases.enumerated() {
+            say("databases: \(i + 1)/\(databases.count) \(entry.relative)")
+            do {
+                let stored = try copier.copy(entry, index: i + 1, setFolder: partial, workFolder: work)
+                manifest.databases.append(stored.record)
+                manifest.artifacts += stored.artifacts
+                dbBytes += stored.record.size
+            } catch let failure as DatabaseCopyFailure {
+                dbFailures.append(failure.description)
+            }
+        }
+        if !dbFailures.isEmpty {
+            components[.databases] = ComponentRecord(
+                id: .databases, status: .failed, reason: dbFailures.joined(separator: "; "),
+                files: manifest.databases.count, bytes: dbBytes)
+        } else if databases.isEmpty {
+            components[.databases] = ComponentRecord(
+                id: .databases, status: .skipped,
+                reason: config.databases.include.isEmpty
+                    ? "not configured" : "no database matched \(config.databases.include.joined(separator: ", "))")
+        } else {
+            components[.databases] = ComponentRecord(
+                id: .databases, status: .ok, files: manifest.databases.count, bytes: dbBytes)
+        }
+
+        // launchagents
+        let agents = try LaunchAgentCollector(home: home, root: root, include: config.launchAgents.include)
+            .collect(setFolder: partial, progress: say)
+        components[.launchagents] = agents.record
+        manifest.launchAgents = agents.agents
+        manifest.files += agents.files
+        manifest.artifacts += agents.artifacts
+        warnings += agents.warnings
+
+        // dependencies
+        say("dependencies: collecting package lists")
+        var deps = DependencyCollector(
+            python: config.dependencies.python, homebrew: config.dependencies.homebrew, runner: runner)
+        deps.timeout = dependencyTimeout
+        let dependencies = try await deps.collect(setFolder: partial)
+        components[.dependencies] = dependencies.record
+        manifest.artifacts += dependencies.artifacts
+        warnings += dependencies.warnings
+
+        // shell
+        let shell = try ShellCollector(
+            home: home, files: config.shell.files.map { Self.standardized($0) }, credentials: credentials
+        ).collect(setFolder: partial)
+        components[.shell] = shell.record
+        manifest.files += shell.files
+        manifest.artifacts += shell.artifacts
+        warnings += shell.warnings
+
+        // credentials: the vault is a later issue; the paths are only kept out of the set.
+        components[.credentials] = ComponentRecord(id: .credentials, status: .skipped, reason: "vault not configured")
+
+        manifest.components = ComponentID.allCases.compactMap { components[$0] }
+        manifest.warnings = warnings
+        manifest.status = manifest.components.contains { $0.status == .failed } ? .partial : .complete
+
+        // The restore script, then SHA256SUMS over every artifact.
+        let scriptPath = "\(partial)/\(manifest.restoreScript)"
+        let script = try HashingFileWriter(path: scriptPath, mode: 0o755)
+        try script.write(Data(RestoreScript.render(manifest).utf8))
+        let (scriptSize, scriptSHA) = try script.finish()
+        chmod(scriptPath, 0o755)
+        manifest.artifacts.append(
+            ArtifactRecord(
+                path: manifest.restoreScript, component: .code, kind: .script, size: scriptSize, sha256: scriptSHA))
+        let sums = manifest.artifacts.map { "\($0.sha256)  \($0.path)\n" }.joined()
+        try AtomicFile.write(Data(sums.utf8), to: "\(partial)/SHA256SUMS")
+    }
+
+    /// Picks the first free id for `date` (`full_…`, then `_2`, `_3`, …) and creates its
+    /// `.partial-<id>` folder.
+    static func reserve(destination: String, date: Date) throws -> (BackupID, String) {
+        var sequence = 1
+        while true {
+            let id = BackupID(date: date, sequence: sequence)
+            let final = "\(destination)/\(id)"
+            let partial = "\(destination)/.partial-\(id)"
+            if !FileManager.default.fileExists(atPath: final) {
+                if mkdir(partial, 0o755) == 0 { return (id, partial) }
+                if errno != EEXIST {
+                    throw RestoreDrillError.io(path: partial, message: String(cString: strerror(errno)))
+                }
+            }
+            sequence += 1
+        }
+    }
+
+    /// True when the file starts with the SQLite 3 header, false when it does not, nil when it
+    /// cannot be read.
+    static func hasSQLiteHeader(_ path: String) -> Bool? {
+        let fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var header = [UInt8](repeating: 0, count: 16)
+        let n = read(fd, &header, 16)
+        if n < 0 { return nil }
+        return n == 16 && header == CodeArchiveWriter.sqliteHeader
+    }
+
+    static func standardized(_ path: String) -> String {
+        var p = (path as NSString).standardizingPath
+        while p.count > 1 && p.hasSuffix("/") { p.removeLast() }
+        return p
+    }
+}
+
+/// What a backup produced.
+public struct BackupOutcome: Sendable {
+    /// The absolute path of the new set, `<destination>/<id>`.
+    public var setPath: String
+    /// The manifest as written; `manifest.status` is `partial` when a component failed.
+    public var manifest: Manifest
+    /// The manifest's warnings (e.g. an unmatched SQLite file left in code.tar.gz).
+    public var warnings: [String]
+
+    public init(setPath: String, manifest: Manifest, warnings: [String]) {
+        self.setPath = setPath
+        self.manifest = manifest
+        self.warnings = warnings
+    }
+}

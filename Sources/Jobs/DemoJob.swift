@@ -32,12 +32,11 @@ public struct DemoJob: Sendable {
         public var text: String {
             let databases = drill.counts(for: .dbIntegrity)[.pass] ?? 0
             let agents = drill.counts(for: .launchAgentsRewrite)[.pass] ?? 0
-            let files = drill.counts(for: .restoreTree).values.reduce(0, +)
             return [
                 "demo: \(drill.verdict == .pass ? "PASS" : "FAIL") — backup \(backup.backupID) restored and checked",
                 "  workspace   \(workspace.home) (\(workspace.sourceFiles) source files, \(workspace.databases.count) databases, \(workspace.agents.count) LaunchAgents)",
                 "  backup      \(backup.status), \(Units.humanBytes(backup.bytes)) in \(Units.humanSeconds(backup.seconds)): \(backup.setPath)",
-                "  checked     \(backup.files) files in \(files) components, \(databases)/\(workspace.databases.count) databases, \(agents)/\(workspace.agents.count) LaunchAgents",
+                "  checked     \(backup.files) restored paths, \(databases)/\(workspace.databases.count) databases, \(agents)/\(workspace.agents.count) LaunchAgents",
                 DrillJob.summary(drill),
             ].joined(separator: "\n")
         }

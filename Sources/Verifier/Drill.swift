@@ -1,5 +1,6 @@
 import DrillCore
 import Foundation
+import Sandbox
 
 /// One restore test of one backup set (../shared/DESIGN.md, "A drill", steps 1–4 and the sandbox
 /// part of step 5). Reports and the history event are the caller's job: it renders the returned
@@ -190,7 +191,8 @@ public struct Drill: Sendable {
             script: script, arguments: arguments, setFolder: setPath, sandboxFolder: sandbox.folder,
             environment: [:], workingDirectory: sandbox.work, extraReadOnly: extraReadOnly, limits: options.limits,
             timeout: options.timeout, outputCap: options.outputCap, isolation: options.isolation)
-        var canaries = CanaryProbe(folders: options.canaryFolders, drillID: drillID)
+        var canaries = CanaryProbe(
+            folders: options.canaryFolders, owner: (replayer as? IsolatedReplayer)?.replayIdentity)
         canaries.plant()
         let watch = Stopwatch()
         let outcome: ReplayOutcome
@@ -224,7 +226,7 @@ public struct Drill: Sendable {
         let tail = PathText.tailLines(String(decoding: process.tail, as: UTF8.self), limit: 40)
         let evidence =
             ["isolation \(outcome.isolation.rawValue)", String(format: "wall time %.3f s", seconds)]
-            + outcome.notes + changes + notes.map { "outside the sandbox, changed meanwhile (noted): \($0)" }
+            + outcome.notes + changes + notes
             + (tail.isEmpty ? [] : ["output tail:"] + tail)
         let check = CheckResult(
             check: .restoreScript, subject: subject, verdict: findings.isEmpty ? .pass : .fail,

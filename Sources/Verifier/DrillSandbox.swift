@@ -1,10 +1,13 @@
 import DrillCore
 import Foundation
+import Sandbox
 
 /// The drill's sandbox folder `<sandboxes>/<drill-id>/{home,work}` and where the old home and root
 /// land inside it. A stand-in until the Sandbox target's `RestoreSandbox` is wired in: the drill
 /// only calls ``make(in:drillID:oldHome:oldRoot:)`` and ``remove()``.
 struct DrillSandbox {
+    /// The Sandbox target's folder, which only removes what it created.
+    let sandbox: RestoreSandbox
     /// `<sandboxes>/<drill-id>`.
     let folder: String
     /// The new home: `<folder>/home`.
@@ -29,28 +32,13 @@ struct DrillSandbox {
     /// makes it.
     /// - Throws: ``RestoreDrillError/io(path:message:)``.
     static func make(in sandboxes: String, drillID: DrillID, oldHome: String, oldRoot: String) throws -> DrillSandbox {
-        let fm = FileManager.default
-        do {
-            try fm.createDirectory(atPath: sandboxes, withIntermediateDirectories: true)
-        } catch {
-            throw RestoreDrillError.io(path: sandboxes, message: "cannot create the sandbox folder: \(error)")
-        }
-        let folder = PathText.join(sandboxes, drillID.description)
-        guard mkdir(folder, 0o700) == 0 else {
-            throw RestoreDrillError.io(path: folder, message: String(cString: strerror(errno)))
-        }
-        let sandbox = DrillSandbox(
-            folder: folder, home: PathText.join(folder, "home"),
-            root: newRoot(folder: folder, oldHome: oldHome, oldRoot: oldRoot), work: PathText.join(folder, "work"))
-        for path in [sandbox.home, sandbox.work] {
-            guard mkdir(path, 0o700) == 0 else {
-                throw RestoreDrillError.io(path: path, message: String(cString: strerror(errno)))
-            }
-        }
-        return sandbox
+        let made = try RestoreSandbox.create(in: sandboxes, drillID: drillID)
+        return DrillSandbox(
+            sandbox: made, folder: made.path, home: made.home,
+            root: newRoot(folder: made.path, oldHome: oldHome, oldRoot: oldRoot), work: made.work)
     }
 
-    /// Removes the whole sandbox, making read-only folders writable first.
+    /// Removes the whole sandbox (only a folder ``RestoreSandbox`` marked as its own).
     func remove() throws {
         let fm = FileManager.default
         if let walker = fm.enumerator(atPath: folder) {
@@ -59,100 +47,48 @@ struct DrillSandbox {
                 if FileFacts.of(path)?.type == .directory { chmod(path, 0o700) }
             }
         }
-        do {
-            try fm.removeItem(atPath: folder)
-        } catch {
-            throw RestoreDrillError.io(path: folder, message: "cannot remove the sandbox: \(error)")
-        }
+        try sandbox.remove()
     }
 
     /// Removes restored credentials (before a failed drill's sandbox is kept for forensics).
     func wipeCredentials(_ manifest: Manifest) {
-        for f in manifest.files where f.component == .credentials {
-            let path = PathText.join(f.base == .root ? root : home, f.path)
-            guard let facts = FileFacts.of(path) else { continue }
-            if facts.type == .file, let handle = FileHandle(forWritingAtPath: path) {
-                handle.write(Data(count: Int(min(facts.size, 64 << 20))))
-                try? handle.close()
-            }
-            try? FileManager.default.removeItem(atPath: path)
+        let paths = manifest.files.filter { $0.component == .credentials }.map {
+            PathText.join($0.base == .root ? root : home, $0.path)
         }
+        try? sandbox.wipe(paths: paths.filter { FileFacts.of($0) != nil })
     }
 }
 
-/// Canary files in folders outside the sandbox, checked before and after the replay. A stand-in
-/// until the Sandbox target's `Canaries` is wired in.
-///
-/// For each folder: a file `.restore-drill-canary-<drill-id>` with random content is written
-/// (when the folder is writable), and the folder's top-level listing (name, type, size, mtime)
-/// is recorded. After the replay, the canary's content must be unchanged (else `restore.script`
-/// fails); listing changes are reported as evidence; the canary files are then removed.
+/// Canaries outside the sandbox (the Sandbox target's ``Canaries``), planted before the replay
+/// and compared after it: any change fails `restore.script`.
 struct CanaryProbe {
-    struct Snapshot: Equatable {
-        var listing: [String: String]
-        var canary: Data?
-    }
-
     let folders: [String]
-    let drillID: DrillID
-    private(set) var before: [String: Snapshot] = [:]
+    let owner: (uid: UInt32, gid: UInt32)?
+    private var planted: [Canaries] = []
+    /// Folders where no canary could be planted (e.g. a read-only destination), for the evidence.
+    private(set) var unplanted: [String] = []
 
-    init(folders: [String], drillID: DrillID) {
+    init(folders: [String], owner: (uid: UInt32, gid: UInt32)?) {
         self.folders = folders
-        self.drillID = drillID
+        self.owner = owner
     }
 
-    var canaryName: String { ".restore-drill-canary-\(drillID)" }
-
-    func listing(_ folder: String) -> [String: String] {
-        var out: [String: String] = [:]
-        for name in (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? [] {
-            var st = stat()
-            guard lstat(PathText.join(folder, name), &st) == 0 else { continue }
-            #if os(Linux)
-                let mtime = "\(st.st_mtim.tv_sec).\(st.st_mtim.tv_nsec)"
-            #else
-                let mtime = "\(st.st_mtimespec.tv_sec).\(st.st_mtimespec.tv_nsec)"
-            #endif
-            out[name] = "\(st.st_mode) \(st.st_size) \(mtime)"
-        }
-        return out
-    }
-
-    /// Plants canaries and records listings.
+    /// Plants canaries in every folder that takes them.
     mutating func plant() {
         for folder in folders {
-            let path = PathText.join(folder, canaryName)
-            let content = Data((0..<32).map { _ in UInt8.random(in: 0...255) })
-            let planted = FileManager.default.createFile(atPath: path, contents: content)
-            before[folder] = Snapshot(listing: listing(folder), canary: planted ? content : nil)
+            if let c = try? Canaries.plant(in: [folder], owner: owner) {
+                planted.append(c)
+            } else {
+                unplanted.append(folder)
+            }
         }
     }
 
     /// What changed since ``plant()``; then removes the canaries.
-    /// - Returns: `changes`, canaries altered or removed (a failure); `notes`, entries of the
-    ///   folders created, changed or removed meanwhile (evidence only: in a shared folder such as
-    ///   /tmp other processes change the listing too).
+    /// - Returns: `changes` (each a failure) and `notes` (folders without canaries).
     func checkAndRemove() -> (changes: [String], notes: [String]) {
-        var changes: [String] = []
-        var notes: [String] = []
-        for folder in folders {
-            guard let snapshot = before[folder] else { continue }
-            let path = PathText.join(folder, canaryName)
-            if let content = snapshot.canary, FileManager.default.contents(atPath: path) != content {
-                changes.append("\(path): canary changed or removed")
-            }
-            let now = listing(folder)
-            for (name, facts) in now where snapshot.listing[name] != facts && name != canaryName {
-                notes.append(
-                    snapshot.listing[name] == nil
-                        ? "\(PathText.join(folder, name)): created" : "\(PathText.join(folder, name)): changed")
-            }
-            for name in snapshot.listing.keys where now[name] == nil && name != canaryName {
-                notes.append("\(PathText.join(folder, name)): removed")
-            }
-            if snapshot.canary != nil { try? FileManager.default.removeItem(atPath: path) }
-        }
-        return (changes.sorted(), notes.sorted())
+        let changes = planted.flatMap { $0.verify() }
+        for c in planted { try? c.remove() }
+        return (changes, unplanted.map { "no canary could be planted in \($0)" })
     }
 }

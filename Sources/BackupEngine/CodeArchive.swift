@@ -1,0 +1,205 @@
+import CArchive
+import DrillCore
+import Foundation
+
+/// The `code` component: writes `code.tar.gz`, a pax tar (libarchive) compressed by
+/// ``GzipWriter``, from walk entries already filtered by the engine.
+///
+/// Each file is read once: its bytes are hashed for the manifest and handed to the archive in the
+/// same pass. Member names are relative to root (no `./`), folders are members, symlinks are stored
+/// as links with their target as written.
+struct CodeArchiveWriter {
+    /// The first 16 bytes of every SQLite 3 database file.
+    static let sqliteHeader: [UInt8] = Array("SQLite format 3\0".utf8)
+
+    struct Result {
+        var artifact: ArtifactRecord
+        var files: [FileRecord]
+        var record: ComponentRecord
+        /// Unmatched SQLite files (relative paths) found in the archive.
+        var sqliteFiles: [String]
+        /// Warnings for the manifest (changed files, dropped special bits).
+        var warnings: [String]
+    }
+
+    let entries: [WalkEntry]
+    let level: Int
+    /// Reasons that make the component failed (unreadable paths found by the walk).
+    var problems: [String] = []
+
+    /// Writes the archive to `<setFolder>/code.tar.gz`.
+    /// - Throws: ``RestoreDrillError/io(path:message:)`` when the artifact cannot be written.
+    func write(setFolder: String, progress: (String) -> Void) throws -> Result {
+        let artifactPath = setFolder + "/code.tar.gz"
+        let file = try HashingFileWriter(path: artifactPath)
+        let gzip = try GzipWriter(output: file, level: level)
+        let sink = ArchiveSink(gzip: gzip)
+        // libarchive converts names through the current locale's character set; under the C
+        // locale a non-ASCII name cannot be converted (and crashes the pax writer). Names here are
+        // UTF-8, so archive under a UTF-8 LC_CTYPE for this thread only.
+        let utf8 = Self.utf8Locale()
+        let previous = utf8.map { uselocale($0) }
+        defer {
+            if let previous { uselocale(previous) }
+            if let utf8 { freelocale(utf8) }
+        }
+        guard let archive = archive_write_new() else { throw RestoreDrillError.runtime("archive_write_new failed") }
+        defer { archive_write_free(archive) }
+        archive_write_set_format_pax_restricted(archive)
+        let opaque = Unmanaged.passUnretained(sink).toOpaque()
+        let opened = archive_write_open2(
+            archive, opaque, nil,
+            { _, client, buffer, length in
+                let sink = Unmanaged<ArchiveSink>.fromOpaque(client!).takeUnretainedValue()
+                return sink.write(buffer, length)
+            }, nil, nil)
+        guard opened == ARCHIVE_OK else { throw archiveError(archive, artifactPath) }
+
+        var files: [FileRecord] = []
+        var sqliteFiles: [String] = []
+        var warnings: [String] = []
+        var failures = problems
+        var fileCount = 0
+        var bytes: Int64 = 0
+        let block = UnsafeMutableRawBufferPointer.allocate(byteCount: FileBlocks.blockSize, alignment: 16)
+        defer { block.deallocate() }
+
+        for (index, item) in entries.enumerated() {
+            if index % 500 == 0 && index > 0 { progress("code: \(index)/\(entries.count) \(item.relative)") }
+            if item.mode & 0o7000 != 0 {
+                warnings.append("\(item.absolute): setuid/setgid/sticky bits dropped in code.tar.gz")
+            }
+            let perm = item.mode & 0o777
+            guard let entry = archive_entry_new() else { throw RestoreDrillError.runtime("archive_entry_new failed") }
+            defer { archive_entry_free(entry) }
+            archive_entry_set_pathname_utf8(entry, item.relative)
+            archive_entry_set_perm(entry, mode_t(perm))
+            archive_entry_set_mtime(entry, time_t(item.mtimeSeconds), item.mtimeNanoseconds)
+            switch item.type {
+            case .directory:
+                archive_entry_set_filetype(entry, RD_AE_IFDIR)
+                archive_entry_set_size(entry, 0)
+                try check(archive_write_header(archive, entry), archive, artifactPath, sink)
+                files.append(
+                    FileRecord(component: .code, base: .root, path: item.relative, type: .directory, mode: perm))
+            case .symlink:
+                archive_entry_set_filetype(entry, RD_AE_IFLNK)
+                archive_entry_set_size(entry, 0)
+                archive_entry_set_symlink_utf8(entry, item.linkTarget ?? "")
+                try check(archive_write_header(archive, entry), archive, artifactPath, sink)
+                files.append(
+                    FileRecord(
+                        component: .code, base: .root, path: item.relative, type: .symlink, mode: perm,
+                        linkTarget: item.linkTarget))
+                fileCount += 1
+            case .file:
+                let fd = open(item.absolute, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)
+                guard fd >= 0 else {
+                    failures.append("\(item.absolute): \(String(cString: strerror(errno)))")
+                    continue
+                }
+                defer { close(fd) }
+                archive_entry_set_filetype(entry, RD_AE_IFREG)
+                archive_entry_set_size(entry, item.size)
+                try check(archive_write_header(archive, entry), archive, artifactPath, sink)
+                let hasher = SHA256Hasher()
+                var done: Int64 = 0
+                var first = true
+                var readError: String?
+                while done < item.size {
+                    let want = Int(min(Int64(block.count), item.size - done))
+                    let n = read(fd, block.baseAddress, want)
+                    if n < 0 && errno == EINTR { continue }
+                    if n <= 0 {
+                        readError = n < 0 ? String(cString: strerror(errno)) : "file shrank while it was read"
+                        break
+                    }
+                    let chunk = UnsafeRawBufferPointer(rebasing: block[0..<n])
+                    if first {
+                        first = false
+                        if n >= 16 && Array(chunk[0..<16]) == Self.sqliteHeader { sqliteFiles.append(item.relative) }
+                    }
+                    hasher.update(chunk)
+                    try writeData(archive, chunk, artifactPath, sink)
+                    done += Int64(n)
+                }
+                if let readError {
+                    // The header promised item.size bytes; pad with zeros so the archive stays
+                    // well-formed, record the padded content, and say so.
+                    memset(block.baseAddress!, 0, block.count)
+                    while done < item.size {
+                        let n = Int(min(Int64(block.count), item.size - done))
+                        let chunk = UnsafeRawBufferPointer(rebasing: block[0..<n])
+                        hasher.update(chunk)
+                        try writeData(archive, chunk, artifactPath, sink)
+                        done += Int64(n)
+                    }
+                    warnings.append("\(item.absolute): \(readError); stored zero-padded in code.tar.gz")
+                }
+                files.append(
+                    FileRecord(
+                        component: .code, base: .root, path: item.relative, type: .file, size: item.size,
+                        sha256: hasher.finalizeHex(), mode: perm))
+                fileCount += 1
+                bytes += item.size
+            }
+        }
+        try check(archive_write_close(archive), archive, artifactPath, sink)
+        try gzip.finish()
+        let (size, sha) = try file.finish()
+        let record = ComponentRecord(
+            id: .code, status: failures.isEmpty ? .ok : .failed,
+            reason: failures.isEmpty ? nil : "unreadable: " + failures.joined(separator: "; "),
+            files: fileCount, bytes: bytes)
+        return Result(
+            artifact: ArtifactRecord(path: "code.tar.gz", component: .code, kind: .archive, size: size, sha256: sha),
+            files: files, record: record, sqliteFiles: sqliteFiles, warnings: warnings)
+    }
+
+    /// A thread-usable UTF-8 `LC_CTYPE` locale (`C.UTF-8` on Linux, `UTF-8` on macOS), or nil.
+    static func utf8Locale() -> locale_t? {
+        for name in ["C.UTF-8", "C.utf8", "UTF-8", "en_US.UTF-8"] {
+            if let loc = newlocale(LC_CTYPE_MASK, name, nil) { return loc }
+        }
+        return nil
+    }
+
+    private func writeData(
+        _ archive: OpaquePointer, _ chunk: UnsafeRawBufferPointer, _ path: String, _ sink: ArchiveSink
+    ) throws {
+        let written = archive_write_data(archive, chunk.baseAddress, chunk.count)
+        if written < 0 { throw sink.error ?? archiveError(archive, path) }
+    }
+
+    private func check(_ status: Int32, _ archive: OpaquePointer, _ path: String, _ sink: ArchiveSink) throws {
+        if status == ARCHIVE_OK { return }
+        if let error = sink.error { throw error }
+        if status == ARCHIVE_WARN { return }
+        throw archiveError(archive, path)
+    }
+
+    private func archiveError(_ archive: OpaquePointer, _ path: String) -> RestoreDrillError {
+        let message = archive_error_string(archive).map { String(cString: $0) } ?? "libarchive error"
+        return .io(path: path, message: message)
+    }
+}
+
+/// The bridge from libarchive's write callback to ``GzipWriter``; keeps the first error so it can
+/// be rethrown with its path.
+final class ArchiveSink {
+    let gzip: GzipWriter
+    var error: (any Error)?
+
+    init(gzip: GzipWriter) { self.gzip = gzip }
+
+    func write(_ buffer: UnsafeRawPointer?, _ length: Int) -> Int {
+        guard let buffer, length > 0 else { return 0 }
+        do {
+            try gzip.write(buffer, count: length)
+            return length
+        } catch {
+            if self.error == nil { self.error = error }
+            return -1
+        }
+    }
+}

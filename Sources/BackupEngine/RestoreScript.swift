@@ -1,0 +1,399 @@
+import DrillCore
+import Foundation
+
+/// The restore script `restore_<name>.sh` of a set (../shared/DESIGN.md, "The restore script").
+///
+/// POSIX `sh` (tested with dash, `bash --posix` and `zsh`, which runs it under `emulate sh`), using
+/// only `tar` (GNU or bsdtar), `gzip`, `sed` (never `-i`), `cat`, `mkdir`, `chmod`, `mv`, `rm`, and
+/// `openssl dgst -sha256 -r` when present, else `sha256sum`, else `shasum -a 256`.
+///
+/// Steps: (1) every `SHA256SUMS` line is checked, stopping at the first mismatch;
+/// (2) a non-empty `--home` or `--root` is refused without `--force`; (3) `code.tar.gz` is
+/// extracted into the root; (4) each database is reassembled from the chunk list embedded here (in
+/// that order, never a glob) into a temporary file next to its target, checked against its SHA-256,
+/// then moved into place; (5) LaunchAgents are written to `$HOME/<path>` with the old root and home
+/// rewritten by ``PathRewrite``'s rule in `sed`; (6) shell files; (7) credentials (none without a
+/// vault); (8) the dependency lists to reinstall are printed. Any failure prints
+/// `restore: FAILED: <what>: <why>` on stderr and exits 1. Temporary files live only inside the
+/// targets and are removed on exit.
+public enum RestoreScript {
+    /// Renders the script for `manifest`. Everything the script restores comes from the manifest's
+    /// `databases`, `launchAgents` and `files` (component `shell`), and `artifacts` (kind `list`).
+    /// - Returns: the script text (UTF-8), to be stored with mode 0755.
+    public static func render(_ manifest: Manifest) -> String {
+        var s = header(manifest)
+        s += body
+        s += "\n# (1) every artifact listed in SHA256SUMS\n"
+        s += "rd_verify_sums \(manifest.artifacts.count + (manifest.artifact(manifest.restoreScript) == nil ? 1 : 0))\n"
+        s += "rd_confirm\n"
+        s += "rd_prepare_targets\n"
+        s += "\n# (3) code\n"
+        if manifest.artifact("code.tar.gz") != nil {
+            s += "rd_extract_code 'code.tar.gz'\n"
+        } else {
+            s += "rd_say \"code: not in this set\"\n"
+        }
+        s += "\n# (4) databases: pieces in the listed order\n"
+        for db in manifest.databases {
+            let pieces = db.chunks.isEmpty ? [db.artifact ?? ""] : db.chunks
+            let base = db.base == .home ? "home" : "root"
+            s += "rd_restore_db \(base) \(q(db.path)) \(q(db.sha256)) \(octal(db.mode))"
+            s += pieces.map { " \\\n    " + q($0) }.joined() + "\n"
+        }
+        if manifest.databases.isEmpty { s += "rd_say \"databases: none in this set\"\n" }
+        s += "\n# (5) LaunchAgents, old root and home rewritten at path boundaries\n"
+        for agent in manifest.launchAgents {
+            s += "RD_SED=\n"
+            var markers: [(String, String)] = []
+            for old in agent.rewritePrefixes {
+                let newVariable: String
+                if old == manifest.root {
+                    newVariable = "$RD_ROOT_SED"
+                } else if old == manifest.home {
+                    newVariable = "$RD_HOME_SED"
+                } else {
+                    continue
+                }
+                guard markers.count < 8, let pattern = sedPattern(old) else { continue }
+                let marker = "$RD_M\(markers.count + 1)"
+                markers.append((marker, newVariable))
+                s += "rd_add_old \(q(pattern)) \"\(marker)\"\n"
+            }
+            for (marker, newVariable) in markers { s += "rd_add_new \"\(marker)\" \"\(newVariable)\"\n" }
+            s += "rd_restore_agent \(q(agent.artifact)) \(q(agent.path)) \(octal(agent.mode))\n"
+        }
+        if manifest.launchAgents.isEmpty { s += "rd_say \"launchagents: none in this set\"\n" }
+        s += "\n# (6) shell files\n"
+        let shellFiles = manifest.files.filter { $0.component == .shell && $0.type == .file }
+        // The shell collector appends one artifact per restored file, in the same order.
+        let shellArtifacts = manifest.artifacts.filter { $0.component == .shell }
+        for (file, artifact) in zip(shellFiles, shellArtifacts) {
+            s += "rd_restore_file \(q(artifact.path)) \(q(file.path)) \(octal(file.mode))\n"
+        }
+        if shellFiles.isEmpty { s += "rd_say \"shell: none in this set\"\n" }
+        s += "\n# (7) credentials\n"
+        s += "rd_say \"credentials: skipped (no vault in this set)\"\n"
+        s += "if [ -n \"$RD_PASSWORD_FILE\" ]; then rd_say \"credentials: --password-file not used\"; fi\n"
+        s += "\n# (8) dependencies: printed, not installed\n"
+        let lists = manifest.artifacts.filter { $0.kind == .list }
+        for list in lists {
+            switch list.path {
+            case "dependencies/python.txt":
+                s += "rd_say \"dependencies: Python packages: pip3 install -r '$RD_SET/\(list.path)'\"\n"
+            case "dependencies/homebrew.txt":
+                s +=
+                    "rd_say \"dependencies: Homebrew formulae: brew install \\$(cut -d' ' -f1 '$RD_SET/\(list.path)')\"\n"
+            default:
+                s += "rd_say \"dependencies: see $RD_SET/\(list.path)\"\n"
+            }
+        }
+        if lists.isEmpty { s += "rd_say \"dependencies: no lists in this set\"\n" }
+        s += "\nrd_say \"done: set $RD_SET_ID restored into home $RD_HOME and root $RD_ROOT\"\n"
+        return s
+    }
+
+    /// `text` as one single-quoted sh word.
+    static func q(_ text: String) -> String {
+        "'" + text.replacingOccurrences(of: "'", with: "'\\''") + "'"
+    }
+
+    static func octal(_ mode: Int) -> String { String(mode & 0o7777, radix: 8) }
+
+    /// The BRE that matches `prefix` as it appears in XML text (`&`, `<`, `>` escaped), or nil when
+    /// the prefix holds a control character (which XML text cannot hold, so it never matches).
+    static func sedPattern(_ prefix: String) -> String? {
+        guard !prefix.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7f }) else { return nil }
+        let xml = prefix.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;")
+            .replacingOccurrences(of: ">", with: "&gt;")
+        var out = ""
+        for c in xml {
+            if "\\.[*^$".contains(c) { out.append("\\") }
+            out.append(c)
+        }
+        return out
+    }
+
+    private static func header(_ m: Manifest) -> String {
+        """
+        #!/bin/sh
+        # \(m.restoreScript): restores backup set \(m.id) (\(Manifest.formatName) format \(m.formatVersion)),
+        # made by \(ToolInfo.name) \(m.toolVersion) on \(m.host.filter { $0.isASCII && !$0.isNewline }).
+        #
+        # Usage: sh \(m.restoreScript) --home DIR --root DIR [--password-file F] [--yes] [--force]
+        #   --home DIR          the new home: LaunchAgents and shell files go here
+        #   --root DIR          the new project root: code.tar.gz and databases go here
+        #   --password-file F   the vault password (this set has no vault)
+        #   --yes               do not ask for confirmation (needed when not on a terminal)
+        #   --force             restore into a home or root that is not empty
+        #
+        # Needs only: tar, gzip, sed, cat, mkdir, chmod, mv, rm, and openssl, sha256sum or shasum.
+        # Steps: (1) check SHA256SUMS, (2) refuse a non-empty target without --force, (3) code,
+        # (4) databases, (5) LaunchAgents, (6) shell files, (7) credentials, (8) dependencies.
+        RD_SELF=$0
+        if [ -n "${ZSH_VERSION:-}" ]; then emulate sh; fi
+        set -eu
+        umask 022
+        unset CDPATH
+        RD_SET_ID=\(q(m.id.description))
+        RD_SCRIPT_NAME=\(q(m.restoreScript))
+
+        """
+    }
+
+    /// The functions and the argument handling every script shares.
+    private static let body = #"""
+        rd_say() { printf 'restore: %s\n' "$*"; }
+        rd_fail() { printf 'restore: FAILED: %s\n' "$*" >&2; exit 1; }
+        rd_usage() {
+            printf '%s\n' "usage: sh $RD_SCRIPT_NAME --home DIR --root DIR [--password-file F] [--yes] [--force]"
+        }
+
+        RD_TMP=
+        rd_cleanup() { if [ -n "$RD_TMP" ]; then rm -f "$RD_TMP"; fi; }
+        trap rd_cleanup EXIT
+        trap 'exit 130' INT
+        trap 'exit 143' TERM
+
+        RD_HOME_ARG= RD_ROOT_ARG= RD_PASSWORD_FILE= RD_YES=0 RD_FORCE=0
+        while [ $# -gt 0 ]; do
+            case $1 in
+                --home) [ $# -ge 2 ] || rd_fail "--home needs a folder"; RD_HOME_ARG=$2; shift 2 ;;
+                --home=*) RD_HOME_ARG=${1#--home=}; shift ;;
+                --root) [ $# -ge 2 ] || rd_fail "--root needs a folder"; RD_ROOT_ARG=$2; shift 2 ;;
+                --root=*) RD_ROOT_ARG=${1#--root=}; shift ;;
+                --password-file) [ $# -ge 2 ] || rd_fail "--password-file needs a file"; RD_PASSWORD_FILE=$2; shift 2 ;;
+                --password-file=*) RD_PASSWORD_FILE=${1#--password-file=}; shift ;;
+                --yes|-y) RD_YES=1; shift ;;
+                --force) RD_FORCE=1; shift ;;
+                -h|--help) rd_usage; exit 0 ;;
+                *) rd_usage >&2; rd_fail "unknown argument: $1" ;;
+            esac
+        done
+        if [ -z "$RD_HOME_ARG" ] || [ -z "$RD_ROOT_ARG" ]; then
+            rd_usage >&2
+            rd_fail "--home and --root are required"
+        fi
+        for rd_arg in "$RD_HOME_ARG" "$RD_ROOT_ARG"; do
+            case $rd_arg in
+                *[[:cntrl:]]*) rd_fail "a control character in a target path is not supported: $rd_arg" ;;
+            esac
+        done
+        if [ -n "$RD_PASSWORD_FILE" ] && [ ! -r "$RD_PASSWORD_FILE" ]; then
+            rd_fail "--password-file $RD_PASSWORD_FILE: not readable"
+        fi
+
+        # The set folder is the folder holding this script.
+        case $RD_SELF in
+            */*) RD_DIR=${RD_SELF%/*} ;;
+            *) RD_DIR=. ;;
+        esac
+        case $RD_DIR in
+            /*) ;;
+            '') RD_DIR=/ ;;
+            *) RD_DIR=./$RD_DIR ;;
+        esac
+        RD_SET=$(cd "$RD_DIR" && pwd -P) || rd_fail "cannot find the set folder from $RD_SELF"
+
+        if command -v openssl >/dev/null 2>&1; then
+            RD_HASH=openssl
+        elif command -v sha256sum >/dev/null 2>&1; then
+            RD_HASH=sha256sum
+        elif command -v shasum >/dev/null 2>&1; then
+            RD_HASH=shasum
+        else
+            rd_fail "no SHA-256 tool found (openssl, sha256sum or shasum)"
+        fi
+
+        rd_sha256() {
+            case $RD_HASH in
+                openssl) openssl dgst -sha256 -r <"$1" ;;
+                sha256sum) sha256sum <"$1" ;;
+                *) shasum -a 256 <"$1" ;;
+            esac
+        }
+
+        # Prints the SHA-256 of file $1 (64 lowercase hex).
+        rd_digest() {
+            rd_out=$(rd_sha256 "$1") || return 1
+            printf '%s\n' "${rd_out%% *}"
+        }
+
+        # (1) Checks every SHA256SUMS line; $1 is how many artifacts the set has.
+        rd_verify_sums() {
+            [ -f "$RD_SET/SHA256SUMS" ] || rd_fail "SHA256SUMS: missing"
+            rd_count=0
+            while IFS= read -r rd_line || [ -n "$rd_line" ]; do
+                [ -n "$rd_line" ] || continue
+                rd_sum=${rd_line%%  *}
+                rd_name=${rd_line#*  }
+                case $rd_sum in
+                    *[!0-9a-f]*) rd_fail "SHA256SUMS: malformed line: $rd_line" ;;
+                esac
+                [ ${#rd_sum} -eq 64 ] || rd_fail "SHA256SUMS: malformed line: $rd_line"
+                case $rd_name in
+                    '' | /* | .. | ../* | */.. | */../*) rd_fail "SHA256SUMS: unsafe name: $rd_name" ;;
+                esac
+                [ -f "$RD_SET/$rd_name" ] || rd_fail "$rd_name: missing"
+                rd_got=$(rd_digest "$RD_SET/$rd_name") || rd_fail "$rd_name: cannot be read"
+                [ "$rd_got" = "$rd_sum" ] || rd_fail "$rd_name: checksum mismatch"
+                rd_count=$((rd_count + 1))
+            done <"$RD_SET/SHA256SUMS"
+            [ "$rd_count" -ge "$1" ] || rd_fail "SHA256SUMS: lists $rd_count artifacts, the set has $1"
+            rd_say "verified $rd_count artifacts (SHA-256 with $RD_HASH)"
+        }
+
+        rd_confirm() {
+            [ "$RD_YES" -eq 1 ] && return 0
+            if [ -t 0 ] && [ -t 1 ]; then
+                printf 'Restore set %s into home %s and root %s? [y/N] ' "$RD_SET_ID" "$RD_HOME_ARG" "$RD_ROOT_ARG"
+                read -r rd_answer || rd_answer=
+                case $rd_answer in
+                    y | Y | yes | YES) ;;
+                    *) rd_fail "cancelled" ;;
+                esac
+            else
+                rd_fail "not on a terminal: pass --yes to restore without asking"
+            fi
+        }
+
+        # Makes folder $1 and prints its absolute physical path.
+        rd_abs_dir() {
+            mkdir -p "$1" || return 1
+            case $1 in
+                /*) rd_d=$1 ;;
+                *) rd_d=./$1 ;;
+            esac
+            (cd "$rd_d" && pwd -P)
+        }
+
+        # Counts the entries of folder $1 into RD_N; RD_ONE is one of them.
+        rd_entries() {
+            RD_N=0
+            RD_ONE=
+            for rd_e in "$1"/* "$1"/.[!.]* "$1"/..?*; do
+                if [ -e "$rd_e" ] || [ -L "$rd_e" ]; then
+                    RD_N=$((RD_N + 1))
+                    RD_ONE=$rd_e
+                fi
+            done
+        }
+
+        # True when folder $1 holds nothing, or nothing but the empty folders leading to RD_ROOT.
+        rd_is_empty() {
+            rd_d=$1
+            while :; do
+                rd_entries "$rd_d"
+                if [ "$RD_N" -eq 0 ]; then return 0; fi
+                if [ "$rd_d" = "$RD_ROOT" ] || [ "$RD_N" -ne 1 ] || [ -L "$RD_ONE" ] || [ ! -d "$RD_ONE" ]; then
+                    return 1
+                fi
+                case $RD_ROOT/ in
+                    "$RD_ONE"/*) rd_d=$RD_ONE ;;
+                    *) return 1 ;;
+                esac
+            done
+        }
+
+        # (2) Makes the targets, refuses non-empty ones without --force.
+        rd_prepare_targets() {
+            RD_HOME=$(rd_abs_dir "$RD_HOME_ARG") || rd_fail "--home $RD_HOME_ARG: cannot create or enter it"
+            RD_ROOT=$(rd_abs_dir "$RD_ROOT_ARG") || rd_fail "--root $RD_ROOT_ARG: cannot create or enter it"
+            if [ "$RD_HOME" = / ] || [ "$RD_ROOT" = / ]; then rd_fail "refusing to restore into /"; fi
+            if [ "$RD_FORCE" -ne 1 ]; then
+                rd_is_empty "$RD_HOME" || rd_fail "home $RD_HOME is not empty (use --force to restore into it)"
+                rd_is_empty "$RD_ROOT" || rd_fail "root $RD_ROOT is not empty (use --force to restore into it)"
+            fi
+            RD_ROOT_SED=$(rd_sed_new "$RD_ROOT")
+            RD_HOME_SED=$(rd_sed_new "$RD_HOME")
+        }
+
+        # (3) Extracts archive $1 into the root.
+        rd_extract_code() {
+            rd_say "code: extracting $1 into $RD_ROOT"
+            tar -xpzf "$RD_SET/$1" -C "$RD_ROOT" || rd_fail "$1: extraction failed"
+        }
+
+        # Makes the folder of target $1 and sets rd_p to it.
+        rd_parent() {
+            rd_p=${1%/*}
+            mkdir -p "$rd_p" || rd_fail "cannot create folder $rd_p"
+        }
+
+        # (4) rd_restore_db BASE PATH SHA256 MODE PIECE...: concatenates the pieces in order.
+        rd_restore_db() {
+            if [ "$1" = home ]; then rd_target=$RD_HOME/$2; else rd_target=$RD_ROOT/$2; fi
+            rd_name=$2
+            rd_want=$3
+            rd_mode=$4
+            shift 4
+            rd_parent "$rd_target"
+            rd_say "databases: $rd_name ($# pieces)"
+            RD_TMP=$rd_p/.restore-drill-$$.tmp
+            : >"$RD_TMP" || rd_fail "$rd_name: cannot write $RD_TMP"
+            for rd_piece in "$@"; do
+                [ -f "$RD_SET/$rd_piece" ] || rd_fail "$rd_piece: missing"
+                cat "$RD_SET/$rd_piece" >>"$RD_TMP" || rd_fail "$rd_piece: cannot append it to $rd_name"
+            done
+            rd_got=$(rd_digest "$RD_TMP") || rd_fail "$rd_name: cannot read the reassembled copy"
+            [ "$rd_got" = "$rd_want" ] || rd_fail "$rd_name: reassembled database checksum mismatch"
+            chmod "$rd_mode" "$RD_TMP" || rd_fail "$rd_name: chmod $rd_mode failed"
+            mv -f "$RD_TMP" "$rd_target" || rd_fail "$rd_name: cannot move it into place"
+            RD_TMP=
+        }
+
+        # (5) The rewrite: each old prefix (a BRE of its XML form) becomes a control-character marker
+        # (illegal in XML, so no collision), twice to catch overlaps like :OLD:OLD:, then markers
+        # become the new paths. Boundaries: ">" or : = space before, "<" or / : space after.
+        RD_D=$(printf '\037')
+        RD_M1=$(printf '\001')
+        RD_M2=$(printf '\002')
+        RD_M3=$(printf '\003')
+        RD_M4=$(printf '\004')
+        RD_M5=$(printf '\005')
+        RD_M6=$(printf '\006')
+        RD_M7=$(printf '\007')
+        RD_M8=$(printf '\010')
+        RD_NL='
+        '
+        RD_SED=
+
+        # Prints $1 XML-escaped, then escaped for a sed replacement (\ and &).
+        rd_sed_new() {
+            printf '%s\n' "$1" | sed -e 's/&/\&amp;/g' -e 's/</\&lt;/g' -e 's/>/\&gt;/g' -e 's/[\\&]/\\&/g'
+        }
+
+        rd_add_old() {
+            rd_s="s${RD_D}\\([>:= ]\\)$1\\([<:/ ]\\)${RD_D}\\1$2\\2${RD_D}g"
+            RD_SED=$RD_SED$rd_s$RD_NL$rd_s$RD_NL
+        }
+
+        rd_add_new() {
+            RD_SED=${RD_SED}s$RD_D$1$RD_D$2${RD_D}g$RD_NL
+        }
+
+        # rd_restore_agent ARTIFACT PATH MODE: writes $HOME/PATH through the rewrite in RD_SED.
+        rd_restore_agent() {
+            rd_target=$RD_HOME/$2
+            rd_parent "$rd_target"
+            rd_say "launchagents: $2"
+            RD_TMP=$rd_p/.restore-drill-$$.tmp
+            sed "$RD_SED" <"$RD_SET/$1" >"$RD_TMP" || rd_fail "$1: path rewrite failed"
+            chmod "$3" "$RD_TMP" || rd_fail "$2: chmod $3 failed"
+            mv -f "$RD_TMP" "$rd_target" || rd_fail "$2: cannot move it into place"
+            RD_TMP=
+        }
+
+        # (6) rd_restore_file ARTIFACT PATH MODE: copies a shell file to $HOME/PATH.
+        rd_restore_file() {
+            rd_target=$RD_HOME/$2
+            rd_parent "$rd_target"
+            rd_say "shell: $2"
+            RD_TMP=$rd_p/.restore-drill-$$.tmp
+            cat "$RD_SET/$1" >"$RD_TMP" || rd_fail "$1: cannot copy it"
+            chmod "$3" "$RD_TMP" || rd_fail "$2: chmod $3 failed"
+            mv -f "$RD_TMP" "$rd_target" || rd_fail "$2: cannot move it into place"
+            RD_TMP=
+        }
+
+        """#
+}

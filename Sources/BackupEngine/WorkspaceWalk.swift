@@ -1,0 +1,144 @@
+import DrillCore
+import Foundation
+
+/// One path found under a walked folder, described by `lstat` (links are never followed).
+struct WalkEntry: Sendable {
+    /// Relative to the walked folder, `/`-separated, no leading `./`.
+    var relative: String
+    var absolute: String
+    var type: FileType
+    /// All of `st_mode & 0o7777` (the caller decides what to keep).
+    var mode: Int
+    /// Bytes, for regular files; 0 otherwise.
+    var size: Int64
+    var mtimeSeconds: Int
+    var mtimeNanoseconds: Int
+    /// For symlinks, the target as stored.
+    var linkTarget: String?
+    /// True when `code.exclude` removes this path (or a folder above it) from the archive.
+    var excludedFromCode: Bool
+}
+
+/// A depth-first walk of one folder with names in sorted order.
+///
+/// `skip` removes a path and everything under it (the destination, credentials); `exclude`
+/// marks a path (and everything under it) as excluded from the code archive; an excluded folder is
+/// only entered when `enterExcluded` says something below it is still wanted (a database glob).
+/// Paths that cannot be read are collected in ``problems`` instead of stopping the walk; other
+/// file types (sockets, fifos, devices) in ``ignored``.
+struct WorkspaceWalk {
+    var skip: (String) -> Bool = { _ in false }
+    var exclude: (_ relative: String, _ name: String) -> Bool = { _, _ in false }
+    var enterExcluded: (_ relative: String) -> Bool = { _ in false }
+
+    private(set) var entries: [WalkEntry] = []
+    /// `path: reason` for every path that could not be read.
+    private(set) var problems: [String] = []
+    /// Relative paths of entries that are neither files, folders nor links.
+    private(set) var ignored: [String] = []
+
+    /// Walks `base` (absolute); the base itself is not an entry.
+    mutating func run(base: String) {
+        walk(folder: base, relative: "", excluded: false)
+    }
+
+    private mutating func walk(folder: String, relative: String, excluded: Bool) {
+        guard let dir = opendir(folder) else {
+            problems.append("\(folder): \(String(cString: strerror(errno)))")
+            return
+        }
+        var names: [String] = []
+        while let item = readdir(dir) {
+            let name = withUnsafePointer(to: &item.pointee.d_name) {
+                String(cString: UnsafeRawPointer($0).assumingMemoryBound(to: CChar.self))
+            }
+            if name != "." && name != ".." { names.append(name) }
+        }
+        closedir(dir)
+        names.sort()
+        for name in names {
+            let abs = folder == "/" ? "/\(name)" : "\(folder)/\(name)"
+            let rel = relative.isEmpty ? name : "\(relative)/\(name)"
+            if skip(abs) { continue }
+            var st = stat()
+            guard lstat(abs, &st) == 0 else {
+                problems.append("\(abs): \(String(cString: strerror(errno)))")
+                continue
+            }
+            let isExcluded = excluded || exclude(rel, name)
+            #if os(Linux)
+                let mtime = (Int(st.st_mtim.tv_sec), Int(st.st_mtim.tv_nsec))
+            #else
+                let mtime = (Int(st.st_mtimespec.tv_sec), Int(st.st_mtimespec.tv_nsec))
+            #endif
+            var entry = WalkEntry(
+                relative: rel, absolute: abs, type: .file, mode: Int(st.st_mode) & 0o7777, size: 0,
+                mtimeSeconds: mtime.0, mtimeNanoseconds: mtime.1, linkTarget: nil, excludedFromCode: isExcluded)
+            switch st.st_mode & S_IFMT {
+            case S_IFREG:
+                entry.size = Int64(st.st_size)
+                entries.append(entry)
+            case S_IFLNK:
+                entry.type = .symlink
+                guard let target = Self.readLink(abs) else {
+                    problems.append("\(abs): cannot read link: \(String(cString: strerror(errno)))")
+                    continue
+                }
+                entry.linkTarget = target
+                entries.append(entry)
+            case S_IFDIR:
+                entry.type = .directory
+                entries.append(entry)
+                if !isExcluded || enterExcluded(rel) {
+                    walk(folder: abs, relative: rel, excluded: isExcluded)
+                }
+            default:
+                ignored.append(rel)
+            }
+        }
+    }
+
+    static func readLink(_ path: String) -> String? {
+        var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+        let n = readlink(path, &buffer, buffer.count - 1)
+        guard n >= 0 else { return nil }
+        return String(decoding: buffer[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+}
+
+/// Glob helpers the engine needs beyond ``GlobPattern``.
+enum GlobSupport {
+    /// True when some path below folder `relative` could still match `pattern` (so a walk must
+    /// enter the folder): each folder component matches a pattern segment, or a `**` is reached.
+    static func couldMatchBelow(_ pattern: String, folder relative: String) -> Bool {
+        let segments = pattern.split(separator: "/").map(String.init)
+        let parts = relative.split(separator: "/").map(String.init)
+        var i = 0
+        for part in parts {
+            guard i < segments.count else { return false }
+            if segments[i] == "**" { return true }
+            guard GlobPattern.matchesName(segments[i], part) else { return false }
+            i += 1
+        }
+        return i < segments.count
+    }
+
+    /// `code.exclude` rule: a pattern without `/` matches any component's name; one with `/`
+    /// matches the path relative to root.
+    static func excluded(relative: String, name: String, patterns: [String]) -> Bool {
+        for p in patterns {
+            if p.contains("/") {
+                if GlobPattern(p).matches(relative) { return true }
+            } else if GlobPattern.matchesName(p, name) {
+                return true
+            }
+        }
+        return false
+    }
+
+    /// True when `path` equals `folder` or lies under it (both absolute, standardized).
+    static func isInside(_ path: String, _ folder: String) -> Bool {
+        if folder == "/" { return true }
+        return path == folder || path.hasPrefix(folder + "/")
+    }
+}

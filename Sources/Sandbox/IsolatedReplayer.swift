@@ -1,0 +1,520 @@
+import DrillCore
+import Foundation
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
+/// The ``RestoreReplayer`` of the tool: runs a set's restore script in a sandbox, contained
+/// (../shared/DESIGN.md, "A drill", step 3; issue 4, "Sandbox replay").
+///
+/// **Isolation.** `sandbox.isolation: bubblewrap` requires `bwrap` (an error when missing or
+/// not working); `none` never uses it; `auto` uses it when `bwrap` is on the tool path and a probe
+/// (`bwrap --unshare-all --ro-bind / / true`, run once per replayer as the replay's uid) succeeds,
+/// else runs with `isolation: none` and says why in the notes. Under bubblewrap the script sees:
+/// no network and its own PID, IPC and UTS namespaces (`--unshare-all`), a read-only system
+/// (`--ro-bind / /`), a private, read-only `/tmp` (`--tmpfs /tmp` placed before the sandbox bind
+/// because sandboxes may live under /tmp, then `--remount-ro /tmp`), the sandbox read-write, the set folder and `extraReadOnly`
+/// read-only, an environment it was given (`--clearenv --setenv`), its own session
+/// (`--new-session`), and death with its parent (`--die-with-parent`).
+///
+/// **Limits.** `request.limits` through util-linux `prlimit --cpu=N:N --as=B:B --fsize=B:B
+/// --nofile=N:N --nproc=N:N --` (soft = hard, so CPU exhaustion is SIGKILL); on macOS through
+/// `sh -c 'ulimit …; exec "$@"'`. The same limits apply with and without bubblewrap.
+///
+/// **Unprivileged uid.** When the tool runs as root, the script runs as ``unprivilegedUID`` /
+/// ``unprivilegedGID`` (default 65534, `nobody`) via `setpriv --reuid --regid --clear-groups`,
+/// because process limits do not bind root. The sandbox's contents are given to that uid (the
+/// sandbox folder itself stays root's, mode 0711, so its marker file stays out of reach). A set
+/// folder the uid cannot read is copied read-only to `<sandbox>/set/<name>` and replayed from the
+/// copy; an unreadable `extraReadOnly` file is copied (mode 0400, owned by the uid) to
+/// `<sandbox>/readonly/` and wiped after the replay; arguments naming them are rewritten. Both
+/// are noted. The set itself is never written.
+///
+/// **Environment.** Only `PATH=/usr/local/bin:/usr/bin:/bin`, `HOME` (`request.environment["HOME"]`,
+/// else `<sandbox>/home` when it exists, else the sandbox), `TMPDIR=<sandbox>/tmp`, `LC_ALL=C`,
+/// then `request.environment`, and ``markVariable`` with a random value for this replay.
+///
+/// **Timeout and output cap.** The runner kills the whole process group at `request.timeout` and
+/// when output passes `request.outputCap` (the outcome keeps the tail). Under bubblewrap the PID
+/// namespace dies with it. Without bubblewrap (on Linux), after the replay, every process of the
+/// replay's uid whose environment still carries this replay's ``markVariable`` is
+/// killed (read from /proc), so a script that left its process group is gone too, while other
+/// replays and services running as the same uid are left alone. (A script that also clears its
+/// environment escapes that sweep: `isolation: none` is not containment, and the report says so.)
+public struct IsolatedReplayer: RestoreReplayer {
+    /// The runner that starts the probe and the replay (inject a ``RecordingRunner``
+    /// to see every argv).
+    public var runner: any ProcessRunner
+    /// `PATH`-style folders searched for `bwrap`, `prlimit` and `setpriv`.
+    public var toolPath: String
+    /// The uid the script runs as when the tool runs as root.
+    public var unprivilegedUID: UInt32
+    /// The gid (with no supplementary groups) the script runs as when the tool runs as root.
+    public var unprivilegedGID: UInt32
+    /// The interpreter of restore scripts (POSIX sh, ../shared/DESIGN.md).
+    public var shell: String
+    private let probes = ProbeCache()
+
+    /// - Parameters:
+    ///   - runner: starts every child; a ``SubprocessRunner`` by default.
+    ///   - toolPath: where to look for `bwrap`, `prlimit`, `setpriv`; nil uses this process's
+    ///     `PATH` followed by `/usr/local/bin:/usr/bin:/bin`.
+    ///   - unprivilegedUID: the uid for a replay started by root (65534, `nobody`, by default).
+    ///   - unprivilegedGID: its gid (65534, `nogroup`).
+    ///   - shell: the restore script's interpreter, `/bin/sh`.
+    public init(
+        runner: any ProcessRunner = SubprocessRunner(), toolPath: String? = nil, unprivilegedUID: UInt32 = 65534,
+        unprivilegedGID: UInt32 = 65534, shell: String = "/bin/sh"
+    ) {
+        self.runner = runner
+        self.toolPath =
+            toolPath
+            ?? ((ProcessInfo.processInfo.environment["PATH"].map { $0 + ":" } ?? "") + "/usr/local/bin:/usr/bin:/bin")
+        self.unprivilegedUID = unprivilegedUID
+        self.unprivilegedGID = unprivilegedGID
+        self.shell = shell
+    }
+
+    /// The uid and gid a replay runs as, when it is not the tool's own: set when the tool runs as
+    /// root. Plant ``Canaries`` with this owner so they are writable by exactly the code under test.
+    public var replayIdentity: (uid: UInt32, gid: UInt32)? {
+        geteuid() == 0 ? (unprivilegedUID, unprivilegedGID) : nil
+    }
+
+    /// Replays `request.script` under the isolation, limits, uid, environment, timeout and output
+    /// cap described above. A script that fails, times out or floods its output is an outcome.
+    /// - Returns: how the script ended, `bubblewrap` or `none`, the uid when dropped, and notes.
+    /// - Throws: ``RestoreDrillError/runtime(_:)`` when `isolation` is `bubblewrap` and bubblewrap is
+    ///   missing or does not work, when `prlimit` (or, as root, `setpriv`) is missing, or when the
+    ///   sandbox cannot be reached by the replay's uid; ``RestoreDrillError/io(path:message:)``
+    ///   when the sandbox is missing or cannot be prepared.
+    public func replay(_ request: ReplayRequest) async throws -> ReplayOutcome {
+        var notes: [String] = []
+        let sandbox = (request.sandboxFolder as NSString).standardizingPath
+        guard FileSystem.isFolder(sandbox) else {
+            throw RestoreDrillError.io(path: sandbox, message: "sandbox folder does not exist")
+        }
+        let identity = replayIdentity
+
+        #if os(Linux)
+            guard let prlimit = SubprocessRunner.which("prlimit", path: toolPath) else {
+                throw RestoreDrillError.runtime(
+                    "prlimit not found (util-linux): the replay's resource limits cannot be applied")
+            }
+            var dropPrefix: [String] = []
+            if let identity {
+                guard let setpriv = SubprocessRunner.which("setpriv", path: toolPath) else {
+                    throw RestoreDrillError.runtime(
+                        "setpriv not found (util-linux): cannot run the replay as an unprivileged uid instead of root")
+                }
+                dropPrefix = [setpriv, "--reuid=\(identity.uid)", "--regid=\(identity.gid)", "--clear-groups"]
+            }
+            let bwrap = try await decideIsolation(request.isolation, dropPrefix: dropPrefix, notes: &notes)
+        #else
+            switch request.isolation {
+            case .bubblewrap:
+                throw RestoreDrillError.runtime("sandbox.isolation is bubblewrap, but bubblewrap exists only on Linux")
+            case .auto: notes.append("bubblewrap exists only on Linux: isolation none")
+            case .none: break
+            }
+            let bwrap: String? = nil
+        #endif
+
+        // Prepare the sandbox: a TMPDIR, and ownership for the unprivileged uid.
+        let tmp = (sandbox as NSString).appendingPathComponent("tmp")
+        if !FileSystem.isFolder(tmp) {
+            guard mkdir(tmp, 0o700) == 0 else {
+                throw RestoreDrillError.io(path: tmp, message: "cannot create: \(String(cString: strerror(errno)))")
+            }
+        }
+        var setFolder = (request.setFolder as NSString).standardizingPath
+        var script = (request.script as NSString).standardizingPath
+        var arguments = request.arguments
+        var readOnly: [String] = []  // extra paths bound read-only under bubblewrap
+        var wipeAfter: [String] = []
+        if let identity {
+            if let blocker = FileSystem.firstUntraversable(above: sandbox, uid: identity.uid, gid: identity.gid) {
+                throw RestoreDrillError.runtime(
+                    "the sandbox \(sandbox) cannot be reached by uid \(identity.uid): \(blocker) is not searchable by it; "
+                        + "put sandbox.folder under a folder other users can traverse")
+            }
+            chmod(sandbox, 0o711)
+            // The marker and the read-only copies stay root's.
+            FileSystem.chownContents(
+                of: sandbox, uid: identity.uid, gid: identity.gid,
+                except: [RestoreSandbox.markerName, Self.setCopyFolder, Self.readOnlyCopyFolder])
+            notes.append("the tool runs as root: the replay runs as uid \(identity.uid), gid \(identity.gid)")
+
+            if let reason = FileSystem.unreadableReason(setFolder, uid: identity.uid, gid: identity.gid) {
+                let copyParent = (sandbox as NSString).appendingPathComponent(Self.setCopyFolder)
+                let copy = (copyParent as NSString).appendingPathComponent((setFolder as NSString).lastPathComponent)
+                try FileSystem.copyReadOnly(setFolder, to: copy, parent: copyParent)
+                notes.append(
+                    "the set folder is not readable by uid \(identity.uid) (\(reason)): replayed from a read-only copy in \(copy)"
+                )
+                script = Self.rebase(script, from: setFolder, to: copy)
+                arguments = arguments.map { Self.rebase($0, from: setFolder, to: copy) }
+                setFolder = copy
+            }
+            var extras = request.extraReadOnly.map { ($0 as NSString).standardizingPath }
+            if !FileSystem.isInside(script, setFolder) { extras.append(script) }
+            for (index, extra) in extras.enumerated() where FileManager.default.fileExists(atPath: extra) {
+                if let reason = FileSystem.unreadableReason(extra, uid: identity.uid, gid: identity.gid) {
+                    let folder = (sandbox as NSString).appendingPathComponent(Self.readOnlyCopyFolder)
+                    let copy = (folder as NSString).appendingPathComponent(
+                        "\(index)-\((extra as NSString).lastPathComponent)")
+                    try FileSystem.copyPrivate(extra, to: copy, folder: folder, uid: identity.uid, gid: identity.gid)
+                    notes.append(
+                        "\(extra) is not readable by uid \(identity.uid) (\(reason)): the replay reads a copy, wiped after it"
+                    )
+                    arguments = arguments.map { $0 == extra ? copy : $0 }
+                    if script == extra { script = copy }
+                    wipeAfter.append(copy)
+                } else {
+                    readOnly.append(extra)
+                }
+            }
+        } else {
+            readOnly = request.extraReadOnly.map { ($0 as NSString).standardizingPath }
+            if !FileSystem.isInside(script, setFolder) { readOnly.append(script) }
+        }
+
+        // The scrubbed environment.
+        var environment: [String: String] = [
+            "PATH": "/usr/local/bin:/usr/bin:/bin",
+            "HOME": request.environment["HOME"]
+                ?? (FileSystem.isFolder((sandbox as NSString).appendingPathComponent("home"))
+                    ? (sandbox as NSString).appendingPathComponent("home") : sandbox),
+            "TMPDIR": tmp,
+            "LC_ALL": "C",
+        ]
+        environment.merge(request.environment) { _, requested in requested }
+        let mark = UUID().uuidString
+        environment[Self.markVariable] = mark
+
+        let inner = [shell, script] + arguments
+        let limits = request.limits
+        let cpu = max(1, Int(limits.cpu.rounded(.up)))
+        var argv: [String]
+        #if os(Linux)
+            argv = [
+                prlimit, "--cpu=\(cpu):\(cpu)", "--as=\(limits.memory):\(limits.memory)",
+                "--fsize=\(limits.fileSize):\(limits.fileSize)", "--nofile=\(limits.openFiles):\(limits.openFiles)",
+                "--nproc=\(limits.processes):\(limits.processes)", "--",
+            ]
+            if !dropPrefix.isEmpty {
+                // Under bubblewrap the sandbox sets no_new_privs itself (and a setuid bwrap needs it unset).
+                argv += dropPrefix + (bwrap == nil ? ["--no-new-privs", "--"] : ["--"])
+            }
+            if let bwrap {
+                argv += [
+                    bwrap, "--unshare-all", "--die-with-parent", "--new-session", "--ro-bind", "/", "/", "--dev",
+                    "/dev",
+                    "--proc", "/proc", "--tmpfs", "/tmp", "--bind", sandbox, sandbox,
+                ]
+                argv += ["--ro-bind", setFolder, setFolder]
+                for path in readOnly { argv += ["--ro-bind-try", path, path] }
+                // The private /tmp holds the mount points of a sandbox or set under /tmp; make it
+                // read-only too (binds under it stay as they are), so only the sandbox is writable.
+                argv += ["--remount-ro", "/tmp"]
+                argv += ["--chdir", request.workingDirectory, "--clearenv"]
+                for (key, value) in environment.sorted(by: { $0.key < $1.key }) { argv += ["--setenv", key, value] }
+                argv += ["--"]
+            }
+            argv += inner
+        #else
+            let blocks = limits.fileSize / 512
+            let kib = limits.memory / 1024
+            let ulimits =
+                "ulimit -t \(cpu) 2>/dev/null; ulimit -v \(kib) 2>/dev/null; ulimit -f \(blocks) 2>/dev/null; "
+                + "ulimit -n \(limits.openFiles) 2>/dev/null; ulimit -u \(limits.processes) 2>/dev/null; exec \"$@\""
+            argv = ["/bin/sh", "-c", ulimits, "restore-drill-replay"] + inner
+        #endif
+
+        let processRequest = ProcessRequest(
+            executable: argv[0], arguments: Array(argv.dropFirst()), environment: environment,
+            workingDirectory: request.workingDirectory, standardInput: nil, outputLimit: request.outputCap,
+            timeout: request.timeout)
+        let outcome = try await runner.run(processRequest)
+
+        #if os(Linux)
+            if bwrap == nil {
+                // Without a PID namespace a script can leave its process group: kill every process
+                // of the replay's uid that carries this replay's mark.
+                let swept = ReplaySweep.kill(uid: identity?.uid ?? getuid(), mark: "\(Self.markVariable)=\(mark)")
+                if swept > 0 { notes.append("killed \(swept) leftover process(es) of the replay after it ended") }
+            }
+        #endif
+        if !wipeAfter.isEmpty {
+            do {
+                try RestoreSandbox.wipe(wipeAfter, inside: sandbox)
+            } catch {
+                notes.append("could not wipe the copied read-only files: \(error)")
+            }
+        }
+        if outcome.timedOut {
+            notes.append("timed out after \(Units.humanSeconds(request.timeout)): process tree killed")
+        }
+        if outcome.outputTruncated {
+            notes.append(
+                "output passed the cap of \(Units.humanBytes(Int64(request.outputCap))): replay stopped, tail kept")
+        }
+        return ReplayOutcome(
+            process: outcome, isolation: bwrap == nil ? .none : .bubblewrap, uid: identity?.uid, notes: notes)
+    }
+
+    #if os(Linux)
+        /// Decides bubblewrap or none for `mode`.
+        /// - Returns: the `bwrap` path to use, or nil for isolation none.
+        private func decideIsolation(
+            _ mode: RestoreDrillConfig.IsolationMode, dropPrefix: [String], notes: inout [String]
+        ) async throws -> String? {
+            if mode == .none {
+                notes.append(
+                    "sandbox.isolation is none: isolation none (limits, timeout and scrubbed environment only)")
+                return nil
+            }
+            guard let bwrap = SubprocessRunner.which("bwrap", path: toolPath) else {
+                if mode == .bubblewrap {
+                    throw RestoreDrillError.runtime(
+                        "sandbox.isolation is bubblewrap, but bwrap was not found on \(toolPath)")
+                }
+                notes.append("bubblewrap not found: isolation none")
+                return nil
+            }
+            let probe = dropPrefix.isEmpty ? [bwrap] : dropPrefix + ["--", bwrap]
+            let argv = probe + ["--unshare-all", "--ro-bind", "/", "/", "true"]
+            let failure = try await probes.result(for: argv) {
+                let outcome = try await runner.run(
+                    ProcessRequest(
+                        executable: argv[0], arguments: Array(argv.dropFirst()), environment: ["PATH": "/usr/bin:/bin"],
+                        workingDirectory: "/", outputLimit: 64 << 10, timeout: 20))
+                if outcome.succeeded { return nil }
+                let said = String(decoding: outcome.tail, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+                return said.isEmpty
+                    ? "exit \(outcome.exitCode.map(String.init) ?? "signal \(outcome.signal ?? 0)")" : said
+            }
+            if let failure {
+                if mode == .bubblewrap {
+                    throw RestoreDrillError.runtime(
+                        "sandbox.isolation is bubblewrap, but bubblewrap does not work here: \(failure)")
+                }
+                notes.append("bubblewrap does not work here (\(failure)): isolation none")
+                return nil
+            }
+            return bwrap
+        }
+    #endif
+
+    /// The folders inside the sandbox that hold read-only copies of an unreadable set and of
+    /// unreadable extra files: `set` and `readonly`.
+    static let setCopyFolder = "set"
+    static let readOnlyCopyFolder = "readonly"
+
+    /// The variable that marks every process of one replay (a random UUID), so that processes a
+    /// replay left behind can be found: `RESTORE_DRILL_REPLAY`.
+    public static let markVariable = "RESTORE_DRILL_REPLAY"
+
+    /// `path` with the folder prefix `from` replaced by `to` (at a path boundary); else unchanged.
+    static func rebase(_ path: String, from: String, to: String) -> String {
+        if path == from { return to }
+        if path.hasPrefix(from + "/") { return to + path.dropFirst(from.count) }
+        return path
+    }
+}
+
+#if os(Linux)
+    /// Kills the processes a replay left behind, found through /proc (a process's environment is
+    /// readable by its own uid and by root).
+    enum ReplaySweep {
+        /// Sends SIGKILL to every process whose real uid is `uid` and whose environment holds the
+        /// exact entry `mark` (`NAME=value`), repeating until none is left (a forking script
+        /// races the sweep) or 100 rounds.
+        /// - Returns: how many signals were sent.
+        static func kill(uid: UInt32, mark: String) -> Int {
+            let needle = Data(mark.utf8)
+            var sent = 0
+            for _ in 0..<100 {
+                var found = 0
+                for name in (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? [] {
+                    guard let pid = Int32(name), pid > 1, realUID(pid) == uid,
+                        let environ = FileManager.default.contents(atPath: "/proc/\(pid)/environ"),
+                        environ.split(separator: 0).contains(where: { $0.elementsEqual(needle) })
+                    else { continue }
+                    if Glibc.kill(pid, SIGKILL) == 0 { found += 1 }
+                }
+                if found == 0 { break }
+                sent += found
+                usleep(20_000)
+            }
+            return sent
+        }
+
+        private static func realUID(_ pid: Int32) -> UInt32? {
+            guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8),
+                let line = status.split(separator: "\n").first(where: { $0.hasPrefix("Uid:") })
+            else { return nil }
+            return line.split(whereSeparator: { $0 == "\t" || $0 == " " }).dropFirst().first.flatMap { UInt32($0) }
+        }
+    }
+#endif
+
+/// The result of the bubblewrap probe, computed once per argv.
+final class ProbeCache: @unchecked Sendable {
+    private let lock = NSLock()
+    private var results: [[String]: String?] = [:]
+
+    /// The cached failure reason (nil: bubblewrap works) for `argv`, computing it once.
+    func result(for argv: [String], compute: () async throws -> String?) async throws -> String? {
+        if let cached = lock.withLock({ results[argv] }) { return cached }
+        let value = try await compute()
+        lock.withLock { results[argv] = value }
+        return value
+    }
+}
+
+/// File-system helpers for preparing a sandbox for another uid.
+enum FileSystem {
+    static func isFolder(_ path: String) -> Bool {
+        var info = stat()
+        return stat(path, &info) == 0 && (info.st_mode & S_IFMT) == S_IFDIR
+    }
+
+    /// True when `path` is `folder` or inside it.
+    static func isInside(_ path: String, _ folder: String) -> Bool {
+        path == folder || path.hasPrefix(folder.hasSuffix("/") ? folder : folder + "/")
+    }
+
+    /// True when `uid`/`gid` (no supplementary groups) has all of `need` (r=4, w=2, x=1) on `info`.
+    static func allows(_ info: stat, uid: UInt32, gid: UInt32, _ need: UInt32) -> Bool {
+        let mode = UInt32(info.st_mode)
+        if UInt32(info.st_uid) == uid { return (mode >> 6) & need == need }
+        if UInt32(info.st_gid) == gid { return (mode >> 3) & need == need }
+        return mode & need == need
+    }
+
+    /// The first folder above `path` (from `/` down) that `uid` cannot search, or nil.
+    static func firstUntraversable(above path: String, uid: UInt32, gid: UInt32) -> String? {
+        var current = ""
+        let parts = (path as NSString).pathComponents.filter { $0 != "/" }
+        for part in parts.dropLast() {
+            current += "/" + part
+            var info = stat()
+            guard stat(current, &info) == 0 else { return current }
+            if !allows(info, uid: uid, gid: gid, 1) {
+                return current + " (mode \(String(UInt32(info.st_mode) & 0o7777, radix: 8)))"
+            }
+        }
+        var root = stat()
+        if stat("/", &root) == 0, !allows(root, uid: uid, gid: gid, 1) { return "/" }
+        return nil
+    }
+
+    /// Why `uid` cannot read all of `path` (a file, or a folder and everything in it), or nil
+    /// when it can.
+    static func unreadableReason(_ path: String, uid: UInt32, gid: UInt32) -> String? {
+        if let blocker = firstUntraversable(above: path, uid: uid, gid: gid) { return "\(blocker) is not searchable" }
+        var pending = [path]
+        while let current = pending.popLast() {
+            var info = stat()
+            guard lstat(current, &info) == 0 else { return "\(current) cannot be read" }
+            switch info.st_mode & S_IFMT {
+            case S_IFDIR:
+                guard allows(info, uid: uid, gid: gid, 5) else {
+                    return "\(current) is mode \(String(UInt32(info.st_mode) & 0o7777, radix: 8))"
+                }
+                for name in (try? FileManager.default.contentsOfDirectory(atPath: current)) ?? [] {
+                    pending.append((current as NSString).appendingPathComponent(name))
+                }
+            case S_IFREG:
+                guard allows(info, uid: uid, gid: gid, 4) else {
+                    return "\(current) is mode \(String(UInt32(info.st_mode) & 0o7777, radix: 8))"
+                }
+            default:
+                continue
+            }
+        }
+        return nil
+    }
+
+    /// Gives everything inside `folder` (not `folder` itself, not the top-level names in
+    /// `except`) to `uid`/`gid`, never following links.
+    static func chownContents(of folder: String, uid: UInt32, gid: UInt32, except: Set<String>) {
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? [] where !except.contains(name) {
+            chownTree((folder as NSString).appendingPathComponent(name), uid: uid, gid: gid)
+        }
+    }
+
+    private static func chownTree(_ path: String, uid: UInt32, gid: UInt32) {
+        var info = stat()
+        guard lstat(path, &info) == 0 else { return }
+        lchown(path, uid, gid)
+        if (info.st_mode & S_IFMT) == S_IFDIR {
+            for name in (try? FileManager.default.contentsOfDirectory(atPath: path)) ?? [] {
+                chownTree((path as NSString).appendingPathComponent(name), uid: uid, gid: gid)
+            }
+        }
+    }
+
+    /// Copies `source` to `destination` (inside `parent`, made 0755) and makes the copy read-only
+    /// for everyone: folders 0555, files 0444 (0555 when the original was executable).
+    static func copyReadOnly(_ source: String, to destination: String, parent: String) throws {
+        do {
+            try FileManager.default.createDirectory(atPath: parent, withIntermediateDirectories: true)
+            chmod(parent, 0o755)
+            if FileManager.default.fileExists(atPath: destination) {
+                // A copy from an earlier replay in the same sandbox: replace it.
+                RestoreSandbox.makeWritable(destination)
+                try FileManager.default.removeItem(atPath: destination)
+            }
+            try FileManager.default.copyItem(atPath: source, toPath: destination)
+        } catch {
+            throw RestoreDrillError.io(
+                path: destination, message: "cannot copy the set for the replay: \(error.localizedDescription)")
+        }
+        var pending = [destination]
+        while let current = pending.popLast() {
+            var info = stat()
+            guard lstat(current, &info) == 0 else { continue }
+            switch info.st_mode & S_IFMT {
+            case S_IFDIR:
+                for name in (try? FileManager.default.contentsOfDirectory(atPath: current)) ?? [] {
+                    pending.append((current as NSString).appendingPathComponent(name))
+                }
+                chmod(current, 0o555)
+            case S_IFREG:
+                chmod(current, (info.st_mode & 0o111) != 0 ? 0o555 : 0o444)
+            default:
+                continue
+            }
+        }
+    }
+
+    /// Copies the file `source` to `destination` (in `folder`, made 0711) with mode 0400, owned
+    /// by `uid`/`gid`.
+    static func copyPrivate(_ source: String, to destination: String, folder: String, uid: UInt32, gid: UInt32) throws {
+        do {
+            try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+            chmod(folder, 0o711)
+            guard let data = FileManager.default.contents(atPath: source) else {
+                throw RestoreDrillError.io(path: source, message: "cannot read")
+            }
+            _ = unlink(destination)  // a copy left by an earlier replay
+            let fd = open(destination, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0o400)
+            guard fd >= 0 else {
+                throw RestoreDrillError.io(path: destination, message: String(cString: strerror(errno)))
+            }
+            defer { close(fd) }
+            let written = data.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+            guard written == data.count else { throw RestoreDrillError.io(path: destination, message: "short write") }
+            fchown(fd, uid, gid)
+        } catch let error as RestoreDrillError {
+            throw error
+        } catch {
+            throw RestoreDrillError.io(path: destination, message: error.localizedDescription)
+        }
+    }
+}

@@ -1,0 +1,262 @@
+import DrillCore
+import Foundation
+import Testing
+
+@testable import BackupEngine
+
+/// One way a user's machine runs the restore script.
+struct RestoreCase: Sendable, CustomTestStringConvertible {
+    var shell: [String]
+    var tar: String
+    var hasher: String
+
+    var testDescription: String { "\(shell.joined(separator: " ")) + \(tar) + \(hasher)" }
+
+    static let all: [RestoreCase] = {
+        var out: [RestoreCase] = []
+        for shell in [["/usr/bin/dash"], ["/usr/bin/bash", "--posix"], ["/usr/bin/zsh"]] {
+            for tar in ["/usr/bin/tar", "/usr/bin/bsdtar"] {
+                for hasher in ["openssl", "sha256sum", "shasum"] {
+                    out.append(RestoreCase(shell: shell, tar: tar, hasher: hasher))
+                }
+            }
+        }
+        return out
+    }()
+}
+
+/// A folder of symlinks to only the tools a restore may use, to put alone in `PATH`.
+struct ToolBin {
+    let path: String
+
+    init(in folder: String, tar: String = "/usr/bin/tar", hasher: String = "openssl") throws {
+        path = folder + "/bin"
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        let fm = FileManager.default
+        try fm.createSymbolicLink(atPath: path + "/tar", withDestinationPath: tar)
+        for tool in ["gzip", "cat", "sed", "mkdir", "chmod", "mv", "rm", hasher] {
+            let source = ["/usr/bin/" + tool, "/bin/" + tool].first { fm.isExecutableFile(atPath: $0) }
+            try fm.createSymbolicLink(atPath: path + "/" + tool, withDestinationPath: try #require(source))
+        }
+    }
+}
+
+/// A backup set of a full workspace plus restore targets with a space and `&` in their names.
+final class RestoreFixture {
+    let ws: Workspace
+    let outcome: BackupOutcome
+    let scratch: TempFolder
+    let newHome: String
+    let newRoot: String
+    let shellHome: String
+
+    init() async throws {
+        ws = try Workspace()
+        outcome = try await ws.backup()
+        scratch = try TempFolder("rd-restore")
+        newHome = scratch.path + "/new h&o.me"
+        newRoot = newHome + "/work dir/maia"
+        shellHome = scratch.path + "/shell-home"
+        try FileManager.default.createDirectory(atPath: shellHome, withIntermediateDirectories: true)
+    }
+
+    var script: String { outcome.setPath + "/" + outcome.manifest.restoreScript }
+
+    func run(
+        _ c: RestoreCase = RestoreCase(shell: ["/usr/bin/dash"], tar: "/usr/bin/tar", hasher: "openssl"),
+        extra: [String] = ["--yes"], scriptPath: String? = nil, cwd: String? = nil
+    ) throws -> Shell.Result {
+        let bin = try ToolBin(in: scratch.path + "/tools-\(UUID().uuidString.prefix(6))", tar: c.tar, hasher: c.hasher)
+        return try Shell.run(
+            c.shell[0],
+            Array(c.shell.dropFirst()) + [scriptPath ?? script, "--home", newHome, "--root", newRoot] + extra,
+            environment: ["PATH": bin.path, "HOME": shellHome, "LANG": "C.UTF-8"], cwd: cwd ?? scratch.path)
+    }
+
+    func close() {
+        ws.close()
+        scratch.remove()
+    }
+
+    /// Flips one byte in the middle of an artifact.
+    func flipByte(in artifact: String) throws {
+        let path = outcome.setPath + "/" + artifact
+        var data = try Data(contentsOf: URL(fileURLWithPath: path))
+        data[data.count / 2] ^= 0xff
+        try data.write(to: URL(fileURLWithPath: path))
+    }
+
+    func tempLeftovers() -> [String] {
+        (FileManager.default.subpaths(atPath: scratch.path) ?? []).filter { $0.contains(".restore-drill-") }
+    }
+}
+
+@Suite struct RestoreScriptTests {
+    @Test(arguments: RestoreCase.all)
+    func restoreScriptRestoresTheManifestExactly(_ c: RestoreCase) async throws {
+        let f = try await RestoreFixture()
+        defer { f.close() }
+        let result = try f.run(c)
+        #expect(result.code == 0, "\(c.testDescription): \(result.err)")
+        let count = f.outcome.manifest.artifacts.count
+        #expect(result.out.contains("restore: verified \(count) artifacts (SHA-256 with \(c.hasher))"))
+        #expect(result.out.contains("credentials: skipped (no vault in this set)"))
+        let set = f.outcome.setPath
+        #expect(result.out.contains("dependencies: Python packages: pip3 install -r '\(set)/dependencies/python.txt'"))
+        #expect(result.out.contains("brew install $(cut -d' ' -f1 '\(set)/dependencies/homebrew.txt')"))
+        let problems = try RestoredTree.problems(
+            manifest: f.outcome.manifest, setPath: f.outcome.setPath, home: f.newHome, root: f.newRoot)
+        #expect(problems.isEmpty, "\(c.testDescription): \(problems.joined(separator: "\n"))")
+        #expect(f.tempLeftovers().isEmpty)
+        // The restored WAL database has the rows that were only in the -wal file at backup time.
+        let rows = try SQL.with(f.newRoot + "/data/wal/live.db") { try SQL.scalar($0, "SELECT count(*) FROM events") }
+        #expect(rows == String(f.ws.liveRows))
+        #expect(FileManager.default.fileExists(atPath: f.newRoot + "/deep/" + Workspace.longName))
+        #expect(FileManager.default.fileExists(atPath: f.newRoot + "/docs/" + Workspace.unicodeName))
+    }
+
+    @Test func launchAgentPathsAreRewrittenAtBoundariesOnly() async throws {
+        let f = try await RestoreFixture()
+        defer { f.close() }
+        let result = try f.run()
+        #expect(result.code == 0, "\(result.err)")
+        let data = try Data(contentsOf: URL(fileURLWithPath: f.newHome + "/Library/LaunchAgents/com.maia.xml.plist"))
+        let plist = try #require(try PropertyListSerialization.propertyList(from: data, format: nil) as? [String: Any])
+        let args = try #require(plist["ProgramArguments"] as? [String])
+        let home = f.ws.home
+        let root = f.ws.root
+        #expect(args[0] == f.newRoot + "/bin/run.sh")
+        #expect(args[1] == "--config=" + f.newRoot + "/etc/app.conf")
+        #expect(args[2] == home + "2/not-mine")
+        #expect(args[3] == "/opt" + home + "/x")
+        #expect(args[4] == "a>" + home + "/gt")
+        #expect(args[5] == home.replacingOccurrences(of: ".", with: "X") + "/dot-is-literal")
+        #expect(args[6] == home + "&amp;/entity")
+        #expect(args[6] == PathRewrite.apply(home + "&amp;/entity", [(root, f.newRoot), (home, f.newHome)]))
+        let env = try #require(plist["EnvironmentVariables"] as? [String: String])
+        #expect(env["PATH"] == f.newRoot + "/bin:" + f.newHome + "/bin:/usr/bin")
+        #expect(env["TWICE"] == ":" + f.newHome + ":" + f.newHome + ":" + f.newHome + ":")
+        #expect(env["BOTH"] == f.newHome + " " + f.newRoot)
+        #expect(env["EXACT"] == f.newHome)
+        #expect(env[f.newHome + "/as-key"] == "value")
+        #expect(plist["WorkingDirectory"] as? String == f.newRoot)
+        let bin = try #require(
+            try PropertyListSerialization.propertyList(
+                from: try Data(
+                    contentsOf: URL(fileURLWithPath: f.newHome + "/Library/LaunchAgents/com.maia.bin.plist")),
+                format: nil) as? [String: Any])
+        // A quote is not a path boundary in PathRewrite's rule, so a quoted path inside an `sh -c`
+        // script stays as it was (the verifier's launchagents.rewrite reports such traces).
+        let script = "cd '" + root + "' && ./bin/run.sh"
+        #expect(
+            (bin["ProgramArguments"] as? [String])?[2]
+                == PathRewrite.apply(script, [(root, f.newRoot), (home, f.newHome)]))
+        #expect((bin["ProgramArguments"] as? [String])?[2] == script)
+        #expect(bin["StandardErrorPath"] as? String == f.newHome + "/Library/Logs/maia-bin.log")
+    }
+
+    @Test func flippedByteInAChunkStopsTheRestoreNamingTheChunk() async throws {
+        let f = try await RestoreFixture()
+        defer { f.close() }
+        let chunk = "databases/data/big/large.db.chunk-0003"
+        try f.flipByte(in: chunk)
+        let result = try f.run()
+        #expect(result.code != 0)
+        #expect(result.err.contains("restore: FAILED: \(chunk): checksum mismatch"), "\(result.err)")
+        // Nothing was restored: the check comes first.
+        #expect((try? FileManager.default.contentsOfDirectory(atPath: f.newRoot))?.isEmpty ?? true)
+    }
+
+    @Test func missingChunkStopsTheRestoreNamingIt() async throws {
+        let f = try await RestoreFixture()
+        defer { f.close() }
+        let chunk = "databases/data/big/large.db.chunk-0005"
+        try FileManager.default.removeItem(atPath: f.outcome.setPath + "/" + chunk)
+        let result = try f.run(RestoreCase(shell: ["/usr/bin/zsh"], tar: "/usr/bin/bsdtar", hasher: "sha256sum"))
+        #expect(result.code != 0)
+        #expect(result.err.contains("restore: FAILED: \(chunk): missing"), "\(result.err)")
+    }
+
+    @Test func swappedChunksWithResealedSumsFailTheDatabaseCheck() async throws {
+        let f = try await RestoreFixture()
+        defer { f.close() }
+        let set = f.outcome.setPath
+        let a = "databases/data/big/large.db.chunk-0009"
+        let b = "databases/data/big/large.db.chunk-0010"
+        let da = try Data(contentsOf: URL(fileURLWithPath: set + "/" + a))
+        let db = try Data(contentsOf: URL(fileURLWithPath: set + "/" + b))
+        try db.write(to: URL(fileURLWithPath: set + "/" + a))
+        try da.write(to: URL(fileURLWithPath: set + "/" + b))
+        // Reseal SHA256SUMS so only the database check can notice.
+        var sums = try String(contentsOfFile: set + "/SHA256SUMS", encoding: .utf8)
+        let sa = SHA256Digest.hex(of: da)
+        let sb = SHA256Digest.hex(of: db)
+        sums = sums.replacingOccurrences(of: "\(sa)  \(a)", with: "\(sb)  \(a)")
+            .replacingOccurrences(of: "\(sb)  \(b)", with: "\(sa)  \(b)")
+        try sums.write(toFile: set + "/SHA256SUMS", atomically: true, encoding: .utf8)
+        let result = try f.run(RestoreCase(shell: ["/usr/bin/bash", "--posix"], tar: "/usr/bin/tar", hasher: "shasum"))
+        #expect(result.code != 0)
+        #expect(
+            result.err.contains("restore: FAILED: data/big/large.db: reassembled database checksum mismatch"),
+            "\(result.err)")
+        #expect(!FileManager.default.fileExists(atPath: f.newRoot + "/data/big/large.db"))
+        #expect(f.tempLeftovers().isEmpty)
+    }
+
+    @Test func nonEmptyTargetIsRefusedWithoutForce() async throws {
+        let f = try await RestoreFixture()
+        defer { f.close() }
+        try FileManager.default.createDirectory(atPath: f.newRoot, withIntermediateDirectories: true)
+        try Data("mine".utf8).write(to: URL(fileURLWithPath: f.newRoot + "/keep.txt"))
+        let refused = try f.run()
+        #expect(refused.code != 0)
+        #expect(refused.err.contains("is not empty (use --force"), "\(refused.err)")
+        #expect(!FileManager.default.fileExists(atPath: f.newRoot + "/src/main.py"))
+
+        let forced = try f.run(extra: ["--yes", "--force"])
+        #expect(forced.code == 0, "\(forced.err)")
+        #expect(FileManager.default.fileExists(atPath: f.newRoot + "/src/main.py"))
+        #expect(FileManager.default.fileExists(atPath: f.newRoot + "/keep.txt"))
+    }
+
+    @Test func nonEmptyHomeIsRefusedButEmptyFoldersLeadingToRootAreNot() async throws {
+        let f = try await RestoreFixture()
+        defer { f.close() }
+        // Empty folders down to an empty root: fine.
+        try FileManager.default.createDirectory(atPath: f.newRoot, withIntermediateDirectories: true)
+        let ok = try f.run()
+        #expect(ok.code == 0, "\(ok.err)")
+        // A second restore into the now-filled home is refused.
+        let again = try f.run()
+        #expect(again.code != 0)
+        #expect(again.err.contains("home "), "\(again.err)")
+        #expect(again.err.contains("is not empty"))
+    }
+
+    @Test func withoutYesOffATerminalItRefusesToStart() async throws {
+        let f = try await RestoreFixture()
+        defer { f.close() }
+        let result = try f.run(extra: [])
+        #expect(result.code != 0)
+        #expect(result.err.contains("pass --yes"), "\(result.err)")
+        #expect(!FileManager.default.fileExists(atPath: f.newRoot))
+    }
+
+    @Test func scriptFindsItsSetFromARelativeInvocation() async throws {
+        let f = try await RestoreFixture()
+        defer { f.close() }
+        let result = try f.run(scriptPath: f.outcome.manifest.restoreScript, cwd: f.outcome.setPath)
+        #expect(result.code == 0, "\(result.err)")
+        #expect(FileManager.default.fileExists(atPath: f.newRoot + "/src/main.py"))
+        let usage = try f.run(extra: ["--bogus"])
+        #expect(usage.code != 0)
+        #expect(usage.err.contains("unknown argument: --bogus"))
+    }
+
+    @Test func sedPatternEscapesRegexAndXML() {
+        #expect(RestoreScript.sedPattern("/Users/a.b&c") == "/Users/a\\.b&amp;c")
+        #expect(RestoreScript.sedPattern("/x/[y]*^$\\<>") == "/x/\\[y]\\*\\^\\$\\\\&lt;&gt;")
+        #expect(RestoreScript.sedPattern("/bad\u{1}") == nil)
+        #expect(RestoreScript.q("it's") == "'it'\\''s'")
+    }
+}
