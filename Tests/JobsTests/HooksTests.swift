@@ -1,5 +1,6 @@
 import DrillCore
 import Foundation
+import Sandbox
 import Testing
 
 @testable import Jobs
@@ -119,5 +120,15 @@ final class CannedRunner: ProcessRunner, @unchecked Sendable {
         #expect(killed == ["hook [/x] was killed by signal 15"])
         #expect(runner.recorded.first?.timeout == 2)
         #expect(runner.recorded.first?.environment?["PATH"] == "/usr/local/bin:/usr/bin:/bin")
+    }
+
+    /// With the tool's own runner: a hook that hangs is killed at the timeout, with its children.
+    @Test func aHangingHookIsKilledAtTheTimeoutByTheRealRunner() async {
+        let started = Date()
+        let warnings = await HookRunner(timeout: 1, baseEnvironment: ["PATH": "/usr/bin:/bin"]).run(
+            hooks: [["/bin/sh", "-c", "sleep 30 & sleep 30"]], event: "drill", verdict: "fail", reportPath: nil,
+            backupID: nil, runner: SubprocessRunner())
+        #expect(warnings == ["hook [/bin/sh -c sleep 30 & sleep 30] did not finish within 1.0 s and was killed"])
+        #expect(Date().timeIntervalSince(started) < 15)
     }
 }
