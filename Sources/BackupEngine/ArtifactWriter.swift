@@ -130,3 +130,137 @@ final class GzipWriter {
         }
     }
 }
+
+/// One complete gzip member (RFC 1952: header, raw deflate, CRC-32 and length trailer) made from
+/// one block of input. Members compressed independently and concatenated are one valid gzip file:
+/// RFC 1952 §2.2 ("a gzip file consists of a series of members"), read by `gzip -d`, GNU
+/// `tar xzf`, bsdtar and libarchive. This is how pigz compresses on several cores.
+enum GzipMember {
+    /// Compresses `input` at zlib `level` (1–9) into one gzip member.
+    /// - Returns: the member's bytes.
+    /// - Throws: ``RestoreDrillError/runtime(_:)`` on a zlib error.
+    static func compress(_ input: [UInt8], level: Int) throws -> [UInt8] {
+        var stream = z_stream()
+        let status = deflateInit2_(
+            &stream, Int32(max(1, min(9, level))), Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY, ZLIB_VERSION,
+            Int32(MemoryLayout<z_stream>.size))
+        guard status == Z_OK else { throw RestoreDrillError.runtime("zlib deflateInit2 failed (\(status))") }
+        defer { deflateEnd(&stream) }
+        let bound = Int(deflateBound(&stream, uLong(input.count))) + 64
+        var output = [UInt8](repeating: 0, count: bound)
+        let produced: Int = try input.withUnsafeBufferPointer { inBuffer in
+            try output.withUnsafeMutableBufferPointer { outBuffer in
+                stream.next_in = UnsafeMutablePointer(mutating: inBuffer.baseAddress)
+                stream.avail_in = uInt(inBuffer.count)
+                stream.next_out = outBuffer.baseAddress
+                stream.avail_out = uInt(outBuffer.count)
+                let rc = deflate(&stream, Z_FINISH)
+                guard rc == Z_STREAM_END else { throw RestoreDrillError.runtime("zlib deflate failed (\(rc))") }
+                return outBuffer.count - Int(stream.avail_out)
+            }
+        }
+        output.removeSubrange(produced...)
+        return output
+    }
+}
+
+/// Gzip on several cores: the byte stream is cut into blocks of ``blockSize`` bytes; each block is
+/// compressed into an independent ``GzipMember`` by a child task of one task group, at most
+/// ``width`` at once, and the members are written to the output in stream order.
+///
+/// Use: ``append(_:count:)`` from synchronous code (e.g. libarchive's write callback) buffers
+/// bytes; ``flush(group:)`` (awaited after each synchronous step) hands full blocks to the group;
+/// ``finish(group:)`` compresses the last block and writes every member still in flight.
+/// Memory stays bounded: at most `width` blocks in flight plus the block being filled, each at most
+/// ``blockSize`` bytes in and about as many out.
+///
+/// Not thread-safe: one producer. The output writer hashes the members as they are written.
+final class ParallelGzipWriter {
+    /// Bytes of input per gzip member: 1 MiB (the ratio lost at member boundaries is about 0.1 %).
+    static let defaultBlockSize = 1 << 20
+
+    typealias Group = ThrowingTaskGroup<(Int, [UInt8]), any Error>
+
+    let output: HashingFileWriter
+    let level: Int
+    let width: Int
+    let blockSize: Int
+    private var pending: [UInt8] = []
+    private var full: [[UInt8]] = []
+    private var submitted = 0
+    private var written = 0
+    private var inFlight = 0
+    private var done: [Int: [UInt8]] = [:]
+    /// Input bytes taken so far.
+    private(set) var bytesIn: Int64 = 0
+
+    /// - Parameters:
+    ///   - output: where members go, in order.
+    ///   - level: zlib level 1–9.
+    ///   - width: most blocks compressed at once (default: active cores).
+    init(
+        output: HashingFileWriter, level: Int, width: Int = ProcessInfo.processInfo.activeProcessorCount,
+        blockSize: Int = ParallelGzipWriter.defaultBlockSize
+    ) {
+        self.output = output
+        self.level = level
+        self.width = max(1, width)
+        self.blockSize = max(1 << 12, blockSize)
+        pending.reserveCapacity(self.blockSize)
+    }
+
+    /// Buffers `count` bytes at `pointer` (synchronous; never compresses).
+    func append(_ pointer: UnsafeRawPointer, count: Int) {
+        var offset = 0
+        while offset < count {
+            let n = min(blockSize - pending.count, count - offset)
+            pending.append(contentsOf: UnsafeRawBufferPointer(start: pointer + offset, count: n))
+            offset += n
+            if pending.count == blockSize {
+                full.append(pending)
+                pending = []
+                pending.reserveCapacity(blockSize)
+            }
+        }
+        bytesIn += Int64(count)
+    }
+
+    /// Starts compressing every full block, waiting for (and writing) finished members whenever
+    /// `width` are in flight.
+    /// - Throws: what compression or the output writer throws.
+    func flush(group: inout Group) async throws {
+        let blocks = full
+        full = []
+        for block in blocks { try await submit(block, group: &group) }
+    }
+
+    /// Compresses what is left (an empty stream still gets one member) and writes every member.
+    func finish(group: inout Group) async throws {
+        try await flush(group: &group)
+        if !pending.isEmpty || submitted == 0 {
+            let last = pending
+            pending = []
+            try await submit(last, group: &group)
+        }
+        while inFlight > 0 { try await collect(group: &group) }
+    }
+
+    private func submit(_ block: [UInt8], group: inout Group) async throws {
+        while inFlight >= width { try await collect(group: &group) }
+        let index = submitted
+        let level = self.level
+        group.addTask { (index, try GzipMember.compress(block, level: level)) }
+        submitted += 1
+        inFlight += 1
+    }
+
+    private func collect(group: inout Group) async throws {
+        guard let (index, member) = try await group.next() else { return }
+        inFlight -= 1
+        done[index] = member
+        while let next = done.removeValue(forKey: written) {
+            try next.withUnsafeBytes { try output.write($0) }
+            written += 1
+        }
+    }
+}

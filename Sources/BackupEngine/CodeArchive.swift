@@ -3,16 +3,17 @@ import DrillCore
 import Foundation
 
 /// The `code` component: writes `code.tar.gz`, a pax tar (libarchive) compressed by
-/// ``GzipWriter``, from walk entries already filtered by the engine.
+/// ``ParallelGzipWriter`` (independent gzip members compressed on every core), from walk entries
+/// already filtered by the engine.
 ///
 /// Each file is read once: its bytes are hashed for the manifest and handed to the archive in the
-/// same pass. Member names are relative to root (no `./`), folders are members, symlinks are stored
-/// as links with their target as written.
-struct CodeArchiveWriter {
+/// same pass; the compressed archive is hashed while it is written. Member names are relative to
+/// root (no `./`), folders are members, symlinks are stored as links with their target as written.
+struct CodeArchiveWriter: Sendable {
     /// The first 16 bytes of every SQLite 3 database file.
     static let sqliteHeader: [UInt8] = Array("SQLite format 3\0".utf8)
 
-    struct Result {
+    struct Result: Sendable {
         var artifact: ArtifactRecord
         var files: [FileRecord]
         var record: ComponentRecord
@@ -28,132 +29,183 @@ struct CodeArchiveWriter {
     var problems: [String] = []
 
     /// Writes the archive to `<setFolder>/code.tar.gz`.
+    /// - Parameters:
+    ///   - progress: one-line messages every 500 paths.
+    ///   - bytes: called with the number of source bytes just archived (for a byte meter).
     /// - Throws: ``RestoreDrillError/io(path:message:)`` when the artifact cannot be written.
-    func write(setFolder: String, progress: (String) -> Void) throws -> Result {
+    func write(
+        setFolder: String, progress: @Sendable (String) -> Void, bytes: @Sendable (Int64) -> Void = { _ in }
+    ) async throws -> Result {
         let artifactPath = setFolder + "/code.tar.gz"
         let file = try HashingFileWriter(path: artifactPath)
-        let gzip = try GzipWriter(output: file, level: level)
+        let gzip = ParallelGzipWriter(output: file, level: level)
+        return try await withThrowingTaskGroup(of: (Int, [UInt8]).self) { group in
+            try await archive(into: gzip, file: file, group: &group, progress: progress, bytes: bytes)
+        }
+    }
+
+    private func archive(
+        into gzip: ParallelGzipWriter, file: HashingFileWriter, group: inout ParallelGzipWriter.Group,
+        progress: @Sendable (String) -> Void, bytes: @Sendable (Int64) -> Void
+    ) async throws -> Result {
+        let artifactPath = file.path
         let sink = ArchiveSink(gzip: gzip)
         // libarchive converts names through the current locale's character set; under the C
         // locale a non-ASCII name cannot be converted (and crashes the pax writer). Names here are
-        // UTF-8, so archive under a UTF-8 LC_CTYPE for this thread only.
+        // UTF-8, so every synchronous stretch of archive calls runs under a UTF-8 LC_CTYPE set for
+        // its thread only (``withLocale(_:_:)``): after an `await` the task may resume on another
+        // thread, so the locale is never held across one.
         let utf8 = Self.utf8Locale()
-        let previous = utf8.map { uselocale($0) }
-        defer {
-            if let previous { uselocale(previous) }
-            if let utf8 { freelocale(utf8) }
+        defer { if let utf8 { freelocale(utf8) } }
+        let archive: OpaquePointer = try Self.withLocale(utf8) {
+            guard let archive = archive_write_new() else {
+                throw RestoreDrillError.runtime("archive_write_new failed")
+            }
+            archive_write_set_format_pax_restricted(archive)
+            let opaque = Unmanaged.passUnretained(sink).toOpaque()
+            let opened = archive_write_open2(
+                archive, opaque, nil,
+                { _, client, buffer, length in
+                    let sink = Unmanaged<ArchiveSink>.fromOpaque(client!).takeUnretainedValue()
+                    return sink.write(buffer, length)
+                }, nil, nil)
+            guard opened == ARCHIVE_OK else {
+                let error = archiveError(archive, artifactPath)
+                archive_write_free(archive)
+                throw error
+            }
+            return archive
         }
-        guard let archive = archive_write_new() else { throw RestoreDrillError.runtime("archive_write_new failed") }
-        defer { archive_write_free(archive) }
-        archive_write_set_format_pax_restricted(archive)
-        let opaque = Unmanaged.passUnretained(sink).toOpaque()
-        let opened = archive_write_open2(
-            archive, opaque, nil,
-            { _, client, buffer, length in
-                let sink = Unmanaged<ArchiveSink>.fromOpaque(client!).takeUnretainedValue()
-                return sink.write(buffer, length)
-            }, nil, nil)
-        guard opened == ARCHIVE_OK else { throw archiveError(archive, artifactPath) }
+        defer { Self.withLocale(utf8) { _ = archive_write_free(archive) } }
 
-        var files: [FileRecord] = []
-        var sqliteFiles: [String] = []
-        var warnings: [String] = []
-        var failures = problems
-        var fileCount = 0
-        var bytes: Int64 = 0
+        var state = EntryState(failures: problems)
         let block = UnsafeMutableRawBufferPointer.allocate(byteCount: FileBlocks.blockSize, alignment: 16)
         defer { block.deallocate() }
 
         for (index, item) in entries.enumerated() {
             if index % 500 == 0 && index > 0 { progress("code: \(index)/\(entries.count) \(item.relative)") }
-            if item.mode & 0o7000 != 0 {
-                warnings.append("\(item.absolute): setuid/setgid/sticky bits dropped in code.tar.gz")
+            let before = state.byteCount
+            try Self.withLocale(utf8) {
+                try writeEntry(item, archive: archive, sink: sink, block: block, path: artifactPath, state: &state)
             }
-            let perm = item.mode & 0o777
-            guard let entry = archive_entry_new() else { throw RestoreDrillError.runtime("archive_entry_new failed") }
-            defer { archive_entry_free(entry) }
-            archive_entry_set_pathname_utf8(entry, item.relative)
-            archive_entry_set_perm(entry, mode_t(perm))
-            archive_entry_set_mtime(entry, time_t(item.mtimeSeconds), item.mtimeNanoseconds)
-            switch item.type {
-            case .directory:
-                archive_entry_set_filetype(entry, RD_AE_IFDIR)
-                archive_entry_set_size(entry, 0)
-                try check(archive_write_header(archive, entry), archive, artifactPath, sink)
-                files.append(
-                    FileRecord(component: .code, base: .root, path: item.relative, type: .directory, mode: perm))
-            case .symlink:
-                archive_entry_set_filetype(entry, RD_AE_IFLNK)
-                archive_entry_set_size(entry, 0)
-                archive_entry_set_symlink_utf8(entry, item.linkTarget ?? "")
-                try check(archive_write_header(archive, entry), archive, artifactPath, sink)
-                files.append(
-                    FileRecord(
-                        component: .code, base: .root, path: item.relative, type: .symlink, mode: perm,
-                        linkTarget: item.linkTarget))
-                fileCount += 1
-            case .file:
-                let fd = open(item.absolute, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)
-                guard fd >= 0 else {
-                    failures.append("\(item.absolute): \(String(cString: strerror(errno)))")
-                    continue
+            if state.byteCount > before { bytes(state.byteCount - before) }
+            // Compress the blocks this entry filled; waits only when every core is busy.
+            try await gzip.flush(group: &group)
+        }
+        try Self.withLocale(utf8) { try check(archive_write_close(archive), archive, artifactPath, sink) }
+        try await gzip.finish(group: &group)
+        let (size, sha) = try file.finish()
+        let failures = state.failures
+        let record = ComponentRecord(
+            id: .code, status: failures.isEmpty ? .ok : .failed,
+            reason: failures.isEmpty ? nil : "unreadable: " + failures.joined(separator: "; "),
+            files: state.fileCount, bytes: state.byteCount)
+        return Result(
+            artifact: ArtifactRecord(path: "code.tar.gz", component: .code, kind: .archive, size: size, sha256: sha),
+            files: state.files, record: record, sqliteFiles: state.sqliteFiles, warnings: state.warnings)
+    }
+
+    /// What the archive loop accumulates.
+    private struct EntryState {
+        var files: [FileRecord] = []
+        var sqliteFiles: [String] = []
+        var warnings: [String] = []
+        var failures: [String]
+        var fileCount = 0
+        var byteCount: Int64 = 0
+    }
+
+    /// Writes one walk entry (header, then the file's bytes, hashed in the same pass). Synchronous:
+    /// the archive only buffers into the gzip writer.
+    private func writeEntry(
+        _ item: WalkEntry, archive: OpaquePointer, sink: ArchiveSink, block: UnsafeMutableRawBufferPointer,
+        path artifactPath: String, state: inout EntryState
+    ) throws {
+        if item.mode & 0o7000 != 0 {
+            state.warnings.append("\(item.absolute): setuid/setgid/sticky bits dropped in code.tar.gz")
+        }
+        let perm = item.mode & 0o777
+        guard let entry = archive_entry_new() else { throw RestoreDrillError.runtime("archive_entry_new failed") }
+        defer { archive_entry_free(entry) }
+        archive_entry_set_pathname_utf8(entry, item.relative)
+        archive_entry_set_perm(entry, mode_t(perm))
+        archive_entry_set_mtime(entry, time_t(item.mtimeSeconds), item.mtimeNanoseconds)
+        switch item.type {
+        case .directory:
+            archive_entry_set_filetype(entry, RD_AE_IFDIR)
+            archive_entry_set_size(entry, 0)
+            try check(archive_write_header(archive, entry), archive, artifactPath, sink)
+            state.files.append(
+                FileRecord(component: .code, base: .root, path: item.relative, type: .directory, mode: perm))
+        case .symlink:
+            archive_entry_set_filetype(entry, RD_AE_IFLNK)
+            archive_entry_set_size(entry, 0)
+            archive_entry_set_symlink_utf8(entry, item.linkTarget ?? "")
+            try check(archive_write_header(archive, entry), archive, artifactPath, sink)
+            state.files.append(
+                FileRecord(
+                    component: .code, base: .root, path: item.relative, type: .symlink, mode: perm,
+                    linkTarget: item.linkTarget))
+            state.fileCount += 1
+        case .file:
+            let fd = open(item.absolute, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)
+            guard fd >= 0 else {
+                state.failures.append("\(item.absolute): \(String(cString: strerror(errno)))")
+                return
+            }
+            defer { close(fd) }
+            archive_entry_set_filetype(entry, RD_AE_IFREG)
+            archive_entry_set_size(entry, item.size)
+            try check(archive_write_header(archive, entry), archive, artifactPath, sink)
+            let hasher = SHA256Hasher()
+            var done: Int64 = 0
+            var first = true
+            var readError: String?
+            while done < item.size {
+                let want = Int(min(Int64(block.count), item.size - done))
+                let n = read(fd, block.baseAddress, want)
+                if n < 0 && errno == EINTR { continue }
+                if n <= 0 {
+                    readError = n < 0 ? String(cString: strerror(errno)) : "file shrank while it was read"
+                    break
                 }
-                defer { close(fd) }
-                archive_entry_set_filetype(entry, RD_AE_IFREG)
-                archive_entry_set_size(entry, item.size)
-                try check(archive_write_header(archive, entry), archive, artifactPath, sink)
-                let hasher = SHA256Hasher()
-                var done: Int64 = 0
-                var first = true
-                var readError: String?
+                let chunk = UnsafeRawBufferPointer(rebasing: block[0..<n])
+                if first {
+                    first = false
+                    if n >= 16 && Array(chunk[0..<16]) == Self.sqliteHeader { state.sqliteFiles.append(item.relative) }
+                }
+                hasher.update(chunk)
+                try writeData(archive, chunk, artifactPath, sink)
+                done += Int64(n)
+            }
+            if let readError {
+                // The header promised item.size bytes; pad with zeros so the archive stays
+                // well-formed, record the padded content, and say so.
+                memset(block.baseAddress!, 0, block.count)
                 while done < item.size {
-                    let want = Int(min(Int64(block.count), item.size - done))
-                    let n = read(fd, block.baseAddress, want)
-                    if n < 0 && errno == EINTR { continue }
-                    if n <= 0 {
-                        readError = n < 0 ? String(cString: strerror(errno)) : "file shrank while it was read"
-                        break
-                    }
+                    let n = Int(min(Int64(block.count), item.size - done))
                     let chunk = UnsafeRawBufferPointer(rebasing: block[0..<n])
-                    if first {
-                        first = false
-                        if n >= 16 && Array(chunk[0..<16]) == Self.sqliteHeader { sqliteFiles.append(item.relative) }
-                    }
                     hasher.update(chunk)
                     try writeData(archive, chunk, artifactPath, sink)
                     done += Int64(n)
                 }
-                if let readError {
-                    // The header promised item.size bytes; pad with zeros so the archive stays
-                    // well-formed, record the padded content, and say so.
-                    memset(block.baseAddress!, 0, block.count)
-                    while done < item.size {
-                        let n = Int(min(Int64(block.count), item.size - done))
-                        let chunk = UnsafeRawBufferPointer(rebasing: block[0..<n])
-                        hasher.update(chunk)
-                        try writeData(archive, chunk, artifactPath, sink)
-                        done += Int64(n)
-                    }
-                    warnings.append("\(item.absolute): \(readError); stored zero-padded in code.tar.gz")
-                }
-                files.append(
-                    FileRecord(
-                        component: .code, base: .root, path: item.relative, type: .file, size: item.size,
-                        sha256: hasher.finalizeHex(), mode: perm))
-                fileCount += 1
-                bytes += item.size
+                state.warnings.append("\(item.absolute): \(readError); stored zero-padded in code.tar.gz")
             }
+            state.files.append(
+                FileRecord(
+                    component: .code, base: .root, path: item.relative, type: .file, size: item.size,
+                    sha256: hasher.finalizeHex(), mode: perm))
+            state.fileCount += 1
+            state.byteCount += item.size
         }
-        try check(archive_write_close(archive), archive, artifactPath, sink)
-        try gzip.finish()
-        let (size, sha) = try file.finish()
-        let record = ComponentRecord(
-            id: .code, status: failures.isEmpty ? .ok : .failed,
-            reason: failures.isEmpty ? nil : "unreadable: " + failures.joined(separator: "; "),
-            files: fileCount, bytes: bytes)
-        return Result(
-            artifact: ArtifactRecord(path: "code.tar.gz", component: .code, kind: .archive, size: size, sha256: sha),
-            files: files, record: record, sqliteFiles: sqliteFiles, warnings: warnings)
+    }
+
+    /// Runs `body` with `locale` as this thread's locale (`uselocale`), restoring the previous one.
+    static func withLocale<T>(_ locale: locale_t?, _ body: () throws -> T) rethrows -> T {
+        guard let locale else { return try body() }
+        let previous = uselocale(locale)
+        defer { uselocale(previous) }
+        return try body()
     }
 
     /// A thread-usable UTF-8 `LC_CTYPE` locale (`C.UTF-8` on Linux, `UTF-8` on macOS), or nil.
@@ -184,22 +236,18 @@ struct CodeArchiveWriter {
     }
 }
 
-/// The bridge from libarchive's write callback to ``GzipWriter``; keeps the first error so it can
-/// be rethrown with its path.
+/// The bridge from libarchive's write callback to ``ParallelGzipWriter``, which only buffers here
+/// (compression and its errors happen when the archive loop awaits `flush`). `error` stays for
+/// sinks that can fail.
 final class ArchiveSink {
-    let gzip: GzipWriter
+    let gzip: ParallelGzipWriter
     var error: (any Error)?
 
-    init(gzip: GzipWriter) { self.gzip = gzip }
+    init(gzip: ParallelGzipWriter) { self.gzip = gzip }
 
     func write(_ buffer: UnsafeRawPointer?, _ length: Int) -> Int {
         guard let buffer, length > 0 else { return 0 }
-        do {
-            try gzip.write(buffer, count: length)
-            return length
-        } catch {
-            if self.error == nil { self.error = error }
-            return -1
-        }
+        gzip.append(buffer, count: length)
+        return length
     }
 }
