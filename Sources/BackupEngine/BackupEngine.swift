@@ -90,7 +90,7 @@ public struct BackupEngine: Sendable {
 
     private func build(
         into manifest: inout Manifest, partial: String, root: String, home: String, destination: String,
-        say: @Sendable (String) -> Void
+        say: @escaping @Sendable (String) -> Void
     ) async throws {
         let work = "\(partial)/.work"
         try SetNames.makeParent(of: "\(work)/x")
@@ -127,11 +127,21 @@ public struct BackupEngine: Sendable {
         let codeEntries = walk.entries.filter { !$0.excludedFromCode && !dropFromCode.contains($0.relative) }
         var warnings: [String] = walk.ignored.map { "\(root)/\($0): not a file, folder or link; not stored" }
 
-        // code
+        // code and databases at the same time: the archive's gzip members and the database copies
+        // share the cores (child tasks, bounded width); results are recorded in a fixed order.
         say("code: archiving \(codeEntries.count) paths")
         var archiver = CodeArchiveWriter(entries: codeEntries, level: config.code.compressionLevel)
         archiver.problems = walk.problems
-        let code = try archiver.write(setFolder: partial, progress: say)
+        let copier = DatabaseCopier(
+            root: root, smallLimit: config.databases.smallLimit, chunkSize: max(1, config.databases.chunkSize),
+            busyTimeout: busyTimeout)
+        let archiveTask = archiver
+        async let codeResult = archiveTask.write(setFolder: partial, progress: say)
+        let copies = try await Self.copyDatabases(
+            databases, copier: copier, setFolder: partial, workFolder: work, say: say)
+        let code = try await codeResult
+
+        // code
         warnings += code.warnings
         for path in code.sqliteFiles {
             warnings.append(
@@ -142,19 +152,15 @@ public struct BackupEngine: Sendable {
         manifest.files += code.files
 
         // databases
-        let copier = DatabaseCopier(
-            root: root, smallLimit: config.databases.smallLimit, chunkSize: max(1, config.databases.chunkSize),
-            busyTimeout: busyTimeout)
         var dbFailures = notDatabases.map { "\($0): not a SQLite database (kept in code.tar.gz)" }
         var dbBytes: Int64 = 0
-        for (i, entry) in databases.enumerated() {
-            say("databases: \(i + 1)/\(databases.count) \(entry.relative)")
-            do {
-                let stored = try copier.copy(entry, index: i + 1, setFolder: partial, workFolder: work)
+        for copy in copies {
+            switch copy {
+            case .success(let stored):
                 manifest.databases.append(stored.record)
                 manifest.artifacts += stored.artifacts
                 dbBytes += stored.record.size
-            } catch let failure as DatabaseCopyFailure {
+            case .failure(let failure):
                 dbFailures.append(failure.description)
             }
         }
@@ -218,6 +224,48 @@ public struct BackupEngine: Sendable {
                 path: manifest.restoreScript, component: .code, kind: .script, size: scriptSize, sha256: scriptSHA))
         let sums = manifest.artifacts.map { "\($0.sha256)  \($0.path)\n" }.joined()
         try AtomicFile.write(Data(sums.utf8), to: "\(partial)/SHA256SUMS")
+    }
+
+    /// Copies every database, at most one per core at once, largest first (so the longest copy
+    /// starts early); the results come back in the order of `databases`.
+    /// - Throws: ``RestoreDrillError`` when the set cannot be written (a problem with one source
+    ///   database is a `.failure` in its slot instead).
+    static func copyDatabases(
+        _ databases: [WalkEntry], copier: DatabaseCopier, setFolder: String, workFolder: String,
+        say: @escaping @Sendable (String) -> Void
+    ) async throws -> [Result<DatabaseCopier.Stored, DatabaseCopyFailure>] {
+        let width = max(1, ProcessInfo.processInfo.activeProcessorCount)
+        let order = databases.indices.sorted { databases[$0].size > databases[$1].size }
+        var slots = [Result<DatabaseCopier.Stored, DatabaseCopyFailure>?](repeating: nil, count: databases.count)
+        try await withThrowingTaskGroup(of: (Int, Result<DatabaseCopier.Stored, DatabaseCopyFailure>).self) { group in
+            var next = 0
+            var running = 0
+            var started = 0
+            while next < order.count || running > 0 {
+                while running < width && next < order.count {
+                    let i = order[next]
+                    next += 1
+                    running += 1
+                    started += 1
+                    say("databases: \(started)/\(databases.count) \(databases[i].relative)")
+                    let entry = databases[i]
+                    group.addTask {
+                        do {
+                            let stored = try await copier.copy(
+                                entry, index: i + 1, setFolder: setFolder, workFolder: workFolder)
+                            return (i, .success(stored))
+                        } catch let failure as DatabaseCopyFailure {
+                            return (i, .failure(failure))
+                        }
+                    }
+                }
+                if let (i, result) = try await group.next() {
+                    slots[i] = result
+                    running -= 1
+                }
+            }
+        }
+        return slots.map { $0! }
     }
 
     /// Picks the first free id for `date` (`full_…`, then `_2`, `_3`, …) and creates its
