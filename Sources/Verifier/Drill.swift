@@ -73,7 +73,10 @@ public struct Drill: Sendable {
         let setID = manifest.id.description
 
         progress?("checking \(manifest.artifacts.count) artifacts")
-        checks += ArtifactCheck.run(setPath: setPath, manifest: manifest)
+        // The archives are inspected (decompressed, headers read) while the artifacts are hashed:
+        // both only read the set, so they share the cores.
+        async let inspected = Self.inspectArchives(manifest, setPath: setPath)
+        checks += await ArtifactCheck.runConcurrently(setPath: setPath, manifest: manifest)
         checks += coverage(manifest)
         let (rpoCheck, rpoAge) = ObjectiveChecks.rpo(
             destination: options.destination, drilled: manifest, objective: options.objectives.rpo, now: started)
@@ -88,9 +91,7 @@ public struct Drill: Sendable {
             checks.append(.noSubject(.restoreArchives, subject: setID, reason: "no archives in this set"))
         }
         var archivesFailed = false
-        for archive in archives {
-            let expected = manifest.files.filter { $0.component == archive.component && $0.base == .root }
-            let check = ArchiveInspection.check(archive: archive, setPath: setPath, expected: expected)
+        for check in await inspected {
             if check.verdict != .pass { archivesFailed = true }
             checks.append(check)
         }
@@ -117,15 +118,20 @@ public struct Drill: Sendable {
         if let skipReason = replay.treeSkipReason {
             checks += afterReplay.map { .noSubject($0, subject: setID, reason: skipReason) }
         } else {
-            progress?("checking the restored tree")
-            checks += RestoreTreeCheck(
+            // The tree, the databases and the LaunchAgents are checked at the same time, each
+            // spreading its subjects over the cores (bounded width).
+            progress?(
+                "checking the restored tree, \(manifest.databases.count) databases and \(manifest.launchAgents.count) LaunchAgents"
+            )
+            let tree = RestoreTreeCheck(
                 manifest: manifest, newHome: sandbox.home, newRoot: sandbox.root,
-                passwordGiven: options.passwordFile != nil
-            ).run()
-            progress?("checking \(manifest.databases.count) databases")
-            checks += databaseChecks(manifest, sandbox: sandbox)
-            progress?("checking \(manifest.launchAgents.count) LaunchAgents")
-            checks += agentChecks(manifest, setPath: setPath, sandbox: sandbox)
+                passwordGiven: options.passwordFile != nil)
+            async let treeChecks = tree.runConcurrently()
+            async let dbChecks = databaseChecks(manifest, sandbox: sandbox)
+            async let agentResults = agentChecks(manifest, setPath: setPath, sandbox: sandbox)
+            checks += await treeChecks
+            checks += await dbChecks
+            checks += await agentResults
             let succeeded = replay.check.verdict == .pass
             result.rtoSeconds = succeeded ? replay.seconds : nil
             checks.append(
@@ -237,13 +243,28 @@ public struct Drill: Sendable {
         return Replay(check: check, isolation: outcome.isolation, seconds: seconds, treeSkipReason: nil)
     }
 
-    func databaseChecks(_ manifest: Manifest, sandbox: DrillSandbox) -> [CheckResult] {
+    func databaseChecks(_ manifest: Manifest, sandbox: DrillSandbox) async -> [CheckResult] {
         guard !manifest.databases.isEmpty else {
             return [.noSubject(.dbIntegrity, subject: manifest.id.description, reason: "no databases in this set")]
         }
-        return manifest.databases.map { record in
-            let base = record.base == .root ? sandbox.root : sandbox.home
-            return SQLiteIntegrityCheck.check(path: PathText.join(base, record.path), record: record)
+        let root = sandbox.root
+        let home = sandbox.home
+        // Largest first, so the longest integrity check starts early; results in manifest order.
+        let records = manifest.databases
+        let order = records.indices.sorted { records[$0].size > records[$1].size }
+        let checked = await ParallelChecks.map(order) { i in
+            let record = records[i]
+            let base = record.base == .root ? root : home
+            return (i, SQLiteIntegrityCheck.check(path: PathText.join(base, record.path), record: record))
+        }
+        return checked.sorted { $0.0 < $1.0 }.map(\.1)
+    }
+
+    /// `restore.archives` for every archive of the set (each one read once, sequentially).
+    static func inspectArchives(_ manifest: Manifest, setPath: String) async -> [CheckResult] {
+        manifest.artifacts.filter { $0.kind == .archive }.map { archive in
+            let expected = manifest.files.filter { $0.component == archive.component && $0.base == .root }
+            return ArchiveInspection.check(archive: archive, setPath: setPath, expected: expected)
         }
     }
 

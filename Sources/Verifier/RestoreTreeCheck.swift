@@ -14,7 +14,7 @@ struct RestoreTreeCheck {
     let passwordGiven: Bool
 
     /// One expected path with what must hold there.
-    struct Expectation {
+    struct Expectation: Hashable, Sendable {
         var component: ComponentID
         var absolute: String
         var display: String
@@ -132,8 +132,25 @@ struct RestoreTreeCheck {
     /// Runs the check; one result per component of the manifest (and one for any component that
     /// only extra files point at).
     func run() -> [CheckResult] {
+        run(expected: expectations(), problemsOf: problems)
+    }
+
+    /// ``run()`` with every restored file checked (and hashed) on every core (``ParallelChecks``);
+    /// the same results.
+    func runConcurrently() async -> [CheckResult] {
         let watch = Stopwatch()
         let expected = expectations()
+        // Largest first, so the longest hash starts early.
+        let order = expected.indices.sorted { (expected[$0].size ?? 0) > (expected[$1].size ?? 0) }
+        let found = await ParallelChecks.map(order) { [self] i in (expected[i], problems(expected[i])) }
+        let byExpectation = Dictionary(found, uniquingKeysWith: { first, _ in first })
+        return run(expected: expected, problemsOf: { byExpectation[$0] ?? problems($0) }, started: watch)
+    }
+
+    private func run(expected: [Expectation], problemsOf: (Expectation) -> [String], started: Stopwatch = Stopwatch())
+        -> [CheckResult]
+    {
+        let watch = started
         let extraFiles = extras(expected)
         var results: [CheckResult] = []
         var seen: Set<ComponentID> = []
@@ -141,7 +158,7 @@ struct RestoreTreeCheck {
             seen.insert(record.id)
             let mine = expected.filter { $0.component == record.id }
             let myExtras = extraFiles.filter { $0.component == record.id }.map(\.path)
-            results.append(result(for: record, expected: mine, extras: myExtras))
+            results.append(result(for: record, expected: mine, extras: myExtras, problemsOf: problemsOf))
         }
         for component in Set(extraFiles.map(\.component)).subtracting(seen).sorted() {
             let myExtras = extraFiles.filter { $0.component == component }.map(\.path)
@@ -169,7 +186,10 @@ struct RestoreTreeCheck {
         }
     }
 
-    func result(for record: ComponentRecord, expected: [Expectation], extras: [String]) -> CheckResult {
+    func result(
+        for record: ComponentRecord, expected: [Expectation], extras: [String],
+        problemsOf: (Expectation) -> [String]
+    ) -> CheckResult {
         let subject = record.id.rawValue
         if extras.isEmpty {
             switch record.status {
@@ -194,7 +214,7 @@ struct RestoreTreeCheck {
                 return .noSubject(.restoreTree, subject: subject, reason: "no files in this component")
             }
         }
-        var findings = expected.flatMap(problems)
+        var findings = expected.flatMap(problemsOf)
         let missing = findings.filter { $0.hasSuffix(": missing") }.count
         if !extras.isEmpty {
             findings.append(
