@@ -229,6 +229,7 @@ final class ParallelGzipWriter {
     /// `width` are in flight.
     /// - Throws: what compression or the output writer throws.
     func flush(group: inout Group) async throws {
+        guard !full.isEmpty else { return }
         let blocks = full
         full = []
         for block in blocks { try await submit(block, group: &group) }

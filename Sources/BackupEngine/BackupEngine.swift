@@ -25,6 +25,10 @@ public struct BackupEngine: Sendable {
     public var busyTimeout: Double = 10
     /// Seconds each dependency tool may run.
     public var dependencyTimeout: Double = 120
+    /// Receives bytes done of the bytes to store (source files and databases), with rate and time
+    /// left, at most four times a second; nil for none. The executable sets it when stderr is a
+    /// terminal.
+    public var byteProgress: (@Sendable (ByteProgress) -> Void)?
 
     /// - Parameters:
     ///   - config: the resolved configuration (absolute paths).
@@ -136,10 +140,14 @@ public struct BackupEngine: Sendable {
             root: root, smallLimit: config.databases.smallLimit, chunkSize: max(1, config.databases.chunkSize),
             busyTimeout: busyTimeout)
         let archiveTask = archiver
-        async let codeResult = archiveTask.write(setFolder: partial, progress: say)
+        let totalBytes =
+            codeEntries.reduce(Int64(0)) { $0 + ($1.type == .file ? $1.size : 0) } + databases.reduce(0) { $0 + $1.size }
+        let meter = byteProgress.map { ByteMeter(stage: "backup", total: totalBytes, report: $0) }
+        async let codeResult = archiveTask.write(setFolder: partial, progress: say, bytes: { meter?.add($0) })
         let copies = try await Self.copyDatabases(
-            databases, copier: copier, setFolder: partial, workFolder: work, say: say)
+            databases, copier: copier, setFolder: partial, workFolder: work, say: say, copied: { meter?.add($0) })
         let code = try await codeResult
+        meter?.finish()
 
         // code
         warnings += code.warnings
@@ -226,13 +234,14 @@ public struct BackupEngine: Sendable {
         try AtomicFile.write(Data(sums.utf8), to: "\(partial)/SHA256SUMS")
     }
 
-    /// Copies every database, at most one per core at once, largest first (so the longest copy
-    /// starts early); the results come back in the order of `databases`.
+    /// Copies every database, at most one per core at once, each on a thread of its own
+    /// (``BlockingWork``), largest first (so the longest copy starts early); the results come back
+    /// in the order of `databases`.
     /// - Throws: ``RestoreDrillError`` when the set cannot be written (a problem with one source
     ///   database is a `.failure` in its slot instead).
     static func copyDatabases(
         _ databases: [WalkEntry], copier: DatabaseCopier, setFolder: String, workFolder: String,
-        say: @escaping @Sendable (String) -> Void
+        say: @escaping @Sendable (String) -> Void, copied: @escaping @Sendable (Int64) -> Void = { _ in }
     ) async throws -> [Result<DatabaseCopier.Stored, DatabaseCopyFailure>] {
         let width = max(1, ProcessInfo.processInfo.activeProcessorCount)
         let order = databases.indices.sorted { databases[$0].size > databases[$1].size }
@@ -240,22 +249,24 @@ public struct BackupEngine: Sendable {
         try await withThrowingTaskGroup(of: (Int, Result<DatabaseCopier.Stored, DatabaseCopyFailure>).self) { group in
             var next = 0
             var running = 0
-            var started = 0
             while next < order.count || running > 0 {
                 while running < width && next < order.count {
                     let i = order[next]
                     next += 1
                     running += 1
-                    started += 1
-                    say("databases: \(started)/\(databases.count) \(databases[i].relative)")
+                    say("databases: \(i + 1)/\(databases.count) \(databases[i].relative)")
                     let entry = databases[i]
+                    // SQLite and file I/O block (and a locked database waits): a thread of its own.
                     group.addTask {
-                        do {
-                            let stored = try await copier.copy(
-                                entry, index: i + 1, setFolder: setFolder, workFolder: workFolder)
-                            return (i, .success(stored))
-                        } catch let failure as DatabaseCopyFailure {
-                            return (i, .failure(failure))
+                        try await BlockingWork.run {
+                            do {
+                                let stored = try copier.copy(
+                                    entry, index: i + 1, setFolder: setFolder, workFolder: workFolder)
+                                copied(entry.size)
+                                return (i, .success(stored))
+                            } catch let failure as DatabaseCopyFailure {
+                                return (i, .failure(failure))
+                            }
                         }
                     }
                 }

@@ -85,8 +85,14 @@ struct CodeArchiveWriter: Sendable {
         for (index, item) in entries.enumerated() {
             if index % 500 == 0 && index > 0 { progress("code: \(index)/\(entries.count) \(item.relative)") }
             let before = state.byteCount
-            try Self.withLocale(utf8) {
-                try writeEntry(item, archive: archive, sink: sink, block: block, path: artifactPath, state: &state)
+            let data = try Self.withLocale(utf8) {
+                try writeHeader(item, archive: archive, sink: sink, path: artifactPath, state: &state)
+            }
+            if let data {
+                defer { close(data.fd) }
+                try await writeData(
+                    item, fd: data.fd, archive: archive, sink: sink, block: block, path: artifactPath,
+                    state: &state, gzip: gzip, group: &group)
             }
             if state.byteCount > before { bytes(state.byteCount - before) }
             // Compress the blocks this entry filled; waits only when every core is busy.
@@ -115,12 +121,19 @@ struct CodeArchiveWriter: Sendable {
         var byteCount: Int64 = 0
     }
 
-    /// Writes one walk entry (header, then the file's bytes, hashed in the same pass). Synchronous:
-    /// the archive only buffers into the gzip writer.
-    private func writeEntry(
-        _ item: WalkEntry, archive: OpaquePointer, sink: ArchiveSink, block: UnsafeMutableRawBufferPointer,
-        path artifactPath: String, state: inout EntryState
-    ) throws {
+    /// An open regular file whose bytes follow its header.
+    private struct OpenFile {
+        var fd: Int32
+    }
+
+    /// Writes one walk entry's header (and records folders and links). Synchronous and under the
+    /// UTF-8 locale: names are converted here.
+    /// - Returns: the open file when the entry is a regular file whose bytes must follow; nil
+    ///   otherwise (also when the file cannot be opened: recorded as a failure).
+    private func writeHeader(
+        _ item: WalkEntry, archive: OpaquePointer, sink: ArchiveSink, path artifactPath: String,
+        state: inout EntryState
+    ) throws -> OpenFile? {
         if item.mode & 0o7000 != 0 {
             state.warnings.append("\(item.absolute): setuid/setgid/sticky bits dropped in code.tar.gz")
         }
@@ -137,6 +150,7 @@ struct CodeArchiveWriter: Sendable {
             try check(archive_write_header(archive, entry), archive, artifactPath, sink)
             state.files.append(
                 FileRecord(component: .code, base: .root, path: item.relative, type: .directory, mode: perm))
+            return nil
         case .symlink:
             archive_entry_set_filetype(entry, RD_AE_IFLNK)
             archive_entry_set_size(entry, 0)
@@ -147,57 +161,74 @@ struct CodeArchiveWriter: Sendable {
                     component: .code, base: .root, path: item.relative, type: .symlink, mode: perm,
                     linkTarget: item.linkTarget))
             state.fileCount += 1
+            return nil
         case .file:
             let fd = open(item.absolute, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)
             guard fd >= 0 else {
                 state.failures.append("\(item.absolute): \(String(cString: strerror(errno)))")
-                return
+                return nil
             }
-            defer { close(fd) }
             archive_entry_set_filetype(entry, RD_AE_IFREG)
             archive_entry_set_size(entry, item.size)
-            try check(archive_write_header(archive, entry), archive, artifactPath, sink)
-            let hasher = SHA256Hasher()
-            var done: Int64 = 0
-            var first = true
-            var readError: String?
+            do {
+                try check(archive_write_header(archive, entry), archive, artifactPath, sink)
+            } catch {
+                close(fd)
+                throw error
+            }
+            return OpenFile(fd: fd)
+        }
+    }
+
+    /// Streams one regular file's bytes into the archive, hashing them in the same pass, and hands
+    /// full gzip blocks to the compressors as they fill, so a large file is never held in memory.
+    private func writeData(
+        _ item: WalkEntry, fd: Int32, archive: OpaquePointer, sink: ArchiveSink, block: UnsafeMutableRawBufferPointer,
+        path artifactPath: String, state: inout EntryState, gzip: ParallelGzipWriter,
+        group: inout ParallelGzipWriter.Group
+    ) async throws {
+        let hasher = SHA256Hasher()
+        var done: Int64 = 0
+        var first = true
+        var readError: String?
+        while done < item.size {
+            let want = Int(min(Int64(block.count), item.size - done))
+            let n = read(fd, block.baseAddress, want)
+            if n < 0 && errno == EINTR { continue }
+            if n <= 0 {
+                readError = n < 0 ? String(cString: strerror(errno)) : "file shrank while it was read"
+                break
+            }
+            let chunk = UnsafeRawBufferPointer(rebasing: block[0..<n])
+            if first {
+                first = false
+                if n >= 16 && Array(chunk[0..<16]) == Self.sqliteHeader { state.sqliteFiles.append(item.relative) }
+            }
+            hasher.update(chunk)
+            try writeData(archive, chunk, artifactPath, sink)
+            done += Int64(n)
+            try await gzip.flush(group: &group)
+        }
+        if let readError {
+            // The header promised item.size bytes; pad with zeros so the archive stays
+            // well-formed, record the padded content, and say so.
+            memset(block.baseAddress!, 0, block.count)
             while done < item.size {
-                let want = Int(min(Int64(block.count), item.size - done))
-                let n = read(fd, block.baseAddress, want)
-                if n < 0 && errno == EINTR { continue }
-                if n <= 0 {
-                    readError = n < 0 ? String(cString: strerror(errno)) : "file shrank while it was read"
-                    break
-                }
+                let n = Int(min(Int64(block.count), item.size - done))
                 let chunk = UnsafeRawBufferPointer(rebasing: block[0..<n])
-                if first {
-                    first = false
-                    if n >= 16 && Array(chunk[0..<16]) == Self.sqliteHeader { state.sqliteFiles.append(item.relative) }
-                }
                 hasher.update(chunk)
                 try writeData(archive, chunk, artifactPath, sink)
                 done += Int64(n)
+                try await gzip.flush(group: &group)
             }
-            if let readError {
-                // The header promised item.size bytes; pad with zeros so the archive stays
-                // well-formed, record the padded content, and say so.
-                memset(block.baseAddress!, 0, block.count)
-                while done < item.size {
-                    let n = Int(min(Int64(block.count), item.size - done))
-                    let chunk = UnsafeRawBufferPointer(rebasing: block[0..<n])
-                    hasher.update(chunk)
-                    try writeData(archive, chunk, artifactPath, sink)
-                    done += Int64(n)
-                }
-                state.warnings.append("\(item.absolute): \(readError); stored zero-padded in code.tar.gz")
-            }
-            state.files.append(
-                FileRecord(
-                    component: .code, base: .root, path: item.relative, type: .file, size: item.size,
-                    sha256: hasher.finalizeHex(), mode: perm))
-            state.fileCount += 1
-            state.byteCount += item.size
+            state.warnings.append("\(item.absolute): \(readError); stored zero-padded in code.tar.gz")
         }
+        state.files.append(
+            FileRecord(
+                component: .code, base: .root, path: item.relative, type: .file, size: item.size,
+                sha256: hasher.finalizeHex(), mode: item.mode & 0o777))
+        state.fileCount += 1
+        state.byteCount += item.size
     }
 
     /// Runs `body` with `locale` as this thread's locale (`uselocale`), restoring the previous one.

@@ -29,7 +29,7 @@ struct DatabaseCopier: Sendable {
     /// - Returns: the record and its artifacts.
     /// - Throws: ``DatabaseCopyFailure`` for a problem with the source (the component fails, other
     ///   databases continue); ``RestoreDrillError/io(path:message:)`` when the set cannot be written.
-    func copy(_ entry: WalkEntry, index: Int, setFolder: String, workFolder: String) async throws -> Stored {
+    func copy(_ entry: WalkEntry, index: Int, setFolder: String, workFolder: String) throws -> Stored {
         let temp = "\(workFolder)/db-\(index).sqlite"
         defer {
             for suffix in ["", "-journal", "-wal", "-shm"] { unlink(temp + suffix) }
@@ -57,31 +57,25 @@ struct DatabaseCopier: Sendable {
                 artifacts: [ArtifactRecord(path: base, component: .databases, kind: .database, size: size, sha256: sha)]
             )
         }
-        // Chunks: the whole-file SHA-256 is computed by a child task while this task cuts the
-        // copy into chunks (each chunk hashed as it is read, its bytes moved by the kernel when
-        // it can). Two passes over the page cache, on two cores, nothing held in memory.
-        async let wholeSHA = Self.digest(of: temp)
+        // Chunks: each chunk is hashed as it is read (and the whole file in the same pass), its
+        // bytes moved by the kernel when it can; nothing is held in memory.
+        let whole = SHA256Hasher()
         var artifacts: [ArtifactRecord] = []
         var offset: Int64 = 0
         var number = 1
-        while offset < size || number == 1 {
+        repeat {
             let name = base + ".chunk-" + String(format: "%04d", number)
             let length = min(chunkSize, size - offset)
-            let sha = try ChunkCopy.copy(from: temp, offset: offset, length: length, to: "\(setFolder)/\(name)")
+            let sha = try ChunkCopy.copy(
+                from: temp, offset: offset, length: length, to: "\(setFolder)/\(name)", alsoHashing: whole)
             artifacts.append(ArtifactRecord(path: name, component: .databases, kind: .chunk, size: length, sha256: sha))
             offset += length
             number += 1
-            if length == 0 { break }
-        }
+        } while offset < size
         let record = DatabaseRecord(
-            base: .root, path: entry.relative, size: size, sha256: try await wholeSHA, artifact: nil,
+            base: .root, path: entry.relative, size: size, sha256: whole.finalizeHex(), artifact: nil,
             chunks: artifacts.map(\.path), tables: tables, mode: mode)
         return Stored(record: record, artifacts: artifacts)
-    }
-
-    /// The SHA-256 of a file (64 lowercase hex).
-    private static func digest(of path: String) async throws -> String {
-        try SHA256Digest.file(at: path).sha256
     }
 
     /// Makes the consistent copy at `temp`, sets `journal_mode=DELETE`, and counts rows.
@@ -206,7 +200,10 @@ enum ChunkCopy {
     /// - Returns: the SHA-256 of the range (64 lowercase hex).
     /// - Throws: ``RestoreDrillError/io(path:message:)`` on a read or write error, or when the
     ///   source is shorter than `offset + length`.
-    static func copy(from source: String, offset: Int64, length: Int64, to target: String) throws -> String {
+    /// - Parameter alsoHashing: a second hasher fed the same bytes (the whole file's).
+    static func copy(
+        from source: String, offset: Int64, length: Int64, to target: String, alsoHashing other: SHA256Hasher? = nil
+    ) throws -> String {
         let input = open(source, O_RDONLY | O_CLOEXEC)
         guard input >= 0 else { throw RestoreDrillError.io(path: source, message: String(cString: strerror(errno))) }
         defer { close(input) }
@@ -227,6 +224,7 @@ enum ChunkCopy {
                     path: source, message: n < 0 ? String(cString: strerror(errno)) : "file shrank while it was copied")
             }
             hasher.update(UnsafeRawBufferPointer(rebasing: buffer[0..<n]))
+            other?.update(UnsafeRawBufferPointer(rebasing: buffer[0..<n]))
             try put(input, output, offset + done, buffer.baseAddress!, n, target)
             done += Int64(n)
         }

@@ -10,6 +10,8 @@ public struct BackupJob: Sendable {
     public let clock: any WallClock
     public let runner: any ProcessRunner
     public let progress: (@Sendable (String) -> Void)?
+    /// Bytes done of the total, rate and time left (``BackupEngine/byteProgress``); nil for none.
+    public var byteProgress: (@Sendable (ByteProgress) -> Void)?
 
     /// - Parameter runner: starts `pip3 freeze` and the like; defaults to ``SubprocessRunner``.
     public init(
@@ -39,7 +41,9 @@ public struct BackupJob: Sendable {
         let history = HistoryStore(destination: config.destination)
         let outcome: BackupOutcome
         do {
-            outcome = try await BackupEngine(config: config, clock: clock, runner: runner, progress: progress).run()
+            var engine = BackupEngine(config: config, clock: clock, runner: runner, progress: progress)
+            engine.byteProgress = byteProgress
+            outcome = try await engine.run()
         } catch {
             _ = try? history.append(
                 HistoryEvent(kind: .backup, time: clock.now(), status: .failed, details: ["error": "\(error)"]))

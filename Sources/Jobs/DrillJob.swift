@@ -39,6 +39,8 @@ public struct DrillJob: Sendable {
     public let clock: any WallClock
     public let replayer: any RestoreReplayer
     public let progress: (@Sendable (String) -> Void)?
+    /// Bytes done of the total, rate and time left while the drill reads (``Drill/byteProgress``); nil for none.
+    public var byteProgress: (@Sendable (ByteProgress) -> Void)?
     /// Folder relative paths resolve against when there is no configuration (`--set PATH`).
     public let currentDirectory: String
 
@@ -98,7 +100,9 @@ public struct DrillJob: Sendable {
             canaryFolders: Array(Set(canaries)).sorted(), maxShrink: config?.coverage.maxShrink ?? 0.5)
         let lock = try destination.flatMap { try DestinationLock.acquire(destination: $0, mode: .shared) }
         defer { lock?.release() }
-        var result = try await Drill(options: options, clock: clock, replayer: replayer, progress: progress).run()
+        var drill = Drill(options: options, clock: clock, replayer: replayer, progress: progress)
+        drill.byteProgress = byteProgress
+        var result = try await drill.run()
         let folder = (reports as NSString).appendingPathComponent(result.drillID.description)
         result.reportFolder = folder
         _ = try ReportWriter.write(result, to: folder)

@@ -25,6 +25,10 @@ public struct Drill: Sendable {
     let clock: any WallClock
     let replayer: any RestoreReplayer
     let progress: (@Sendable (String) -> Void)?
+    /// Receives bytes done of the bytes to read while the set's artifacts and the restored files are
+    /// hashed, with rate and time left, at most four times a second; nil for none (the executable
+    /// sets it when stderr is a terminal).
+    public var byteProgress: (@Sendable (ByteProgress) -> Void)?
 
     /// - Parameters:
     ///   - clock: "now" for the drill id, the report times and RPO.
@@ -76,7 +80,11 @@ public struct Drill: Sendable {
         // The archives are inspected (decompressed, headers read) while the artifacts are hashed:
         // both only read the set, so they share the cores.
         async let inspected = Self.inspectArchives(manifest, setPath: setPath)
-        checks += await ArtifactCheck.runConcurrently(setPath: setPath, manifest: manifest)
+        let artifactMeter = byteProgress.map {
+            ByteMeter(stage: "drill: reading artifacts", total: manifest.artifacts.reduce(0) { $0 + $1.size }, report: $0)
+        }
+        checks += await ArtifactCheck.runConcurrently(setPath: setPath, manifest: manifest, meter: artifactMeter)
+        artifactMeter?.finish()
         checks += coverage(manifest)
         let (rpoCheck, rpoAge) = ObjectiveChecks.rpo(
             destination: options.destination, drilled: manifest, objective: options.objectives.rpo, now: started)
@@ -126,12 +134,21 @@ public struct Drill: Sendable {
             let tree = RestoreTreeCheck(
                 manifest: manifest, newHome: sandbox.home, newRoot: sandbox.root,
                 passwordGiven: options.passwordFile != nil)
-            async let treeChecks = tree.runConcurrently()
+            let treeMeter = byteProgress.map {
+                ByteMeter(
+                    stage: "drill: reading restored files",
+                    total: manifest.files.reduce(0) { $0 + $1.size } + manifest.databases.reduce(0) { $0 + $1.size },
+                    report: $0)
+            }
+            async let treeChecks = tree.runConcurrently(meter: treeMeter)
             async let dbChecks = databaseChecks(manifest, sandbox: sandbox)
-            async let agentResults = agentChecks(manifest, setPath: setPath, sandbox: sandbox)
+            async let agentResults = BlockingWork.map([manifest], width: 1) { [self] manifest in
+                agentChecks(manifest, setPath: setPath, sandbox: sandbox)
+            }.flatMap { $0 }
             checks += await treeChecks
             checks += await dbChecks
             checks += await agentResults
+            treeMeter?.finish()
             let succeeded = replay.check.verdict == .pass
             result.rtoSeconds = succeeded ? replay.seconds : nil
             checks.append(
@@ -260,9 +277,12 @@ public struct Drill: Sendable {
         return checked.sorted { $0.0 < $1.0 }.map(\.1)
     }
 
-    /// `restore.archives` for every archive of the set (each one read once, sequentially).
+    /// `restore.archives` for every archive of the set (each one read once, sequentially, on a
+    /// thread of its own: decompressing blocks).
     static func inspectArchives(_ manifest: Manifest, setPath: String) async -> [CheckResult] {
-        manifest.artifacts.filter { $0.kind == .archive }.map { archive in
+        let archives = manifest.artifacts.filter { $0.kind == .archive }
+        guard !archives.isEmpty else { return [] }
+        return await BlockingWork.map(archives, width: 1) { archive in
             let expected = manifest.files.filter { $0.component == archive.component && $0.base == .root }
             return ArchiveInspection.check(archive: archive, setPath: setPath, expected: expected)
         }

@@ -137,12 +137,16 @@ struct RestoreTreeCheck {
 
     /// ``run()`` with every restored file checked (and hashed) on every core (``ParallelChecks``);
     /// the same results.
-    func runConcurrently() async -> [CheckResult] {
+    func runConcurrently(meter: ByteMeter? = nil) async -> [CheckResult] {
         let watch = Stopwatch()
         let expected = expectations()
         // Largest first, so the longest hash starts early.
         let order = expected.indices.sorted { (expected[$0].size ?? 0) > (expected[$1].size ?? 0) }
-        let found = await ParallelChecks.map(order) { [self] i in (expected[i], problems(expected[i])) }
+        let found = await ParallelChecks.map(order) { [self] i in
+            let found = problems(expected[i])
+            meter?.add(expected[i].size ?? 0)
+            return (expected[i], found)
+        }
         let byExpectation = Dictionary(found, uniquingKeysWith: { first, _ in first })
         return run(expected: expected, problemsOf: { byExpectation[$0] ?? problems($0) }, started: watch)
     }

@@ -99,11 +99,15 @@ struct ArtifactCheck {
 
     /// ``run(setPath:manifest:)`` with the artifacts hashed on every core (``ParallelChecks``);
     /// the same results in the same order.
-    static func runConcurrently(setPath: String, manifest: Manifest) async -> [CheckResult] {
+    static func runConcurrently(setPath: String, manifest: Manifest, meter: ByteMeter? = nil) async -> [CheckResult] {
         // Largest first, so the longest hash starts early; results are put back in manifest order.
         let order = manifest.artifacts.indices.sorted { manifest.artifacts[$0].size > manifest.artifacts[$1].size }
         let artifacts = manifest.artifacts
-        let hashed = await ParallelChecks.map(order) { i in (i, check(artifacts[i], setPath: setPath)) }
+        let hashed = await ParallelChecks.map(order) { i in
+            let result = check(artifacts[i], setPath: setPath)
+            meter?.add(artifacts[i].size)
+            return (i, result)
+        }
         var perArtifact = [CheckResult?](repeating: nil, count: artifacts.count)
         for (i, result) in hashed { perArtifact[i] = result }
         return assemble(setPath: setPath, manifest: manifest, perArtifact: perArtifact.map { $0! })

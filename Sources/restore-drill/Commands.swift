@@ -25,7 +25,9 @@ struct BackupCommand: AsyncParsableCommand {
 
     func run() async throws {
         let c = try config.load()
-        let outcome = try await BackupJob(config: c, clock: try SystemClock(), progress: Terminal.progress).run()
+        var job = BackupJob(config: c, clock: try SystemClock(), progress: Terminal.progress)
+        job.byteProgress = Terminal.byteProgress
+        let outcome = try await job.run()
         Terminal.endProgress()
         if json {
             try Terminal.json(outcome.summary)
@@ -70,7 +72,9 @@ struct DrillCommand: AsyncParsableCommand {
                 ?? .latest,
             passwordFile: passwordFile, keepSandbox: keepSandbox, requireIsolation: requireIsolation)
         let c = set == nil ? try config.load() : (try? config.load())
-        let result = try await DrillJob(config: c, clock: try SystemClock(), progress: Terminal.progress).run(request)
+        var job = DrillJob(config: c, clock: try SystemClock(), progress: Terminal.progress)
+        job.byteProgress = Terminal.byteProgress
+        let result = try await job.run(request)
         Terminal.endProgress()
         if json {
             try Terminal.json(result)

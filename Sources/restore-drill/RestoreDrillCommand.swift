@@ -80,6 +80,15 @@ enum Terminal {
         }
     }
 
+    /// Bytes done of the total, rate and time left, `\r`-overwritten on stderr; nil (no byte
+    /// progress at all) when stderr is not a terminal.
+    static let byteProgress: (@Sendable (ByteProgress) -> Void)? = {
+        guard isatty(STDERR_FILENO) == 1 else { return nil }
+        return { (report: ByteProgress) in
+            FileHandle.standardError.write(Data("\r\u{1B}[K\(report.line)".utf8))
+        }
+    }()
+
     /// Ends a `\r` progress line on a terminal.
     static func endProgress() {
         if isatty(STDERR_FILENO) == 1 { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
