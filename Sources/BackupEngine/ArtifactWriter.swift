@@ -250,7 +250,8 @@ final class ParallelGzipWriter {
         while inFlight >= width { try await collect(group: &group) }
         let index = submitted
         let level = self.level
-        group.addTask { (index, try GzipMember.compress(block, level: level)) }
+        // Compression is long CPU work: a thread of its own, so the cooperative threads stay free.
+        group.addTask { (index, try await BlockingWork.run { try GzipMember.compress(block, level: level) }) }
         submitted += 1
         inFlight += 1
     }
