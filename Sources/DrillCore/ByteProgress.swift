@@ -49,7 +49,7 @@ public final class ByteMeter: @unchecked Sendable {
     private let report: @Sendable (ByteProgress) -> Void
     private let started = ContinuousClock.now
     private var done: Int64 = 0
-    private var lastReport: Double = -1
+    private var lastReport = -Double.infinity
 
     /// - Parameters:
     ///   - stage: what the reports name.
