@@ -50,12 +50,15 @@ struct WorkspaceWalk {
         var names: [String] = []
         while let item = readdir(dir) {
             let bytes = withUnsafePointer(to: &item.pointee.d_name) {
-                Array(UnsafeRawBufferPointer(start: $0, count: strlen(UnsafeRawPointer($0).assumingMemoryBound(to: CChar.self))))
+                Array(
+                    UnsafeRawBufferPointer(
+                        start: $0, count: strlen(UnsafeRawPointer($0).assumingMemoryBound(to: CChar.self))))
             }
             let name = String(decoding: bytes, as: UTF8.self)
             // A name that is not UTF-8 cannot go into the manifest (JSON) as it is: say so, by its bytes.
             guard Array(name.utf8) == bytes else {
-                problems.append("\(folder)/\(Self.escaped(bytes)): file name is not valid UTF-8; not stored (rename it)")
+                problems.append(
+                    "\(folder)/\(Self.escaped(bytes)): file name is not valid UTF-8; not stored (rename it)")
                 continue
             }
             if name != "." && name != ".." { names.append(name) }

@@ -155,10 +155,13 @@ extension SelftestDamage {
                 })
         }
         out.append(
-            SelftestDamage(id: "delete-chunk", title: "a listed artifact deleted (a chunk)", kind: .atRest, expected: .setArtifacts)
-            { c in
+            SelftestDamage(
+                id: "delete-chunk", title: "a listed artifact deleted (a chunk)", kind: .atRest, expected: .setArtifacts
+            ) { c in
                 let a = try c.artifact(.chunk)
-                guard unlink(c.path(a.path)) == 0 else { throw RestoreDrillError.io(path: a.path, message: "cannot delete") }
+                guard unlink(c.path(a.path)) == 0 else {
+                    throw RestoreDrillError.io(path: a.path, message: "cannot delete")
+                }
                 c.expectedSubject = a.path
                 c.expectedMessage = "missing"
             })
@@ -200,7 +203,8 @@ extension SelftestDamage {
                 expected: .restoreArchives
             ) { c in
                 let members = try SelftestArchive.read(c.path("code.tar.gz"))
-                try SelftestArchive.writeCut(members, keep: members.count / 2, to: c.path("code.tar.gz"), scratch: c.scratch)
+                try SelftestArchive.writeCut(
+                    members, keep: members.count / 2, to: c.path("code.tar.gz"), scratch: c.scratch)
                 try c.seal()
                 c.expectedSubject = "code.tar.gz"
             })
@@ -212,7 +216,9 @@ extension SelftestDamage {
             ),
             (
                 "archive-link-escapes", "archive symlink leaving the sandbox",
-                TarMember(name: "src/escape", type: RD_AE_IFLNK, perm: 0o777, data: Data(), symlink: "../../../../../etc", mtime: 1_700_000_000),
+                TarMember(
+                    name: "src/escape", type: RD_AE_IFLNK, perm: 0o777, data: Data(), symlink: "../../../../../etc",
+                    mtime: 1_700_000_000),
                 "leaves the restore root"
             ),
         ]
@@ -242,7 +248,8 @@ extension SelftestDamage {
                     throw RestoreDrillError.runtime("no chunked database")
                 }
                 let (a, b) = (c.path(db.chunks[0]), c.path(db.chunks[1]))
-                guard let da = FileManager.default.contents(atPath: a), let dbb = FileManager.default.contents(atPath: b),
+                guard let da = FileManager.default.contents(atPath: a),
+                    let dbb = FileManager.default.contents(atPath: b),
                     da != dbb
                 else { throw RestoreDrillError.runtime("chunks unreadable or equal") }
                 try SetSealer.write(dbb, to: a, mode: 0o644)
@@ -257,14 +264,16 @@ extension SelftestDamage {
             ) { c in
                 let (i, record) = try c.wholeDatabase()
                 let path = c.path(record.artifact!)
-                let indexes = try SelftestSQL.rows(path, "SELECT name FROM sqlite_master WHERE type='index' AND sql IS NOT NULL")
+                let indexes = try SelftestSQL.rows(
+                    path, "SELECT name FROM sqlite_master WHERE type='index' AND sql IS NOT NULL")
                 guard let index = indexes.first else { throw RestoreDrillError.runtime("\(record.path) has no index") }
                 let page = try SelftestSQL.clobberIndexEntry(path, index: index)
                 let quick = try SelftestSQL.rows(path, "PRAGMA quick_check")
                 let full = try SelftestSQL.rows(path, "PRAGMA integrity_check")
                 guard quick == ["ok"], full != ["ok"] else {
                     throw RestoreDrillError.runtime(
-                        "page \(page) of \(record.path): quick_check \(quick.prefix(1)), integrity_check \(full.prefix(1)): not the damage wanted")
+                        "page \(page) of \(record.path): quick_check \(quick.prefix(1)), integrity_check \(full.prefix(1)): not the damage wanted"
+                    )
                 }
                 try c.resealDatabase(i)
                 try c.seal()
@@ -282,7 +291,11 @@ extension SelftestDamage {
                 let wal = try SelftestSQL.walWhileOpen(
                     copy, "CREATE TABLE late(x); INSERT INTO late VALUES ('written after the copy');")
                 let name = record.path + "-wal"
-                try c.editArchive { $0.append(TarMember(name: name, type: RD_AE_IFREG, perm: 0o644, data: wal, symlink: nil, mtime: 1_700_000_000)) }
+                try c.editArchive {
+                    $0.append(
+                        TarMember(
+                            name: name, type: RD_AE_IFREG, perm: 0o644, data: wal, symlink: nil, mtime: 1_700_000_000))
+                }
                 c.manifest.files.append(
                     FileRecord(
                         component: .code, base: .root, path: name, size: Int64(wal.count),
@@ -292,8 +305,9 @@ extension SelftestDamage {
                 c.expectedMessage = "-wal"
             })
         out.append(
-            SelftestDamage(id: "rows-deleted", title: "rows deleted from a database", kind: .sealed, expected: .dbIntegrity)
-            { c in
+            SelftestDamage(
+                id: "rows-deleted", title: "rows deleted from a database", kind: .sealed, expected: .dbIntegrity
+            ) { c in
                 let (i, record) = try c.wholeDatabase()
                 guard let table = record.tables.first(where: { $0.rows > 3 }) else {
                     throw RestoreDrillError.runtime("no table with rows")
@@ -311,7 +325,8 @@ extension SelftestDamage {
                 id: "plist-prefix-dropped", title: "a plist whose old-home prefix was dropped from the manifest",
                 kind: .sealed, expected: .launchAgentsRewrite
             ) { c in
-                guard let i = c.manifest.launchAgents.firstIndex(where: { $0.rewritePrefixes.contains(c.manifest.home) })
+                guard
+                    let i = c.manifest.launchAgents.firstIndex(where: { $0.rewritePrefixes.contains(c.manifest.home) })
                 else { throw RestoreDrillError.runtime("no LaunchAgent rewrites the home") }
                 let home = c.manifest.home
                 c.manifest.launchAgents[i].rewritePrefixes.removeAll { $0 == home }
@@ -350,8 +365,9 @@ extension SelftestDamage {
                     throw RestoreDrillError.runtime("no XML LaunchAgent")
                 }
                 let stored = try Data(contentsOf: URL(fileURLWithPath: c.path(agent.artifact)))
-                guard var plist = try PropertyListSerialization.propertyList(from: stored, options: [], format: nil)
-                    as? [String: Any], var argv = plist["ProgramArguments"] as? [String]
+                guard
+                    var plist = try PropertyListSerialization.propertyList(from: stored, options: [], format: nil)
+                        as? [String: Any], var argv = plist["ProgramArguments"] as? [String]
                 else { throw RestoreDrillError.runtime("\(agent.artifact) has no ProgramArguments") }
                 // The incident: a shell fragment split into launchd arguments.
                 argv.append("\(c.manifest.root)/claude/tools/get_vault_password.sh)\"")
@@ -371,7 +387,8 @@ extension SelftestDamage {
             ) { c in
                 var removed = ""
                 try c.editArchive { members in
-                    guard let i = members.firstIndex(where: { $0.type == RD_AE_IFREG && $0.name.hasSuffix(".md") }) else {
+                    guard let i = members.firstIndex(where: { $0.type == RD_AE_IFREG && $0.name.hasSuffix(".md") })
+                    else {
                         throw RestoreDrillError.runtime("no file member")
                     }
                     removed = members.remove(at: i).name
@@ -435,7 +452,9 @@ extension SelftestDamage {
                 c.afterDrill.append { result in
                     let escaped = targets.filter { FileManager.default.fileExists(atPath: $0) }
                     for p in escaped { unlink(p) }
-                    if !escaped.isEmpty { return "files written outside the sandbox: " + escaped.joined(separator: ", ") }
+                    if !escaped.isEmpty {
+                        return "files written outside the sandbox: " + escaped.joined(separator: ", ")
+                    }
                     let script = result.checks.first { $0.check == .restoreScript }
                     if script?.message.contains("changed files outside the sandbox") == true {
                         return "a canary changed: \(script!.message)"
@@ -459,7 +478,8 @@ extension SelftestDamage {
                 try host.run()
                 host.waitUntilExit()
                 guard host.terminationStatus == 0, listener.drain() == 1 else {
-                    throw RestoreDrillError.runtime("the connection probe does not reach 127.0.0.1 even outside the sandbox")
+                    throw RestoreDrillError.runtime(
+                        "the connection probe does not reach 127.0.0.1 even outside the sandbox")
                 }
                 // Needs the network before it restores: with it, the restore goes on and passes.
                 try c.replaceScript(
@@ -506,7 +526,8 @@ extension SelftestDamage {
             })
         out.append(
             SelftestDamage(
-                id: "script-sleeps", title: "restore script that sleeps forever", kind: .sealed, expected: .restoreScript
+                id: "script-sleeps", title: "restore script that sleeps forever", kind: .sealed,
+                expected: .restoreScript
             ) { c in
                 try c.replaceScript("#!/bin/sh\n# selftest: never finishes\nsleep 1000\n")
                 try c.seal(renderScript: false)
@@ -519,7 +540,8 @@ extension SelftestDamage {
                 expected: .restoreScript
             ) { c in
                 try c.replaceScript(
-                    "#!/bin/sh\n# selftest: a gigabyte of output\nyes 'restore: flooding the output' | head -c 1073741824\n")
+                    "#!/bin/sh\n# selftest: a gigabyte of output\nyes 'restore: flooding the output' | head -c 1073741824\n"
+                )
                 try c.seal(renderScript: false)
                 c.expectedMessage = "output passed the cap"
                 timing(c)

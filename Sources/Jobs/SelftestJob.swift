@@ -79,7 +79,8 @@ public struct SelftestJob: Sendable {
         let unknown = options.only.filter { id in !catalogue.contains { $0.id == id } }
         guard unknown.isEmpty else {
             throw RestoreDrillError.usage(
-                "unknown damage \(unknown.joined(separator: ", ")); known: \(catalogue.map(\.id).joined(separator: ", "))")
+                "unknown damage \(unknown.joined(separator: ", ")); known: \(catalogue.map(\.id).joined(separator: ", "))"
+            )
         }
         let damages = options.only.isEmpty ? catalogue : catalogue.filter { options.only.contains($0.id) }
         let fm = FileManager.default
@@ -146,7 +147,8 @@ public struct SelftestJob: Sendable {
         let goodFailures = goodResult.checks.filter { $0.verdict == .fail || $0.verdict == .error }
         let goodRow = SelftestRow(
             damage: "good", title: "the good set \(second.manifest.id)", kind: nil, expected: nil,
-            verdict: goodResult.verdict, failedChecks: Self.failedChecks(goodResult), caught: goodResult.verdict == .pass,
+            verdict: goodResult.verdict, failedChecks: Self.failedChecks(goodResult),
+            caught: goodResult.verdict == .pass,
             evidence: goodFailures.first.map { "\($0.check.rawValue) \($0.subject): \($0.message)" }
                 ?? "every check passed or skipped",
             problems: goodFailures.map { "\($0.check.rawValue) \($0.subject): \($0.message)" },
@@ -173,7 +175,8 @@ public struct SelftestJob: Sendable {
                         toPath: PathText2.join(destination, first.manifest.id.description))
                 }
                 let context = DamageContext(
-                    setPath: copy, manifest: try Manifest.load(setPath: copy), scratch: scratch, sandboxFolder: sandboxes,
+                    setPath: copy, manifest: try Manifest.load(setPath: copy), scratch: scratch,
+                    sandboxFolder: sandboxes,
                     realTemp: realTemp, realHome: realHome ?? realTemp)
                 do {
                     try await damage.apply(context)
@@ -327,7 +330,9 @@ public struct SelftestReport: Codable, Sendable {
             "  isolation \(isolation.rawValue), replay timeout \(Units.humanSeconds(timeout)), output cap \(Units.humanBytes(Int64(outputCap))), \(String(format: "%.1f", seconds)) s",
             "",
         ]
-        func pad(_ s: String, _ n: Int) -> String { s.count >= n ? s : s.padding(toLength: n, withPad: " ", startingAt: 0) }
+        func pad(_ s: String, _ n: Int) -> String {
+            s.count >= n ? s : s.padding(toLength: n, withPad: " ", startingAt: 0)
+        }
         let titleWidth = max(20, ([good] + rows).map(\.title.count).max() ?? 20)
         lines.append(
             "\(pad("damage", titleWidth))  \(pad("kind", 7))  \(pad("expected check", 20))  \(pad("verdict", 7))  caught  failed checks"

@@ -241,7 +241,8 @@ enum SelftestSQL {
             throw RestoreDrillError.io(path: path, message: "cannot open")
         }
         defer { sqlite3_close(db) }
-        guard sqlite3_exec(db, "PRAGMA journal_mode=WAL; PRAGMA wal_autocheckpoint=0; " + sql, nil, nil, nil) == SQLITE_OK
+        guard
+            sqlite3_exec(db, "PRAGMA journal_mode=WAL; PRAGMA wal_autocheckpoint=0; " + sql, nil, nil, nil) == SQLITE_OK
         else { throw RestoreDrillError.io(path: path, message: "SQLite: \(String(cString: sqlite3_errmsg(db)))") }
         guard let wal = FileManager.default.contents(atPath: path + "-wal"), !wal.isEmpty else {
             throw RestoreDrillError.io(path: path + "-wal", message: "no WAL was written")
@@ -307,7 +308,9 @@ enum SelftestSQL {
             let (start, h) = header(page)
             let type = bytes[h]
             if type == 0x0a { break }
-            guard type == 0x02 else { throw RestoreDrillError.io(path: path, message: "page \(page) is not an index page") }
+            guard type == 0x02 else {
+                throw RestoreDrillError.io(path: path, message: "page \(page) is not an index page")
+            }
             let count = u16(h + 3)
             let pointer = u16(h + 12 + 2 * (count / 2))
             page = count > 0 ? u32(start + pointer) : u32(h + 8)

@@ -6,7 +6,8 @@ import Jobs
 struct SelftestCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "selftest",
-        abstract: "Prove the verifier can fail: drill damaged copies of a sample set; each must fail its expected check.",
+        abstract:
+            "Prove the verifier can fail: drill damaged copies of a sample set; each must fail its expected check.",
         discussion: """
             Backs up a small sample workspace twice, drills the second set (it must pass), then makes one \
             damaged copy per damage kind of issue 4's table (flipped bytes, truncated and hostile archives, \

@@ -105,7 +105,9 @@ import Testing
         #expect(m.files.contains { $0.path == "src/with space/a b.txt" })
         #expect(m.files.contains { $0.path == "src/line\nbreak.txt" })
         // Stored, and the backup says now what the drill will say later (restore.archives refuses it).
-        #expect(m.warnings.contains { $0.contains("line\\nbreak.txt") && $0.contains("control character") }, "\(m.warnings)")
+        #expect(
+            m.warnings.contains { $0.contains("line\\nbreak.txt") && $0.contains("control character") }, "\(m.warnings)"
+        )
         #expect(m.status == .partial)
         let reason = try #require(m.component(.code)?.reason)
         #expect(reason.contains("not valid UTF-8"), "\(reason)")
