@@ -395,8 +395,7 @@ extension SelftestDamage {
                 }
                 try c.seal()
                 c.expectedSubject = "code.tar.gz"
-                c.expectedMessage = "listed in the manifest but not in the archive"
-                _ = removed
+                c.expectedMessage = "listed in the manifest but not in the archive: \(removed)"
             })
         out.append(
             SelftestDamage(
