@@ -356,8 +356,7 @@ extension BackupEngine {
             return (
                 ComponentRecord(
                     id: .credentials, status: .skipped,
-                    reason: include.isEmpty
-                        ? "not configured" : "vault not configured (credentials.password has no source)"),
+                    reason: include.isEmpty ? "not configured" : "vault not configured"),
                 [], nil
             )
         case .unavailable(let why):

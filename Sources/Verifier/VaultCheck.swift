@@ -84,7 +84,7 @@ struct VaultCheck {
                         .fail, "the credentials component failed at backup: \(component.reason ?? "no reason recorded")"
                     ))
             }
-            return .skip("no credentials in this set" + (component?.reason.map { " (\($0))" } ?? ""))
+            return .skip("no credentials in this set")
         }
         guard let keys else {
             return .skip(
