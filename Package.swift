@@ -86,8 +86,8 @@ let package = Package(
             swiftSettings: strict),
         .testTarget(name: "RetentionTests", dependencies: ["Retention"], swiftSettings: strict),
         .testTarget(name: "HealthTests", dependencies: ["Health"], swiftSettings: strict),
-        .testTarget(name: "JobsTests", dependencies: ["Jobs", "CSQLite"], swiftSettings: strict),
+        .testTarget(name: "JobsTests", dependencies: ["Jobs", "Sandbox", "CSQLite"], swiftSettings: strict),
         .testTarget(
-            name: "EndToEndTests", dependencies: ["DrillCore", "CSQLite"], swiftSettings: strict),
+            name: "EndToEndTests", dependencies: ["DrillCore", "BackupEngine", "CSQLite"], swiftSettings: strict),
     ]
 )

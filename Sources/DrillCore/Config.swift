@@ -440,13 +440,11 @@ struct ConfigParser {
             if let v = m["prune"] { config.schedule.prune = try string(v, "schedule.prune") }
             if let v = m["drill"] { config.schedule.drill = try string(v, "schedule.drill") }
             if let v = m["health"] { config.schedule.health = try string(v, "schedule.health") }
-            config.notices.append("schedule: accepted; generated schedules are not built yet, the section is ignored")
         }
         if let n = fields["hooks"] {
             let m = try section(n, "hooks", ["on_failure", "on_success"])
             if let v = m["on_failure"] { config.hooks.onFailure = try argvList(v, "hooks.on_failure") }
             if let v = m["on_success"] { config.hooks.onSuccess = try argvList(v, "hooks.on_success") }
-            config.notices.append("hooks: accepted; hooks are not run yet, the section is ignored")
         }
         return config
     }

@@ -51,6 +51,7 @@ public struct BackupJob: Sendable {
         } catch {
             _ = try? history.append(
                 HistoryEvent(kind: .backup, time: clock.now(), status: .failed, details: ["error": "\(error)"]))
+            await runHooks(config.hooks.onFailure, verdict: "failed", setPath: nil, backupID: nil)
             throw error
         }
         let seconds = clock.now().timeIntervalSince(started)
@@ -64,9 +65,23 @@ public struct BackupJob: Sendable {
                     "failed_components": outcome.manifest.components.filter { $0.status == .failed }.map(\.id.rawValue)
                         .joined(separator: ","),
                 ]))
+        let complete = outcome.manifest.status == .complete
+        await runHooks(
+            complete ? config.hooks.onSuccess : config.hooks.onFailure, verdict: complete ? "complete" : "partial",
+            setPath: outcome.setPath, backupID: outcome.manifest.id.description)
         let summary = BackupSummary(
             manifest: outcome.manifest, setPath: outcome.setPath, seconds: seconds, warnings: outcome.warnings)
         return Outcome(setPath: outcome.setPath, manifest: outcome.manifest, summary: summary)
+    }
+}
+
+extension BackupJob {
+    /// Runs `hooks.on_success` / `on_failure`; a failing hook is a warning on the progress stream.
+    func runHooks(_ hooks: [[String]], verdict: String, setPath: String?, backupID: String?) async {
+        guard !hooks.isEmpty else { return }
+        let warnings = await HookRunner().run(
+            hooks: hooks, event: "backup", verdict: verdict, reportPath: setPath, backupID: backupID, runner: runner)
+        for w in warnings { progress?("hook: \(w)") }
     }
 }
 

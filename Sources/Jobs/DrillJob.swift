@@ -116,6 +116,13 @@ public struct DrillJob: Sendable {
         if let destination {
             _ = try? HistoryStore(destination: destination).append(HistoryEvent(drill: result, finishedAt: clock.now()))
         }
+        if let hooks = config?.hooks, !(result.verdict == .pass ? hooks.onSuccess : hooks.onFailure).isEmpty {
+            let warnings = await HookRunner().run(
+                hooks: result.verdict == .pass ? hooks.onSuccess : hooks.onFailure, event: "drill",
+                verdict: result.verdict.rawValue, reportPath: result.reportFolder,
+                backupID: result.backupID?.description, runner: SubprocessRunner())
+            for w in warnings { progress?("hook: \(w)") }
+        }
         return result
     }
 

@@ -227,7 +227,7 @@ struct LaunchAgentChecks {
                 check: .launchAgentsLint, subject: agent.path, verdict: .fail,
                 message: "\(agent.path): \(problem ?? "unreadable")", seconds: watch.seconds)
         }
-        let findings = LaunchAgentLint.findings(in: plist, fileName: fileName)
+        let findings = LaunchAgentLint.allFindings(in: plist, fileName: fileName)
         return CheckResult(
             check: .launchAgentsLint, subject: agent.path, verdict: findings.isEmpty ? .pass : .fail,
             message: findings.isEmpty

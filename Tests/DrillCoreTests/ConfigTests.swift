@@ -141,9 +141,10 @@ let designExample = """
         #expect(c.shell.files == ["/h/.zshrc"])
     }
 
-    @Test func notBuiltSectionsAreAcceptedWithANotice() throws {
+    @Test func scheduleAndHooksAreBuiltSoNoNotice() throws {
         let c = try RestoreDrillConfig.parse(designExample, file: "/c.yml")
-        #expect(c.notices.contains { $0.hasPrefix("schedule:") })
+        #expect(c.schedule.drill == "Sun 05:00")
+        #expect(!c.notices.contains { $0.hasPrefix("schedule:") || $0.hasPrefix("hooks:") })
     }
 
     @Test func searchOrder() {

@@ -424,7 +424,8 @@ func snapshot(_ folder: String) -> [String: String] {
         var options = fixture.drillOptions()
         let canary = options.canaryFolders[0]
         // Overwrite every canary the drill planted there.
-        let extra = "for f in '\(canary)'/.restore-drill-canary-*; do echo x > \"$f\"; done"
+        let extra =
+            "for f in '\(canary)'/.restore-drill-canary-*; do if [ -d \"$f\" ]; then echo x > \"$f/new\"; else echo x > \"$f\"; fi; done"
         let damaged = try Fixture(
             {
                 var o = Fixture.Options()

@@ -1,0 +1,125 @@
+import BackupEngine
+import DrillCore
+import Foundation
+import Testing
+
+/// Runs the built `restore-drill` binary and crafts damaged copies of backup sets.
+enum Tool {
+    /// The package root, from this file's path.
+    static let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().path
+
+    /// `.build/debug/restore-drill` (built by `swift build --build-tests`, as ci/test does).
+    static var binary: String {
+        get throws {
+            for candidate in ["\(packageRoot)/.build/debug/restore-drill", "\(packageRoot)/.build/release/restore-drill"]
+            where FileManager.default.isExecutableFile(atPath: candidate) {
+                return candidate
+            }
+            throw RestoreDrillError.runtime("restore-drill is not built: run `swift build --build-tests` first")
+        }
+    }
+
+    struct Result {
+        var status: Int32
+        var stdout: String
+        var stderr: String
+    }
+
+    /// Runs the tool with `arguments` in `directory`; returns its exit status and output.
+    static func run(_ arguments: [String], in directory: String, environment: [String: String] = [:]) throws -> Result {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: try binary)
+        p.arguments = arguments
+        p.currentDirectoryURL = URL(fileURLWithPath: directory)
+        var env = ProcessInfo.processInfo.environment
+        for (k, v) in environment { env[k] = v }
+        p.environment = env
+        let out = Pipe()
+        let err = Pipe()
+        p.standardOutput = out
+        p.standardError = err
+        try p.run()
+        // Read both pipes concurrently so a full pipe never blocks the child.
+        nonisolated(unsafe) var errData = Data()
+        let group = DispatchGroup()
+        group.enter()
+        DispatchQueue.global().async {
+            errData = err.fileHandleForReading.readDataToEndOfFile()
+            group.leave()
+        }
+        let outData = out.fileHandleForReading.readDataToEndOfFile()
+        group.wait()
+        p.waitUntilExit()
+        return Result(
+            status: p.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
+            stderr: String(decoding: errData, as: UTF8.self))
+    }
+
+    /// A new empty folder under the temporary folder.
+    static func scratch(_ name: String) throws -> String {
+        let path = (NSTemporaryDirectory() as NSString).appendingPathComponent("rd-e2e-\(name)-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        return path
+    }
+
+    /// Decodes a drill's `--json` output.
+    static func drillReport(_ json: String) throws -> DrillResult {
+        try JSONDecoder().decode(DrillResult.self, from: Data(json.utf8))
+    }
+}
+
+/// Damaging a copy of a set, and "sealing" it: rewriting every recorded digest, SHA256SUMS and the
+/// manifest checksum so the damage looks consistent, as a buggy engine would leave it.
+enum SetSurgery {
+    /// Copies a set folder to `<into>/<id>`.
+    static func copy(_ set: String, into folder: String) throws -> String {
+        let target = (folder as NSString).appendingPathComponent((set as NSString).lastPathComponent)
+        try FileManager.default.copyItem(atPath: set, toPath: target)
+        return target
+    }
+
+    /// Flips one byte of `file` at `offset` (from the middle when nil).
+    static func flipByte(_ file: String, at offset: Int? = nil) throws {
+        var data = try Data(contentsOf: URL(fileURLWithPath: file))
+        let i = offset ?? data.count / 2
+        data[i] ^= 0x5a
+        try data.write(to: URL(fileURLWithPath: file))
+    }
+
+    /// Recomputes every artifact's size and digest from the files, rewrites SHA256SUMS, and
+    /// writes the manifest (after `edit`) with a fresh self-checksum.
+    static func seal(_ set: String, edit: (inout Manifest) throws -> Void = { _ in }) throws {
+        var manifest = try Manifest.load(setPath: set)
+        try edit(&manifest)
+        for i in manifest.artifacts.indices {
+            let (sha, size) = try SHA256Digest.file(at: "\(set)/\(manifest.artifacts[i].path)")
+            manifest.artifacts[i].sha256 = sha
+            manifest.artifacts[i].size = size
+        }
+        let sums = manifest.artifacts.map { "\($0.sha256)  \($0.path)\n" }.joined()
+        try Data(sums.utf8).write(to: URL(fileURLWithPath: "\(set)/SHA256SUMS"))
+        try manifest.encodedForDisk().write(to: URL(fileURLWithPath: "\(set)/\(Manifest.fileName)"))
+    }
+
+    /// Replaces the restore script with `body` (after edits to the manifest it was rendered from)
+    /// and seals the set.
+    static func replaceScript(_ set: String, with body: String) throws {
+        let manifest = try Manifest.load(setPath: set)
+        let path = "\(set)/\(manifest.restoreScript)"
+        try Data(body.utf8).write(to: URL(fileURLWithPath: path))
+        chmod(path, 0o755)
+        try seal(set)
+    }
+
+    /// Re-renders the restore script from an edited manifest and seals the set.
+    static func rerenderScript(_ set: String, edit: (inout Manifest) -> Void) throws {
+        var manifest = try Manifest.load(setPath: set)
+        edit(&manifest)
+        try manifest.encodedForDisk().write(to: URL(fileURLWithPath: "\(set)/\(Manifest.fileName)"))
+        let path = "\(set)/\(manifest.restoreScript)"
+        try Data(RestoreScript.render(manifest).utf8).write(to: URL(fileURLWithPath: path))
+        chmod(path, 0o755)
+        try seal(set)
+    }
+}
