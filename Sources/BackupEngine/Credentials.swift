@@ -220,7 +220,9 @@ struct CredentialsCollector {
                     continue
                 }
                 let size = Int64(st.st_size)
-                guard let entry = archive_entry_new() else { throw RestoreDrillError.runtime("archive_entry_new failed") }
+                guard let entry = archive_entry_new() else {
+                    throw RestoreDrillError.runtime("archive_entry_new failed")
+                }
                 defer { archive_entry_free(entry) }
                 archive_entry_set_pathname_utf8(entry, "\(item.base.rawValue)/\(item.relative)")
                 archive_entry_set_filetype(entry, RD_AE_IFREG)

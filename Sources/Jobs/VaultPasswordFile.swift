@@ -36,7 +36,7 @@ public final class VaultPasswordFile: Sendable {
         if let passwordFile {
             let absolute =
                 ((passwordFile.hasPrefix("/")
-                    ? passwordFile : (currentDirectory as NSString).appendingPathComponent(passwordFile)) as NSString)
+                ? passwordFile : (currentDirectory as NSString).appendingPathComponent(passwordFile)) as NSString)
                 .standardizingPath
             return VaultPasswordFile(
                 path: absolute, password: try VaultPassword.fromFile(absolute), isTemporary: false)

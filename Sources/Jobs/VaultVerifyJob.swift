@@ -61,7 +61,8 @@ public struct VaultVerifyJob: Sendable {
     ///   ``RestoreDrillError/setNotFound(_:)``; what ``VaultPasswordFile/obtain(passwordFile:source:runner:environment:currentDirectory:)``
     ///   throws for a refused password file or a failing source.
     public func run(id: String?, passwordFile: String?) async throws -> Outcome {
-        let set = try id.map { try SetLocator.byID($0, in: config.destination) } ?? SetLocator.latest(in: config.destination)
+        let set =
+            try id.map { try SetLocator.byID($0, in: config.destination) } ?? SetLocator.latest(in: config.destination)
         guard
             let file = try await VaultPasswordFile.obtain(
                 passwordFile: passwordFile, source: config.credentials.password, runner: runner,

@@ -107,7 +107,8 @@ struct ManifestCheck {
                 return out
             }
         } else if manifest.manifestHMAC != nil {
-            notes.append(passwordGiven ? "HMAC not verified (password not read)" : "HMAC not verified (no password given)")
+            notes.append(
+                passwordGiven ? "HMAC not verified (password not read)" : "HMAC not verified (no password given)")
         }
         if manifest.status == .partial {
             let failed = manifest.components.filter { $0.status == .failed }.map(\.id.rawValue)

@@ -24,7 +24,8 @@ final class VaultKeyCache {
         }
         guard (1...Vault.maximumIterations).contains(iterations) else {
             throw RestoreDrillError.invalidSet(
-                path: place, message: "PBKDF2 iteration count \(iterations) is out of range 1…\(Vault.maximumIterations)")
+                path: place,
+                message: "PBKDF2 iteration count \(iterations) is out of range 1…\(Vault.maximumIterations)")
         }
         let key = try Vault.hmacKey(password: password, salt: salt, iterations: iterations)
         keys[id] = key
@@ -205,14 +206,16 @@ struct VaultCheck {
                 let why = notRestored ?? "nothing was restored"
                 evidence.append("restored files not checked: \(why)")
                 return result(
-                    .pass, "HMAC tag verifies, the vault decrypts, \(members) files match their HMAC digests "
+                    .pass,
+                    "HMAC tag verifies, the vault decrypts, \(members) files match their HMAC digests "
                         + "(restored files not checked: \(why))", evidence, seconds: seconds)
             }
             let watch = Stopwatch()
             var problems: [String] = []
             do {
                 let key = try keys.key(
-                    saltHex: vault.hmacSalt, iterations: vault.iterations, place: PathText.join(setPath, vault.artifact))
+                    saltHex: vault.hmacSalt, iterations: vault.iterations, place: PathText.join(setPath, vault.artifact)
+                )
                 for file in manifest.files where file.component == .credentials && file.type == .file {
                     let path = PathText.join(file.base == .root ? newRoot : newHome, file.path)
                     let shown = (file.base == .root ? "$ROOT/" : "~/") + file.path

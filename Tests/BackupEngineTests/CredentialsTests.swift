@@ -227,9 +227,10 @@ func credentialToolBin(in folder: String, tar: String) throws -> ToolBin {
         let home = target + "/home"
         let root = home + "/git/maia"
         let bin = try credentialToolBin(in: target + "-tools", tar: c.tar)
-        var arguments = Array(c.shell.dropFirst()) + [
-            f.outcome.setPath + "/" + f.outcome.manifest.restoreScript, "--home", home, "--root", root, "--yes",
-        ]
+        var arguments =
+            Array(c.shell.dropFirst()) + [
+                f.outcome.setPath + "/" + f.outcome.manifest.restoreScript, "--home", home, "--root", root, "--yes",
+            ]
         if let passwordFile { arguments += ["--password-file", passwordFile] }
         let result = try Shell.run(
             c.shell[0], arguments, environment: ["PATH": bin.path, "HOME": f.scratch.path, "LANG": "C.UTF-8"])

@@ -15,7 +15,8 @@ final class VaultWorkspace {
     /// - Parameter iterations: none here: the iteration count is a property of the backup (see
     ///   ``backup(iterations:runner:)``).
     init() throws {
-        base = FileManager.default.temporaryDirectory.appendingPathComponent("rd-vault-jobs-\(UUID().uuidString)")
+        base =
+            FileManager.default.temporaryDirectory.appendingPathComponent("rd-vault-jobs-\(UUID().uuidString)")
             .path
         try FileManager.default.createDirectory(atPath: base, withIntermediateDirectories: true)
         var options = SampleWorkspace.Options()
