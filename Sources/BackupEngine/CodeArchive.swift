@@ -20,16 +20,48 @@ struct CodeArchiveWriter {
         var sqliteFiles: [String]
         /// Warnings for the manifest (changed files, dropped special bits).
         var warnings: [String]
+        /// Files that changed while this attempt read them (relative paths).
+        var changed: [String] = []
     }
+
+    /// How many times the archive is written when a file changes while it is read (issue 4: a
+    /// change is detected, retried, then reported).
+    static let attempts = 3
+    /// Called right after a file's bytes were read, with its relative path (tests change the file here).
+    var afterRead: ((String) -> Void)?
 
     let entries: [WalkEntry]
     let level: Int
     /// Reasons that make the component failed (unreadable paths found by the walk).
     var problems: [String] = []
 
-    /// Writes the archive to `<setFolder>/code.tar.gz`.
+    /// Writes the archive to `<setFolder>/code.tar.gz`. A file whose size, modification or change
+    /// time differ after it was read (or that shrank) changed while it was read: the whole archive is
+    /// written again, up to ``attempts`` times; the file is then stored as last read and a warning
+    /// names it (and says whether it settled).
     /// - Throws: ``RestoreDrillError/io(path:message:)`` when the artifact cannot be written.
     func write(setFolder: String, progress: (String) -> Void) throws -> Result {
+        var earlier: Set<String> = []
+        for attempt in 1...Self.attempts {
+            var result = try writeOnce(setFolder: setFolder, progress: progress)
+            if result.changed.isEmpty || attempt == Self.attempts {
+                for path in result.changed {
+                    result.warnings.append(
+                        "\(path): changed while it was read in all \(Self.attempts) attempts; stored as last read")
+                }
+                for path in earlier.subtracting(result.changed).sorted() {
+                    result.warnings.append("\(path): changed while it was read; stored as read on attempt \(attempt)")
+                }
+                return result
+            }
+            earlier.formUnion(result.changed)
+            progress("code: \(result.changed.count) files changed while they were read; writing the archive again")
+            unlink(setFolder + "/code.tar.gz")
+        }
+        preconditionFailure("unreachable: the last attempt returns")
+    }
+
+    private func writeOnce(setFolder: String, progress: (String) -> Void) throws -> Result {
         let artifactPath = setFolder + "/code.tar.gz"
         let file = try HashingFileWriter(path: artifactPath)
         let gzip = try GzipWriter(output: file, level: level)
@@ -59,6 +91,7 @@ struct CodeArchiveWriter {
         var sqliteFiles: [String] = []
         var warnings: [String] = []
         var failures = problems
+        var changed: [String] = []
         var fileCount = 0
         var bytes: Int64 = 0
         let block = UnsafeMutableRawBufferPointer.allocate(byteCount: FileBlocks.blockSize, alignment: 16)
@@ -68,6 +101,11 @@ struct CodeArchiveWriter {
             if index % 500 == 0 && index > 0 { progress("code: \(index)/\(entries.count) \(item.relative)") }
             if item.mode & 0o7000 != 0 {
                 warnings.append("\(item.absolute): setuid/setgid/sticky bits dropped in code.tar.gz")
+            }
+            if item.relative.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7f }) {
+                warnings.append(
+                    "\(item.absolute.debugDescription): the name holds a control character; stored, but restore.archives refuses such names, so drills of this set fail until it is renamed"
+                )
             }
             let perm = item.mode & 0o777
             guard let entry = archive_entry_new() else { throw RestoreDrillError.runtime("archive_entry_new failed") }
@@ -99,15 +137,18 @@ struct CodeArchiveWriter {
                     continue
                 }
                 defer { close(fd) }
+                // The size as the file is now (it may have changed since the walk).
+                var before = stat()
+                let size = fstat(fd, &before) == 0 ? Int64(before.st_size) : item.size
                 archive_entry_set_filetype(entry, RD_AE_IFREG)
-                archive_entry_set_size(entry, item.size)
+                archive_entry_set_size(entry, size)
                 try check(archive_write_header(archive, entry), archive, artifactPath, sink)
                 let hasher = SHA256Hasher()
                 var done: Int64 = 0
                 var first = true
                 var readError: String?
-                while done < item.size {
-                    let want = Int(min(Int64(block.count), item.size - done))
+                while done < size {
+                    let want = Int(min(Int64(block.count), size - done))
                     let n = read(fd, block.baseAddress, want)
                     if n < 0 && errno == EINTR { continue }
                     if n <= 0 {
@@ -123,12 +164,17 @@ struct CodeArchiveWriter {
                     try writeData(archive, chunk, artifactPath, sink)
                     done += Int64(n)
                 }
+                afterRead?(item.relative)
+                var after = stat()
+                if readError != nil || fstat(fd, &after) != 0 || !Self.sameState(before, after) {
+                    changed.append(item.relative)
+                }
                 if let readError {
-                    // The header promised item.size bytes; pad with zeros so the archive stays
+                    // The header promised `size` bytes; pad with zeros so the archive stays
                     // well-formed, record the padded content, and say so.
                     memset(block.baseAddress!, 0, block.count)
-                    while done < item.size {
-                        let n = Int(min(Int64(block.count), item.size - done))
+                    while done < size {
+                        let n = Int(min(Int64(block.count), size - done))
                         let chunk = UnsafeRawBufferPointer(rebasing: block[0..<n])
                         hasher.update(chunk)
                         try writeData(archive, chunk, artifactPath, sink)
@@ -138,10 +184,10 @@ struct CodeArchiveWriter {
                 }
                 files.append(
                     FileRecord(
-                        component: .code, base: .root, path: item.relative, type: .file, size: item.size,
+                        component: .code, base: .root, path: item.relative, type: .file, size: size,
                         sha256: hasher.finalizeHex(), mode: perm))
                 fileCount += 1
-                bytes += item.size
+                bytes += size
             }
         }
         try check(archive_write_close(archive), archive, artifactPath, sink)
@@ -153,7 +199,20 @@ struct CodeArchiveWriter {
             files: fileCount, bytes: bytes)
         return Result(
             artifact: ArtifactRecord(path: "code.tar.gz", component: .code, kind: .archive, size: size, sha256: sha),
-            files: files, record: record, sqliteFiles: sqliteFiles, warnings: warnings)
+            files: files, record: record, sqliteFiles: sqliteFiles, warnings: warnings, changed: changed)
+    }
+
+    /// True when size, modification and change time agree.
+    static func sameState(_ a: stat, _ b: stat) -> Bool {
+        #if os(Linux)
+            return a.st_size == b.st_size && a.st_mtim.tv_sec == b.st_mtim.tv_sec
+                && a.st_mtim.tv_nsec == b.st_mtim.tv_nsec && a.st_ctim.tv_sec == b.st_ctim.tv_sec
+                && a.st_ctim.tv_nsec == b.st_ctim.tv_nsec
+        #else
+            return a.st_size == b.st_size && a.st_mtimespec.tv_sec == b.st_mtimespec.tv_sec
+                && a.st_mtimespec.tv_nsec == b.st_mtimespec.tv_nsec && a.st_ctimespec.tv_sec == b.st_ctimespec.tv_sec
+                && a.st_ctimespec.tv_nsec == b.st_ctimespec.tv_nsec
+        #endif
     }
 
     /// A thread-usable UTF-8 `LC_CTYPE` locale (`C.UTF-8` on Linux, `UTF-8` on macOS), or nil.

@@ -47,6 +47,32 @@ func failing(_ report: DrillResult, _ check: CheckID) -> [CheckResult] {
         #expect(try Manifest.load(setPath: f.set).verifySelfChecksum())
     }
 
+    /// A drill never writes into the set: a read-only destination (a read-only bind mount, root only) works.
+    @Test(.enabled(if: geteuid() == 0)) func readOnlyDestinationDrillsWithoutWriting() throws {
+        let f = try DemoFixture.get()
+        let scratch = try Tool.scratch("ro")
+        let mountPoint = "\(scratch)/ro"
+        try FileManager.default.createDirectory(atPath: mountPoint, withIntermediateDirectories: true)
+        func sh(_ args: [String]) throws -> Int32 {
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+            p.arguments = args
+            try p.run()
+            p.waitUntilExit()
+            return p.terminationStatus
+        }
+        let backups = (f.set as NSString).deletingLastPathComponent
+        guard try sh(["mount", "--bind", backups, mountPoint]) == 0 else {
+            Issue.record("cannot bind-mount here")
+            return
+        }
+        defer { _ = try? sh(["umount", mountPoint]) }
+        #expect(try sh(["mount", "-o", "remount,bind,ro", mountPoint]) == 0)
+        #expect(!FileManager.default.createFile(atPath: "\(mountPoint)/probe", contents: Data()))
+        let (status, report) = try drill("\(mountPoint)/\((f.set as NSString).lastPathComponent)", in: scratch)
+        #expect(status == 0, "\(report.checks.filter { $0.verdict != .pass && $0.verdict != .skip })")
+    }
+
     @Test func flippedByteInAChunkFailsSetArtifactsNamingTheChunk() throws {
         let f = try DemoFixture.get()
         let scratch = try Tool.scratch("flip")
