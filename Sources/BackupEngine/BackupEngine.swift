@@ -25,6 +25,11 @@ public struct BackupEngine: Sendable {
     public var busyTimeout: Double = 10
     /// Seconds each dependency tool may run.
     public var dependencyTimeout: Double = 120
+    /// The vault password; nil resolves `credentials.password` at the start of ``run()`` (a
+    /// `command:` source through ``runner``, an `env:` source from this process's environment).
+    public var vaultPassword: VaultPasswordState?
+    /// PBKDF2 iterations of the vault and the keyed digests (recorded in the manifest).
+    public var vaultIterations = Vault.defaultIterations
 
     /// - Parameters:
     ///   - config: the resolved configuration (absolute paths).
@@ -71,10 +76,12 @@ public struct BackupEngine: Sendable {
             var manifest = Manifest(
                 id: id, name: config.name, startedAt: started, timeZone: TimeZone.current.identifier,
                 host: ToolInfo.hostName, home: home, root: root)
-            try await build(
+            let keys = try await build(
                 into: &manifest, partial: partial, root: root, home: home, destination: destination, say: say)
             manifest.finishedAt = Timestamp.string(clock.now())
             manifest.status = manifest.components.contains { $0.status == .failed } ? .partial : .complete
+            // The keyed checksum covers every other field: set it last.
+            if let keys { try manifest.applyHMAC(key: keys.hmacKey, salt: keys.hmacSalt) }
             try AtomicFile.write(try manifest.encodedForDisk(), to: "\(partial)/\(Manifest.fileName)")
             let final = "\(destination)/\(id)"
             guard rename(partial, final) == 0 else {
@@ -91,7 +98,7 @@ public struct BackupEngine: Sendable {
     private func build(
         into manifest: inout Manifest, partial: String, root: String, home: String, destination: String,
         say: @Sendable (String) -> Void
-    ) async throws {
+    ) async throws -> VaultRunKeys? {
         let work = "\(partial)/.work"
         try SetNames.makeParent(of: "\(work)/x")
         defer { try? FileManager.default.removeItem(atPath: work) }
@@ -200,8 +207,12 @@ public struct BackupEngine: Sendable {
         manifest.artifacts += shell.artifacts
         warnings += shell.warnings
 
-        // credentials: the vault is a later issue; the paths are only kept out of the set.
-        components[.credentials] = ComponentRecord(id: .credentials, status: .skipped, reason: "vault not configured")
+        // credentials: the vault (plaintext never touches the set) and the run's keys.
+        let (vaultRecord, vaultWarnings, keys) = try await self.credentials(
+            into: &manifest, partial: partial, root: root, home: home, destination: destination,
+            credentials: credentials, say: say)
+        components[.credentials] = vaultRecord
+        warnings += vaultWarnings
 
         manifest.components = ComponentID.allCases.compactMap { components[$0] }
         manifest.warnings = warnings
@@ -218,6 +229,7 @@ public struct BackupEngine: Sendable {
                 path: manifest.restoreScript, component: .code, kind: .script, size: scriptSize, sha256: scriptSHA))
         let sums = manifest.artifacts.map { "\($0.sha256)  \($0.path)\n" }.joined()
         try AtomicFile.write(Data(sums.utf8), to: "\(partial)/SHA256SUMS")
+        return keys
     }
 
     /// Picks the first free id for `date` (`full_…`, then `_2`, `_3`, …) and creates its

@@ -10,6 +10,11 @@ public struct BackupJob: Sendable {
     public let clock: any WallClock
     public let runner: any ProcessRunner
     public let progress: (@Sendable (String) -> Void)?
+    /// The vault password when the caller has it; nil resolves `credentials.password` (a
+    /// `command:` source through ``runner``) at the start of the backup.
+    public var vaultPassword: VaultPasswordState?
+    /// PBKDF2 iterations of the vault (``Vault/defaultIterations``; tests lower it).
+    public var vaultIterations = Vault.defaultIterations
 
     /// - Parameter runner: starts `pip3 freeze` and the like; defaults to ``SubprocessRunner``.
     public init(
@@ -39,7 +44,10 @@ public struct BackupJob: Sendable {
         let history = HistoryStore(destination: config.destination)
         let outcome: BackupOutcome
         do {
-            outcome = try await BackupEngine(config: config, clock: clock, runner: runner, progress: progress).run()
+            var engine = BackupEngine(config: config, clock: clock, runner: runner, progress: progress)
+            engine.vaultPassword = vaultPassword
+            engine.vaultIterations = vaultIterations
+            outcome = try await engine.run()
         } catch {
             _ = try? history.append(
                 HistoryEvent(kind: .backup, time: clock.now(), status: .failed, details: ["error": "\(error)"]))

@@ -8,7 +8,7 @@ extension RestoreDrillCommand {
     static let commandList: [any ParsableCommand.Type] = [
         BackupCommand.self, DrillCommand.self, ListCommand.self, CheckCommand.self, PruneCommand.self, HistoryCommand.self,
         HealthCommand.self, ReportCommand.self, DemoCommand.self, ConfigCommand.self,
-        LintAgentsCommand.self, ScheduleCommand.self, SelftestCommand.self,
+        LintAgentsCommand.self, ScheduleCommand.self, SelftestCommand.self, VaultCommand.self,
     ]
 }
 
