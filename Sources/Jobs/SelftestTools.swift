@@ -220,30 +220,18 @@ enum SelftestArchive {
 enum SelftestSQL {
     /// Runs `sql` on the database at `path`.
     static func exec(_ path: String, _ sql: String) throws {
-        var db: OpaquePointer?
-        guard sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, nil) == SQLITE_OK else {
-            sqlite3_close(db)
-            throw RestoreDrillError.io(path: path, message: "cannot open")
-        }
-        defer { sqlite3_close(db) }
-        guard sqlite3_exec(db, sql, nil, nil, nil) == SQLITE_OK else {
-            throw RestoreDrillError.io(path: path, message: "SQLite: \(String(cString: sqlite3_errmsg(db)))")
-        }
+        let db = try SQLiteHandle(path: path, create: false)
+        defer { db.close() }
+        try db.exec(sql)
     }
 
     /// Switches the database at `path` to WAL mode with automatic checkpoints off, runs `sql`, and
     /// returns the bytes of its `-wal` file while the connection is still open (closing it
     /// checkpoints and removes the file).
     static func walWhileOpen(_ path: String, _ sql: String) throws -> Data {
-        var db: OpaquePointer?
-        guard sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, nil) == SQLITE_OK else {
-            sqlite3_close(db)
-            throw RestoreDrillError.io(path: path, message: "cannot open")
-        }
-        defer { sqlite3_close(db) }
-        guard
-            sqlite3_exec(db, "PRAGMA journal_mode=WAL; PRAGMA wal_autocheckpoint=0; " + sql, nil, nil, nil) == SQLITE_OK
-        else { throw RestoreDrillError.io(path: path, message: "SQLite: \(String(cString: sqlite3_errmsg(db)))") }
+        let db = try SQLiteHandle(path: path, create: false)
+        defer { db.close() }
+        try db.exec("PRAGMA journal_mode=WAL; PRAGMA wal_autocheckpoint=0; " + sql)
         guard let wal = FileManager.default.contents(atPath: path + "-wal"), !wal.isEmpty else {
             throw RestoreDrillError.io(path: path + "-wal", message: "no WAL was written")
         }
@@ -252,27 +240,9 @@ enum SelftestSQL {
 
     /// The first column of each row of `sql`, as text.
     static func rows(_ path: String, _ sql: String) throws -> [String] {
-        var db: OpaquePointer?
-        guard sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, nil) == SQLITE_OK else {
-            sqlite3_close(db)
-            throw RestoreDrillError.io(path: path, message: "cannot open")
-        }
-        defer { sqlite3_close(db) }
-        var stmt: OpaquePointer?
-        guard sqlite3_prepare_v2(db, sql, -1, &stmt, nil) == SQLITE_OK else {
-            throw RestoreDrillError.io(path: path, message: "SQLite: \(String(cString: sqlite3_errmsg(db)))")
-        }
-        defer { sqlite3_finalize(stmt) }
-        var out: [String] = []
-        while true {
-            let rc = sqlite3_step(stmt)
-            if rc == SQLITE_DONE { break }
-            guard rc == SQLITE_ROW else {
-                throw RestoreDrillError.io(path: path, message: "SQLite: \(String(cString: sqlite3_errmsg(db)))")
-            }
-            out.append(sqlite3_column_text(stmt, 0).map { String(cString: $0) } ?? "")
-        }
-        return out
+        let db = try SQLiteHandle(path: path, readOnly: true)
+        defer { db.close() }
+        return try db.rows(sql)
     }
 
     /// Flips the lowest bit of the rowid stored in one cell of a leaf page of index `index`: the
