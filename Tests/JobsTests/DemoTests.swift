@@ -71,6 +71,15 @@ import Testing
         for name in ["junit.xml", "report.md", "report.json"] {
             #expect(FileManager.default.fileExists(atPath: "\(reports)/\(name)"), "\(name)")
         }
+        // The demo's JUnit file is valid against the schema Jenkins uses (../shared/schemas).
+        let schema = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("shared/schemas/junit-10.xsd").path
+        let lint = Process()
+        lint.executableURL = URL(fileURLWithPath: "/usr/bin/xmllint")
+        lint.arguments = ["--noout", "--schema", schema, "\(reports)/junit.xml"]
+        try lint.run()
+        lint.waitUntilExit()
+        #expect(lint.terminationStatus == 0, "xmllint rejected \(reports)/junit.xml against \(schema)")
         #expect(drill.sandboxKept == false)
         if let sandbox = drill.sandboxPath { #expect(!FileManager.default.fileExists(atPath: sandbox)) }
     }
