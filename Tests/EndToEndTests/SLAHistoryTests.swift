@@ -33,7 +33,8 @@ import Testing
         var drills: [Int: Int32] = [:]
         for day in 0...30 {
             if day != missedDay {
-                let b = try Tool.run(["backup"], in: scratch, environment: ["RESTORE_DRILL_NOW": Self.at(day: day, hour: 3)])
+                let b = try Tool.run(
+                    ["backup"], in: scratch, environment: ["RESTORE_DRILL_NOW": Self.at(day: day, hour: 3)])
                 #expect(b.status == 0, "day \(day): \(b.stderr)")
             }
             if day % 7 == 6 {  // Sundays
@@ -42,7 +43,8 @@ import Testing
                         .filter { BackupID($0) != nil }.sorted()
                     try SetSurgery.flipByte("\(scratch)/backups/\(sets.last!)/code.tar.gz")
                 }
-                let d = try Tool.run(["drill", "--latest"], in: scratch, environment: ["RESTORE_DRILL_NOW": Self.at(day: day, hour: 5)])
+                let d = try Tool.run(
+                    ["drill", "--latest"], in: scratch, environment: ["RESTORE_DRILL_NOW": Self.at(day: day, hour: 5)])
                 drills[day] = d.status
             }
         }

@@ -48,7 +48,8 @@ import Testing
         #expect(skipped.contains { $0.hasPrefix("set.coverage ") })
         #expect(skipped.contains("restore.tree dependencies"))
         #expect(drill.checks.contains { $0.check == .credentialsVault && $0.verdict == .pass })
-        #expect(drill.checks.contains { $0.check == .restoreTree && $0.subject == "credentials" && $0.verdict == .pass })
+        #expect(
+            drill.checks.contains { $0.check == .restoreTree && $0.subject == "credentials" && $0.verdict == .pass })
         #expect(drill.checks.contains { $0.check == .restoreScript && $0.verdict == .pass })
 
         // The large database was chunked, in order.
@@ -63,7 +64,9 @@ import Testing
             let comments = try #require(record.tables.first { $0.name == "comments" })
             let now = try Self.count("SELECT count(*) FROM comments", in: "\(outcome.workspace.root)/\(rel)")
             #expect(comments.rows == now, "\(rel): the set has \(comments.rows) comments, the source \(now)")
-            #expect(try Self.count("SELECT count(*) FROM comments WHERE author = 'late'", in: "\(outcome.workspace.root)/\(rel)") == 3)
+            #expect(
+                try Self.count(
+                    "SELECT count(*) FROM comments WHERE author = 'late'", in: "\(outcome.workspace.root)/\(rel)") == 3)
         }
 
         // The reports exist and the sandbox is gone after a pass.
@@ -73,7 +76,9 @@ import Testing
         }
         // The demo's JUnit file is valid against the schema Jenkins uses (../shared/schemas).
         let schema = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("shared/schemas/junit-10.xsd").path
+            .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent(
+                "shared/schemas/junit-10.xsd"
+            ).path
         let lint = Process()
         lint.executableURL = URL(fileURLWithPath: "/usr/bin/xmllint")
         lint.arguments = ["--noout", "--schema", schema, "\(reports)/junit.xml"]

@@ -46,7 +46,8 @@ import Testing
     }
 
     static func setsOnDisk(_ w: Workspace) throws -> [String] {
-        try FileManager.default.contentsOfDirectory(atPath: w.config.destination).filter { BackupID($0) != nil }.sorted()
+        try FileManager.default.contentsOfDirectory(atPath: w.config.destination).filter { BackupID($0) != nil }
+            .sorted()
     }
 
     @Test func removesWhatTheRuleRemovesAndNothingElse() async throws {
@@ -63,7 +64,8 @@ import Testing
         try fm.createDirectory(atPath: "\(dest)/.partial-full_20250501_030000", withIntermediateDirectories: true)
         let now = Timestamp.date("2025-06-14T12:00:00Z")!
         try fm.setAttributes(
-            [.modificationDate: now.addingTimeInterval(-3 * 86400)], ofItemAtPath: "\(dest)/.partial-full_20250501_030000")
+            [.modificationDate: now.addingTimeInterval(-3 * 86400)],
+            ofItemAtPath: "\(dest)/.partial-full_20250501_030000")
         try fm.setAttributes(
             [.modificationDate: now.addingTimeInterval(-3600)], ofItemAtPath: "\(dest)/.partial-full_20250614_030000")
         let expected = RetentionPolicy.apply(
@@ -72,8 +74,11 @@ import Testing
         let keep = Set(expected.filter(\.keep).map(\.id.description))
         // 3 days + 2 ISO weeks + 2 months, some shared: June 12–14, the week of June 9, the week of
         // June 2 (its Sunday the 8th), and May (the 31st); June's newest is the 14th.
-        #expect(keep == ["full_20250531_030000", "full_20250608_030000", "full_20250612_030000",
-                         "full_20250613_030000", "full_20250614_030000"])
+        #expect(
+            keep == [
+                "full_20250531_030000", "full_20250608_030000", "full_20250612_030000",
+                "full_20250613_030000", "full_20250614_030000",
+            ])
 
         let dry = try PruneJob(config: w.config, clock: FixedClock(now)).run(dryRun: true)
         #expect(dry.removedSets.count == 40)
@@ -81,7 +86,9 @@ import Testing
 
         let outcome = try PruneJob(config: w.config, clock: FixedClock(now)).run(dryRun: false)
         #expect(Set(try Self.setsOnDisk(w)) == keep.union(["full_20250101_000000"]))
-        #expect(outcome.decisions.contains { $0.hasPrefix("keep full_20250608_030000: ") && $0.contains("weekly 2025-W23") })
+        #expect(
+            outcome.decisions.contains { $0.hasPrefix("keep full_20250608_030000: ") && $0.contains("weekly 2025-W23") }
+        )
         #expect(outcome.ignored == ["\(dest)/full_20250101_000000"])
         #expect(fm.fileExists(atPath: "\(dest)/notes.txt"))
         #expect(fm.fileExists(atPath: "\(dest)/.partial-full_20250614_030000"))
@@ -121,11 +128,15 @@ import Testing
         // A process that took the lock exclusively and died: its lock file stays, its flock does not.
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/usr/bin/flock")
-        p.arguments = ["--exclusive", "\(w.config.destination)/.restore-drill/lock", "/bin/sh", "-c", "echo 99999 > \(w.config.destination)/.restore-drill/lock; kill -9 $$"]
+        p.arguments = [
+            "--exclusive", "\(w.config.destination)/.restore-drill/lock", "/bin/sh", "-c",
+            "echo 99999 > \(w.config.destination)/.restore-drill/lock; kill -9 $$",
+        ]
         try p.run()
         p.waitUntilExit()
         #expect(FileManager.default.fileExists(atPath: "\(w.config.destination)/.restore-drill/lock"))
-        let outcome = try PruneJob(config: w.config, clock: FixedClock(Timestamp.date("2025-06-14T12:00:00Z")!)).run(dryRun: false)
+        let outcome = try PruneJob(config: w.config, clock: FixedClock(Timestamp.date("2025-06-14T12:00:00Z")!)).run(
+            dryRun: false)
         #expect(outcome.decisions.count == 2)
     }
 }
