@@ -65,6 +65,8 @@ let package = Package(
             name: "Jobs",
             dependencies: [
                 "DrillCore", "BackupEngine", "Verifier", "Sandbox", "Reports", "Retention", "Health", "CSQLite",
+                // CArchive: selftest crafts damaged archives (members cut, added, renamed).
+                "CArchive",
             ],
             swiftSettings: strict),
         .executableTarget(

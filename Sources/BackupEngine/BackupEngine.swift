@@ -29,6 +29,11 @@ public struct BackupEngine: Sendable {
     /// left, at most four times a second; nil for none. The executable sets it when stderr is a
     /// terminal.
     public var byteProgress: (@Sendable (ByteProgress) -> Void)?
+    /// The vault password; nil resolves `credentials.password` at the start of ``run()`` (a
+    /// `command:` source through ``runner``, an `env:` source from this process's environment).
+    public var vaultPassword: VaultPasswordState?
+    /// PBKDF2 iterations of the vault and the keyed digests (recorded in the manifest).
+    public var vaultIterations = Vault.defaultIterations
 
     /// - Parameters:
     ///   - config: the resolved configuration (absolute paths).
@@ -75,10 +80,12 @@ public struct BackupEngine: Sendable {
             var manifest = Manifest(
                 id: id, name: config.name, startedAt: started, timeZone: TimeZone.current.identifier,
                 host: ToolInfo.hostName, home: home, root: root)
-            try await build(
+            let keys = try await build(
                 into: &manifest, partial: partial, root: root, home: home, destination: destination, say: say)
             manifest.finishedAt = Timestamp.string(clock.now())
             manifest.status = manifest.components.contains { $0.status == .failed } ? .partial : .complete
+            // The keyed checksum covers every other field: set it last.
+            if let keys { try manifest.applyHMAC(key: keys.hmacKey, salt: keys.hmacSalt) }
             try AtomicFile.write(try manifest.encodedForDisk(), to: "\(partial)/\(Manifest.fileName)")
             let final = "\(destination)/\(id)"
             guard rename(partial, final) == 0 else {
@@ -95,7 +102,7 @@ public struct BackupEngine: Sendable {
     private func build(
         into manifest: inout Manifest, partial: String, root: String, home: String, destination: String,
         say: @escaping @Sendable (String) -> Void
-    ) async throws {
+    ) async throws -> VaultRunKeys? {
         let work = "\(partial)/.work"
         try SetNames.makeParent(of: "\(work)/x")
         defer { try? FileManager.default.removeItem(atPath: work) }
@@ -139,14 +146,13 @@ public struct BackupEngine: Sendable {
         let copier = DatabaseCopier(
             root: root, smallLimit: config.databases.smallLimit, chunkSize: max(1, config.databases.chunkSize),
             busyTimeout: busyTimeout)
-        let archiveTask = archiver
         let totalBytes =
             codeEntries.reduce(Int64(0)) { $0 + ($1.type == .file ? $1.size : 0) } + databases.reduce(0) { $0 + $1.size }
         let meter = byteProgress.map { ByteMeter(stage: "backup", total: totalBytes, report: $0) }
-        async let codeResult = archiveTask.write(setFolder: partial, progress: say, bytes: { meter?.add($0) })
-        let copies = try await Self.copyDatabases(
+        async let copying = Self.copyDatabases(
             databases, copier: copier, setFolder: partial, workFolder: work, say: say, copied: { meter?.add($0) })
-        let code = try await codeResult
+        let code = try await archiver.write(setFolder: partial, progress: say, bytes: { meter?.add($0) })
+        let copies = try await copying
         meter?.finish()
 
         // code
@@ -214,8 +220,12 @@ public struct BackupEngine: Sendable {
         manifest.artifacts += shell.artifacts
         warnings += shell.warnings
 
-        // credentials: the vault is a later issue; the paths are only kept out of the set.
-        components[.credentials] = ComponentRecord(id: .credentials, status: .skipped, reason: "vault not configured")
+        // credentials: the vault (plaintext never touches the set) and the run's keys.
+        let (vaultRecord, vaultWarnings, keys) = try await self.credentials(
+            into: &manifest, partial: partial, root: root, home: home, destination: destination,
+            credentials: credentials, say: say)
+        components[.credentials] = vaultRecord
+        warnings += vaultWarnings
 
         manifest.components = ComponentID.allCases.compactMap { components[$0] }
         manifest.warnings = warnings
@@ -232,6 +242,7 @@ public struct BackupEngine: Sendable {
                 path: manifest.restoreScript, component: .code, kind: .script, size: scriptSize, sha256: scriptSHA))
         let sums = manifest.artifacts.map { "\($0.sha256)  \($0.path)\n" }.joined()
         try AtomicFile.write(Data(sums.utf8), to: "\(partial)/SHA256SUMS")
+        return keys
     }
 
     /// Copies every database, at most one per core at once, each on a thread of its own

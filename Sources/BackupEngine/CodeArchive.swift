@@ -9,7 +9,7 @@ import Foundation
 /// Each file is read once: its bytes are hashed for the manifest and handed to the archive in the
 /// same pass; the compressed archive is hashed while it is written. Member names are relative to
 /// root (no `./`), folders are members, symlinks are stored as links with their target as written.
-struct CodeArchiveWriter: Sendable {
+struct CodeArchiveWriter {
     /// The first 16 bytes of every SQLite 3 database file.
     static let sqliteHeader: [UInt8] = Array("SQLite format 3\0".utf8)
 
@@ -21,20 +21,54 @@ struct CodeArchiveWriter: Sendable {
         var sqliteFiles: [String]
         /// Warnings for the manifest (changed files, dropped special bits).
         var warnings: [String]
+        /// Files that changed while this attempt read them (relative paths).
+        var changed: [String] = []
     }
+
+    /// How many times the archive is written when a file changes while it is read (issue 4: a
+    /// change is detected, retried, then reported).
+    static let attempts = 3
+    /// Called right after a file's bytes were read, with its relative path (tests change the file here).
+    var afterRead: ((String) -> Void)?
 
     let entries: [WalkEntry]
     let level: Int
     /// Reasons that make the component failed (unreadable paths found by the walk).
     var problems: [String] = []
 
-    /// Writes the archive to `<setFolder>/code.tar.gz`.
+    /// Writes the archive to `<setFolder>/code.tar.gz`. A file whose size, modification or change
+    /// time differ after it was read (or that shrank) changed while it was read: the whole archive is
+    /// written again, up to ``attempts`` times; the file is then stored as last read and a warning
+    /// names it (and says whether it settled).
     /// - Parameters:
     ///   - progress: one-line messages every 500 paths.
     ///   - bytes: called with the number of source bytes just archived (for a byte meter).
     /// - Throws: ``RestoreDrillError/io(path:message:)`` when the artifact cannot be written.
     func write(
         setFolder: String, progress: @Sendable (String) -> Void, bytes: @Sendable (Int64) -> Void = { _ in }
+    ) async throws -> Result {
+        var earlier: Set<String> = []
+        for attempt in 1...Self.attempts {
+            var result = try await writeOnce(setFolder: setFolder, progress: progress, bytes: bytes)
+            if result.changed.isEmpty || attempt == Self.attempts {
+                for path in result.changed {
+                    result.warnings.append(
+                        "\(path): changed while it was read in all \(Self.attempts) attempts; stored as last read")
+                }
+                for path in earlier.subtracting(result.changed).sorted() {
+                    result.warnings.append("\(path): changed while it was read; stored as read on attempt \(attempt)")
+                }
+                return result
+            }
+            earlier.formUnion(result.changed)
+            progress("code: \(result.changed.count) files changed while they were read; writing the archive again")
+            unlink(setFolder + "/code.tar.gz")
+        }
+        preconditionFailure("unreachable: the last attempt returns")
+    }
+
+    private func writeOnce(
+        setFolder: String, progress: @Sendable (String) -> Void, bytes: @Sendable (Int64) -> Void
     ) async throws -> Result {
         let artifactPath = setFolder + "/code.tar.gz"
         let file = try HashingFileWriter(path: artifactPath)
@@ -91,7 +125,7 @@ struct CodeArchiveWriter: Sendable {
             if let data {
                 defer { close(data.fd) }
                 try await writeData(
-                    item, fd: data.fd, archive: archive, sink: sink, block: block, path: artifactPath,
+                    item, file: data, archive: archive, sink: sink, block: block, path: artifactPath,
                     state: &state, gzip: gzip, group: &group)
             }
             if state.byteCount > before { bytes(state.byteCount - before) }
@@ -108,7 +142,8 @@ struct CodeArchiveWriter: Sendable {
             files: state.fileCount, bytes: state.byteCount)
         return Result(
             artifact: ArtifactRecord(path: "code.tar.gz", component: .code, kind: .archive, size: size, sha256: sha),
-            files: state.files, record: record, sqliteFiles: state.sqliteFiles, warnings: state.warnings)
+            files: state.files, record: record, sqliteFiles: state.sqliteFiles, warnings: state.warnings,
+            changed: state.changed)
     }
 
     /// What the archive loop accumulates.
@@ -117,6 +152,7 @@ struct CodeArchiveWriter: Sendable {
         var sqliteFiles: [String] = []
         var warnings: [String] = []
         var failures: [String]
+        var changed: [String] = []
         var fileCount = 0
         var byteCount: Int64 = 0
     }
@@ -124,6 +160,9 @@ struct CodeArchiveWriter: Sendable {
     /// An open regular file whose bytes follow its header.
     private struct OpenFile {
         var fd: Int32
+        /// `fstat` when it was opened; its size is the size in the header.
+        var before: stat
+        var size: Int64
     }
 
     /// Writes one walk entry's header (and records folders and links). Synchronous and under the
@@ -136,6 +175,11 @@ struct CodeArchiveWriter: Sendable {
     ) throws -> OpenFile? {
         if item.mode & 0o7000 != 0 {
             state.warnings.append("\(item.absolute): setuid/setgid/sticky bits dropped in code.tar.gz")
+        }
+        if item.relative.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7f }) {
+            state.warnings.append(
+                "\(item.absolute.debugDescription): the name holds a control character; stored, but restore.archives refuses such names, so drills of this set fail until it is renamed"
+            )
         }
         let perm = item.mode & 0o777
         guard let entry = archive_entry_new() else { throw RestoreDrillError.runtime("archive_entry_new failed") }
@@ -168,31 +212,37 @@ struct CodeArchiveWriter: Sendable {
                 state.failures.append("\(item.absolute): \(String(cString: strerror(errno)))")
                 return nil
             }
+            // The size as the file is now (it may have changed since the walk).
+            var before = stat()
+            let size = fstat(fd, &before) == 0 ? Int64(before.st_size) : item.size
             archive_entry_set_filetype(entry, RD_AE_IFREG)
-            archive_entry_set_size(entry, item.size)
+            archive_entry_set_size(entry, size)
             do {
                 try check(archive_write_header(archive, entry), archive, artifactPath, sink)
             } catch {
                 close(fd)
                 throw error
             }
-            return OpenFile(fd: fd)
+            return OpenFile(fd: fd, before: before, size: size)
         }
     }
 
     /// Streams one regular file's bytes into the archive, hashing them in the same pass, and hands
     /// full gzip blocks to the compressors as they fill, so a large file is never held in memory.
     private func writeData(
-        _ item: WalkEntry, fd: Int32, archive: OpaquePointer, sink: ArchiveSink, block: UnsafeMutableRawBufferPointer,
+        _ item: WalkEntry, file: OpenFile, archive: OpaquePointer, sink: ArchiveSink,
+        block: UnsafeMutableRawBufferPointer,
         path artifactPath: String, state: inout EntryState, gzip: ParallelGzipWriter,
         group: inout ParallelGzipWriter.Group
     ) async throws {
         let hasher = SHA256Hasher()
+        let fd = file.fd
+        let size = file.size
         var done: Int64 = 0
         var first = true
         var readError: String?
-        while done < item.size {
-            let want = Int(min(Int64(block.count), item.size - done))
+        while done < size {
+            let want = Int(min(Int64(block.count), size - done))
             let n = read(fd, block.baseAddress, want)
             if n < 0 && errno == EINTR { continue }
             if n <= 0 {
@@ -209,12 +259,17 @@ struct CodeArchiveWriter: Sendable {
             done += Int64(n)
             try await gzip.flush(group: &group)
         }
+        afterRead?(item.relative)
+        var after = stat()
+        if readError != nil || fstat(fd, &after) != 0 || !Self.sameState(file.before, after) {
+            state.changed.append(item.relative)
+        }
         if let readError {
-            // The header promised item.size bytes; pad with zeros so the archive stays
+            // The header promised `size` bytes; pad with zeros so the archive stays
             // well-formed, record the padded content, and say so.
             memset(block.baseAddress!, 0, block.count)
-            while done < item.size {
-                let n = Int(min(Int64(block.count), item.size - done))
+            while done < size {
+                let n = Int(min(Int64(block.count), size - done))
                 let chunk = UnsafeRawBufferPointer(rebasing: block[0..<n])
                 hasher.update(chunk)
                 try writeData(archive, chunk, artifactPath, sink)
@@ -225,10 +280,23 @@ struct CodeArchiveWriter: Sendable {
         }
         state.files.append(
             FileRecord(
-                component: .code, base: .root, path: item.relative, type: .file, size: item.size,
+                component: .code, base: .root, path: item.relative, type: .file, size: size,
                 sha256: hasher.finalizeHex(), mode: item.mode & 0o777))
         state.fileCount += 1
-        state.byteCount += item.size
+        state.byteCount += size
+    }
+
+    /// True when size, modification and change time agree.
+    static func sameState(_ a: stat, _ b: stat) -> Bool {
+        #if os(Linux)
+            return a.st_size == b.st_size && a.st_mtim.tv_sec == b.st_mtim.tv_sec
+                && a.st_mtim.tv_nsec == b.st_mtim.tv_nsec && a.st_ctim.tv_sec == b.st_ctim.tv_sec
+                && a.st_ctim.tv_nsec == b.st_ctim.tv_nsec
+        #else
+            return a.st_size == b.st_size && a.st_mtimespec.tv_sec == b.st_mtimespec.tv_sec
+                && a.st_mtimespec.tv_nsec == b.st_mtimespec.tv_nsec && a.st_ctimespec.tv_sec == b.st_ctimespec.tv_sec
+                && a.st_ctimespec.tv_nsec == b.st_ctimespec.tv_nsec
+        #endif
     }
 
     /// Runs `body` with `locale` as this thread's locale (`uselocale`), restoring the previous one.

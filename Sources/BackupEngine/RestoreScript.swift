@@ -12,8 +12,12 @@ import Foundation
 /// extracted into the root; (4) each database is reassembled from the chunk list embedded here (in
 /// that order, never a glob) into a temporary file next to its target, checked against its SHA-256,
 /// then moved into place; (5) LaunchAgents are written to `$HOME/<path>` with the old root and home
-/// rewritten by ``PathRewrite``'s rule in `sed`; (6) shell files; (7) credentials (none without a
-/// vault); (8) the dependency lists to reinstall are printed. Any failure prints
+/// rewritten by ``PathRewrite``'s rule in `sed`; (6) shell files; (7) credentials: with
+/// `--password-file F`, `openssl enc -d -aes-256-cbc -pbkdf2 -iter N -md sha256 -pass file:F`
+/// decrypts the vault into a private folder inside the root, tar unpacks it there, and each file
+/// is moved into place with mode 0600 (a wrong password says so and exits 1); without a password
+/// the step is skipped with a message (the vault's HMAC is the verifier's job: checking it here
+/// would put the key on a command line); (8) the dependency lists to reinstall are printed. Any failure prints
 /// `restore: FAILED: <what>: <why>` on stderr and exits 1. Temporary files live only inside the
 /// targets and are removed on exit.
 public enum RestoreScript {
@@ -71,9 +75,8 @@ public enum RestoreScript {
             s += "rd_restore_file \(q(artifact.path)) \(q(file.path)) \(octal(file.mode))\n"
         }
         if shellFiles.isEmpty { s += "rd_say \"shell: none in this set\"\n" }
-        s += "\n# (7) credentials\n"
-        s += "rd_say \"credentials: skipped (no vault in this set)\"\n"
-        s += "if [ -n \"$RD_PASSWORD_FILE\" ]; then rd_say \"credentials: --password-file not used\"; fi\n"
+        s += "\n# (7) credentials: decrypted with the openssl CLI only when --password-file is given\n"
+        s += credentialsStep(manifest)
         s += "\n# (8) dependencies: printed, not installed\n"
         let lists = manifest.artifacts.filter { $0.kind == .list }
         for list in lists {
@@ -89,6 +92,25 @@ public enum RestoreScript {
         }
         if lists.isEmpty { s += "rd_say \"dependencies: no lists in this set\"\n" }
         s += "\nrd_say \"done: set $RD_SET_ID restored into home $RD_HOME and root $RD_ROOT\"\n"
+        return s
+    }
+
+    /// Step (7): with a vault, `rd_credentials_open` decrypts it (skipping, with a message, when no
+    /// `--password-file` was given) and one `rd_restore_credential` per credential file moves it
+    /// into place with mode 0600; without a vault, a message.
+    static func credentialsStep(_ manifest: Manifest) -> String {
+        let files = manifest.files.filter { $0.component == .credentials && $0.type == .file }
+        guard let vault = manifest.vault, manifest.artifact(vault.artifact) != nil, !files.isEmpty else {
+            var s = "rd_say \"credentials: skipped (no vault in this set)\"\n"
+            s += "if [ -n \"$RD_PASSWORD_FILE\" ]; then rd_say \"credentials: --password-file not used\"; fi\n"
+            return s
+        }
+        var s = "if rd_credentials_open \(q(vault.artifact)) \(max(1, vault.iterations)); then\n"
+        for file in files {
+            s += "    rd_restore_credential \(file.base == .home ? "home" : "root") \(q(file.path))\n"
+        }
+        s += "    rd_credentials_close \(files.count)\n"
+        s += "fi\n"
         return s
     }
 
@@ -122,11 +144,12 @@ public enum RestoreScript {
         # Usage: sh \(m.restoreScript) --home DIR --root DIR [--password-file F] [--yes] [--force]
         #   --home DIR          the new home: LaunchAgents and shell files go here
         #   --root DIR          the new project root: code.tar.gz and databases go here
-        #   --password-file F   the vault password (this set has no vault)
+        #   --password-file F   the vault password\(m.vault == nil ? " (this set has no vault)" : ": credentials are restored only with it")
         #   --yes               do not ask for confirmation (needed when not on a terminal)
         #   --force             restore into a home or root that is not empty
         #
-        # Needs only: tar, gzip, sed, cat, mkdir, chmod, mv, rm, and openssl, sha256sum or shasum.
+        # Needs only: tar, gzip, sed, cat, mkdir, chmod, mv, rm, and openssl, sha256sum or shasum
+        # (openssl to decrypt credentials: openssl enc -d -aes-256-cbc -pbkdf2 -iter N -md sha256).
         # Steps: (1) check SHA256SUMS, (2) refuse a non-empty target without --force, (3) code,
         # (4) databases, (5) LaunchAgents, (6) shell files, (7) credentials, (8) dependencies.
         RD_SELF=$0
@@ -148,8 +171,11 @@ public enum RestoreScript {
             printf '%s\n' "usage: sh $RD_SCRIPT_NAME --home DIR --root DIR [--password-file F] [--yes] [--force]"
         }
 
-        RD_TMP=
-        rd_cleanup() { if [ -n "$RD_TMP" ]; then rm -f "$RD_TMP"; fi; }
+        RD_TMP= RD_CRED_TMP=
+        rd_cleanup() {
+            if [ -n "$RD_TMP" ]; then rm -f "$RD_TMP"; fi
+            if [ -n "$RD_CRED_TMP" ]; then rm -rf "$RD_CRED_TMP"; fi
+        }
         trap rd_cleanup EXIT
         trap 'exit 130' INT
         trap 'exit 143' TERM
@@ -381,6 +407,45 @@ public enum RestoreScript {
             chmod "$3" "$RD_TMP" || rd_fail "$2: chmod $3 failed"
             mv -f "$RD_TMP" "$rd_target" || rd_fail "$2: cannot move it into place"
             RD_TMP=
+        }
+
+        # (7) rd_credentials_open VAULT ITERATIONS: decrypts the vault with the openssl CLI (the
+        # password is read from the file, never from the command line) into a private folder inside
+        # the root, then unpacks it there. Returns 1 (credentials skipped) without --password-file.
+        rd_credentials_open() {
+            if [ -z "$RD_PASSWORD_FILE" ]; then
+                rd_say "credentials: skipped (no --password-file)"
+                return 1
+            fi
+            command -v openssl >/dev/null 2>&1 || rd_fail "credentials: openssl is needed to decrypt $1"
+            RD_CRED_TMP=$RD_ROOT/.restore-drill-credentials-$$
+            (umask 077 && mkdir "$RD_CRED_TMP" "$RD_CRED_TMP/files") || rd_fail "credentials: cannot create $RD_CRED_TMP"
+            rd_say "credentials: decrypting $1 (PBKDF2-HMAC-SHA256, $2 iterations)"
+            if ! (umask 077 && openssl enc -d -aes-256-cbc -pbkdf2 -iter "$2" -md sha256 -pass "file:$RD_PASSWORD_FILE" \
+                -in "$RD_SET/$1" -out "$RD_CRED_TMP/vault.tar") 2>/dev/null; then
+                rd_fail "credentials: wrong password or damaged vault ($1 does not decrypt)"
+            fi
+            if ! (umask 077 && tar -xpf "$RD_CRED_TMP/vault.tar" -C "$RD_CRED_TMP/files") 2>/dev/null; then
+                rd_fail "credentials: wrong password or damaged vault ($1 is not an archive once decrypted)"
+            fi
+            rm -f "$RD_CRED_TMP/vault.tar"
+        }
+
+        # rd_restore_credential BASE PATH: moves one decrypted file to $HOME/PATH or $ROOT/PATH, mode 0600.
+        rd_restore_credential() {
+            if [ "$1" = home ]; then rd_target=$RD_HOME/$2; else rd_target=$RD_ROOT/$2; fi
+            rd_src=$RD_CRED_TMP/files/$1/$2
+            if [ -L "$rd_src" ] || [ ! -f "$rd_src" ]; then rd_fail "credentials: $2 is missing from the vault"; fi
+            chmod 600 "$rd_src" || rd_fail "credentials: $2: chmod 600 failed"
+            rd_parent "$rd_target"
+            mv -f "$rd_src" "$rd_target" || rd_fail "credentials: $2: cannot move it into place"
+            rd_say "credentials: $2"
+        }
+
+        rd_credentials_close() {
+            rm -rf "$RD_CRED_TMP" || rd_fail "credentials: cannot remove $RD_CRED_TMP"
+            RD_CRED_TMP=
+            rd_say "credentials: restored $1 files (mode 0600)"
         }
 
         # (6) rd_restore_file ARTIFACT PATH MODE: copies a shell file to $HOME/PATH.

@@ -49,8 +49,17 @@ struct WorkspaceWalk {
         }
         var names: [String] = []
         while let item = readdir(dir) {
-            let name = withUnsafePointer(to: &item.pointee.d_name) {
-                String(cString: UnsafeRawPointer($0).assumingMemoryBound(to: CChar.self))
+            let bytes = withUnsafePointer(to: &item.pointee.d_name) {
+                Array(
+                    UnsafeRawBufferPointer(
+                        start: $0, count: strlen(UnsafeRawPointer($0).assumingMemoryBound(to: CChar.self))))
+            }
+            let name = String(decoding: bytes, as: UTF8.self)
+            // A name that is not UTF-8 cannot go into the manifest (JSON) as it is: say so, by its bytes.
+            guard Array(name.utf8) == bytes else {
+                problems.append(
+                    "\(folder)/\(Self.escaped(bytes)): file name is not valid UTF-8; not stored (rename it)")
+                continue
             }
             if name != "." && name != ".." { names.append(name) }
         }
@@ -96,6 +105,11 @@ struct WorkspaceWalk {
                 ignored.append(rel)
             }
         }
+    }
+
+    /// ASCII bytes as they are, others as `\xNN`.
+    static func escaped(_ bytes: [UInt8]) -> String {
+        bytes.map { $0 >= 0x20 && $0 < 0x7f ? String(UnicodeScalar($0)) : String(format: "\\x%02x", $0) }.joined()
     }
 
     static func readLink(_ path: String) -> String? {

@@ -69,56 +69,30 @@ public enum BackupSetScanner {
     /// - Returns: an empty scan when `destination` does not exist.
     /// - Throws: ``RestoreDrillError/io(path:message:)`` when it exists but cannot be listed.
     public static func scan(destination: String) throws -> DestinationScan {
-        let fm = FileManager.default
-        var isFolder: ObjCBool = false
-        guard fm.fileExists(atPath: destination, isDirectory: &isFolder) else {
+        guard FileManager.default.fileExists(atPath: destination) else {
             return DestinationScan(sets: [], rejected: [], partials: [])
-        }
-        guard isFolder.boolValue else { throw RestoreDrillError.io(path: destination, message: "is not a folder") }
-        let names: [String]
-        do {
-            names = try fm.contentsOfDirectory(atPath: destination)
-        } catch {
-            throw RestoreDrillError.io(path: destination, message: "cannot list: \(error.localizedDescription)")
         }
         var sets: [ScannedSet] = []
         var rejected: [RejectedFolder] = []
         var partials: [PartialFolder] = []
-        for name in names.sorted() {
-            let path = (destination as NSString).appendingPathComponent(name)
-            var dir: ObjCBool = false
-            guard fm.fileExists(atPath: path, isDirectory: &dir), dir.boolValue else { continue }
-            if name.hasPrefix(".partial-") {
-                let modified = (try? fm.attributesOfItem(atPath: path)[.modificationDate] as? Date) ?? Date.distantPast
-                partials.append(PartialFolder(name: name, path: path, modified: modified))
-                continue
-            }
-            guard let id = BackupID(name) else { continue }
-            do {
-                let manifest = try Manifest.load(setPath: path)
-                guard manifest.id == id else {
+        for entry in try SetFolders.scan(destination: destination) {
+            switch entry.kind {
+            case .partial(let modified):
+                partials.append(PartialFolder(name: entry.name, path: entry.path, modified: modified))
+            case .unusable(let reason, _):
+                rejected.append(RejectedFolder(name: entry.name, path: entry.path, reason: reason))
+            case .set(let manifest):
+                guard let id = entry.id, let finished = Timestamp.date(manifest.finishedAt) else {
                     rejected.append(
                         RejectedFolder(
-                            name: name, path: path, reason: "manifest id \(manifest.id) is not the folder name"))
-                    continue
-                }
-                guard try manifest.verifySelfChecksum() else {
-                    rejected.append(
-                        RejectedFolder(name: name, path: path, reason: "manifest self-checksum does not match"))
-                    continue
-                }
-                guard let finished = Timestamp.date(manifest.finishedAt) else {
-                    rejected.append(
-                        RejectedFolder(
-                            name: name, path: path, reason: "finished_at \"\(manifest.finishedAt)\" is not a time"))
+                            name: entry.name, path: entry.path,
+                            reason: "finished_at \"\(manifest.finishedAt)\" is not a time"))
                     continue
                 }
                 sets.append(
                     ScannedSet(
-                        id: id, path: path, status: manifest.status, finishedAt: finished,
+                        id: id, path: entry.path, status: manifest.status, finishedAt: finished,
                         sizeBytes: manifest.artifacts.reduce(0) { $0 + $1.size }, manifest: manifest))
-            } catch {
-                rejected.append(RejectedFolder(name: name, path: path, reason: "\(error)"))
             }
         }
         sets.sort { $0.id < $1.id }

@@ -12,6 +12,11 @@ public struct BackupJob: Sendable {
     public let progress: (@Sendable (String) -> Void)?
     /// Bytes done of the total, rate and time left (``BackupEngine/byteProgress``); nil for none.
     public var byteProgress: (@Sendable (ByteProgress) -> Void)?
+    /// The vault password when the caller has it; nil resolves `credentials.password` (a
+    /// `command:` source through ``runner``) at the start of the backup.
+    public var vaultPassword: VaultPasswordState?
+    /// PBKDF2 iterations of the vault (``Vault/defaultIterations``; tests lower it).
+    public var vaultIterations = Vault.defaultIterations
 
     /// - Parameter runner: starts `pip3 freeze` and the like; defaults to ``SubprocessRunner``.
     public init(
@@ -43,6 +48,8 @@ public struct BackupJob: Sendable {
         do {
             var engine = BackupEngine(config: config, clock: clock, runner: runner, progress: progress)
             engine.byteProgress = byteProgress
+            engine.vaultPassword = vaultPassword
+            engine.vaultIterations = vaultIterations
             outcome = try await engine.run()
         } catch {
             _ = try? history.append(

@@ -12,6 +12,9 @@ public struct DemoJob: Sendable {
     /// - Parameters:
     ///   - folder: where to work (created; must be empty or absent); nil makes a new temporary folder.
     ///   - small: a quick sample (300 files, 10 databases, a 12 MiB database chunked at 4 MiB).
+    ///
+    /// The credentials are backed up into the vault with a random password kept in a 0600 file
+    /// beside the sample (`<folder>/vault-password`), and the drill checks the vault with it.
     public init(
         folder: String?, small: Bool = false, clock: any WallClock, progress: (@Sendable (String) -> Void)? = nil
     ) {
@@ -64,6 +67,11 @@ public struct DemoJob: Sendable {
         let workspace = try SampleWorkspace.make(at: base, options: options)
         var config = workspace.config(
             destination: (base as NSString).appendingPathComponent("backups"), baseFolder: base)
+        // The vault password lives beside the sample, never inside it: a 0600 file, as a user keeps one.
+        let passwordFile = (base as NSString).appendingPathComponent("vault-password")
+        try VaultPassword(Hex.encode((0..<16).map { _ in UInt8.random(in: 0...255) }), origin: "demo")
+            .write(toNewFileAt: passwordFile)
+        config.credentials.password = .file(passwordFile)
         if small { config.databases.chunkSize = 4 << 20 }
         try fm.createDirectory(atPath: config.destination, withIntermediateDirectories: true)
 

@@ -43,6 +43,10 @@ public struct DrillJob: Sendable {
     public var byteProgress: (@Sendable (ByteProgress) -> Void)?
     /// Folder relative paths resolve against when there is no configuration (`--set PATH`).
     public let currentDirectory: String
+    /// Starts a `credentials.password.command` source (its argv never holds the password).
+    public var passwordRunner: any ProcessRunner = SubprocessRunner()
+    /// What a `credentials.password.env` source reads.
+    public var environment: [String: String] = ProcessInfo.processInfo.environment
 
     /// - Parameters:
     ///   - config: nil only for `--set PATH`; then sandboxes and reports go under `currentDirectory`.
@@ -91,8 +95,14 @@ public struct DrillJob: Sendable {
         if let home = ProcessInfo.processInfo.environment["HOME"] { canaries.append(home) }
         if let config { canaries.append(config.home) }
         if let destination { canaries.append(destination) }
+        // The vault password: --password-file, else the configured source (written to a private
+        // 0600 file for the replay, removed after the drill).
+        let password = try await VaultPasswordFile.obtain(
+            passwordFile: request.passwordFile, source: config?.credentials.password, runner: passwordRunner,
+            environment: environment, currentDirectory: currentDirectory)
+        defer { password?.remove() }
         let options = DrillOptions(
-            setPath: setPath, sandboxFolder: sandboxes, reportFolder: reports, passwordFile: request.passwordFile,
+            setPath: setPath, sandboxFolder: sandboxes, reportFolder: reports, passwordFile: password?.path,
             keep: config?.sandbox.keep ?? .onFailure, keepSandbox: request.keepSandbox,
             requireIsolation: request.requireIsolation, objectives: config?.objectives ?? .init(),
             limits: config?.sandbox.limits ?? .init(), timeout: config?.sandbox.timeout ?? 3600,

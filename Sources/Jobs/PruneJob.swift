@@ -73,7 +73,8 @@ public struct PruneJob: Sendable {
             sets: scan.retentionInput(events: events), rules: RetentionRules(config.retention), now: now,
             timeZone: zone)
         var outcome = Outcome(
-            dryRun: dryRun, decisions: decisions.map(\.summary), removedSets: [], removedPartials: [], removedReports: [],
+            dryRun: dryRun, decisions: decisions.map(\.summary), removedSets: [], removedPartials: [],
+            removedReports: [],
             removedSandboxes: [], ignored: scan.rejected.map(\.path))
         let fm = FileManager.default
         let byID = Dictionary(uniqueKeysWithValues: scan.sets.map { ($0.id, $0) })
@@ -89,7 +90,8 @@ public struct PruneJob: Sendable {
         if dryRun {
             outcome.removedReports = []
         } else {
-            outcome.removedReports = (try? ReportWriter.prune(reportsRoot: config.reports.folder, keep: config.reports.keep)) ?? []
+            outcome.removedReports =
+                (try? ReportWriter.prune(reportsRoot: config.reports.folder, keep: config.reports.keep)) ?? []
         }
         outcome.removedSandboxes = Self.oldSandboxes(in: config.sandbox.folder, now: now)
         if !dryRun {
@@ -97,7 +99,9 @@ public struct PruneJob: Sendable {
             _ = try? history.append(
                 HistoryEvent(
                     kind: .prune, time: clock.now(), status: .ok,
-                    details: ["removed": String(outcome.removedSets.count), "kept": String(decisions.filter(\.keep).count)]))
+                    details: [
+                        "removed": String(outcome.removedSets.count), "kept": String(decisions.filter(\.keep).count),
+                    ]))
         }
         return outcome
     }
@@ -106,10 +110,13 @@ public struct PruneJob: Sendable {
     static func removeSet(at path: String, destination: String) throws {
         let name = (path as NSString).lastPathComponent
         let parent = ((path as NSString).deletingLastPathComponent as NSString).standardizingPath
-        guard BackupID(name) != nil, parent == (destination as NSString).standardizingPath else { throw RestoreDrillError.runtime("refusing to remove \(path): not a set folder of \(destination)") }
+        guard BackupID(name) != nil, parent == (destination as NSString).standardizingPath else {
+            throw RestoreDrillError.runtime("refusing to remove \(path): not a set folder of \(destination)")
+        }
         let doomed = (destination as NSString).appendingPathComponent(".removing-\(name)")
         guard rename(path, doomed) == 0 else {
-            throw RestoreDrillError.io(path: path, message: "cannot rename for removal: \(String(cString: strerror(errno)))")
+            throw RestoreDrillError.io(
+                path: path, message: "cannot rename for removal: \(String(cString: strerror(errno)))")
         }
         do { try FileManager.default.removeItem(atPath: doomed) } catch {
             throw RestoreDrillError.io(path: doomed, message: "cannot remove: \(error.localizedDescription)")
@@ -123,7 +130,8 @@ public struct PruneJob: Sendable {
         return names.sorted().compactMap { name in
             guard DrillID(name) != nil else { return nil }
             let path = (folder as NSString).appendingPathComponent(name)
-            guard let attrs = try? fm.attributesOfItem(atPath: path), attrs[.type] as? FileAttributeType == .typeDirectory,
+            guard let attrs = try? fm.attributesOfItem(atPath: path),
+                attrs[.type] as? FileAttributeType == .typeDirectory,
                 let modified = attrs[.modificationDate] as? Date, now.timeIntervalSince(modified) >= sandboxMaxAge
             else { return nil }
             return path

@@ -245,14 +245,16 @@ public final class LiveWAL: @unchecked Sendable {
     deinit { close() }
 }
 
-/// A minimal SQLite connection for generating sample data.
+/// A minimal SQLite connection for the sample data and the selftest's damages.
 final class SQLiteHandle {
     private(set) var db: OpaquePointer?
     let path: String
 
-    init(path: String) throws {
+    /// Opens `path` read-write (created when `create`), or read-only.
+    init(path: String, readOnly: Bool = false, create: Bool = true) throws {
         self.path = path
-        guard sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nil) == SQLITE_OK else {
+        let flags = readOnly ? SQLITE_OPEN_READONLY : (SQLITE_OPEN_READWRITE | (create ? SQLITE_OPEN_CREATE : 0))
+        guard sqlite3_open_v2(path, &db, flags, nil) == SQLITE_OK else {
             let message = db.map { String(cString: sqlite3_errmsg($0)) } ?? "cannot open"
             sqlite3_close(db)
             throw RestoreDrillError.io(path: path, message: message)
@@ -262,6 +264,20 @@ final class SQLiteHandle {
 
     func exec(_ sql: String) throws {
         guard sqlite3_exec(db, sql, nil, nil, nil) == SQLITE_OK else { throw error(sql) }
+    }
+
+    /// The first column of each row of `sql`, as text.
+    func rows(_ sql: String) throws -> [String] {
+        let stmt = try prepare(sql)
+        defer { sqlite3_finalize(stmt) }
+        var out: [String] = []
+        while true {
+            let rc = sqlite3_step(stmt)
+            if rc == SQLITE_DONE { break }
+            guard rc == SQLITE_ROW else { throw error(sql) }
+            out.append(sqlite3_column_text(stmt, 0).map { String(cString: $0) } ?? "")
+        }
+        return out
     }
 
     func prepare(_ sql: String) throws -> OpaquePointer? {

@@ -15,9 +15,14 @@ import Sandbox
 ///    the injected ``RestoreReplayer`` as `<set>/<restore_script> --home H --root R --yes
 ///    [--password-file F]` (`restore.script`; its wall time is the RTO);
 /// 4. `restore.tree`, `db.integrity`, `launchagents.rewrite`, `launchagents.lint`,
-///    `credentials.vault` (a skip until the vault exists), `rpo`, `rto`;
+///    `credentials.vault` (its tag is verified and the vault decrypted in memory in step 1,
+///    before anything runs; the restored files are compared after the replay), `rpo`, `rto`;
 /// 5. the sandbox is removed after a pass, kept after a failure (per ``DrillOptions/keep`` and
 ///    ``DrillOptions/keepSandbox``), with restored credentials wiped when kept.
+///
+/// The vault password comes only from ``DrillOptions/passwordFile`` (read with
+/// ``VaultPassword/fromFile(_:)``, which refuses a file other users can read); the replay gets the
+/// file's path, never the password, on its command line.
 ///
 /// The drill never writes into the set folder.
 public struct Drill: Sendable {
@@ -47,12 +52,14 @@ public struct Drill: Sendable {
     /// Runs the drill and returns every check's result; a damaged set is a result with failures,
     /// not a throw.
     /// - Throws: ``RestoreDrillError/setNotFound(_:)`` when the set folder does not exist;
-    ///   ``RestoreDrillError/io(path:message:)`` when the sandbox cannot be made.
+    ///   ``RestoreDrillError/io(path:message:)`` when the sandbox cannot be made or the password
+    ///   file is refused (e.g. mode 0644).
     public func run() async throws -> DrillResult {
         let setPath = Self.absolute(options.setPath)
         guard FileFacts.of(setPath)?.type == .directory else {
             throw RestoreDrillError.setNotFound(setPath)
         }
+        let keys = try options.passwordFile.map { VaultKeyCache(password: try VaultPassword.fromFile($0)) }
         let started = clock.now()
         var drillID = freshDrillID(at: started)
         var result = DrillResult(
@@ -64,7 +71,8 @@ public struct Drill: Sendable {
 
         // 1. The set.
         progress?("checking the manifest of \(setPath)")
-        let manifestOutcome = ManifestCheck.run(setPath: setPath, passwordGiven: options.passwordFile != nil)
+        let manifestOutcome = ManifestCheck.run(
+            setPath: setPath, passwordGiven: options.passwordFile != nil, keys: keys)
         result.manifestSHA256 = manifestOutcome.fileSHA256
         checks.append(manifestOutcome.result)
         guard let manifest = manifestOutcome.manifest else {
@@ -90,7 +98,10 @@ public struct Drill: Sendable {
             destination: options.destination, drilled: manifest, objective: options.objectives.rpo, now: started)
         result.rpoSeconds = rpoAge
         checks.append(rpoCheck)
-        checks.append(credentialsSkip(manifest))
+        if manifest.vault != nil && keys != nil { progress?("verifying the credentials vault") }
+        let vaultCheck = VaultCheck(
+            manifest: manifest, setPath: setPath, keys: keys, manifestHMACVerified: manifestOutcome.hmacVerified)
+        let vaultOpening = vaultCheck.open()
 
         // 2. Archives, before anything is unpacked.
         progress?("inspecting archives")
@@ -108,6 +119,7 @@ public struct Drill: Sendable {
             let reason = "restore.archives failed: nothing was unpacked and the restore script did not run"
             checks.append(.noSubject(.restoreScript, subject: manifest.restoreScript, reason: reason))
             checks += afterReplay.map { .noSubject($0, subject: setID, reason: reason) }
+            checks.append(vaultCheck.result(vaultOpening, newHome: nil, newRoot: nil, notRestored: reason))
             return finish(result, checks: checks, sandbox: nil, manifest: manifest)
         }
 
@@ -125,6 +137,7 @@ public struct Drill: Sendable {
         // 4. The restored tree.
         if let skipReason = replay.treeSkipReason {
             checks += afterReplay.map { .noSubject($0, subject: setID, reason: skipReason) }
+            checks.append(vaultCheck.result(vaultOpening, newHome: nil, newRoot: nil, notRestored: skipReason))
         } else {
             // The tree, the databases and the LaunchAgents are checked at the same time, each
             // spreading its subjects over the cores (bounded width).
@@ -149,6 +162,7 @@ public struct Drill: Sendable {
             checks += await dbChecks
             checks += await agentResults
             treeMeter?.finish()
+            checks.append(vaultCheck.result(vaultOpening, newHome: sandbox.home, newRoot: sandbox.root))
             let succeeded = replay.check.verdict == .pass
             result.rtoSeconds = succeeded ? replay.seconds : nil
             checks.append(
@@ -177,12 +191,6 @@ public struct Drill: Sendable {
                 CheckResult(check: .setCoverage, subject: manifest.id.description, verdict: .error, message: "\(error)")
             ]
         }
-    }
-
-    func credentialsSkip(_ manifest: Manifest) -> CheckResult {
-        manifest.vault == nil
-            ? .noSubject(.credentialsVault, subject: "credentials.vault", reason: "no credentials in this set")
-            : .noSubject(.credentialsVault, subject: manifest.vault!.artifact, reason: "vault not built yet")
     }
 
     struct Replay {
@@ -350,6 +358,7 @@ public struct Drill: Sendable {
             || (options.keep == .onFailure && result.verdict != .pass)
         if keep {
             if let manifest { sandbox.wipeCredentials(manifest) }
+            wipeCredentialLeftovers(sandbox)
             result.sandboxKept = true
             progress?("sandbox kept at \(sandbox.folder)")
         } else {
@@ -362,6 +371,16 @@ public struct Drill: Sendable {
             }
         }
         return result
+    }
+
+    /// Wipes what a restore script killed while decrypting leaves: its private folder
+    /// `.restore-drill-credentials-<pid>` in the new root (the decrypted tar and unpacked files).
+    func wipeCredentialLeftovers(_ sandbox: DrillSandbox) {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: sandbox.root)) ?? []
+        let leftovers = names.filter { $0.hasPrefix(".restore-drill-credentials-") }.map {
+            PathText.join(sandbox.root, $0)
+        }
+        if !leftovers.isEmpty { try? sandbox.sandbox.wipe(paths: leftovers) }
     }
 
     /// One skip per check after `check` in the catalogue, each naming `reason`.

@@ -2,20 +2,27 @@ import DrillCore
 import Foundation
 
 /// `set.manifest`: the manifest parses, its format version is supported, and its self-checksum
-/// matches (../shared/DESIGN.md, check table).
+/// matches (../shared/DESIGN.md, check table); with a vault password, its HMAC matches too.
 struct ManifestCheck {
-    /// The outcome: the check result, and the manifest when it can be trusted.
+    /// The outcome: the check result, and the manifest when it can be used.
     struct Outcome {
         var result: CheckResult
+        /// The manifest when it parses with a matching self-checksum; kept when only its HMAC fails
+        /// (the drill goes on, so `credentials.vault` can say whether the password is wrong).
         var manifest: Manifest?
         /// SHA-256 of the manifest.json bytes as read; nil when unreadable.
         var fileSHA256: String?
+        /// The manifest HMAC with the given password: true verified, false absent or not matching,
+        /// nil not checked (no password).
+        var hmacVerified: Bool? = nil
     }
 
     /// Reads `<setPath>/manifest.json` and checks it.
-    /// - Parameter passwordGiven: whether a vault password was given (the HMAC cannot be verified
-    ///   until the vault exists; the message says so).
-    static func run(setPath: String, passwordGiven: Bool) -> Outcome {
+    /// - Parameters:
+    ///   - passwordGiven: whether a vault password was given.
+    ///   - keys: the password's keys; with them the manifest HMAC is verified, and a manifest
+    ///     without an HMAC fails (deleting it is the easiest forgery).
+    static func run(setPath: String, passwordGiven: Bool, keys: VaultKeyCache? = nil) -> Outcome {
         let watch = Stopwatch()
         let folderName = (setPath as NSString).lastPathComponent
         let path = PathText.join(setPath, Manifest.fileName)
@@ -69,10 +76,39 @@ struct ManifestCheck {
             return out
         }
         var notes: [String] = []
-        if manifest.manifestHMAC != nil {
+        var hmacVerified: Bool?
+        if let keys {
+            var hmacProblem: String?
+            if let recorded = manifest.manifestHMAC, let salt = manifest.manifestHMACSalt {
+                evidence.append("recorded manifest_hmac \(recorded)")
+                do {
+                    let key = try keys.key(saltHex: salt, iterations: manifest.hmacIterations, place: path)
+                    if try manifest.verifyHMAC(key: key) {
+                        notes.append("HMAC verified with the vault password")
+                    } else {
+                        hmacProblem =
+                            "manifest HMAC does not match: wrong password, or the manifest was edited "
+                            + "(with its checksum and SHA256SUMS)"
+                    }
+                } catch {
+                    hmacProblem = "manifest HMAC cannot be checked: \(error)"
+                }
+            } else {
+                hmacProblem =
+                    "the manifest has no HMAC although a vault password was given: made without a password, "
+                    + "or the HMAC was removed"
+            }
+            hmacVerified = hmacProblem == nil
+            if let hmacProblem {
+                var out = fail("\(subject): \(hmacProblem)", evidence, sha: sha)
+                out.result.subject = subject
+                out.manifest = manifest
+                out.hmacVerified = false
+                return out
+            }
+        } else if manifest.manifestHMAC != nil {
             notes.append(
-                passwordGiven
-                    ? "HMAC not verified (vault not built yet)" : "HMAC not verified (no password given)")
+                passwordGiven ? "HMAC not verified (password not read)" : "HMAC not verified (no password given)")
         }
         if manifest.status == .partial {
             let failed = manifest.components.filter { $0.status == .failed }.map(\.id.rawValue)
@@ -85,7 +121,7 @@ struct ManifestCheck {
             result: CheckResult(
                 check: .setManifest, subject: subject, verdict: .pass, message: message, evidence: evidence,
                 seconds: watch.seconds),
-            manifest: manifest, fileSHA256: sha)
+            manifest: manifest, fileSHA256: sha, hmacVerified: hmacVerified)
     }
 }
 

@@ -26,22 +26,16 @@ public enum SetLocator {
     /// The valid sets in `destination`, oldest first (newest last).
     /// - Throws: ``RestoreDrillError/io(path:message:)`` when the destination cannot be listed.
     public static func sets(in destination: String) throws -> [LocatedSet] {
-        let names: [String]
-        do {
-            names = try FileManager.default.contentsOfDirectory(atPath: destination)
-        } catch {
-            throw RestoreDrillError.io(path: destination, message: "cannot list the destination: \(error)")
-        }
-        var out: [LocatedSet] = []
-        for name in names where !name.hasPrefix(".") {
-            guard let id = BackupID(name) else { continue }
-            let path = PathText.join(destination, name)
-            guard FileFacts.of(path)?.type == .directory,
-                let manifest = try? Manifest.load(setPath: path), manifest.id == id
-            else { continue }
-            out.append(LocatedSet(id: id, path: path, manifest: manifest))
-        }
-        return out.sorted { $0.id < $1.id }
+        // A set whose self-checksum fails is still listed: drilling it fails `set.manifest`
+        // visibly instead of falling back to an older set in silence.
+        try SetFolders.scan(destination: destination).compactMap { entry in
+            switch entry.kind {
+            case .set(let manifest), .unusable(_, .some(let manifest)):
+                return entry.id.map { LocatedSet(id: $0, path: entry.path, manifest: manifest) }
+            default:
+                return nil
+            }
+        }.sorted { $0.id < $1.id }
     }
 
     /// The newest set (complete or partial).

@@ -6,9 +6,10 @@ import Jobs
 extension RestoreDrillCommand {
     /// Every subcommand, in the order `--help` lists them.
     static let commandList: [any ParsableCommand.Type] = [
-        BackupCommand.self, DrillCommand.self, ListCommand.self, CheckCommand.self, PruneCommand.self, HistoryCommand.self,
+        BackupCommand.self, DrillCommand.self, ListCommand.self, CheckCommand.self, PruneCommand.self,
+        HistoryCommand.self,
         HealthCommand.self, ReportCommand.self, DemoCommand.self, ConfigCommand.self,
-        LintAgentsCommand.self, ScheduleCommand.self,
+        LintAgentsCommand.self, ScheduleCommand.self, SelftestCommand.self, VaultCommand.self,
     ]
 }
 

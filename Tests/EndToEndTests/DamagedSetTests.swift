@@ -17,7 +17,8 @@ struct DemoFixture: Sendable {
             throw RestoreDrillError.runtime("demo failed (\(r.status)): \(r.stdout)\n\(r.stderr)")
         }
         let backups = "\(folder)/backups"
-        let id = try #require(try FileManager.default.contentsOfDirectory(atPath: backups).first { BackupID($0) != nil })
+        let id = try #require(
+            try FileManager.default.contentsOfDirectory(atPath: backups).first { BackupID($0) != nil })
         return DemoFixture(
             folder: folder, home: "\(folder)/home", root: "\(folder)/home/git/maia", set: "\(backups)/\(id)")
     }
@@ -47,6 +48,32 @@ func failing(_ report: DrillResult, _ check: CheckID) -> [CheckResult] {
         #expect(try Manifest.load(setPath: f.set).verifySelfChecksum())
     }
 
+    /// A drill never writes into the set: a read-only destination (a read-only bind mount, root only) works.
+    @Test(.enabled(if: geteuid() == 0)) func readOnlyDestinationDrillsWithoutWriting() throws {
+        let f = try DemoFixture.get()
+        let scratch = try Tool.scratch("ro")
+        let mountPoint = "\(scratch)/ro"
+        try FileManager.default.createDirectory(atPath: mountPoint, withIntermediateDirectories: true)
+        func sh(_ args: [String]) throws -> Int32 {
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+            p.arguments = args
+            try p.run()
+            p.waitUntilExit()
+            return p.terminationStatus
+        }
+        let backups = (f.set as NSString).deletingLastPathComponent
+        guard try sh(["mount", "--bind", backups, mountPoint]) == 0 else {
+            Issue.record("cannot bind-mount here")
+            return
+        }
+        defer { _ = try? sh(["umount", mountPoint]) }
+        #expect(try sh(["mount", "-o", "remount,bind,ro", mountPoint]) == 0)
+        #expect(!FileManager.default.createFile(atPath: "\(mountPoint)/probe", contents: Data()))
+        let (status, report) = try drill("\(mountPoint)/\((f.set as NSString).lastPathComponent)", in: scratch)
+        #expect(status == 0, "\(report.checks.filter { $0.verdict != .pass && $0.verdict != .skip })")
+    }
+
     @Test func flippedByteInAChunkFailsSetArtifactsNamingTheChunk() throws {
         let f = try DemoFixture.get()
         let scratch = try Tool.scratch("flip")
@@ -57,7 +84,8 @@ func failing(_ report: DrillResult, _ check: CheckID) -> [CheckResult] {
         #expect(status == 1)
         let failures = failing(report, .setArtifacts)
         #expect(failures.map(\.subject) == [chunk])
-        #expect(failures.first?.message.contains("SHA-256") == true || failures.first?.message.contains("sha256") == true)
+        #expect(
+            failures.first?.message.contains("SHA-256") == true || failures.first?.message.contains("sha256") == true)
     }
 
     @Test func missingChunkFailsSetArtifactsNamingTheChunk() throws {
@@ -87,7 +115,8 @@ func failing(_ report: DrillResult, _ check: CheckID) -> [CheckResult] {
         try FileManager.default.createDirectory(atPath: "\(scratch)/backups", withIntermediateDirectories: true)
         let backup = try Tool.run(["backup"], in: scratch)
         #expect(backup.status == 0, "\(backup.stderr)")
-        let setName = try #require(try FileManager.default.contentsOfDirectory(atPath: "\(scratch)/backups").first { BackupID($0) != nil })
+        let setName = try #require(
+            try FileManager.default.contentsOfDirectory(atPath: "\(scratch)/backups").first { BackupID($0) != nil })
         let manifest = try Manifest.load(setPath: "\(scratch)/backups/\(setName)")
         let db = try #require(manifest.databases.first)
         #expect(db.chunks.count >= 12)
@@ -117,7 +146,8 @@ func failing(_ report: DrillResult, _ check: CheckID) -> [CheckResult] {
         try FileManager.default.createDirectory(atPath: "\(scratch)/backups", withIntermediateDirectories: true)
         let backup = try Tool.run(["backup"], in: scratch)
         #expect(backup.status == 0, "\(backup.stderr)")
-        let setName = try #require(try FileManager.default.contentsOfDirectory(atPath: "\(scratch)/backups").first { BackupID($0) != nil })
+        let setName = try #require(
+            try FileManager.default.contentsOfDirectory(atPath: "\(scratch)/backups").first { BackupID($0) != nil })
         let (status, report) = try drill("\(scratch)/backups/\(setName)", in: scratch)
         #expect(status == 1)
         #expect(failing(report, .setArtifacts).isEmpty)
@@ -213,7 +243,8 @@ enum CorruptDatabase {
             let bytes = [UInt8](data[start..<(start + pageSize)])
             // Index b-tree pages start with 0x0a (leaf) or 0x02 (interior).
             guard bytes[0] == 0x0a || bytes[0] == 0x02 else { continue }
-            if let i = (0..<(pageSize - needle.count)).first(where: { Array(bytes[$0..<($0 + needle.count)]) == needle }) {
+            if let i = (0..<(pageSize - needle.count)).first(where: { Array(bytes[$0..<($0 + needle.count)]) == needle }
+            ) {
                 data[start + i + 6] = UInt8(ascii: "h")
                 changed = true
             }

@@ -12,7 +12,9 @@ enum Tool {
     /// `.build/debug/restore-drill` (built by `swift build --build-tests`, as ci/test does).
     static var binary: String {
         get throws {
-            for candidate in ["\(packageRoot)/.build/debug/restore-drill", "\(packageRoot)/.build/release/restore-drill"]
+            for candidate in [
+                "\(packageRoot)/.build/debug/restore-drill", "\(packageRoot)/.build/release/restore-drill",
+            ]
             where FileManager.default.isExecutableFile(atPath: candidate) {
                 return candidate
             }
@@ -58,7 +60,8 @@ enum Tool {
 
     /// A new empty folder under the temporary folder.
     static func scratch(_ name: String) throws -> String {
-        let path = (NSTemporaryDirectory() as NSString).appendingPathComponent("rd-e2e-\(name)-\(UUID().uuidString.prefix(8))")
+        let path = (NSTemporaryDirectory() as NSString).appendingPathComponent(
+            "rd-e2e-\(name)-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
         return path
     }

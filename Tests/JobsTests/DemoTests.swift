@@ -41,9 +41,15 @@ import Testing
             #expect(agents.count == outcome.workspace.agents.count, "\(check)")
             #expect(agents.allSatisfy { $0.verdict == .pass }, "\(check)")
         }
-        // Skips are only what the sample cannot have: no previous set, no vault password.
-        let skipped = Set(drill.checks.filter { $0.verdict == .skip }.map(\.check))
-        #expect(skipped.isSubset(of: [.setCoverage, .credentialsVault, .restoreTree]))
+        // The only skips are what a first set cannot have (a previous set to compare with) and the
+        // dependency lists, which are stored but not restored as files.
+        let skipped = drill.checks.filter { $0.verdict == .skip }.map { "\($0.check.rawValue) \($0.subject)" }
+        #expect(skipped.count == 2, "\(skipped)")
+        #expect(skipped.contains { $0.hasPrefix("set.coverage ") })
+        #expect(skipped.contains("restore.tree dependencies"))
+        #expect(drill.checks.contains { $0.check == .credentialsVault && $0.verdict == .pass })
+        #expect(
+            drill.checks.contains { $0.check == .restoreTree && $0.subject == "credentials" && $0.verdict == .pass })
         #expect(drill.checks.contains { $0.check == .restoreScript && $0.verdict == .pass })
 
         // The large database was chunked, in order.
@@ -58,7 +64,9 @@ import Testing
             let comments = try #require(record.tables.first { $0.name == "comments" })
             let now = try Self.count("SELECT count(*) FROM comments", in: "\(outcome.workspace.root)/\(rel)")
             #expect(comments.rows == now, "\(rel): the set has \(comments.rows) comments, the source \(now)")
-            #expect(try Self.count("SELECT count(*) FROM comments WHERE author = 'late'", in: "\(outcome.workspace.root)/\(rel)") == 3)
+            #expect(
+                try Self.count(
+                    "SELECT count(*) FROM comments WHERE author = 'late'", in: "\(outcome.workspace.root)/\(rel)") == 3)
         }
 
         // The reports exist and the sandbox is gone after a pass.
@@ -66,6 +74,17 @@ import Testing
         for name in ["junit.xml", "report.md", "report.json"] {
             #expect(FileManager.default.fileExists(atPath: "\(reports)/\(name)"), "\(name)")
         }
+        // The demo's JUnit file is valid against the schema Jenkins uses (../shared/schemas).
+        let schema = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent(
+                "shared/schemas/junit-10.xsd"
+            ).path
+        let lint = Process()
+        lint.executableURL = URL(fileURLWithPath: "/usr/bin/xmllint")
+        lint.arguments = ["--noout", "--schema", schema, "\(reports)/junit.xml"]
+        try lint.run()
+        lint.waitUntilExit()
+        #expect(lint.terminationStatus == 0, "xmllint rejected \(reports)/junit.xml against \(schema)")
         #expect(drill.sandboxKept == false)
         if let sandbox = drill.sandboxPath { #expect(!FileManager.default.fileExists(atPath: sandbox)) }
     }

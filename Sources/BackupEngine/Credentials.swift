@@ -1,0 +1,387 @@
+import CArchive
+import COpenSSL
+import DrillCore
+import Foundation
+
+/// Where the vault password of one run stands (../shared/DESIGN.md, "Configuration",
+/// `credentials.password`).
+public enum VaultPasswordState: Sendable {
+    /// No `credentials.password` source is configured: no vault, no keyed manifest.
+    case notConfigured
+    /// The configured source (or `--password-file`) gave this password.
+    case available(VaultPassword)
+    /// A source is configured but gave no password; the reason names the source, never a secret.
+    case unavailable(String)
+
+    /// Resolves `config.credentials.password` through ``VaultPassword/resolve(_:runner:environment:)``.
+    /// Never throws: a source that fails is ``unavailable(_:)`` with the error's message (which
+    /// never holds the password or a command's output).
+    /// - Parameters:
+    ///   - runner: starts a `command:` source (its argv never holds the password; the password is
+    ///     its standard output).
+    ///   - environment: what an `env:` source reads.
+    public static func resolve(
+        _ source: RestoreDrillConfig.PasswordSource?, runner: any ProcessRunner, environment: [String: String]
+    ) async -> VaultPasswordState {
+        guard let source else { return .notConfigured }
+        do {
+            return .available(try await VaultPassword.resolve(source, runner: runner, environment: environment))
+        } catch {
+            return .unavailable("\(error)")
+        }
+    }
+
+    /// The password when available.
+    public var password: VaultPassword? {
+        if case .available(let p) = self { return p }
+        return nil
+    }
+}
+
+/// The keys one backup run derives from the vault password, each once (PBKDF2 at
+/// ``Vault/defaultIterations`` costs about 0.3 s).
+///
+/// One random HMAC salt per run gives one HMAC key = PBKDF2-HMAC-SHA256(password, salt,
+/// iterations, 32). It keys three things, all recorded with that salt: the vault's tag
+/// (``VaultRecord/hmac``, salt in ``VaultRecord/hmacSalt``), each credential file's digest
+/// (``FileRecord/hmacSHA256``), and the manifest HMAC (``Manifest/manifestHMAC``, salt in
+/// ``Manifest/manifestHMACSalt``). The vault's encryption key is the only other derivation: the
+/// openssl format derives it from its own 8-byte salt (``VaultWriter``).
+public struct VaultRunKeys: Sendable {
+    public let password: VaultPassword
+    /// PBKDF2 iterations of every derivation of this run (recorded in ``VaultRecord/iterations``).
+    public let iterations: Int
+    /// The run's HMAC salt (``Vault/hmacSaltLength`` random bytes).
+    public let hmacSalt: [UInt8]
+    /// PBKDF2-HMAC-SHA256(password, ``hmacSalt``, ``iterations``, 32 bytes).
+    public let hmacKey: [UInt8]
+
+    /// Draws a new salt and derives the HMAC key.
+    /// - Throws: ``RestoreDrillError/runtime(_:)`` for an iteration count out of range or a
+    ///   failing random generator.
+    public init(password: VaultPassword, iterations: Int) throws {
+        self.password = password
+        self.iterations = iterations
+        hmacSalt = try Vault.newSalt()
+        hmacKey = try Vault.hmacKey(password: password, salt: hmacSalt, iterations: iterations)
+    }
+}
+
+/// The `credentials` component: the files and folders of `credentials.include` (under root or
+/// home) as one tar streamed through ``VaultWriter`` into `credentials.vault`.
+///
+/// The plaintext never touches the destination, not even as a temporary file: each credential
+/// file is read block by block, its bytes go into libarchive's tar writer, whose output callback
+/// encrypts them straight into the vault file. Only regular files are stored (links and special
+/// files are skipped with a warning), as members `root/<path>` or `home/<path>` with mode 0600;
+/// the restore script moves each to `$ROOT/<path>` or `$HOME/<path>`.
+///
+/// Each file's ``FileRecord`` carries an HMAC-SHA-256 of its content keyed with the run's HMAC
+/// key (``VaultRunKeys``), never a plain SHA-256: a plain hash of a short secret can be guessed.
+struct CredentialsCollector {
+    let home: String
+    let root: String
+    /// Absolute, standardized paths of credential files or folders.
+    let include: [String]
+    /// The destination, never read into the vault when it lies inside an included folder.
+    let destination: String
+
+    /// One credential file found under `include`.
+    struct Item {
+        var absolute: String
+        var base: PathBase
+        var relative: String
+    }
+
+    struct Result {
+        var record: ComponentRecord
+        var files: [FileRecord] = []
+        var artifacts: [ArtifactRecord] = []
+        var vault: VaultRecord?
+        var warnings: [String] = []
+    }
+
+    /// The regular files under `include`, each once, with where they restore; problems are
+    /// paths that could not be read or lie outside root and home.
+    func items() -> (items: [Item], problems: [String], warnings: [String]) {
+        var items: [Item] = []
+        var seen = Set<String>()
+        var problems: [String] = []
+        var warnings: [String] = []
+        func add(_ path: String) {
+            guard !seen.contains(path) else { return }
+            seen.insert(path)
+            if GlobSupport.isInside(path, root) && path != root {
+                items.append(Item(absolute: path, base: .root, relative: String(path.dropFirst(root.count + 1))))
+            } else if GlobSupport.isInside(path, home) && path != home {
+                items.append(Item(absolute: path, base: .home, relative: String(path.dropFirst(home.count + 1))))
+            } else {
+                problems.append("\(path): credentials must lie under root \(root) or home \(home)")
+            }
+        }
+        for path in include {
+            var st = stat()
+            guard lstat(path, &st) == 0 else {
+                if errno == ENOENT {
+                    warnings.append("\(path): listed in credentials.include but missing; not in the vault")
+                } else {
+                    problems.append("\(path): \(String(cString: strerror(errno)))")
+                }
+                continue
+            }
+            switch st.st_mode & S_IFMT {
+            case S_IFREG:
+                add(path)
+            case S_IFDIR:
+                var walk = WorkspaceWalk()
+                let destination = self.destination
+                walk.skip = { GlobSupport.isInside($0, destination) }
+                walk.run(base: path)
+                problems += walk.problems
+                for rel in walk.ignored { warnings.append("\(path)/\(rel): not a regular file; not in the vault") }
+                for entry in walk.entries {
+                    switch entry.type {
+                    case .file: add(entry.absolute)
+                    case .symlink:
+                        warnings.append("\(entry.absolute): a symbolic link; not in the vault (list its target)")
+                    case .directory: break
+                    }
+                }
+            case S_IFLNK:
+                warnings.append("\(path): a symbolic link; not in the vault (list its target)")
+            default:
+                warnings.append("\(path): not a regular file or folder; not in the vault")
+            }
+        }
+        return (items, problems, warnings)
+    }
+
+    /// Writes `<setFolder>/credentials.vault` from ``items()``.
+    /// - Parameter keys: the run's keys; the vault's encryption key is derived here (once).
+    /// - Returns: the component record (`ok`, `skipped` when no file was found, `failed` naming
+    ///   unreadable paths), the credential ``FileRecord``s, the vault artifact and its record.
+    /// - Throws: ``RestoreDrillError/io(path:message:)`` when the vault cannot be written.
+    func write(setFolder: String, keys: VaultRunKeys, found: (items: [Item], problems: [String], warnings: [String]))
+        throws -> Result
+    {
+        var result = Result(record: ComponentRecord(id: .credentials, status: .ok))
+        result.warnings = found.warnings
+        var failures = found.problems
+        guard !found.items.isEmpty else {
+            result.record =
+                failures.isEmpty
+                ? ComponentRecord(
+                    id: .credentials, status: .skipped,
+                    reason: "no credential files found in \(include.joined(separator: ", "))")
+                : ComponentRecord(id: .credentials, status: .failed, reason: failures.joined(separator: "; "))
+            return result
+        }
+        let vaultPath = "\(setFolder)/\(Vault.fileName)"
+        let writer = try VaultWriter(
+            output: vaultPath, password: keys.password, iterations: keys.iterations, tagKey: keys.hmacKey, mode: 0o644)
+        let sink = VaultTarSink(writer: writer)
+        let utf8 = Self.utf8Locale()
+        let previous = utf8.map { uselocale($0) }
+        defer {
+            if let previous { uselocale(previous) }
+            if let utf8 { freelocale(utf8) }
+        }
+        guard let archive = archive_write_new() else {
+            writer.abandon()
+            throw RestoreDrillError.runtime("archive_write_new failed")
+        }
+        defer { archive_write_free(archive) }
+        var bytes: Int64 = 0
+        do {
+            archive_write_set_format_pax_restricted(archive)
+            // No padding of the last block beyond what tar needs (smaller vault, same tar).
+            archive_write_set_bytes_in_last_block(archive, 1)
+            let opened = archive_write_open2(
+                archive, Unmanaged.passUnretained(sink).toOpaque(), nil,
+                { _, client, buffer, length in
+                    Unmanaged<VaultTarSink>.fromOpaque(client!).takeUnretainedValue().write(buffer, length)
+                }, nil, nil)
+            try check(opened, archive, sink, vaultPath)
+            let block = UnsafeMutableRawBufferPointer.allocate(byteCount: 64 << 10, alignment: 16)
+            defer {
+                OPENSSL_cleanse(block.baseAddress, block.count)
+                block.deallocate()
+            }
+            for item in found.items {
+                let fd = open(item.absolute, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)
+                guard fd >= 0 else {
+                    failures.append("\(item.absolute): \(String(cString: strerror(errno)))")
+                    continue
+                }
+                defer { close(fd) }
+                var st = stat()
+                guard fstat(fd, &st) == 0, st.st_mode & S_IFMT == S_IFREG else {
+                    failures.append("\(item.absolute): no longer a regular file")
+                    continue
+                }
+                let size = Int64(st.st_size)
+                guard let entry = archive_entry_new() else {
+                    throw RestoreDrillError.runtime("archive_entry_new failed")
+                }
+                defer { archive_entry_free(entry) }
+                archive_entry_set_pathname_utf8(entry, "\(item.base.rawValue)/\(item.relative)")
+                archive_entry_set_filetype(entry, RD_AE_IFREG)
+                archive_entry_set_perm(entry, 0o600)
+                archive_entry_set_size(entry, size)
+                #if os(Linux)
+                    archive_entry_set_mtime(entry, st.st_mtim.tv_sec, 0)
+                #else
+                    archive_entry_set_mtime(entry, st.st_mtimespec.tv_sec, 0)
+                #endif
+                try check(archive_write_header(archive, entry), archive, sink, vaultPath)
+                let mac = VaultHMAC(key: keys.hmacKey)
+                var done: Int64 = 0
+                var readError: String?
+                while done < size {
+                    let n = read(fd, block.baseAddress, Int(min(Int64(block.count), size - done)))
+                    if n < 0 && errno == EINTR { continue }
+                    if n <= 0 {
+                        readError = n < 0 ? String(cString: strerror(errno)) : "file shrank while it was read"
+                        break
+                    }
+                    let chunk = UnsafeRawBufferPointer(rebasing: block[0..<n])
+                    mac.update(chunk)
+                    if archive_write_data(archive, chunk.baseAddress, n) < 0 {
+                        throw sink.error ?? archiveError(archive, vaultPath)
+                    }
+                    done += Int64(n)
+                }
+                if let readError {
+                    // The header promised `size` bytes: pad with zeros to keep the tar well-formed,
+                    // and fail the component (the stored copy is not the file).
+                    memset(block.baseAddress!, 0, block.count)
+                    while done < size {
+                        let n = Int(min(Int64(block.count), size - done))
+                        if archive_write_data(archive, block.baseAddress, n) < 0 {
+                            throw sink.error ?? archiveError(archive, vaultPath)
+                        }
+                        done += Int64(n)
+                    }
+                    failures.append("\(item.absolute): \(readError)")
+                    continue
+                }
+                result.files.append(
+                    FileRecord(
+                        component: .credentials, base: item.base, path: item.relative, type: .file, size: size,
+                        sha256: nil, hmacSHA256: mac.finalizeHex(), mode: 0o600))
+                bytes += size
+            }
+            try check(archive_write_close(archive), archive, sink, vaultPath)
+        } catch {
+            writer.abandon()
+            throw error
+        }
+        let summary = try writer.finish()
+        result.artifacts = [
+            ArtifactRecord(
+                path: Vault.fileName, component: .credentials, kind: .vault, size: summary.size,
+                sha256: summary.sha256)
+        ]
+        result.vault = VaultRecord(
+            artifact: Vault.fileName, cipher: Vault.cipherName, kdf: Vault.kdfName, iterations: keys.iterations,
+            hmac: summary.tag ?? "", hmacSalt: Hex.encode(keys.hmacSalt))
+        result.record = ComponentRecord(
+            id: .credentials, status: failures.isEmpty ? .ok : .failed,
+            reason: failures.isEmpty ? nil : "unreadable: " + failures.joined(separator: "; "),
+            files: result.files.count, bytes: bytes)
+        return result
+    }
+
+    private func check(_ status: Int32, _ archive: OpaquePointer, _ sink: VaultTarSink, _ path: String) throws {
+        if status == ARCHIVE_OK { return }
+        if let error = sink.error { throw error }
+        if status == ARCHIVE_WARN { return }
+        throw archiveError(archive, path)
+    }
+
+    private func archiveError(_ archive: OpaquePointer, _ path: String) -> RestoreDrillError {
+        .io(path: path, message: archive_error_string(archive).map { String(cString: $0) } ?? "libarchive error")
+    }
+
+    /// A UTF-8 `LC_CTYPE` locale for libarchive's name conversion (see ``CodeArchiveWriter``).
+    static func utf8Locale() -> locale_t? {
+        for name in ["C.UTF-8", "C.utf8", "UTF-8", "en_US.UTF-8"] {
+            if let loc = newlocale(LC_CTYPE_MASK, name, nil) { return loc }
+        }
+        return nil
+    }
+}
+
+/// libarchive's write callback into a ``VaultWriter``: tar bytes are encrypted as they are made.
+final class VaultTarSink {
+    let writer: VaultWriter
+    var error: (any Error)?
+
+    init(writer: VaultWriter) { self.writer = writer }
+
+    func write(_ buffer: UnsafeRawPointer?, _ length: Int) -> Int {
+        guard let buffer, length > 0 else { return 0 }
+        do {
+            try writer.write(UnsafeRawBufferPointer(start: buffer, count: length))
+            return length
+        } catch {
+            if self.error == nil { self.error = error }
+            return -1
+        }
+    }
+}
+
+extension BackupEngine {
+    /// The `credentials` component and the keys of the run.
+    ///
+    /// - No `credentials.password` source: `skipped: vault not configured` (the paths are still
+    ///   kept out of every other component), no keys: the manifest is not keyed.
+    /// - A source that gives no password: `failed` naming the source; no keys.
+    /// - Otherwise the run's keys are derived once (at ``vaultIterations`` when there are
+    ///   credential files to store, else at ``Vault/defaultIterations``, the count
+    ///   ``Manifest/hmacIterations`` assumes without a vault) and returned so the caller can key
+    ///   the manifest (``Manifest/applyHMAC(key:salt:)``) after every other field is final.
+    func credentials(
+        into manifest: inout Manifest, partial: String, root: String, home: String, destination: String,
+        credentials include: [String], say: @Sendable (String) -> Void
+    ) async throws -> (ComponentRecord, [String], VaultRunKeys?) {
+        let state: VaultPasswordState
+        if let vaultPassword {
+            state = vaultPassword
+        } else {
+            state = await VaultPasswordState.resolve(
+                config.credentials.password, runner: runner, environment: ProcessInfo.processInfo.environment)
+        }
+        let collector = CredentialsCollector(home: home, root: root, include: include, destination: destination)
+        switch state {
+        case .notConfigured:
+            return (
+                ComponentRecord(
+                    id: .credentials, status: .skipped,
+                    reason: include.isEmpty ? "not configured" : "vault not configured"),
+                [], nil
+            )
+        case .unavailable(let why):
+            return (
+                ComponentRecord(
+                    id: .credentials, status: include.isEmpty ? .skipped : .failed,
+                    reason: "vault password unavailable: \(why)"),
+                [], nil
+            )
+        case .available(let password):
+            let found = collector.items()
+            let iterations = found.items.isEmpty ? Vault.defaultIterations : vaultIterations
+            say("credentials: deriving the vault keys (PBKDF2, \(iterations) iterations)")
+            let keys = try VaultRunKeys(password: password, iterations: iterations)
+            guard !include.isEmpty else {
+                return (ComponentRecord(id: .credentials, status: .skipped, reason: "not configured"), [], keys)
+            }
+            say("credentials: encrypting \(found.items.count) files into \(Vault.fileName)")
+            let stored = try collector.write(setFolder: partial, keys: keys, found: found)
+            manifest.files += stored.files
+            manifest.artifacts += stored.artifacts
+            manifest.vault = stored.vault
+            return (stored.record, stored.warnings, keys)
+        }
+    }
+}

@@ -1,0 +1,80 @@
+import DrillCore
+import Foundation
+import Sandbox
+import Verifier
+
+/// `restore-drill vault verify [ID]`: the keyed checks of one set without a drill — the manifest
+/// HMAC (`set.manifest`) and the vault (`credentials.vault`: HMAC tag before decryption,
+/// decryption, every member against its HMAC digest). Nothing is restored or written; the
+/// decrypted tar stays in memory.
+public struct VaultVerifyJob: Sendable {
+    public let config: RestoreDrillConfig
+    /// Starts a `command:` password source.
+    public let runner: any ProcessRunner
+    /// What an `env:` password source reads.
+    public let environment: [String: String]
+    /// Folder a relative `--password-file` resolves against.
+    public let currentDirectory: String
+
+    public init(
+        config: RestoreDrillConfig, runner: any ProcessRunner = SubprocessRunner(),
+        environment: [String: String] = ProcessInfo.processInfo.environment,
+        currentDirectory: String = FileManager.default.currentDirectoryPath
+    ) {
+        self.config = config
+        self.runner = runner
+        self.environment = environment
+        self.currentDirectory = currentDirectory
+    }
+
+    /// What `vault verify` found (`--json`: format `restore-drill/vault-verify`).
+    public struct Outcome: Codable, Sendable {
+        public var format = "restore-drill/vault-verify"
+        public var formatVersion = 1
+        public var backupID: String
+        public var setPath: String
+        /// `pass` when no check failed or errored (a set without a vault is a skip, and passes).
+        public var verdict: Verdict
+        /// `set.manifest`, then `credentials.vault`.
+        public var checks: [CheckResult]
+
+        enum CodingKeys: String, CodingKey {
+            case format, verdict, checks
+            case formatVersion = "format_version"
+            case backupID = "backup_id"
+            case setPath = "set_path"
+        }
+
+        /// Verdict first, then one line per check.
+        public var text: String {
+            var lines = ["vault verify \(backupID): \(verdict == .pass ? "PASS" : "FAIL")", "  \(setPath)"]
+            for c in checks {
+                lines.append("  \(c.verdict.rawValue.uppercased()) \(c.check.rawValue) \(c.subject): \(c.message)")
+            }
+            return lines.joined(separator: "\n")
+        }
+    }
+
+    /// Verifies set `id` (the newest set when nil).
+    /// - Parameter passwordFile: `--password-file`; without it the configured source is used.
+    /// - Throws: ``RestoreDrillError/usage(_:)`` when no password is available;
+    ///   ``RestoreDrillError/setNotFound(_:)``; what ``VaultPasswordFile/obtain(passwordFile:source:runner:environment:currentDirectory:)``
+    ///   throws for a refused password file or a failing source.
+    public func run(id: String?, passwordFile: String?) async throws -> Outcome {
+        let set =
+            try id.map { try SetLocator.byID($0, in: config.destination) } ?? SetLocator.latest(in: config.destination)
+        guard
+            let file = try await VaultPasswordFile.obtain(
+                passwordFile: passwordFile, source: config.credentials.password, runner: runner,
+                environment: environment, currentDirectory: currentDirectory)
+        else {
+            throw RestoreDrillError.usage(
+                "vault verify needs the vault password: give --password-file FILE or configure credentials.password")
+        }
+        defer { file.remove() }
+        let checks = VaultVerification.check(setPath: set.path, password: file.password)
+        let failed = checks.contains { $0.verdict == .fail || $0.verdict == .error }
+        return Outcome(
+            backupID: set.id.description, setPath: set.path, verdict: failed ? .fail : .pass, checks: checks)
+    }
+}

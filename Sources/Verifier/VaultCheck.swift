@@ -1,0 +1,329 @@
+import CArchive
+import COpenSSL
+import DrillCore
+import Foundation
+
+/// The keys a drill derives from its vault password, each once per (salt, iteration count):
+/// the manifest HMAC, the vault tag and the credential digests of a set made by one backup run
+/// share one salt, so a drill usually runs PBKDF2 once for all three.
+final class VaultKeyCache {
+    let password: VaultPassword
+    private var keys: [String: [UInt8]] = [:]
+
+    init(password: VaultPassword) { self.password = password }
+
+    /// PBKDF2-HMAC-SHA256(password, salt, iterations, 32 bytes), derived on first use.
+    /// - Parameter place: names the set file in errors.
+    /// - Throws: ``RestoreDrillError/invalidSet(path:message:)`` naming `place` when the salt is not
+    ///   hex or the count is out of range.
+    func key(saltHex: String, iterations: Int, place: String) throws -> [UInt8] {
+        let id = "\(saltHex.lowercased())/\(iterations)"
+        if let key = keys[id] { return key }
+        guard let salt = Hex.decode(saltHex), !salt.isEmpty else {
+            throw RestoreDrillError.invalidSet(path: place, message: "HMAC salt is not hex")
+        }
+        guard (1...Vault.maximumIterations).contains(iterations) else {
+            throw RestoreDrillError.invalidSet(
+                path: place,
+                message: "PBKDF2 iteration count \(iterations) is out of range 1…\(Vault.maximumIterations)")
+        }
+        let key = try Vault.hmacKey(password: password, salt: salt, iterations: iterations)
+        keys[id] = key
+        return key
+    }
+}
+
+/// `credentials.vault` (../shared/DESIGN.md, check table): the vault's HMAC tag verifies before
+/// any byte is decrypted, the vault decrypts, the tar inside holds exactly the manifest's
+/// credential files with their HMAC digests, and (after a replay) the restored files match their
+/// HMAC digests with mode 0600.
+///
+/// Without a password the check is a skip naming why. A tag that does not match fails and says
+/// which cause it is: with the manifest HMAC verified by the same password, the password is
+/// right and the vault was tampered with; with the manifest HMAC failing too, the password is
+/// wrong. The decrypted tar is read in memory (never written to a disk) and wiped after; no
+/// evidence line holds plaintext or a plain hash of it.
+struct VaultCheck {
+    let manifest: Manifest
+    let setPath: String
+    /// nil when no password was given.
+    let keys: VaultKeyCache?
+    /// `set.manifest`'s HMAC outcome with the same password: true verified, false not, nil unknown.
+    let manifestHMACVerified: Bool?
+
+    /// Largest plaintext read into memory to check the members (credentials are small files).
+    static let plaintextLimit = 256 << 20
+
+    /// What opening the vault found.
+    enum Opening {
+        /// The check does not run: the reason.
+        case skip(String)
+        /// The vault is wrong: the failed result.
+        case failed(CheckResult)
+        /// Tag, decryption and member digests are right: evidence lines and the member count.
+        case opened(evidence: [String], members: Int, seconds: Double)
+    }
+
+    var subject: String { manifest.vault?.artifact ?? Vault.fileName }
+
+    private func result(_ verdict: Verdict, _ message: String, _ evidence: [String] = [], seconds: Double = 0)
+        -> CheckResult
+    {
+        CheckResult(
+            check: .credentialsVault, subject: subject, verdict: verdict, message: message, evidence: evidence,
+            seconds: seconds)
+    }
+
+    /// Verifies the tag, then decrypts the vault and checks every member against the manifest.
+    func open() -> Opening {
+        let watch = Stopwatch()
+        let component = manifest.component(.credentials)
+        guard let vault = manifest.vault else {
+            if let component, component.status == .failed {
+                return .failed(
+                    result(
+                        .fail, "the credentials component failed at backup: \(component.reason ?? "no reason recorded")"
+                    ))
+            }
+            return .skip("no credentials in this set")
+        }
+        guard let keys else {
+            return .skip(
+                "no password given (--password-file or credentials.password): the vault is neither decrypted nor checked, "
+                    + "and credential files are not restored")
+        }
+        let expected = manifest.files.filter { $0.component == .credentials && $0.type == .file }
+        guard !vault.artifact.isEmpty, !vault.artifact.contains("/"), !vault.artifact.hasPrefix(".") else {
+            return .failed(result(.fail, "vault artifact \"\(vault.artifact)\" is not a plain file name in the set"))
+        }
+        let path = PathText.join(setPath, vault.artifact)
+        guard FileFacts.of(path)?.type == .file else {
+            return .failed(result(.fail, "\(vault.artifact): missing from the set"))
+        }
+        var evidence = [
+            "cipher \(vault.cipher), kdf \(vault.kdf), \(vault.iterations) iterations", "recorded tag \(vault.hmac)",
+        ]
+        let key: [UInt8]
+        do {
+            guard vault.cipher == Vault.cipherName, vault.kdf == Vault.kdfName else {
+                return .failed(
+                    result(
+                        .fail,
+                        "vault uses \(vault.cipher) with \(vault.kdf); this build reads \(Vault.cipherName) with \(Vault.kdfName)"
+                    ))
+            }
+            key = try keys.key(saltHex: vault.hmacSalt, iterations: vault.iterations, place: path)
+            let tag = try Vault.hmacHex(key: key, file: path)
+            evidence.append("computed tag \(tag)")
+            guard Vault.tagsEqual(tag, vault.hmac) else {
+                let why: String
+                switch manifestHMACVerified {
+                case true?:
+                    why =
+                        "tampered vault: the password is right (the manifest HMAC verifies with it) but the vault's HMAC tag "
+                        + "does not match"
+                case false?:
+                    why = "wrong password: neither the vault's HMAC tag nor the manifest HMAC verifies with it"
+                case nil:
+                    why = "wrong password or tampered vault: the vault's HMAC tag does not match"
+                }
+                return .failed(
+                    result(.fail, "\(vault.artifact): \(why); nothing was decrypted", evidence, seconds: watch.seconds))
+            }
+        } catch {
+            return .failed(result(.fail, "\(error)", evidence, seconds: watch.seconds))
+        }
+        evidence.append("HMAC tag verified before decryption")
+
+        // Decrypt into memory and read the tar there.
+        var plaintext = [UInt8]()
+        defer { plaintext.withUnsafeMutableBytes { OPENSSL_cleanse($0.baseAddress, $0.count) } }
+        do {
+            guard let record = manifest.vault else { return .skip("no vault") }
+            try Vault.decrypt(input: path, password: keys.password, record: record, tagKey: key) { block in
+                guard plaintext.count + block.count <= Self.plaintextLimit else {
+                    throw RestoreDrillError.invalidSet(
+                        path: path,
+                        message: "decrypted vault is larger than \(Units.humanBytes(Int64(Self.plaintextLimit)))")
+                }
+                plaintext.append(contentsOf: block)
+            }
+        } catch {
+            return .failed(
+                result(.fail, "\(vault.artifact): the tag verifies but \(error)", evidence, seconds: watch.seconds))
+        }
+        evidence.append("decrypted: \(plaintext.count) bytes of tar")
+        let members = Self.members(of: &plaintext, key: key)
+        var problems: [String] = []
+        if let error = members.error { problems.append("the decrypted tar is unreadable: \(error)") }
+        var byName: [String: VaultMember] = [:]
+        for member in members.list {
+            if byName[member.name] != nil { problems.append("\(member.name): stored twice in the vault") }
+            byName[member.name] = member
+        }
+        for file in expected {
+            let name = "\(file.base.rawValue)/\(file.path)"
+            guard let member = byName.removeValue(forKey: name) else {
+                problems.append("\(name): listed in the manifest, missing from the vault")
+                continue
+            }
+            if !member.isFile {
+                problems.append("\(name): not a regular file in the vault")
+            } else if member.size != file.size {
+                problems.append("\(name): \(member.size) bytes in the vault, the manifest records \(file.size)")
+            } else if let recorded = file.hmacSHA256 {
+                if !Vault.tagsEqual(recorded, member.hmac) {
+                    problems.append("\(name): HMAC digest differs from the manifest")
+                }
+            } else {
+                problems.append("\(name): the manifest records no HMAC digest")
+            }
+        }
+        for name in byName.keys.sorted() { problems.append("\(name): in the vault, not in the manifest") }
+        if !problems.isEmpty {
+            return .failed(
+                result(
+                    .fail, "\(vault.artifact): " + problems.prefix(4).joined(separator: "; "),
+                    evidence + problems.prefix(200), seconds: watch.seconds))
+        }
+        evidence.append("\(expected.count) files in the vault match their HMAC digests")
+        return .opened(evidence: evidence, members: expected.count, seconds: watch.seconds)
+    }
+
+    /// The check's result: `opening`, plus the restored files when the replay ran.
+    /// - Parameters:
+    ///   - newHome: the sandbox home, nil when nothing was restored.
+    ///   - newRoot: the sandbox root, nil when nothing was restored.
+    ///   - notRestored: why restored files are not checked (with nil home and root).
+    func result(_ opening: Opening, newHome: String?, newRoot: String?, notRestored: String? = nil) -> CheckResult {
+        switch opening {
+        case .skip(let reason):
+            return .noSubject(.credentialsVault, subject: subject, reason: reason)
+        case .failed(let failed):
+            return failed
+        case .opened(var evidence, let members, let seconds):
+            guard let newHome, let newRoot, let keys, let vault = manifest.vault else {
+                let why = notRestored ?? "nothing was restored"
+                evidence.append("restored files not checked: \(why)")
+                return result(
+                    .pass,
+                    "HMAC tag verifies, the vault decrypts, \(members) files match their HMAC digests "
+                        + "(restored files not checked: \(why))", evidence, seconds: seconds)
+            }
+            let watch = Stopwatch()
+            var problems: [String] = []
+            do {
+                let key = try keys.key(
+                    saltHex: vault.hmacSalt, iterations: vault.iterations, place: PathText.join(setPath, vault.artifact)
+                )
+                for file in manifest.files where file.component == .credentials && file.type == .file {
+                    let path = PathText.join(file.base == .root ? newRoot : newHome, file.path)
+                    let shown = (file.base == .root ? "$ROOT/" : "~/") + file.path
+                    guard let facts = FileFacts.of(path) else {
+                        problems.append("\(shown): not restored")
+                        continue
+                    }
+                    guard facts.type == .file else {
+                        problems.append("\(shown): restored as a \(facts.type?.rawValue ?? "special file"), not a file")
+                        continue
+                    }
+                    if facts.mode != 0o600 {
+                        problems.append("\(shown): mode \(PathText.octal(facts.mode)), expected 0600")
+                    }
+                    let digest = try Vault.hmacHex(key: key, file: path)
+                    if !Vault.tagsEqual(digest, file.hmacSHA256 ?? "") {
+                        problems.append("\(shown): restored content differs (HMAC digest does not match)")
+                    }
+                }
+            } catch {
+                problems.append("restored credentials cannot be read: \(error)")
+            }
+            let total = seconds + watch.seconds
+            if !problems.isEmpty {
+                return result(
+                    .fail, "restored credentials: " + problems.prefix(4).joined(separator: "; "),
+                    evidence + problems.prefix(200), seconds: total)
+            }
+            evidence.append("\(members) restored files match their HMAC digests with mode 0600")
+            return result(
+                .pass,
+                "HMAC tag verifies, the vault decrypts, \(members) restored files match their HMAC digests (mode 0600)",
+                evidence, seconds: total)
+        }
+    }
+
+    /// One member of the decrypted tar: its name, whether it is a regular file, its size and the
+    /// HMAC of its content (never the content).
+    struct VaultMember {
+        var name: String
+        var isFile: Bool
+        var size: Int64
+        var hmac: String
+    }
+
+    /// Reads the tar in `bytes` (in memory) and HMACs each member with `key`.
+    static func members(of bytes: inout [UInt8], key: [UInt8]) -> (list: [VaultMember], error: String?) {
+        guard let archive = archive_read_new() else { return ([], "libarchive could not allocate a reader") }
+        defer { archive_read_free(archive) }
+        archive_read_support_format_tar(archive)
+        func lastError() -> String {
+            archive_error_string(archive).map { String(cString: $0) } ?? "unknown libarchive error"
+        }
+        return bytes.withUnsafeMutableBytes { raw -> ([VaultMember], String?) in
+            guard archive_read_open_memory(archive, raw.baseAddress, raw.count) == ARCHIVE_OK else {
+                return ([], lastError())
+            }
+            var list: [VaultMember] = []
+            var entry: OpaquePointer?
+            var block = [UInt8](repeating: 0, count: 64 << 10)
+            defer { block.withUnsafeMutableBytes { OPENSSL_cleanse($0.baseAddress, $0.count) } }
+            while true {
+                let status = archive_read_next_header(archive, &entry)
+                if status == ARCHIVE_EOF { break }
+                guard status == ARCHIVE_OK || status == ARCHIVE_WARN, let entry else {
+                    return (list, "after \(list.count) members: \(lastError())")
+                }
+                let name =
+                    archive_entry_pathname_utf8(entry).map { String(cString: $0) }
+                    ?? archive_entry_pathname(entry).map { String(cString: $0) } ?? ""
+                let isFile = UInt32(archive_entry_filetype(entry)) == RD_AE_IFREG
+                let mac = VaultHMAC(key: key)
+                var size: Int64 = 0
+                while true {
+                    let n = block.withUnsafeMutableBytes { archive_read_data(archive, $0.baseAddress, $0.count) }
+                    if n < 0 { return (list, "member \(name): \(lastError())") }
+                    if n == 0 { break }
+                    block.withUnsafeBytes { mac.update(UnsafeRawBufferPointer(rebasing: $0[0..<n])) }
+                    size += Int64(n)
+                }
+                list.append(VaultMember(name: name, isFile: isFile, size: size, hmac: mac.finalizeHex()))
+            }
+            return (list, nil)
+        }
+    }
+}
+
+/// `restore-drill vault verify`: the keyed checks of one set without a drill.
+public enum VaultVerification {
+    /// `set.manifest` (self-checksum and manifest HMAC with `password`) and `credentials.vault`
+    /// (tag before decryption, decryption, every member against its HMAC digest) of the set at
+    /// `setPath`. Nothing is restored and nothing is written; the plaintext stays in memory.
+    /// - Returns: the `set.manifest` result, then the `credentials.vault` result (a skip when the
+    ///   set has no vault, or when the manifest is unreadable).
+    public static func check(setPath: String, password: VaultPassword) -> [CheckResult] {
+        let keys = VaultKeyCache(password: password)
+        let outcome = ManifestCheck.run(setPath: setPath, passwordGiven: true, keys: keys)
+        guard let manifest = outcome.manifest else {
+            return [
+                outcome.result,
+                .noSubject(
+                    .credentialsVault, subject: Vault.fileName,
+                    reason: "set.manifest failed: the manifest cannot be trusted"),
+            ]
+        }
+        let check = VaultCheck(
+            manifest: manifest, setPath: setPath, keys: keys, manifestHMACVerified: outcome.hmacVerified)
+        let vault = check.result(check.open(), newHome: nil, newRoot: nil, notRestored: "vault verify restores nothing")
+        return [outcome.result, vault]
+    }
+}

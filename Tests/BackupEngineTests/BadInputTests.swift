@@ -1,0 +1,249 @@
+import CSQLite
+import DrillCore
+import Foundation
+import Testing
+
+@testable import BackupEngine
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// The backup engine meets bad input with a clear outcome (issue 4, last bullet): one test per bad
+/// input, the expected outcome in its name. Shared rule: no folder that looks like a set is ever
+/// left half-written (only `<id>/` with a manifest, or nothing), and a failed component makes a
+/// partial set.
+@Suite struct BadInputTests {
+    /// Names in the destination: every entry must be a finished set with a valid manifest.
+    static func destinationEntries(_ ws: Workspace) -> [String] {
+        ((try? FileManager.default.contentsOfDirectory(atPath: ws.destination)) ?? []).filter {
+            $0 != ".restore-drill"
+        }.sorted()
+    }
+
+    @Test func zeroByteDatabaseIsStoredAsAnEmptyDatabaseAndTheSetIsComplete() async throws {
+        let ws = try Workspace(chunked: false, live: false)
+        defer { ws.close() }
+        try ws.write("data/empty.db", "")
+        let outcome = try await ws.backup()
+        let m = outcome.manifest
+        #expect(m.status == .complete)
+        let record = try #require(m.databases.first { $0.path == "data/empty.db" })
+        #expect(record.tables.isEmpty)
+        #expect(!m.files.contains { $0.path == "data/empty.db" }, "not also in code.tar.gz")
+        // What is stored opens as a database with no tables.
+        let stored = outcome.setPath + "/" + (record.artifact ?? "")
+        #expect(FileManager.default.fileExists(atPath: stored))
+        #expect(try SQL.with(stored) { try SQL.scalar($0, "SELECT count(*) FROM sqlite_master") } == "0")
+    }
+
+    @Test func fileNamedDbThatIsNotADatabaseFailsDatabasesStaysInCodeAndTheSetIsPartial() async throws {
+        let ws = try Workspace(chunked: false, live: false)
+        defer { ws.close() }
+        try ws.write("data/notes.db", "meeting notes, not SQLite\n")
+        let outcome = try await ws.backup()
+        let m = outcome.manifest
+        #expect(m.status == .partial)
+        #expect(m.component(.databases)?.reason?.contains("data/notes.db: not a SQLite database") == true)
+        let kept = try #require(m.files.first { $0.path == "data/notes.db" })
+        #expect(kept.component == .code)
+        #expect(kept.sha256 == SHA256Digest.hex(of: Data("meeting notes, not SQLite\n".utf8)))
+        #expect(Self.destinationEntries(ws) == [m.id.description])
+    }
+
+    @Test func lockedDatabaseWaitsTheBusyTimeoutThenFailsNamingItAndTheSetIsPartial() async throws {
+        let ws = try Workspace(chunked: false, live: false)
+        defer { ws.close() }
+        let locker = try SQL.open(ws.root + "/data/app.db")
+        defer { SQL.close(locker) }
+        try SQL.exec(locker, "BEGIN EXCLUSIVE; INSERT INTO users(name) VALUES ('pending')")
+        let started = Date()
+        let outcome = try await ws.backup(busyTimeout: 1.5)
+        let seconds = Date().timeIntervalSince(started)
+        #expect(seconds >= 1.4, "gave up before the busy timeout: \(seconds) s")
+        #expect(seconds < 20)
+        let m = outcome.manifest
+        #expect(m.status == .partial)
+        let reason = try #require(m.component(.databases)?.reason)
+        #expect(reason.contains("data/app.db: locked by another process for more than 1 s"), "\(reason)")
+        #expect(!m.databases.contains { $0.path == "data/app.db" })
+    }
+
+    @Test func unreadableFileFailsCodeNamingItAndTheSetIsPartial() async throws {
+        let ws = try Workspace(chunked: false, live: false)
+        defer { ws.close() }
+        try ws.write("src/secret-notes.txt", "cannot read me\n", mode: 0)
+        let manifest: Manifest
+        if geteuid() == 0 {
+            // Root reads a mode-000 file: run the real binary as `nobody` instead, as a user would.
+            manifest = try Self.backupAsNobody(ws)
+        } else {
+            manifest = try await ws.backup().manifest
+        }
+        #expect(manifest.status == .partial)
+        let code = try #require(manifest.component(.code))
+        #expect(code.status == .failed)
+        #expect(code.reason?.contains("src/secret-notes.txt: Permission denied") == true, "\(code.reason ?? "")")
+        #expect(manifest.files.contains { $0.path == "src/main.py" }, "the readable files are still stored")
+        #expect(Self.destinationEntries(ws) == [manifest.id.description])
+    }
+
+    @Test func namesWithSpacesAndNewlinesAreStoredNewlineWarnedAndInvalidUTF8IsAFailureNamingTheBytes() async throws {
+        let ws = try Workspace(chunked: false, live: false)
+        defer { ws.close() }
+        try ws.write("src/with space/a b.txt", "spaces\n")
+        try ws.write("src/line\nbreak.txt", "newline\n")
+        // "café.txt" with a Latin-1 é (0xE9): not UTF-8.
+        var path = Array((ws.root + "/src/caf").utf8) + [0xE9] + Array(".txt".utf8) + [0]
+        let fd = path.withUnsafeMutableBufferPointer {
+            open(UnsafeRawPointer($0.baseAddress!).assumingMemoryBound(to: CChar.self), O_CREAT | O_WRONLY, 0o644)
+        }
+        #expect(fd >= 0)
+        close(fd)
+        let outcome = try await ws.backup()
+        let m = outcome.manifest
+        #expect(m.files.contains { $0.path == "src/with space/a b.txt" })
+        #expect(m.files.contains { $0.path == "src/line\nbreak.txt" })
+        // Stored, and the backup says now what the drill will say later (restore.archives refuses it).
+        #expect(
+            m.warnings.contains { $0.contains("line\\nbreak.txt") && $0.contains("control character") }, "\(m.warnings)"
+        )
+        #expect(m.status == .partial)
+        let reason = try #require(m.component(.code)?.reason)
+        #expect(reason.contains("not valid UTF-8"), "\(reason)")
+        #expect(reason.contains("caf\\xe9.txt"), "\(reason)")
+    }
+
+    @Test func symlinkLoopIsStoredAsLinksWithoutFollowingAndTheSetIsComplete() async throws {
+        let ws = try Workspace(chunked: false, live: false)
+        defer { ws.close() }
+        let fm = FileManager.default
+        try fm.createDirectory(atPath: ws.root + "/loop", withIntermediateDirectories: true)
+        try fm.createSymbolicLink(atPath: ws.root + "/loop/a", withDestinationPath: "b")
+        try fm.createSymbolicLink(atPath: ws.root + "/loop/b", withDestinationPath: "a")
+        try fm.createSymbolicLink(atPath: ws.root + "/loop/self", withDestinationPath: "../loop")
+        let outcome = try await ws.backup()
+        let m = outcome.manifest
+        #expect(m.status == .complete)
+        for (name, target) in [("a", "b"), ("b", "a"), ("self", "../loop")] {
+            let record = try #require(m.files.first { $0.path == "loop/\(name)" })
+            #expect(record.type == .symlink)
+            #expect(record.linkTarget == target)
+        }
+    }
+
+    @Test func fileChangingWhileReadIsRetriedAndStoredAsItIsOnceStable() async throws {
+        let folder = try TempFolder("rd-change")
+        defer { folder.remove() }
+        let path = folder.path + "/growing.log"
+        try Data(repeating: 0x61, count: 3 << 20).write(to: URL(fileURLWithPath: path))
+        let set = folder.path + "/set"
+        try FileManager.default.createDirectory(atPath: set, withIntermediateDirectories: true)
+        var writer = CodeArchiveWriter(entries: [try Self.entry(path, "growing.log")], level: 1)
+        var reads = 0
+        writer.afterRead = { _ in
+            reads += 1
+            // During the first attempt only: the application appends a line.
+            if reads == 1, let h = FileHandle(forWritingAtPath: path) {
+                h.seekToEndOfFile()
+                h.write(Data("appended while the backup read the file\n".utf8))
+                try? h.close()
+            }
+        }
+        let result = try await writer.write(setFolder: set, progress: { _ in })
+        let final = try Data(contentsOf: URL(fileURLWithPath: path))
+        let record = try #require(result.files.first { $0.path == "growing.log" })
+        #expect(record.size == Int64(final.count))
+        #expect(record.sha256 == SHA256Digest.hex(of: final))
+        #expect(result.record.status == .ok)
+        #expect(result.warnings.contains { $0.contains("growing.log") && $0.contains("changed while it was read") })
+        #expect(reads >= 2, "the file was read again")
+    }
+
+    @Test func fileThatNeverStopsChangingIsStoredAsLastReadWithAWarning() async throws {
+        let folder = try TempFolder("rd-change")
+        defer { folder.remove() }
+        let path = folder.path + "/busy.log"
+        try Data(repeating: 0x62, count: 1 << 20).write(to: URL(fileURLWithPath: path))
+        let set = folder.path + "/set"
+        try FileManager.default.createDirectory(atPath: set, withIntermediateDirectories: true)
+        var writer = CodeArchiveWriter(entries: [try Self.entry(path, "busy.log")], level: 1)
+        writer.afterRead = { _ in
+            if let h = FileHandle(forWritingAtPath: path) {
+                h.seekToEndOfFile()
+                h.write(Data("more\n".utf8))
+                try? h.close()
+            }
+        }
+        let result = try await writer.write(setFolder: set, progress: { _ in })
+        #expect(result.record.status == .ok)
+        let warning = try #require(result.warnings.first { $0.contains("busy.log") })
+        #expect(warning.contains("changed while it was read in all \(CodeArchiveWriter.attempts) attempts"))
+        // The archive holds exactly what the manifest records.
+        let members = try Shell.run("/usr/bin/tar", ["-xzOf", set + "/code.tar.gz", "busy.log"])
+        let record = try #require(result.files.first)
+        #expect(SHA256Digest.hex(of: Data(members.out.utf8)) == record.sha256)
+    }
+
+    @Test(.enabled(if: geteuid() == 0, "mounting a small tmpfs needs root (CI runs as root)"))
+    func fullDestinationThrowsNoSpaceNamingTheFileAndLeavesNoPartialFolder() async throws {
+        let ws = try Workspace(chunked: false, live: false)
+        defer { ws.close() }
+        // Incompressible content larger than the destination.
+        var random = [UInt8](repeating: 0, count: 3 << 20)
+        for i in random.indices { random[i] = UInt8.random(in: 0...255) }
+        try Data(random).write(to: URL(fileURLWithPath: ws.root + "/src/blob.bin"))
+        let mount = try Shell.run("/bin/mount", ["-t", "tmpfs", "-o", "size=1m", "tmpfs", ws.destination])
+        try #require(mount.code == 0, "mount: \(mount.err)")
+        defer { _ = try? Shell.run("/bin/umount", [ws.destination]) }
+        do {
+            _ = try await ws.backup()
+            Issue.record("the backup did not fail on a full destination")
+        } catch let error as RestoreDrillError {
+            #expect("\(error)".contains("No space left on device"), "\(error)")
+            #expect("\(error)".contains(ws.destination), "the error names the file")
+        }
+        #expect(Self.destinationEntries(ws).isEmpty, "\(Self.destinationEntries(ws))")
+    }
+
+    // MARK: - Helpers
+
+    static func entry(_ path: String, _ relative: String) throws -> WalkEntry {
+        var st = stat()
+        guard lstat(path, &st) == 0 else { throw RestoreDrillError.io(path: path, message: "lstat") }
+        return WalkEntry(
+            relative: relative, absolute: path, type: .file, mode: Int(st.st_mode) & 0o7777, size: Int64(st.st_size),
+            mtimeSeconds: Int(st.st_mtim.tv_sec), mtimeNanoseconds: Int(st.st_mtim.tv_nsec), linkTarget: nil,
+            excludedFromCode: false)
+    }
+
+    /// Runs `restore-drill backup` as uid/gid 65534 over the workspace (given to that uid) and
+    /// returns the manifest of the set it wrote (exit 1: partial).
+    static func backupAsNobody(_ ws: Workspace) throws -> Manifest {
+        let binary =
+            URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().path + "/.build/debug/restore-drill"
+        try #require(FileManager.default.isExecutableFile(atPath: binary), "run `swift build --build-tests` first")
+        let config = ws.folder.path + "/restore-drill.yml"
+        let yaml = """
+            home: \(ws.home)
+            root: \(ws.root)
+            destination: \(ws.destination)
+            databases:
+              include: ["data/**/*.db"]
+            dependencies:
+              python: [/bin/echo, requests==2.32.3]
+              homebrew: [/bin/echo, git 2.42.0]
+
+            """
+        try Data(yaml.utf8).write(to: URL(fileURLWithPath: config))
+        _ = try Shell.run("/bin/chown", ["-R", "65534:65534", ws.folder.path])
+        let run = try Shell.run(
+            "/usr/bin/setpriv",
+            ["--reuid=65534", "--regid=65534", "--clear-groups", binary, "backup", "--config", config, "--json"])
+        #expect(run.code == 1, "a partial set exits 1: \(run.err)")
+        let sets = destinationEntries(ws)
+        try #require(sets.count == 1, "\(sets) \(run.err)")
+        return try Manifest.load(setPath: ws.destination + "/" + sets[0])
+    }
+}
