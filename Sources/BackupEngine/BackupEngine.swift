@@ -321,7 +321,7 @@ public struct BackupEngine: Sendable {
     }
 
     static func standardized(_ path: String) -> String {
-        var p = (path as NSString).standardizingPath
+        var p = LexicalPath.normalize(path)
         while p.count > 1 && p.hasSuffix("/") { p.removeLast() }
         return p
     }

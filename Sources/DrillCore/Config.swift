@@ -253,7 +253,7 @@ extension RestoreDrillConfig {
 
     static func absolute(_ path: String, relativeTo base: String) -> String {
         let p = path.hasPrefix("/") ? path : (base as NSString).appendingPathComponent(path)
-        return (p as NSString).standardizingPath
+        return LexicalPath.normalize(p)
     }
 }
 
@@ -283,7 +283,7 @@ struct ConfigParser {
         let folder = (file as NSString).deletingLastPathComponent
         let (homeNode, homeText) = try required("home")
         guard homeText.hasPrefix("/") else { throw fail(homeNode, "home", "must be an absolute path") }
-        let home = (homeText as NSString).standardizingPath
+        let home = LexicalPath.normalize(homeText)
         let (rootNode, rootText) = try required("root")
         let root = expand(rootText, home: home, relativeTo: home)
         guard rootText.hasPrefix("/") || rootText.hasPrefix("~") else {

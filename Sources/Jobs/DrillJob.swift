@@ -72,9 +72,8 @@ public struct DrillJob: Sendable {
         var destination: String? = nil
         switch request.pick {
         case .path(let p):
-            setPath =
-                ((p.hasPrefix("/") ? p : (currentDirectory as NSString).appendingPathComponent(p)) as NSString)
-                .standardizingPath
+            setPath = LexicalPath.normalize(
+                p.hasPrefix("/") ? p : (currentDirectory as NSString).appendingPathComponent(p))
             guard FileManager.default.fileExists(atPath: setPath) else { throw RestoreDrillError.setNotFound(setPath) }
         case .latest, .id, .randomWithin:
             guard let config else {

@@ -109,8 +109,8 @@ public struct PruneJob: Sendable {
     /// Removes one set: first renamed to a dot-name (so it stops looking like a set at once), then deleted.
     static func removeSet(at path: String, destination: String) throws {
         let name = (path as NSString).lastPathComponent
-        let parent = ((path as NSString).deletingLastPathComponent as NSString).standardizingPath
-        guard BackupID(name) != nil, parent == (destination as NSString).standardizingPath else {
+        let parent = LexicalPath.normalize((path as NSString).deletingLastPathComponent)
+        guard BackupID(name) != nil, parent == LexicalPath.normalize(destination) else {
             throw RestoreDrillError.runtime("refusing to remove \(path): not a set folder of \(destination)")
         }
         let doomed = (destination as NSString).appendingPathComponent(".removing-\(name)")

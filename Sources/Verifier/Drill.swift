@@ -392,6 +392,6 @@ public struct Drill: Sendable {
     static func absolute(_ path: String) -> String {
         var p = path.hasPrefix("/") ? path : PathText.join(FileManager.default.currentDirectoryPath, path)
         while p.count > 1 && p.hasSuffix("/") { p.removeLast() }
-        return (p as NSString).standardizingPath
+        return LexicalPath.normalize(p)
     }
 }

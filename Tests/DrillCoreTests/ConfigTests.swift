@@ -217,3 +217,29 @@ let designExample = """
         } catch { Issue.record("unexpected \(error)") }
     }
 }
+
+@Suite struct ConfiguredPathTests {
+    /// Foundation's standardizingPath resolves links on Linux; configured paths must not be.
+    @Test func linksInConfiguredPathsStayAsWritten() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("rd-links-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try FileManager.default.createDirectory(atPath: "\(dir)/real/dotfiles", withIntermediateDirectories: true)
+        try FileManager.default.createSymbolicLink(atPath: "\(dir)/home", withDestinationPath: "\(dir)/real")
+        try FileManager.default.createSymbolicLink(
+            atPath: "\(dir)/real/.gitconfig", withDestinationPath: "\(dir)/real/dotfiles/gitconfig")
+        let c = try RestoreDrillConfig.parse(
+            "home: \(dir)/home\nroot: ~/git/../git/p\ndestination: \(dir)/home/./b\nshell: {files: [~/.gitconfig]}\n",
+            file: "\(dir)/c.yml")
+        #expect(c.home == "\(dir)/home")
+        #expect(c.root == "\(dir)/home/git/p")
+        #expect(c.destination == "\(dir)/home/b")
+        #expect(c.shell.files == ["\(dir)/home/.gitconfig"])
+    }
+
+    @Test func lexicalNormalisation() {
+        #expect(LexicalPath.normalize("/a/./b//c/../d/") == "/a/b/d")
+        #expect(LexicalPath.normalize("/../x") == "/x")
+        #expect(LexicalPath.normalize("a/../../b") == "../b")
+        #expect(LexicalPath.normalize("") == ".")
+    }
+}
