@@ -84,7 +84,7 @@ public struct DrillJob: Sendable {
             case .id(let id): setPath = try SetLocator.byID(id, in: config.destination).path
             case .randomWithin(let days):
                 setPath = try SetLocator.randomWithin(days: Double(days), now: clock.now(), in: config.destination).path
-            default: setPath = try SetLocator.latest(in: config.destination).path
+            default: setPath = try SetLocator.latest(in: config.destination, now: clock.now()).path
             }
         }
         let base = currentDirectory

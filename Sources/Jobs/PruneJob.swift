@@ -83,7 +83,11 @@ public struct PruneJob: Sendable {
             if !dryRun { try Self.removeSet(at: set.path, destination: config.destination) }
             outcome.removedSets.append(set.path)
         }
-        for p in scan.partials where now.timeIntervalSince(p.modified) >= Self.partialMaxAge {
+        // Only `.partial-<backup id>` folders are this tool's; `.partial-anything-else` is the user's.
+        for p in scan.partials
+        where BackupID(String(p.name.dropFirst(".partial-".count))) != nil
+            && now.timeIntervalSince(p.modified) >= Self.partialMaxAge
+        {
             if !dryRun { try? fm.removeItem(atPath: p.path) }
             outcome.removedPartials.append(p.path)
         }
