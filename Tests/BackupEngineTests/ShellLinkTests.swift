@@ -60,4 +60,21 @@ import Testing
             #expect(!String(decoding: bytes, as: UTF8.self).contains(ws.secret), "the secret is in \(name)")
         }
     }
+
+    /// A link the drill will refuse (`restore.archives`: it leaves the restore root) is named at
+    /// backup time, not first discovered by a failing drill.
+    @Test func linkLeavingTheRootIsWarnedAtBackup() async throws {
+        let ws = try Workspace(chunked: false, live: false)
+        defer { ws.close() }
+        try FileManager.default.createDirectory(atPath: ws.root + "/venv/bin", withIntermediateDirectories: true)
+        try FileManager.default.createSymbolicLink(atPath: ws.root + "/venv/bin/python3", withDestinationPath: "/usr/bin/python3")
+        try FileManager.default.createSymbolicLink(atPath: ws.root + "/venv/up", withDestinationPath: "../../outside")
+        try FileManager.default.createSymbolicLink(atPath: ws.root + "/venv/inside", withDestinationPath: "../src")
+        let outcome = try await ws.backup()
+        let warnings = outcome.warnings + outcome.manifest.warnings
+        #expect(warnings.contains { $0.contains("venv/bin/python3") && $0.contains("leads outside the root") })
+        #expect(warnings.contains { $0.contains("venv/up") && $0.contains("leads outside the root") })
+        #expect(!warnings.contains { $0.contains("venv/inside") })
+    }
 }
+
