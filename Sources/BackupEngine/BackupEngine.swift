@@ -67,6 +67,16 @@ public struct BackupEngine: Sendable {
         guard FileManager.default.fileExists(atPath: root, isDirectory: &isDir), isDir.boolValue else {
             throw RestoreDrillError.runtime("root \(root) is not a folder")
         }
+        // The destination itself may be made, but not its parent: a missing parent is most often
+        // an external or synced drive that is not mounted, and backing up onto the local disk
+        // underneath its mount point would look like success.
+        let parent = (destination as NSString).deletingLastPathComponent
+        guard FileManager.default.fileExists(atPath: destination) || FileManager.default.fileExists(atPath: parent)
+        else {
+            throw RestoreDrillError.io(
+                path: destination,
+                message: "the destination's folder \(parent) does not exist (a drive that is not mounted?); create it first")
+        }
         do {
             try FileManager.default.createDirectory(atPath: destination, withIntermediateDirectories: true)
         } catch {
