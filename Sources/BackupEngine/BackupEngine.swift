@@ -75,7 +75,8 @@ public struct BackupEngine: Sendable {
         else {
             throw RestoreDrillError.io(
                 path: destination,
-                message: "the destination's folder \(parent) does not exist (a drive that is not mounted?); create it first")
+                message:
+                    "the destination's folder \(parent) does not exist (a drive that is not mounted?); create it first")
         }
         do {
             try FileManager.default.createDirectory(atPath: destination, withIntermediateDirectories: true)
@@ -157,7 +158,8 @@ public struct BackupEngine: Sendable {
             root: root, smallLimit: config.databases.smallLimit, chunkSize: max(1, config.databases.chunkSize),
             busyTimeout: busyTimeout)
         let totalBytes =
-            codeEntries.reduce(Int64(0)) { $0 + ($1.type == .file ? $1.size : 0) } + databases.reduce(0) { $0 + $1.size }
+            codeEntries.reduce(Int64(0)) { $0 + ($1.type == .file ? $1.size : 0) }
+            + databases.reduce(0) { $0 + $1.size }
         let meter = byteProgress.map { ByteMeter(stage: "backup", total: totalBytes, report: $0) }
         async let copying = Self.copyDatabases(
             databases, copier: copier, setFolder: partial, workFolder: work, say: say, copied: { meter?.add($0) })

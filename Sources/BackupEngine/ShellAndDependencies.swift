@@ -37,7 +37,8 @@ struct ShellCollector {
             if credentials.contains(where: {
                 GlobSupport.isInside(path, $0) || GlobSupport.isInside(real, Self.realPath($0) ?? $0)
             }) {
-                result.warnings.append("\(path): is or leads to a credential; not stored in shell/ (the vault holds it)")
+                result.warnings.append(
+                    "\(path): is or leads to a credential; not stored in shell/ (the vault holds it)")
                 continue
             }
             let relative = String(path.dropFirst(home.count + 1))

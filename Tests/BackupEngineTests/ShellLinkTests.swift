@@ -41,7 +41,8 @@ import Testing
         try FileManager.default.createDirectory(atPath: elsewhere, withIntermediateDirectories: true)
         try Data("[core]\n\teditor = vi\n".utf8).write(to: URL(fileURLWithPath: elsewhere + "/gitconfig"))
         try FileManager.default.removeItem(atPath: ws.home + "/.gitconfig")
-        try FileManager.default.createSymbolicLink(atPath: ws.home + "/.gitconfig", withDestinationPath: elsewhere + "/gitconfig")
+        try FileManager.default.createSymbolicLink(
+            atPath: ws.home + "/.gitconfig", withDestinationPath: elsewhere + "/gitconfig")
         let outcome = try await ws.backup()
         let record = try #require(outcome.manifest.files.first { $0.component == .shell && $0.path == ".gitconfig" })
         #expect(record.sha256 == SHA256Digest.hex(of: Data("[core]\n\teditor = vi\n".utf8)))
@@ -52,10 +53,14 @@ import Testing
         let ws = try Workspace(chunked: false, live: false)
         defer { ws.close() }
         try FileManager.default.removeItem(atPath: ws.home + "/.zshrc")
-        try FileManager.default.createSymbolicLink(atPath: ws.home + "/.zshrc", withDestinationPath: ws.root + "/secrets/token.txt")
+        try FileManager.default.createSymbolicLink(
+            atPath: ws.home + "/.zshrc", withDestinationPath: ws.root + "/secrets/token.txt")
         let outcome = try await ws.backup()
         #expect(!outcome.manifest.files.contains { $0.component == .shell && $0.path == ".zshrc" })
-        #expect((outcome.warnings + outcome.manifest.warnings).contains { $0.contains(".zshrc") && $0.contains("credential") })
+        #expect(
+            (outcome.warnings + outcome.manifest.warnings).contains {
+                $0.contains(".zshrc") && $0.contains("credential")
+            })
         for (name, bytes) in try Self.allBytes(under: outcome.setPath) {
             #expect(!String(decoding: bytes, as: UTF8.self).contains(ws.secret), "the secret is in \(name)")
         }
@@ -67,7 +72,8 @@ import Testing
         let ws = try Workspace(chunked: false, live: false)
         defer { ws.close() }
         try FileManager.default.createDirectory(atPath: ws.root + "/venv/bin", withIntermediateDirectories: true)
-        try FileManager.default.createSymbolicLink(atPath: ws.root + "/venv/bin/python3", withDestinationPath: "/usr/bin/python3")
+        try FileManager.default.createSymbolicLink(
+            atPath: ws.root + "/venv/bin/python3", withDestinationPath: "/usr/bin/python3")
         try FileManager.default.createSymbolicLink(atPath: ws.root + "/venv/up", withDestinationPath: "../../outside")
         try FileManager.default.createSymbolicLink(atPath: ws.root + "/venv/inside", withDestinationPath: "../src")
         let outcome = try await ws.backup()
@@ -77,4 +83,3 @@ import Testing
         #expect(!warnings.contains { $0.contains("venv/inside") })
     }
 }
-

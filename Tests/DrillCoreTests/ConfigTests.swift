@@ -100,6 +100,10 @@ let designExample = """
         ("credentials:\n  password: {env: X, file: /f}\n", 5, "credentials.password"),
         ("code:\n  compression_level: 12\n", 5, "code.compression_level"),
         ("retention:\n  daily: -1\n", 5, "retention.daily"),
+        ("schedule:\n  backup: \"25:00\"\n", 5, "schedule.backup"),
+        ("schedule:\n  drill: Sunday 5am\n", 5, "schedule.drill"),
+        ("databases:\n  chunk_size: 4KiB\n", 5, "databases.chunk_size"),
+        ("sandbox:\n  limits: {memory: 1KiB}\n", 5, "sandbox.limits.memory"),
     ])
     func badValuesNameKeyAndLine(_ tail: String, _ line: Int, _ key: String) {
         let text = "home: /h\nroot: /h/r\ndestination: /d\n" + tail

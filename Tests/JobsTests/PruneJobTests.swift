@@ -70,7 +70,8 @@ import Testing
             [.modificationDate: now.addingTimeInterval(-3600)], ofItemAtPath: "\(dest)/.partial-full_20250614_030000")
         // A user's folder that merely starts with `.partial-` is not ours, however old.
         try fm.createDirectory(atPath: "\(dest)/.partial-evil", withIntermediateDirectories: true)
-        try fm.setAttributes([.modificationDate: now.addingTimeInterval(-9 * 86400)], ofItemAtPath: "\(dest)/.partial-evil")
+        try fm.setAttributes(
+            [.modificationDate: now.addingTimeInterval(-9 * 86400)], ofItemAtPath: "\(dest)/.partial-evil")
         let expected = RetentionPolicy.apply(
             sets: ids.map { RetainedSetInfo(id: $0, complete: true, drillPassed: false) },
             rules: RetentionRules(w.config.retention), now: now, timeZone: TimeZone(identifier: "UTC")!)
@@ -152,7 +153,8 @@ import Testing
         _ = try await Self.backups(w, first: "2030-01-01T00:00:00Z", days: 1)
         let real = try await Self.backups(w, first: "2025-06-14T00:00:00Z", days: 1)[0]
         let now = FixedClock(Timestamp.date("2025-06-14T06:00:00Z")!)
-        let result = try await DrillJob(config: w.config, clock: now, currentDirectory: w.folder).run(.init(pick: .latest))
+        let result = try await DrillJob(config: w.config, clock: now, currentDirectory: w.folder).run(
+            .init(pick: .latest))
         #expect(result.backupID == real)
         let rpo = try #require(result.checks.first { $0.check == .rpo })
         #expect(rpo.verdict == .fail)
