@@ -160,7 +160,8 @@ public struct ScheduleInstaller: Sendable {
         if path == "~" || path.hasPrefix("~/") {
             return (home as NSString).appendingPathComponent(String(path.dropFirst(2)))
         }
-        return LexicalPath.normalize((FileManager.default.currentDirectoryPath as NSString).appendingPathComponent(path))
+        return LexicalPath.normalize(
+            (FileManager.default.currentDirectoryPath as NSString).appendingPathComponent(path))
     }
 
     /// The absolute, symlink-free path of the running executable (`/proc/self/exe` on Linux).

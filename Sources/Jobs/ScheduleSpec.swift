@@ -30,4 +30,3 @@ public enum ScheduledJob: String, CaseIterable, Sendable, Codable {
         }
     }
 }
-
