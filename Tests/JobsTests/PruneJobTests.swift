@@ -160,4 +160,30 @@ import Testing
         #expect(rpo.verdict == .fail)
         #expect(rpo.message.contains("full_20300101_030000 is dated in the future"))
     }
+
+    /// A set whose read-back failed must not stand for its day and push the intact sets out.
+    @Test func aSetThatFailedItsCheckDoesNotStandForItsDay() async throws {
+        let w = try Self.workspace()
+        defer { try? FileManager.default.removeItem(atPath: w.folder) }
+        var ids: [BackupID] = []
+        for hour in [1, 2, 3] {
+            let clock = FixedClock(Timestamp.date("2025-06-14T0\(hour):00:00Z")!)
+            ids.append(try await BackupJob(config: w.config, clock: clock).run().manifest.id)
+        }
+        let newest = "\(w.config.destination)/\(ids[2])/code.tar.gz"
+        var bytes = try Data(contentsOf: URL(fileURLWithPath: newest))
+        bytes[bytes.count / 2] ^= 0xff
+        try bytes.write(to: URL(fileURLWithPath: newest))
+        let clock = FixedClock(Timestamp.date("2025-06-14T12:00:00Z")!)
+        let check = try CheckJob(config: w.config, clock: clock).run(id: ids[2].description, all: false)
+        #expect(!check.passed)
+        let outcome = try PruneJob(config: w.config, clock: clock).run(dryRun: false)
+        // The intact 02:00 set stands for the day (and is the newest complete set); the damaged
+        // 03:00 set is kept only as `last 1`; 01:00 is kept as the oldest set of rules that run short.
+        let decisions = outcome.decisions
+        #expect(decisions.contains { $0 == "keep \(ids[2]): last 1" }, "\(decisions)")
+        #expect(
+            decisions.contains { $0.hasPrefix("keep \(ids[1]): newest complete set, daily 2025-06-14") }, "\(decisions)"
+        )
+    }
 }
