@@ -3,6 +3,8 @@ import DrillCore
 import Foundation
 import Testing
 
+@testable import Jobs
+
 #if canImport(Glibc)
     import Glibc
 #endif
@@ -63,7 +65,7 @@ import Testing
 
     @Test func scriptReachingLoopbackFailsWithinTimeoutAndNoConnectionArrives() async throws {
         let e = try await HostileWorld()
-        let listener = try TestListener()
+        let listener = try LoopbackListener()
         let probe = "exec 3<>/dev/tcp/127.0.0.1/\(listener.port) && echo hello >&3"
         // The probe reaches the listener from the host: its failure in the drill is the isolation's.
         let host = try HostileWorld.run("/bin/sh", ["-c", "bash -c \"$1\"", "sh", probe])
@@ -282,43 +284,3 @@ final class HostileWorld {
     }
 }
 
-/// A TCP listener on 127.0.0.1 (port chosen by the kernel) that counts connections.
-final class TestListener {
-    private let fd: Int32
-    let port: UInt16
-
-    init() throws {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        self.fd = fd
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = UInt32(0x7f00_0001).bigEndian
-        let bound = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
-            }
-        }
-        guard fd >= 0, bound == 0, listen(fd, 16) == 0 else {
-            close(fd)
-            throw RestoreDrillError.runtime("cannot listen on 127.0.0.1")
-        }
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
-        }
-        port = UInt16(bigEndian: address.sin_port)
-        _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
-    }
-
-    deinit { close(fd) }
-
-    /// Accepts and closes every queued connection; returns how many.
-    func drain() -> Int {
-        var count = 0
-        while case let client = accept(fd, nil, nil), client >= 0 {
-            close(client)
-            count += 1
-        }
-        return count
-    }
-}
