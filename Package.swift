@@ -90,6 +90,7 @@ let package = Package(
         .testTarget(name: "HealthTests", dependencies: ["Health"], swiftSettings: strict),
         .testTarget(name: "JobsTests", dependencies: ["Jobs", "Sandbox", "CSQLite"], swiftSettings: strict),
         .testTarget(
-            name: "EndToEndTests", dependencies: ["DrillCore", "BackupEngine", "Jobs", "CSQLite"], swiftSettings: strict),
+            name: "EndToEndTests", dependencies: ["DrillCore", "BackupEngine", "Jobs", "CSQLite"], swiftSettings: strict
+        ),
     ]
 )
