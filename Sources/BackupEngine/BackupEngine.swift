@@ -67,6 +67,17 @@ public struct BackupEngine: Sendable {
         guard FileManager.default.fileExists(atPath: root, isDirectory: &isDir), isDir.boolValue else {
             throw RestoreDrillError.runtime("root \(root) is not a folder")
         }
+        // The destination itself may be made, but not its parent: a missing parent is most often
+        // an external or synced drive that is not mounted, and backing up onto the local disk
+        // underneath its mount point would look like success.
+        let parent = (destination as NSString).deletingLastPathComponent
+        guard FileManager.default.fileExists(atPath: destination) || FileManager.default.fileExists(atPath: parent)
+        else {
+            throw RestoreDrillError.io(
+                path: destination,
+                message:
+                    "the destination's folder \(parent) does not exist (a drive that is not mounted?); create it first")
+        }
         do {
             try FileManager.default.createDirectory(atPath: destination, withIntermediateDirectories: true)
         } catch {
@@ -147,7 +158,8 @@ public struct BackupEngine: Sendable {
             root: root, smallLimit: config.databases.smallLimit, chunkSize: max(1, config.databases.chunkSize),
             busyTimeout: busyTimeout)
         let totalBytes =
-            codeEntries.reduce(Int64(0)) { $0 + ($1.type == .file ? $1.size : 0) } + databases.reduce(0) { $0 + $1.size }
+            codeEntries.reduce(Int64(0)) { $0 + ($1.type == .file ? $1.size : 0) }
+            + databases.reduce(0) { $0 + $1.size }
         let meter = byteProgress.map { ByteMeter(stage: "backup", total: totalBytes, report: $0) }
         async let copying = Self.copyDatabases(
             databases, copier: copier, setFolder: partial, workFolder: work, say: say, copied: { meter?.add($0) })
@@ -321,7 +333,7 @@ public struct BackupEngine: Sendable {
     }
 
     static func standardized(_ path: String) -> String {
-        var p = (path as NSString).standardizingPath
+        var p = LexicalPath.normalize(path)
         while p.count > 1 && p.hasSuffix("/") { p.removeLast() }
         return p
     }

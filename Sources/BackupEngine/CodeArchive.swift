@@ -181,6 +181,11 @@ struct CodeArchiveWriter {
                 "\(item.absolute.debugDescription): the name holds a control character; stored, but restore.archives refuses such names, so drills of this set fail until it is renamed"
             )
         }
+        if item.type == .symlink, let target = item.linkTarget, Self.linkLeavesRoot(item.relative, target) {
+            state.warnings.append(
+                "\(item.absolute): symlink to \(target) leads outside the root; stored as a link, but restore.archives refuses links that leave the restore root, so drills of this set fail until it is excluded (code.exclude) or made relative inside the root"
+            )
+        }
         let perm = item.mode & 0o777
         guard let entry = archive_entry_new() else { throw RestoreDrillError.runtime("archive_entry_new failed") }
         defer { archive_entry_free(entry) }
@@ -348,5 +353,17 @@ final class ArchiveSink {
         guard let buffer, length > 0 else { return 0 }
         gzip.append(buffer, count: length)
         return length
+    }
+}
+
+extension CodeArchiveWriter {
+    /// True when a link at `relative` (inside root) with `target` resolves outside root, by the
+    /// same rule `restore.archives` applies: an absolute target, or `..` climbing above root.
+    static func linkLeavesRoot(_ relative: String, _ target: String) -> Bool {
+        if target.hasPrefix("/") { return true }
+        let folder = (relative as NSString).deletingLastPathComponent
+        let joined = folder.isEmpty ? target : folder + "/" + target
+        let normal = LexicalPath.normalize(joined)
+        return normal == ".." || normal.hasPrefix("../")
     }
 }

@@ -31,8 +31,14 @@ struct ShellCollector {
                 result.warnings.append("\(path): shell file outside home \(home); not stored")
                 continue
             }
-            if credentials.contains(where: { GlobSupport.isInside(path, $0) }) {
-                result.warnings.append("\(path): listed as a credential; not stored in shell/")
+            // Compare where the file really is, links followed on both sides: a shell file that
+            // is a link into a credentials folder must not carry the secret into shell/.
+            let real = Self.realPath(path) ?? path
+            if credentials.contains(where: {
+                GlobSupport.isInside(path, $0) || GlobSupport.isInside(real, Self.realPath($0) ?? $0)
+            }) {
+                result.warnings.append(
+                    "\(path): is or leads to a credential; not stored in shell/ (the vault holds it)")
                 continue
             }
             let relative = String(path.dropFirst(home.count + 1))
@@ -70,6 +76,13 @@ struct ShellCollector {
             result.record = ComponentRecord(id: .shell, status: .ok, files: result.files.count, bytes: bytes)
         }
         return result
+    }
+
+    /// The path with every link resolved (`realpath(3)`), or nil when it does not resolve.
+    static func realPath(_ path: String) -> String? {
+        guard let resolved = realpath(path, nil) else { return nil }
+        defer { free(resolved) }
+        return String(cString: resolved)
     }
 }
 

@@ -253,7 +253,7 @@ extension RestoreDrillConfig {
 
     static func absolute(_ path: String, relativeTo base: String) -> String {
         let p = path.hasPrefix("/") ? path : (base as NSString).appendingPathComponent(path)
-        return (p as NSString).standardizingPath
+        return LexicalPath.normalize(p)
     }
 }
 
@@ -283,7 +283,7 @@ struct ConfigParser {
         let folder = (file as NSString).deletingLastPathComponent
         let (homeNode, homeText) = try required("home")
         guard homeText.hasPrefix("/") else { throw fail(homeNode, "home", "must be an absolute path") }
-        let home = (homeText as NSString).standardizingPath
+        let home = LexicalPath.normalize(homeText)
         let (rootNode, rootText) = try required("root")
         let root = expand(rootText, home: home, relativeTo: home)
         guard rootText.hasPrefix("/") || rootText.hasPrefix("~") else {
@@ -315,8 +315,8 @@ struct ConfigParser {
             if let v = m["small_limit"] { config.databases.smallLimit = try size(v, "databases.small_limit") }
             if let v = m["chunk_size"] {
                 config.databases.chunkSize = try size(v, "databases.chunk_size")
-                guard config.databases.chunkSize >= 4096 else {
-                    throw fail(v, "databases.chunk_size", "must be at least 4KiB")
+                guard config.databases.chunkSize >= 1 << 20 else {
+                    throw fail(v, "databases.chunk_size", "must be at least 1MiB (smaller chunks make restores slow)")
                 }
             }
         }
@@ -419,7 +419,14 @@ struct ConfigParser {
             if let v = m["limits"] {
                 let l = try section(v, "sandbox.limits", ["cpu", "memory", "file_size", "open_files", "processes"])
                 if let x = l["cpu"] { config.sandbox.limits.cpu = try duration(x, "sandbox.limits.cpu") }
-                if let x = l["memory"] { config.sandbox.limits.memory = try size(x, "sandbox.limits.memory") }
+                if let x = l["memory"] {
+                    config.sandbox.limits.memory = try size(x, "sandbox.limits.memory")
+                    guard config.sandbox.limits.memory >= 64 << 20 else {
+                        throw fail(
+                            x, "sandbox.limits.memory", "must be at least 64MiB (a restore needs tar, gzip and openssl)"
+                        )
+                    }
+                }
                 if let x = l["file_size"] { config.sandbox.limits.fileSize = try size(x, "sandbox.limits.file_size") }
                 if let x = l["open_files"] {
                     config.sandbox.limits.openFiles = try count(x, "sandbox.limits.open_files")
@@ -436,10 +443,20 @@ struct ConfigParser {
         }
         if let n = fields["schedule"] {
             let m = try section(n, "schedule", ["backup", "prune", "drill", "health"])
-            if let v = m["backup"] { config.schedule.backup = try string(v, "schedule.backup") }
-            if let v = m["prune"] { config.schedule.prune = try string(v, "schedule.prune") }
-            if let v = m["drill"] { config.schedule.drill = try string(v, "schedule.drill") }
-            if let v = m["health"] { config.schedule.health = try string(v, "schedule.health") }
+            func schedule(_ key: String) throws -> String? {
+                guard let v = m[key] else { return nil }
+                let text = try string(v, "schedule.\(key)")
+                do {
+                    _ = try ScheduleTime.parse(text, key: "schedule.\(key)", file: file)
+                } catch RestoreDrillError.config(_, _, let k, let message) {
+                    throw fail(v, k, message)
+                }
+                return text
+            }
+            if let v = try schedule("backup") { config.schedule.backup = v }
+            if let v = try schedule("prune") { config.schedule.prune = v }
+            if let v = try schedule("drill") { config.schedule.drill = v }
+            if let v = try schedule("health") { config.schedule.health = v }
         }
         if let n = fields["hooks"] {
             let m = try section(n, "hooks", ["on_failure", "on_success"])

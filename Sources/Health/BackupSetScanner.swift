@@ -54,10 +54,20 @@ public struct DestinationScan: Sendable, Equatable {
 
     /// The retention view of the sets: complete or not, and whether a drill of the set passed
     /// according to `events` (a `drill` event with status `pass` and that backup id).
+    ///
+    /// A set whose most recent read-back (`check` or `drill` event) failed counts as not complete:
+    /// it is damaged, so it must not stand for a day, week or month and push intact sets of the
+    /// same bucket out (it still counts for `last`, and nothing removes it for being damaged).
     public func retentionInput(events: [HistoryEvent]) -> [RetainedSetInfo] {
         let passed = Set(events.filter { $0.kind == .drill && $0.status == .pass }.compactMap(\.backupID))
+        var lastReadBack: [BackupID: HistoryEventStatus] = [:]
+        for e in events.sorted(by: { $0.time < $1.time }) where e.kind == .check || e.kind == .drill {
+            if let id = e.backupID { lastReadBack[id] = e.status }
+        }
         return sets.map {
-            RetainedSetInfo(id: $0.id, complete: $0.status == .complete, drillPassed: passed.contains($0.id))
+            RetainedSetInfo(
+                id: $0.id, complete: $0.status == .complete && lastReadBack[$0.id] != .fail,
+                drillPassed: passed.contains($0.id) && lastReadBack[$0.id] != .fail)
         }
     }
 }

@@ -72,9 +72,8 @@ public struct DrillJob: Sendable {
         var destination: String? = nil
         switch request.pick {
         case .path(let p):
-            setPath =
-                ((p.hasPrefix("/") ? p : (currentDirectory as NSString).appendingPathComponent(p)) as NSString)
-                .standardizingPath
+            setPath = LexicalPath.normalize(
+                p.hasPrefix("/") ? p : (currentDirectory as NSString).appendingPathComponent(p))
             guard FileManager.default.fileExists(atPath: setPath) else { throw RestoreDrillError.setNotFound(setPath) }
         case .latest, .id, .randomWithin:
             guard let config else {
@@ -85,7 +84,7 @@ public struct DrillJob: Sendable {
             case .id(let id): setPath = try SetLocator.byID(id, in: config.destination).path
             case .randomWithin(let days):
                 setPath = try SetLocator.randomWithin(days: Double(days), now: clock.now(), in: config.destination).path
-            default: setPath = try SetLocator.latest(in: config.destination).path
+            default: setPath = try SetLocator.latest(in: config.destination, now: clock.now()).path
             }
         }
         let base = currentDirectory

@@ -54,7 +54,7 @@ public struct CheckJob: Sendable {
         } else if let id {
             sets = [try SetLocator.byID(id, in: config.destination)]
         } else {
-            sets = [try SetLocator.latest(in: config.destination)]
+            sets = [try SetLocator.latest(in: config.destination, now: clock.now())]
         }
         var outcome = Outcome(sets: [])
         for set in sets {

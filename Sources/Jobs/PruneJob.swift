@@ -83,7 +83,11 @@ public struct PruneJob: Sendable {
             if !dryRun { try Self.removeSet(at: set.path, destination: config.destination) }
             outcome.removedSets.append(set.path)
         }
-        for p in scan.partials where now.timeIntervalSince(p.modified) >= Self.partialMaxAge {
+        // Only `.partial-<backup id>` folders are this tool's; `.partial-anything-else` is the user's.
+        for p in scan.partials
+        where BackupID(String(p.name.dropFirst(".partial-".count))) != nil
+            && now.timeIntervalSince(p.modified) >= Self.partialMaxAge
+        {
             if !dryRun { try? fm.removeItem(atPath: p.path) }
             outcome.removedPartials.append(p.path)
         }
@@ -109,8 +113,8 @@ public struct PruneJob: Sendable {
     /// Removes one set: first renamed to a dot-name (so it stops looking like a set at once), then deleted.
     static func removeSet(at path: String, destination: String) throws {
         let name = (path as NSString).lastPathComponent
-        let parent = ((path as NSString).deletingLastPathComponent as NSString).standardizingPath
-        guard BackupID(name) != nil, parent == (destination as NSString).standardizingPath else {
+        let parent = LexicalPath.normalize((path as NSString).deletingLastPathComponent)
+        guard BackupID(name) != nil, parent == LexicalPath.normalize(destination) else {
             throw RestoreDrillError.runtime("refusing to remove \(path): not a set folder of \(destination)")
         }
         let doomed = (destination as NSString).appendingPathComponent(".removing-\(name)")

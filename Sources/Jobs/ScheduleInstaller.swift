@@ -156,12 +156,12 @@ public struct ScheduleInstaller: Sendable {
     }
 
     func absolute(_ path: String) -> String {
-        if path.hasPrefix("/") { return (path as NSString).standardizingPath }
+        if path.hasPrefix("/") { return LexicalPath.normalize(path) }
         if path == "~" || path.hasPrefix("~/") {
             return (home as NSString).appendingPathComponent(String(path.dropFirst(2)))
         }
-        return ((FileManager.default.currentDirectoryPath as NSString).appendingPathComponent(path) as NSString)
-            .standardizingPath
+        return LexicalPath.normalize(
+            (FileManager.default.currentDirectoryPath as NSString).appendingPathComponent(path))
     }
 
     /// The absolute, symlink-free path of the running executable (`/proc/self/exe` on Linux).

@@ -188,7 +188,7 @@ extension SelftestDamage {
                 id: "archive-truncated", title: "archive truncated mid-stream", kind: .sealed,
                 expected: .restoreArchives,
                 deviation:
-                    "issue 4 expects restore.script; the inspection decompresses every member before the replay, so the cut is caught one step earlier and the script never runs"
+                    "the damage table expects restore.script; the inspection decompresses every member before the replay, so the cut is caught one step earlier and the script never runs"
             ) { c in
                 guard let data = FileManager.default.contents(atPath: c.path("code.tar.gz")) else {
                     throw RestoreDrillError.io(path: "code.tar.gz", message: "unreadable")

@@ -34,10 +34,9 @@ public final class VaultPasswordFile: Sendable {
         environment: [String: String], currentDirectory: String = FileManager.default.currentDirectoryPath
     ) async throws -> VaultPasswordFile? {
         if let passwordFile {
-            let absolute =
-                ((passwordFile.hasPrefix("/")
-                ? passwordFile : (currentDirectory as NSString).appendingPathComponent(passwordFile)) as NSString)
-                .standardizingPath
+            let absolute = LexicalPath.normalize(
+                passwordFile.hasPrefix("/")
+                    ? passwordFile : (currentDirectory as NSString).appendingPathComponent(passwordFile))
             return VaultPasswordFile(
                 path: absolute, password: try VaultPassword.fromFile(absolute), isTemporary: false)
         }

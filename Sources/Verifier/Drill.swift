@@ -89,7 +89,8 @@ public struct Drill: Sendable {
         // both only read the set, so they share the cores.
         async let inspected = Self.inspectArchives(manifest, setPath: setPath)
         let artifactMeter = byteProgress.map {
-            ByteMeter(stage: "drill: reading artifacts", total: manifest.artifacts.reduce(0) { $0 + $1.size }, report: $0)
+            ByteMeter(
+                stage: "drill: reading artifacts", total: manifest.artifacts.reduce(0) { $0 + $1.size }, report: $0)
         }
         checks += await ArtifactCheck.runConcurrently(setPath: setPath, manifest: manifest, meter: artifactMeter)
         artifactMeter?.finish()
@@ -392,6 +393,6 @@ public struct Drill: Sendable {
     static func absolute(_ path: String) -> String {
         var p = path.hasPrefix("/") ? path : PathText.join(FileManager.default.currentDirectoryPath, path)
         while p.count > 1 && p.hasSuffix("/") { p.removeLast() }
-        return (p as NSString).standardizingPath
+        return LexicalPath.normalize(p)
     }
 }

@@ -26,7 +26,17 @@ enum ObjectiveChecks {
             )
         }
         do {
-            guard let newest = try SetLocator.latestComplete(in: destination) else {
+            let complete = try SetLocator.sets(in: destination).filter(\.isComplete)
+            if let future = complete.last(where: { SetLocator.isFuture($0.id, now: now) }) {
+                return (
+                    CheckResult(
+                        check: .rpo, subject: destination, verdict: .fail,
+                        message:
+                            "\(destination): set \(future.id) is dated in the future (the clock of the machine that made it was wrong); the RPO cannot be measured",
+                        evidence: ["now \(Timestamp.string(now))"]), nil
+                )
+            }
+            guard let newest = complete.last else {
                 return (
                     CheckResult(
                         check: .rpo, subject: destination, verdict: .fail,

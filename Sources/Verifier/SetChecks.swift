@@ -130,7 +130,8 @@ struct ManifestCheck {
 struct ArtifactCheck {
     /// One result per artifact, then one for `SHA256SUMS`, then one per unlisted file.
     static func run(setPath: String, manifest: Manifest) -> [CheckResult] {
-        assemble(setPath: setPath, manifest: manifest, perArtifact: manifest.artifacts.map { check($0, setPath: setPath) })
+        assemble(
+            setPath: setPath, manifest: manifest, perArtifact: manifest.artifacts.map { check($0, setPath: setPath) })
     }
 
     /// ``run(setPath:manifest:)`` with the artifacts hashed on every core (``ParallelChecks``);

@@ -38,13 +38,25 @@ public enum SetLocator {
         }.sorted { $0.id < $1.id }
     }
 
-    /// The newest set (complete or partial).
+    /// How far past `now` a set's id may lie before it counts as dated in the future: 5 minutes.
+    public static let clockSkew: Double = 300
+
+    /// The newest set (complete or partial). With `now`, sets dated more than ``clockSkew`` after
+    /// it (a clock that was wrong) are passed over while an older set exists, so one bad clock
+    /// does not take over every later `--latest`.
     /// - Throws: ``RestoreDrillError/setNotFound(_:)`` when the destination holds none; `io` as ``sets(in:)``.
-    public static func latest(in destination: String) throws -> LocatedSet {
-        guard let set = try sets(in: destination).last else {
+    public static func latest(in destination: String, now: Date? = nil) throws -> LocatedSet {
+        let all = try sets(in: destination)
+        let current = now.map { now in all.filter { !isFuture($0.id, now: now) } } ?? all
+        guard let set = current.last ?? all.last else {
             throw RestoreDrillError.setNotFound("no backup set in \(destination)")
         }
         return set
+    }
+
+    /// True when the set's id lies more than ``clockSkew`` after `now`.
+    public static func isFuture(_ id: BackupID, now: Date) -> Bool {
+        id.date.timeIntervalSince(now) > clockSkew
     }
 
     /// The newest complete set, or nil.

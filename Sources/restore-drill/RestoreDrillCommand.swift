@@ -38,7 +38,10 @@ struct RestoreDrillCommand: AsyncParsableCommand {
             if code == .success {
                 exit(withError: error)  // --help, --version
             }
-            Terminal.error(fullMessage(for: error))
+            // argument-parser's message may start with its own "Error: "; ours adds the prefix.
+            var message = fullMessage(for: error)
+            if message.hasPrefix("Error: ") { message.removeFirst("Error: ".count) }
+            Terminal.error(message)
             Foundation.exit(ExitStatus.usage.rawValue)
         }
     }

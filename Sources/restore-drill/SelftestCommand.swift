@@ -10,7 +10,7 @@ struct SelftestCommand: AsyncParsableCommand {
             "Prove the verifier can fail: drill damaged copies of a sample set; each must fail its expected check.",
         discussion: """
             Backs up a small sample workspace twice, drills the second set (it must pass), then makes one \
-            damaged copy per damage kind of issue 4's table (flipped bytes, truncated and hostile archives, \
+            damaged copy per damage kind (README, "Selftest") (flipped bytes, truncated and hostile archives, \
             corrupted databases, broken LaunchAgents, a missing component, hostile restore scripts), drills \
             each with a short timeout and small limits, and prints damage → kind → expected check → verdict. \
             Exit 0 only when the good set passed and every damage was caught by its expected check; 1 otherwise.

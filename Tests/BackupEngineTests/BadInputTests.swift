@@ -61,7 +61,9 @@ import Testing
         let outcome = try await ws.backup(busyTimeout: 1.5)
         let seconds = Date().timeIntervalSince(started)
         #expect(seconds >= 1.4, "gave up before the busy timeout: \(seconds) s")
-        #expect(seconds < 20)
+        // An upper bound that only proves it does not hang: the suite runs tests in parallel and
+        // blocking work (SQLite, hashing) shares a pool as wide as the machine (2 cores here).
+        #expect(seconds < 60)
         let m = outcome.manifest
         #expect(m.status == .partial)
         let reason = try #require(m.component(.databases)?.reason)

@@ -34,7 +34,9 @@ final class Locked<Value>: @unchecked Sendable {
     @Test func blockingMapKeepsOrderAndBoundsWidth() async {
         let running = Locked((now: 0, most: 0))
         let out = await BlockingWork.map(Array(0..<40), width: 3) { i -> Int in
-            running.withLock { $0.now += 1; $0.most = max($0.most, $0.now) }
+            running.withLock {
+                $0.now += 1; $0.most = max($0.most, $0.now)
+            }
             usleep(2000)
             running.withLock { $0.now -= 1 }
             return i * i

@@ -100,6 +100,10 @@ let designExample = """
         ("credentials:\n  password: {env: X, file: /f}\n", 5, "credentials.password"),
         ("code:\n  compression_level: 12\n", 5, "code.compression_level"),
         ("retention:\n  daily: -1\n", 5, "retention.daily"),
+        ("schedule:\n  backup: \"25:00\"\n", 5, "schedule.backup"),
+        ("schedule:\n  drill: Sunday 5am\n", 5, "schedule.drill"),
+        ("databases:\n  chunk_size: 4KiB\n", 5, "databases.chunk_size"),
+        ("sandbox:\n  limits: {memory: 1KiB}\n", 5, "sandbox.limits.memory"),
     ])
     func badValuesNameKeyAndLine(_ tail: String, _ line: Int, _ key: String) {
         let text = "home: /h\nroot: /h/r\ndestination: /d\n" + tail
@@ -215,5 +219,31 @@ let designExample = """
         } catch let RestoreDrillError.invalidSet(_, message) {
             #expect(message.contains("missing key"))
         } catch { Issue.record("unexpected \(error)") }
+    }
+}
+
+@Suite struct ConfiguredPathTests {
+    /// Foundation's standardizingPath resolves links on Linux; configured paths must not be.
+    @Test func linksInConfiguredPathsStayAsWritten() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("rd-links-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try FileManager.default.createDirectory(atPath: "\(dir)/real/dotfiles", withIntermediateDirectories: true)
+        try FileManager.default.createSymbolicLink(atPath: "\(dir)/home", withDestinationPath: "\(dir)/real")
+        try FileManager.default.createSymbolicLink(
+            atPath: "\(dir)/real/.gitconfig", withDestinationPath: "\(dir)/real/dotfiles/gitconfig")
+        let c = try RestoreDrillConfig.parse(
+            "home: \(dir)/home\nroot: ~/git/../git/p\ndestination: \(dir)/home/./b\nshell: {files: [~/.gitconfig]}\n",
+            file: "\(dir)/c.yml")
+        #expect(c.home == "\(dir)/home")
+        #expect(c.root == "\(dir)/home/git/p")
+        #expect(c.destination == "\(dir)/home/b")
+        #expect(c.shell.files == ["\(dir)/home/.gitconfig"])
+    }
+
+    @Test func lexicalNormalisation() {
+        #expect(LexicalPath.normalize("/a/./b//c/../d/") == "/a/b/d")
+        #expect(LexicalPath.normalize("/../x") == "/x")
+        #expect(LexicalPath.normalize("a/../../b") == "../b")
+        #expect(LexicalPath.normalize("") == ".")
     }
 }

@@ -68,6 +68,10 @@ import Testing
             ofItemAtPath: "\(dest)/.partial-full_20250501_030000")
         try fm.setAttributes(
             [.modificationDate: now.addingTimeInterval(-3600)], ofItemAtPath: "\(dest)/.partial-full_20250614_030000")
+        // A user's folder that merely starts with `.partial-` is not ours, however old.
+        try fm.createDirectory(atPath: "\(dest)/.partial-evil", withIntermediateDirectories: true)
+        try fm.setAttributes(
+            [.modificationDate: now.addingTimeInterval(-9 * 86400)], ofItemAtPath: "\(dest)/.partial-evil")
         let expected = RetentionPolicy.apply(
             sets: ids.map { RetainedSetInfo(id: $0, complete: true, drillPassed: false) },
             rules: RetentionRules(w.config.retention), now: now, timeZone: TimeZone(identifier: "UTC")!)
@@ -93,6 +97,7 @@ import Testing
         #expect(fm.fileExists(atPath: "\(dest)/notes.txt"))
         #expect(fm.fileExists(atPath: "\(dest)/.partial-full_20250614_030000"))
         #expect(!fm.fileExists(atPath: "\(dest)/.partial-full_20250501_030000"))
+        #expect(fm.fileExists(atPath: "\(dest)/.partial-evil"))
         #expect(!(try fm.contentsOfDirectory(atPath: dest)).contains { $0.hasPrefix(".removing-") })
         // The prune is recorded.
         let events = try HistoryStore(destination: dest).events()
@@ -138,5 +143,47 @@ import Testing
         let outcome = try PruneJob(config: w.config, clock: FixedClock(Timestamp.date("2025-06-14T12:00:00Z")!)).run(
             dryRun: false)
         #expect(outcome.decisions.count == 2)
+    }
+
+    /// A set made while the clock was years ahead must not take over `drill --latest`, and the
+    /// drill's `rpo` fails naming it instead of reporting a negative age as a pass.
+    @Test func aSetDatedInTheFutureNeitherTakesOverLatestNorPassesRPO() async throws {
+        let w = try Self.workspace()
+        defer { try? FileManager.default.removeItem(atPath: w.folder) }
+        _ = try await Self.backups(w, first: "2030-01-01T00:00:00Z", days: 1)
+        let real = try await Self.backups(w, first: "2025-06-14T00:00:00Z", days: 1)[0]
+        let now = FixedClock(Timestamp.date("2025-06-14T06:00:00Z")!)
+        let result = try await DrillJob(config: w.config, clock: now, currentDirectory: w.folder).run(
+            .init(pick: .latest))
+        #expect(result.backupID == real)
+        let rpo = try #require(result.checks.first { $0.check == .rpo })
+        #expect(rpo.verdict == .fail)
+        #expect(rpo.message.contains("full_20300101_030000 is dated in the future"))
+    }
+
+    /// A set whose read-back failed must not stand for its day and push the intact sets out.
+    @Test func aSetThatFailedItsCheckDoesNotStandForItsDay() async throws {
+        let w = try Self.workspace()
+        defer { try? FileManager.default.removeItem(atPath: w.folder) }
+        var ids: [BackupID] = []
+        for hour in [1, 2, 3] {
+            let clock = FixedClock(Timestamp.date("2025-06-14T0\(hour):00:00Z")!)
+            ids.append(try await BackupJob(config: w.config, clock: clock).run().manifest.id)
+        }
+        let newest = "\(w.config.destination)/\(ids[2])/code.tar.gz"
+        var bytes = try Data(contentsOf: URL(fileURLWithPath: newest))
+        bytes[bytes.count / 2] ^= 0xff
+        try bytes.write(to: URL(fileURLWithPath: newest))
+        let clock = FixedClock(Timestamp.date("2025-06-14T12:00:00Z")!)
+        let check = try CheckJob(config: w.config, clock: clock).run(id: ids[2].description, all: false)
+        #expect(!check.passed)
+        let outcome = try PruneJob(config: w.config, clock: clock).run(dryRun: false)
+        // The intact 02:00 set stands for the day (and is the newest complete set); the damaged
+        // 03:00 set is kept only as `last 1`; 01:00 is kept as the oldest set of rules that run short.
+        let decisions = outcome.decisions
+        #expect(decisions.contains { $0 == "keep \(ids[2]): last 1" }, "\(decisions)")
+        #expect(
+            decisions.contains { $0.hasPrefix("keep \(ids[1]): newest complete set, daily 2025-06-14") }, "\(decisions)"
+        )
     }
 }

@@ -170,16 +170,16 @@ func run(_ argv: [String]) throws -> (status: Int32, output: String) {
         #expect(plist?["StartCalendarInterval"] as? [String: Int] == ["Hour": 2, "Minute": 30])
     }
 
+    /// A bad schedule is caught when the configuration is read (so `config check` reports it with
+    /// its line), before anything could be installed.
     @Test func aBadScheduleValueIsAConfigurationError() throws {
-        let f = try ScheduleFixture(schedule: "{drill: \"Sun 25:00\"}")
         do {
-            _ = try f.installer.install(f.request(.launchd))
+            _ = try ScheduleFixture(schedule: "{drill: \"Sun 25:00\"}")
             Issue.record("expected an error")
         } catch let error as RestoreDrillError {
-            #expect(error.description.contains("schedule.drill"))
+            #expect(error.description.contains("restore-drill.yml:4: schedule.drill"))
             #expect(error.exitStatus == .usage)
         }
-        #expect(!FileManager.default.fileExists(atPath: f.target))
     }
 
     @Test func systemdUnitsPassSystemdAnalyzeVerify() throws {
