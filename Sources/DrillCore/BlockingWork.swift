@@ -14,13 +14,17 @@ public enum BlockingWork {
 
     /// Runs `body` on a new thread (once a slot is free) and returns its result; the calling task
     /// suspends meanwhile.
+    /// - Parameter takesSlot: false for work that mostly waits on the disk or a lock (a database
+    ///   copy): it runs at once beside the slotted CPU work instead of taking a core's slot from it.
     /// - Throws: what `body` throws.
-    public static func run<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+    public static func run<T: Sendable>(
+        takesSlot: Bool = true, _ body: @escaping @Sendable () throws -> T
+    ) async throws -> T {
         try await withCheckedThrowingContinuation { continuation in
             let thread = Thread {
-                slots.wait()
+                if takesSlot { slots.wait() }
                 let result = Result { try body() }
-                slots.signal()
+                if takesSlot { slots.signal() }
                 continuation.resume(with: result)
             }
             thread.start()
