@@ -257,8 +257,8 @@ public struct BackupEngine: Sendable {
         return keys
     }
 
-    /// Copies every database, at most one per core at once, each on a thread of its own
-    /// (``BlockingWork``), largest first (so the longest copy starts early); the results come back
+    /// Copies every database, at most one per core but one at once, each on a thread of its own
+    /// (``BlockingWork``, outside the CPU slots the compression uses), largest first (so the longest copy starts early); the results come back
     /// in the order of `databases`.
     /// - Throws: ``RestoreDrillError`` when the set cannot be written (a problem with one source
     ///   database is a `.failure` in its slot instead).
@@ -266,7 +266,9 @@ public struct BackupEngine: Sendable {
         _ databases: [WalkEntry], copier: DatabaseCopier, setFolder: String, workFolder: String,
         say: @escaping @Sendable (String) -> Void, copied: @escaping @Sendable (Int64) -> Void = { _ in }
     ) async throws -> [Result<DatabaseCopier.Stored, DatabaseCopyFailure>] {
-        let width = max(1, ProcessInfo.processInfo.activeProcessorCount)
+        // One core fewer than there are (at least one): the code archive's compression keeps the
+        // cores' slots, the copies (mostly disk writes) run beside it.
+        let width = max(1, ProcessInfo.processInfo.activeProcessorCount - 1)
         let order = databases.indices.sorted { databases[$0].size > databases[$1].size }
         var slots = [Result<DatabaseCopier.Stored, DatabaseCopyFailure>?](repeating: nil, count: databases.count)
         try await withThrowingTaskGroup(of: (Int, Result<DatabaseCopier.Stored, DatabaseCopyFailure>).self) { group in
@@ -281,7 +283,7 @@ public struct BackupEngine: Sendable {
                     let entry = databases[i]
                     // SQLite and file I/O block (and a locked database waits): a thread of its own.
                     group.addTask {
-                        try await BlockingWork.run {
+                        try await BlockingWork.run(takesSlot: false) {
                             do {
                                 let stored = try copier.copy(
                                     entry, index: i + 1, setFolder: setFolder, workFolder: workFolder)

@@ -1,14 +1,32 @@
 import Foundation
 
-/// Runs blocking work (file reads, SQLite, waiting on a lock) on threads of its own, so it never
-/// holds one of Swift concurrency's cooperative threads: there is one per core, and a task that
-/// blocks one stalls every other task of the process (timeouts, process monitors).
+/// Runs blocking work (file reads, SQLite, compression, waiting on a lock) on threads of its own,
+/// so it never holds one of Swift concurrency's cooperative threads: there is one per core, and a
+/// task that blocks one stalls every other task of the process (timeouts, process monitors).
+///
+/// Process-wide, at most one body per active core runs at a time (the others wait on their own
+/// thread, not on a cooperative one), so however many callers ask at once the work never
+/// oversubscribes the cores and the rest of the process keeps its share. Bodies must not call
+/// ``run(_:)`` themselves (they would wait for a slot they hold).
 public enum BlockingWork {
-    /// Runs `body` on a new thread and returns its result; the calling task suspends meanwhile.
+    /// The slots: one per active core.
+    private static let slots = DispatchSemaphore(value: max(1, ProcessInfo.processInfo.activeProcessorCount))
+
+    /// Runs `body` on a new thread (once a slot is free) and returns its result; the calling task
+    /// suspends meanwhile.
+    /// - Parameter takesSlot: false for work that mostly waits on the disk or a lock (a database
+    ///   copy): it runs at once beside the slotted CPU work instead of taking a core's slot from it.
     /// - Throws: what `body` throws.
-    public static func run<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+    public static func run<T: Sendable>(
+        takesSlot: Bool = true, _ body: @escaping @Sendable () throws -> T
+    ) async throws -> T {
         try await withCheckedThrowingContinuation { continuation in
-            let thread = Thread { continuation.resume(with: Result { try body() }) }
+            let thread = Thread {
+                if takesSlot { slots.wait() }
+                let result = Result { try body() }
+                if takesSlot { slots.signal() }
+                continuation.resume(with: result)
+            }
             thread.start()
         }
     }
