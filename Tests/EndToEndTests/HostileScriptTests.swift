@@ -35,23 +35,18 @@ import Testing
     }
 
     @Test func scriptWritingIntoTheRealTmpFailsWithinTimeoutAndNothingEscapes() async throws {
-        let e = try await HostileWorld()
-        let target = (NSTemporaryDirectory() as NSString).appendingPathComponent("restore-drill-e2e-\(e.token)")
-        let outcome = try e.drillHostile("set -e\necho escaped > '\(target)'\n", escapeTargets: [target])
-        #expect(outcome.exitCode == 1)
-        #expect(outcome.seconds < Self.timeout + 5)
-        let script = try #require(outcome.check("restore.script"))
-        #expect(script.verdict == "fail")
-        #expect(script.message.contains("exited with status"), "\(script.message)")
-        #expect(script.evidence.contains { $0.contains(target) }, "the output tail names the refused write")
-        #expect(outcome.canaryChanges.isEmpty, "\(outcome.canaryChanges)")
-        #expect(outcome.escaped.isEmpty, "\(outcome.escaped)")
+        try await Self.expectWriteRefused(into: NSTemporaryDirectory())
     }
 
     @Test func scriptWritingIntoTheRealHomeFailsWithinTimeoutAndNothingEscapes() async throws {
+        try await Self.expectWriteRefused(into: ProcessInfo.processInfo.environment["HOME"] ?? NSHomeDirectory())
+    }
+
+    /// A sealed set whose script writes `<folder>/restore-drill-e2e-<token>` under `set -e`: the
+    /// drill fails within the timeout naming the refused write, and nothing escapes.
+    static func expectWriteRefused(into folder: String) async throws {
         let e = try await HostileWorld()
-        let home = ProcessInfo.processInfo.environment["HOME"] ?? NSHomeDirectory()
-        let target = (home as NSString).appendingPathComponent("restore-drill-e2e-\(e.token)")
+        let target = (folder as NSString).appendingPathComponent("restore-drill-e2e-\(e.token)")
         let outcome = try e.drillHostile("set -e\necho escaped > '\(target)'\n", escapeTargets: [target])
         #expect(outcome.exitCode == 1)
         #expect(outcome.seconds < Self.timeout + 5)
