@@ -94,6 +94,12 @@ struct DatabaseCopier: Sendable {
         guard rc == SQLITE_OK, let dst = dstHandle else {
             throw RestoreDrillError.io(path: temp, message: "cannot create the copy: \(Self.message(dstHandle, rc))")
         }
+        // The copy is a new temporary file that is thrown away on any failure, so it needs no
+        // rollback journal and no fsync per transaction (with the defaults, FULL and DELETE, the
+        // 185 MB bench database took 0.95 s to copy instead of 0.47 s). Its journal mode is set
+        // to DELETE below, which is what the set stores.
+        _ = try Self.query(dst, "PRAGMA synchronous=OFF", path: temp)
+        _ = try Self.query(dst, "PRAGMA journal_mode=OFF", path: temp)
         guard let backup = sqlite3_backup_init(dst, "main", src, "main") else {
             throw DatabaseCopyFailure(
                 path: name, message: "backup cannot start: \(Self.message(dst, sqlite3_errcode(dst)))")
