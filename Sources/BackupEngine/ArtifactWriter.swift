@@ -56,6 +56,7 @@ final class HashingFileWriter {
     /// - Returns: the bytes written and their SHA-256 (64 lowercase hex).
     /// - Throws: ``RestoreDrillError/io(path:message:)`` when closing fails.
     func finish() throws -> (size: Int64, sha256: String) {
+        Durability.startWriteback(fd)
         let result = close(fd)
         fd = -1
         guard result == 0 else { throw RestoreDrillError.io(path: path, message: String(cString: strerror(errno))) }

@@ -97,11 +97,15 @@ public struct BackupEngine: Sendable {
             manifest.status = manifest.components.contains { $0.status == .failed } ? .partial : .complete
             // The keyed checksum covers every other field: set it last.
             if let keys { try manifest.applyHMAC(key: keys.hmacKey, salt: keys.hmacSalt) }
+            // Every artifact is on disk before the manifest says the set exists, and the rename
+            // is on disk before the history says so (see Durability).
+            try await Durability.syncTree(partial)
             try AtomicFile.write(try manifest.encodedForDisk(), to: "\(partial)/\(Manifest.fileName)")
             let final = "\(destination)/\(id)"
             guard rename(partial, final) == 0 else {
                 throw RestoreDrillError.io(path: final, message: String(cString: strerror(errno)))
             }
+            try Durability.sync(destination)
             say("backup: \(manifest.status.rawValue) set \(final)")
             return BackupOutcome(setPath: final, manifest: manifest, warnings: manifest.warnings)
         } catch {

@@ -46,6 +46,7 @@ struct DatabaseCopier: Sendable {
         try SetNames.makeParent(of: target)
         if size < smallLimit {
             let (sha, _) = try SHA256Digest.file(at: temp)
+            Durability.startWriteback(path: temp)
             guard rename(temp, target) == 0 else {
                 throw RestoreDrillError.io(path: target, message: String(cString: strerror(errno)))
             }
@@ -234,6 +235,7 @@ enum ChunkCopy {
             try put(input, output, offset + done, buffer.baseAddress!, n, target)
             done += Int64(n)
         }
+        Durability.startWriteback(output)
         let rc = close(output)
         closed = true
         guard rc == 0 else { throw RestoreDrillError.io(path: target, message: String(cString: strerror(errno))) }

@@ -33,9 +33,11 @@ public enum BlockingWork {
 
     /// `items.map(transform)` on `width` threads of its own (each takes the next item when it is
     /// free), results in the order of `items`. The calling task suspends meanwhile.
-    /// - Parameter width: the most items worked on at once (at least 1).
+    /// - Parameters:
+    ///   - width: the most items worked on at once (at least 1).
+    ///   - takesSlot: false for work that waits on the disk (see ``run(takesSlot:_:)``).
     public static func map<Item: Sendable, Output: Sendable>(
-        _ items: [Item], width: Int, _ transform: @escaping @Sendable (Item) -> Output
+        _ items: [Item], width: Int, takesSlot: Bool = true, _ transform: @escaping @Sendable (Item) -> Output
     ) async -> [Output] {
         guard !items.isEmpty else { return [] }
         let box = ResultBox<Output>(count: items.count)
@@ -43,7 +45,7 @@ public enum BlockingWork {
         await withTaskGroup(of: Void.self) { group in
             for _ in 0..<threads {
                 group.addTask {
-                    _ = try? await run {
+                    _ = try? await run(takesSlot: takesSlot) {
                         while let i = box.claim() { box.store(transform(items[i]), at: i) }
                     }
                 }
