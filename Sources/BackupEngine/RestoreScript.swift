@@ -7,9 +7,10 @@ import Foundation
 /// only `tar` (GNU or bsdtar), `gzip`, `sed` (never `-i`), `cat`, `mkdir`, `chmod`, `mv`, `rm`, and
 /// `openssl dgst -sha256 -r` when present, else `sha256sum`, else `shasum -a 256`.
 ///
-/// Steps: (1) every `SHA256SUMS` line is checked, stopping at the first mismatch;
-/// (2) a non-empty `--home` or `--root` is refused without `--force`; (3) `code.tar.gz` is
-/// extracted into the root; (4) each database is reassembled from the chunk list embedded here (in
+/// Steps: (1) every `SHA256SUMS` line is checked (one hashing process for all artifacts), naming
+/// the first mismatch; (2) a non-empty `--home` or `--root` is refused without `--force`; (3)
+/// `code.tar.gz` is extracted into the root by a background `tar` while steps (4) to (6) run, and
+/// waited for before (7); (4) each database is reassembled from the chunk list embedded here (in
 /// that order, never a glob) into a temporary file next to its target, checked against its SHA-256,
 /// then moved into place; (5) LaunchAgents are written to `$HOME/<path>` with the old root and home
 /// rewritten by ``PathRewrite``'s rule in `sed`; (6) shell files; (7) credentials: with
@@ -75,6 +76,7 @@ public enum RestoreScript {
             s += "rd_restore_file \(q(artifact.path)) \(q(file.path)) \(octal(file.mode))\n"
         }
         if shellFiles.isEmpty { s += "rd_say \"shell: none in this set\"\n" }
+        if manifest.artifact("code.tar.gz") != nil { s += "\n# (3) the code archive, extracted beside (4) to (6)\nrd_extract_wait\n" }
         s += "\n# (7) credentials: decrypted with the openssl CLI only when --password-file is given\n"
         s += credentialsStep(manifest)
         s += "\n# (8) dependencies: printed, not installed\n"
@@ -171,8 +173,9 @@ public enum RestoreScript {
             printf '%s\n' "usage: sh $RD_SCRIPT_NAME --home DIR --root DIR [--password-file F] [--yes] [--force]"
         }
 
-        RD_TMP= RD_CRED_TMP=
+        RD_TMP= RD_CRED_TMP= RD_TAR_PID=
         rd_cleanup() {
+            if [ -n "$RD_TAR_PID" ]; then kill "$RD_TAR_PID" 2>/dev/null || :; wait "$RD_TAR_PID" 2>/dev/null || :; fi
             if [ -n "$RD_TMP" ]; then rm -f "$RD_TMP"; fi
             if [ -n "$RD_CRED_TMP" ]; then rm -rf "$RD_CRED_TMP"; fi
         }
@@ -238,16 +241,33 @@ public enum RestoreScript {
             esac
         }
 
+        # Prints one line per file argument, in order: its SHA-256 (64 lowercase hex), whatever the
+        # tool (sha256sum puts a \ before the line of a name it escapes). A file that cannot be
+        # read gets no line, so a caller comparing the lines sees the difference.
+        rd_hashes() {
+            case $RD_HASH in
+                openssl) openssl dgst -sha256 -r "$@" ;;
+                sha256sum) sha256sum "$@" ;;
+                *) shasum -a 256 "$@" ;;
+            esac 2>/dev/null | sed -n -e 's/^\\//' -e 's/^\([0-9a-f]\{64\}\) .*/\1/p'
+        }
+
         # Prints the SHA-256 of file $1 (64 lowercase hex).
         rd_digest() {
             rd_out=$(rd_sha256 "$1") || return 1
             printf '%s\n' "${rd_out%% *}"
         }
 
-        # (1) Checks every SHA256SUMS line; $1 is how many artifacts the set has.
+        # (1) Checks every SHA256SUMS line; $1 is how many artifacts the set has. The lines are
+        # checked first (shape, safe names, file present), then one process hashes every artifact
+        # (one start instead of one per artifact); only when the checksums differ are the files
+        # hashed one at a time, to name the first that differs.
         rd_verify_sums() {
             [ -f "$RD_SET/SHA256SUMS" ] || rd_fail "SHA256SUMS: missing"
+            rd_expected=$1
             rd_count=0
+            rd_want=
+            set --
             while IFS= read -r rd_line || [ -n "$rd_line" ]; do
                 [ -n "$rd_line" ] || continue
                 rd_sum=${rd_line%%  *}
@@ -260,11 +280,23 @@ public enum RestoreScript {
                     '' | /* | .. | ../* | */.. | */../*) rd_fail "SHA256SUMS: unsafe name: $rd_name" ;;
                 esac
                 [ -f "$RD_SET/$rd_name" ] || rd_fail "$rd_name: missing"
-                rd_got=$(rd_digest "$RD_SET/$rd_name") || rd_fail "$rd_name: cannot be read"
-                [ "$rd_got" = "$rd_sum" ] || rd_fail "$rd_name: checksum mismatch"
+                set -- "$@" "./$rd_name"
+                rd_want=$rd_want$rd_sum$RD_NL
                 rd_count=$((rd_count + 1))
             done <"$RD_SET/SHA256SUMS"
-            [ "$rd_count" -ge "$1" ] || rd_fail "SHA256SUMS: lists $rd_count artifacts, the set has $1"
+            [ "$rd_count" -ge "$rd_expected" ] || rd_fail "SHA256SUMS: lists $rd_count artifacts, the set has $rd_expected"
+            rd_got=$(cd "$RD_SET" && rd_hashes "$@")$RD_NL
+            if [ "$rd_got" != "$rd_want" ]; then
+                for rd_name in "$@"; do
+                    rd_sum=${rd_want%%"$RD_NL"*}
+                    rd_want=${rd_want#*"$RD_NL"}
+                    rd_one=$(cd "$RD_SET" && rd_hashes "$rd_name")
+                    rd_name=${rd_name#./}
+                    [ -n "$rd_one" ] || rd_fail "$rd_name: cannot be read"
+                    [ "$rd_one" = "$rd_sum" ] || rd_fail "$rd_name: checksum mismatch"
+                done
+                rd_fail "SHA256SUMS: the checksums differ"
+            fi
             rd_say "verified $rd_count artifacts (SHA-256 with $RD_HASH)"
         }
 
@@ -333,16 +365,34 @@ public enum RestoreScript {
             RD_HOME_SED=$(rd_sed_new "$RD_HOME")
         }
 
-        # (3) Extracts archive $1 into the root.
+        # (3) Starts extracting archive $1 into the root in the background: tar and gzip keep about
+        # one core busy while the databases, LaunchAgents and shell files (none of them a path the
+        # archive holds) are restored beside them. rd_extract_wait waits and stops on a failure.
+        RD_TAR_PID= RD_TAR_NAME=
         rd_extract_code() {
             rd_say "code: extracting $1 into $RD_ROOT"
-            tar -xpzf "$RD_SET/$1" -C "$RD_ROOT" || rd_fail "$1: extraction failed"
+            RD_TAR_NAME=$1
+            tar -xpzf "$RD_SET/$1" -C "$RD_ROOT" &
+            RD_TAR_PID=$!
         }
 
-        # Makes the folder of target $1 and sets rd_p to it.
+        rd_extract_wait() {
+            [ -n "$RD_TAR_PID" ] || return 0
+            rd_pid=$RD_TAR_PID
+            RD_TAR_PID=
+            wait "$rd_pid" || rd_fail "$RD_TAR_NAME: extraction failed"
+            rd_say "code: extracted $RD_TAR_NAME"
+        }
+
+        # Makes the folder of target $1 (when missing) and sets rd_p to it.
         rd_parent() {
             rd_p=${1%/*}
-            mkdir -p "$rd_p" || rd_fail "cannot create folder $rd_p"
+            [ -d "$rd_p" ] || mkdir -p "$rd_p" || rd_fail "cannot create folder $rd_p"
+        }
+
+        # Sets the mode of file $1 to $2 unless it has it already (new files are 644 under umask 022).
+        rd_chmod() {
+            [ "$2" = 644 ] || chmod "$2" "$1"
         }
 
         # (4) rd_restore_db BASE PATH SHA256 MODE PIECE...: concatenates the pieces in order.
@@ -362,7 +412,7 @@ public enum RestoreScript {
             done
             rd_got=$(rd_digest "$RD_TMP") || rd_fail "$rd_name: cannot read the reassembled copy"
             [ "$rd_got" = "$rd_want" ] || rd_fail "$rd_name: reassembled database checksum mismatch"
-            chmod "$rd_mode" "$RD_TMP" || rd_fail "$rd_name: chmod $rd_mode failed"
+            rd_chmod "$RD_TMP" "$rd_mode" || rd_fail "$rd_name: chmod $rd_mode failed"
             mv -f "$RD_TMP" "$rd_target" || rd_fail "$rd_name: cannot move it into place"
             RD_TMP=
         }
@@ -404,7 +454,7 @@ public enum RestoreScript {
             rd_say "launchagents: $2"
             RD_TMP=$rd_p/.restore-drill-$$.tmp
             sed "$RD_SED" <"$RD_SET/$1" >"$RD_TMP" || rd_fail "$1: path rewrite failed"
-            chmod "$3" "$RD_TMP" || rd_fail "$2: chmod $3 failed"
+            rd_chmod "$RD_TMP" "$3" || rd_fail "$2: chmod $3 failed"
             mv -f "$RD_TMP" "$rd_target" || rd_fail "$2: cannot move it into place"
             RD_TMP=
         }
@@ -455,7 +505,7 @@ public enum RestoreScript {
             rd_say "shell: $2"
             RD_TMP=$rd_p/.restore-drill-$$.tmp
             cat "$RD_SET/$1" >"$RD_TMP" || rd_fail "$1: cannot copy it"
-            chmod "$3" "$RD_TMP" || rd_fail "$2: chmod $3 failed"
+            rd_chmod "$RD_TMP" "$3" || rd_fail "$2: chmod $3 failed"
             mv -f "$RD_TMP" "$rd_target" || rd_fail "$2: cannot move it into place"
             RD_TMP=
         }

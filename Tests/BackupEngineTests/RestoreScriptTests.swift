@@ -155,16 +155,41 @@ final class RestoreFixture {
         #expect(bin["StandardErrorPath"] as? String == f.newHome + "/Library/Logs/maia-bin.log")
     }
 
-    @Test func flippedByteInAChunkStopsTheRestoreNamingTheChunk() async throws {
+    /// All artifacts are hashed by one process; a mismatch is then found one artifact at a time,
+    /// with each of the three tools the script may use.
+    @Test(arguments: ["openssl", "sha256sum", "shasum"])
+    func flippedByteInAChunkStopsTheRestoreNamingTheChunk(_ hasher: String) async throws {
         let f = try await RestoreFixture()
         defer { f.close() }
         let chunk = "databases/data/big/large.db.chunk-0003"
         try f.flipByte(in: chunk)
-        let result = try f.run()
+        let result = try f.run(RestoreCase(shell: ["/usr/bin/dash"], tar: "/usr/bin/tar", hasher: hasher))
         #expect(result.code != 0)
         #expect(result.err.contains("restore: FAILED: \(chunk): checksum mismatch"), "\(result.err)")
         // Nothing was restored: the check comes first.
         #expect((try? FileManager.default.contentsOfDirectory(atPath: f.newRoot))?.isEmpty ?? true)
+    }
+
+    /// The code archive is extracted in the background while the databases are restored; a
+    /// damaged archive (resealed so only tar can tell) still stops the restore, naming it.
+    @Test(arguments: ["/usr/bin/tar", "/usr/bin/bsdtar"])
+    func aDamagedCodeArchiveStopsTheRestoreAfterTheBackgroundExtraction(_ tar: String) async throws {
+        let f = try await RestoreFixture()
+        defer { f.close() }
+        let set = f.outcome.setPath
+        let archive = set + "/code.tar.gz"
+        var bytes = try Data(contentsOf: URL(fileURLWithPath: archive))
+        let oldSum = SHA256Digest.hex(of: bytes)
+        bytes = bytes.prefix(bytes.count / 2)
+        try bytes.write(to: URL(fileURLWithPath: archive))
+        var sums = try String(contentsOfFile: set + "/SHA256SUMS", encoding: .utf8)
+        sums = sums.replacingOccurrences(of: "\(oldSum)  code.tar.gz", with: "\(SHA256Digest.hex(of: bytes))  code.tar.gz")
+        try sums.write(toFile: set + "/SHA256SUMS", atomically: true, encoding: .utf8)
+        let result = try f.run(RestoreCase(shell: ["/usr/bin/dash"], tar: tar, hasher: "openssl"))
+        #expect(result.code == 1)
+        #expect(result.err.contains("restore: FAILED: code.tar.gz: extraction failed"), "\(result.err)")
+        #expect(!result.out.contains("restore: done"))
+        #expect(f.tempLeftovers().isEmpty)
     }
 
     @Test func missingChunkStopsTheRestoreNamingIt() async throws {
