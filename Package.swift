@@ -33,6 +33,10 @@ let package = Package(
             name: "CArchive", pkgConfig: "libarchive",
             providers: [.apt(["libarchive-dev"]), .brew(["libarchive"])]),
 
+        // A SQLite VFS (C, the documented VFS interface) that writes a database copy straight
+        // into the set's chunk files.
+        .target(name: "CChunkVFS", dependencies: ["CSQLite"]),
+
         .target(
             name: "DrillCore",
             dependencies: ["COpenSSL", .product(name: "Yams", package: "Yams")],
@@ -43,7 +47,7 @@ let package = Package(
             swiftSettings: strict),
         .target(
             name: "BackupEngine",
-            dependencies: ["DrillCore", "Sandbox", "CSQLite", "COpenSSL", "CDeflate", "CArchive"],
+            dependencies: ["DrillCore", "Sandbox", "CSQLite", "CChunkVFS", "COpenSSL", "CDeflate", "CArchive"],
             swiftSettings: strict),
         .target(
             name: "Reports",

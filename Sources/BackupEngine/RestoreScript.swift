@@ -76,7 +76,9 @@ public enum RestoreScript {
             s += "rd_restore_file \(q(artifact.path)) \(q(file.path)) \(octal(file.mode))\n"
         }
         if shellFiles.isEmpty { s += "rd_say \"shell: none in this set\"\n" }
-        if manifest.artifact("code.tar.gz") != nil { s += "\n# (3) the code archive, extracted beside (4) to (6)\nrd_extract_wait\n" }
+        if manifest.artifact("code.tar.gz") != nil {
+            s += "\n# (3) the code archive, extracted beside (4) to (6)\nrd_extract_wait\n"
+        }
         s += "\n# (7) credentials: decrypted with the openssl CLI only when --password-file is given\n"
         s += credentialsStep(manifest)
         s += "\n# (8) dependencies: printed, not installed\n"

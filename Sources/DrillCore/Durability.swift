@@ -52,7 +52,8 @@ public enum Durability {
         guard fd >= 0 else { throw RestoreDrillError.io(path: path, message: String(cString: strerror(errno))) }
         defer { close(fd) }
         guard fsync(fd) == 0 else {
-            throw RestoreDrillError.io(path: path, message: "cannot be synced to disk: \(String(cString: strerror(errno)))")
+            throw RestoreDrillError.io(
+                path: path, message: "cannot be synced to disk: \(String(cString: strerror(errno)))")
         }
     }
 

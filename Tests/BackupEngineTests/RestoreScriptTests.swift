@@ -183,7 +183,8 @@ final class RestoreFixture {
         bytes = bytes.prefix(bytes.count / 2)
         try bytes.write(to: URL(fileURLWithPath: archive))
         var sums = try String(contentsOfFile: set + "/SHA256SUMS", encoding: .utf8)
-        sums = sums.replacingOccurrences(of: "\(oldSum)  code.tar.gz", with: "\(SHA256Digest.hex(of: bytes))  code.tar.gz")
+        sums = sums.replacingOccurrences(
+            of: "\(oldSum)  code.tar.gz", with: "\(SHA256Digest.hex(of: bytes))  code.tar.gz")
         try sums.write(toFile: set + "/SHA256SUMS", atomically: true, encoding: .utf8)
         let result = try f.run(RestoreCase(shell: ["/usr/bin/dash"], tar: tar, hasher: "openssl"))
         #expect(result.code == 1)
