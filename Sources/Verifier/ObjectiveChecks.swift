@@ -26,8 +26,9 @@ enum ObjectiveChecks {
             )
         }
         do {
-            let complete = try SetLocator.sets(in: destination).filter(\.isComplete)
-            if let future = complete.last(where: { SetLocator.isFuture($0.id, now: now) }) {
+            // Ids are times: when any complete set is dated in the future, the newest one is.
+            let newestComplete = try SetLocator.latestComplete(in: destination)
+            if let future = newestComplete, SetLocator.isFuture(future.id, now: now) {
                 return (
                     CheckResult(
                         check: .rpo, subject: destination, verdict: .fail,
@@ -36,7 +37,7 @@ enum ObjectiveChecks {
                         evidence: ["now \(Timestamp.string(now))"]), nil
                 )
             }
-            guard let newest = complete.last else {
+            guard let newest = newestComplete else {
                 return (
                     CheckResult(
                         check: .rpo, subject: destination, verdict: .fail,

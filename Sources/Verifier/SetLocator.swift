@@ -38,6 +38,23 @@ public enum SetLocator {
         }.sorted { $0.id < $1.id }
     }
 
+    /// The valid sets in `destination`, newest first, each manifest read only when the sequence
+    /// reaches it (what ``latest(in:now:)``, ``latestComplete(in:)`` and
+    /// ``previousComplete(before:in:)`` need is the newest one or two).
+    /// - Throws: ``RestoreDrillError/io(path:message:)`` when the destination cannot be listed.
+    public static func newestFirst(in destination: String) throws -> LazyMapSequence<
+        LazyFilterSequence<LazyMapSequence<[(id: BackupID, path: String)], LocatedSet?>>, LocatedSet
+    > {
+        try SetFolders.setFoldersNewestFirst(destination: destination).lazy.map { folder -> LocatedSet? in
+            switch SetFolders.classify(path: folder.path, id: folder.id) {
+            case .set(let manifest), .unusable(_, .some(let manifest)):
+                return LocatedSet(id: folder.id, path: folder.path, manifest: manifest)
+            default:
+                return nil
+            }
+        }.filter { $0 != nil }.map { $0! }
+    }
+
     /// How far past `now` a set's id may lie before it counts as dated in the future: 5 minutes.
     public static let clockSkew: Double = 300
 
@@ -46,9 +63,9 @@ public enum SetLocator {
     /// does not take over every later `--latest`.
     /// - Throws: ``RestoreDrillError/setNotFound(_:)`` when the destination holds none; `io` as ``sets(in:)``.
     public static func latest(in destination: String, now: Date? = nil) throws -> LocatedSet {
-        let all = try sets(in: destination)
-        let current = now.map { now in all.filter { !isFuture($0.id, now: now) } } ?? all
-        guard let set = current.last ?? all.last else {
+        let all = try newestFirst(in: destination)
+        let current = now.map { now in all.first { !isFuture($0.id, now: now) } } ?? all.first
+        guard let set = current ?? all.first else {
             throw RestoreDrillError.setNotFound("no backup set in \(destination)")
         }
         return set
@@ -61,13 +78,13 @@ public enum SetLocator {
 
     /// The newest complete set, or nil.
     public static func latestComplete(in destination: String) throws -> LocatedSet? {
-        try sets(in: destination).last { $0.isComplete }
+        try newestFirst(in: destination).first { $0.isComplete }
     }
 
     /// The set with id `id` (e.g. `full_20251020_175019`).
     /// - Throws: ``RestoreDrillError/setNotFound(_:)`` when no valid set has that id.
     public static func byID(_ id: String, in destination: String) throws -> LocatedSet {
-        guard let set = try sets(in: destination).first(where: { $0.id.description == id }) else {
+        guard let set = try newestFirst(in: destination).first(where: { $0.id.description == id }) else {
             throw RestoreDrillError.setNotFound("\(id) in \(destination)")
         }
         return set
@@ -95,6 +112,6 @@ public enum SetLocator {
 
     /// The newest complete set older than `id` (what `set.coverage` compares with), or nil.
     public static func previousComplete(before id: BackupID, in destination: String) throws -> LocatedSet? {
-        try sets(in: destination).last { $0.id < id && $0.isComplete }
+        try newestFirst(in: destination).first { $0.id < id && $0.isComplete }
     }
 }

@@ -139,6 +139,40 @@ import Testing
     @Test func missingDestinationThrows() {
         #expect(throws: RestoreDrillError.self) { try SetLocator.sets(in: "/nonexistent/restore-drill-dest") }
     }
+
+    /// Finding the newest set reads the newest manifests first and stops there; what was read is
+    /// remembered only while the manifest file stays the same file.
+    @Test func newestFirstStopsEarlyAndARewrittenManifestIsReadAgain() throws {
+        let now = Date()
+        let older = try Fixture(age: 7200, now: now)
+        let destination = older.destination
+        let newer = BackupID(date: now.addingTimeInterval(-60))
+        let newerPath = destination + "/" + newer.description
+        try FileManager.default.copyItem(atPath: older.setPath, toPath: newerPath)
+        var manifest = older.manifest
+        manifest.id = newer
+        try manifest.encodedForDisk().write(to: URL(fileURLWithPath: newerPath + "/manifest.json"))
+        // An old folder named like a set whose manifest is not JSON: never reached below.
+        let broken = destination + "/full_20000101_000000"
+        try FileManager.default.createDirectory(atPath: broken, withIntermediateDirectories: true)
+        try Data("not json".utf8).write(to: URL(fileURLWithPath: broken + "/manifest.json"))
+
+        #expect(try SetLocator.newestFirst(in: destination).map(\.id) == [newer, older.manifest.id])
+        #expect(try SetLocator.latestComplete(in: destination)?.id == newer)
+        #expect(try SetLocator.previousComplete(before: newer, in: destination)?.id == older.manifest.id)
+
+        // The newest manifest is replaced (a new file, as AtomicFile writes): it is read again.
+        let path = newerPath + "/manifest.json"
+        var damaged = try String(contentsOfFile: path, encoding: .utf8)
+        damaged = damaged.replacingOccurrences(of: "\"status\" : \"complete\"", with: "\"status\" : \"partial\"")
+        try FileManager.default.removeItem(atPath: path)
+        try damaged.write(toFile: path, atomically: true, encoding: .utf8)
+        if case .set = SetFolders.classify(path: newerPath, id: newer) {
+            Issue.record("a manifest edited after its checksum still classified as a usable set")
+        }
+        // Still listed (drilling it fails set.manifest visibly), but it is not complete any more.
+        #expect(try SetLocator.latest(in: destination).id == newer)
+    }
 }
 
 @Suite struct CoverageTests {
