@@ -29,7 +29,9 @@ public enum RestoreScript {
         var s = header(manifest)
         s += body
         s += "\n# (1) every artifact listed in SHA256SUMS\n"
-        s += "rd_verify_sums \(manifest.artifacts.count + (manifest.artifact(manifest.restoreScript) == nil ? 1 : 0))\n"
+        s +=
+            "rd_verify_sums \(manifest.artifacts.count + (manifest.artifact(manifest.restoreScript) == nil ? 1 : 0)) "
+            + "\(sumsSplit(manifest.artifacts.map(\.size)))\n"
         s += "rd_confirm\n"
         s += "rd_prepare_targets\n"
         s += "\n# (3) code\n"
@@ -116,6 +118,26 @@ public enum RestoreScript {
         s += "    rd_credentials_close \(files.count)\n"
         s += "fi\n"
         return s
+    }
+
+    /// Where step (1) cuts the `SHA256SUMS` list in two for two hashing processes: the number of
+    /// leading artifacts whose bytes come closest to half of all (0 when there are fewer than 2).
+    /// The lines of `SHA256SUMS` are the manifest's artifacts in order (the script's own last).
+    static func sumsSplit(_ sizes: [Int64]) -> Int {
+        guard sizes.count >= 2 else { return 0 }
+        let total = sizes.reduce(0, +)
+        var best = 1
+        var bestGap = Int64.max
+        var running: Int64 = 0
+        for (i, size) in sizes.enumerated().dropLast() {
+            running += size
+            let gap = abs(total - 2 * running)
+            if gap < bestGap {
+                bestGap = gap
+                best = i + 1
+            }
+        }
+        return best
     }
 
     /// `text` as one single-quoted sh word.
@@ -260,13 +282,30 @@ public enum RestoreScript {
             printf '%s\n' "${rd_out%% *}"
         }
 
-        # (1) Checks every SHA256SUMS line; $1 is how many artifacts the set has. The lines are
-        # checked first (shape, safe names, file present), then one process hashes every artifact
-        # (one start instead of one per artifact); only when the checksums differ are the files
-        # hashed one at a time, to name the first that differs.
+        # Prints the hashes (rd_hashes) of the arguments after $1 and $2 whose positions are $1 to
+        # $2 (1-based), in order.
+        rd_hashes_range() {
+            rd_from=$1 rd_to=$2
+            shift 2
+            rd_n=$#
+            rd_i=0
+            for rd_f do
+                rd_i=$((rd_i + 1))
+                if [ "$rd_i" -ge "$rd_from" ] && [ "$rd_i" -le "$rd_to" ]; then set -- "$@" "$rd_f"; fi
+            done
+            shift "$rd_n"
+            if [ $# -gt 0 ]; then rd_hashes "$@"; fi
+        }
+
+        # (1) Checks every SHA256SUMS line; $1 is how many artifacts the set has, $2 where to cut
+        # the list in two halves of about the same bytes. The lines are checked first (shape, safe
+        # names, file present), then two processes hash the two halves at once (the pipe runs both
+        # sides together; the first half's lines come out first); only when the checksums differ
+        # are the files hashed one at a time, to name the first that differs.
         rd_verify_sums() {
             [ -f "$RD_SET/SHA256SUMS" ] || rd_fail "SHA256SUMS: missing"
             rd_expected=$1
+            rd_split=${2:-0}
             rd_count=0
             rd_want=
             set --
@@ -287,7 +326,15 @@ public enum RestoreScript {
                 rd_count=$((rd_count + 1))
             done <"$RD_SET/SHA256SUMS"
             [ "$rd_count" -ge "$rd_expected" ] || rd_fail "SHA256SUMS: lists $rd_count artifacts, the set has $rd_expected"
-            rd_got=$(cd "$RD_SET" && rd_hashes "$@")$RD_NL
+            if [ "$rd_split" -gt 0 ] && [ "$rd_split" -lt "$rd_count" ]; then
+                rd_got=$(cd "$RD_SET" && rd_hashes_range 1 "$rd_split" "$@" | {
+                    rd_rest=$(rd_hashes_range $((rd_split + 1)) "$rd_count" "$@")
+                    cat
+                    printf '%s\n' "$rd_rest"
+                })$RD_NL
+            else
+                rd_got=$(cd "$RD_SET" && rd_hashes "$@")$RD_NL
+            fi
             if [ "$rd_got" != "$rd_want" ]; then
                 for rd_name in "$@"; do
                     rd_sum=${rd_want%%"$RD_NL"*}

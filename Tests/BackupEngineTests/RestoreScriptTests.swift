@@ -193,6 +193,31 @@ final class RestoreFixture {
         #expect(f.tempLeftovers().isEmpty)
     }
 
+    /// Step (1) hashes two halves of SHA256SUMS at once; a damaged artifact in the second half
+    /// (the last one listed before the script) is named as well as one in the first.
+    @Test(arguments: ["openssl", "sha256sum"])
+    func aDamagedArtifactInTheSecondHalfIsNamed(_ hasher: String) async throws {
+        let f = try await RestoreFixture()
+        defer { f.close() }
+        let artifacts = f.outcome.manifest.artifacts.filter { $0.kind != .script }
+        let split = RestoreScript.sumsSplit(artifacts.map(\.size))
+        #expect(split > 0 && split < artifacts.count)
+        let last = try #require(artifacts.last).path
+        try f.flipByte(in: last)
+        let result = try f.run(RestoreCase(shell: ["/usr/bin/bash", "--posix"], tar: "/usr/bin/tar", hasher: hasher))
+        #expect(result.code == 1)
+        #expect(result.err.contains("restore: FAILED: \(last): checksum mismatch"), "\(result.err)")
+    }
+
+    @Test func theSumsAreCutWhereTheBytesAreHalved() {
+        #expect(RestoreScript.sumsSplit([29, 50, 50, 50, 37, 3, 3]) == 3)
+        #expect(RestoreScript.sumsSplit([100, 1, 1]) == 1)
+        #expect(RestoreScript.sumsSplit([1, 1]) == 1)
+        #expect(RestoreScript.sumsSplit([1, 1, 1, 97]) == 3)
+        #expect(RestoreScript.sumsSplit([5]) == 0)
+        #expect(RestoreScript.sumsSplit([]) == 0)
+    }
+
     @Test func missingChunkStopsTheRestoreNamingIt() async throws {
         let f = try await RestoreFixture()
         defer { f.close() }
