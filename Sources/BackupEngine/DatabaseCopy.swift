@@ -112,14 +112,33 @@ struct DatabaseCopier: Sendable {
             Self.removeChunks(of: target)
             throw error
         }
-        let whole = SHA256Hasher()
-        var artifacts: [ArtifactRecord] = []
-        var size: Int64 = 0
+        var names: [String] = []
         for number in 1... {
             let name = base + ".chunk-" + String(format: "%04d", number)
-            let path = "\(setFolder)/\(name)"
-            guard access(path, F_OK) == 0 else { break }
-            let (sha, length) = try ChunkCopy.hash(path, alsoHashing: whole)
+            guard access("\(setFolder)/\(name)", F_OK) == 0 else { break }
+            names.append(name)
+        }
+        // Two readers at once over the chunks (in the page cache): one hashes each chunk, the
+        // other the whole file, so the two SHA-256 passes take one pass's time.
+        let paths = names.map { "\(setFolder)/\($0)" }
+        let results = HashResults(count: paths.count)
+        DispatchQueue.concurrentPerform(iterations: 2) { reader in
+            do {
+                if reader == 0 {
+                    for (i, path) in paths.enumerated() { results.setChunk(i, try ChunkCopy.hash(path)) }
+                } else {
+                    let whole = SHA256Hasher()
+                    for path in paths { _ = try ChunkCopy.feed(path, into: whole) }
+                    results.setWhole(whole.finalizeHex())
+                }
+            } catch {
+                results.fail(error)
+            }
+        }
+        let (chunks, wholeSHA) = try results.get()
+        var artifacts: [ArtifactRecord] = []
+        var size: Int64 = 0
+        for (name, (sha, length)) in zip(names, chunks) {
             artifacts.append(ArtifactRecord(path: name, component: .databases, kind: .chunk, size: length, sha256: sha))
             size += length
         }
@@ -128,9 +147,31 @@ struct DatabaseCopier: Sendable {
             return nil
         }
         let record = DatabaseRecord(
-            base: .root, path: entry.relative, size: size, sha256: whole.finalizeHex(), artifact: nil,
+            base: .root, path: entry.relative, size: size, sha256: wholeSHA, artifact: nil,
             chunks: artifacts.map(\.path), tables: tables, mode: entry.mode & 0o777)
         return Stored(record: record, artifacts: artifacts)
+    }
+
+    /// What the two chunk readers of ``copyIntoChunks(_:base:setFolder:workFolder:)`` found.
+    private final class HashResults: @unchecked Sendable {
+        private let lock = NSLock()
+        private var chunks: [(String, Int64)?]
+        private var whole: String?
+        private var error: (any Error)?
+
+        init(count: Int) { chunks = Array(repeating: nil, count: count) }
+        func setChunk(_ i: Int, _ value: (String, Int64)) { lock.withLock { chunks[i] = value } }
+        func setWhole(_ value: String) { lock.withLock { whole = value } }
+        func fail(_ e: any Error) { lock.withLock { error = error ?? e } }
+
+        /// The chunk hashes and sizes in order and the whole file's hash.
+        /// - Throws: the first error a reader met.
+        func get() throws -> ([(String, Int64)], String) {
+            try lock.withLock {
+                if let error { throw error }
+                return (chunks.map { $0! }, whole!)
+            }
+        }
     }
 
     /// Sets the file format versions (bytes 18 and 19 of page 1) of the database file whose first
@@ -360,15 +401,24 @@ enum ChunkCopy {
         return hasher.finalizeHex()
     }
 
-    /// Reads the file at `path` once: its SHA-256 and size, the same bytes also fed to `other`;
-    /// starts the file's writeback (``Durability``) as it goes.
+    /// Reads the file at `path` once: its SHA-256 (64 lowercase hex) and size; starts the file's
+    /// writeback (``Durability``) as it goes.
     /// - Throws: ``RestoreDrillError/io(path:message:)`` on a read error.
-    static func hash(_ path: String, alsoHashing other: SHA256Hasher? = nil) throws -> (String, Int64) {
+    static func hash(_ path: String) throws -> (String, Int64) {
+        let hasher = SHA256Hasher()
+        let size = try feed(path, into: hasher, startingWriteback: true)
+        return (hasher.finalizeHex(), size)
+    }
+
+    /// Reads the file at `path` once into `hasher`.
+    /// - Parameter startingWriteback: also start the file's writeback (``Durability``).
+    /// - Returns: the bytes read.
+    /// - Throws: ``RestoreDrillError/io(path:message:)`` on a read error.
+    static func feed(_ path: String, into hasher: SHA256Hasher, startingWriteback: Bool = false) throws -> Int64 {
         let input = open(path, O_RDONLY | O_CLOEXEC)
         guard input >= 0 else { throw RestoreDrillError.io(path: path, message: String(cString: strerror(errno))) }
         defer { close(input) }
-        Durability.startWriteback(input)
-        let hasher = SHA256Hasher()
+        if startingWriteback { Durability.startWriteback(input) }
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: stepSize, alignment: 64)
         defer { buffer.deallocate() }
         var size: Int64 = 0
@@ -378,10 +428,9 @@ enum ChunkCopy {
             guard n >= 0 else { throw RestoreDrillError.io(path: path, message: String(cString: strerror(errno))) }
             if n == 0 { break }
             hasher.update(UnsafeRawBufferPointer(rebasing: buffer[0..<n]))
-            other?.update(UnsafeRawBufferPointer(rebasing: buffer[0..<n]))
             size += Int64(n)
         }
-        return (hasher.finalizeHex(), size)
+        return size
     }
 
     /// Appends `count` bytes (already read into `bytes`, found at `offset` of `input`) to `output`.

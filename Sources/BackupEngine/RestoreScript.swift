@@ -7,7 +7,7 @@ import Foundation
 /// only `tar` (GNU or bsdtar), `gzip`, `sed` (never `-i`), `cat`, `mkdir`, `chmod`, `mv`, `rm`, and
 /// `openssl dgst -sha256 -r` when present, else `sha256sum`, else `shasum -a 256`.
 ///
-/// Steps: (1) every `SHA256SUMS` line is checked (one hashing process for all artifacts), naming
+/// Steps: (1) every `SHA256SUMS` line is checked (two hashing processes, one per half), naming
 /// the first mismatch; (2) a non-empty `--home` or `--root` is refused without `--force`; (3)
 /// `code.tar.gz` is extracted into the root by a background `tar` while steps (4) to (6) run, and
 /// waited for before (7); (4) each database is reassembled from the chunk list embedded here (in

@@ -33,6 +33,12 @@ public enum BlockingWork {
 
     /// `items.map(transform)` on `width` threads of its own (each takes the next item when it is
     /// free), results in the order of `items`. The calling task suspends meanwhile.
+    ///
+    /// A slot is taken per item, not per thread: two maps running at once (a drill hashes the
+    /// restored tree while it checks the databases) take turns item by item, so the first item
+    /// of each (the largest, when callers sort largest first) starts early instead of waiting for
+    /// the whole of the other map (at scale 4 of the bench the 740 MB database's integrity check
+    /// waited 1.2 s for every restored file to be hashed).
     /// - Parameters:
     ///   - width: the most items worked on at once (at least 1).
     ///   - takesSlot: false for work that waits on the disk (see ``run(takesSlot:_:)``).
@@ -45,8 +51,13 @@ public enum BlockingWork {
         await withTaskGroup(of: Void.self) { group in
             for _ in 0..<threads {
                 group.addTask {
-                    _ = try? await run(takesSlot: takesSlot) {
-                        while let i = box.claim() { box.store(transform(items[i]), at: i) }
+                    _ = try? await run(takesSlot: false) {
+                        while let i = box.claim() {
+                            if takesSlot { slots.wait() }
+                            let output = transform(items[i])
+                            if takesSlot { slots.signal() }
+                            box.store(output, at: i)
+                        }
                     }
                 }
             }

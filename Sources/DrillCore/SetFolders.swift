@@ -31,17 +31,7 @@ public enum SetFolders {
     ///   folder, or cannot be listed.
     public static func scan(destination: String) throws -> [SetFolderEntry] {
         let fm = FileManager.default
-        var isFolder: ObjCBool = false
-        guard fm.fileExists(atPath: destination, isDirectory: &isFolder) else {
-            throw RestoreDrillError.io(path: destination, message: "the destination does not exist")
-        }
-        guard isFolder.boolValue else { throw RestoreDrillError.io(path: destination, message: "is not a folder") }
-        let names: [String]
-        do {
-            names = try fm.contentsOfDirectory(atPath: destination)
-        } catch {
-            throw RestoreDrillError.io(path: destination, message: "cannot list the destination: \(error)")
-        }
+        let names = try names(in: destination)
         var out: [SetFolderEntry] = []
         for name in names.sorted() {
             let path = (destination as NSString).appendingPathComponent(name)
@@ -58,6 +48,22 @@ public enum SetFolders {
         return out
     }
 
+    /// The names in the folder `destination` (one level).
+    /// - Throws: ``RestoreDrillError/io(path:message:)`` when it is missing, not a folder, or
+    ///   cannot be listed.
+    private static func names(in destination: String) throws -> [String] {
+        var isFolder: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: destination, isDirectory: &isFolder) else {
+            throw RestoreDrillError.io(path: destination, message: "the destination does not exist")
+        }
+        guard isFolder.boolValue else { throw RestoreDrillError.io(path: destination, message: "is not a folder") }
+        do {
+            return try FileManager.default.contentsOfDirectory(atPath: destination)
+        } catch {
+            throw RestoreDrillError.io(path: destination, message: "cannot list the destination: \(error)")
+        }
+    }
+
     /// What ``classify(path:id:)`` found, per set folder, for as long as its `manifest.json` is the
     /// same file (device, inode, size and modification time unchanged): a drill scans the
     /// destination several times (locating the set, `set.coverage`, `rpo`), and decoding and
@@ -71,17 +77,7 @@ public enum SetFolders {
     /// - Throws: ``RestoreDrillError/io(path:message:)`` as ``scan(destination:)``.
     public static func setFoldersNewestFirst(destination: String) throws -> [(id: BackupID, path: String)] {
         let fm = FileManager.default
-        var isFolder: ObjCBool = false
-        guard fm.fileExists(atPath: destination, isDirectory: &isFolder) else {
-            throw RestoreDrillError.io(path: destination, message: "the destination does not exist")
-        }
-        guard isFolder.boolValue else { throw RestoreDrillError.io(path: destination, message: "is not a folder") }
-        let names: [String]
-        do {
-            names = try fm.contentsOfDirectory(atPath: destination)
-        } catch {
-            throw RestoreDrillError.io(path: destination, message: "cannot list the destination: \(error)")
-        }
+        let names = try names(in: destination)
         return names.compactMap { name -> (id: BackupID, path: String)? in
             guard let id = BackupID(name) else { return nil }
             let path = (destination as NSString).appendingPathComponent(name)

@@ -30,14 +30,20 @@ import Testing
         return (folder, entry, db)
     }
 
+    /// A new set folder (with its `.work` folder) in `folder`.
+    func setFolder(in folder: TempFolder) throws -> String {
+        let set = folder.path + "/set"
+        try FileManager.default.createDirectory(atPath: set + "/.work", withIntermediateDirectories: true)
+        return set
+    }
+
     @Test func aWALDatabaseLandsInOrderedChunksWithItsWALRows() throws {
         let (folder, entry, writer) = try liveDatabase()
         defer {
             SQL.close(writer)
             folder.remove()
         }
-        let set = folder.path + "/set"
-        try FileManager.default.createDirectory(atPath: set + "/.work", withIntermediateDirectories: true)
+        let set = try setFolder(in: folder)
         // 100 000-byte chunks: not a multiple of the 4096-byte page, so pages straddle chunks.
         let copier = DatabaseCopier(root: folder.path, smallLimit: 50_000, chunkSize: 100_000, busyTimeout: 5)
         let stored = try copier.copy(entry, index: 1, setFolder: set, workFolder: set + "/.work")
@@ -82,8 +88,7 @@ import Testing
             SQL.close(writer)
             folder.remove()
         }
-        let set = folder.path + "/set"
-        try FileManager.default.createDirectory(atPath: set + "/.work", withIntermediateDirectories: true)
+        let set = try setFolder(in: folder)
         let copier = DatabaseCopier(root: folder.path, smallLimit: 1 << 30, chunkSize: 100_000, busyTimeout: 5)
         #expect(
             try copier.copyIntoChunks(entry, base: "databases/data/live.db", setFolder: set, workFolder: set) == nil)

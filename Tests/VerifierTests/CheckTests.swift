@@ -99,18 +99,26 @@ import Testing
     }
 }
 
+extension Fixture {
+    /// A second set in the same destination: a copy of this one under the id of `now` − 60 s.
+    /// - Returns: the new id and the new set's path.
+    func copyAsNewerSet(now: Date) throws -> (BackupID, String) {
+        let newer = BackupID(date: now.addingTimeInterval(-60))
+        let newerPath = destination + "/" + newer.description
+        try FileManager.default.copyItem(atPath: setPath, toPath: newerPath)
+        var copy = manifest
+        copy.id = newer
+        try copy.encodedForDisk().write(to: URL(fileURLWithPath: newerPath + "/manifest.json"))
+        return (newer, newerPath)
+    }
+}
+
 @Suite struct SetLocatorTests {
     @Test func findsValidSetsNewestLastAndIgnoresTheRest() async throws {
         let now = Date()
         let older = try Fixture(age: 7200, now: now)
         let destination = older.destination
-        let newer = BackupID(date: now.addingTimeInterval(-60))
-        // A second set: a copy with another id.
-        let newerPath = destination + "/" + newer.description
-        try FileManager.default.copyItem(atPath: older.setPath, toPath: newerPath)
-        var manifest = older.manifest
-        manifest.id = newer
-        try manifest.encodedForDisk().write(to: URL(fileURLWithPath: newerPath + "/manifest.json"))
+        let (newer, newerPath) = try older.copyAsNewerSet(now: now)
         // Things that are not sets.
         try FileManager.default.copyItem(atPath: older.setPath, toPath: destination + "/.partial-full_20990101_000000")
         try FileManager.default.createDirectory(
@@ -146,12 +154,7 @@ import Testing
         let now = Date()
         let older = try Fixture(age: 7200, now: now)
         let destination = older.destination
-        let newer = BackupID(date: now.addingTimeInterval(-60))
-        let newerPath = destination + "/" + newer.description
-        try FileManager.default.copyItem(atPath: older.setPath, toPath: newerPath)
-        var manifest = older.manifest
-        manifest.id = newer
-        try manifest.encodedForDisk().write(to: URL(fileURLWithPath: newerPath + "/manifest.json"))
+        let (newer, newerPath) = try older.copyAsNewerSet(now: now)
         // An old folder named like a set whose manifest is not JSON: never reached below.
         let broken = destination + "/full_20000101_000000"
         try FileManager.default.createDirectory(atPath: broken, withIntermediateDirectories: true)
