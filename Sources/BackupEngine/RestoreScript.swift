@@ -5,13 +5,15 @@ import Foundation
 ///
 /// POSIX `sh` (tested with dash, `bash --posix` and `zsh`, which runs it under `emulate sh`), using
 /// only `tar` (GNU or bsdtar), `gzip`, `sed` (never `-i`), `cat`, `mkdir`, `chmod`, `mv`, `rm`, and
-/// `openssl dgst -sha256 -r` when present, else `sha256sum`, else `shasum -a 256`.
+/// `openssl dgst -sha256 -r` when present, else `sha256sum`, else `shasum -a 256`; `igzip` or
+/// `pigz` read the code archive when one is installed (faster than tar's gzip).
 ///
 /// Steps: (1) every `SHA256SUMS` line is checked (two hashing processes, one per half), naming
 /// the first mismatch; (2) a non-empty `--home` or `--root` is refused without `--force`; (3)
 /// `code.tar.gz` is extracted into the root by a background `tar` while steps (4) to (6) run, and
 /// waited for before (7); (4) each database is reassembled from the chunk list embedded here (in
-/// that order, never a glob) into a temporary file next to its target, checked against its SHA-256,
+/// that order, never a glob) into a temporary file next to its target, checked against its SHA-256
+/// when it came in chunks (one piece is the artifact step (1) checked),
 /// then moved into place; (5) LaunchAgents are written to `$HOME/<path>` with the old root and home
 /// rewritten by ``PathRewrite``'s rule in `sed`; (6) shell files; (7) credentials: with
 /// `--password-file F`, `openssl enc -d -aes-256-cbc -pbkdf2 -iter N -md sha256 -pass file:F`
@@ -257,6 +259,17 @@ public enum RestoreScript {
             rd_fail "no SHA-256 tool found (openssl, sha256sum or shasum)"
         fi
 
+        # A faster gzip reader when one is installed (igzip of ISA-L reads this workspace's code
+        # archive in 0.17 s where gzip -d takes 0.63 s; pigz -d keeps reading, inflating and
+        # checking on separate threads); else tar's own gzip.
+        if command -v igzip >/dev/null 2>&1; then
+            RD_GUNZIP=igzip
+        elif command -v pigz >/dev/null 2>&1; then
+            RD_GUNZIP=pigz
+        else
+            RD_GUNZIP=
+        fi
+
         rd_sha256() {
             case $RD_HASH in
                 openssl) openssl dgst -sha256 -r <"$1" ;;
@@ -421,8 +434,26 @@ public enum RestoreScript {
         rd_extract_code() {
             rd_say "code: extracting $1 into $RD_ROOT"
             RD_TAR_NAME=$1
-            tar -xpzf "$RD_SET/$1" -C "$RD_ROOT" &
+            rd_untar "$1" &
             RD_TAR_PID=$!
+        }
+
+        # Unpacks archive $1 into the root; fails when the reader or tar fails. With RD_GUNZIP the
+        # two run in a pipe, and each writes its exit status on fd 3 (POSIX sh has no pipefail).
+        rd_untar() {
+            if [ -z "$RD_GUNZIP" ]; then
+                tar -xpzf "$RD_SET/$1" -C "$RD_ROOT"
+                return
+            fi
+            # (Each command is an if condition, where set -e does not stop the shell.)
+            rd_codes=$( {
+                if "$RD_GUNZIP" -dc <"$RD_SET/$1"; then echo "reader=0" >&3; else echo "reader=$?" >&3; fi |
+                    if tar -xpf - -C "$RD_ROOT" >&2; then echo "tar=0" >&3; else echo "tar=$?" >&3; fi
+            } 3>&1)
+            case $rd_codes in
+                *reader=0*tar=0* | *tar=0*reader=0*) return 0 ;;
+                *) printf 'restore: %s: %s -d and tar: %s\n' "$1" "$RD_GUNZIP" "$rd_codes" >&2; return 1 ;;
+            esac
         }
 
         rd_extract_wait() {
@@ -444,7 +475,9 @@ public enum RestoreScript {
             [ "$2" = 644 ] || chmod "$2" "$1"
         }
 
-        # (4) rd_restore_db BASE PATH SHA256 MODE PIECE...: concatenates the pieces in order.
+        # (4) rd_restore_db BASE PATH SHA256 MODE PIECE...: concatenates the pieces in order and,
+        # for chunks, checks the whole file's SHA-256 (a wrong order or a missing chunk shows
+        # there); a database in one piece is the artifact step (1) checked, copied as it is.
         rd_restore_db() {
             if [ "$1" = home ]; then rd_target=$RD_HOME/$2; else rd_target=$RD_ROOT/$2; fi
             rd_name=$2
@@ -459,8 +492,10 @@ public enum RestoreScript {
                 [ -f "$RD_SET/$rd_piece" ] || rd_fail "$rd_piece: missing"
                 cat "$RD_SET/$rd_piece" >>"$RD_TMP" || rd_fail "$rd_piece: cannot append it to $rd_name"
             done
-            rd_got=$(rd_digest "$RD_TMP") || rd_fail "$rd_name: cannot read the reassembled copy"
-            [ "$rd_got" = "$rd_want" ] || rd_fail "$rd_name: reassembled database checksum mismatch"
+            if [ $# -gt 1 ]; then
+                rd_got=$(rd_digest "$RD_TMP") || rd_fail "$rd_name: cannot read the reassembled copy"
+                [ "$rd_got" = "$rd_want" ] || rd_fail "$rd_name: reassembled database checksum mismatch"
+            fi
             rd_chmod "$RD_TMP" "$rd_mode" || rd_fail "$rd_name: chmod $rd_mode failed"
             mv -f "$RD_TMP" "$rd_target" || rd_fail "$rd_name: cannot move it into place"
             RD_TMP=

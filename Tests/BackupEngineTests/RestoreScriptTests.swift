@@ -29,12 +29,13 @@ struct RestoreCase: Sendable, CustomTestStringConvertible {
 struct ToolBin {
     let path: String
 
-    init(in folder: String, tar: String = "/usr/bin/tar", hasher: String = "openssl") throws {
+    /// - Parameter reader: a faster gzip reader to offer (`igzip`, `pigz`), or nil for none.
+    init(in folder: String, tar: String = "/usr/bin/tar", hasher: String = "openssl", reader: String? = nil) throws {
         path = folder + "/bin"
         try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
         let fm = FileManager.default
         try fm.createSymbolicLink(atPath: path + "/tar", withDestinationPath: tar)
-        for tool in ["gzip", "cat", "sed", "mkdir", "chmod", "mv", "rm", hasher] {
+        for tool in ["gzip", "cat", "sed", "mkdir", "chmod", "mv", "rm", hasher] + (reader.map { [$0] } ?? []) {
             let source = ["/usr/bin/" + tool, "/bin/" + tool].first { fm.isExecutableFile(atPath: $0) }
             try fm.createSymbolicLink(atPath: path + "/" + tool, withDestinationPath: try #require(source))
         }
@@ -64,9 +65,10 @@ final class RestoreFixture {
 
     func run(
         _ c: RestoreCase = RestoreCase(shell: ["/usr/bin/dash"], tar: "/usr/bin/tar", hasher: "openssl"),
-        extra: [String] = ["--yes"], scriptPath: String? = nil, cwd: String? = nil
+        extra: [String] = ["--yes"], scriptPath: String? = nil, cwd: String? = nil, reader: String? = nil
     ) throws -> Shell.Result {
-        let bin = try ToolBin(in: scratch.path + "/tools-\(UUID().uuidString.prefix(6))", tar: c.tar, hasher: c.hasher)
+        let bin = try ToolBin(
+            in: scratch.path + "/tools-\(UUID().uuidString.prefix(6))", tar: c.tar, hasher: c.hasher, reader: reader)
         return try Shell.run(
             c.shell[0],
             Array(c.shell.dropFirst()) + [scriptPath ?? script, "--home", newHome, "--root", newRoot] + extra,
@@ -84,6 +86,21 @@ final class RestoreFixture {
         var data = try Data(contentsOf: URL(fileURLWithPath: path))
         data[data.count / 2] ^= 0xff
         try data.write(to: URL(fileURLWithPath: path))
+    }
+
+    /// Cuts `code.tar.gz` in half and puts its new SHA-256 in SHA256SUMS, so only the archive
+    /// readers can tell.
+    func cutCodeArchiveAndReseal() throws {
+        let set = outcome.setPath
+        let archive = set + "/code.tar.gz"
+        var bytes = try Data(contentsOf: URL(fileURLWithPath: archive))
+        let oldSum = SHA256Digest.hex(of: bytes)
+        bytes = bytes.prefix(bytes.count / 2)
+        try bytes.write(to: URL(fileURLWithPath: archive))
+        var sums = try String(contentsOfFile: set + "/SHA256SUMS", encoding: .utf8)
+        sums = sums.replacingOccurrences(
+            of: "\(oldSum)  code.tar.gz", with: "\(SHA256Digest.hex(of: bytes))  code.tar.gz")
+        try sums.write(toFile: set + "/SHA256SUMS", atomically: true, encoding: .utf8)
     }
 
     func tempLeftovers() -> [String] {
@@ -176,16 +193,7 @@ final class RestoreFixture {
     func aDamagedCodeArchiveStopsTheRestoreAfterTheBackgroundExtraction(_ tar: String) async throws {
         let f = try await RestoreFixture()
         defer { f.close() }
-        let set = f.outcome.setPath
-        let archive = set + "/code.tar.gz"
-        var bytes = try Data(contentsOf: URL(fileURLWithPath: archive))
-        let oldSum = SHA256Digest.hex(of: bytes)
-        bytes = bytes.prefix(bytes.count / 2)
-        try bytes.write(to: URL(fileURLWithPath: archive))
-        var sums = try String(contentsOfFile: set + "/SHA256SUMS", encoding: .utf8)
-        sums = sums.replacingOccurrences(
-            of: "\(oldSum)  code.tar.gz", with: "\(SHA256Digest.hex(of: bytes))  code.tar.gz")
-        try sums.write(toFile: set + "/SHA256SUMS", atomically: true, encoding: .utf8)
+        try f.cutCodeArchiveAndReseal()
         let result = try f.run(RestoreCase(shell: ["/usr/bin/dash"], tar: tar, hasher: "openssl"))
         #expect(result.code == 1)
         #expect(result.err.contains("restore: FAILED: code.tar.gz: extraction failed"), "\(result.err)")
@@ -216,6 +224,37 @@ final class RestoreFixture {
         #expect(RestoreScript.sumsSplit([1, 1, 1, 97]) == 3)
         #expect(RestoreScript.sumsSplit([5]) == 0)
         #expect(RestoreScript.sumsSplit([]) == 0)
+    }
+
+    /// With igzip or pigz installed the code archive is read by it (piped into tar); the
+    /// restored tree is the same, under each shell and both tars.
+    @Test(arguments: ["igzip", "pigz"])
+    func aFasterGzipReaderRestoresTheSameTree(_ reader: String) async throws {
+        let f = try await RestoreFixture()
+        defer { f.close() }
+        for shell in [["/usr/bin/dash"], ["/usr/bin/bash", "--posix"], ["/usr/bin/zsh"]] {
+            for tar in ["/usr/bin/tar", "/usr/bin/bsdtar"] {
+                try? FileManager.default.removeItem(atPath: f.newHome)
+                let result = try f.run(RestoreCase(shell: shell, tar: tar, hasher: "sha256sum"), reader: reader)
+                #expect(result.code == 0, "\(reader) \(shell) \(tar): \(result.err)")
+                let problems = try RestoredTree.problems(
+                    manifest: f.outcome.manifest, setPath: f.outcome.setPath, home: f.newHome, root: f.newRoot)
+                #expect(problems.isEmpty, "\(reader) \(shell) \(tar): \(problems.joined(separator: "\n"))")
+            }
+        }
+    }
+
+    /// A reader that fails (a cut archive, resealed so step (1) passes) fails the restore even
+    /// though tar is the last command of the pipe.
+    @Test(arguments: ["igzip", "pigz"])
+    func aFailingGzipReaderStopsTheRestore(_ reader: String) async throws {
+        let f = try await RestoreFixture()
+        defer { f.close() }
+        try f.cutCodeArchiveAndReseal()
+        let result = try f.run(reader: reader)
+        #expect(result.code == 1)
+        #expect(result.err.contains("restore: FAILED: code.tar.gz: extraction failed"), "\(result.err)")
+        #expect(result.err.contains("\(reader) -d and tar"), "\(result.err)")
     }
 
     @Test func missingChunkStopsTheRestoreNamingIt() async throws {
