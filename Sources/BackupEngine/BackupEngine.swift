@@ -276,6 +276,7 @@ public struct BackupEngine: Sendable {
         // against 6.3-7.4 s at scale 4).
         let width = max(1, ProcessInfo.processInfo.activeProcessorCount)
         let order = databases.indices.sorted { databases[$0].size > databases[$1].size }
+        let bases = SetNames.databaseBases(databases.map(\.relative))
         var slots = [Result<DatabaseCopier.Stored, DatabaseCopyFailure>?](repeating: nil, count: databases.count)
         try await withThrowingTaskGroup(of: (Int, Result<DatabaseCopier.Stored, DatabaseCopyFailure>).self) { group in
             var next = 0
@@ -292,7 +293,7 @@ public struct BackupEngine: Sendable {
                         try await BlockingWork.run(takesSlot: false) {
                             do {
                                 let stored = try copier.copy(
-                                    entry, index: i + 1, setFolder: setFolder, workFolder: workFolder)
+                                    entry, index: i + 1, base: bases[i], setFolder: setFolder, workFolder: workFolder)
                                 copied(entry.size)
                                 return (i, .success(stored))
                             } catch let failure as DatabaseCopyFailure {

@@ -26,12 +26,12 @@ struct DatabaseCopier: Sendable {
     /// Copies one database.
     /// - Parameters:
     ///   - entry: the source file (relative to root).
-    ///   - index: 1-based number, used for temp names and for `databases/db-<n>.db` fallbacks.
+    ///   - index: 1-based number, used for temporary names.
+    ///   - base: the database's artifact name in the set (``SetNames/databaseBases(_:)``).
     /// - Returns: the record and its artifacts.
     /// - Throws: ``DatabaseCopyFailure`` for a problem with the source (the component fails, other
     ///   databases continue); ``RestoreDrillError/io(path:message:)`` when the set cannot be written.
-    func copy(_ entry: WalkEntry, index: Int, setFolder: String, workFolder: String) throws -> Stored {
-        let base = SetNames.isSafe(entry.relative) ? "databases/\(entry.relative)" : "databases/db-\(index).db"
+    func copy(_ entry: WalkEntry, index: Int, base: String, setFolder: String, workFolder: String) throws -> Stored {
         // A database that will surely be cut into chunks is copied straight into them.
         if entry.size >= max(smallLimit, chunkSize),
             let stored = try copyIntoChunks(entry, base: base, setFolder: setFolder, workFolder: workFolder)
@@ -108,6 +108,11 @@ struct DatabaseCopier: Sendable {
             tables = try snapshot(
                 source: entry.absolute, into: "file:" + Self.uriPath(target) + "?chunk_size=\(chunkSize)",
                 name: entry.relative, vfs: RD_CHUNK_VFS_NAME, firstChunk: target + ".chunk-0001")
+        } catch is RestoreDrillError {
+            // The copy could not be made through the chunk VFS (e.g. a path longer than SQLite's
+            // 512-byte limit for a URI): the caller copies it the usual way instead.
+            Self.removeChunks(of: target)
+            return nil
         } catch {
             Self.removeChunks(of: target)
             throw error
@@ -238,8 +243,8 @@ struct DatabaseCopier: Sendable {
         // rollback journal and no fsync per transaction (with the defaults, FULL and DELETE, the
         // 185 MB bench database took 0.95 s to copy instead of 0.47 s). Its journal mode is set
         // to DELETE below, which is what the set stores.
-        _ = try Self.query(dst, "PRAGMA synchronous=OFF", path: temp)
-        _ = try Self.query(dst, "PRAGMA journal_mode=OFF", path: temp)
+        _ = try Self.query(dst, "PRAGMA synchronous=OFF", path: name)
+        _ = try Self.query(dst, "PRAGMA journal_mode=OFF", path: name)
         guard let backup = sqlite3_backup_init(dst, "main", src, "main") else {
             throw DatabaseCopyFailure(
                 path: name, message: "backup cannot start: \(Self.message(dst, sqlite3_errcode(dst)))")
@@ -281,17 +286,17 @@ struct DatabaseCopier: Sendable {
             }
             dst = reopened
         }
-        let mode = try Self.query(dst, "PRAGMA journal_mode=DELETE", path: temp).first ?? ""
+        let mode = try Self.query(dst, "PRAGMA journal_mode=DELETE", path: name).first ?? ""
         guard mode.lowercased() == "delete" else {
             throw DatabaseCopyFailure(path: name, message: "the copy stayed in journal mode \(mode)")
         }
         let names = try Self.query(
             dst, "SELECT name FROM sqlite_master WHERE type='table' AND name NOT LIKE 'sqlite_%' ORDER BY name",
-            path: temp)
+            path: name)
         var tables: [TableCount] = []
         for table in names {
             let quoted = "\"" + table.replacingOccurrences(of: "\"", with: "\"\"") + "\""
-            let count = try Self.query(dst, "SELECT count(*) FROM \(quoted)", path: temp).first ?? "0"
+            let count = try Self.query(dst, "SELECT count(*) FROM \(quoted)", path: name).first ?? "0"
             tables.append(TableCount(name: table, rows: Int64(count) ?? 0))
         }
         rc = sqlite3_close(dst)
@@ -334,6 +339,38 @@ struct DatabaseCopyFailure: Error, CustomStringConvertible, Sendable {
 
 /// Naming rules for paths inside a set.
 enum SetNames {
+    /// The artifact name of each database (`relatives` are their paths relative to root, unique):
+    /// `databases/<path>` when the path is safe (``isSafe(_:)``) and does not end like a chunk
+    /// (`.chunk-` and four digits, which would fall among another database's chunks), else
+    /// `databases/db-<n>.db` with the smallest n no other database uses. No name is another's,
+    /// and no name is a chunk of another (`<name>.chunk-NNNN`).
+    static func databaseBases(_ relatives: [String]) -> [String] {
+        var used = Set<String>()
+        var out = [String?](repeating: nil, count: relatives.count)
+        for (i, relative) in relatives.enumerated() where isSafe(relative) && !looksLikeChunk(relative) {
+            let base = "databases/" + relative
+            if used.insert(base).inserted { out[i] = base }
+        }
+        var n = 1
+        for i in out.indices where out[i] == nil {
+            var base = "databases/db-\(n).db"
+            while used.contains(base) {
+                n += 1
+                base = "databases/db-\(n).db"
+            }
+            used.insert(base)
+            out[i] = base
+        }
+        return out.map { $0! }
+    }
+
+    /// True when `name` ends with `.chunk-` and four digits.
+    static func looksLikeChunk(_ name: String) -> Bool {
+        let tail = name.suffix(11)
+        guard tail.count == 11, tail.hasPrefix(".chunk-") else { return false }
+        return tail.dropFirst(7).allSatisfy { $0 >= "0" && $0 <= "9" }
+    }
+
     /// True when `relative` can be used as-is inside a set path and a `SHA256SUMS` line: printable
     /// ASCII (0x20–0x7E) without a backslash, no leading `-`, no empty, `.` or `..` component.
     static func isSafe(_ relative: String) -> Bool {

@@ -199,15 +199,20 @@ public enum RestoreScript {
             printf '%s\n' "usage: sh $RD_SCRIPT_NAME --home DIR --root DIR [--password-file F] [--yes] [--force]"
         }
 
-        RD_TMP= RD_CRED_TMP= RD_TAR_PID=
+        RD_TMP= RD_CRED_TMP= RD_TAR_PID= RD_READER_FAILED=
         rd_cleanup() {
-            if [ -n "$RD_TAR_PID" ]; then kill "$RD_TAR_PID" 2>/dev/null || :; wait "$RD_TAR_PID" 2>/dev/null || :; fi
+            # Not waited for: a shell's wait on a pipeline's pid waits for the whole pipeline, and a
+            # reader that hangs (e.g. on a stalled network drive) would hang the cleanup.
+            if [ -n "$RD_TAR_PID" ]; then kill "$RD_TAR_PID" 2>/dev/null || :; fi
+            if [ -n "$RD_READER_FAILED" ]; then rm -f "$RD_READER_FAILED"; fi
             if [ -n "$RD_TMP" ]; then rm -f "$RD_TMP"; fi
             if [ -n "$RD_CRED_TMP" ]; then rm -rf "$RD_CRED_TMP"; fi
         }
         trap rd_cleanup EXIT
         trap 'exit 130' INT
         trap 'exit 143' TERM
+        trap 'exit 129' HUP
+        trap 'exit 141' PIPE
 
         RD_HOME_ARG= RD_ROOT_ARG= RD_PASSWORD_FILE= RD_YES=0 RD_FORCE=0
         while [ $# -gt 0 ]; do
@@ -430,37 +435,35 @@ public enum RestoreScript {
         # (3) Starts extracting archive $1 into the root in the background: tar and gzip keep about
         # one core busy while the databases, LaunchAgents and shell files (none of them a path the
         # archive holds) are restored beside them. rd_extract_wait waits and stops on a failure.
-        RD_TAR_PID= RD_TAR_NAME=
+        # tar is the background process itself ($! of a pipeline is its last command), so the
+        # cleanup on any exit stops it; a reader feeding it then dies of SIGPIPE. A reader that
+        # fails on its own (status other than SIGPIPE's 141) leaves a marker file in the root,
+        # since POSIX sh has no pipefail.
+        RD_TAR_PID= RD_TAR_NAME= RD_READER_FAILED=
         rd_extract_code() {
             rd_say "code: extracting $1 into $RD_ROOT"
             RD_TAR_NAME=$1
-            rd_untar "$1" &
-            RD_TAR_PID=$!
-        }
-
-        # Unpacks archive $1 into the root; fails when the reader or tar fails. With RD_GUNZIP the
-        # two run in a pipe, and each writes its exit status on fd 3 (POSIX sh has no pipefail).
-        rd_untar() {
-            if [ -z "$RD_GUNZIP" ]; then
-                tar -xpzf "$RD_SET/$1" -C "$RD_ROOT"
-                return
+            RD_READER_FAILED=$RD_ROOT/.restore-drill-reader-failed-$$
+            if [ -n "$RD_GUNZIP" ]; then
+                { "$RD_GUNZIP" -dc <"$RD_SET/$1" || { rd_rc=$?; [ "$rd_rc" -eq 141 ] || : >"$RD_READER_FAILED"; }; } |
+                    tar -xpf - -C "$RD_ROOT" &
+            else
+                tar -xpzf "$RD_SET/$1" -C "$RD_ROOT" &
             fi
-            # (Each command is an if condition, where set -e does not stop the shell.)
-            rd_codes=$( {
-                if "$RD_GUNZIP" -dc <"$RD_SET/$1"; then echo "reader=0" >&3; else echo "reader=$?" >&3; fi |
-                    if tar -xpf - -C "$RD_ROOT" >&2; then echo "tar=0" >&3; else echo "tar=$?" >&3; fi
-            } 3>&1)
-            case $rd_codes in
-                *reader=0*tar=0* | *tar=0*reader=0*) return 0 ;;
-                *) printf 'restore: %s: %s -d and tar: %s\n' "$1" "$RD_GUNZIP" "$rd_codes" >&2; return 1 ;;
-            esac
+            RD_TAR_PID=$!
         }
 
         rd_extract_wait() {
             [ -n "$RD_TAR_PID" ] || return 0
-            rd_pid=$RD_TAR_PID
+            # RD_TAR_PID stays set while waiting, so a signal's cleanup still stops tar.
+            rd_rc=0
+            wait "$RD_TAR_PID" || rd_rc=$?
             RD_TAR_PID=
-            wait "$rd_pid" || rd_fail "$RD_TAR_NAME: extraction failed"
+            if [ -e "$RD_READER_FAILED" ]; then
+                rm -f "$RD_READER_FAILED"
+                rd_fail "$RD_TAR_NAME: extraction failed ($RD_GUNZIP -d could not read it)"
+            fi
+            [ "$rd_rc" -eq 0 ] || rd_fail "$RD_TAR_NAME: extraction failed"
             rd_say "code: extracted $RD_TAR_NAME"
         }
 

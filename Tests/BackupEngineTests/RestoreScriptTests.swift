@@ -254,7 +254,67 @@ final class RestoreFixture {
         let result = try f.run(reader: reader)
         #expect(result.code == 1)
         #expect(result.err.contains("restore: FAILED: code.tar.gz: extraction failed"), "\(result.err)")
-        #expect(result.err.contains("\(reader) -d and tar"), "\(result.err)")
+        #expect(result.err.contains("(\(reader) -d could not read it)"), "\(result.err)")
+    }
+
+    /// A restore stopped while the archive is still being extracted (SIGTERM here) leaves no tar
+    /// behind writing into the root: the background tar is the process the cleanup stops.
+    @Test(arguments: ["/usr/bin/dash", "/usr/bin/zsh"])
+    func aStoppedRestoreLeavesNoTarRunning(_ shell: String) async throws {
+        let f = try await RestoreFixture()
+        defer { f.close() }
+        // A reader that hands tar the start of the archive and then neither writes nor closes the
+        // pipe: tar waits mid-archive.
+        let bin = try ToolBin(in: f.scratch.path + "/tools-stuck", reader: nil)
+        let marker = "37.\(Int.random(in: 100_000...999_999))"
+        let reader = bin.path + "/igzip"
+        try "#!/bin/sh\n/bin/gzip -dc | /usr/bin/head -c 20000\nexec /bin/sleep \(marker)\n".write(
+            toFile: reader, atomically: true, encoding: .utf8)
+        chmod(reader, 0o755)
+        let p = Process()
+        // Through python3 only to clear the signal mask the test process's threads pass on, so
+        // the SIGTERM below reaches the shell as it would from a terminal.
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
+        p.arguments = [
+            "-c",
+            "import os, signal, sys; signal.pthread_sigmask(signal.SIG_SETMASK, []); os.execv(sys.argv[1], sys.argv[1:])",
+            shell, f.script, "--home", f.newHome, "--root", f.newRoot, "--yes",
+        ]
+        p.environment = ["PATH": bin.path, "HOME": f.shellHome, "LANG": "C.UTF-8"]
+        let errPath = f.scratch.path + "/stuck-err.txt"
+        FileManager.default.createFile(atPath: errPath, contents: nil)
+        p.standardOutput = FileHandle.nullDevice
+        p.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: errPath))
+        try p.run()
+        defer {
+            for pid in Self.processes(matching: marker) { kill(pid, SIGKILL) }
+        }
+        // Wait until the databases are restored (the script then waits for tar), then stop it.
+        let deadline = Date().addingTimeInterval(20)
+        while Self.processes(matching: "-C " + f.newRoot).isEmpty && Date() < deadline { usleep(20_000) }
+        usleep(300_000)
+        #expect(!Self.processes(matching: "-C " + f.newRoot).isEmpty, "tar never started")
+        p.terminate()
+        // The reader still holds the pipe open: a tar that the cleanup did not stop would still
+        // be waiting on it now.
+        usleep(500_000)
+        #expect(Self.processes(matching: "-C " + f.newRoot).isEmpty, "a tar is still running into the root")
+        for pid in Self.processes(matching: marker) { kill(pid, SIGKILL) }
+        p.waitUntilExit()
+        let err = (try? String(contentsOfFile: errPath, encoding: .utf8)) ?? ""
+        #expect(p.terminationStatus == 143, "\(err)")
+    }
+
+    /// Processes whose command line contains `text`.
+    static func processes(matching text: String) -> [pid_t] {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+        return names.compactMap { name -> pid_t? in
+            guard let pid = pid_t(name),
+                let raw = FileManager.default.contents(atPath: "/proc/\(name)/cmdline")
+            else { return nil }
+            let line = String(decoding: raw.map { $0 == 0 ? 0x20 : $0 }, as: UTF8.self)
+            return line.contains(text) ? pid : nil
+        }
     }
 
     @Test func missingChunkStopsTheRestoreNamingIt() async throws {
