@@ -57,7 +57,13 @@ public struct HealthInput: Sendable, Equatable {
     public var now: Date
     /// The destination folder.
     public var destination: String
+    /// The newest complete set that finished before `now` (plus five minutes of clock skew): the
+    /// backup age is judged on it.
     public var newestComplete: SetFact?
+    /// The newest complete set that finished more than five minutes after `now` (made on a machine
+    /// whose clock was wrong), when there is one: it is reported, but it does not stand for a
+    /// recent backup.
+    public var futureComplete: SetFact?
     /// The newest set's id when the newest set is partial; nil when it is complete or there is none.
     public var newestPartial: BackupID?
     /// Number of usable sets (complete and partial).
@@ -115,8 +121,13 @@ public struct HealthInput: Sendable, Equatable {
     /// The facts of an already made scan and history log (plus the destination's own state).
     public static func assemble(destination: String, now: Date, scan: DestinationScan, log: HistoryLog) -> HealthInput {
         var input = HealthInput(now: now, destination: destination)
-        if let newest = scan.newestComplete {
+        let skew: TimeInterval = 300
+        let complete = scan.sets.filter { $0.status == .complete }
+        if let newest = complete.last(where: { $0.finishedAt.timeIntervalSince(now) <= skew }) {
             input.newestComplete = SetFact(id: newest.id, finishedAt: newest.finishedAt, sizeBytes: newest.sizeBytes)
+        }
+        if let future = complete.last(where: { $0.finishedAt.timeIntervalSince(now) > skew }) {
+            input.futureComplete = SetFact(id: future.id, finishedAt: future.finishedAt, sizeBytes: future.sizeBytes)
         }
         if let newest = scan.sets.last, newest.status == .partial { input.newestPartial = newest.id }
         input.setCount = scan.sets.count

@@ -36,7 +36,7 @@ public enum HealthStatus: String, Codable, Sendable, CaseIterable, Comparable {
 
 /// One judged fact.
 public struct HealthFinding: Sendable, Equatable, Codable {
-    /// What it is about: `backup_age`, `partial_set`, `drill_age`, `last_backup`, `last_drill`,
+    /// What it is about: `backup_age`, `future_set`, `partial_set`, `drill_age`, `last_backup`, `last_drill`,
     /// `destination`, `free_space`, `rejected_folder`, `history`, `error`.
     public var code: String
     public var status: HealthStatus
@@ -147,7 +147,9 @@ public struct HealthReport: Sendable, Equatable {
 
         // Newest complete set.
         if let set = input.newestComplete {
-            let age = input.now.timeIntervalSince(set.finishedAt)
+            // Up to five minutes ahead is clock skew between machines, not a future set.
+            var age = input.now.timeIntervalSince(set.finishedAt)
+            if age < 0 && age >= -300 { age = 0 }
             metrics.backupAgeSeconds = age
             metrics.lastBackupTimestampSeconds = set.finishedAt.timeIntervalSince1970
             metrics.lastBackupSizeBytes = set.sizeBytes
@@ -174,6 +176,14 @@ public struct HealthReport: Sendable, Equatable {
                 HealthFinding(
                     code: "backup_age", status: .critical, message: "no complete backup set", subject: input.destination
                 ))
+        }
+        if let future = input.futureComplete {
+            findings.append(
+                HealthFinding(
+                    code: "future_set", status: .warning,
+                    message:
+                        "set \(future.id) finished \(CompactDuration.string(future.finishedAt.timeIntervalSince(input.now))) in the future (clock?); the backup age is judged without it",
+                    subject: future.id.description))
         }
         if let partial = input.newestPartial {
             findings.append(

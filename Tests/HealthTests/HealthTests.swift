@@ -150,6 +150,33 @@ import Testing
 }
 
 @Suite struct HealthGatherTests {
+    /// A set from a machine whose clock ran ahead is reported, but the backup age is judged on the
+    /// newest set that finished before now: four days without a real backup stays CRITICAL.
+    @Test func aFutureDatedSetDoesNotHideAStaleBackup() throws {
+        let dest = try TempDestination()
+        let real = BackupID("full_20251016_030000")!
+        let ahead = BackupID("full_20251022_030000")!
+        try dest.writeSet(real, finishedAt: date("2025-10-16T03:20:00Z"), size: 1_000)
+        try dest.writeSet(ahead, finishedAt: date("2025-10-22T03:20:00Z"), size: 1_000)
+        let now = date("2025-10-20T12:00:00Z")
+        let input = try HealthInput.gather(destination: dest.path, now: now)
+        #expect(input.newestComplete?.id == real)
+        #expect(input.futureComplete?.id == ahead)
+        let report = HealthReport.evaluate(input, thresholds: .init())
+        #expect(report.status == .critical)
+        let age = try #require(report.findings.first { $0.code == "backup_age" })
+        #expect(age.status == .critical)
+        #expect(age.message.hasPrefix("newest complete set 4d"))
+        let future = try #require(report.findings.first { $0.code == "future_set" })
+        #expect(future.status == .warning)
+        #expect(future.message.contains("full_20251022_030000 finished 39h20m in the future"))
+        // A set up to five minutes ahead is clock skew: age 0, not a future set.
+        let input2 = HealthInput(
+            now: now, destination: dest.path,
+            newestComplete: .init(id: ahead, finishedAt: now.addingTimeInterval(120), sizeBytes: 1))
+        #expect(HealthReport.evaluate(input2, thresholds: .init()).metrics.backupAgeSeconds == 0)
+    }
+
     @Test func gatherReadsSetsByManifestAndRunsFromHistory() throws {
         let dest = try TempDestination()
         let old = BackupID("full_20251018_030000")!
