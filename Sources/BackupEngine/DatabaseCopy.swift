@@ -72,7 +72,7 @@ struct DatabaseCopier: Sendable {
         var offset: Int64 = 0
         var number = 1
         repeat {
-            let name = base + ".chunk-" + String(format: "%04d", number)
+            let name = SetNames.chunkName(base, number)
             let length = min(chunkSize, size - offset)
             let sha = try ChunkCopy.copy(
                 from: temp, offset: offset, length: length, to: "\(setFolder)/\(name)", alsoHashing: whole)
@@ -92,7 +92,7 @@ struct DatabaseCopier: Sendable {
     /// written and read). The chunks are then read once to hash each chunk and the whole file.
     /// - Returns: the record and its artifacts; nil when the copy came out under `smallLimit`
     ///   (its chunks are removed and the caller stores it whole, as the rule says).
-    /// - Throws: as ``copy(_:index:setFolder:workFolder:)``.
+    /// - Throws: as ``copy(_:index:base:setFolder:workFolder:)``.
     func copyIntoChunks(_ entry: WalkEntry, base: String, setFolder: String, workFolder: String) throws
         -> Stored?
     {
@@ -107,7 +107,7 @@ struct DatabaseCopier: Sendable {
         do {
             tables = try snapshot(
                 source: entry.absolute, into: "file:" + Self.uriPath(target) + "?chunk_size=\(chunkSize)",
-                name: entry.relative, vfs: RD_CHUNK_VFS_NAME, firstChunk: target + ".chunk-0001")
+                name: entry.relative, vfs: RD_CHUNK_VFS_NAME, firstChunk: SetNames.chunkName(target, 1))
         } catch is RestoreDrillError {
             // The copy could not be made through the chunk VFS (e.g. a path longer than SQLite's
             // 512-byte limit for a URI): the caller copies it the usual way instead.
@@ -119,7 +119,7 @@ struct DatabaseCopier: Sendable {
         }
         var names: [String] = []
         for number in 1... {
-            let name = base + ".chunk-" + String(format: "%04d", number)
+            let name = SetNames.chunkName(base, number)
             guard access("\(setFolder)/\(name)", F_OK) == 0 else { break }
             names.append(name)
         }
@@ -200,7 +200,7 @@ struct DatabaseCopier: Sendable {
     /// Removes `<target>.chunk-0001`, `-0002`, … up to the first that does not exist.
     private static func removeChunks(of target: String) {
         for number in 1... {
-            if unlink(target + ".chunk-" + String(format: "%04d", number)) != 0 { break }
+            if unlink(SetNames.chunkName(target, number)) != 0 { break }
         }
     }
 
@@ -362,6 +362,13 @@ enum SetNames {
             out[i] = base
         }
         return out.map { $0! }
+    }
+
+    /// The name of chunk `number` (1-based) of the database stored as `base`: `<base>.chunk-0001`,
+    /// … (the names the chunk VFS in `Sources/CChunkVFS` writes, and the order the restore script
+    /// concatenates).
+    static func chunkName(_ base: String, _ number: Int) -> String {
+        base + ".chunk-" + String(format: "%04d", number)
     }
 
     /// True when `name` ends with `.chunk-` and four digits.
