@@ -85,6 +85,11 @@ public struct DrillResult: Codable, Sendable, Equatable {
     public var startedAt: String
     public var finishedAt: String
     public var isolation: IsolationKind
+    /// Whether the set's manifest HMAC verified with the vault password: true, false (a password
+    /// was given and it did not: the replay got no secret), nil when no password was given (the
+    /// set cannot be authenticated). JSON `authenticated`, absent when nil (an optional field of
+    /// report format 1).
+    public var authenticated: Bool?
     /// Age of the newest complete set at drill time, seconds; nil when unknown.
     public var rpoSeconds: Double?
     /// Measured restore time (script replay), seconds; nil when the replay did not run.
@@ -102,7 +107,7 @@ public struct DrillResult: Codable, Sendable, Equatable {
     public var checks: [CheckResult]
 
     enum CodingKeys: String, CodingKey {
-        case format, isolation, host, checks
+        case format, isolation, host, checks, authenticated
         case formatVersion = "format_version"
         case drillID = "drill_id"
         case backupID = "backup_id"
@@ -160,6 +165,7 @@ public struct DrillResult: Codable, Sendable, Equatable {
         startedAt = try c.decode(String.self, forKey: .startedAt)
         finishedAt = try c.decode(String.self, forKey: .finishedAt)
         isolation = try c.decode(IsolationKind.self, forKey: .isolation)
+        authenticated = try c.decodeIfPresent(Bool.self, forKey: .authenticated)
         rpoSeconds = try c.decodeIfPresent(Double.self, forKey: .rpoSeconds)
         rtoSeconds = try c.decodeIfPresent(Double.self, forKey: .rtoSeconds)
         rpoObjectiveSeconds = try c.decodeIfPresent(Double.self, forKey: .rpoObjectiveSeconds)
@@ -183,6 +189,7 @@ public struct DrillResult: Codable, Sendable, Equatable {
         try c.encode(startedAt, forKey: .startedAt)
         try c.encode(finishedAt, forKey: .finishedAt)
         try c.encode(isolation, forKey: .isolation)
+        try c.encodeIfPresent(authenticated, forKey: .authenticated)
         try c.encodeIfPresent(rpoSeconds, forKey: .rpoSeconds)
         try c.encodeIfPresent(rtoSeconds, forKey: .rtoSeconds)
         try c.encodeIfPresent(rpoObjectiveSeconds, forKey: .rpoObjectiveSeconds)

@@ -94,6 +94,10 @@ public struct RestoreDrillConfig: Sendable, Equatable {
         public var include: [String] = []
         /// Where the vault password comes from; nil when not configured.
         public var password: PasswordSource?
+        /// `credentials.previous_passwords`: sources of earlier vault passwords (each like
+        /// `password`), tried in order after the current one to authenticate older sets after a
+        /// password change. Never used to write anything.
+        public var previousPasswords: [PasswordSource] = []
     }
 
     /// Exactly one of `env`, `file`, `command`.
@@ -340,30 +344,24 @@ struct ConfigParser {
             if let v = m["homebrew"] { config.dependencies.homebrew = try argv(v, "dependencies.homebrew") }
         }
         if let n = fields["credentials"] {
-            let m = try section(n, "credentials", ["include", "password"])
+            let m = try section(n, "credentials", ["include", "password", "previous_passwords"])
             if let v = m["include"] {
                 config.credentials.include = try strings(v, "credentials.include").map {
                     expand($0, home: home, relativeTo: root)
                 }
             }
             if let v = m["password"] {
-                let p = try section(v, "credentials.password", ["env", "file", "command"])
-                guard p.count == 1 else {
-                    throw fail(v, "credentials.password", "give exactly one of env, file, command")
+                config.credentials.password = try passwordSource(v, "credentials.password", home: home, folder: folder)
+            }
+            if let v = m["previous_passwords"] {
+                guard case .sequence(let list) = v else {
+                    throw fail(v, "credentials.previous_passwords", "must be a list of password sources")
                 }
-                if let e = p["env"] {
-                    config.credentials.password = RestoreDrillConfig.PasswordSource.environment(
-                        try string(e, "credentials.password.env"))
+                config.credentials.previousPasswords = try list.enumerated().map { i, item in
+                    try passwordSource(item, "credentials.previous_passwords[\(i + 1)]", home: home, folder: folder)
                 }
-                if let f = p["file"] {
-                    config.credentials.password = RestoreDrillConfig.PasswordSource.file(
-                        expand(try string(f, "credentials.password.file"), home: home, relativeTo: folder))
-                }
-                if let c = p["command"] {
-                    guard let cmd = try argv(c, "credentials.password.command") else {
-                        throw fail(c, "credentials.password.command", "must be a non-empty argv array")
-                    }
-                    config.credentials.password = RestoreDrillConfig.PasswordSource.command(cmd)
+                if !config.credentials.previousPasswords.isEmpty && config.credentials.password == nil {
+                    throw fail(v, "credentials.previous_passwords", "needs credentials.password (the current one)")
                 }
             }
         }
@@ -486,6 +484,20 @@ struct ConfigParser {
             out[key] = v
         }
         return out
+    }
+
+    /// One password source (`{env: NAME}`, `{file: PATH}` or `{command: [argv…]}`) at `key`.
+    func passwordSource(_ v: Node, _ key: String, home: String, folder: String) throws
+        -> RestoreDrillConfig.PasswordSource
+    {
+        let p = try section(v, key, ["env", "file", "command"])
+        guard p.count == 1 else { throw fail(v, key, "give exactly one of env, file, command") }
+        if let e = p["env"] { return .environment(try string(e, "\(key).env")) }
+        if let f = p["file"] { return .file(expand(try string(f, "\(key).file"), home: home, relativeTo: folder)) }
+        guard let c = p["command"], let cmd = try argv(c, "\(key).command") else {
+            throw fail(p["command"], "\(key).command", "must be a non-empty argv array")
+        }
+        return .command(cmd)
     }
 
     func section(_ n: Node, _ key: String, _ allowed: Set<String>) throws -> [String: Node] {

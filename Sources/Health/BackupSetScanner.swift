@@ -32,6 +32,16 @@ public struct RejectedFolder: Sendable, Equatable, Codable {
     public var name: String
     public var path: String
     public var reason: String
+    /// True when the folder is a well-formed set whose manifest HMAC does not verify with the
+    /// configured vault password (a forged or foreign set); nil/absent otherwise.
+    public var unauthenticated: Bool?
+
+    public init(name: String, path: String, reason: String, unauthenticated: Bool? = nil) {
+        self.name = name
+        self.path = path
+        self.reason = reason
+        self.unauthenticated = unauthenticated
+    }
 }
 
 /// A `.partial-<id>` folder: a backup in progress, or the leftovers of one that crashed.
@@ -76,9 +86,14 @@ public struct DestinationScan: Sendable, Equatable {
 public enum BackupSetScanner {
     /// Lists `destination`: set folders, look-alike folders that are not usable sets, and
     /// `.partial-*` folders. Other entries (`.restore-drill`, files, anything else) are ignored.
+    ///
+    /// With an active `authenticator` (a vault password is configured), a set whose manifest
+    /// HMAC does not verify is a ``RejectedFolder`` with `unauthenticated` set: it never counts
+    /// for health, the SLA or a retention bucket, and prune never removes it (so forged sets with
+    /// newer ids cannot push real sets out of the 7/4/12 buckets).
     /// - Returns: an empty scan when `destination` does not exist.
     /// - Throws: ``RestoreDrillError/io(path:message:)`` when it exists but cannot be listed.
-    public static func scan(destination: String) throws -> DestinationScan {
+    public static func scan(destination: String, authenticator: SetAuthenticator? = nil) throws -> DestinationScan {
         guard FileManager.default.fileExists(atPath: destination) else {
             return DestinationScan(sets: [], rejected: [], partials: [])
         }
@@ -106,6 +121,22 @@ public enum BackupSetScanner {
             }
         }
         sets.sort { $0.id < $1.id }
+        if let authenticator, authenticator.isActive {
+            let verdicts = authenticator.authenticateAll(sets.map(\.manifest))
+            var proven: [ScannedSet] = []
+            for (set, verdict) in zip(sets, verdicts) {
+                if case .unauthenticated(let reason) = verdict {
+                    rejected.append(
+                        RejectedFolder(
+                            name: set.id.description, path: set.path, reason: "unauthenticated: \(reason)",
+                            unauthenticated: true))
+                } else {
+                    proven.append(set)
+                }
+            }
+            sets = proven
+            rejected.sort { $0.name < $1.name }
+        }
         return DestinationScan(sets: sets, rejected: rejected, partials: partials)
     }
 }

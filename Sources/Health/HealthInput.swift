@@ -78,6 +78,8 @@ public struct HealthInput: Sendable, Equatable {
     public var freeBytes: Int64?
     /// Folders named like sets that are not usable sets, as `name: reason`.
     public var rejectedFolders: [String]
+    /// Names of sets whose manifest HMAC does not verify with the configured vault password.
+    public var unauthenticatedSets: [String] = []
     /// History files that could not be read, as `file: message`.
     public var historyProblems: [String]
 
@@ -112,8 +114,12 @@ public struct HealthInput: Sendable, Equatable {
     ///   - now: the instant of the check.
     /// - Throws: ``RestoreDrillError/io(path:message:)`` when the destination or its events folder
     ///   exists but cannot be listed (health reports that as UNKNOWN).
-    public static func gather(destination: String, now: Date) throws -> HealthInput {
-        let scan = try BackupSetScanner.scan(destination: destination)
+    /// - Parameter authenticator: with a vault password, unauthenticated sets never count (they
+    ///   are rejected folders, which health warns about).
+    public static func gather(destination: String, now: Date, authenticator: SetAuthenticator? = nil) throws
+        -> HealthInput
+    {
+        let scan = try BackupSetScanner.scan(destination: destination, authenticator: authenticator)
         let log = try HistoryStore(destination: destination).load()
         return assemble(destination: destination, now: now, scan: scan, log: log)
     }
@@ -150,7 +156,8 @@ public struct HealthInput: Sendable, Equatable {
                 input.freeBytes = Int64(fs.f_bavail) * Int64(fs.f_frsize)
             }
         }
-        input.rejectedFolders = scan.rejected.map { "\($0.name): \($0.reason)" }
+        input.rejectedFolders = scan.rejected.filter { $0.unauthenticated != true }.map { "\($0.name): \($0.reason)" }
+        input.unauthenticatedSets = scan.rejected.filter { $0.unauthenticated == true }.map(\.name)
         input.historyProblems = log.problems.map { "\($0.file): \($0.message)" }
         return input
     }

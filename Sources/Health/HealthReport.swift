@@ -267,6 +267,15 @@ public struct HealthReport: Sendable, Equatable {
                 HealthFinding(
                     code: "rejected_folder", status: .warning, message: "not a usable set: \(folder)", subject: folder))
         }
+        for folder in input.unauthenticatedSets {
+            findings.append(
+                HealthFinding(
+                    code: "unauthenticated_set", status: .warning,
+                    message:
+                        "\(folder): its manifest HMAC does not verify with the vault password (a forged or foreign set); "
+                        + "it does not count and is never removed",
+                    subject: folder))
+        }
         for problem in input.historyProblems {
             findings.append(
                 HealthFinding(

@@ -68,7 +68,7 @@ public struct DrillJob: Sendable {
     /// - Throws: ``RestoreDrillError/usage(_:)`` without a configuration (except `--set`),
     ///   ``RestoreDrillError/setNotFound(_:)``, or what the drill throws when it cannot run.
     public func run(_ request: Request) async throws -> DrillResult {
-        let setPath: String
+        var setPath = ""
         var destination: String? = nil
         switch request.pick {
         case .path(let p):
@@ -80,11 +80,26 @@ public struct DrillJob: Sendable {
                 throw RestoreDrillError.usage("no configuration: give --config FILE, or drill a folder with --set PATH")
             }
             destination = config.destination
+        }
+        // The vault password, in memory only: the drill writes a private copy for the replay only
+        // once the set is proven (its manifest HMAC verifies and its artifacts are intact).
+        let password = try await SetTrust.password(
+            passwordFile: request.passwordFile, config: config, runner: passwordRunner, environment: environment,
+            currentDirectory: currentDirectory)
+        let previousPasswords =
+            password == nil
+            ? [] : try await SetTrust.previousPasswords(config: config, runner: passwordRunner, environment: environment)
+        let authenticator = password.map { SetAuthenticator(passwords: [$0] + previousPasswords) }
+        if let config, destination != nil {
             switch request.pick {
-            case .id(let id): setPath = try SetLocator.byID(id, in: config.destination).path
+            case .id(let id): setPath = try SetLocator.byID(id, in: config.destination, authenticator: authenticator).path
             case .randomWithin(let days):
-                setPath = try SetLocator.randomWithin(days: Double(days), now: clock.now(), in: config.destination).path
-            default: setPath = try SetLocator.latest(in: config.destination, now: clock.now()).path
+                setPath = try SetLocator.randomWithin(
+                    days: Double(days), now: clock.now(), in: config.destination, authenticator: authenticator
+                ).path
+            default:
+                setPath = try SetLocator.latest(in: config.destination, now: clock.now(), authenticator: authenticator)
+                    .path
             }
         }
         let base = currentDirectory
@@ -94,19 +109,14 @@ public struct DrillJob: Sendable {
         if let home = ProcessInfo.processInfo.environment["HOME"] { canaries.append(home) }
         if let config { canaries.append(config.home) }
         if let destination { canaries.append(destination) }
-        // The vault password: --password-file, else the configured source (written to a private
-        // 0600 file for the replay, removed after the drill).
-        let password = try await VaultPasswordFile.obtain(
-            passwordFile: request.passwordFile, source: config?.credentials.password, runner: passwordRunner,
-            environment: environment, currentDirectory: currentDirectory)
-        defer { password?.remove() }
         let options = DrillOptions(
-            setPath: setPath, sandboxFolder: sandboxes, reportFolder: reports, passwordFile: password?.path,
+            setPath: setPath, sandboxFolder: sandboxes, reportFolder: reports,
             keep: config?.sandbox.keep ?? .onFailure, keepSandbox: request.keepSandbox,
             requireIsolation: request.requireIsolation, objectives: config?.objectives ?? .init(),
             limits: config?.sandbox.limits ?? .init(), timeout: config?.sandbox.timeout ?? 3600,
             isolation: config?.sandbox.isolation ?? .auto, destination: destination,
-            canaryFolders: Array(Set(canaries)).sorted(), maxShrink: config?.coverage.maxShrink ?? 0.5)
+            canaryFolders: Array(Set(canaries)).sorted(), maxShrink: config?.coverage.maxShrink ?? 0.5,
+            password: password, authenticator: authenticator)
         let lock = try destination.flatMap { try DestinationLock.acquire(destination: $0, mode: .shared) }
         defer { lock?.release() }
         var drill = Drill(options: options, clock: clock, replayer: replayer, progress: progress)
@@ -189,14 +199,19 @@ public struct SetListing: Codable, Sendable {
 
     /// Reads every valid set in `destination`, oldest first.
     /// - Throws: ``RestoreDrillError/io(path:message:)`` when the destination cannot be read.
-    public static func make(destination: String, now: Date) throws -> SetListing {
-        let sets = try SetLocator.sets(in: destination)
+    /// - Parameter authenticator: with a vault password configured, a set whose manifest HMAC does
+    ///   not verify is listed with status `unauthenticated`.
+    public static func make(destination: String, now: Date, authenticator: SetAuthenticator? = nil) throws
+        -> SetListing
+    {
+        let sets = try SetLocator.sets(in: destination, authenticator: authenticator)
         return SetListing(
             destination: destination,
             sets: sets.map { s in
                 let finished = Timestamp.date(s.manifest.finishedAt) ?? s.id.date
                 return Entry(
-                    id: s.id.description, path: s.path, status: s.manifest.status.rawValue,
+                    id: s.id.description, path: s.path,
+                    status: s.authentication.isUnauthenticated ? "unauthenticated" : s.manifest.status.rawValue,
                     finishedAt: s.manifest.finishedAt, ageSeconds: now.timeIntervalSince(finished),
                     bytes: s.manifest.artifacts.reduce(0) { $0 + $1.size },
                     components: Dictionary(

@@ -7,6 +7,8 @@ import Verifier
 public struct CheckJob: Sendable {
     public let config: RestoreDrillConfig
     public let clock: any WallClock
+    /// With a vault password configured: which sets are authenticated (``SetTrust``).
+    public var authenticator: SetAuthenticator?
 
     public init(config: RestoreDrillConfig, clock: any WallClock) {
         self.config = config
@@ -54,7 +56,7 @@ public struct CheckJob: Sendable {
         } else if let id {
             sets = [try SetLocator.byID(id, in: config.destination)]
         } else {
-            sets = [try SetLocator.latest(in: config.destination, now: clock.now())]
+            sets = [try SetLocator.latest(in: config.destination, now: clock.now(), authenticator: authenticator)]
         }
         var outcome = Outcome(sets: [])
         for set in sets {
@@ -73,9 +75,12 @@ public struct CheckJob: Sendable {
 /// `restore-drill health`: the destination's health against the configured thresholds.
 public enum HealthJob {
     /// Gathers and evaluates; an unreadable destination is UNKNOWN, not a throw.
-    public static func run(config: RestoreDrillConfig, now: Date) -> HealthReport {
+    /// - Parameter authenticator: with a vault password configured, unauthenticated sets never count.
+    public static func run(config: RestoreDrillConfig, now: Date, authenticator: SetAuthenticator? = nil)
+        -> HealthReport
+    {
         do {
-            let input = try HealthInput.gather(destination: config.destination, now: now)
+            let input = try HealthInput.gather(destination: config.destination, now: now, authenticator: authenticator)
             return HealthReport.evaluate(input, thresholds: config.health)
         } catch {
             return HealthReport.unknown(String(describing: error), destination: config.destination, now: now)
@@ -87,9 +92,12 @@ public enum HealthJob {
 public enum SLAJob {
     /// - Parameter since: the window, seconds back from `now`.
     /// - Throws: history or destination read errors, a bad time zone.
-    public static func run(config: RestoreDrillConfig, now: Date, since: Double) throws -> SLAScorecard {
+    /// - Parameter authenticator: with a vault password configured, unauthenticated sets never count.
+    public static func run(
+        config: RestoreDrillConfig, now: Date, since: Double, authenticator: SetAuthenticator? = nil
+    ) throws -> SLAScorecard {
         let events = try HistoryStore(destination: config.destination).events()
-        let scan = try BackupSetScanner.scan(destination: config.destination)
+        let scan = try BackupSetScanner.scan(destination: config.destination, authenticator: authenticator)
         let zone = config.retention.timeZone.flatMap(TimeZone.init(identifier:)) ?? .current
         return SLAScorecard.compute(
             events: events, sets: scan.sets, since: since, now: now, timeZone: zone, objectives: config.objectives)

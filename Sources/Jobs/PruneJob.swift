@@ -10,6 +10,8 @@ import Retention
 public struct PruneJob: Sendable {
     public let config: RestoreDrillConfig
     public let clock: any WallClock
+    /// With a vault password configured: unauthenticated sets are never counted nor removed (``SetTrust``).
+    public var authenticator: SetAuthenticator?
     /// Kept sandboxes older than this are removed: 7 days.
     public static let sandboxMaxAge: Double = 7 * 86400
     /// `.partial-*` folders older than this are removed: 1 day.
@@ -65,7 +67,7 @@ public struct PruneJob: Sendable {
         let lock = dryRun ? nil : try DestinationLock.acquire(destination: config.destination, mode: .exclusive)
         defer { lock?.release() }
         let now = clock.now()
-        let scan = try BackupSetScanner.scan(destination: config.destination)
+        let scan = try BackupSetScanner.scan(destination: config.destination, authenticator: authenticator)
         let history = HistoryStore(destination: config.destination)
         let events = (try? history.events()) ?? []
         let zone = try RetentionPolicy.timeZone(named: config.retention.timeZone)

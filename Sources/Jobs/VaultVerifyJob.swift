@@ -37,9 +37,13 @@ public struct VaultVerifyJob: Sendable {
         public var verdict: Verdict
         /// `set.manifest`, then `credentials.vault`.
         public var checks: [CheckResult]
+        /// Which configured password verified the manifest HMAC: `current password` or
+        /// `previous password N` (`credentials.previous_passwords`); nil when none did.
+        public var matchedPassword: String?
 
         enum CodingKeys: String, CodingKey {
             case format, verdict, checks
+            case matchedPassword = "matched_password"
             case formatVersion = "format_version"
             case backupID = "backup_id"
             case setPath = "set_path"
@@ -48,6 +52,7 @@ public struct VaultVerifyJob: Sendable {
         /// Verdict first, then one line per check.
         public var text: String {
             var lines = ["vault verify \(backupID): \(verdict == .pass ? "PASS" : "FAIL")", "  \(setPath)"]
+            if let matchedPassword { lines.append("  manifest HMAC verified with the \(matchedPassword)") }
             for c in checks {
                 lines.append("  \(c.verdict.rawValue.uppercased()) \(c.check.rawValue) \(c.subject): \(c.message)")
             }
@@ -58,23 +63,28 @@ public struct VaultVerifyJob: Sendable {
     /// Verifies set `id` (the newest set when nil).
     /// - Parameter passwordFile: `--password-file`; without it the configured source is used.
     /// - Throws: ``RestoreDrillError/usage(_:)`` when no password is available;
-    ///   ``RestoreDrillError/setNotFound(_:)``; what ``VaultPasswordFile/obtain(passwordFile:source:runner:environment:currentDirectory:)``
+    ///   ``RestoreDrillError/setNotFound(_:)``; what ``SetTrust/password(passwordFile:config:runner:environment:currentDirectory:)``
     ///   throws for a refused password file or a failing source.
     public func run(id: String?, passwordFile: String?) async throws -> Outcome {
-        let set =
-            try id.map { try SetLocator.byID($0, in: config.destination) } ?? SetLocator.latest(in: config.destination)
         guard
-            let file = try await VaultPasswordFile.obtain(
-                passwordFile: passwordFile, source: config.credentials.password, runner: runner,
-                environment: environment, currentDirectory: currentDirectory)
+            let current = try await SetTrust.password(
+                passwordFile: passwordFile, config: config, runner: runner, environment: environment,
+                currentDirectory: currentDirectory)
         else {
             throw RestoreDrillError.usage(
                 "vault verify needs the vault password: give --password-file FILE or configure credentials.password")
         }
-        defer { file.remove() }
-        let checks = VaultVerification.check(setPath: set.path, password: file.password)
+        let previous = try await SetTrust.previousPasswords(config: config, runner: runner, environment: environment)
+        let authenticator = SetAuthenticator(passwords: [current] + previous)
+        let set =
+            try id.map { try SetLocator.byID($0, in: config.destination, authenticator: authenticator) }
+            ?? SetLocator.latest(in: config.destination, authenticator: authenticator)
+        var password = current
+        if case .verified(let index) = set.authentication { password = authenticator.passwords[index] }
+        let checks = VaultVerification.check(setPath: set.path, password: password)
         let failed = checks.contains { $0.verdict == .fail || $0.verdict == .error }
         return Outcome(
-            backupID: set.id.description, setPath: set.path, verdict: failed ? .fail : .pass, checks: checks)
+            backupID: set.id.description, setPath: set.path, verdict: failed ? .fail : .pass, checks: checks,
+            matchedPassword: set.authentication.matchedPassword)
     }
 }

@@ -20,9 +20,17 @@ import Sandbox
 /// 5. the sandbox is removed after a pass, kept after a failure (per ``DrillOptions/keep`` and
 ///    ``DrillOptions/keepSandbox``), with restored credentials wiped when kept.
 ///
-/// The vault password comes only from ``DrillOptions/passwordFile`` (read with
-/// ``VaultPassword/fromFile(_:)``, which refuses a file other users can read); the replay gets the
-/// file's path, never the password, on its command line.
+/// The vault password comes from ``DrillOptions/password`` or ``DrillOptions/passwordFile`` (read
+/// with ``VaultPassword/fromFile(_:)``, which refuses a file other users can read). **Every set is
+/// hostile until proven**: the restore script is handed a secret only when the manifest HMAC
+/// verified with the password (`set.manifest` passed) and every artifact is intact
+/// (`set.artifacts` passed). Then, and only then, a private copy of the password is written for
+/// the replay (a 0600 file in a 0700 folder, its path after `--password-file`, never the password
+/// on a command line), and wiped as soon as the replay ends. Any other set is replayed with no
+/// password file, no descriptor and nothing in its environment; `credentials.vault` is then a
+/// skip naming why (or a failure when the vault itself is wrong), and the drill fails anyway on
+/// the check that withheld the secret. Before the result is returned, every message and evidence
+/// line is scrubbed of the password (plain, hex and base64) and of the vault's plaintext.
 ///
 /// The drill never writes into the set folder.
 public struct Drill: Sendable {
@@ -59,7 +67,19 @@ public struct Drill: Sendable {
         guard FileFacts.of(setPath)?.type == .directory else {
             throw RestoreDrillError.setNotFound(setPath)
         }
-        let keys = try options.passwordFile.map { VaultKeyCache(password: try VaultPassword.fromFile($0)) }
+        var password = try options.password ?? options.passwordFile.map { try VaultPassword.fromFile($0) }
+        let authenticator = options.authenticator ?? password.map { SetAuthenticator(passwords: [$0]) }
+        // After a password change, an older set verifies with one of the previous passwords: the
+        // drill then uses that one (for the HMAC, the vault and the replay), and says so.
+        var matchedPrevious: Int?
+        if let authenticator, authenticator.passwords.count > 1,
+            let manifest = try? Manifest.load(setPath: setPath),
+            case .verified(let index) = authenticator.authenticate(manifest), index > 0
+        {
+            password = authenticator.passwords[index]
+            matchedPrevious = index
+        }
+        let keys = password.map { VaultKeyCache(password: $0) }
         let started = clock.now()
         var drillID = freshDrillID(at: started)
         var result = DrillResult(
@@ -71,15 +91,19 @@ public struct Drill: Sendable {
 
         // 1. The set.
         progress?("checking the manifest of \(setPath)")
-        let manifestOutcome = ManifestCheck.run(
-            setPath: setPath, passwordGiven: options.passwordFile != nil, keys: keys)
+        let manifestOutcome = ManifestCheck.run(setPath: setPath, passwordGiven: password != nil, keys: keys)
         result.manifestSHA256 = manifestOutcome.fileSHA256
-        checks.append(manifestOutcome.result)
+        var manifestResult = manifestOutcome.result
+        if let matchedPrevious, manifestOutcome.hmacVerified == true {
+            manifestResult.message += " (previous password \(matchedPrevious) of credentials.previous_passwords)"
+            manifestResult.evidence.append("HMAC matched previous password \(matchedPrevious)")
+        }
+        checks.append(manifestResult)
         guard let manifest = manifestOutcome.manifest else {
             checks += Self.skips(
                 after: .setManifest, subject: manifestOutcome.result.subject,
                 reason: "set.manifest failed: the manifest cannot be trusted")
-            return finish(result, checks: checks, sandbox: nil, manifest: nil)
+            return finish(result, checks: checks, sandbox: nil, manifest: nil, password: password)
         }
         result.backupID = manifest.id
         let setID = manifest.id.description
@@ -92,17 +116,29 @@ public struct Drill: Sendable {
             ByteMeter(
                 stage: "drill: reading artifacts", total: manifest.artifacts.reduce(0) { $0 + $1.size }, report: $0)
         }
-        checks += await ArtifactCheck.runConcurrently(setPath: setPath, manifest: manifest, meter: artifactMeter)
+        let artifactChecks = await ArtifactCheck.runConcurrently(
+            setPath: setPath, manifest: manifest, meter: artifactMeter)
+        checks += artifactChecks
         artifactMeter?.finish()
-        checks += coverage(manifest)
+        // The secret goes to the replay only when the set is proven: its manifest HMAC verified
+        // with this password and every artifact is the one the manifest (so the HMAC) names.
+        let withheld = Self.secretWithheldReason(
+            passwordGiven: password != nil, hmacVerified: manifestOutcome.hmacVerified, artifacts: artifactChecks)
+        result.authenticated = password == nil ? nil : manifestOutcome.hmacVerified == true
+        checks += coverage(manifest, authenticator: authenticator)
         let (rpoCheck, rpoAge) = ObjectiveChecks.rpo(
-            destination: options.destination, drilled: manifest, objective: options.objectives.rpo, now: started)
+            destination: options.destination, drilled: manifest, objective: options.objectives.rpo, now: started,
+            authenticator: authenticator)
         result.rpoSeconds = rpoAge
         checks.append(rpoCheck)
         if manifest.vault != nil && keys != nil { progress?("verifying the credentials vault") }
         let vaultCheck = VaultCheck(
             manifest: manifest, setPath: setPath, keys: keys, manifestHMACVerified: manifestOutcome.hmacVerified)
+        // The tool's own check of the vault runs in memory (tag verified before any byte is
+        // decrypted), so it is safe for an unproven set too: it tells a wrong password from a
+        // forged set. Restored credential files are compared only when the replay got the password.
         let vaultOpening = vaultCheck.open()
+        let secretsNotRestored = withheld.map { "the restore script got no password: \($0)" }
 
         // 2. Archives, before anything is unpacked.
         progress?("inspecting archives")
@@ -121,7 +157,9 @@ public struct Drill: Sendable {
             checks.append(.noSubject(.restoreScript, subject: manifest.restoreScript, reason: reason))
             checks += afterReplay.map { .noSubject($0, subject: setID, reason: reason) }
             checks.append(vaultCheck.result(vaultOpening, newHome: nil, newRoot: nil, notRestored: reason))
-            return finish(result, checks: checks, sandbox: nil, manifest: manifest)
+            return finish(
+                result, checks: checks, sandbox: nil, manifest: manifest, password: password,
+                plaintexts: vaultCheck.plaintexts)
         }
 
         // 3. Sandbox and replay.
@@ -131,14 +169,18 @@ public struct Drill: Sendable {
         result.reportFolder = PathText.join(options.reportFolder, drillID.description)
         result.sandboxPath = sandbox.folder
         progress?("replaying \(manifest.restoreScript) in \(sandbox.folder)")
-        let replay = await replayScript(manifest: manifest, setPath: setPath, sandbox: sandbox, drillID: drillID)
+        if let withheld { progress?("replaying without the vault password: \(withheld)") }
+        let replay = await replayScript(
+            manifest: manifest, setPath: setPath, sandbox: sandbox, drillID: drillID,
+            secret: withheld == nil ? password : nil)
         checks.append(replay.check)
         if let isolation = replay.isolation { result.isolation = isolation }
 
         // 4. The restored tree.
         if let skipReason = replay.treeSkipReason {
             checks += afterReplay.map { .noSubject($0, subject: setID, reason: skipReason) }
-            checks.append(vaultCheck.result(vaultOpening, newHome: nil, newRoot: nil, notRestored: skipReason))
+            checks.append(
+                vaultCheck.result(vaultOpening, newHome: nil, newRoot: nil, notRestored: secretsNotRestored ?? skipReason))
         } else {
             // The tree, the databases and the LaunchAgents are checked at the same time, each
             // spreading its subjects over the cores (bounded width).
@@ -147,7 +189,7 @@ public struct Drill: Sendable {
             )
             let tree = RestoreTreeCheck(
                 manifest: manifest, newHome: sandbox.home, newRoot: sandbox.root,
-                passwordGiven: options.passwordFile != nil)
+                passwordGiven: password != nil && withheld == nil)
             let treeMeter = byteProgress.map {
                 ByteMeter(
                     stage: "drill: reading restored files",
@@ -163,7 +205,12 @@ public struct Drill: Sendable {
             checks += await dbChecks
             checks += await agentResults
             treeMeter?.finish()
-            checks.append(vaultCheck.result(vaultOpening, newHome: sandbox.home, newRoot: sandbox.root))
+            if let secretsNotRestored {
+                checks.append(
+                    vaultCheck.result(vaultOpening, newHome: nil, newRoot: nil, notRestored: secretsNotRestored))
+            } else {
+                checks.append(vaultCheck.result(vaultOpening, newHome: sandbox.home, newRoot: sandbox.root))
+            }
             let succeeded = replay.check.verdict == .pass
             result.rtoSeconds = succeeded ? replay.seconds : nil
             checks.append(
@@ -171,19 +218,37 @@ public struct Drill: Sendable {
                     setID: setID, seconds: succeeded ? replay.seconds : nil, objective: options.objectives.rto,
                     skipReason: "the restore did not succeed: a failed restore has no RTO"))
         }
-        return finish(result, checks: checks, sandbox: sandbox, manifest: manifest)
+        return finish(
+            result, checks: checks, sandbox: sandbox, manifest: manifest, password: password,
+            plaintexts: vaultCheck.plaintexts)
     }
 
     // MARK: - Steps
 
-    func coverage(_ manifest: Manifest) -> [CheckResult] {
+    /// Why the replay must get no secret, or nil when it may: with a password, the manifest HMAC
+    /// must have verified and every `set.artifacts` result must be a pass (or a skip).
+    static func secretWithheldReason(passwordGiven: Bool, hmacVerified: Bool?, artifacts: [CheckResult]) -> String? {
+        guard passwordGiven else { return nil }
+        if hmacVerified != true {
+            return "the set is not authenticated (its manifest HMAC did not verify with the password)"
+        }
+        let failed = artifacts.filter { $0.verdict == .fail || $0.verdict == .error }.map(\.subject)
+        if !failed.isEmpty {
+            return "set.artifacts failed (\(ArchiveInspection.sample(failed, limit: 3))): the set is not the one "
+                + "its authenticated manifest describes"
+        }
+        return nil
+    }
+
+    func coverage(_ manifest: Manifest, authenticator: SetAuthenticator?) -> [CheckResult] {
         guard let destination = options.destination else {
             return ObjectiveChecks.coverage(
                 current: manifest, previous: nil, maxShrink: options.maxShrink,
                 skipReason: "no destination given (--set): no previous set to compare with")
         }
         do {
-            let previous = try SetLocator.previousComplete(before: manifest.id, in: destination)
+            let previous = try SetLocator.previousComplete(
+                before: manifest.id, in: destination, authenticator: authenticator)
             return ObjectiveChecks.coverage(
                 current: manifest, previous: previous?.manifest, maxShrink: options.maxShrink,
                 skipReason: "no previous complete set in \(destination)")
@@ -203,7 +268,12 @@ public struct Drill: Sendable {
         var treeSkipReason: String?
     }
 
-    func replayScript(manifest: Manifest, setPath: String, sandbox: DrillSandbox, drillID: DrillID) async -> Replay {
+    /// Replays the set's script in `sandbox`.
+    /// - Parameter secret: the password to hand the script, only for a proven set: a private copy
+    ///   is written for the replay and wiped when it ends (also when it could not start).
+    func replayScript(
+        manifest: Manifest, setPath: String, sandbox: DrillSandbox, drillID: DrillID, secret: VaultPassword?
+    ) async -> Replay {
         let subject = manifest.restoreScript
         let script = PathText.join(setPath, manifest.restoreScript)
         guard FileFacts.of(script)?.type == .file else {
@@ -215,9 +285,20 @@ public struct Drill: Sendable {
         }
         var arguments = ["--home", sandbox.home, "--root", sandbox.root, "--yes"]
         var extraReadOnly: [String] = []
-        if let password = options.passwordFile {
-            arguments += ["--password-file", password]
-            extraReadOnly.append(password)
+        var secretFile: VaultPasswordFile?
+        defer { secretFile?.remove() }
+        if let secret {
+            do {
+                secretFile = try VaultPasswordFile.temporary(secret)
+            } catch {
+                return Replay(
+                    check: CheckResult(
+                        check: .restoreScript, subject: subject, verdict: .error,
+                        message: "\(subject): the password copy for the replay could not be made: \(error)"),
+                    treeSkipReason: "the restore script could not be replayed: \(error)")
+            }
+            arguments += ["--password-file", secretFile!.path]
+            extraReadOnly.append(secretFile!.path)
         }
         let request = ReplayRequest(
             script: script, arguments: arguments, setFolder: setPath, sandboxFolder: sandbox.folder,
@@ -341,15 +422,22 @@ public struct Drill: Sendable {
         }
     }
 
-    func finish(_ partial: DrillResult, checks: [CheckResult], sandbox: DrillSandbox?, manifest: Manifest?)
-        -> DrillResult
-    {
+    func finish(
+        _ partial: DrillResult, checks: [CheckResult], sandbox: DrillSandbox?, manifest: Manifest?,
+        password: VaultPassword?, plaintexts: VaultCheck.Plaintexts? = nil
+    ) -> DrillResult {
         var result = partial
         let order = Dictionary(uniqueKeysWithValues: CheckID.allCases.enumerated().map { ($1, $0) })
         result.checks = checks.enumerated().sorted {
             (order[$0.element.check]!, $0.offset) < (order[$1.element.check]!, $1.offset)
         }.map(\.element)
         result.finishedAt = Timestamp.string(clock.now())
+        if let password {
+            // Defence in depth: nothing a script printed, and no evidence line, carries the
+            // password or the vault's plaintext into a report, an event or a log.
+            let scrubber = SecretScrubber(password: password, plaintexts: plaintexts?.all ?? [])
+            result.checks = result.checks.map(scrubber.scrub)
+        }
         guard let sandbox else {
             result.sandboxKept = false
             return result

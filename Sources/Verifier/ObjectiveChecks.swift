@@ -14,7 +14,11 @@ enum ObjectiveChecks {
     /// a skip, and the returned age is this set's own age (an upper bound of the RPO when the set
     /// is complete), said so in the message.
     /// - Returns: the result and the age in seconds that goes into ``DrillResult/rpoSeconds``.
-    static func rpo(destination: String?, drilled: Manifest, objective: Double, now: Date) -> (CheckResult, Double?) {
+    /// - Parameter authenticator: with a vault password, unauthenticated sets never count as the
+    ///   newest complete one.
+    static func rpo(
+        destination: String?, drilled: Manifest, objective: Double, now: Date, authenticator: SetAuthenticator? = nil
+    ) -> (CheckResult, Double?) {
         guard let destination else {
             let age = now.timeIntervalSince(capturedAt(drilled))
             return (
@@ -27,7 +31,7 @@ enum ObjectiveChecks {
         }
         do {
             // Ids are times: when any complete set is dated in the future, the newest one is.
-            let newestComplete = try SetLocator.latestComplete(in: destination)
+            let newestComplete = try SetLocator.latestComplete(in: destination, authenticator: authenticator)
             if let future = newestComplete, SetLocator.isFuture(future.id, now: now) {
                 return (
                     CheckResult(

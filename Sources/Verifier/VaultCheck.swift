@@ -64,6 +64,22 @@ struct VaultCheck {
         case opened(evidence: [String], members: Int, seconds: Double)
     }
 
+    /// The vault's decrypted files (each up to ``scrubbedPrefix`` bytes), for a
+    /// ``SecretScrubber`` only: filled by ``open()`` when it decrypts the vault, empty otherwise.
+    /// Never written anywhere.
+    final class Plaintexts: @unchecked Sendable {
+        private let lock = NSLock()
+        private var contents: [[UInt8]] = []
+        func add(_ bytes: [UInt8]) { lock.withLock { contents.append(bytes) } }
+        var all: [[UInt8]] { lock.withLock { contents } }
+    }
+
+    /// Bytes of each decrypted member kept for scrubbing (credential files are small): 64 KiB.
+    static let scrubbedPrefix = 64 << 10
+
+    /// Where ``open()`` leaves the plaintexts for the drill's ``SecretScrubber``.
+    var plaintexts = Plaintexts()
+
     var subject: String { manifest.vault?.artifact ?? Vault.fileName }
 
     private func result(_ verdict: Verdict, _ message: String, _ evidence: [String] = [], seconds: Double = 0)
@@ -153,7 +169,7 @@ struct VaultCheck {
                 result(.fail, "\(vault.artifact): the tag verifies but \(error)", evidence, seconds: watch.seconds))
         }
         evidence.append("decrypted: \(plaintext.count) bytes of tar")
-        let members = Self.members(of: &plaintext, key: key)
+        let members = Self.members(of: &plaintext, key: key, keep: plaintexts)
         var problems: [String] = []
         if let error = members.error { problems.append("the decrypted tar is unreadable: \(error)") }
         var byName: [String: VaultMember] = [:]
@@ -262,7 +278,10 @@ struct VaultCheck {
     }
 
     /// Reads the tar in `bytes` (in memory) and HMACs each member with `key`.
-    static func members(of bytes: inout [UInt8], key: [UInt8]) -> (list: [VaultMember], error: String?) {
+    /// - Parameter keep: receives each member's first ``scrubbedPrefix`` bytes, when given.
+    static func members(of bytes: inout [UInt8], key: [UInt8], keep: Plaintexts? = nil) -> (
+        list: [VaultMember], error: String?
+    ) {
         guard let archive = archive_read_new() else { return ([], "libarchive could not allocate a reader") }
         defer { archive_read_free(archive) }
         archive_read_support_format_tar(archive)
@@ -289,13 +308,18 @@ struct VaultCheck {
                 let isFile = UInt32(archive_entry_filetype(entry)) == RD_AE_IFREG
                 let mac = VaultHMAC(key: key)
                 var size: Int64 = 0
+                var prefix: [UInt8] = []
                 while true {
                     let n = block.withUnsafeMutableBytes { archive_read_data(archive, $0.baseAddress, $0.count) }
                     if n < 0 { return (list, "member \(name): \(lastError())") }
                     if n == 0 { break }
                     block.withUnsafeBytes { mac.update(UnsafeRawBufferPointer(rebasing: $0[0..<n])) }
+                    if keep != nil && prefix.count < scrubbedPrefix {
+                        prefix += block[0..<min(n, scrubbedPrefix - prefix.count)]
+                    }
                     size += Int64(n)
                 }
+                if let keep, isFile, !prefix.isEmpty { keep.add(prefix) }
                 list.append(VaultMember(name: name, isFile: isFile, size: size, hmac: mac.finalizeHex()))
             }
             return (list, nil)

@@ -26,9 +26,19 @@ public struct DrillOptions: Sendable {
     /// Folder under which the reports of this drill go, as `<reportFolder>/<drill-id>/`; the drill
     /// itself writes no report (the caller renders ``DrillResult`` there).
     public var reportFolder: String
-    /// A file holding the vault password, passed to the restore script as `--password-file`;
-    /// nil when none (credentials are then neither restored nor checked).
+    /// A file holding the vault password (read with ``VaultPassword/fromFile(_:)``); nil when none.
+    /// Ignored when ``password`` is given.
     public var passwordFile: String?
+    /// The vault password in memory (from a configured source); nil when none. With neither this
+    /// nor ``passwordFile`` credentials are neither restored nor checked.
+    ///
+    /// The restore script is handed the password (as `--password-file` of a private copy made for
+    /// the replay and wiped after it) only when the set's manifest HMAC verifies with it and every
+    /// artifact is intact; any other set is replayed with no secret at all.
+    public var password: VaultPassword?
+    /// Authenticates the destination's other sets (the newest complete one for `rpo`, the previous
+    /// one for `set.coverage`); nil derives one from the password.
+    public var authenticator: SetAuthenticator?
     /// When to keep the sandbox after the drill (`sandbox.keep`).
     public var keep: RestoreDrillConfig.KeepPolicy
     /// `--keep-sandbox`: keep the sandbox whatever the verdict.
@@ -60,8 +70,11 @@ public struct DrillOptions: Sendable {
         keep: RestoreDrillConfig.KeepPolicy = .onFailure, keepSandbox: Bool = false, requireIsolation: Bool = false,
         objectives: RestoreDrillConfig.Objectives = .init(), limits: RestoreDrillConfig.ResourceLimits = .init(),
         timeout: Double = 3600, outputCap: Int = 8 << 20, isolation: RestoreDrillConfig.IsolationMode = .auto,
-        destination: String? = nil, canaryFolders: [String] = [], maxShrink: Double = 0.5
+        destination: String? = nil, canaryFolders: [String] = [], maxShrink: Double = 0.5,
+        password: VaultPassword? = nil, authenticator: SetAuthenticator? = nil
     ) {
+        self.password = password
+        self.authenticator = authenticator
         self.setPath = setPath
         self.sandboxFolder = sandboxFolder
         self.reportFolder = reportFolder

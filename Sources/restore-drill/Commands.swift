@@ -86,16 +86,18 @@ struct DrillCommand: AsyncParsableCommand {
     }
 }
 
-struct ListCommand: ParsableCommand {
+struct ListCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "list", abstract: "List the backup sets in the destination: id, age, size, components, status.")
 
     @OptionGroup var config: ConfigOption
     @Flag(help: "Print as JSON (format restore-drill/set-list).") var json = false
 
-    func run() throws {
+    func run() async throws {
         let c = try config.load()
-        let list = try SetListing.make(destination: c.destination, now: try SystemClock().now())
+        let list = try SetListing.make(
+            destination: c.destination, now: try SystemClock().now(),
+            authenticator: try await SetTrust.authenticator(config: c))
         if json {
             try Terminal.json(list)
         } else {

@@ -4,7 +4,7 @@ import Foundation
 import Health
 import Jobs
 
-struct PruneCommand: ParsableCommand {
+struct PruneCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "prune",
         abstract: "Apply the retention policy (last/daily/weekly/monthly) to the destination.",
@@ -19,14 +19,16 @@ struct PruneCommand: ParsableCommand {
     @Flag(help: "Show the decisions without removing anything.") var dryRun = false
     @Flag(help: "Print as JSON (format restore-drill/prune).") var json = false
 
-    func run() throws {
+    func run() async throws {
         let c = try config.load()
-        let outcome = try PruneJob(config: c, clock: try SystemClock()).run(dryRun: dryRun)
+        var job = PruneJob(config: c, clock: try SystemClock())
+        job.authenticator = try await SetTrust.authenticator(config: c)
+        let outcome = try job.run(dryRun: dryRun)
         if json { try Terminal.json(outcome) } else { Terminal.out(outcome.text) }
     }
 }
 
-struct CheckCommand: ParsableCommand {
+struct CheckCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "check",
         abstract: "Read sets back in full (set.manifest, set.artifacts) without restoring them.",
@@ -41,9 +43,11 @@ struct CheckCommand: ParsableCommand {
         if all && id != nil { throw ValidationError("give an ID or --all, not both") }
     }
 
-    func run() throws {
+    func run() async throws {
         let c = try config.load()
-        let outcome = try CheckJob(config: c, clock: try SystemClock()).run(id: id, all: all)
+        var job = CheckJob(config: c, clock: try SystemClock())
+        job.authenticator = try await SetTrust.authenticator(config: c)
+        let outcome = try job.run(id: id, all: all)
         if json { try Terminal.json(outcome) } else { Terminal.out(outcome.text) }
         if !outcome.passed { throw ExitCode(ExitStatus.findings.rawValue) }
     }
@@ -87,7 +91,7 @@ struct HistoryCommand: ParsableCommand {
     }
 }
 
-struct HealthCommand: ParsableCommand {
+struct HealthCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "health",
         abstract: "Check backup and drill age against the thresholds; text, JSON, Nagios or Prometheus.",
@@ -103,16 +107,20 @@ struct HealthCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Also write node_exporter textfile metrics here (atomically).", valueName: "file"))
     var prometheus: String?
 
-    func run() throws {
+    func run() async throws {
         let c: RestoreDrillConfig
-        do { c = try config.load() } catch {
+        let authenticator: SetAuthenticator?
+        do {
+            c = try config.load()
+            authenticator = try await SetTrust.authenticator(config: c)
+        } catch {
             if nagios {
                 Terminal.out("RESTORE-DRILL UNKNOWN - \(error)")
                 throw ExitCode(3)
             }
             throw error
         }
-        let report = HealthJob.run(config: c, now: try SystemClock().now())
+        let report = HealthJob.run(config: c, now: try SystemClock().now(), authenticator: authenticator)
         if let prometheus { try report.writePrometheus(to: prometheus) }
         if nagios {
             let (line, code) = report.nagios()
@@ -134,7 +142,7 @@ struct ReportCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "report", abstract: "Reports built from the history.", subcommands: [SLA.self])
 
-    struct SLA: ParsableCommand {
+    struct SLA: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "sla",
             abstract: "The restore-test SLA scorecard: backup success, RPO, weekly drills, validation rate, RTO trend.")
@@ -143,12 +151,14 @@ struct ReportCommand: ParsableCommand {
         @Option(help: ArgumentHelp("The window, e.g. 90d.", valueName: "duration")) var since = "90d"
         @Flag(help: "Print as JSON (format restore-drill/sla).") var json = false
 
-        func run() throws {
+        func run() async throws {
             let c = try config.load()
             guard let seconds = Units.seconds(since), seconds >= 86400 else {
                 throw ValidationError("--since \(since): give a duration of at least 1d, e.g. 90d")
             }
-            let card = try SLAJob.run(config: c, now: try SystemClock().now(), since: seconds)
+            let card = try SLAJob.run(
+                config: c, now: try SystemClock().now(), since: seconds,
+                authenticator: try await SetTrust.authenticator(config: c))
             if json {
                 FileHandle.standardOutput.write(try card.json())
                 FileHandle.standardOutput.write(Data("\n".utf8))

@@ -1,4 +1,3 @@
-import DrillCore
 import Foundation
 
 /// The vault password of one drill or `vault verify`, as a file a child can read with
