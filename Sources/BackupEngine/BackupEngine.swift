@@ -145,21 +145,27 @@ public struct BackupEngine: Sendable {
             say("backup: \(manifest.status.rawValue) set \(final)")
             return BackupOutcome(setPath: final, manifest: manifest, warnings: manifest.warnings)
         } catch {
-            throw Self.cleanUp(after: error, seal: seal, folder: renamed ? final : partial)
+            throw Self.cleanUp(after: error, seal: seal, folder: renamed ? final : partial, renamed: renamed)
         }
     }
 
     /// Removes the unfinished set at `folder` (the partial folder, or the set folder when the
-    /// rename was done) only when it is still verifiably the folder this run made, and returns the
-    /// error to throw: `error` itself, or, when the destination or the partial folder is no longer
-    /// what the run recorded, ``RestoreDrillError/destinationVanished(path:message:)`` naming what
-    /// vanished (an I/O error is often the first sign of an unmounted drive) and what was left.
-    static func cleanUp(after error: any Error, seal: SetSeal, folder: String) -> any Error {
+    /// rename was done: `renamed`) only when it is still verifiably the folder this run made, and
+    /// returns the error to throw: `error` itself, or, when the destination or the partial folder
+    /// is no longer what the run recorded, ``RestoreDrillError/destinationVanished(path:message:)``
+    /// naming what vanished (an I/O error is often the first sign of an unmounted drive) and what
+    /// was left where.
+    static func cleanUp(after error: any Error, seal: SetSeal, folder: String, renamed: Bool = false) -> any Error {
         let ours = seal.isOurFolder(folder)
-        var note: String
+        let note: String
         if ours {
             try? FileManager.default.removeItem(atPath: folder)
             note = "\(folder) removed (the folder this run made, never sealed)"
+        } else if FileIdentity.of(path: folder) == nil && renamed {
+            note =
+                "the folder this run made can no longer be found at \(folder); left as it is (it was renamed "
+                + "into place where the destination was: if that drive comes back, check the set with "
+                + "`restore-drill check` before trusting it)"
         } else if FileIdentity.of(path: folder) == nil {
             note =
                 "\(seal.partialIdentity.inode.map { "the folder this run made (inode \($0)) " } ?? "")"
