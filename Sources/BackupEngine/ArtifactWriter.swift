@@ -9,16 +9,21 @@ import Foundation
 /// never finished leaves a file behind inside the `.partial-<id>` folder only.
 final class HashingFileWriter {
     let path: String
+    /// Where ``finish()`` records what was written (``WrittenFileLog``); nil records nothing.
+    let log: WrittenFileLog?
     private var fd: Int32
     private let hasher = SHA256Hasher()
     /// Bytes written so far.
     private(set) var size: Int64 = 0
 
     /// Creates `path` (it must not exist).
-    /// - Parameter mode: permission bits of the new file.
+    /// - Parameters:
+    ///   - mode: permission bits of the new file.
+    ///   - log: receives the file's identity (`fstat` of this descriptor) when it is finished.
     /// - Throws: ``RestoreDrillError/io(path:message:)`` when the file cannot be created.
-    init(path: String, mode: mode_t = 0o644) throws {
+    init(path: String, mode: mode_t = 0o644, log: WrittenFileLog? = nil) throws {
         self.path = path
+        self.log = log
         fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode)
         guard fd >= 0 else { throw RestoreDrillError.io(path: path, message: String(cString: strerror(errno))) }
     }
@@ -57,6 +62,9 @@ final class HashingFileWriter {
     /// - Throws: ``RestoreDrillError/io(path:message:)`` when closing fails.
     func finish() throws -> (size: Int64, sha256: String) {
         Durability.startWriteback(fd)
+        // What was written, from the descriptor that wrote it (not the path, which a lazy unmount
+        // can make name another file).
+        log?.record(path, FileIdentity.of(descriptor: fd))
         let result = close(fd)
         fd = -1
         guard result == 0 else { throw RestoreDrillError.io(path: path, message: String(cString: strerror(errno))) }

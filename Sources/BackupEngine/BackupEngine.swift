@@ -12,6 +12,14 @@
 /// `<destination>/<id>/` only after its manifest is written, so a crash leaves at most a
 /// `.partial-<id>` folder (never something that looks like a set). When the engine itself throws
 /// (for example the destination is full) it removes its `.partial-<id>` folder before rethrowing.
+///
+/// A destination that vanishes mid-run (a drive unmounted lazily: its paths then lead to the empty
+/// mount point on the local disk while open files still reach the drive) is never sealed: the
+/// destination folder's and the partial folder's device and inode are recorded when the run makes
+/// or finds them, every artifact's as it is finished (``WrittenFileLog``), and ``SetSeal`` compares
+/// them before the manifest is written, before the rename and after it; any difference stops the
+/// run with ``RestoreDrillError/destinationVanished(path:message:)``. Only a folder that is still
+/// verifiably the one the run made is removed; anything else is left where it is.
 import DrillCore
 import Foundation
 
@@ -34,6 +42,9 @@ public struct BackupEngine: Sendable {
     public var vaultPassword: VaultPasswordState?
     /// PBKDF2 iterations of the vault and the keyed digests (recorded in the manifest).
     public var vaultIterations = Vault.defaultIterations
+    /// Awaited at each ``BackupPhase`` of ``run()`` (a test seam: a test unmounts the destination
+    /// at a chosen point); nil for none.
+    var phaseHook: (@Sendable (BackupPhase) async -> Void)? = nil
 
     /// - Parameters:
     ///   - config: the resolved configuration (absolute paths).
@@ -57,7 +68,10 @@ public struct BackupEngine: Sendable {
     /// (`manifest.status`).
     /// - Returns: the set's path, its manifest and the warnings recorded in it.
     /// - Throws: ``RestoreDrillError/io(path:message:)`` when the destination cannot be written,
-    ///   ``RestoreDrillError/runtime(_:)`` when root is missing or a library fails to start.
+    ///   ``RestoreDrillError/destinationVanished(path:message:)`` when the destination, the partial
+    ///   folder or an artifact is no longer what the run wrote (a drive unmounted mid-run; nothing
+    ///   is sealed), ``RestoreDrillError/runtime(_:)`` when root is missing or a library fails to
+    ///   start.
     public func run() async throws -> BackupOutcome {
         let say: @Sendable (String) -> Void = progress ?? { _ in }
         let root = Self.standardized(config.root)
@@ -84,43 +98,109 @@ public struct BackupEngine: Sendable {
             throw RestoreDrillError.io(
                 path: destination, message: "cannot create the destination: \(error.localizedDescription)")
         }
+        // What the destination is now: an unmount later makes the path lead to another folder.
+        guard let destinationIdentity = FileIdentity.following(path: destination) else {
+            throw RestoreDrillError.io(path: destination, message: "cannot be read after it was created")
+        }
+        await phaseHook?(.destinationRecorded)
         let started = clock.now()
         let (id, partial) = try Self.reserve(destination: destination, date: started)
+        let final = "\(destination)/\(id)"
+        var renamed = false
+        // Right after mkdir: a folder another process swapped in between is caught as "another folder".
+        guard let partialIdentity = FileIdentity.of(path: partial) else {
+            throw RestoreDrillError.destinationVanished(
+                path: destination, message: "\(partial): missing right after it was made")
+        }
+        let seal = SetSeal(
+            destination: destination, destinationIdentity: destinationIdentity, partial: partial,
+            partialIdentity: partialIdentity, written: WrittenFileLog())
         say("backup: building \(id) in \(partial)")
         do {
             var manifest = Manifest(
                 id: id, name: config.name, startedAt: started, timeZone: TimeZone.current.identifier,
                 host: ToolInfo.hostName, home: home, root: root)
             let keys = try await build(
-                into: &manifest, partial: partial, root: root, home: home, destination: destination, say: say)
+                into: &manifest, partial: partial, root: root, home: home, destination: destination, seal: seal,
+                say: say)
             manifest.finishedAt = Timestamp.string(clock.now())
             manifest.status = manifest.components.contains { $0.status == .failed } ? .partial : .complete
             // The keyed checksum covers every other field: set it last.
             if let keys { try manifest.applyHMAC(key: keys.hmacKey, salt: keys.hmacSalt) }
+            await phaseHook?(.beforeManifest)
+            try seal.verify(folder: partial, manifest: manifest, stage: "before the manifest was written")
             // Every artifact is on disk before the manifest says the set exists, and the rename
             // is on disk before the history says so (see Durability).
             try await Durability.syncTree(partial)
             try AtomicFile.write(try manifest.encodedForDisk(), to: "\(partial)/\(Manifest.fileName)")
-            let final = "\(destination)/\(id)"
+            await phaseHook?(.beforeRename)
+            try seal.verify(folder: partial, manifest: manifest, stage: "before the rename")
             guard rename(partial, final) == 0 else {
                 throw RestoreDrillError.io(path: final, message: String(cString: strerror(errno)))
             }
+            renamed = true
+            await phaseHook?(.afterRename)
             try Durability.sync(destination)
+            try seal.verify(folder: final, manifest: manifest, stage: "while the set was renamed into place")
             say("backup: \(manifest.status.rawValue) set \(final)")
             return BackupOutcome(setPath: final, manifest: manifest, warnings: manifest.warnings)
         } catch {
-            try? FileManager.default.removeItem(atPath: partial)
-            throw error
+            throw Self.cleanUp(after: error, seal: seal, folder: renamed ? final : partial, renamed: renamed)
         }
+    }
+
+    /// Removes the unfinished set at `folder` (the partial folder, or the set folder when the
+    /// rename was done: `renamed`) only when it is still verifiably the folder this run made, and
+    /// returns the error to throw: `error` itself, or, when the destination or the partial folder
+    /// is no longer what the run recorded, ``RestoreDrillError/destinationVanished(path:message:)``
+    /// naming what vanished (an I/O error is often the first sign of an unmounted drive) and what
+    /// was left where.
+    static func cleanUp(after error: any Error, seal: SetSeal, folder: String, renamed: Bool = false) -> any Error {
+        let ours = seal.isOurFolder(folder)
+        let note: String
+        if ours {
+            try? FileManager.default.removeItem(atPath: folder)
+            note = "\(folder) removed (the folder this run made, never sealed)"
+        } else if FileIdentity.of(path: folder) == nil && renamed {
+            note =
+                "the folder this run made can no longer be found at \(folder); left as it is (it was renamed "
+                + "into place where the destination was: if that drive comes back, check the set with "
+                + "`restore-drill check` before trusting it)"
+        } else if FileIdentity.of(path: folder) == nil {
+            note =
+                "\(seal.partialIdentity.inode.map { "the folder this run made (inode \($0)) " } ?? "")"
+                + "can no longer be found at \(folder); left as it is (with any manifest.json written into it, "
+                + "on the drive that went away: a .partial- folder is never listed as a set)"
+        } else {
+            note =
+                "\(folder) is not the folder this run made; left as it is (any manifest.json in it was not "
+                + "verified)"
+        }
+        if case .destinationVanished(let path, let message) = error as? RestoreDrillError {
+            return RestoreDrillError.destinationVanished(path: path, message: "\(message); \(note)")
+        }
+        guard !ours || !seal.destinationIsUnchanged else { return error }
+        let found = seal.problems(folder: folder, files: [])
+        return RestoreDrillError.destinationVanished(
+            path: seal.destination,
+            message: "the destination changed during the backup, so the set is not sealed: "
+                + found.joined(separator: "; ") + " (the run stopped with: \(error)); \(note)")
     }
 
     private func build(
         into manifest: inout Manifest, partial: String, root: String, home: String, destination: String,
-        say: @escaping @Sendable (String) -> Void
+        seal: SetSeal, say: @escaping @Sendable (String) -> Void
     ) async throws -> VaultRunKeys? {
+        let log = seal.written
         let work = "\(partial)/.work"
         try SetNames.makeParent(of: "\(work)/x")
-        defer { try? FileManager.default.removeItem(atPath: work) }
+        let workIdentity = FileIdentity.of(path: work)
+        defer {
+            // Only the folder made here: after an unmount the path may name one on another disk.
+            if let workIdentity, let now = FileIdentity.of(path: work), now.isSameObject(as: workIdentity) {
+                try? FileManager.default.removeItem(atPath: work)
+            }
+        }
         let credentials = config.credentials.include.map { Self.standardized($0) }
         let dbPatterns = config.databases.include.map { GlobPattern($0) }
 
@@ -158,9 +238,11 @@ public struct BackupEngine: Sendable {
         say("code: archiving \(codeEntries.count) paths")
         var archiver = CodeArchiveWriter(entries: codeEntries, level: config.code.compressionLevel)
         archiver.problems = walk.problems
+        archiver.log = log
+        if let phaseHook { archiver.opened = { await phaseHook(.writingArtifacts) } }
         let copier = DatabaseCopier(
             root: root, smallLimit: config.databases.smallLimit, chunkSize: max(1, config.databases.chunkSize),
-            busyTimeout: busyTimeout)
+            busyTimeout: busyTimeout, log: log)
         let totalBytes =
             codeEntries.reduce(Int64(0)) { $0 + ($1.type == .file ? $1.size : 0) }
             + databases.reduce(0) { $0 + $1.size }
@@ -209,7 +291,7 @@ public struct BackupEngine: Sendable {
         }
 
         // launchagents
-        let agents = try LaunchAgentCollector(home: home, root: root, include: config.launchAgents.include)
+        let agents = try LaunchAgentCollector(home: home, root: root, include: config.launchAgents.include, log: log)
             .collect(setFolder: partial, progress: say)
         components[.launchagents] = agents.record
         manifest.launchAgents = agents.agents
@@ -222,6 +304,7 @@ public struct BackupEngine: Sendable {
         var deps = DependencyCollector(
             python: config.dependencies.python, homebrew: config.dependencies.homebrew, runner: runner)
         deps.timeout = dependencyTimeout
+        deps.log = log
         let dependencies = try await deps.collect(setFolder: partial)
         components[.dependencies] = dependencies.record
         manifest.artifacts += dependencies.artifacts
@@ -229,7 +312,7 @@ public struct BackupEngine: Sendable {
 
         // shell
         let shell = try ShellCollector(
-            home: home, files: config.shell.files.map { Self.standardized($0) }, credentials: credentials
+            home: home, files: config.shell.files.map { Self.standardized($0) }, credentials: credentials, log: log
         ).collect(setFolder: partial)
         components[.shell] = shell.record
         manifest.files += shell.files
@@ -239,7 +322,7 @@ public struct BackupEngine: Sendable {
         // credentials: the vault (plaintext never touches the set) and the run's keys.
         let (vaultRecord, vaultWarnings, keys) = try await self.credentials(
             into: &manifest, partial: partial, root: root, home: home, destination: destination,
-            credentials: credentials, say: say)
+            credentials: credentials, log: log, say: say)
         components[.credentials] = vaultRecord
         warnings += vaultWarnings
 
@@ -249,7 +332,7 @@ public struct BackupEngine: Sendable {
 
         // The restore script, then SHA256SUMS over every artifact.
         let scriptPath = "\(partial)/\(manifest.restoreScript)"
-        let script = try HashingFileWriter(path: scriptPath, mode: 0o755)
+        let script = try HashingFileWriter(path: scriptPath, mode: 0o755, log: log)
         try script.write(Data(RestoreScript.render(manifest).utf8))
         let (scriptSize, scriptSHA) = try script.finish()
         chmod(scriptPath, 0o755)
@@ -257,7 +340,10 @@ public struct BackupEngine: Sendable {
             ArtifactRecord(
                 path: manifest.restoreScript, component: .code, kind: .script, size: scriptSize, sha256: scriptSHA))
         let sums = manifest.artifacts.map { "\($0.sha256)  \($0.path)\n" }.joined()
-        try AtomicFile.write(Data(sums.utf8), to: "\(partial)/SHA256SUMS")
+        try AtomicFile.write(Data(sums.utf8), to: "\(partial)/\(SetSeal.sumsName)")
+        // AtomicFile closes and renames its temporary file: `lstat` of the path right after (the
+        // rename keeps the inode).
+        log.recordPath("\(partial)/\(SetSeal.sumsName)")
         return keys
     }
 

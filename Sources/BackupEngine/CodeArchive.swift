@@ -35,6 +35,11 @@ struct CodeArchiveWriter {
     let level: Int
     /// Reasons that make the component failed (unreadable paths found by the walk).
     var problems: [String] = []
+    /// Receives the identity of every artifact written (``WrittenFileLog``); nil records nothing.
+    var log: WrittenFileLog? = nil
+    /// Awaited each time the archive's file has been created, before anything is written into it
+    /// (a test seam: ``BackupPhase/writingArtifacts``); nil for none.
+    var opened: (@Sendable () async -> Void)? = nil
 
     /// Writes the archive to `<setFolder>/code.tar.gz`. A file whose size, modification or change
     /// time differ after it was read (or that shrank) changed while it was read: the whole archive is
@@ -71,7 +76,8 @@ struct CodeArchiveWriter {
         setFolder: String, progress: @Sendable (String) -> Void, bytes: @Sendable (Int64) -> Void
     ) async throws -> Result {
         let artifactPath = setFolder + "/code.tar.gz"
-        let file = try HashingFileWriter(path: artifactPath)
+        let file = try HashingFileWriter(path: artifactPath, log: log)
+        if let opened { await opened() }
         let gzip = ParallelGzipWriter(output: file, level: level)
         return try await withThrowingTaskGroup(of: (Int, [UInt8]).self) { group in
             try await archive(into: gzip, file: file, group: &group, progress: progress, bytes: bytes)

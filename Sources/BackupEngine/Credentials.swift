@@ -85,6 +85,8 @@ struct CredentialsCollector {
     let include: [String]
     /// The destination, never read into the vault when it lies inside an included folder.
     let destination: String
+    /// Receives the vault's identity when it is written (``WrittenFileLog``); nil records nothing.
+    var log: WrittenFileLog? = nil
 
     /// One credential file found under `include`.
     struct Item {
@@ -277,6 +279,9 @@ struct CredentialsCollector {
             throw error
         }
         let summary = try writer.finish()
+        // The vault writer (DrillCore) closes its temporary file and renames it into place, so no
+        // descriptor is at hand here: `lstat` of the path right after (the rename keeps the inode).
+        log?.recordPath(vaultPath)
         result.artifacts = [
             ArtifactRecord(
                 path: Vault.fileName, component: .credentials, kind: .vault, size: summary.size,
@@ -343,7 +348,7 @@ extension BackupEngine {
     ///   the manifest (``Manifest/applyHMAC(key:salt:)``) after every other field is final.
     func credentials(
         into manifest: inout Manifest, partial: String, root: String, home: String, destination: String,
-        credentials include: [String], say: @Sendable (String) -> Void
+        credentials include: [String], log: WrittenFileLog? = nil, say: @Sendable (String) -> Void
     ) async throws -> (ComponentRecord, [String], VaultRunKeys?) {
         let state: VaultPasswordState
         if let vaultPassword {
@@ -352,7 +357,8 @@ extension BackupEngine {
             state = await VaultPasswordState.resolve(
                 config.credentials.password, runner: runner, environment: ProcessInfo.processInfo.environment)
         }
-        let collector = CredentialsCollector(home: home, root: root, include: include, destination: destination)
+        var collector = CredentialsCollector(home: home, root: root, include: include, destination: destination)
+        collector.log = log
         switch state {
         case .notConfigured:
             return (

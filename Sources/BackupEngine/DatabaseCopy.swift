@@ -17,6 +17,8 @@ struct DatabaseCopier: Sendable {
     let chunkSize: Int64
     /// Seconds to wait for a lock held by another connection before giving up.
     let busyTimeout: Double
+    /// Receives the identity of every artifact written (``WrittenFileLog``); nil records nothing.
+    var log: WrittenFileLog? = nil
 
     struct Stored: Sendable {
         var record: DatabaseRecord
@@ -57,6 +59,9 @@ struct DatabaseCopier: Sendable {
             guard rename(temp, target) == 0 else {
                 throw RestoreDrillError.io(path: target, message: String(cString: strerror(errno)))
             }
+            // SQLite wrote and closed the copy (no descriptor at hand): `lstat` of the path right
+            // after the rename, which keeps the inode.
+            log?.recordPath(target)
             let record = DatabaseRecord(
                 base: .root, path: entry.relative, size: size, sha256: sha, artifact: base, chunks: [],
                 tables: tables, mode: mode)
@@ -75,7 +80,8 @@ struct DatabaseCopier: Sendable {
             let name = SetNames.chunkName(base, number)
             let length = min(chunkSize, size - offset)
             let sha = try ChunkCopy.copy(
-                from: temp, offset: offset, length: length, to: "\(setFolder)/\(name)", alsoHashing: whole)
+                from: temp, offset: offset, length: length, to: "\(setFolder)/\(name)", alsoHashing: whole,
+                log: log)
             artifacts.append(ArtifactRecord(path: name, component: .databases, kind: .chunk, size: length, sha256: sha))
             offset += length
             number += 1
@@ -120,7 +126,10 @@ struct DatabaseCopier: Sendable {
         var names: [String] = []
         for number in 1... {
             let name = SetNames.chunkName(base, number)
-            guard access("\(setFolder)/\(name)", F_OK) == 0 else { break }
+            // The chunk VFS (C) wrote and closed the chunks: `lstat` of each path right after the
+            // copy is what is recorded (no descriptor at hand).
+            guard let identity = FileIdentity.of(path: "\(setFolder)/\(name)") else { break }
+            log?.record("\(setFolder)/\(name)", identity)
             names.append(name)
         }
         // Two readers at once over the chunks (in the page cache): one hashes each chunk, the
@@ -410,9 +419,12 @@ enum ChunkCopy {
     /// - Returns: the SHA-256 of the range (64 lowercase hex).
     /// - Throws: ``RestoreDrillError/io(path:message:)`` on a read or write error, or when the
     ///   source is shorter than `offset + length`.
-    /// - Parameter alsoHashing: a second hasher fed the same bytes (the whole file's).
+    /// - Parameters:
+    ///   - alsoHashing: a second hasher fed the same bytes (the whole file's).
+    ///   - log: receives the chunk's identity (`fstat` of the descriptor that wrote it).
     static func copy(
-        from source: String, offset: Int64, length: Int64, to target: String, alsoHashing other: SHA256Hasher? = nil
+        from source: String, offset: Int64, length: Int64, to target: String, alsoHashing other: SHA256Hasher? = nil,
+        log: WrittenFileLog? = nil
     ) throws -> String {
         let input = open(source, O_RDONLY | O_CLOEXEC)
         guard input >= 0 else { throw RestoreDrillError.io(path: source, message: String(cString: strerror(errno))) }
@@ -439,6 +451,7 @@ enum ChunkCopy {
             done += Int64(n)
         }
         Durability.startWriteback(output)
+        log?.record(target, FileIdentity.of(descriptor: output))
         let rc = close(output)
         closed = true
         guard rc == 0 else { throw RestoreDrillError.io(path: target, message: String(cString: strerror(errno))) }

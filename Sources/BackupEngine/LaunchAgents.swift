@@ -11,6 +11,8 @@ struct LaunchAgentCollector {
     let home: String
     let root: String
     let include: [String]
+    /// Receives the identity of every artifact written (``WrittenFileLog``); nil records nothing.
+    var log: WrittenFileLog? = nil
 
     struct Result {
         var record: ComponentRecord
@@ -99,7 +101,7 @@ struct LaunchAgentCollector {
             used.insert(artifact)
             let target = "\(setFolder)/\(artifact)"
             try SetNames.makeParent(of: target)
-            let writer = try HashingFileWriter(path: target)
+            let writer = try HashingFileWriter(path: target, log: log)
             try writer.write(xml)
             let (size, sha) = try writer.finish()
             var st = stat()

@@ -8,6 +8,8 @@ struct ShellCollector {
     let files: [String]
     /// Absolute credential paths: never stored here.
     let credentials: [String]
+    /// Receives the identity of every artifact written (``WrittenFileLog``); nil records nothing.
+    var log: WrittenFileLog? = nil
 
     struct Result {
         var record: ComponentRecord
@@ -45,7 +47,7 @@ struct ShellCollector {
             let artifact = SetNames.isSafe(relative) ? "shell/\(relative)" : "shell/file-\(i + 1)"
             let target = "\(setFolder)/\(artifact)"
             try SetNames.makeParent(of: target)
-            let writer = try HashingFileWriter(path: target)
+            let writer = try HashingFileWriter(path: target, log: log)
             do {
                 try FileBlocks.forEach(path: path) { try writer.write($0) }
             } catch let error as RestoreDrillError {
@@ -95,6 +97,8 @@ struct DependencyCollector {
     let runner: any ProcessRunner
     /// Seconds each tool may run.
     var timeout: Double = 120
+    /// Receives the identity of every artifact written (``WrittenFileLog``); nil records nothing.
+    var log: WrittenFileLog? = nil
 
     struct Result {
         var record: ComponentRecord
@@ -139,7 +143,7 @@ struct DependencyCollector {
             let artifact = "dependencies/\(name).txt"
             let target = "\(setFolder)/\(artifact)"
             try SetNames.makeParent(of: target)
-            let writer = try HashingFileWriter(path: target)
+            let writer = try HashingFileWriter(path: target, log: log)
             try writer.write(outcome.standardOutput)
             let (size, sha) = try writer.finish()
             artifacts.append(

@@ -43,6 +43,10 @@ public enum RestoreDrillError: Error, CustomStringConvertible, Equatable, Sendab
     case lockHeld(path: String, pid: Int32)
     /// A backup set cannot be used at all (no valid manifest).
     case invalidSet(path: String, message: String)
+    /// The destination (a drive unmounted mid-run, a folder replaced) is no longer the folder a
+    /// backup started writing into, so the set was not sealed; the message names each path and
+    /// what differs (`missing`, `device 1792 → 65024`, `size 123 → 0`).
+    case destinationVanished(path: String, message: String)
     /// Anything else the tool cannot continue after.
     case runtime(String)
 
@@ -56,6 +60,7 @@ public enum RestoreDrillError: Error, CustomStringConvertible, Equatable, Sendab
         case .io(let path, let message): return "\(path): \(message)"
         case .lockHeld(let path, let pid): return "\(path): lock held by process \(pid)"
         case .invalidSet(let path, let message): return "\(path): \(message)"
+        case .destinationVanished(let path, let message): return "\(path): \(message)"
         case .runtime(let message): return message
         }
     }
@@ -64,7 +69,7 @@ public enum RestoreDrillError: Error, CustomStringConvertible, Equatable, Sendab
     public var exitStatus: ExitStatus {
         switch self {
         case .config, .usage: .usage
-        case .setNotFound, .io, .lockHeld, .invalidSet, .runtime: .runtime
+        case .setNotFound, .io, .lockHeld, .invalidSet, .destinationVanished, .runtime: .runtime
         }
     }
 }
