@@ -180,7 +180,8 @@ public struct Drill: Sendable {
         if let skipReason = replay.treeSkipReason {
             checks += afterReplay.map { .noSubject($0, subject: setID, reason: skipReason) }
             checks.append(
-                vaultCheck.result(vaultOpening, newHome: nil, newRoot: nil, notRestored: secretsNotRestored ?? skipReason))
+                secretsNotRestored.map { vaultCheck.withheldResult(vaultOpening, reason: $0) }
+                    ?? vaultCheck.result(vaultOpening, newHome: nil, newRoot: nil, notRestored: skipReason))
         } else {
             // The tree, the databases and the LaunchAgents are checked at the same time, each
             // spreading its subjects over the cores (bounded width).
@@ -206,8 +207,7 @@ public struct Drill: Sendable {
             checks += await agentResults
             treeMeter?.finish()
             if let secretsNotRestored {
-                checks.append(
-                    vaultCheck.result(vaultOpening, newHome: nil, newRoot: nil, notRestored: secretsNotRestored))
+                checks.append(vaultCheck.withheldResult(vaultOpening, reason: secretsNotRestored))
             } else {
                 checks.append(vaultCheck.result(vaultOpening, newHome: sandbox.home, newRoot: sandbox.root))
             }

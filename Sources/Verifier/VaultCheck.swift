@@ -206,6 +206,23 @@ struct VaultCheck {
         return .opened(evidence: evidence, members: expected.count, seconds: watch.seconds)
     }
 
+    /// The check's result when the replay was given no password (the set is not proven): a
+    /// failure of the vault itself stays a failure (a wrong password, a tampered vault); a vault
+    /// that verified in memory is a skip naming `reason`, since nothing was restored from it.
+    func withheldResult(_ opening: Opening, reason: String) -> CheckResult {
+        switch opening {
+        case .skip(let why):
+            return .noSubject(.credentialsVault, subject: subject, reason: why)
+        case .failed(let failed):
+            return failed
+        case .opened(let evidence, let members, let seconds):
+            return result(
+                .skip,
+                "\(reason); the vault's tag verifies in memory and its \(members) files match their HMAC digests, "
+                    + "but no credential file was restored", evidence, seconds: seconds)
+        }
+    }
+
     /// The check's result: `opening`, plus the restored files when the replay ran.
     /// - Parameters:
     ///   - newHome: the sandbox home, nil when nothing was restored.

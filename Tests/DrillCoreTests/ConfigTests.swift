@@ -98,6 +98,10 @@ let designExample = """
         ("retention:\n  timezone: Mars/Base\n", 5, "retention.timezone"),
         ("dependencies:\n  python: pip3 freeze\n", 5, "dependencies.python"),
         ("credentials:\n  password: {env: X, file: /f}\n", 5, "credentials.password"),
+        ("credentials:\n  password: {env: X}\n  previous_passwords: {env: Y}\n", 6, "credentials.previous_passwords"),
+        ("credentials:\n  password: {env: X}\n  previous_passwords:\n    - {env: Y}\n    - {smell: Z}\n", 8,
+         "credentials.previous_passwords[2].smell"),
+        ("credentials:\n  previous_passwords: [{env: Y}]\n", 5, "credentials.previous_passwords"),
         ("code:\n  compression_level: 12\n", 5, "code.compression_level"),
         ("retention:\n  daily: -1\n", 5, "retention.daily"),
         ("schedule:\n  backup: \"25:00\"\n", 5, "schedule.backup"),
@@ -114,6 +118,18 @@ let designExample = """
             #expect(l == line)
             #expect(k == key)
         } catch { Issue.record("unexpected \(error)") }
+    }
+
+    @Test func previousPasswordsAreReadInOrder() throws {
+        let c = try RestoreDrillConfig.parse(
+            "home: /h\nroot: /h/r\ndestination: /d\ncredentials:\n  password: {env: NOW}\n"
+                + "  previous_passwords:\n    - {env: LAST_YEAR}\n    - {file: old.pw}\n    - {command: [pass, show, old]}\n",
+            file: "/etc/rd/c.yml")
+        #expect(c.credentials.password == .environment("NOW"))
+        #expect(
+            c.credentials.previousPasswords == [
+                .environment("LAST_YEAR"), .file("/etc/rd/old.pw"), .command(["pass", "show", "old"]),
+            ])
     }
 
     @Test func missingRequiredKeyIsNamed() {

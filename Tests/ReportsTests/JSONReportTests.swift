@@ -50,8 +50,8 @@ import Testing
         #expect {
             try JSONReport.render(result)
         } throws: { error in
-            guard case .runtime(let message) = error as? RestoreDrillError else { return false }
-            return message.contains(result.drillID.description)
+            guard let error = error as? RestoreDrillError, case .runtime(let message) = error else { return false }
+            return message.contains(result.drillID.description) && message.contains("rto_seconds")
         }
     }
 }
