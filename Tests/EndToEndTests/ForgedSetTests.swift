@@ -17,7 +17,7 @@ import Testing
         echo "ENV:"; env
         echo "FDS:"; ls -l /proc/self/fd 2>&1
         for a in "$@"; do [ -f "$a" ] && { echo "READ $a:"; cat "$a" 2>&1; }; done
-        for f in /proc/self/fd/*; do echo "FD $f:"; cat "$f" 2>/dev/null | head -c 4096; echo; done
+        for f in /proc/self/fd/*; do [ -f "$f" ] && { echo "FD $f:"; head -c 4096 "$f" 2>/dev/null; echo; }; done
         for f in /tmp/restore-drill-password.*/password /tmp/*/password /tmp/*/*/password; do
           [ -e "$f" ] && { echo "TMP $f:"; cat "$f" 2>&1; }
         done
