@@ -1,14 +1,14 @@
 import Foundation
 
-/// The vault password of one drill or `vault verify`, as a file a child can read with
-/// `--password-file` or `openssl … -pass file:F`: the password itself never goes on a command
-/// line, into the environment of a child, or into a log.
+/// The vault password of one replay, as a file the restore script reads with `--password-file`
+/// (its `openssl … -pass file:F`): the password itself never goes on a command line, into the
+/// environment of a child, or into a log.
 ///
-/// From `--password-file F` or a `file:` source, the file itself (checked by
-/// ``VaultPassword/fromFile(_:)``: mode 0600 or stricter, owned by the running user). From an
-/// `env:` or `command:` source, a new file `password` (mode 0600) in a private folder
+/// ``temporary(_:)`` writes a new file `password` (mode 0600) in a private folder
 /// `restore-drill-password.XXXXXX` (mode 0700) of the temporary folder, overwritten and removed by
-/// ``remove()``. An interrupted run can leave that folder behind; it holds only the password file.
+/// ``remove()``. A drill makes one only for a proven set, right before its replay, and removes it
+/// when the replay ends. An interrupted run can leave that folder behind; it holds only the
+/// password file.
 public final class VaultPasswordFile: Sendable {
     /// Absolute path of the password file.
     public let path: String
@@ -21,30 +21,6 @@ public final class VaultPasswordFile: Sendable {
         self.path = path
         self.password = password
         self.isTemporary = isTemporary
-    }
-
-    /// The password file for a run: `passwordFile` when given (relative to `currentDirectory`),
-    /// else the configured `source`; nil when neither is there.
-    /// - Throws: ``RestoreDrillError/io(path:message:)`` for a refused or unreadable password file;
-    ///   ``RestoreDrillError/runtime(_:)`` naming the variable or command when a configured source
-    ///   gives no password. Messages never hold the password.
-    public static func obtain(
-        passwordFile: String?, source: RestoreDrillConfig.PasswordSource?, runner: any ProcessRunner,
-        environment: [String: String], currentDirectory: String = FileManager.default.currentDirectoryPath
-    ) async throws -> VaultPasswordFile? {
-        if let passwordFile {
-            let absolute = LexicalPath.normalize(
-                passwordFile.hasPrefix("/")
-                    ? passwordFile : (currentDirectory as NSString).appendingPathComponent(passwordFile))
-            return VaultPasswordFile(
-                path: absolute, password: try VaultPassword.fromFile(absolute), isTemporary: false)
-        }
-        guard let source else { return nil }
-        if case .file(let path) = source {
-            return VaultPasswordFile(path: path, password: try VaultPassword.fromFile(path), isTemporary: false)
-        }
-        let password = try await VaultPassword.resolve(source, runner: runner, environment: environment)
-        return try temporary(password)
     }
 
     /// Writes `password` to a new private file (see the type's documentation).
