@@ -11,7 +11,8 @@ enum GoldenFile {
     /// True when `RECORD_SNAPSHOTS=1`: ``assertMatches(_:named:)`` writes instead of comparing.
     static let recording = ProcessInfo.processInfo.environment["RECORD_SNAPSHOTS"] == "1"
     /// How to re-record, for failure messages.
-    static let recordHint = "re-record with RECORD_SNAPSHOTS=1 swift test --filter DrillCoreTests.Golden and review the diff"
+    static let recordHint =
+        "re-record with RECORD_SNAPSHOTS=1 swift test --filter DrillCoreTests.Golden and review the diff"
 
     /// The path of golden file `name`.
     static func path(_ name: String) -> String { (folder as NSString).appendingPathComponent(name) }

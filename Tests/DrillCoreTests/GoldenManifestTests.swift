@@ -69,7 +69,8 @@ import Testing
         #expect(try m.verifySelfChecksum())
         #expect(m.hmacIterations == GoldenSet.iterations)
         #expect(try m.verifyHMAC(password: GoldenSet.password(), iterations: m.hmacIterations))
-        #expect(try !m.verifyHMAC(password: VaultPassword("not-the-golden-password", origin: "test"), iterations: 1_000))
+        #expect(
+            try !m.verifyHMAC(password: VaultPassword("not-the-golden-password", origin: "test"), iterations: 1_000))
         // The vault tag and the credential digests are HMACs with the same key.
         let key = try GoldenSet.key()
         let vault = try #require(m.vault)
@@ -93,7 +94,8 @@ import Testing
         // Absent means omitted, never `null`.
         let text = String(decoding: data, as: UTF8.self)
         #expect(!text.contains("null"))
-        for key in ["\"vault\"", "\"manifest_hmac\"", "\"manifest_hmac_salt\"", "\"reason\" : null", "\"link_target\""] {
+        for key in ["\"vault\"", "\"manifest_hmac\"", "\"manifest_hmac_salt\"", "\"reason\" : null", "\"link_target\""]
+        {
             #expect(!text.contains(key), "\(key) in manifest-unkeyed.json")
         }
     }

@@ -32,7 +32,8 @@ enum GoldenSet {
         "launchagents/com.maia.sync.plist": Data("golden stand-in for com.maia.sync.plist\n".utf8),
         "dependencies/python.txt": Data("requests==2.32.3\nPyYAML==6.0.2\n".utf8),
         "shell/.zshrc": Data("export PATH=\"$HOME/bin:$PATH\"\n".utf8),
-        "credentials.vault": Data("Salted__".utf8) + Data(Array(UInt8(0x10)..<0x18)) + Data("golden stand-in ciphertext".utf8),
+        "credentials.vault": Data("Salted__".utf8) + Data(Array(UInt8(0x10)..<0x18))
+            + Data("golden stand-in ciphertext".utf8),
         "restore_maia.sh": Data("#!/bin/sh\n# golden stand-in for restore_maia.sh\n".utf8),
     ]
 
@@ -95,7 +96,9 @@ enum GoldenSet {
                 component: .code, base: .root, path: "latest", type: .symlink, mode: 0o777, linkTarget: "README.md"),
             file(.code, .root, "notes/café.md", mode: 0o600),
         ]
-        let agents = [file(.launchagents, .home, "Library/LaunchAgents/com.maia.sync.plist", mode: 0o644, rewritten: true)]
+        let agents = [
+            file(.launchagents, .home, "Library/LaunchAgents/com.maia.sync.plist", mode: 0o644, rewritten: true)
+        ]
         let shell = [file(.shell, .home, ".zshrc", mode: 0o644)]
         let credentials = [
             file(.credentials, .root, "claude/data/credentials/token.json", mode: 0o600, key: key),
@@ -108,13 +111,16 @@ enum GoldenSet {
             + artifactContents["databases/claude/data/store_03.db.chunk-0002"]!
         m.databases = [
             DatabaseRecord(
-                base: .root, path: "claude/data/store_01.db", size: Int64(whole.count), sha256: SHA256Digest.hex(of: whole),
+                base: .root, path: "claude/data/store_01.db", size: Int64(whole.count),
+                sha256: SHA256Digest.hex(of: whole),
                 artifact: "databases/claude/data/store_01.db", chunks: [],
                 tables: [TableCount(name: "messages", rows: 3), TableCount(name: "sessions", rows: 1)], mode: 0o644),
             DatabaseRecord(
                 base: .root, path: "claude/data/store_03.db", size: Int64(chunked.count),
                 sha256: SHA256Digest.hex(of: chunked), artifact: nil,
-                chunks: ["databases/claude/data/store_03.db.chunk-0001", "databases/claude/data/store_03.db.chunk-0002"],
+                chunks: [
+                    "databases/claude/data/store_03.db.chunk-0001", "databases/claude/data/store_03.db.chunk-0002",
+                ],
                 tables: [TableCount(name: "events", rows: 5_000_000_000)], mode: 0o600),
         ]
         m.launchAgents = [
