@@ -83,7 +83,8 @@ let package = Package(
             ],
             swiftSettings: strict),
 
-        .testTarget(name: "DrillCoreTests", dependencies: ["DrillCore"], swiftSettings: strict),
+        .testTarget(
+            name: "DrillCoreTests", dependencies: ["DrillCore"], exclude: ["Snapshots"], swiftSettings: strict),
         .testTarget(name: "SandboxTests", dependencies: ["Sandbox"], swiftSettings: strict),
         .testTarget(
             name: "BackupEngineTests", dependencies: ["BackupEngine", "CSQLite"], swiftSettings: strict),

@@ -339,8 +339,7 @@ public struct BackupEngine: Sendable {
         manifest.artifacts.append(
             ArtifactRecord(
                 path: manifest.restoreScript, component: .code, kind: .script, size: scriptSize, sha256: scriptSHA))
-        let sums = manifest.artifacts.map { "\($0.sha256)  \($0.path)\n" }.joined()
-        try AtomicFile.write(Data(sums.utf8), to: "\(partial)/\(SetSeal.sumsName)")
+        try AtomicFile.write(manifest.renderedChecksumList(), to: "\(partial)/\(SetSeal.sumsName)")
         // AtomicFile closes and renames its temporary file: `lstat` of the path right after (the
         // rename keeps the inode).
         log.recordPath("\(partial)/\(SetSeal.sumsName)")

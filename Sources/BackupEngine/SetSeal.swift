@@ -205,7 +205,7 @@ struct SetSeal: Sendable {
         FileIdentity.following(path: destination).map { $0.isSameObject(as: destinationIdentity) } ?? false
     }
 
-    static let sumsName = "SHA256SUMS"
+    static let sumsName = Manifest.checksumListFileName
 
     /// `path: what differs` between `now` and `recorded`, nil when they name the same object.
     private static func compare(_ path: String, now: FileIdentity?, with recorded: FileIdentity, what: String)

@@ -11,7 +11,7 @@ public enum ComponentID: String, Codable, Sendable, CaseIterable, Comparable {
 }
 
 /// Whether a component made it into the set.
-public enum ComponentStatus: String, Codable, Sendable {
+public enum ComponentStatus: String, Codable, Sendable, CaseIterable {
     /// Backed up.
     case ok
     /// Not backed up by configuration or because an optional tool is missing; `reason` says which.
@@ -21,17 +21,17 @@ public enum ComponentStatus: String, Codable, Sendable {
 }
 
 /// A complete set has a valid manifest and no failed component; a partial one has a failed component.
-public enum SetStatus: String, Codable, Sendable {
+public enum SetStatus: String, Codable, Sendable, CaseIterable {
     case complete, partial
 }
 
 /// Where a restored path is anchored: the restore's `$HOME` or its `$ROOT`.
-public enum PathBase: String, Codable, Sendable {
+public enum PathBase: String, Codable, Sendable, CaseIterable {
     case home, root
 }
 
 /// What an artifact is; used to pick the damage kinds and checks that apply.
-public enum ArtifactKind: String, Codable, Sendable {
+public enum ArtifactKind: String, Codable, Sendable, CaseIterable {
     /// `code.tar.gz`: a gzip-compressed tar (pax) archive.
     case archive
     /// A whole SQLite database copy under `databases/`.
@@ -274,7 +274,7 @@ public struct ArtifactRecord: Codable, Sendable, Equatable {
 }
 
 /// What a restored path is.
-public enum FileType: String, Codable, Sendable {
+public enum FileType: String, Codable, Sendable, CaseIterable {
     case file, symlink, directory
 }
 

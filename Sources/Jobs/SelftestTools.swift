@@ -39,8 +39,8 @@ enum SetSealer {
                     path: scriptName, component: .code, kind: .script, size: Int64(text.count),
                     sha256: SHA256Digest.hex(of: text)))
         }
-        let sums = manifest.artifacts.map { "\($0.sha256)  \($0.path)\n" }.joined()
-        try write(Data(sums.utf8), to: PathText2.join(setPath, "SHA256SUMS"), mode: 0o644)
+        try write(
+            manifest.renderedChecksumList(), to: PathText2.join(setPath, Manifest.checksumListFileName), mode: 0o644)
         try write(try manifest.encodedForDisk(), to: PathText2.join(setPath, Manifest.fileName), mode: 0o644)
     }
 

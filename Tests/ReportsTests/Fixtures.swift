@@ -39,6 +39,7 @@ enum Fixture {
         r.host = "drill-host.example"
         r.toolVersion = "9.9.9-test"
         r.manifestSHA256 = String(repeating: "ab", count: 32)
+        r.authenticated = true
         r.rpoSeconds = 53_418.25
         r.rpoObjectiveSeconds = 86_400
         r.rtoSeconds = 41.125
@@ -78,6 +79,40 @@ enum Fixture {
             CheckResult.noSubject(.credentialsVault, subject: "credentials", reason: "vault not configured"),
             CheckResult(check: .rpo, subject: "/backups/maia", verdict: .pass, message: "14 h 50 m < 24 h 00 m"),
             CheckResult(check: .rto, subject: backupID.description, verdict: .pass, message: "41.1 s ≤ 30 m 00 s"),
+        ]
+        return r
+    }
+
+    /// A failed drill of a set whose manifest HMAC did not verify with the configured password
+    /// (`authenticated` false): the replay ran without a secret, so the vault is skipped; it also
+    /// holds the check ids ``mixed()`` does not (`restore.archives`, `launchagents.lint`).
+    static func unauthenticated() -> DrillResult {
+        let when = start.addingTimeInterval(86400)
+        var r = DrillResult(
+            drillID: DrillID(date: when), backupID: backupID, setPath: "/backups/maia/full_20251020_030001",
+            startedAt: when, isolation: .bubblewrap)
+        r.finishedAt = Timestamp.string(when.addingTimeInterval(9.75))
+        r.host = "drill-host.example"
+        r.toolVersion = "9.9.9-test"
+        r.manifestSHA256 = String(repeating: "ef", count: 32)
+        r.authenticated = false
+        r.rtoSeconds = 8.5
+        r.rtoObjectiveSeconds = 1_800
+        r.sandboxPath = "/work/sandboxes/drill_20251021_175019"
+        r.reportFolder = "/work/reports/drill_20251021_175019"
+        r.checks = [
+            CheckResult(
+                check: .setManifest, subject: backupID.description, verdict: .fail,
+                message: "the manifest HMAC does not match the vault password", seconds: 0.3),
+            CheckResult(
+                check: .restoreArchives, subject: "code.tar.gz", verdict: .pass,
+                message: "42 members, none outside the sandbox, as listed", seconds: 0.125),
+            CheckResult(
+                check: .launchAgentsLint, subject: "com.maia.sync.plist", verdict: .fail,
+                message: "ProgramArguments[2] holds `&&`, which only a shell could mean",
+                evidence: ["ProgramArguments: /bin/echo, a, &&, b"], seconds: 0.0625),
+            CheckResult.noSubject(
+                .credentialsVault, subject: "credentials", reason: "the set is not authenticated: no password given"),
         ]
         return r
     }

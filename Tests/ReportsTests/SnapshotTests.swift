@@ -6,6 +6,12 @@ import Testing
 
 /// Golden reports under Tests/ReportsTests/Snapshots. Re-record after an intended change with
 /// `RECORD_SNAPSHOTS=1 swift test --filter ReportsTests`, then review the diff.
+///
+/// The three `report*.json` files pin drill report format 1 in both directions (rendered byte for
+/// byte, and the committed files decoded back to the fixtures): `report.json` every field present
+/// (`authenticated` true), `report-unauthenticated.json` `authenticated` false and the check ids
+/// the first lacks, `report-minimal.json` every optional field absent (no `authenticated`, no
+/// `backup_id`).
 @Suite struct SnapshotTests {
     static let folder = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
         .appendingPathComponent("Snapshots").path
@@ -39,6 +45,76 @@ import Testing
 
     @Test func jsonSnapshot() throws {
         try assertSnapshot(try JSONReport.render(Fixture.mixed()), named: "report.json")
+    }
+
+    @Test func unauthenticatedJSONSnapshot() throws {
+        try assertSnapshot(try JSONReport.render(Fixture.unauthenticated()), named: "report-unauthenticated.json")
+    }
+
+    @Test func minimalJSONSnapshot() throws {
+        try assertSnapshot(try JSONReport.render(Fixture.allSkipped()), named: "report-minimal.json")
+    }
+
+    /// The committed file `name`, decoded with the real decoder and as a plain JSON object.
+    func committedReport(_ name: String) throws -> (result: DrillResult, object: [String: Any]) {
+        let path = (Self.folder as NSString).appendingPathComponent(name)
+        let data = try #require(FileManager.default.contents(atPath: path), "snapshot \(name) is missing")
+        let object = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+        return (try JSONDecoder().decode(DrillResult.self, from: data), object)
+    }
+
+    @Test(arguments: [
+        ("report.json", Fixture.mixed()), ("report-unauthenticated.json", Fixture.unauthenticated()),
+        ("report-minimal.json", Fixture.allSkipped()),
+    ])
+    func committedJSONDecodesToItsFixture(name: String, fixture: DrillResult) throws {
+        let (result, object) = try committedReport(name)
+        #expect(result == fixture)
+        #expect(object["format"] as? String == "restore-drill/drill-report")
+        #expect(object["format_version"] as? Int == 1)
+        #expect(object["verdict"] as? String == fixture.verdict.rawValue)
+    }
+
+    @Test func committedJSONHoldsAuthenticatedTrueFalseAndAbsent() throws {
+        #expect(try committedReport("report.json").object["authenticated"] as? Bool == true)
+        #expect(try committedReport("report.json").result.authenticated == true)
+        #expect(try committedReport("report-unauthenticated.json").object["authenticated"] as? Bool == false)
+        #expect(try committedReport("report-unauthenticated.json").result.authenticated == false)
+        let minimal = try committedReport("report-minimal.json")
+        #expect(minimal.object["authenticated"] == nil)
+        #expect(minimal.result.authenticated == nil)
+    }
+
+    /// Every key of report format 1 appears in `report.json`, and only the required ones in
+    /// `report-minimal.json`; every check id and verdict appears in one of the committed files.
+    @Test func committedJSONCoversEveryFieldCheckAndVerdict() throws {
+        let all: Set<String> = [
+            "authenticated", "backup_id", "checks", "drill_id", "finished_at", "format", "format_version", "host",
+            "isolation", "manifest_sha256", "report_folder", "rpo_objective_seconds", "rpo_seconds",
+            "rto_objective_seconds", "rto_seconds", "sandbox_kept", "sandbox_path", "set_path", "started_at",
+            "tool_version", "verdict",
+        ]
+        let required: Set<String> = [
+            "checks", "drill_id", "finished_at", "format", "format_version", "host", "isolation", "sandbox_kept",
+            "set_path", "started_at", "tool_version", "verdict",
+        ]
+        let full = try committedReport("report.json")
+        #expect(Set(full.object.keys) == all)
+        // A new optional field of DrillResult that the full fixture leaves nil fails here.
+        let unset = Mirror(reflecting: full.result).children.filter { child in
+            let inner = Mirror(reflecting: child.value)
+            return inner.displayStyle == .optional && inner.children.isEmpty
+        }
+        #expect(unset.map { $0.label ?? "?" } == [])
+        let minimal = try committedReport("report-minimal.json")
+        #expect(Set(minimal.object.keys) == required)
+        let checks = try ["report.json", "report-unauthenticated.json", "report-minimal.json"].flatMap {
+            try committedReport($0).result.checks
+        }
+        #expect(Set(checks.map(\.check)) == Set(CheckID.allCases))
+        #expect(Set(checks.map(\.verdict)) == Set(Verdict.allCases))
+        let check = try #require((full.object["checks"] as? [[String: Any]])?.first)
+        #expect(Set(check.keys) == ["check", "evidence", "message", "seconds", "subject", "verdict"])
     }
 
     @Test func renderingIsDeterministic() throws {

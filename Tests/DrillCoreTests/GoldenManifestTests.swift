@@ -1,0 +1,155 @@
+import Foundation
+import Testing
+
+@testable import DrillCore
+
+/// Golden format-1 manifests: `Snapshots/manifest.json` (keyed, every field of format 1 present)
+/// and `Snapshots/manifest-unkeyed.json` (no vault password, every optional field absent), made
+/// by ``GoldenSet``.
+///
+/// Both directions are pinned: ``Manifest/encodedForDisk()`` must write the committed bytes
+/// exactly, and ``Manifest/decode(_:path:)`` must read the committed file back to the same values,
+/// with its self-checksum and HMAC verifying. A renamed `CodingKey` fails both; a new field shows
+/// as a diff. Re-record after an intended change (a new optional field keeps format 1; see
+/// DESIGN.md "Format versions"):
+/// `RECORD_SNAPSHOTS=1 swift test --filter DrillCoreTests.GoldenManifestTests`, then review the diff.
+@Suite struct GoldenManifestTests {
+    @Test func theKeyedManifestEncodesToTheGoldenBytes() throws {
+        try GoldenFile.assertMatches(try GoldenSet.keyedManifest().encodedForDisk(), named: "manifest.json")
+    }
+
+    @Test func theUnkeyedManifestEncodesToTheGoldenBytes() throws {
+        try GoldenFile.assertMatches(try GoldenSet.unkeyedManifest().encodedForDisk(), named: "manifest-unkeyed.json")
+    }
+
+    @Test func theCommittedKeyedManifestDecodesToTheGoldenValues() throws {
+        let m = try Manifest.decode(try GoldenFile.committed("manifest.json"), path: "golden manifest.json")
+        var built = try GoldenSet.keyedManifest()
+        built.manifestSHA256 = try built.computedSHA256()
+        #expect(m == built)
+        // Spot checks against literals, independent of the builder.
+        #expect(m.format == "restore-drill/backup-set")
+        #expect(m.formatVersion == 1)
+        #expect(m.id.description == "full_20251020_175019")
+        #expect(m.startedAt == "2025-10-20T17:50:19.250Z")
+        #expect(m.finishedAt == "2025-10-20T17:51:42.750Z")
+        #expect(m.timeZone == "Australia/Perth")
+        #expect(m.status == .partial)
+        #expect(m.restoreScript == "restore_maia.sh")
+        #expect(m.components.map(\.id) == ComponentID.allCases)
+        #expect(m.component(.dependencies)?.reason == "brew list --versions exited 1: Error: brew is locked")
+        #expect(m.artifacts.last?.kind == .script)
+        let link = try #require(m.files.first { $0.type == .symlink })
+        #expect(link.linkTarget == "README.md")
+        #expect(link.mode == 0o777)
+        #expect(m.files.first { $0.path == "bin/sync" }?.mode == 0o755)
+        #expect(m.files.first { $0.path == "notes/café.md" }?.mode == 0o600)
+        let plist = try #require(m.files.first { $0.component == .launchagents })
+        #expect(plist.rewritten == true && plist.sha256 == nil)
+        #expect(m.files.filter { $0.component == .credentials }.allSatisfy { $0.sha256 == nil && $0.hmacSHA256 != nil })
+        let chunked = try #require(m.databases.last)
+        #expect(chunked.artifact == nil)
+        #expect(
+            chunked.chunks == [
+                "databases/claude/data/store_03.db.chunk-0001", "databases/claude/data/store_03.db.chunk-0002",
+            ])
+        #expect(chunked.tables == [TableCount(name: "events", rows: 5_000_000_000)])
+        #expect(m.databases.first?.tables.map(\.name) == ["messages", "sessions"])
+        let agent = try #require(m.launchAgents.first)
+        #expect(agent.label == "com.maia.sync")
+        #expect(agent.rewritePrefixes == ["/Users/alice/git/maia", "/Users/alice"])
+        #expect(agent.wasBinary)
+        #expect(m.vault?.iterations == 1_000)
+        #expect(m.vault?.hmacSalt == "000102030405060708090a0b0c0d0e0f")
+        #expect(m.manifestHMACSalt == "000102030405060708090a0b0c0d0e0f")
+    }
+
+    @Test func theCommittedKeyedManifestVerifiesItsChecksumAndHMACs() throws {
+        let m = try Manifest.decode(try GoldenFile.committed("manifest.json"), path: "golden manifest.json")
+        #expect(try m.verifySelfChecksum())
+        #expect(m.hmacIterations == GoldenSet.iterations)
+        #expect(try m.verifyHMAC(password: GoldenSet.password(), iterations: m.hmacIterations))
+        #expect(
+            try !m.verifyHMAC(password: VaultPassword("not-the-golden-password", origin: "test"), iterations: 1_000))
+        // The vault tag and the credential digests are HMACs with the same key.
+        let key = try GoldenSet.key()
+        let vault = try #require(m.vault)
+        #expect(vault.hmac == Vault.hmacHex(key: key, data: GoldenSet.artifactContents[vault.artifact]!))
+        for file in m.files where file.component == .credentials {
+            #expect(file.hmacSHA256 == Vault.hmacHex(key: key, data: GoldenSet.restored[file.path]!))
+        }
+    }
+
+    @Test func theCommittedUnkeyedManifestDecodesWithEveryOptionalFieldAbsent() throws {
+        let data = try GoldenFile.committed("manifest-unkeyed.json")
+        let m = try Manifest.decode(data, path: "golden manifest-unkeyed.json")
+        var built = GoldenSet.unkeyedManifest()
+        built.manifestSHA256 = try built.computedSHA256()
+        #expect(m == built)
+        #expect(m.id.description == "full_20251021_030001_2")
+        #expect(m.status == .complete)
+        #expect(m.vault == nil && m.manifestHMAC == nil && m.manifestHMACSalt == nil)
+        #expect(try m.verifySelfChecksum())
+        #expect(try !m.verifyHMAC(password: GoldenSet.password(), iterations: m.hmacIterations))
+        // Absent means omitted, never `null`.
+        let text = String(decoding: data, as: UTF8.self)
+        #expect(!text.contains("null"))
+        for key in ["\"vault\"", "\"manifest_hmac\"", "\"manifest_hmac_salt\"", "\"reason\" : null", "\"link_target\""]
+        {
+            #expect(!text.contains(key), "\(key) in manifest-unkeyed.json")
+        }
+    }
+
+    /// Every optional field of every record, and every value of every manifest enum, appears in
+    /// the golden files: a field or case added to format 1 without a golden fails here.
+    @Test func theGoldenFilesHoldEveryFieldAndEveryEnumValue() throws {
+        let keyed = try Manifest.decode(try GoldenFile.committed("manifest.json"), path: "manifest.json")
+        let unkeyed = try Manifest.decode(try GoldenFile.committed("manifest-unkeyed.json"), path: "unkeyed")
+        #expect(absentOptionals(keyed) == [])
+        #expect(absentOptionals(keyed.vault!) == [])
+        for (name, records) in [
+            ("components", keyed.components.map { $0 as Any }), ("artifacts", keyed.artifacts.map { $0 as Any }),
+            ("files", keyed.files.map { $0 as Any }), ("databases", keyed.databases.map { $0 as Any }),
+            ("launchagents", keyed.launchAgents.map { $0 as Any }),
+        ] {
+            let absent = records.map { Set(absentOptionals($0)) }
+            let everywhereAbsent = absent.dropFirst().reduce(absent.first ?? []) { $0.intersection($1) }
+            #expect(!records.isEmpty && everywhereAbsent == [], "\(name): a field no golden record sets")
+        }
+        let both = [keyed, unkeyed]
+        #expect(Set(both.map(\.status)) == Set(SetStatus.allCases))
+        #expect(Set(both.flatMap(\.components).map(\.status)) == Set(ComponentStatus.allCases))
+        #expect(Set(keyed.artifacts.map(\.kind)) == Set(ArtifactKind.allCases))
+        #expect(Set(keyed.files.map(\.type)) == Set(FileType.allCases))
+        #expect(Set(keyed.files.map(\.base)) == Set(PathBase.allCases))
+        #expect(Set(keyed.files.map(\.component)) == [.code, .launchagents, .shell, .credentials])
+        #expect(Set(keyed.artifacts.map(\.component)) == Set(ComponentID.allCases))
+    }
+
+    /// A renamed required key makes the committed file unreadable with an error naming the key; a
+    /// renamed optional key would silently read as absent, which the value checks above catch
+    /// (here: the HMAC no longer verifies).
+    @Test func aRenamedKeyInTheCommittedFileIsCaught() throws {
+        let text = String(decoding: try GoldenFile.committed("manifest.json"), as: UTF8.self)
+        #expect(text.contains("\"rewrite_prefixes\""))
+        let renamedRequired = text.replacingOccurrences(of: "\"rewrite_prefixes\"", with: "\"rewritePrefixes\"")
+        #expect {
+            try Manifest.decode(Data(renamedRequired.utf8), path: "renamed")
+        } throws: { error in
+            String(describing: error).contains("missing key launchagents.[0].rewrite_prefixes")
+        }
+        let renamedOptional = text.replacingOccurrences(of: "\"manifest_hmac_salt\"", with: "\"manifestHMACSalt\"")
+        let read = try Manifest.decode(Data(renamedOptional.utf8), path: "renamed")
+        #expect(read.manifestHMACSalt == nil)
+        #expect(try !read.verifyHMAC(password: GoldenSet.password(), iterations: read.hmacIterations))
+    }
+
+    /// Names of the optional stored properties of `value` that are nil (through `Mirror`).
+    func absentOptionals(_ value: Any) -> [String] {
+        Mirror(reflecting: value).children.compactMap { child in
+            let inner = Mirror(reflecting: child.value)
+            guard inner.displayStyle == .optional, inner.children.isEmpty else { return nil }
+            return child.label
+        }
+    }
+}
