@@ -41,13 +41,21 @@ let package = Package(
             name: "DrillCore",
             dependencies: ["COpenSSL", .product(name: "Yams", package: "Yams")],
             swiftSettings: strict),
+        // The one seam to where sets live (list, read, write atomically, remove, lock, history)
+        // and the one set catalogue with its clock rule; a local folder is the first destination.
+        .target(
+            name: "Destination",
+            dependencies: ["DrillCore"],
+            swiftSettings: strict),
         .target(
             name: "Sandbox",
             dependencies: ["DrillCore", .product(name: "Subprocess", package: "swift-subprocess")],
             swiftSettings: strict),
         .target(
             name: "BackupEngine",
-            dependencies: ["DrillCore", "Sandbox", "CSQLite", "CChunkVFS", "COpenSSL", "CDeflate", "CArchive"],
+            dependencies: [
+                "DrillCore", "Destination", "Sandbox", "CSQLite", "CChunkVFS", "COpenSSL", "CDeflate", "CArchive",
+            ],
             swiftSettings: strict),
         .target(
             name: "Reports",
@@ -55,7 +63,7 @@ let package = Package(
             swiftSettings: strict),
         .target(
             name: "Verifier",
-            dependencies: ["DrillCore", "Sandbox", "Reports", "CSQLite", "COpenSSL", "CArchive"],
+            dependencies: ["DrillCore", "Destination", "Sandbox", "Reports", "CSQLite", "COpenSSL", "CArchive"],
             swiftSettings: strict),
         .target(
             name: "Retention",
@@ -63,14 +71,15 @@ let package = Package(
             swiftSettings: strict),
         .target(
             name: "Health",
-            dependencies: ["DrillCore", "Retention"],
+            dependencies: ["DrillCore", "Destination", "Retention"],
             swiftSettings: strict),
         // Jobs composes the stages into what one command does (backup + history + hooks, drill +
         // reports + history, demo, selftest), so the executable only parses and renders.
         .target(
             name: "Jobs",
             dependencies: [
-                "DrillCore", "BackupEngine", "Verifier", "Sandbox", "Reports", "Retention", "Health", "CSQLite",
+                "DrillCore", "Destination", "BackupEngine", "Verifier", "Sandbox", "Reports", "Retention", "Health",
+                "CSQLite",
                 // CArchive: selftest crafts damaged archives (members cut, added, renamed).
                 "CArchive",
             ],
@@ -95,7 +104,8 @@ let package = Package(
             swiftSettings: strict),
         .testTarget(name: "RetentionTests", dependencies: ["Retention"], swiftSettings: strict),
         .testTarget(name: "HealthTests", dependencies: ["Health"], swiftSettings: strict),
-        .testTarget(name: "JobsTests", dependencies: ["Jobs", "Sandbox", "CSQLite"], swiftSettings: strict),
+        .testTarget(
+            name: "JobsTests", dependencies: ["Jobs", "Destination", "Sandbox", "CSQLite"], swiftSettings: strict),
         .testTarget(
             name: "EndToEndTests", dependencies: ["DrillCore", "BackupEngine", "Jobs", "CSQLite"], swiftSettings: strict
         ),

@@ -20,6 +20,7 @@
 /// them before the manifest is written, before the rename and after it; any difference stops the
 /// run with ``RestoreDrillError/destinationVanished(path:message:)``. Only a folder that is still
 /// verifiably the one the run made is removed; anything else is left where it is.
+import Destination
 import DrillCore
 import Foundation
 
@@ -45,6 +46,10 @@ public struct BackupEngine: Sendable {
     /// Awaited at each ``BackupPhase`` of ``run()`` (a test seam: a test unmounts the destination
     /// at a chosen point); nil for none.
     var phaseHook: (@Sendable (BackupPhase) async -> Void)? = nil
+    /// Where the set goes: the engine builds it in the local staging folder this destination
+    /// hands out (``Destination/stageSet(startedAt:)``) and publishes it through it
+    /// (``Destination/publish(_:)``). Defaults to the ``LocalDestination`` of `config.destination`.
+    public var destination: any Destination
 
     /// - Parameters:
     ///   - config: the resolved configuration (absolute paths).
@@ -59,6 +64,7 @@ public struct BackupEngine: Sendable {
         self.clock = clock
         self.runner = runner
         self.progress = progress
+        destination = LocalDestination(path: config.destination)
     }
 
     /// Builds one set in `<destination>/.partial-<id>/` and renames it to `<destination>/<id>/`.
@@ -76,36 +82,23 @@ public struct BackupEngine: Sendable {
         let say: @Sendable (String) -> Void = progress ?? { _ in }
         let root = Self.standardized(config.root)
         let home = Self.standardized(config.home)
-        let destination = Self.standardized(config.destination)
         var isDir: ObjCBool = false
         guard FileManager.default.fileExists(atPath: root, isDirectory: &isDir), isDir.boolValue else {
             throw RestoreDrillError.runtime("root \(root) is not a folder")
         }
-        // The destination itself may be made, but not its parent: a missing parent is most often
-        // an external or synced drive that is not mounted, and backing up onto the local disk
-        // underneath its mount point would look like success.
-        let parent = (destination as NSString).deletingLastPathComponent
-        guard FileManager.default.fileExists(atPath: destination) || FileManager.default.fileExists(atPath: parent)
-        else {
-            throw RestoreDrillError.io(
-                path: destination,
-                message:
-                    "the destination's folder \(parent) does not exist (a drive that is not mounted?); create it first")
-        }
-        do {
-            try FileManager.default.createDirectory(atPath: destination, withIntermediateDirectories: true)
-        } catch {
-            throw RestoreDrillError.io(
-                path: destination, message: "cannot create the destination: \(error.localizedDescription)")
-        }
+        // The destination itself may be made, but not its parent (``Destination/prepareForWriting()``).
+        let store = self.destination
+        let destination = Self.standardized(try store.prepareForWriting().pathString)
         // What the destination is now: an unmount later makes the path lead to another folder.
         guard let destinationIdentity = FileIdentity.following(path: destination) else {
             throw RestoreDrillError.io(path: destination, message: "cannot be read after it was created")
         }
         await phaseHook?(.destinationRecorded)
         let started = clock.now()
-        let (id, partial) = try Self.reserve(destination: destination, date: started)
-        let final = "\(destination)/\(id)"
+        let staged = try store.stageSet(startedAt: started)
+        let id = staged.id
+        let partial = staged.folder.pathString
+        let final = staged.final.pathString
         var renamed = false
         // Right after mkdir: a folder another process swapped in between is caught as "another folder".
         guard let partialIdentity = FileIdentity.of(path: partial) else {
@@ -135,12 +128,15 @@ public struct BackupEngine: Sendable {
             try AtomicFile.write(try manifest.encodedForDisk(), to: "\(partial)/\(Manifest.fileName)")
             await phaseHook?(.beforeRename)
             try seal.verify(folder: partial, manifest: manifest, stage: "before the rename")
-            guard rename(partial, final) == 0 else {
-                throw RestoreDrillError.io(path: final, message: String(cString: strerror(errno)))
+            do {
+                try store.publish(staged)
+            } catch {
+                // The one step may be done when what follows it (the sync) failed.
+                renamed = FileIdentity.of(path: partial) == nil && FileIdentity.of(path: final) != nil
+                throw error
             }
             renamed = true
             await phaseHook?(.afterRename)
-            try Durability.sync(destination)
             try seal.verify(folder: final, manifest: manifest, stage: "while the set was renamed into place")
             say("backup: \(manifest.status.rawValue) set \(final)")
             return BackupOutcome(setPath: final, manifest: manifest, warnings: manifest.warnings)
@@ -394,24 +390,6 @@ public struct BackupEngine: Sendable {
             }
         }
         return slots.map { $0! }
-    }
-
-    /// Picks the first free id for `date` (`full_…`, then `_2`, `_3`, …) and creates its
-    /// `.partial-<id>` folder.
-    static func reserve(destination: String, date: Date) throws -> (BackupID, String) {
-        var sequence = 1
-        while true {
-            let id = BackupID(date: date, sequence: sequence)
-            let final = "\(destination)/\(id)"
-            let partial = "\(destination)/.partial-\(id)"
-            if !FileManager.default.fileExists(atPath: final) {
-                if mkdir(partial, 0o755) == 0 { return (id, partial) }
-                if errno != EEXIST {
-                    throw RestoreDrillError.io(path: partial, message: String(cString: strerror(errno)))
-                }
-            }
-            sequence += 1
-        }
     }
 
     /// True when the file starts with the SQLite 3 header, false when it does not, nil when it

@@ -1,3 +1,4 @@
+import Destination
 import DrillCore
 import Foundation
 import Health
@@ -47,6 +48,10 @@ public struct DrillJob: Sendable {
     public var passwordRunner: any ProcessRunner = SubprocessRunner()
     /// What a `credentials.password.env` source reads.
     public var environment: [String: String] = ProcessInfo.processInfo.environment
+    /// Where the sets are: every set access of the drill (picking the set, opening it, `rpo`,
+    /// `set.coverage`, the lock, the history event) goes through it. Defaults to the
+    /// ``LocalDestination`` of `config.destination`; nil without a configuration (`--set PATH`).
+    public var destination: (any Destination)?
 
     /// - Parameters:
     ///   - config: nil only for `--set PATH`; then sandboxes and reports go under `currentDirectory`.
@@ -61,6 +66,7 @@ public struct DrillJob: Sendable {
         self.replayer = replayer
         self.progress = progress
         self.currentDirectory = currentDirectory
+        destination = config.map { LocalDestination(path: $0.destination) }
     }
 
     /// Runs the drill and writes `<reports>/<drill-id>/{junit.xml,report.md,report.json}`.
@@ -70,6 +76,7 @@ public struct DrillJob: Sendable {
     public func run(_ request: Request) async throws -> DrillResult {
         var setPath = ""
         var destination: String? = nil
+        var store: (any Destination)? = nil
         switch request.pick {
         case .path(let p):
             setPath = LexicalPath.normalize(
@@ -79,7 +86,11 @@ public struct DrillJob: Sendable {
             guard let config else {
                 throw RestoreDrillError.usage("no configuration: give --config FILE, or drill a folder with --set PATH")
             }
+            guard let configured = self.destination else {
+                throw RestoreDrillError.usage("no destination: give --config FILE, or drill a folder with --set PATH")
+            }
             destination = config.destination
+            store = configured
         }
         // The vault password, in memory only: the drill writes a private copy for the replay only
         // once the set is proven (its manifest HMAC verifies and its artifacts are intact).
@@ -90,17 +101,21 @@ public struct DrillJob: Sendable {
             password == nil
             ? [] : try await SetTrust.previousPasswords(config: config, runner: passwordRunner, environment: environment)
         let authenticator = password.map { SetAuthenticator(passwords: [$0] + previousPasswords) }
-        if let config, destination != nil {
+        var opened: OpenedSet?
+        defer { opened?.close() }
+        if let store {
+            let catalogue = SetCatalogue(store, authenticator: authenticator)
+            let picked: CataloguedSet
             switch request.pick {
-            case .id(let id): setPath = try SetLocator.byID(id, in: config.destination, authenticator: authenticator).path
+            case .id(let id): picked = try catalogue.byID(id)
             case .randomWithin(let days):
-                setPath = try SetLocator.randomWithin(
-                    days: Double(days), now: clock.now(), in: config.destination, authenticator: authenticator
-                ).path
+                var generator = SystemRandomNumberGenerator()
+                picked = try catalogue.randomWithin(days: Double(days), now: clock.now(), using: &generator)
             default:
-                setPath = try SetLocator.latest(in: config.destination, now: clock.now(), authenticator: authenticator)
-                    .path
+                picked = try catalogue.latest(now: clock.now())
             }
+            opened = try store.openSet(id: picked.id)
+            setPath = opened?.folder.pathString ?? picked.path
         }
         let base = currentDirectory
         let sandboxes = config?.sandbox.folder ?? (base as NSString).appendingPathComponent("sandboxes")
@@ -108,8 +123,8 @@ public struct DrillJob: Sendable {
         var canaries = [NSTemporaryDirectory()]
         if let home = ProcessInfo.processInfo.environment["HOME"] { canaries.append(home) }
         if let config { canaries.append(config.home) }
-        if let destination { canaries.append(destination) }
-        let options = DrillOptions(
+        if let local = store as? LocalDestination { canaries.append(local.location) }
+        var options = DrillOptions(
             setPath: setPath, sandboxFolder: sandboxes, reportFolder: reports,
             keep: config?.sandbox.keep ?? .onFailure, keepSandbox: request.keepSandbox,
             requireIsolation: request.requireIsolation, objectives: config?.objectives ?? .init(),
@@ -117,7 +132,8 @@ public struct DrillJob: Sendable {
             isolation: config?.sandbox.isolation ?? .auto, destination: destination,
             canaryFolders: Array(Set(canaries)).sorted(), maxShrink: config?.coverage.maxShrink ?? 0.5,
             password: password, authenticator: authenticator)
-        let lock = try destination.flatMap { try DestinationLock.acquire(destination: $0, mode: .shared) }
+        options.destinationStore = store
+        let lock = try store.flatMap { try $0.lock(.shared) }
         defer { lock?.release() }
         var drill = Drill(options: options, clock: clock, replayer: replayer, progress: progress)
         drill.byteProgress = byteProgress
@@ -126,8 +142,8 @@ public struct DrillJob: Sendable {
         result.reportFolder = folder
         _ = try ReportWriter.write(result, to: folder)
         _ = try? ReportWriter.prune(reportsRoot: reports, keep: config?.reports.keep ?? 50)
-        if let destination {
-            _ = try? HistoryStore(destination: destination).append(HistoryEvent(drill: result, finishedAt: clock.now()))
+        if let store {
+            _ = try? HistoryStore(store).append(HistoryEvent(drill: result, finishedAt: clock.now()))
         }
         if let hooks = config?.hooks, !(result.verdict == .pass ? hooks.onSuccess : hooks.onFailure).isEmpty {
             let warnings = await HookRunner().run(
@@ -204,9 +220,19 @@ public struct SetListing: Codable, Sendable {
     public static func make(destination: String, now: Date, authenticator: SetAuthenticator? = nil) throws
         -> SetListing
     {
-        let sets = try SetLocator.sets(in: destination, authenticator: authenticator)
+        try make(LocalDestination(path: destination), now: now, authenticator: authenticator)
+    }
+
+    /// Reads every set of `destination` (``SetCatalogue/sets()``), oldest first.
+    /// - Throws: ``RestoreDrillError/io(path:message:)`` when the destination cannot be read.
+    /// - Parameter authenticator: with a vault password configured, a set whose manifest HMAC does
+    ///   not verify is listed with status `unauthenticated`.
+    public static func make(_ destination: any Destination, now: Date, authenticator: SetAuthenticator? = nil)
+        throws -> SetListing
+    {
+        let sets = try SetCatalogue(destination, authenticator: authenticator).sets()
         return SetListing(
-            destination: destination,
+            destination: destination.location,
             sets: sets.map { s in
                 let finished = Timestamp.date(s.manifest.finishedAt) ?? s.id.date
                 return Entry(

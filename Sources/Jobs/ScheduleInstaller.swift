@@ -1,3 +1,4 @@
+import Destination
 import DrillCore
 import Foundation
 import Health
@@ -18,6 +19,9 @@ public struct ScheduleInstaller: Sendable {
     /// The user's home (where LaunchAgents and systemd user units live).
     public let home: String
     public let environment: [String: String]
+    /// Where the history `status` reads is kept. Defaults to the ``LocalDestination`` of
+    /// `config.destination`.
+    public var destination: any Destination
 
     public init(
         config: RestoreDrillConfig, toolPath: String, home: String,
@@ -27,6 +31,7 @@ public struct ScheduleInstaller: Sendable {
         self.toolPath = toolPath
         self.home = home
         self.environment = environment
+        destination = LocalDestination(path: config.destination)
     }
 
     /// What the command line asked for.
@@ -248,7 +253,7 @@ public struct ScheduleInstaller: Sendable {
         var lastByKind: [String: (time: Date, status: String)] = [:]
         var problems: [String] = []
         do {
-            let log = try HistoryStore(destination: config.destination).load()
+            let log = try HistoryStore(destination).load()
             for event in log.events {
                 let kind = event.kind.rawValue
                 if let seen = lastByKind[kind], seen.time >= event.time { continue }
@@ -292,6 +297,6 @@ public struct ScheduleInstaller: Sendable {
                         logModified: logTimes.max().map { Timestamp.string($0) }))
             }
         }
-        return Status(destination: config.destination, jobs: jobs, historyProblems: problems)
+        return Status(destination: destination.location, jobs: jobs, historyProblems: problems)
     }
 }

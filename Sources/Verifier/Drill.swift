@@ -1,3 +1,4 @@
+import Destination
 import DrillCore
 import Foundation
 import Sandbox
@@ -127,7 +128,7 @@ public struct Drill: Sendable {
         result.authenticated = password == nil ? nil : manifestOutcome.hmacVerified == true
         checks += coverage(manifest, authenticator: authenticator)
         let (rpoCheck, rpoAge) = ObjectiveChecks.rpo(
-            destination: options.destination, drilled: manifest, objective: options.objectives.rpo, now: started,
+            destination: options.otherSets, drilled: manifest, objective: options.objectives.rpo, now: started,
             authenticator: authenticator)
         result.rpoSeconds = rpoAge
         checks.append(rpoCheck)
@@ -241,17 +242,17 @@ public struct Drill: Sendable {
     }
 
     func coverage(_ manifest: Manifest, authenticator: SetAuthenticator?) -> [CheckResult] {
-        guard let destination = options.destination else {
+        guard let destination = options.otherSets else {
             return ObjectiveChecks.coverage(
                 current: manifest, previous: nil, maxShrink: options.maxShrink,
                 skipReason: "no destination given (--set): no previous set to compare with")
         }
         do {
-            let previous = try SetLocator.previousComplete(
-                before: manifest.id, in: destination, authenticator: authenticator)
+            let previous = try SetCatalogue(destination, authenticator: authenticator).previousComplete(
+                before: manifest.id)
             return ObjectiveChecks.coverage(
                 current: manifest, previous: previous?.manifest, maxShrink: options.maxShrink,
-                skipReason: "no previous complete set in \(destination)")
+                skipReason: "no previous complete set in \(destination.location)")
         } catch {
             return [
                 CheckResult(check: .setCoverage, subject: manifest.id.description, verdict: .error, message: "\(error)")

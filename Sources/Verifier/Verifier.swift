@@ -4,8 +4,9 @@
 /// ``Drill`` checks the set's manifest and artifacts, inspects its archives before anything is
 /// unpacked, makes a throwaway **sandbox** `<sandboxes>/<drill-id>/{home,work}`, replays the set's
 /// restore script there through an injected ``RestoreReplayer``, checks what came out, and returns
-/// a ``DrillResult`` (one ``CheckResult`` per check and subject) for the reports. ``SetLocator``
-/// finds the sets of a destination.
+/// a ``DrillResult`` (one ``CheckResult`` per check and subject) for the reports. The other sets
+/// of the destination (`rpo`, `set.coverage`) are read through the ``Destination`` seam and its
+/// ``SetCatalogue``; ``SetLocator`` adapts the catalogue to a folder path.
 ///
 /// Terms: *old home / old root* are the paths recorded in the manifest; *new home / new root* are
 /// their places inside the sandbox. A *finding* is one thing wrong with one subject; a check with
@@ -14,6 +15,7 @@
 /// The drill never writes into the set folder. An interrupted drill leaves at most its sandbox
 /// folder `<sandboxes>/<drill-id>/` (and canary files named `.restore-drill-canary-<drill-id>` in
 /// the canary folders); both are safe to delete.
+import Destination
 import DrillCore
 import Foundation
 
@@ -57,12 +59,21 @@ public struct DrillOptions: Sendable {
     public var isolation: RestoreDrillConfig.IsolationMode
     /// The destination the set belongs to (for `rpo` and `set.coverage`); nil for `--set PATH`.
     public var destination: String?
+    /// Where `rpo` and `set.coverage` read the destination's other sets; nil reads the local
+    /// folder ``destination`` (``LocalDestination``). Jobs hand their injected destination.
+    public var destinationStore: (any Destination)?
     /// Folders outside the sandbox that the replay must not change (e.g. the real /tmp, the
     /// user's home, the destination); checked before and after the replay.
     public var canaryFolders: [String]
     /// `coverage.max_shrink`: the largest accepted drop of a component's bytes or files compared
     /// with the previous complete set, as a fraction in 0...1.
     public var maxShrink: Double
+
+    /// The destination `rpo` and `set.coverage` read: ``destinationStore``, else the local folder
+    /// ``destination``, else nil (`--set PATH`).
+    public var otherSets: (any Destination)? {
+        destinationStore ?? destination.map { LocalDestination(path: $0) }
+    }
 
     /// Options with the configuration's defaults for everything but the three folders.
     public init(
