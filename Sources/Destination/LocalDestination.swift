@@ -210,7 +210,9 @@ public struct LocalDestination: Destination {
             throw RestoreDrillError.io(path: folder, message: "cannot list events: \(error.localizedDescription)")
         }
         return names.filter { !$0.hasPrefix(".") }.map {
-            EventFile(name: $0, contents: FileManager.default.contents(atPath: (folder as NSString).appendingPathComponent($0)))
+            EventFile(
+                name: $0,
+                contents: FileManager.default.contents(atPath: (folder as NSString).appendingPathComponent($0)))
         }
     }
 }

@@ -99,7 +99,8 @@ public struct DrillJob: Sendable {
             currentDirectory: currentDirectory)
         let previousPasswords =
             password == nil
-            ? [] : try await SetTrust.previousPasswords(config: config, runner: passwordRunner, environment: environment)
+            ? []
+            : try await SetTrust.previousPasswords(config: config, runner: passwordRunner, environment: environment)
         let authenticator = password.map { SetAuthenticator(passwords: [$0] + previousPasswords) }
         var opened: OpenedSet?
         defer { opened?.close() }

@@ -71,7 +71,8 @@ import Testing
         for _ in 0..<2 {
             let pruned = try PruneJob(config: w.config, clock: FixedClock(now)).run(dryRun: false)
             #expect(pruned.removedSets.isEmpty)
-            #expect(pruned.decisions.contains("keep \(ahead): dated in the future (2025-06-14T12:06:00.000Z), not counted"))
+            #expect(
+                pruned.decisions.contains("keep \(ahead): dated in the future (2025-06-14T12:06:00.000Z), not counted"))
             #expect(FileManager.default.fileExists(atPath: "\(w.config.destination)/\(ahead)"))
             #expect(FileManager.default.fileExists(atPath: "\(w.config.destination)/\(old)"))
         }

@@ -42,8 +42,9 @@ import Testing
                     "lock shared", "prepareForWriting", "stageSet", "publish \(outcome.manifest.id)", "appendEvent",
                 ])
         }
-        #expect(try FileManager.default.contentsOfDirectory(atPath: real).filter { BackupID($0) != nil }.sorted()
-            == ids.map(\.description))
+        #expect(
+            try FileManager.default.contentsOfDirectory(atPath: real).filter { BackupID($0) != nil }.sorted()
+                == ids.map(\.description))
         let (older, newer) = (ids[0], ids[1])
         let now = FixedClock(Timestamp.date("2025-06-14T06:00:00Z")!)
 

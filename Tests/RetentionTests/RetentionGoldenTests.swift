@@ -196,8 +196,9 @@ func complete(_ ids: [BackupID]) -> [RetainedSetInfo] { ids.map { RetainedSetInf
         #expect(future[yesterday]?.reasons == ["newest complete set", "last 1"])
         // Exactly 5 minutes ahead is still skew.
         let edge = at("2025-10-12T12:05:00Z")
-        #expect(decide(complete([edge]), rules, now: "2025-10-12T12:00:00Z", zone: "UTC")[edge]?.reasons
-            == ["newest complete set", "last 1"])
+        #expect(
+            decide(complete([edge]), rules, now: "2025-10-12T12:00:00Z", zone: "UTC")[edge]?.reasons
+                == ["newest complete set", "last 1"])
     }
 
     @Test func newestVerifiedAndNewestCompleteSurviveEveryRule() {
