@@ -94,13 +94,15 @@ let package = Package(
 
         .testTarget(
             name: "DrillCoreTests", dependencies: ["DrillCore"], exclude: ["Snapshots"], swiftSettings: strict),
+        .testTarget(name: "DestinationTests", dependencies: ["Destination"], swiftSettings: strict),
         .testTarget(name: "SandboxTests", dependencies: ["Sandbox"], swiftSettings: strict),
         .testTarget(
-            name: "BackupEngineTests", dependencies: ["BackupEngine", "CSQLite"], swiftSettings: strict),
+            name: "BackupEngineTests", dependencies: ["BackupEngine", "Destination", "CSQLite"],
+            swiftSettings: strict),
         .testTarget(
             name: "ReportsTests", dependencies: ["Reports"], exclude: ["Snapshots"], swiftSettings: strict),
         .testTarget(
-            name: "VerifierTests", dependencies: ["Verifier", "BackupEngine", "CSQLite"],
+            name: "VerifierTests", dependencies: ["Verifier", "Destination", "BackupEngine", "CSQLite"],
             swiftSettings: strict),
         .testTarget(name: "RetentionTests", dependencies: ["Retention"], swiftSettings: strict),
         .testTarget(name: "HealthTests", dependencies: ["Health"], swiftSettings: strict),

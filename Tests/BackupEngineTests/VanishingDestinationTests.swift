@@ -1,3 +1,4 @@
+import Destination
 import DrillCore
 import Foundation
 import Testing

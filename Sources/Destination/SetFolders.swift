@@ -1,9 +1,10 @@
+import DrillCore
 import Foundation
 
-/// What a destination folder holds, as set discovery sees it (../shared/DESIGN.md, "The backup
-/// set"): set folders, folders named like sets that cannot be used, and unfinished `.partial-*`
-/// folders. Shared by the verifier's set locator and the health/retention scanner, which differ
-/// only in what they do with an unusable folder. Reads only.
+/// What a local destination folder holds, as set discovery sees it (../shared/DESIGN.md, "The
+/// backup set"): set folders, folders named like sets that cannot be used, and unfinished
+/// `.partial-*` folders. ``LocalDestination`` lists through it; everything else reads the
+/// ``SetCatalogue``. Reads only.
 public struct SetFolderEntry: Sendable {
     /// What the folder is.
     public enum Kind: Sendable {
