@@ -147,9 +147,9 @@ public struct HealthReport: Sendable, Equatable {
 
         // Newest complete set.
         if let set = input.newestComplete {
-            // Up to five minutes ahead is clock skew between machines, not a future set.
+            // Up to five minutes ahead (``SetClock/futureSkew``) is clock skew between machines.
             var age = input.now.timeIntervalSince(set.finishedAt)
-            if age < 0 && age >= -300 { age = 0 }
+            if age < 0 && age >= -SetClock.futureSkew { age = 0 }
             metrics.backupAgeSeconds = age
             metrics.lastBackupTimestampSeconds = set.finishedAt.timeIntervalSince1970
             metrics.lastBackupSizeBytes = set.sizeBytes
