@@ -87,12 +87,17 @@ public struct DestinationStatus: Sendable, Equatable {
     public var writable: Bool
     /// Free bytes for this user; nil when unknown.
     public var freeBytes: Int64?
+    /// True when nothing at all is there (a destination not made yet lists as empty); false for
+    /// a destination that exists, and for something else in its place (a file), which cannot be
+    /// listed.
+    public var absent: Bool
 
-    /// - Parameters: as the properties.
-    public init(exists: Bool, writable: Bool, freeBytes: Int64?) {
+    /// - Parameters: as the properties; `absent` defaults to `!exists`.
+    public init(exists: Bool, writable: Bool, freeBytes: Int64?, absent: Bool? = nil) {
         self.exists = exists
         self.writable = writable
         self.freeBytes = freeBytes
+        self.absent = absent ?? !exists
     }
 }
 

@@ -41,14 +41,15 @@ public struct LocalDestination: Destination {
 
     public func status() -> DestinationStatus {
         var isFolder: ObjCBool = false
-        let exists = FileManager.default.fileExists(atPath: location, isDirectory: &isFolder) && isFolder.boolValue
+        let present = FileManager.default.fileExists(atPath: location, isDirectory: &isFolder)
+        let exists = present && isFolder.boolValue
         let writable = exists && access(location, W_OK) == 0
         var free: Int64?
         if exists {
             var fs = statvfs()
             if statvfs(location, &fs) == 0 { free = Int64(fs.f_bavail) * Int64(fs.f_frsize) }
         }
-        return DestinationStatus(exists: exists, writable: writable, freeBytes: free)
+        return DestinationStatus(exists: exists, writable: writable, freeBytes: free, absent: !present)
     }
 
     public func listEntries() throws -> [DestinationEntry] {

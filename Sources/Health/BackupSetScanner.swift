@@ -106,7 +106,7 @@ public enum BackupSetScanner {
     public static func scan(_ destination: any Destination, authenticator: SetAuthenticator? = nil) throws
         -> DestinationScan
     {
-        guard destination.status().exists else { return DestinationScan(sets: [], rejected: [], partials: []) }
+        guard !destination.status().absent else { return DestinationScan(sets: [], rejected: [], partials: []) }
         let contents = try SetCatalogue(destination, authenticator: authenticator).contents()
         var rejected = contents.unusable.map { RejectedFolder(name: $0.name, path: $0.path, reason: $0.reason) }
         var sets: [ScannedSet] = []

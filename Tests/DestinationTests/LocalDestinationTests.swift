@@ -91,6 +91,18 @@ func id(_ text: String) -> BackupID { BackupID(text)! }
         #expect(throws: RestoreDrillError.self) { try f.destination.removeSet(id: a) }
     }
 
+    @Test func statusTellsAMissingDestinationFromAFileInItsPlace() throws {
+        let f = try Folder()
+        let here = f.destination.status()
+        #expect(here.exists && here.writable && !here.absent && (here.freeBytes ?? 0) > 0)
+        let missing = LocalDestination(path: f.path + "/missing").status()
+        #expect(!missing.exists && missing.absent && missing.freeBytes == nil)
+        try Data("x".utf8).write(to: URL(fileURLWithPath: f.path + "/file"))
+        let file = LocalDestination(path: f.path + "/file")
+        #expect(!file.status().exists && !file.status().absent)
+        #expect(throws: RestoreDrillError.self) { _ = try file.listEntries() }
+    }
+
     @Test func onlyPartialsOfThisToolAreRemoved() throws {
         let f = try Folder()
         let fm = FileManager.default
