@@ -1,7 +1,7 @@
 import DrillCore
 import Foundation
 
-/// The restore script `restore_<name>.sh` of a set (../shared/DESIGN.md, "The restore script").
+/// The restore script `restore_<name>.sh` of a set (docs/SET-FORMAT.md, "The restore script contract").
 ///
 /// POSIX `sh` (tested with dash, `bash --posix` and `zsh`, which runs it under `emulate sh`), using
 /// only `tar` (GNU or bsdtar), `gzip`, `sed` (never `-i`), `cat`, `mkdir`, `chmod`, `mv`, `rm`, and

@@ -1,6 +1,6 @@
 import Foundation
 
-/// The component ids of a backup set (../shared/DESIGN.md, "Vocabulary"). The same id names the
+/// The component ids of a backup set (docs/ARCHITECTURE.md, "Vocabulary"). The same id names the
 /// configuration section and the folder inside the set.
 public enum ComponentID: String, Codable, Sendable, CaseIterable, Comparable {
     case code, databases, launchagents, dependencies, shell, credentials
@@ -50,7 +50,7 @@ public enum ArtifactKind: String, Codable, Sendable, CaseIterable {
     case script
 }
 
-/// The `manifest.json` of a backup set, format 1 (../shared/DESIGN.md, "The backup set").
+/// The `manifest.json` of a backup set, format 1 (docs/SET-FORMAT.md).
 ///
 /// JSON keys are snake_case as listed in each `CodingKeys`. Sizes are bytes, digests are
 /// SHA-256 as 64 lowercase hex characters, times are ISO 8601 UTC with milliseconds, paths

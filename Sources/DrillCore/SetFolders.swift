@@ -1,7 +1,7 @@
 import Foundation
 
-/// What a destination folder holds, as set discovery sees it (../shared/DESIGN.md, "The backup
-/// set"): set folders, folders named like sets that cannot be used, and unfinished `.partial-*`
+/// What a destination folder holds, as set discovery sees it (docs/SET-FORMAT.md,
+/// "The tree"): set folders, folders named like sets that cannot be used, and unfinished `.partial-*`
 /// folders. Shared by the verifier's set locator and the health/retention scanner, which differ
 /// only in what they do with an unusable folder. Reads only.
 public struct SetFolderEntry: Sendable {

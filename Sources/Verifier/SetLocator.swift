@@ -27,7 +27,7 @@ public struct LocatedSet: Sendable, Equatable {
     public var counts: Bool { !authentication.isUnauthenticated }
 }
 
-/// Finds backup sets in a destination (../shared/DESIGN.md, "The backup set"): a set is a folder
+/// Finds backup sets in a destination (docs/SET-FORMAT.md): a set is a folder
 /// named by a ``BackupID`` holding a `manifest.json` that decodes and whose id equals the folder
 /// name. `.partial-*` folders, other folders and files are ignored. Reads only.
 ///

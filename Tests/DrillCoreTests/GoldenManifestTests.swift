@@ -11,7 +11,7 @@ import Testing
 /// exactly, and ``Manifest/decode(_:path:)`` must read the committed file back to the same values,
 /// with its self-checksum and HMAC verifying. A renamed `CodingKey` fails both; a new field shows
 /// as a diff. Re-record after an intended change (a new optional field keeps format 1; see
-/// DESIGN.md "Format versions"):
+/// docs/SET-FORMAT.md, "Format versions"):
 /// `RECORD_SNAPSHOTS=1 swift test --filter DrillCoreTests.GoldenManifestTests`, then review the diff.
 @Suite struct GoldenManifestTests {
     @Test func theKeyedManifestEncodesToTheGoldenBytes() throws {
