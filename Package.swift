@@ -1,6 +1,6 @@
 // swift-tools-version: 6.2
 // RestoreDrill: a backup engine and a restore-drill verifier that share one backup-set format.
-// Layout and dependency direction: ../shared/DESIGN.md ("Layout"). Dependencies point down:
+// Layout and dependency direction: docs/ARCHITECTURE.md ("Targets", "Dependency direction"). Dependencies point down:
 // DrillCore at the bottom, one library per stage on it, the thin executable on top.
 import PackageDescription
 
@@ -87,7 +87,8 @@ let package = Package(
             name: "DrillCoreTests", dependencies: ["DrillCore"], exclude: ["Snapshots"], swiftSettings: strict),
         .testTarget(name: "SandboxTests", dependencies: ["Sandbox"], swiftSettings: strict),
         .testTarget(
-            name: "BackupEngineTests", dependencies: ["BackupEngine", "CSQLite"], swiftSettings: strict),
+            name: "BackupEngineTests", dependencies: ["BackupEngine", "CSQLite"], exclude: ["Snapshots"],
+            swiftSettings: strict),
         .testTarget(
             name: "ReportsTests", dependencies: ["Reports"], exclude: ["Snapshots"], swiftSettings: strict),
         .testTarget(
