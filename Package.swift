@@ -45,10 +45,16 @@ let package = Package(
             name: "Sandbox",
             dependencies: ["DrillCore", .product(name: "Subprocess", package: "swift-subprocess")],
             swiftSettings: strict),
+        // Build time only: the EmbedShellTemplates plugin runs EmbedShellText on every `.sh` source
+        // of a target it is applied to, so the text is compiled in (no run-time resource bundle):
+        // the restore script's template, Sources/BackupEngine/restore-script/restore.sh.
+        .executableTarget(name: "EmbedShellText", swiftSettings: strict),
+        .plugin(name: "EmbedShellTemplates", capability: .buildTool(), dependencies: ["EmbedShellText"]),
+
         .target(
             name: "BackupEngine",
             dependencies: ["DrillCore", "Sandbox", "CSQLite", "CChunkVFS", "COpenSSL", "CDeflate", "CArchive"],
-            swiftSettings: strict),
+            swiftSettings: strict, plugins: ["EmbedShellTemplates"]),
         .target(
             name: "Reports",
             dependencies: ["DrillCore"],
