@@ -77,11 +77,11 @@ public enum RestoreScript {
         }
         if manifest.launchAgents.isEmpty { s += "rd_say \"launchagents: none in this set\"\n" }
         s += "\n# (6) shell files\n"
-        let shellFiles = manifest.files.filter { $0.component == .shell && $0.type == .file }
-        // The shell collector appends one artifact per restored file, in the same order.
-        let shellArtifacts = manifest.artifacts.filter { $0.component == .shell }
-        for (file, artifact) in zip(shellFiles, shellArtifacts) {
-            s += "rd_restore_file \(q(artifact.path)) \(q(file.path)) \(octal(file.mode))\n"
+        // Each shell file names its artifact (older sets: paired by position, see the manifest).
+        let shellFiles = manifest.shellFileArtifacts()
+        for (file, artifact) in shellFiles {
+            guard let artifact else { continue }
+            s += "rd_restore_file \(q(artifact)) \(q(file.path)) \(octal(file.mode))\n"
         }
         if shellFiles.isEmpty { s += "rd_say \"shell: none in this set\"\n" }
         if manifest.artifact("code.tar.gz") != nil {

@@ -94,11 +94,13 @@ import Testing
             FileRecord(
                 component: .launchagents, base: .home, path: "Library/LaunchAgents/com.maia.sync.plist", size: 700,
                 mode: 0o644, rewritten: true),
-            FileRecord(component: .shell, base: .home, path: ".zshrc", size: 40, sha256: digest("a"), mode: 0o644),
+            FileRecord(
+                component: .shell, base: .home, path: ".zshrc", size: 40, sha256: digest("a"), mode: 0o644,
+                artifact: "shell/.zshrc"),
             FileRecord(component: .shell, base: .home, path: ".config/odd\tname", type: .directory, mode: 0o755),
             FileRecord(
                 component: .shell, base: .home, path: ".config/odd\tname/it's", size: 50, sha256: digest("b"),
-                mode: 0o600),
+                mode: 0o600, artifact: "shell/file-2"),
             FileRecord(
                 component: .credentials, base: .root, path: "claude/data/credentials/token.json", size: 30,
                 hmacSHA256: digest("f"), mode: 0o600),
@@ -147,6 +149,33 @@ import Testing
 
     @Test func theFullScriptRendersToTheGoldenBytes() throws {
         try Self.assertMatches(RestoreScript.render(Self.fullManifest()), named: "restore_full.sh")
+    }
+
+    /// A set written before file entries named their artifact: the shell files pair with the
+    /// `shell` artifacts by position, and the script is the same.
+    @Test func aSetWithoutArtifactFieldsRendersTheSameScriptByPosition() throws {
+        var legacy = Self.fullManifest()
+        for i in legacy.files.indices { legacy.files[i].artifact = nil }
+        try Self.assertMatches(RestoreScript.render(legacy), named: "restore_full.sh")
+    }
+
+    /// With the field, position no longer matters: shell artifacts listed in another order than
+    /// their files (or with other shell artifacts between them) restore each file from its own.
+    @Test func theArtifactFieldWinsOverPosition() throws {
+        var m = Self.fullManifest()
+        let shell = m.artifacts.filter { $0.component == .shell }
+        m.artifacts.removeAll { $0.component == .shell }
+        m.artifacts.insert(
+            ArtifactRecord(path: "shell/extra", component: .shell, kind: .config, size: 1, sha256: Self.digest("e")),
+            at: 0)
+        m.artifacts.insert(contentsOf: shell.reversed(), at: 0)
+        let script = RestoreScript.render(m)
+        #expect(script.contains("rd_restore_file 'shell/.zshrc' '.zshrc' 644\n"))
+        #expect(script.contains("rd_restore_file 'shell/file-2' '.config/odd\tname/it'\\''s' 600\n"))
+        #expect(!script.contains("shell/extra"))
+        // The same reordering without the field would pair by position, wrongly: the reason for it.
+        for i in m.files.indices { m.files[i].artifact = nil }
+        #expect(RestoreScript.render(m).contains("rd_restore_file 'shell/file-2' '.zshrc' 644\n"))
     }
 
     @Test func theEmptyScriptRendersToTheGoldenBytes() throws {
