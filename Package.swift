@@ -1,6 +1,6 @@
 // swift-tools-version: 6.2
 // RestoreDrill: a backup engine and a restore-drill verifier that share one backup-set format.
-// Layout and dependency direction: ../shared/DESIGN.md ("Layout"). Dependencies point down:
+// Layout and dependency direction: docs/ARCHITECTURE.md ("Targets", "Dependency direction"). Dependencies point down:
 // DrillCore at the bottom, one library per stage on it, the thin executable on top.
 import PackageDescription
 
@@ -51,12 +51,18 @@ let package = Package(
             name: "Sandbox",
             dependencies: ["DrillCore", .product(name: "Subprocess", package: "swift-subprocess")],
             swiftSettings: strict),
+        // Build time only: the EmbedShellTemplates plugin runs EmbedShellText on every `.sh` source
+        // of a target it is applied to, so the text is compiled in (no run-time resource bundle):
+        // the restore script's template, Sources/BackupEngine/restore-script/restore.sh.
+        .executableTarget(name: "EmbedShellText", swiftSettings: strict),
+        .plugin(name: "EmbedShellTemplates", capability: .buildTool(), dependencies: ["EmbedShellText"]),
+
         .target(
             name: "BackupEngine",
             dependencies: [
                 "DrillCore", "Destination", "Sandbox", "CSQLite", "CChunkVFS", "COpenSSL", "CDeflate", "CArchive",
             ],
-            swiftSettings: strict),
+            swiftSettings: strict, plugins: ["EmbedShellTemplates"]),
         .target(
             name: "Reports",
             dependencies: ["DrillCore"],
@@ -97,7 +103,7 @@ let package = Package(
         .testTarget(name: "DestinationTests", dependencies: ["Destination"], swiftSettings: strict),
         .testTarget(name: "SandboxTests", dependencies: ["Sandbox"], swiftSettings: strict),
         .testTarget(
-            name: "BackupEngineTests", dependencies: ["BackupEngine", "Destination", "CSQLite"],
+            name: "BackupEngineTests", dependencies: ["BackupEngine", "Destination", "CSQLite"], exclude: ["Snapshots"],
             swiftSettings: strict),
         .testTarget(
             name: "ReportsTests", dependencies: ["Reports"], exclude: ["Snapshots"], swiftSettings: strict),

@@ -1,7 +1,7 @@
 /// # BackupEngine
 ///
-/// Turns a workspace (a `home` and a project `root`) into a backup set (../shared/DESIGN.md,
-/// "The backup set"): `code.tar.gz`, `databases/…` (online-backup copies, chunked at or over the
+/// Turns a workspace (a `home` and a project `root`) into a backup set (docs/SET-FORMAT.md,
+/// "The tree"): `code.tar.gz`, `databases/…` (online-backup copies, chunked at or over the
 /// small limit), `launchagents/*.plist` (XML), `dependencies/*.txt`, `shell/…`, the restore script
 /// `restore_<name>.sh`, `SHA256SUMS`, and `manifest.json` (written last).
 ///

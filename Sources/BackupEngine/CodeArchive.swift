@@ -25,8 +25,8 @@ struct CodeArchiveWriter {
         var changed: [String] = []
     }
 
-    /// How many times the archive is written when a file changes while it is read (issue 4: a
-    /// change is detected, retried, then reported).
+    /// How many times the archive is written when a file changes while it is read (a change
+    /// is detected, retried, then reported).
     static let attempts = 3
     /// Called right after a file's bytes were read, with its relative path (tests change the file here).
     var afterRead: ((String) -> Void)?

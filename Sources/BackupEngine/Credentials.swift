@@ -3,7 +3,7 @@ import COpenSSL
 import DrillCore
 import Foundation
 
-/// Where the vault password of one run stands (../shared/DESIGN.md, "Configuration",
+/// Where the vault password of one run stands (README, "Configuration",
 /// `credentials.password`).
 public enum VaultPasswordState: Sendable {
     /// No `credentials.password` source is configured: no vault, no keyed manifest.

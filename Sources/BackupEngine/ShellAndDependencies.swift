@@ -63,7 +63,8 @@ struct ShellCollector {
                 ArtifactRecord(path: artifact, component: .shell, kind: .config, size: size, sha256: sha))
             result.files.append(
                 FileRecord(
-                    component: .shell, base: .home, path: relative, type: .file, size: size, sha256: sha, mode: mode))
+                    component: .shell, base: .home, path: relative, type: .file, size: size, sha256: sha, mode: mode,
+                    artifact: artifact))
         }
         let bytes = result.files.reduce(Int64(0)) { $0 + $1.size }
         if !failures.isEmpty {

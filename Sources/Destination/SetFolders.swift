@@ -1,8 +1,8 @@
 import DrillCore
 import Foundation
 
-/// What a local destination folder holds, as set discovery sees it (../shared/DESIGN.md, "The
-/// backup set"): set folders, folders named like sets that cannot be used, and unfinished
+/// What a local destination folder holds, as set discovery sees it (docs/SET-FORMAT.md,
+/// "The tree"): set folders, folders named like sets that cannot be used, and unfinished
 /// `.partial-*` folders. ``LocalDestination`` lists through it; everything else reads the
 /// ``SetCatalogue``. Reads only.
 public struct SetFolderEntry: Sendable {

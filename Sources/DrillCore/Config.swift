@@ -1,7 +1,7 @@
 import Foundation
 import Yams
 
-/// The resolved configuration (`restore-drill.yml`, ../shared/DESIGN.md, "Configuration").
+/// The resolved configuration (`restore-drill.yml`, README, "Configuration").
 ///
 /// Every path is absolute once loaded: `~` means the configured ``home``, code, database and
 /// credentials paths are relative to ``root``, folders (`sandbox.folder`, `reports.folder`,

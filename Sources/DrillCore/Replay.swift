@@ -1,6 +1,6 @@
 import Foundation
 
-/// One replay of a restore script inside a sandbox (../shared/DESIGN.md, "A drill", step 3).
+/// One replay of a restore script inside a sandbox (docs/ARCHITECTURE.md, "A drill", step 3).
 public struct ReplayRequest: Sendable, Equatable {
     /// Absolute path of the restore script (inside the set folder, which stays read-only).
     public var script: String

@@ -1,7 +1,7 @@
 import COpenSSL
 import Foundation
 
-/// The credentials vault (../shared/DESIGN.md, "The backup set": `credentials.vault`) and the
+/// The credentials vault (docs/SET-FORMAT.md, "Vault entry") and the
 /// keyed digests that authenticate it.
 ///
 /// Terms:

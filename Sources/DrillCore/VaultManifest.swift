@@ -1,7 +1,7 @@
 import Foundation
 
-/// The keyed manifest (../shared/DESIGN.md, "The backup set": "with a vault password, also an HMAC
-/// of it"): ``Manifest/manifestHMAC`` is HMAC-SHA-256 of ``Manifest/canonicalBody()`` keyed with
+/// The keyed manifest (docs/SET-FORMAT.md, "`manifest.json`": `manifest_hmac` and the canonical
+/// body): ``Manifest/manifestHMAC`` is HMAC-SHA-256 of ``Manifest/canonicalBody()`` keyed with
 /// PBKDF2-HMAC-SHA256(password, ``Manifest/manifestHMACSalt``, iterations, 32 bytes)
 /// (``Vault/hmacKey(password:salt:iterations:)``).
 ///

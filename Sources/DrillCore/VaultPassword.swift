@@ -1,6 +1,6 @@
 import Foundation
 
-/// The credentials-vault password (../shared/DESIGN.md, "Configuration", `credentials.password`).
+/// The credentials-vault password (README, "Configuration", `credentials.password`).
 ///
 /// Holds the password's bytes and nothing else. It never prints them: ``description``,
 /// ``debugDescription`` and the reflection mirror (what `dump` and string interpolation use) are

@@ -50,7 +50,7 @@ public struct ScheduleFile: Sendable, Equatable {
     public var logs: [String]
 }
 
-/// Generates the LaunchAgents or systemd units of DESIGN.md's `schedule` section. Every job runs
+/// Generates the LaunchAgents or systemd units of the configuration's `schedule` section. Every job runs
 /// the tool by absolute path with an argv array (never a shell string) ending in
 /// `--config <absolute config path>`, and appends its output to files under the log folder.
 ///

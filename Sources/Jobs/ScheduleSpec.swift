@@ -1,8 +1,8 @@
 import DrillCore
 import Foundation
 
-/// A job that `restore-drill schedule install` schedules, one per key of DESIGN.md's `schedule`
-/// section.
+/// A job that `restore-drill schedule install` schedules, one per key of the configuration's
+/// `schedule` section (README, "Configuration").
 public enum ScheduledJob: String, CaseIterable, Sendable, Codable {
     case backup, prune, drill, health
 
@@ -16,7 +16,7 @@ public enum ScheduledJob: String, CaseIterable, Sendable, Codable {
         }
     }
 
-    /// The `kind` of the history events this job records (DESIGN.md "history"); nil for `health`,
+    /// The `kind` of the history events this job records (README, "Retention, health and history"); nil for `health`,
     /// which records none.
     public var historyKind: String? { self == .health ? nil : rawValue }
 

@@ -2,7 +2,7 @@ import CArchive
 import DrillCore
 import Foundation
 
-/// Where a damage happened (issue 4): "at rest" changes the set after it was written and leaves
+/// Where a damage happened (README, "Selftest"): "at rest" changes the set after it was written and leaves
 /// its digests alone; "sealed" also rewrites the manifest digests, `SHA256SUMS` and the manifest
 /// self-checksum consistently, as a buggy engine or a corrupt source would, so that only a deeper
 /// check can catch it.
@@ -113,7 +113,7 @@ final class DamageContext {
     }
 }
 
-/// One damage of issue 4's table: how to make it, and which check must catch it.
+/// One damage of the selftest's catalogue: how to make it, and which check must catch it.
 struct SelftestDamage {
     /// Short stable id, e.g. `flip-chunk`.
     var id: String
@@ -122,7 +122,7 @@ struct SelftestDamage {
     var kind: DamageKind
     /// The check that must fail.
     var expected: CheckID
-    /// The row of issue 4's table this damage stands for, when our expectation differs from it.
+    /// The row of the damage table this damage stands for, when our expectation differs from it.
     var deviation: String?
     /// Needs a previous complete set beside the damaged copy (`set.coverage`).
     var needsPrevious = false
@@ -132,7 +132,7 @@ struct SelftestDamage {
 }
 
 extension SelftestDamage {
-    /// Every damage of issue 4's table, in its order. `timeout` is the drill's replay timeout, used by
+    /// Every damage of the catalogue (README, "Selftest"), in its order. `timeout` is the drill's replay timeout, used by
     /// the timing checks of the hostile scripts.
     static func catalogue(timeout: Double) -> [SelftestDamage] {
         var out: [SelftestDamage] = []

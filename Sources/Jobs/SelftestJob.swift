@@ -5,12 +5,13 @@ import Reports
 import Sandbox
 import Verifier
 
-/// `restore-drill selftest`: proves the verifier can fail (issue 4).
+/// `restore-drill selftest`: proves the verifier can fail (README, "Selftest: a verifier
+/// that proves it can fail").
 ///
 /// It makes a small ``SampleWorkspace`` (a few dozen files, three small databases and one chunked
 /// database, four LaunchAgents of which one was a binary plist, dotfiles, a dependency list),
 /// backs it up twice into `<folder>/good/`, and drills the second set: that drill must pass. Then,
-/// for every damage of issue 4's table (``SelftestDamage/catalogue(timeout:)``), it copies the good
+/// for every damage of the catalogue (``SelftestDamage/catalogue(timeout:)``), it copies the good
 /// set to `<folder>/damaged/<damage-id>/` (with the first set beside it when the damage needs a
 /// previous set), damages the copy, drills it with a short timeout and small limits, and requires
 /// a failing drill in which the damage's expected check fails (naming the damaged subject and
@@ -286,7 +287,7 @@ public struct SelftestRow: Codable, Sendable, Equatable {
     public var evidence: String
     /// Why the row is not caught; empty when it is.
     public var problems: [String]
-    /// Where our expectation differs from issue 4's table, and why.
+    /// Where our expectation differs from the damage table the selftest was specified with, and why.
     public var deviation: String?
     /// Wall time of the copy, damage and drill, seconds.
     public var seconds: Double

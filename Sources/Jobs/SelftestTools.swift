@@ -11,7 +11,7 @@ import Foundation
 #endif
 
 /// Rewrites a damaged copy of a set so that its digests agree again, as a buggy engine (or a corrupt
-/// source) would have written it: the "sealed" damages of issue 4.
+/// source) would have written it: the "sealed" damages of the selftest.
 enum SetSealer {
     /// Recomputes every listed artifact's size and SHA-256 from the files on disk (an artifact that
     /// is gone keeps its record), re-renders the restore script from `manifest` with

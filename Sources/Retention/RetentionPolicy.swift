@@ -1,7 +1,7 @@
 import DrillCore
 import Foundation
 
-/// The retention rule of `restore-drill prune` (issue 5).
+/// The retention rule of `restore-drill prune` (README, "Retention, health and history").
 ///
 /// **The rule.** Each set is placed by its id's date (the backup's start, UTC) into a calendar
 /// day, an ISO week (Monday to Sunday, numbered in the ISO week-numbering year, so 2021-01-01

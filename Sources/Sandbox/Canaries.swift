@@ -8,7 +8,7 @@ import Foundation
 #endif
 
 /// Bait outside the sandbox whose change proves that a replay escaped (`restore.script`,
-/// ../shared/DESIGN.md, check table).
+/// docs/ARCHITECTURE.md, "The checks").
 ///
 /// In each given folder (the real /tmp, the user's home, the destination) ``plant(in:owner:)``
 /// makes a canary folder `.restore-drill-canary-<16 hex>` holding two files of random content,

@@ -8,7 +8,7 @@ import Foundation
 #endif
 
 /// The ``RestoreReplayer`` of the tool: runs a set's restore script in a sandbox, contained
-/// (../shared/DESIGN.md, "A drill", step 3; issue 4, "Sandbox replay").
+/// (docs/ARCHITECTURE.md, "A drill", step 3).
 ///
 /// **Isolation.** `sandbox.isolation: bubblewrap` requires `bwrap` (an error when missing or
 /// not working); `none` never uses it; `auto` uses it when `bwrap` is on the tool path and a probe
@@ -54,7 +54,7 @@ public struct IsolatedReplayer: RestoreReplayer {
     public var unprivilegedUID: UInt32
     /// The gid (with no supplementary groups) the script runs as when the tool runs as root.
     public var unprivilegedGID: UInt32
-    /// The interpreter of restore scripts (POSIX sh, ../shared/DESIGN.md).
+    /// The interpreter of restore scripts (POSIX sh, docs/SET-FORMAT.md).
     public var shell: String
     private let probes = ProbeCache()
 

@@ -8,7 +8,7 @@ import Foundation
 #endif
 
 /// The throwaway folder one drill restores into: `<sandboxes>/<drill-id>/` with `home/` and
-/// `work/` inside, each mode 0700 (../shared/DESIGN.md, "A drill", step 3).
+/// `work/` inside, each mode 0700 (docs/ARCHITECTURE.md, "A drill", step 3).
 ///
 /// ``create(in:drillID:)`` writes a marker file, ``markerName``, holding the drill id; the marker
 /// is what lets ``remove()`` delete the folder, so nothing that this type did not make is ever

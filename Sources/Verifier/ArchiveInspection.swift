@@ -19,7 +19,7 @@ struct ArchiveMember: Equatable {
 }
 
 /// `restore.archives`: inspects an archive before anything is unpacked
-/// (../shared/DESIGN.md, "A drill", step 2; issue 4 lists the dangers).
+/// (docs/ARCHITECTURE.md, "A drill", step 2).
 ///
 /// A member fails when its name is absolute, holds a `..` segment or a control character; when
 /// it is a device, fifo or socket; when it has the setuid or setgid bit; when it is a symlink or

@@ -1,8 +1,8 @@
 import DrillCore
 import Foundation
 
-/// The rules of `launchagents.lint` (../shared/DESIGN.md, check table; issue 7 reuses them for
-/// `lint-agents`): `Label` equals the file name without `.plist`; no argument holds what only a
+/// The rules of `launchagents.lint` (docs/ARCHITECTURE.md, "The checks"; `restore-drill
+/// lint-agents` reuses them): `Label` equals the file name without `.plist`; no argument holds what only a
 /// shell could mean (unbalanced quotes or parentheses, `$(`, backticks, `&&`, `|`, `;`) except the
 /// script argument of an explicit `sh -c`/`bash -c`/`zsh -c`; `StartCalendarInterval` (a
 /// dictionary or an array of them) holds only Minute 0–59, Hour 0–23, Day 1–31, Weekday 0–7,

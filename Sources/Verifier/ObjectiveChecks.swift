@@ -2,7 +2,7 @@ import Destination
 import DrillCore
 import Foundation
 
-/// `rpo`, `rto` and `set.coverage` (../shared/DESIGN.md, check table).
+/// `rpo`, `rto` and `set.coverage` (docs/ARCHITECTURE.md, "The checks").
 enum ObjectiveChecks {
     /// When a set's data was captured: its `started_at`, else the instant in its id.
     static func capturedAt(_ manifest: Manifest) -> Date {

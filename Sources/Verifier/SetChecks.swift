@@ -2,7 +2,7 @@ import DrillCore
 import Foundation
 
 /// `set.manifest`: the manifest parses, its format version is supported, and its self-checksum
-/// matches (../shared/DESIGN.md, check table); with a vault password, its HMAC matches too.
+/// matches (docs/ARCHITECTURE.md, "The checks"); with a vault password, its HMAC matches too.
 struct ManifestCheck {
     /// The outcome: the check result, and the manifest when it can be used.
     struct Outcome {

@@ -33,7 +33,7 @@ final class VaultKeyCache {
     }
 }
 
-/// `credentials.vault` (../shared/DESIGN.md, check table): the vault's HMAC tag verifies before
+/// `credentials.vault` (docs/ARCHITECTURE.md, "The checks"): the vault's HMAC tag verifies before
 /// any byte is decrypted, the vault decrypts, the tar inside holds exactly the manifest's
 /// credential files with their HMAC digests, and (after a replay) the restored files match their
 /// HMAC digests with mode 0600.

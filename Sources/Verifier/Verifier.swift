@@ -1,6 +1,6 @@
 /// # Verifier
 ///
-/// Runs **drills** (../shared/DESIGN.md, "A drill"): one restore test of one **backup set**.
+/// Runs **drills** (docs/ARCHITECTURE.md, "A drill"): one restore test of one **backup set**.
 /// ``Drill`` checks the set's manifest and artifacts, inspects its archives before anything is
 /// unpacked, makes a throwaway **sandbox** `<sandboxes>/<drill-id>/{home,work}`, replays the set's
 /// restore script there through an injected ``RestoreReplayer``, checks what came out, and returns

@@ -9,7 +9,7 @@ import Testing
     import Glibc
 #endif
 
-/// The backup engine meets bad input with a clear outcome (issue 4, last bullet): one test per bad
+/// The backup engine meets bad input with a clear outcome: one test per bad
 /// input, the expected outcome in its name. Shared rule: no folder that looks like a set is ever
 /// left half-written (only `<id>/` with a manifest, or nothing), and a failed component makes a
 /// partial set.

@@ -9,8 +9,8 @@ import Testing
     import Glibc
 #endif
 
-/// The built `restore-drill` against sealed sets whose restore script is hostile (issue 4, "Must
-/// show"): each drill fails within the configured timeout plus a few seconds, names the cause in
+/// The built `restore-drill` against sealed sets whose restore script is hostile (README,
+/// "Selftest"): each drill fails within the configured timeout plus a few seconds, names the cause in
 /// report.json, and leaves every canary outside the sandbox unchanged.
 ///
 /// Needs `swift build --build-tests` first (the binary is `.build/debug/restore-drill` under the

@@ -17,7 +17,7 @@ struct SeededGenerator: RandomNumberGenerator {
     }
 }
 
-/// The rule of issue 5 written again, by hand and differently: bucket keys from `DateFormatter`
+/// The retention rule (README, "Retention, health and history") written again, by hand and differently: bucket keys from `DateFormatter`
 /// patterns with Foundation's ISO 8601 calendar (not the policy's Gregorian calendar and
 /// `dateComponents`), buckets grouped in a dictionary and sorted (not scanned in order).
 func referenceKept(sets: [RetainedSetInfo], rules: RetentionRules, now: Date, zone: TimeZone) -> Set<BackupID> {

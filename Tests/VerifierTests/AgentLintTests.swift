@@ -5,7 +5,7 @@ import Testing
 @testable import Verifier
 
 /// LaunchAgent fixtures made by code in a temporary folder, each named for its damage, and the
-/// finding each must produce (issue 7: lint-agents).
+/// finding each must produce (`restore-drill lint-agents`).
 final class AgentFixtures {
     let base: String
     let bin: String
