@@ -22,6 +22,7 @@
 /// verifiably the one the run made is removed; anything else is left where it is.
 import DrillCore
 import Foundation
+import Vault
 
 /// Builds one backup set from a configuration.
 public struct BackupEngine: Sendable {

@@ -1,3 +1,4 @@
+import Archive
 import CArchive
 import DrillCore
 import Foundation
@@ -97,26 +98,19 @@ struct CodeArchiveWriter {
         // thread, so the locale is never held across one.
         let utf8 = Self.utf8Locale()
         defer { if let utf8 { freelocale(utf8) } }
-        let archive: OpaquePointer = try Self.withLocale(utf8) {
-            guard let archive = archive_write_new() else {
+        let writer: ArchiveWriter = try Self.withLocale(utf8) {
+            guard let writer = ArchiveWriter(format: .paxRestricted) else {
                 throw RestoreDrillError.runtime("archive_write_new failed")
             }
-            archive_write_set_format_pax_restricted(archive)
-            let opaque = Unmanaged.passUnretained(sink).toOpaque()
-            let opened = archive_write_open2(
-                archive, opaque, nil,
-                { _, client, buffer, length in
-                    let sink = Unmanaged<ArchiveSink>.fromOpaque(client!).takeUnretainedValue()
-                    return sink.write(buffer, length)
-                }, nil, nil)
-            guard opened == ARCHIVE_OK else {
-                let error = archiveError(archive, artifactPath)
-                archive_write_free(archive)
+            guard writer.open(sink: sink) == ARCHIVE_OK else {
+                let error = archiveError(writer.handle, artifactPath)
+                writer.free()
                 throw error
             }
-            return archive
+            return writer
         }
-        defer { Self.withLocale(utf8) { _ = archive_write_free(archive) } }
+        let archive = writer.handle
+        defer { Self.withLocale(utf8) { writer.free() } }
 
         var state = EntryState(failures: problems)
         let block = UnsafeMutableRawBufferPointer.allocate(byteCount: FileBlocks.blockSize, alignment: 16)
@@ -349,7 +343,7 @@ struct CodeArchiveWriter {
 /// The bridge from libarchive's write callback to ``ParallelGzipWriter``, which only buffers here
 /// (compression and its errors happen when the archive loop awaits `flush`). `error` stays for
 /// sinks that can fail.
-final class ArchiveSink {
+final class ArchiveSink: ArchiveByteSink {
     let gzip: ParallelGzipWriter
     var error: (any Error)?
 

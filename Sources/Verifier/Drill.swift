@@ -1,6 +1,7 @@
 import DrillCore
 import Foundation
 import Sandbox
+import Vault
 
 /// One restore test of one backup set (../shared/DESIGN.md, "A drill", steps 1–4 and the sandbox
 /// part of step 5). Reports and the history event are the caller's job: it renders the returned

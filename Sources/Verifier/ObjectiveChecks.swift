@@ -1,5 +1,6 @@
 import DrillCore
 import Foundation
+import Vault
 
 /// `rpo`, `rto` and `set.coverage` (../shared/DESIGN.md, check table).
 enum ObjectiveChecks {

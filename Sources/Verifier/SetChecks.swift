@@ -1,5 +1,6 @@
 import DrillCore
 import Foundation
+import Vault
 
 /// `set.manifest`: the manifest parses, its format version is supported, and its self-checksum
 /// matches (../shared/DESIGN.md, check table); with a vault password, its HMAC matches too.

@@ -1,5 +1,6 @@
 import DrillCore
 import Foundation
+import Vault
 
 /// One backup set found in a destination.
 public struct LocatedSet: Sendable, Equatable {

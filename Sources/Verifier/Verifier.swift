@@ -16,6 +16,7 @@
 /// the canary folders); both are safe to delete.
 import DrillCore
 import Foundation
+import Vault
 
 /// What one drill does, from the command line and configuration.
 public struct DrillOptions: Sendable {

@@ -1,4 +1,5 @@
 import COpenSSL
+import DrillCore
 import Foundation
 
 /// The credentials vault (../shared/DESIGN.md, "The backup set": `credentials.vault`) and the

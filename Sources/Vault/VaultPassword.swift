@@ -1,3 +1,4 @@
+import DrillCore
 import Foundation
 
 /// The credentials-vault password (../shared/DESIGN.md, "Configuration", `credentials.password`).

@@ -1,3 +1,4 @@
+import DrillCore
 import Foundation
 
 /// The keyed manifest (../shared/DESIGN.md, "The backup set": "with a vault password, also an HMAC
