@@ -16,6 +16,43 @@
 /// what libarchive wrote so far.
 import CArchive
 
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
+/// The locale libarchive converts member names through. It converts through the thread's
+/// `LC_CTYPE`; under the C locale a non-ASCII name cannot be converted (and crashes the pax
+/// writer), so every synchronous stretch of archive calls on UTF-8 names runs under a UTF-8
+/// `LC_CTYPE` set for its thread only (`uselocale`), never across an `await`.
+public enum ArchiveNameLocale {
+    /// A new thread-usable UTF-8 `LC_CTYPE` locale (`C.UTF-8` on Linux, `UTF-8` on macOS), or nil
+    /// when the system has none. The caller frees it with `freelocale`.
+    public static func utf8() -> locale_t? {
+        for name in ["C.UTF-8", "C.utf8", "UTF-8", "en_US.UTF-8"] {
+            if let loc = newlocale(LC_CTYPE_MASK, name, nil) { return loc }
+        }
+        return nil
+    }
+
+    /// Runs `body` with `locale` as this thread's locale, restoring the previous one; with a nil
+    /// `locale`, runs it under the current one.
+    public static func with<T>(_ locale: locale_t?, _ body: () throws -> T) rethrows -> T {
+        guard let locale else { return try body() }
+        let previous = uselocale(locale)
+        defer { uselocale(previous) }
+        return try body()
+    }
+
+    /// Runs `body` under a new UTF-8 locale (``utf8()``), freed afterwards.
+    public static func withUTF8<T>(_ body: () throws -> T) rethrows -> T {
+        let utf8 = utf8()
+        defer { if let utf8 { freelocale(utf8) } }
+        return try with(utf8, body)
+    }
+}
+
 /// A libarchive reader (`struct archive *` from `archive_read_new`), freed when released.
 /// Not thread-safe: one reader belongs to one thread at a time.
 public final class ArchiveReader {

@@ -184,7 +184,7 @@ struct CredentialsCollector {
         let writer = try VaultWriter(
             output: vaultPath, password: keys.password, iterations: keys.iterations, tagKey: keys.hmacKey, mode: 0o644)
         let sink = VaultTarSink(writer: writer)
-        let utf8 = Self.utf8Locale()
+        let utf8 = ArchiveNameLocale.utf8()
         let previous = utf8.map { uselocale($0) }
         defer {
             if let previous { uselocale(previous) }
@@ -303,14 +303,6 @@ struct CredentialsCollector {
 
     private func archiveError(_ archive: OpaquePointer, _ path: String) -> RestoreDrillError {
         .io(path: path, message: archive_error_string(archive).map { String(cString: $0) } ?? "libarchive error")
-    }
-
-    /// A UTF-8 `LC_CTYPE` locale for libarchive's name conversion (see ``CodeArchiveWriter``).
-    static func utf8Locale() -> locale_t? {
-        for name in ["C.UTF-8", "C.utf8", "UTF-8", "en_US.UTF-8"] {
-            if let loc = newlocale(LC_CTYPE_MASK, name, nil) { return loc }
-        }
-        return nil
     }
 }
 

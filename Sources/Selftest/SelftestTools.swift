@@ -87,7 +87,7 @@ enum SelftestArchive {
     /// Every member of the (gzip) tar at `path`, with data.
     /// - Throws: ``RestoreDrillError/io(path:message:)`` when the archive does not read to its end.
     static func read(_ path: String) throws -> [TarMember] {
-        try withUTF8Locale {
+        try ArchiveNameLocale.withUTF8 {
             guard let reader = ArchiveReader(formats: [.all], allFilters: true) else {
                 throw RestoreDrillError.runtime("archive_read_new failed")
             }
@@ -124,7 +124,7 @@ enum SelftestArchive {
     /// - Throws: ``RestoreDrillError/io(path:message:)``.
     static func write(_ members: [TarMember], to path: String, gzip: Bool = true) throws {
         unlink(path)
-        try withUTF8Locale {
+        try ArchiveNameLocale.withUTF8 {
             guard let writer = ArchiveWriter(format: .paxRestricted, gzip: gzip) else {
                 throw RestoreDrillError.runtime("archive_write_new failed")
             }
@@ -160,7 +160,7 @@ enum SelftestArchive {
         defer { unlink(tar) }
         // Where each member's headers (pax extension included) start in the plain tar.
         var offsets: [Int64] = []
-        try withUTF8Locale {
+        try ArchiveNameLocale.withUTF8 {
             guard let reader = ArchiveReader(formats: [.tar], allFilters: false) else {
                 throw RestoreDrillError.runtime("archive_read_new failed")
             }
@@ -196,24 +196,6 @@ enum SelftestArchive {
 
     private static func error(_ a: OpaquePointer, _ path: String) -> RestoreDrillError {
         .io(path: path, message: archive_error_string(a).map { String(cString: $0) } ?? "libarchive error")
-    }
-
-    /// Runs `body` under a UTF-8 `LC_CTYPE` for this thread: libarchive converts names through the
-    /// locale, and non-ASCII names do not convert under the C locale.
-    private static func withUTF8Locale<T>(_ body: () throws -> T) throws -> T {
-        var utf8: locale_t?
-        for name in ["C.UTF-8", "C.utf8", "UTF-8", "en_US.UTF-8"] {
-            if let loc = newlocale(LC_CTYPE_MASK, name, nil) {
-                utf8 = loc
-                break
-            }
-        }
-        let previous = utf8.map { uselocale($0) }
-        defer {
-            if let previous { uselocale(previous) }
-            if let utf8 { freelocale(utf8) }
-        }
-        return try body()
     }
 }
 

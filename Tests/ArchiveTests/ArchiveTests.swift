@@ -122,3 +122,31 @@ func members(_ reader: ArchiveReader) throws -> [String: String] {
         #expect(gunzip.output == "just these bytes\n")
     }
 }
+
+@Suite struct ArchiveNameLocaleTests {
+    @Test func aNonASCIINameRoundTripsUnderTheUTF8Locale() throws {
+        let folder = try TempFolder("rd-archive")
+        defer { folder.remove() }
+        let path = folder.file("names.tar")
+        let name = "Ünïcode/日本語 file.txt"
+        try ArchiveNameLocale.withUTF8 {
+            let writer = try #require(ArchiveWriter(format: .paxRestricted))
+            #expect(writer.open(path: path) == ARCHIVE_OK)
+            try writeMember(writer, name, "x\n")
+            #expect(writer.close() == ARCHIVE_OK)
+            writer.free()
+        }
+        let tar = try runTool("/bin/tar", ["-tf", path], environment: ["LC_ALL": "C.UTF-8"])
+        #expect(tar.status == 0, "\(tar.error)")
+        #expect(tar.output == name + "\n")
+    }
+
+    @Test func withRestoresTheThreadsLocale() throws {
+        let before = uselocale(nil)
+        let utf8 = try #require(ArchiveNameLocale.utf8())
+        defer { freelocale(utf8) }
+        let inside = ArchiveNameLocale.with(utf8) { uselocale(nil) }
+        #expect(inside == utf8)
+        #expect(uselocale(nil) == before)
+    }
+}
