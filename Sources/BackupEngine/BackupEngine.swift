@@ -23,6 +23,7 @@
 import Destination
 import DrillCore
 import Foundation
+import Vault
 
 /// Builds one backup set from a configuration.
 public struct BackupEngine: Sendable {

@@ -1,7 +1,9 @@
+import Archive
 import CArchive
 import COpenSSL
 import DrillCore
 import Foundation
+import Vault
 
 /// Where the vault password of one run stands (README, "Configuration",
 /// `credentials.password`).
@@ -182,28 +184,23 @@ struct CredentialsCollector {
         let writer = try VaultWriter(
             output: vaultPath, password: keys.password, iterations: keys.iterations, tagKey: keys.hmacKey, mode: 0o644)
         let sink = VaultTarSink(writer: writer)
-        let utf8 = Self.utf8Locale()
+        let utf8 = ArchiveNameLocale.utf8()
         let previous = utf8.map { uselocale($0) }
         defer {
             if let previous { uselocale(previous) }
             if let utf8 { freelocale(utf8) }
         }
-        guard let archive = archive_write_new() else {
+        guard let tar = ArchiveWriter(format: .paxRestricted) else {
             writer.abandon()
             throw RestoreDrillError.runtime("archive_write_new failed")
         }
-        defer { archive_write_free(archive) }
+        defer { tar.free() }
+        let archive = tar.handle
         var bytes: Int64 = 0
         do {
-            archive_write_set_format_pax_restricted(archive)
             // No padding of the last block beyond what tar needs (smaller vault, same tar).
             archive_write_set_bytes_in_last_block(archive, 1)
-            let opened = archive_write_open2(
-                archive, Unmanaged.passUnretained(sink).toOpaque(), nil,
-                { _, client, buffer, length in
-                    Unmanaged<VaultTarSink>.fromOpaque(client!).takeUnretainedValue().write(buffer, length)
-                }, nil, nil)
-            try check(opened, archive, sink, vaultPath)
+            try check(tar.open(sink: sink), archive, sink, vaultPath)
             let block = UnsafeMutableRawBufferPointer.allocate(byteCount: 64 << 10, alignment: 16)
             defer {
                 OPENSSL_cleanse(block.baseAddress, block.count)
@@ -307,18 +304,10 @@ struct CredentialsCollector {
     private func archiveError(_ archive: OpaquePointer, _ path: String) -> RestoreDrillError {
         .io(path: path, message: archive_error_string(archive).map { String(cString: $0) } ?? "libarchive error")
     }
-
-    /// A UTF-8 `LC_CTYPE` locale for libarchive's name conversion (see ``CodeArchiveWriter``).
-    static func utf8Locale() -> locale_t? {
-        for name in ["C.UTF-8", "C.utf8", "UTF-8", "en_US.UTF-8"] {
-            if let loc = newlocale(LC_CTYPE_MASK, name, nil) { return loc }
-        }
-        return nil
-    }
 }
 
 /// libarchive's write callback into a ``VaultWriter``: tar bytes are encrypted as they are made.
-final class VaultTarSink {
+final class VaultTarSink: ArchiveByteSink {
     let writer: VaultWriter
     var error: (any Error)?
 

@@ -1,5 +1,6 @@
 import DrillCore
 import Foundation
+import Vault
 
 /// One set of a destination as the ``SetCatalogue`` sees it: a folder named by a ``BackupID``
 /// whose `manifest.json` decodes and names that folder.

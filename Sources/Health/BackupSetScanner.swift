@@ -2,6 +2,7 @@ import Destination
 import DrillCore
 import Foundation
 import Retention
+import Vault
 
 /// One backup set found in a destination: a folder named by a ``BackupID`` whose `manifest.json`
 /// ``Manifest/load(setPath:)`` accepts, whose id equals the folder name and whose self-checksum matches.

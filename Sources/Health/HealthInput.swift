@@ -1,6 +1,7 @@
 import Destination
 import DrillCore
 import Foundation
+import Vault
 
 /// Every fact health is judged on, gathered once so evaluation is a pure function of it
 /// (tests build one by hand with a fixed `now`).

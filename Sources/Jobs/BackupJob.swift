@@ -4,6 +4,7 @@ import DrillCore
 import Foundation
 import Health
 import Sandbox
+import Vault
 
 /// `restore-drill backup`: the backup engine with the real process runner.
 public struct BackupJob: Sendable {

@@ -4,6 +4,7 @@ import Foundation
 import Health
 import Reports
 import Sandbox
+import Vault
 import Verifier
 
 /// `restore-drill drill`: pick a set, drill it in a sandbox, write the three reports.

@@ -2,6 +2,7 @@ import Destination
 import DrillCore
 import Foundation
 import Health
+import Vault
 import Verifier
 
 /// `restore-drill check [ID | --all]`: `set.manifest` and `set.artifacts` for retained sets.

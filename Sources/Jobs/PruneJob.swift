@@ -4,6 +4,7 @@ import Foundation
 import Health
 import Reports
 import Retention
+import Vault
 
 /// `restore-drill prune`: applies the retention policy to the destination, removes what it
 /// decides (only sets this tool made), cleans up stale `.partial-*` folders, old reports and old

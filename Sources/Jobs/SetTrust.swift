@@ -1,6 +1,7 @@
 import DrillCore
 import Foundation
 import Sandbox
+import Vault
 
 /// Where the commands that judge sets (drill, list, check, health, prune, report sla, vault
 /// verify) get the vault passwords that authenticate them: `--password-file`, else the configured

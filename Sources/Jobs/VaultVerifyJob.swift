@@ -2,6 +2,7 @@ import Destination
 import DrillCore
 import Foundation
 import Sandbox
+import Vault
 import Verifier
 
 /// `restore-drill vault verify [ID]`: the keyed checks of one set without a drill — the manifest

@@ -1,3 +1,4 @@
+import Archive
 import CArchive
 import DrillCore
 import Foundation
@@ -31,26 +32,21 @@ struct ArchiveInspection {
     /// Reads every header of the archive at `path`.
     /// - Returns: the members in order, and the read error that stopped the listing, if any.
     static func members(of path: String) -> (members: [ArchiveMember], error: String?) {
-        guard let archive = archive_read_new() else { return ([], "libarchive could not allocate a reader") }
-        defer { archive_read_free(archive) }
-        archive_read_support_filter_all(archive)
-        archive_read_support_format_tar(archive)
-        archive_read_support_format_gnutar(archive)
-        func lastError() -> String {
-            archive_error_string(archive).map { String(cString: $0) } ?? "unknown libarchive error"
+        guard let archive = ArchiveReader(formats: [.tar, .gnutar], allFilters: true) else {
+            return ([], "libarchive could not allocate a reader")
         }
-        guard archive_read_open_filename(archive, path, 1 << 16) == ARCHIVE_OK else {
+        func lastError() -> String { archive.errorString ?? "unknown libarchive error" }
+        guard archive.open(path: path, blockSize: 1 << 16) == ARCHIVE_OK else {
             return ([], "cannot open: \(lastError())")
         }
         var members: [ArchiveMember] = []
-        var entry: OpaquePointer?
         while true {
-            let status = archive_read_next_header(archive, &entry)
+            let (status, header) = archive.nextHeader()
             if status == ARCHIVE_EOF { break }
             if status == ARCHIVE_FATAL || status == ARCHIVE_RETRY {
                 return (members, "archive unreadable after \(members.count) members: \(lastError())")
             }
-            guard let entry else { break }
+            guard let entry = header else { break }
             let raw =
                 archive_entry_pathname_utf8(entry).map { String(cString: $0) }
                 ?? archive_entry_pathname(entry).map { String(cString: $0) } ?? ""
@@ -74,7 +70,7 @@ struct ArchiveInspection {
                     rawName: raw, name: normalize(raw), type: type, mode: Int(archive_entry_perm(entry)) & 0o7777,
                     symlink: type == .symlink ? symlink : nil, hardlink: hardlink))
             // Reading data proves the compressed stream is whole without writing anything.
-            if archive_read_data_skip(archive) == ARCHIVE_FATAL {
+            if archive.skipData() == ARCHIVE_FATAL {
                 return (members, "archive unreadable in member \(raw): \(lastError())")
             }
         }

@@ -2,6 +2,7 @@ import Destination
 import DrillCore
 import Foundation
 import Sandbox
+import Vault
 
 /// One restore test of one backup set (docs/ARCHITECTURE.md, "A drill", steps 1–4 and the sandbox
 /// part of step 5). Reports and the history event are the caller's job: it renders the returned

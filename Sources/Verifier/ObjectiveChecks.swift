@@ -1,6 +1,7 @@
 import Destination
 import DrillCore
 import Foundation
+import Vault
 
 /// `rpo`, `rto` and `set.coverage` (docs/ARCHITECTURE.md, "The checks").
 enum ObjectiveChecks {

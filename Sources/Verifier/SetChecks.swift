@@ -1,5 +1,6 @@
 import DrillCore
 import Foundation
+import Vault
 
 /// `set.manifest`: the manifest parses, its format version is supported, and its self-checksum
 /// matches (docs/ARCHITECTURE.md, "The checks"); with a vault password, its HMAC matches too.

@@ -1,6 +1,7 @@
 import Destination
 import DrillCore
 import Foundation
+import Vault
 
 /// One backup set found in a destination: the catalogue's one view of a set
 /// (``CataloguedSet``), under the name the verifier has always used.

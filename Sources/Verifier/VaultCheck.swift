@@ -1,7 +1,9 @@
+import Archive
 import CArchive
 import COpenSSL
 import DrillCore
 import Foundation
+import Vault
 
 /// The keys a drill derives from its vault password, each once per (salt, iteration count):
 /// the manifest HMAC, the vault tag and the credential digests of a set made by one backup run
@@ -299,24 +301,21 @@ struct VaultCheck {
     static func members(of bytes: inout [UInt8], key: [UInt8], keep: Plaintexts? = nil) -> (
         list: [VaultMember], error: String?
     ) {
-        guard let archive = archive_read_new() else { return ([], "libarchive could not allocate a reader") }
-        defer { archive_read_free(archive) }
-        archive_read_support_format_tar(archive)
-        func lastError() -> String {
-            archive_error_string(archive).map { String(cString: $0) } ?? "unknown libarchive error"
+        guard let archive = ArchiveReader(formats: [.tar], allFilters: false) else {
+            return ([], "libarchive could not allocate a reader")
         }
+        func lastError() -> String { archive.errorString ?? "unknown libarchive error" }
         return bytes.withUnsafeMutableBytes { raw -> ([VaultMember], String?) in
-            guard archive_read_open_memory(archive, raw.baseAddress, raw.count) == ARCHIVE_OK else {
+            guard archive.open(memory: raw) == ARCHIVE_OK else {
                 return ([], lastError())
             }
             var list: [VaultMember] = []
-            var entry: OpaquePointer?
             var block = [UInt8](repeating: 0, count: 64 << 10)
             defer { block.withUnsafeMutableBytes { OPENSSL_cleanse($0.baseAddress, $0.count) } }
             while true {
-                let status = archive_read_next_header(archive, &entry)
+                let (status, header) = archive.nextHeader()
                 if status == ARCHIVE_EOF { break }
-                guard status == ARCHIVE_OK || status == ARCHIVE_WARN, let entry else {
+                guard status == ARCHIVE_OK || status == ARCHIVE_WARN, let entry = header else {
                     return (list, "after \(list.count) members: \(lastError())")
                 }
                 let name =
@@ -327,7 +326,7 @@ struct VaultCheck {
                 var size: Int64 = 0
                 var prefix: [UInt8] = []
                 while true {
-                    let n = block.withUnsafeMutableBytes { archive_read_data(archive, $0.baseAddress, $0.count) }
+                    let n = block.withUnsafeMutableBytes { archive.readData(into: $0) }
                     if n < 0 { return (list, "member \(name): \(lastError())") }
                     if n == 0 { break }
                     block.withUnsafeBytes { mac.update(UnsafeRawBufferPointer(rebasing: $0[0..<n])) }

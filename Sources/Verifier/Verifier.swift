@@ -18,6 +18,7 @@
 import Destination
 import DrillCore
 import Foundation
+import Vault
 
 /// What one drill does, from the command line and configuration.
 public struct DrillOptions: Sendable {

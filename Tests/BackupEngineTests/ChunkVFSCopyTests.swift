@@ -1,6 +1,7 @@
 import CSQLite
 import DrillCore
 import Foundation
+import TestSupport
 import Testing
 
 @testable import BackupEngine

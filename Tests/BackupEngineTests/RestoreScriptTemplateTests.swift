@@ -1,5 +1,6 @@
 import DrillCore
 import Foundation
+import TestSupport
 import Testing
 
 @testable import BackupEngine
@@ -39,17 +40,6 @@ import Testing
 
     // MARK: - shellcheck
 
-    /// Why shellcheck cannot run here, or nil when it can.
-    static let shellcheckMissing: String? = {
-        FileManager.default.isExecutableFile(atPath: "/usr/bin/shellcheck")
-            ? nil : "shellcheck is not installed (Debian package shellcheck; ci/setup installs it)"
-    }()
-
-    /// Runs when shellcheck is installed, or when CI is set (then a missing shellcheck fails).
-    static var shellcheckShouldRun: Bool {
-        shellcheckMissing == nil || ProcessInfo.processInfo.environment["CI"] != nil
-    }
-
     /// The variables whose SC2034 ("appears unused") is expected: the per-set steps that
     /// ``RestoreScript/render(_:)`` appends use the rewrite markers `RD_M1`…`RD_M8` and the new
     /// paths `RD_ROOT_SED` / `RD_HOME_SED` only as far as a set needs them (none in the template
@@ -66,9 +56,9 @@ import Testing
     /// shellcheck's findings on `file` as POSIX sh (every severity, `.shellcheckrc` files ignored),
     /// except the excluded codes and SC2034 for ``unusedByDesign``; one line per finding.
     static func shellcheckFindings(_ file: String) throws -> [String] {
-        if let shellcheckMissing { throw RestoreDrillError.runtime(shellcheckMissing) }
+        let shellcheck = try requireTool("shellcheck", package: "shellcheck")
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/shellcheck")
+        process.executableURL = URL(fileURLWithPath: shellcheck)
         process.arguments = [
             "--norc", "--shell=sh", "--severity=style", "--format=json1",
             "--exclude=\(excluded.joined(separator: ","))", file,
@@ -94,13 +84,13 @@ import Testing
         }
     }
 
-    @Test(.enabled(if: shellcheckShouldRun, "shellcheck is not installed (Debian package shellcheck)"))
+    @Test(.needsTool("shellcheck", package: "shellcheck"))
     func theTemplateIsCleanUnderShellcheck() throws {
         #expect(try Self.shellcheckFindings(Self.templatePath) == [])
     }
 
     @Test(
-        .enabled(if: shellcheckShouldRun, "shellcheck is not installed (Debian package shellcheck)"),
+        .needsTool("shellcheck", package: "shellcheck"),
         arguments: ["full", "empty"])
     func aRenderedScriptIsCleanUnderShellcheck(_ which: String) throws {
         let manifest =
@@ -112,7 +102,7 @@ import Testing
     }
 
     /// The check is real: a script with a classic mistake is reported.
-    @Test(.enabled(if: shellcheckShouldRun, "shellcheck is not installed (Debian package shellcheck)"))
+    @Test(.needsTool("shellcheck", package: "shellcheck"))
     func shellcheckReportsAnUnquotedExpansion() throws {
         let folder = try TempFolder("rd-shellcheck")
         let path = folder.path + "/bad.sh"

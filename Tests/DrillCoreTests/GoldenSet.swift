@@ -1,4 +1,5 @@
 import Foundation
+import Vault
 
 @testable import DrillCore
 

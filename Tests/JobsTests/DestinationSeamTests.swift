@@ -2,6 +2,7 @@ import Destination
 import DrillCore
 import Foundation
 import Health
+import Schedule
 import Testing
 
 @testable import Jobs

@@ -1,6 +1,7 @@
 import CSQLite
 import DrillCore
 import Foundation
+import TestSupport
 
 @testable import Verifier
 
@@ -287,20 +288,11 @@ final class Fixture {
 
     @discardableResult
     static func run(_ executable: String, _ arguments: [String]) throws -> String {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
-        let output = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        let text = String(decoding: output, as: UTF8.self)
-        guard process.terminationStatus == 0 else {
-            throw RestoreDrillError.runtime("\(executable) \(arguments): \(text)")
+        let run = try runTool(executable, arguments, mergingError: true)
+        guard run.status == 0 else {
+            throw RestoreDrillError.runtime("\(executable) \(arguments): \(run.output)")
         }
-        return text
+        return run.output
     }
 
     /// Writes a gzip tar with arbitrary members through Python's tarfile (GNU tar refuses `..`

@@ -1,7 +1,9 @@
 import Foundation
+import TestSupport
 import Testing
 
 @testable import DrillCore
+@testable import Vault
 
 /// Writes `content` to a new file with exactly `mode` (chmod after creation, so the umask does not interfere).
 private func makeFile(_ path: String, _ content: String, mode: mode_t) throws {
@@ -12,7 +14,7 @@ private func makeFile(_ path: String, _ content: String, mode: mode_t) throws {
 @Suite struct VaultPasswordTests {
     @Test(arguments: [("hunter2\n", "hunter2"), ("hunter2", "hunter2"), ("pa ss\r\n", "pa ss\r"), ("ünï\n", "ünï")])
     func aPasswordFileYieldsItsFirstLine(content: String, expected: String) throws {
-        let scratch = try VaultScratch()
+        let scratch = try TempFolder("vault-test")
         defer { scratch.remove() }
         let path = scratch.file("pw")
         try makeFile(path, content, mode: 0o600)
@@ -23,7 +25,7 @@ private func makeFile(_ path: String, _ content: String, mode: mode_t) throws {
 
     @Test(arguments: [0o644, 0o640, 0o604, 0o660, 0o601, 0o620, 0o777] as [mode_t])
     func aPasswordFileOthersCanReachIsRefusedNamingFileAndMode(mode: mode_t) throws {
-        let scratch = try VaultScratch()
+        let scratch = try TempFolder("vault-test")
         defer { scratch.remove() }
         let path = scratch.file("pw")
         try makeFile(path, "hunter2\n", mode: mode)
@@ -37,7 +39,7 @@ private func makeFile(_ path: String, _ content: String, mode: mode_t) throws {
 
     @Test(.enabled(if: geteuid() == 0, "chown needs root; CI runs as root"))
     func aPasswordFileOwnedByAnotherUserIsRefused() throws {
-        let scratch = try VaultScratch()
+        let scratch = try TempFolder("vault-test")
         defer { scratch.remove() }
         let path = scratch.file("pw")
         try makeFile(path, "hunter2\n", mode: 0o600)
@@ -49,7 +51,7 @@ private func makeFile(_ path: String, _ content: String, mode: mode_t) throws {
     }
 
     @Test func thingsThatAreNotAPasswordFileAreRefused() throws {
-        let scratch = try VaultScratch()
+        let scratch = try TempFolder("vault-test")
         defer { scratch.remove() }
         // A folder with a safe mode.
         let folder = scratch.file("dir")
@@ -83,7 +85,7 @@ private func makeFile(_ path: String, _ content: String, mode: mode_t) throws {
     }
 
     @Test func theEnvironmentSourceNeedsASetNonEmptyVariable() async throws {
-        let runner = RecordingRunner(outcome: ProcessOutcome(exitCode: 0))
+        let runner = FixedOutcomeRunner(outcome: ProcessOutcome(exitCode: 0))
         let password = try await VaultPassword.resolve(
             .environment("VAULT_PW"), runner: runner, environment: ["VAULT_PW": "from-env", "OTHER": "x"])
         #expect(password.bytes == Array("from-env".utf8))
@@ -102,11 +104,11 @@ private func makeFile(_ path: String, _ content: String, mode: mode_t) throws {
     }
 
     @Test func theFileSourceReadsTheFile() async throws {
-        let scratch = try VaultScratch()
+        let scratch = try TempFolder("vault-test")
         defer { scratch.remove() }
         let path = scratch.file("pw")
         try makeFile(path, "from-file\n", mode: 0o600)
-        let runner = RecordingRunner(outcome: ProcessOutcome(exitCode: 0))
+        let runner = FixedOutcomeRunner(outcome: ProcessOutcome(exitCode: 0))
         let password = try await VaultPassword.resolve(.file(path), runner: runner, environment: [:])
         #expect(password.bytes == Array("from-file".utf8))
         #expect(runner.requests.isEmpty)
@@ -114,7 +116,7 @@ private func makeFile(_ path: String, _ content: String, mode: mode_t) throws {
 
     @Test func theCommandSourceReadsStdoutAndNeverPutsThePasswordInAnArgv() async throws {
         let secret = "s3cret-from-keychain"
-        let runner = RecordingRunner(outcome: ProcessOutcome(exitCode: 0, standardOutput: Data("\(secret)\n".utf8)))
+        let runner = FixedOutcomeRunner(outcome: ProcessOutcome(exitCode: 0, standardOutput: Data("\(secret)\n".utf8)))
         let argv = ["secret-tool", "lookup", "service", "restore-drill"]
         let password = try await VaultPassword.resolve(.command(argv), runner: runner, environment: [:])
         #expect(password.bytes == Array(secret.utf8))
@@ -131,7 +133,7 @@ private func makeFile(_ path: String, _ content: String, mode: mode_t) throws {
     }
 
     @Test func aFailingCommandIsNamedWithoutItsOutput() async throws {
-        let failing = RecordingRunner(
+        let failing = FixedOutcomeRunner(
             outcome: ProcessOutcome(exitCode: 44, standardOutput: Data("partial-secret".utf8)))
         let error = await #expect(throws: RestoreDrillError.self) {
             try await VaultPassword.resolve(
@@ -140,18 +142,18 @@ private func makeFile(_ path: String, _ content: String, mode: mode_t) throws {
         #expect(error?.description.contains("command security exited with status 44") == true)
         #expect(error?.description.contains("partial-secret") == false)
 
-        let slow = RecordingRunner(outcome: ProcessOutcome(exitCode: nil, signal: 9, timedOut: true))
+        let slow = FixedOutcomeRunner(outcome: ProcessOutcome(exitCode: nil, signal: 9, timedOut: true))
         let timeout = await #expect(throws: RestoreDrillError.self) {
             try await VaultPassword.resolve(.command(["sleepy"]), runner: slow, environment: [:])
         }
         #expect(timeout?.description.contains("did not finish") == true)
 
         // stdout minus ONE newline: a second line is refused, not silently cut.
-        let twoLines = RecordingRunner(outcome: ProcessOutcome(exitCode: 0, standardOutput: Data("a\nb\n".utf8)))
+        let twoLines = FixedOutcomeRunner(outcome: ProcessOutcome(exitCode: 0, standardOutput: Data("a\nb\n".utf8)))
         await #expect(throws: RestoreDrillError.self) {
             try await VaultPassword.resolve(.command(["printer"]), runner: twoLines, environment: [:])
         }
-        let nothing = RecordingRunner(outcome: ProcessOutcome(exitCode: 0, standardOutput: Data("\n".utf8)))
+        let nothing = FixedOutcomeRunner(outcome: ProcessOutcome(exitCode: 0, standardOutput: Data("\n".utf8)))
         await #expect(throws: RestoreDrillError.self) {
             try await VaultPassword.resolve(.command(["printer"]), runner: nothing, environment: [:])
         }
@@ -179,7 +181,7 @@ private func makeFile(_ path: String, _ content: String, mode: mode_t) throws {
     }
 
     @Test func aWrittenPasswordFileIs0600AndReadsBack() throws {
-        let scratch = try VaultScratch()
+        let scratch = try TempFolder("vault-test")
         defer { scratch.remove() }
         let password = try VaultPassword("round trip", origin: "test")
         let path = scratch.file("pw")

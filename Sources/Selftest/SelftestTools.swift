@@ -1,3 +1,4 @@
+import Archive
 import BackupEngine
 import CArchive
 import CSQLite
@@ -86,25 +87,24 @@ enum SelftestArchive {
     /// Every member of the (gzip) tar at `path`, with data.
     /// - Throws: ``RestoreDrillError/io(path:message:)`` when the archive does not read to its end.
     static func read(_ path: String) throws -> [TarMember] {
-        try withUTF8Locale {
-            guard let a = archive_read_new() else { throw RestoreDrillError.runtime("archive_read_new failed") }
-            defer { archive_read_free(a) }
-            archive_read_support_filter_all(a)
-            archive_read_support_format_all(a)
-            guard archive_read_open_filename(a, path, 1 << 16) == ARCHIVE_OK else { throw error(a, path) }
+        try ArchiveNameLocale.withUTF8 {
+            guard let reader = ArchiveReader(formats: [.all], allFilters: true) else {
+                throw RestoreDrillError.runtime("archive_read_new failed")
+            }
+            let a = reader.handle
+            guard reader.open(path: path, blockSize: 1 << 16) == ARCHIVE_OK else { throw error(a, path) }
             var out: [TarMember] = []
-            var entry: OpaquePointer?
             var buffer = [UInt8](repeating: 0, count: 1 << 16)
             while true {
-                let status = archive_read_next_header(a, &entry)
+                let (status, header) = reader.nextHeader()
                 if status == ARCHIVE_EOF { break }
-                guard status == ARCHIVE_OK || status == ARCHIVE_WARN, let entry else { throw error(a, path) }
+                guard status == ARCHIVE_OK || status == ARCHIVE_WARN, let entry = header else { throw error(a, path) }
                 let name =
                     archive_entry_pathname_utf8(entry).map { String(cString: $0) }
                     ?? archive_entry_pathname(entry).map { String(cString: $0) } ?? ""
                 var data = Data()
                 while true {
-                    let n = archive_read_data(a, &buffer, buffer.count)
+                    let n = buffer.withUnsafeMutableBytes { reader.readData(into: $0) }
                     if n < 0 { throw error(a, path) }
                     if n == 0 { break }
                     data.append(contentsOf: buffer[0..<n])
@@ -124,12 +124,13 @@ enum SelftestArchive {
     /// - Throws: ``RestoreDrillError/io(path:message:)``.
     static func write(_ members: [TarMember], to path: String, gzip: Bool = true) throws {
         unlink(path)
-        try withUTF8Locale {
-            guard let a = archive_write_new() else { throw RestoreDrillError.runtime("archive_write_new failed") }
-            defer { archive_write_free(a) }
-            archive_write_set_format_pax_restricted(a)
-            if gzip { archive_write_add_filter_gzip(a) }
-            guard archive_write_open_filename(a, path) == ARCHIVE_OK else { throw error(a, path) }
+        try ArchiveNameLocale.withUTF8 {
+            guard let writer = ArchiveWriter(format: .paxRestricted, gzip: gzip) else {
+                throw RestoreDrillError.runtime("archive_write_new failed")
+            }
+            defer { writer.free() }
+            let a = writer.handle
+            guard writer.open(path: path) == ARCHIVE_OK else { throw error(a, path) }
             for m in members {
                 guard let entry = archive_entry_new() else { throw RestoreDrillError.runtime("archive_entry_new") }
                 defer { archive_entry_free(entry) }
@@ -159,15 +160,14 @@ enum SelftestArchive {
         defer { unlink(tar) }
         // Where each member's headers (pax extension included) start in the plain tar.
         var offsets: [Int64] = []
-        try withUTF8Locale {
-            guard let a = archive_read_new() else { throw RestoreDrillError.runtime("archive_read_new failed") }
-            defer { archive_read_free(a) }
-            archive_read_support_format_tar(a)
-            guard archive_read_open_filename(a, tar, 1 << 16) == ARCHIVE_OK else { throw error(a, tar) }
-            var entry: OpaquePointer?
-            while archive_read_next_header(a, &entry) == ARCHIVE_OK {
-                offsets.append(archive_read_header_position(a))
-                archive_read_data_skip(a)
+        try ArchiveNameLocale.withUTF8 {
+            guard let reader = ArchiveReader(formats: [.tar], allFilters: false) else {
+                throw RestoreDrillError.runtime("archive_read_new failed")
+            }
+            guard reader.open(path: tar, blockSize: 1 << 16) == ARCHIVE_OK else { throw error(reader.handle, tar) }
+            while reader.nextHeader().status == ARCHIVE_OK {
+                offsets.append(reader.headerPosition)
+                reader.skipData()
             }
         }
         guard keep < offsets.count, let whole = FileManager.default.contents(atPath: tar) else {
@@ -179,11 +179,12 @@ enum SelftestArchive {
     /// Writes `data` gzip-compressed (one gzip member) to `path`, replacing it.
     static func gzipRaw(_ data: Data, to path: String) throws {
         unlink(path)
-        guard let a = archive_write_new() else { throw RestoreDrillError.runtime("archive_write_new failed") }
-        defer { archive_write_free(a) }
-        archive_write_set_format_raw(a)
-        archive_write_add_filter_gzip(a)
-        guard archive_write_open_filename(a, path) == ARCHIVE_OK else { throw error(a, path) }
+        guard let writer = ArchiveWriter(format: .raw, gzip: true) else {
+            throw RestoreDrillError.runtime("archive_write_new failed")
+        }
+        defer { writer.free() }
+        let a = writer.handle
+        guard writer.open(path: path) == ARCHIVE_OK else { throw error(a, path) }
         guard let entry = archive_entry_new() else { throw RestoreDrillError.runtime("archive_entry_new") }
         defer { archive_entry_free(entry) }
         archive_entry_set_filetype(entry, RD_AE_IFREG)
@@ -195,24 +196,6 @@ enum SelftestArchive {
 
     private static func error(_ a: OpaquePointer, _ path: String) -> RestoreDrillError {
         .io(path: path, message: archive_error_string(a).map { String(cString: $0) } ?? "libarchive error")
-    }
-
-    /// Runs `body` under a UTF-8 `LC_CTYPE` for this thread: libarchive converts names through the
-    /// locale, and non-ASCII names do not convert under the C locale.
-    private static func withUTF8Locale<T>(_ body: () throws -> T) throws -> T {
-        var utf8: locale_t?
-        for name in ["C.UTF-8", "C.utf8", "UTF-8", "en_US.UTF-8"] {
-            if let loc = newlocale(LC_CTYPE_MASK, name, nil) {
-                utf8 = loc
-                break
-            }
-        }
-        let previous = utf8.map { uselocale($0) }
-        defer {
-            if let previous { uselocale(previous) }
-            if let utf8 { freelocale(utf8) }
-        }
-        return try body()
     }
 }
 

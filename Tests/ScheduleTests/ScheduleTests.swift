@@ -1,10 +1,11 @@
 import DrillCore
 import Foundation
 import Health
+import TestSupport
 import Testing
 import Verifier
 
-@testable import Jobs
+@testable import Schedule
 
 /// A temporary home, configuration file and executable "tool" for schedule tests.
 final class ScheduleFixture {
@@ -17,7 +18,7 @@ final class ScheduleFixture {
     var config: RestoreDrillConfig
 
     init(schedule: String = "{backup: \"03:00\", prune: \"04:00\", drill: \"Sun 05:00\", health: hourly}") throws {
-        base = FileManager.default.temporaryDirectory.appendingPathComponent("schedule-\(UUID().uuidString)").path
+        base = try TempFolder("schedule").path
         home = base + "/home"
         // A space and a `%` in the folder: the units must carry them exactly.
         let bin = base + "/tool dir%"
@@ -43,17 +44,10 @@ final class ScheduleFixture {
     }
 }
 
+/// Runs `argv` (an absolute path, then arguments); standard output and error together.
 func run(_ argv: [String]) throws -> (status: Int32, output: String) {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: argv[0])
-    process.arguments = Array(argv.dropFirst())
-    let out = Pipe()
-    process.standardOutput = out
-    process.standardError = out
-    try process.run()
-    let data = out.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+    let run = try runTool(argv[0], Array(argv.dropFirst()), mergingError: true)
+    return (run.status, run.output)
 }
 
 @Suite struct ScheduleTimeTests {
@@ -86,11 +80,12 @@ func run(_ argv: [String]) throws -> (status: Int32, output: String) {
     }
 
     /// systemd's own parser agrees with each OnCalendar value (`systemd-analyze calendar`).
-    @Test func systemdAcceptsEachOnCalendar() throws {
-        guard FileManager.default.isExecutableFile(atPath: "/usr/bin/systemd-analyze") else { return }
+    @Test(.needsTool("systemd-analyze", package: "systemd"))
+    func systemdAcceptsEachOnCalendar() throws {
+        let analyze = try requireTool("systemd-analyze", package: "systemd")
         for text in ["03:00", "Sun 05:00", "hourly", "Wed 23:59"] {
             let value = try ScheduleTime.parse(text, key: "k").onCalendar
-            let result = try run(["/usr/bin/systemd-analyze", "calendar", value])
+            let result = try run([analyze, "calendar", value])
             #expect(result.status == 0, "\(value): \(result.output)")
         }
     }
@@ -182,7 +177,7 @@ func run(_ argv: [String]) throws -> (status: Int32, output: String) {
         }
     }
 
-    @Test func systemdUnitsPassSystemdAnalyzeVerify() throws {
+    @Test func systemdUnitsReadBackAsWritten() throws {
         let f = try ScheduleFixture()
         let outcome = try f.installer.install(f.request(.systemd))
         #expect(outcome.written.count == 8)
@@ -198,16 +193,23 @@ func run(_ argv: [String]) throws -> (status: Int32, output: String) {
         #expect(timer.value("Timer", "Unit") == "restore-drill-drill.service")
         #expect(timer.value("Install", "WantedBy") == "timers.target")
         #expect(outcome.nextSteps.last?.contains("restore-drill-backup.timer") == true)
+    }
 
-        guard FileManager.default.isExecutableFile(atPath: "/usr/bin/systemd-analyze") else { return }
+    /// systemd's own parser reads our units without a complaint, and complains about a broken one.
+    @Test(.needsTool("systemd-analyze", package: "systemd"))
+    func systemdUnitsPassSystemdAnalyzeVerify() throws {
+        let analyze = try requireTool("systemd-analyze", package: "systemd")
+        let f = try ScheduleFixture()
+        let outcome = try f.installer.install(f.request(.systemd))
         let units = outcome.written
-        let verify = try run(["/usr/bin/systemd-analyze", "verify"] + units)
+        #expect(units.count == 8)
+        let verify = try run([analyze, "verify"] + units)
         #expect(verify.status == 0, "\(verify.output)")
         #expect(!verify.output.contains(f.target), "no complaint about our units: \(verify.output)")
         // And it would have complained about a broken unit (the test can fail).
         let broken = f.base + "/broken.service"
         try Data("[Service]\nExecStart=relative/path\n".utf8).write(to: URL(fileURLWithPath: broken))
-        let bad = try run(["/usr/bin/systemd-analyze", "verify", broken])
+        let bad = try run([analyze, "verify", broken])
         #expect(bad.status != 0 || bad.output.contains("broken.service"))
     }
 

@@ -1,3 +1,4 @@
+import DrillCore
 import Foundation
 
 /// The vault password of one replay, as a file the restore script reads with `--password-file`

@@ -1,4 +1,5 @@
 import COpenSSL
+import DrillCore
 import Foundation
 
 /// The credentials vault (docs/SET-FORMAT.md, "Vault entry") and the

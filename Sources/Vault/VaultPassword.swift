@@ -1,3 +1,4 @@
+import DrillCore
 import Foundation
 
 /// The credentials-vault password (README, "Configuration", `credentials.password`).

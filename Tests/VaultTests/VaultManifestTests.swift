@@ -1,7 +1,9 @@
 import Foundation
+import TestSupport
 import Testing
 
 @testable import DrillCore
+@testable import Vault
 
 private let iterations = 1000
 
@@ -9,7 +11,7 @@ private let iterations = 1000
     let password = try! VaultPassword("manifest password", origin: "test")
 
     /// Writes a small set: one artifact, SHA256SUMS and a keyed manifest. Returns the set folder and the salt.
-    private func makeSet(in scratch: VaultScratch) throws -> (set: String, salt: [UInt8]) {
+    private func makeSet(in scratch: TempFolder) throws -> (set: String, salt: [UInt8]) {
         let set = scratch.file("full_20251020_175019")
         try FileManager.default.createDirectory(atPath: set, withIntermediateDirectories: false)
         let archive = Data("pretend this is code.tar.gz".utf8)
@@ -50,7 +52,7 @@ private let iterations = 1000
     }
 
     @Test func aKeyedManifestVerifiesWithThePasswordOnly() throws {
-        let scratch = try VaultScratch()
+        let scratch = try TempFolder("vault-test")
         defer { scratch.remove() }
         let (set, salt) = try makeSet(in: scratch)
         let loaded = try Manifest.load(setPath: set)
@@ -69,7 +71,7 @@ private let iterations = 1000
     /// An attacker swaps code.tar.gz and rewrites its digest in the manifest, the manifest's own
     /// SHA-256 and SHA256SUMS consistently: every unkeyed check passes, the HMAC does not.
     @Test func aCoordinatedEditOfManifestChecksumAndSumsIsCaught() throws {
-        let scratch = try VaultScratch()
+        let scratch = try TempFolder("vault-test")
         defer { scratch.remove() }
         let (set, _) = try makeSet(in: scratch)
         var forged = try Manifest.load(setPath: set)
@@ -88,7 +90,7 @@ private let iterations = 1000
 
     @Test(arguments: ["remove hmac", "remove salt", "new salt", "edit credential digest", "lower iterations"])
     func otherEditsOfAKeyedManifestFail(edit: String) throws {
-        let scratch = try VaultScratch()
+        let scratch = try TempFolder("vault-test")
         defer { scratch.remove() }
         let (set, _) = try makeSet(in: scratch)
         var forged = try Manifest.load(setPath: set)

@@ -1,3 +1,4 @@
+import DrillCore
 import Foundation
 
 /// Whether a set's manifest is proven to come from someone who holds the vault password.

@@ -1,7 +1,9 @@
 import Foundation
+import TestSupport
 import Testing
 
 @testable import DrillCore
+@testable import Vault
 
 /// Iterations used where the count does not matter (PBKDF2 at the default costs 0.3 s a key).
 private let fastIterations = 1000
@@ -10,9 +12,7 @@ private let openssl = "/usr/bin/openssl"
 /// Plaintext sizes around the 16-byte AES block and the 1 MiB streaming block.
 private let sizes = [0, 1, 15, 16, 17, 1000, 1 << 20, (1 << 20) + 5, 3 * (1 << 20) + 16]
 
-private func decryptWithCLI(vault: String, output: String, passwordFile: String, iterations: Int) throws -> (
-    status: Int32, output: String, error: String
-) {
+private func decryptWithCLI(vault: String, output: String, passwordFile: String, iterations: Int) throws -> ToolRun {
     try runTool(
         openssl,
         [
@@ -33,7 +33,7 @@ private func vaultRecord(tag: String, salt: [UInt8], iterations: Int) -> VaultRe
 
     @Test(arguments: sizes)
     func ourVaultDecryptsWithTheOpenSSLCLI(size: Int) throws {
-        let scratch = try VaultScratch()
+        let scratch = try TempFolder("vault-test")
         defer { scratch.remove() }
         let plain = randomBytes(size)
         try plain.write(to: URL(fileURLWithPath: scratch.file("plain")))
@@ -60,7 +60,7 @@ private func vaultRecord(tag: String, salt: [UInt8], iterations: Int) -> VaultRe
 
     @Test(arguments: sizes)
     func aVaultMadeByTheOpenSSLCLIDecryptsWithOurCode(size: Int) throws {
-        let scratch = try VaultScratch()
+        let scratch = try TempFolder("vault-test")
         defer { scratch.remove() }
         let plain = randomBytes(size)
         try plain.write(to: URL(fileURLWithPath: scratch.file("plain")))
@@ -88,7 +88,7 @@ private func vaultRecord(tag: String, salt: [UInt8], iterations: Int) -> VaultRe
 
     @Test func theDefaultIterationCountRoundTripsWithTheCLI() throws {
         #expect(Vault.defaultIterations >= 600_000)
-        let scratch = try VaultScratch()
+        let scratch = try TempFolder("vault-test")
         defer { scratch.remove() }
         let plain = randomBytes(4096 + 3)
         try plain.write(to: URL(fileURLWithPath: scratch.file("plain")))
@@ -110,7 +110,7 @@ private func vaultRecord(tag: String, salt: [UInt8], iterations: Int) -> VaultRe
     }
 
     @Test func aWrongPasswordFailsTheTagClearlyAndLeavesNoOutput() throws {
-        let scratch = try VaultScratch()
+        let scratch = try TempFolder("vault-test")
         defer { scratch.remove() }
         try randomBytes(5000).write(to: URL(fileURLWithPath: scratch.file("plain")))
         let salt = try Vault.newSalt()
@@ -145,7 +145,7 @@ private func vaultRecord(tag: String, salt: [UInt8], iterations: Int) -> VaultRe
     /// make the outcome reproducible (with random plaintext about 1 run in 256 got valid padding:
     /// the flake a fresh-user run found); the openssl CLI must agree that these bytes do not decrypt.
     @Test func aWrongPasswordWithoutTagFailsThePaddingCheckAndLeavesNoOutput() throws {
-        let scratch = try VaultScratch()
+        let scratch = try TempFolder("vault-test")
         defer { scratch.remove() }
         try Data((0..<100).map { UInt8(truncatingIfNeeded: $0 &* 37 &+ 11) }).write(
             to: URL(fileURLWithPath: scratch.file("plain")))
@@ -176,7 +176,7 @@ private func vaultRecord(tag: String, salt: [UInt8], iterations: Int) -> VaultRe
 
     @Test(arguments: [0, 7, 8, 15, 16, 100, 4111, 4127])
     func oneFlippedBitFailsTheTagBeforeAnyDecryption(byteOffset: Int) throws {
-        let scratch = try VaultScratch()
+        let scratch = try TempFolder("vault-test")
         defer { scratch.remove() }
         try randomBytes(4100).write(to: URL(fileURLWithPath: scratch.file("plain")))
         let salt = try Vault.newSalt()
@@ -211,7 +211,7 @@ private func vaultRecord(tag: String, salt: [UInt8], iterations: Int) -> VaultRe
     }
 
     @Test func damagedHeadersAndTruncationsAreNamed() throws {
-        let scratch = try VaultScratch()
+        let scratch = try TempFolder("vault-test")
         defer { scratch.remove() }
         try randomBytes(64).write(to: URL(fileURLWithPath: scratch.file("plain")))
         let vault = scratch.file("v.vault")
@@ -275,7 +275,7 @@ private func vaultRecord(tag: String, salt: [UInt8], iterations: Int) -> VaultRe
     /// The tag (PBKDF2 key, then HMAC over a file) agrees with Python's hashlib/hmac, given the
     /// password on standard input.
     @Test func theTagAgreesWithAnIndependentImplementation() throws {
-        let scratch = try VaultScratch()
+        let scratch = try TempFolder("vault-test")
         defer { scratch.remove() }
         let data = randomBytes((1 << 20) + 333)
         try data.write(to: URL(fileURLWithPath: scratch.file("f")))
@@ -314,7 +314,7 @@ private func vaultRecord(tag: String, salt: [UInt8], iterations: Int) -> VaultRe
     /// The writer encrypts a stream fed in uneven pieces (no plaintext file), computing size,
     /// SHA-256 and tag of what it wrote; the CLI decrypts the result.
     @Test func theWriterStreamsPiecesAndSummarisesWhatItWrote() throws {
-        let scratch = try VaultScratch()
+        let scratch = try TempFolder("vault-test")
         defer { scratch.remove() }
         let salt = try Vault.newSalt()
         let key = try Vault.hmacKey(password: password, salt: salt, iterations: fastIterations)
@@ -352,7 +352,7 @@ private func vaultRecord(tag: String, salt: [UInt8], iterations: Int) -> VaultRe
     /// 64 MiB through encrypt and decrypt in 1 MiB blocks; the round trip must be exact and the
     /// decrypted file must have mode 0600.
     @Test func largeInputStreamsThroughBothDirections() throws {
-        let scratch = try VaultScratch()
+        let scratch = try TempFolder("vault-test")
         defer { scratch.remove() }
         let plainPath = scratch.file("plain")
         #expect(FileManager.default.createFile(atPath: plainPath, contents: nil))

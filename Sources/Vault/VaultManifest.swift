@@ -1,3 +1,4 @@
+import DrillCore
 import Foundation
 
 /// The keyed manifest (docs/SET-FORMAT.md, "`manifest.json`": `manifest_hmac` and the canonical

@@ -2,6 +2,7 @@ import Foundation
 import Testing
 
 @testable import DrillCore
+@testable import Vault
 
 /// ``SetAuthenticator`` (which configured password, if any, made a manifest) and
 /// ``SecretScrubber`` (what never reaches a report).

@@ -1,3 +1,4 @@
+import DrillCore
 import Foundation
 
 /// Removes secrets from text before it is written anywhere (reports, history events, logs): the
