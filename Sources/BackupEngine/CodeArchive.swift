@@ -184,7 +184,7 @@ struct CodeArchiveWriter {
         }
         if item.relative.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7f }) {
             state.warnings.append(
-                "\(item.absolute.debugDescription): the name holds a control character; stored, but restore.archives refuses such names, so drills of this set fail until it is renamed"
+                "\(item.absolute.pathString.debugDescription): the name holds a control character; stored, but restore.archives refuses such names, so drills of this set fail until it is renamed"
             )
         }
         if item.type == .symlink, let target = item.linkTarget, Self.linkLeavesRoot(item.relative, target) {
@@ -218,7 +218,7 @@ struct CodeArchiveWriter {
             state.fileCount += 1
             return nil
         case .file:
-            let fd = open(item.absolute, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)
+            let fd = open(item.absolute.pathString, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)
             guard fd >= 0 else {
                 state.failures.append("\(item.absolute): \(String(cString: strerror(errno)))")
                 return nil
