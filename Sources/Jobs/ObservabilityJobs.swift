@@ -60,7 +60,7 @@ public struct CheckJob: Sendable {
         }
         var outcome = Outcome(sets: [])
         for set in sets {
-            let checks = SetReadBack.check(setPath: set.path)
+            let checks = SetReadBack.check(setPath: try AbsolutePath(validating: set.path))
             let failed = checks.contains { $0.verdict == .fail || $0.verdict == .error }
             outcome.sets.append(.init(id: set.id.description, verdict: failed ? .fail : .pass, checks: checks))
             _ = try? HistoryStore(destination: config.destination).append(

@@ -81,7 +81,7 @@ public struct VaultVerifyJob: Sendable {
             ?? SetLocator.latest(in: config.destination, authenticator: authenticator)
         var password = current
         if case .verified(let index) = set.authentication { password = authenticator.passwords[index] }
-        let checks = VaultVerification.check(setPath: set.path, password: password)
+        let checks = VaultVerification.check(setPath: try AbsolutePath(validating: set.path), password: password)
         let failed = checks.contains { $0.verdict == .fail || $0.verdict == .error }
         return Outcome(
             backupID: set.id.description, setPath: set.path, verdict: failed ? .fail : .pass, checks: checks,

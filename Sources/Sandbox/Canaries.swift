@@ -53,21 +53,23 @@ public struct Canaries: Sendable, Equatable {
     /// - Returns: the planted canaries.
     /// - Throws: ``RestoreDrillError/io(path:message:)`` naming the folder when planting fails
     ///   (canaries planted before the failure are removed).
-    public static func plant(in folders: [String], owner: (uid: UInt32, gid: UInt32)? = nil) throws -> Canaries {
+    public static func plant(in folders: [AbsolutePath], owner: (uid: UInt32, gid: UInt32)? = nil) throws -> Canaries {
         var planted: [String] = []
         do {
-            for folder in Set(folders.map { ($0 as NSString).standardizingPath }).sorted() {
-                let dir = (folder as NSString).appendingPathComponent(namePrefix + Self.randomHex(8))
+            // Resolved (realpath) on purpose: one folder reached by two names is planted once.
+            for folderPath in Set(folders.map { $0.resolvingSymlinks() }).sorted() {
+                let dirPath = folderPath.appending(component: namePrefix + Self.randomHex(8))
+                let dir = dirPath.pathString
                 guard mkdir(dir, 0o755) == 0 else {
                     throw RestoreDrillError.io(
                         path: dir, message: "cannot plant canary: \(String(cString: strerror(errno)))")
                 }
                 planted.append(dir)
                 var files = [
-                    (dir as NSString).appendingPathComponent("canary-1"),
-                    (dir as NSString).appendingPathComponent("canary-2"),
+                    dirPath.appending(component: "canary-1").pathString,
+                    dirPath.appending(component: "canary-2").pathString,
                 ]
-                let loose = (folder as NSString).appendingPathComponent(namePrefix + Self.randomHex(8) + ".txt")
+                let loose = folderPath.appending(component: namePrefix + Self.randomHex(8) + ".txt").pathString
                 files.append(loose)
                 for file in files {
                     let content = Data((Self.randomHex(32) + "\n").utf8)

@@ -93,9 +93,13 @@ public struct IsolatedReplayer: RestoreReplayer {
     ///   when the sandbox is missing or cannot be prepared.
     public func replay(_ request: ReplayRequest) async throws -> ReplayOutcome {
         var notes: [String] = []
-        let sandbox = (request.sandboxFolder as NSString).standardizingPath
-        guard FileSystem.isFolder(sandbox) else {
-            throw RestoreDrillError.io(path: sandbox, message: "sandbox folder does not exist")
+        // Real paths, resolved with realpath(3) on purpose: bubblewrap binds the sandbox, the set
+        // and the extra files each at its own path after a fresh tmpfs replaced /tmp, so a
+        // symbolic link on the way (a set or sandbox reached through a link) would dangle inside
+        // the replay. The caller's paths are used as given everywhere else.
+        let sandbox = request.sandboxFolder.resolvingSymlinks()
+        guard FileSystem.isFolder(sandbox.pathString) else {
+            throw RestoreDrillError.io(path: sandbox.pathString, message: "sandbox folder does not exist")
         }
         let identity = replayIdentity
 
@@ -124,34 +128,37 @@ public struct IsolatedReplayer: RestoreReplayer {
         #endif
 
         // Prepare the sandbox: a TMPDIR, and ownership for the unprivileged uid.
-        let tmp = (sandbox as NSString).appendingPathComponent("tmp")
-        if !FileSystem.isFolder(tmp) {
-            guard mkdir(tmp, 0o700) == 0 else {
-                throw RestoreDrillError.io(path: tmp, message: "cannot create: \(String(cString: strerror(errno)))")
+        let tmp = sandbox.appending(component: "tmp")
+        if !FileSystem.isFolder(tmp.pathString) {
+            guard mkdir(tmp.pathString, 0o700) == 0 else {
+                throw RestoreDrillError.io(
+                    path: tmp.pathString, message: "cannot create: \(String(cString: strerror(errno)))")
             }
         }
-        var setFolder = (request.setFolder as NSString).standardizingPath
-        var script = (request.script as NSString).standardizingPath
+        var setFolder = request.setFolder.resolvingSymlinks()
+        var script = request.script.resolvingSymlinks()
         var arguments = request.arguments
-        var readOnly: [String] = []  // extra paths bound read-only under bubblewrap
-        var wipeAfter: [String] = []
+        var readOnly: [AbsolutePath] = []  // extra paths bound read-only under bubblewrap
+        var wipeAfter: [AbsolutePath] = []
         if let identity {
-            if let blocker = FileSystem.firstUntraversable(above: sandbox, uid: identity.uid, gid: identity.gid) {
+            if let blocker = FileSystem.firstUntraversable(
+                above: sandbox.pathString, uid: identity.uid, gid: identity.gid)
+            {
                 throw RestoreDrillError.runtime(
                     "the sandbox \(sandbox) cannot be reached by uid \(identity.uid): \(blocker) is not searchable by it; "
                         + "put sandbox.folder under a folder other users can traverse")
             }
-            chmod(sandbox, 0o711)
+            chmod(sandbox.pathString, 0o711)
             // The marker and the read-only copies stay root's.
             FileSystem.chownContents(
-                of: sandbox, uid: identity.uid, gid: identity.gid,
+                of: sandbox.pathString, uid: identity.uid, gid: identity.gid,
                 except: [RestoreSandbox.markerName, Self.setCopyFolder, Self.readOnlyCopyFolder])
             notes.append("the tool runs as root: the replay runs as uid \(identity.uid), gid \(identity.gid)")
 
-            if let reason = FileSystem.unreadableReason(setFolder, uid: identity.uid, gid: identity.gid) {
-                let copyParent = (sandbox as NSString).appendingPathComponent(Self.setCopyFolder)
-                let copy = (copyParent as NSString).appendingPathComponent((setFolder as NSString).lastPathComponent)
-                try FileSystem.copyReadOnly(setFolder, to: copy, parent: copyParent)
+            if let reason = FileSystem.unreadableReason(setFolder.pathString, uid: identity.uid, gid: identity.gid) {
+                let copyParent = sandbox.appending(component: Self.setCopyFolder)
+                let copy = copyParent.appending(component: setFolder.basename)
+                try FileSystem.copyReadOnly(setFolder.pathString, to: copy.pathString, parent: copyParent.pathString)
                 notes.append(
                     "the set folder is not readable by uid \(identity.uid) (\(reason)): replayed from a read-only copy in \(copy)"
                 )
@@ -159,18 +166,19 @@ public struct IsolatedReplayer: RestoreReplayer {
                 arguments = arguments.map { Self.rebase($0, from: setFolder, to: copy) }
                 setFolder = copy
             }
-            var extras = request.extraReadOnly.map { ($0 as NSString).standardizingPath }
-            if !FileSystem.isInside(script, setFolder) { extras.append(script) }
-            for (index, extra) in extras.enumerated() where FileManager.default.fileExists(atPath: extra) {
-                if let reason = FileSystem.unreadableReason(extra, uid: identity.uid, gid: identity.gid) {
-                    let folder = (sandbox as NSString).appendingPathComponent(Self.readOnlyCopyFolder)
-                    let copy = (folder as NSString).appendingPathComponent(
-                        "\(index)-\((extra as NSString).lastPathComponent)")
-                    try FileSystem.copyPrivate(extra, to: copy, folder: folder, uid: identity.uid, gid: identity.gid)
+            var extras = request.extraReadOnly.map { $0.resolvingSymlinks() }
+            if !script.isDescendantOrSelf(of: setFolder) { extras.append(script) }
+            for (index, extra) in extras.enumerated() where FileManager.default.fileExists(atPath: extra.pathString) {
+                if let reason = FileSystem.unreadableReason(extra.pathString, uid: identity.uid, gid: identity.gid) {
+                    let folder = sandbox.appending(component: Self.readOnlyCopyFolder)
+                    let copy = folder.appending(component: "\(index)-\(extra.basename)")
+                    try FileSystem.copyPrivate(
+                        extra.pathString, to: copy.pathString, folder: folder.pathString, uid: identity.uid,
+                        gid: identity.gid)
                     notes.append(
                         "\(extra) is not readable by uid \(identity.uid) (\(reason)): the replay reads a copy, wiped after it"
                     )
-                    arguments = arguments.map { $0 == extra ? copy : $0 }
+                    arguments = arguments.map { $0 == extra.pathString ? copy.pathString : $0 }
                     if script == extra { script = copy }
                     wipeAfter.append(copy)
                 } else {
@@ -178,24 +186,24 @@ public struct IsolatedReplayer: RestoreReplayer {
                 }
             }
         } else {
-            readOnly = request.extraReadOnly.map { ($0 as NSString).standardizingPath }
-            if !FileSystem.isInside(script, setFolder) { readOnly.append(script) }
+            readOnly = request.extraReadOnly.map { $0.resolvingSymlinks() }
+            if !script.isDescendantOrSelf(of: setFolder) { readOnly.append(script) }
         }
 
         // The scrubbed environment.
         var environment: [String: String] = [
             "PATH": "/usr/local/bin:/usr/bin:/bin",
             "HOME": request.environment["HOME"]
-                ?? (FileSystem.isFolder((sandbox as NSString).appendingPathComponent("home"))
-                    ? (sandbox as NSString).appendingPathComponent("home") : sandbox),
-            "TMPDIR": tmp,
+                ?? (FileSystem.isFolder(sandbox.appending(component: "home").pathString)
+                    ? sandbox.appending(component: "home").pathString : sandbox.pathString),
+            "TMPDIR": tmp.pathString,
             "LC_ALL": "C",
         ]
         environment.merge(request.environment) { _, requested in requested }
         let mark = UUID().uuidString
         environment[Self.markVariable] = mark
 
-        let inner = [shell, script] + arguments
+        let inner = [shell, script.pathString] + arguments
         let limits = request.limits
         let cpu = max(1, Int(limits.cpu.rounded(.up)))
         var argv: [String]
@@ -213,14 +221,14 @@ public struct IsolatedReplayer: RestoreReplayer {
                 argv += [
                     bwrap, "--unshare-all", "--die-with-parent", "--new-session", "--ro-bind", "/", "/", "--dev",
                     "/dev",
-                    "--proc", "/proc", "--tmpfs", "/tmp", "--bind", sandbox, sandbox,
+                    "--proc", "/proc", "--tmpfs", "/tmp", "--bind", sandbox.pathString, sandbox.pathString,
                 ]
-                argv += ["--ro-bind", setFolder, setFolder]
-                for path in readOnly { argv += ["--ro-bind-try", path, path] }
+                argv += ["--ro-bind", setFolder.pathString, setFolder.pathString]
+                for path in readOnly { argv += ["--ro-bind-try", path.pathString, path.pathString] }
                 // The private /tmp holds the mount points of a sandbox or set under /tmp; make it
                 // read-only too (binds under it stay as they are), so only the sandbox is writable.
                 argv += ["--remount-ro", "/tmp"]
-                argv += ["--chdir", request.workingDirectory, "--clearenv"]
+                argv += ["--chdir", request.workingDirectory.pathString, "--clearenv"]
                 for (key, value) in environment.sorted(by: { $0.key < $1.key }) { argv += ["--setenv", key, value] }
                 argv += ["--"]
             }
@@ -236,7 +244,7 @@ public struct IsolatedReplayer: RestoreReplayer {
 
         let processRequest = ProcessRequest(
             executable: argv[0], arguments: Array(argv.dropFirst()), environment: environment,
-            workingDirectory: request.workingDirectory, standardInput: nil, outputLimit: request.outputCap,
+            workingDirectory: request.workingDirectory.pathString, standardInput: nil, outputLimit: request.outputCap,
             timeout: request.timeout)
         let outcome = try await runner.run(processRequest)
 
@@ -318,11 +326,18 @@ public struct IsolatedReplayer: RestoreReplayer {
     /// replay left behind can be found: `RESTORE_DRILL_REPLAY`.
     public static let markVariable = "RESTORE_DRILL_REPLAY"
 
-    /// `path` with the folder prefix `from` replaced by `to` (at a path boundary); else unchanged.
-    static func rebase(_ path: String, from: String, to: String) -> String {
-        if path == from { return to }
-        if path.hasPrefix(from + "/") { return to + path.dropFirst(from.count) }
-        return path
+    /// `path` moved from inside `from` to the same place inside `to`; else unchanged.
+    static func rebase(_ path: AbsolutePath, from: AbsolutePath, to: AbsolutePath) -> AbsolutePath {
+        path.relative(to: from).map { to.appending($0) } ?? path
+    }
+
+    /// An argument that names a path inside `from`, moved to the same place inside `to`; any
+    /// other argument unchanged.
+    static func rebase(_ argument: String, from: AbsolutePath, to: AbsolutePath) -> String {
+        guard argument.hasPrefix("/"), let path = try? AbsolutePath(validating: argument),
+            let inside = path.relative(to: from)
+        else { return argument }
+        return to.appending(inside).pathString
     }
 }
 
@@ -381,11 +396,6 @@ enum FileSystem {
     static func isFolder(_ path: String) -> Bool {
         var info = stat()
         return stat(path, &info) == 0 && (info.st_mode & S_IFMT) == S_IFDIR
-    }
-
-    /// True when `path` is `folder` or inside it.
-    static func isInside(_ path: String, _ folder: String) -> Bool {
-        path == folder || path.hasPrefix(folder.hasSuffix("/") ? folder : folder + "/")
     }
 
     /// True when `uid`/`gid` (no supplementary groups) has all of `need` (r=4, w=2, x=1) on `info`.

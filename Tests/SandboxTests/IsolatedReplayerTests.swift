@@ -37,9 +37,11 @@ struct ReplayFixture {
         chmod((set as NSString).appendingPathComponent("data.txt"), 0o644)
         chmod(set, setMode)
         let id = DrillID(date: Date(), sequence: Int.random(in: 2...999_999))
-        sandbox = try RestoreSandbox.create(in: root.file("sandboxes"), drillID: id)
+        sandbox = try RestoreSandbox.create(in: AbsolutePath(validating: root.file("sandboxes")), drillID: id)
         canaries = try Canaries.plant(
-            in: [Self.realTmp, Self.realHome, destination, sandbox.sandboxesFolder], owner: replayer.replayIdentity)
+            in: [Self.realTmp, Self.realHome, destination].map { try AbsolutePath(validating: $0) }
+                + [sandbox.sandboxesFolder],
+            owner: replayer.replayIdentity)
     }
 
     /// The canary folder and loose canary file planted directly in `folder`.
@@ -60,7 +62,9 @@ struct ReplayFixture {
         chmod(script, 0o644)
         chmod(set, mode)
         let request = ReplayRequest(
-            script: script, arguments: ["--home", sandbox.home, "--root", sandbox.work, "--yes"], setFolder: set,
+            script: try AbsolutePath(validating: script),
+            arguments: ["--home", sandbox.home.pathString, "--root", sandbox.work.pathString, "--yes"],
+            setFolder: try AbsolutePath(validating: set),
             sandboxFolder: sandbox.path, environment: ["RESTORE_DRILL_TEST_TOKEN": token],
             workingDirectory: sandbox.work,
             limits: limits, timeout: timeout, outputCap: outputCap, isolation: isolation)
@@ -192,21 +196,23 @@ struct IsolatedReplayerTests {
         #expect(outcome.uid == (geteuid() == 0 ? 65534 : nil))
         #expect(String(decoding: outcome.process.standardOutput, as: UTF8.self) == "done\n")
         let restored = try String(
-            contentsOfFile: (fixture.sandbox.work as NSString).appendingPathComponent("restored.txt"), encoding: .utf8)
+            contentsOfFile: (fixture.sandbox.work.pathString as NSString).appendingPathComponent("restored.txt"),
+            encoding: .utf8)
         #expect(restored == "payload from the set\n")
         #expect(
             FileManager.default.fileExists(
-                atPath: (fixture.sandbox.home as NSString).appendingPathComponent("home.txt")))
+                atPath: (fixture.sandbox.home.pathString as NSString).appendingPathComponent("home.txt")))
         let env = try String(
-            contentsOfFile: (fixture.sandbox.work as NSString).appendingPathComponent("env.txt"), encoding: .utf8)
+            contentsOfFile: (fixture.sandbox.work.pathString as NSString).appendingPathComponent("env.txt"),
+            encoding: .utf8)
         var variables: [String: String] = [:]
         for line in env.split(separator: "\n") {
             let parts = line.split(separator: "=", maxSplits: 1).map(String.init)
             if parts.count == 2 { variables[parts[0]] = parts[1] }
         }
         #expect(variables["PATH"] == "/usr/local/bin:/usr/bin:/bin")
-        #expect(variables["HOME"] == fixture.sandbox.home)
-        #expect(variables["TMPDIR"] == (fixture.sandbox.path as NSString).appendingPathComponent("tmp"))
+        #expect(variables["HOME"] == fixture.sandbox.home.pathString)
+        #expect(variables["TMPDIR"] == (fixture.sandbox.path.pathString as NSString).appendingPathComponent("tmp"))
         #expect(variables["LC_ALL"] == "C")
         #expect(variables["RESTORE_DRILL_TEST_TOKEN"] == fixture.token)
         let allowed: Set<String> = [
@@ -226,7 +232,7 @@ struct IsolatedReplayerTests {
         let outcome = try await fixture.replay(
             "set -e\ncd \"$4\"\necho escaped > ../../escape\necho escaped > /tmp/escape\n", isolation: mode)
         #expect(outcome.process.seconds < 5)
-        let escape = (fixture.sandbox.sandboxesFolder as NSString).appendingPathComponent("escape")
+        let escape = (fixture.sandbox.sandboxesFolder.pathString as NSString).appendingPathComponent("escape")
         if contained(mode) {
             #expect(outcome.process.exitCode != 0 && outcome.process.exitCode != nil)
             #expect(!FileManager.default.fileExists(atPath: escape))
@@ -382,7 +388,7 @@ struct IsolatedReplayerTests {
         // File size: a 4 MiB write under a 1 MiB limit fails, and the file stops at the limit.
         limits = ReplayFixture.smallLimits
         limits.fileSize = 1 << 20
-        let big = (fixture.sandbox.work as NSString).appendingPathComponent("big")
+        let big = (fixture.sandbox.work.pathString as NSString).appendingPathComponent("big")
         let fsize = try await fixture.replay(
             "head -c 4194304 /dev/zero > \"$4/big\"\n", isolation: mode, limits: limits)
         #expect(fsize.process.exitCode != 0)
@@ -420,7 +426,8 @@ struct IsolatedReplayerTests {
         #expect(outcome.process.exitCode == 0, "\(String(decoding: outcome.process.tail, as: UTF8.self))")
         #expect(outcome.notes.contains { $0.contains("read-only copy") })
         let restored = try String(
-            contentsOfFile: (fixture.sandbox.work as NSString).appendingPathComponent("restored.txt"), encoding: .utf8)
+            contentsOfFile: (fixture.sandbox.work.pathString as NSString).appendingPathComponent("restored.txt"),
+            encoding: .utf8)
         #expect(restored == "payload from the set\n")
         #expect(currentMode(fixture.set) == 0o700)
 
@@ -428,7 +435,8 @@ struct IsolatedReplayerTests {
         let again = try await fixture.replay(
             "cat \"$(dirname \"$0\")/data.txt\" > \"$4/again.txt\" || exit 3\n", isolation: testedModes[0])
         #expect(again.process.exitCode == 0, "\(String(decoding: again.process.tail, as: UTF8.self))")
-        let copy = (fixture.sandbox.path as NSString).appendingPathComponent("set/full_20250101_000000/data.txt")
+        let copy = (fixture.sandbox.path.pathString as NSString).appendingPathComponent(
+            "set/full_20250101_000000/data.txt")
         var info = stat()
         #expect(lstat(copy, &info) == 0 && info.st_uid == 0 && info.st_mode & 0o7777 == 0o444)
     }
@@ -471,7 +479,7 @@ struct IsolatedReplayerTests {
         }
         let tmpfs = try #require(argv.firstIndex(of: "--tmpfs"))
         let bind = try #require(argv.firstIndex(of: "--bind"))
-        #expect(tmpfs < bind && argv[bind + 1] == fixture.sandbox.path)
+        #expect(tmpfs < bind && argv[bind + 1] == fixture.sandbox.path.pathString)
         if geteuid() == 0 {
             #expect(argv.contains("--reuid=65534") && argv.contains("--clear-groups"))
         }
