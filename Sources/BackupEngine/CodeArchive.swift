@@ -367,9 +367,9 @@ extension CodeArchiveWriter {
     /// same rule `restore.archives` applies: an absolute target, or `..` climbing above root.
     static func linkLeavesRoot(_ relative: String, _ target: String) -> Bool {
         if target.hasPrefix("/") { return true }
-        let folder = (relative as NSString).deletingLastPathComponent
-        let joined = folder.isEmpty ? target : folder + "/" + target
-        let normal = LexicalPath.normalize(joined)
-        return normal == ".." || normal.hasPrefix("../")
+        // The target taken from the link's folder, folded lexically: a leading `..` leaves root.
+        let folder = (try? RelativePath(validating: relative))?.ancestors.last ?? .dot
+        guard let target = try? RelativePath(validating: target) else { return true }
+        return folder.appending(target).climbsAbove
     }
 }
