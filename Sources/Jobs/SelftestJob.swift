@@ -85,9 +85,10 @@ public struct SelftestJob: Sendable {
         let damages = options.only.isEmpty ? catalogue : catalogue.filter { options.only.contains($0.id) }
         let fm = FileManager.default
         let base =
-            options.folder
-            ?? (NSTemporaryDirectory() as NSString).appendingPathComponent(
-                "restore-drill-selftest-\(Int(clock.now().timeIntervalSince1970))-\(getpid())")
+            try options.folder
+            ?? AbsolutePath(validating: NSTemporaryDirectory()).appending(
+                component: "restore-drill-selftest-\(Int(clock.now().timeIntervalSince1970))-\(getpid())"
+            ).pathString
         if let items = try? fm.contentsOfDirectory(atPath: base), !items.isEmpty {
             throw RestoreDrillError.usage("\(base) is not empty: the selftest only works in an empty or new folder")
         }

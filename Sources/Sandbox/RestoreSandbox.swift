@@ -115,7 +115,7 @@ public struct RestoreSandbox: Sendable, Equatable {
             throw RestoreDrillError.io(
                 path: path.pathString, message: "refusing to remove: no sandbox marker for \(drillID)")
         }
-        Self.makeWritable(path.pathString)
+        Self.makeWritable(path)
         do {
             try fm.removeItem(atPath: path.pathString)
         } catch {
@@ -148,12 +148,13 @@ public struct RestoreSandbox: Sendable, Equatable {
                     firstError ?? .io(path: raw.pathString, message: "refusing to wipe: outside the sandbox \(sandbox)")
                 continue
             }
-            if let error = Self.wipe(target.pathString) { firstError = firstError ?? error }
+            if let error = Self.wipe(target) { firstError = firstError ?? error }
         }
         if let firstError { throw firstError }
     }
 
-    private static func wipe(_ target: String) -> RestoreDrillError? {
+    private static func wipe(_ path: AbsolutePath) -> RestoreDrillError? {
+        let target = path.pathString
         var info = stat()
         guard lstat(target, &info) == 0 else {
             return errno == ENOENT ? nil : .io(path: target, message: String(cString: strerror(errno)))
@@ -164,7 +165,7 @@ public struct RestoreSandbox: Sendable, Equatable {
             var firstError: RestoreDrillError?
             let names = (try? FileManager.default.contentsOfDirectory(atPath: target)) ?? []
             for name in names {
-                if let error = wipe((target as NSString).appendingPathComponent(name)) {
+                if let error = wipe(path.appending(component: name)) {
                     firstError = firstError ?? error
                 }
             }
@@ -200,12 +201,12 @@ public struct RestoreSandbox: Sendable, Equatable {
 
     /// Adds owner rwx to every folder under `root` (not following links), so a tree a replay made
     /// read-only can be removed by a non-root tool.
-    static func makeWritable(_ root: String) {
+    static func makeWritable(_ root: AbsolutePath) {
         var info = stat()
-        guard lstat(root, &info) == 0, (info.st_mode & S_IFMT) == S_IFDIR else { return }
-        chmod(root, (info.st_mode & 0o7777) | 0o700)
-        for name in (try? FileManager.default.contentsOfDirectory(atPath: root)) ?? [] {
-            makeWritable((root as NSString).appendingPathComponent(name))
+        guard lstat(root.pathString, &info) == 0, (info.st_mode & S_IFMT) == S_IFDIR else { return }
+        chmod(root.pathString, (info.st_mode & 0o7777) | 0o700)
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: root.pathString)) ?? [] {
+            makeWritable(root.appending(component: name))
         }
     }
 }

@@ -46,8 +46,8 @@ struct ReplayFixture {
 
     /// The canary folder and loose canary file planted directly in `folder`.
     func canary(in folder: String) -> (folder: String, file: String) {
-        let top = canaries.records.filter { ($0.path as NSString).deletingLastPathComponent == folder }
-        return (top.first { $0.isFolder }!.path, top.first { !$0.isFolder }!.path)
+        let top = canaries.records.filter { $0.path.parentDirectory.pathString == folder }
+        return (top.first { $0.isFolder }!.path.pathString, top.first { !$0.isFolder }!.path.pathString)
     }
 
     /// Writes `body` as the set's restore script and replays it.
@@ -97,7 +97,7 @@ struct ReplayFixture {
     func cleanUp() {
         try? canaries.remove()
         try? sandbox.remove()
-        RestoreSandbox.makeWritable(root.path)
+        if let path = try? AbsolutePath(validating: root.path) { RestoreSandbox.makeWritable(path) }
         root.remove()
     }
 }

@@ -117,21 +117,21 @@ struct RestoreSandboxTests {
         let canaries = try Canaries.plant(in: [a, b, a].map { try AbsolutePath(validating: $0) })
         #expect(canaries.records.count == 2 * 4)  // per folder: a folder, its two files, a loose file
         #expect(canaries.verify() == [])
-        let inA = canaries.records.filter { $0.path.hasPrefix(a + "/") }
-        let canaryFolder = try #require(inA.first { $0.isFolder }).path
-        let loose = try #require(inA.first { !$0.isFolder && ($0.path as NSString).deletingLastPathComponent == a })
-            .path
-        let inB = canaries.records.filter { $0.path.hasPrefix(b + "/") && !$0.isFolder }
+        let inA = canaries.records.filter { $0.path.pathString.hasPrefix(a + "/") }
+        let canaryFolder = try #require(inA.first { $0.isFolder }).path.pathString
+        let loose = try #require(inA.first { !$0.isFolder && $0.path.parentDirectory.pathString == a }).path.pathString
+        let inB = canaries.records.filter { $0.path.pathString.hasPrefix(b + "/") && !$0.isFolder }.map(
+            \.path.pathString)
 
         try Data("changed".utf8).write(to: URL(fileURLWithPath: loose))
         #expect(FileManager.default.createFile(atPath: "\(canaryFolder)/intruder", contents: Data()))
-        try FileManager.default.removeItem(atPath: inB[0].path)
-        chmod(inB[1].path, 0o600)
+        try FileManager.default.removeItem(atPath: inB[0])
+        chmod(inB[1], 0o600)
         let changes = canaries.verify()
         #expect(changes.contains { $0.hasPrefix("modified (content") && $0.hasSuffix(loose) })
         #expect(changes.contains("new file in canary folder: \(canaryFolder)/intruder"))
-        #expect(changes.contains("deleted: \(inB[0].path)"))
-        #expect(changes.contains { $0.contains("mode 644 → 600") && $0.hasSuffix(inB[1].path) })
+        #expect(changes.contains("deleted: \(inB[0])"))
+        #expect(changes.contains { $0.contains("mode 644 → 600") && $0.hasSuffix(inB[1]) })
         #expect(changes.count == 4)
 
         try canaries.remove()
