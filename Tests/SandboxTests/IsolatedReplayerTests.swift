@@ -223,6 +223,32 @@ struct IsolatedReplayerTests {
         #expect(fixture.canaries.verify() == [])
     }
 
+    /// A set reached through a symbolic link is replayed from its real place: the replayer binds
+    /// real paths (links resolved on purpose), because inside bubblewrap /tmp is a fresh tmpfs
+    /// where a link under the real /tmp would not exist.
+    @Test(arguments: testedModes)
+    func aSetReachedThroughALinkIsReplayed(mode: RestoreDrillConfig.IsolationMode) async throws {
+        let fixture = try ReplayFixture()
+        defer { fixture.cleanUp() }
+        let link = try AbsolutePath(validating: fixture.root.file("set-link"))
+        try FileManager.default.createSymbolicLink(atPath: link.pathString, withDestinationPath: fixture.set)
+        let script = try AbsolutePath(validating: fixture.set).appending(component: "restore_link.sh")
+        try Data("#!/bin/sh\ncat \"$(dirname \"$0\")/data.txt\" > \"$4/restored.txt\"\n".utf8)
+            .write(to: URL(fileURLWithPath: script.pathString))
+        chmod(script.pathString, 0o644)
+        let request = ReplayRequest(
+            script: link.appending(component: "restore_link.sh"),
+            arguments: ["--home", fixture.sandbox.home.pathString, "--root", fixture.sandbox.work.pathString, "--yes"],
+            setFolder: link, sandboxFolder: fixture.sandbox.path, workingDirectory: fixture.sandbox.work,
+            limits: ReplayFixture.smallLimits, timeout: 5, isolation: mode)
+        let outcome = try await fixture.replayer.replay(request)
+        #expect(outcome.process.exitCode == 0, "\(String(decoding: outcome.process.tail, as: UTF8.self))")
+        let restored = try String(
+            contentsOfFile: fixture.sandbox.work.appending(component: "restored.txt").pathString, encoding: .utf8)
+        #expect(restored == "payload from the set\n")
+        #expect(fixture.canaries.verify() == [])
+    }
+
     @Test(arguments: testedModes)
     func writingDotDotEscapeFails(mode: RestoreDrillConfig.IsolationMode) async throws {
         let fixture = try ReplayFixture()
