@@ -93,10 +93,10 @@ public struct IsolatedReplayer: RestoreReplayer {
     ///   when the sandbox is missing or cannot be prepared.
     public func replay(_ request: ReplayRequest) async throws -> ReplayOutcome {
         var notes: [String] = []
-        // Real paths, resolved with realpath(3) on purpose: bubblewrap binds the sandbox, the set
-        // and the extra files each at its own path after a fresh tmpfs replaced /tmp, so a
-        // symbolic link on the way (a set or sandbox reached through a link) would dangle inside
-        // the replay. The caller's paths are used as given everywhere else.
+        // Real paths, resolved with realpath(3) on purpose: when the tool runs as root, whether
+        // the replay's uid can read the set and the extra files is judged with lstat (which does
+        // not follow a last link), and what it cannot read is copied from where it really is;
+        // the binds and the script's path then name those same places.
         let sandbox = request.sandboxFolder.resolvingSymlinks()
         guard FileSystem.isFolder(sandbox) else {
             throw RestoreDrillError.io(path: sandbox.pathString, message: "sandbox folder does not exist")

@@ -223,17 +223,29 @@ struct IsolatedReplayerTests {
         #expect(fixture.canaries.verify() == [])
     }
 
-    /// A set reached through a symbolic link is replayed from its real place: the replayer binds
-    /// real paths (links resolved on purpose), because inside bubblewrap /tmp is a fresh tmpfs
-    /// where a link under the real /tmp would not exist.
+    /// A set reached through a symbolic link is replayed, in every isolation mode.
     @Test(arguments: testedModes)
     func aSetReachedThroughALinkIsReplayed(mode: RestoreDrillConfig.IsolationMode) async throws {
-        let fixture = try ReplayFixture()
+        try await replayThroughALink(try ReplayFixture(), mode: mode)
+    }
+
+    /// As root, a set the replay's uid cannot read, reached through a link, is judged where it
+    /// really is (the replayer resolves links on purpose) and replayed from a read-only copy.
+    @Test(.enabled(if: geteuid() == 0, "needs root: the set is unreadable only to the unprivileged uid"))
+    func anUnreadableSetReachedThroughALinkIsReplayedFromACopy() async throws {
+        let notes = try await replayThroughALink(try ReplayFixture(setMode: 0o700), mode: testedModes[0])
+        #expect(notes.contains { $0.contains("read-only copy") })
+    }
+
+    /// Replays a script of `fixture`'s set through a link to the set folder.
+    /// - Returns: the replay's notes.
+    @discardableResult
+    func replayThroughALink(_ fixture: ReplayFixture, mode: RestoreDrillConfig.IsolationMode) async throws -> [String] {
         defer { fixture.cleanUp() }
         let link = try AbsolutePath(validating: fixture.root.file("set-link"))
         try FileManager.default.createSymbolicLink(atPath: link.pathString, withDestinationPath: fixture.set)
         let script = try AbsolutePath(validating: fixture.set).appending(component: "restore_link.sh")
-        try Data("#!/bin/sh\ncat \"$(dirname \"$0\")/data.txt\" > \"$4/restored.txt\"\n".utf8)
+        try Data("#!/bin/sh\ncat \"$(dirname \"$0\")/data.txt\" > \"$4/restored.txt\" || exit 3\n".utf8)
             .write(to: URL(fileURLWithPath: script.pathString))
         chmod(script.pathString, 0o644)
         let request = ReplayRequest(
@@ -247,6 +259,7 @@ struct IsolatedReplayerTests {
             contentsOfFile: fixture.sandbox.work.appending(component: "restored.txt").pathString, encoding: .utf8)
         #expect(restored == "payload from the set\n")
         #expect(fixture.canaries.verify() == [])
+        return outcome.notes
     }
 
     @Test(arguments: testedModes)
