@@ -97,7 +97,8 @@ public struct DrillJob: Sendable {
             currentDirectory: currentDirectory)
         let previousPasswords =
             password == nil
-            ? [] : try await SetTrust.previousPasswords(config: config, runner: passwordRunner, environment: environment)
+            ? []
+            : try await SetTrust.previousPasswords(config: config, runner: passwordRunner, environment: environment)
         let authenticator = password.map { SetAuthenticator(passwords: [$0] + previousPasswords) }
         if let config, destination != nil {
             let located: String
