@@ -68,7 +68,7 @@ public struct Drill: Sendable {
         guard FileFacts.of(setPath.pathString)?.type == .directory else {
             throw RestoreDrillError.setNotFound(setPath.pathString)
         }
-        var password = try options.password ?? options.passwordFile.map { try VaultPassword.fromFile($0) }
+        var password = try options.password ?? options.passwordFile.map { try VaultPassword.fromFile($0.pathString) }
         let authenticator = options.authenticator ?? password.map { SetAuthenticator(passwords: [$0]) }
         // After a password change, an older set verifies with one of the previous passwords: the
         // drill then uses that one (for the HMAC, the vault and the replay), and says so.

@@ -29,7 +29,7 @@ public struct DrillOptions: Sendable {
     public var reportFolder: AbsolutePath
     /// A file holding the vault password (read with ``VaultPassword/fromFile(_:)``); nil when none.
     /// Ignored when ``password`` is given.
-    public var passwordFile: String?
+    public var passwordFile: AbsolutePath?
     /// The vault password in memory (from a configured source); nil when none. With neither this
     /// nor ``passwordFile`` credentials are neither restored nor checked.
     ///
@@ -67,7 +67,8 @@ public struct DrillOptions: Sendable {
 
     /// Options with the configuration's defaults for everything but the three folders.
     public init(
-        setPath: AbsolutePath, sandboxFolder: AbsolutePath, reportFolder: AbsolutePath, passwordFile: String? = nil,
+        setPath: AbsolutePath, sandboxFolder: AbsolutePath, reportFolder: AbsolutePath,
+        passwordFile: AbsolutePath? = nil,
         keep: RestoreDrillConfig.KeepPolicy = .onFailure, keepSandbox: Bool = false, requireIsolation: Bool = false,
         objectives: RestoreDrillConfig.Objectives = .init(), limits: RestoreDrillConfig.ResourceLimits = .init(),
         timeout: Double = 3600, outputCap: Int = 8 << 20, isolation: RestoreDrillConfig.IsolationMode = .auto,
