@@ -79,8 +79,8 @@ public struct AbsolutePath: Hashable, Sendable, Comparable, CustomStringConverti
     }
 
     /// This path with every symbolic link on it resolved (realpath(3)), for the few places that
-    /// truly need where a path lands on disk (a bind mount under a fresh `/tmp`, a containment
-    /// check that must not be fooled by a link). Components that do not exist yet are kept as
+    /// truly need where a path lands on disk (another uid's access judged with `lstat`, a
+    /// containment check that must not be fooled by a link). Components that do not exist yet are kept as
     /// written below the deepest existing ancestor, which is resolved. Everything else in the
     /// project compares paths as written.
     public func resolvingSymlinks() -> AbsolutePath {
