@@ -81,15 +81,20 @@ public struct BackupEngine: Sendable {
     ///   start.
     public func run() async throws -> BackupOutcome {
         let say: @Sendable (String) -> Void = progress ?? { _ in }
-        let root = Self.standardized(config.root)
-        let home = Self.standardized(config.home)
+        // The configured folders, typed here, where they are used (a loaded configuration already
+        // holds them absolute).
+        let rootPath = try Self.standardized(config.root)
+        let homePath = try Self.standardized(config.home)
+        let root = rootPath.pathString
+        let home = homePath.pathString
         var isDir: ObjCBool = false
         guard FileManager.default.fileExists(atPath: root, isDirectory: &isDir), isDir.boolValue else {
             throw RestoreDrillError.runtime("root \(root) is not a folder")
         }
         // The destination itself may be made, but not its parent (``Destination/prepareForWriting()``).
         let store = self.destination
-        let destination = Self.standardized(try store.prepareForWriting().pathString)
+        let destinationPath = try store.prepareForWriting()
+        let destination = destinationPath.pathString
         // What the destination is now: an unmount later makes the path lead to another folder.
         guard let destinationIdentity = FileIdentity.following(path: destination) else {
             throw RestoreDrillError.io(path: destination, message: "cannot be read after it was created")
@@ -115,8 +120,8 @@ public struct BackupEngine: Sendable {
                 id: id, name: config.name, startedAt: started, timeZone: TimeZone.current.identifier,
                 host: ToolInfo.hostName, home: home, root: root)
             let keys = try await build(
-                into: &manifest, partial: partial, root: root, home: home, destination: destination, seal: seal,
-                say: say)
+                into: &manifest, partial: partial, root: rootPath, home: homePath, destination: destinationPath,
+                seal: seal, say: say)
             manifest.finishedAt = Timestamp.string(clock.now())
             manifest.status = manifest.components.contains { $0.status == .failed } ? .partial : .complete
             // The keyed checksum covers every other field: set it last.
@@ -185,9 +190,10 @@ public struct BackupEngine: Sendable {
     }
 
     private func build(
-        into manifest: inout Manifest, partial: String, root: String, home: String, destination: String,
-        seal: SetSeal, say: @escaping @Sendable (String) -> Void
+        into manifest: inout Manifest, partial: String, root rootPath: AbsolutePath, home homePath: AbsolutePath,
+        destination destinationPath: AbsolutePath, seal: SetSeal, say: @escaping @Sendable (String) -> Void
     ) async throws -> VaultRunKeys? {
+        let root = rootPath.pathString
         let log = seal.written
         let work = "\(partial)/.work"
         try SetNames.makeParent(of: "\(work)/x")
@@ -198,7 +204,7 @@ public struct BackupEngine: Sendable {
                 try? FileManager.default.removeItem(atPath: work)
             }
         }
-        let credentials = config.credentials.include.map { Self.standardized($0) }
+        let credentials = try config.credentials.include.map { try Self.standardized($0) }
         let dbPatterns = config.databases.include.map { GlobPattern($0) }
 
         // One walk of root: what the code archive holds and which files the databases glob matches.
@@ -206,12 +212,12 @@ public struct BackupEngine: Sendable {
         var walk = WorkspaceWalk()
         let excludes = config.code.exclude
         walk.skip = { path in
-            GlobSupport.isInside(path, destination) || credentials.contains { GlobSupport.isInside(path, $0) }
+            path.isDescendantOrSelf(of: destinationPath) || credentials.contains { path.isDescendantOrSelf(of: $0) }
         }
         walk.exclude = { rel, name in GlobSupport.excluded(relative: rel, name: name, patterns: excludes) }
         let includeTexts = config.databases.include
         walk.enterExcluded = { rel in includeTexts.contains { GlobSupport.couldMatchBelow($0, folder: rel) } }
-        walk.run(base: root)
+        walk.run(base: rootPath)
 
         var databases: [WalkEntry] = []
         var notDatabases: [String] = []
@@ -219,7 +225,7 @@ public struct BackupEngine: Sendable {
         for entry in walk.entries
         where entry.type == .file && dbPatterns.contains(where: { $0.matches(entry.relative) }) {
             // An unreadable file goes to the copier too, which names the error.
-            if entry.size == 0 || Self.hasSQLiteHeader(entry.absolute) != false {
+            if entry.size == 0 || Self.hasSQLiteHeader(entry.absolute.pathString) != false {
                 databases.append(entry)
                 dropFromCode.insert(entry.relative)
                 for suffix in ["-wal", "-shm", "-journal"] { dropFromCode.insert(entry.relative + suffix) }
@@ -288,8 +294,10 @@ public struct BackupEngine: Sendable {
         }
 
         // launchagents
-        let agents = try LaunchAgentCollector(home: home, root: root, include: config.launchAgents.include, log: log)
-            .collect(setFolder: partial, progress: say)
+        let agents = try LaunchAgentCollector(
+            home: homePath, root: rootPath, include: config.launchAgents.include, log: log
+        )
+        .collect(setFolder: partial, progress: say)
         components[.launchagents] = agents.record
         manifest.launchAgents = agents.agents
         manifest.files += agents.files
@@ -309,7 +317,8 @@ public struct BackupEngine: Sendable {
 
         // shell
         let shell = try ShellCollector(
-            home: home, files: config.shell.files.map { Self.standardized($0) }, credentials: credentials, log: log
+            home: homePath, files: try config.shell.files.map { try Self.standardized($0) }, credentials: credentials,
+            log: log
         ).collect(setFolder: partial)
         components[.shell] = shell.record
         manifest.files += shell.files
@@ -318,7 +327,7 @@ public struct BackupEngine: Sendable {
 
         // credentials: the vault (plaintext never touches the set) and the run's keys.
         let (vaultRecord, vaultWarnings, keys) = try await self.credentials(
-            into: &manifest, partial: partial, root: root, home: home, destination: destination,
+            into: &manifest, partial: partial, root: rootPath, home: homePath, destination: destinationPath,
             credentials: credentials, log: log, say: say)
         components[.credentials] = vaultRecord
         warnings += vaultWarnings
@@ -405,10 +414,16 @@ public struct BackupEngine: Sendable {
         return n == 16 && header == CodeArchiveWriter.sqliteHeader
     }
 
-    static func standardized(_ path: String) -> String {
-        var p = LexicalPath.normalize(path)
-        while p.count > 1 && p.hasSuffix("/") { p.removeLast() }
-        return p
+    /// A configured path, typed: lexically normalised, a relative one taken below this process's
+    /// working folder (where the file calls on it would land).
+    /// - Throws: ``RestoreDrillError/usage(_:)`` for an empty path or one holding a NUL byte.
+    static func standardized(_ path: String) throws -> AbsolutePath {
+        do {
+            return try AbsolutePath(
+                path, relativeTo: AbsolutePath(validating: FileManager.default.currentDirectoryPath))
+        } catch {
+            throw RestoreDrillError.usage("\(error)")
+        }
     }
 }
 

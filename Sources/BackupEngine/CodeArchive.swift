@@ -178,7 +178,7 @@ struct CodeArchiveWriter {
         }
         if item.relative.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7f }) {
             state.warnings.append(
-                "\(item.absolute.debugDescription): the name holds a control character; stored, but restore.archives refuses such names, so drills of this set fail until it is renamed"
+                "\(item.absolute.pathString.debugDescription): the name holds a control character; stored, but restore.archives refuses such names, so drills of this set fail until it is renamed"
             )
         }
         if item.type == .symlink, let target = item.linkTarget, Self.linkLeavesRoot(item.relative, target) {
@@ -212,7 +212,7 @@ struct CodeArchiveWriter {
             state.fileCount += 1
             return nil
         case .file:
-            let fd = open(item.absolute, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)
+            let fd = open(item.absolute.pathString, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)
             guard fd >= 0 else {
                 state.failures.append("\(item.absolute): \(String(cString: strerror(errno)))")
                 return nil
@@ -345,9 +345,9 @@ extension CodeArchiveWriter {
     /// same rule `restore.archives` applies: an absolute target, or `..` climbing above root.
     static func linkLeavesRoot(_ relative: String, _ target: String) -> Bool {
         if target.hasPrefix("/") { return true }
-        let folder = (relative as NSString).deletingLastPathComponent
-        let joined = folder.isEmpty ? target : folder + "/" + target
-        let normal = LexicalPath.normalize(joined)
-        return normal == ".." || normal.hasPrefix("../")
+        // The target taken from the link's folder, folded lexically: a leading `..` leaves root.
+        let folder = (try? RelativePath(validating: relative))?.ancestors.last ?? .dot
+        guard let target = try? RelativePath(validating: target) else { return true }
+        return folder.appending(target).climbsAbove
     }
 }

@@ -81,18 +81,18 @@ public struct VaultRunKeys: Sendable {
 /// Each file's ``FileRecord`` carries an HMAC-SHA-256 of its content keyed with the run's HMAC
 /// key (``VaultRunKeys``), never a plain SHA-256: a plain hash of a short secret can be guessed.
 struct CredentialsCollector {
-    let home: String
-    let root: String
-    /// Absolute, standardized paths of credential files or folders.
-    let include: [String]
+    let home: AbsolutePath
+    let root: AbsolutePath
+    /// Credential files or folders.
+    let include: [AbsolutePath]
     /// The destination, never read into the vault when it lies inside an included folder.
-    let destination: String
+    let destination: AbsolutePath
     /// Receives the vault's identity when it is written (``WrittenFileLog``); nil records nothing.
     var log: WrittenFileLog? = nil
 
     /// One credential file found under `include`.
     struct Item {
-        var absolute: String
+        var absolute: AbsolutePath
         var base: PathBase
         var relative: String
     }
@@ -109,21 +109,22 @@ struct CredentialsCollector {
     /// paths that could not be read or lie outside root and home.
     func items() -> (items: [Item], problems: [String], warnings: [String]) {
         var items: [Item] = []
-        var seen = Set<String>()
+        var seen = Set<AbsolutePath>()
         var problems: [String] = []
         var warnings: [String] = []
-        func add(_ path: String) {
+        func add(_ path: AbsolutePath) {
             guard !seen.contains(path) else { return }
             seen.insert(path)
-            if GlobSupport.isInside(path, root) && path != root {
-                items.append(Item(absolute: path, base: .root, relative: String(path.dropFirst(root.count + 1))))
-            } else if GlobSupport.isInside(path, home) && path != home {
-                items.append(Item(absolute: path, base: .home, relative: String(path.dropFirst(home.count + 1))))
+            if let inside = path.relative(to: root), inside != .dot {
+                items.append(Item(absolute: path, base: .root, relative: inside.pathString))
+            } else if let inside = path.relative(to: home), inside != .dot {
+                items.append(Item(absolute: path, base: .home, relative: inside.pathString))
             } else {
                 problems.append("\(path): credentials must lie under root \(root) or home \(home)")
             }
         }
-        for path in include {
+        for included in include {
+            let path = included.pathString
             var st = stat()
             guard lstat(path, &st) == 0 else {
                 if errno == ENOENT {
@@ -135,12 +136,12 @@ struct CredentialsCollector {
             }
             switch st.st_mode & S_IFMT {
             case S_IFREG:
-                add(path)
+                add(included)
             case S_IFDIR:
                 var walk = WorkspaceWalk()
                 let destination = self.destination
-                walk.skip = { GlobSupport.isInside($0, destination) }
-                walk.run(base: path)
+                walk.skip = { $0.isDescendantOrSelf(of: destination) }
+                walk.run(base: included)
                 problems += walk.problems
                 for rel in walk.ignored { warnings.append("\(path)/\(rel): not a regular file; not in the vault") }
                 for entry in walk.entries {
@@ -176,7 +177,7 @@ struct CredentialsCollector {
                 failures.isEmpty
                 ? ComponentRecord(
                     id: .credentials, status: .skipped,
-                    reason: "no credential files found in \(include.joined(separator: ", "))")
+                    reason: "no credential files found in \(include.map(\.pathString).joined(separator: ", "))")
                 : ComponentRecord(id: .credentials, status: .failed, reason: failures.joined(separator: "; "))
             return result
         }
@@ -207,7 +208,7 @@ struct CredentialsCollector {
                 block.deallocate()
             }
             for item in found.items {
-                let fd = open(item.absolute, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)
+                let fd = open(item.absolute.pathString, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)
                 guard fd >= 0 else {
                     failures.append("\(item.absolute): \(String(cString: strerror(errno)))")
                     continue
@@ -336,8 +337,9 @@ extension BackupEngine {
     ///   ``Manifest/hmacIterations`` assumes without a vault) and returned so the caller can key
     ///   the manifest (``Manifest/applyHMAC(key:salt:)``) after every other field is final.
     func credentials(
-        into manifest: inout Manifest, partial: String, root: String, home: String, destination: String,
-        credentials include: [String], log: WrittenFileLog? = nil, say: @Sendable (String) -> Void
+        into manifest: inout Manifest, partial: String, root: AbsolutePath, home: AbsolutePath,
+        destination: AbsolutePath, credentials include: [AbsolutePath], log: WrittenFileLog? = nil,
+        say: @Sendable (String) -> Void
     ) async throws -> (ComponentRecord, [String], VaultRunKeys?) {
         let state: VaultPasswordState
         if let vaultPassword {

@@ -75,14 +75,23 @@ public struct DrillJob: Sendable {
     /// - Throws: ``RestoreDrillError/usage(_:)`` without a configuration (except `--set`),
     ///   ``RestoreDrillError/setNotFound(_:)``, or what the drill throws when it cannot run.
     public func run(_ request: Request) async throws -> DrillResult {
-        var setPath = ""
+        guard let workingFolder = try? AbsolutePath(validating: currentDirectory) else {
+            throw RestoreDrillError.usage("the working folder is not an absolute path: \(currentDirectory)")
+        }
+        // The set's path is resolved here, once, against the injected working folder (not the
+        // process's); the drill and the replayer use it as given.
+        var setPath: AbsolutePath?
         var destination: String? = nil
         var store: (any Destination)? = nil
         switch request.pick {
         case .path(let p):
-            setPath = LexicalPath.normalize(
-                p.hasPrefix("/") ? p : (currentDirectory as NSString).appendingPathComponent(p))
-            guard FileManager.default.fileExists(atPath: setPath) else { throw RestoreDrillError.setNotFound(setPath) }
+            guard let resolved = try? AbsolutePath(p, relativeTo: workingFolder) else {
+                throw RestoreDrillError.setNotFound(p)
+            }
+            guard FileManager.default.fileExists(atPath: resolved.pathString) else {
+                throw RestoreDrillError.setNotFound(resolved.pathString)
+            }
+            setPath = resolved
         case .latest, .id, .randomWithin:
             guard let config else {
                 throw RestoreDrillError.usage("no configuration: give --config FILE, or drill a folder with --set PATH")
@@ -116,16 +125,21 @@ public struct DrillJob: Sendable {
             default:
                 picked = try catalogue.latest(now: clock.now())
             }
-            opened = try store.openSet(id: picked.id)
-            setPath = opened?.folder.pathString ?? picked.path
+            // The destination hands back the set's folder as an absolute path: nobody resolves it again.
+            let set = try store.openSet(id: picked.id)
+            opened = set
+            setPath = set.folder
         }
-        let base = currentDirectory
-        let sandboxes = config?.sandbox.folder ?? (base as NSString).appendingPathComponent("sandboxes")
-        let reports = config?.reports.folder ?? (base as NSString).appendingPathComponent("reports")
-        var canaries = [NSTemporaryDirectory()]
-        if let home = ProcessInfo.processInfo.environment["HOME"] { canaries.append(home) }
-        if let config { canaries.append(config.home) }
-        if let local = store as? LocalDestination { canaries.append(local.location) }
+        guard let setPath else {
+            throw RestoreDrillError.usage("no configuration: give --config FILE, or drill a folder with --set PATH")
+        }
+        let sandboxes = try Self.folder(config?.sandbox.folder, orBelow: workingFolder, "sandboxes")
+        let reports = try Self.folder(config?.reports.folder, orBelow: workingFolder, "reports")
+        var canaryTexts = [NSTemporaryDirectory()]
+        if let home = ProcessInfo.processInfo.environment["HOME"] { canaryTexts.append(home) }
+        if let config { canaryTexts.append(config.home) }
+        if let local = store as? LocalDestination { canaryTexts.append(local.location) }
+        let canaries = canaryTexts.compactMap { try? AbsolutePath($0, relativeTo: workingFolder) }
         var options = DrillOptions(
             setPath: setPath, sandboxFolder: sandboxes, reportFolder: reports,
             keep: config?.sandbox.keep ?? .onFailure, keepSandbox: request.keepSandbox,
@@ -140,10 +154,10 @@ public struct DrillJob: Sendable {
         var drill = Drill(options: options, clock: clock, replayer: replayer, progress: progress)
         drill.byteProgress = byteProgress
         var result = try await drill.run()
-        let folder = (reports as NSString).appendingPathComponent(result.drillID.description)
+        let folder = reports.appending(component: result.drillID.description).pathString
         result.reportFolder = folder
         _ = try ReportWriter.write(result, to: folder)
-        _ = try? ReportWriter.prune(reportsRoot: reports, keep: config?.reports.keep ?? 50)
+        _ = try? ReportWriter.prune(reportsRoot: reports.pathString, keep: config?.reports.keep ?? 50)
         if let store {
             _ = try? HistoryStore(store).append(HistoryEvent(drill: result, finishedAt: clock.now()))
         }
@@ -155,6 +169,20 @@ public struct DrillJob: Sendable {
             for w in warnings { progress?("hook: \(w)") }
         }
         return result
+    }
+
+    /// A configured folder (already absolute in a loaded configuration), or `name` below the
+    /// working folder when there is no configuration.
+    /// - Throws: ``RestoreDrillError/usage(_:)`` when the configured value is no path.
+    static func folder(_ configured: String?, orBelow workingFolder: AbsolutePath, _ name: String) throws
+        -> AbsolutePath
+    {
+        guard let configured else { return workingFolder.appending(component: name) }
+        do {
+            return try AbsolutePath(configured, relativeTo: workingFolder)
+        } catch {
+            throw RestoreDrillError.usage("\(name) folder: \(error)")
+        }
     }
 
     /// The text a person reads after a drill: verdict first, then RPO/RTO, counts, failures, paths.

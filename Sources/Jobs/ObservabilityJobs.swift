@@ -68,7 +68,7 @@ public struct CheckJob: Sendable {
         let history = HistoryStore(destination)
         for set in sets {
             let opened = try destination.openSet(id: set.id)
-            let checks = SetReadBack.check(setPath: opened.folder.pathString)
+            let checks = SetReadBack.check(setPath: opened.folder)
             opened.close()
             let failed = checks.contains { $0.verdict == .fail || $0.verdict == .error }
             outcome.sets.append(.init(id: set.id.description, verdict: failed ? .fail : .pass, checks: checks))

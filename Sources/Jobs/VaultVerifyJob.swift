@@ -88,7 +88,7 @@ public struct VaultVerifyJob: Sendable {
         if case .verified(let index) = set.authentication { password = authenticator.passwords[index] }
         let opened = try destination.openSet(id: set.id)
         defer { opened.close() }
-        let checks = VaultVerification.check(setPath: opened.folder.pathString, password: password)
+        let checks = VaultVerification.check(setPath: opened.folder, password: password)
         let failed = checks.contains { $0.verdict == .fail || $0.verdict == .error }
         return Outcome(
             backupID: set.id.description, setPath: set.path, verdict: failed ? .fail : .pass, checks: checks,

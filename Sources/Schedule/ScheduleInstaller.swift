@@ -161,12 +161,13 @@ public struct ScheduleInstaller: Sendable {
     }
 
     func absolute(_ path: String) -> String {
-        if path.hasPrefix("/") { return LexicalPath.normalize(path) }
-        if path == "~" || path.hasPrefix("~/") {
-            return (home as NSString).appendingPathComponent(String(path.dropFirst(2)))
-        }
-        return LexicalPath.normalize(
-            (FileManager.default.currentDirectoryPath as NSString).appendingPathComponent(path))
+        // `~` and `~/…` below the home, anything else below this process's working folder.
+        let tilde = path == "~" || path.hasPrefix("~/")
+        let text = tilde ? String(path.dropFirst(2)) : path
+        guard let folder = try? AbsolutePath(validating: tilde ? home : FileManager.default.currentDirectoryPath),
+            let resolved = try? AbsolutePath(text.isEmpty ? "." : text, relativeTo: folder)
+        else { return path }
+        return resolved.pathString
     }
 
     /// The absolute, symlink-free path of the running executable (`/proc/self/exe` on Linux).

@@ -14,16 +14,16 @@ public enum DamageKind: String, Codable, Sendable {
 /// What one damage works on: a private copy of a good set, never the good set itself.
 final class DamageContext {
     /// The damaged copy, `<selftest>/damaged/<damage-id>/<set-id>`.
-    let setPath: String
+    let setPath: AbsolutePath
     /// Its manifest; a damage edits it and calls ``seal(renderScript:)``.
     var manifest: Manifest
     /// A scratch folder for this damage.
-    let scratch: String
+    let scratch: AbsolutePath
     /// The folder sandboxes are made in (a script writing `../../x` from its work folder lands here).
-    let sandboxFolder: String
+    let sandboxFolder: AbsolutePath
     /// The real temporary folder and home of this process (where hostile scripts try to write).
-    let realTemp: String
-    let realHome: String
+    let realTemp: AbsolutePath
+    let realHome: AbsolutePath
     /// A random token naming the files a hostile script tries to create.
     let token: String
     /// The subject the expected check must name (e.g. the damaged artifact), when it matters.
@@ -36,8 +36,8 @@ final class DamageContext {
     var listener: LoopbackListener?
 
     init(
-        setPath: String, manifest: Manifest, scratch: String, sandboxFolder: String, realTemp: String,
-        realHome: String
+        setPath: AbsolutePath, manifest: Manifest, scratch: AbsolutePath, sandboxFolder: AbsolutePath,
+        realTemp: AbsolutePath, realHome: AbsolutePath
     ) {
         self.setPath = setPath
         self.manifest = manifest
@@ -48,7 +48,13 @@ final class DamageContext {
         self.token = Hex.encode((0..<6).map { _ in UInt8.random(in: 0...255) })
     }
 
-    func path(_ relative: String) -> String { PathText2.join(setPath, relative) }
+    /// The file `relative` (an artifact name of the good set, so always inside it) of the copy.
+    func path(_ relative: String) -> String {
+        guard let inside = try? RelativePath(validatingBeneath: relative) else {
+            preconditionFailure("not a name inside the set: \(relative)")
+        }
+        return setPath.appending(inside).pathString
+    }
 
     /// Rewrites digests, SHA256SUMS and the manifest checksum (see ``SetSealer``).
     func seal(renderScript: Bool = true) throws {
@@ -204,7 +210,7 @@ extension SelftestDamage {
             ) { c in
                 let members = try SelftestArchive.read(c.path("code.tar.gz"))
                 try SelftestArchive.writeCut(
-                    members, keep: members.count / 2, to: c.path("code.tar.gz"), scratch: c.scratch)
+                    members, keep: members.count / 2, to: c.path("code.tar.gz"), scratch: c.scratch.pathString)
                 try c.seal()
                 c.expectedSubject = "code.tar.gz"
             })
@@ -286,7 +292,7 @@ extension SelftestDamage {
             ) { c in
                 let (_, record) = try c.wholeDatabase()
                 // A genuine WAL of this database: a copy switched to WAL mode, written, read while open.
-                let copy = c.scratch + "/wal-source.db"
+                let copy = c.scratch.appending(component: "wal-source.db").pathString
                 try FileManager.default.copyItem(atPath: c.path(record.artifact!), toPath: copy)
                 let wal = try SelftestSQL.walWhileOpen(
                     copy, "CREATE TABLE late(x); INSERT INTO late VALUES ('written after the copy');")
@@ -432,9 +438,9 @@ extension SelftestDamage {
                 kind: .sealed, expected: .restoreScript
             ) { c in
                 let targets = [
-                    PathText2.join(c.sandboxFolder, "restore-drill-escape-\(c.token)"),
-                    PathText2.join(c.realTemp, "restore-drill-escape-\(c.token)"),
-                    PathText2.join(c.realHome, "restore-drill-escape-\(c.token)"),
+                    c.sandboxFolder.appending(component: "restore-drill-escape-\(c.token)").pathString,
+                    c.realTemp.appending(component: "restore-drill-escape-\(c.token)").pathString,
+                    c.realHome.appending(component: "restore-drill-escape-\(c.token)").pathString,
                 ]
                 try c.replaceScript(
                     """

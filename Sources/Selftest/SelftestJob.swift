@@ -86,14 +86,23 @@ public struct SelftestJob: Sendable {
         let damages = options.only.isEmpty ? catalogue : catalogue.filter { options.only.contains($0.id) }
         let fm = FileManager.default
         let base =
-            options.folder
-            ?? (NSTemporaryDirectory() as NSString).appendingPathComponent(
-                "restore-drill-selftest-\(Int(clock.now().timeIntervalSince1970))-\(getpid())")
+            try options.folder
+            ?? AbsolutePath(validating: NSTemporaryDirectory()).appending(
+                component: "restore-drill-selftest-\(Int(clock.now().timeIntervalSince1970))-\(getpid())"
+            ).pathString
         if let items = try? fm.contentsOfDirectory(atPath: base), !items.isEmpty {
             throw RestoreDrillError.usage("\(base) is not empty: the selftest only works in an empty or new folder")
         }
         try Self.mkdir(base)
         defer { if !options.keep { try? fm.removeItem(atPath: base) } }
+        // The work folder as the file calls above see it: a relative `--folder` is below this
+        // process's working folder.
+        let baseFolder: AbsolutePath
+        do {
+            baseFolder = try AbsolutePath(base, relativeTo: AbsolutePath(validating: fm.currentDirectoryPath))
+        } catch {
+            throw RestoreDrillError.usage("selftest folder \(base): \(error)")
+        }
 
         // The sample and two good sets.
         progress?("selftest: making a small sample workspace in \(base)")
@@ -103,8 +112,9 @@ public struct SelftestJob: Sendable {
         sampleOptions.walDatabases = []
         sampleOptions.largeDatabaseBytes = 1536 << 10
         sampleOptions.agents = 4
-        let sample = try SampleWorkspace.make(at: PathText2.join(base, "workspace"), options: sampleOptions)
-        let good = PathText2.join(base, "good")
+        let sample = try SampleWorkspace.make(
+            at: baseFolder.appending(component: "workspace").pathString, options: sampleOptions)
+        let good = baseFolder.appending(component: "good").pathString
         var config = sample.config(destination: good, baseFolder: base)
         config.databases.smallLimit = 1 << 20
         config.databases.chunkSize = 256 << 10
@@ -123,20 +133,26 @@ public struct SelftestJob: Sendable {
                     + failed.map { "\($0.id.rawValue): \($0.reason ?? "")" }.joined(separator: "; "))
         }
 
-        let realTemp = (NSTemporaryDirectory() as NSString).standardizingPath
-        let realHome = ProcessInfo.processInfo.environment["HOME"].map { ($0 as NSString).standardizingPath }
-        let sandboxes = PathText2.join(base, "sandboxes")
-        let reports = PathText2.join(base, "reports")
-        func drill(_ setPath: String, destination: String) async throws -> DrillResult {
-            let folders = [realTemp, realHome, sample.home, destination].compactMap { $0 }
+        // The real temporary folder and home, links resolved (realpath) on purpose: hostile
+        // scripts aim at where these land on disk, and the canaries watch the same places.
+        let realTemp = try AbsolutePath(validating: NSTemporaryDirectory()).resolvingSymlinks()
+        let realHome = ProcessInfo.processInfo.environment["HOME"].flatMap {
+            try? AbsolutePath(validating: $0).resolvingSymlinks()
+        }
+        let sandboxes = baseFolder.appending(component: "sandboxes")
+        let reports = baseFolder.appending(component: "reports")
+        func drill(_ setPath: AbsolutePath, destination: AbsolutePath) async throws -> DrillResult {
+            let folders = [realTemp, realHome, try? AbsolutePath(validating: sample.home), destination].compactMap {
+                $0
+            }
             let drillOptions = DrillOptions(
                 setPath: setPath, sandboxFolder: sandboxes, reportFolder: reports,
                 keep: options.keep ? .onFailure : .never, requireIsolation: options.requireIsolation,
                 limits: options.limits, timeout: options.timeout, outputCap: options.outputCap,
-                isolation: options.isolation, destination: destination,
+                isolation: options.isolation, destination: destination.pathString,
                 canaryFolders: Array(Set(folders)).sorted(), maxShrink: config.coverage.maxShrink)
             var result = try await Drill(options: drillOptions, clock: clock, replayer: replayer).run()
-            let folder = PathText2.join(reports, result.drillID.description)
+            let folder = reports.appending(component: result.drillID.description).pathString
             result.reportFolder = folder
             _ = try? ReportWriter.write(result, to: folder)
             return result
@@ -144,7 +160,8 @@ public struct SelftestJob: Sendable {
 
         progress?("selftest: drilling the good set \(second.manifest.id)")
         let goodStart = Date()
-        let goodResult = try await drill(second.setPath, destination: good)
+        let goodResult = try await drill(
+            try AbsolutePath(validating: second.setPath), destination: baseFolder.appending(component: "good"))
         let goodFailures = goodResult.checks.filter { $0.verdict == .fail || $0.verdict == .error }
         let goodRow = SelftestRow(
             damage: "good", title: "the good set \(second.manifest.id)", kind: nil, expected: nil,
@@ -159,11 +176,14 @@ public struct SelftestJob: Sendable {
         for (number, damage) in damages.enumerated() {
             progress?("selftest: \(number + 1)/\(damages.count) \(damage.id)")
             let started = Date()
-            let destination = PathText2.join(base, "damaged/\(damage.id)")
-            let scratch = PathText2.join(base, "scratch/\(damage.id)")
+            let destinationFolder = baseFolder.appending(components: "damaged", damage.id)
+            let scratchFolder = baseFolder.appending(components: "scratch", damage.id)
+            let destination = destinationFolder.pathString
+            let scratch = scratchFolder.pathString
             try Self.mkdir(destination)
             try Self.mkdir(scratch)
-            let copy = PathText2.join(destination, second.manifest.id.description)
+            let copyFolder = destinationFolder.appending(component: second.manifest.id.description)
+            let copy = copyFolder.pathString
             var row = SelftestRow(
                 damage: damage.id, title: damage.title, kind: damage.kind, expected: damage.expected, verdict: nil,
                 failedChecks: [], caught: false, evidence: "", problems: [], deviation: damage.deviation, seconds: 0,
@@ -173,10 +193,10 @@ public struct SelftestJob: Sendable {
                 if damage.needsPrevious {
                     try fm.copyItem(
                         atPath: first.setPath,
-                        toPath: PathText2.join(destination, first.manifest.id.description))
+                        toPath: destinationFolder.appending(component: first.manifest.id.description).pathString)
                 }
                 let context = DamageContext(
-                    setPath: copy, manifest: try Manifest.load(setPath: copy), scratch: scratch,
+                    setPath: copyFolder, manifest: try Manifest.load(setPath: copy), scratch: scratchFolder,
                     sandboxFolder: sandboxes,
                     realTemp: realTemp, realHome: realHome ?? realTemp)
                 do {
@@ -184,7 +204,7 @@ public struct SelftestJob: Sendable {
                 } catch {
                     throw SelftestError.damageNotMade("\(error)")
                 }
-                let result = try await drill(copy, destination: destination)
+                let result = try await drill(copyFolder, destination: destinationFolder)
                 row = Self.evaluate(row, damage: damage, context: context, result: result)
             } catch SelftestError.damageNotMade(let why) {
                 row.problems = ["the damage could not be made: \(why)"]

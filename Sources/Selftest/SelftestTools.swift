@@ -20,11 +20,12 @@ enum SetSealer {
     /// list or rewrite prefix reaches the script, as the engine would have written it), then writes
     /// `SHA256SUMS` and `manifest.json` with a fresh self-checksum.
     /// - Throws: ``RestoreDrillError/io(path:message:)`` when a file cannot be read or written.
-    static func seal(setPath: String, manifest: inout Manifest, renderScript: Bool) throws {
+    static func seal(setPath: AbsolutePath, manifest: inout Manifest, renderScript: Bool) throws {
         let scriptName = manifest.restoreScript
         var artifacts = manifest.artifacts.filter { !(renderScript && $0.path == scriptName) }
         for i in artifacts.indices {
-            let path = PathText2.join(setPath, artifacts[i].path)
+            guard let inside = try? RelativePath(validatingBeneath: artifacts[i].path) else { continue }
+            let path = setPath.appending(inside).pathString
             guard FileManager.default.fileExists(atPath: path) else { continue }
             let (sha, size) = try SHA256Digest.file(at: path)
             artifacts[i].sha256 = sha
@@ -32,7 +33,7 @@ enum SetSealer {
         }
         manifest.artifacts = artifacts
         if renderScript {
-            let path = PathText2.join(setPath, scriptName)
+            let path = setPath.appending(component: scriptName).pathString
             let text = Data(RestoreScript.render(manifest).utf8)
             try write(text, to: path, mode: 0o755)
             manifest.artifacts.append(
@@ -41,8 +42,10 @@ enum SetSealer {
                     sha256: SHA256Digest.hex(of: text)))
         }
         try write(
-            manifest.renderedChecksumList(), to: PathText2.join(setPath, Manifest.checksumListFileName), mode: 0o644)
-        try write(try manifest.encodedForDisk(), to: PathText2.join(setPath, Manifest.fileName), mode: 0o644)
+            manifest.renderedChecksumList(), to: setPath.appending(component: Manifest.checksumListFileName).pathString,
+            mode: 0o644)
+        try write(
+            try manifest.encodedForDisk(), to: setPath.appending(component: Manifest.fileName).pathString, mode: 0o644)
     }
 
     /// Replaces the file at `path` with `data` and sets its mode.
@@ -52,13 +55,6 @@ enum SetSealer {
         guard FileManager.default.createFile(atPath: path, contents: data, attributes: [.posixPermissions: mode])
         else { throw RestoreDrillError.io(path: path, message: "cannot write") }
         chmod(path, mode_t(mode))
-    }
-}
-
-/// Path joining for the selftest (the Verifier's `PathText` is internal to it).
-enum PathText2 {
-    static func join(_ a: String, _ b: String) -> String {
-        b.isEmpty ? a : (a.hasSuffix("/") ? a + b : a + "/" + b)
     }
 }
 

@@ -92,22 +92,24 @@ struct ArchiveInspection {
         let raw = member.rawName
         if raw.hasPrefix("/") { out.append("absolute name") }
         if raw.split(separator: "/").contains("..") { out.append("`..` segment in the name") }
-        if PathText.hasControlCharacters(raw) { out.append("control character in the name") }
+        if TextFormat.hasControlCharacters(raw) { out.append("control character in the name") }
         if member.type == nil { out.append("device, fifo or socket") }
-        if member.mode & 0o6000 != 0 { out.append("setuid or setgid bit (mode \(PathText.octal(member.mode)))") }
+        if member.mode & 0o6000 != 0 { out.append("setuid or setgid bit (mode \(TextFormat.octal(member.mode)))") }
         if let target = member.symlink {
-            if PathText.hasControlCharacters(target) { out.append("control character in the link target") }
+            if TextFormat.hasControlCharacters(target) { out.append("control character in the link target") }
             if target.hasPrefix("/") {
                 out.append("symlink to absolute path \(target) leaves the restore root")
             } else {
-                let folder = (member.name as NSString).deletingLastPathComponent
-                if PathText.normalizedRelative(PathText.join(folder, target)) == nil {
+                // The target taken from the link's folder, folded lexically: a leading `..` leaves.
+                let name = String(member.name.drop { $0 == "/" })  // an absolute name is flagged above
+                let folder = (try? RelativePath(validating: name))?.ancestors.last ?? .dot
+                if (try? RelativePath(validating: target)).map({ folder.appending($0).climbsAbove }) ?? true {
                     out.append("symlink target \(target) leaves the restore root")
                 }
             }
         }
         if let target = member.hardlink {
-            if target.hasPrefix("/") || PathText.normalizedRelative(target) == nil
+            if (try? RelativePath(validatingBeneath: target)) == nil
                 || target.split(separator: "/").contains("..")
             {
                 out.append("hard link to \(target) leaves the restore root")
@@ -119,15 +121,16 @@ struct ArchiveInspection {
     /// Runs `restore.archives` on one archive artifact.
     /// - Parameters:
     ///   - expected: the manifest's records this archive must hold (relative to `$ROOT`).
-    static func check(archive artifact: ArtifactRecord, setPath: String, expected: [FileRecord]) -> CheckResult {
+    static func check(archive artifact: ArtifactRecord, setPath: AbsolutePath, expected: [FileRecord]) -> CheckResult {
         let watch = Stopwatch()
         func result(_ verdict: Verdict, _ message: String, _ evidence: [String]) -> CheckResult {
             CheckResult(
                 check: .restoreArchives, subject: artifact.path, verdict: verdict, message: message,
                 evidence: evidence, seconds: watch.seconds)
         }
-        let path = PathText.join(setPath, artifact.path)
-        guard FileFacts.of(path)?.type == .file else {
+        let inside = try? RelativePath(validatingBeneath: artifact.path)
+        let path = inside.map { setPath.appending($0).pathString } ?? ""
+        guard inside != nil, FileFacts.of(path)?.type == .file else {
             return result(.fail, "\(artifact.path): archive is missing", [])
         }
         let (members, readError) = members(of: path)
@@ -148,7 +151,8 @@ struct ArchiveInspection {
         }
         var wanted: [String: FileType] = [:]
         for record in expected { wanted[record.path] = record.type }
-        let listedFolders = Set(expected.flatMap { PathText.ancestors($0.path) })
+        let listedFolders = Set(
+            expected.flatMap { (try? RelativePath(validating: $0.path))?.ancestors.map(\.pathString) ?? [] })
         var missing: [String] = []
         var extra: [String] = []
         var wrongType: [String] = []

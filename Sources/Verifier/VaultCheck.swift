@@ -47,7 +47,7 @@ final class VaultKeyCache {
 /// evidence line holds plaintext or a plain hash of it.
 struct VaultCheck {
     let manifest: Manifest
-    let setPath: String
+    let setPath: AbsolutePath
     /// nil when no password was given.
     let keys: VaultKeyCache?
     /// `set.manifest`'s HMAC outcome with the same password: true verified, false not, nil unknown.
@@ -114,7 +114,7 @@ struct VaultCheck {
         guard !vault.artifact.isEmpty, !vault.artifact.contains("/"), !vault.artifact.hasPrefix(".") else {
             return .failed(result(.fail, "vault artifact \"\(vault.artifact)\" is not a plain file name in the set"))
         }
-        let path = PathText.join(setPath, vault.artifact)
+        let path = setPath.appending(component: vault.artifact).pathString
         guard FileFacts.of(path)?.type == .file else {
             return .failed(result(.fail, "\(vault.artifact): missing from the set"))
         }
@@ -230,7 +230,9 @@ struct VaultCheck {
     ///   - newHome: the sandbox home, nil when nothing was restored.
     ///   - newRoot: the sandbox root, nil when nothing was restored.
     ///   - notRestored: why restored files are not checked (with nil home and root).
-    func result(_ opening: Opening, newHome: String?, newRoot: String?, notRestored: String? = nil) -> CheckResult {
+    func result(_ opening: Opening, newHome: AbsolutePath?, newRoot: AbsolutePath?, notRestored: String? = nil)
+        -> CheckResult
+    {
         switch opening {
         case .skip(let reason):
             return .noSubject(.credentialsVault, subject: subject, reason: reason)
@@ -249,12 +251,14 @@ struct VaultCheck {
             var problems: [String] = []
             do {
                 let key = try keys.key(
-                    saltHex: vault.hmacSalt, iterations: vault.iterations, place: PathText.join(setPath, vault.artifact)
-                )
+                    saltHex: vault.hmacSalt, iterations: vault.iterations,
+                    place: setPath.appending(component: vault.artifact).pathString)
                 for file in manifest.files where file.component == .credentials && file.type == .file {
-                    let path = PathText.join(file.base == .root ? newRoot : newHome, file.path)
                     let shown = (file.base == .root ? "$ROOT/" : "~/") + file.path
-                    guard let facts = FileFacts.of(path) else {
+                    // A recorded path that climbs out of the restored tree is never looked at.
+                    guard let inside = try? RelativePath(validatingBeneath: file.path),
+                        let facts = FileFacts.of((file.base == .root ? newRoot : newHome).appending(inside).pathString)
+                    else {
                         problems.append("\(shown): not restored")
                         continue
                     }
@@ -263,8 +267,9 @@ struct VaultCheck {
                         continue
                     }
                     if facts.mode != 0o600 {
-                        problems.append("\(shown): mode \(PathText.octal(facts.mode)), expected 0600")
+                        problems.append("\(shown): mode \(TextFormat.octal(facts.mode)), expected 0600")
                     }
+                    let path = (file.base == .root ? newRoot : newHome).appending(inside).pathString
                     let digest = try Vault.hmacHex(key: key, file: path)
                     if !Vault.tagsEqual(digest, file.hmacSHA256 ?? "") {
                         problems.append("\(shown): restored content differs (HMAC digest does not match)")
@@ -350,7 +355,7 @@ public enum VaultVerification {
     /// `setPath`. Nothing is restored and nothing is written; the plaintext stays in memory.
     /// - Returns: the `set.manifest` result, then the `credentials.vault` result (a skip when the
     ///   set has no vault, or when the manifest is unreadable).
-    public static func check(setPath: String, password: VaultPassword) -> [CheckResult] {
+    public static func check(setPath: AbsolutePath, password: VaultPassword) -> [CheckResult] {
         let keys = VaultKeyCache(password: password)
         let outcome = ManifestCheck.run(setPath: setPath, passwordGiven: true, keys: keys)
         guard let manifest = outcome.manifest else {

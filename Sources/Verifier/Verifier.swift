@@ -22,16 +22,17 @@ import Vault
 
 /// What one drill does, from the command line and configuration.
 public struct DrillOptions: Sendable {
-    /// Absolute path of the backup set folder to drill (read only).
-    public var setPath: String
+    /// The backup set folder to drill (read only), resolved once by the caller: the drill uses it
+    /// as given and never resolves it again.
+    public var setPath: AbsolutePath
     /// Folder under which `<drill-id>/{home,work}` is made (created when missing).
-    public var sandboxFolder: String
+    public var sandboxFolder: AbsolutePath
     /// Folder under which the reports of this drill go, as `<reportFolder>/<drill-id>/`; the drill
     /// itself writes no report (the caller renders ``DrillResult`` there).
-    public var reportFolder: String
+    public var reportFolder: AbsolutePath
     /// A file holding the vault password (read with ``VaultPassword/fromFile(_:)``); nil when none.
     /// Ignored when ``password`` is given.
-    public var passwordFile: String?
+    public var passwordFile: AbsolutePath?
     /// The vault password in memory (from a configured source); nil when none. With neither this
     /// nor ``passwordFile`` credentials are neither restored nor checked.
     ///
@@ -65,7 +66,7 @@ public struct DrillOptions: Sendable {
     public var destinationStore: (any Destination)?
     /// Folders outside the sandbox that the replay must not change (e.g. the real /tmp, the
     /// user's home, the destination); checked before and after the replay.
-    public var canaryFolders: [String]
+    public var canaryFolders: [AbsolutePath]
     /// `coverage.max_shrink`: the largest accepted drop of a component's bytes or files compared
     /// with the previous complete set, as a fraction in 0...1.
     public var maxShrink: Double
@@ -78,11 +79,12 @@ public struct DrillOptions: Sendable {
 
     /// Options with the configuration's defaults for everything but the three folders.
     public init(
-        setPath: String, sandboxFolder: String, reportFolder: String, passwordFile: String? = nil,
+        setPath: AbsolutePath, sandboxFolder: AbsolutePath, reportFolder: AbsolutePath,
+        passwordFile: AbsolutePath? = nil,
         keep: RestoreDrillConfig.KeepPolicy = .onFailure, keepSandbox: Bool = false, requireIsolation: Bool = false,
         objectives: RestoreDrillConfig.Objectives = .init(), limits: RestoreDrillConfig.ResourceLimits = .init(),
         timeout: Double = 3600, outputCap: Int = 8 << 20, isolation: RestoreDrillConfig.IsolationMode = .auto,
-        destination: String? = nil, canaryFolders: [String] = [], maxShrink: Double = 0.5,
+        destination: String? = nil, canaryFolders: [AbsolutePath] = [], maxShrink: Double = 0.5,
         password: VaultPassword? = nil, authenticator: SetAuthenticator? = nil
     ) {
         self.password = password

@@ -215,7 +215,8 @@ import Testing
         var st = stat()
         guard lstat(path, &st) == 0 else { throw RestoreDrillError.io(path: path, message: "lstat") }
         return WalkEntry(
-            relative: relative, absolute: path, type: .file, mode: Int(st.st_mode) & 0o7777, size: Int64(st.st_size),
+            relative: relative, absolute: try AbsolutePath(validating: path), type: .file,
+            mode: Int(st.st_mode) & 0o7777, size: Int64(st.st_size),
             mtimeSeconds: Int(st.st_mtim.tv_sec), mtimeNanoseconds: Int(st.st_mtim.tv_nsec), linkTarget: nil,
             excludedFromCode: false)
     }

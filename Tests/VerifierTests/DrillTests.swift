@@ -18,7 +18,7 @@ func only(_ result: DrillResult, _ check: CheckID, _ subject: String) -> CheckRe
 /// A listing of every path in a folder with its size and modification time.
 func snapshot(_ folder: String) -> [String: String] {
     var out: [String: String] = [:]
-    for rel in ArtifactCheck.filesInSet(folder) {
+    for rel in ArtifactCheck.filesInSet(try! AbsolutePath(validating: folder)) {
         let attributes = try? FileManager.default.attributesOfItem(atPath: folder + "/" + rel)
         out[rel] = "\(attributes?[.size] ?? "?") \(attributes?[.modificationDate] ?? "?")"
     }
@@ -108,7 +108,7 @@ func snapshot(_ folder: String) -> [String: String] {
     @Test func missingSetFolderThrows() async throws {
         let fixture = try Fixture()
         var options = fixture.drillOptions()
-        options.setPath = fixture.destination + "/full_20000101_000000"
+        options.setPath = try AbsolutePath(validating: fixture.destination + "/full_20000101_000000")
         await #expect(throws: RestoreDrillError.self) { try await fixture.drill(options) }
     }
 
@@ -272,7 +272,7 @@ func snapshot(_ folder: String) -> [String: String] {
             try fixture.seal()
             let artifact = try #require(fixture.manifest.artifact("code.tar.gz"))
             let check = ArchiveInspection.check(
-                archive: artifact, setPath: fixture.setPath,
+                archive: artifact, setPath: try AbsolutePath(validating: fixture.setPath),
                 expected: fixture.manifest.files.filter { $0.component == .code })
             #expect(check.verdict == .fail, "\(member)")
             #expect(check.message.contains(text), "\(check.message)")
