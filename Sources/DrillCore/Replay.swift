@@ -26,8 +26,10 @@ public struct ReplayRequest: Sendable, Equatable {
     public init(
         script: String, arguments: [String], setFolder: String, sandboxFolder: String,
         environment: [String: String] = [:], workingDirectory: String, extraReadOnly: [String] = [],
-        limits: RestoreDrillConfig.ResourceLimits = .init(), timeout: Double = 3600, outputCap: Int = 8 << 20,
-        isolation: RestoreDrillConfig.IsolationMode = .auto
+        limits: RestoreDrillConfig.ResourceLimits = .init(),
+        timeout: Double = RestoreDrillConfig.SandboxSettings.defaultTimeout,
+        outputCap: Int = RestoreDrillConfig.SandboxSettings.defaultOutputCap,
+        isolation: RestoreDrillConfig.IsolationMode = RestoreDrillConfig.SandboxSettings.defaultIsolation
     ) {
         self.script = script
         self.arguments = arguments

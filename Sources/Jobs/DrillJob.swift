@@ -88,11 +88,13 @@ public struct DrillJob: Sendable {
             currentDirectory: currentDirectory)
         let previousPasswords =
             password == nil
-            ? [] : try await SetTrust.previousPasswords(config: config, runner: passwordRunner, environment: environment)
+            ? []
+            : try await SetTrust.previousPasswords(config: config, runner: passwordRunner, environment: environment)
         let authenticator = password.map { SetAuthenticator(passwords: [$0] + previousPasswords) }
         if let config, destination != nil {
             switch request.pick {
-            case .id(let id): setPath = try SetLocator.byID(id, in: config.destination, authenticator: authenticator).path
+            case .id(let id):
+                setPath = try SetLocator.byID(id, in: config.destination, authenticator: authenticator).path
             case .randomWithin(let days):
                 setPath = try SetLocator.randomWithin(
                     days: Double(days), now: clock.now(), in: config.destination, authenticator: authenticator
@@ -103,19 +105,23 @@ public struct DrillJob: Sendable {
             }
         }
         let base = currentDirectory
-        let sandboxes = config?.sandbox.folder ?? (base as NSString).appendingPathComponent("sandboxes")
-        let reports = config?.reports.folder ?? (base as NSString).appendingPathComponent("reports")
+        // Without a configuration, the configuration's defaults in the current folder.
+        let sandboxSettings = config?.sandbox ?? RestoreDrillConfig.SandboxSettings(baseFolder: base)
+        let reportSettings = config?.reports ?? RestoreDrillConfig.ReportSettings(baseFolder: base)
+        let sandboxes = sandboxSettings.folder
+        let reports = reportSettings.folder
         var canaries = [NSTemporaryDirectory()]
         if let home = ProcessInfo.processInfo.environment["HOME"] { canaries.append(home) }
         if let config { canaries.append(config.home) }
         if let destination { canaries.append(destination) }
         let options = DrillOptions(
             setPath: setPath, sandboxFolder: sandboxes, reportFolder: reports,
-            keep: config?.sandbox.keep ?? .onFailure, keepSandbox: request.keepSandbox,
+            keep: sandboxSettings.keep, keepSandbox: request.keepSandbox,
             requireIsolation: request.requireIsolation, objectives: config?.objectives ?? .init(),
-            limits: config?.sandbox.limits ?? .init(), timeout: config?.sandbox.timeout ?? 3600,
-            isolation: config?.sandbox.isolation ?? .auto, destination: destination,
-            canaryFolders: Array(Set(canaries)).sorted(), maxShrink: config?.coverage.maxShrink ?? 0.5,
+            limits: sandboxSettings.limits, timeout: sandboxSettings.timeout,
+            isolation: sandboxSettings.isolation, destination: destination,
+            canaryFolders: Array(Set(canaries)).sorted(),
+            maxShrink: (config?.coverage ?? .init()).maxShrink,
             password: password, authenticator: authenticator)
         let lock = try destination.flatMap { try DestinationLock.acquire(destination: $0, mode: .shared) }
         defer { lock?.release() }
@@ -125,7 +131,7 @@ public struct DrillJob: Sendable {
         let folder = (reports as NSString).appendingPathComponent(result.drillID.description)
         result.reportFolder = folder
         _ = try ReportWriter.write(result, to: folder)
-        _ = try? ReportWriter.prune(reportsRoot: reports, keep: config?.reports.keep ?? 50)
+        _ = try? ReportWriter.prune(reportsRoot: reports, keep: reportSettings.keep)
         if let destination {
             _ = try? HistoryStore(destination: destination).append(HistoryEvent(drill: result, finishedAt: clock.now()))
         }
@@ -156,7 +162,7 @@ public struct DrillJob: Sendable {
                 "  \(check.rawValue.padding(toLength: 21, withPad: " ", startingAt: 0)) \(parts.joined(separator: ", "))"
             )
         }
-        for c in r.checks where c.verdict == .fail || c.verdict == .error {
+        for c in r.checks.problems {
             lines.append("  \(c.verdict.rawValue.uppercased()) \(c.check.rawValue) \(c.subject): \(c.message)")
         }
         if let folder = r.reportFolder { lines.append("  reports: \(folder)/{junit.xml,report.md,report.json}") }

@@ -39,7 +39,7 @@ public struct CheckJob: Sendable {
             guard !sets.isEmpty else { return "no sets to check" }
             return sets.map { s in
                 var lines = ["\(s.id): \(s.verdict == .pass ? "PASS" : "FAIL") (\(s.checks.count) checks)"]
-                for c in s.checks where c.verdict == .fail || c.verdict == .error {
+                for c in s.checks.problems {
                     lines.append("  \(c.verdict.rawValue.uppercased()) \(c.check.rawValue) \(c.subject): \(c.message)")
                 }
                 return lines.joined(separator: "\n")
@@ -61,11 +61,11 @@ public struct CheckJob: Sendable {
         var outcome = Outcome(sets: [])
         for set in sets {
             let checks = SetReadBack.check(setPath: set.path)
-            let failed = checks.contains { $0.verdict == .fail || $0.verdict == .error }
-            outcome.sets.append(.init(id: set.id.description, verdict: failed ? .fail : .pass, checks: checks))
+            let verdict = Verdict.rollup(checks.map(\.verdict), requirePass: false)
+            outcome.sets.append(.init(id: set.id.description, verdict: verdict, checks: checks))
             _ = try? HistoryStore(destination: config.destination).append(
                 HistoryEvent(
-                    kind: .check, time: clock.now(), status: failed ? .fail : .pass, backupID: set.id,
+                    kind: .check, time: clock.now(), status: verdict == .pass ? .pass : .fail, backupID: set.id,
                     details: ["checks": String(checks.count)]))
         }
         return outcome

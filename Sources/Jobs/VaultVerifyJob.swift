@@ -82,9 +82,9 @@ public struct VaultVerifyJob: Sendable {
         var password = current
         if case .verified(let index) = set.authentication { password = authenticator.passwords[index] }
         let checks = VaultVerification.check(setPath: set.path, password: password)
-        let failed = checks.contains { $0.verdict == .fail || $0.verdict == .error }
         return Outcome(
-            backupID: set.id.description, setPath: set.path, verdict: failed ? .fail : .pass, checks: checks,
+            backupID: set.id.description, setPath: set.path,
+            verdict: Verdict.rollup(checks.map(\.verdict), requirePass: false), checks: checks,
             matchedPassword: set.authentication.matchedPassword)
     }
 }

@@ -44,8 +44,8 @@ public struct RestoreSandbox: Sendable, Equatable {
     ///
     /// The sandboxes folder itself is created (0755) when missing, so that an unprivileged replay
     /// uid can traverse it.
-    /// - Throws: ``RestoreDrillError/io(path:message:)`` when the folder cannot be made or
-    ///   `<folder>/<drill-id>` already exists.
+    /// - Throws: ``RestoreDrillError/alreadyExists(path:message:)`` when `<folder>/<drill-id>`
+    ///   already exists; ``RestoreDrillError/io(path:message:)`` when a folder cannot be made.
     public static func create(in folder: String, drillID: DrillID) throws -> RestoreSandbox {
         let sandbox = RestoreSandbox(folder: folder, drillID: drillID)
         let fm = FileManager.default
@@ -58,8 +58,12 @@ public struct RestoreSandbox: Sendable, Equatable {
                 path: sandbox.sandboxesFolder, message: "cannot create: \(error.localizedDescription)")
         }
         guard mkdir(sandbox.path, 0o700) == 0 else {
-            let reason = errno == EEXIST ? "already exists" : String(cString: strerror(errno))
-            throw RestoreDrillError.io(path: sandbox.path, message: "cannot create sandbox: \(reason)")
+            if errno == EEXIST {
+                throw RestoreDrillError.alreadyExists(
+                    path: sandbox.path, message: "cannot create sandbox: already exists")
+            }
+            throw RestoreDrillError.io(
+                path: sandbox.path, message: "cannot create sandbox: \(String(cString: strerror(errno)))")
         }
         for folder in [sandbox.home, sandbox.work] {
             guard mkdir(folder, 0o700) == 0 else {
