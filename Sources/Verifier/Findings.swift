@@ -96,6 +96,80 @@ extension Finding.Code {
     /// Members stored more than once.
     public static let archiveMembersDuplicated = Finding.Code("archive.members_duplicated")
 
+    // restore.tree
+    /// A path of the manifest was not restored (data `path`, as shown: `~/…` or `$ROOT/…`).
+    public static let treeMissing = Finding.Code("tree.missing")
+    /// A restored path is of another type than the manifest's.
+    public static let treeTypeMismatch = Finding.Code("tree.type_mismatch")
+    /// A restored path has another mode than the manifest's.
+    public static let treeModeMismatch = Finding.Code("tree.mode_mismatch")
+    /// A restored symlink points elsewhere than the manifest says.
+    public static let treeLinkMismatch = Finding.Code("tree.link_mismatch")
+    /// A restored file has another size than the manifest's.
+    public static let treeSizeMismatch = Finding.Code("tree.size_mismatch")
+    /// A restored file's SHA-256 differs from the manifest's.
+    public static let treeDigestMismatch = Finding.Code("tree.digest_mismatch")
+    /// A restored file cannot be read.
+    public static let treeUnreadable = Finding.Code("tree.unreadable")
+    /// Restored files that the manifest does not list (data `paths`).
+    public static let treeExtraFiles = Finding.Code("tree.extra_files")
+    /// The component failed at backup: nothing of it can be restored.
+    public static let treeComponentFailed = Finding.Code("tree.component_failed")
+
+    // rpo and rto
+    /// The newest complete set is dated in the future: the RPO cannot be measured.
+    public static let rpoFutureSet = Finding.Code("rpo.future_set")
+    /// The destination holds no complete set.
+    public static let rpoNoCompleteSet = Finding.Code("rpo.no_complete_set")
+    /// The newest complete set is older than the RPO objective.
+    public static let rpoExceeded = Finding.Code("rpo.exceeded")
+    /// The destination could not be read to measure the RPO (an ``Verdict/error``).
+    public static let rpoUnmeasurable = Finding.Code("rpo.unmeasurable")
+    /// The replay took longer than the RTO objective.
+    public static let rtoExceeded = Finding.Code("rto.exceeded")
+
+    // credentials.vault
+    /// The credentials component failed at backup.
+    public static let vaultComponentFailed = Finding.Code("vault.component_failed")
+    /// The vault artifact's name is not a plain file name.
+    public static let vaultArtifactName = Finding.Code("vault.artifact_name")
+    /// The vault artifact is absent.
+    public static let vaultMissing = Finding.Code("vault.missing")
+    /// The vault's cipher or KDF is not the one this build reads.
+    public static let vaultUnsupported = Finding.Code("vault.unsupported")
+    /// The vault's HMAC tag does not match (data `cause`: `tampered`, `wrong_password`, `unknown`).
+    public static let vaultTagMismatch = Finding.Code("vault.tag_mismatch")
+    /// The key could not be derived or the tag computed.
+    public static let vaultKeyFailed = Finding.Code("vault.key_failed")
+    /// The tag verifies but decryption failed.
+    public static let vaultDecryptFailed = Finding.Code("vault.decrypt_failed")
+    /// The decrypted tar cannot be read.
+    public static let vaultTarUnreadable = Finding.Code("vault.tar_unreadable")
+    /// A member is stored twice in the vault.
+    public static let vaultMemberDuplicated = Finding.Code("vault.member_duplicated")
+    /// A credential file of the manifest is absent from the vault.
+    public static let vaultMemberMissing = Finding.Code("vault.member_missing")
+    /// A vault member is not a regular file.
+    public static let vaultMemberNotFile = Finding.Code("vault.member_not_file")
+    /// A vault member's size differs from the manifest's.
+    public static let vaultMemberSize = Finding.Code("vault.member_size")
+    /// A vault member's HMAC digest differs from the manifest's.
+    public static let vaultMemberDigest = Finding.Code("vault.member_digest")
+    /// The manifest records no HMAC digest for a credential file.
+    public static let vaultMemberNoDigest = Finding.Code("vault.member_no_digest")
+    /// A vault member the manifest does not list.
+    public static let vaultMemberExtra = Finding.Code("vault.member_extra")
+    /// A credential file was not restored.
+    public static let vaultRestoredMissing = Finding.Code("vault.restored_missing")
+    /// A restored credential is not a regular file.
+    public static let vaultRestoredNotFile = Finding.Code("vault.restored_not_file")
+    /// A restored credential's mode is not 0600.
+    public static let vaultRestoredMode = Finding.Code("vault.restored_mode")
+    /// A restored credential's HMAC digest does not match.
+    public static let vaultRestoredDigest = Finding.Code("vault.restored_digest")
+    /// The restored credentials cannot be read.
+    public static let vaultRestoredUnreadable = Finding.Code("vault.restored_unreadable")
+
     // restore.script
     /// The replay could not start (an ``Verdict/error``).
     public static let scriptNotStarted = Finding.Code("script.not_started")
@@ -353,6 +427,210 @@ extension Finding {
         Finding(
             .archiveMembersDuplicated, data: ["paths": listValue(paths)],
             message: "members stored twice: " + ArchiveInspection.sample(paths))
+    }
+
+    // MARK: restore.tree (each message names the path as shown: `~/…` or `$ROOT/…`)
+
+    static func treeMissing(_ path: String) -> Finding {
+        Finding(.treeMissing, data: ["path": path], message: "\(path): missing")
+    }
+
+    static func treeTypeMismatch(_ path: String, actual: String, expected: FileType) -> Finding {
+        Finding(
+            .treeTypeMismatch, data: ["path": path, "actual": actual, "expected": expected.rawValue],
+            message: "\(path): is a \(actual), expected \(expected.rawValue)")
+    }
+
+    /// `actual` and `expected` in octal as the message shows them (`0644`).
+    static func treeModeMismatch(_ path: String, actual: String, expected: String) -> Finding {
+        Finding(
+            .treeModeMismatch, data: ["path": path, "actual": actual, "expected": expected],
+            message: "\(path): mode \(actual), expected \(expected)")
+    }
+
+    static func treeLinkMismatch(_ path: String, actual: String, expected: String) -> Finding {
+        Finding(
+            .treeLinkMismatch, data: ["path": path, "actual": actual, "expected": expected],
+            message: "\(path): link points to \(actual), expected \(expected)")
+    }
+
+    static func treeSizeMismatch(_ path: String, actual: Int64, expected: Int64) -> Finding {
+        Finding(
+            .treeSizeMismatch, data: ["path": path, "actual": "\(actual)", "expected": "\(expected)"],
+            message: "\(path): \(actual) bytes, expected \(expected)")
+    }
+
+    static func treeDigestMismatch(_ path: String, actual: String, expected: String) -> Finding {
+        Finding(
+            .treeDigestMismatch, data: ["path": path, "actual": actual, "expected": expected],
+            message: "\(path): SHA-256 differs from the manifest")
+    }
+
+    static func treeUnreadable(_ path: String, _ error: any Error) -> Finding {
+        Finding(
+            .treeUnreadable, data: ["path": path, "error": "\(error)"], message: "\(path): cannot be read: \(error)")
+    }
+
+    static func treeExtraFiles(_ paths: [String]) -> Finding {
+        Finding(
+            .treeExtraFiles, data: ["paths": listValue(paths)],
+            message: "\(paths.count) extra files not in the manifest: " + ArchiveInspection.sample(paths))
+    }
+
+    static func treeComponentFailed(reason: String) -> Finding {
+        Finding(
+            .treeComponentFailed, data: ["reason": reason],
+            message: "component failed at backup, nothing of it can be restored: \(reason)")
+    }
+
+    // MARK: rpo and rto
+
+    static func rpoFutureSet(_ id: String, now: String) -> Finding {
+        Finding(
+            .rpoFutureSet, data: ["set": id, "now": now],
+            message:
+                "set \(id) is dated in the future (the clock of the machine that made it was wrong); the RPO cannot be measured"
+        )
+    }
+
+    static let rpoNoCompleteSet = Finding(.rpoNoCompleteSet, message: "no complete backup set")
+
+    /// `age` and `objective` in seconds.
+    static func rpoExceeded(set id: String, age: Double, objective: Double) -> Finding {
+        Finding(
+            .rpoExceeded, data: ["set": id, "age_seconds": "\(age)", "objective_seconds": "\(objective)"],
+            message:
+                "newest complete set \(id) is \(Units.humanSeconds(age)) old, over the objective \(Units.humanSeconds(objective))"
+        )
+    }
+
+    static func rpoUnmeasurable(_ error: any Error) -> Finding {
+        Finding(.rpoUnmeasurable, data: ["error": "\(error)"], message: "\(error)")
+    }
+
+    /// `seconds` and `objective` in seconds.
+    static func rtoExceeded(seconds: Double, objective: Double) -> Finding {
+        Finding(
+            .rtoExceeded, data: ["seconds": "\(seconds)", "objective_seconds": "\(objective)"],
+            message:
+                "restore took \(Units.humanSeconds(seconds)), over the objective \(Units.humanSeconds(objective))")
+    }
+
+    // MARK: credentials.vault
+
+    static func vaultComponentFailed(reason: String) -> Finding {
+        Finding(
+            .vaultComponentFailed, data: ["reason": reason],
+            message: "the credentials component failed at backup: \(reason)")
+    }
+
+    static func vaultArtifactName(_ name: String) -> Finding {
+        Finding(
+            .vaultArtifactName, data: ["name": name],
+            message: "vault artifact \"\(name)\" is not a plain file name in the set")
+    }
+
+    static let vaultMissing = Finding(.vaultMissing, message: "missing from the set")
+
+    static func vaultUnsupported(cipher: String, kdf: String) -> Finding {
+        Finding(
+            .vaultUnsupported, data: ["cipher": cipher, "kdf": kdf],
+            message: "vault uses \(cipher) with \(kdf); this build reads \(Vault.cipherName) with \(Vault.kdfName)")
+    }
+
+    /// What a tag mismatch means given whether the manifest HMAC verified with the same password
+    /// (true: the vault was tampered with; false: the password is wrong; nil: unknown).
+    static func vaultTagMismatch(manifestHMACVerified: Bool?) -> Finding {
+        let cause: String
+        let why: String
+        switch manifestHMACVerified {
+        case true?:
+            cause = "tampered"
+            why =
+                "tampered vault: the password is right (the manifest HMAC verifies with it) but the vault's HMAC tag "
+                + "does not match"
+        case false?:
+            cause = "wrong_password"
+            why = "wrong password: neither the vault's HMAC tag nor the manifest HMAC verifies with it"
+        case nil:
+            cause = "unknown"
+            why = "wrong password or tampered vault: the vault's HMAC tag does not match"
+        }
+        return Finding(.vaultTagMismatch, data: ["cause": cause], message: "\(why); nothing was decrypted")
+    }
+
+    static func vaultKeyFailed(_ error: any Error) -> Finding {
+        Finding(.vaultKeyFailed, data: ["error": "\(error)"], message: "\(error)")
+    }
+
+    static func vaultDecryptFailed(_ error: any Error) -> Finding {
+        Finding(.vaultDecryptFailed, data: ["error": "\(error)"], message: "the tag verifies but \(error)")
+    }
+
+    static func vaultTarUnreadable(_ error: String) -> Finding {
+        Finding(.vaultTarUnreadable, data: ["error": error], message: "the decrypted tar is unreadable: \(error)")
+    }
+
+    static func vaultMemberDuplicated(_ name: String) -> Finding {
+        Finding(.vaultMemberDuplicated, data: ["path": name], message: "\(name): stored twice in the vault")
+    }
+
+    static func vaultMemberMissing(_ name: String) -> Finding {
+        Finding(
+            .vaultMemberMissing, data: ["path": name],
+            message: "\(name): listed in the manifest, missing from the vault")
+    }
+
+    static func vaultMemberNotFile(_ name: String) -> Finding {
+        Finding(.vaultMemberNotFile, data: ["path": name], message: "\(name): not a regular file in the vault")
+    }
+
+    static func vaultMemberSize(_ name: String, actual: Int64, recorded: Int64) -> Finding {
+        Finding(
+            .vaultMemberSize, data: ["path": name, "actual": "\(actual)", "expected": "\(recorded)"],
+            message: "\(name): \(actual) bytes in the vault, the manifest records \(recorded)")
+    }
+
+    static func vaultMemberDigest(_ name: String) -> Finding {
+        Finding(.vaultMemberDigest, data: ["path": name], message: "\(name): HMAC digest differs from the manifest")
+    }
+
+    static func vaultMemberNoDigest(_ name: String) -> Finding {
+        Finding(.vaultMemberNoDigest, data: ["path": name], message: "\(name): the manifest records no HMAC digest")
+    }
+
+    static func vaultMemberExtra(_ name: String) -> Finding {
+        Finding(.vaultMemberExtra, data: ["path": name], message: "\(name): in the vault, not in the manifest")
+    }
+
+    /// `path` as shown: `~/…` or `$ROOT/…`.
+    static func vaultRestoredMissing(_ path: String) -> Finding {
+        Finding(.vaultRestoredMissing, data: ["path": path], message: "\(path): not restored")
+    }
+
+    static func vaultRestoredNotFile(_ path: String, type: String) -> Finding {
+        Finding(
+            .vaultRestoredNotFile, data: ["path": path, "actual": type],
+            message: "\(path): restored as a \(type), not a file")
+    }
+
+    /// `mode` in octal as shown (`0644`).
+    static func vaultRestoredMode(_ path: String, mode: String) -> Finding {
+        Finding(
+            .vaultRestoredMode, data: ["path": path, "actual": mode, "expected": "0600"],
+            message: "\(path): mode \(mode), expected 0600")
+    }
+
+    static func vaultRestoredDigest(_ path: String) -> Finding {
+        Finding(
+            .vaultRestoredDigest, data: ["path": path],
+            message: "\(path): restored content differs (HMAC digest does not match)")
+    }
+
+    static func vaultRestoredUnreadable(_ error: any Error) -> Finding {
+        Finding(
+            .vaultRestoredUnreadable, data: ["error": "\(error)"],
+            message: "restored credentials cannot be read: \(error)")
     }
 
     // MARK: restore.script

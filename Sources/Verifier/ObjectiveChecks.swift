@@ -35,18 +35,13 @@ enum ObjectiveChecks {
             if let future = newestComplete, SetLocator.isFuture(future.id, now: now) {
                 return (
                     CheckResult(
-                        check: .rpo, subject: destination, verdict: .fail,
-                        message:
-                            "\(destination): set \(future.id) is dated in the future (the clock of the machine that made it was wrong); the RPO cannot be measured",
+                        check: .rpo, subject: destination,
+                        findings: [.rpoFutureSet(future.id.description, now: Timestamp.string(now))],
                         evidence: ["now \(Timestamp.string(now))"]), nil
                 )
             }
             guard let newest = newestComplete else {
-                return (
-                    CheckResult(
-                        check: .rpo, subject: destination, verdict: .fail,
-                        message: "\(destination): no complete backup set"), nil
-                )
+                return (CheckResult(check: .rpo, subject: destination, findings: [.rpoNoCompleteSet]), nil)
             }
             let age = now.timeIntervalSince(capturedAt(newest.manifest))
             let evidence = ["newest complete set \(newest.id)", "age \(Int(age)) s", "objective \(Int(objective)) s"]
@@ -61,13 +56,15 @@ enum ObjectiveChecks {
             }
             return (
                 CheckResult(
-                    check: .rpo, subject: destination, verdict: .fail,
-                    message:
-                        "\(destination): newest complete set \(newest.id) is \(Units.humanSeconds(age)) old, over the objective \(Units.humanSeconds(objective))",
+                    check: .rpo, subject: destination,
+                    findings: [.rpoExceeded(set: newest.id.description, age: age, objective: objective)],
                     evidence: evidence), age
             )
         } catch {
-            return (CheckResult(check: .rpo, subject: destination, verdict: .error, message: "\(error)"), nil)
+            let finding = Finding.rpoUnmeasurable(error)
+            var out = CheckResult(check: .rpo, subject: destination, verdict: .error, message: finding.message)
+            out.findings = [finding]
+            return (out, nil)
         }
     }
 
@@ -82,9 +79,7 @@ enum ObjectiveChecks {
                 evidence: evidence)
         }
         return CheckResult(
-            check: .rto, subject: setID, verdict: .fail,
-            message:
-                "\(setID): restore took \(Units.humanSeconds(seconds)), over the objective \(Units.humanSeconds(objective))",
+            check: .rto, subject: setID, findings: [.rtoExceeded(seconds: seconds, objective: objective)],
             evidence: evidence)
     }
 

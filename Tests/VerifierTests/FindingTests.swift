@@ -123,4 +123,26 @@ import Testing
         #expect(options.maxShrink == RestoreDrillConfig.CoverageSettings().maxShrink)
         #expect(options.outputCap == RestoreDrillConfig.SandboxSettings.defaultOutputCap)
     }
+
+    @Test func objectiveTreeAndVaultFindingsRenderTheWordingOfBefore() {
+        let rto = ObjectiveChecks.rto(setID: "full_x", seconds: 90, objective: 60, skipReason: "")
+        #expect(
+            rto.message
+                == "full_x: restore took \(Units.humanSeconds(90)), over the objective \(Units.humanSeconds(60))")
+        #expect(rto.has(.rtoExceeded, data: ["seconds": "90.0", "objective_seconds": "60.0"]))
+
+        let tree = CheckResult(
+            check: .restoreTree, subject: "code",
+            findings: [.treeMissing("$ROOT/a"), .treeModeMismatch("$ROOT/b", actual: "0755", expected: "0644")],
+            shown: 4)
+        #expect(tree.message == "code: $ROOT/a: missing; $ROOT/b: mode 0755, expected 0644")
+        #expect(tree.findings.filter { $0.code == .treeMissing }.count == 1)
+
+        #expect(
+            Finding.vaultTagMismatch(manifestHMACVerified: false).message
+                == "wrong password: neither the vault's HMAC tag nor the manifest HMAC verifies with it; nothing was decrypted"
+        )
+        #expect(Finding.vaultTagMismatch(manifestHMACVerified: true).data["cause"] == "tampered")
+        #expect(Finding.vaultTagMismatch(manifestHMACVerified: nil).data["cause"] == "unknown")
+    }
 }
