@@ -253,9 +253,11 @@ public struct Drill: Sendable {
                 current: manifest, previous: previous?.manifest, maxShrink: options.maxShrink,
                 skipReason: "no previous complete set in \(destination)")
         } catch {
-            return [
-                CheckResult(check: .setCoverage, subject: manifest.id.description, verdict: .error, message: "\(error)")
-            ]
+            let finding = Finding.coverageUnmeasurable(error)
+            var out = CheckResult(
+                check: .setCoverage, subject: manifest.id.description, verdict: .error, message: finding.message)
+            out.findings = [finding]
+            return [out]
         }
     }
 
@@ -278,9 +280,7 @@ public struct Drill: Sendable {
         let script = PathText.join(setPath, manifest.restoreScript)
         guard FileFacts.of(script)?.type == .file else {
             return Replay(
-                check: CheckResult(
-                    check: .restoreScript, subject: subject, verdict: .fail,
-                    message: "\(subject): the restore script is missing from the set"),
+                check: CheckResult(check: .restoreScript, subject: subject, findings: [.scriptMissing]),
                 treeSkipReason: "the restore script is missing: nothing was restored")
         }
         var arguments = ["--home", sandbox.home, "--root", sandbox.root, "--yes"]
@@ -294,7 +294,7 @@ public struct Drill: Sendable {
                 return Replay(
                     check: CheckResult(
                         check: .restoreScript, subject: subject, verdict: .error,
-                        message: "\(subject): the password copy for the replay could not be made: \(error)"),
+                        findings: [.scriptPasswordCopyFailed(error)]),
                     treeSkipReason: "the restore script could not be replayed: \(error)")
             }
             arguments += ["--password-file", secretFile!.path]

@@ -68,6 +68,9 @@ extension Finding.Code {
     /// LaunchAgents of the previous set are absent from this one.
     public static let coverageAgentsGone = Finding.Code("coverage.agents_gone")
 
+    /// The previous complete set could not be looked up (an ``Verdict/error``).
+    public static let coverageUnmeasurable = Finding.Code("coverage.unmeasurable")
+
     // restore.archives
     /// The archive artifact is absent.
     public static let archiveMissing = Finding.Code("archive.missing")
@@ -171,6 +174,10 @@ extension Finding.Code {
     public static let vaultRestoredUnreadable = Finding.Code("vault.restored_unreadable")
 
     // restore.script
+    /// The restore script is absent from the set.
+    public static let scriptMissing = Finding.Code("script.missing")
+    /// The private password copy for the replay could not be made (an ``Verdict/error``).
+    public static let scriptPasswordCopyFailed = Finding.Code("script.password_copy_failed")
     /// The replay could not start (an ``Verdict/error``).
     public static let scriptNotStarted = Finding.Code("script.not_started")
     /// The script was killed after the timeout.
@@ -368,6 +375,10 @@ extension Finding {
     /// `<subject>: <finding>; <finding> since <previous>`: a shrink is measured against the previous set.
     static func coverageMessage(subject: String, _ findings: [Finding], previous: String) -> String {
         "\(subject): " + findings.map(\.message).joined(separator: "; ") + " since \(previous)"
+    }
+
+    static func coverageUnmeasurable(_ error: any Error) -> Finding {
+        Finding(.coverageUnmeasurable, data: ["error": "\(error)"], message: "\(error)")
     }
 
     static func coverageDatabasesGone(_ paths: [String]) -> Finding {
@@ -634,6 +645,14 @@ extension Finding {
     }
 
     // MARK: restore.script
+
+    static let scriptMissing = Finding(.scriptMissing, message: "the restore script is missing from the set")
+
+    static func scriptPasswordCopyFailed(_ error: any Error) -> Finding {
+        Finding(
+            .scriptPasswordCopyFailed, data: ["error": "\(error)"],
+            message: "the password copy for the replay could not be made: \(error)")
+    }
 
     static func scriptNotStarted(_ error: any Error) -> Finding {
         Finding(.scriptNotStarted, data: ["error": "\(error)"], message: "the replay could not start: \(error)")
