@@ -1,6 +1,6 @@
 // swift-tools-version: 6.2
 // RestoreDrill: a backup engine and a restore-drill verifier that share one backup-set format.
-// Layout and dependency direction: ../shared/DESIGN.md ("Layout"). Dependencies point down:
+// Layout and dependency direction: docs/ARCHITECTURE.md ("Targets", "Dependency direction"). Dependencies point down:
 // DrillCore at the bottom, one library per stage on it, the thin executable on top.
 import PackageDescription
 
@@ -41,21 +41,40 @@ let package = Package(
             name: "DrillCore",
             dependencies: ["COpenSSL", .product(name: "Yams", package: "Yams")],
             swiftSettings: strict),
+        // The openssl-compatible credentials vault, the keyed manifest and set authentication.
+        .target(name: "Vault", dependencies: ["DrillCore", "COpenSSL"], swiftSettings: strict),
+        // One Swift wrapper over libarchive's reader and writer set-up, for every stage that reads
+        // or writes tar archives.
+        .target(name: "Archive", dependencies: ["CArchive"], swiftSettings: strict),
+        // The one seam to where sets live (list, read, write atomically, remove, lock, history)
+        // and the one set catalogue with its clock rule; a local folder is the first destination.
+        .target(name: "Destination", dependencies: ["DrillCore", "Vault"], swiftSettings: strict),
         .target(
             name: "Sandbox",
             dependencies: ["DrillCore", .product(name: "Subprocess", package: "swift-subprocess")],
             swiftSettings: strict),
+        // Build time only: the EmbedShellTemplates plugin runs EmbedShellText on every `.sh` source
+        // of a target it is applied to, so the text is compiled in (no run-time resource bundle):
+        // the restore script's template, Sources/BackupEngine/restore-script/restore.sh.
+        .executableTarget(name: "EmbedShellText", swiftSettings: strict),
+        .plugin(name: "EmbedShellTemplates", capability: .buildTool(), dependencies: ["EmbedShellText"]),
+
         .target(
             name: "BackupEngine",
-            dependencies: ["DrillCore", "Sandbox", "CSQLite", "CChunkVFS", "COpenSSL", "CDeflate", "CArchive"],
-            swiftSettings: strict),
+            dependencies: [
+                "DrillCore", "Vault", "Archive", "Destination", "CSQLite", "CChunkVFS", "COpenSSL", "CDeflate",
+                "CArchive",
+            ],
+            swiftSettings: strict, plugins: ["EmbedShellTemplates"]),
         .target(
             name: "Reports",
             dependencies: ["DrillCore"],
             swiftSettings: strict),
         .target(
             name: "Verifier",
-            dependencies: ["DrillCore", "Sandbox", "Reports", "CSQLite", "COpenSSL", "CArchive"],
+            dependencies: [
+                "DrillCore", "Vault", "Archive", "Destination", "Sandbox", "CSQLite", "COpenSSL", "CArchive",
+            ],
             swiftSettings: strict),
         .target(
             name: "Retention",
@@ -63,41 +82,78 @@ let package = Package(
             swiftSettings: strict),
         .target(
             name: "Health",
-            dependencies: ["DrillCore", "Retention"],
+            dependencies: ["DrillCore", "Vault", "Destination", "Retention"],
+            swiftSettings: strict),
+        // Selftest: a sample workspace backed up, damaged one way per damage kind and drilled
+        // (restore-drill selftest), and the sample workspace the demo uses.
+        .target(
+            name: "Selftest",
+            dependencies: [
+                "DrillCore", "BackupEngine", "Verifier", "Sandbox", "Reports", "CSQLite",
+                // Archive and CArchive: selftest crafts damaged archives (members cut, added, renamed).
+                "Archive", "CArchive",
+            ],
+            swiftSettings: strict),
+        // Schedule: LaunchAgents and systemd units for the configured schedule (schedule install/status).
+        .target(
+            name: "Schedule",
+            dependencies: ["DrillCore", "Destination", "Verifier", "Health"],
             swiftSettings: strict),
         // Jobs composes the stages into what one command does (backup + history + hooks, drill +
-        // reports + history, demo, selftest), so the executable only parses and renders.
+        // reports + history, demo, prune, health), so the executable only parses and renders.
         .target(
             name: "Jobs",
             dependencies: [
-                "DrillCore", "BackupEngine", "Verifier", "Sandbox", "Reports", "Retention", "Health", "CSQLite",
-                // CArchive: selftest crafts damaged archives (members cut, added, renamed).
-                "CArchive",
+                "DrillCore", "Vault", "Destination", "BackupEngine", "Verifier", "Sandbox", "Reports", "Retention",
+                "Health", "Selftest",
             ],
             swiftSettings: strict),
         .executableTarget(
             name: "restore-drill",
             dependencies: [
-                "DrillCore", "BackupEngine", "Verifier", "Sandbox", "Retention", "Health", "Reports", "Jobs",
+                "DrillCore", "Vault", "Verifier", "Health", "Jobs", "Schedule", "Selftest",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict),
 
+        // What every test module shares (temporary folders, running a tool, the rule for tools a
+        // test needs); a regular target under Tests/ that only test targets depend on.
+        .target(name: "TestSupport", dependencies: ["DrillCore"], path: "Tests/TestSupport", swiftSettings: strict),
         .testTarget(
-            name: "DrillCoreTests", dependencies: ["DrillCore"], exclude: ["Snapshots"], swiftSettings: strict),
-        .testTarget(name: "SandboxTests", dependencies: ["Sandbox"], swiftSettings: strict),
-        .testTarget(
-            name: "BackupEngineTests", dependencies: ["BackupEngine", "CSQLite"], swiftSettings: strict),
-        .testTarget(
-            name: "ReportsTests", dependencies: ["Reports"], exclude: ["Snapshots"], swiftSettings: strict),
-        .testTarget(
-            name: "VerifierTests", dependencies: ["Verifier", "BackupEngine", "CSQLite"],
+            name: "DrillCoreTests", dependencies: ["DrillCore", "Vault", "TestSupport"], exclude: ["Snapshots"],
             swiftSettings: strict),
-        .testTarget(name: "RetentionTests", dependencies: ["Retention"], swiftSettings: strict),
-        .testTarget(name: "HealthTests", dependencies: ["Health"], swiftSettings: strict),
-        .testTarget(name: "JobsTests", dependencies: ["Jobs", "Sandbox", "CSQLite"], swiftSettings: strict),
+        .testTarget(name: "DestinationTests", dependencies: ["Destination", "DrillCore"], swiftSettings: strict),
+        .testTarget(name: "VaultTests", dependencies: ["Vault", "DrillCore", "TestSupport"], swiftSettings: strict),
+        .testTarget(name: "ArchiveTests", dependencies: ["Archive", "CArchive", "TestSupport"], swiftSettings: strict),
+        .testTarget(name: "SandboxTests", dependencies: ["Sandbox", "DrillCore"], swiftSettings: strict),
         .testTarget(
-            name: "EndToEndTests", dependencies: ["DrillCore", "BackupEngine", "Jobs", "CSQLite"], swiftSettings: strict
-        ),
+            name: "BackupEngineTests",
+            dependencies: ["BackupEngine", "DrillCore", "Destination", "Vault", "CSQLite", "TestSupport"],
+            exclude: ["Snapshots"], swiftSettings: strict),
+        .testTarget(
+            name: "ReportsTests", dependencies: ["Reports", "DrillCore", "TestSupport"], exclude: ["Snapshots"],
+            swiftSettings: strict),
+        .testTarget(
+            name: "VerifierTests", dependencies: ["Verifier", "Destination", "DrillCore", "CSQLite", "TestSupport"],
+            swiftSettings: strict),
+        .testTarget(
+            name: "RetentionTests", dependencies: ["Retention", "DrillCore"], swiftSettings: strict),
+        .testTarget(name: "HealthTests", dependencies: ["Health", "DrillCore", "TestSupport"], swiftSettings: strict),
+        .testTarget(
+            name: "JobsTests",
+            dependencies: [
+                "Jobs", "DrillCore", "Destination", "Vault", "Health", "Retention", "Sandbox", "Schedule", "Selftest",
+                "Verifier", "CSQLite", "TestSupport",
+            ],
+            swiftSettings: strict),
+        .testTarget(
+            name: "ScheduleTests", dependencies: ["Schedule", "DrillCore", "Health", "Verifier", "TestSupport"],
+            swiftSettings: strict),
+        .testTarget(
+            name: "EndToEndTests",
+            dependencies: ["DrillCore", "Vault", "BackupEngine", "Selftest", "CSQLite", "TestSupport"],
+            swiftSettings: strict),
+        // Package.swift's dependencies against every target's imports (runs `swift package dump-package`).
+        .testTarget(name: "PackageGraphTests", dependencies: ["TestSupport"], swiftSettings: strict),
     ]
 )

@@ -1,7 +1,7 @@
 /// # BackupEngine
 ///
-/// Turns a workspace (a `home` and a project `root`) into a backup set (../shared/DESIGN.md,
-/// "The backup set"): `code.tar.gz`, `databases/…` (online-backup copies, chunked at or over the
+/// Turns a workspace (a `home` and a project `root`) into a backup set (docs/SET-FORMAT.md,
+/// "The tree"): `code.tar.gz`, `databases/…` (online-backup copies, chunked at or over the
 /// small limit), `launchagents/*.plist` (XML), `dependencies/*.txt`, `shell/…`, the restore script
 /// `restore_<name>.sh`, `SHA256SUMS`, and `manifest.json` (written last).
 ///
@@ -20,8 +20,10 @@
 /// them before the manifest is written, before the rename and after it; any difference stops the
 /// run with ``RestoreDrillError/destinationVanished(path:message:)``. Only a folder that is still
 /// verifiably the one the run made is removed; anything else is left where it is.
+import Destination
 import DrillCore
 import Foundation
+import Vault
 
 /// Builds one backup set from a configuration.
 public struct BackupEngine: Sendable {
@@ -45,6 +47,10 @@ public struct BackupEngine: Sendable {
     /// Awaited at each ``BackupPhase`` of ``run()`` (a test seam: a test unmounts the destination
     /// at a chosen point); nil for none.
     var phaseHook: (@Sendable (BackupPhase) async -> Void)? = nil
+    /// Where the set goes: the engine builds it in the local staging folder this destination
+    /// hands out (``Destination/stageSet(startedAt:)``) and publishes it through it
+    /// (``Destination/publish(_:)``). Defaults to the ``LocalDestination`` of `config.destination`.
+    public var destination: any Destination
 
     /// - Parameters:
     ///   - config: the resolved configuration (absolute paths).
@@ -59,6 +65,7 @@ public struct BackupEngine: Sendable {
         self.clock = clock
         self.runner = runner
         self.progress = progress
+        destination = LocalDestination(path: config.destination)
     }
 
     /// Builds one set in `<destination>/.partial-<id>/` and renames it to `<destination>/<id>/`.
@@ -74,38 +81,30 @@ public struct BackupEngine: Sendable {
     ///   start.
     public func run() async throws -> BackupOutcome {
         let say: @Sendable (String) -> Void = progress ?? { _ in }
-        let root = Self.standardized(config.root)
-        let home = Self.standardized(config.home)
-        let destination = Self.standardized(config.destination)
+        // The configured folders, typed here, where they are used (a loaded configuration already
+        // holds them absolute).
+        let rootPath = try Self.standardized(config.root)
+        let homePath = try Self.standardized(config.home)
+        let root = rootPath.pathString
+        let home = homePath.pathString
         var isDir: ObjCBool = false
         guard FileManager.default.fileExists(atPath: root, isDirectory: &isDir), isDir.boolValue else {
             throw RestoreDrillError.runtime("root \(root) is not a folder")
         }
-        // The destination itself may be made, but not its parent: a missing parent is most often
-        // an external or synced drive that is not mounted, and backing up onto the local disk
-        // underneath its mount point would look like success.
-        let parent = (destination as NSString).deletingLastPathComponent
-        guard FileManager.default.fileExists(atPath: destination) || FileManager.default.fileExists(atPath: parent)
-        else {
-            throw RestoreDrillError.io(
-                path: destination,
-                message:
-                    "the destination's folder \(parent) does not exist (a drive that is not mounted?); create it first")
-        }
-        do {
-            try FileManager.default.createDirectory(atPath: destination, withIntermediateDirectories: true)
-        } catch {
-            throw RestoreDrillError.io(
-                path: destination, message: "cannot create the destination: \(error.localizedDescription)")
-        }
+        // The destination itself may be made, but not its parent (``Destination/prepareForWriting()``).
+        let store = self.destination
+        let destinationPath = try store.prepareForWriting()
+        let destination = destinationPath.pathString
         // What the destination is now: an unmount later makes the path lead to another folder.
         guard let destinationIdentity = FileIdentity.following(path: destination) else {
             throw RestoreDrillError.io(path: destination, message: "cannot be read after it was created")
         }
         await phaseHook?(.destinationRecorded)
         let started = clock.now()
-        let (id, partial) = try Self.reserve(destination: destination, date: started)
-        let final = "\(destination)/\(id)"
+        let staged = try store.stageSet(startedAt: started)
+        let id = staged.id
+        let partial = staged.folder.pathString
+        let final = staged.final.pathString
         var renamed = false
         // Right after mkdir: a folder another process swapped in between is caught as "another folder".
         guard let partialIdentity = FileIdentity.of(path: partial) else {
@@ -121,8 +120,8 @@ public struct BackupEngine: Sendable {
                 id: id, name: config.name, startedAt: started, timeZone: TimeZone.current.identifier,
                 host: ToolInfo.hostName, home: home, root: root)
             let keys = try await build(
-                into: &manifest, partial: partial, root: root, home: home, destination: destination, seal: seal,
-                say: say)
+                into: &manifest, partial: partial, root: rootPath, home: homePath, destination: destinationPath,
+                seal: seal, say: say)
             manifest.finishedAt = Timestamp.string(clock.now())
             manifest.status = manifest.components.contains { $0.status == .failed } ? .partial : .complete
             // The keyed checksum covers every other field: set it last.
@@ -135,12 +134,15 @@ public struct BackupEngine: Sendable {
             try AtomicFile.write(try manifest.encodedForDisk(), to: "\(partial)/\(Manifest.fileName)")
             await phaseHook?(.beforeRename)
             try seal.verify(folder: partial, manifest: manifest, stage: "before the rename")
-            guard rename(partial, final) == 0 else {
-                throw RestoreDrillError.io(path: final, message: String(cString: strerror(errno)))
+            do {
+                try store.publish(staged)
+            } catch {
+                // The one step may be done when what follows it (the sync) failed.
+                renamed = FileIdentity.of(path: partial) == nil && FileIdentity.of(path: final) != nil
+                throw error
             }
             renamed = true
             await phaseHook?(.afterRename)
-            try Durability.sync(destination)
             try seal.verify(folder: final, manifest: manifest, stage: "while the set was renamed into place")
             say("backup: \(manifest.status.rawValue) set \(final)")
             return BackupOutcome(setPath: final, manifest: manifest, warnings: manifest.warnings)
@@ -188,9 +190,10 @@ public struct BackupEngine: Sendable {
     }
 
     private func build(
-        into manifest: inout Manifest, partial: String, root: String, home: String, destination: String,
-        seal: SetSeal, say: @escaping @Sendable (String) -> Void
+        into manifest: inout Manifest, partial: String, root rootPath: AbsolutePath, home homePath: AbsolutePath,
+        destination destinationPath: AbsolutePath, seal: SetSeal, say: @escaping @Sendable (String) -> Void
     ) async throws -> VaultRunKeys? {
+        let root = rootPath.pathString
         let log = seal.written
         let work = "\(partial)/.work"
         try SetNames.makeParent(of: "\(work)/x")
@@ -201,7 +204,7 @@ public struct BackupEngine: Sendable {
                 try? FileManager.default.removeItem(atPath: work)
             }
         }
-        let credentials = config.credentials.include.map { Self.standardized($0) }
+        let credentials = try config.credentials.include.map { try Self.standardized($0) }
         let dbPatterns = config.databases.include.map { GlobPattern($0) }
 
         // One walk of root: what the code archive holds and which files the databases glob matches.
@@ -209,12 +212,12 @@ public struct BackupEngine: Sendable {
         var walk = WorkspaceWalk()
         let excludes = config.code.exclude
         walk.skip = { path in
-            GlobSupport.isInside(path, destination) || credentials.contains { GlobSupport.isInside(path, $0) }
+            path.isDescendantOrSelf(of: destinationPath) || credentials.contains { path.isDescendantOrSelf(of: $0) }
         }
         walk.exclude = { rel, name in GlobSupport.excluded(relative: rel, name: name, patterns: excludes) }
         let includeTexts = config.databases.include
         walk.enterExcluded = { rel in includeTexts.contains { GlobSupport.couldMatchBelow($0, folder: rel) } }
-        walk.run(base: root)
+        walk.run(base: rootPath)
 
         var databases: [WalkEntry] = []
         var notDatabases: [String] = []
@@ -222,7 +225,7 @@ public struct BackupEngine: Sendable {
         for entry in walk.entries
         where entry.type == .file && dbPatterns.contains(where: { $0.matches(entry.relative) }) {
             // An unreadable file goes to the copier too, which names the error.
-            if entry.size == 0 || Self.hasSQLiteHeader(entry.absolute) != false {
+            if entry.size == 0 || Self.hasSQLiteHeader(entry.absolute.pathString) != false {
                 databases.append(entry)
                 dropFromCode.insert(entry.relative)
                 for suffix in ["-wal", "-shm", "-journal"] { dropFromCode.insert(entry.relative + suffix) }
@@ -291,8 +294,10 @@ public struct BackupEngine: Sendable {
         }
 
         // launchagents
-        let agents = try LaunchAgentCollector(home: home, root: root, include: config.launchAgents.include, log: log)
-            .collect(setFolder: partial, progress: say)
+        let agents = try LaunchAgentCollector(
+            home: homePath, root: rootPath, include: config.launchAgents.include, log: log
+        )
+        .collect(setFolder: partial, progress: say)
         components[.launchagents] = agents.record
         manifest.launchAgents = agents.agents
         manifest.files += agents.files
@@ -312,7 +317,8 @@ public struct BackupEngine: Sendable {
 
         // shell
         let shell = try ShellCollector(
-            home: home, files: config.shell.files.map { Self.standardized($0) }, credentials: credentials, log: log
+            home: homePath, files: try config.shell.files.map { try Self.standardized($0) }, credentials: credentials,
+            log: log
         ).collect(setFolder: partial)
         components[.shell] = shell.record
         manifest.files += shell.files
@@ -321,7 +327,7 @@ public struct BackupEngine: Sendable {
 
         // credentials: the vault (plaintext never touches the set) and the run's keys.
         let (vaultRecord, vaultWarnings, keys) = try await self.credentials(
-            into: &manifest, partial: partial, root: root, home: home, destination: destination,
+            into: &manifest, partial: partial, root: rootPath, home: homePath, destination: destinationPath,
             credentials: credentials, log: log, say: say)
         components[.credentials] = vaultRecord
         warnings += vaultWarnings
@@ -396,24 +402,6 @@ public struct BackupEngine: Sendable {
         return slots.map { $0! }
     }
 
-    /// Picks the first free id for `date` (`full_…`, then `_2`, `_3`, …) and creates its
-    /// `.partial-<id>` folder.
-    static func reserve(destination: String, date: Date) throws -> (BackupID, String) {
-        var sequence = 1
-        while true {
-            let id = BackupID(date: date, sequence: sequence)
-            let final = "\(destination)/\(id)"
-            let partial = "\(destination)/.partial-\(id)"
-            if !FileManager.default.fileExists(atPath: final) {
-                if mkdir(partial, 0o755) == 0 { return (id, partial) }
-                if errno != EEXIST {
-                    throw RestoreDrillError.io(path: partial, message: String(cString: strerror(errno)))
-                }
-            }
-            sequence += 1
-        }
-    }
-
     /// True when the file starts with the SQLite 3 header, false when it does not, nil when it
     /// cannot be read.
     static func hasSQLiteHeader(_ path: String) -> Bool? {
@@ -426,10 +414,16 @@ public struct BackupEngine: Sendable {
         return n == 16 && header == CodeArchiveWriter.sqliteHeader
     }
 
-    static func standardized(_ path: String) -> String {
-        var p = LexicalPath.normalize(path)
-        while p.count > 1 && p.hasSuffix("/") { p.removeLast() }
-        return p
+    /// A configured path, typed: lexically normalised, a relative one taken below this process's
+    /// working folder (where the file calls on it would land).
+    /// - Throws: ``RestoreDrillError/usage(_:)`` for an empty path or one holding a NUL byte.
+    static func standardized(_ path: String) throws -> AbsolutePath {
+        do {
+            return try AbsolutePath(
+                path, relativeTo: AbsolutePath(validating: FileManager.default.currentDirectoryPath))
+        } catch {
+            throw RestoreDrillError.usage("\(error)")
+        }
     }
 }
 

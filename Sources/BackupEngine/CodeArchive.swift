@@ -1,3 +1,4 @@
+import Archive
 import CArchive
 import DrillCore
 import Foundation
@@ -25,8 +26,8 @@ struct CodeArchiveWriter {
         var changed: [String] = []
     }
 
-    /// How many times the archive is written when a file changes while it is read (issue 4: a
-    /// change is detected, retried, then reported).
+    /// How many times the archive is written when a file changes while it is read (a change
+    /// is detected, retried, then reported).
     static let attempts = 3
     /// Called right after a file's bytes were read, with its relative path (tests change the file here).
     var afterRead: ((String) -> Void)?
@@ -93,30 +94,23 @@ struct CodeArchiveWriter {
         // libarchive converts names through the current locale's character set; under the C
         // locale a non-ASCII name cannot be converted (and crashes the pax writer). Names here are
         // UTF-8, so every synchronous stretch of archive calls runs under a UTF-8 LC_CTYPE set for
-        // its thread only (``withLocale(_:_:)``): after an `await` the task may resume on another
+        // its thread only (``ArchiveNameLocale``): after an `await` the task may resume on another
         // thread, so the locale is never held across one.
-        let utf8 = Self.utf8Locale()
+        let utf8 = ArchiveNameLocale.utf8()
         defer { if let utf8 { freelocale(utf8) } }
-        let archive: OpaquePointer = try Self.withLocale(utf8) {
-            guard let archive = archive_write_new() else {
+        let writer: ArchiveWriter = try ArchiveNameLocale.with(utf8) {
+            guard let writer = ArchiveWriter(format: .paxRestricted) else {
                 throw RestoreDrillError.runtime("archive_write_new failed")
             }
-            archive_write_set_format_pax_restricted(archive)
-            let opaque = Unmanaged.passUnretained(sink).toOpaque()
-            let opened = archive_write_open2(
-                archive, opaque, nil,
-                { _, client, buffer, length in
-                    let sink = Unmanaged<ArchiveSink>.fromOpaque(client!).takeUnretainedValue()
-                    return sink.write(buffer, length)
-                }, nil, nil)
-            guard opened == ARCHIVE_OK else {
-                let error = archiveError(archive, artifactPath)
-                archive_write_free(archive)
+            guard writer.open(sink: sink) == ARCHIVE_OK else {
+                let error = archiveError(writer.handle, artifactPath)
+                writer.free()
                 throw error
             }
-            return archive
+            return writer
         }
-        defer { Self.withLocale(utf8) { _ = archive_write_free(archive) } }
+        let archive = writer.handle
+        defer { ArchiveNameLocale.with(utf8) { writer.free() } }
 
         var state = EntryState(failures: problems)
         let block = UnsafeMutableRawBufferPointer.allocate(byteCount: FileBlocks.blockSize, alignment: 16)
@@ -125,7 +119,7 @@ struct CodeArchiveWriter {
         for (index, item) in entries.enumerated() {
             if index % 500 == 0 && index > 0 { progress("code: \(index)/\(entries.count) \(item.relative)") }
             let before = state.byteCount
-            let data = try Self.withLocale(utf8) {
+            let data = try ArchiveNameLocale.with(utf8) {
                 try writeHeader(item, archive: archive, sink: sink, path: artifactPath, state: &state)
             }
             if let data {
@@ -138,7 +132,7 @@ struct CodeArchiveWriter {
             // Compress the blocks this entry filled; waits only when every core is busy.
             try await gzip.flush(group: &group)
         }
-        try Self.withLocale(utf8) { try check(archive_write_close(archive), archive, artifactPath, sink) }
+        try ArchiveNameLocale.with(utf8) { try check(archive_write_close(archive), archive, artifactPath, sink) }
         try await gzip.finish(group: &group)
         let (size, sha) = try file.finish()
         let failures = state.failures
@@ -184,7 +178,7 @@ struct CodeArchiveWriter {
         }
         if item.relative.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7f }) {
             state.warnings.append(
-                "\(item.absolute.debugDescription): the name holds a control character; stored, but restore.archives refuses such names, so drills of this set fail until it is renamed"
+                "\(item.absolute.pathString.debugDescription): the name holds a control character; stored, but restore.archives refuses such names, so drills of this set fail until it is renamed"
             )
         }
         if item.type == .symlink, let target = item.linkTarget, Self.linkLeavesRoot(item.relative, target) {
@@ -218,7 +212,7 @@ struct CodeArchiveWriter {
             state.fileCount += 1
             return nil
         case .file:
-            let fd = open(item.absolute, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)
+            let fd = open(item.absolute.pathString, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)
             guard fd >= 0 else {
                 state.failures.append("\(item.absolute): \(String(cString: strerror(errno)))")
                 return nil
@@ -310,22 +304,6 @@ struct CodeArchiveWriter {
         #endif
     }
 
-    /// Runs `body` with `locale` as this thread's locale (`uselocale`), restoring the previous one.
-    static func withLocale<T>(_ locale: locale_t?, _ body: () throws -> T) rethrows -> T {
-        guard let locale else { return try body() }
-        let previous = uselocale(locale)
-        defer { uselocale(previous) }
-        return try body()
-    }
-
-    /// A thread-usable UTF-8 `LC_CTYPE` locale (`C.UTF-8` on Linux, `UTF-8` on macOS), or nil.
-    static func utf8Locale() -> locale_t? {
-        for name in ["C.UTF-8", "C.utf8", "UTF-8", "en_US.UTF-8"] {
-            if let loc = newlocale(LC_CTYPE_MASK, name, nil) { return loc }
-        }
-        return nil
-    }
-
     private func writeData(
         _ archive: OpaquePointer, _ chunk: UnsafeRawBufferPointer, _ path: String, _ sink: ArchiveSink
     ) throws {
@@ -349,7 +327,7 @@ struct CodeArchiveWriter {
 /// The bridge from libarchive's write callback to ``ParallelGzipWriter``, which only buffers here
 /// (compression and its errors happen when the archive loop awaits `flush`). `error` stays for
 /// sinks that can fail.
-final class ArchiveSink {
+final class ArchiveSink: ArchiveByteSink {
     let gzip: ParallelGzipWriter
     var error: (any Error)?
 
@@ -367,9 +345,9 @@ extension CodeArchiveWriter {
     /// same rule `restore.archives` applies: an absolute target, or `..` climbing above root.
     static func linkLeavesRoot(_ relative: String, _ target: String) -> Bool {
         if target.hasPrefix("/") { return true }
-        let folder = (relative as NSString).deletingLastPathComponent
-        let joined = folder.isEmpty ? target : folder + "/" + target
-        let normal = LexicalPath.normalize(joined)
-        return normal == ".." || normal.hasPrefix("../")
+        // The target taken from the link's folder, folded lexically: a leading `..` leaves root.
+        let folder = (try? RelativePath(validating: relative))?.ancestors.last ?? .dot
+        guard let target = try? RelativePath(validating: target) else { return true }
+        return folder.appending(target).climbsAbove
     }
 }

@@ -1,9 +1,11 @@
+import Archive
 import CArchive
 import COpenSSL
 import DrillCore
 import Foundation
+import Vault
 
-/// Where the vault password of one run stands (../shared/DESIGN.md, "Configuration",
+/// Where the vault password of one run stands (README, "Configuration",
 /// `credentials.password`).
 public enum VaultPasswordState: Sendable {
     /// No `credentials.password` source is configured: no vault, no keyed manifest.
@@ -79,18 +81,18 @@ public struct VaultRunKeys: Sendable {
 /// Each file's ``FileRecord`` carries an HMAC-SHA-256 of its content keyed with the run's HMAC
 /// key (``VaultRunKeys``), never a plain SHA-256: a plain hash of a short secret can be guessed.
 struct CredentialsCollector {
-    let home: String
-    let root: String
-    /// Absolute, standardized paths of credential files or folders.
-    let include: [String]
+    let home: AbsolutePath
+    let root: AbsolutePath
+    /// Credential files or folders.
+    let include: [AbsolutePath]
     /// The destination, never read into the vault when it lies inside an included folder.
-    let destination: String
+    let destination: AbsolutePath
     /// Receives the vault's identity when it is written (``WrittenFileLog``); nil records nothing.
     var log: WrittenFileLog? = nil
 
     /// One credential file found under `include`.
     struct Item {
-        var absolute: String
+        var absolute: AbsolutePath
         var base: PathBase
         var relative: String
     }
@@ -107,21 +109,22 @@ struct CredentialsCollector {
     /// paths that could not be read or lie outside root and home.
     func items() -> (items: [Item], problems: [String], warnings: [String]) {
         var items: [Item] = []
-        var seen = Set<String>()
+        var seen = Set<AbsolutePath>()
         var problems: [String] = []
         var warnings: [String] = []
-        func add(_ path: String) {
+        func add(_ path: AbsolutePath) {
             guard !seen.contains(path) else { return }
             seen.insert(path)
-            if GlobSupport.isInside(path, root) && path != root {
-                items.append(Item(absolute: path, base: .root, relative: String(path.dropFirst(root.count + 1))))
-            } else if GlobSupport.isInside(path, home) && path != home {
-                items.append(Item(absolute: path, base: .home, relative: String(path.dropFirst(home.count + 1))))
+            if let inside = path.relative(to: root), inside != .dot {
+                items.append(Item(absolute: path, base: .root, relative: inside.pathString))
+            } else if let inside = path.relative(to: home), inside != .dot {
+                items.append(Item(absolute: path, base: .home, relative: inside.pathString))
             } else {
                 problems.append("\(path): credentials must lie under root \(root) or home \(home)")
             }
         }
-        for path in include {
+        for included in include {
+            let path = included.pathString
             var st = stat()
             guard lstat(path, &st) == 0 else {
                 if errno == ENOENT {
@@ -133,12 +136,12 @@ struct CredentialsCollector {
             }
             switch st.st_mode & S_IFMT {
             case S_IFREG:
-                add(path)
+                add(included)
             case S_IFDIR:
                 var walk = WorkspaceWalk()
                 let destination = self.destination
-                walk.skip = { GlobSupport.isInside($0, destination) }
-                walk.run(base: path)
+                walk.skip = { $0.isDescendantOrSelf(of: destination) }
+                walk.run(base: included)
                 problems += walk.problems
                 for rel in walk.ignored { warnings.append("\(path)/\(rel): not a regular file; not in the vault") }
                 for entry in walk.entries {
@@ -174,7 +177,7 @@ struct CredentialsCollector {
                 failures.isEmpty
                 ? ComponentRecord(
                     id: .credentials, status: .skipped,
-                    reason: "no credential files found in \(include.joined(separator: ", "))")
+                    reason: "no credential files found in \(include.map(\.pathString).joined(separator: ", "))")
                 : ComponentRecord(id: .credentials, status: .failed, reason: failures.joined(separator: "; "))
             return result
         }
@@ -182,35 +185,30 @@ struct CredentialsCollector {
         let writer = try VaultWriter(
             output: vaultPath, password: keys.password, iterations: keys.iterations, tagKey: keys.hmacKey, mode: 0o644)
         let sink = VaultTarSink(writer: writer)
-        let utf8 = Self.utf8Locale()
+        let utf8 = ArchiveNameLocale.utf8()
         let previous = utf8.map { uselocale($0) }
         defer {
             if let previous { uselocale(previous) }
             if let utf8 { freelocale(utf8) }
         }
-        guard let archive = archive_write_new() else {
+        guard let tar = ArchiveWriter(format: .paxRestricted) else {
             writer.abandon()
             throw RestoreDrillError.runtime("archive_write_new failed")
         }
-        defer { archive_write_free(archive) }
+        defer { tar.free() }
+        let archive = tar.handle
         var bytes: Int64 = 0
         do {
-            archive_write_set_format_pax_restricted(archive)
             // No padding of the last block beyond what tar needs (smaller vault, same tar).
             archive_write_set_bytes_in_last_block(archive, 1)
-            let opened = archive_write_open2(
-                archive, Unmanaged.passUnretained(sink).toOpaque(), nil,
-                { _, client, buffer, length in
-                    Unmanaged<VaultTarSink>.fromOpaque(client!).takeUnretainedValue().write(buffer, length)
-                }, nil, nil)
-            try check(opened, archive, sink, vaultPath)
+            try check(tar.open(sink: sink), archive, sink, vaultPath)
             let block = UnsafeMutableRawBufferPointer.allocate(byteCount: 64 << 10, alignment: 16)
             defer {
                 OPENSSL_cleanse(block.baseAddress, block.count)
                 block.deallocate()
             }
             for item in found.items {
-                let fd = open(item.absolute, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)
+                let fd = open(item.absolute.pathString, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)
                 guard fd >= 0 else {
                     failures.append("\(item.absolute): \(String(cString: strerror(errno)))")
                     continue
@@ -307,18 +305,10 @@ struct CredentialsCollector {
     private func archiveError(_ archive: OpaquePointer, _ path: String) -> RestoreDrillError {
         .io(path: path, message: archive_error_string(archive).map { String(cString: $0) } ?? "libarchive error")
     }
-
-    /// A UTF-8 `LC_CTYPE` locale for libarchive's name conversion (see ``CodeArchiveWriter``).
-    static func utf8Locale() -> locale_t? {
-        for name in ["C.UTF-8", "C.utf8", "UTF-8", "en_US.UTF-8"] {
-            if let loc = newlocale(LC_CTYPE_MASK, name, nil) { return loc }
-        }
-        return nil
-    }
 }
 
 /// libarchive's write callback into a ``VaultWriter``: tar bytes are encrypted as they are made.
-final class VaultTarSink {
+final class VaultTarSink: ArchiveByteSink {
     let writer: VaultWriter
     var error: (any Error)?
 
@@ -347,8 +337,9 @@ extension BackupEngine {
     ///   ``Manifest/hmacIterations`` assumes without a vault) and returned so the caller can key
     ///   the manifest (``Manifest/applyHMAC(key:salt:)``) after every other field is final.
     func credentials(
-        into manifest: inout Manifest, partial: String, root: String, home: String, destination: String,
-        credentials include: [String], log: WrittenFileLog? = nil, say: @Sendable (String) -> Void
+        into manifest: inout Manifest, partial: String, root: AbsolutePath, home: AbsolutePath,
+        destination: AbsolutePath, credentials include: [AbsolutePath], log: WrittenFileLog? = nil,
+        say: @Sendable (String) -> Void
     ) async throws -> (ComponentRecord, [String], VaultRunKeys?) {
         let state: VaultPasswordState
         if let vaultPassword {

@@ -44,7 +44,7 @@ struct DatabaseCopier: Sendable {
         defer {
             for suffix in ["", "-journal", "-wal", "-shm"] { unlink(temp + suffix) }
         }
-        let tables = try snapshot(source: entry.absolute, into: temp, name: entry.relative)
+        let tables = try snapshot(source: entry.absolute.pathString, into: temp, name: entry.relative)
         let mode = entry.mode & 0o777
         var st = stat()
         guard stat(temp, &st) == 0 else {
@@ -112,7 +112,7 @@ struct DatabaseCopier: Sendable {
         let tables: [TableCount]
         do {
             tables = try snapshot(
-                source: entry.absolute, into: "file:" + Self.uriPath(target) + "?chunk_size=\(chunkSize)",
+                source: entry.absolute.pathString, into: "file:" + Self.uriPath(target) + "?chunk_size=\(chunkSize)",
                 name: entry.relative, vfs: RD_CHUNK_VFS_NAME, firstChunk: SetNames.chunkName(target, 1))
         } catch is RestoreDrillError {
             // The copy could not be made through the chunk VFS (e.g. a path longer than SQLite's

@@ -8,8 +8,8 @@ import Foundation
 /// `<string>`/`<key>` elements, `&`, `<`, `>` escaped), which is what the restore script's `sed`
 /// rewrite assumes.
 struct LaunchAgentCollector {
-    let home: String
-    let root: String
+    let home: AbsolutePath
+    let root: AbsolutePath
     let include: [String]
     /// Receives the identity of every artifact written (``WrittenFileLog``); nil records nothing.
     var log: WrittenFileLog? = nil
@@ -22,13 +22,14 @@ struct LaunchAgentCollector {
         var warnings: [String]
     }
 
-    /// Absolute paths matching the include globs, sorted, without duplicates.
-    func matches() -> [String] {
-        var found = Set<String>()
+    /// The paths matching the include globs, sorted, without duplicates.
+    func matches() -> [AbsolutePath] {
+        var found = Set<AbsolutePath>()
         for pattern in include {
             let body = String(pattern.drop { $0 == "/" })
             let glob = GlobPattern(body)
-            let start = "/" + glob.literalPrefix
+            guard let startPath = try? AbsolutePath(validating: "/" + glob.literalPrefix) else { continue }
+            let start = startPath.pathString
             var walk = WorkspaceWalk()
             walk.exclude = { _, _ in true }
             walk.enterExcluded = { rel in
@@ -37,13 +38,13 @@ struct LaunchAgentCollector {
             }
             var isDir: ObjCBool = false
             if FileManager.default.fileExists(atPath: start, isDirectory: &isDir), !isDir.boolValue {
-                if glob.matches(glob.literalPrefix) { found.insert(start) }
+                if glob.matches(glob.literalPrefix) { found.insert(startPath) }
                 continue
             }
-            walk.run(base: start)
+            walk.run(base: startPath)
             for entry in walk.entries where entry.type != .directory {
                 let full = glob.literalPrefix.isEmpty ? entry.relative : "\(glob.literalPrefix)/\(entry.relative)"
-                if glob.matches(full) { found.insert("/" + full) }
+                if glob.matches(full) { found.insert(entry.absolute) }
             }
         }
         return found.sorted()
@@ -65,16 +66,17 @@ struct LaunchAgentCollector {
                 reason: "no LaunchAgent matched \(include.joined(separator: ", "))")
             return result
         }
-        let prefixes = Self.rewritePrefixes(root: root, home: home)
+        let prefixes = Self.rewritePrefixes(root: root.pathString, home: home.pathString)
         var failures: [String] = []
         var used = Set<String>()
-        for (i, path) in paths.enumerated() {
-            progress("launchagents: \(i + 1)/\(paths.count) \((path as NSString).lastPathComponent)")
-            guard GlobSupport.isInside(path, home), path != home else {
+        for (i, agent) in paths.enumerated() {
+            let path = agent.pathString
+            progress("launchagents: \(i + 1)/\(paths.count) \(agent.basename)")
+            guard let inside = agent.relative(to: home), inside != .dot else {
                 result.warnings.append("\(path): LaunchAgent outside home \(home) not stored")
                 continue
             }
-            let relative = String(path.dropFirst(home.count + 1))
+            let relative = inside.pathString
             guard let data = FileManager.default.contents(atPath: path) else {
                 failures.append("\(path): cannot read")
                 continue

@@ -1,7 +1,12 @@
 import DrillCore
 import Foundation
 
-/// The restore script `restore_<name>.sh` of a set (../shared/DESIGN.md, "The restore script").
+/// The restore script `restore_<name>.sh` of a set (docs/SET-FORMAT.md, "The restore script contract").
+///
+/// Its shared text (header, argument handling, the `rd_*` functions) is the template
+/// `restore-script/restore.sh` beside this file, checked by `shellcheck` in the tests and compiled
+/// in at build time (``template``); ``render(_:)`` fills in its placeholders and appends the
+/// per-set steps.
 ///
 /// POSIX `sh` (tested with dash, `bash --posix` and `zsh`, which runs it under `emulate sh`), using
 /// only `tar` (GNU or bsdtar), `gzip`, `sed` (never `-i`), `cat`, `mkdir`, `chmod`, `mv`, `rm`, and
@@ -28,8 +33,7 @@ public enum RestoreScript {
     /// `databases`, `launchAgents` and `files` (component `shell`), and `artifacts` (kind `list`).
     /// - Returns: the script text (UTF-8), to be stored with mode 0755.
     public static func render(_ manifest: Manifest) -> String {
-        var s = header(manifest)
-        s += body
+        var s = ShellTemplate.render(template, values: templateValues(manifest))
         s += "\n# (1) every artifact listed in SHA256SUMS\n"
         s +=
             "rd_verify_sums \(manifest.artifacts.count + (manifest.artifact(manifest.restoreScript) == nil ? 1 : 0)) "
@@ -73,11 +77,11 @@ public enum RestoreScript {
         }
         if manifest.launchAgents.isEmpty { s += "rd_say \"launchagents: none in this set\"\n" }
         s += "\n# (6) shell files\n"
-        let shellFiles = manifest.files.filter { $0.component == .shell && $0.type == .file }
-        // The shell collector appends one artifact per restored file, in the same order.
-        let shellArtifacts = manifest.artifacts.filter { $0.component == .shell }
-        for (file, artifact) in zip(shellFiles, shellArtifacts) {
-            s += "rd_restore_file \(q(artifact.path)) \(q(file.path)) \(octal(file.mode))\n"
+        // Each shell file names its artifact (older sets: paired by position, see the manifest).
+        let shellFiles = manifest.shellFileArtifacts()
+        for (file, artifact) in shellFiles {
+            guard let artifact else { continue }
+            s += "rd_restore_file \(q(artifact)) \(q(file.path)) \(octal(file.mode))\n"
         }
         if shellFiles.isEmpty { s += "rd_say \"shell: none in this set\"\n" }
         if manifest.artifact("code.tar.gz") != nil {
@@ -163,439 +167,26 @@ public enum RestoreScript {
         return out
     }
 
-    private static func header(_ m: Manifest) -> String {
-        """
-        #!/bin/sh
-        # \(m.restoreScript): restores backup set \(m.id) (\(Manifest.formatName) format \(m.formatVersion)),
-        # made by \(ToolInfo.name) \(m.toolVersion) on \(m.host.filter { $0.isASCII && !$0.isNewline }).
-        #
-        # Usage: sh \(m.restoreScript) --home DIR --root DIR [--password-file F] [--yes] [--force]
-        #   --home DIR          the new home: LaunchAgents and shell files go here
-        #   --root DIR          the new project root: code.tar.gz and databases go here
-        #   --password-file F   the vault password\(m.vault == nil ? " (this set has no vault)" : ": credentials are restored only with it")
-        #   --yes               do not ask for confirmation (needed when not on a terminal)
-        #   --force             restore into a home or root that is not empty
-        #
-        # Needs only: tar, gzip, sed, cat, mkdir, chmod, mv, rm, and openssl, sha256sum or shasum
-        # (openssl to decrypt credentials: openssl enc -d -aes-256-cbc -pbkdf2 -iter N -md sha256).
-        # Steps: (1) check SHA256SUMS, (2) refuse a non-empty target without --force, (3) code,
-        # (4) databases, (5) LaunchAgents, (6) shell files, (7) credentials, (8) dependencies.
-        RD_SELF=$0
-        if [ -n "${ZSH_VERSION:-}" ]; then emulate sh; fi
-        set -eu
-        umask 022
-        unset CDPATH
-        RD_SET_ID=\(q(m.id.description))
-        RD_SCRIPT_NAME=\(q(m.restoreScript))
+    /// The template every script starts with: `restore-script/restore.sh` in this target, compiled
+    /// into the binary by the `EmbedShellTemplates` build plugin (nothing is read at run time). It
+    /// holds the header comment, the argument handling and the `rd_*` functions; ``render(_:)``
+    /// fills in its placeholders (``templateValues(_:)``) and appends the per-set steps.
+    static let template = RestoreShellTemplate.text
 
-        """
+    /// The values of the template's placeholders for `m`: names and versions as they appear in the
+    /// header comment, and `…_WORD` ones as single-quoted sh words.
+    static func templateValues(_ m: Manifest) -> [String: String] {
+        [
+            "SCRIPT_NAME": m.restoreScript,
+            "SET_ID": m.id.description,
+            "FORMAT_NAME": Manifest.formatName,
+            "FORMAT_VERSION": String(m.formatVersion),
+            "TOOL_NAME": ToolInfo.name,
+            "TOOL_VERSION": m.toolVersion,
+            "HOST": m.host.filter { $0.isASCII && !$0.isNewline },
+            "VAULT_NOTE": m.vault == nil ? " (this set has no vault)" : ": credentials are restored only with it",
+            "SET_ID_WORD": q(m.id.description),
+            "SCRIPT_NAME_WORD": q(m.restoreScript),
+        ]
     }
-
-    /// The functions and the argument handling every script shares.
-    private static let body = #"""
-        rd_say() { printf 'restore: %s\n' "$*"; }
-        rd_fail() { printf 'restore: FAILED: %s\n' "$*" >&2; exit 1; }
-        rd_usage() {
-            printf '%s\n' "usage: sh $RD_SCRIPT_NAME --home DIR --root DIR [--password-file F] [--yes] [--force]"
-        }
-
-        RD_TMP= RD_CRED_TMP= RD_TAR_PID= RD_READER_FAILED=
-        rd_cleanup() {
-            # Not waited for: a shell's wait on a pipeline's pid waits for the whole pipeline, and a
-            # reader that hangs (e.g. on a stalled network drive) would hang the cleanup.
-            if [ -n "$RD_TAR_PID" ]; then kill "$RD_TAR_PID" 2>/dev/null || :; fi
-            if [ -n "$RD_READER_FAILED" ]; then rm -f "$RD_READER_FAILED"; fi
-            if [ -n "$RD_TMP" ]; then rm -f "$RD_TMP"; fi
-            if [ -n "$RD_CRED_TMP" ]; then rm -rf "$RD_CRED_TMP"; fi
-        }
-        trap rd_cleanup EXIT
-        trap 'exit 130' INT
-        trap 'exit 143' TERM
-        trap 'exit 129' HUP
-        trap 'exit 141' PIPE
-
-        RD_HOME_ARG= RD_ROOT_ARG= RD_PASSWORD_FILE= RD_YES=0 RD_FORCE=0
-        while [ $# -gt 0 ]; do
-            case $1 in
-                --home) [ $# -ge 2 ] || rd_fail "--home needs a folder"; RD_HOME_ARG=$2; shift 2 ;;
-                --home=*) RD_HOME_ARG=${1#--home=}; shift ;;
-                --root) [ $# -ge 2 ] || rd_fail "--root needs a folder"; RD_ROOT_ARG=$2; shift 2 ;;
-                --root=*) RD_ROOT_ARG=${1#--root=}; shift ;;
-                --password-file) [ $# -ge 2 ] || rd_fail "--password-file needs a file"; RD_PASSWORD_FILE=$2; shift 2 ;;
-                --password-file=*) RD_PASSWORD_FILE=${1#--password-file=}; shift ;;
-                --yes|-y) RD_YES=1; shift ;;
-                --force) RD_FORCE=1; shift ;;
-                -h|--help) rd_usage; exit 0 ;;
-                *) rd_usage >&2; rd_fail "unknown argument: $1" ;;
-            esac
-        done
-        if [ -z "$RD_HOME_ARG" ] || [ -z "$RD_ROOT_ARG" ]; then
-            rd_usage >&2
-            rd_fail "--home and --root are required"
-        fi
-        for rd_arg in "$RD_HOME_ARG" "$RD_ROOT_ARG"; do
-            case $rd_arg in
-                *[[:cntrl:]]*) rd_fail "a control character in a target path is not supported: $rd_arg" ;;
-            esac
-        done
-        if [ -n "$RD_PASSWORD_FILE" ] && [ ! -r "$RD_PASSWORD_FILE" ]; then
-            rd_fail "--password-file $RD_PASSWORD_FILE: not readable"
-        fi
-
-        # The set folder is the folder holding this script.
-        case $RD_SELF in
-            */*) RD_DIR=${RD_SELF%/*} ;;
-            *) RD_DIR=. ;;
-        esac
-        case $RD_DIR in
-            /*) ;;
-            '') RD_DIR=/ ;;
-            *) RD_DIR=./$RD_DIR ;;
-        esac
-        RD_SET=$(cd "$RD_DIR" && pwd -P) || rd_fail "cannot find the set folder from $RD_SELF"
-
-        if command -v openssl >/dev/null 2>&1; then
-            RD_HASH=openssl
-        elif command -v sha256sum >/dev/null 2>&1; then
-            RD_HASH=sha256sum
-        elif command -v shasum >/dev/null 2>&1; then
-            RD_HASH=shasum
-        else
-            rd_fail "no SHA-256 tool found (openssl, sha256sum or shasum)"
-        fi
-
-        # A faster gzip reader when one is installed (igzip of ISA-L reads this workspace's code
-        # archive in 0.17 s where gzip -d takes 0.63 s; pigz -d keeps reading, inflating and
-        # checking on separate threads); else tar's own gzip.
-        if command -v igzip >/dev/null 2>&1; then
-            RD_GUNZIP=igzip
-        elif command -v pigz >/dev/null 2>&1; then
-            RD_GUNZIP=pigz
-        else
-            RD_GUNZIP=
-        fi
-
-        rd_sha256() {
-            case $RD_HASH in
-                openssl) openssl dgst -sha256 -r <"$1" ;;
-                sha256sum) sha256sum <"$1" ;;
-                *) shasum -a 256 <"$1" ;;
-            esac
-        }
-
-        # Prints one line per file argument, in order: its SHA-256 (64 lowercase hex), whatever the
-        # tool (sha256sum puts a \ before the line of a name it escapes). A file that cannot be
-        # read gets no line, so a caller comparing the lines sees the difference.
-        rd_hashes() {
-            case $RD_HASH in
-                openssl) openssl dgst -sha256 -r "$@" ;;
-                sha256sum) sha256sum "$@" ;;
-                *) shasum -a 256 "$@" ;;
-            esac 2>/dev/null | sed -n -e 's/^\\//' -e 's/^\([0-9a-f]\{64\}\) .*/\1/p'
-        }
-
-        # Prints the SHA-256 of file $1 (64 lowercase hex).
-        rd_digest() {
-            rd_out=$(rd_sha256 "$1") || return 1
-            printf '%s\n' "${rd_out%% *}"
-        }
-
-        # Prints the hashes (rd_hashes) of the arguments after $1 and $2 whose positions are $1 to
-        # $2 (1-based), in order.
-        rd_hashes_range() {
-            rd_from=$1 rd_to=$2
-            shift 2
-            rd_n=$#
-            rd_i=0
-            for rd_f do
-                rd_i=$((rd_i + 1))
-                if [ "$rd_i" -ge "$rd_from" ] && [ "$rd_i" -le "$rd_to" ]; then set -- "$@" "$rd_f"; fi
-            done
-            shift "$rd_n"
-            if [ $# -gt 0 ]; then rd_hashes "$@"; fi
-        }
-
-        # (1) Checks every SHA256SUMS line; $1 is how many artifacts the set has, $2 where to cut
-        # the list in two halves of about the same bytes. The lines are checked first (shape, safe
-        # names, file present), then two processes hash the two halves at once (the pipe runs both
-        # sides together; the first half's lines come out first); only when the checksums differ
-        # are the files hashed one at a time, to name the first that differs.
-        rd_verify_sums() {
-            [ -f "$RD_SET/SHA256SUMS" ] || rd_fail "SHA256SUMS: missing"
-            rd_expected=$1
-            rd_split=${2:-0}
-            rd_count=0
-            rd_want=
-            set --
-            while IFS= read -r rd_line || [ -n "$rd_line" ]; do
-                [ -n "$rd_line" ] || continue
-                rd_sum=${rd_line%%  *}
-                rd_name=${rd_line#*  }
-                case $rd_sum in
-                    *[!0-9a-f]*) rd_fail "SHA256SUMS: malformed line: $rd_line" ;;
-                esac
-                [ ${#rd_sum} -eq 64 ] || rd_fail "SHA256SUMS: malformed line: $rd_line"
-                case $rd_name in
-                    '' | /* | .. | ../* | */.. | */../*) rd_fail "SHA256SUMS: unsafe name: $rd_name" ;;
-                esac
-                [ -f "$RD_SET/$rd_name" ] || rd_fail "$rd_name: missing"
-                set -- "$@" "./$rd_name"
-                rd_want=$rd_want$rd_sum$RD_NL
-                rd_count=$((rd_count + 1))
-            done <"$RD_SET/SHA256SUMS"
-            [ "$rd_count" -ge "$rd_expected" ] || rd_fail "SHA256SUMS: lists $rd_count artifacts, the set has $rd_expected"
-            if [ "$rd_split" -gt 0 ] && [ "$rd_split" -lt "$rd_count" ]; then
-                rd_got=$(cd "$RD_SET" && rd_hashes_range 1 "$rd_split" "$@" | {
-                    rd_rest=$(rd_hashes_range $((rd_split + 1)) "$rd_count" "$@")
-                    cat
-                    printf '%s\n' "$rd_rest"
-                })$RD_NL
-            else
-                rd_got=$(cd "$RD_SET" && rd_hashes "$@")$RD_NL
-            fi
-            if [ "$rd_got" != "$rd_want" ]; then
-                for rd_name in "$@"; do
-                    rd_sum=${rd_want%%"$RD_NL"*}
-                    rd_want=${rd_want#*"$RD_NL"}
-                    rd_one=$(cd "$RD_SET" && rd_hashes "$rd_name")
-                    rd_name=${rd_name#./}
-                    [ -n "$rd_one" ] || rd_fail "$rd_name: cannot be read"
-                    [ "$rd_one" = "$rd_sum" ] || rd_fail "$rd_name: checksum mismatch"
-                done
-                rd_fail "SHA256SUMS: the checksums differ"
-            fi
-            rd_say "verified $rd_count artifacts (SHA-256 with $RD_HASH)"
-        }
-
-        rd_confirm() {
-            [ "$RD_YES" -eq 1 ] && return 0
-            if [ -t 0 ] && [ -t 1 ]; then
-                printf 'Restore set %s into home %s and root %s? [y/N] ' "$RD_SET_ID" "$RD_HOME_ARG" "$RD_ROOT_ARG"
-                read -r rd_answer || rd_answer=
-                case $rd_answer in
-                    y | Y | yes | YES) ;;
-                    *) rd_fail "cancelled" ;;
-                esac
-            else
-                rd_fail "not on a terminal: pass --yes to restore without asking"
-            fi
-        }
-
-        # Makes folder $1 and prints its absolute physical path.
-        rd_abs_dir() {
-            mkdir -p "$1" || return 1
-            case $1 in
-                /*) rd_d=$1 ;;
-                *) rd_d=./$1 ;;
-            esac
-            (cd "$rd_d" && pwd -P)
-        }
-
-        # Counts the entries of folder $1 into RD_N; RD_ONE is one of them.
-        rd_entries() {
-            RD_N=0
-            RD_ONE=
-            for rd_e in "$1"/* "$1"/.[!.]* "$1"/..?*; do
-                if [ -e "$rd_e" ] || [ -L "$rd_e" ]; then
-                    RD_N=$((RD_N + 1))
-                    RD_ONE=$rd_e
-                fi
-            done
-        }
-
-        # True when folder $1 holds nothing, or nothing but the empty folders leading to RD_ROOT.
-        rd_is_empty() {
-            rd_d=$1
-            while :; do
-                rd_entries "$rd_d"
-                if [ "$RD_N" -eq 0 ]; then return 0; fi
-                if [ "$rd_d" = "$RD_ROOT" ] || [ "$RD_N" -ne 1 ] || [ -L "$RD_ONE" ] || [ ! -d "$RD_ONE" ]; then
-                    return 1
-                fi
-                case $RD_ROOT/ in
-                    "$RD_ONE"/*) rd_d=$RD_ONE ;;
-                    *) return 1 ;;
-                esac
-            done
-        }
-
-        # (2) Makes the targets, refuses non-empty ones without --force.
-        rd_prepare_targets() {
-            RD_HOME=$(rd_abs_dir "$RD_HOME_ARG") || rd_fail "--home $RD_HOME_ARG: cannot create or enter it"
-            RD_ROOT=$(rd_abs_dir "$RD_ROOT_ARG") || rd_fail "--root $RD_ROOT_ARG: cannot create or enter it"
-            if [ "$RD_HOME" = / ] || [ "$RD_ROOT" = / ]; then rd_fail "refusing to restore into /"; fi
-            if [ "$RD_FORCE" -ne 1 ]; then
-                rd_is_empty "$RD_HOME" || rd_fail "home $RD_HOME is not empty (use --force to restore into it)"
-                rd_is_empty "$RD_ROOT" || rd_fail "root $RD_ROOT is not empty (use --force to restore into it)"
-            fi
-            RD_ROOT_SED=$(rd_sed_new "$RD_ROOT")
-            RD_HOME_SED=$(rd_sed_new "$RD_HOME")
-        }
-
-        # (3) Starts extracting archive $1 into the root in the background: tar and gzip keep about
-        # one core busy while the databases, LaunchAgents and shell files (none of them a path the
-        # archive holds) are restored beside them. rd_extract_wait waits and stops on a failure.
-        # tar is the background process itself ($! of a pipeline is its last command), so the
-        # cleanup on any exit stops it; a reader feeding it then dies of SIGPIPE. A reader that
-        # fails on its own (status other than SIGPIPE's 141) leaves a marker file in the root,
-        # since POSIX sh has no pipefail.
-        RD_TAR_PID= RD_TAR_NAME= RD_READER_FAILED=
-        rd_extract_code() {
-            rd_say "code: extracting $1 into $RD_ROOT"
-            RD_TAR_NAME=$1
-            RD_READER_FAILED=$RD_ROOT/.restore-drill-reader-failed-$$
-            if [ -n "$RD_GUNZIP" ]; then
-                { "$RD_GUNZIP" -dc <"$RD_SET/$1" || { rd_rc=$?; [ "$rd_rc" -eq 141 ] || : >"$RD_READER_FAILED"; }; } |
-                    tar -xpf - -C "$RD_ROOT" &
-            else
-                tar -xpzf "$RD_SET/$1" -C "$RD_ROOT" &
-            fi
-            RD_TAR_PID=$!
-        }
-
-        rd_extract_wait() {
-            [ -n "$RD_TAR_PID" ] || return 0
-            # RD_TAR_PID stays set while waiting, so a signal's cleanup still stops tar.
-            rd_rc=0
-            wait "$RD_TAR_PID" || rd_rc=$?
-            RD_TAR_PID=
-            if [ -e "$RD_READER_FAILED" ]; then
-                rm -f "$RD_READER_FAILED"
-                rd_fail "$RD_TAR_NAME: extraction failed ($RD_GUNZIP -d could not read it)"
-            fi
-            [ "$rd_rc" -eq 0 ] || rd_fail "$RD_TAR_NAME: extraction failed"
-            rd_say "code: extracted $RD_TAR_NAME"
-        }
-
-        # Makes the folder of target $1 (when missing) and sets rd_p to it.
-        rd_parent() {
-            rd_p=${1%/*}
-            [ -d "$rd_p" ] || mkdir -p "$rd_p" || rd_fail "cannot create folder $rd_p"
-        }
-
-        # Sets the mode of file $1 to $2 unless it has it already (new files are 644 under umask 022).
-        rd_chmod() {
-            [ "$2" = 644 ] || chmod "$2" "$1"
-        }
-
-        # (4) rd_restore_db BASE PATH SHA256 MODE PIECE...: concatenates the pieces in order and,
-        # for chunks, checks the whole file's SHA-256 (a wrong order or a missing chunk shows
-        # there); a database in one piece is the artifact step (1) checked, copied as it is.
-        rd_restore_db() {
-            if [ "$1" = home ]; then rd_target=$RD_HOME/$2; else rd_target=$RD_ROOT/$2; fi
-            rd_name=$2
-            rd_want=$3
-            rd_mode=$4
-            shift 4
-            rd_parent "$rd_target"
-            rd_say "databases: $rd_name ($# pieces)"
-            RD_TMP=$rd_p/.restore-drill-$$.tmp
-            : >"$RD_TMP" || rd_fail "$rd_name: cannot write $RD_TMP"
-            for rd_piece in "$@"; do
-                [ -f "$RD_SET/$rd_piece" ] || rd_fail "$rd_piece: missing"
-                cat "$RD_SET/$rd_piece" >>"$RD_TMP" || rd_fail "$rd_piece: cannot append it to $rd_name"
-            done
-            if [ $# -gt 1 ]; then
-                rd_got=$(rd_digest "$RD_TMP") || rd_fail "$rd_name: cannot read the reassembled copy"
-                [ "$rd_got" = "$rd_want" ] || rd_fail "$rd_name: reassembled database checksum mismatch"
-            fi
-            rd_chmod "$RD_TMP" "$rd_mode" || rd_fail "$rd_name: chmod $rd_mode failed"
-            mv -f "$RD_TMP" "$rd_target" || rd_fail "$rd_name: cannot move it into place"
-            RD_TMP=
-        }
-
-        # (5) The rewrite: each old prefix (a BRE of its XML form) becomes a control-character marker
-        # (illegal in XML, so no collision), twice to catch overlaps like :OLD:OLD:, then markers
-        # become the new paths. Boundaries: ">" or : = space before, "<" or / : space after.
-        RD_D=$(printf '\037')
-        RD_M1=$(printf '\001')
-        RD_M2=$(printf '\002')
-        RD_M3=$(printf '\003')
-        RD_M4=$(printf '\004')
-        RD_M5=$(printf '\005')
-        RD_M6=$(printf '\006')
-        RD_M7=$(printf '\007')
-        RD_M8=$(printf '\010')
-        RD_NL='
-        '
-        RD_SED=
-
-        # Prints $1 XML-escaped, then escaped for a sed replacement (\ and &).
-        rd_sed_new() {
-            printf '%s\n' "$1" | sed -e 's/&/\&amp;/g' -e 's/</\&lt;/g' -e 's/>/\&gt;/g' -e 's/[\\&]/\\&/g'
-        }
-
-        rd_add_old() {
-            rd_s="s${RD_D}\\([>:= ]\\)$1\\([<:/ ]\\)${RD_D}\\1$2\\2${RD_D}g"
-            RD_SED=$RD_SED$rd_s$RD_NL$rd_s$RD_NL
-        }
-
-        rd_add_new() {
-            RD_SED=${RD_SED}s$RD_D$1$RD_D$2${RD_D}g$RD_NL
-        }
-
-        # rd_restore_agent ARTIFACT PATH MODE: writes $HOME/PATH through the rewrite in RD_SED.
-        rd_restore_agent() {
-            rd_target=$RD_HOME/$2
-            rd_parent "$rd_target"
-            rd_say "launchagents: $2"
-            RD_TMP=$rd_p/.restore-drill-$$.tmp
-            sed "$RD_SED" <"$RD_SET/$1" >"$RD_TMP" || rd_fail "$1: path rewrite failed"
-            rd_chmod "$RD_TMP" "$3" || rd_fail "$2: chmod $3 failed"
-            mv -f "$RD_TMP" "$rd_target" || rd_fail "$2: cannot move it into place"
-            RD_TMP=
-        }
-
-        # (7) rd_credentials_open VAULT ITERATIONS: decrypts the vault with the openssl CLI (the
-        # password is read from the file, never from the command line) into a private folder inside
-        # the root, then unpacks it there. Returns 1 (credentials skipped) without --password-file.
-        rd_credentials_open() {
-            if [ -z "$RD_PASSWORD_FILE" ]; then
-                rd_say "credentials: skipped (no --password-file)"
-                return 1
-            fi
-            command -v openssl >/dev/null 2>&1 || rd_fail "credentials: openssl is needed to decrypt $1"
-            RD_CRED_TMP=$RD_ROOT/.restore-drill-credentials-$$
-            (umask 077 && mkdir "$RD_CRED_TMP" "$RD_CRED_TMP/files") || rd_fail "credentials: cannot create $RD_CRED_TMP"
-            rd_say "credentials: decrypting $1 (PBKDF2-HMAC-SHA256, $2 iterations)"
-            if ! (umask 077 && openssl enc -d -aes-256-cbc -pbkdf2 -iter "$2" -md sha256 -pass "file:$RD_PASSWORD_FILE" \
-                -in "$RD_SET/$1" -out "$RD_CRED_TMP/vault.tar") 2>/dev/null; then
-                rd_fail "credentials: wrong password or damaged vault ($1 does not decrypt)"
-            fi
-            if ! (umask 077 && tar -xpf "$RD_CRED_TMP/vault.tar" -C "$RD_CRED_TMP/files") 2>/dev/null; then
-                rd_fail "credentials: wrong password or damaged vault ($1 is not an archive once decrypted)"
-            fi
-            rm -f "$RD_CRED_TMP/vault.tar"
-        }
-
-        # rd_restore_credential BASE PATH: moves one decrypted file to $HOME/PATH or $ROOT/PATH, mode 0600.
-        rd_restore_credential() {
-            if [ "$1" = home ]; then rd_target=$RD_HOME/$2; else rd_target=$RD_ROOT/$2; fi
-            rd_src=$RD_CRED_TMP/files/$1/$2
-            if [ -L "$rd_src" ] || [ ! -f "$rd_src" ]; then rd_fail "credentials: $2 is missing from the vault"; fi
-            chmod 600 "$rd_src" || rd_fail "credentials: $2: chmod 600 failed"
-            rd_parent "$rd_target"
-            mv -f "$rd_src" "$rd_target" || rd_fail "credentials: $2: cannot move it into place"
-            rd_say "credentials: $2"
-        }
-
-        rd_credentials_close() {
-            rm -rf "$RD_CRED_TMP" || rd_fail "credentials: cannot remove $RD_CRED_TMP"
-            RD_CRED_TMP=
-            rd_say "credentials: restored $1 files (mode 0600)"
-        }
-
-        # (6) rd_restore_file ARTIFACT PATH MODE: copies a shell file to $HOME/PATH.
-        rd_restore_file() {
-            rd_target=$RD_HOME/$2
-            rd_parent "$rd_target"
-            rd_say "shell: $2"
-            RD_TMP=$rd_p/.restore-drill-$$.tmp
-            cat "$RD_SET/$1" >"$RD_TMP" || rd_fail "$1: cannot copy it"
-            rd_chmod "$RD_TMP" "$3" || rd_fail "$2: chmod $3 failed"
-            mv -f "$RD_TMP" "$rd_target" || rd_fail "$2: cannot move it into place"
-            RD_TMP=
-        }
-
-        """#
 }

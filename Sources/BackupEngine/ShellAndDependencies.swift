@@ -4,10 +4,10 @@ import Foundation
 /// The `shell` component: each configured file that exists (links followed) is copied to
 /// `shell/<path relative to home>` and restored to `$HOME/<path>`.
 struct ShellCollector {
-    let home: String
-    let files: [String]
-    /// Absolute credential paths: never stored here.
-    let credentials: [String]
+    let home: AbsolutePath
+    let files: [AbsolutePath]
+    /// Credential paths: never stored here.
+    let credentials: [AbsolutePath]
     /// Receives the identity of every artifact written (``WrittenFileLog``); nil records nothing.
     var log: WrittenFileLog? = nil
 
@@ -22,28 +22,30 @@ struct ShellCollector {
     func collect(setFolder: String) throws -> Result {
         var result = Result(record: ComponentRecord(id: .shell, status: .ok), files: [], artifacts: [], warnings: [])
         var failures: [String] = []
-        for (i, path) in files.enumerated() {
+        for (i, file) in files.enumerated() {
+            let path = file.pathString
             var st = stat()
             guard stat(path, &st) == 0 else { continue }
             guard st.st_mode & S_IFMT == S_IFREG else {
                 result.warnings.append("\(path): shell file is not a regular file; not stored")
                 continue
             }
-            guard GlobSupport.isInside(path, home), path != home else {
+            guard let inside = file.relative(to: home), inside != .dot else {
                 result.warnings.append("\(path): shell file outside home \(home); not stored")
                 continue
             }
-            // Compare where the file really is, links followed on both sides: a shell file that
-            // is a link into a credentials folder must not carry the secret into shell/.
-            let real = Self.realPath(path) ?? path
+            // Compare where the file really is, links followed on both sides (realpath, on
+            // purpose): a shell file that is a link into a credentials folder must not carry the
+            // secret into shell/.
+            let real = file.realPath() ?? file
             if credentials.contains(where: {
-                GlobSupport.isInside(path, $0) || GlobSupport.isInside(real, Self.realPath($0) ?? $0)
+                file.isDescendantOrSelf(of: $0) || real.isDescendantOrSelf(of: $0.realPath() ?? $0)
             }) {
                 result.warnings.append(
                     "\(path): is or leads to a credential; not stored in shell/ (the vault holds it)")
                 continue
             }
-            let relative = String(path.dropFirst(home.count + 1))
+            let relative = inside.pathString
             let artifact = SetNames.isSafe(relative) ? "shell/\(relative)" : "shell/file-\(i + 1)"
             let target = "\(setFolder)/\(artifact)"
             try SetNames.makeParent(of: target)
@@ -63,7 +65,8 @@ struct ShellCollector {
                 ArtifactRecord(path: artifact, component: .shell, kind: .config, size: size, sha256: sha))
             result.files.append(
                 FileRecord(
-                    component: .shell, base: .home, path: relative, type: .file, size: size, sha256: sha, mode: mode))
+                    component: .shell, base: .home, path: relative, type: .file, size: size, sha256: sha, mode: mode,
+                    artifact: artifact))
         }
         let bytes = result.files.reduce(Int64(0)) { $0 + $1.size }
         if !failures.isEmpty {
@@ -78,13 +81,6 @@ struct ShellCollector {
             result.record = ComponentRecord(id: .shell, status: .ok, files: result.files.count, bytes: bytes)
         }
         return result
-    }
-
-    /// The path with every link resolved (`realpath(3)`), or nil when it does not resolve.
-    static func realPath(_ path: String) -> String? {
-        guard let resolved = realpath(path, nil) else { return nil }
-        defer { free(resolved) }
-        return String(cString: resolved)
     }
 }
 

@@ -5,7 +5,7 @@ import Foundation
 struct WalkEntry: Sendable {
     /// Relative to the walked folder, `/`-separated, no leading `./`.
     var relative: String
-    var absolute: String
+    var absolute: AbsolutePath
     var type: FileType
     /// All of `st_mode & 0o7777` (the caller decides what to keep).
     var mode: Int
@@ -27,7 +27,7 @@ struct WalkEntry: Sendable {
 /// Paths that cannot be read are collected in ``problems`` instead of stopping the walk; other
 /// file types (sockets, fifos, devices) in ``ignored``.
 struct WorkspaceWalk {
-    var skip: (String) -> Bool = { _ in false }
+    var skip: (AbsolutePath) -> Bool = { _ in false }
     var exclude: (_ relative: String, _ name: String) -> Bool = { _, _ in false }
     var enterExcluded: (_ relative: String) -> Bool = { _ in false }
 
@@ -37,13 +37,13 @@ struct WorkspaceWalk {
     /// Relative paths of entries that are neither files, folders nor links.
     private(set) var ignored: [String] = []
 
-    /// Walks `base` (absolute); the base itself is not an entry.
-    mutating func run(base: String) {
+    /// Walks `base`; the base itself is not an entry.
+    mutating func run(base: AbsolutePath) {
         walk(folder: base, relative: "", excluded: false)
     }
 
-    private mutating func walk(folder: String, relative: String, excluded: Bool) {
-        guard let dir = opendir(folder) else {
+    private mutating func walk(folder: AbsolutePath, relative: String, excluded: Bool) {
+        guard let dir = opendir(folder.pathString) else {
             problems.append("\(folder): \(String(cString: strerror(errno)))")
             return
         }
@@ -66,11 +66,12 @@ struct WorkspaceWalk {
         closedir(dir)
         names.sort()
         for name in names {
-            let abs = folder == "/" ? "/\(name)" : "\(folder)/\(name)"
+            // A name from readdir: one component, never empty, `.`, `..`, or holding `/` or NUL.
+            let abs = folder.appending(component: name)
             let rel = relative.isEmpty ? name : "\(relative)/\(name)"
             if skip(abs) { continue }
             var st = stat()
-            guard lstat(abs, &st) == 0 else {
+            guard lstat(abs.pathString, &st) == 0 else {
                 problems.append("\(abs): \(String(cString: strerror(errno)))")
                 continue
             }
@@ -89,7 +90,7 @@ struct WorkspaceWalk {
                 entries.append(entry)
             case S_IFLNK:
                 entry.type = .symlink
-                guard let target = Self.readLink(abs) else {
+                guard let target = Self.readLink(abs.pathString) else {
                     problems.append("\(abs): cannot read link: \(String(cString: strerror(errno)))")
                     continue
                 }
@@ -148,11 +149,5 @@ enum GlobSupport {
             }
         }
         return false
-    }
-
-    /// True when `path` equals `folder` or lies under it (both absolute, standardized).
-    static func isInside(_ path: String, _ folder: String) -> Bool {
-        if folder == "/" { return true }
-        return path == folder || path.hasPrefix(folder + "/")
     }
 }

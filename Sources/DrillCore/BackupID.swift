@@ -1,7 +1,7 @@
 import Foundation
 
 /// The identifier of one backup set: `full_YYYYMMDD_HHMMSS` in UTC, with `_2`, `_3`, … appended
-/// for a second or later set made in the same second (../shared/DESIGN.md, "Vocabulary").
+/// for a second or later set made in the same second (docs/ARCHITECTURE.md, "Vocabulary").
 ///
 /// Ordering is chronological: by timestamp, then by sequence number (no suffix is 1).
 public struct BackupID: Hashable, Comparable, Sendable, CustomStringConvertible, Codable {

@@ -1,6 +1,6 @@
 import Foundation
 
-/// The outcome of one check on one subject (../shared/DESIGN.md, "Vocabulary").
+/// The outcome of one check on one subject (docs/ARCHITECTURE.md, "Vocabulary").
 public enum Verdict: String, Codable, Sendable, CaseIterable {
     /// The check ran on a real subject and found it correct.
     case pass
@@ -12,7 +12,7 @@ public enum Verdict: String, Codable, Sendable, CaseIterable {
     case error
 }
 
-/// The check catalogue (../shared/DESIGN.md, "A drill"): each id is a JUnit classname.
+/// The check catalogue (docs/ARCHITECTURE.md, "The checks"): each id is a JUnit classname.
 public enum CheckID: String, Codable, Sendable, CaseIterable {
     case setManifest = "set.manifest"
     case setArtifacts = "set.artifacts"

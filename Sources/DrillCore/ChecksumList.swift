@@ -1,6 +1,6 @@
 import Foundation
 
-/// `SHA256SUMS`, the checksum list beside `manifest.json` (../shared/DESIGN.md, "The backup set"):
+/// `SHA256SUMS`, the checksum list beside `manifest.json` (docs/SET-FORMAT.md, "`SHA256SUMS`"):
 /// every artifact in `sha256sum -c` format, so a person can check a set by hand.
 extension Manifest {
     /// The file name of the checksum list inside a set.

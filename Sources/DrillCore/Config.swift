@@ -1,7 +1,7 @@
 import Foundation
 import Yams
 
-/// The resolved configuration (`restore-drill.yml`, ../shared/DESIGN.md, "Configuration").
+/// The resolved configuration (`restore-drill.yml`, README, "Configuration").
 ///
 /// Every path is absolute once loaded: `~` means the configured ``home``, code, database and
 /// credentials paths are relative to ``root``, folders (`sandbox.folder`, `reports.folder`,
@@ -281,9 +281,19 @@ extension RestoreDrillConfig {
         try ConfigParser(file: file).parse(text)
     }
 
+    /// `path` made absolute below `base` (``AbsolutePath/init(_:relativeTo:)``), as text; links
+    /// are never resolved.
     static func absolute(_ path: String, relativeTo base: String) -> String {
-        let p = path.hasPrefix("/") ? path : (base as NSString).appendingPathComponent(path)
-        return LexicalPath.normalize(p)
+        let path = path.isEmpty ? "." : path
+        if let folder = try? AbsolutePath(validating: base), let resolved = try? AbsolutePath(path, relativeTo: folder)
+        {
+            return resolved.pathString
+        }
+        if let resolved = try? AbsolutePath(validating: path) { return resolved.pathString }
+        // A configuration file named by a relative path: its folder, and so the value, stay relative.
+        guard let folder = try? RelativePath(validating: base), let relative = try? RelativePath(validating: path)
+        else { return path }
+        return folder.appending(relative).pathString
     }
 }
 
@@ -313,7 +323,9 @@ struct ConfigParser {
         let folder = (file as NSString).deletingLastPathComponent
         let (homeNode, homeText) = try required("home")
         guard homeText.hasPrefix("/") else { throw fail(homeNode, "home", "must be an absolute path") }
-        let home = LexicalPath.normalize(homeText)
+        guard let home = try? AbsolutePath(validating: homeText).pathString else {
+            throw fail(homeNode, "home", "must be an absolute path")
+        }
         let (rootNode, rootText) = try required("root")
         let root = expand(rootText, home: home, relativeTo: home)
         guard rootText.hasPrefix("/") || rootText.hasPrefix("~") else {
@@ -600,13 +612,9 @@ struct ConfigParser {
 
     /// `~` → home; relative → against `relativeTo`; result standardized.
     func expand(_ path: String, home: String, relativeTo base: String) -> String {
-        var p = path
-        if p == "~" {
-            p = home
-        } else if p.hasPrefix("~/") {
-            p = (home as NSString).appendingPathComponent(String(p.dropFirst(2)))
-        }
-        return RestoreDrillConfig.absolute(p, relativeTo: base)
+        if path == "~" { return RestoreDrillConfig.absolute(home, relativeTo: base) }
+        if path.hasPrefix("~/") { return RestoreDrillConfig.absolute(String(path.dropFirst(2)), relativeTo: home) }
+        return RestoreDrillConfig.absolute(path, relativeTo: base)
     }
 
     static func line(of error: YamlError) -> Int? {

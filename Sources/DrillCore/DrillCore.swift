@@ -1,6 +1,6 @@
 /// # DrillCore
 ///
-/// The vocabulary every stage of RestoreDrill shares (../shared/DESIGN.md, "Vocabulary"):
+/// The vocabulary every stage of RestoreDrill shares (docs/ARCHITECTURE.md, "Vocabulary"):
 /// ``BackupID`` and ``DrillID`` names, ``SHA256Digest`` streaming hashes, the backup-set
 /// ``Manifest`` (format 1), ``CheckResult`` and ``Verdict``, ``DrillResult`` (what the reports
 /// render), ``RestoreDrillError`` with the one ``ExitStatus`` table, the configuration

@@ -1,6 +1,6 @@
 import Foundation
 
-/// The process exit codes of `restore-drill` (../shared/DESIGN.md, "Exit codes"). The README and
+/// The process exit codes of `restore-drill` (docs/ARCHITECTURE.md, "Exit codes"). The README and
 /// `--help` print this table from ``ExitStatus/table``; a test checks they agree.
 public enum ExitStatus: Int32, CaseIterable, Sendable {
     /// Every check passed (skips allowed), or the command did its job.

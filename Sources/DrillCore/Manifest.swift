@@ -1,6 +1,6 @@
 import Foundation
 
-/// The component ids of a backup set (../shared/DESIGN.md, "Vocabulary"). The same id names the
+/// The component ids of a backup set (docs/ARCHITECTURE.md, "Vocabulary"). The same id names the
 /// configuration section and the folder inside the set.
 public enum ComponentID: String, Codable, Sendable, CaseIterable, Comparable {
     case code, databases, launchagents, dependencies, shell, credentials
@@ -50,7 +50,7 @@ public enum ArtifactKind: String, Codable, Sendable, CaseIterable {
     case script
 }
 
-/// The `manifest.json` of a backup set, format 1 (../shared/DESIGN.md, "The backup set").
+/// The `manifest.json` of a backup set, format 1 (docs/SET-FORMAT.md).
 ///
 /// JSON keys are snake_case as listed in each `CodingKeys`. Sizes are bytes, digests are
 /// SHA-256 as 64 lowercase hex characters, times are ISO 8601 UTC with milliseconds, paths
@@ -148,6 +148,18 @@ public struct Manifest: Codable, Sendable, Equatable {
 
     /// The artifact stored at `path` (relative to the set), if listed.
     public func artifact(_ path: String) -> ArtifactRecord? { artifacts.first { $0.path == path } }
+
+    /// The shell files a restore copies (component `shell`, type `file`), in manifest order, each
+    /// with the path of the artifact it is copied from: its ``FileRecord/artifact`` field. A set
+    /// written before that field existed (no shell file has it) pairs them with the `shell`
+    /// artifacts by position instead, as it was written; a shell file without the field in a set
+    /// that has it elsewhere has no artifact (nil), and so is not restored.
+    public func shellFileArtifacts() -> [(file: FileRecord, artifact: String?)] {
+        let files = self.files.filter { $0.component == .shell && $0.type == .file }
+        if files.contains(where: { $0.artifact != nil }) { return files.map { ($0, $0.artifact) } }
+        let positional = artifacts.filter { $0.component == .shell }.map(\.path)
+        return files.enumerated().map { i, file in (file, i < positional.count ? positional[i] : nil) }
+    }
 
     /// The bytes the self-checksum and HMAC cover: this manifest with ``manifestSHA256``,
     /// ``manifestHMAC`` removed, encoded as sorted-key JSON.
@@ -299,9 +311,16 @@ public struct FileRecord: Codable, Sendable, Equatable {
     /// True when the restore rewrites paths inside the file (LaunchAgents); `launchagents.rewrite`
     /// checks the content instead of a digest.
     public var rewritten: Bool?
+    /// For shell files (component `shell`, type `file`): the artifact the restore copies to
+    /// ``path``, relative to the set (e.g. `shell/.zshrc`, or `shell/file-2` for an unsafe name).
+    /// Optional, so format 1 keeps its version: a format-1 reader may ignore it. Nil for every other
+    /// file, and in sets written before the field existed; for those (no shell file has it) the
+    /// shell files pair with the `shell` artifacts in order, the rule they were written with
+    /// (``shellFileArtifacts()``).
+    public var artifact: String?
 
     enum CodingKeys: String, CodingKey {
-        case component, base, path, type, size, sha256, mode, rewritten
+        case component, base, path, type, size, sha256, mode, rewritten, artifact
         case hmacSHA256 = "hmac_sha256"
         case linkTarget = "link_target"
     }
@@ -309,7 +328,7 @@ public struct FileRecord: Codable, Sendable, Equatable {
     public init(
         component: ComponentID, base: PathBase, path: String, type: FileType = .file, size: Int64 = 0,
         sha256: String? = nil, hmacSHA256: String? = nil, mode: Int, linkTarget: String? = nil,
-        rewritten: Bool? = nil
+        rewritten: Bool? = nil, artifact: String? = nil
     ) {
         self.component = component
         self.base = base
@@ -321,6 +340,7 @@ public struct FileRecord: Codable, Sendable, Equatable {
         self.mode = mode
         self.linkTarget = linkTarget
         self.rewritten = rewritten
+        self.artifact = artifact
     }
 }
 

@@ -1,6 +1,6 @@
 import Foundation
 
-/// The LaunchAgent path rewrite rule (../shared/DESIGN.md, "The restore script"), shared by the
+/// The LaunchAgent path rewrite rule (docs/SET-FORMAT.md, "The restore script contract"), shared by the
 /// restore script generator (which implements it with `sed`) and the verifier (which re-applies it
 /// to the stored plist to know what a correct restore must hold).
 ///

@@ -1,5 +1,11 @@
 import Foundation
 
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
 /// An absolute file-system path, lexically normalised: it starts with `/`, has no empty, `.` or
 /// `..` components and no trailing `/` (except the root `/` itself). Symbolic links are never
 /// resolved: a path means what was written, which is what a sandboxing tool must compare.
@@ -70,6 +76,37 @@ public struct AbsolutePath: Hashable, Sendable, Comparable, CustomStringConverti
     /// This path with each of `names` appended as one component (see ``appending(component:)``).
     public func appending(components names: String...) -> AbsolutePath {
         names.reduce(self) { $0.appending(component: $1) }
+    }
+
+    /// This path with every symbolic link on it resolved (realpath(3)), for the few places that
+    /// truly need where a path lands on disk (another uid's access judged with `lstat`, a
+    /// containment check that must not be fooled by a link). Components that do not exist yet are kept as
+    /// written below the deepest existing ancestor, which is resolved. Everything else in the
+    /// project compares paths as written.
+    public func resolvingSymlinks() -> AbsolutePath {
+        var existing = self
+        var missing: [String] = []
+        while true {
+            if let real = existing.realPath() {
+                return missing.reversed().reduce(real) { $0.appending(component: $1) }
+            }
+            if existing.isRoot { return self }
+            missing.append(existing.basename)
+            existing = existing.parentDirectory
+        }
+    }
+
+    /// Where this path lands on disk, every link resolved (realpath(3)), when it exists; nil when
+    /// it does not (or cannot be searched). See ``resolvingSymlinks()`` for the few places this
+    /// is wanted.
+    public func realPath() -> AbsolutePath? {
+        #if canImport(Glibc)
+            guard let resolved = Glibc.realpath(pathString, nil) else { return nil }
+        #else
+            guard let resolved = Darwin.realpath(pathString, nil) else { return nil }
+        #endif
+        defer { free(resolved) }
+        return try? AbsolutePath(validating: String(cString: resolved))
     }
 
     /// True when this path is `folder` or lies below it, component by component: `/a/b` is in
@@ -171,6 +208,15 @@ public struct RelativePath: Hashable, Sendable, Comparable, CustomStringConverti
         if pathString == "." { return other }
         if other.pathString == "." { return self }
         return RelativePath(normalized: LexicalPath.normalize(pathString + "/" + other.pathString))
+    }
+
+    /// This path with one more component `name` (`.` with `a` gives `a`).
+    /// - Precondition: `name` is a single component: not empty, no `/`, not `.` or `..`, no NUL.
+    public func appending(component name: String) -> RelativePath {
+        precondition(
+            !name.isEmpty && name != "." && name != ".." && !name.contains("/") && !name.utf8.contains(0),
+            "not a single path component: \(name)")
+        return RelativePath(normalized: pathString == "." ? name : pathString + "/" + name)
     }
 
     public var description: String { pathString }

@@ -1,21 +1,22 @@
 import Foundation
 
-/// One replay of a restore script inside a sandbox (../shared/DESIGN.md, "A drill", step 3).
+/// One replay of a restore script inside a sandbox (docs/ARCHITECTURE.md, "A drill", step 3).
 public struct ReplayRequest: Sendable, Equatable {
-    /// Absolute path of the restore script (inside the set folder, which stays read-only).
-    public var script: String
+    /// The restore script (inside the set folder, which stays read-only).
+    public var script: AbsolutePath
     /// Arguments after the script, e.g. `--home H --root R --yes`.
     public var arguments: [String]
     /// The backup set folder: readable, never writable.
-    public var setFolder: String
+    public var setFolder: AbsolutePath
     /// The drill's sandbox folder: the only place the replay may write.
-    public var sandboxFolder: String
+    public var sandboxFolder: AbsolutePath
     /// Extra variables; the replayer starts from an empty environment with only a minimal
     /// `PATH`, `HOME` (the sandbox home), `TMPDIR` (inside the sandbox), `LC_ALL=C`.
     public var environment: [String: String]
-    public var workingDirectory: String
+    /// The folder the script starts in.
+    public var workingDirectory: AbsolutePath
     /// Files outside the sandbox the script may read (e.g. a password file).
-    public var extraReadOnly: [String]
+    public var extraReadOnly: [AbsolutePath]
     public var limits: RestoreDrillConfig.ResourceLimits
     /// Seconds before the whole process tree is killed.
     public var timeout: Double
@@ -24,8 +25,8 @@ public struct ReplayRequest: Sendable, Equatable {
     public var isolation: RestoreDrillConfig.IsolationMode
 
     public init(
-        script: String, arguments: [String], setFolder: String, sandboxFolder: String,
-        environment: [String: String] = [:], workingDirectory: String, extraReadOnly: [String] = [],
+        script: AbsolutePath, arguments: [String], setFolder: AbsolutePath, sandboxFolder: AbsolutePath,
+        environment: [String: String] = [:], workingDirectory: AbsolutePath, extraReadOnly: [AbsolutePath] = [],
         limits: RestoreDrillConfig.ResourceLimits = .init(),
         timeout: Double = RestoreDrillConfig.SandboxSettings.defaultTimeout,
         outputCap: Int = RestoreDrillConfig.SandboxSettings.defaultOutputCap,

@@ -1,6 +1,6 @@
 import Foundation
 
-/// Parsing of the configuration's sizes and durations (../shared/DESIGN.md, "Configuration").
+/// Parsing of the configuration's sizes and durations (README, "Configuration").
 public enum Units {
     /// Parses a size: a whole number followed by `B`, `KiB`, `MiB`, `GiB` or `TiB` (also `K`, `M`,
     /// `G`, `KB`, `MB`, `GB` as binary units); a bare number is bytes.

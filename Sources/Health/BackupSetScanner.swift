@@ -1,6 +1,8 @@
+import Destination
 import DrillCore
 import Foundation
 import Retention
+import Vault
 
 /// One backup set found in a destination: a folder named by a ``BackupID`` whose `manifest.json`
 /// ``Manifest/load(setPath:)`` accepts, whose id equals the folder name and whose self-checksum matches.
@@ -82,61 +84,51 @@ public struct DestinationScan: Sendable, Equatable {
     }
 }
 
-/// Finds the backup sets of a destination by reading their manifests (never by file times).
+/// The health, SLA and retention view of a destination's sets: an adapter over the one
+/// ``SetCatalogue`` (reads manifests, never file times).
 public enum BackupSetScanner {
-    /// Lists `destination`: set folders, look-alike folders that are not usable sets, and
-    /// `.partial-*` folders. Other entries (`.restore-drill`, files, anything else) are ignored.
-    ///
-    /// With an active `authenticator` (a vault password is configured), a set whose manifest
-    /// HMAC does not verify is a ``RejectedFolder`` with `unauthenticated` set: it never counts
-    /// for health, the SLA or a retention bucket, and prune never removes it (so forged sets with
-    /// newer ids cannot push real sets out of the 7/4/12 buckets).
+    /// ``scan(_:authenticator:)`` of the local folder `destination`.
     /// - Returns: an empty scan when `destination` does not exist.
     /// - Throws: ``RestoreDrillError/io(path:message:)`` when it exists but cannot be listed.
     public static func scan(destination: String, authenticator: SetAuthenticator? = nil) throws -> DestinationScan {
-        guard FileManager.default.fileExists(atPath: destination) else {
-            return DestinationScan(sets: [], rejected: [], partials: [])
-        }
+        try scan(LocalDestination(path: destination), authenticator: authenticator)
+    }
+
+    /// Lists `destination`: sets that count, look-alike folders that are not usable sets, and
+    /// `.partial-*` folders. Other entries (`.restore-drill`, files, anything else) are ignored.
+    ///
+    /// A set the catalogue rejects (``SetRejection``: self-checksum mismatch, `finished_at` not a
+    /// time, or, with an active `authenticator`, a manifest HMAC that does not verify) is a
+    /// ``RejectedFolder`` (`unauthenticated` set for the last): it never counts for health, the SLA
+    /// or a retention bucket, and prune never removes it (so forged sets with newer ids cannot push
+    /// real sets out of the 7/4/12 buckets).
+    /// - Returns: an empty scan when `destination` does not exist.
+    /// - Throws: ``RestoreDrillError/io(path:message:)`` when it exists but cannot be listed.
+    public static func scan(_ destination: any Destination, authenticator: SetAuthenticator? = nil) throws
+        -> DestinationScan
+    {
+        guard !destination.status().absent else { return DestinationScan(sets: [], rejected: [], partials: []) }
+        let contents = try SetCatalogue(destination, authenticator: authenticator).contents()
+        var rejected = contents.unusable.map { RejectedFolder(name: $0.name, path: $0.path, reason: $0.reason) }
         var sets: [ScannedSet] = []
-        var rejected: [RejectedFolder] = []
-        var partials: [PartialFolder] = []
-        for entry in try SetFolders.scan(destination: destination) {
-            switch entry.kind {
-            case .partial(let modified):
-                partials.append(PartialFolder(name: entry.name, path: entry.path, modified: modified))
-            case .unusable(let reason, _):
-                rejected.append(RejectedFolder(name: entry.name, path: entry.path, reason: reason))
-            case .set(let manifest):
-                guard let id = entry.id, let finished = Timestamp.date(manifest.finishedAt) else {
-                    rejected.append(
-                        RejectedFolder(
-                            name: entry.name, path: entry.path,
-                            reason: "finished_at \"\(manifest.finishedAt)\" is not a time"))
-                    continue
-                }
+        for set in contents.sets {
+            if let rejection = set.rejection {
+                var unauthenticated: Bool?
+                if case .unauthenticated = rejection { unauthenticated = true }
+                rejected.append(
+                    RejectedFolder(
+                        name: set.id.description, path: set.path, reason: rejection.description,
+                        unauthenticated: unauthenticated))
+            } else if let finished = set.finishedAt {
                 sets.append(
                     ScannedSet(
-                        id: id, path: entry.path, status: manifest.status, finishedAt: finished,
-                        sizeBytes: manifest.artifacts.reduce(0) { $0 + $1.size }, manifest: manifest))
+                        id: set.id, path: set.path, status: set.manifest.status, finishedAt: finished,
+                        sizeBytes: set.sizeBytes, manifest: set.manifest))
             }
         }
-        sets.sort { $0.id < $1.id }
-        if let authenticator, authenticator.isActive {
-            let verdicts = authenticator.authenticateAll(sets.map(\.manifest))
-            var proven: [ScannedSet] = []
-            for (set, verdict) in zip(sets, verdicts) {
-                if case .unauthenticated(let reason) = verdict {
-                    rejected.append(
-                        RejectedFolder(
-                            name: set.id.description, path: set.path, reason: "unauthenticated: \(reason)",
-                            unauthenticated: true))
-                } else {
-                    proven.append(set)
-                }
-            }
-            sets = proven
-            rejected.sort { $0.name < $1.name }
-        }
-        return DestinationScan(sets: sets, rejected: rejected, partials: partials)
+        rejected.sort { $0.name < $1.name }
+        return DestinationScan(
+            sets: sets, rejected: rejected,
+            partials: contents.partials.map { PartialFolder(name: $0.name, path: $0.path, modified: $0.modified) })
     }
 }

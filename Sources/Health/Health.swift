@@ -1,7 +1,7 @@
 /// # Health
 ///
-/// What the operator and the auditor see between drills (issue 5; ../shared/DESIGN.md,
-/// "Sources/Health" and "Reports and metrics"). Terms:
+/// What the operator and the auditor see between drills (README, "Retention, health and
+/// history"; docs/ARCHITECTURE.md, "Targets" and "Reports and metrics"). Terms:
 /// - **history**: one small JSON file per event (backup, drill, check, prune) under
 ///   `<destination>/.restore-drill/events/`, so it travels with the sets and survives the loss of
 ///   the machine (``HistoryStore``, ``HistoryEvent``);

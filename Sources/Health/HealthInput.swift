@@ -1,5 +1,7 @@
+import Destination
 import DrillCore
 import Foundation
+import Vault
 
 /// Every fact health is judged on, gathered once so evaluation is a pure function of it
 /// (tests build one by hand with a fixed `now`).
@@ -57,12 +59,12 @@ public struct HealthInput: Sendable, Equatable {
     public var now: Date
     /// The destination folder.
     public var destination: String
-    /// The newest complete set that finished before `now` (plus five minutes of clock skew): the
-    /// backup age is judged on it.
+    /// The newest complete set not in the future (its id at most ``SetClock/futureSkew``, five
+    /// minutes, after `now`): the backup age is judged on it.
     public var newestComplete: SetFact?
-    /// The newest complete set that finished more than five minutes after `now` (made on a machine
-    /// whose clock was wrong), when there is one: it is reported, but it does not stand for a
-    /// recent backup.
+    /// The newest complete set in the future (its id more than ``SetClock/futureSkew``, five
+    /// minutes, after `now`: made on a machine whose clock was wrong), when there is one: it is
+    /// reported, but it does not stand for a recent backup.
     public var futureComplete: SetFact?
     /// The newest set's id when the newest set is partial; nil when it is complete or there is none.
     public var newestPartial: BackupID?
@@ -104,35 +106,60 @@ public struct HealthInput: Sendable, Equatable {
         self.historyProblems = historyProblems
     }
 
-    /// Gathers the facts of `destination`: its sets (by manifest, ``BackupSetScanner``), its
-    /// history (``HistoryStore``), whether this user may write to it (`access(W_OK)`, which also
-    /// sees a read-only mount) and its free bytes (`statvfs`: `f_bavail × f_frsize`).
-    /// The last backup is the newest `backup` event; with no backup event at all, the newest set
-    /// stands for it. Nothing is written.
+    /// Gathers the facts of the local folder `destination` (``gather(_:now:authenticator:)``
+    /// over a ``LocalDestination``).
     /// - Parameters:
     ///   - destination: absolute path of the destination.
     ///   - now: the instant of the check.
-    /// - Throws: ``RestoreDrillError/io(path:message:)`` when the destination or its events folder
-    ///   exists but cannot be listed (health reports that as UNKNOWN).
-    /// - Parameter authenticator: with a vault password, unauthenticated sets never count (they
-    ///   are rejected folders, which health warns about).
+    ///   - authenticator: with a vault password, unauthenticated sets never count.
+    /// - Throws: as ``gather(_:now:authenticator:)``.
     public static func gather(destination: String, now: Date, authenticator: SetAuthenticator? = nil) throws
         -> HealthInput
     {
-        let scan = try BackupSetScanner.scan(destination: destination, authenticator: authenticator)
-        let log = try HistoryStore(destination: destination).load()
-        return assemble(destination: destination, now: now, scan: scan, log: log)
+        try gather(LocalDestination(path: destination), now: now, authenticator: authenticator)
     }
 
-    /// The facts of an already made scan and history log (plus the destination's own state).
+    /// Gathers the facts of `destination`: its sets (by manifest, ``BackupSetScanner``), its
+    /// history (``HistoryStore``), whether this user may write to it and its free bytes
+    /// (``Destination/status()``: for a local folder `access(W_OK)`, which also sees a read-only
+    /// mount, and `statvfs`: `f_bavail × f_frsize`).
+    /// The last backup is the newest `backup` event; with no backup event at all, the newest set
+    /// stands for it. Nothing is written.
+    /// - Parameters:
+    ///   - destination: where the sets are.
+    ///   - now: the instant of the check.
+    ///   - authenticator: with a vault password, unauthenticated sets never count (they are
+    ///     rejected folders, which health warns about).
+    /// - Throws: ``RestoreDrillError/io(path:message:)`` when the destination or its events folder
+    ///   exists but cannot be listed (health reports that as UNKNOWN).
+    public static func gather(_ destination: any Destination, now: Date, authenticator: SetAuthenticator? = nil)
+        throws -> HealthInput
+    {
+        let scan = try BackupSetScanner.scan(destination, authenticator: authenticator)
+        let log = try HistoryStore(destination).load()
+        return assemble(destination, now: now, scan: scan, log: log)
+    }
+
+    /// The facts of an already made scan and history log, plus the local folder's own state.
     public static func assemble(destination: String, now: Date, scan: DestinationScan, log: HistoryLog) -> HealthInput {
-        var input = HealthInput(now: now, destination: destination)
-        let skew: TimeInterval = 300
+        assemble(LocalDestination(path: destination), now: now, scan: scan, log: log)
+    }
+
+    /// The facts of an already made scan and history log, plus the destination's own state
+    /// (``Destination/status()``).
+    ///
+    /// The clock rule is the catalogue's (``SetClock``): a complete set whose id lies more than
+    /// ``SetClock/futureSkew`` (5 minutes) after `now` is in the future: it is reported, and the
+    /// backup age is judged on the newest complete set that is not.
+    public static func assemble(_ destination: any Destination, now: Date, scan: DestinationScan, log: HistoryLog)
+        -> HealthInput
+    {
+        var input = HealthInput(now: now, destination: destination.location)
         let complete = scan.sets.filter { $0.status == .complete }
-        if let newest = complete.last(where: { $0.finishedAt.timeIntervalSince(now) <= skew }) {
+        if let newest = complete.last(where: { !SetClock.isFuture($0.id, now: now) }) {
             input.newestComplete = SetFact(id: newest.id, finishedAt: newest.finishedAt, sizeBytes: newest.sizeBytes)
         }
-        if let future = complete.last(where: { $0.finishedAt.timeIntervalSince(now) > skew }) {
+        if let future = complete.last(where: { SetClock.isFuture($0.id, now: now) }) {
             input.futureComplete = SetFact(id: future.id, finishedAt: future.finishedAt, sizeBytes: future.sizeBytes)
         }
         if let newest = scan.sets.last, newest.status == .partial { input.newestPartial = newest.id }
@@ -146,16 +173,10 @@ public struct HealthInput: Sendable, Equatable {
             input.lastBackup = RunFact(
                 time: newest.finishedAt, status: newest.status == .complete ? .complete : .partial, backupID: newest.id)
         }
-        var isFolder: ObjCBool = false
-        input.destinationExists =
-            FileManager.default.fileExists(atPath: destination, isDirectory: &isFolder) && isFolder.boolValue
-        input.destinationWritable = input.destinationExists && access(destination, W_OK) == 0
-        if input.destinationExists {
-            var fs = statvfs()
-            if statvfs(destination, &fs) == 0 {
-                input.freeBytes = Int64(fs.f_bavail) * Int64(fs.f_frsize)
-            }
-        }
+        let status = destination.status()
+        input.destinationExists = status.exists
+        input.destinationWritable = status.writable
+        input.freeBytes = status.exists ? status.freeBytes : nil
         input.rejectedFolders = scan.rejected.filter { $0.unauthenticated != true }.map { "\($0.name): \($0.reason)" }
         input.unauthenticatedSets = scan.rejected.filter { $0.unauthenticated == true }.map(\.name)
         input.historyProblems = log.problems.map { "\($0.file): \($0.message)" }

@@ -63,7 +63,7 @@ extension HealthReport {
         return (line.replacingOccurrences(of: "\n", with: " "), status.nagiosCode)
     }
 
-    /// The Prometheus text exposition (node_exporter textfile format) with DESIGN.md's metric names,
+    /// The Prometheus text exposition (node_exporter textfile format) with the README's metric names,
     /// each with `# HELP` and `# TYPE … gauge`. A metric whose value is unknown (no complete set,
     /// no drill) keeps its HELP and TYPE lines but has no sample, so `absent()` alerts fire.
     public func prometheus() -> String {

@@ -19,7 +19,7 @@ public enum HealthStatus: String, Codable, Sendable, CaseIterable, Comparable {
         }
     }
 
-    /// The tool's own exit status (DESIGN.md "Exit codes"): 0 when OK, 1 when not OK, 3 when unknown.
+    /// The tool's own exit status (docs/ARCHITECTURE.md, "Exit codes"): 0 when OK, 1 when not OK, 3 when unknown.
     public var exitStatus: ExitStatus {
         switch self {
         case .ok: .success
@@ -99,7 +99,7 @@ public struct HealthMetrics: Sendable, Equatable, Codable {
 
 /// The verdict of `restore-drill health`: the worst status of its findings, the findings, the numbers.
 ///
-/// Rules (issue 5; thresholds from the configuration's `health` keys; a value at or above a
+/// Rules (README, "Retention, health and history"; thresholds from the configuration's `health` keys; a value at or above a
 /// warning threshold warns, at or above a critical threshold is critical):
 /// - age of the newest complete set (`now − finished_at`) against `backup_warning`/`backup_critical`;
 ///   no complete set at all is CRITICAL;
@@ -147,9 +147,9 @@ public struct HealthReport: Sendable, Equatable {
 
         // Newest complete set.
         if let set = input.newestComplete {
-            // Up to five minutes ahead is clock skew between machines, not a future set.
+            // Up to five minutes ahead (``SetClock/futureSkew``) is clock skew between machines.
             var age = input.now.timeIntervalSince(set.finishedAt)
-            if age < 0 && age >= -300 { age = 0 }
+            if age < 0 && age >= -SetClock.futureSkew { age = 0 }
             metrics.backupAgeSeconds = age
             metrics.lastBackupTimestampSeconds = set.finishedAt.timeIntervalSince1970
             metrics.lastBackupSizeBytes = set.sizeBytes

@@ -1,3 +1,4 @@
+import Destination
 import DrillCore
 import Foundation
 
@@ -174,24 +175,32 @@ public struct HistoryLog: Sendable, Equatable {
 /// client never merge into one file; readers skip hidden files and report the rest they cannot use.
 /// A sync client's conflict copy of an event (same `id`, another file name) counts once.
 public struct HistoryStore: Sendable {
-    /// The destination folder (absolute).
-    public let destination: String
+    /// Where the event files are kept (``Destination/appendEvent(name:contents:)``,
+    /// ``Destination/eventFiles()``); this store encodes and decodes them.
+    public let store: any Destination
 
-    /// `<destination>/.restore-drill/events`.
-    public var folder: String {
-        ((destination as NSString).appendingPathComponent(".restore-drill") as NSString).appendingPathComponent(
-            "events")
+    /// The destination's location (for a local folder its absolute path).
+    public var destination: String { store.location }
+
+    /// `<destination>/.restore-drill/events` (where a local destination keeps the events).
+    public var folder: String { LocalDestination(path: store.location).eventsFolder }
+
+    /// The history of the local folder `destination`.
+    public init(destination: String) {
+        store = LocalDestination(path: destination)
     }
 
-    public init(destination: String) {
-        self.destination = destination
+    /// The history kept in `destination`.
+    public init(_ destination: any Destination) {
+        store = destination
     }
 
     /// Detail keys that would name a secret; ``append(_:)`` refuses them.
     static let secretWords = ["password", "passphrase", "secret", "token", "credential_value", "private_key"]
 
-    /// Writes `event` as `<folder>/<event.id>.json` (creating the folder).
-    /// - Returns: the path written.
+    /// Writes `event` as `<event.id>.json` in the destination's history
+    /// (``Destination/appendEvent(name:contents:)``; a local folder creates `<folder>` first).
+    /// - Returns: where it was written (for a local destination the file's path).
     /// - Throws: ``RestoreDrillError/io(path:message:)`` when the folder cannot be made, the file
     ///   exists already (events are never rewritten) or the write fails;
     ///   ``RestoreDrillError/runtime(_:)`` when a detail key names a secret or the id is not a
@@ -208,21 +217,13 @@ public struct HistoryStore: Sendable {
         guard !event.id.isEmpty, !event.id.hasPrefix("."), !event.id.contains("/") else {
             throw RestoreDrillError.runtime("history event id \"\(event.id)\" is not a plain file name")
         }
-        do {
-            try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
-        } catch {
-            throw RestoreDrillError.io(
-                path: folder, message: "cannot create the events folder: \(error.localizedDescription)")
-        }
-        let path = (folder as NSString).appendingPathComponent("\(event.id).json")
-        guard !FileManager.default.fileExists(atPath: path) else {
-            throw RestoreDrillError.io(path: path, message: "event file exists already; events are never rewritten")
-        }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]
         var data = try encoder.encode(event)
         data.append(0x0a)
-        try AtomicFile.write(data, to: path)
+        let name = "\(event.id).json"
+        try store.appendEvent(name: name, contents: data)
+        let path = (folder as NSString).appendingPathComponent(name)
         return path
     }
 
@@ -232,25 +233,13 @@ public struct HistoryStore: Sendable {
     ///   A destination without history gives an empty log.
     /// - Throws: ``RestoreDrillError/io(path:message:)`` when the events folder exists but cannot be listed.
     public func load() throws -> HistoryLog {
-        var isFolder: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: folder, isDirectory: &isFolder) else {
-            return HistoryLog(events: [], problems: [])
-        }
-        guard isFolder.boolValue else {
-            throw RestoreDrillError.io(path: folder, message: "is not a folder")
-        }
-        let names: [String]
-        do {
-            names = try FileManager.default.contentsOfDirectory(atPath: folder).sorted()
-        } catch {
-            throw RestoreDrillError.io(path: folder, message: "cannot list events: \(error.localizedDescription)")
-        }
+        let files = try store.eventFiles()
         var events: [String: HistoryEvent] = [:]
-        var files: [String: String] = [:]
+        var fileOf: [String: String] = [:]
         var problems: [HistoryProblem] = []
-        for name in names where !name.hasPrefix(".") && name.hasSuffix(".json") {
-            let path = (folder as NSString).appendingPathComponent(name)
-            guard let data = FileManager.default.contents(atPath: path) else {
+        for file in files where !file.name.hasPrefix(".") && file.name.hasSuffix(".json") {
+            let name = file.name
+            guard let data = file.contents else {
                 problems.append(HistoryProblem(file: name, message: "unreadable"))
                 continue
             }
@@ -273,7 +262,7 @@ public struct HistoryStore: Sendable {
                     ))
                 continue
             }
-            if let earlier = files[event.id] {
+            if let earlier = fileOf[event.id] {
                 // Keep the file named by the id; report the other one.
                 let copy = name == "\(event.id).json" ? earlier : name
                 problems.append(
@@ -281,7 +270,7 @@ public struct HistoryStore: Sendable {
                 if copy == name { continue }
             }
             events[event.id] = event
-            files[event.id] = name
+            fileOf[event.id] = name
         }
         let sorted = events.values.sorted { ($0.time, $0.id) < ($1.time, $1.id) }
         return HistoryLog(events: sorted, problems: problems)

@@ -99,7 +99,7 @@ public struct SLADrill: Sendable, Equatable, Codable {
     }
 }
 
-/// The weekly restore-test SLA, measured (`restore-drill report sla [--since 90d]`; issue 5).
+/// The weekly restore-test SLA, measured (`restore-drill report sla [--since 90d]`; README, "Retention, health and history").
 ///
 /// **Window.** The N = ⌊since ÷ 1 day⌋ (at least 1) whole calendar days before the day of `now`,
 /// in the given zone; today is left out because it is not over. Weeks are the whole ISO weeks

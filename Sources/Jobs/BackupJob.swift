@@ -1,8 +1,10 @@
 import BackupEngine
+import Destination
 import DrillCore
 import Foundation
 import Health
 import Sandbox
+import Vault
 
 /// `restore-drill backup`: the backup engine with the real process runner.
 public struct BackupJob: Sendable {
@@ -17,6 +19,9 @@ public struct BackupJob: Sendable {
     public var vaultPassword: VaultPasswordState?
     /// PBKDF2 iterations of the vault (``Vault/defaultIterations``; tests lower it).
     public var vaultIterations = Vault.defaultIterations
+    /// Where the set goes: the lock, the engine's staging and publishing, and the history event go
+    /// through it. Defaults to the ``LocalDestination`` of `config.destination`.
+    public var destination: any Destination
 
     /// - Parameter runner: starts `pip3 freeze` and the like; defaults to ``SubprocessRunner``.
     public init(
@@ -27,6 +32,7 @@ public struct BackupJob: Sendable {
         self.clock = clock
         self.runner = runner
         self.progress = progress
+        destination = LocalDestination(path: config.destination)
     }
 
     /// What a backup produced, ready to render.
@@ -41,15 +47,16 @@ public struct BackupJob: Sendable {
     ///   not an error: it makes a partial set, see ``BackupSummary/status``).
     public func run() async throws -> Outcome {
         let started = clock.now()
-        let lock = try DestinationLock.acquire(destination: config.destination, mode: .shared)
+        let lock = try destination.lock(.shared)
         defer { lock?.release() }
-        let history = HistoryStore(destination: config.destination)
+        let history = HistoryStore(destination)
         let outcome: BackupOutcome
         do {
             var engine = BackupEngine(config: config, clock: clock, runner: runner, progress: progress)
             engine.byteProgress = byteProgress
             engine.vaultPassword = vaultPassword
             engine.vaultIterations = vaultIterations
+            engine.destination = destination
             outcome = try await engine.run()
         } catch {
             _ = try? history.append(

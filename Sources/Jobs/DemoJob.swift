@@ -1,5 +1,7 @@
 import DrillCore
 import Foundation
+import Selftest
+import Vault
 
 /// `restore-drill demo`: a ``SampleWorkspace`` backed up and drilled end to end, with the counts
 /// a person (and a test) can hold against the sample.

@@ -1,8 +1,10 @@
+import Destination
 import DrillCore
 import Foundation
 import Health
 import Reports
 import Sandbox
+import Vault
 import Verifier
 
 /// `restore-drill drill`: pick a set, drill it in a sandbox, write the three reports.
@@ -47,6 +49,10 @@ public struct DrillJob: Sendable {
     public var passwordRunner: any ProcessRunner = SubprocessRunner()
     /// What a `credentials.password.env` source reads.
     public var environment: [String: String] = ProcessInfo.processInfo.environment
+    /// Where the sets are: every set access of the drill (picking the set, opening it, `rpo`,
+    /// `set.coverage`, the lock, the history event) goes through it. Defaults to the
+    /// ``LocalDestination`` of `config.destination`; nil without a configuration (`--set PATH`).
+    public var destination: (any Destination)?
 
     /// - Parameters:
     ///   - config: nil only for `--set PATH`; then sandboxes and reports go under `currentDirectory`.
@@ -61,6 +67,7 @@ public struct DrillJob: Sendable {
         self.replayer = replayer
         self.progress = progress
         self.currentDirectory = currentDirectory
+        destination = config.map { LocalDestination(path: $0.destination) }
     }
 
     /// Runs the drill and writes `<reports>/<drill-id>/{junit.xml,report.md,report.json}`.
@@ -68,18 +75,32 @@ public struct DrillJob: Sendable {
     /// - Throws: ``RestoreDrillError/usage(_:)`` without a configuration (except `--set`),
     ///   ``RestoreDrillError/setNotFound(_:)``, or what the drill throws when it cannot run.
     public func run(_ request: Request) async throws -> DrillResult {
-        var setPath = ""
+        guard let workingFolder = try? AbsolutePath(validating: currentDirectory) else {
+            throw RestoreDrillError.usage("the working folder is not an absolute path: \(currentDirectory)")
+        }
+        // The set's path is resolved here, once, against the injected working folder (not the
+        // process's); the drill and the replayer use it as given.
+        var setPath: AbsolutePath?
         var destination: String? = nil
+        var store: (any Destination)? = nil
         switch request.pick {
         case .path(let p):
-            setPath = LexicalPath.normalize(
-                p.hasPrefix("/") ? p : (currentDirectory as NSString).appendingPathComponent(p))
-            guard FileManager.default.fileExists(atPath: setPath) else { throw RestoreDrillError.setNotFound(setPath) }
+            guard let resolved = try? AbsolutePath(p, relativeTo: workingFolder) else {
+                throw RestoreDrillError.setNotFound(p)
+            }
+            guard FileManager.default.fileExists(atPath: resolved.pathString) else {
+                throw RestoreDrillError.setNotFound(resolved.pathString)
+            }
+            setPath = resolved
         case .latest, .id, .randomWithin:
             guard let config else {
                 throw RestoreDrillError.usage("no configuration: give --config FILE, or drill a folder with --set PATH")
             }
+            guard let configured = self.destination else {
+                throw RestoreDrillError.usage("no destination: give --config FILE, or drill a folder with --set PATH")
+            }
             destination = config.destination
+            store = configured
         }
         // The vault password, in memory only: the drill writes a private copy for the replay only
         // once the set is proven (its manifest HMAC verifies and its artifacts are intact).
@@ -91,30 +112,41 @@ public struct DrillJob: Sendable {
             ? []
             : try await SetTrust.previousPasswords(config: config, runner: passwordRunner, environment: environment)
         let authenticator = password.map { SetAuthenticator(passwords: [$0] + previousPasswords) }
-        if let config, destination != nil {
+        var opened: OpenedSet?
+        defer { opened?.close() }
+        if let store {
+            let catalogue = SetCatalogue(store, authenticator: authenticator)
+            let picked: CataloguedSet
             switch request.pick {
-            case .id(let id):
-                setPath = try SetLocator.byID(id, in: config.destination, authenticator: authenticator).path
+            case .id(let id): picked = try catalogue.byID(id)
             case .randomWithin(let days):
-                setPath = try SetLocator.randomWithin(
-                    days: Double(days), now: clock.now(), in: config.destination, authenticator: authenticator
-                ).path
+                var generator = SystemRandomNumberGenerator()
+                picked = try catalogue.randomWithin(days: Double(days), now: clock.now(), using: &generator)
             default:
-                setPath = try SetLocator.latest(in: config.destination, now: clock.now(), authenticator: authenticator)
-                    .path
+                picked = try catalogue.latest(now: clock.now())
             }
+            // The destination hands back the set's folder as an absolute path: nobody resolves it again.
+            let set = try store.openSet(id: picked.id)
+            opened = set
+            setPath = set.folder
         }
-        let base = currentDirectory
-        // Without a configuration, the configuration's defaults in the current folder.
-        let sandboxSettings = config?.sandbox ?? RestoreDrillConfig.SandboxSettings(baseFolder: base)
-        let reportSettings = config?.reports ?? RestoreDrillConfig.ReportSettings(baseFolder: base)
-        let sandboxes = sandboxSettings.folder
-        let reports = reportSettings.folder
-        var canaries = [NSTemporaryDirectory()]
-        if let home = ProcessInfo.processInfo.environment["HOME"] { canaries.append(home) }
-        if let config { canaries.append(config.home) }
-        if let destination { canaries.append(destination) }
-        let options = DrillOptions(
+        guard let setPath else {
+            throw RestoreDrillError.usage("no configuration: give --config FILE, or drill a folder with --set PATH")
+        }
+        // Without a configuration, the configuration's defaults below the working folder.
+        let sandboxSettings =
+            config?.sandbox ?? RestoreDrillConfig.SandboxSettings(baseFolder: workingFolder.pathString)
+        let reportSettings = config?.reports ?? RestoreDrillConfig.ReportSettings(baseFolder: workingFolder.pathString)
+        let sandboxes = try Self.folder(
+            config?.sandbox.folder, orBelow: workingFolder, RestoreDrillConfig.SandboxSettings.defaultFolderName)
+        let reports = try Self.folder(
+            config?.reports.folder, orBelow: workingFolder, RestoreDrillConfig.ReportSettings.defaultFolderName)
+        var canaryTexts = [NSTemporaryDirectory()]
+        if let home = ProcessInfo.processInfo.environment["HOME"] { canaryTexts.append(home) }
+        if let config { canaryTexts.append(config.home) }
+        if let local = store as? LocalDestination { canaryTexts.append(local.location) }
+        let canaries = canaryTexts.compactMap { try? AbsolutePath($0, relativeTo: workingFolder) }
+        var options = DrillOptions(
             setPath: setPath, sandboxFolder: sandboxes, reportFolder: reports,
             keep: sandboxSettings.keep, keepSandbox: request.keepSandbox,
             requireIsolation: request.requireIsolation, objectives: config?.objectives ?? .init(),
@@ -123,17 +155,18 @@ public struct DrillJob: Sendable {
             canaryFolders: Array(Set(canaries)).sorted(),
             maxShrink: (config?.coverage ?? .init()).maxShrink,
             password: password, authenticator: authenticator)
-        let lock = try destination.flatMap { try DestinationLock.acquire(destination: $0, mode: .shared) }
+        options.destinationStore = store
+        let lock = try store.flatMap { try $0.lock(.shared) }
         defer { lock?.release() }
         var drill = Drill(options: options, clock: clock, replayer: replayer, progress: progress)
         drill.byteProgress = byteProgress
         var result = try await drill.run()
-        let folder = (reports as NSString).appendingPathComponent(result.drillID.description)
+        let folder = reports.appending(component: result.drillID.description).pathString
         result.reportFolder = folder
         _ = try ReportWriter.write(result, to: folder)
-        _ = try? ReportWriter.prune(reportsRoot: reports, keep: reportSettings.keep)
-        if let destination {
-            _ = try? HistoryStore(destination: destination).append(HistoryEvent(drill: result, finishedAt: clock.now()))
+        _ = try? ReportWriter.prune(reportsRoot: reports.pathString, keep: reportSettings.keep)
+        if let store {
+            _ = try? HistoryStore(store).append(HistoryEvent(drill: result, finishedAt: clock.now()))
         }
         if let hooks = config?.hooks, !(result.verdict == .pass ? hooks.onSuccess : hooks.onFailure).isEmpty {
             let warnings = await HookRunner().run(
@@ -143,6 +176,20 @@ public struct DrillJob: Sendable {
             for w in warnings { progress?("hook: \(w)") }
         }
         return result
+    }
+
+    /// A configured folder (already absolute in a loaded configuration), or `name` below the
+    /// working folder when there is no configuration.
+    /// - Throws: ``RestoreDrillError/usage(_:)`` when the configured value is no path.
+    static func folder(_ configured: String?, orBelow workingFolder: AbsolutePath, _ name: String) throws
+        -> AbsolutePath
+    {
+        guard let configured else { return workingFolder.appending(component: name) }
+        do {
+            return try AbsolutePath(configured, relativeTo: workingFolder)
+        } catch {
+            throw RestoreDrillError.usage("\(name) folder: \(error)")
+        }
     }
 
     /// The text a person reads after a drill: verdict first, then RPO/RTO, counts, failures, paths.
@@ -210,9 +257,19 @@ public struct SetListing: Codable, Sendable {
     public static func make(destination: String, now: Date, authenticator: SetAuthenticator? = nil) throws
         -> SetListing
     {
-        let sets = try SetLocator.sets(in: destination, authenticator: authenticator)
+        try make(LocalDestination(path: destination), now: now, authenticator: authenticator)
+    }
+
+    /// Reads every set of `destination` (``SetCatalogue/sets()``), oldest first.
+    /// - Throws: ``RestoreDrillError/io(path:message:)`` when the destination cannot be read.
+    /// - Parameter authenticator: with a vault password configured, a set whose manifest HMAC does
+    ///   not verify is listed with status `unauthenticated`.
+    public static func make(_ destination: any Destination, now: Date, authenticator: SetAuthenticator? = nil)
+        throws -> SetListing
+    {
+        let sets = try SetCatalogue(destination, authenticator: authenticator).sets()
         return SetListing(
-            destination: destination,
+            destination: destination.location,
             sets: sets.map { s in
                 let finished = Timestamp.date(s.manifest.finishedAt) ?? s.id.date
                 return Entry(

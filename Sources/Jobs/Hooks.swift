@@ -1,7 +1,7 @@
 import DrillCore
 import Foundation
 
-/// Runs DESIGN.md's `hooks.on_failure` / `hooks.on_success` after a backup or a drill, so a
+/// Runs the configuration's `hooks.on_failure` / `hooks.on_success` after a backup or a drill, so a
 /// failure can page someone.
 ///
 /// Each hook is an argv array (never a shell string), run one after the other with a clean

@@ -6,7 +6,7 @@
 /// - ``DrillJob``: pick a set, run the drill in a sandbox, write the reports, record the drill;
 /// - ``DemoJob``: a ``SampleWorkspace`` backed up and drilled end to end.
 ///
-/// Terms are DESIGN.md's (backup set, drill, sandbox, check). An interrupted job leaves what its
+/// Terms are docs/ARCHITECTURE.md's (backup set, drill, sandbox, check). An interrupted job leaves what its
 /// stages leave: a `.partial-<id>` folder in the destination (never taken for a set), a sandbox
 /// folder, a report folder without a history event.
 import DrillCore

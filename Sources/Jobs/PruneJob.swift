@@ -1,8 +1,10 @@
+import Destination
 import DrillCore
 import Foundation
 import Health
 import Reports
 import Retention
+import Vault
 
 /// `restore-drill prune`: applies the retention policy to the destination, removes what it
 /// decides (only sets this tool made), cleans up stale `.partial-*` folders, old reports and old
@@ -16,10 +18,14 @@ public struct PruneJob: Sendable {
     public static let sandboxMaxAge: Double = 7 * 86400
     /// `.partial-*` folders older than this are removed: 1 day.
     public static let partialMaxAge: Double = 86400
+    /// Where the sets are: the lock, the scan, every removal and the history event go through it.
+    /// Defaults to the ``LocalDestination`` of `config.destination`.
+    public var destination: any Destination
 
     public init(config: RestoreDrillConfig, clock: any WallClock) {
         self.config = config
         self.clock = clock
+        destination = LocalDestination(path: config.destination)
     }
 
     /// What prune decided and did (`--json`: format `restore-drill/prune`).
@@ -64,11 +70,13 @@ public struct PruneJob: Sendable {
     /// - Throws: ``RestoreDrillError/lockHeld(path:pid:)`` when a backup or drill is running,
     ///   ``RestoreDrillError/config(file:line:key:message:)`` for a bad time zone, I/O errors.
     public func run(dryRun: Bool) throws -> Outcome {
-        let lock = dryRun ? nil : try DestinationLock.acquire(destination: config.destination, mode: .exclusive)
+        let lock = dryRun ? nil : try destination.lock(.exclusive)
         defer { lock?.release() }
         let now = clock.now()
-        let scan = try BackupSetScanner.scan(destination: config.destination, authenticator: authenticator)
-        let history = HistoryStore(destination: config.destination)
+        // What an interrupted removal left (`.removing-<id>`) goes first: it is no set any more.
+        if !dryRun { _ = destination.finishRemovals() }
+        let scan = try BackupSetScanner.scan(destination, authenticator: authenticator)
+        let history = HistoryStore(destination)
         let events = (try? history.events()) ?? []
         let zone = try RetentionPolicy.timeZone(named: config.retention.timeZone)
         let decisions = RetentionPolicy.apply(
@@ -82,7 +90,7 @@ public struct PruneJob: Sendable {
         let byID = Dictionary(uniqueKeysWithValues: scan.sets.map { ($0.id, $0) })
         for d in decisions where !d.keep {
             guard let set = byID[d.id] else { continue }
-            if !dryRun { try Self.removeSet(at: set.path, destination: config.destination) }
+            if !dryRun { try destination.removeSet(id: set.id) }
             outcome.removedSets.append(set.path)
         }
         // Only `.partial-<backup id>` folders are this tool's; `.partial-anything-else` is the user's.
@@ -90,7 +98,7 @@ public struct PruneJob: Sendable {
         where BackupID(String(p.name.dropFirst(".partial-".count))) != nil
             && now.timeIntervalSince(p.modified) >= Self.partialMaxAge
         {
-            if !dryRun { try? fm.removeItem(atPath: p.path) }
+            if !dryRun { try? destination.removePartial(name: p.name) }
             outcome.removedPartials.append(p.path)
         }
         if dryRun {
@@ -110,23 +118,6 @@ public struct PruneJob: Sendable {
                     ]))
         }
         return outcome
-    }
-
-    /// Removes one set: first renamed to a dot-name (so it stops looking like a set at once), then deleted.
-    static func removeSet(at path: String, destination: String) throws {
-        let name = (path as NSString).lastPathComponent
-        let parent = LexicalPath.normalize((path as NSString).deletingLastPathComponent)
-        guard BackupID(name) != nil, parent == LexicalPath.normalize(destination) else {
-            throw RestoreDrillError.runtime("refusing to remove \(path): not a set folder of \(destination)")
-        }
-        let doomed = (destination as NSString).appendingPathComponent(".removing-\(name)")
-        guard rename(path, doomed) == 0 else {
-            throw RestoreDrillError.io(
-                path: path, message: "cannot rename for removal: \(String(cString: strerror(errno)))")
-        }
-        do { try FileManager.default.removeItem(atPath: doomed) } catch {
-            throw RestoreDrillError.io(path: doomed, message: "cannot remove: \(error.localizedDescription)")
-        }
     }
 
     /// Kept sandboxes (folders named by a drill id) older than ``sandboxMaxAge``.

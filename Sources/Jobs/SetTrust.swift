@@ -1,6 +1,7 @@
 import DrillCore
 import Foundation
 import Sandbox
+import Vault
 
 /// Where the commands that judge sets (drill, list, check, health, prune, report sla, vault
 /// verify) get the vault passwords that authenticate them: `--password-file`, else the configured
@@ -17,10 +18,13 @@ public enum SetTrust {
         environment: [String: String], currentDirectory: String = FileManager.default.currentDirectoryPath
     ) async throws -> VaultPassword? {
         if let passwordFile {
-            let absolute = LexicalPath.normalize(
-                passwordFile.hasPrefix("/")
-                    ? passwordFile : (currentDirectory as NSString).appendingPathComponent(passwordFile))
-            return try VaultPassword.fromFile(absolute)
+            let absolute: AbsolutePath
+            do {
+                absolute = try AbsolutePath(passwordFile, relativeTo: AbsolutePath(validating: currentDirectory))
+            } catch {
+                throw RestoreDrillError.io(path: passwordFile, message: "not a password file: \(error)")
+            }
+            return try VaultPassword.fromFile(absolute.pathString)
         }
         guard let source = config?.credentials.password else { return nil }
         return try await VaultPassword.resolve(source, runner: runner, environment: environment)

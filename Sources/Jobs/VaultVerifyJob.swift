@@ -1,6 +1,8 @@
+import Destination
 import DrillCore
 import Foundation
 import Sandbox
+import Vault
 import Verifier
 
 /// `restore-drill vault verify [ID]`: the keyed checks of one set without a drill — the manifest
@@ -15,6 +17,9 @@ public struct VaultVerifyJob: Sendable {
     public let environment: [String: String]
     /// Folder a relative `--password-file` resolves against.
     public let currentDirectory: String
+    /// Where the sets are (the set is picked and opened through it). Defaults to the
+    /// ``LocalDestination`` of `config.destination`.
+    public var destination: any Destination
 
     public init(
         config: RestoreDrillConfig, runner: any ProcessRunner = SubprocessRunner(),
@@ -25,6 +30,7 @@ public struct VaultVerifyJob: Sendable {
         self.runner = runner
         self.environment = environment
         self.currentDirectory = currentDirectory
+        destination = LocalDestination(path: config.destination)
     }
 
     /// What `vault verify` found (`--json`: format `restore-drill/vault-verify`).
@@ -76,12 +82,13 @@ public struct VaultVerifyJob: Sendable {
         }
         let previous = try await SetTrust.previousPasswords(config: config, runner: runner, environment: environment)
         let authenticator = SetAuthenticator(passwords: [current] + previous)
-        let set =
-            try id.map { try SetLocator.byID($0, in: config.destination, authenticator: authenticator) }
-            ?? SetLocator.latest(in: config.destination, authenticator: authenticator)
+        let catalogue = SetCatalogue(destination, authenticator: authenticator)
+        let set = try id.map { try catalogue.byID($0) } ?? catalogue.latest()
         var password = current
         if case .verified(let index) = set.authentication { password = authenticator.passwords[index] }
-        let checks = VaultVerification.check(setPath: set.path, password: password)
+        let opened = try destination.openSet(id: set.id)
+        defer { opened.close() }
+        let checks = VaultVerification.check(setPath: opened.folder, password: password)
         return Outcome(
             backupID: set.id.description, setPath: set.path,
             verdict: Verdict.rollup(checks.map(\.verdict), requirePass: false), checks: checks,

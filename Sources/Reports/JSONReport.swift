@@ -5,7 +5,7 @@ import Foundation
 ///
 /// The document is ``DrillResult``'s `Codable` encoding (DrillCore, Check.swift): it carries
 /// `"format": "restore-drill/drill-report"`, `"format_version": 1` and the derived `"verdict"`
-/// (DESIGN.md "Reports and metrics"); keys sorted by bytes, pretty-printed with two-space
+/// (docs/ARCHITECTURE.md, "Reports and metrics"); keys sorted by bytes, pretty-printed with two-space
 /// indentation, `/` not escaped, UTF-8. Decoding it with `JSONDecoder` gives back an equal
 /// ``DrillResult``.
 public enum JSONReport {

@@ -4,7 +4,7 @@ import Foundation
 /// The JUnit XML rendering of drills (`junit.xml`), for CI systems (Jenkins, GitLab
 /// `artifacts:reports:junit`, GitHub test reporters).
 ///
-/// Shape (DESIGN.md "Reports and metrics"), using only the elements and attributes of the Jenkins
+/// Shape (docs/ARCHITECTURE.md, "Reports and metrics"), using only the elements and attributes of the Jenkins
 /// xUnit schema `junit-10.xsd` (../shared/schemas/junit-10.xsd):
 /// ```xml
 /// <testsuites name="restore-drill" tests="…" failures="…" errors="…" time="…">

@@ -4,7 +4,7 @@ import Foundation
 /// The Markdown rendering of one drill (`report.md`), for a person; GitHub-flavoured Markdown
 /// (tables extension), checked in tests with `cmark-gfm -e table`.
 ///
-/// Order (issue 2, item 6): the verdict as the first line (`# PASS: …` or `# FAIL: …`); RPO,
+/// Order (docs/ARCHITECTURE.md, "Reports and metrics"): the verdict as the first line (`# PASS: …` or `# FAIL: …`); RPO,
 /// measured RTO (each with its objective and the verdict of the `rpo`/`rto` check), isolation and
 /// the counts of subjects per verdict; `## Checks`, a table with one row per check id present
 /// (catalogue order) and its subject counts, plus the check ids that did not run; `## Failures`,

@@ -1,7 +1,7 @@
 /// # Reports
 ///
-/// Renders one drill's ``DrillResult`` (DrillCore) for the three readers DESIGN.md names
-/// ("Reports and metrics"): a CI system (``JUnitReport``, `junit.xml`, valid against the Jenkins
+/// Renders one drill's ``DrillResult`` (DrillCore) for the three readers docs/ARCHITECTURE.md
+/// names ("Reports and metrics"): a CI system (``JUnitReport``, `junit.xml`, valid against the Jenkins
 /// xUnit `junit-10.xsd`), a person (``MarkdownReport``, `report.md`, verdict first) and a program or
 /// auditor (``JSONReport``, `report.json`, `"format": "restore-drill/drill-report"`,
 /// `"format_version": 1`). ``ReportWriter`` puts the three files in a drill's report folder

@@ -1,6 +1,7 @@
 /// # Retention
 ///
-/// Decides which backup sets a prune keeps (../shared/DESIGN.md, "Sources/Retention"; issue 5).
+/// Decides which backup sets a prune keeps (README, "Retention, health and
+/// history"; docs/ARCHITECTURE.md, "Targets").
 /// Terms: a **rule** is one of `last`, `daily`, `weekly`, `monthly` with a count (the
 /// configuration's `retention` keys); a **bucket** is one calendar day, ISO week or month in the
 /// configured IANA time zone; a **decision** is keep or remove for one set, with every reason.

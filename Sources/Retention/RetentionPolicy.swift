@@ -1,7 +1,7 @@
 import DrillCore
 import Foundation
 
-/// The retention rule of `restore-drill prune` (issue 5).
+/// The retention rule of `restore-drill prune` (README, "Retention, health and history").
 ///
 /// **The rule.** Each set is placed by its id's date (the backup's start, UTC) into a calendar
 /// day, an ISO week (Monday to Sunday, numbered in the ISO week-numbering year, so 2021-01-01
@@ -15,8 +15,9 @@ import Foundation
 /// When a bucket rule runs out of sets before its count is reached (fewer buckets hold sets than
 /// it asks for), it also keeps the oldest complete set, so a young destination keeps its first
 /// backup. Whatever the rules say, the newest complete set and the newest set whose drill passed
-/// are never removed. A set dated after `now` (a clock that was wrong) is always kept and never
-/// counted into a bucket or into `last`. A partial set counts only for `last`: it can never stand
+/// are never removed. A set dated more than 5 minutes after `now` (``SetClock``, the one clock rule of
+/// every command: a clock that was wrong) is always kept and never counted into a bucket or into
+/// `last`; a set up to 5 minutes ahead is clock skew and counts like any other. A partial set counts only for `last`: it can never stand
 /// for a day, week or month, because it does not restore everything.
 ///
 /// **How it differs from borg.** `borg prune` applies its rules in sequence (secondly … yearly)
@@ -32,7 +33,8 @@ public enum RetentionPolicy {
     /// - Parameters:
     ///   - sets: every set in the destination with a valid manifest, in any order; ids are unique.
     ///   - rules: counts per rule.
-    ///   - now: the instant of the prune (injected clock); sets dated after it are kept, uncounted.
+    ///   - now: the instant of the prune (injected clock); sets dated more than
+    ///     ``SetClock/futureSkew`` after it are kept, uncounted.
     ///   - timeZone: the zone of the calendar buckets (configuration `retention.timezone`).
     /// - Returns: one decision per set, newest first.
     public static func apply(
@@ -40,7 +42,7 @@ public enum RetentionPolicy {
     ) -> [RetentionDecision] {
         let calendar = isoCalendar(timeZone)
         let newestFirst = sets.sorted { $0.id > $1.id }
-        let isFuture: (RetainedSetInfo) -> Bool = { $0.id.date > now }
+        let isFuture: (RetainedSetInfo) -> Bool = { SetClock.isFuture($0.id, now: now) }
         let present = newestFirst.filter { !isFuture($0) }
         let completePresent = present.filter(\.complete)
 

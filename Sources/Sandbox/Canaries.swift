@@ -8,7 +8,7 @@ import Foundation
 #endif
 
 /// Bait outside the sandbox whose change proves that a replay escaped (`restore.script`,
-/// ../shared/DESIGN.md, check table).
+/// docs/ARCHITECTURE.md, "The checks").
 ///
 /// In each given folder (the real /tmp, the user's home, the destination) ``plant(in:owner:)``
 /// makes a canary folder `.restore-drill-canary-<16 hex>` holding two files of random content,
@@ -26,8 +26,8 @@ public struct Canaries: Sendable, Equatable {
 
     /// What was recorded about one canary file or folder.
     public struct Record: Sendable, Equatable {
-        /// Absolute path.
-        public var path: String
+        /// Where the canary is.
+        public var path: AbsolutePath
         /// True for a canary folder, false for a canary file.
         public var isFolder: Bool
         /// SHA-256 of the content, 64 lowercase hex characters; empty for a folder.
@@ -53,48 +53,44 @@ public struct Canaries: Sendable, Equatable {
     /// - Returns: the planted canaries.
     /// - Throws: ``RestoreDrillError/io(path:message:)`` naming the folder when planting fails
     ///   (canaries planted before the failure are removed).
-    public static func plant(in folders: [String], owner: (uid: UInt32, gid: UInt32)? = nil) throws -> Canaries {
-        var planted: [String] = []
+    public static func plant(in folders: [AbsolutePath], owner: (uid: UInt32, gid: UInt32)? = nil) throws -> Canaries {
+        var planted: [AbsolutePath] = []
         do {
-            for folder in Set(folders.map { ($0 as NSString).standardizingPath }).sorted() {
-                let dir = (folder as NSString).appendingPathComponent(namePrefix + Self.randomHex(8))
-                guard mkdir(dir, 0o755) == 0 else {
+            // Resolved (realpath) on purpose: one folder reached by two names is planted once.
+            for folder in Set(folders.map { $0.resolvingSymlinks() }).sorted() {
+                let dir = folder.appending(component: namePrefix + Self.randomHex(8))
+                guard mkdir(dir.pathString, 0o755) == 0 else {
                     throw RestoreDrillError.io(
-                        path: dir, message: "cannot plant canary: \(String(cString: strerror(errno)))")
+                        path: dir.pathString, message: "cannot plant canary: \(String(cString: strerror(errno)))")
                 }
                 planted.append(dir)
-                var files = [
-                    (dir as NSString).appendingPathComponent("canary-1"),
-                    (dir as NSString).appendingPathComponent("canary-2"),
-                ]
-                let loose = (folder as NSString).appendingPathComponent(namePrefix + Self.randomHex(8) + ".txt")
-                files.append(loose)
-                for file in files {
+                let loose = folder.appending(component: namePrefix + Self.randomHex(8) + ".txt")
+                for file in [dir.appending(component: "canary-1"), dir.appending(component: "canary-2"), loose] {
                     let content = Data((Self.randomHex(32) + "\n").utf8)
                     guard
                         FileManager.default.createFile(
-                            atPath: file, contents: content, attributes: [.posixPermissions: 0o644])
+                            atPath: file.pathString, contents: content, attributes: [.posixPermissions: 0o644])
                     else {
-                        throw RestoreDrillError.io(path: file, message: "cannot plant canary file")
+                        throw RestoreDrillError.io(path: file.pathString, message: "cannot plant canary file")
                     }
                     if file == loose { planted.append(file) }
-                    chmod(file, 0o644)
-                    if let owner { lchown(file, owner.uid, owner.gid) }
+                    chmod(file.pathString, 0o644)
+                    if let owner { lchown(file.pathString, owner.uid, owner.gid) }
                 }
-                chmod(dir, 0o755)
-                if let owner { lchown(dir, owner.uid, owner.gid) }
+                chmod(dir.pathString, 0o755)
+                if let owner { lchown(dir.pathString, owner.uid, owner.gid) }
             }
             var records: [Record] = []
             for top in planted {
                 guard let record = Self.record(top) else {
-                    throw RestoreDrillError.io(path: top, message: "cannot read canary")
+                    throw RestoreDrillError.io(path: top.pathString, message: "cannot read canary")
                 }
                 records.append(record)
                 if record.isFolder {
                     for name in record.entries {
-                        let child = (top as NSString).appendingPathComponent(name)
+                        let child = top.appending(component: name)
                         guard let r = Self.record(child) else {
-                            throw RestoreDrillError.io(path: child, message: "cannot read canary")
+                            throw RestoreDrillError.io(path: child.pathString, message: "cannot read canary")
                         }
                         records.append(r)
                     }
@@ -102,7 +98,7 @@ public struct Canaries: Sendable, Equatable {
             }
             return Canaries(records: records)
         } catch {
-            for path in planted { try? FileManager.default.removeItem(atPath: path) }
+            for path in planted { try? FileManager.default.removeItem(atPath: path.pathString) }
             throw error
         }
     }
@@ -135,7 +131,7 @@ public struct Canaries: Sendable, Equatable {
             if expected.isFolder {
                 for name in Set(now.entries).subtracting(expected.entries).sorted() {
                     changes.append(
-                        "new file in canary folder: \((expected.path as NSString).appendingPathComponent(name))")
+                        "new file in canary folder: \(expected.path.appending(component: name))")
                 }
             }
         }
@@ -146,21 +142,23 @@ public struct Canaries: Sendable, Equatable {
     /// - Throws: ``RestoreDrillError/io(path:message:)`` naming the first canary not removed.
     public func remove() throws {
         var firstError: RestoreDrillError?
-        for record in records where !records.contains(where: { $0.isFolder && record.path.hasPrefix($0.path + "/") }) {
+        for record in records where !records.contains(where: { $0.isFolder && record.path.isDescendant(of: $0.path) }) {
             var info = stat()
-            guard lstat(record.path, &info) == 0 else { continue }
+            guard lstat(record.path.pathString, &info) == 0 else { continue }
             if (info.st_mode & S_IFMT) == S_IFDIR { RestoreSandbox.makeWritable(record.path) }
             do {
-                try FileManager.default.removeItem(atPath: record.path)
+                try FileManager.default.removeItem(atPath: record.path.pathString)
             } catch {
                 firstError =
-                    firstError ?? .io(path: record.path, message: "cannot remove canary: \(error.localizedDescription)")
+                    firstError
+                    ?? .io(path: record.path.pathString, message: "cannot remove canary: \(error.localizedDescription)")
             }
         }
         if let firstError { throw firstError }
     }
 
-    private static func record(_ path: String) -> Record? {
+    private static func record(_ place: AbsolutePath) -> Record? {
+        let path = place.pathString
         var info = stat()
         guard lstat(path, &info) == 0 else { return nil }
         let type = info.st_mode & S_IFMT
@@ -172,7 +170,7 @@ public struct Canaries: Sendable, Equatable {
             let changed = Int64(info.st_ctim.tv_sec) * 1_000_000_000 + Int64(info.st_ctim.tv_nsec)
         #endif
         var record = Record(
-            path: path, isFolder: type == S_IFDIR, sha256: "", mode: UInt32(info.st_mode & 0o7777),
+            path: place, isFolder: type == S_IFDIR, sha256: "", mode: UInt32(info.st_mode & 0o7777),
             inode: UInt64(info.st_ino), modified: modified, changed: changed, entries: [])
         if type == S_IFDIR {
             record.entries = ((try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []).sorted()

@@ -8,7 +8,7 @@ import Foundation
 #endif
 
 /// The ``RestoreReplayer`` of the tool: runs a set's restore script in a sandbox, contained
-/// (../shared/DESIGN.md, "A drill", step 3; issue 4, "Sandbox replay").
+/// (docs/ARCHITECTURE.md, "A drill", step 3).
 ///
 /// **Isolation.** `sandbox.isolation: bubblewrap` requires `bwrap` (an error when missing or
 /// not working); `none` never uses it; `auto` uses it when `bwrap` is on the tool path and a probe
@@ -54,7 +54,7 @@ public struct IsolatedReplayer: RestoreReplayer {
     public var unprivilegedUID: UInt32
     /// The gid (with no supplementary groups) the script runs as when the tool runs as root.
     public var unprivilegedGID: UInt32
-    /// The interpreter of restore scripts (POSIX sh, ../shared/DESIGN.md).
+    /// The interpreter of restore scripts (POSIX sh, docs/SET-FORMAT.md).
     public var shell: String
     private let probes = ProbeCache()
 
@@ -93,9 +93,13 @@ public struct IsolatedReplayer: RestoreReplayer {
     ///   when the sandbox is missing or cannot be prepared.
     public func replay(_ request: ReplayRequest) async throws -> ReplayOutcome {
         var notes: [String] = []
-        let sandbox = (request.sandboxFolder as NSString).standardizingPath
+        // Real paths, resolved with realpath(3) on purpose: when the tool runs as root, whether
+        // the replay's uid can read the set and the extra files is judged with lstat (which does
+        // not follow a last link), and what it cannot read is copied from where it really is;
+        // the binds and the script's path then name those same places.
+        let sandbox = request.sandboxFolder.resolvingSymlinks()
         guard FileSystem.isFolder(sandbox) else {
-            throw RestoreDrillError.io(path: sandbox, message: "sandbox folder does not exist")
+            throw RestoreDrillError.io(path: sandbox.pathString, message: "sandbox folder does not exist")
         }
         let identity = replayIdentity
 
@@ -124,24 +128,25 @@ public struct IsolatedReplayer: RestoreReplayer {
         #endif
 
         // Prepare the sandbox: a TMPDIR, and ownership for the unprivileged uid.
-        let tmp = (sandbox as NSString).appendingPathComponent("tmp")
+        let tmp = sandbox.appending(component: "tmp")
         if !FileSystem.isFolder(tmp) {
-            guard mkdir(tmp, 0o700) == 0 else {
-                throw RestoreDrillError.io(path: tmp, message: "cannot create: \(String(cString: strerror(errno)))")
+            guard mkdir(tmp.pathString, 0o700) == 0 else {
+                throw RestoreDrillError.io(
+                    path: tmp.pathString, message: "cannot create: \(String(cString: strerror(errno)))")
             }
         }
-        var setFolder = (request.setFolder as NSString).standardizingPath
-        var script = (request.script as NSString).standardizingPath
+        var setFolder = request.setFolder.resolvingSymlinks()
+        var script = request.script.resolvingSymlinks()
         var arguments = request.arguments
-        var readOnly: [String] = []  // extra paths bound read-only under bubblewrap
-        var wipeAfter: [String] = []
+        var readOnly: [AbsolutePath] = []  // extra paths bound read-only under bubblewrap
+        var wipeAfter: [AbsolutePath] = []
         if let identity {
             if let blocker = FileSystem.firstUntraversable(above: sandbox, uid: identity.uid, gid: identity.gid) {
                 throw RestoreDrillError.runtime(
                     "the sandbox \(sandbox) cannot be reached by uid \(identity.uid): \(blocker) is not searchable by it; "
                         + "put sandbox.folder under a folder other users can traverse")
             }
-            chmod(sandbox, 0o711)
+            chmod(sandbox.pathString, 0o711)
             // The marker and the read-only copies stay root's.
             FileSystem.chownContents(
                 of: sandbox, uid: identity.uid, gid: identity.gid,
@@ -149,8 +154,8 @@ public struct IsolatedReplayer: RestoreReplayer {
             notes.append("the tool runs as root: the replay runs as uid \(identity.uid), gid \(identity.gid)")
 
             if let reason = FileSystem.unreadableReason(setFolder, uid: identity.uid, gid: identity.gid) {
-                let copyParent = (sandbox as NSString).appendingPathComponent(Self.setCopyFolder)
-                let copy = (copyParent as NSString).appendingPathComponent((setFolder as NSString).lastPathComponent)
+                let copyParent = sandbox.appending(component: Self.setCopyFolder)
+                let copy = copyParent.appending(component: setFolder.basename)
                 try FileSystem.copyReadOnly(setFolder, to: copy, parent: copyParent)
                 notes.append(
                     "the set folder is not readable by uid \(identity.uid) (\(reason)): replayed from a read-only copy in \(copy)"
@@ -159,18 +164,17 @@ public struct IsolatedReplayer: RestoreReplayer {
                 arguments = arguments.map { Self.rebase($0, from: setFolder, to: copy) }
                 setFolder = copy
             }
-            var extras = request.extraReadOnly.map { ($0 as NSString).standardizingPath }
-            if !FileSystem.isInside(script, setFolder) { extras.append(script) }
-            for (index, extra) in extras.enumerated() where FileManager.default.fileExists(atPath: extra) {
+            var extras = request.extraReadOnly.map { $0.resolvingSymlinks() }
+            if !script.isDescendantOrSelf(of: setFolder) { extras.append(script) }
+            for (index, extra) in extras.enumerated() where FileManager.default.fileExists(atPath: extra.pathString) {
                 if let reason = FileSystem.unreadableReason(extra, uid: identity.uid, gid: identity.gid) {
-                    let folder = (sandbox as NSString).appendingPathComponent(Self.readOnlyCopyFolder)
-                    let copy = (folder as NSString).appendingPathComponent(
-                        "\(index)-\((extra as NSString).lastPathComponent)")
+                    let folder = sandbox.appending(component: Self.readOnlyCopyFolder)
+                    let copy = folder.appending(component: "\(index)-\(extra.basename)")
                     try FileSystem.copyPrivate(extra, to: copy, folder: folder, uid: identity.uid, gid: identity.gid)
                     notes.append(
                         "\(extra) is not readable by uid \(identity.uid) (\(reason)): the replay reads a copy, wiped after it"
                     )
-                    arguments = arguments.map { $0 == extra ? copy : $0 }
+                    arguments = arguments.map { $0 == extra.pathString ? copy.pathString : $0 }
                     if script == extra { script = copy }
                     wipeAfter.append(copy)
                 } else {
@@ -178,24 +182,24 @@ public struct IsolatedReplayer: RestoreReplayer {
                 }
             }
         } else {
-            readOnly = request.extraReadOnly.map { ($0 as NSString).standardizingPath }
-            if !FileSystem.isInside(script, setFolder) { readOnly.append(script) }
+            readOnly = request.extraReadOnly.map { $0.resolvingSymlinks() }
+            if !script.isDescendantOrSelf(of: setFolder) { readOnly.append(script) }
         }
 
         // The scrubbed environment.
         var environment: [String: String] = [
             "PATH": "/usr/local/bin:/usr/bin:/bin",
             "HOME": request.environment["HOME"]
-                ?? (FileSystem.isFolder((sandbox as NSString).appendingPathComponent("home"))
-                    ? (sandbox as NSString).appendingPathComponent("home") : sandbox),
-            "TMPDIR": tmp,
+                ?? (FileSystem.isFolder(sandbox.appending(component: "home"))
+                    ? sandbox.appending(component: "home").pathString : sandbox.pathString),
+            "TMPDIR": tmp.pathString,
             "LC_ALL": "C",
         ]
         environment.merge(request.environment) { _, requested in requested }
         let mark = UUID().uuidString
         environment[Self.markVariable] = mark
 
-        let inner = [shell, script] + arguments
+        let inner = [shell, script.pathString] + arguments
         let limits = request.limits
         let cpu = max(1, Int(limits.cpu.rounded(.up)))
         var argv: [String]
@@ -213,14 +217,14 @@ public struct IsolatedReplayer: RestoreReplayer {
                 argv += [
                     bwrap, "--unshare-all", "--die-with-parent", "--new-session", "--ro-bind", "/", "/", "--dev",
                     "/dev",
-                    "--proc", "/proc", "--tmpfs", "/tmp", "--bind", sandbox, sandbox,
+                    "--proc", "/proc", "--tmpfs", "/tmp", "--bind", sandbox.pathString, sandbox.pathString,
                 ]
-                argv += ["--ro-bind", setFolder, setFolder]
-                for path in readOnly { argv += ["--ro-bind-try", path, path] }
+                argv += ["--ro-bind", setFolder.pathString, setFolder.pathString]
+                for path in readOnly { argv += ["--ro-bind-try", path.pathString, path.pathString] }
                 // The private /tmp holds the mount points of a sandbox or set under /tmp; make it
                 // read-only too (binds under it stay as they are), so only the sandbox is writable.
                 argv += ["--remount-ro", "/tmp"]
-                argv += ["--chdir", request.workingDirectory, "--clearenv"]
+                argv += ["--chdir", request.workingDirectory.pathString, "--clearenv"]
                 for (key, value) in environment.sorted(by: { $0.key < $1.key }) { argv += ["--setenv", key, value] }
                 argv += ["--"]
             }
@@ -236,7 +240,7 @@ public struct IsolatedReplayer: RestoreReplayer {
 
         let processRequest = ProcessRequest(
             executable: argv[0], arguments: Array(argv.dropFirst()), environment: environment,
-            workingDirectory: request.workingDirectory, standardInput: nil, outputLimit: request.outputCap,
+            workingDirectory: request.workingDirectory.pathString, standardInput: nil, outputLimit: request.outputCap,
             timeout: request.timeout)
         let outcome = try await runner.run(processRequest)
 
@@ -318,11 +322,18 @@ public struct IsolatedReplayer: RestoreReplayer {
     /// replay left behind can be found: `RESTORE_DRILL_REPLAY`.
     public static let markVariable = "RESTORE_DRILL_REPLAY"
 
-    /// `path` with the folder prefix `from` replaced by `to` (at a path boundary); else unchanged.
-    static func rebase(_ path: String, from: String, to: String) -> String {
-        if path == from { return to }
-        if path.hasPrefix(from + "/") { return to + path.dropFirst(from.count) }
-        return path
+    /// `path` moved from inside `from` to the same place inside `to`; else unchanged.
+    static func rebase(_ path: AbsolutePath, from: AbsolutePath, to: AbsolutePath) -> AbsolutePath {
+        path.relative(to: from).map { to.appending($0) } ?? path
+    }
+
+    /// An argument that names a path inside `from`, moved to the same place inside `to`; any
+    /// other argument unchanged.
+    static func rebase(_ argument: String, from: AbsolutePath, to: AbsolutePath) -> String {
+        guard argument.hasPrefix("/"), let path = try? AbsolutePath(validating: argument),
+            let inside = path.relative(to: from)
+        else { return argument }
+        return to.appending(inside).pathString
     }
 }
 
@@ -378,14 +389,9 @@ final class ProbeCache: @unchecked Sendable {
 
 /// File-system helpers for preparing a sandbox for another uid.
 enum FileSystem {
-    static func isFolder(_ path: String) -> Bool {
+    static func isFolder(_ path: AbsolutePath) -> Bool {
         var info = stat()
-        return stat(path, &info) == 0 && (info.st_mode & S_IFMT) == S_IFDIR
-    }
-
-    /// True when `path` is `folder` or inside it.
-    static func isInside(_ path: String, _ folder: String) -> Bool {
-        path == folder || path.hasPrefix(folder.hasSuffix("/") ? folder : folder + "/")
+        return stat(path.pathString, &info) == 0 && (info.st_mode & S_IFMT) == S_IFDIR
     }
 
     /// True when `uid`/`gid` (no supplementary groups) has all of `need` (r=4, w=2, x=1) on `info`.
@@ -397,15 +403,14 @@ enum FileSystem {
     }
 
     /// The first folder above `path` (from `/` down) that `uid` cannot search, or nil.
-    static func firstUntraversable(above path: String, uid: UInt32, gid: UInt32) -> String? {
-        var current = ""
-        let parts = (path as NSString).pathComponents.filter { $0 != "/" }
-        for part in parts.dropLast() {
-            current += "/" + part
+    static func firstUntraversable(above path: AbsolutePath, uid: UInt32, gid: UInt32) -> String? {
+        var current = AbsolutePath.root
+        for part in path.components.dropLast() {
+            current = current.appending(component: part)
             var info = stat()
-            guard stat(current, &info) == 0 else { return current }
+            guard stat(current.pathString, &info) == 0 else { return current.pathString }
             if !allows(info, uid: uid, gid: gid, 1) {
-                return current + " (mode \(String(UInt32(info.st_mode) & 0o7777, radix: 8)))"
+                return current.pathString + " (mode \(String(UInt32(info.st_mode) & 0o7777, radix: 8)))"
             }
         }
         var root = stat()
@@ -415,19 +420,19 @@ enum FileSystem {
 
     /// Why `uid` cannot read all of `path` (a file, or a folder and everything in it), or nil
     /// when it can.
-    static func unreadableReason(_ path: String, uid: UInt32, gid: UInt32) -> String? {
+    static func unreadableReason(_ path: AbsolutePath, uid: UInt32, gid: UInt32) -> String? {
         if let blocker = firstUntraversable(above: path, uid: uid, gid: gid) { return "\(blocker) is not searchable" }
         var pending = [path]
         while let current = pending.popLast() {
             var info = stat()
-            guard lstat(current, &info) == 0 else { return "\(current) cannot be read" }
+            guard lstat(current.pathString, &info) == 0 else { return "\(current) cannot be read" }
             switch info.st_mode & S_IFMT {
             case S_IFDIR:
                 guard allows(info, uid: uid, gid: gid, 5) else {
                     return "\(current) is mode \(String(UInt32(info.st_mode) & 0o7777, radix: 8))"
                 }
-                for name in (try? FileManager.default.contentsOfDirectory(atPath: current)) ?? [] {
-                    pending.append((current as NSString).appendingPathComponent(name))
+                for name in (try? FileManager.default.contentsOfDirectory(atPath: current.pathString)) ?? [] {
+                    pending.append(current.appending(component: name))
                 }
             case S_IFREG:
                 guard allows(info, uid: uid, gid: gid, 4) else {
@@ -442,51 +447,53 @@ enum FileSystem {
 
     /// Gives everything inside `folder` (not `folder` itself, not the top-level names in
     /// `except`) to `uid`/`gid`, never following links.
-    static func chownContents(of folder: String, uid: UInt32, gid: UInt32, except: Set<String>) {
-        for name in (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? [] where !except.contains(name) {
-            chownTree((folder as NSString).appendingPathComponent(name), uid: uid, gid: gid)
+    static func chownContents(of folder: AbsolutePath, uid: UInt32, gid: UInt32, except: Set<String>) {
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: folder.pathString)) ?? []
+        where !except.contains(name) {
+            chownTree(folder.appending(component: name), uid: uid, gid: gid)
         }
     }
 
-    private static func chownTree(_ path: String, uid: UInt32, gid: UInt32) {
+    private static func chownTree(_ path: AbsolutePath, uid: UInt32, gid: UInt32) {
         var info = stat()
-        guard lstat(path, &info) == 0 else { return }
-        lchown(path, uid, gid)
+        guard lstat(path.pathString, &info) == 0 else { return }
+        lchown(path.pathString, uid, gid)
         if (info.st_mode & S_IFMT) == S_IFDIR {
-            for name in (try? FileManager.default.contentsOfDirectory(atPath: path)) ?? [] {
-                chownTree((path as NSString).appendingPathComponent(name), uid: uid, gid: gid)
+            for name in (try? FileManager.default.contentsOfDirectory(atPath: path.pathString)) ?? [] {
+                chownTree(path.appending(component: name), uid: uid, gid: gid)
             }
         }
     }
 
     /// Copies `source` to `destination` (inside `parent`, made 0755) and makes the copy read-only
     /// for everyone: folders 0555, files 0444 (0555 when the original was executable).
-    static func copyReadOnly(_ source: String, to destination: String, parent: String) throws {
+    static func copyReadOnly(_ source: AbsolutePath, to destination: AbsolutePath, parent: AbsolutePath) throws {
         do {
-            try FileManager.default.createDirectory(atPath: parent, withIntermediateDirectories: true)
-            chmod(parent, 0o755)
-            if FileManager.default.fileExists(atPath: destination) {
+            try FileManager.default.createDirectory(atPath: parent.pathString, withIntermediateDirectories: true)
+            chmod(parent.pathString, 0o755)
+            if FileManager.default.fileExists(atPath: destination.pathString) {
                 // A copy from an earlier replay in the same sandbox: replace it.
                 RestoreSandbox.makeWritable(destination)
-                try FileManager.default.removeItem(atPath: destination)
+                try FileManager.default.removeItem(atPath: destination.pathString)
             }
-            try FileManager.default.copyItem(atPath: source, toPath: destination)
+            try FileManager.default.copyItem(atPath: source.pathString, toPath: destination.pathString)
         } catch {
             throw RestoreDrillError.io(
-                path: destination, message: "cannot copy the set for the replay: \(error.localizedDescription)")
+                path: destination.pathString,
+                message: "cannot copy the set for the replay: \(error.localizedDescription)")
         }
         var pending = [destination]
         while let current = pending.popLast() {
             var info = stat()
-            guard lstat(current, &info) == 0 else { continue }
+            guard lstat(current.pathString, &info) == 0 else { continue }
             switch info.st_mode & S_IFMT {
             case S_IFDIR:
-                for name in (try? FileManager.default.contentsOfDirectory(atPath: current)) ?? [] {
-                    pending.append((current as NSString).appendingPathComponent(name))
+                for name in (try? FileManager.default.contentsOfDirectory(atPath: current.pathString)) ?? [] {
+                    pending.append(current.appending(component: name))
                 }
-                chmod(current, 0o555)
+                chmod(current.pathString, 0o555)
             case S_IFREG:
-                chmod(current, (info.st_mode & 0o111) != 0 ? 0o555 : 0o444)
+                chmod(current.pathString, (info.st_mode & 0o111) != 0 ? 0o555 : 0o444)
             default:
                 continue
             }
@@ -495,26 +502,30 @@ enum FileSystem {
 
     /// Copies the file `source` to `destination` (in `folder`, made 0711) with mode 0400, owned
     /// by `uid`/`gid`.
-    static func copyPrivate(_ source: String, to destination: String, folder: String, uid: UInt32, gid: UInt32) throws {
+    static func copyPrivate(
+        _ source: AbsolutePath, to destination: AbsolutePath, folder: AbsolutePath, uid: UInt32, gid: UInt32
+    ) throws {
         do {
-            try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
-            chmod(folder, 0o711)
-            guard let data = FileManager.default.contents(atPath: source) else {
-                throw RestoreDrillError.io(path: source, message: "cannot read")
+            try FileManager.default.createDirectory(atPath: folder.pathString, withIntermediateDirectories: true)
+            chmod(folder.pathString, 0o711)
+            guard let data = FileManager.default.contents(atPath: source.pathString) else {
+                throw RestoreDrillError.io(path: source.pathString, message: "cannot read")
             }
-            _ = unlink(destination)  // a copy left by an earlier replay
-            let fd = open(destination, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0o400)
+            _ = unlink(destination.pathString)  // a copy left by an earlier replay
+            let fd = open(destination.pathString, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0o400)
             guard fd >= 0 else {
-                throw RestoreDrillError.io(path: destination, message: String(cString: strerror(errno)))
+                throw RestoreDrillError.io(path: destination.pathString, message: String(cString: strerror(errno)))
             }
             defer { close(fd) }
             let written = data.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
-            guard written == data.count else { throw RestoreDrillError.io(path: destination, message: "short write") }
+            guard written == data.count else {
+                throw RestoreDrillError.io(path: destination.pathString, message: "short write")
+            }
             fchown(fd, uid, gid)
         } catch let error as RestoreDrillError {
             throw error
         } catch {
-            throw RestoreDrillError.io(path: destination, message: error.localizedDescription)
+            throw RestoreDrillError.io(path: destination.pathString, message: error.localizedDescription)
         }
     }
 }

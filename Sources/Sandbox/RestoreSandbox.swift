@@ -8,7 +8,7 @@ import Foundation
 #endif
 
 /// The throwaway folder one drill restores into: `<sandboxes>/<drill-id>/` with `home/` and
-/// `work/` inside, each mode 0700 (../shared/DESIGN.md, "A drill", step 3).
+/// `work/` inside, each mode 0700 (docs/ARCHITECTURE.md, "A drill", step 3).
 ///
 /// ``create(in:drillID:)`` writes a marker file, ``markerName``, holding the drill id; the marker
 /// is what lets ``remove()`` delete the folder, so nothing that this type did not make is ever
@@ -18,26 +18,28 @@ public struct RestoreSandbox: Sendable, Equatable {
     /// The name of the marker file inside the sandbox: `.restore-drill-sandbox`.
     public static let markerName = ".restore-drill-sandbox"
 
-    /// The sandboxes folder this sandbox was made in (absolute, standardised).
-    public let sandboxesFolder: String
+    /// The sandboxes folder this sandbox was made in, with links resolved.
+    public let sandboxesFolder: AbsolutePath
     /// The drill the sandbox belongs to; also its folder name.
     public let drillID: DrillID
     /// `<sandboxes>/<drill-id>`.
-    public let path: String
+    public let path: AbsolutePath
     /// `<sandboxes>/<drill-id>/home`: the restored home.
-    public let home: String
+    public let home: AbsolutePath
     /// `<sandboxes>/<drill-id>/work`: the restored root (code, databases).
-    public let work: String
+    public let work: AbsolutePath
 
-    /// Describes the sandbox of `drillID` under `folder` without touching the disk (for
-    /// ``remove()`` of a sandbox made by an earlier run).
-    public init(folder: String, drillID: DrillID) {
-        let base = (folder as NSString).standardizingPath
+    /// Describes the sandbox of `drillID` under `folder` (for ``remove()`` of a sandbox made by an
+    /// earlier run too). The only disk access is the resolution of links on `folder`'s way
+    /// (realpath(3), on purpose): the sandbox's paths are handed to a replay that bubblewrap runs
+    /// with the sandbox bound at its real path under a fresh /tmp, where a link would dangle.
+    public init(folder: AbsolutePath, drillID: DrillID) {
+        let base = folder.resolvingSymlinks()
         sandboxesFolder = base
         self.drillID = drillID
-        path = (base as NSString).appendingPathComponent(drillID.description)
-        home = (path as NSString).appendingPathComponent("home")
-        work = (path as NSString).appendingPathComponent("work")
+        path = base.appending(component: drillID.description)
+        home = path.appending(component: "home")
+        work = path.appending(component: "work")
     }
 
     /// Makes `<folder>/<drill-id>/{home,work}`, each 0700, and the marker file.
@@ -46,39 +48,39 @@ public struct RestoreSandbox: Sendable, Equatable {
     /// uid can traverse it.
     /// - Throws: ``RestoreDrillError/alreadyExists(path:message:)`` when `<folder>/<drill-id>`
     ///   already exists; ``RestoreDrillError/io(path:message:)`` when a folder cannot be made.
-    public static func create(in folder: String, drillID: DrillID) throws -> RestoreSandbox {
+    public static func create(in folder: AbsolutePath, drillID: DrillID) throws -> RestoreSandbox {
         let sandbox = RestoreSandbox(folder: folder, drillID: drillID)
         let fm = FileManager.default
         do {
             try fm.createDirectory(
-                atPath: sandbox.sandboxesFolder, withIntermediateDirectories: true,
+                atPath: sandbox.sandboxesFolder.pathString, withIntermediateDirectories: true,
                 attributes: [.posixPermissions: 0o755])
         } catch {
             throw RestoreDrillError.io(
-                path: sandbox.sandboxesFolder, message: "cannot create: \(error.localizedDescription)")
+                path: sandbox.sandboxesFolder.pathString, message: "cannot create: \(error.localizedDescription)")
         }
-        guard mkdir(sandbox.path, 0o700) == 0 else {
+        guard mkdir(sandbox.path.pathString, 0o700) == 0 else {
             if errno == EEXIST {
                 throw RestoreDrillError.alreadyExists(
-                    path: sandbox.path, message: "cannot create sandbox: already exists")
+                    path: sandbox.path.pathString, message: "cannot create sandbox: already exists")
             }
             throw RestoreDrillError.io(
-                path: sandbox.path, message: "cannot create sandbox: \(String(cString: strerror(errno)))")
+                path: sandbox.path.pathString, message: "cannot create sandbox: \(String(cString: strerror(errno)))")
         }
         for folder in [sandbox.home, sandbox.work] {
-            guard mkdir(folder, 0o700) == 0 else {
-                throw RestoreDrillError.io(path: folder, message: String(cString: strerror(errno)))
+            guard mkdir(folder.pathString, 0o700) == 0 else {
+                throw RestoreDrillError.io(path: folder.pathString, message: String(cString: strerror(errno)))
             }
         }
         // mkdir's mode is masked by umask; make it exact.
-        for folder in [sandbox.path, sandbox.home, sandbox.work] { chmod(folder, 0o700) }
-        let marker = (sandbox.path as NSString).appendingPathComponent(markerName)
+        for folder in [sandbox.path, sandbox.home, sandbox.work] { chmod(folder.pathString, 0o700) }
+        let marker = sandbox.path.appending(component: markerName)
         guard
             fm.createFile(
-                atPath: marker, contents: Data((drillID.description + "\n").utf8),
+                atPath: marker.pathString, contents: Data((drillID.description + "\n").utf8),
                 attributes: [.posixPermissions: 0o444])
         else {
-            throw RestoreDrillError.io(path: marker, message: "cannot write the sandbox marker")
+            throw RestoreDrillError.io(path: marker.pathString, message: "cannot write the sandbox marker")
         }
         return sandbox
     }
@@ -94,33 +96,35 @@ public struct RestoreSandbox: Sendable, Equatable {
     public func remove() throws {
         let fm = FileManager.default
         var info = stat()
-        if lstat(path, &info) != 0 {
+        if lstat(path.pathString, &info) != 0 {
             if errno == ENOENT { return }
-            throw RestoreDrillError.io(path: path, message: String(cString: strerror(errno)))
+            throw RestoreDrillError.io(path: path.pathString, message: String(cString: strerror(errno)))
         }
         guard (info.st_mode & S_IFMT) == S_IFDIR else {
-            throw RestoreDrillError.io(path: path, message: "refusing to remove: not a folder")
+            throw RestoreDrillError.io(path: path.pathString, message: "refusing to remove: not a folder")
         }
-        let parent = ((path as NSString).deletingLastPathComponent as NSString).resolvingSymlinksInPath
-        guard parent == (sandboxesFolder as NSString).resolvingSymlinksInPath,
-            (path as NSString).lastPathComponent == drillID.description
+        // Both sides resolved (realpath): the folder's real parent must be the real sandboxes folder.
+        guard path.parentDirectory.resolvingSymlinks() == sandboxesFolder.resolvingSymlinks(),
+            path.basename == drillID.description
         else {
             throw RestoreDrillError.io(
-                path: path, message: "refusing to remove: not a sandbox under \(sandboxesFolder)")
+                path: path.pathString, message: "refusing to remove: not a sandbox under \(sandboxesFolder)")
         }
-        let marker = (path as NSString).appendingPathComponent(Self.markerName)
+        let marker = path.appending(component: Self.markerName)
         var markerInfo = stat()
-        guard lstat(marker, &markerInfo) == 0, (markerInfo.st_mode & S_IFMT) == S_IFREG,
-            let text = try? String(contentsOfFile: marker, encoding: .utf8),
+        guard lstat(marker.pathString, &markerInfo) == 0, (markerInfo.st_mode & S_IFMT) == S_IFREG,
+            let text = try? String(contentsOfFile: marker.pathString, encoding: .utf8),
             text.trimmingCharacters(in: .whitespacesAndNewlines) == drillID.description
         else {
-            throw RestoreDrillError.io(path: path, message: "refusing to remove: no sandbox marker for \(drillID)")
+            throw RestoreDrillError.io(
+                path: path.pathString, message: "refusing to remove: no sandbox marker for \(drillID)")
         }
         Self.makeWritable(path)
         do {
-            try fm.removeItem(atPath: path)
+            try fm.removeItem(atPath: path.pathString)
         } catch {
-            throw RestoreDrillError.io(path: path, message: "cannot remove sandbox: \(error.localizedDescription)")
+            throw RestoreDrillError.io(
+                path: path.pathString, message: "cannot remove sandbox: \(error.localizedDescription)")
         }
     }
 
@@ -128,21 +132,24 @@ public struct RestoreSandbox: Sendable, Equatable {
     /// file by file and removed. Used for decrypted credentials in a sandbox kept after a failure.
     ///
     /// Links are removed, never followed. Every path is attempted even when one fails.
-    /// - Parameter paths: absolute paths inside this sandbox; a path that does not exist is skipped.
+    /// - Parameter paths: paths inside this sandbox; a path that does not exist is skipped.
     /// - Throws: ``RestoreDrillError/io(path:message:)`` naming the first path outside the sandbox
     ///   or that could not be wiped.
-    public func wipe(paths: [String]) throws {
+    public func wipe(paths: [AbsolutePath]) throws {
         try Self.wipe(paths, inside: path)
     }
 
     /// ``wipe(paths:)`` for paths inside the folder `sandbox`.
-    static func wipe(_ paths: [String], inside sandbox: String) throws {
+    static func wipe(_ paths: [AbsolutePath], inside sandbox: AbsolutePath) throws {
         var firstError: RestoreDrillError?
-        let root = (sandbox as NSString).standardizingPath + "/"
+        // Resolved on purpose (realpath): a link inside the sandbox that leads out of it, on the
+        // way or at the end, must not get anything outside the sandbox overwritten.
+        let root = sandbox.resolvingSymlinks()
         for raw in paths {
-            let target = (raw as NSString).standardizingPath
-            guard target.hasPrefix(root) else {
-                firstError = firstError ?? .io(path: raw, message: "refusing to wipe: outside the sandbox \(sandbox)")
+            let target = raw.resolvingSymlinks()
+            guard target.isDescendant(of: root) else {
+                firstError =
+                    firstError ?? .io(path: raw.pathString, message: "refusing to wipe: outside the sandbox \(sandbox)")
                 continue
             }
             if let error = Self.wipe(target) { firstError = firstError ?? error }
@@ -150,7 +157,8 @@ public struct RestoreSandbox: Sendable, Equatable {
         if let firstError { throw firstError }
     }
 
-    private static func wipe(_ target: String) -> RestoreDrillError? {
+    private static func wipe(_ path: AbsolutePath) -> RestoreDrillError? {
+        let target = path.pathString
         var info = stat()
         guard lstat(target, &info) == 0 else {
             return errno == ENOENT ? nil : .io(path: target, message: String(cString: strerror(errno)))
@@ -161,7 +169,7 @@ public struct RestoreSandbox: Sendable, Equatable {
             var firstError: RestoreDrillError?
             let names = (try? FileManager.default.contentsOfDirectory(atPath: target)) ?? []
             for name in names {
-                if let error = wipe((target as NSString).appendingPathComponent(name)) {
+                if let error = wipe(path.appending(component: name)) {
                     firstError = firstError ?? error
                 }
             }
@@ -197,12 +205,12 @@ public struct RestoreSandbox: Sendable, Equatable {
 
     /// Adds owner rwx to every folder under `root` (not following links), so a tree a replay made
     /// read-only can be removed by a non-root tool.
-    static func makeWritable(_ root: String) {
+    static func makeWritable(_ root: AbsolutePath) {
         var info = stat()
-        guard lstat(root, &info) == 0, (info.st_mode & S_IFMT) == S_IFDIR else { return }
-        chmod(root, (info.st_mode & 0o7777) | 0o700)
-        for name in (try? FileManager.default.contentsOfDirectory(atPath: root)) ?? [] {
-            makeWritable((root as NSString).appendingPathComponent(name))
+        guard lstat(root.pathString, &info) == 0, (info.st_mode & S_IFMT) == S_IFDIR else { return }
+        chmod(root.pathString, (info.st_mode & 0o7777) | 0o700)
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: root.pathString)) ?? [] {
+            makeWritable(root.appending(component: name))
         }
     }
 }

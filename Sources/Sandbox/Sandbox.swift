@@ -1,7 +1,7 @@
 /// # Sandbox
 ///
 /// Everything a drill needs to run untrusted code from a backup set without letting it touch
-/// the machine (../shared/DESIGN.md, "A drill", step 3):
+/// the machine (docs/ARCHITECTURE.md, "A drill", step 3):
 ///
 /// - ``SubprocessRunner``: the ``ProcessRunner`` every stage uses. Each child gets its own session
 ///   and process group; a timeout or an output cap kills the whole group.

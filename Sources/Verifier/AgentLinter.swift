@@ -1,9 +1,9 @@
 import DrillCore
 import Foundation
 
-/// One rule of `restore-drill lint-agents` (issue 7). The first four are the rules of
-/// `launchagents.lint` in ../shared/DESIGN.md (``LaunchAgentLint/findings(in:fileName:)``); the
-/// others are what the incident of issue 7 showed is needed before launchd ever runs an agent.
+/// One rule of `restore-drill lint-agents` (README, "Use"). The first four are the rules of
+/// `launchagents.lint` in docs/ARCHITECTURE.md, "The checks" (``LaunchAgentLint/findings(in:fileName:)``);
+/// the others are what an agent needs before launchd ever runs it.
 public enum AgentLintRule: String, CaseIterable, Codable, Sendable {
     /// The file parses as an XML or binary property list with a dictionary at the top. An old-style
     /// (OpenStep) text plist is refused: launchd does not read it, and a file holding just

@@ -1,3 +1,4 @@
+import Archive
 import CArchive
 import DrillCore
 import Foundation
@@ -19,7 +20,7 @@ struct ArchiveMember: Equatable {
 }
 
 /// `restore.archives`: inspects an archive before anything is unpacked
-/// (../shared/DESIGN.md, "A drill", step 2; issue 4 lists the dangers).
+/// (docs/ARCHITECTURE.md, "A drill", step 2).
 ///
 /// A member fails when its name is absolute, holds a `..` segment or a control character; when
 /// it is a device, fifo or socket; when it has the setuid or setgid bit; when it is a symlink or
@@ -31,26 +32,21 @@ struct ArchiveInspection {
     /// Reads every header of the archive at `path`.
     /// - Returns: the members in order, and the read error that stopped the listing, if any.
     static func members(of path: String) -> (members: [ArchiveMember], error: String?) {
-        guard let archive = archive_read_new() else { return ([], "libarchive could not allocate a reader") }
-        defer { archive_read_free(archive) }
-        archive_read_support_filter_all(archive)
-        archive_read_support_format_tar(archive)
-        archive_read_support_format_gnutar(archive)
-        func lastError() -> String {
-            archive_error_string(archive).map { String(cString: $0) } ?? "unknown libarchive error"
+        guard let archive = ArchiveReader(formats: [.tar, .gnutar], allFilters: true) else {
+            return ([], "libarchive could not allocate a reader")
         }
-        guard archive_read_open_filename(archive, path, 1 << 16) == ARCHIVE_OK else {
+        func lastError() -> String { archive.errorString ?? "unknown libarchive error" }
+        guard archive.open(path: path, blockSize: 1 << 16) == ARCHIVE_OK else {
             return ([], "cannot open: \(lastError())")
         }
         var members: [ArchiveMember] = []
-        var entry: OpaquePointer?
         while true {
-            let status = archive_read_next_header(archive, &entry)
+            let (status, header) = archive.nextHeader()
             if status == ARCHIVE_EOF { break }
             if status == ARCHIVE_FATAL || status == ARCHIVE_RETRY {
                 return (members, "archive unreadable after \(members.count) members: \(lastError())")
             }
-            guard let entry else { break }
+            guard let entry = header else { break }
             let raw =
                 archive_entry_pathname_utf8(entry).map { String(cString: $0) }
                 ?? archive_entry_pathname(entry).map { String(cString: $0) } ?? ""
@@ -74,7 +70,7 @@ struct ArchiveInspection {
                     rawName: raw, name: normalize(raw), type: type, mode: Int(archive_entry_perm(entry)) & 0o7777,
                     symlink: type == .symlink ? symlink : nil, hardlink: hardlink))
             // Reading data proves the compressed stream is whole without writing anything.
-            if archive_read_data_skip(archive) == ARCHIVE_FATAL {
+            if archive.skipData() == ARCHIVE_FATAL {
                 return (members, "archive unreadable in member \(raw): \(lastError())")
             }
         }
@@ -99,16 +95,16 @@ struct ArchiveInspection {
         }
         if raw.hasPrefix("/") { danger(.archiveMemberAbsolute, "absolute name") }
         if raw.split(separator: "/").contains("..") { danger(.archiveMemberDotDot, "`..` segment in the name") }
-        if PathText.hasControlCharacters(raw) {
+        if TextFormat.hasControlCharacters(raw) {
             danger(.archiveMemberControlCharacter, "control character in the name")
         }
         if member.type == nil { danger(.archiveMemberSpecial, "device, fifo or socket") }
         if member.mode & 0o6000 != 0 {
-            let mode = PathText.octal(member.mode)
+            let mode = TextFormat.octal(member.mode)
             danger(.archiveMemberSetID, "setuid or setgid bit (mode \(mode))", ["mode": mode])
         }
         if let target = member.symlink {
-            if PathText.hasControlCharacters(target) {
+            if TextFormat.hasControlCharacters(target) {
                 danger(.archiveLinkControlCharacter, "control character in the link target", ["target": target])
             }
             if target.hasPrefix("/") {
@@ -116,8 +112,10 @@ struct ArchiveInspection {
                     .archiveLinkEscapes, "symlink to absolute path \(target) leaves the restore root",
                     ["target": target, "link": "symlink"])
             } else {
-                let folder = (member.name as NSString).deletingLastPathComponent
-                if PathText.normalizedRelative(PathText.join(folder, target)) == nil {
+                // The target taken from the link's folder, folded lexically: a leading `..` leaves.
+                let name = String(member.name.drop { $0 == "/" })  // an absolute name is flagged above
+                let folder = (try? RelativePath(validating: name))?.ancestors.last ?? .dot
+                if (try? RelativePath(validating: target)).map({ folder.appending($0).climbsAbove }) ?? true {
                     danger(
                         .archiveLinkEscapes, "symlink target \(target) leaves the restore root",
                         ["target": target, "link": "symlink"])
@@ -125,7 +123,7 @@ struct ArchiveInspection {
             }
         }
         if let target = member.hardlink {
-            if target.hasPrefix("/") || PathText.normalizedRelative(target) == nil
+            if (try? RelativePath(validatingBeneath: target)) == nil
                 || target.split(separator: "/").contains("..")
             {
                 danger(
@@ -139,15 +137,16 @@ struct ArchiveInspection {
     /// Runs `restore.archives` on one archive artifact.
     /// - Parameters:
     ///   - expected: the manifest's records this archive must hold (relative to `$ROOT`).
-    static func check(archive artifact: ArtifactRecord, setPath: String, expected: [FileRecord]) -> CheckResult {
+    static func check(archive artifact: ArtifactRecord, setPath: AbsolutePath, expected: [FileRecord]) -> CheckResult {
         let watch = Stopwatch()
         func result(_ verdict: Verdict, _ message: String, _ evidence: [String]) -> CheckResult {
             CheckResult(
                 check: .restoreArchives, subject: artifact.path, verdict: verdict, message: message,
                 evidence: evidence, seconds: watch.seconds)
         }
-        let path = PathText.join(setPath, artifact.path)
-        guard FileFacts.of(path)?.type == .file else {
+        let inside = try? RelativePath(validatingBeneath: artifact.path)
+        let path = inside.map { setPath.appending($0).pathString } ?? ""
+        guard inside != nil, FileFacts.of(path)?.type == .file else {
             return CheckResult(
                 check: .restoreArchives, subject: artifact.path, findings: [.archiveMissing], seconds: watch.seconds)
         }
@@ -173,7 +172,8 @@ struct ArchiveInspection {
         }
         var wanted: [String: FileType] = [:]
         for record in expected { wanted[record.path] = record.type }
-        let listedFolders = Set(expected.flatMap { PathText.ancestors($0.path) })
+        let listedFolders = Set(
+            expected.flatMap { (try? RelativePath(validating: $0.path))?.ancestors.map(\.pathString) ?? [] })
         var missing: [String] = []
         var extra: [String] = []
         var wrongType: [Finding] = []

@@ -1,8 +1,10 @@
+import Destination
 import DrillCore
 import Foundation
 import Sandbox
+import Vault
 
-/// One restore test of one backup set (../shared/DESIGN.md, "A drill", steps 1–4 and the sandbox
+/// One restore test of one backup set (docs/ARCHITECTURE.md, "A drill", steps 1–4 and the sandbox
 /// part of step 5). Reports and the history event are the caller's job: it renders the returned
 /// ``DrillResult`` into ``DrillResult/reportFolder``.
 ///
@@ -63,17 +65,18 @@ public struct Drill: Sendable {
     ///   ``RestoreDrillError/io(path:message:)`` when the sandbox cannot be made or the password
     ///   file is refused (e.g. mode 0644).
     public func run() async throws -> DrillResult {
-        let setPath = Self.absolute(options.setPath)
-        guard FileFacts.of(setPath)?.type == .directory else {
-            throw RestoreDrillError.setNotFound(setPath)
+        // Resolved once by the caller (DrillJob, against its working folder); used as given.
+        let setPath = options.setPath
+        guard FileFacts.of(setPath.pathString)?.type == .directory else {
+            throw RestoreDrillError.setNotFound(setPath.pathString)
         }
-        var password = try options.password ?? options.passwordFile.map { try VaultPassword.fromFile($0) }
+        var password = try options.password ?? options.passwordFile.map { try VaultPassword.fromFile($0.pathString) }
         let authenticator = options.authenticator ?? password.map { SetAuthenticator(passwords: [$0]) }
         // After a password change, an older set verifies with one of the previous passwords: the
         // drill then uses that one (for the HMAC, the vault and the replay), and says so.
         var matchedPrevious: Int?
         if let authenticator, authenticator.passwords.count > 1,
-            let manifest = try? Manifest.load(setPath: setPath),
+            let manifest = try? Manifest.load(setPath: setPath.pathString),
             case .verified(let index) = authenticator.authenticate(manifest), index > 0
         {
             password = authenticator.passwords[index]
@@ -83,10 +86,10 @@ public struct Drill: Sendable {
         let started = clock.now()
         var drillID = freshDrillID(at: started)
         var result = DrillResult(
-            drillID: drillID, backupID: nil, setPath: setPath, startedAt: started, isolation: .none)
+            drillID: drillID, backupID: nil, setPath: setPath.pathString, startedAt: started, isolation: .none)
         result.rpoObjectiveSeconds = options.objectives.rpo
         result.rtoObjectiveSeconds = options.objectives.rto
-        result.reportFolder = PathText.join(options.reportFolder, drillID.description)
+        result.reportFolder = options.reportFolder.appending(component: drillID.description).pathString
         var checks: [CheckResult] = []
 
         // 1. The set.
@@ -127,7 +130,7 @@ public struct Drill: Sendable {
         result.authenticated = password == nil ? nil : manifestOutcome.hmacVerified == true
         checks += coverage(manifest, authenticator: authenticator)
         let (rpoCheck, rpoAge) = ObjectiveChecks.rpo(
-            destination: options.destination, drilled: manifest, objective: options.objectives.rpo, now: started,
+            destination: options.otherSets, drilled: manifest, objective: options.objectives.rpo, now: started,
             authenticator: authenticator)
         result.rpoSeconds = rpoAge
         checks.append(rpoCheck)
@@ -166,12 +169,12 @@ public struct Drill: Sendable {
         let sandbox: DrillSandbox
         (sandbox, drillID) = try makeSandbox(drillID: drillID, manifest: manifest)
         result.drillID = drillID
-        result.reportFolder = PathText.join(options.reportFolder, drillID.description)
-        result.sandboxPath = sandbox.folder
+        result.reportFolder = options.reportFolder.appending(component: drillID.description).pathString
+        result.sandboxPath = sandbox.folder.pathString
         progress?("replaying \(manifest.restoreScript) in \(sandbox.folder)")
         if let withheld { progress?("replaying without the vault password: \(withheld)") }
         let replay = await replayScript(
-            manifest: manifest, setPath: setPath, sandbox: sandbox, drillID: drillID,
+            manifest: manifest, setFolder: setPath, sandbox: sandbox, drillID: drillID,
             secret: withheld == nil ? password : nil)
         checks.append(replay.check)
         if let isolation = replay.isolation { result.isolation = isolation }
@@ -241,17 +244,17 @@ public struct Drill: Sendable {
     }
 
     func coverage(_ manifest: Manifest, authenticator: SetAuthenticator?) -> [CheckResult] {
-        guard let destination = options.destination else {
+        guard let destination = options.otherSets else {
             return ObjectiveChecks.coverage(
                 current: manifest, previous: nil, maxShrink: options.maxShrink,
                 skipReason: "no destination given (--set): no previous set to compare with")
         }
         do {
-            let previous = try SetLocator.previousComplete(
-                before: manifest.id, in: destination, authenticator: authenticator)
+            let previous = try SetCatalogue(destination, authenticator: authenticator).previousComplete(
+                before: manifest.id)
             return ObjectiveChecks.coverage(
                 current: manifest, previous: previous?.manifest, maxShrink: options.maxShrink,
-                skipReason: "no previous complete set in \(destination)")
+                skipReason: "no previous complete set in \(destination.location)")
         } catch {
             let finding = Finding.coverageUnmeasurable(error)
             var out = CheckResult(
@@ -274,22 +277,27 @@ public struct Drill: Sendable {
     /// - Parameter secret: the password to hand the script, only for a proven set: a private copy
     ///   is written for the replay and wiped when it ends (also when it could not start).
     func replayScript(
-        manifest: Manifest, setPath: String, sandbox: DrillSandbox, drillID: DrillID, secret: VaultPassword?
+        manifest: Manifest, setFolder: AbsolutePath, sandbox: DrillSandbox, drillID: DrillID, secret: VaultPassword?
     ) async -> Replay {
         let subject = manifest.restoreScript
-        let script = PathText.join(setPath, manifest.restoreScript)
-        guard FileFacts.of(script)?.type == .file else {
+        // A script name that climbs out of the set is no script of the set (set.manifest fails it).
+        let script = (try? RelativePath(validatingBeneath: manifest.restoreScript)).map { setFolder.appending($0) }
+        guard let script, FileFacts.of(script.pathString)?.type == .file else {
             return Replay(
                 check: CheckResult(check: .restoreScript, subject: subject, findings: [.scriptMissing]),
                 treeSkipReason: "the restore script is missing: nothing was restored")
         }
-        var arguments = ["--home", sandbox.home, "--root", sandbox.root, "--yes"]
-        var extraReadOnly: [String] = []
+        var arguments = ["--home", sandbox.home.pathString, "--root", sandbox.root.pathString, "--yes"]
+        var extraReadOnly: [AbsolutePath] = []
         var secretFile: VaultPasswordFile?
         defer { secretFile?.remove() }
         if let secret {
             do {
-                secretFile = try VaultPasswordFile.temporary(secret)
+                let file = try VaultPasswordFile.temporary(secret)
+                secretFile = file
+                let path = try AbsolutePath(validating: file.path)
+                arguments += ["--password-file", path.pathString]
+                extraReadOnly.append(path)
             } catch {
                 return Replay(
                     check: CheckResult(
@@ -297,11 +305,9 @@ public struct Drill: Sendable {
                         findings: [.scriptPasswordCopyFailed(error)]),
                     treeSkipReason: "the restore script could not be replayed: \(error)")
             }
-            arguments += ["--password-file", secretFile!.path]
-            extraReadOnly.append(secretFile!.path)
         }
         let request = ReplayRequest(
-            script: script, arguments: arguments, setFolder: setPath, sandboxFolder: sandbox.folder,
+            script: script, arguments: arguments, setFolder: setFolder, sandboxFolder: sandbox.folder,
             environment: [:], workingDirectory: sandbox.work, extraReadOnly: extraReadOnly, limits: options.limits,
             timeout: options.timeout, outputCap: options.outputCap, isolation: options.isolation)
         var canaries = CanaryProbe(
@@ -330,7 +336,7 @@ public struct Drill: Sendable {
         if process.exitCode == nil && process.signal == nil && !process.timedOut { findings.append(.scriptDidNotExit) }
         if options.requireIsolation && outcome.isolation == .none { findings.append(.scriptNotIsolated) }
         if !changes.isEmpty { findings.append(.scriptChangedOutside(changes)) }
-        let tail = PathText.tailLines(String(decoding: process.tail, as: UTF8.self), limit: 40)
+        let tail = TextFormat.tailLines(String(decoding: process.tail, as: UTF8.self), limit: 40)
         let evidence =
             ["isolation \(outcome.isolation.rawValue)", String(format: "wall time %.3f s", seconds)]
             + outcome.notes + changes + notes
@@ -358,14 +364,16 @@ public struct Drill: Sendable {
         let checked = await ParallelChecks.map(order) { i in
             let record = records[i]
             let base = record.base == .root ? root : home
-            return (i, SQLiteIntegrityCheck.check(path: PathText.join(base, record.path), record: record))
+            // A recorded path that climbs out of the restored tree names no file in it.
+            let path = (try? RelativePath(validatingBeneath: record.path)).map { base.appending($0).pathString } ?? ""
+            return (i, SQLiteIntegrityCheck.check(path: path, record: record))
         }
         return checked.sorted { $0.0 < $1.0 }.map(\.1)
     }
 
     /// `restore.archives` for every archive of the set (each one read once, sequentially, on a
     /// thread of its own: decompressing blocks).
-    static func inspectArchives(_ manifest: Manifest, setPath: String) async -> [CheckResult] {
+    static func inspectArchives(_ manifest: Manifest, setPath: AbsolutePath) async -> [CheckResult] {
         let archives = manifest.artifacts.filter { $0.kind == .archive }
         guard !archives.isEmpty else { return [] }
         return await BlockingWork.map(archives, width: 1) { archive in
@@ -374,7 +382,7 @@ public struct Drill: Sendable {
         }
     }
 
-    func agentChecks(_ manifest: Manifest, setPath: String, sandbox: DrillSandbox) -> [CheckResult] {
+    func agentChecks(_ manifest: Manifest, setPath: AbsolutePath, sandbox: DrillSandbox) -> [CheckResult] {
         guard !manifest.launchAgents.isEmpty else {
             let id = manifest.id.description
             return [
@@ -395,7 +403,7 @@ public struct Drill: Sendable {
         while true {
             let id = DrillID(date: date, sequence: sequence)
             let taken = [options.sandboxFolder, options.reportFolder].contains {
-                FileFacts.of(PathText.join($0, id.description)) != nil
+                FileFacts.of($0.appending(component: id.description).pathString) != nil
             }
             if !taken || sequence > 999 { return id }
             sequence += 1
@@ -461,9 +469,9 @@ public struct Drill: Sendable {
     /// Wipes what a restore script killed while decrypting leaves: its private folder
     /// `.restore-drill-credentials-<pid>` in the new root (the decrypted tar and unpacked files).
     func wipeCredentialLeftovers(_ sandbox: DrillSandbox) {
-        let names = (try? FileManager.default.contentsOfDirectory(atPath: sandbox.root)) ?? []
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: sandbox.root.pathString)) ?? []
         let leftovers = names.filter { $0.hasPrefix(".restore-drill-credentials-") }.map {
-            PathText.join(sandbox.root, $0)
+            sandbox.root.appending(component: $0)
         }
         if !leftovers.isEmpty { try? sandbox.sandbox.wipe(paths: leftovers) }
     }
@@ -472,11 +480,5 @@ public struct Drill: Sendable {
     static func skips(after check: CheckID, subject: String, reason: String) -> [CheckResult] {
         guard let index = CheckID.allCases.firstIndex(of: check) else { return [] }
         return CheckID.allCases[(index + 1)...].map { .noSubject($0, subject: subject, reason: reason) }
-    }
-
-    static func absolute(_ path: String) -> String {
-        var p = path.hasPrefix("/") ? path : PathText.join(FileManager.default.currentDirectoryPath, path)
-        while p.count > 1 && p.hasSuffix("/") { p.removeLast() }
-        return LexicalPath.normalize(p)
     }
 }

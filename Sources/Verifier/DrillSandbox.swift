@@ -9,22 +9,24 @@ struct DrillSandbox {
     /// The Sandbox target's folder, which only removes what it created.
     let sandbox: RestoreSandbox
     /// `<sandboxes>/<drill-id>`.
-    let folder: String
+    let folder: AbsolutePath
     /// The new home: `<folder>/home`.
-    let home: String
+    let home: AbsolutePath
     /// The new root: the new home plus the old root's place under the old home, or
     /// `<folder>/work/root` when the old root was not under the old home.
-    let root: String
+    let root: AbsolutePath
     /// `<folder>/work`: scratch space for the replay (its `TMPDIR` belongs here).
-    let work: String
+    let work: AbsolutePath
 
-    /// The new root for an old home and root (pure).
-    static func newRoot(folder: String, oldHome: String, oldRoot: String) -> String {
-        let home = PathText.join(folder, "home")
-        if let rel = PathText.relative(oldRoot, to: oldHome), !rel.isEmpty {
-            return PathText.join(home, rel)
+    /// The new root for an old home and root, the manifest's texts (pure).
+    static func newRoot(folder: AbsolutePath, oldHome: String, oldRoot: String) -> AbsolutePath {
+        let home = folder.appending(component: "home")
+        if let oldHome = try? AbsolutePath(validating: oldHome), let oldRoot = try? AbsolutePath(validating: oldRoot),
+            let inside = oldRoot.relative(to: oldHome), inside != .dot
+        {
+            return home.appending(inside)
         }
-        return PathText.join(folder, "work/root")
+        return folder.appending(components: "work", "root")
     }
 
     /// Creates the sandbox folder, failing when it already exists (a second drill in the same
@@ -32,7 +34,9 @@ struct DrillSandbox {
     /// makes it.
     /// - Throws: ``RestoreDrillError/alreadyExists(path:message:)`` when the folder exists,
     ///   ``RestoreDrillError/io(path:message:)`` when it cannot be made.
-    static func make(in sandboxes: String, drillID: DrillID, oldHome: String, oldRoot: String) throws -> DrillSandbox {
+    static func make(in sandboxes: AbsolutePath, drillID: DrillID, oldHome: String, oldRoot: String) throws
+        -> DrillSandbox
+    {
         let made = try RestoreSandbox.create(in: sandboxes, drillID: drillID)
         return DrillSandbox(
             sandbox: made, folder: made.path, home: made.home,
@@ -42,9 +46,10 @@ struct DrillSandbox {
     /// Removes the whole sandbox (only a folder ``RestoreSandbox`` marked as its own).
     func remove() throws {
         let fm = FileManager.default
-        if let walker = fm.enumerator(atPath: folder) {
+        if let walker = fm.enumerator(atPath: folder.pathString) {
             for case let rel as String in walker {
-                let path = PathText.join(folder, rel)
+                guard let inside = try? RelativePath(validatingBeneath: rel) else { continue }
+                let path = folder.appending(inside).pathString
                 if FileFacts.of(path)?.type == .directory { chmod(path, 0o700) }
             }
         }
@@ -53,23 +58,23 @@ struct DrillSandbox {
 
     /// Removes restored credentials (before a failed drill's sandbox is kept for forensics).
     func wipeCredentials(_ manifest: Manifest) {
-        let paths = manifest.files.filter { $0.component == .credentials }.map {
-            PathText.join($0.base == .root ? root : home, $0.path)
+        let paths = manifest.files.filter { $0.component == .credentials }.compactMap { file in
+            (try? RelativePath(validatingBeneath: file.path)).map { (file.base == .root ? root : home).appending($0) }
         }
-        try? sandbox.wipe(paths: paths.filter { FileFacts.of($0) != nil })
+        try? sandbox.wipe(paths: paths.filter { FileFacts.of($0.pathString) != nil })
     }
 }
 
 /// Canaries outside the sandbox (the Sandbox target's ``Canaries``), planted before the replay
 /// and compared after it: any change fails `restore.script`.
 struct CanaryProbe {
-    let folders: [String]
+    let folders: [AbsolutePath]
     let owner: (uid: UInt32, gid: UInt32)?
     private var planted: [Canaries] = []
     /// Folders where no canary could be planted (e.g. a read-only destination), for the evidence.
-    private(set) var unplanted: [String] = []
+    private(set) var unplanted: [AbsolutePath] = []
 
-    init(folders: [String], owner: (uid: UInt32, gid: UInt32)?) {
+    init(folders: [AbsolutePath], owner: (uid: UInt32, gid: UInt32)?) {
         self.folders = folders
         self.owner = owner
     }

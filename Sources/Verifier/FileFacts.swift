@@ -31,49 +31,8 @@ struct FileFacts: Equatable {
     }
 }
 
-/// Small pure helpers on `/`-separated paths.
-enum PathText {
-    /// `base` + `/` + `relative` (no normalisation).
-    static func join(_ base: String, _ relative: String) -> String {
-        if relative.isEmpty { return base }
-        return base.hasSuffix("/") ? base + relative : base + "/" + relative
-    }
-
-    /// True when `path` equals `folder` or lies below it (`/a/b` is under `/a`, `/ab` is not).
-    static func isUnder(_ path: String, _ folder: String) -> Bool {
-        let f = folder.hasSuffix("/") && folder.count > 1 ? String(folder.dropLast()) : folder
-        return path == f || path.hasPrefix(f == "/" ? "/" : f + "/")
-    }
-
-    /// `path` relative to `folder` when under it, else nil (`""` for the folder itself).
-    static func relative(_ path: String, to folder: String) -> String? {
-        guard isUnder(path, folder) else { return nil }
-        if path == folder { return "" }
-        return String(path.dropFirst(folder.hasSuffix("/") ? folder.count : folder.count + 1))
-    }
-
-    /// Lexically resolves `.` and `..` in a relative path; nil when it climbs above its start.
-    static func normalizedRelative(_ path: String) -> String? {
-        var parts: [Substring] = []
-        for part in path.split(separator: "/", omittingEmptySubsequences: true) {
-            if part == "." { continue }
-            if part == ".." {
-                if parts.isEmpty { return nil }
-                parts.removeLast()
-            } else {
-                parts.append(part)
-            }
-        }
-        return parts.joined(separator: "/")
-    }
-
-    /// Every ancestor of a relative path: `a/b/c` gives `a` and `a/b`.
-    static func ancestors(_ relative: String) -> [String] {
-        let parts = relative.split(separator: "/")
-        guard parts.count > 1 else { return [] }
-        return (1..<parts.count).map { parts[0..<$0].joined(separator: "/") }
-    }
-
+/// Small pure text helpers of the checks' messages (paths are ``AbsolutePath`` and ``RelativePath``).
+enum TextFormat {
     /// True when a name holds a C0 control character or DEL.
     static func hasControlCharacters(_ name: String) -> Bool {
         name.unicodeScalars.contains { $0.value < 0x20 || $0.value == 0x7f }

@@ -1,5 +1,6 @@
 import DrillCore
 import Foundation
+import Vault
 
 // The findings of the drill's checks: each kind's stable code and the factory that renders its
 // message from its data. A check builds findings only through these factories, so the wording

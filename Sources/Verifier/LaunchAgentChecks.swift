@@ -1,8 +1,8 @@
 import DrillCore
 import Foundation
 
-/// The rules of `launchagents.lint` (../shared/DESIGN.md, check table; issue 7 reuses them for
-/// `lint-agents`): `Label` equals the file name without `.plist`; no argument holds what only a
+/// The rules of `launchagents.lint` (docs/ARCHITECTURE.md, "The checks"; `restore-drill
+/// lint-agents` reuses them): `Label` equals the file name without `.plist`; no argument holds what only a
 /// shell could mean (unbalanced quotes or parentheses, `$(`, backticks, `&&`, `|`, `;`) except the
 /// script argument of an explicit `sh -c`/`bash -c`/`zsh -c`; `StartCalendarInterval` (a
 /// dictionary or an array of them) holds only Minute 0–59, Hour 0–23, Day 1–31, Weekday 0–7,
@@ -143,10 +143,13 @@ struct LaunchAgentChecks {
         "/etc", "/var",
     ]
 
+    /// ``systemPrefixes`` as paths.
+    static let systemFolders = systemPrefixes.compactMap { try? AbsolutePath(validating: $0) }
+
     let manifest: Manifest
-    let setPath: String
-    let newHome: String
-    let newRoot: String
+    let setPath: AbsolutePath
+    let newHome: AbsolutePath
+    let newRoot: AbsolutePath
 
     /// Reads a property list file; nil and a reason when it does not parse to a dictionary.
     static func readPlist(_ path: String) -> (plist: [String: Any]?, problem: String?) {
@@ -176,15 +179,16 @@ struct LaunchAgentChecks {
                 message: "paths rewritten into the sandbox, program exists", evidence: evidence,
                 seconds: watch.seconds)
         }
-        let restoredPath = PathText.join(newHome, agent.path)
-        let (restored, problem) = Self.readPlist(restoredPath)
+        let (restored, problem) = Self.readPlist(Self.place(agent.path, in: newHome))
         guard let restored else {
             findings.append(.agentUnreadable("restored plist", problem: problem ?? ""))
             return result()
         }
         // What a correct restore holds: the stored plist with the rule applied.
-        let pairs: [(old: String, new: String)] = [(manifest.root, newRoot), (manifest.home, newHome)]
-        let (stored, storedProblem) = Self.readPlist(PathText.join(setPath, agent.artifact))
+        let pairs: [(old: String, new: String)] = [
+            (manifest.root, newRoot.pathString), (manifest.home, newHome.pathString),
+        ]
+        let (stored, storedProblem) = Self.readPlist(Self.place(agent.artifact, in: setPath))
         if let stored {
             let expected = PathRewrite.applyToPlist(stored, pairs)
             if !(NSDictionary(dictionary: restored)).isEqual(to: expected as? [String: Any] ?? [:]) {
@@ -194,7 +198,7 @@ struct LaunchAgentChecks {
             findings.append(.agentUnreadable("stored artifact \(agent.artifact)", problem: storedProblem ?? ""))
         }
         // No trace of the old home or root, once the new paths (which may contain them) are masked.
-        let masks = [newRoot, newHome].sorted { $0.count > $1.count }
+        let masks = [newRoot.pathString, newHome.pathString].sorted { $0.count > $1.count }
         var traces: Set<String> = []
         for string in PathRewrite.strings(in: restored) {
             var masked = string
@@ -234,9 +238,9 @@ struct LaunchAgentChecks {
         let watch = Stopwatch()
         let fileName = (agent.path as NSString).lastPathComponent
         var source = "restored plist"
-        var (plist, problem) = Self.readPlist(PathText.join(newHome, agent.path))
+        var (plist, problem) = Self.readPlist(Self.place(agent.path, in: newHome))
         if plist == nil {
-            (plist, problem) = Self.readPlist(PathText.join(setPath, agent.artifact))
+            (plist, problem) = Self.readPlist(Self.place(agent.artifact, in: setPath))
             source = "stored artifact \(agent.artifact)"
         }
         guard let plist else {
@@ -264,9 +268,16 @@ struct LaunchAgentChecks {
             .filter { $0.hasPrefix("/") && !$0.hasPrefix("//") }
     }
 
-    func isAllowed(_ path: String) -> Bool {
-        PathText.isUnder(path, newHome) || PathText.isUnder(path, newRoot)
-            || Self.systemPrefixes.contains { PathText.isUnder(path, $0) }
+    func isAllowed(_ text: String) -> Bool {
+        guard let path = try? AbsolutePath(validating: text) else { return false }
+        return path.isDescendantOrSelf(of: newHome) || path.isDescendantOrSelf(of: newRoot)
+            || Self.systemFolders.contains { path.isDescendantOrSelf(of: $0) }
+    }
+
+    /// `relative` (a name from the manifest) below `folder`; an empty path, which no file has,
+    /// when the name climbs out of it.
+    static func place(_ relative: String, in folder: AbsolutePath) -> String {
+        (try? RelativePath(validatingBeneath: relative)).map { folder.appending($0).pathString } ?? ""
     }
 
     /// Finds the program: inside the sandbox when under the new home/root, on the host for
@@ -278,21 +289,24 @@ struct LaunchAgentChecks {
             return FileManager.default.fileExists(atPath: path, isDirectory: &isDir) && !isDir.boolValue
                 && access(path, X_OK) == 0
         }
-        if program.hasPrefix("/") {
-            if PathText.isUnder(program, newHome) || PathText.isUnder(program, newRoot) {
+        if program.hasPrefix("/"), let path = try? AbsolutePath(validating: program) {
+            if path.isDescendantOrSelf(of: newHome) || path.isDescendantOrSelf(of: newRoot) {
                 return executable(program)
                     ? (true, "\(program) (sandbox)") : (false, "is missing or not executable in the sandbox")
             }
-            if Self.systemPrefixes.contains(where: { PathText.isUnder(program, $0) }) {
+            if Self.systemFolders.contains(where: { path.isDescendantOrSelf(of: $0) }) {
                 return executable(program)
                     ? (true, "\(program) (host)") : (false, "is missing or not executable on this host")
             }
             return (false, "lies outside the sandbox and the system folders")
         }
         if program.contains("/") { return (false, "is a relative path (launchd needs an absolute one)") }
-        for folder in ["/usr/bin", "/bin", "/usr/sbin", "/sbin", "/usr/local/bin", "/opt/homebrew/bin"] {
-            let candidate = PathText.join(folder, program)
-            if executable(candidate) { return (true, "\(candidate) (host PATH)") }
+        // `program` holds no `/` here: one name, unless it is `.` or `..` (which name no program).
+        if let name = try? RelativePath(validatingBeneath: program), name.components.count == 1 {
+            for folder in ["/usr/bin", "/bin", "/usr/sbin", "/sbin", "/usr/local/bin", "/opt/homebrew/bin"] {
+                guard let candidate = try? AbsolutePath(validating: folder).appending(name).pathString else { continue }
+                if executable(candidate) { return (true, "\(candidate) (host PATH)") }
+            }
         }
         return (false, "is not found in the standard PATH folders")
     }

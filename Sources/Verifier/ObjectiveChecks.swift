@@ -1,7 +1,9 @@
+import Destination
 import DrillCore
 import Foundation
+import Vault
 
-/// `rpo`, `rto` and `set.coverage` (../shared/DESIGN.md, check table).
+/// `rpo`, `rto` and `set.coverage` (docs/ARCHITECTURE.md, "The checks").
 enum ObjectiveChecks {
     /// When a set's data was captured: its `started_at`, else the instant in its id.
     static func capturedAt(_ manifest: Manifest) -> Date {
@@ -17,9 +19,10 @@ enum ObjectiveChecks {
     /// - Parameter authenticator: with a vault password, unauthenticated sets never count as the
     ///   newest complete one.
     static func rpo(
-        destination: String?, drilled: Manifest, objective: Double, now: Date, authenticator: SetAuthenticator? = nil
+        destination store: (any Destination)?, drilled: Manifest, objective: Double, now: Date,
+        authenticator: SetAuthenticator? = nil
     ) -> (CheckResult, Double?) {
-        guard let destination else {
+        guard let store else {
             let age = now.timeIntervalSince(capturedAt(drilled))
             return (
                 .noSubject(
@@ -29,10 +32,11 @@ enum ObjectiveChecks {
                 ), age
             )
         }
+        let destination = store.location
         do {
             // Ids are times: when any complete set is dated in the future, the newest one is.
-            let newestComplete = try SetLocator.latestComplete(in: destination, authenticator: authenticator)
-            if let future = newestComplete, SetLocator.isFuture(future.id, now: now) {
+            let newestComplete = try SetCatalogue(store, authenticator: authenticator).latestComplete()
+            if let future = newestComplete, SetCatalogue.isFuture(future.id, now: now) {
                 return (
                     CheckResult(
                         check: .rpo, subject: destination,

@@ -9,8 +9,8 @@ import Foundation
 /// is an extra file, which fails the component it most likely belongs to.
 struct RestoreTreeCheck {
     let manifest: Manifest
-    let newHome: String
-    let newRoot: String
+    let newHome: AbsolutePath
+    let newRoot: AbsolutePath
     let passwordGiven: Bool
 
     /// One expected path with what must hold there.
@@ -25,7 +25,13 @@ struct RestoreTreeCheck {
         var linkTarget: String?
     }
 
-    func base(_ b: PathBase) -> String { b == .root ? newRoot : newHome }
+    func base(_ b: PathBase) -> AbsolutePath { b == .root ? newRoot : newHome }
+
+    /// Where a manifest path lands below `b`; an empty path, which no file has, for a name that
+    /// climbs out of the restored tree (it is then reported missing, and nothing outside is read).
+    func place(_ relative: String, _ b: PathBase) -> String {
+        (try? RelativePath(validatingBeneath: relative)).map { base(b).appending($0).pathString } ?? ""
+    }
 
     /// Every path a correct restore produces, by component.
     func expectations() -> [Expectation] {
@@ -36,7 +42,7 @@ struct RestoreTreeCheck {
             let contentKnown = !rewritten && f.component != .credentials
             out.append(
                 Expectation(
-                    component: f.component, absolute: PathText.join(base(f.base), f.path), display: f.path,
+                    component: f.component, absolute: place(f.path, f.base), display: f.path,
                     type: f.type,
                     size: f.type == .file && !rewritten ? f.size : nil,
                     sha256: contentKnown && f.type == .file ? f.sha256 : nil,
@@ -46,14 +52,14 @@ struct RestoreTreeCheck {
         for d in manifest.databases {
             out.append(
                 Expectation(
-                    component: .databases, absolute: PathText.join(base(d.base), d.path), display: d.path, type: .file,
+                    component: .databases, absolute: place(d.path, d.base), display: d.path, type: .file,
                     size: d.size, sha256: d.sha256, mode: d.mode, linkTarget: nil))
         }
         for agent in manifest.launchAgents
-        where !out.contains(where: { $0.absolute == PathText.join(newHome, agent.path) }) {
+        where !out.contains(where: { $0.absolute == place(agent.path, .home) }) {
             out.append(
                 Expectation(
-                    component: .launchagents, absolute: PathText.join(newHome, agent.path), display: agent.path,
+                    component: .launchagents, absolute: place(agent.path, .home), display: agent.path,
                     type: .file, size: nil, sha256: nil, mode: agent.mode, linkTarget: nil))
         }
         return out
@@ -69,7 +75,7 @@ struct RestoreTreeCheck {
         if let mode = e.mode, facts.mode != mode & 0o7777 {
             out.append(
                 .treeModeMismatch(
-                    e.display, actual: PathText.octal(facts.mode), expected: PathText.octal(mode & 0o7777)))
+                    e.display, actual: TextFormat.octal(facts.mode), expected: TextFormat.octal(mode & 0o7777)))
         }
         if let target = e.linkTarget, FileFacts.linkTarget(e.absolute) != target {
             out.append(.treeLinkMismatch(e.display, actual: FileFacts.linkTarget(e.absolute) ?? "?", expected: target))
@@ -91,43 +97,49 @@ struct RestoreTreeCheck {
     func extras(_ expected: [Expectation]) -> [(component: ComponentID, path: String)] {
         var known = Set(expected.map(\.absolute))
         for e in expected {
+            guard let path = try? AbsolutePath(validating: e.absolute) else { continue }
             for anchor in [newRoot, newHome] {
-                guard let rel = PathText.relative(e.absolute, to: anchor) else { continue }
-                for ancestor in PathText.ancestors(rel) { known.insert(PathText.join(anchor, ancestor)) }
+                guard let rel = path.relative(to: anchor) else { continue }
+                for ancestor in rel.ancestors { known.insert(anchor.appending(ancestor).pathString) }
             }
         }
         // The folders leading from the home to the root are part of the layout.
-        if let rel = PathText.relative(newRoot, to: newHome) {
-            for ancestor in PathText.ancestors(rel) + [rel] where !ancestor.isEmpty {
-                known.insert(PathText.join(newHome, ancestor))
+        if let rel = newRoot.relative(to: newHome) {
+            for ancestor in rel.ancestors + [rel] where ancestor != .dot {
+                known.insert(newHome.appending(ancestor).pathString)
             }
         }
         var out: [(ComponentID, String)] = []
-        func walk(_ folder: String) {
-            guard let names = try? FileManager.default.contentsOfDirectory(atPath: folder) else { return }
+        func walk(_ folder: AbsolutePath) {
+            guard let names = try? FileManager.default.contentsOfDirectory(atPath: folder.pathString) else { return }
             for name in names.sorted() {
-                let path = PathText.join(folder, name)
+                let entry = folder.appending(component: name)  // a directory entry's name: one component
+                let path = entry.pathString
                 let isDir = FileFacts.of(path)?.type == .directory
                 if !known.contains(path) {
                     out.append((attribute(path), isDir ? path + "/" : path))
                     continue
                 }
-                if isDir { walk(path) }
+                if isDir { walk(entry) }
             }
         }
         walk(newHome)
-        if !PathText.isUnder(newRoot, newHome) { walk(newRoot) }
+        if !newRoot.isDescendantOrSelf(of: newHome) { walk(newRoot) }
         return out
     }
 
     /// The component an unexplained path most likely belongs to.
     func attribute(_ path: String) -> ComponentID {
         for d in manifest.databases {
-            let db = PathText.join(base(d.base), d.path)
-            if path.hasPrefix(db) { return .databases }
+            let db = place(d.path, d.base)
+            // A prefix of the text on purpose: `app.db-wal` and `app.db-shm` belong to `app.db`.
+            if !db.isEmpty && path.hasPrefix(db) { return .databases }
         }
-        if PathText.isUnder(path, newRoot) { return .code }
-        if PathText.isUnder(path, PathText.join(newHome, "Library/LaunchAgents")) { return .launchagents }
+        guard let path = try? AbsolutePath(validating: path) else { return .shell }
+        if path.isDescendantOrSelf(of: newRoot) { return .code }
+        if path.isDescendantOrSelf(of: newHome.appending(components: "Library", "LaunchAgents")) {
+            return .launchagents
+        }
         return .shell
     }
 
@@ -186,8 +198,11 @@ struct RestoreTreeCheck {
     /// Sandbox paths shown relative to the sandbox home (`~/…`) or root (`$ROOT/…`).
     func display(_ paths: [String]) -> [String] {
         paths.map { p in
-            if let rel = PathText.relative(p, to: newRoot) { return "$ROOT/" + rel }
-            if let rel = PathText.relative(p, to: newHome) { return "~/" + rel }
+            // A folder is shown with its trailing `/`, which the typed path drops.
+            let slash = p.count > 1 && p.hasSuffix("/") ? "/" : ""
+            guard let path = try? AbsolutePath(validating: p) else { return p }
+            if let rel = path.relative(to: newRoot) { return "$ROOT/" + (rel == .dot ? "" : rel.pathString + slash) }
+            if let rel = path.relative(to: newHome) { return "~/" + (rel == .dot ? "" : rel.pathString + slash) }
             return p
         }
     }

@@ -1,8 +1,9 @@
 import DrillCore
 import Foundation
+import Vault
 
 /// `set.manifest`: the manifest parses, its format version is supported, and its self-checksum
-/// matches (../shared/DESIGN.md, check table); with a vault password, its HMAC matches too.
+/// matches (docs/ARCHITECTURE.md, "The checks"); with a vault password, its HMAC matches too.
 struct ManifestCheck {
     /// The outcome: the check result, and the manifest when it can be used.
     struct Outcome {
@@ -22,10 +23,10 @@ struct ManifestCheck {
     ///   - passwordGiven: whether a vault password was given.
     ///   - keys: the password's keys; with them the manifest HMAC is verified, and a manifest
     ///     without an HMAC fails (deleting it is the easiest forgery).
-    static func run(setPath: String, passwordGiven: Bool, keys: VaultKeyCache? = nil) -> Outcome {
+    static func run(setPath: AbsolutePath, passwordGiven: Bool, keys: VaultKeyCache? = nil) -> Outcome {
         let watch = Stopwatch()
-        let folderName = (setPath as NSString).lastPathComponent
-        let path = PathText.join(setPath, Manifest.fileName)
+        let folderName = setPath.basename
+        let path = setPath.appending(component: Manifest.fileName).pathString
         /// A failure about the folder before the manifest is known: the message is the finding's.
         func fail(_ finding: Finding, _ evidence: [String] = [], sha: String? = nil) -> Outcome {
             var result = CheckResult(
@@ -43,7 +44,7 @@ struct ManifestCheck {
                 manifest: nil, fileSHA256: sha)
         }
         guard let data = FileManager.default.contents(atPath: path) else {
-            return fail(.manifestUnreadable(setPath: setPath))
+            return fail(.manifestUnreadable(setPath: setPath.pathString))
         }
         let sha = SHA256Digest.hex(of: data)
         let manifest: Manifest
@@ -132,14 +133,16 @@ struct ManifestCheck {
 /// agrees with the manifest; no file in the set is unlisted.
 struct ArtifactCheck {
     /// One result per artifact, then one for `SHA256SUMS`, then one per unlisted file.
-    static func run(setPath: String, manifest: Manifest) -> [CheckResult] {
+    static func run(setPath: AbsolutePath, manifest: Manifest) -> [CheckResult] {
         assemble(
             setPath: setPath, manifest: manifest, perArtifact: manifest.artifacts.map { check($0, setPath: setPath) })
     }
 
     /// ``run(setPath:manifest:)`` with the artifacts hashed on every core (``ParallelChecks``);
     /// the same results in the same order.
-    static func runConcurrently(setPath: String, manifest: Manifest, meter: ByteMeter? = nil) async -> [CheckResult] {
+    static func runConcurrently(setPath: AbsolutePath, manifest: Manifest, meter: ByteMeter? = nil) async
+        -> [CheckResult]
+    {
         // Largest first, so the longest hash starts early; results are put back in manifest order.
         let order = manifest.artifacts.indices.sorted { manifest.artifacts[$0].size > manifest.artifacts[$1].size }
         let artifacts = manifest.artifacts
@@ -154,7 +157,8 @@ struct ArtifactCheck {
     }
 
     /// The results around the per-artifact ones: a skip for an empty set, `SHA256SUMS`, unlisted files.
-    private static func assemble(setPath: String, manifest: Manifest, perArtifact: [CheckResult]) -> [CheckResult] {
+    private static func assemble(setPath: AbsolutePath, manifest: Manifest, perArtifact: [CheckResult]) -> [CheckResult]
+    {
         var results: [CheckResult] = []
         if manifest.artifacts.isEmpty {
             results.append(
@@ -170,7 +174,7 @@ struct ArtifactCheck {
     }
 
     /// Checks one artifact: safe path, present, size, SHA-256.
-    static func check(_ artifact: ArtifactRecord, setPath: String) -> CheckResult {
+    static func check(_ artifact: ArtifactRecord, setPath: AbsolutePath) -> CheckResult {
         let watch = Stopwatch()
         func result(_ verdict: Verdict, _ message: String, _ evidence: [String] = []) -> CheckResult {
             CheckResult(
@@ -182,10 +186,12 @@ struct ArtifactCheck {
                 check: .setArtifacts, subject: artifact.path, verdict: verdict, findings: [finding],
                 evidence: evidence, seconds: watch.seconds)
         }
-        guard !artifact.path.hasPrefix("/"), PathText.normalizedRelative(artifact.path) == artifact.path else {
+        guard let inside = try? RelativePath(validatingBeneath: artifact.path), inside.pathString == artifact.path,
+            inside != .dot
+        else {
             return failed(.artifactPathNotPlain)
         }
-        let path = PathText.join(setPath, artifact.path)
+        let path = setPath.appending(inside).pathString
         guard let facts = FileFacts.of(path) else {
             return failed(.artifactMissing)
         }
@@ -209,14 +215,14 @@ struct ArtifactCheck {
     }
 
     /// `SHA256SUMS` lists exactly the manifest's artifacts with the same digests.
-    static func checkSums(setPath: String, manifest: Manifest) -> CheckResult {
+    static func checkSums(setPath: AbsolutePath, manifest: Manifest) -> CheckResult {
         let watch = Stopwatch()
         func result(_ verdict: Verdict, _ message: String, _ evidence: [String] = []) -> CheckResult {
             CheckResult(
                 check: .setArtifacts, subject: "SHA256SUMS", verdict: verdict, message: message, evidence: evidence,
                 seconds: watch.seconds)
         }
-        guard let data = FileManager.default.contents(atPath: PathText.join(setPath, "SHA256SUMS")),
+        guard let data = FileManager.default.contents(atPath: setPath.appending(component: "SHA256SUMS").pathString),
             let text = String(data: data, encoding: .utf8)
         else {
             var out = result(.fail, Finding.sumsUnreadable.message)
@@ -258,21 +264,22 @@ struct ArtifactCheck {
     }
 
     /// Every non-folder entry in the set, relative, `/`-separated.
-    static func filesInSet(_ setPath: String) -> [String] {
+    static func filesInSet(_ setPath: AbsolutePath) -> [String] {
         var out: [String] = []
-        func walk(_ relative: String) {
-            let folder = PathText.join(setPath, relative)
-            guard let names = try? FileManager.default.contentsOfDirectory(atPath: folder) else { return }
+        func walk(_ relative: RelativePath) {
+            let folder = setPath.appending(relative)
+            guard let names = try? FileManager.default.contentsOfDirectory(atPath: folder.pathString) else { return }
             for name in names.sorted() {
-                let rel = relative.isEmpty ? name : relative + "/" + name
-                if FileFacts.of(PathText.join(setPath, rel))?.type == .directory {
+                // A directory entry's name: one component.
+                let rel = relative.appending(component: name)
+                if FileFacts.of(folder.appending(component: name).pathString)?.type == .directory {
                     walk(rel)
                 } else {
-                    out.append(rel)
+                    out.append(rel.pathString)
                 }
             }
         }
-        walk("")
+        walk(.dot)
         return out
     }
 }

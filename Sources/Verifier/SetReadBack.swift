@@ -11,7 +11,7 @@ public enum SetReadBack {
     ///   - passwordGiven: whether a vault password is available (see `set.manifest`).
     /// - Returns: the `set.manifest` result, then one `set.artifacts` result per artifact (none
     ///   when the manifest cannot be trusted).
-    public static func check(setPath: String, passwordGiven: Bool = false) -> [CheckResult] {
+    public static func check(setPath: AbsolutePath, passwordGiven: Bool = false) -> [CheckResult] {
         let outcome = ManifestCheck.run(setPath: setPath, passwordGiven: passwordGiven)
         guard let manifest = outcome.manifest else { return [outcome.result] }
         return [outcome.result] + ArtifactCheck.run(setPath: setPath, manifest: manifest)

@@ -1,7 +1,9 @@
+import Archive
 import CArchive
 import COpenSSL
 import DrillCore
 import Foundation
+import Vault
 
 /// The keys a drill derives from its vault password, each once per (salt, iteration count):
 /// the manifest HMAC, the vault tag and the credential digests of a set made by one backup run
@@ -33,7 +35,7 @@ final class VaultKeyCache {
     }
 }
 
-/// `credentials.vault` (../shared/DESIGN.md, check table): the vault's HMAC tag verifies before
+/// `credentials.vault` (docs/ARCHITECTURE.md, "The checks"): the vault's HMAC tag verifies before
 /// any byte is decrypted, the vault decrypts, the tar inside holds exactly the manifest's
 /// credential files with their HMAC digests, and (after a replay) the restored files match their
 /// HMAC digests with mode 0600.
@@ -45,7 +47,7 @@ final class VaultKeyCache {
 /// evidence line holds plaintext or a plain hash of it.
 struct VaultCheck {
     let manifest: Manifest
-    let setPath: String
+    let setPath: AbsolutePath
     /// nil when no password was given.
     let keys: VaultKeyCache?
     /// `set.manifest`'s HMAC outcome with the same password: true verified, false not, nil unknown.
@@ -119,7 +121,7 @@ struct VaultCheck {
         guard !vault.artifact.isEmpty, !vault.artifact.contains("/"), !vault.artifact.hasPrefix(".") else {
             return .failed(failed([.vaultArtifactName(vault.artifact)]))
         }
-        let path = PathText.join(setPath, vault.artifact)
+        let path = setPath.appending(component: vault.artifact).pathString
         guard FileFacts.of(path)?.type == .file else {
             return .failed(failed([.vaultMissing], prefix: vault.artifact))
         }
@@ -222,7 +224,9 @@ struct VaultCheck {
     ///   - newHome: the sandbox home, nil when nothing was restored.
     ///   - newRoot: the sandbox root, nil when nothing was restored.
     ///   - notRestored: why restored files are not checked (with nil home and root).
-    func result(_ opening: Opening, newHome: String?, newRoot: String?, notRestored: String? = nil) -> CheckResult {
+    func result(_ opening: Opening, newHome: AbsolutePath?, newRoot: AbsolutePath?, notRestored: String? = nil)
+        -> CheckResult
+    {
         switch opening {
         case .skip(let reason):
             return .noSubject(.credentialsVault, subject: subject, reason: reason)
@@ -241,12 +245,14 @@ struct VaultCheck {
             var problems: [Finding] = []
             do {
                 let key = try keys.key(
-                    saltHex: vault.hmacSalt, iterations: vault.iterations, place: PathText.join(setPath, vault.artifact)
-                )
+                    saltHex: vault.hmacSalt, iterations: vault.iterations,
+                    place: setPath.appending(component: vault.artifact).pathString)
                 for file in manifest.files where file.component == .credentials && file.type == .file {
-                    let path = PathText.join(file.base == .root ? newRoot : newHome, file.path)
                     let shown = (file.base == .root ? "$ROOT/" : "~/") + file.path
-                    guard let facts = FileFacts.of(path) else {
+                    // A recorded path that climbs out of the restored tree is never looked at.
+                    guard let inside = try? RelativePath(validatingBeneath: file.path),
+                        let facts = FileFacts.of((file.base == .root ? newRoot : newHome).appending(inside).pathString)
+                    else {
                         problems.append(.vaultRestoredMissing(shown))
                         continue
                     }
@@ -255,8 +261,9 @@ struct VaultCheck {
                         continue
                     }
                     if facts.mode != 0o600 {
-                        problems.append(.vaultRestoredMode(shown, mode: PathText.octal(facts.mode)))
+                        problems.append(.vaultRestoredMode(shown, mode: TextFormat.octal(facts.mode)))
                     }
+                    let path = (file.base == .root ? newRoot : newHome).appending(inside).pathString
                     let digest = try Vault.hmacHex(key: key, file: path)
                     if !Vault.tagsEqual(digest, file.hmacSHA256 ?? "") {
                         problems.append(.vaultRestoredDigest(shown))
@@ -293,24 +300,21 @@ struct VaultCheck {
     static func members(of bytes: inout [UInt8], key: [UInt8], keep: Plaintexts? = nil) -> (
         list: [VaultMember], error: String?
     ) {
-        guard let archive = archive_read_new() else { return ([], "libarchive could not allocate a reader") }
-        defer { archive_read_free(archive) }
-        archive_read_support_format_tar(archive)
-        func lastError() -> String {
-            archive_error_string(archive).map { String(cString: $0) } ?? "unknown libarchive error"
+        guard let archive = ArchiveReader(formats: [.tar], allFilters: false) else {
+            return ([], "libarchive could not allocate a reader")
         }
+        func lastError() -> String { archive.errorString ?? "unknown libarchive error" }
         return bytes.withUnsafeMutableBytes { raw -> ([VaultMember], String?) in
-            guard archive_read_open_memory(archive, raw.baseAddress, raw.count) == ARCHIVE_OK else {
+            guard archive.open(memory: raw) == ARCHIVE_OK else {
                 return ([], lastError())
             }
             var list: [VaultMember] = []
-            var entry: OpaquePointer?
             var block = [UInt8](repeating: 0, count: 64 << 10)
             defer { block.withUnsafeMutableBytes { OPENSSL_cleanse($0.baseAddress, $0.count) } }
             while true {
-                let status = archive_read_next_header(archive, &entry)
+                let (status, header) = archive.nextHeader()
                 if status == ARCHIVE_EOF { break }
-                guard status == ARCHIVE_OK || status == ARCHIVE_WARN, let entry else {
+                guard status == ARCHIVE_OK || status == ARCHIVE_WARN, let entry = header else {
                     return (list, "after \(list.count) members: \(lastError())")
                 }
                 let name =
@@ -321,7 +325,7 @@ struct VaultCheck {
                 var size: Int64 = 0
                 var prefix: [UInt8] = []
                 while true {
-                    let n = block.withUnsafeMutableBytes { archive_read_data(archive, $0.baseAddress, $0.count) }
+                    let n = block.withUnsafeMutableBytes { archive.readData(into: $0) }
                     if n < 0 { return (list, "member \(name): \(lastError())") }
                     if n == 0 { break }
                     block.withUnsafeBytes { mac.update(UnsafeRawBufferPointer(rebasing: $0[0..<n])) }
@@ -345,7 +349,7 @@ public enum VaultVerification {
     /// `setPath`. Nothing is restored and nothing is written; the plaintext stays in memory.
     /// - Returns: the `set.manifest` result, then the `credentials.vault` result (a skip when the
     ///   set has no vault, or when the manifest is unreadable).
-    public static func check(setPath: String, password: VaultPassword) -> [CheckResult] {
+    public static func check(setPath: AbsolutePath, password: VaultPassword) -> [CheckResult] {
         let keys = VaultKeyCache(password: password)
         let outcome = ManifestCheck.run(setPath: setPath, passwordGiven: true, keys: keys)
         guard let manifest = outcome.manifest else {

@@ -1,11 +1,12 @@
 /// # Verifier
 ///
-/// Runs **drills** (../shared/DESIGN.md, "A drill"): one restore test of one **backup set**.
+/// Runs **drills** (docs/ARCHITECTURE.md, "A drill"): one restore test of one **backup set**.
 /// ``Drill`` checks the set's manifest and artifacts, inspects its archives before anything is
 /// unpacked, makes a throwaway **sandbox** `<sandboxes>/<drill-id>/{home,work}`, replays the set's
 /// restore script there through an injected ``RestoreReplayer``, checks what came out, and returns
-/// a ``DrillResult`` (one ``CheckResult`` per check and subject) for the reports. ``SetLocator``
-/// finds the sets of a destination.
+/// a ``DrillResult`` (one ``CheckResult`` per check and subject) for the reports. The other sets
+/// of the destination (`rpo`, `set.coverage`) are read through the ``Destination`` seam and its
+/// ``SetCatalogue``; ``SetLocator`` adapts the catalogue to a folder path.
 ///
 /// Terms: *old home / old root* are the paths recorded in the manifest; *new home / new root* are
 /// their places inside the sandbox. A *finding* is one thing wrong with one subject; a check with
@@ -14,21 +15,24 @@
 /// The drill never writes into the set folder. An interrupted drill leaves at most its sandbox
 /// folder `<sandboxes>/<drill-id>/` (and canary files named `.restore-drill-canary-<drill-id>` in
 /// the canary folders); both are safe to delete.
+import Destination
 import DrillCore
 import Foundation
+import Vault
 
 /// What one drill does, from the command line and configuration.
 public struct DrillOptions: Sendable {
-    /// Absolute path of the backup set folder to drill (read only).
-    public var setPath: String
+    /// The backup set folder to drill (read only), resolved once by the caller: the drill uses it
+    /// as given and never resolves it again.
+    public var setPath: AbsolutePath
     /// Folder under which `<drill-id>/{home,work}` is made (created when missing).
-    public var sandboxFolder: String
+    public var sandboxFolder: AbsolutePath
     /// Folder under which the reports of this drill go, as `<reportFolder>/<drill-id>/`; the drill
     /// itself writes no report (the caller renders ``DrillResult`` there).
-    public var reportFolder: String
+    public var reportFolder: AbsolutePath
     /// A file holding the vault password (read with ``VaultPassword/fromFile(_:)``); nil when none.
     /// Ignored when ``password`` is given.
-    public var passwordFile: String?
+    public var passwordFile: AbsolutePath?
     /// The vault password in memory (from a configured source); nil when none. With neither this
     /// nor ``passwordFile`` credentials are neither restored nor checked.
     ///
@@ -57,23 +61,33 @@ public struct DrillOptions: Sendable {
     public var isolation: RestoreDrillConfig.IsolationMode
     /// The destination the set belongs to (for `rpo` and `set.coverage`); nil for `--set PATH`.
     public var destination: String?
+    /// Where `rpo` and `set.coverage` read the destination's other sets; nil reads the local
+    /// folder ``destination`` (``LocalDestination``). Jobs hand their injected destination.
+    public var destinationStore: (any Destination)?
     /// Folders outside the sandbox that the replay must not change (e.g. the real /tmp, the
     /// user's home, the destination); checked before and after the replay.
-    public var canaryFolders: [String]
+    public var canaryFolders: [AbsolutePath]
     /// `coverage.max_shrink`: the largest accepted drop of a component's bytes or files compared
     /// with the previous complete set, as a fraction in 0...1.
     public var maxShrink: Double
 
+    /// The destination `rpo` and `set.coverage` read: ``destinationStore``, else the local folder
+    /// ``destination``, else nil (`--set PATH`).
+    public var otherSets: (any Destination)? {
+        destinationStore ?? destination.map { LocalDestination(path: $0) }
+    }
+
     /// Options with the configuration's defaults for everything but the three folders.
     public init(
-        setPath: String, sandboxFolder: String, reportFolder: String, passwordFile: String? = nil,
+        setPath: AbsolutePath, sandboxFolder: AbsolutePath, reportFolder: AbsolutePath,
+        passwordFile: AbsolutePath? = nil,
         keep: RestoreDrillConfig.KeepPolicy = RestoreDrillConfig.SandboxSettings.defaultKeep,
         keepSandbox: Bool = false, requireIsolation: Bool = false,
         objectives: RestoreDrillConfig.Objectives = .init(), limits: RestoreDrillConfig.ResourceLimits = .init(),
         timeout: Double = RestoreDrillConfig.SandboxSettings.defaultTimeout,
         outputCap: Int = RestoreDrillConfig.SandboxSettings.defaultOutputCap,
         isolation: RestoreDrillConfig.IsolationMode = RestoreDrillConfig.SandboxSettings.defaultIsolation,
-        destination: String? = nil, canaryFolders: [String] = [],
+        destination: String? = nil, canaryFolders: [AbsolutePath] = [],
         maxShrink: Double = RestoreDrillConfig.CoverageSettings.defaultMaxShrink,
         password: VaultPassword? = nil, authenticator: SetAuthenticator? = nil
     ) {

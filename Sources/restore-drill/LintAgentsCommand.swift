@@ -8,7 +8,7 @@ struct LintAgentsCommand: ParsableCommand {
         commandName: "lint-agents",
         abstract: "Lint LaunchAgent plists before launchd runs them.",
         discussion: """
-            Rules (DESIGN.md launchagents.lint, plus): the file parses as an XML or binary plist with a \
+            Rules (those of the launchagents.lint check, plus): the file parses as an XML or binary plist with a \
             dictionary at the top; Label matches the file name; no argument holds shell syntax outside an \
             explicit sh -c/bash -c script; that script passes `sh -n`; StartCalendarInterval in range; \
             Program/ProgramArguments[0] exists and is executable; the folders of StandardOutPath and \

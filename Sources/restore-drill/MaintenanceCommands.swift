@@ -3,6 +3,7 @@ import DrillCore
 import Foundation
 import Health
 import Jobs
+import Vault
 
 struct PruneCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(

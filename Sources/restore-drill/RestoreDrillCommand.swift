@@ -3,7 +3,7 @@ import DrillCore
 import Foundation
 
 /// The `restore-drill` executable: parses arguments, calls one library function per command,
-/// renders the outcome and maps it to the exit codes of ``ExitStatus`` (DESIGN.md, "Exit codes").
+/// renders the outcome and maps it to the exit codes of ``ExitStatus`` (docs/ARCHITECTURE.md, "Exit codes").
 @main
 struct RestoreDrillCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(

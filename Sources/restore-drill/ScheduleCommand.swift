@@ -1,7 +1,7 @@
 import ArgumentParser
 import DrillCore
 import Foundation
-import Jobs
+import Schedule
 
 struct ScheduleCommand: ParsableCommand {
     static let configuration = CommandConfiguration(

@@ -1,7 +1,7 @@
 import ArgumentParser
 import DrillCore
 import Foundation
-import Jobs
+import Selftest
 
 struct SelftestCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(

@@ -1,6 +1,7 @@
 import CSQLite
 import DrillCore
 import Foundation
+import TestSupport
 import Testing
 
 @testable import BackupEngine
@@ -9,7 +10,7 @@ import Testing
     import Glibc
 #endif
 
-/// The backup engine meets bad input with a clear outcome (issue 4, last bullet): one test per bad
+/// The backup engine meets bad input with a clear outcome: one test per bad
 /// input, the expected outcome in its name. Shared rule: no folder that looks like a set is ever
 /// left half-written (only `<id>/` with a manifest, or nothing), and a failed component makes a
 /// partial set.
@@ -214,7 +215,8 @@ import Testing
         var st = stat()
         guard lstat(path, &st) == 0 else { throw RestoreDrillError.io(path: path, message: "lstat") }
         return WalkEntry(
-            relative: relative, absolute: path, type: .file, mode: Int(st.st_mode) & 0o7777, size: Int64(st.st_size),
+            relative: relative, absolute: try AbsolutePath(validating: path), type: .file,
+            mode: Int(st.st_mode) & 0o7777, size: Int64(st.st_size),
             mtimeSeconds: Int(st.st_mtim.tv_sec), mtimeNanoseconds: Int(st.st_mtim.tv_nsec), linkTarget: nil,
             excludedFromCode: false)
     }

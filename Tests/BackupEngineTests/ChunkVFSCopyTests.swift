@@ -1,6 +1,7 @@
 import CSQLite
 import DrillCore
 import Foundation
+import TestSupport
 import Testing
 
 @testable import BackupEngine
@@ -25,7 +26,8 @@ import Testing
         for _ in 0..<40 { try SQL.exec(db, "INSERT INTO t(b) VALUES (randomblob(100))") }
         let size = try Workspace.size(path)
         let entry = WalkEntry(
-            relative: "data/live.db", absolute: path, type: .file, mode: 0o640, size: size, mtimeSeconds: 0,
+            relative: "data/live.db", absolute: try AbsolutePath(validating: path), type: .file, mode: 0o640,
+            size: size, mtimeSeconds: 0,
             mtimeNanoseconds: 0, linkTarget: nil, excludedFromCode: false)
         return (folder, entry, db)
     }
@@ -120,7 +122,8 @@ import Testing
         try handle.close()
         let size = try Workspace.size(path)
         let entry = WalkEntry(
-            relative: "data/bad.db", absolute: path, type: .file, mode: 0o644, size: size, mtimeSeconds: 0,
+            relative: "data/bad.db", absolute: try AbsolutePath(validating: path), type: .file, mode: 0o644, size: size,
+            mtimeSeconds: 0,
             mtimeNanoseconds: 0, linkTarget: nil, excludedFromCode: false)
         let set = folder.path + "/set"
         try FileManager.default.createDirectory(atPath: set + "/.work", withIntermediateDirectories: true)

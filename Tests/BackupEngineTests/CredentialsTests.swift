@@ -1,6 +1,8 @@
 import DrillCore
 import Foundation
+import TestSupport
 import Testing
+import Vault
 
 @testable import BackupEngine
 

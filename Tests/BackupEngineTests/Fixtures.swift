@@ -1,28 +1,12 @@
 import CSQLite
 import DrillCore
 import Foundation
+import TestSupport
 import Testing
 
 @testable import BackupEngine
 
-/// A folder under the system temporary folder, removed by ``remove()``.
-struct TempFolder {
-    let path: String
-
-    init(_ label: String = "rd") throws {
-        let base = FileManager.default.temporaryDirectory.path
-        path = (base as NSString).appendingPathComponent("\(label)-\(UUID().uuidString.prefix(8))")
-        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-    }
-
-    func remove() {
-        // Restored folders can hold read-only folders; make everything writable first.
-        _ = try? Shell.run("/bin/chmod", ["-R", "u+rwx", path])
-        try? FileManager.default.removeItem(atPath: path)
-    }
-}
-
-/// Runs a child process with its output captured in files (no pipe deadlocks).
+/// Runs a child process with its output captured (TestSupport's `runTool`).
 enum Shell {
     struct Result {
         var code: Int32
@@ -33,31 +17,8 @@ enum Shell {
     static func run(
         _ executable: String, _ arguments: [String], environment: [String: String]? = nil, cwd: String? = nil
     ) throws -> Result {
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("rd-out-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: folder) }
-        let outURL = folder.appendingPathComponent("out")
-        let errURL = folder.appendingPathComponent("err")
-        _ = FileManager.default.createFile(atPath: outURL.path, contents: nil)
-        _ = FileManager.default.createFile(atPath: errURL.path, contents: nil)
-        let out = try FileHandle(forWritingTo: outURL)
-        let err = try FileHandle(forWritingTo: errURL)
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: executable)
-        p.arguments = arguments
-        if let environment { p.environment = environment }
-        if let cwd { p.currentDirectoryURL = URL(fileURLWithPath: cwd) }
-        p.standardOutput = out
-        p.standardError = err
-        p.standardInput = FileHandle.nullDevice
-        try p.run()
-        p.waitUntilExit()
-        try out.close()
-        try err.close()
-        return Result(
-            code: p.terminationStatus,
-            out: String(decoding: (try? Data(contentsOf: outURL)) ?? Data(), as: UTF8.self),
-            err: String(decoding: (try? Data(contentsOf: errURL)) ?? Data(), as: UTF8.self))
+        let run = try runTool(executable, arguments, environment: environment, directory: cwd)
+        return Result(code: run.status, out: run.output, err: run.error)
     }
 }
 

@@ -1,5 +1,6 @@
 import DrillCore
 import Foundation
+import TestSupport
 import Testing
 
 @testable import BackupEngine
@@ -26,8 +27,7 @@ import Testing
     }
 
     func folder() throws -> String {
-        let path = FileManager.default.temporaryDirectory.appendingPathComponent("rd-pgz-\(UUID().uuidString)").path
-        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        let path = try TempFolder("rd-pgz").path
         return path
     }
 

@@ -1,5 +1,6 @@
 import DrillCore
 import Foundation
+import TestSupport
 import Testing
 
 @testable import BackupEngine
@@ -282,7 +283,7 @@ final class RestoreFixture {
         ]
         p.environment = ["PATH": bin.path, "HOME": f.shellHome, "LANG": "C.UTF-8"]
         let errPath = f.scratch.path + "/stuck-err.txt"
-        FileManager.default.createFile(atPath: errPath, contents: nil)
+        _ = FileManager.default.createFile(atPath: errPath, contents: nil)
         p.standardOutput = FileHandle.nullDevice
         p.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: errPath))
         try p.run()

@@ -1,5 +1,7 @@
+import Destination
 import DrillCore
 import Foundation
+import TestSupport
 import Testing
 
 @testable import BackupEngine

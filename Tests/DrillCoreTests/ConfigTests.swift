@@ -3,7 +3,7 @@ import Testing
 
 @testable import DrillCore
 
-/// The full example of ../shared/DESIGN.md, "Configuration": every key must be accepted.
+/// The full configuration example, every key of README, "Configuration": every key must be accepted.
 let designExample = """
     # restore-drill.yml
     name: maia                          # the restore script is restore_<name>.sh

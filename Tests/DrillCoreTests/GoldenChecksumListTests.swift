@@ -1,5 +1,7 @@
 import Foundation
+import TestSupport
 import Testing
+import Vault
 
 @testable import DrillCore
 
@@ -31,7 +33,7 @@ import Testing
     }
 
     @Test func realSha256sumAcceptsTheCommittedChecksumList() throws {
-        let folder = try VaultScratch()
+        let folder = try TempFolder("vault-test")
         defer { folder.remove() }
         for (path, data) in GoldenSet.artifactContents {
             let target = folder.file(path)
@@ -68,16 +70,7 @@ import Testing
 
     /// Runs `tool` in `folder`; standard output and error together.
     func run(_ tool: String, _ arguments: [String], in folder: String) throws -> (status: Int32, output: String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: tool)
-        process.arguments = arguments
-        process.currentDirectoryURL = URL(fileURLWithPath: folder)
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
-        let output = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: output, as: UTF8.self))
+        let run = try runTool(tool, arguments, directory: folder, mergingError: true)
+        return (run.status, run.output)
     }
 }

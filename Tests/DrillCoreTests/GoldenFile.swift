@@ -48,7 +48,7 @@ enum GoldenFile {
               now:    \(line < new.count ? new[line] : "<end of file>")
             \(unifiedDiff(path(name), actualPath))
             see: diff -u \(path(name)) \(actualPath)
-            If the format change is intended (and compatible, see DESIGN.md "Format versions"), \(recordHint).
+            If the format change is intended (and compatible, see docs/SET-FORMAT.md, "Format versions"), \(recordHint).
             """, sourceLocation: sourceLocation)
     }
 

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import Vault
 
 @testable import DrillCore
 
@@ -11,7 +12,7 @@ import Testing
 /// exactly, and ``Manifest/decode(_:path:)`` must read the committed file back to the same values,
 /// with its self-checksum and HMAC verifying. A renamed `CodingKey` fails both; a new field shows
 /// as a diff. Re-record after an intended change (a new optional field keeps format 1; see
-/// DESIGN.md "Format versions"):
+/// docs/SET-FORMAT.md, "Format versions"):
 /// `RECORD_SNAPSHOTS=1 swift test --filter DrillCoreTests.GoldenManifestTests`, then review the diff.
 @Suite struct GoldenManifestTests {
     @Test func theKeyedManifestEncodesToTheGoldenBytes() throws {
@@ -46,6 +47,9 @@ import Testing
         #expect(m.files.first { $0.path == "notes/café.md" }?.mode == 0o600)
         let plist = try #require(m.files.first { $0.component == .launchagents })
         #expect(plist.rewritten == true && plist.sha256 == nil)
+        let zshrc = try #require(m.files.first { $0.component == .shell })
+        #expect(zshrc.artifact == "shell/.zshrc")
+        #expect(m.files.filter { $0.component != .shell }.allSatisfy { $0.artifact == nil })
         #expect(m.files.filter { $0.component == .credentials }.allSatisfy { $0.sha256 == nil && $0.hmacSHA256 != nil })
         let chunked = try #require(m.databases.last)
         #expect(chunked.artifact == nil)
@@ -124,6 +128,23 @@ import Testing
         #expect(Set(keyed.files.map(\.base)) == Set(PathBase.allCases))
         #expect(Set(keyed.files.map(\.component)) == [.code, .launchagents, .shell, .credentials])
         #expect(Set(keyed.artifacts.map(\.component)) == Set(ComponentID.allCases))
+    }
+
+    /// `Snapshots/manifest-before-file-artifact.json` is the keyed golden as it was committed
+    /// before file entries named their artifact (never re-recorded): such a set still reads and
+    /// verifies, and its shell files pair with the `shell` artifacts by position.
+    @Test func aManifestWrittenBeforeTheFileArtifactFieldStillReadsAndPairsByPosition() throws {
+        let old = try Manifest.decode(
+            try GoldenFile.committed("manifest-before-file-artifact.json"), path: "manifest-before-file-artifact.json")
+        #expect(try old.verifySelfChecksum())
+        #expect(try old.verifyHMAC(password: GoldenSet.password(), iterations: old.hmacIterations))
+        #expect(old.files.allSatisfy { $0.artifact == nil })
+        let pairs = old.shellFileArtifacts()
+        #expect(pairs.map(\.file.path) == [".zshrc"])
+        #expect(pairs.map(\.artifact) == ["shell/.zshrc"])
+        // The same pairing as the current golden states with the field.
+        let new = try Manifest.decode(try GoldenFile.committed("manifest.json"), path: "manifest.json")
+        #expect(new.shellFileArtifacts().map(\.artifact) == pairs.map(\.artifact))
     }
 
     /// A renamed required key makes the committed file unreadable with an error naming the key; a

@@ -1,4 +1,5 @@
 import Foundation
+import Vault
 
 @testable import DrillCore
 
@@ -58,13 +59,14 @@ enum GoldenSet {
     /// A regular restored file with the size and SHA-256 (or, with `key`, the HMAC) of its content.
     static func file(
         _ component: ComponentID, _ base: PathBase, _ path: String, mode: Int, key: [UInt8]? = nil,
-        rewritten: Bool? = nil
+        rewritten: Bool? = nil, artifact: String? = nil
     ) -> FileRecord {
         let data = restored[path]!
         return FileRecord(
             component: component, base: base, path: path, type: .file, size: Int64(data.count),
             sha256: key == nil && rewritten == nil ? SHA256Digest.hex(of: data) : nil,
-            hmacSHA256: key.map { Vault.hmacHex(key: $0, data: data) }, mode: mode, rewritten: rewritten)
+            hmacSHA256: key.map { Vault.hmacHex(key: $0, data: data) }, mode: mode, rewritten: rewritten,
+            artifact: artifact)
     }
 
     /// The keyed golden (`Snapshots/manifest.json`): a partial set made with a vault password,
@@ -99,7 +101,7 @@ enum GoldenSet {
         let agents = [
             file(.launchagents, .home, "Library/LaunchAgents/com.maia.sync.plist", mode: 0o644, rewritten: true)
         ]
-        let shell = [file(.shell, .home, ".zshrc", mode: 0o644)]
+        let shell = [file(.shell, .home, ".zshrc", mode: 0o644, artifact: "shell/.zshrc")]
         let credentials = [
             file(.credentials, .root, "claude/data/credentials/token.json", mode: 0o600, key: key),
             file(.credentials, .home, ".config/maia/api.key", mode: 0o600, key: key),

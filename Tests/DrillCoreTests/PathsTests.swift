@@ -22,6 +22,24 @@ import Testing
         #expect(path.pathString == folder + "/link/x")
     }
 
+    @Test func resolvingSymlinksIsExplicitAndKeepsMissingTails() throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("paths-\(UUID())").path
+        try FileManager.default.createDirectory(atPath: folder + "/real/sub", withIntermediateDirectories: true)
+        try FileManager.default.createSymbolicLink(atPath: folder + "/link", withDestinationPath: folder + "/real")
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let real = try AbsolutePath(validating: folder).resolvingSymlinks()
+        #expect(
+            try AbsolutePath(validating: folder + "/link/sub").resolvingSymlinks()
+                == real.appending(components: "real", "sub"))
+        // A tail that does not exist yet stays as written below the resolved ancestor.
+        #expect(
+            try AbsolutePath(validating: folder + "/link/new/x").resolvingSymlinks()
+                == real.appending(components: "real", "new", "x"))
+        #expect(AbsolutePath.root.resolvingSymlinks() == .root)
+        #expect(try AbsolutePath(validating: folder + "/link").realPath() == real.appending(component: "real"))
+        #expect(try AbsolutePath(validating: folder + "/link/new").realPath() == nil)
+    }
+
     @Test func oneContainmentRuleByComponent() throws {
         let a = try AbsolutePath(validating: "/Users/alice")
         #expect(try AbsolutePath(validating: "/Users/alice").isDescendantOrSelf(of: a))
@@ -71,6 +89,7 @@ import Testing
         #expect(try RelativePath(validating: "a/b/c").ancestors.map(\.pathString) == ["a", "a/b"])
         #expect(try RelativePath(validating: "a").appending(RelativePath(validating: "b")).pathString == "a/b")
         #expect(RelativePath.dot.components.isEmpty)
+        #expect(RelativePath.dot.appending(component: "a").appending(component: "b").pathString == "a/b")
     }
 
     @Test func codableAsPlainStrings() throws {

@@ -1,6 +1,7 @@
 import DrillCore
 import Foundation
 import Testing
+import Vault
 
 /// HIGH-A of the trust work: a set dropped into the destination by someone without the vault
 /// password (a forged newer copy of a real set, resealed: artifact digests, `manifest_sha256` and

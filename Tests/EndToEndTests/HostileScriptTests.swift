@@ -1,16 +1,17 @@
 import CSQLite
 import DrillCore
 import Foundation
+import TestSupport
 import Testing
 
-@testable import Jobs
+@testable import Selftest
 
 #if canImport(Glibc)
     import Glibc
 #endif
 
-/// The built `restore-drill` against sealed sets whose restore script is hostile (issue 4, "Must
-/// show"): each drill fails within the configured timeout plus a few seconds, names the cause in
+/// The built `restore-drill` against sealed sets whose restore script is hostile (README,
+/// "Selftest"): each drill fails within the configured timeout plus a few seconds, names the cause in
 /// report.json, and leaves every canary outside the sandbox unchanged.
 ///
 /// Needs `swift build --build-tests` first (the binary is `.build/debug/restore-drill` under the
@@ -251,16 +252,8 @@ final class HostileWorld {
 
     /// Runs a program to its end; stdout and stderr together.
     static func run(_ executable: String, _ arguments: [String]) throws -> (status: Int32, output: String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
-        let output = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: output, as: UTF8.self))
+        let run = try runTool(executable, arguments, mergingError: true)
+        return (run.status, run.output)
     }
 
     /// Pids of running processes whose command line mentions `text` (read from /proc).

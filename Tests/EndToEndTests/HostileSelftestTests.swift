@@ -2,7 +2,7 @@ import Foundation
 import Testing
 
 /// `restore-drill selftest` as CI runs it: exit 0, every damage caught by its expected check, the
-/// good set passing, in well under the two minutes issue 4 allows.
+/// good set passing, in well under two minutes.
 @Suite struct HostileSelftestTests {
     @Test func selftestCatchesEveryDamageByItsExpectedCheckInUnderTwoMinutes() throws {
         let started = Date()
@@ -20,7 +20,7 @@ import Testing
         #expect(report["format"] as? String == "restore-drill/selftest")
         #expect(report["passed"] as? Bool == true)
         #expect(run.status == 0)
-        // Every damage kind of issue 4's table has at least one row.
+        // Every damage kind of the catalogue (README, "Selftest") has at least one row.
         let expected = Set(rows.compactMap { $0["expected"] as? String })
         #expect(
             expected == [

@@ -1,6 +1,8 @@
 import DrillCore
 import Foundation
+import TestSupport
 import Testing
+import Vault
 
 /// The built `restore-drill` binary with a vault: the password comes from the environment
 /// variable the configuration names (never from an argument), and `vault verify` maps its
@@ -29,30 +31,11 @@ import Testing
 
     /// Runs the binary with `arguments` and the given environment variables added to ours.
     static func run(_ arguments: [String], environment: [String: String] = [:], cwd: String) throws -> Run {
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("rd-e2e-out-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: folder) }
-        let outURL = folder.appendingPathComponent("out")
-        let errURL = folder.appendingPathComponent("err")
-        _ = FileManager.default.createFile(atPath: outURL.path, contents: nil)
-        _ = FileManager.default.createFile(atPath: errURL.path, contents: nil)
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: try binary())
-        p.arguments = arguments
         var env = ProcessInfo.processInfo.environment
         env.merge(environment) { _, new in new }
         env["RESTORE_DRILL_CONFIG"] = nil
-        p.environment = env
-        p.currentDirectoryURL = URL(fileURLWithPath: cwd)
-        p.standardOutput = try FileHandle(forWritingTo: outURL)
-        p.standardError = try FileHandle(forWritingTo: errURL)
-        p.standardInput = FileHandle.nullDevice
-        try p.run()
-        p.waitUntilExit()
-        return Run(
-            status: p.terminationStatus,
-            out: String(decoding: (try? Data(contentsOf: outURL)) ?? Data(), as: UTF8.self),
-            err: String(decoding: (try? Data(contentsOf: errURL)) ?? Data(), as: UTF8.self))
+        let run = try runTool(try binary(), arguments, environment: env, directory: cwd)
+        return Run(status: run.status, out: run.output, err: run.error)
     }
 
     @Test func backupDrillAndVaultVerifyWithThePasswordFromTheEnvironment() throws {

@@ -1,6 +1,7 @@
 import BackupEngine
 import DrillCore
 import Foundation
+import TestSupport
 import Testing
 
 /// Runs the built `restore-drill` binary and crafts damaged copies of backup sets.
@@ -30,32 +31,10 @@ enum Tool {
 
     /// Runs the tool with `arguments` in `directory`; returns its exit status and output.
     static func run(_ arguments: [String], in directory: String, environment: [String: String] = [:]) throws -> Result {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: try binary)
-        p.arguments = arguments
-        p.currentDirectoryURL = URL(fileURLWithPath: directory)
         var env = ProcessInfo.processInfo.environment
         for (k, v) in environment { env[k] = v }
-        p.environment = env
-        let out = Pipe()
-        let err = Pipe()
-        p.standardOutput = out
-        p.standardError = err
-        try p.run()
-        // Read both pipes concurrently so a full pipe never blocks the child.
-        nonisolated(unsafe) var errData = Data()
-        let group = DispatchGroup()
-        group.enter()
-        DispatchQueue.global().async {
-            errData = err.fileHandleForReading.readDataToEndOfFile()
-            group.leave()
-        }
-        let outData = out.fileHandleForReading.readDataToEndOfFile()
-        group.wait()
-        p.waitUntilExit()
-        return Result(
-            status: p.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
-            stderr: String(decoding: errData, as: UTF8.self))
+        let run = try runTool(try binary, arguments, environment: env, directory: directory)
+        return Result(status: run.status, stdout: run.output, stderr: run.error)
     }
 
     /// A new empty folder under the temporary folder.

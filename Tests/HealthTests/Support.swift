@@ -1,5 +1,6 @@
 import DrillCore
 import Foundation
+import TestSupport
 
 @testable import Health
 
@@ -8,8 +9,7 @@ final class TempDestination {
     let path: String
 
     init() throws {
-        path = FileManager.default.temporaryDirectory.appendingPathComponent("health-\(UUID().uuidString)").path
-        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        path = try TempFolder("health").path
     }
 
     deinit { try? FileManager.default.removeItem(atPath: path) }

@@ -3,19 +3,21 @@ import Foundation
 import Testing
 import Verifier
 
-@testable import Jobs
+@testable import Selftest
 
 /// The selftest decides whether a damage was caught by the expected check's finding code and
 /// data, not by the wording of its message.
 @Suite struct SelftestEvaluateTests {
     let id = BackupID(date: Date(timeIntervalSince1970: 1_700_000_000))
 
-    func evaluate(expecting finding: (Finding.Code, [String: String]), got findings: [Finding]) -> SelftestRow {
+    func evaluate(expecting finding: (Finding.Code, [String: String]), got findings: [Finding]) throws -> SelftestRow {
         let manifest = Manifest(
             id: id, name: "maia", startedAt: id.date, timeZone: "UTC", host: "h", home: "/h", root: "/h/r")
+        func path(_ text: String) throws -> AbsolutePath { try AbsolutePath(validating: text) }
         let context = DamageContext(
-            setPath: "/nonexistent/set", manifest: manifest, scratch: "/nonexistent/scratch",
-            sandboxFolder: "/nonexistent/sandboxes", realTemp: "/nonexistent/tmp", realHome: "/nonexistent/home")
+            setPath: try path("/nonexistent/set"), manifest: manifest, scratch: try path("/nonexistent/scratch"),
+            sandboxFolder: try path("/nonexistent/sandboxes"), realTemp: try path("/nonexistent/tmp"),
+            realHome: try path("/nonexistent/home"))
         context.expectedFinding = finding
         let damage = SelftestDamage(id: "test", title: "test", kind: .sealed, expected: .restoreScript) { _ in }
         var result = DrillResult(
@@ -28,14 +30,14 @@ import Verifier
         return SelftestJob.evaluate(row, damage: damage, context: context, result: result)
     }
 
-    @Test func caughtOnlyWhenTheCodeAndDataMatch() {
+    @Test func caughtOnlyWhenTheCodeAndDataMatch() throws {
         let exit1 = Finding(.scriptExitStatus, data: ["status": "1"], message: "exited with status 1")
-        #expect(evaluate(expecting: (.scriptExitStatus, ["status": "1"]), got: [exit1]).caught)
-        #expect(evaluate(expecting: (.scriptExitStatus, [:]), got: [exit1]).caught)
+        #expect(try evaluate(expecting: (.scriptExitStatus, ["status": "1"]), got: [exit1]).caught)
+        #expect(try evaluate(expecting: (.scriptExitStatus, [:]), got: [exit1]).caught)
 
         // The wording alone does not count: a finding of another code saying the same words.
         let lookalike = Finding(.scriptDidNotExit, data: ["status": "1"], message: "exited with status 1")
-        let missed = evaluate(expecting: (.scriptExitStatus, ["status": "1"]), got: [lookalike])
+        let missed = try evaluate(expecting: (.scriptExitStatus, ["status": "1"]), got: [lookalike])
         #expect(!missed.caught)
         #expect(
             missed.problems == [
@@ -43,6 +45,6 @@ import Verifier
             ])
 
         let exit2 = Finding(.scriptExitStatus, data: ["status": "2"], message: "exited with status 2")
-        #expect(!evaluate(expecting: (.scriptExitStatus, ["status": "1"]), got: [exit2]).caught)
+        #expect(try !evaluate(expecting: (.scriptExitStatus, ["status": "1"]), got: [exit2]).caught)
     }
 }

@@ -3,6 +3,7 @@ import Foundation
 import Jobs
 import Sandbox
 import Testing
+import Vault
 
 /// Backup and drill of a sample workspace with a vault, end to end through the jobs the
 /// command line calls (real restore script, real replay under the tool's isolation).

@@ -1,7 +1,9 @@
 import DrillCore
 import Foundation
 import Jobs
+import TestSupport
 import Testing
+import Vault
 
 /// The forms a leaked secret could take in a file: plain, hex (both cases), base64 (and the
 /// URL-safe alphabet), and the SHA-256 of it in hex.
@@ -60,7 +62,7 @@ func leakForms(of secret: Data) -> [(form: String, bytes: Data)] {
         // archive, and any private password folder a drill may have left in the temporary folder.
         let extracted = w.base + "/extracted-code"
         try FileManager.default.createDirectory(atPath: extracted, withIntermediateDirectories: true)
-        #expect(try runTool("/usr/bin/tar", ["-xzf", backup.setPath + "/code.tar.gz", "-C", extracted]) == 0)
+        #expect(try runTool("/usr/bin/tar", ["-xzf", backup.setPath + "/code.tar.gz", "-C", extracted]).status == 0)
         #expect(FileManager.default.fileExists(atPath: extracted + "/README.md"))
         var files: [String] = []
         for folder in [w.config.destination, w.config.reports.folder, w.config.sandbox.folder, extracted] {

@@ -1,7 +1,10 @@
 import DrillCore
 import Foundation
 import Jobs
+import Selftest
+import TestSupport
 import Testing
+import Vault
 
 /// A small sample workspace (``SampleWorkspace``, its two fake credential files) with a vault
 /// password in a 0600 file, configured for a backup and drills in one temporary folder.
@@ -15,10 +18,7 @@ final class VaultWorkspace {
     /// - Parameter iterations: none here: the iteration count is a property of the backup (see
     ///   ``backup(iterations:runner:)``).
     init() throws {
-        base =
-            FileManager.default.temporaryDirectory.appendingPathComponent("rd-vault-jobs-\(UUID().uuidString)")
-            .path
-        try FileManager.default.createDirectory(atPath: base, withIntermediateDirectories: true)
+        base = try TempFolder("rd-vault-jobs").path
         var options = SampleWorkspace.Options()
         options.sourceFiles = 40
         options.smallDatabases = 2
@@ -104,17 +104,4 @@ func regularFiles(under folder: String) -> [String] {
         if lstat(path, &st) == 0, st.st_mode & S_IFMT == S_IFREG { out.append(path) }
     }
     return out
-}
-
-/// Runs a tool and returns its exit status (tests only).
-@discardableResult
-func runTool(_ executable: String, _ arguments: [String]) throws -> Int32 {
-    let p = Process()
-    p.executableURL = URL(fileURLWithPath: executable)
-    p.arguments = arguments
-    p.standardOutput = FileHandle.nullDevice
-    p.standardError = FileHandle.nullDevice
-    try p.run()
-    p.waitUntilExit()
-    return p.terminationStatus
 }

@@ -1,5 +1,6 @@
 import DrillCore
 import Foundation
+import TestSupport
 import Testing
 
 /// Drill results made for the report tests: fixed times, host and tool version, so renderings
@@ -147,77 +148,22 @@ enum Fixture {
 }
 
 /// Runs the external consumers the reports are written for (xmllint, cmark-gfm, python3 with
-/// junitparser). A missing tool is a test failure with an install hint, never a silent pass.
+/// junitparser). A missing tool follows TestSupport's rule (``requireTool(_:package:)``): the
+/// error names the Debian package and fails the test, never a silent pass.
 enum ExternalTool {
-    /// Thrown when a consumer is not installed; a thrown error fails the test with this text.
-    struct Missing: Error, CustomStringConvertible {
-        var name: String
-        var package: String
-        var description: String { "\(name) is not installed: install the Debian package \(package) (CI installs it)" }
-    }
-
     struct Outcome {
         var status: Int32
         var stdout: String
         var stderr: String
     }
 
-    /// The absolute path of `name` on `$PATH` (or /usr/bin), nil when not installed.
-    static func locate(_ name: String) -> String? {
-        if name.hasPrefix("/") { return FileManager.default.isExecutableFile(atPath: name) ? name : nil }
-        let path = ProcessInfo.processInfo.environment["PATH"] ?? ""
-        for folder in path.split(separator: ":").map(String.init) + ["/usr/bin", "/usr/local/bin"] {
-            let candidate = (folder as NSString).appendingPathComponent(name)
-            if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
-        }
-        return nil
-    }
-
     /// Runs `name` with `arguments`; output goes through files, so a large output cannot block.
-    /// - Throws: when the tool is missing (the message names the Debian package) or cannot start.
+    /// - Throws: ``MissingTool`` when the tool is missing (the message names the Debian package), or
+    ///   the error of starting it.
     static func run(_ name: String, _ arguments: [String], package: String) throws -> Outcome {
-        guard let executable = locate(name) else { throw Missing(name: name, package: package) }
-        let folder = try TempFolder()
-        defer { folder.remove() }
-        let outPath = folder.path("stdout")
-        let errPath = folder.path("stderr")
-        _ = FileManager.default.createFile(atPath: outPath, contents: nil)
-        _ = FileManager.default.createFile(atPath: errPath, contents: nil)
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: outPath))
-        process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: errPath))
-        try process.run()
-        process.waitUntilExit()
-        return Outcome(
-            status: process.terminationStatus,
-            stdout: (try? String(contentsOfFile: outPath, encoding: .utf8)) ?? "",
-            stderr: (try? String(contentsOfFile: errPath, encoding: .utf8)) ?? "")
+        let run = try runTool(try requireTool(name, package: package), arguments)
+        return Outcome(status: run.status, stdout: run.output, stderr: run.error)
     }
-}
-
-/// A fresh folder under the temporary directory, removed by ``remove()``.
-struct TempFolder {
-    let root: String
-
-    init() throws {
-        root =
-            FileManager.default.temporaryDirectory
-            .appendingPathComponent("ReportsTests-\(UUID().uuidString)").path
-        try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
-    }
-
-    func path(_ name: String) -> String { (root as NSString).appendingPathComponent(name) }
-
-    @discardableResult
-    func write(_ text: String, _ name: String) throws -> String {
-        let p = path(name)
-        try Data(text.utf8).write(to: URL(fileURLWithPath: p))
-        return p
-    }
-
-    func remove() { try? FileManager.default.removeItem(atPath: root) }
 }
 
 @Suite struct ExternalToolTests {

@@ -1,5 +1,6 @@
 import DrillCore
 import Foundation
+import TestSupport
 import Testing
 
 @testable import Reports
@@ -92,14 +93,16 @@ func validateAgainstSchema(_ xml: String) throws -> ExternalTool.Outcome {
 }
 
 @Suite struct JUnitReportTests {
-    @Test func hostileReportValidatesAgainstJenkinsSchema() throws {
+    @Test(.needsTool("xmllint", package: "libxml2-utils"))
+    func hostileReportValidatesAgainstJenkinsSchema() throws {
         let xml = JUnitReport.render([Fixture.mixed(), Fixture.passing(), Fixture.allSkipped()])
         let outcome = try validateAgainstSchema(xml)
         #expect(outcome.status == 0, "xmllint rejected the report: \(outcome.stderr)")
         #expect(outcome.stderr.contains("validates"))
     }
 
-    @Test func schemaValidationCatchesAnAttributeTheSchemaForbids() throws {
+    @Test(.needsTool("xmllint", package: "libxml2-utils"))
+    func schemaValidationCatchesAnAttributeTheSchemaForbids() throws {
         // The validation above is only worth something if xmllint rejects what the XSD forbids.
         let xml = JUnitReport.render([Fixture.passing()])
             .replacingOccurrences(of: "<testsuites name=", with: "<testsuites skipped=\"1\" name=")
@@ -107,7 +110,8 @@ func validateAgainstSchema(_ xml: String) throws -> ExternalTool.Outcome {
         #expect(outcome.status != 0)
     }
 
-    @Test func junitparserReadsCountsClassnamesAndHostileNames() throws {
+    @Test(.needsTool("python3", package: "python3"))
+    func junitparserReadsCountsClassnamesAndHostileNames() throws {
         let results = [Fixture.mixed(), Fixture.passing()]
         let parsed = try parseWithJunitparser(JUnitReport.render(results))
         try #require(parsed.suites.count == 2)
@@ -154,7 +158,8 @@ func validateAgainstSchema(_ xml: String) throws -> ExternalTool.Outcome {
         #expect(parsed.suites[1].properties["rto_seconds"] == "")
     }
 
-    @Test func drillThatVerifiedNothingFailsInJUnitToo() throws {
+    @Test(.needsTool("xmllint", package: "libxml2-utils"), .needsTool("python3", package: "python3"))
+    func drillThatVerifiedNothingFailsInJUnitToo() throws {
         let result = Fixture.allSkipped()
         #expect(result.verdict == .fail)
         let xml = JUnitReport.render([result])
@@ -175,7 +180,8 @@ func validateAgainstSchema(_ xml: String) throws -> ExternalTool.Outcome {
         #expect(xml.contains("failures=\"0\""))
     }
 
-    @Test func emptyListIsAValidEmptyDocument() throws {
+    @Test(.needsTool("xmllint", package: "libxml2-utils"))
+    func emptyListIsAValidEmptyDocument() throws {
         let xml = JUnitReport.render([])
         #expect(xml.contains("<testsuites") && xml.contains("tests=\"0\""))
         #expect(try validateAgainstSchema(xml).status == 0)

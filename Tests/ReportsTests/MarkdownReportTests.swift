@@ -1,5 +1,6 @@
 import DrillCore
 import Foundation
+import TestSupport
 import Testing
 
 @testable import Reports
@@ -78,7 +79,8 @@ func renderWithCmark(_ markdown: String) throws -> RenderedMarkdown {
         #expect(nothing.contains("no check passed"))
     }
 
-    @Test func cmarkRendersTheChecksTableIntactWithHostileStrings() throws {
+    @Test(.needsTool("cmark-gfm", package: "cmark-gfm"), .needsTool("python3", package: "python3"))
+    func cmarkRendersTheChecksTableIntactWithHostileStrings() throws {
         let result = Fixture.mixed()
         let html = try renderWithCmark(MarkdownReport.render(result))
         #expect(html.unexpectedTags.isEmpty, "raw HTML got through: \(html.unexpectedTags)")
@@ -105,7 +107,8 @@ func renderWithCmark(_ markdown: String) throws -> RenderedMarkdown {
         #expect(integrityRow[7] == "claude/data/locked.db")
     }
 
-    @Test func cmarkShowsEachFailureWithItsEvidence() throws {
+    @Test(.needsTool("cmark-gfm", package: "cmark-gfm"), .needsTool("python3", package: "python3"))
+    func cmarkShowsEachFailureWithItsEvidence() throws {
         let result = Fixture.mixed()
         let html = try renderWithCmark(MarkdownReport.render(result))
         let problems = result.checks.filter { $0.verdict == .fail || $0.verdict == .error }
@@ -118,7 +121,8 @@ func renderWithCmark(_ markdown: String) throws -> RenderedMarkdown {
         #expect(html.headings.map { $0[1] }.contains("Evidence"))
     }
 
-    @Test func cmarkKeepsTheMessageLiteral() throws {
+    @Test(.needsTool("cmark-gfm", package: "cmark-gfm"), .needsTool("python3", package: "python3"))
+    func cmarkKeepsTheMessageLiteral() throws {
         var result = Fixture.passing()
         result.checks.append(
             CheckResult(

@@ -1,5 +1,6 @@
 import DrillCore
 import Foundation
+import TestSupport
 import Testing
 
 @testable import Reports
@@ -10,7 +11,7 @@ import Testing
         defer { temp.remove() }
         var result = Fixture.mixed()
         result.reportFolder = nil
-        let folder = temp.path("reports/nested/\(result.drillID)")
+        let folder = temp.file("reports/nested/\(result.drillID)")
         let written = try ReportWriter.write(result, to: folder)
         #expect(written == ReportWriter.fileNames.map { (folder as NSString).appendingPathComponent($0) })
         let listing = try FileManager.default.contentsOfDirectory(atPath: folder).sorted()
@@ -28,7 +29,7 @@ import Testing
     @Test func rewritingReplacesTheFiles() throws {
         let temp = try TempFolder()
         defer { temp.remove() }
-        let folder = temp.path("drill")
+        let folder = temp.file("drill")
         try ReportWriter.write(Fixture.mixed(), to: folder)
         var second = Fixture.mixed()
         second.checks = Array(second.checks.prefix(1))
@@ -63,7 +64,7 @@ import Testing
     @Test func pruneKeepsExactlyTheNewestAndLeavesEverythingElse() throws {
         let temp = try TempFolder()
         defer { temp.remove() }
-        let root = temp.path("reports")
+        let root = temp.file("reports")
         try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
         let base = Fixture.start
         let ids = [
@@ -84,13 +85,13 @@ import Testing
         // Things prune must never touch.
         try temp.write("keep me", "reports/README.md")
         try FileManager.default.createDirectory(
-            atPath: temp.path("reports/drill_not_an_id"), withIntermediateDirectories: true)
+            atPath: temp.file("reports/drill_not_an_id"), withIntermediateDirectories: true)
         try temp.write("a file named like a drill", "reports/drill_20000101_000000")
-        let outside = temp.path("outside")
+        let outside = temp.file("outside")
         try FileManager.default.createDirectory(atPath: outside, withIntermediateDirectories: true)
         try temp.write("precious", "outside/data")
         try FileManager.default.createSymbolicLink(
-            atPath: temp.path("reports/drill_19990101_000000"), withDestinationPath: outside)
+            atPath: temp.file("reports/drill_19990101_000000"), withDestinationPath: outside)
 
         let removed = try ReportWriter.prune(reportsRoot: root, keep: 3)
 
@@ -104,7 +105,7 @@ import Testing
             "README.md", "drill_not_an_id", "drill_20000101_000000", "drill_19990101_000000",
         ])
         #expect(left == expectedLeft)
-        #expect(FileManager.default.contents(atPath: temp.path("outside/data")) == Data("precious".utf8))
+        #expect(FileManager.default.contents(atPath: temp.file("outside/data")) == Data("precious".utf8))
 
         // Pruning again with the same count removes nothing; a larger count removes nothing.
         #expect(try ReportWriter.prune(reportsRoot: root, keep: 3).isEmpty)
@@ -119,14 +120,14 @@ import Testing
     @Test func pruneOfAMissingFolderRemovesNothing() throws {
         let temp = try TempFolder()
         defer { temp.remove() }
-        #expect(try ReportWriter.prune(reportsRoot: temp.path("absent"), keep: 1).isEmpty)
+        #expect(try ReportWriter.prune(reportsRoot: temp.file("absent"), keep: 1).isEmpty)
     }
 
     @Test func pruneRefusesANegativeCount() throws {
         let temp = try TempFolder()
         defer { temp.remove() }
-        try makeDrillFolders([DrillID(date: Fixture.start)], in: temp.root)
-        #expect(throws: RestoreDrillError.self) { try ReportWriter.prune(reportsRoot: temp.root, keep: -1) }
-        #expect(try FileManager.default.contentsOfDirectory(atPath: temp.root).count == 1)
+        try makeDrillFolders([DrillID(date: Fixture.start)], in: temp.path)
+        #expect(throws: RestoreDrillError.self) { try ReportWriter.prune(reportsRoot: temp.path, keep: -1) }
+        #expect(try FileManager.default.contentsOfDirectory(atPath: temp.path).count == 1)
     }
 }

@@ -182,6 +182,25 @@ func complete(_ ids: [BackupID]) -> [RetainedSetInfo] { ids.map { RetainedSetInf
         #expect(d[days[0]]?.summary == "remove \(days[0]): beyond daily 3; beyond last 1")
     }
 
+    /// The one clock rule: up to 5 minutes after now is clock skew and counts; more is the future.
+    @Test func aSetTwoMinutesAheadCountsAndSixMinutesAheadIsTheFuture() {
+        let yesterday = at("2025-10-11T12:00:00Z")
+        let twoAhead = at("2025-10-12T12:02:00Z")
+        let sixAhead = at("2025-10-12T12:06:00Z")
+        let rules = RetentionRules(last: 1, daily: 0, weekly: 0, monthly: 0)
+        let counted = decide(complete([yesterday, twoAhead]), rules, now: "2025-10-12T12:00:00Z", zone: "UTC")
+        #expect(counted[twoAhead]?.reasons == ["newest complete set", "last 1"])
+        #expect(counted[yesterday]?.keep == false)
+        let future = decide(complete([yesterday, sixAhead]), rules, now: "2025-10-12T12:00:00Z", zone: "UTC")
+        #expect(future[sixAhead]?.reasons == ["dated in the future (2025-10-12T12:06:00.000Z), not counted"])
+        #expect(future[yesterday]?.reasons == ["newest complete set", "last 1"])
+        // Exactly 5 minutes ahead is still skew.
+        let edge = at("2025-10-12T12:05:00Z")
+        #expect(
+            decide(complete([edge]), rules, now: "2025-10-12T12:00:00Z", zone: "UTC")[edge]?.reasons
+                == ["newest complete set", "last 1"])
+    }
+
     @Test func newestVerifiedAndNewestCompleteSurviveEveryRule() {
         let days = (1...10).map { at(String(format: "2025-10-%02dT03:00:00Z", $0)) }
         var sets = days.map { RetainedSetInfo(id: $0, complete: true) }

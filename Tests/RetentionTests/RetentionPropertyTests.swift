@@ -17,7 +17,7 @@ struct SeededGenerator: RandomNumberGenerator {
     }
 }
 
-/// The rule of issue 5 written again, by hand and differently: bucket keys from `DateFormatter`
+/// The retention rule (README, "Retention, health and history") written again, by hand and differently: bucket keys from `DateFormatter`
 /// patterns with Foundation's ISO 8601 calendar (not the policy's Gregorian calendar and
 /// `dateComponents`), buckets grouped in a dictionary and sorted (not scanned in order).
 func referenceKept(sets: [RetainedSetInfo], rules: RetentionRules, now: Date, zone: TimeZone) -> Set<BackupID> {
@@ -34,8 +34,9 @@ func referenceKept(sets: [RetainedSetInfo], rules: RetentionRules, now: Date, zo
     let patterns = [("yyyy-MM-dd", rules.daily), ("YYYY-'W'ww", rules.weekly), ("yyyy-MM", rules.monthly)]
 
     var kept = Set<BackupID>()
-    let present = sets.filter { $0.id.date <= now }
-    kept.formUnion(sets.filter { $0.id.date > now }.map(\.id))
+    // The one clock rule: more than 5 minutes (300 s) after now is the future.
+    let present = sets.filter { $0.id.date.timeIntervalSince(now) <= 300 }
+    kept.formUnion(sets.filter { $0.id.date.timeIntervalSince(now) > 300 }.map(\.id))
     let complete = present.filter(\.complete)
     if let newest = complete.map(\.id).max() { kept.insert(newest) }
     if let verified = present.filter(\.drillPassed).map(\.id).max() { kept.insert(verified) }
@@ -105,7 +106,7 @@ func referenceKept(sets: [RetainedSetInfo], rules: RetentionRules, now: Date, zo
 
             #expect(decisions.count == sets.count, "\(context)")
             #expect(decisions.allSatisfy { !$0.reasons.isEmpty }, "\(context)")
-            let present = sets.filter { $0.id.date <= now }
+            let present = sets.filter { $0.id.date.timeIntervalSince(now) <= 300 }
             if let newestComplete = present.filter(\.complete).map(\.id).max() {
                 #expect(kept.contains(newestComplete), "\(context): newest complete \(newestComplete) removed")
             }
@@ -116,7 +117,7 @@ func referenceKept(sets: [RetainedSetInfo], rules: RetentionRules, now: Date, zo
             #expect(
                 kept == reference,
                 "\(context): extra \(kept.subtracting(reference)), missing \(reference.subtracting(kept))")
-            sawFuture = sawFuture || sets.contains { $0.id.date > now }
+            sawFuture = sawFuture || sets.contains { $0.id.date.timeIntervalSince(now) > 300 }
             sawShortRule = sawShortRule || decisions.contains { $0.reasons.contains { $0.contains("oldest set") } }
             checked += 1
         }

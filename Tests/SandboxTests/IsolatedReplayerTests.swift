@@ -37,15 +37,17 @@ struct ReplayFixture {
         chmod((set as NSString).appendingPathComponent("data.txt"), 0o644)
         chmod(set, setMode)
         let id = DrillID(date: Date(), sequence: Int.random(in: 2...999_999))
-        sandbox = try RestoreSandbox.create(in: root.file("sandboxes"), drillID: id)
+        sandbox = try RestoreSandbox.create(in: AbsolutePath(validating: root.file("sandboxes")), drillID: id)
         canaries = try Canaries.plant(
-            in: [Self.realTmp, Self.realHome, destination, sandbox.sandboxesFolder], owner: replayer.replayIdentity)
+            in: [Self.realTmp, Self.realHome, destination].map { try AbsolutePath(validating: $0) }
+                + [sandbox.sandboxesFolder],
+            owner: replayer.replayIdentity)
     }
 
     /// The canary folder and loose canary file planted directly in `folder`.
     func canary(in folder: String) -> (folder: String, file: String) {
-        let top = canaries.records.filter { ($0.path as NSString).deletingLastPathComponent == folder }
-        return (top.first { $0.isFolder }!.path, top.first { !$0.isFolder }!.path)
+        let top = canaries.records.filter { $0.path.parentDirectory.pathString == folder }
+        return (top.first { $0.isFolder }!.path.pathString, top.first { !$0.isFolder }!.path.pathString)
     }
 
     /// Writes `body` as the set's restore script and replays it.
@@ -60,7 +62,9 @@ struct ReplayFixture {
         chmod(script, 0o644)
         chmod(set, mode)
         let request = ReplayRequest(
-            script: script, arguments: ["--home", sandbox.home, "--root", sandbox.work, "--yes"], setFolder: set,
+            script: try AbsolutePath(validating: script),
+            arguments: ["--home", sandbox.home.pathString, "--root", sandbox.work.pathString, "--yes"],
+            setFolder: try AbsolutePath(validating: set),
             sandboxFolder: sandbox.path, environment: ["RESTORE_DRILL_TEST_TOKEN": token],
             workingDirectory: sandbox.work,
             limits: limits, timeout: timeout, outputCap: outputCap, isolation: isolation)
@@ -93,7 +97,7 @@ struct ReplayFixture {
     func cleanUp() {
         try? canaries.remove()
         try? sandbox.remove()
-        RestoreSandbox.makeWritable(root.path)
+        if let path = try? AbsolutePath(validating: root.path) { RestoreSandbox.makeWritable(path) }
         root.remove()
     }
 }
@@ -192,21 +196,23 @@ struct IsolatedReplayerTests {
         #expect(outcome.uid == (geteuid() == 0 ? 65534 : nil))
         #expect(String(decoding: outcome.process.standardOutput, as: UTF8.self) == "done\n")
         let restored = try String(
-            contentsOfFile: (fixture.sandbox.work as NSString).appendingPathComponent("restored.txt"), encoding: .utf8)
+            contentsOfFile: (fixture.sandbox.work.pathString as NSString).appendingPathComponent("restored.txt"),
+            encoding: .utf8)
         #expect(restored == "payload from the set\n")
         #expect(
             FileManager.default.fileExists(
-                atPath: (fixture.sandbox.home as NSString).appendingPathComponent("home.txt")))
+                atPath: (fixture.sandbox.home.pathString as NSString).appendingPathComponent("home.txt")))
         let env = try String(
-            contentsOfFile: (fixture.sandbox.work as NSString).appendingPathComponent("env.txt"), encoding: .utf8)
+            contentsOfFile: (fixture.sandbox.work.pathString as NSString).appendingPathComponent("env.txt"),
+            encoding: .utf8)
         var variables: [String: String] = [:]
         for line in env.split(separator: "\n") {
             let parts = line.split(separator: "=", maxSplits: 1).map(String.init)
             if parts.count == 2 { variables[parts[0]] = parts[1] }
         }
         #expect(variables["PATH"] == "/usr/local/bin:/usr/bin:/bin")
-        #expect(variables["HOME"] == fixture.sandbox.home)
-        #expect(variables["TMPDIR"] == (fixture.sandbox.path as NSString).appendingPathComponent("tmp"))
+        #expect(variables["HOME"] == fixture.sandbox.home.pathString)
+        #expect(variables["TMPDIR"] == (fixture.sandbox.path.pathString as NSString).appendingPathComponent("tmp"))
         #expect(variables["LC_ALL"] == "C")
         #expect(variables["RESTORE_DRILL_TEST_TOKEN"] == fixture.token)
         let allowed: Set<String> = [
@@ -215,6 +221,45 @@ struct IsolatedReplayerTests {
         ]
         #expect(Set(variables.keys).subtracting(allowed).isEmpty, "leaked: \(Set(variables.keys).subtracting(allowed))")
         #expect(fixture.canaries.verify() == [])
+    }
+
+    /// A set reached through a symbolic link is replayed, in every isolation mode.
+    @Test(arguments: testedModes)
+    func aSetReachedThroughALinkIsReplayed(mode: RestoreDrillConfig.IsolationMode) async throws {
+        try await replayThroughALink(try ReplayFixture(), mode: mode)
+    }
+
+    /// As root, a set the replay's uid cannot read, reached through a link, is judged where it
+    /// really is (the replayer resolves links on purpose) and replayed from a read-only copy.
+    @Test(.enabled(if: geteuid() == 0, "needs root: the set is unreadable only to the unprivileged uid"))
+    func anUnreadableSetReachedThroughALinkIsReplayedFromACopy() async throws {
+        let notes = try await replayThroughALink(try ReplayFixture(setMode: 0o700), mode: testedModes[0])
+        #expect(notes.contains { $0.contains("read-only copy") })
+    }
+
+    /// Replays a script of `fixture`'s set through a link to the set folder.
+    /// - Returns: the replay's notes.
+    @discardableResult
+    func replayThroughALink(_ fixture: ReplayFixture, mode: RestoreDrillConfig.IsolationMode) async throws -> [String] {
+        defer { fixture.cleanUp() }
+        let link = try AbsolutePath(validating: fixture.root.file("set-link"))
+        try FileManager.default.createSymbolicLink(atPath: link.pathString, withDestinationPath: fixture.set)
+        let script = try AbsolutePath(validating: fixture.set).appending(component: "restore_link.sh")
+        try Data("#!/bin/sh\ncat \"$(dirname \"$0\")/data.txt\" > \"$4/restored.txt\" || exit 3\n".utf8)
+            .write(to: URL(fileURLWithPath: script.pathString))
+        chmod(script.pathString, 0o644)
+        let request = ReplayRequest(
+            script: link.appending(component: "restore_link.sh"),
+            arguments: ["--home", fixture.sandbox.home.pathString, "--root", fixture.sandbox.work.pathString, "--yes"],
+            setFolder: link, sandboxFolder: fixture.sandbox.path, workingDirectory: fixture.sandbox.work,
+            limits: ReplayFixture.smallLimits, timeout: 5, isolation: mode)
+        let outcome = try await fixture.replayer.replay(request)
+        #expect(outcome.process.exitCode == 0, "\(String(decoding: outcome.process.tail, as: UTF8.self))")
+        let restored = try String(
+            contentsOfFile: fixture.sandbox.work.appending(component: "restored.txt").pathString, encoding: .utf8)
+        #expect(restored == "payload from the set\n")
+        #expect(fixture.canaries.verify() == [])
+        return outcome.notes
     }
 
     @Test(arguments: testedModes)
@@ -226,7 +271,7 @@ struct IsolatedReplayerTests {
         let outcome = try await fixture.replay(
             "set -e\ncd \"$4\"\necho escaped > ../../escape\necho escaped > /tmp/escape\n", isolation: mode)
         #expect(outcome.process.seconds < 5)
-        let escape = (fixture.sandbox.sandboxesFolder as NSString).appendingPathComponent("escape")
+        let escape = (fixture.sandbox.sandboxesFolder.pathString as NSString).appendingPathComponent("escape")
         if contained(mode) {
             #expect(outcome.process.exitCode != 0 && outcome.process.exitCode != nil)
             #expect(!FileManager.default.fileExists(atPath: escape))
@@ -382,7 +427,7 @@ struct IsolatedReplayerTests {
         // File size: a 4 MiB write under a 1 MiB limit fails, and the file stops at the limit.
         limits = ReplayFixture.smallLimits
         limits.fileSize = 1 << 20
-        let big = (fixture.sandbox.work as NSString).appendingPathComponent("big")
+        let big = (fixture.sandbox.work.pathString as NSString).appendingPathComponent("big")
         let fsize = try await fixture.replay(
             "head -c 4194304 /dev/zero > \"$4/big\"\n", isolation: mode, limits: limits)
         #expect(fsize.process.exitCode != 0)
@@ -420,7 +465,8 @@ struct IsolatedReplayerTests {
         #expect(outcome.process.exitCode == 0, "\(String(decoding: outcome.process.tail, as: UTF8.self))")
         #expect(outcome.notes.contains { $0.contains("read-only copy") })
         let restored = try String(
-            contentsOfFile: (fixture.sandbox.work as NSString).appendingPathComponent("restored.txt"), encoding: .utf8)
+            contentsOfFile: (fixture.sandbox.work.pathString as NSString).appendingPathComponent("restored.txt"),
+            encoding: .utf8)
         #expect(restored == "payload from the set\n")
         #expect(currentMode(fixture.set) == 0o700)
 
@@ -428,7 +474,8 @@ struct IsolatedReplayerTests {
         let again = try await fixture.replay(
             "cat \"$(dirname \"$0\")/data.txt\" > \"$4/again.txt\" || exit 3\n", isolation: testedModes[0])
         #expect(again.process.exitCode == 0, "\(String(decoding: again.process.tail, as: UTF8.self))")
-        let copy = (fixture.sandbox.path as NSString).appendingPathComponent("set/full_20250101_000000/data.txt")
+        let copy = (fixture.sandbox.path.pathString as NSString).appendingPathComponent(
+            "set/full_20250101_000000/data.txt")
         var info = stat()
         #expect(lstat(copy, &info) == 0 && info.st_uid == 0 && info.st_mode & 0o7777 == 0o444)
     }
@@ -471,7 +518,7 @@ struct IsolatedReplayerTests {
         }
         let tmpfs = try #require(argv.firstIndex(of: "--tmpfs"))
         let bind = try #require(argv.firstIndex(of: "--bind"))
-        #expect(tmpfs < bind && argv[bind + 1] == fixture.sandbox.path)
+        #expect(tmpfs < bind && argv[bind + 1] == fixture.sandbox.path.pathString)
         if geteuid() == 0 {
             #expect(argv.contains("--reuid=65534") && argv.contains("--clear-groups"))
         }

@@ -1,11 +1,12 @@
 import DrillCore
 import Foundation
+import TestSupport
 import Testing
 
 @testable import Verifier
 
 /// LaunchAgent fixtures made by code in a temporary folder, each named for its damage, and the
-/// finding each must produce (issue 7: lint-agents).
+/// finding each must produce (`restore-drill lint-agents`).
 final class AgentFixtures {
     let base: String
     let bin: String
@@ -15,7 +16,7 @@ final class AgentFixtures {
     let tool: String
 
     init() throws {
-        base = FileManager.default.temporaryDirectory.appendingPathComponent("agentlint-\(UUID().uuidString)").path
+        base = try TempFolder("agentlint").path
         bin = base + "/bin"
         logs = base + "/Logs"
         agents = base + "/LaunchAgents"
@@ -57,20 +58,6 @@ final class AgentFixtures {
         try Data(text.utf8).write(to: URL(fileURLWithPath: path))
         return path
     }
-}
-
-/// Runs a program and returns its exit status and combined output.
-func runTool(_ argv: [String], stdin: String? = nil) throws -> (status: Int32, output: String) {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: argv[0])
-    process.arguments = Array(argv.dropFirst())
-    let out = Pipe()
-    process.standardOutput = out
-    process.standardError = out
-    try process.run()
-    let data = out.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    return (process.terminationStatus, String(decoding: data, as: UTF8.self))
 }
 
 @Suite struct AgentLintTests {
@@ -275,7 +262,7 @@ func runTool(_ argv: [String], stdin: String? = nil) throws -> (status: Int32, o
         let junit = f.base + "/lint.xml"
         try Data(report.junit(timestamp: Date()).utf8).write(to: URL(fileURLWithPath: junit))
         let xsd = "/work/shared/schemas/junit-10.xsd"
-        let xmllint = try runTool(["/usr/bin/xmllint", "--noout", "--schema", xsd, junit])
+        let xmllint = try runTool("/usr/bin/xmllint", ["--noout", "--schema", xsd, junit], mergingError: true)
         #expect(xmllint.status == 0, "\(xmllint.output)")
         let py = """
             import sys
@@ -287,7 +274,7 @@ func runTool(_ argv: [String], stdin: String? = nil) throws -> (status: Int32, o
             print(len(cases), skips)
             print("\\n".join(fails))
             """
-        let parsed = try runTool(["/usr/bin/python3", "-c", py, junit])
+        let parsed = try runTool("/usr/bin/python3", ["-c", py, junit], mergingError: true)
         #expect(parsed.status == 0, "\(parsed.output)")
         let out = parsed.output.split(separator: "\n").map(String.init)
         let total = 3 * AgentLintRule.allCases.count

@@ -1,3 +1,4 @@
+import Destination
 import DrillCore
 import Foundation
 import Testing
@@ -77,7 +78,9 @@ import Testing
             path: "Library/LaunchAgents/a.plist", artifact: "launchagents/a.plist", label: "a",
             rewritePrefixes: [], wasBinary: false, mode: 0o644)
         manifest.launchAgents = [agent]
-        let checks = LaunchAgentChecks(manifest: manifest, setPath: folder + "/set", newHome: newHome, newRoot: newRoot)
+        let checks = LaunchAgentChecks(
+            manifest: manifest, setPath: try AbsolutePath(validating: folder + "/set"),
+            newHome: try AbsolutePath(validating: newHome), newRoot: try AbsolutePath(validating: newRoot))
         let restored: [String: Any] = ["Label": "a", "ProgramArguments": [newRoot + "/run", "--in=" + newHome + "/x"]]
         let restoredPath = newHome + "/Library/LaunchAgents/a.plist"
         try PropertyListSerialization.data(fromPropertyList: restored, format: .xml, options: 0)
@@ -138,7 +141,7 @@ extension Fixture {
 
         // The newer set drilled: coverage compares it with the older one.
         var options = older.drillOptions()
-        options.setPath = newerPath
+        options.setPath = try AbsolutePath(validating: newerPath)
         let result = try await Drill(options: options, clock: FixedClock(now), replayer: LocalReplayer()).run()
         #expect(result.verdict == .pass)
         #expect(result.counts(for: .setCoverage) == [.pass: 4, .skip: 2])
@@ -233,16 +236,25 @@ extension Fixture {
     }
 }
 
-@Suite struct PathTextTests {
-    @Test func boundariesAndNormalisation() {
-        #expect(PathText.isUnder("/a/b", "/a"))
-        #expect(!PathText.isUnder("/ab", "/a"))
-        #expect(PathText.relative("/a/b/c", to: "/a") == "b/c")
-        #expect(PathText.normalizedRelative("a/../../b") == nil)
-        #expect(PathText.normalizedRelative("a/./b/../c") == "a/c")
-        #expect(PathText.ancestors("a/b/c") == ["a", "a/b"])
+/// The path rules the checks rely on (once `PathText`'s, now the typed paths' of DrillCore).
+@Suite struct PathRulesTests {
+    @Test func boundariesAndNormalisation() throws {
+        let a = try AbsolutePath(validating: "/a")
+        #expect(try AbsolutePath(validating: "/a/b").isDescendantOrSelf(of: a))
+        #expect(try !AbsolutePath(validating: "/ab").isDescendantOrSelf(of: a))
+        #expect(try AbsolutePath(validating: "/a/b/c").relative(to: a)?.pathString == "b/c")
+        #expect((try? RelativePath(validatingBeneath: "a/../../b")) == nil)
+        #expect(try RelativePath(validatingBeneath: "a/./b/../c").pathString == "a/c")
+        #expect(try RelativePath(validating: "a/b/c").ancestors.map(\.pathString) == ["a", "a/b"])
+        let folder = try AbsolutePath(validating: "/s/d")
         #expect(
-            DrillSandbox.newRoot(folder: "/s/d", oldHome: "/Users/a", oldRoot: "/Users/a/git/m") == "/s/d/home/git/m")
-        #expect(DrillSandbox.newRoot(folder: "/s/d", oldHome: "/Users/a", oldRoot: "/srv/m") == "/s/d/work/root")
+            DrillSandbox.newRoot(folder: folder, oldHome: "/Users/a", oldRoot: "/Users/a/git/m").pathString
+                == "/s/d/home/git/m")
+        #expect(
+            DrillSandbox.newRoot(folder: folder, oldHome: "/Users/a", oldRoot: "/srv/m").pathString == "/s/d/work/root")
+        // The old root equal to the old home is no place inside it.
+        #expect(
+            DrillSandbox.newRoot(folder: folder, oldHome: "/Users/a", oldRoot: "/Users/a/").pathString
+                == "/s/d/work/root")
     }
 }

@@ -18,7 +18,7 @@ func only(_ result: DrillResult, _ check: CheckID, _ subject: String) -> CheckRe
 /// A listing of every path in a folder with its size and modification time.
 func snapshot(_ folder: String) -> [String: String] {
     var out: [String: String] = [:]
-    for rel in ArtifactCheck.filesInSet(folder) {
+    for rel in ArtifactCheck.filesInSet(try! AbsolutePath(validating: folder)) {
         let attributes = try? FileManager.default.attributesOfItem(atPath: folder + "/" + rel)
         out[rel] = "\(attributes?[.size] ?? "?") \(attributes?[.modificationDate] ?? "?")"
     }
@@ -30,7 +30,9 @@ func snapshot(_ folder: String) -> [String: String] {
         let fixture = try Fixture()
         let before = snapshot(fixture.setPath)
         let now = Date()
+        let wallStart = Date()
         let result = try await fixture.drill(now: now)
+        let drillSeconds = Date().timeIntervalSince(wallStart)
         let failures = result.checks.filter { $0.verdict == .fail || $0.verdict == .error }
         #expect(failures.isEmpty, "\(failures.map { "\($0.check.rawValue) \($0.subject): \($0.message)" })")
         #expect(result.verdict == .pass)
@@ -54,7 +56,12 @@ func snapshot(_ folder: String) -> [String: String] {
         #expect(result.backupID == fixture.manifest.id)
         #expect(result.isolation == .none)
         #expect(result.manifestSHA256 == (try SHA256Digest.file(at: fixture.path("manifest.json")).sha256))
-        #expect(result.rtoSeconds != nil && result.rtoSeconds! >= 0)
+        // RTO is the measured replay: a real child ran, so more than zero, and within the drill's
+        // own wall time; the rto check's evidence carries the same figure.
+        let rto = try #require(result.rtoSeconds)
+        #expect(rto > 0 && rto <= drillSeconds, "rto \(rto) s, drill \(drillSeconds) s")
+        let rtoCheck = try #require(only(result, .rto, fixture.manifest.id.description))
+        #expect(rtoCheck.evidence.first == "measured \(String(format: "%.3f", rto)) s")
         #expect(abs((result.rpoSeconds ?? 0) - now.timeIntervalSince(fixture.manifest.id.date)) < 1)
         #expect(result.rpoObjectiveSeconds == 86400)
         #expect(result.reportFolder == fixture.base + "/reports/" + result.drillID.description)
@@ -101,7 +108,7 @@ func snapshot(_ folder: String) -> [String: String] {
     @Test func missingSetFolderThrows() async throws {
         let fixture = try Fixture()
         var options = fixture.drillOptions()
-        options.setPath = fixture.destination + "/full_20000101_000000"
+        options.setPath = try AbsolutePath(validating: fixture.destination + "/full_20000101_000000")
         await #expect(throws: RestoreDrillError.self) { try await fixture.drill(options) }
     }
 
@@ -265,7 +272,7 @@ func snapshot(_ folder: String) -> [String: String] {
             try fixture.seal()
             let artifact = try #require(fixture.manifest.artifact("code.tar.gz"))
             let check = ArchiveInspection.check(
-                archive: artifact, setPath: fixture.setPath,
+                archive: artifact, setPath: try AbsolutePath(validating: fixture.setPath),
                 expected: fixture.manifest.files.filter { $0.component == .code })
             #expect(check.verdict == .fail, "\(member)")
             #expect(check.message.contains(text), "\(check.message)")

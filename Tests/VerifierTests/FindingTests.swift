@@ -21,14 +21,15 @@ import Testing
         let content = Data("twelve bytes".utf8)
         let (folder, record) = try Self.setWithArtifact(content)
         defer { try? FileManager.default.removeItem(atPath: folder) }
-        #expect(ArtifactCheck.check(record, setPath: folder).verdict == .pass)
-        #expect(ArtifactCheck.check(record, setPath: folder).findings.isEmpty)
+        let setPath = try AbsolutePath(validating: folder)
+        #expect(ArtifactCheck.check(record, setPath: setPath).verdict == .pass)
+        #expect(ArtifactCheck.check(record, setPath: setPath).findings.isEmpty)
 
         // One flipped byte: same size, other digest.
         var flipped = content
         flipped[0] ^= 0xFF
         try flipped.write(to: URL(fileURLWithPath: folder + "/data.bin"))
-        let digest = ArtifactCheck.check(record, setPath: folder)
+        let digest = ArtifactCheck.check(record, setPath: setPath)
         #expect(digest.verdict == .fail)
         #expect(digest.message == "data.bin: SHA-256 differs from the manifest (content changed)")
         #expect(digest.findings.map(\.code) == [.artifactDigestMismatch])
@@ -37,12 +38,12 @@ import Testing
         #expect(!digest.has(.artifactDigestMismatch, data: ["actual": record.sha256]))
 
         try Data("short".utf8).write(to: URL(fileURLWithPath: folder + "/data.bin"))
-        let size = ArtifactCheck.check(record, setPath: folder)
+        let size = ArtifactCheck.check(record, setPath: setPath)
         #expect(size.message == "data.bin: size 5 bytes, manifest records 12")
         #expect(size.has(.artifactSizeMismatch, data: ["expected": "12", "actual": "5"]))
 
         try FileManager.default.removeItem(atPath: folder + "/data.bin")
-        let missing = ArtifactCheck.check(record, setPath: folder)
+        let missing = ArtifactCheck.check(record, setPath: setPath)
         #expect(missing.message == "data.bin: missing from the set")
         #expect(missing.findings.map(\.code) == [.artifactMissing])
     }
@@ -50,18 +51,19 @@ import Testing
     @Test func sumsFindingsAreOnePerDisagreement() throws {
         let (folder, record) = try Self.setWithArtifact(Data("x".utf8))
         defer { try? FileManager.default.removeItem(atPath: folder) }
+        let setPath = try AbsolutePath(validating: folder)
         let id = BackupID(date: Date(timeIntervalSince1970: 1_700_000_000))
         var manifest = Manifest(
             id: id, name: "maia", startedAt: id.date, timeZone: "UTC", host: "h", home: "/h", root: "/h/r")
         manifest.artifacts = [record]
-        let missing = ArtifactCheck.checkSums(setPath: folder, manifest: manifest)
+        let missing = ArtifactCheck.checkSums(setPath: setPath, manifest: manifest)
         #expect(missing.message == "SHA256SUMS is missing or unreadable")
         #expect(missing.findings.map(\.code) == [.sumsUnreadable])
 
         let other = String(repeating: "0", count: 64)
         try Data("\(other)  data.bin\nnot a line\n\(other)  extra.bin\n".utf8)
             .write(to: URL(fileURLWithPath: folder + "/SHA256SUMS"))
-        let disagree = ArtifactCheck.checkSums(setPath: folder, manifest: manifest)
+        let disagree = ArtifactCheck.checkSums(setPath: setPath, manifest: manifest)
         #expect(disagree.verdict == .fail)
         #expect(disagree.findings.map(\.code) == [.sumsBadLine, .sumsDigestMismatch, .sumsEntryExtra])
         #expect(disagree.has(.sumsBadLine, data: ["line": "2"]))
@@ -115,8 +117,10 @@ import Testing
         #expect(!result.has(.scriptChangedOutside))
     }
 
-    @Test func drillOptionsDefaultToTheConfigurationsDefaults() {
-        let options = DrillOptions(setPath: "/s", sandboxFolder: "/b/sandboxes", reportFolder: "/b/reports")
+    @Test func drillOptionsDefaultToTheConfigurationsDefaults() throws {
+        let options = DrillOptions(
+            setPath: try AbsolutePath(validating: "/s"), sandboxFolder: try AbsolutePath(validating: "/b/sandboxes"),
+            reportFolder: try AbsolutePath(validating: "/b/reports"))
         let sandbox = RestoreDrillConfig.SandboxSettings(baseFolder: "/b")
         #expect(options.timeout == sandbox.timeout && options.keep == sandbox.keep)
         #expect(options.isolation == sandbox.isolation && options.limits == sandbox.limits)

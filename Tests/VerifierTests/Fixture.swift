@@ -1,6 +1,7 @@
 import CSQLite
 import DrillCore
 import Foundation
+import TestSupport
 
 @testable import Verifier
 
@@ -208,7 +209,8 @@ final class Fixture {
     /// consistent, "sealed" set looks like).
     func seal() throws {
         var artifacts: [ArtifactRecord] = []
-        for rel in ArtifactCheck.filesInSet(setPath) where rel != "manifest.json" && rel != "SHA256SUMS" {
+        for rel in ArtifactCheck.filesInSet(try AbsolutePath(validating: setPath))
+        where rel != "manifest.json" && rel != "SHA256SUMS" {
             let (sha, size) = try SHA256Digest.file(at: path(rel))
             let kind: ArtifactKind
             let component: ComponentID
@@ -246,9 +248,11 @@ final class Fixture {
     /// Drill options with sandboxes, reports and a canary folder under the fixture's base.
     func drillOptions(destination: Bool = true) -> DrillOptions {
         try? FileManager.default.createDirectory(atPath: base + "/canary", withIntermediateDirectories: true)
+        let folder = try! AbsolutePath(validating: base)
         return DrillOptions(
-            setPath: setPath, sandboxFolder: base + "/sandboxes", reportFolder: base + "/reports", timeout: 60,
-            destination: destination ? self.destination : nil, canaryFolders: [base + "/canary"])
+            setPath: try! AbsolutePath(validating: setPath), sandboxFolder: folder.appending(component: "sandboxes"),
+            reportFolder: folder.appending(component: "reports"), timeout: 60,
+            destination: destination ? self.destination : nil, canaryFolders: [folder.appending(component: "canary")])
     }
 
     func drill(_ options: DrillOptions? = nil, now: Date = Date()) async throws -> DrillResult {
@@ -287,20 +291,11 @@ final class Fixture {
 
     @discardableResult
     static func run(_ executable: String, _ arguments: [String]) throws -> String {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
-        let output = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        let text = String(decoding: output, as: UTF8.self)
-        guard process.terminationStatus == 0 else {
-            throw RestoreDrillError.runtime("\(executable) \(arguments): \(text)")
+        let run = try runTool(executable, arguments, mergingError: true)
+        guard run.status == 0 else {
+            throw RestoreDrillError.runtime("\(executable) \(arguments): \(run.output)")
         }
-        return text
+        return run.output
     }
 
     /// Writes a gzip tar with arbitrary members through Python's tarfile (GNU tar refuses `..`
@@ -342,12 +337,12 @@ struct LocalReplayer: RestoreReplayer {
     func replay(_ request: ReplayRequest) async throws -> ReplayOutcome {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/bin/sh")
-        process.arguments = [request.script] + request.arguments
+        process.arguments = [request.script.pathString] + request.arguments
         process.environment = [
-            "PATH": "/usr/bin:/bin", "HOME": request.sandboxFolder + "/home", "TMPDIR": request.sandboxFolder + "/work",
-            "LC_ALL": "C",
+            "PATH": "/usr/bin:/bin", "HOME": request.sandboxFolder.appending(component: "home").pathString,
+            "TMPDIR": request.sandboxFolder.appending(component: "work").pathString, "LC_ALL": "C",
         ].merging(request.environment) { $1 }
-        process.currentDirectoryURL = URL(fileURLWithPath: request.workingDirectory)
+        process.currentDirectoryURL = URL(fileURLWithPath: request.workingDirectory.pathString)
         let pipe = Pipe()
         process.standardOutput = pipe
         process.standardError = pipe

@@ -1,0 +1,15 @@
+/// # Selftest
+///
+/// `restore-drill selftest` and the sample data it and the demo are made from:
+/// - ``SampleWorkspace``: a generated workspace (source files, databases, a chunked database,
+///   LaunchAgents, dotfiles, a dependency list), and ``LiveWAL``, a database kept open in WAL mode;
+/// - ``SelftestJob``: backs a small sample workspace up, drills the good set, then one damaged
+///   copy per ``DamageKind`` row, and reports whether each damage was caught by the check meant to
+///   catch it;
+/// - the damage tools it uses internally: re-sealing a set's digests, crafting tar members with
+///   libarchive (``Archive``), damaging SQLite copies.
+///
+/// An interrupted selftest leaves its working folder (`<folder>/good`, `<folder>/damaged/…`),
+/// which holds only generated data; nothing outside it is written.
+import DrillCore
+import Foundation

@@ -1,0 +1,575 @@
+import CArchive
+import DrillCore
+import Foundation
+import Verifier
+
+/// Where a damage happened (README, "Selftest"): "at rest" changes the set after it was written and leaves
+/// its digests alone; "sealed" also rewrites the manifest digests, `SHA256SUMS` and the manifest
+/// self-checksum consistently, as a buggy engine or a corrupt source would, so that only a deeper
+/// check can catch it.
+public enum DamageKind: String, Codable, Sendable {
+    case atRest = "at rest"
+    case sealed
+}
+
+/// What one damage works on: a private copy of a good set, never the good set itself.
+final class DamageContext {
+    /// The damaged copy, `<selftest>/damaged/<damage-id>/<set-id>`.
+    let setPath: AbsolutePath
+    /// Its manifest; a damage edits it and calls ``seal(renderScript:)``.
+    var manifest: Manifest
+    /// A scratch folder for this damage.
+    let scratch: AbsolutePath
+    /// The folder sandboxes are made in (a script writing `../../x` from its work folder lands here).
+    let sandboxFolder: AbsolutePath
+    /// The real temporary folder and home of this process (where hostile scripts try to write).
+    let realTemp: AbsolutePath
+    let realHome: AbsolutePath
+    /// A random token naming the files a hostile script tries to create.
+    let token: String
+    /// The subject the expected check must name (e.g. the damaged artifact), when it matters.
+    var expectedSubject: String?
+    /// The finding the expected check must hold (e.g. ``Finding/Code/scriptTimedOut``), when it
+    /// matters, with data it must include (e.g. `status` `1`).
+    var expectedFinding: (code: Finding.Code, data: [String: String])?
+    /// Checks made after the drill (nothing escaped, nobody connected); each returns a problem or nil.
+    var afterDrill: [(DrillResult) -> String?] = []
+    /// Kept alive for the network damage.
+    var listener: LoopbackListener?
+
+    init(
+        setPath: AbsolutePath, manifest: Manifest, scratch: AbsolutePath, sandboxFolder: AbsolutePath,
+        realTemp: AbsolutePath, realHome: AbsolutePath
+    ) {
+        self.setPath = setPath
+        self.manifest = manifest
+        self.scratch = scratch
+        self.sandboxFolder = sandboxFolder
+        self.realTemp = realTemp
+        self.realHome = realHome
+        self.token = Hex.encode((0..<6).map { _ in UInt8.random(in: 0...255) })
+    }
+
+    /// The file `relative` (an artifact name of the good set, so always inside it) of the copy.
+    func path(_ relative: String) -> String {
+        guard let inside = try? RelativePath(validatingBeneath: relative) else {
+            preconditionFailure("not a name inside the set: \(relative)")
+        }
+        return setPath.appending(inside).pathString
+    }
+
+    /// Rewrites digests, SHA256SUMS and the manifest checksum (see ``SetSealer``).
+    func seal(renderScript: Bool = true) throws {
+        try SetSealer.seal(setPath: setPath, manifest: &manifest, renderScript: renderScript)
+    }
+
+    /// The first artifact of `kind`.
+    func artifact(_ kind: ArtifactKind, where filter: (ArtifactRecord) -> Bool = { _ in true }) throws
+        -> ArtifactRecord
+    {
+        guard let a = manifest.artifacts.first(where: { $0.kind == kind && filter($0) }) else {
+            throw RestoreDrillError.runtime("the good set has no \(kind.rawValue) artifact to damage")
+        }
+        return a
+    }
+
+    /// Inverts one byte in the middle of an artifact.
+    func flipByte(_ relative: String) throws {
+        guard var data = FileManager.default.contents(atPath: path(relative)), !data.isEmpty else {
+            throw RestoreDrillError.io(path: path(relative), message: "empty or unreadable")
+        }
+        data[data.count / 2] ^= 0xff
+        try SetSealer.write(data, to: path(relative), mode: 0o644)
+    }
+
+    /// The whole (unchunked) database with the most rows, and its index in `manifest.databases`.
+    func wholeDatabase() throws -> (Int, DatabaseRecord) {
+        let candidates = manifest.databases.enumerated().filter { $0.element.artifact != nil }
+        guard let best = candidates.max(by: { $0.element.tables.count < $1.element.tables.count }) else {
+            throw RestoreDrillError.runtime("the good set has no whole database to damage")
+        }
+        return (best.offset, best.element)
+    }
+
+    /// After a database artifact changed: the record's size and digest follow it.
+    func resealDatabase(_ index: Int) throws {
+        guard let artifact = manifest.databases[index].artifact else { return }
+        let (sha, size) = try SHA256Digest.file(at: path(artifact))
+        manifest.databases[index].sha256 = sha
+        manifest.databases[index].size = size
+    }
+
+    /// Reads code.tar.gz, lets `change` edit the members, writes it back.
+    func editArchive(_ change: (inout [TarMember]) throws -> Void) throws {
+        var members = try SelftestArchive.read(path("code.tar.gz"))
+        try change(&members)
+        try SelftestArchive.write(members, to: path("code.tar.gz"))
+    }
+
+    /// Replaces the restore script with `body` (a hostile script), keeping its name and mode.
+    func replaceScript(_ body: String) throws {
+        try SetSealer.write(Data(body.utf8), to: path(manifest.restoreScript), mode: 0o755)
+    }
+
+    /// The current restore script without its first (`#!`) line, to run after a hostile prefix.
+    func scriptBody() throws -> String {
+        guard let data = FileManager.default.contents(atPath: path(manifest.restoreScript)) else {
+            throw RestoreDrillError.io(path: path(manifest.restoreScript), message: "unreadable")
+        }
+        return String(decoding: data, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false)
+            .dropFirst().joined(separator: "\n")
+    }
+}
+
+/// One damage of the selftest's catalogue: how to make it, and which check must catch it.
+struct SelftestDamage {
+    /// Short stable id, e.g. `flip-chunk`.
+    var id: String
+    /// What was done, for the table.
+    var title: String
+    var kind: DamageKind
+    /// The check that must fail.
+    var expected: CheckID
+    /// The row of the damage table this damage stands for, when our expectation differs from it.
+    var deviation: String?
+    /// Needs a previous complete set beside the damaged copy (`set.coverage`).
+    var needsPrevious = false
+    /// Makes the damage in the context's copy; throws when the damage cannot be made (a selftest
+    /// failure: a damage that was not made proves nothing).
+    var apply: (DamageContext) async throws -> Void
+}
+
+extension SelftestDamage {
+    /// Every damage of the catalogue (README, "Selftest"), in its order. `timeout` is the drill's replay timeout, used by
+    /// the timing checks of the hostile scripts.
+    static func catalogue(timeout: Double) -> [SelftestDamage] {
+        var out: [SelftestDamage] = []
+
+        // At rest: one flipped byte in each kind of artifact, a deleted artifact, an edited manifest.
+        let kinds: [(ArtifactKind, String)] = [
+            (.archive, "archive"), (.chunk, "chunk"), (.database, "database"), (.plist, "plist"),
+            (.list, "list"), (.config, "shell file"), (.script, "restore script"),
+        ]
+        for (kind, name) in kinds {
+            out.append(
+                SelftestDamage(
+                    id: "flip-\(kind.rawValue)", title: "one flipped byte in the \(name)", kind: .atRest,
+                    expected: .setArtifacts
+                ) { c in
+                    let a = try c.artifact(kind)
+                    try c.flipByte(a.path)
+                    c.expectedSubject = a.path
+                    c.expectedFinding = (.artifactDigestMismatch, [:])
+                })
+        }
+        out.append(
+            SelftestDamage(
+                id: "delete-chunk", title: "a listed artifact deleted (a chunk)", kind: .atRest, expected: .setArtifacts
+            ) { c in
+                let a = try c.artifact(.chunk)
+                guard unlink(c.path(a.path)) == 0 else {
+                    throw RestoreDrillError.io(path: a.path, message: "cannot delete")
+                }
+                c.expectedSubject = a.path
+                c.expectedFinding = (.artifactMissing, [:])
+            })
+        out.append(
+            SelftestDamage(
+                id: "manifest-edited", title: "manifest edited, its checksum not (a row count)", kind: .atRest,
+                expected: .setManifest
+            ) { c in
+                var edited = c.manifest
+                guard !edited.databases.isEmpty, !edited.databases[0].tables.isEmpty else {
+                    throw RestoreDrillError.runtime("no table to edit")
+                }
+                edited.databases[0].tables[0].rows += 1
+                let encoder = JSONEncoder()
+                encoder.outputFormatting = [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]
+                // manifest_sha256 stays the old one: the edit is not re-sealed.
+                try SetSealer.write(try encoder.encode(edited), to: c.path(Manifest.fileName), mode: 0o644)
+                c.expectedFinding = (.manifestChecksumMismatch, [:])
+            })
+
+        // Sealed: archives.
+        out.append(
+            SelftestDamage(
+                id: "archive-truncated", title: "archive truncated mid-stream", kind: .sealed,
+                expected: .restoreArchives,
+                deviation:
+                    "the damage table expects restore.script; the inspection decompresses every member before the replay, so the cut is caught one step earlier and the script never runs"
+            ) { c in
+                guard let data = FileManager.default.contents(atPath: c.path("code.tar.gz")) else {
+                    throw RestoreDrillError.io(path: "code.tar.gz", message: "unreadable")
+                }
+                try SetSealer.write(data.prefix(data.count / 2), to: c.path("code.tar.gz"), mode: 0o644)
+                try c.seal()
+                c.expectedSubject = "code.tar.gz"
+            })
+        out.append(
+            SelftestDamage(
+                id: "archive-cut-between-members", title: "archive cut between members", kind: .sealed,
+                expected: .restoreArchives
+            ) { c in
+                let members = try SelftestArchive.read(c.path("code.tar.gz"))
+                try SelftestArchive.writeCut(
+                    members, keep: members.count / 2, to: c.path("code.tar.gz"), scratch: c.scratch.pathString)
+                try c.seal()
+                c.expectedSubject = "code.tar.gz"
+            })
+        let dangerous: [(String, String, TarMember, Finding.Code)] = [
+            (
+                "archive-member-dotdot", "archive member ../x", .file("../restore-drill-selftest-x", "escaped\n"),
+                .archiveMemberDotDot
+            ),
+            (
+                "archive-member-absolute", "archive member /abs",
+                .file("/tmp/restore-drill-selftest-abs", "escaped\n"), .archiveMemberAbsolute
+            ),
+            (
+                "archive-link-escapes", "archive symlink leaving the sandbox",
+                TarMember(
+                    name: "src/escape", type: RD_AE_IFLNK, perm: 0o777, data: Data(), symlink: "../../../../../etc",
+                    mtime: 1_700_000_000),
+                .archiveLinkEscapes
+            ),
+        ]
+        for (id, title, member, code) in dangerous {
+            out.append(
+                SelftestDamage(id: id, title: title, kind: .sealed, expected: .restoreArchives) { c in
+                    try c.editArchive { $0.append(member) }
+                    // The buggy engine listed what it stored.
+                    c.manifest.files.append(
+                        FileRecord(
+                            component: .code, base: .root, path: member.name,
+                            type: member.type == RD_AE_IFLNK ? .symlink : .file, size: Int64(member.data.count),
+                            sha256: member.type == RD_AE_IFLNK ? nil : SHA256Digest.hex(of: member.data),
+                            mode: member.perm, linkTarget: member.symlink))
+                    try c.seal()
+                    c.expectedSubject = "code.tar.gz"
+                    c.expectedFinding = (code, [:])
+                })
+        }
+
+        // Sealed: databases.
+        out.append(
+            SelftestDamage(
+                id: "chunks-swapped", title: "chunks swapped", kind: .sealed, expected: .restoreScript
+            ) { c in
+                guard let db = c.manifest.databases.first(where: { $0.chunks.count >= 2 }) else {
+                    throw RestoreDrillError.runtime("no chunked database")
+                }
+                let (a, b) = (c.path(db.chunks[0]), c.path(db.chunks[1]))
+                guard let da = FileManager.default.contents(atPath: a),
+                    let dbb = FileManager.default.contents(atPath: b),
+                    da != dbb
+                else { throw RestoreDrillError.runtime("chunks unreadable or equal") }
+                try SetSealer.write(dbb, to: a, mode: 0o644)
+                try SetSealer.write(da, to: b, mode: 0o644)
+                try c.seal()  // chunk digests follow; the whole-database digest does not
+                c.expectedFinding = (.scriptExitStatus, [:])
+            })
+        out.append(
+            SelftestDamage(
+                id: "sqlite-index-page", title: "corrupted SQLite page that quick_check misses", kind: .sealed,
+                expected: .dbIntegrity
+            ) { c in
+                let (i, record) = try c.wholeDatabase()
+                let path = c.path(record.artifact!)
+                let indexes = try SelftestSQL.rows(
+                    path, "SELECT name FROM sqlite_master WHERE type='index' AND sql IS NOT NULL")
+                guard let index = indexes.first else { throw RestoreDrillError.runtime("\(record.path) has no index") }
+                let page = try SelftestSQL.clobberIndexEntry(path, index: index)
+                let quick = try SelftestSQL.rows(path, "PRAGMA quick_check")
+                let full = try SelftestSQL.rows(path, "PRAGMA integrity_check")
+                guard quick == ["ok"], full != ["ok"] else {
+                    throw RestoreDrillError.runtime(
+                        "page \(page) of \(record.path): quick_check \(quick.prefix(1)), integrity_check \(full.prefix(1)): not the damage wanted"
+                    )
+                }
+                try c.resealDatabase(i)
+                try c.seal()
+                c.expectedSubject = record.path
+                c.expectedFinding = (.databaseIntegrity, [:])
+            })
+        out.append(
+            SelftestDamage(
+                id: "stale-wal", title: "a stale -wal shipped beside a database", kind: .sealed, expected: .dbIntegrity
+            ) { c in
+                let (_, record) = try c.wholeDatabase()
+                // A genuine WAL of this database: a copy switched to WAL mode, written, read while open.
+                let copy = c.scratch.appending(component: "wal-source.db").pathString
+                try FileManager.default.copyItem(atPath: c.path(record.artifact!), toPath: copy)
+                let wal = try SelftestSQL.walWhileOpen(
+                    copy, "CREATE TABLE late(x); INSERT INTO late VALUES ('written after the copy');")
+                let name = record.path + "-wal"
+                try c.editArchive {
+                    $0.append(
+                        TarMember(
+                            name: name, type: RD_AE_IFREG, perm: 0o644, data: wal, symlink: nil, mtime: 1_700_000_000))
+                }
+                c.manifest.files.append(
+                    FileRecord(
+                        component: .code, base: .root, path: name, size: Int64(wal.count),
+                        sha256: SHA256Digest.hex(of: wal), mode: 0o644))
+                try c.seal()
+                c.expectedSubject = record.path
+                c.expectedFinding = (.databaseStaleSidecar, ["suffix": "-wal"])
+            })
+        out.append(
+            SelftestDamage(
+                id: "rows-deleted", title: "rows deleted from a database", kind: .sealed, expected: .dbIntegrity
+            ) { c in
+                let (i, record) = try c.wholeDatabase()
+                guard let table = record.tables.first(where: { $0.rows > 3 }) else {
+                    throw RestoreDrillError.runtime("no table with rows")
+                }
+                try SelftestSQL.exec(c.path(record.artifact!), "DELETE FROM \"\(table.name)\" WHERE rowid % 3 = 0;")
+                try c.resealDatabase(i)
+                try c.seal()
+                c.expectedSubject = record.path
+                c.expectedFinding = (.databaseRowCount, [:])
+            })
+
+        // Sealed: LaunchAgents.
+        out.append(
+            SelftestDamage(
+                id: "plist-prefix-dropped", title: "a plist whose old-home prefix was dropped from the manifest",
+                kind: .sealed, expected: .launchAgentsRewrite
+            ) { c in
+                guard
+                    let i = c.manifest.launchAgents.firstIndex(where: { $0.rewritePrefixes.contains(c.manifest.home) })
+                else { throw RestoreDrillError.runtime("no LaunchAgent rewrites the home") }
+                let home = c.manifest.home
+                c.manifest.launchAgents[i].rewritePrefixes.removeAll { $0 == home }
+                try c.seal()
+                c.expectedSubject = c.manifest.launchAgents[i].path
+                c.expectedFinding = (.agentOldPathLeft, [:])
+            })
+        out.append(
+            SelftestDamage(
+                id: "binary-plist-mangled", title: "a binary plist mangled by text substitution", kind: .sealed,
+                expected: .launchAgentsRewrite
+            ) { c in
+                guard let agent = c.manifest.launchAgents.first(where: \.wasBinary) else {
+                    throw RestoreDrillError.runtime("no binary LaunchAgent")
+                }
+                let stored = try Data(contentsOf: URL(fileURLWithPath: c.path(agent.artifact)))
+                let plist = try PropertyListSerialization.propertyList(from: stored, options: [], format: nil)
+                let binary = try PropertyListSerialization.data(fromPropertyList: plist, format: .binary, options: 0)
+                // What `sed s|OLD_HOME|/Users/alice|g` does to a binary plist: string lengths and the
+                // offset table no longer agree.
+                let mangled = Self.replace(binary, Data(c.manifest.home.utf8), with: Data("/Users/alice".utf8))
+                guard mangled != binary,
+                    (try? PropertyListSerialization.propertyList(from: mangled, options: [], format: nil)) == nil
+                else { throw RestoreDrillError.runtime("the substitution left a readable plist") }
+                try SetSealer.write(mangled, to: c.path(agent.artifact), mode: 0o644)
+                try c.seal()
+                c.expectedSubject = agent.path
+                c.expectedFinding = (.agentUnreadable, [:])
+            })
+        out.append(
+            SelftestDamage(
+                id: "agent-argv-quoting", title: "a LaunchAgent argv broken by shell quoting", kind: .sealed,
+                expected: .launchAgentsLint
+            ) { c in
+                guard let agent = c.manifest.launchAgents.first(where: { !$0.wasBinary }) else {
+                    throw RestoreDrillError.runtime("no XML LaunchAgent")
+                }
+                let stored = try Data(contentsOf: URL(fileURLWithPath: c.path(agent.artifact)))
+                guard
+                    var plist = try PropertyListSerialization.propertyList(from: stored, options: [], format: nil)
+                        as? [String: Any], var argv = plist["ProgramArguments"] as? [String]
+                else { throw RestoreDrillError.runtime("\(agent.artifact) has no ProgramArguments") }
+                // The incident: a shell fragment split into launchd arguments.
+                argv.append("\(c.manifest.root)/claude/tools/get_vault_password.sh)\"")
+                plist["ProgramArguments"] = argv
+                let xml = try PropertyListSerialization.data(fromPropertyList: plist, format: .xml, options: 0)
+                try SetSealer.write(xml, to: c.path(agent.artifact), mode: 0o644)
+                try c.seal()
+                c.expectedSubject = agent.path
+                c.expectedFinding = (.agentLint(.arguments), [:])
+            })
+
+        // Sealed: the member list against the manifest.
+        out.append(
+            SelftestDamage(
+                id: "file-absent-from-archive", title: "a file listed in the manifest but absent from the archive",
+                kind: .sealed, expected: .restoreArchives
+            ) { c in
+                var removed = ""
+                try c.editArchive { members in
+                    guard let i = members.firstIndex(where: { $0.type == RD_AE_IFREG && $0.name.hasSuffix(".md") })
+                    else {
+                        throw RestoreDrillError.runtime("no file member")
+                    }
+                    removed = members.remove(at: i).name
+                }
+                try c.seal()
+                c.expectedSubject = "code.tar.gz"
+                c.expectedFinding = (.archiveMembersMissing, ["paths": removed])
+            })
+        out.append(
+            SelftestDamage(
+                id: "extra-file-in-archive", title: "an extra file in the archive", kind: .sealed,
+                expected: .restoreArchives
+            ) { c in
+                try c.editArchive { $0.append(.file("src/not-in-the-manifest.txt", "surprise\n")) }
+                try c.seal()
+                c.expectedSubject = "code.tar.gz"
+                c.expectedFinding = (.archiveMembersExtra, [:])
+            })
+
+        // Sealed: coverage against the previous set.
+        out.append(
+            SelftestDamage(
+                id: "component-missing", title: "a component missing compared with the previous set", kind: .sealed,
+                expected: .setCoverage, needsPrevious: true
+            ) { c in
+                let gone = Set(c.manifest.artifacts.filter { $0.component == .shell }.map(\.path))
+                guard !gone.isEmpty else { throw RestoreDrillError.runtime("the good set has no shell files") }
+                for p in gone { unlink(c.path(p)) }
+                c.manifest.components.removeAll { $0.id == .shell }
+                c.manifest.artifacts.removeAll { gone.contains($0.path) }
+                c.manifest.files.removeAll { $0.component == .shell }
+                try c.seal()
+                c.expectedSubject = ComponentID.shell.rawValue
+                c.expectedFinding = (.coverageComponentGone, [:])
+            })
+
+        // Sealed: hostile restore scripts.
+        out.append(
+            SelftestDamage(
+                id: "script-writes-outside", title: "restore script that writes outside the sandbox under set -e",
+                kind: .sealed, expected: .restoreScript
+            ) { c in
+                let targets = [
+                    c.sandboxFolder.appending(component: "restore-drill-escape-\(c.token)").pathString,
+                    c.realTemp.appending(component: "restore-drill-escape-\(c.token)").pathString,
+                    c.realHome.appending(component: "restore-drill-escape-\(c.token)").pathString,
+                ]
+                try c.replaceScript(
+                    """
+                    #!/bin/sh
+                    # selftest: a restore script that writes outside its sandbox
+                    set -e
+                    echo escaped > ../../restore-drill-escape-\(c.token)
+                    echo escaped > '\(targets[1])'
+                    echo escaped > '\(targets[2])'
+                    echo 'restore: done'
+
+                    """)
+                try c.seal(renderScript: false)
+                c.afterDrill.append { result in
+                    let escaped = targets.filter { FileManager.default.fileExists(atPath: $0) }
+                    for p in escaped { unlink(p) }
+                    if !escaped.isEmpty {
+                        return "files written outside the sandbox: " + escaped.joined(separator: ", ")
+                    }
+                    let script = result.checks.first { $0.check == .restoreScript }
+                    if script?.has(.scriptChangedOutside) == true {
+                        return "a canary changed: \(script!.message)"
+                    }
+                    return nil
+                }
+            })
+        out.append(
+            SelftestDamage(
+                id: "script-network", title: "restore script that opens a network connection", kind: .sealed,
+                expected: .restoreScript
+            ) { c in
+                let listener = try LoopbackListener()
+                c.listener = listener
+                let probe = "exec 3<>/dev/tcp/127.0.0.1/\(listener.port) && echo selftest-\(c.token) >&3"
+                // The probe works where the network is reachable: check it outside the sandbox first,
+                // so its failure inside proves the isolation, not a broken probe.
+                let host = Process()
+                host.executableURL = URL(fileURLWithPath: "/bin/sh")
+                host.arguments = ["-c", "command -v bash >/dev/null && bash -c \"$1\"", "sh", probe]
+                try host.run()
+                host.waitUntilExit()
+                guard host.terminationStatus == 0, listener.drain() == 1 else {
+                    throw RestoreDrillError.runtime(
+                        "the connection probe does not reach 127.0.0.1 even outside the sandbox")
+                }
+                // Needs the network before it restores: with it, the restore goes on and passes.
+                try c.replaceScript(
+                    """
+                    #!/bin/sh
+                    # selftest: a restore script that needs 127.0.0.1:\(listener.port) before it restores
+                    if ! bash -c '\(probe)'; then
+                        echo 'restore: FAILED: cannot reach 127.0.0.1:\(listener.port)' >&2
+                        exit 1
+                    fi
+                    \(try c.scriptBody())
+                    """)
+                try c.seal(renderScript: false)
+                c.expectedFinding = (.scriptExitStatus, ["status": "1"])
+                c.afterDrill.append { _ in
+                    let seen = listener.drain()
+                    return seen == 0 ? nil : "the replay reached 127.0.0.1:\(listener.port) (\(seen) connections)"
+                }
+            })
+        let timing: (DamageContext) -> Void = { c in
+            c.afterDrill.append { result in
+                let script = result.checks.first { $0.check == .restoreScript }
+                if let seconds = script?.seconds, seconds > timeout + 5 {
+                    return String(format: "the replay took %.1f s, over the timeout %.0f s plus 5 s", seconds, timeout)
+                }
+                return nil
+            }
+        }
+        out.append(
+            SelftestDamage(
+                id: "script-fork-bomb", title: "restore script that forks without end", kind: .sealed,
+                expected: .restoreScript
+            ) { c in
+                try c.replaceScript(
+                    """
+                    #!/bin/sh
+                    # selftest: a fork bomb that never stops
+                    bomb() { bomb | bomb & }
+                    while :; do bomb 2>/dev/null; sleep 1 2>/dev/null; done
+
+                    """)
+                try c.seal(renderScript: false)
+                timing(c)
+            })
+        out.append(
+            SelftestDamage(
+                id: "script-sleeps", title: "restore script that sleeps forever", kind: .sealed,
+                expected: .restoreScript
+            ) { c in
+                try c.replaceScript("#!/bin/sh\n# selftest: never finishes\nsleep 1000\n")
+                try c.seal(renderScript: false)
+                c.expectedFinding = (.scriptTimedOut, [:])
+                timing(c)
+            })
+        out.append(
+            SelftestDamage(
+                id: "script-floods-output", title: "restore script that prints a gigabyte", kind: .sealed,
+                expected: .restoreScript
+            ) { c in
+                try c.replaceScript(
+                    "#!/bin/sh\n# selftest: a gigabyte of output\nyes 'restore: flooding the output' | head -c 1073741824\n"
+                )
+                try c.seal(renderScript: false)
+                c.expectedFinding = (.scriptOutputCapped, [:])
+                timing(c)
+            })
+        return out
+    }
+
+    /// `data` with every occurrence of `old` replaced by `new`.
+    static func replace(_ data: Data, _ old: Data, with new: Data) -> Data {
+        guard !old.isEmpty else { return data }
+        var out = Data()
+        var rest = data[...]
+        while let r = rest.range(of: old) {
+            out.append(rest[rest.startIndex..<r.lowerBound])
+            out.append(new)
+            rest = rest[r.upperBound...]
+        }
+        out.append(rest)
+        return out
+    }
+}
