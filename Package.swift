@@ -143,7 +143,7 @@ let package = Package(
             name: "JobsTests",
             dependencies: [
                 "Jobs", "DrillCore", "Destination", "Vault", "Health", "Retention", "Sandbox", "Schedule", "Selftest",
-                "CSQLite", "TestSupport",
+                "Verifier", "CSQLite", "TestSupport",
             ],
             swiftSettings: strict),
         .testTarget(

@@ -41,6 +41,14 @@ public struct CheckResult: Codable, Sendable, Equatable {
     public var evidence: [String]
     /// Wall time the check took, seconds.
     public var seconds: Double
+    /// What the check found, each with its code and data; ``message`` was rendered from them.
+    /// Empty for a pass or a skip, and for a result decoded from a report (report.json carries
+    /// the rendered message only).
+    public var findings: [Finding] = []
+
+    enum CodingKeys: String, CodingKey {
+        case check, subject, verdict, message, evidence, seconds
+    }
 
     public init(
         check: CheckID, subject: String, verdict: Verdict, message: String, evidence: [String] = [],
@@ -143,8 +151,7 @@ public struct DrillResult: Codable, Sendable, Equatable {
 
     /// `pass` when no check failed or errored (skips allowed) and at least one check passed; else `fail`.
     public var verdict: Verdict {
-        if checks.contains(where: { $0.verdict == .fail || $0.verdict == .error }) { return .fail }
-        return checks.contains(where: { $0.verdict == .pass }) ? .pass : .fail
+        Verdict.rollup(checks.map(\.verdict))
     }
 
     /// Number of subjects per verdict for one check id.

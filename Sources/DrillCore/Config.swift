@@ -37,8 +37,8 @@ public struct RestoreDrillConfig: Sendable, Equatable {
         self.home = home
         self.root = root
         self.destination = destination
-        self.sandbox = SandboxSettings(folder: (baseFolder as NSString).appendingPathComponent("sandboxes"))
-        self.reports = ReportSettings(folder: (baseFolder as NSString).appendingPathComponent("reports"))
+        self.sandbox = SandboxSettings(baseFolder: baseFolder)
+        self.reports = ReportSettings(baseFolder: baseFolder)
         self.launchAgents.include = [(home as NSString).appendingPathComponent("Library/LaunchAgents/*.plist")]
         self.shell.files = [".zshrc", ".zprofile", ".bashrc", ".bash_profile", ".gitconfig"].map {
             (home as NSString).appendingPathComponent($0)
@@ -117,8 +117,10 @@ public struct RestoreDrillConfig: Sendable, Equatable {
     /// `coverage`.
     public struct CoverageSettings: Sendable, Equatable {
         public init() {}
+        /// ``maxShrink`` when the configuration says nothing: 0.5 (50 %).
+        public static let defaultMaxShrink = 0.5
         /// Largest accepted drop of a component's bytes or files, 0…1.
-        public var maxShrink = 0.5
+        public var maxShrink = defaultMaxShrink
     }
 
     /// `retention`: counts of sets kept per rule.
@@ -144,12 +146,27 @@ public struct RestoreDrillConfig: Sendable, Equatable {
     /// `sandbox`.
     public struct SandboxSettings: Sendable, Equatable {
         public init(folder: String) { self.folder = folder }
+        /// The defaults with ``folder`` `<baseFolder>/sandboxes` (``defaultFolderName``).
+        public init(baseFolder: String) {
+            self.init(folder: (baseFolder as NSString).appendingPathComponent(Self.defaultFolderName))
+        }
+        /// The folder's name in the base folder when the configuration names none: `sandboxes`.
+        public static let defaultFolderName = "sandboxes"
+        /// ``isolation`` when the configuration says nothing: ``IsolationMode/auto``.
+        public static let defaultIsolation = IsolationMode.auto
+        /// ``timeout`` when the configuration says nothing: 3600 seconds.
+        public static let defaultTimeout: Double = 3600
+        /// ``keep`` when the configuration says nothing: ``KeepPolicy/onFailure``.
+        public static let defaultKeep = KeepPolicy.onFailure
+        /// Bytes of replay output kept, past which `restore.script` fails: 8 MiB (not configurable).
+        public static let defaultOutputCap = 8 << 20
+
         public var folder: String
-        public var isolation: IsolationMode = .auto
+        public var isolation: IsolationMode = defaultIsolation
         /// Seconds before the replay's process group is killed.
-        public var timeout: Double = 3600
+        public var timeout: Double = defaultTimeout
         public var limits = ResourceLimits()
-        public var keep: KeepPolicy = .onFailure
+        public var keep: KeepPolicy = defaultKeep
     }
 
     /// `sandbox.isolation`.
@@ -180,9 +197,18 @@ public struct RestoreDrillConfig: Sendable, Equatable {
     /// `reports`.
     public struct ReportSettings: Sendable, Equatable {
         public init(folder: String) { self.folder = folder }
+        /// The defaults with ``folder`` `<baseFolder>/reports` (``defaultFolderName``).
+        public init(baseFolder: String) {
+            self.init(folder: (baseFolder as NSString).appendingPathComponent(Self.defaultFolderName))
+        }
+        /// The folder's name in the base folder when the configuration names none: `reports`.
+        public static let defaultFolderName = "reports"
+        /// ``keep`` when the configuration says nothing: 50 drill report folders.
+        public static let defaultKeep = 50
+
         public var folder: String
         /// Drill report folders kept.
-        public var keep = 50
+        public var keep = defaultKeep
     }
 
     /// `schedule`: when jobs run (`HH:MM`, `Sun HH:MM`, `hourly`).

@@ -39,6 +39,11 @@ public enum RestoreDrillError: Error, CustomStringConvertible, Equatable, Sendab
     case setNotFound(String)
     /// A file could not be read or written.
     case io(path: String, message: String)
+    /// A file or folder that must be new already exists (another run took the name): `message`
+    /// says what was being made, e.g. `cannot create sandbox: already exists`. Printed and mapped
+    /// like ``io(path:message:)``; its own case so a caller can take the next name without
+    /// reading text.
+    case alreadyExists(path: String, message: String)
     /// Another run holds the lock on a destination.
     case lockHeld(path: String, pid: Int32)
     /// A backup set cannot be used at all (no valid manifest).
@@ -57,7 +62,7 @@ public enum RestoreDrillError: Error, CustomStringConvertible, Equatable, Sendab
             return key.isEmpty ? "\(location): \(message)" : "\(location): \(key): \(message)"
         case .usage(let message): return message
         case .setNotFound(let what): return "backup set not found: \(what)"
-        case .io(let path, let message): return "\(path): \(message)"
+        case .io(let path, let message), .alreadyExists(let path, let message): return "\(path): \(message)"
         case .lockHeld(let path, let pid): return "\(path): lock held by process \(pid)"
         case .invalidSet(let path, let message): return "\(path): \(message)"
         case .destinationVanished(let path, let message): return "\(path): \(message)"
@@ -69,7 +74,7 @@ public enum RestoreDrillError: Error, CustomStringConvertible, Equatable, Sendab
     public var exitStatus: ExitStatus {
         switch self {
         case .config, .usage: .usage
-        case .setNotFound, .io, .lockHeld, .invalidSet, .destinationVanished, .runtime: .runtime
+        case .setNotFound, .io, .alreadyExists, .lockHeld, .invalidSet, .destinationVanished, .runtime: .runtime
         }
     }
 }

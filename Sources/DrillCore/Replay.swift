@@ -27,8 +27,10 @@ public struct ReplayRequest: Sendable, Equatable {
     public init(
         script: AbsolutePath, arguments: [String], setFolder: AbsolutePath, sandboxFolder: AbsolutePath,
         environment: [String: String] = [:], workingDirectory: AbsolutePath, extraReadOnly: [AbsolutePath] = [],
-        limits: RestoreDrillConfig.ResourceLimits = .init(), timeout: Double = 3600, outputCap: Int = 8 << 20,
-        isolation: RestoreDrillConfig.IsolationMode = .auto
+        limits: RestoreDrillConfig.ResourceLimits = .init(),
+        timeout: Double = RestoreDrillConfig.SandboxSettings.defaultTimeout,
+        outputCap: Int = RestoreDrillConfig.SandboxSettings.defaultOutputCap,
+        isolation: RestoreDrillConfig.IsolationMode = RestoreDrillConfig.SandboxSettings.defaultIsolation
     ) {
         self.script = script
         self.arguments = arguments

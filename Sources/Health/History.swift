@@ -89,7 +89,7 @@ public struct HistoryEvent: Codable, Sendable, Equatable {
     /// The event of a finished drill: verdict, ids, RPO, RTO, report folder, and the failing checks.
     public init(drill result: DrillResult, finishedAt: Date) {
         var details: [String: String] = [:]
-        let failing = result.checks.filter { $0.verdict == .fail || $0.verdict == .error }
+        let failing = result.checks.problems
         if !failing.isEmpty {
             details["failed_checks"] = Array(Set(failing.map(\.check.rawValue))).sorted().joined(separator: ",")
         }

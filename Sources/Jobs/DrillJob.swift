@@ -133,8 +133,14 @@ public struct DrillJob: Sendable {
         guard let setPath else {
             throw RestoreDrillError.usage("no configuration: give --config FILE, or drill a folder with --set PATH")
         }
-        let sandboxes = try Self.folder(config?.sandbox.folder, orBelow: workingFolder, "sandboxes")
-        let reports = try Self.folder(config?.reports.folder, orBelow: workingFolder, "reports")
+        // Without a configuration, the configuration's defaults below the working folder.
+        let sandboxSettings =
+            config?.sandbox ?? RestoreDrillConfig.SandboxSettings(baseFolder: workingFolder.pathString)
+        let reportSettings = config?.reports ?? RestoreDrillConfig.ReportSettings(baseFolder: workingFolder.pathString)
+        let sandboxes = try Self.folder(
+            config?.sandbox.folder, orBelow: workingFolder, RestoreDrillConfig.SandboxSettings.defaultFolderName)
+        let reports = try Self.folder(
+            config?.reports.folder, orBelow: workingFolder, RestoreDrillConfig.ReportSettings.defaultFolderName)
         var canaryTexts = [NSTemporaryDirectory()]
         if let home = ProcessInfo.processInfo.environment["HOME"] { canaryTexts.append(home) }
         if let config { canaryTexts.append(config.home) }
@@ -142,11 +148,12 @@ public struct DrillJob: Sendable {
         let canaries = canaryTexts.compactMap { try? AbsolutePath($0, relativeTo: workingFolder) }
         var options = DrillOptions(
             setPath: setPath, sandboxFolder: sandboxes, reportFolder: reports,
-            keep: config?.sandbox.keep ?? .onFailure, keepSandbox: request.keepSandbox,
+            keep: sandboxSettings.keep, keepSandbox: request.keepSandbox,
             requireIsolation: request.requireIsolation, objectives: config?.objectives ?? .init(),
-            limits: config?.sandbox.limits ?? .init(), timeout: config?.sandbox.timeout ?? 3600,
-            isolation: config?.sandbox.isolation ?? .auto, destination: destination,
-            canaryFolders: Array(Set(canaries)).sorted(), maxShrink: config?.coverage.maxShrink ?? 0.5,
+            limits: sandboxSettings.limits, timeout: sandboxSettings.timeout,
+            isolation: sandboxSettings.isolation, destination: destination,
+            canaryFolders: Array(Set(canaries)).sorted(),
+            maxShrink: (config?.coverage ?? .init()).maxShrink,
             password: password, authenticator: authenticator)
         options.destinationStore = store
         let lock = try store.flatMap { try $0.lock(.shared) }
@@ -157,7 +164,7 @@ public struct DrillJob: Sendable {
         let folder = reports.appending(component: result.drillID.description).pathString
         result.reportFolder = folder
         _ = try ReportWriter.write(result, to: folder)
-        _ = try? ReportWriter.prune(reportsRoot: reports.pathString, keep: config?.reports.keep ?? 50)
+        _ = try? ReportWriter.prune(reportsRoot: reports.pathString, keep: reportSettings.keep)
         if let store {
             _ = try? HistoryStore(store).append(HistoryEvent(drill: result, finishedAt: clock.now()))
         }
@@ -202,7 +209,7 @@ public struct DrillJob: Sendable {
                 "  \(check.rawValue.padding(toLength: 21, withPad: " ", startingAt: 0)) \(parts.joined(separator: ", "))"
             )
         }
-        for c in r.checks where c.verdict == .fail || c.verdict == .error {
+        for c in r.checks.problems {
             lines.append("  \(c.verdict.rawValue.uppercased()) \(c.check.rawValue) \(c.subject): \(c.message)")
         }
         if let folder = r.reportFolder { lines.append("  reports: \(folder)/{junit.xml,report.md,report.json}") }

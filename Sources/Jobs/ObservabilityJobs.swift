@@ -45,7 +45,7 @@ public struct CheckJob: Sendable {
             guard !sets.isEmpty else { return "no sets to check" }
             return sets.map { s in
                 var lines = ["\(s.id): \(s.verdict == .pass ? "PASS" : "FAIL") (\(s.checks.count) checks)"]
-                for c in s.checks where c.verdict == .fail || c.verdict == .error {
+                for c in s.checks.problems {
                     lines.append("  \(c.verdict.rawValue.uppercased()) \(c.check.rawValue) \(c.subject): \(c.message)")
                 }
                 return lines.joined(separator: "\n")
@@ -70,11 +70,11 @@ public struct CheckJob: Sendable {
             let opened = try destination.openSet(id: set.id)
             let checks = SetReadBack.check(setPath: opened.folder)
             opened.close()
-            let failed = checks.contains { $0.verdict == .fail || $0.verdict == .error }
-            outcome.sets.append(.init(id: set.id.description, verdict: failed ? .fail : .pass, checks: checks))
+            let verdict = Verdict.rollup(checks.map(\.verdict), requirePass: false)
+            outcome.sets.append(.init(id: set.id.description, verdict: verdict, checks: checks))
             _ = try? history.append(
                 HistoryEvent(
-                    kind: .check, time: clock.now(), status: failed ? .fail : .pass, backupID: set.id,
+                    kind: .check, time: clock.now(), status: verdict == .pass ? .pass : .fail, backupID: set.id,
                     details: ["checks": String(checks.count)]))
         }
         return outcome

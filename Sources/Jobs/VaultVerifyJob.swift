@@ -89,9 +89,9 @@ public struct VaultVerifyJob: Sendable {
         let opened = try destination.openSet(id: set.id)
         defer { opened.close() }
         let checks = VaultVerification.check(setPath: opened.folder, password: password)
-        let failed = checks.contains { $0.verdict == .fail || $0.verdict == .error }
         return Outcome(
-            backupID: set.id.description, setPath: set.path, verdict: failed ? .fail : .pass, checks: checks,
+            backupID: set.id.description, setPath: set.path,
+            verdict: Verdict.rollup(checks.map(\.verdict), requirePass: false), checks: checks,
             matchedPassword: set.authentication.matchedPassword)
     }
 }

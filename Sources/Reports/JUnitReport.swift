@@ -81,7 +81,7 @@ public enum JUnitReport {
                     classname: $0.check.rawValue, name: $0.subject, verdict: $0.verdict, message: $0.message,
                     evidence: $0.evidence, seconds: $0.seconds)
             }
-            let failedOrErrored = result.checks.contains { $0.verdict == .fail || $0.verdict == .error }
+            let failedOrErrored = !result.checks.problems.isEmpty
             if result.verdict == .fail && !failedOrErrored {
                 let message =
                     result.checks.isEmpty

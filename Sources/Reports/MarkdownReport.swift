@@ -35,7 +35,7 @@ public enum MarkdownReport {
         out.append(
             "- **Measured RTO:** " + objectiveLine(r.rtoSeconds, objective: r.rtoObjectiveSeconds, check: .rto, in: r))
         out.append("- **Isolation:** " + isolationText(r.isolation))
-        if r.verdict == .fail && !r.checks.contains(where: { $0.verdict == .fail || $0.verdict == .error }) {
+        if r.verdict == .fail && r.checks.problems.isEmpty {
             out.append("- **Why FAIL:** no check passed; a drill that verified nothing fails.")
         }
         out.append("")
@@ -61,7 +61,7 @@ public enum MarkdownReport {
                 } else {
                     result = "skip"
                 }
-                let problem = r.checks.first { $0.check == id && ($0.verdict == .fail || $0.verdict == .error) }
+                let problem = r.checks.first { $0.check == id && $0.verdict.isProblem }
                 out.append(
                     "| \(id.rawValue) | \(result) | \(subjects) | \(counts[.pass] ?? 0) | \(counts[.fail] ?? 0) | "
                         + "\(counts[.skip] ?? 0) | \(counts[.error] ?? 0) | "
@@ -75,7 +75,7 @@ public enum MarkdownReport {
         }
         out.append("")
 
-        let problems = r.checks.filter { $0.verdict == .fail || $0.verdict == .error }
+        let problems = r.checks.problems
         out.append("## Failures")
         out.append("")
         if problems.isEmpty {

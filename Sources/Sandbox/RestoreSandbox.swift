@@ -46,8 +46,8 @@ public struct RestoreSandbox: Sendable, Equatable {
     ///
     /// The sandboxes folder itself is created (0755) when missing, so that an unprivileged replay
     /// uid can traverse it.
-    /// - Throws: ``RestoreDrillError/io(path:message:)`` when the folder cannot be made or
-    ///   `<folder>/<drill-id>` already exists.
+    /// - Throws: ``RestoreDrillError/alreadyExists(path:message:)`` when `<folder>/<drill-id>`
+    ///   already exists; ``RestoreDrillError/io(path:message:)`` when a folder cannot be made.
     public static func create(in folder: AbsolutePath, drillID: DrillID) throws -> RestoreSandbox {
         let sandbox = RestoreSandbox(folder: folder, drillID: drillID)
         let fm = FileManager.default
@@ -60,8 +60,12 @@ public struct RestoreSandbox: Sendable, Equatable {
                 path: sandbox.sandboxesFolder.pathString, message: "cannot create: \(error.localizedDescription)")
         }
         guard mkdir(sandbox.path.pathString, 0o700) == 0 else {
-            let reason = errno == EEXIST ? "already exists" : String(cString: strerror(errno))
-            throw RestoreDrillError.io(path: sandbox.path.pathString, message: "cannot create sandbox: \(reason)")
+            if errno == EEXIST {
+                throw RestoreDrillError.alreadyExists(
+                    path: sandbox.path.pathString, message: "cannot create sandbox: already exists")
+            }
+            throw RestoreDrillError.io(
+                path: sandbox.path.pathString, message: "cannot create sandbox: \(String(cString: strerror(errno)))")
         }
         for folder in [sandbox.home, sandbox.work] {
             guard mkdir(folder.pathString, 0o700) == 0 else {

@@ -1,6 +1,7 @@
 import CArchive
 import DrillCore
 import Foundation
+import Verifier
 
 /// Where a damage happened (README, "Selftest"): "at rest" changes the set after it was written and leaves
 /// its digests alone; "sealed" also rewrites the manifest digests, `SHA256SUMS` and the manifest
@@ -28,8 +29,9 @@ final class DamageContext {
     let token: String
     /// The subject the expected check must name (e.g. the damaged artifact), when it matters.
     var expectedSubject: String?
-    /// A phrase the expected check's message must hold (e.g. `timeout`), when it matters.
-    var expectedMessage: String?
+    /// The finding the expected check must hold (e.g. ``Finding/Code/scriptTimedOut``), when it
+    /// matters, with data it must include (e.g. `status` `1`).
+    var expectedFinding: (code: Finding.Code, data: [String: String])?
     /// Checks made after the drill (nothing escaped, nobody connected); each returns a problem or nil.
     var afterDrill: [(DrillResult) -> String?] = []
     /// Kept alive for the network damage.
@@ -157,7 +159,7 @@ extension SelftestDamage {
                     let a = try c.artifact(kind)
                     try c.flipByte(a.path)
                     c.expectedSubject = a.path
-                    c.expectedMessage = "SHA-256 differs"
+                    c.expectedFinding = (.artifactDigestMismatch, [:])
                 })
         }
         out.append(
@@ -169,7 +171,7 @@ extension SelftestDamage {
                     throw RestoreDrillError.io(path: a.path, message: "cannot delete")
                 }
                 c.expectedSubject = a.path
-                c.expectedMessage = "missing"
+                c.expectedFinding = (.artifactMissing, [:])
             })
         out.append(
             SelftestDamage(
@@ -185,7 +187,7 @@ extension SelftestDamage {
                 encoder.outputFormatting = [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]
                 // manifest_sha256 stays the old one: the edit is not re-sealed.
                 try SetSealer.write(try encoder.encode(edited), to: c.path(Manifest.fileName), mode: 0o644)
-                c.expectedMessage = "self-checksum does not match"
+                c.expectedFinding = (.manifestChecksumMismatch, [:])
             })
 
         // Sealed: archives.
@@ -214,21 +216,24 @@ extension SelftestDamage {
                 try c.seal()
                 c.expectedSubject = "code.tar.gz"
             })
-        let dangerous: [(String, String, TarMember, String)] = [
-            ("archive-member-dotdot", "archive member ../x", .file("../restore-drill-selftest-x", "escaped\n"), "`..`"),
+        let dangerous: [(String, String, TarMember, Finding.Code)] = [
+            (
+                "archive-member-dotdot", "archive member ../x", .file("../restore-drill-selftest-x", "escaped\n"),
+                .archiveMemberDotDot
+            ),
             (
                 "archive-member-absolute", "archive member /abs",
-                .file("/tmp/restore-drill-selftest-abs", "escaped\n"), "absolute name"
+                .file("/tmp/restore-drill-selftest-abs", "escaped\n"), .archiveMemberAbsolute
             ),
             (
                 "archive-link-escapes", "archive symlink leaving the sandbox",
                 TarMember(
                     name: "src/escape", type: RD_AE_IFLNK, perm: 0o777, data: Data(), symlink: "../../../../../etc",
                     mtime: 1_700_000_000),
-                "leaves the restore root"
+                .archiveLinkEscapes
             ),
         ]
-        for (id, title, member, phrase) in dangerous {
+        for (id, title, member, code) in dangerous {
             out.append(
                 SelftestDamage(id: id, title: title, kind: .sealed, expected: .restoreArchives) { c in
                     try c.editArchive { $0.append(member) }
@@ -241,7 +246,7 @@ extension SelftestDamage {
                             mode: member.perm, linkTarget: member.symlink))
                     try c.seal()
                     c.expectedSubject = "code.tar.gz"
-                    c.expectedMessage = phrase
+                    c.expectedFinding = (code, [:])
                 })
         }
 
@@ -261,7 +266,7 @@ extension SelftestDamage {
                 try SetSealer.write(dbb, to: a, mode: 0o644)
                 try SetSealer.write(da, to: b, mode: 0o644)
                 try c.seal()  // chunk digests follow; the whole-database digest does not
-                c.expectedMessage = "exited with status"
+                c.expectedFinding = (.scriptExitStatus, [:])
             })
         out.append(
             SelftestDamage(
@@ -284,7 +289,7 @@ extension SelftestDamage {
                 try c.resealDatabase(i)
                 try c.seal()
                 c.expectedSubject = record.path
-                c.expectedMessage = "integrity_check"
+                c.expectedFinding = (.databaseIntegrity, [:])
             })
         out.append(
             SelftestDamage(
@@ -308,7 +313,7 @@ extension SelftestDamage {
                         sha256: SHA256Digest.hex(of: wal), mode: 0o644))
                 try c.seal()
                 c.expectedSubject = record.path
-                c.expectedMessage = "-wal"
+                c.expectedFinding = (.databaseStaleSidecar, ["suffix": "-wal"])
             })
         out.append(
             SelftestDamage(
@@ -322,7 +327,7 @@ extension SelftestDamage {
                 try c.resealDatabase(i)
                 try c.seal()
                 c.expectedSubject = record.path
-                c.expectedMessage = "manifest records"
+                c.expectedFinding = (.databaseRowCount, [:])
             })
 
         // Sealed: LaunchAgents.
@@ -338,7 +343,7 @@ extension SelftestDamage {
                 c.manifest.launchAgents[i].rewritePrefixes.removeAll { $0 == home }
                 try c.seal()
                 c.expectedSubject = c.manifest.launchAgents[i].path
-                c.expectedMessage = "old home"
+                c.expectedFinding = (.agentOldPathLeft, [:])
             })
         out.append(
             SelftestDamage(
@@ -360,7 +365,7 @@ extension SelftestDamage {
                 try SetSealer.write(mangled, to: c.path(agent.artifact), mode: 0o644)
                 try c.seal()
                 c.expectedSubject = agent.path
-                c.expectedMessage = "does not parse"
+                c.expectedFinding = (.agentUnreadable, [:])
             })
         out.append(
             SelftestDamage(
@@ -382,7 +387,7 @@ extension SelftestDamage {
                 try SetSealer.write(xml, to: c.path(agent.artifact), mode: 0o644)
                 try c.seal()
                 c.expectedSubject = agent.path
-                c.expectedMessage = "shell syntax"
+                c.expectedFinding = (.agentLint(.arguments), [:])
             })
 
         // Sealed: the member list against the manifest.
@@ -401,7 +406,7 @@ extension SelftestDamage {
                 }
                 try c.seal()
                 c.expectedSubject = "code.tar.gz"
-                c.expectedMessage = "listed in the manifest but not in the archive: \(removed)"
+                c.expectedFinding = (.archiveMembersMissing, ["paths": removed])
             })
         out.append(
             SelftestDamage(
@@ -411,7 +416,7 @@ extension SelftestDamage {
                 try c.editArchive { $0.append(.file("src/not-in-the-manifest.txt", "surprise\n")) }
                 try c.seal()
                 c.expectedSubject = "code.tar.gz"
-                c.expectedMessage = "in the archive but not in the manifest"
+                c.expectedFinding = (.archiveMembersExtra, [:])
             })
 
         // Sealed: coverage against the previous set.
@@ -428,7 +433,7 @@ extension SelftestDamage {
                 c.manifest.files.removeAll { $0.component == .shell }
                 try c.seal()
                 c.expectedSubject = ComponentID.shell.rawValue
-                c.expectedMessage = "gone in this set"
+                c.expectedFinding = (.coverageComponentGone, [:])
             })
 
         // Sealed: hostile restore scripts.
@@ -461,7 +466,7 @@ extension SelftestDamage {
                         return "files written outside the sandbox: " + escaped.joined(separator: ", ")
                     }
                     let script = result.checks.first { $0.check == .restoreScript }
-                    if script?.message.contains("changed files outside the sandbox") == true {
+                    if script?.has(.scriptChangedOutside) == true {
                         return "a canary changed: \(script!.message)"
                     }
                     return nil
@@ -498,7 +503,7 @@ extension SelftestDamage {
                     \(try c.scriptBody())
                     """)
                 try c.seal(renderScript: false)
-                c.expectedMessage = "exited with status 1"
+                c.expectedFinding = (.scriptExitStatus, ["status": "1"])
                 c.afterDrill.append { _ in
                     let seen = listener.drain()
                     return seen == 0 ? nil : "the replay reached 127.0.0.1:\(listener.port) (\(seen) connections)"
@@ -536,7 +541,7 @@ extension SelftestDamage {
             ) { c in
                 try c.replaceScript("#!/bin/sh\n# selftest: never finishes\nsleep 1000\n")
                 try c.seal(renderScript: false)
-                c.expectedMessage = "timeout"
+                c.expectedFinding = (.scriptTimedOut, [:])
                 timing(c)
             })
         out.append(
@@ -548,7 +553,7 @@ extension SelftestDamage {
                     "#!/bin/sh\n# selftest: a gigabyte of output\nyes 'restore: flooding the output' | head -c 1073741824\n"
                 )
                 try c.seal(renderScript: false)
-                c.expectedMessage = "output passed the cap"
+                c.expectedFinding = (.scriptOutputCapped, [:])
                 timing(c)
             })
         return out

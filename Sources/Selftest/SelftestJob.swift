@@ -162,7 +162,7 @@ public struct SelftestJob: Sendable {
         let goodStart = Date()
         let goodResult = try await drill(
             try AbsolutePath(validating: second.setPath), destination: baseFolder.appending(component: "good"))
-        let goodFailures = goodResult.checks.filter { $0.verdict == .fail || $0.verdict == .error }
+        let goodFailures = goodResult.checks.problems
         let goodRow = SelftestRow(
             damage: "good", title: "the good set \(second.manifest.id)", kind: nil, expected: nil,
             verdict: goodResult.verdict, failedChecks: Self.failedChecks(goodResult),
@@ -251,11 +251,14 @@ public struct SelftestJob: Sendable {
                     hits = named
                 }
             }
-            if let phrase = context.expectedMessage {
-                let said = hits.filter { $0.message.contains(phrase) }
+            if let (code, data) = context.expectedFinding {
+                let said = hits.filter { $0.has(code, data: data) }
                 if said.isEmpty {
+                    let wanted =
+                        data.isEmpty
+                        ? "" : " with " + data.sorted { $0.key < $1.key }.map { "\($0)=\($1)" }.joined(separator: ", ")
                     problems.append(
-                        "\(damage.expected.rawValue) failed without saying \"\(phrase)\": \(hits[0].message)")
+                        "\(damage.expected.rawValue) failed without finding \(code)\(wanted): \(hits[0].message)")
                 } else {
                     hits = said
                 }
@@ -263,7 +266,7 @@ public struct SelftestJob: Sendable {
         }
         problems += context.afterDrill.compactMap { $0(result) }
         let shown =
-            hits.first ?? result.checks.first { $0.verdict == .fail || $0.verdict == .error }
+            hits.first ?? result.checks.problems.first
         row.evidence = shown.map { "\($0.check.rawValue) \($0.subject): \($0.message)" } ?? ""
         row.problems = problems
         row.caught = problems.isEmpty
@@ -272,7 +275,7 @@ public struct SelftestJob: Sendable {
 
     static func failedChecks(_ result: DrillResult) -> [String] {
         var seen: [String] = []
-        for c in result.checks where (c.verdict == .fail || c.verdict == .error) && !seen.contains(c.check.rawValue) {
+        for c in result.checks.problems where !seen.contains(c.check.rawValue) {
             seen.append(c.check.rawValue)
         }
         return seen

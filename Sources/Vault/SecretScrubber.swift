@@ -63,13 +63,19 @@ public struct SecretScrubber: Sendable {
         return out
     }
 
-    /// `result` with its message and every evidence line scrubbed.
+    /// `result` with its message, every evidence line and every finding's message and data scrubbed.
     public func scrub(_ result: CheckResult) -> CheckResult {
         guard !secrets.isEmpty else { return result }
         var out = result
         out.message = scrub(result.message)
         out.evidence = result.evidence.map(scrub)
         out.subject = scrub(result.subject)
+        out.findings = result.findings.map { finding in
+            var f = finding
+            f.message = scrub(finding.message)
+            f.data = finding.data.mapValues(scrub)
+            return f
+        }
         return out
     }
 

@@ -68,7 +68,7 @@ public struct AgentLintFile: Codable, Sendable, Equatable {
     public func outcome(_ rule: AgentLintRule) -> AgentRuleOutcome? { outcomes.first { $0.rule == rule } }
 
     /// `fail` when any rule failed, else `pass`.
-    public var verdict: Verdict { outcomes.contains { $0.verdict == .fail } ? .fail : .pass }
+    public var verdict: Verdict { Verdict.rollup(outcomes.map(\.verdict), requirePass: false) }
 }
 
 /// Lints LaunchAgent files: the rules of ``AgentLintRule``. Shared by `restore-drill lint-agents`,
@@ -137,15 +137,12 @@ public struct AgentLinter: Sendable {
         var arguments: [String] = []
         var calendar: [String] = []
         var program: [String] = []
-        for finding in LaunchAgentLint.findings(in: plist, fileName: fileName) {
-            if finding.hasPrefix("Label") {
-                label.append(finding)
-            } else if finding.hasPrefix("StartCalendarInterval") {
-                calendar.append(finding)
-            } else if finding.hasPrefix("neither ProgramArguments") || finding.hasPrefix("ProgramArguments is not") {
-                program.append(finding)
-            } else {
-                arguments.append(finding)
+        for finding in LaunchAgentLint.ruledFindings(in: plist, fileName: fileName) {
+            switch finding.rule {
+            case .label: label.append(finding.message)
+            case .calendar: calendar.append(finding.message)
+            case .program: program.append(finding.message)
+            default: arguments.append(finding.message)
             }
         }
         var outcomes = [AgentRuleOutcome(rule: .parse, verdict: .pass)]
@@ -359,6 +356,13 @@ extension LaunchAgentLint {
     /// a sandbox, and `launchagents.rewrite` already checks its program there.
     /// - Returns: one line per finding, naming the key; empty when clean.
     public static func allFindings(in plist: [String: Any], fileName: String) -> [String] {
-        AgentLinter(hostRules: false).lint(plist: plist, path: fileName).findings.map(\.message)
+        ruleFindings(in: plist, fileName: fileName).map(\.message)
+    }
+
+    /// ``allFindings(in:fileName:)`` with the rule each finding comes from, in the same order.
+    public static func ruleFindings(in plist: [String: Any], fileName: String)
+        -> [(rule: AgentLintRule, message: String)]
+    {
+        AgentLinter(hostRules: false).lint(plist: plist, path: fileName).findings
     }
 }

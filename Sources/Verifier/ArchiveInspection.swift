@@ -86,25 +86,39 @@ struct ArchiveInspection {
         return name
     }
 
-    /// What is dangerous about one member; empty when nothing.
-    static func dangers(_ member: ArchiveMember) -> [String] {
-        var out: [String] = []
+    /// What is dangerous about one member, one finding per danger; empty when nothing.
+    static func dangers(_ member: ArchiveMember) -> [Finding] {
+        var out: [Finding] = []
         let raw = member.rawName
-        if raw.hasPrefix("/") { out.append("absolute name") }
-        if raw.split(separator: "/").contains("..") { out.append("`..` segment in the name") }
-        if TextFormat.hasControlCharacters(raw) { out.append("control character in the name") }
-        if member.type == nil { out.append("device, fifo or socket") }
-        if member.mode & 0o6000 != 0 { out.append("setuid or setgid bit (mode \(TextFormat.octal(member.mode)))") }
+        func danger(_ code: Finding.Code, _ text: String, _ data: [String: String] = [:]) {
+            out.append(.archiveDanger(code, member: raw, text, data: data))
+        }
+        if raw.hasPrefix("/") { danger(.archiveMemberAbsolute, "absolute name") }
+        if raw.split(separator: "/").contains("..") { danger(.archiveMemberDotDot, "`..` segment in the name") }
+        if TextFormat.hasControlCharacters(raw) {
+            danger(.archiveMemberControlCharacter, "control character in the name")
+        }
+        if member.type == nil { danger(.archiveMemberSpecial, "device, fifo or socket") }
+        if member.mode & 0o6000 != 0 {
+            let mode = TextFormat.octal(member.mode)
+            danger(.archiveMemberSetID, "setuid or setgid bit (mode \(mode))", ["mode": mode])
+        }
         if let target = member.symlink {
-            if TextFormat.hasControlCharacters(target) { out.append("control character in the link target") }
+            if TextFormat.hasControlCharacters(target) {
+                danger(.archiveLinkControlCharacter, "control character in the link target", ["target": target])
+            }
             if target.hasPrefix("/") {
-                out.append("symlink to absolute path \(target) leaves the restore root")
+                danger(
+                    .archiveLinkEscapes, "symlink to absolute path \(target) leaves the restore root",
+                    ["target": target, "link": "symlink"])
             } else {
                 // The target taken from the link's folder, folded lexically: a leading `..` leaves.
                 let name = String(member.name.drop { $0 == "/" })  // an absolute name is flagged above
                 let folder = (try? RelativePath(validating: name))?.ancestors.last ?? .dot
                 if (try? RelativePath(validating: target)).map({ folder.appending($0).climbsAbove }) ?? true {
-                    out.append("symlink target \(target) leaves the restore root")
+                    danger(
+                        .archiveLinkEscapes, "symlink target \(target) leaves the restore root",
+                        ["target": target, "link": "symlink"])
                 }
             }
         }
@@ -112,7 +126,9 @@ struct ArchiveInspection {
             if (try? RelativePath(validatingBeneath: target)) == nil
                 || target.split(separator: "/").contains("..")
             {
-                out.append("hard link to \(target) leaves the restore root")
+                danger(
+                    .archiveLinkEscapes, "hard link to \(target) leaves the restore root",
+                    ["target": target, "link": "hard link"])
             }
         }
         return out
@@ -131,15 +147,20 @@ struct ArchiveInspection {
         let inside = try? RelativePath(validatingBeneath: artifact.path)
         let path = inside.map { setPath.appending($0).pathString } ?? ""
         guard inside != nil, FileFacts.of(path)?.type == .file else {
-            return result(.fail, "\(artifact.path): archive is missing", [])
+            return CheckResult(
+                check: .restoreArchives, subject: artifact.path, findings: [.archiveMissing], seconds: watch.seconds)
         }
         let (members, readError) = members(of: path)
-        var findings: [String] = []
+        // Each clause of the message: the dangers of one member together, then one per other finding.
+        var clauses: [(text: String, findings: [Finding])] = []
         for member in members {
             let d = dangers(member)
-            if !d.isEmpty { findings.append("\(member.rawName): " + d.joined(separator: ", ")) }
+            if !d.isEmpty { clauses.append((Finding.archiveMemberMessage(d), d)) }
         }
-        if let readError { findings.append(readError) }
+        if let readError {
+            let finding = Finding.archiveUnreadable(reason: readError)
+            clauses.append((finding.message, [finding]))
+        }
 
         // Member list against the manifest (path + type).
         var actual: [String: FileType] = [:]
@@ -155,32 +176,36 @@ struct ArchiveInspection {
             expected.flatMap { (try? RelativePath(validating: $0.path))?.ancestors.map(\.pathString) ?? [] })
         var missing: [String] = []
         var extra: [String] = []
-        var wrongType: [String] = []
+        var wrongType: [Finding] = []
         for (name, type) in wanted.sorted(by: { $0.key < $1.key }) {
             guard let got = actual[name] else {
                 missing.append(name)
                 continue
             }
-            if got != type { wrongType.append("\(name) is a \(got.rawValue), manifest says \(type.rawValue)") }
+            if got != type { wrongType.append(.archiveMemberTypeMismatch(name, actual: got, recorded: type)) }
         }
         for (name, type) in actual.sorted(by: { $0.key < $1.key }) where wanted[name] == nil {
             if type == .directory && listedFolders.contains(name) { continue }
             extra.append(name)
         }
-        if !missing.isEmpty {
-            findings.append("\(missing.count) listed in the manifest but not in the archive: " + sample(missing))
-        }
-        if !extra.isEmpty { findings.append("\(extra.count) in the archive but not in the manifest: " + sample(extra)) }
-        findings += wrongType
-        if !duplicates.isEmpty { findings.append("members stored twice: " + sample(duplicates)) }
+        var others: [Finding] = []
+        if !missing.isEmpty { others.append(.archiveMembersMissing(missing)) }
+        if !extra.isEmpty { others.append(.archiveMembersExtra(extra)) }
+        others += wrongType
+        if !duplicates.isEmpty { others.append(.archiveMembersDuplicated(duplicates)) }
+        clauses += others.map { ($0.message, [$0]) }
 
         let evidence =
             ["\(members.count) members read", "\(wanted.count) files listed in the manifest"]
             + missing.prefix(50).map { "missing: \($0)" } + extra.prefix(50).map { "extra: \($0)" }
-        if findings.isEmpty {
+        if clauses.isEmpty {
             return result(.pass, "\(members.count) members, all inside the restore root and listed", evidence)
         }
-        return result(.fail, "\(artifact.path): " + findings.prefix(5).joined(separator: "; "), findings + evidence)
+        let texts = clauses.map(\.text)
+        var failed = result(
+            .fail, "\(artifact.path): " + texts.prefix(5).joined(separator: "; "), texts + evidence)
+        failed.findings = clauses.flatMap(\.findings)
+        return failed
     }
 
     /// The first few names, then how many more.

@@ -235,7 +235,7 @@ public struct Drill: Sendable {
         if hmacVerified != true {
             return "the set is not authenticated (its manifest HMAC did not verify with the password)"
         }
-        let failed = artifacts.filter { $0.verdict == .fail || $0.verdict == .error }.map(\.subject)
+        let failed = artifacts.problems.map(\.subject)
         if !failed.isEmpty {
             return "set.artifacts failed (\(ArchiveInspection.sample(failed, limit: 3))): the set is not the one "
                 + "its authenticated manifest describes"
@@ -256,9 +256,11 @@ public struct Drill: Sendable {
                 current: manifest, previous: previous?.manifest, maxShrink: options.maxShrink,
                 skipReason: "no previous complete set in \(destination.location)")
         } catch {
-            return [
-                CheckResult(check: .setCoverage, subject: manifest.id.description, verdict: .error, message: "\(error)")
-            ]
+            let finding = Finding.coverageUnmeasurable(error)
+            var out = CheckResult(
+                check: .setCoverage, subject: manifest.id.description, verdict: .error, message: finding.message)
+            out.findings = [finding]
+            return [out]
         }
     }
 
@@ -282,9 +284,7 @@ public struct Drill: Sendable {
         let script = (try? RelativePath(validatingBeneath: manifest.restoreScript)).map { setFolder.appending($0) }
         guard let script, FileFacts.of(script.pathString)?.type == .file else {
             return Replay(
-                check: CheckResult(
-                    check: .restoreScript, subject: subject, verdict: .fail,
-                    message: "\(subject): the restore script is missing from the set"),
+                check: CheckResult(check: .restoreScript, subject: subject, findings: [.scriptMissing]),
                 treeSkipReason: "the restore script is missing: nothing was restored")
         }
         var arguments = ["--home", sandbox.home.pathString, "--root", sandbox.root.pathString, "--yes"]
@@ -302,7 +302,7 @@ public struct Drill: Sendable {
                 return Replay(
                     check: CheckResult(
                         check: .restoreScript, subject: subject, verdict: .error,
-                        message: "\(subject): the password copy for the replay could not be made: \(error)"),
+                        findings: [.scriptPasswordCopyFailed(error)]),
                     treeSkipReason: "the restore script could not be replayed: \(error)")
             }
         }
@@ -321,38 +321,34 @@ public struct Drill: Sendable {
             _ = canaries.checkAndRemove()
             return Replay(
                 check: CheckResult(
-                    check: .restoreScript, subject: subject, verdict: .error,
-                    message: "\(subject): the replay could not start: \(error)", seconds: watch.seconds),
+                    check: .restoreScript, subject: subject, verdict: .error, findings: [.scriptNotStarted(error)],
+                    seconds: watch.seconds),
                 treeSkipReason: "the restore script could not be replayed: \(error)")
         }
         let seconds = watch.seconds
         let (changes, notes) = canaries.checkAndRemove()
         let process = outcome.process
-        var findings: [String] = []
-        if process.timedOut { findings.append("killed after the timeout of \(Units.humanSeconds(options.timeout))") }
-        if process.outputTruncated {
-            findings.append("output passed the cap of \(Units.humanBytes(Int64(options.outputCap)))")
-        }
-        if let code = process.exitCode, code != 0 { findings.append("exited with status \(code)") }
-        if let signal = process.signal, !process.timedOut { findings.append("killed by signal \(signal)") }
-        if process.exitCode == nil && process.signal == nil && !process.timedOut { findings.append("did not exit") }
-        if options.requireIsolation && outcome.isolation == .none {
-            findings.append("ran with isolation none, but --require-isolation was given")
-        }
-        if !changes.isEmpty {
-            findings.append("changed files outside the sandbox: " + ArchiveInspection.sample(changes, limit: 3))
-        }
+        var findings: [Finding] = []
+        if process.timedOut { findings.append(.scriptTimedOut(seconds: options.timeout)) }
+        if process.outputTruncated { findings.append(.scriptOutputCapped(bytes: options.outputCap)) }
+        if let code = process.exitCode, code != 0 { findings.append(.scriptExitStatus(code)) }
+        if let signal = process.signal, !process.timedOut { findings.append(.scriptKilledBySignal(signal)) }
+        if process.exitCode == nil && process.signal == nil && !process.timedOut { findings.append(.scriptDidNotExit) }
+        if options.requireIsolation && outcome.isolation == .none { findings.append(.scriptNotIsolated) }
+        if !changes.isEmpty { findings.append(.scriptChangedOutside(changes)) }
         let tail = TextFormat.tailLines(String(decoding: process.tail, as: UTF8.self), limit: 40)
         let evidence =
             ["isolation \(outcome.isolation.rawValue)", String(format: "wall time %.3f s", seconds)]
             + outcome.notes + changes + notes
             + (tail.isEmpty ? [] : ["output tail:"] + tail)
-        let check = CheckResult(
-            check: .restoreScript, subject: subject, verdict: findings.isEmpty ? .pass : .fail,
-            message: findings.isEmpty
-                ? "exited 0 in \(Units.humanSeconds(seconds)), isolation \(outcome.isolation.rawValue)"
-                : "\(subject): " + findings.joined(separator: "; "),
-            evidence: evidence, seconds: seconds)
+        let check =
+            findings.isEmpty
+            ? CheckResult(
+                check: .restoreScript, subject: subject, verdict: .pass,
+                message: "exited 0 in \(Units.humanSeconds(seconds)), isolation \(outcome.isolation.rawValue)",
+                evidence: evidence, seconds: seconds)
+            : CheckResult(
+                check: .restoreScript, subject: subject, findings: findings, evidence: evidence, seconds: seconds)
         return Replay(check: check, isolation: outcome.isolation, seconds: seconds, treeSkipReason: nil)
     }
 
@@ -422,8 +418,8 @@ public struct Drill: Sendable {
                 let sandbox = try DrillSandbox.make(
                     in: options.sandboxFolder, drillID: id, oldHome: manifest.home, oldRoot: manifest.root)
                 return (sandbox, id)
-            } catch RestoreDrillError.io(let path, let message)
-                where path.hasSuffix(id.description) && message.contains("exists") && id.sequence < 999
+            } catch RestoreDrillError.alreadyExists(let path, _)
+                where path.hasSuffix(id.description) && id.sequence < 999
             {
                 id = DrillID(date: id.date, sequence: id.sequence + 1)
             }

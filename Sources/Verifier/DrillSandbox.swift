@@ -32,7 +32,8 @@ struct DrillSandbox {
     /// Creates the sandbox folder, failing when it already exists (a second drill in the same
     /// second picks the next id; see ``Drill``). The new root is not created: the restore script
     /// makes it.
-    /// - Throws: ``RestoreDrillError/io(path:message:)``.
+    /// - Throws: ``RestoreDrillError/alreadyExists(path:message:)`` when the folder exists,
+    ///   ``RestoreDrillError/io(path:message:)`` when it cannot be made.
     static func make(in sandboxes: AbsolutePath, drillID: DrillID, oldHome: String, oldRoot: String) throws
         -> DrillSandbox
     {

@@ -21,33 +21,45 @@ public enum LaunchAgentLint {
     ///   - fileName: the plist's file name, e.g. `com.maia.backup.plist`.
     /// - Returns: one line per finding, naming the key; empty when clean.
     public static func findings(in plist: [String: Any], fileName: String) -> [String] {
-        var out: [String] = []
+        ruledFindings(in: plist, fileName: fileName).map(\.message)
+    }
+
+    /// ``findings(in:fileName:)`` with the ``AgentLintRule`` each finding breaks (`label`,
+    /// `arguments`, `calendar`, or `program` for a plist that names no program), in the same order.
+    public static func ruledFindings(in plist: [String: Any], fileName: String)
+        -> [(rule: AgentLintRule, message: String)]
+    {
+        var out: [(rule: AgentLintRule, message: String)] = []
         let stem = fileName.hasSuffix(".plist") ? String(fileName.dropLast(6)) : fileName
         switch plist["Label"] {
         case let label as String where label == stem: break
-        case let label as String: out.append("Label \"\(label)\" does not match the file name \(fileName)")
-        default: out.append("Label is missing or not a string")
+        case let label as String: out.append((.label, "Label \"\(label)\" does not match the file name \(fileName)"))
+        default: out.append((.label, "Label is missing or not a string"))
         }
         var argv: [String] = []
         if let args = plist["ProgramArguments"] {
             if let strings = args as? [String] {
                 argv = strings
             } else {
-                out.append("ProgramArguments is not an array of strings")
+                out.append((.program, "ProgramArguments is not an array of strings"))
             }
         }
-        if argv.isEmpty && plist["Program"] == nil { out.append("neither ProgramArguments nor Program is set") }
+        if argv.isEmpty && plist["Program"] == nil {
+            out.append((.program, "neither ProgramArguments nor Program is set"))
+        }
         let scriptIndex = shellScriptIndex(argv)
         for (index, argument) in argv.enumerated() where index != scriptIndex {
             let why = shellSyntax(in: argument)
             if !why.isEmpty {
                 out.append(
-                    "ProgramArguments[\(index)] \"\(argument)\" holds shell syntax (\(why.joined(separator: ", "))) but is not run by a shell"
-                )
+                    (
+                        .arguments,
+                        "ProgramArguments[\(index)] \"\(argument)\" holds shell syntax (\(why.joined(separator: ", "))) but is not run by a shell"
+                    ))
             }
         }
         if let program = plist["Program"] as? String, !shellSyntax(in: program).isEmpty {
-            out.append("Program \"\(program)\" holds shell syntax")
+            out.append((.arguments, "Program \"\(program)\" holds shell syntax"))
         }
         if let calendar = plist["StartCalendarInterval"] {
             let entries: [Any] = (calendar as? [Any]) ?? [calendar]
@@ -55,20 +67,24 @@ public enum LaunchAgentLint {
                 let location =
                     entries.count > 1 || calendar is [Any] ? "StartCalendarInterval[\(i)]" : "StartCalendarInterval"
                 guard let dict = entry as? [String: Any] else {
-                    out.append("\(location) is not a dictionary")
+                    out.append((.calendar, "\(location) is not a dictionary"))
                     continue
                 }
                 for (key, value) in dict.sorted(by: { $0.key < $1.key }) {
                     guard let range = calendarRanges[key] else {
-                        out.append("\(location) has unknown key \(key)")
+                        out.append((.calendar, "\(location) has unknown key \(key)"))
                         continue
                     }
                     guard let number = integer(value) else {
-                        out.append("\(location).\(key) is not an integer")
+                        out.append((.calendar, "\(location).\(key) is not an integer"))
                         continue
                     }
                     if !range.contains(number) {
-                        out.append("\(location).\(key) = \(number) is outside \(range.lowerBound)–\(range.upperBound)")
+                        out.append(
+                            (
+                                .calendar,
+                                "\(location).\(key) = \(number) is outside \(range.lowerBound)–\(range.upperBound)"
+                            ))
                     }
                 }
             }
@@ -150,19 +166,22 @@ struct LaunchAgentChecks {
     /// `launchagents.rewrite` for one agent.
     func rewrite(_ agent: LaunchAgentRecord) -> CheckResult {
         let watch = Stopwatch()
-        var findings: [String] = []
+        var findings: [Finding] = []
         var evidence: [String] = []
         func result() -> CheckResult {
-            CheckResult(
-                check: .launchAgentsRewrite, subject: agent.path, verdict: findings.isEmpty ? .pass : .fail,
-                message: findings.isEmpty
-                    ? "paths rewritten into the sandbox, program exists"
-                    : "\(agent.path): " + findings.prefix(4).joined(separator: "; "),
-                evidence: findings + evidence, seconds: watch.seconds)
+            guard findings.isEmpty else {
+                return CheckResult(
+                    check: .launchAgentsRewrite, subject: agent.path, findings: findings, shown: 4,
+                    evidence: findings.map(\.message) + evidence, seconds: watch.seconds)
+            }
+            return CheckResult(
+                check: .launchAgentsRewrite, subject: agent.path, verdict: .pass,
+                message: "paths rewritten into the sandbox, program exists", evidence: evidence,
+                seconds: watch.seconds)
         }
         let (restored, problem) = Self.readPlist(Self.place(agent.path, in: newHome))
         guard let restored else {
-            findings.append("restored plist \(problem ?? "")")
+            findings.append(.agentUnreadable("restored plist", problem: problem ?? ""))
             return result()
         }
         // What a correct restore holds: the stored plist with the rule applied.
@@ -173,10 +192,10 @@ struct LaunchAgentChecks {
         if let stored {
             let expected = PathRewrite.applyToPlist(stored, pairs)
             if !(NSDictionary(dictionary: restored)).isEqual(to: expected as? [String: Any] ?? [:]) {
-                findings.append("content differs from the stored plist with its paths rewritten")
+                findings.append(.agentContentDiffers)
             }
         } else {
-            findings.append("stored artifact \(agent.artifact) \(storedProblem ?? "")")
+            findings.append(.agentUnreadable("stored artifact \(agent.artifact)", problem: storedProblem ?? ""))
         }
         // No trace of the old home or root, once the new paths (which may contain them) are masked.
         let masks = [newRoot.pathString, newHome.pathString].sorted { $0.count > $1.count }
@@ -189,8 +208,7 @@ struct LaunchAgentChecks {
             }
         }
         if !traces.isEmpty {
-            findings.append(
-                "still points to the old home or root: " + traces.sorted().prefix(3).joined(separator: ", "))
+            findings.append(.agentOldPathLeft(traces.sorted()))
         }
         // Every absolute path inside the new home/root or a system folder.
         var outside: Set<String> = []
@@ -198,8 +216,7 @@ struct LaunchAgentChecks {
             for token in absolutePaths(in: string) where !isAllowed(token) { outside.insert(token) }
         }
         if !outside.isEmpty {
-            findings.append(
-                "paths outside the sandbox and system folders: " + outside.sorted().prefix(3).joined(separator: ", "))
+            findings.append(.agentPathsOutside(outside.sorted()))
         }
         // The program exists and is executable.
         let program = (restored["ProgramArguments"] as? [Any])?.first as? String ?? restored["Program"] as? String
@@ -208,10 +225,10 @@ struct LaunchAgentChecks {
             if ok {
                 evidence.append("program \(program) found at \(location)")
             } else {
-                findings.append("program \(program) \(location)")
+                findings.append(.agentProgramUnusable(program, location))
             }
         } else {
-            findings.append("no ProgramArguments[0] or Program")
+            findings.append(.agentNoProgram)
         }
         return result()
     }
@@ -228,16 +245,19 @@ struct LaunchAgentChecks {
         }
         guard let plist else {
             return CheckResult(
-                check: .launchAgentsLint, subject: agent.path, verdict: .fail,
-                message: "\(agent.path): \(problem ?? "unreadable")", seconds: watch.seconds)
+                check: .launchAgentsLint, subject: agent.path, findings: [.agentLint(.parse, problem ?? "unreadable")],
+                seconds: watch.seconds)
         }
-        let findings = LaunchAgentLint.allFindings(in: plist, fileName: fileName)
+        let findings = LaunchAgentLint.ruleFindings(in: plist, fileName: fileName).map { Finding.agentLint($0, $1) }
+        guard findings.isEmpty else {
+            return CheckResult(
+                check: .launchAgentsLint, subject: agent.path, findings: findings, shown: 3,
+                evidence: ["linted the \(source)"] + findings.map(\.message), seconds: watch.seconds)
+        }
         return CheckResult(
-            check: .launchAgentsLint, subject: agent.path, verdict: findings.isEmpty ? .pass : .fail,
-            message: findings.isEmpty
-                ? "label matches, arguments need no shell, calendar in range"
-                : "\(agent.path): " + findings.prefix(3).joined(separator: "; "),
-            evidence: ["linted the \(source)"] + findings, seconds: watch.seconds)
+            check: .launchAgentsLint, subject: agent.path, verdict: .pass,
+            message: "label matches, arguments need no shell, calendar in range",
+            evidence: ["linted the \(source)"], seconds: watch.seconds)
     }
 
     /// Absolute paths inside a string: tokens split at spaces, `:` and `=` that start with `/`

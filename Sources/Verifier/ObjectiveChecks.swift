@@ -39,18 +39,13 @@ enum ObjectiveChecks {
             if let future = newestComplete, SetCatalogue.isFuture(future.id, now: now) {
                 return (
                     CheckResult(
-                        check: .rpo, subject: destination, verdict: .fail,
-                        message:
-                            "\(destination): set \(future.id) is dated in the future (the clock of the machine that made it was wrong); the RPO cannot be measured",
+                        check: .rpo, subject: destination,
+                        findings: [.rpoFutureSet(future.id.description, now: Timestamp.string(now))],
                         evidence: ["now \(Timestamp.string(now))"]), nil
                 )
             }
             guard let newest = newestComplete else {
-                return (
-                    CheckResult(
-                        check: .rpo, subject: destination, verdict: .fail,
-                        message: "\(destination): no complete backup set"), nil
-                )
+                return (CheckResult(check: .rpo, subject: destination, findings: [.rpoNoCompleteSet]), nil)
             }
             let age = now.timeIntervalSince(capturedAt(newest.manifest))
             let evidence = ["newest complete set \(newest.id)", "age \(Int(age)) s", "objective \(Int(objective)) s"]
@@ -65,13 +60,15 @@ enum ObjectiveChecks {
             }
             return (
                 CheckResult(
-                    check: .rpo, subject: destination, verdict: .fail,
-                    message:
-                        "\(destination): newest complete set \(newest.id) is \(Units.humanSeconds(age)) old, over the objective \(Units.humanSeconds(objective))",
+                    check: .rpo, subject: destination,
+                    findings: [.rpoExceeded(set: newest.id.description, age: age, objective: objective)],
                     evidence: evidence), age
             )
         } catch {
-            return (CheckResult(check: .rpo, subject: destination, verdict: .error, message: "\(error)"), nil)
+            let finding = Finding.rpoUnmeasurable(error)
+            var out = CheckResult(check: .rpo, subject: destination, verdict: .error, message: finding.message)
+            out.findings = [finding]
+            return (out, nil)
         }
     }
 
@@ -86,9 +83,7 @@ enum ObjectiveChecks {
                 evidence: evidence)
         }
         return CheckResult(
-            check: .rto, subject: setID, verdict: .fail,
-            message:
-                "\(setID): restore took \(Units.humanSeconds(seconds)), over the objective \(Units.humanSeconds(objective))",
+            check: .rto, subject: setID, findings: [.rtoExceeded(seconds: seconds, objective: objective)],
             evidence: evidence)
     }
 
@@ -105,7 +100,7 @@ enum ObjectiveChecks {
         for id in ids {
             let now = current.component(id)
             let before = previous.component(id)
-            var findings: [String] = []
+            var findings: [Finding] = []
             var evidence = ["previous set \(previous.id)"]
             guard let before, before.status == .ok else {
                 if now?.status == .ok {
@@ -125,8 +120,8 @@ enum ObjectiveChecks {
                 let state = current.component(id).map { "\($0.status.rawValue): \($0.reason ?? "")" } ?? "absent"
                 out.append(
                     CheckResult(
-                        check: .setCoverage, subject: id.rawValue, verdict: .fail,
-                        message: "\(id.rawValue): backed up in \(previous.id), gone in this set (\(state))",
+                        check: .setCoverage, subject: id.rawValue,
+                        findings: [.coverageComponentGone(previous: previous.id.description, state: state)],
                         evidence: evidence))
                 continue
             }
@@ -134,19 +129,18 @@ enum ObjectiveChecks {
                 "files \(before.files) → \(now.files)", "bytes \(before.bytes) → \(now.bytes)",
             ]
             if before.files > 0, Double(before.files - now.files) / Double(before.files) > maxShrink {
-                findings.append("files dropped from \(before.files) to \(now.files)")
+                findings.append(.coverageFilesDropped(before: before.files, now: now.files))
             }
             if before.bytes > 0, Double(before.bytes - now.bytes) / Double(before.bytes) > maxShrink {
-                findings.append(
-                    "bytes dropped from \(Units.humanBytes(before.bytes)) to \(Units.humanBytes(now.bytes))")
+                findings.append(.coverageBytesDropped(before: before.bytes, now: now.bytes))
             }
             if id == .databases {
                 let gone = Set(previous.databases.map(\.path)).subtracting(current.databases.map(\.path)).sorted()
-                if !gone.isEmpty { findings.append("databases gone: " + ArchiveInspection.sample(gone)) }
+                if !gone.isEmpty { findings.append(.coverageDatabasesGone(gone)) }
             }
             if id == .launchagents {
                 let gone = Set(previous.launchAgents.map(\.path)).subtracting(current.launchAgents.map(\.path)).sorted()
-                if !gone.isEmpty { findings.append("LaunchAgents gone: " + ArchiveInspection.sample(gone)) }
+                if !gone.isEmpty { findings.append(.coverageAgentsGone(gone)) }
             }
             if findings.isEmpty {
                 out.append(
@@ -155,11 +149,12 @@ enum ObjectiveChecks {
                         message: "nothing gone since \(previous.id), shrink within \(Int(maxShrink * 100))%",
                         evidence: evidence))
             } else {
-                out.append(
-                    CheckResult(
-                        check: .setCoverage, subject: id.rawValue, verdict: .fail,
-                        message: "\(id.rawValue): " + findings.joined(separator: "; ") + " since \(previous.id)",
-                        evidence: evidence + findings))
+                var failed = CheckResult(
+                    check: .setCoverage, subject: id.rawValue, verdict: .fail,
+                    message: Finding.coverageMessage(subject: id.rawValue, findings, previous: previous.id.description),
+                    evidence: evidence + findings.map(\.message))
+                failed.findings = findings
+                out.append(failed)
             }
         }
         return out

@@ -66,27 +66,28 @@ struct RestoreTreeCheck {
     }
 
     /// What is wrong with one restored path; empty when right.
-    func problems(_ e: Expectation) -> [String] {
-        guard let facts = FileFacts.of(e.absolute) else { return ["\(e.display): missing"] }
+    func problems(_ e: Expectation) -> [Finding] {
+        guard let facts = FileFacts.of(e.absolute) else { return [.treeMissing(e.display)] }
         guard facts.type == e.type else {
-            return ["\(e.display): is a \(facts.type?.rawValue ?? "special file"), expected \(e.type.rawValue)"]
+            return [.treeTypeMismatch(e.display, actual: facts.type?.rawValue ?? "special file", expected: e.type)]
         }
-        var out: [String] = []
+        var out: [Finding] = []
         if let mode = e.mode, facts.mode != mode & 0o7777 {
             out.append(
-                "\(e.display): mode \(TextFormat.octal(facts.mode)), expected \(TextFormat.octal(mode & 0o7777))")
+                .treeModeMismatch(
+                    e.display, actual: TextFormat.octal(facts.mode), expected: TextFormat.octal(mode & 0o7777)))
         }
         if let target = e.linkTarget, FileFacts.linkTarget(e.absolute) != target {
-            out.append("\(e.display): link points to \(FileFacts.linkTarget(e.absolute) ?? "?"), expected \(target)")
+            out.append(.treeLinkMismatch(e.display, actual: FileFacts.linkTarget(e.absolute) ?? "?", expected: target))
         }
         if let size = e.size, facts.size != size {
-            out.append("\(e.display): \(facts.size) bytes, expected \(size)")
+            out.append(.treeSizeMismatch(e.display, actual: facts.size, expected: size))
         } else if let sha = e.sha256 {
             do {
                 let actual = try SHA256Digest.file(at: e.absolute).sha256
-                if actual != sha { out.append("\(e.display): SHA-256 differs from the manifest") }
+                if actual != sha { out.append(.treeDigestMismatch(e.display, actual: actual, expected: sha)) }
             } catch {
-                out.append("\(e.display): cannot be read: \(error)")
+                out.append(.treeUnreadable(e.display, error))
             }
         }
         return out
@@ -164,7 +165,7 @@ struct RestoreTreeCheck {
         return run(expected: expected, problemsOf: { byExpectation[$0] ?? problems($0) }, started: watch)
     }
 
-    private func run(expected: [Expectation], problemsOf: (Expectation) -> [String], started: Stopwatch = Stopwatch())
+    private func run(expected: [Expectation], problemsOf: (Expectation) -> [Finding], started: Stopwatch = Stopwatch())
         -> [CheckResult]
     {
         let watch = started
@@ -179,12 +180,12 @@ struct RestoreTreeCheck {
         }
         for component in Set(extraFiles.map(\.component)).subtracting(seen).sorted() {
             let myExtras = extraFiles.filter { $0.component == component }.map(\.path)
-            results.append(
-                CheckResult(
-                    check: .restoreTree, subject: component.rawValue, verdict: .fail,
-                    message: "\(myExtras.count) extra files not in the manifest: "
-                        + ArchiveInspection.sample(display(myExtras)),
-                    evidence: display(myExtras).map { "extra: \($0)" }))
+            let extra = Finding.treeExtraFiles(display(myExtras))
+            var failed = CheckResult(
+                check: .restoreTree, subject: component.rawValue, verdict: .fail, message: extra.message,
+                evidence: display(myExtras).map { "extra: \($0)" })
+            failed.findings = [extra]
+            results.append(failed)
         }
         let share = watch.seconds / Double(max(results.count, 1))
         return results.map {
@@ -208,7 +209,7 @@ struct RestoreTreeCheck {
 
     func result(
         for record: ComponentRecord, expected: [Expectation], extras: [String],
-        problemsOf: (Expectation) -> [String]
+        problemsOf: (Expectation) -> [Finding]
     ) -> CheckResult {
         let subject = record.id.rawValue
         if extras.isEmpty {
@@ -218,11 +219,10 @@ struct RestoreTreeCheck {
                     .restoreTree, subject: subject,
                     reason: "component skipped at backup: \(record.reason ?? "no reason recorded")")
             case .failed:
-                return CheckResult(
-                    check: .restoreTree, subject: subject, verdict: .fail,
-                    message:
-                        "component failed at backup, nothing of it can be restored: \(record.reason ?? "no reason recorded")"
-                )
+                let failed = Finding.treeComponentFailed(reason: record.reason ?? "no reason recorded")
+                var out = CheckResult(check: .restoreTree, subject: subject, verdict: .fail, message: failed.message)
+                out.findings = [failed]
+                return out
             default:
                 break
             }
@@ -235,11 +235,8 @@ struct RestoreTreeCheck {
             }
         }
         var findings = expected.flatMap(problemsOf)
-        let missing = findings.filter { $0.hasSuffix(": missing") }.count
-        if !extras.isEmpty {
-            findings.append(
-                "\(extras.count) extra files not in the manifest: " + ArchiveInspection.sample(display(extras)))
-        }
+        let missing = findings.filter { $0.code == .treeMissing }.count
+        if !extras.isEmpty { findings.append(.treeExtraFiles(display(extras))) }
         if findings.isEmpty {
             return CheckResult(
                 check: .restoreTree, subject: subject, verdict: .pass,
@@ -248,8 +245,8 @@ struct RestoreTreeCheck {
         }
         let summary = "\(expected.count) paths checked, \(missing) missing, \(extras.count) extra"
         return CheckResult(
-            check: .restoreTree, subject: subject, verdict: .fail,
-            message: "\(subject): " + findings.prefix(4).joined(separator: "; "),
-            evidence: [summary] + findings.prefix(200) + display(extras).prefix(200).map { "extra: \($0)" })
+            check: .restoreTree, subject: subject, findings: findings, shown: 4,
+            evidence: [summary] + findings.prefix(200).map(\.message)
+                + display(extras).prefix(200).map { "extra: \($0)" })
     }
 }

@@ -12,18 +12,19 @@ struct SQLiteIntegrityCheck {
     /// Checks the database restored at `path` against `record`.
     static func check(path: String, record: DatabaseRecord) -> CheckResult {
         let watch = Stopwatch()
-        var findings: [String] = []
+        var findings: [Finding] = []
         var evidence: [String] = []
-        func result(_ verdict: Verdict, _ message: String) -> CheckResult {
+        func failed(shown: Int = .max) -> CheckResult {
             CheckResult(
-                check: .dbIntegrity, subject: record.path, verdict: verdict, message: message,
-                evidence: findings + evidence, seconds: watch.seconds)
+                check: .dbIntegrity, subject: record.path, findings: findings, shown: shown,
+                evidence: findings.map(\.message) + evidence, seconds: watch.seconds)
         }
         guard FileFacts.of(path)?.type == .file else {
-            return result(.fail, "\(record.path): database was not restored")
+            findings.append(.databaseNotRestored)
+            return failed()
         }
         for suffix in ["-wal", "-shm"] where FileFacts.of(path + suffix) != nil {
-            findings.append("a stale \(suffix) file lies beside it")
+            findings.append(.databaseStaleSidecar(suffix))
         }
         if let header = FileHandle(forReadingAtPath: path).flatMap({ h -> Data? in
             defer { try? h.close() }
@@ -31,7 +32,7 @@ struct SQLiteIntegrityCheck {
         }), header.count == 20 {
             // Bytes 18 and 19 are the write/read format versions: 2 means WAL mode.
             if header[18] == 2 || header[19] == 2 {
-                findings.append("database is in WAL mode, not rollback-journal mode")
+                findings.append(.databaseWALMode)
             }
         }
 
@@ -41,30 +42,30 @@ struct SQLiteIntegrityCheck {
         defer { sqlite3_close_v2(handle) }
         guard rc == SQLITE_OK, let db = handle else {
             let message = handle.map { String(cString: sqlite3_errmsg($0)) } ?? "code \(rc)"
-            findings.append("cannot be opened: \(message)")
-            return result(.fail, "\(record.path): " + findings.joined(separator: "; "))
+            findings.append(.databaseUnopenable(message))
+            return failed()
         }
         do {
             let integrity = try query(db, "PRAGMA integrity_check(100)").map { $0.first ?? "" }
             if integrity != ["ok"] {
-                findings.append("integrity_check: " + integrity.prefix(3).joined(separator: " | "))
+                findings.append(.databaseIntegrity(integrity))
             } else {
                 evidence.append("integrity_check: ok")
             }
         } catch {
-            findings.append("integrity_check could not run: \(error)")
+            findings.append(.databaseQueryFailed("integrity_check", error))
         }
         do {
             let fk = try query(db, "PRAGMA foreign_key_check")
             if !fk.isEmpty {
                 findings.append(
-                    "foreign_key_check: \(fk.count) violations, first in table \(fk[0].first ?? "?") row \(fk[0].count > 1 ? fk[0][1] : "?")"
-                )
+                    .databaseForeignKeys(
+                        count: fk.count, table: fk[0].first ?? "?", row: fk[0].count > 1 ? fk[0][1] : "?"))
             } else {
                 evidence.append("foreign_key_check: empty")
             }
         } catch {
-            findings.append("foreign_key_check could not run: \(error)")
+            findings.append(.databaseQueryFailed("foreign_key_check", error))
         }
         do {
             let recordedInternal = record.tables.contains { $0.name.hasPrefix("sqlite_") }
@@ -74,25 +75,28 @@ struct SQLiteIntegrityCheck {
             let recorded = Dictionary(record.tables.map { ($0.name, $0.rows) }, uniquingKeysWith: { a, _ in a })
             let missing = recorded.keys.filter { !tables.contains($0) }.sorted()
             let extra = tables.filter { recorded[$0] == nil }
-            if !missing.isEmpty { findings.append("tables missing: " + missing.joined(separator: ", ")) }
-            if !extra.isEmpty { findings.append("tables not in the manifest: " + extra.joined(separator: ", ")) }
+            if !missing.isEmpty { findings.append(.databaseTablesMissing(missing)) }
+            if !extra.isEmpty { findings.append(.databaseTablesExtra(extra)) }
             for table in tables {
                 guard let want = recorded[table] else { continue }
                 let quoted = "\"" + table.replacingOccurrences(of: "\"", with: "\"\"") + "\""
                 let rows = try query(db, "SELECT count(*) FROM \(quoted)").first?.first.flatMap { Int64($0) } ?? -1
                 if rows != want {
-                    findings.append("table \(table) has \(rows) rows, manifest records \(want)")
+                    findings.append(.databaseRowCount(table: table, rows: rows, recorded: want))
                 } else {
                     evidence.append("table \(table): \(rows) rows")
                 }
             }
         } catch {
-            findings.append("tables could not be counted: \(error)")
+            findings.append(.databaseQueryFailed("tables", verb: "could not be counted", error))
         }
         if findings.isEmpty {
-            return result(.pass, "integrity ok, \(record.tables.count) tables with the recorded row counts")
+            return CheckResult(
+                check: .dbIntegrity, subject: record.path, verdict: .pass,
+                message: "integrity ok, \(record.tables.count) tables with the recorded row counts",
+                evidence: evidence, seconds: watch.seconds)
         }
-        return result(.fail, "\(record.path): " + findings.prefix(4).joined(separator: "; "))
+        return failed(shown: 4)
     }
 
     /// Runs `sql` and returns every row as text columns.

@@ -27,59 +27,67 @@ struct ManifestCheck {
         let watch = Stopwatch()
         let folderName = setPath.basename
         let path = setPath.appending(component: Manifest.fileName).pathString
-        func fail(_ message: String, _ evidence: [String] = [], sha: String? = nil) -> Outcome {
+        /// A failure about the folder before the manifest is known: the message is the finding's.
+        func fail(_ finding: Finding, _ evidence: [String] = [], sha: String? = nil) -> Outcome {
+            var result = CheckResult(
+                check: .setManifest, subject: folderName, verdict: .fail, message: finding.message,
+                evidence: evidence, seconds: watch.seconds)
+            result.findings = [finding]
+            return Outcome(result: result, manifest: nil, fileSHA256: sha)
+        }
+        /// A failure about the set `subject`: `<subject>: ` and the findings.
+        func fail(_ subject: String, _ findings: [Finding], _ evidence: [String], sha: String) -> Outcome {
             Outcome(
                 result: CheckResult(
-                    check: .setManifest, subject: folderName, verdict: .fail, message: message, evidence: evidence,
+                    check: .setManifest, subject: subject, findings: findings, evidence: evidence,
                     seconds: watch.seconds),
                 manifest: nil, fileSHA256: sha)
         }
         guard let data = FileManager.default.contents(atPath: path) else {
-            return fail("\(Manifest.fileName) is missing or unreadable in \(setPath)")
+            return fail(.manifestUnreadable(setPath: setPath.pathString))
         }
         let sha = SHA256Digest.hex(of: data)
         let manifest: Manifest
         do {
             manifest = try Manifest.decode(data, path: path)
         } catch {
-            return fail("\(error)", ["manifest.json sha256 \(sha)"], sha: sha)
+            return fail(.manifestUndecodable(error), ["manifest.json sha256 \(sha)"], sha: sha)
         }
         let subject = manifest.id.description
         var evidence = ["manifest.json sha256 \(sha)", "recorded self-checksum \(manifest.manifestSHA256 ?? "none")"]
-        let checksumOK: Bool
+        let computed: String
         do {
-            let computed = try manifest.computedSHA256()
+            computed = try manifest.computedSHA256()
             evidence.append("computed self-checksum \(computed)")
-            checksumOK = manifest.manifestSHA256 == computed
         } catch {
-            return fail("manifest cannot be re-encoded to verify its checksum: \(error)", evidence, sha: sha)
+            return fail(.manifestNotReencodable(error), evidence, sha: sha)
         }
-        var problems: [String] = []
-        if manifest.manifestSHA256 == nil {
-            problems.append("manifest_sha256 is missing")
-        } else if !checksumOK {
-            problems.append("self-checksum does not match: the manifest was edited after it was written")
+        var problems: [Finding] = []
+        if let recorded = manifest.manifestSHA256 {
+            if recorded != computed {
+                problems.append(.manifestChecksumMismatch(recorded: recorded, computed: computed))
+            }
+        } else {
+            problems.append(.manifestChecksumMissing)
         }
         if let folderID = BackupID(folderName), folderID != manifest.id {
-            problems.append("folder \(folderName) holds a manifest of set \(manifest.id)")
+            problems.append(.manifestFolderMismatch(folder: folderName, manifestID: manifest.id.description))
         }
         if manifest.restoreScript.isEmpty || manifest.restoreScript.contains("/")
             || manifest.restoreScript.hasPrefix(".")
         {
-            problems.append("restore_script \"\(manifest.restoreScript)\" is not a plain file name")
+            problems.append(.manifestScriptName(manifest.restoreScript))
         }
         if !manifest.home.hasPrefix("/") || !manifest.root.hasPrefix("/") {
-            problems.append("home and root must be absolute paths (home \(manifest.home), root \(manifest.root))")
+            problems.append(.manifestPathsNotAbsolute(home: manifest.home, root: manifest.root))
         }
         if !problems.isEmpty {
-            var out = fail("\(subject): " + problems.joined(separator: "; "), evidence, sha: sha)
-            out.result.subject = subject
-            return out
+            return fail(subject, problems, evidence, sha: sha)
         }
         var notes: [String] = []
         var hmacVerified: Bool?
         if let keys {
-            var hmacProblem: String?
+            var hmacProblem: Finding?
             if let recorded = manifest.manifestHMAC, let salt = manifest.manifestHMACSalt {
                 evidence.append("recorded manifest_hmac \(recorded)")
                 do {
@@ -87,22 +95,17 @@ struct ManifestCheck {
                     if try manifest.verifyHMAC(key: key) {
                         notes.append("HMAC verified with the vault password")
                     } else {
-                        hmacProblem =
-                            "manifest HMAC does not match: wrong password, or the manifest was edited "
-                            + "(with its checksum and SHA256SUMS)"
+                        hmacProblem = .manifestHMACMismatch
                     }
                 } catch {
-                    hmacProblem = "manifest HMAC cannot be checked: \(error)"
+                    hmacProblem = .manifestHMACUncheckable(error)
                 }
             } else {
-                hmacProblem =
-                    "the manifest has no HMAC although a vault password was given: made without a password, "
-                    + "or the HMAC was removed"
+                hmacProblem = .manifestHMACMissing
             }
             hmacVerified = hmacProblem == nil
             if let hmacProblem {
-                var out = fail("\(subject): \(hmacProblem)", evidence, sha: sha)
-                out.result.subject = subject
+                var out = fail(subject, [hmacProblem], evidence, sha: sha)
                 out.manifest = manifest
                 out.hmacVerified = false
                 return out
@@ -165,10 +168,7 @@ struct ArtifactCheck {
         results.append(checkSums(setPath: setPath, manifest: manifest))
         let listed = Set(manifest.artifacts.map(\.path) + [Manifest.fileName, "SHA256SUMS"])
         for file in filesInSet(setPath) where !listed.contains(file) {
-            results.append(
-                CheckResult(
-                    check: .setArtifacts, subject: file, verdict: .fail,
-                    message: "\(file): a file in the set that the manifest does not list"))
+            results.append(CheckResult(check: .setArtifacts, subject: file, findings: [.artifactUnlisted]))
         }
         return results
     }
@@ -181,32 +181,36 @@ struct ArtifactCheck {
                 check: .setArtifacts, subject: artifact.path, verdict: verdict, message: message, evidence: evidence,
                 seconds: watch.seconds)
         }
+        func failed(_ finding: Finding, _ evidence: [String] = [], verdict: Verdict = .fail) -> CheckResult {
+            CheckResult(
+                check: .setArtifacts, subject: artifact.path, verdict: verdict, findings: [finding],
+                evidence: evidence, seconds: watch.seconds)
+        }
         guard let inside = try? RelativePath(validatingBeneath: artifact.path), inside.pathString == artifact.path,
             inside != .dot
         else {
-            return result(.fail, "\(artifact.path): artifact path is not a plain relative path inside the set")
+            return failed(.artifactPathNotPlain)
         }
         let path = setPath.appending(inside).pathString
         guard let facts = FileFacts.of(path) else {
-            return result(.fail, "\(artifact.path): missing from the set")
+            return failed(.artifactMissing)
         }
         guard facts.type == .file else {
-            return result(.fail, "\(artifact.path): not a regular file")
+            return failed(.artifactNotRegularFile)
         }
         let recorded = ["recorded size \(artifact.size)", "recorded sha256 \(artifact.sha256)"]
         do {
             let (sha, size) = try SHA256Digest.file(at: path)
             let evidence = recorded + ["actual size \(size)", "actual sha256 \(sha)"]
             if size != artifact.size {
-                return result(
-                    .fail, "\(artifact.path): size \(size) bytes, manifest records \(artifact.size)", evidence)
+                return failed(.artifactSizeMismatch(recorded: artifact.size, actual: size), evidence)
             }
             if sha != artifact.sha256 {
-                return result(.fail, "\(artifact.path): SHA-256 differs from the manifest (content changed)", evidence)
+                return failed(.artifactDigestMismatch(recorded: artifact.sha256, actual: sha), evidence)
             }
             return result(.pass, "\(Units.humanBytes(size)), SHA-256 matches", evidence)
         } catch {
-            return result(.error, "\(artifact.path): cannot be read: \(error)", recorded)
+            return failed(.artifactUnreadable(error), recorded, verdict: .error)
         }
     }
 
@@ -220,14 +224,18 @@ struct ArtifactCheck {
         }
         guard let data = FileManager.default.contents(atPath: setPath.appending(component: "SHA256SUMS").pathString),
             let text = String(data: data, encoding: .utf8)
-        else { return result(.fail, "SHA256SUMS is missing or unreadable") }
+        else {
+            var out = result(.fail, Finding.sumsUnreadable.message)
+            out.findings = [.sumsUnreadable]
+            return out
+        }
         var sums: [String: String] = [:]
-        var problems: [String] = []
+        var problems: [Finding] = []
         for (index, line) in text.split(separator: "\n", omittingEmptySubsequences: true).enumerated() {
             // `sha256sum` format: 64 hex, space, then ` ` (text) or `*` (binary), then the name.
             let chars = Array(line)
             guard chars.count > 66, chars[64] == " ", chars[65] == " " || chars[65] == "*" else {
-                problems.append("line \(index + 1) is not in sha256sum format")
+                problems.append(.sumsBadLine(index + 1))
                 continue
             }
             var name = String(chars[66...])
@@ -236,20 +244,23 @@ struct ArtifactCheck {
         }
         for artifact in manifest.artifacts {
             if let listed = sums[artifact.path] {
-                if listed != artifact.sha256 { problems.append("\(artifact.path): digest differs from the manifest") }
+                if listed != artifact.sha256 {
+                    problems.append(.sumsDigestMismatch(path: artifact.path, listed: listed, recorded: artifact.sha256))
+                }
             } else {
-                problems.append("\(artifact.path): listed in the manifest, missing from SHA256SUMS")
+                problems.append(.sumsEntryMissing(path: artifact.path))
             }
         }
         let known = Set(manifest.artifacts.map(\.path))
         for name in sums.keys.sorted() where !known.contains(name) {
-            problems.append("\(name): in SHA256SUMS, not in the manifest")
+            problems.append(.sumsEntryExtra(path: name))
         }
         if problems.isEmpty {
             return result(.pass, "\(sums.count) entries agree with the manifest")
         }
-        return result(
-            .fail, "SHA256SUMS disagrees with the manifest: " + problems.prefix(5).joined(separator: "; "), problems)
+        var out = result(.fail, Finding.sumsMessage(problems), problems.map(\.message))
+        out.findings = problems
+        return out
     }
 
     /// Every non-folder entry in the set, relative, `/`-separated.

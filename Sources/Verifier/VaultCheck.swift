@@ -92,16 +92,23 @@ struct VaultCheck {
             seconds: seconds)
     }
 
+    /// A failure rendered from `findings`: `<prefix>: ` (when given) and the first four joined by `; `.
+    private func failed(
+        _ findings: [Finding], prefix: String? = nil, _ evidence: [String] = [], seconds: Double = 0
+    ) -> CheckResult {
+        let text = findings.prefix(4).map(\.message).joined(separator: "; ")
+        var out = result(.fail, prefix.map { "\($0): " + text } ?? text, evidence, seconds: seconds)
+        out.findings = findings
+        return out
+    }
+
     /// Verifies the tag, then decrypts the vault and checks every member against the manifest.
     func open() -> Opening {
         let watch = Stopwatch()
         let component = manifest.component(.credentials)
         guard let vault = manifest.vault else {
             if let component, component.status == .failed {
-                return .failed(
-                    result(
-                        .fail, "the credentials component failed at backup: \(component.reason ?? "no reason recorded")"
-                    ))
+                return .failed(failed([.vaultComponentFailed(reason: component.reason ?? "no reason recorded")]))
             }
             return .skip("no credentials in this set")
         }
@@ -112,11 +119,11 @@ struct VaultCheck {
         }
         let expected = manifest.files.filter { $0.component == .credentials && $0.type == .file }
         guard !vault.artifact.isEmpty, !vault.artifact.contains("/"), !vault.artifact.hasPrefix(".") else {
-            return .failed(result(.fail, "vault artifact \"\(vault.artifact)\" is not a plain file name in the set"))
+            return .failed(failed([.vaultArtifactName(vault.artifact)]))
         }
         let path = setPath.appending(component: vault.artifact).pathString
         guard FileFacts.of(path)?.type == .file else {
-            return .failed(result(.fail, "\(vault.artifact): missing from the set"))
+            return .failed(failed([.vaultMissing], prefix: vault.artifact))
         }
         var evidence = [
             "cipher \(vault.cipher), kdf \(vault.kdf), \(vault.iterations) iterations", "recorded tag \(vault.hmac)",
@@ -124,32 +131,19 @@ struct VaultCheck {
         let key: [UInt8]
         do {
             guard vault.cipher == Vault.cipherName, vault.kdf == Vault.kdfName else {
-                return .failed(
-                    result(
-                        .fail,
-                        "vault uses \(vault.cipher) with \(vault.kdf); this build reads \(Vault.cipherName) with \(Vault.kdfName)"
-                    ))
+                return .failed(failed([.vaultUnsupported(cipher: vault.cipher, kdf: vault.kdf)]))
             }
             key = try keys.key(saltHex: vault.hmacSalt, iterations: vault.iterations, place: path)
             let tag = try Vault.hmacHex(key: key, file: path)
             evidence.append("computed tag \(tag)")
             guard Vault.tagsEqual(tag, vault.hmac) else {
-                let why: String
-                switch manifestHMACVerified {
-                case true?:
-                    why =
-                        "tampered vault: the password is right (the manifest HMAC verifies with it) but the vault's HMAC tag "
-                        + "does not match"
-                case false?:
-                    why = "wrong password: neither the vault's HMAC tag nor the manifest HMAC verifies with it"
-                case nil:
-                    why = "wrong password or tampered vault: the vault's HMAC tag does not match"
-                }
                 return .failed(
-                    result(.fail, "\(vault.artifact): \(why); nothing was decrypted", evidence, seconds: watch.seconds))
+                    failed(
+                        [.vaultTagMismatch(manifestHMACVerified: manifestHMACVerified)], prefix: vault.artifact,
+                        evidence, seconds: watch.seconds))
             }
         } catch {
-            return .failed(result(.fail, "\(error)", evidence, seconds: watch.seconds))
+            return .failed(failed([.vaultKeyFailed(error)], evidence, seconds: watch.seconds))
         }
         evidence.append("HMAC tag verified before decryption")
 
@@ -168,41 +162,41 @@ struct VaultCheck {
             }
         } catch {
             return .failed(
-                result(.fail, "\(vault.artifact): the tag verifies but \(error)", evidence, seconds: watch.seconds))
+                failed([.vaultDecryptFailed(error)], prefix: vault.artifact, evidence, seconds: watch.seconds))
         }
         evidence.append("decrypted: \(plaintext.count) bytes of tar")
         let members = Self.members(of: &plaintext, key: key, keep: plaintexts)
-        var problems: [String] = []
-        if let error = members.error { problems.append("the decrypted tar is unreadable: \(error)") }
+        var problems: [Finding] = []
+        if let error = members.error { problems.append(.vaultTarUnreadable(error)) }
         var byName: [String: VaultMember] = [:]
         for member in members.list {
-            if byName[member.name] != nil { problems.append("\(member.name): stored twice in the vault") }
+            if byName[member.name] != nil { problems.append(.vaultMemberDuplicated(member.name)) }
             byName[member.name] = member
         }
         for file in expected {
             let name = "\(file.base.rawValue)/\(file.path)"
             guard let member = byName.removeValue(forKey: name) else {
-                problems.append("\(name): listed in the manifest, missing from the vault")
+                problems.append(.vaultMemberMissing(name))
                 continue
             }
             if !member.isFile {
-                problems.append("\(name): not a regular file in the vault")
+                problems.append(.vaultMemberNotFile(name))
             } else if member.size != file.size {
-                problems.append("\(name): \(member.size) bytes in the vault, the manifest records \(file.size)")
+                problems.append(.vaultMemberSize(name, actual: member.size, recorded: file.size))
             } else if let recorded = file.hmacSHA256 {
                 if !Vault.tagsEqual(recorded, member.hmac) {
-                    problems.append("\(name): HMAC digest differs from the manifest")
+                    problems.append(.vaultMemberDigest(name))
                 }
             } else {
-                problems.append("\(name): the manifest records no HMAC digest")
+                problems.append(.vaultMemberNoDigest(name))
             }
         }
-        for name in byName.keys.sorted() { problems.append("\(name): in the vault, not in the manifest") }
+        for name in byName.keys.sorted() { problems.append(.vaultMemberExtra(name)) }
         if !problems.isEmpty {
             return .failed(
-                result(
-                    .fail, "\(vault.artifact): " + problems.prefix(4).joined(separator: "; "),
-                    evidence + problems.prefix(200), seconds: watch.seconds))
+                failed(
+                    problems, prefix: vault.artifact, evidence + problems.prefix(200).map(\.message),
+                    seconds: watch.seconds))
         }
         evidence.append("\(expected.count) files in the vault match their HMAC digests")
         return .opened(evidence: evidence, members: expected.count, seconds: watch.seconds)
@@ -248,7 +242,7 @@ struct VaultCheck {
                         + "(restored files not checked: \(why))", evidence, seconds: seconds)
             }
             let watch = Stopwatch()
-            var problems: [String] = []
+            var problems: [Finding] = []
             do {
                 let key = try keys.key(
                     saltHex: vault.hmacSalt, iterations: vault.iterations,
@@ -259,30 +253,30 @@ struct VaultCheck {
                     guard let inside = try? RelativePath(validatingBeneath: file.path),
                         let facts = FileFacts.of((file.base == .root ? newRoot : newHome).appending(inside).pathString)
                     else {
-                        problems.append("\(shown): not restored")
+                        problems.append(.vaultRestoredMissing(shown))
                         continue
                     }
                     guard facts.type == .file else {
-                        problems.append("\(shown): restored as a \(facts.type?.rawValue ?? "special file"), not a file")
+                        problems.append(.vaultRestoredNotFile(shown, type: facts.type?.rawValue ?? "special file"))
                         continue
                     }
                     if facts.mode != 0o600 {
-                        problems.append("\(shown): mode \(TextFormat.octal(facts.mode)), expected 0600")
+                        problems.append(.vaultRestoredMode(shown, mode: TextFormat.octal(facts.mode)))
                     }
                     let path = (file.base == .root ? newRoot : newHome).appending(inside).pathString
                     let digest = try Vault.hmacHex(key: key, file: path)
                     if !Vault.tagsEqual(digest, file.hmacSHA256 ?? "") {
-                        problems.append("\(shown): restored content differs (HMAC digest does not match)")
+                        problems.append(.vaultRestoredDigest(shown))
                     }
                 }
             } catch {
-                problems.append("restored credentials cannot be read: \(error)")
+                problems.append(.vaultRestoredUnreadable(error))
             }
             let total = seconds + watch.seconds
             if !problems.isEmpty {
-                return result(
-                    .fail, "restored credentials: " + problems.prefix(4).joined(separator: "; "),
-                    evidence + problems.prefix(200), seconds: total)
+                return failed(
+                    problems, prefix: "restored credentials", evidence + problems.prefix(200).map(\.message),
+                    seconds: total)
             }
             evidence.append("\(members) restored files match their HMAC digests with mode 0600")
             return result(

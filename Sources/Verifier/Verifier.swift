@@ -81,10 +81,14 @@ public struct DrillOptions: Sendable {
     public init(
         setPath: AbsolutePath, sandboxFolder: AbsolutePath, reportFolder: AbsolutePath,
         passwordFile: AbsolutePath? = nil,
-        keep: RestoreDrillConfig.KeepPolicy = .onFailure, keepSandbox: Bool = false, requireIsolation: Bool = false,
+        keep: RestoreDrillConfig.KeepPolicy = RestoreDrillConfig.SandboxSettings.defaultKeep,
+        keepSandbox: Bool = false, requireIsolation: Bool = false,
         objectives: RestoreDrillConfig.Objectives = .init(), limits: RestoreDrillConfig.ResourceLimits = .init(),
-        timeout: Double = 3600, outputCap: Int = 8 << 20, isolation: RestoreDrillConfig.IsolationMode = .auto,
-        destination: String? = nil, canaryFolders: [AbsolutePath] = [], maxShrink: Double = 0.5,
+        timeout: Double = RestoreDrillConfig.SandboxSettings.defaultTimeout,
+        outputCap: Int = RestoreDrillConfig.SandboxSettings.defaultOutputCap,
+        isolation: RestoreDrillConfig.IsolationMode = RestoreDrillConfig.SandboxSettings.defaultIsolation,
+        destination: String? = nil, canaryFolders: [AbsolutePath] = [],
+        maxShrink: Double = RestoreDrillConfig.CoverageSettings.defaultMaxShrink,
         password: VaultPassword? = nil, authenticator: SetAuthenticator? = nil
     ) {
         self.password = password

@@ -23,8 +23,13 @@ struct RestoreSandboxTests {
         #expect(sandbox.home.pathString == "\(sandbox.path)/home" && sandbox.work.pathString == "\(sandbox.path)/work")
         for path in [sandbox.path, sandbox.home, sandbox.work] { #expect(currentMode(path.pathString) == 0o700) }
         #expect(FileManager.default.fileExists(atPath: "\(sandbox.path)/\(RestoreSandbox.markerName)"))
-        // A second sandbox for the same drill is refused.
-        #expect(throws: RestoreDrillError.self) { _ = try RestoreSandbox.create(in: sandboxes, drillID: id) }
+        // A second sandbox for the same drill is refused, with its own case (a drill takes the next id).
+        #expect(
+            throws: RestoreDrillError.alreadyExists(
+                path: sandbox.path.pathString, message: "cannot create sandbox: already exists")
+        ) {
+            _ = try RestoreSandbox.create(in: sandboxes, drillID: id)
+        }
 
         // A tree the replay made read-only is still removed.
         try FileManager.default.createDirectory(atPath: "\(sandbox.work)/a/b", withIntermediateDirectories: true)

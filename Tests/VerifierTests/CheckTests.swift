@@ -221,6 +221,11 @@ extension Fixture {
         #expect(byID["databases"]?.message.contains("b.db") == true)
         #expect(byID["launchagents"]?.verdict == .fail)
         #expect(byID["launchagents"]?.message.contains("gone") == true)
+        // The same, by code and data.
+        #expect(byID["code"]?.has(.coverageBytesDropped, data: ["before": "1000000", "now": "400000"]) == true)
+        #expect(byID["databases"]?.has(.coverageDatabasesGone) == true)
+        #expect(byID["databases"]?.findings.first?.list("paths").contains { $0.hasSuffix("b.db") } == true)
+        #expect(byID["launchagents"]?.has(.coverageComponentGone) == true)
     }
 
     @Test func noPreviousSetIsASkip() {
