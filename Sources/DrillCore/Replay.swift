@@ -69,4 +69,14 @@ public protocol RestoreReplayer: Sendable {
     /// - Throws: ``RestoreDrillError`` when the replay cannot be started at all, or when
     ///   `isolation` is `bubblewrap` and bubblewrap is not available.
     func replay(_ request: ReplayRequest) async throws -> ReplayOutcome
+
+    /// The user and group ids the script runs as when they differ from the tool's (the tool runs
+    /// as root and drops to an unprivileged uid), so the canaries and the sandbox can be prepared
+    /// for them; nil when the script runs as the tool's own user.
+    var replayIdentity: (uid: UInt32, gid: UInt32)? { get }
+}
+
+extension RestoreReplayer {
+    /// A replayer that runs scripts as the tool's own user.
+    public var replayIdentity: (uid: UInt32, gid: UInt32)? { nil }
 }

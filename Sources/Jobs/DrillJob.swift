@@ -45,8 +45,9 @@ public struct DrillJob: Sendable {
     public var byteProgress: (@Sendable (ByteProgress) -> Void)?
     /// Folder relative paths resolve against when there is no configuration (`--set PATH`).
     public let currentDirectory: String
-    /// Starts a `credentials.password.command` source (its argv never holds the password).
-    public var passwordRunner: any ProcessRunner = SubprocessRunner()
+    /// Starts a `credentials.password.command` source (its argv never holds the password) and the
+    /// `hooks`; defaults to ``SubprocessRunner``.
+    public var runner: any ProcessRunner = SubprocessRunner()
     /// What a `credentials.password.env` source reads.
     public var environment: [String: String] = ProcessInfo.processInfo.environment
     /// Where the sets are: every set access of the drill (picking the set, opening it, `rpo`,
@@ -105,12 +106,12 @@ public struct DrillJob: Sendable {
         // The vault password, in memory only: the drill writes a private copy for the replay only
         // once the set is proven (its manifest HMAC verifies and its artifacts are intact).
         let password = try await SetTrust.password(
-            passwordFile: request.passwordFile, config: config, runner: passwordRunner, environment: environment,
+            passwordFile: request.passwordFile, config: config, runner: runner, environment: environment,
             currentDirectory: currentDirectory)
         let previousPasswords =
             password == nil
             ? []
-            : try await SetTrust.previousPasswords(config: config, runner: passwordRunner, environment: environment)
+            : try await SetTrust.previousPasswords(config: config, runner: runner, environment: environment)
         let authenticator = password.map { SetAuthenticator(passwords: [$0] + previousPasswords) }
         var opened: OpenedSet?
         defer { opened?.close() }
@@ -172,7 +173,7 @@ public struct DrillJob: Sendable {
             let warnings = await HookRunner().run(
                 hooks: result.verdict == .pass ? hooks.onSuccess : hooks.onFailure, event: "drill",
                 verdict: result.verdict.rawValue, reportPath: result.reportFolder,
-                backupID: result.backupID?.description, runner: SubprocessRunner())
+                backupID: result.backupID?.description, runner: runner)
             for w in warnings { progress?("hook: \(w)") }
         }
         return result

@@ -311,7 +311,7 @@ public struct Drill: Sendable {
             environment: [:], workingDirectory: sandbox.work, extraReadOnly: extraReadOnly, limits: options.limits,
             timeout: options.timeout, outputCap: options.outputCap, isolation: options.isolation)
         var canaries = CanaryProbe(
-            folders: options.canaryFolders, owner: (replayer as? IsolatedReplayer)?.replayIdentity)
+            folders: options.canaryFolders, owner: replayer.replayIdentity)
         canaries.plant()
         let watch = Stopwatch()
         let outcome: ReplayOutcome

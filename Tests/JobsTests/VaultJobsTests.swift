@@ -170,7 +170,7 @@ import Vault
         let recording = RecordingRunner()
         _ = try await w.backup(runner: recording)
         let result = try await w.drill(
-            replayer: IsolatedReplayer(runner: recording), passwordRunner: recording)
+            replayer: IsolatedReplayer(runner: recording), runner: recording)
         #expect(result.verdict == .pass, "\(result.checks.filter { $0.verdict == .fail || $0.verdict == .error })")
         #expect(result.results(.credentialsVault).first?.verdict == .pass)
 

@@ -68,13 +68,13 @@ final class VaultWorkspace {
 
     func drill(
         _ request: DrillJob.Request = .init(pick: .latest), config: RestoreDrillConfig? = nil,
-        replayer: (any RestoreReplayer)? = nil, passwordRunner: (any ProcessRunner)? = nil
+        replayer: (any RestoreReplayer)? = nil, runner: (any ProcessRunner)? = nil
     ) async throws -> DrillResult {
         var job =
             replayer.map {
                 DrillJob(config: config ?? self.config, clock: FixedClock(Date()), replayer: $0, currentDirectory: base)
             } ?? DrillJob(config: config ?? self.config, clock: FixedClock(Date()), currentDirectory: base)
-        if let passwordRunner { job.passwordRunner = passwordRunner }
+        if let runner { job.runner = runner }
         return try await job.run(request)
     }
 
