@@ -37,6 +37,11 @@ import Foundation
 /// else `<sandbox>/home` when it exists, else the sandbox), `TMPDIR=<sandbox>/tmp`, `LC_ALL=C`,
 /// then `request.environment`, and ``markVariable`` with a random value for this replay.
 ///
+/// **Secret.** `request.secret` (the vault password of a proven set) is written to the child's
+/// standard input, a pipe the runner closes after it; a tiny `sh -c` wrapper run innermost moves it
+/// to descriptor 3 and gives the script /dev/null as standard input (``secretWrapper``). No file
+/// holds it. Without a secret the argv has no wrapper and the script has no descriptor 3.
+///
 /// **Timeout and output cap.** The runner kills the whole process group at `request.timeout` and
 /// when output passes `request.outputCap` (the outcome keeps the tail). Under bubblewrap the PID
 /// namespace dies with it. Without bubblewrap (on Linux), after the replay, every process of the
@@ -199,7 +204,13 @@ public struct IsolatedReplayer: RestoreReplayer {
         let mark = UUID().uuidString
         environment[Self.markVariable] = mark
 
-        let inner = [shell, script.pathString] + arguments
+        var inner = [shell, script.pathString] + arguments
+        if request.secret != nil {
+            // The secret comes on standard input, a pipe the runner fills and closes; this tiny
+            // wrapper (innermost, after prlimit, setpriv and bwrap, which all pass descriptors on)
+            // moves it to descriptor 3 and gives the script /dev/null as its standard input.
+            inner = ["/bin/sh", "-c", Self.secretWrapper, "restore-drill-secret"] + inner
+        }
         let limits = request.limits
         let cpu = max(1, Int(limits.cpu.rounded(.up)))
         var argv: [String]
@@ -240,7 +251,8 @@ public struct IsolatedReplayer: RestoreReplayer {
 
         let processRequest = ProcessRequest(
             executable: argv[0], arguments: Array(argv.dropFirst()), environment: environment,
-            workingDirectory: request.workingDirectory.pathString, standardInput: nil, outputLimit: request.outputCap,
+            workingDirectory: request.workingDirectory.pathString, standardInput: request.secret,
+            outputLimit: request.outputCap,
             timeout: request.timeout)
         let outcome = try await runner.run(processRequest)
 
@@ -317,6 +329,12 @@ public struct IsolatedReplayer: RestoreReplayer {
     /// unreadable extra files: `set` and `readonly`.
     static let setCopyFolder = "set"
     static let readOnlyCopyFolder = "readonly"
+
+    /// The `sh -c` text that moves standard input (the pipe holding ``ReplayRequest/secret``) to
+    /// descriptor ``ReplayRequest/secretDescriptor``, puts /dev/null on standard input, and
+    /// execs its arguments. swift-subprocess closes every descriptor above 2 in the child, so the
+    /// pipe can only arrive as standard input.
+    static let secretWrapper = "exec \(ReplayRequest.secretDescriptor)<&0 </dev/null; exec \"$@\""
 
     /// The variable that marks every process of one replay (a random UUID), so that processes a
     /// replay left behind can be found: `RESTORE_DRILL_REPLAY`.

@@ -177,13 +177,21 @@ import Vault
         let secret = String(decoding: w.password.bytes, as: UTF8.self)
         let requests = recording.recorded
         #expect(requests.contains { $0.argv.contains("/bin/cat") })
-        #expect(requests.contains { $0.argv.contains("--password-file") })
+        #expect(requests.contains { $0.argv.contains("--password-fd") })
+        #expect(!requests.contains { $0.argv.contains("--password-file") })
         for request in requests {
             #expect(!request.argv.contains { $0.contains(secret) }, "argv holds the password: \(request.executable)")
             for (name, value) in request.environment ?? [:] {
                 #expect(!value.contains(secret) && !name.contains(secret), "environment \(name) holds the password")
             }
-            #expect(request.standardInput.map { $0.range(of: Data(w.password.bytes)) == nil } ?? true)
+            // The password travels only on the replay's standard input, a pipe the runner fills
+            // and closes and the wrapper moves to descriptor 3 (`--password-fd 3`): no file holds it.
+            if request.argv.contains("--password-fd") {
+                #expect(request.standardInput == Data(w.password.bytes))
+                #expect(request.argv.contains { $0.hasPrefix("exec 3<&0") })
+            } else {
+                #expect(request.standardInput.map { $0.range(of: Data(w.password.bytes)) == nil } ?? true)
+            }
         }
     }
 }
