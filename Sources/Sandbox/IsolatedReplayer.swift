@@ -161,7 +161,7 @@ public struct IsolatedReplayer: RestoreReplayer {
             if let reason = FileSystem.unreadableReason(setFolder, uid: identity.uid, gid: identity.gid) {
                 let copyParent = sandbox.appending(component: Self.setCopyFolder)
                 let copy = copyParent.appending(component: setFolder.basename)
-                try FileSystem.copyReadOnly(setFolder, to: copy, parent: copyParent)
+                try FileSystem.copyReadOnly(setFolder, to: copy, parent: copyParent, gid: identity.gid)
                 notes.append(
                     "the set folder is not readable by uid \(identity.uid) (\(reason)): replayed from a read-only copy in \(copy)"
                 )
@@ -483,12 +483,16 @@ enum FileSystem {
         }
     }
 
-    /// Copies `source` to `destination` (inside `parent`, made 0755) and makes the copy read-only
-    /// for everyone: folders 0555, files 0444 (0555 when the original was executable).
-    static func copyReadOnly(_ source: AbsolutePath, to destination: AbsolutePath, parent: AbsolutePath) throws {
+    /// Copies `source` to `destination` (inside `parent`, made 0711) and makes the copy read-only
+    /// and private to the replay: group `gid` (the replay's), owner unchanged (root), folders
+    /// 0550, files 0440 (0550 when the original was executable), nothing for other users, as the
+    /// set itself is private (issue 11).
+    static func copyReadOnly(
+        _ source: AbsolutePath, to destination: AbsolutePath, parent: AbsolutePath, gid: UInt32
+    ) throws {
         do {
             try FileManager.default.createDirectory(atPath: parent.pathString, withIntermediateDirectories: true)
-            chmod(parent.pathString, 0o755)
+            chmod(parent.pathString, 0o711)
             if FileManager.default.fileExists(atPath: destination.pathString) {
                 // A copy from an earlier replay in the same sandbox: replace it.
                 RestoreSandbox.makeWritable(destination)
@@ -509,9 +513,11 @@ enum FileSystem {
                 for name in (try? FileManager.default.contentsOfDirectory(atPath: current.pathString)) ?? [] {
                     pending.append(current.appending(component: name))
                 }
-                chmod(current.pathString, 0o555)
+                lchown(current.pathString, UInt32.max, gid)
+                chmod(current.pathString, 0o550)
             case S_IFREG:
-                chmod(current.pathString, (info.st_mode & 0o111) != 0 ? 0o555 : 0o444)
+                lchown(current.pathString, UInt32.max, gid)
+                chmod(current.pathString, (info.st_mode & 0o111) != 0 ? 0o550 : 0o440)
             default:
                 continue
             }

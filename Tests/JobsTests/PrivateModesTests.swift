@@ -65,5 +65,16 @@ import Testing
             #expect(Self.mode(newRoot + "/" + file.path) == file.mode & 0o7777, "\(file.path)")
         }
         #expect(Self.mode(newRoot + "/tools-run.sh") == 0o750)
+
+        // As root the replay runs as another uid, which cannot read the private set: it reads a
+        // copy in the sandbox, which no other user can read either.
+        if geteuid() == 0 {
+            let copy = sandbox + "/set/" + (set as NSString).lastPathComponent
+            #expect(Self.mode(copy) == 0o550, "\(copy)")
+            for relative in (FileManager.default.enumerator(atPath: copy)?.allObjects as? [String]) ?? [] {
+                let mode = Self.mode(copy + "/" + relative) ?? 0o777
+                #expect(mode & 0o007 == 0, "\(relative): \(String(mode, radix: 8))")
+            }
+        }
     }
 }
