@@ -127,11 +127,14 @@ public struct BackupEngine: Sendable {
             // The keyed checksum covers every other field: set it last.
             if let keys { try manifest.applyHMAC(key: keys.hmacKey, salt: keys.hmacSalt) }
             await phaseHook?(.beforeManifest)
+            // Private to the user, as restic and borg make theirs (a chmod keeps size and inode).
+            SetPermissions.makePrivate(partial, script: manifest.restoreScript)
             try seal.verify(folder: partial, manifest: manifest, stage: "before the manifest was written")
             // Every artifact is on disk before the manifest says the set exists, and the rename
             // is on disk before the history says so (see Durability).
             try await Durability.syncTree(partial)
-            try AtomicFile.write(try manifest.encodedForDisk(), to: "\(partial)/\(Manifest.fileName)")
+            try AtomicFile.write(
+                try manifest.encodedForDisk(), to: "\(partial)/\(Manifest.fileName)", mode: SetPermissions.file)
             await phaseHook?(.beforeRename)
             try seal.verify(folder: partial, manifest: manifest, stage: "before the rename")
             do {
@@ -338,10 +341,10 @@ public struct BackupEngine: Sendable {
 
         // The restore script, then SHA256SUMS over every artifact.
         let scriptPath = "\(partial)/\(manifest.restoreScript)"
-        let script = try HashingFileWriter(path: scriptPath, mode: 0o755, log: log)
+        let script = try HashingFileWriter(path: scriptPath, mode: SetPermissions.script, log: log)
         try script.write(Data(RestoreScript.render(manifest).utf8))
         let (scriptSize, scriptSHA) = try script.finish()
-        chmod(scriptPath, 0o755)
+        chmod(scriptPath, SetPermissions.script)
         manifest.artifacts.append(
             ArtifactRecord(
                 path: manifest.restoreScript, component: .code, kind: .script, size: scriptSize, sha256: scriptSHA))

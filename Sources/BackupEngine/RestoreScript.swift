@@ -21,7 +21,8 @@ import Foundation
 /// when it came in chunks (one piece is the artifact step (1) checked),
 /// then moved into place; (5) LaunchAgents are written to `$HOME/<path>` with the old root and home
 /// rewritten by ``PathRewrite``'s rule in `sed`; (6) shell files; (7) credentials: with
-/// `--password-file F`, `openssl enc -d -aes-256-cbc -pbkdf2 -iter N -md sha256 -pass file:F`
+/// `--password-file F` (or `--password-fd N`, an open descriptor such as the pipe a drill hands
+/// it), `openssl enc -d -aes-256-cbc -pbkdf2 -iter N -md sha256 -pass file:F` (or `fd:N`)
 /// decrypts the vault into a private folder inside the root, tar unpacks it there, and each file
 /// is moved into place with mode 0600 (a wrong password says so and exits 1); without a password
 /// the step is skipped with a message (the vault's HMAC is the verifier's job: checking it here
@@ -31,7 +32,7 @@ import Foundation
 public enum RestoreScript {
     /// Renders the script for `manifest`. Everything the script restores comes from the manifest's
     /// `databases`, `launchAgents` and `files` (component `shell`), and `artifacts` (kind `list`).
-    /// - Returns: the script text (UTF-8), to be stored with mode 0755.
+    /// - Returns: the script text (UTF-8), to be stored with mode 0700 (``SetPermissions``).
     public static func render(_ manifest: Manifest) -> String {
         var s = ShellTemplate.render(template, values: templateValues(manifest))
         s += "\n# (1) every artifact listed in SHA256SUMS\n"
@@ -87,7 +88,7 @@ public enum RestoreScript {
         if manifest.artifact("code.tar.gz") != nil {
             s += "\n# (3) the code archive, extracted beside (4) to (6)\nrd_extract_wait\n"
         }
-        s += "\n# (7) credentials: decrypted with the openssl CLI only when --password-file is given\n"
+        s += "\n# (7) credentials: decrypted with the openssl CLI only when --password-file or --password-fd is given\n"
         s += credentialsStep(manifest)
         s += "\n# (8) dependencies: printed, not installed\n"
         let lists = manifest.artifacts.filter { $0.kind == .list }
@@ -114,7 +115,7 @@ public enum RestoreScript {
         let files = manifest.files.filter { $0.component == .credentials && $0.type == .file }
         guard let vault = manifest.vault, manifest.artifact(vault.artifact) != nil, !files.isEmpty else {
             var s = "rd_say \"credentials: skipped (no vault in this set)\"\n"
-            s += "if [ -n \"$RD_PASSWORD_FILE\" ]; then rd_say \"credentials: --password-file not used\"; fi\n"
+            s += "if [ -n \"$RD_PASS\" ]; then rd_say \"credentials: --password-file not used\"; fi\n"
             return s
         }
         var s = "if rd_credentials_open \(q(vault.artifact)) \(max(1, vault.iterations)); then\n"

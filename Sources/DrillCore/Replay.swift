@@ -15,8 +15,13 @@ public struct ReplayRequest: Sendable, Equatable {
     public var environment: [String: String]
     /// The folder the script starts in.
     public var workingDirectory: AbsolutePath
-    /// Files outside the sandbox the script may read (e.g. a password file).
+    /// Files outside the sandbox the script may read.
     public var extraReadOnly: [AbsolutePath]
+    /// Bytes the script reads on descriptor ``secretDescriptor`` (the vault password, which the
+    /// restore script's `--password-fd 3` hands to `openssl -pass fd:3`), or nil for none. They
+    /// travel through a pipe the replayer fills and closes before the script reads: never a file,
+    /// an argument or a variable. Without it the script has no descriptor 3 from the tool.
+    public var secret: Data?
     public var limits: RestoreDrillConfig.ResourceLimits
     /// Seconds before the whole process tree is killed.
     public var timeout: Double
@@ -30,7 +35,8 @@ public struct ReplayRequest: Sendable, Equatable {
         limits: RestoreDrillConfig.ResourceLimits = .init(),
         timeout: Double = RestoreDrillConfig.SandboxSettings.defaultTimeout,
         outputCap: Int = RestoreDrillConfig.SandboxSettings.defaultOutputCap,
-        isolation: RestoreDrillConfig.IsolationMode = RestoreDrillConfig.SandboxSettings.defaultIsolation
+        isolation: RestoreDrillConfig.IsolationMode = RestoreDrillConfig.SandboxSettings.defaultIsolation,
+        secret: Data? = nil
     ) {
         self.script = script
         self.arguments = arguments
@@ -43,7 +49,12 @@ public struct ReplayRequest: Sendable, Equatable {
         self.timeout = timeout
         self.outputCap = outputCap
         self.isolation = isolation
+        self.secret = secret
     }
+
+    /// The descriptor on which the script reads ``secret``: 3, the first one after standard
+    /// input, output and error.
+    public static let secretDescriptor: Int32 = 3
 }
 
 /// How a replay ended and how it was isolated.

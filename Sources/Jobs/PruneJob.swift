@@ -5,10 +5,11 @@ import Health
 import Reports
 import Retention
 import Vault
+import Verifier
 
 /// `restore-drill prune`: applies the retention policy to the destination, removes what it
 /// decides (only sets this tool made), cleans up stale `.partial-*` folders, old reports and old
-/// kept sandboxes, and records a history event. Runs under the destination's exclusive lock.
+/// kept sandboxes, wipes the secrets killed drills left in their sandboxes, and records a history event. Runs under the destination's exclusive lock.
 public struct PruneJob: Sendable {
     public let config: RestoreDrillConfig
     public let clock: any WallClock
@@ -41,6 +42,10 @@ public struct PruneJob: Sendable {
         public var removedSandboxes: [String]
         /// Folders named like sets that are not valid sets: never touched, listed for a person.
         public var ignored: [String]
+        /// Secrets that drills killed before their end left in their sandboxes (decrypted
+        /// credentials, password copies), wiped: absolute paths (``InterruptedDrills``); empty in
+        /// a dry run.
+        public var wipedSecrets: [String] = []
 
         enum CodingKeys: String, CodingKey {
             case format, decisions, ignored
@@ -50,6 +55,7 @@ public struct PruneJob: Sendable {
             case removedPartials = "removed_partials"
             case removedReports = "removed_reports"
             case removedSandboxes = "removed_sandboxes"
+            case wipedSecrets = "wiped_secrets"
         }
 
         public var text: String {
@@ -57,6 +63,7 @@ public struct PruneJob: Sendable {
             let verb = dryRun ? "would remove" : "removed"
             for p in removedPartials { lines.append("\(verb) unfinished \(p)") }
             for r in removedReports { lines.append("\(verb) report \(r)") }
+            for w in wipedSecrets { lines.append("wiped a secret left by an interrupted drill: \(w)") }
             for s in removedSandboxes { lines.append("\(verb) sandbox \(s)") }
             for i in ignored { lines.append("ignored (not a valid set, never removed): \(i)") }
             lines.append(
@@ -106,6 +113,10 @@ public struct PruneJob: Sendable {
         } else {
             outcome.removedReports =
                 (try? ReportWriter.prune(reportsRoot: config.reports.folder, keep: config.reports.keep)) ?? []
+        }
+        // Secrets in sandboxes of killed drills are overwritten before anything is removed.
+        if !dryRun, let sandboxes = try? AbsolutePath(validating: config.sandbox.folder) {
+            outcome.wipedSecrets = InterruptedDrills.wipeSecrets(in: sandboxes)
         }
         outcome.removedSandboxes = Self.oldSandboxes(in: config.sandbox.folder, now: now)
         if !dryRun {

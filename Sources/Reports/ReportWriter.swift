@@ -8,8 +8,8 @@ public enum ReportWriter {
     public static let fileNames = ["junit.xml", "report.md", "report.json"]
 
     /// Writes `<folder>/{junit.xml,report.md,report.json}`, each atomically (``AtomicFile``,
-    /// mode 0644), creating `folder` and its parents when missing. Existing files of those names
-    /// are replaced.
+    /// mode 0600: reports are private to the user, as the sets are), creating `folder` (mode
+    /// 0700) and its missing parents (0700). Existing files of those names are replaced.
     ///
     /// When `result.reportFolder` is nil, the reports record `folder` as the report folder.
     /// - Parameters:
@@ -30,14 +30,17 @@ public enum ReportWriter {
             json,
         ]
         do {
-            try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+            try FileManager.default.createDirectory(
+                atPath: folder, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+            // An existing folder keeps its mode otherwise; make it private too.
+            chmod(folder, 0o700)
         } catch {
             throw RestoreDrillError.io(path: folder, message: "cannot create the report folder: \(reason(error))")
         }
         var written: [String] = []
         for (name, data) in zip(fileNames, contents) {
             let path = (folder as NSString).appendingPathComponent(name)
-            try AtomicFile.write(data, to: path)
+            try AtomicFile.write(data, to: path, mode: 0o600)
             written.append(path)
         }
         return written

@@ -37,6 +37,11 @@ import Foundation
 /// else `<sandbox>/home` when it exists, else the sandbox), `TMPDIR=<sandbox>/tmp`, `LC_ALL=C`,
 /// then `request.environment`, and ``markVariable`` with a random value for this replay.
 ///
+/// **Secret.** `request.secret` (the vault password of a proven set) is written to the child's
+/// standard input, a pipe the runner closes after it; a tiny `sh -c` wrapper run innermost moves it
+/// to descriptor 3 and gives the script /dev/null as standard input (``secretWrapper``). No file
+/// holds it. Without a secret the argv has no wrapper and the script has no descriptor 3.
+///
 /// **Timeout and output cap.** The runner kills the whole process group at `request.timeout` and
 /// when output passes `request.outputCap` (the outcome keeps the tail). Under bubblewrap the PID
 /// namespace dies with it. Without bubblewrap (on Linux), after the replay, every process of the
@@ -156,7 +161,7 @@ public struct IsolatedReplayer: RestoreReplayer {
             if let reason = FileSystem.unreadableReason(setFolder, uid: identity.uid, gid: identity.gid) {
                 let copyParent = sandbox.appending(component: Self.setCopyFolder)
                 let copy = copyParent.appending(component: setFolder.basename)
-                try FileSystem.copyReadOnly(setFolder, to: copy, parent: copyParent)
+                try FileSystem.copyReadOnly(setFolder, to: copy, parent: copyParent, gid: identity.gid)
                 notes.append(
                     "the set folder is not readable by uid \(identity.uid) (\(reason)): replayed from a read-only copy in \(copy)"
                 )
@@ -199,7 +204,13 @@ public struct IsolatedReplayer: RestoreReplayer {
         let mark = UUID().uuidString
         environment[Self.markVariable] = mark
 
-        let inner = [shell, script.pathString] + arguments
+        var inner = [shell, script.pathString] + arguments
+        if request.secret != nil {
+            // The secret comes on standard input, a pipe the runner fills and closes; this tiny
+            // wrapper (innermost, after prlimit, setpriv and bwrap, which all pass descriptors on)
+            // moves it to descriptor 3 and gives the script /dev/null as its standard input.
+            inner = ["/bin/sh", "-c", Self.secretWrapper, "restore-drill-secret"] + inner
+        }
         let limits = request.limits
         let cpu = max(1, Int(limits.cpu.rounded(.up)))
         var argv: [String]
@@ -240,7 +251,8 @@ public struct IsolatedReplayer: RestoreReplayer {
 
         let processRequest = ProcessRequest(
             executable: argv[0], arguments: Array(argv.dropFirst()), environment: environment,
-            workingDirectory: request.workingDirectory.pathString, standardInput: nil, outputLimit: request.outputCap,
+            workingDirectory: request.workingDirectory.pathString, standardInput: request.secret,
+            outputLimit: request.outputCap,
             timeout: request.timeout)
         let outcome = try await runner.run(processRequest)
 
@@ -317,6 +329,12 @@ public struct IsolatedReplayer: RestoreReplayer {
     /// unreadable extra files: `set` and `readonly`.
     static let setCopyFolder = "set"
     static let readOnlyCopyFolder = "readonly"
+
+    /// The `sh -c` text that moves standard input (the pipe holding ``ReplayRequest/secret``) to
+    /// descriptor ``ReplayRequest/secretDescriptor``, puts /dev/null on standard input, and
+    /// execs its arguments. swift-subprocess closes every descriptor above 2 in the child, so the
+    /// pipe can only arrive as standard input.
+    static let secretWrapper = "exec \(ReplayRequest.secretDescriptor)<&0 </dev/null; exec \"$@\""
 
     /// The variable that marks every process of one replay (a random UUID), so that processes a
     /// replay left behind can be found: `RESTORE_DRILL_REPLAY`.
@@ -465,12 +483,16 @@ enum FileSystem {
         }
     }
 
-    /// Copies `source` to `destination` (inside `parent`, made 0755) and makes the copy read-only
-    /// for everyone: folders 0555, files 0444 (0555 when the original was executable).
-    static func copyReadOnly(_ source: AbsolutePath, to destination: AbsolutePath, parent: AbsolutePath) throws {
+    /// Copies `source` to `destination` (inside `parent`, made 0711) and makes the copy read-only
+    /// and private to the replay: group `gid` (the replay's), owner unchanged (root), folders
+    /// 0550, files 0440 (0550 when the original was executable), nothing for other users, as the
+    /// set itself is private (issue 11).
+    static func copyReadOnly(
+        _ source: AbsolutePath, to destination: AbsolutePath, parent: AbsolutePath, gid: UInt32
+    ) throws {
         do {
             try FileManager.default.createDirectory(atPath: parent.pathString, withIntermediateDirectories: true)
-            chmod(parent.pathString, 0o755)
+            chmod(parent.pathString, 0o711)
             if FileManager.default.fileExists(atPath: destination.pathString) {
                 // A copy from an earlier replay in the same sandbox: replace it.
                 RestoreSandbox.makeWritable(destination)
@@ -491,9 +513,11 @@ enum FileSystem {
                 for name in (try? FileManager.default.contentsOfDirectory(atPath: current.pathString)) ?? [] {
                     pending.append(current.appending(component: name))
                 }
-                chmod(current.pathString, 0o555)
+                lchown(current.pathString, UInt32.max, gid)
+                chmod(current.pathString, 0o550)
             case S_IFREG:
-                chmod(current.pathString, (info.st_mode & 0o111) != 0 ? 0o555 : 0o444)
+                lchown(current.pathString, UInt32.max, gid)
+                chmod(current.pathString, (info.st_mode & 0o111) != 0 ? 0o550 : 0o440)
             default:
                 continue
             }

@@ -9,13 +9,15 @@ import Vault
 /// ``DrillResult`` into ``DrillResult/reportFolder``.
 ///
 /// Steps:
+/// 0. secrets that drills killed before their end left in the sandboxes folder are wiped
+///    (``InterruptedDrills``);
 /// 1. `set.manifest` (a failure stops the drill: every other check is a skip naming why),
 ///    `set.artifacts`, `set.coverage`;
 /// 2. `restore.archives` on every archive before anything is unpacked (a failure stops before
 ///    the replay);
 /// 3. the sandbox `<sandboxes>/<drill-id>/{home,work}`, then the restore script replayed through
 ///    the injected ``RestoreReplayer`` as `<set>/<restore_script> --home H --root R --yes
-///    [--password-file F]` (`restore.script`; its wall time is the RTO);
+///    [--password-fd 3]` (`restore.script`; its wall time is the RTO);
 /// 4. `restore.tree`, `db.integrity`, `launchagents.rewrite`, `launchagents.lint`,
 ///    `credentials.vault` (its tag is verified and the vault decrypted in memory in step 1,
 ///    before anything runs; the restored files are compared after the replay), `rpo`, `rto`;
@@ -26,9 +28,10 @@ import Vault
 /// with ``VaultPassword/fromFile(_:)``, which refuses a file other users can read). **Every set is
 /// hostile until proven**: the restore script is handed a secret only when the manifest HMAC
 /// verified with the password (`set.manifest` passed) and every artifact is intact
-/// (`set.artifacts` passed). Then, and only then, a private copy of the password is written for
-/// the replay (a 0600 file in a 0700 folder, its path after `--password-file`, never the password
-/// on a command line), and wiped as soon as the replay ends. Any other set is replayed with no
+/// (`set.artifacts` passed). Then, and only then, the password is handed to the replay on an
+/// inherited descriptor (`--password-fd 3`: a pipe the replayer fills and closes, read by the
+/// script's `openssl -pass fd:3`; no file on disk, never the password on a command line or in an
+/// environment). Any other set is replayed with no
 /// password file, no descriptor and nothing in its environment; `credentials.vault` is then a
 /// skip naming why (or a failure when the vault itself is wrong), and the drill fails anyway on
 /// the check that withheld the secret. Before the result is returned, every message and evidence
@@ -71,6 +74,11 @@ public struct Drill: Sendable {
             throw RestoreDrillError.setNotFound(setPath.pathString)
         }
         var password = try options.password ?? options.passwordFile.map { try VaultPassword.fromFile($0.pathString) }
+        // Secrets a killed drill left in its sandbox are wiped before this drill makes its own.
+        let wiped = InterruptedDrills.wipeSecrets(in: options.sandboxFolder)
+        if !wiped.isEmpty {
+            progress?("wiped \(wiped.count) secret(s) left by interrupted drills: \(wiped.joined(separator: ", "))")
+        }
         let authenticator = options.authenticator ?? password.map { SetAuthenticator(passwords: [$0]) }
         // After a password change, an older set verifies with one of the previous passwords: the
         // drill then uses that one (for the HMAC, the vault and the replay), and says so.
@@ -274,8 +282,9 @@ public struct Drill: Sendable {
     }
 
     /// Replays the set's script in `sandbox`.
-    /// - Parameter secret: the password to hand the script, only for a proven set: a private copy
-    ///   is written for the replay and wiped when it ends (also when it could not start).
+    /// - Parameter secret: the password to hand the script, only for a proven set: it reaches the
+    ///   script on descriptor 3 (`--password-fd 3`), a pipe the replayer fills and closes; no file
+    ///   holds it.
     func replayScript(
         manifest: Manifest, setFolder: AbsolutePath, sandbox: DrillSandbox, drillID: DrillID, secret: VaultPassword?
     ) async -> Replay {
@@ -288,28 +297,13 @@ public struct Drill: Sendable {
                 treeSkipReason: "the restore script is missing: nothing was restored")
         }
         var arguments = ["--home", sandbox.home.pathString, "--root", sandbox.root.pathString, "--yes"]
-        var extraReadOnly: [AbsolutePath] = []
-        var secretFile: VaultPasswordFile?
-        defer { secretFile?.remove() }
-        if let secret {
-            do {
-                let file = try VaultPasswordFile.temporary(secret)
-                secretFile = file
-                let path = try AbsolutePath(validating: file.path)
-                arguments += ["--password-file", path.pathString]
-                extraReadOnly.append(path)
-            } catch {
-                return Replay(
-                    check: CheckResult(
-                        check: .restoreScript, subject: subject, verdict: .error,
-                        findings: [.scriptPasswordCopyFailed(error)]),
-                    treeSkipReason: "the restore script could not be replayed: \(error)")
-            }
+        if secret != nil {
+            arguments += ["--password-fd", String(ReplayRequest.secretDescriptor)]
         }
         let request = ReplayRequest(
             script: script, arguments: arguments, setFolder: setFolder, sandboxFolder: sandbox.folder,
-            environment: [:], workingDirectory: sandbox.work, extraReadOnly: extraReadOnly, limits: options.limits,
-            timeout: options.timeout, outputCap: options.outputCap, isolation: options.isolation)
+            environment: [:], workingDirectory: sandbox.work, limits: options.limits, timeout: options.timeout,
+            outputCap: options.outputCap, isolation: options.isolation, secret: secret.map { Data($0.bytes) })
         var canaries = CanaryProbe(
             folders: options.canaryFolders, owner: replayer.replayIdentity)
         canaries.plant()
@@ -416,7 +410,8 @@ public struct Drill: Sendable {
         while true {
             do {
                 let sandbox = try DrillSandbox.make(
-                    in: options.sandboxFolder, drillID: id, oldHome: manifest.home, oldRoot: manifest.root)
+                    in: options.sandboxFolder, drillID: id, oldHome: manifest.home, oldRoot: manifest.root,
+                    secretPaths: DrillSandbox.secretPaths(of: manifest))
                 return (sandbox, id)
             } catch RestoreDrillError.alreadyExists(let path, _)
                 where path.hasSuffix(id.description) && id.sequence < 999

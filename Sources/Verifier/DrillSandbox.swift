@@ -17,6 +17,9 @@ struct DrillSandbox {
     let root: AbsolutePath
     /// `<folder>/work`: scratch space for the replay (its `TMPDIR` belongs here).
     let work: AbsolutePath
+    /// The lock on the sandbox's secrets record held while this drill runs (nil when the record
+    /// could not be written): released by the kernel when the drill ends, even by SIGKILL.
+    let lease: SandboxLease?
 
     /// The new root for an old home and root, the manifest's texts (pure).
     static func newRoot(folder: AbsolutePath, oldHome: String, oldRoot: String) -> AbsolutePath {
@@ -34,13 +37,18 @@ struct DrillSandbox {
     /// makes it.
     /// - Throws: ``RestoreDrillError/alreadyExists(path:message:)`` when the folder exists,
     ///   ``RestoreDrillError/io(path:message:)`` when it cannot be made.
-    static func make(in sandboxes: AbsolutePath, drillID: DrillID, oldHome: String, oldRoot: String) throws
-        -> DrillSandbox
-    {
+    /// - Parameter secretPaths: where the replay may restore secrets (the credential files, as
+    ///   `home`/`root` and a relative path), written to the sandbox's secrets record so that a
+    ///   later drill or prune can wipe them if this drill is killed (``InterruptedDrills``).
+    static func make(
+        in sandboxes: AbsolutePath, drillID: DrillID, oldHome: String, oldRoot: String,
+        secretPaths: [(base: PathBase, path: String)] = []
+    ) throws -> DrillSandbox {
         let made = try RestoreSandbox.create(in: sandboxes, drillID: drillID)
+        let root = newRoot(folder: made.path, oldHome: oldHome, oldRoot: oldRoot)
         return DrillSandbox(
-            sandbox: made, folder: made.path, home: made.home,
-            root: newRoot(folder: made.path, oldHome: oldHome, oldRoot: oldRoot), work: made.work)
+            sandbox: made, folder: made.path, home: made.home, root: root, work: made.work,
+            lease: SandboxLease.take(sandbox: made.path, root: root, secrets: secretPaths))
     }
 
     /// Removes the whole sandbox (only a folder ``RestoreSandbox`` marked as its own).
@@ -62,6 +70,12 @@ struct DrillSandbox {
             (try? RelativePath(validatingBeneath: file.path)).map { (file.base == .root ? root : home).appending($0) }
         }
         try? sandbox.wipe(paths: paths.filter { FileFacts.of($0.pathString) != nil })
+    }
+
+    /// The credential files of `manifest`, as ``make(in:drillID:oldHome:oldRoot:secretPaths:)``
+    /// takes them.
+    static func secretPaths(of manifest: Manifest) -> [(base: PathBase, path: String)] {
+        manifest.files.filter { $0.component == .credentials }.map { ($0.base, $0.path) }
     }
 }
 
@@ -96,5 +110,160 @@ struct CanaryProbe {
         let changes = planted.flatMap { $0.verify() }
         for c in planted { try? c.remove() }
         return (changes, unplanted.map { "no canary could be planted in \($0)" })
+    }
+}
+
+/// The lock and record that let a later run tell a killed drill's sandbox from a running one.
+///
+/// The record `<sandbox>/.restore-drill-secrets` (mode 0600) lists, one per line, where secrets
+/// can land in the sandbox, as paths relative to it: `root <path>` (the new root, where the restore
+/// script decrypts the vault into `.restore-drill-credentials-<pid>`) and `secret <path>` (one
+/// restored credential file). The drill holds an exclusive `flock(2)` on it while it runs; the
+/// kernel drops the lock when the drill's process ends, however it ends.
+final class SandboxLease: @unchecked Sendable {
+    /// The record's name inside the sandbox: `.restore-drill-secrets`.
+    static let recordName = ".restore-drill-secrets"
+    private let descriptor: Int32
+
+    private init(descriptor: Int32) { self.descriptor = descriptor }
+    deinit { close(descriptor) }
+
+    /// Writes the record and locks it; nil when it cannot (the drill runs on: only the sweep of a
+    /// later run loses this sandbox's list).
+    static func take(sandbox: AbsolutePath, root: AbsolutePath, secrets: [(base: PathBase, path: String)])
+        -> SandboxLease?
+    {
+        let path = sandbox.appending(component: recordName).pathString
+        let fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { return nil }
+        guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
+            close(fd)
+            return nil
+        }
+        let home = sandbox.appending(component: "home")
+        var lines: [String] = []
+        if let inside = root.relative(to: sandbox) { lines.append("root \(inside)") }
+        for secret in secrets {
+            guard let relative = try? RelativePath(validatingBeneath: secret.path),
+                !secret.path.contains("\n"),
+                let inside = (secret.base == .root ? root : home).appending(relative).relative(to: sandbox)
+            else { continue }
+            lines.append("secret \(inside)")
+        }
+        let text = Array((lines.joined(separator: "\n") + "\n").utf8)
+        _ = text.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+        fchmod(fd, 0o600)
+        return SandboxLease(descriptor: fd)
+    }
+}
+
+/// Wipes the secrets that drills killed before their end left in their sandboxes (issue 11,
+/// "Secrets and permissions at rest"); every drill and every prune runs it first.
+///
+/// A sandbox under the sandboxes folder (a folder named by a drill id holding the sandbox marker)
+/// counts as interrupted when its secrets record (``SandboxLease``) is not locked by a running drill.
+/// Wiped (overwritten with zeros, then removed; links removed, never followed; nothing outside
+/// the sandbox): the credential files the record lists, the `.restore-drill-credentials-*` folders
+/// in the new root it names (the decrypted vault), and the `readonly` folder (copies of files a
+/// replay running as another uid could not read, such as the password file earlier versions handed
+/// the script). The record stays; a sandbox already wiped (a failed drill that ended normally wiped
+/// its own) costs a few `lstat` calls. Password copies earlier versions wrote to the temporary
+/// folder (`restore-drill-password.*` folders of this uid holding only a file `password`) are wiped
+/// too. The rest of an interrupted sandbox stays for forensics until prune removes it with the
+/// other kept sandboxes.
+public enum InterruptedDrills {
+    /// Wipes the secrets of every interrupted drill's sandbox in `sandboxes`.
+    /// - Parameter sandboxes: the sandboxes folder (`sandbox.folder`); missing is nothing to do.
+    /// - Returns: the absolute paths wiped (sandbox files and folders, then temporary password
+    ///   folders), sorted; empty when there was nothing to wipe. Never throws: a path that
+    ///   cannot be wiped is left and tried again by the next run.
+    public static func wipeSecrets(in sandboxes: AbsolutePath) -> [String] {
+        var wiped: [String] = []
+        let base = sandboxes.resolvingSymlinks()
+        for name in ((try? FileManager.default.contentsOfDirectory(atPath: base.pathString)) ?? []).sorted() {
+            guard let id = DrillID(name) else { continue }
+            let sandbox = RestoreSandbox(folder: base, drillID: id)
+            guard FileFacts.of(sandbox.path.appending(component: RestoreSandbox.markerName).pathString)?.type == .file
+            else { continue }
+            wiped += wipeIfInterrupted(sandbox)
+        }
+        wiped += wipeTemporaryPasswordCopies()
+        return wiped
+    }
+
+    /// The secrets of one sandbox, when no running drill holds its record.
+    static func wipeIfInterrupted(_ sandbox: RestoreSandbox) -> [String] {
+        let record = sandbox.path.appending(component: SandboxLease.recordName)
+        let fd = open(record.pathString, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
+        // No record: a sandbox of an earlier version; only its `readonly` copies are known.
+        guard fd >= 0 else { return wipe(sandbox, lines: []) }
+        // Held until the wipe is done, so a drill cannot start on the same record meanwhile.
+        defer { close(fd) }
+        // A running drill holds it: not interrupted.
+        guard flock(fd, LOCK_EX | LOCK_NB) == 0 else { return [] }
+        var data = Data()
+        var buffer = [UInt8](repeating: 0, count: 64 << 10)
+        while data.count < 1 << 20 {
+            let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if n <= 0 { break }
+            data.append(contentsOf: buffer[0..<n])
+        }
+        return wipe(sandbox, lines: String(decoding: data, as: UTF8.self).split(separator: "\n"))
+    }
+
+    private static func wipe(_ sandbox: RestoreSandbox, lines: [Substring]) -> [String] {
+        var candidates: [AbsolutePath] = [sandbox.path.appending(component: "readonly")]
+        for line in lines {
+            let parts = line.split(separator: " ", maxSplits: 1)
+            guard parts.count == 2, let relative = try? RelativePath(validatingBeneath: String(parts[1])) else {
+                continue
+            }
+            let path = sandbox.path.appending(relative)
+            switch parts[0] {
+            case "secret":
+                candidates.append(path)
+            case "root":
+                for name in (try? FileManager.default.contentsOfDirectory(atPath: path.pathString)) ?? []
+                where name.hasPrefix(".restore-drill-credentials-") {
+                    candidates.append(path.appending(component: name))
+                }
+            default:
+                continue
+            }
+        }
+        let present = candidates.filter { FileFacts.of($0.pathString) != nil }
+        guard !present.isEmpty else { return [] }
+        try? sandbox.wipe(paths: present)
+        return present.filter { FileFacts.of($0.pathString) == nil }.map(\.pathString).sorted()
+    }
+
+    /// `restore-drill-password.*` folders of this uid in the temporary folder, each holding only
+    /// the file `password` (what earlier versions wrote for a replay), wiped and removed.
+    static func wipeTemporaryPasswordCopies() -> [String] {
+        let temporary = NSTemporaryDirectory()
+        var wiped: [String] = []
+        for name in ((try? FileManager.default.contentsOfDirectory(atPath: temporary)) ?? []).sorted()
+        where name.hasPrefix("restore-drill-password.") {
+            let folder = (temporary as NSString).appendingPathComponent(name)
+            var info = stat()
+            guard lstat(folder, &info) == 0, (info.st_mode & S_IFMT) == S_IFDIR, info.st_uid == getuid(),
+                let names = try? FileManager.default.contentsOfDirectory(atPath: folder),
+                names.allSatisfy({ $0 == "password" })
+            else { continue }
+            let file = (folder as NSString).appendingPathComponent("password")
+            var fileInfo = stat()
+            if lstat(file, &fileInfo) == 0, (fileInfo.st_mode & S_IFMT) == S_IFREG {
+                let fd = open(file, O_WRONLY | O_NOFOLLOW | O_CLOEXEC)
+                if fd >= 0 {
+                    let zeros = [UInt8](repeating: 0, count: Int(fileInfo.st_size))
+                    _ = zeros.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+                    fsync(fd)
+                    close(fd)
+                }
+            }
+            unlink(file)
+            if rmdir(folder) == 0 { wiped.append(folder) }
+        }
+        return wiped
     }
 }

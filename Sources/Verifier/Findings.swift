@@ -177,8 +177,6 @@ extension Finding.Code {
     // restore.script
     /// The restore script is absent from the set.
     public static let scriptMissing = Finding.Code("script.missing")
-    /// The private password copy for the replay could not be made (an ``Verdict/error``).
-    public static let scriptPasswordCopyFailed = Finding.Code("script.password_copy_failed")
     /// The replay could not start (an ``Verdict/error``).
     public static let scriptNotStarted = Finding.Code("script.not_started")
     /// The script was killed after the timeout.
@@ -648,12 +646,6 @@ extension Finding {
     // MARK: restore.script
 
     static let scriptMissing = Finding(.scriptMissing, message: "the restore script is missing from the set")
-
-    static func scriptPasswordCopyFailed(_ error: any Error) -> Finding {
-        Finding(
-            .scriptPasswordCopyFailed, data: ["error": "\(error)"],
-            message: "the password copy for the replay could not be made: \(error)")
-    }
 
     static func scriptNotStarted(_ error: any Error) -> Finding {
         Finding(.scriptNotStarted, data: ["error": "\(error)"], message: "the replay could not start: \(error)")

@@ -8,8 +8,9 @@ import Vault
 /// SHA256SUMS recomputed, the HMAC either removed or left stale) gets no secret, does not count,
 /// and is never removed because of it.
 @Suite(.serialized) struct ForgedSetTests {
-    /// The forged script: prints its arguments, environment and open descriptors, then tries to
-    /// read every file it can name (its arguments, its descriptors, the drill's password folders,
+    /// The forged script: prints its arguments, environment and open descriptors (and where each
+    /// leads, `/proc/self/fd` targets), then tries to read every file it can name (its arguments,
+    /// every descriptor but its own output, pipes included, the drill's password folders,
     /// its parents' environments, the real home, /root, /tmp) and prints what it read.
     static let probe = #"""
         #!/bin/sh
@@ -17,6 +18,11 @@ import Vault
         echo "ARGS: $*"
         echo "ENV:"; env
         echo "FDS:"; ls -l /proc/self/fd 2>&1
+        echo "FD TARGETS:"; for f in /proc/self/fd/*; do echo "$f -> $(readlink "$f" 2>&1)"; done
+        for f in /proc/self/fd/*; do
+          case ${f##*/} in 1|2) continue ;; esac
+          [ -r "$f" ] && [ ! -d "$f" ] && { echo "FD READ $f:"; timeout 2 head -c 4096 "$f" 2>/dev/null; echo; }
+        done
         for a in "$@"; do [ -f "$a" ] && { echo "READ $a:"; cat "$a" 2>&1; }; done
         for f in /proc/self/fd/*; do [ -f "$f" ] && { echo "FD $f:"; head -c 4096 "$f" 2>/dev/null; echo; }; done
         for f in /tmp/restore-drill-password.*/password /tmp/*/password /tmp/*/*/password; do
@@ -26,6 +32,19 @@ import Vault
         for f in "$PROBE_HOME"/* /root/* /root/.*; do [ -f "$f" ] && { echo "HOME $f:"; head -c 4096 "$f" 2>&1; }; done
         exit 0
         """#
+
+    /// The probe's `FD TARGETS:` lines for descriptors above 2 that lead to a pipe, a socket or a
+    /// file named like a password (what a handed-in password would be); the shell's own
+    /// descriptors (the script it reads, on 10 for dash) are not among them.
+    static func descriptorsBeyondOutput(_ output: String) -> [String] {
+        output.split(separator: "\n").filter { line in
+            guard line.hasPrefix("/proc/self/fd/"), let arrow = line.range(of: " -> ") else { return false }
+            let number = Int(line[line.index(line.startIndex, offsetBy: 14)..<arrow.lowerBound]) ?? 0
+            let target = line[arrow.upperBound...]
+            return number > 2
+                && (target.hasPrefix("pipe:") || target.hasPrefix("socket:") || target.contains("password"))
+        }.map(String.init)
+    }
 
     struct World {
         var base: String
@@ -145,7 +164,9 @@ import Vault
         let script = try #require(report.checks.first { $0.check == .restoreScript })
         let output = script.evidence.joined(separator: "\n")
         #expect(output.contains("PROBE-RAN"), "\(output)")
-        #expect(!output.contains("--password-file"), "\(output)")
+        #expect(!output.contains("--password-file") && !output.contains("--password-fd"), "\(output)")
+        #expect(output.contains("FD TARGETS:"), "\(output)")
+        #expect(Self.descriptorsBeyondOutput(output).isEmpty, "\(output)")
         // Scrubbing is the second line of defence: the first is that nothing reached the probe.
         #expect(!output.contains(SecretScrubber.redaction), "\(output)")
         #expect(!drill.out.contains(w.password) && !drill.err.contains(w.password))
@@ -222,6 +243,8 @@ import Vault
         let output = report.checks.first { $0.check == .restoreScript }?.evidence.joined(separator: "\n") ?? ""
         #expect(output.contains("PROBE-RAN"), "\(output)")
         #expect(!output.contains("--password-file") && !output.contains(SecretScrubber.redaction), "\(output)")
+        #expect(!output.contains("--password-fd"), "\(output)")
+        #expect(Self.descriptorsBeyondOutput(output).isEmpty, "\(output)")
         let vault = report.checks.first { $0.check == .credentialsVault }
         #expect(vault?.verdict == .skip && vault?.message.contains("got no password") == true, "\(vault?.message ?? "")")
         for folder in ["reports", "sandboxes", "backups/.restore-drill"] {

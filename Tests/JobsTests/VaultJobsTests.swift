@@ -2,6 +2,7 @@ import DrillCore
 import Foundation
 import Jobs
 import Sandbox
+import TestSupport
 import Testing
 import Vault
 
@@ -160,6 +161,39 @@ import Vault
         }
     }
 
+    /// The restore script run by hand with `--password-fd N`: the password comes on a pipe (here
+    /// standard input moved to descriptor 3, as the drill's wrapper does), the credentials are
+    /// restored, and a descriptor that is no number or given with `--password-file` is refused.
+    @Test func theRestoreScriptReadsThePasswordFromAnInheritedDescriptor() async throws {
+        let w = try VaultWorkspace()
+        defer { w.remove() }
+        let backup = try await w.backup()
+        let script = backup.setPath + "/" + backup.manifest.restoreScript
+        let target = w.base + "/by-hand"
+        let wrapper = "exec 3<&0 </dev/null; exec /bin/sh \"$@\""
+        let targets = ["--home", target + "/home", "--root", target + "/root", "--yes"]
+        let run = try runTool(
+            "/bin/sh", ["-c", wrapper, "wrap", script] + targets + ["--password-fd", "3"],
+            standardInput: Data(w.password.bytes), mergingError: true)
+        #expect(run.status == 0, "\(run.output)")
+        #expect(run.output.contains("credentials: restored 2 files (mode 0600)"), "\(run.output)")
+        #expect(!run.output.contains(String(decoding: w.password.bytes, as: UTF8.self)))
+        let restored = regularFiles(under: target).filter { $0.contains("/credentials/") }
+        #expect(restored.count == 2, "\(restored)")
+        let originals = Set(try w.credentialFiles().values)
+        for file in restored { #expect(originals.contains(FileManager.default.contents(atPath: file) ?? Data())) }
+
+        let notANumber = try runTool(
+            "/bin/sh", [script, "--home", target + "/h2", "--root", target + "/r2", "--yes", "--password-fd", "3x"],
+            mergingError: true)
+        #expect(notANumber.status == 1 && notANumber.output.contains("not a descriptor number"), "\(notANumber.output)")
+        let bothFlags = ["--password-fd", "3", "--password-file", w.passwordFile]
+        let both = try runTool(
+            "/bin/sh", [script, "--home", target + "/h3", "--root", target + "/r3", "--yes"] + bothFlags,
+            mergingError: true)
+        #expect(both.status == 1 && both.output.contains("not both"), "\(both.output)")
+    }
+
     @Test func noRecordedArgvOrEnvironmentHoldsThePassword() async throws {
         let w = try VaultWorkspace()
         defer { w.remove() }
@@ -177,13 +211,21 @@ import Vault
         let secret = String(decoding: w.password.bytes, as: UTF8.self)
         let requests = recording.recorded
         #expect(requests.contains { $0.argv.contains("/bin/cat") })
-        #expect(requests.contains { $0.argv.contains("--password-file") })
+        #expect(requests.contains { $0.argv.contains("--password-fd") })
+        #expect(!requests.contains { $0.argv.contains("--password-file") })
         for request in requests {
             #expect(!request.argv.contains { $0.contains(secret) }, "argv holds the password: \(request.executable)")
             for (name, value) in request.environment ?? [:] {
                 #expect(!value.contains(secret) && !name.contains(secret), "environment \(name) holds the password")
             }
-            #expect(request.standardInput.map { $0.range(of: Data(w.password.bytes)) == nil } ?? true)
+            // The password travels only on the replay's standard input, a pipe the runner fills
+            // and closes and the wrapper moves to descriptor 3 (`--password-fd 3`): no file holds it.
+            if request.argv.contains("--password-fd") {
+                #expect(request.standardInput == Data(w.password.bytes))
+                #expect(request.argv.contains { $0.hasPrefix("exec 3<&0") })
+            } else {
+                #expect(request.standardInput.map { $0.range(of: Data(w.password.bytes)) == nil } ?? true)
+            }
         }
     }
 }

@@ -470,14 +470,18 @@ struct IsolatedReplayerTests {
         #expect(restored == "payload from the set\n")
         #expect(currentMode(fixture.set) == 0o700)
 
-        // A second replay in the same sandbox replaces the copy, which stays root's and read-only.
+        // A second replay in the same sandbox replaces the copy, which stays root's and read-only,
+        // readable by the replay's group only (issue 11: a copy of a private set is private too).
         let again = try await fixture.replay(
             "cat \"$(dirname \"$0\")/data.txt\" > \"$4/again.txt\" || exit 3\n", isolation: testedModes[0])
         #expect(again.process.exitCode == 0, "\(String(decoding: again.process.tail, as: UTF8.self))")
         let copy = (fixture.sandbox.path.pathString as NSString).appendingPathComponent(
             "set/full_20250101_000000/data.txt")
         var info = stat()
-        #expect(lstat(copy, &info) == 0 && info.st_uid == 0 && info.st_mode & 0o7777 == 0o444)
+        #expect(lstat(copy, &info) == 0 && info.st_uid == 0 && info.st_mode & 0o7777 == 0o440)
+        #expect(info.st_gid == 65534)
+        var folder = stat()
+        #expect(lstat((copy as NSString).deletingLastPathComponent, &folder) == 0 && folder.st_mode & 0o7777 == 0o550)
     }
 
     @Test func bubblewrapRequiredButMissingIsAnErrorAndAutoFallsBack() async throws {

@@ -2,10 +2,11 @@
 # restore_maia.sh: restores backup set full_20251020_175019 (restore-drill/backup-set format 1),
 # made by restore-drill 9.9.9-golden on bld-host.example.
 #
-# Usage: sh restore_maia.sh --home DIR --root DIR [--password-file F] [--yes] [--force]
+# Usage: sh restore_maia.sh --home DIR --root DIR [--password-file F | --password-fd N] [--yes] [--force]
 #   --home DIR          the new home: LaunchAgents and shell files go here
 #   --root DIR          the new project root: code.tar.gz and databases go here
 #   --password-file F   the vault password: credentials are restored only with it
+#   --password-fd N     the vault password, read from open descriptor N instead of a file
 #   --yes               do not ask for confirmation (needed when not on a terminal)
 #   --force             restore into a home or root that is not empty
 #
@@ -23,7 +24,7 @@ RD_SCRIPT_NAME='restore_maia.sh'
 rd_say() { printf 'restore: %s\n' "$*"; }
 rd_fail() { printf 'restore: FAILED: %s\n' "$*" >&2; exit 1; }
 rd_usage() {
-    printf '%s\n' "usage: sh $RD_SCRIPT_NAME --home DIR --root DIR [--password-file F] [--yes] [--force]"
+    printf '%s\n' "usage: sh $RD_SCRIPT_NAME --home DIR --root DIR [--password-file F | --password-fd N] [--yes] [--force]"
 }
 
 RD_TMP= RD_CRED_TMP= RD_TAR_PID= RD_READER_FAILED=
@@ -41,7 +42,7 @@ trap 'exit 143' TERM
 trap 'exit 129' HUP
 trap 'exit 141' PIPE
 
-RD_HOME_ARG= RD_ROOT_ARG= RD_PASSWORD_FILE= RD_YES=0 RD_FORCE=0
+RD_HOME_ARG= RD_ROOT_ARG= RD_PASSWORD_FILE= RD_PASSWORD_FD= RD_YES=0 RD_FORCE=0
 while [ $# -gt 0 ]; do
     case $1 in
         --home) [ $# -ge 2 ] || rd_fail "--home needs a folder"; RD_HOME_ARG=$2; shift 2 ;;
@@ -50,6 +51,8 @@ while [ $# -gt 0 ]; do
         --root=*) RD_ROOT_ARG=${1#--root=}; shift ;;
         --password-file) [ $# -ge 2 ] || rd_fail "--password-file needs a file"; RD_PASSWORD_FILE=$2; shift 2 ;;
         --password-file=*) RD_PASSWORD_FILE=${1#--password-file=}; shift ;;
+        --password-fd) [ $# -ge 2 ] || rd_fail "--password-fd needs a descriptor"; RD_PASSWORD_FD=$2; shift 2 ;;
+        --password-fd=*) RD_PASSWORD_FD=${1#--password-fd=}; shift ;;
         --yes|-y) RD_YES=1; shift ;;
         --force) RD_FORCE=1; shift ;;
         -h|--help) rd_usage; exit 0 ;;
@@ -67,6 +70,17 @@ for rd_arg in "$RD_HOME_ARG" "$RD_ROOT_ARG"; do
 done
 if [ -n "$RD_PASSWORD_FILE" ] && [ ! -r "$RD_PASSWORD_FILE" ]; then
     rd_fail "--password-file $RD_PASSWORD_FILE: not readable"
+fi
+# RD_PASS: openssl's -pass source (file:F or fd:N), empty without a password.
+RD_PASS=
+if [ -n "$RD_PASSWORD_FD" ]; then
+    [ -z "$RD_PASSWORD_FILE" ] || rd_fail "give --password-file or --password-fd, not both"
+    case $RD_PASSWORD_FD in
+        *[!0-9]*) rd_fail "--password-fd $RD_PASSWORD_FD: not a descriptor number" ;;
+    esac
+    RD_PASS=fd:$RD_PASSWORD_FD
+elif [ -n "$RD_PASSWORD_FILE" ]; then
+    RD_PASS=file:$RD_PASSWORD_FILE
 fi
 
 # The set folder is the folder holding this script.
@@ -374,10 +388,11 @@ rd_restore_agent() {
 }
 
 # (7) rd_credentials_open VAULT ITERATIONS: decrypts the vault with the openssl CLI (the
-# password is read from the file, never from the command line) into a private folder inside
-# the root, then unpacks it there. Returns 1 (credentials skipped) without --password-file.
+# password is read from the file or the descriptor, never from the command line) into a private
+# folder inside the root, then unpacks it there. Returns 1 (credentials skipped) without
+# --password-file or --password-fd.
 rd_credentials_open() {
-    if [ -z "$RD_PASSWORD_FILE" ]; then
+    if [ -z "$RD_PASS" ]; then
         rd_say "credentials: skipped (no --password-file)"
         return 1
     fi
@@ -385,7 +400,7 @@ rd_credentials_open() {
     RD_CRED_TMP=$RD_ROOT/.restore-drill-credentials-$$
     (umask 077 && mkdir "$RD_CRED_TMP" "$RD_CRED_TMP/files") || rd_fail "credentials: cannot create $RD_CRED_TMP"
     rd_say "credentials: decrypting $1 (PBKDF2-HMAC-SHA256, $2 iterations)"
-    if ! (umask 077 && openssl enc -d -aes-256-cbc -pbkdf2 -iter "$2" -md sha256 -pass "file:$RD_PASSWORD_FILE" \
+    if ! (umask 077 && openssl enc -d -aes-256-cbc -pbkdf2 -iter "$2" -md sha256 -pass "$RD_PASS" \
         -in "$RD_SET/$1" -out "$RD_CRED_TMP/vault.tar") 2>/dev/null; then
         rd_fail "credentials: wrong password or damaged vault ($1 does not decrypt)"
     fi
@@ -458,7 +473,7 @@ rd_restore_file 'shell/file-2' '.config/odd	name/it'\''s' 600
 # (3) the code archive, extracted beside (4) to (6)
 rd_extract_wait
 
-# (7) credentials: decrypted with the openssl CLI only when --password-file is given
+# (7) credentials: decrypted with the openssl CLI only when --password-file or --password-fd is given
 if rd_credentials_open 'credentials.vault' 600000; then
     rd_restore_credential root 'claude/data/credentials/token.json'
     rd_restore_credential home '.config/maia/api.key'
