@@ -125,7 +125,8 @@ let package = Package(
         .testTarget(name: "DestinationTests", dependencies: ["Destination", "DrillCore"], swiftSettings: strict),
         .testTarget(name: "VaultTests", dependencies: ["Vault", "DrillCore", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "ArchiveTests", dependencies: ["Archive", "CArchive", "TestSupport"], swiftSettings: strict),
-        .testTarget(name: "SandboxTests", dependencies: ["Sandbox", "DrillCore"], swiftSettings: strict),
+        .testTarget(
+            name: "SandboxTests", dependencies: ["Sandbox", "DrillCore", "TestSupport"], swiftSettings: strict),
         .testTarget(
             name: "BackupEngineTests",
             dependencies: ["BackupEngine", "DrillCore", "Destination", "Vault", "CSQLite", "TestSupport"],

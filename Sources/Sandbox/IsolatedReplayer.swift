@@ -12,13 +12,20 @@ import Foundation
 ///
 /// **Isolation.** `sandbox.isolation: bubblewrap` requires `bwrap` (an error when missing or
 /// not working); `none` never uses it; `auto` uses it when `bwrap` is on the tool path and a probe
-/// (`bwrap --unshare-all --ro-bind / / true`, run once per replayer as the replay's uid) succeeds,
-/// else runs with `isolation: none` and says why in the notes. Under bubblewrap the script sees:
-/// no network and its own PID, IPC and UTS namespaces (`--unshare-all`), a read-only system
-/// (`--ro-bind / /`), a private, read-only `/tmp` (`--tmpfs /tmp` placed before the sandbox bind
-/// because sandboxes may live under /tmp, then `--remount-ro /tmp`), the sandbox read-write, the set folder and `extraReadOnly`
-/// read-only, an environment it was given (`--clearenv --setenv`), its own session
-/// (`--new-session`), and death with its parent (`--die-with-parent`).
+/// (`bwrap --unshare-all`, the system binds, `--size … --tmpfs /tmp true`, run once per replayer
+/// as the replay's uid) succeeds, else runs with `isolation: none` and says why in the notes.
+/// Under bubblewrap the script sees nothing of the host but: the system's programs and libraries
+/// read-only (``systemFolders``), a minimal `/etc` (``writeReplayEtc(in:identity:)``: generated
+/// `passwd`, `group`, `nsswitch.conf`, and ``hostEtcFiles``, each bound on its own), its own `/dev`
+/// (`--dev`) and `/proc` (`--proc`), a `/dev/shm` of ``sharedMemoryCap`` bytes, a private,
+/// read-only `/tmp` (`--tmpfs /tmp` placed before the sandbox bind because sandboxes may live
+/// under /tmp, then `--remount-ro /tmp`), the sandbox read-write, the set folder and
+/// `extraReadOnly` read-only (bound at their real paths, so nothing else of a folder they live in
+/// is seen), with bubblewrap's own root and `/dev` remounted read-only. No `/home`, `/root`,
+/// `/var`, `/run` (so no daemon's unix socket), `/srv`, `/mnt`, `/media`, other sandboxes or other
+/// sets. Also: no network and its own PID, IPC and UTS namespaces (`--unshare-all`), an
+/// environment it was given (`--clearenv --setenv`), its own session (`--new-session`), and death
+/// with its parent (`--die-with-parent`).
 ///
 /// **Limits.** `request.limits` through util-linux `prlimit --cpu=N:N --as=B:B --fsize=B:B
 /// --nofile=N:N --nproc=N:N --` (soft = hard, so CPU exhaustion is SIGKILL); on macOS through
@@ -26,8 +33,9 @@ import Foundation
 ///
 /// **Unprivileged uid.** When the tool runs as root, the script runs as ``unprivilegedUID`` /
 /// ``unprivilegedGID`` (default 65534, `nobody`) via `setpriv --reuid --regid --clear-groups`,
-/// because process limits do not bind root. The sandbox's contents are given to that uid (the
-/// sandbox folder itself stays root's, mode 0711, so its marker file stays out of reach). A set
+/// because process limits do not bind root. The sandbox folder (mode 0700 in every case) and its
+/// contents are given to that uid for the replay and the folder taken back by root after it; the
+/// marker file stays root's and is put back as it was if the replay removed or changed it. A set
 /// folder the uid cannot read is copied read-only to `<sandbox>/set/<name>` and replayed from the
 /// copy; an unreadable `extraReadOnly` file is copied (mode 0400, owned by the uid) to
 /// `<sandbox>/readonly/` and wiped after the replay; arguments naming them are rewritten. Both
@@ -145,17 +153,23 @@ public struct IsolatedReplayer: RestoreReplayer {
         var arguments = request.arguments
         var readOnly: [AbsolutePath] = []  // extra paths bound read-only under bubblewrap
         var wipeAfter: [AbsolutePath] = []
+        var marker: Data?
+        chmod(sandbox.pathString, 0o700)
         if let identity {
             if let blocker = FileSystem.firstUntraversable(above: sandbox, uid: identity.uid, gid: identity.gid) {
                 throw RestoreDrillError.runtime(
                     "the sandbox \(sandbox) cannot be reached by uid \(identity.uid): \(blocker) is not searchable by it; "
                         + "put sandbox.folder under a folder other users can traverse")
             }
-            chmod(sandbox.pathString, 0o711)
-            // The marker and the read-only copies stay root's.
+            // The sandbox is the replay uid's, 0700: no other uid reads it. The marker, the
+            // read-only copies and the replay's /etc files stay root's; the marker is checked and
+            // put back after the replay (the uid owns the folder, so it could remove it).
+            marker = FileManager.default.contents(
+                atPath: sandbox.appending(component: RestoreSandbox.markerName).pathString)
+            lchown(sandbox.pathString, identity.uid, identity.gid)
             FileSystem.chownContents(
                 of: sandbox, uid: identity.uid, gid: identity.gid,
-                except: [RestoreSandbox.markerName, Self.setCopyFolder, Self.readOnlyCopyFolder])
+                except: [RestoreSandbox.markerName, Self.setCopyFolder, Self.readOnlyCopyFolder, Self.etcFolder])
             notes.append("the tool runs as root: the replay runs as uid \(identity.uid), gid \(identity.gid)")
 
             if let reason = FileSystem.unreadableReason(setFolder, uid: identity.uid, gid: identity.gid) {
@@ -225,16 +239,21 @@ public struct IsolatedReplayer: RestoreReplayer {
                 argv += dropPrefix + (bwrap == nil ? ["--no-new-privs", "--"] : ["--"])
             }
             if let bwrap {
+                let etc = try Self.writeReplayEtc(in: sandbox, identity: identity)
+                argv += [bwrap, "--unshare-all", "--die-with-parent", "--new-session"]
+                argv += Self.systemBinds()
+                argv += etc
                 argv += [
-                    bwrap, "--unshare-all", "--die-with-parent", "--new-session", "--ro-bind", "/", "/", "--dev",
-                    "/dev",
-                    "--proc", "/proc", "--tmpfs", "/tmp", "--bind", sandbox.pathString, sandbox.pathString,
+                    "--dev", "/dev", "--proc", "/proc", "--size", String(Self.sharedMemoryCap), "--tmpfs", "/dev/shm",
+                    "--tmpfs", "/tmp", "--bind", sandbox.pathString, sandbox.pathString,
                 ]
                 argv += ["--ro-bind", setFolder.pathString, setFolder.pathString]
                 for path in readOnly { argv += ["--ro-bind-try", path.pathString, path.pathString] }
                 // The private /tmp holds the mount points of a sandbox or set under /tmp; make it
                 // read-only too (binds under it stay as they are), so only the sandbox is writable.
-                argv += ["--remount-ro", "/tmp"]
+                // So are bubblewrap's own root and /dev (tmpfs of half the RAM each otherwise);
+                // /dev/shm and the sandbox are mounts of their own and stay writable.
+                argv += ["--remount-ro", "/tmp", "--remount-ro", "/dev", "--remount-ro", "/"]
                 argv += ["--chdir", request.workingDirectory.pathString, "--clearenv"]
                 for (key, value) in environment.sorted(by: { $0.key < $1.key }) { argv += ["--setenv", key, value] }
                 argv += ["--"]
@@ -264,6 +283,21 @@ public struct IsolatedReplayer: RestoreReplayer {
                 if swept > 0 { notes.append("killed \(swept) leftover process(es) of the replay after it ended") }
             }
         #endif
+        if bwrap != nil {
+            do {
+                try RestoreSandbox.wipe([sandbox.appending(component: Self.etcFolder)], inside: sandbox)
+            } catch {
+                notes.append("could not remove the replay's /etc files: \(error)")
+            }
+        }
+        if identity != nil {
+            // The folder back to root (still 0700), and its marker as it was before the replay.
+            lchown(sandbox.pathString, 0, 0)
+            chmod(sandbox.pathString, 0o700)
+            if let marker, !Self.restoreMarker(marker, in: sandbox) {
+                notes.append("could not restore the sandbox marker the replay changed")
+            }
+        }
         if !wipeAfter.isEmpty {
             do {
                 try RestoreSandbox.wipe(wipeAfter, inside: sandbox)
@@ -302,7 +336,11 @@ public struct IsolatedReplayer: RestoreReplayer {
                 return nil
             }
             let probe = dropPrefix.isEmpty ? [bwrap] : dropPrefix + ["--", bwrap]
-            let argv = probe + ["--unshare-all", "--ro-bind", "/", "/", "true"]
+            let argv =
+                probe + ["--unshare-all"] + Self.systemBinds() + [
+                    "--ro-bind-try", "/etc/ld.so.cache", "/etc/ld.so.cache", "--size", String(Self.sharedMemoryCap),
+                    "--tmpfs", "/tmp", "true",
+                ]
             let failure = try await probes.result(for: argv) {
                 let outcome = try await runner.run(
                     ProcessRequest(
@@ -329,6 +367,127 @@ public struct IsolatedReplayer: RestoreReplayer {
     /// unreadable extra files: `set` and `readonly`.
     static let setCopyFolder = "set"
     static let readOnlyCopyFolder = "readonly"
+    /// The folder inside the sandbox holding the replay's generated `/etc` files (`passwd`,
+    /// `group`, `nsswitch.conf`) during a bubblewrap replay: `.replay-etc`, removed after it.
+    static let etcFolder = ".replay-etc"
+
+    /// The size of the replay's `/dev/shm` under bubblewrap, bytes: 8 MiB (a tmpfs of that size;
+    /// a write past it fails with ENOSPC), so that a script cannot hold memory in shared memory
+    /// beyond its `memory` limit.
+    public static let sharedMemoryCap = 8 << 20
+
+    /// The folders of the system's programs and libraries a replay sees, read-only: `/usr`, and
+    /// `/bin`, `/sbin`, `/lib`, `/lib32`, `/lib64`, `/libx32` as they exist (a link, as on
+    /// merged-/usr systems, is made the same link).
+    static let systemFolders = ["/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"]
+
+    /// The host's `/etc` entries a replay sees, each bound read-only on its own when it exists:
+    /// the dynamic linker's cache, the time zone, OpenSSL's configuration, and Debian's
+    /// `alternatives` links (`awk`, `editor` … point through it). Never the rest of `/etc`.
+    static let hostEtcFiles = [
+        "/etc/ld.so.cache", "/etc/localtime", "/etc/ssl/openssl.cnf", "/etc/alternatives",
+    ]
+
+    /// bubblewrap arguments for ``systemFolders``: `--ro-bind` for a folder, `--symlink` for a link.
+    static func systemBinds() -> [String] {
+        var arguments: [String] = []
+        for folder in systemFolders {
+            var info = stat()
+            guard lstat(folder, &info) == 0 else { continue }
+            switch info.st_mode & S_IFMT {
+            case S_IFLNK:
+                guard let target = try? FileManager.default.destinationOfSymbolicLink(atPath: folder) else { continue }
+                arguments += ["--symlink", target, folder]
+            case S_IFDIR:
+                arguments += ["--ro-bind", folder, folder]
+            default:
+                continue
+            }
+        }
+        return arguments
+    }
+
+    /// Writes the replay's `passwd`, `group` (only root, the replay's uid and gid and the tool's
+    /// own, group members dropped) and `nsswitch.conf` (files only) into ``etcFolder`` (0755,
+    /// files 0444, root's when the tool runs as root).
+    /// - Returns: bubblewrap arguments binding them and ``hostEtcFiles`` read-only into `/etc`.
+    /// - Throws: ``RestoreDrillError/io(path:message:)`` when the files cannot be written.
+    static func writeReplayEtc(in sandbox: AbsolutePath, identity: (uid: UInt32, gid: UInt32)?) throws -> [String] {
+        let folder = sandbox.appending(component: etcFolder)
+        let uids: Set<String> = ["0", String(getuid()), identity.map { String($0.uid) } ?? "0"]
+        let gids: Set<String> = ["0", String(getgid()), identity.map { String($0.gid) } ?? "0"]
+        func lines(of path: String, keeping ids: Set<String>, dropMembers: Bool) -> [String] {
+            let text = (try? String(contentsOfFile: path, encoding: .utf8)) ?? ""
+            return text.split(separator: "\n").compactMap { line in
+                var fields = line.split(separator: ":", omittingEmptySubsequences: false).map(String.init)
+                guard fields.count >= 4, ids.contains(fields[2]) else { return nil }
+                if dropMembers { fields[3] = "" }
+                return fields.joined(separator: ":")
+            }
+        }
+        var passwd = lines(of: "/etc/passwd", keeping: uids, dropMembers: false)
+        var group = lines(of: "/etc/group", keeping: gids, dropMembers: true)
+        if let identity {
+            if !passwd.contains(where: {
+                $0.split(separator: ":").dropFirst(2).first == Substring(String(identity.uid))
+            }) {
+                passwd.append(
+                    "replay:x:\(identity.uid):\(identity.gid):restore drill replay:/nonexistent:/usr/sbin/nologin")
+            }
+            if !group.contains(where: { $0.split(separator: ":").dropFirst(2).first == Substring(String(identity.gid)) }
+            ) {
+                group.append("replay:x:\(identity.gid):")
+            }
+        }
+        let files = [
+            ("passwd", passwd.joined(separator: "\n") + "\n"), ("group", group.joined(separator: "\n") + "\n"),
+            ("nsswitch.conf", "passwd: files\ngroup: files\nshadow: files\nhosts: files\n"),
+        ]
+        do {
+            if FileManager.default.fileExists(atPath: folder.pathString) {
+                RestoreSandbox.makeWritable(folder)
+                try FileManager.default.removeItem(atPath: folder.pathString)
+            }
+            guard mkdir(folder.pathString, 0o755) == 0 else {
+                throw RestoreDrillError.io(path: folder.pathString, message: String(cString: strerror(errno)))
+            }
+            chmod(folder.pathString, 0o755)
+            for (name, text) in files {
+                let path = folder.appending(component: name).pathString
+                try Data(text.utf8).write(to: URL(fileURLWithPath: path))
+                chmod(path, 0o444)
+            }
+        } catch let error as RestoreDrillError {
+            throw error
+        } catch {
+            throw RestoreDrillError.io(path: folder.pathString, message: error.localizedDescription)
+        }
+        var arguments: [String] = []
+        for (name, _) in files {
+            arguments += ["--ro-bind", folder.appending(component: name).pathString, "/etc/" + name]
+        }
+        for path in hostEtcFiles { arguments += ["--ro-bind-try", path, path] }
+        return arguments
+    }
+
+    /// Puts the sandbox's marker back as `content` (a regular file, 0444) when the replay removed
+    /// or changed it.
+    /// - Returns: false when it could not.
+    static func restoreMarker(_ content: Data, in sandbox: AbsolutePath) -> Bool {
+        let path = sandbox.appending(component: RestoreSandbox.markerName)
+        var info = stat()
+        if lstat(path.pathString, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG, info.st_uid == 0,
+            FileManager.default.contents(atPath: path.pathString) == content
+        {
+            return true
+        }
+        if lstat(path.pathString, &info) == 0 {
+            RestoreSandbox.makeWritable(path)
+            guard (try? FileManager.default.removeItem(atPath: path.pathString)) != nil else { return false }
+        }
+        return FileManager.default.createFile(
+            atPath: path.pathString, contents: content, attributes: [.posixPermissions: 0o444])
+    }
 
     /// The `sh -c` text that moves standard input (the pipe holding ``ReplayRequest/secret``) to
     /// descriptor ``ReplayRequest/secretDescriptor``, puts /dev/null on standard input, and

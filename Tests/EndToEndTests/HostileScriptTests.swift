@@ -85,6 +85,58 @@ import Testing
         #expect(outcome.canaryChanges.isEmpty, "\(outcome.canaryChanges)")
     }
 
+    /// Issue 11, "The sandbox sees the host", through the built binary: a sealed set whose script
+    /// probes the real home, /root, /etc/shadow, another kept sandbox, the original set, the
+    /// destination's events, /run, /var/run, /proc/1/root, the host's /dev/shm and a listening host
+    /// unix socket (each made readable to any uid here, so only the sandbox's binds keep them out
+    /// of reach). Every probe fails.
+    @Test func scriptProbingTheHostReachesNothingOfIt() async throws {
+        let e = try await HostileWorld()
+        let fm = FileManager.default
+        let home = ProcessInfo.processInfo.environment["HOME"] ?? NSHomeDirectory()
+        let kept = e.base + "/sandboxes/kept-earlier-drill/work"
+        try fm.createDirectory(atPath: kept, withIntermediateDirectories: true)
+        try Data("another drill's database\n".utf8).write(to: URL(fileURLWithPath: kept + "/restored.db"))
+        let events = e.base + "/dest/.restore-drill/events"
+        try fm.createDirectory(atPath: events, withIntermediateDirectories: true)
+        let event = events + "/probe-\(e.token).json"
+        try Data("{}\n".utf8).write(to: URL(fileURLWithPath: event))
+        let shm = "/dev/shm/restore-drill-e2e-\(e.token)"
+        try Data("host shared memory\n".utf8).write(to: URL(fileURLWithPath: shm))
+        defer { unlink(shm) }
+        let socket = try UnixListener(path: (access("/run", W_OK) == 0 ? "/run" : "/tmp") + "/rd-e2e-\(e.token).sock")
+        defer { socket.stop() }
+        for path in [
+            e.base, e.base + "/sandboxes", e.base + "/sandboxes/kept-earlier-drill", kept, e.base + "/dest",
+            e.base + "/dest/.restore-drill", events, e.setPath,
+        ] {
+            chmod(path, 0o755)
+        }
+        for path in [kept + "/restored.db", event, shm, e.setPath + "/manifest.json"] { chmod(path, 0o644) }
+        let probes = [
+            ("home", "ls -a '\(home)'"), ("root", "ls -a /root"), ("shadow", "cat /etc/shadow"),
+            ("kept-sandbox", "cat '\(kept)/restored.db'"), ("other-set", "cat '\(e.setPath)/manifest.json'"),
+            ("events", "ls '\(events)'"), ("event", "cat '\(event)'"), ("run", "ls /run"), ("var-run", "ls /var/run/"),
+            ("proc1-root", "cat '/proc/1/root\(e.setPath)/manifest.json'"), ("host-shm", "cat '\(shm)'"),
+            ("socket-path", "test -e '\(socket.path)'"),
+            (
+                "socket",
+                "python3 -c 'import socket, sys; s = socket.socket(socket.AF_UNIX); s.settimeout(2); "
+                    + "s.connect(sys.argv[1])' '\(socket.path)'"
+            ),
+        ]
+        var body = "reached=''\nprobe() { if sh -c \"$2\" >/dev/null 2>&1; then reached=\"$reached [$1]\"; fi; }\n"
+        for (name, command) in probes { body += "probe \(name) \"\(command)\"\n" }
+        body += "echo \"probes reached:${reached:- none}\" >&2\nexit 7\n"
+        let outcome = try e.drillHostile(body, escapeTargets: [])
+        #expect(outcome.exitCode == 1)
+        let script = try #require(outcome.check("restore.script"))
+        #expect(script.message.contains("exited with status 7"), "\(script.message)")
+        #expect(script.evidence.contains { $0.contains("probes reached: none") }, "\(script.evidence)")
+        #expect(socket.drain() == 0, "the replay connected to \(socket.path)")
+        #expect(outcome.canaryChanges.isEmpty, "\(outcome.canaryChanges)")
+    }
+
     @Test func forkBombFailsWithinTimeoutAndLeavesNoProcess() async throws {
         let e = try await HostileWorld()
         let outcome = try e.drillHostile(
