@@ -190,7 +190,9 @@ public struct DrillJob: Sendable {
         var lines: [String] = []
         let id = r.backupID?.description ?? r.setPath
         lines.append("drill \(r.drillID) of \(id): \(r.verdict == .pass ? "PASS" : "FAIL")")
-        var facts: [String] = ["isolation \(r.isolation.rawValue)"]
+        var facts: [String] = [
+            "isolation \(r.isolation.rawValue)", "authenticated \(r.authenticated == true ? "yes" : "no")",
+        ]
         if let rto = r.rtoSeconds { facts.append("RTO \(Units.humanSeconds(rto))") }
         if let rpo = r.rpoSeconds { facts.append("RPO \(Units.humanSeconds(rpo))") }
         lines.append("  " + facts.joined(separator: ", "))

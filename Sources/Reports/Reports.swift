@@ -67,6 +67,17 @@ enum ReportText {
         return String(out)
     }
 
+    /// Whether the set was authenticated, for a person: `yes (manifest HMAC verified with the vault
+    /// password)`, `no (manifest HMAC did not verify: the restore script got no secret)`, or `no (no
+    /// vault password configured: nothing can be authenticated)` for nil.
+    static func authenticated(_ value: Bool?) -> String {
+        switch value {
+        case true?: "yes (manifest HMAC verified with the vault password)"
+        case false?: "no (manifest HMAC did not verify: the restore script got no secret)"
+        case nil: "no (no vault password configured: nothing can be authenticated)"
+        }
+    }
+
     /// Seconds between two recorded ``Timestamp`` strings; nil when either does not parse or the
     /// difference is negative.
     static func elapsed(from start: String, to end: String) -> Double? {

@@ -13,7 +13,9 @@ import Foundation
 /// **Isolation.** `sandbox.isolation: bubblewrap` requires `bwrap` (an error when missing or
 /// not working); `none` never uses it; `auto` uses it when `bwrap` is on the tool path and a probe
 /// (`bwrap --unshare-all --ro-bind / / true`, run once per replayer as the replay's uid) succeeds,
-/// else runs with `isolation: none` and says why in the notes. Under bubblewrap the script sees:
+/// else runs with `isolation: none` and says why in the notes, or, when the request forbids that
+/// fallback (`unisolatedFallback` false: an unproven set), runs nothing and throws
+/// ``RestoreDrillError/isolationRefused(_:)``. Under bubblewrap the script sees:
 /// no network and its own PID, IPC and UTS namespaces (`--unshare-all`), a read-only system
 /// (`--ro-bind / /`), a private, read-only `/tmp` (`--tmpfs /tmp` placed before the sandbox bind
 /// because sandboxes may live under /tmp, then `--remount-ro /tmp`), the sandbox read-write, the set folder and `extraReadOnly`
@@ -116,12 +118,17 @@ public struct IsolatedReplayer: RestoreReplayer {
                 }
                 dropPrefix = [setpriv, "--reuid=\(identity.uid)", "--regid=\(identity.gid)", "--clear-groups"]
             }
-            let bwrap = try await decideIsolation(request.isolation, dropPrefix: dropPrefix, notes: &notes)
+            let bwrap = try await decideIsolation(
+                request.isolation, fallback: request.unisolatedFallback, dropPrefix: dropPrefix, notes: &notes)
         #else
             switch request.isolation {
             case .bubblewrap:
                 throw RestoreDrillError.runtime("sandbox.isolation is bubblewrap, but bubblewrap exists only on Linux")
-            case .auto: notes.append("bubblewrap exists only on Linux: isolation none")
+            case .auto:
+                guard request.unisolatedFallback else {
+                    throw RestoreDrillError.isolationRefused("bubblewrap exists only on Linux")
+                }
+                notes.append("bubblewrap exists only on Linux: isolation none")
             case .none: break
             }
             let bwrap: String? = nil
@@ -273,8 +280,10 @@ public struct IsolatedReplayer: RestoreReplayer {
     #if os(Linux)
         /// Decides bubblewrap or none for `mode`.
         /// - Returns: the `bwrap` path to use, or nil for isolation none.
+        /// - Throws: ``RestoreDrillError/isolationRefused(_:)`` when `mode` is `auto`, bubblewrap is
+        ///   unavailable and `fallback` is false.
         private func decideIsolation(
-            _ mode: RestoreDrillConfig.IsolationMode, dropPrefix: [String], notes: inout [String]
+            _ mode: RestoreDrillConfig.IsolationMode, fallback: Bool, dropPrefix: [String], notes: inout [String]
         ) async throws -> String? {
             if mode == .none {
                 notes.append(
@@ -286,6 +295,7 @@ public struct IsolatedReplayer: RestoreReplayer {
                     throw RestoreDrillError.runtime(
                         "sandbox.isolation is bubblewrap, but bwrap was not found on \(toolPath)")
                 }
+                guard fallback else { throw RestoreDrillError.isolationRefused("bwrap was not found on \(toolPath)") }
                 notes.append("bubblewrap not found: isolation none")
                 return nil
             }
@@ -305,6 +315,9 @@ public struct IsolatedReplayer: RestoreReplayer {
                 if mode == .bubblewrap {
                     throw RestoreDrillError.runtime(
                         "sandbox.isolation is bubblewrap, but bubblewrap does not work here: \(failure)")
+                }
+                guard fallback else {
+                    throw RestoreDrillError.isolationRefused("bubblewrap does not work here (\(failure))")
                 }
                 notes.append("bubblewrap does not work here (\(failure)): isolation none")
                 return nil
