@@ -73,7 +73,9 @@ public struct DrillJob: Sendable {
     /// Runs the drill and writes `<reports>/<drill-id>/{junit.xml,report.md,report.json}`.
     /// - Returns: the result, with ``DrillResult/reportFolder`` set.
     /// - Throws: ``RestoreDrillError/usage(_:)`` without a configuration (except `--set`),
-    ///   ``RestoreDrillError/setNotFound(_:)``, or what the drill throws when it cannot run.
+    ///   ``RestoreDrillError/setNotFound(_:)``, or what the drill throws when it cannot run;
+    ///   ``EventNotRecorded`` (carrying the result) when the drill ran and its reports were
+    ///   written, but its history event could not be written to the destination.
     public func run(_ request: Request) async throws -> DrillResult {
         guard let workingFolder = try? AbsolutePath(validating: currentDirectory) else {
             throw RestoreDrillError.usage("the working folder is not an absolute path: \(currentDirectory)")
@@ -158,8 +160,15 @@ public struct DrillJob: Sendable {
         result.reportFolder = folder
         _ = try ReportWriter.write(result, to: folder)
         _ = try? ReportWriter.prune(reportsRoot: reports.pathString, keep: config?.reports.keep ?? 50)
+        // The event is what health, the SLA and prune's "newest drilled set" count: a drill whose
+        // event is lost did not happen for them. The reports are written first either way.
+        var eventFailure: (any Error)?
         if let store {
-            _ = try? HistoryStore(store).append(HistoryEvent(drill: result, finishedAt: clock.now()))
+            do {
+                try HistoryStore(store).append(HistoryEvent(drill: result, finishedAt: clock.now()))
+            } catch {
+                eventFailure = error
+            }
         }
         if let hooks = config?.hooks, !(result.verdict == .pass ? hooks.onSuccess : hooks.onFailure).isEmpty {
             let warnings = await HookRunner().run(
@@ -168,7 +177,31 @@ public struct DrillJob: Sendable {
                 backupID: result.backupID?.description, runner: SubprocessRunner())
             for w in warnings { progress?("hook: \(w)") }
         }
+        if let eventFailure, let store {
+            throw EventNotRecorded(result: result, destination: store.location, underlying: eventFailure)
+        }
         return result
+    }
+
+    /// The drill ran and its reports are written, but its history event could not be written to
+    /// the destination (a read-only or full destination): `health`, `report sla` and `prune` would
+    /// not know the drill happened. The command prints the drill as usual, then this, and exits 3.
+    public struct EventNotRecorded: Error, CustomStringConvertible, Sendable {
+        /// The drill, complete, with ``DrillResult/reportFolder`` set (its reports are written).
+        public var result: DrillResult
+        /// The destination whose history could not be written (its location).
+        public var destination: String
+        /// Why the event could not be written (usually ``RestoreDrillError/io(path:message:)``).
+        public var underlying: any Error
+
+        /// Exit 3: the tool could not do all of its job.
+        public var exitStatus: ExitStatus { .runtime }
+
+        public var description: String {
+            "the drill \(result.drillID) (\(result.verdict.rawValue.uppercased())) could not record its event in "
+                + "the history of \(destination): \(underlying); its reports are in \(result.reportFolder ?? "?"), "
+                + "but health, report sla and prune will not count this drill"
+        }
     }
 
     /// A configured folder (already absolute in a loaded configuration), or `name` below the
