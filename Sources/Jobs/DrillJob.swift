@@ -153,7 +153,11 @@ public struct DrillJob: Sendable {
         options.destinationStore = store
         let lock = try store.flatMap { try $0.lock(.shared) }
         defer { lock?.release() }
-        var drill = Drill(options: options, clock: clock, replayer: replayer, progress: progress)
+        // Progress lines name sets, scripts and files from the set: shown escaped, like the summary.
+        let escapedProgress = progress.map { report in
+            { @Sendable (line: String) in report(ReportText.visible(line, keepNewlines: false)) }
+        }
+        var drill = Drill(options: options, clock: clock, replayer: replayer, progress: escapedProgress)
         drill.byteProgress = byteProgress
         var result = try await drill.run()
         let folder = reports.appending(component: result.drillID.description).pathString
@@ -219,9 +223,13 @@ public struct DrillJob: Sendable {
     }
 
     /// The text a person reads after a drill: verdict first, then RPO/RTO, counts, failures, paths.
+    /// Every name, message and path is shown with its control characters as control pictures
+    /// (ESC → `␛`, LF → `␊`, DEL → `␡`), as the reports do (``ReportText/visible(_:keepNewlines:)``),
+    /// so a file name from a set can neither drive the terminal nor fake a line of the summary.
     public static func summary(_ r: DrillResult) -> String {
+        func shown(_ text: String) -> String { ReportText.visible(text, keepNewlines: false) }
         var lines: [String] = []
-        let id = r.backupID?.description ?? r.setPath
+        let id = r.backupID?.description ?? shown(r.setPath)
         lines.append("drill \(r.drillID) of \(id): \(r.verdict == .pass ? "PASS" : "FAIL")")
         var facts: [String] = [
             "isolation \(r.isolation.rawValue)", "authenticated \(r.authenticated == true ? "yes" : "no")",
@@ -238,10 +246,13 @@ public struct DrillJob: Sendable {
             )
         }
         for c in r.checks where c.verdict == .fail || c.verdict == .error {
-            lines.append("  \(c.verdict.rawValue.uppercased()) \(c.check.rawValue) \(c.subject): \(c.message)")
+            lines.append(
+                "  \(c.verdict.rawValue.uppercased()) \(c.check.rawValue) \(shown(c.subject)): \(shown(c.message))")
         }
-        if let folder = r.reportFolder { lines.append("  reports: \(folder)/{junit.xml,report.md,report.json}") }
-        if r.sandboxKept, let s = r.sandboxPath { lines.append("  sandbox kept: \(s)") }
+        if let folder = r.reportFolder {
+            lines.append("  reports: \(shown(folder))/{junit.xml,report.md,report.json}")
+        }
+        if r.sandboxKept, let s = r.sandboxPath { lines.append("  sandbox kept: \(shown(s))") }
         return lines.joined(separator: "\n")
     }
 }
