@@ -53,6 +53,11 @@ public enum RestoreDrillError: Error, CustomStringConvertible, Equatable, Sendab
     /// bubblewrap is unavailable, and the description the three ways out. Exit 2: the
     /// configuration must change.
     case isolationRefused(String)
+    /// The destination's file system is full (`ENOSPC`, `EDQUOT`, SQLite's `SQLITE_FULL`), at
+    /// whichever step was writing (an artifact, a database copy, the vault, the manifest): one
+    /// message naming the path being written and the bytes still free on the destination's file
+    /// system (`freeBytes`, nil when unknown). Nothing is sealed; exit 3.
+    case destinationFull(path: String, freeBytes: Int64?)
     /// Anything else the tool cannot continue after.
     case runtime(String)
 
@@ -72,6 +77,10 @@ public enum RestoreDrillError: Error, CustomStringConvertible, Equatable, Sendab
                 + "authenticated (no vault password is configured). Either install bubblewrap (bwrap), "
                 + "configure a vault password (credentials.password) so sets can be authenticated, or set "
                 + "sandbox.isolation: none to replay unisolated knowingly"
+        case .destinationFull(let path, let freeBytes):
+            let free = freeBytes.map { "\(Units.humanBytes($0)) (\($0) bytes) free" } ?? "free space unknown"
+            return "\(path): the destination is full (No space left on device; \(free) on its file system): "
+                + "nothing was sealed; make room or choose another destination"
         case .runtime(let message): return message
         }
     }
@@ -80,7 +89,7 @@ public enum RestoreDrillError: Error, CustomStringConvertible, Equatable, Sendab
     public var exitStatus: ExitStatus {
         switch self {
         case .config, .usage, .isolationRefused: .usage
-        case .setNotFound, .io, .lockHeld, .invalidSet, .destinationVanished, .runtime: .runtime
+        case .setNotFound, .io, .lockHeld, .invalidSet, .destinationVanished, .destinationFull, .runtime: .runtime
         }
     }
 }
