@@ -74,7 +74,9 @@ public struct BackupEngine: Sendable {
     /// tool) do not throw: they fail their component and the set is `partial`
     /// (`manifest.status`).
     /// - Returns: the set's path, its manifest and the warnings recorded in it.
-    /// - Throws: ``RestoreDrillError/io(path:message:)`` when the destination cannot be written,
+    /// - Throws: ``RestoreDrillError/destinationFull(path:freeBytes:)`` when the destination's
+    ///   file system is full, whichever step was writing (naming the path and the free bytes);
+    ///   ``RestoreDrillError/io(path:message:)`` when the destination cannot be written,
     ///   ``RestoreDrillError/destinationVanished(path:message:)`` when the destination, the partial
     ///   folder or an artifact is no longer what the run wrote (a drive unmounted mid-run; nothing
     ///   is sealed), ``RestoreDrillError/runtime(_:)`` when root is missing or a library fails to
@@ -150,6 +152,8 @@ public struct BackupEngine: Sendable {
             say("backup: \(manifest.status.rawValue) set \(final)")
             return BackupOutcome(setPath: final, manifest: manifest, warnings: manifest.warnings)
         } catch {
+            // A full file system is one error, whichever step hit it (``DestinationFull``).
+            let error = DestinationFull.classify(error, destination: destination)
             throw Self.cleanUp(after: error, seal: seal, folder: renamed ? final : partial, renamed: renamed)
         }
     }
@@ -279,6 +283,11 @@ public struct BackupEngine: Sendable {
                 manifest.artifacts += stored.artifacts
                 dbBytes += stored.record.size
             case .failure(let failure):
+                if failure.destinationFull {
+                    throw RestoreDrillError.destinationFull(
+                        path: "\(partial)/databases (copying \(failure.path))",
+                        freeBytes: DestinationFull.freeBytes(partial))
+                }
                 dbFailures.append(failure.description)
             }
         }

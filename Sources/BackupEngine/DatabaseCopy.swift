@@ -273,7 +273,9 @@ struct DatabaseCopier: Sendable {
                         "locked by another process for more than \(Int(busyTimeout)) s (\(String(cString: sqlite3_errstr(code))))"
                 )
             }
-            throw DatabaseCopyFailure(path: name, message: "backup failed: \(String(cString: sqlite3_errstr(code)))")
+            throw DatabaseCopyFailure(
+                path: name, message: "backup failed: \(String(cString: sqlite3_errstr(code)))",
+                destinationFull: code == SQLITE_FULL || DestinationFull.isFull(errno: sqlite3_system_errno(dst)))
         }
         if vfs != nil, let firstChunk {
             // The copy's page 1 is the source's, so a WAL source leaves file format versions 2
@@ -343,6 +345,10 @@ struct DatabaseCopyFailure: Error, CustomStringConvertible, Sendable {
     /// The database, relative to root.
     var path: String
     var message: String
+    /// True when the copy failed because the destination's file system is full (`SQLITE_FULL`,
+    /// or SQLite's I/O error with `ENOSPC`/`EDQUOT`): the backup then stops (``DestinationFull``)
+    /// instead of failing the component.
+    var destinationFull = false
     var description: String { "\(path): \(message)" }
 }
 

@@ -192,7 +192,8 @@ public protocol Destination: Sendable {
     ///   the set is no longer listed).
     func removeSet(id: BackupID) throws
 
-    /// Deletes what interrupted removals left (`.removing-<id>`).
+    /// Deletes what interrupted removals left (`.removing-<id>`) and the temporary files of
+    /// history events whose writer was killed (for a local folder, once older than an hour).
     /// - Returns: the locations deleted.
     func finishRemovals() -> [String]
 

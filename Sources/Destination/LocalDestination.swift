@@ -10,8 +10,10 @@ import Foundation
 ///
 /// What a crash leaves: a `.partial-<id>` (a build that never reached its `rename(2)`; prune
 /// removes it after a day), a `.removing-<id>` (a removal between its rename and the end of the
-/// delete; ``finishRemovals()`` deletes it), a hidden temporary event file (readers skip hidden
-/// files). None of them is ever listed as a set.
+/// delete; ``finishRemovals()`` deletes it), a hidden temporary event file
+/// (`.<event id>.json.tmp-<pid>-<n>`, ``AtomicFile``'s name; readers skip hidden files, and
+/// ``finishRemovals()`` deletes one older than ``eventTemporaryMaxAge``). None of them is ever
+/// listed as a set.
 public struct LocalDestination: Destination {
     /// The folder as it was given (messages and locations are built from it, as before the seam).
     public let location: String
@@ -156,14 +158,51 @@ public struct LocalDestination: Destination {
         }
     }
 
+    /// Also deletes the temporary event files a killed writer left in the events folder, once
+    /// older than ``eventTemporaryMaxAge`` by their modification time (a younger one may belong to
+    /// an event being written right now, e.g. by another machine through a synced folder).
     public func finishRemovals() -> [String] {
         let names = (try? FileManager.default.contentsOfDirectory(atPath: location)) ?? []
-        return names.sorted().compactMap { name in
+        let removals = names.sorted().compactMap { name -> String? in
             guard name.hasPrefix(".removing-"), BackupID(String(name.dropFirst(".removing-".count))) != nil else {
                 return nil
             }
             let leftover = path(name)
             return (try? FileManager.default.removeItem(atPath: leftover)) == nil ? nil : leftover
+        }
+        return removals + removeEventTemporaries(now: Date())
+    }
+
+    /// Seconds after which a temporary event file is taken for a killed writer's: 1 hour (a
+    /// writer holds one for milliseconds).
+    public static let eventTemporaryMaxAge: Double = 3600
+
+    /// Whether `name` is a temporary event file: `.<name>.json.tmp-<pid>-<n>` (``AtomicFile``).
+    static func isEventTemporary(_ name: String) -> Bool {
+        guard name.hasPrefix("."), let marker = name.range(of: ".json.tmp-") else { return false }
+        let suffix = name[marker.upperBound...].split(separator: "-", omittingEmptySubsequences: false)
+        return marker.lowerBound > name.index(after: name.startIndex) && suffix.count == 2
+            && suffix.allSatisfy { !$0.isEmpty && $0.allSatisfy(\.isASCII) && $0.allSatisfy(\.isNumber) }
+    }
+
+    /// Deletes temporary event files older than ``eventTemporaryMaxAge`` at `now` (regular files
+    /// only, never following a link).
+    /// - Returns: their paths.
+    func removeEventTemporaries(now: Date) -> [String] {
+        let folder = eventsFolder
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []
+        return names.sorted().compactMap { name -> String? in
+            guard Self.isEventTemporary(name) else { return nil }
+            let file = (folder as NSString).appendingPathComponent(name)
+            var info = stat()
+            guard lstat(file, &info) == 0, info.st_mode & S_IFMT == S_IFREG else { return nil }
+            #if canImport(Darwin)
+                let modified = Double(info.st_mtimespec.tv_sec)
+            #else
+                let modified = Double(info.st_mtim.tv_sec)
+            #endif
+            guard now.timeIntervalSince1970 - modified >= Self.eventTemporaryMaxAge else { return nil }
+            return unlink(file) == 0 ? file : nil
         }
     }
 

@@ -52,6 +52,17 @@ public enum RestoreDrillError: Error, CustomStringConvertible, Equatable, Sendab
     /// backup started writing into, so the set was not sealed; the message names each path and
     /// what differs (`missing`, `device 1792 → 65024`, `size 123 → 0`).
     case destinationVanished(path: String, message: String)
+    /// Without bubblewrap (missing, not working, or not on this system), `sandbox.isolation: auto`
+    /// would replay a restore script unisolated that cannot be proven (no vault password is
+    /// configured, so its manifest HMAC cannot be checked). Nothing was run; the message names why
+    /// bubblewrap is unavailable, and the description the three ways out. Exit 2: the
+    /// configuration must change.
+    case isolationRefused(String)
+    /// The destination's file system is full (`ENOSPC`, `EDQUOT`, SQLite's `SQLITE_FULL`), at
+    /// whichever step was writing (an artifact, a database copy, the vault, the manifest): one
+    /// message naming the path being written and the bytes still free on the destination's file
+    /// system (`freeBytes`, nil when unknown). Nothing is sealed; exit 3.
+    case destinationFull(path: String, freeBytes: Int64?)
     /// Anything else the tool cannot continue after.
     case runtime(String)
 
@@ -66,6 +77,15 @@ public enum RestoreDrillError: Error, CustomStringConvertible, Equatable, Sendab
         case .lockHeld(let path, let pid): return "\(path): lock held by process \(pid)"
         case .invalidSet(let path, let message): return "\(path): \(message)"
         case .destinationVanished(let path, let message): return "\(path): \(message)"
+        case .isolationRefused(let why):
+            return "refusing to replay the restore script without isolation: \(why), and the set cannot be "
+                + "authenticated (no vault password is configured). Either install bubblewrap (bwrap), "
+                + "configure a vault password (credentials.password) so sets can be authenticated, or set "
+                + "sandbox.isolation: none to replay unisolated knowingly"
+        case .destinationFull(let path, let freeBytes):
+            let free = freeBytes.map { "\(Units.humanBytes($0)) (\($0) bytes) free" } ?? "free space unknown"
+            return "\(path): the destination is full (No space left on device; \(free) on its file system): "
+                + "nothing was sealed; make room or choose another destination"
         case .runtime(let message): return message
         }
     }
@@ -73,8 +93,9 @@ public enum RestoreDrillError: Error, CustomStringConvertible, Equatable, Sendab
     /// The exit status this error maps to.
     public var exitStatus: ExitStatus {
         switch self {
-        case .config, .usage: .usage
-        case .setNotFound, .io, .alreadyExists, .lockHeld, .invalidSet, .destinationVanished, .runtime: .runtime
+        case .config, .usage, .isolationRefused: .usage
+        case .setNotFound, .io, .alreadyExists, .lockHeld, .invalidSet, .destinationVanished, .destinationFull, .runtime:
+            .runtime
         }
     }
 }

@@ -28,6 +28,11 @@ public struct ReplayRequest: Sendable, Equatable {
     /// Bytes of output kept; past it the replay is stopped and marked truncated.
     public var outputCap: Int
     public var isolation: RestoreDrillConfig.IsolationMode
+    /// Whether `isolation: auto` may fall back to running the script unisolated when bubblewrap is
+    /// missing or does not work. The drill sets it to false unless the set is proven (its manifest
+    /// HMAC verified with a configured password and its artifacts are intact); `isolation: none`
+    /// runs unisolated whatever this says, because it was chosen knowingly.
+    public var unisolatedFallback: Bool
 
     public init(
         script: AbsolutePath, arguments: [String], setFolder: AbsolutePath, sandboxFolder: AbsolutePath,
@@ -36,7 +41,7 @@ public struct ReplayRequest: Sendable, Equatable {
         timeout: Double = RestoreDrillConfig.SandboxSettings.defaultTimeout,
         outputCap: Int = RestoreDrillConfig.SandboxSettings.defaultOutputCap,
         isolation: RestoreDrillConfig.IsolationMode = RestoreDrillConfig.SandboxSettings.defaultIsolation,
-        secret: Data? = nil
+        unisolatedFallback: Bool = true, secret: Data? = nil
     ) {
         self.script = script
         self.arguments = arguments
@@ -49,6 +54,7 @@ public struct ReplayRequest: Sendable, Equatable {
         self.timeout = timeout
         self.outputCap = outputCap
         self.isolation = isolation
+        self.unisolatedFallback = unisolatedFallback
         self.secret = secret
     }
 
@@ -78,7 +84,9 @@ public struct ReplayOutcome: Sendable, Equatable {
 public protocol RestoreReplayer: Sendable {
     /// Replays the script; a script that fails is an outcome, not a throw.
     /// - Throws: ``RestoreDrillError`` when the replay cannot be started at all, or when
-    ///   `isolation` is `bubblewrap` and bubblewrap is not available.
+    ///   `isolation` is `bubblewrap` and bubblewrap is not available;
+    ///   ``RestoreDrillError/isolationRefused(_:)`` when `isolation` is `auto`, bubblewrap is
+    ///   not available and `unisolatedFallback` is false (nothing was run).
     func replay(_ request: ReplayRequest) async throws -> ReplayOutcome
 
     /// The user and group ids the script runs as when they differ from the tool's (the tool runs

@@ -74,7 +74,9 @@ public struct DrillJob: Sendable {
     /// Runs the drill and writes `<reports>/<drill-id>/{junit.xml,report.md,report.json}`.
     /// - Returns: the result, with ``DrillResult/reportFolder`` set.
     /// - Throws: ``RestoreDrillError/usage(_:)`` without a configuration (except `--set`),
-    ///   ``RestoreDrillError/setNotFound(_:)``, or what the drill throws when it cannot run.
+    ///   ``RestoreDrillError/setNotFound(_:)``, or what the drill throws when it cannot run;
+    ///   ``EventNotRecorded`` (carrying the result) when the drill ran and its reports were
+    ///   written, but its history event could not be written to the destination.
     public func run(_ request: Request) async throws -> DrillResult {
         guard let workingFolder = try? AbsolutePath(validating: currentDirectory) else {
             throw RestoreDrillError.usage("the working folder is not an absolute path: \(currentDirectory)")
@@ -159,15 +161,26 @@ public struct DrillJob: Sendable {
         options.destinationStore = store
         let lock = try store.flatMap { try $0.lock(.shared) }
         defer { lock?.release() }
-        var drill = Drill(options: options, clock: clock, replayer: replayer, progress: progress)
+        // Progress lines name sets, scripts and files from the set: shown escaped, like the summary.
+        let escapedProgress = progress.map { report in
+            { @Sendable (line: String) in report(ReportText.visible(line, keepNewlines: false)) }
+        }
+        var drill = Drill(options: options, clock: clock, replayer: replayer, progress: escapedProgress)
         drill.byteProgress = byteProgress
         var result = try await drill.run()
         let folder = reports.appending(component: result.drillID.description).pathString
         result.reportFolder = folder
         _ = try ReportWriter.write(result, to: folder)
         _ = try? ReportWriter.prune(reportsRoot: reports.pathString, keep: reportSettings.keep)
+        // The event is what health, the SLA and prune's "newest drilled set" count: a drill whose
+        // event is lost did not happen for them. The reports are written first either way.
+        var eventFailure: (any Error)?
         if let store {
-            _ = try? HistoryStore(store).append(HistoryEvent(drill: result, finishedAt: clock.now()))
+            do {
+                try HistoryStore(store).append(HistoryEvent(drill: result, finishedAt: clock.now()))
+            } catch {
+                eventFailure = error
+            }
         }
         if let hooks = config?.hooks, !(result.verdict == .pass ? hooks.onSuccess : hooks.onFailure).isEmpty {
             let warnings = await HookRunner().run(
@@ -176,7 +189,31 @@ public struct DrillJob: Sendable {
                 backupID: result.backupID?.description, runner: runner)
             for w in warnings { progress?("hook: \(w)") }
         }
+        if let eventFailure, let store {
+            throw EventNotRecorded(result: result, destination: store.location, underlying: eventFailure)
+        }
         return result
+    }
+
+    /// The drill ran and its reports are written, but its history event could not be written to
+    /// the destination (a read-only or full destination): `health`, `report sla` and `prune` would
+    /// not know the drill happened. The command prints the drill as usual, then this, and exits 3.
+    public struct EventNotRecorded: Error, CustomStringConvertible, Sendable {
+        /// The drill, complete, with ``DrillResult/reportFolder`` set (its reports are written).
+        public var result: DrillResult
+        /// The destination whose history could not be written (its location).
+        public var destination: String
+        /// Why the event could not be written (usually ``RestoreDrillError/io(path:message:)``).
+        public var underlying: any Error
+
+        /// Exit 3: the tool could not do all of its job.
+        public var exitStatus: ExitStatus { .runtime }
+
+        public var description: String {
+            "the drill \(result.drillID) (\(result.verdict.rawValue.uppercased())) could not record its event in "
+                + "the history of \(destination): \(underlying); its reports are in \(result.reportFolder ?? "?"), "
+                + "but health, report sla and prune will not count this drill"
+        }
     }
 
     /// A configured folder (already absolute in a loaded configuration), or `name` below the
@@ -194,11 +231,17 @@ public struct DrillJob: Sendable {
     }
 
     /// The text a person reads after a drill: verdict first, then RPO/RTO, counts, failures, paths.
+    /// Every name, message and path is shown with its control characters as control pictures
+    /// (ESC → `␛`, LF → `␊`, DEL → `␡`), as the reports do (``ReportText/visible(_:keepNewlines:)``),
+    /// so a file name from a set can neither drive the terminal nor fake a line of the summary.
     public static func summary(_ r: DrillResult) -> String {
+        func shown(_ text: String) -> String { ReportText.visible(text, keepNewlines: false) }
         var lines: [String] = []
-        let id = r.backupID?.description ?? r.setPath
+        let id = r.backupID?.description ?? shown(r.setPath)
         lines.append("drill \(r.drillID) of \(id): \(r.verdict == .pass ? "PASS" : "FAIL")")
-        var facts: [String] = ["isolation \(r.isolation.rawValue)"]
+        var facts: [String] = [
+            "isolation \(r.isolation.rawValue)", "authenticated \(r.authenticated == true ? "yes" : "no")",
+        ]
         if let rto = r.rtoSeconds { facts.append("RTO \(Units.humanSeconds(rto))") }
         if let rpo = r.rpoSeconds { facts.append("RPO \(Units.humanSeconds(rpo))") }
         lines.append("  " + facts.joined(separator: ", "))
@@ -211,10 +254,13 @@ public struct DrillJob: Sendable {
             )
         }
         for c in r.checks.problems {
-            lines.append("  \(c.verdict.rawValue.uppercased()) \(c.check.rawValue) \(c.subject): \(c.message)")
+            lines.append(
+                "  \(c.verdict.rawValue.uppercased()) \(c.check.rawValue) \(shown(c.subject)): \(shown(c.message))")
         }
-        if let folder = r.reportFolder { lines.append("  reports: \(folder)/{junit.xml,report.md,report.json}") }
-        if r.sandboxKept, let s = r.sandboxPath { lines.append("  sandbox kept: \(s)") }
+        if let folder = r.reportFolder {
+            lines.append("  reports: \(shown(folder))/{junit.xml,report.md,report.json}")
+        }
+        if r.sandboxKept, let s = r.sandboxPath { lines.append("  sandbox kept: \(shown(s))") }
         return lines.joined(separator: "\n")
     }
 }

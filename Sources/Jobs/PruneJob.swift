@@ -46,6 +46,10 @@ public struct PruneJob: Sendable {
         /// credentials, password copies), wiped: absolute paths (``InterruptedDrills``); empty in
         /// a dry run.
         public var wipedSecrets: [String] = []
+        /// What interrupted runs left and this prune deleted (``Destination/finishRemovals()``):
+        /// `.removing-<id>` folders of a killed prune, temporary event files of a killed writer.
+        /// JSON `removed_leftovers`, absent when empty (an optional field of format 1).
+        public var removedLeftovers: [String] = []
 
         enum CodingKeys: String, CodingKey {
             case format, decisions, ignored
@@ -56,11 +60,55 @@ public struct PruneJob: Sendable {
             case removedReports = "removed_reports"
             case removedSandboxes = "removed_sandboxes"
             case wipedSecrets = "wiped_secrets"
+            case removedLeftovers = "removed_leftovers"
+        }
+
+        public init(
+            dryRun: Bool, decisions: [String], removedSets: [String], removedPartials: [String],
+            removedReports: [String], removedSandboxes: [String], ignored: [String], removedLeftovers: [String] = []
+        ) {
+            self.dryRun = dryRun
+            self.decisions = decisions
+            self.removedSets = removedSets
+            self.removedPartials = removedPartials
+            self.removedReports = removedReports
+            self.removedSandboxes = removedSandboxes
+            self.ignored = ignored
+            self.removedLeftovers = removedLeftovers
+        }
+
+        public init(from decoder: any Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            dryRun = try c.decode(Bool.self, forKey: .dryRun)
+            decisions = try c.decode([String].self, forKey: .decisions)
+            removedSets = try c.decode([String].self, forKey: .removedSets)
+            removedPartials = try c.decode([String].self, forKey: .removedPartials)
+            removedReports = try c.decode([String].self, forKey: .removedReports)
+            removedSandboxes = try c.decode([String].self, forKey: .removedSandboxes)
+            ignored = try c.decode([String].self, forKey: .ignored)
+            wipedSecrets = try c.decodeIfPresent([String].self, forKey: .wipedSecrets) ?? []
+            removedLeftovers = try c.decodeIfPresent([String].self, forKey: .removedLeftovers) ?? []
+        }
+
+        public func encode(to encoder: any Encoder) throws {
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            try c.encode(format, forKey: .format)
+            try c.encode(formatVersion, forKey: .formatVersion)
+            try c.encode(dryRun, forKey: .dryRun)
+            try c.encode(decisions, forKey: .decisions)
+            try c.encode(removedSets, forKey: .removedSets)
+            try c.encode(removedPartials, forKey: .removedPartials)
+            try c.encode(removedReports, forKey: .removedReports)
+            try c.encode(removedSandboxes, forKey: .removedSandboxes)
+            try c.encode(ignored, forKey: .ignored)
+            try c.encode(wipedSecrets, forKey: .wipedSecrets)
+            if !removedLeftovers.isEmpty { try c.encode(removedLeftovers, forKey: .removedLeftovers) }
         }
 
         public var text: String {
             var lines = decisions
             let verb = dryRun ? "would remove" : "removed"
+            for l in removedLeftovers { lines.append("removed leftover of an interrupted run \(l)") }
             for p in removedPartials { lines.append("\(verb) unfinished \(p)") }
             for r in removedReports { lines.append("\(verb) report \(r)") }
             for w in wipedSecrets { lines.append("wiped a secret left by an interrupted drill: \(w)") }
@@ -80,8 +128,9 @@ public struct PruneJob: Sendable {
         let lock = dryRun ? nil : try destination.lock(.exclusive)
         defer { lock?.release() }
         let now = clock.now()
-        // What an interrupted removal left (`.removing-<id>`) goes first: it is no set any more.
-        if !dryRun { _ = destination.finishRemovals() }
+        // What an interrupted removal left (`.removing-<id>`) goes first: it is no set any more;
+        // so do temporary event files of a killed writer. Every prune that removes does it.
+        let leftovers = dryRun ? [] : destination.finishRemovals()
         let scan = try BackupSetScanner.scan(destination, authenticator: authenticator)
         let history = HistoryStore(destination)
         let events = (try? history.events()) ?? []
@@ -92,7 +141,7 @@ public struct PruneJob: Sendable {
         var outcome = Outcome(
             dryRun: dryRun, decisions: decisions.map(\.summary), removedSets: [], removedPartials: [],
             removedReports: [],
-            removedSandboxes: [], ignored: scan.rejected.map(\.path))
+            removedSandboxes: [], ignored: scan.rejected.map(\.path), removedLeftovers: leftovers)
         let fm = FileManager.default
         let byID = Dictionary(uniqueKeysWithValues: scan.sets.map { ($0.id, $0) })
         for d in decisions where !d.keep {

@@ -23,8 +23,9 @@ import DrillCore
 import Foundation
 
 /// Text helpers shared by the renderers: locale-independent numbers and the visible stand-ins
-/// for characters a report cannot carry.
-enum ReportText {
+/// for characters a report cannot carry. ``visible(_:keepNewlines:)`` is also what the jobs use for
+/// the terminal (the drill summary, progress lines), so a name is escaped the same way everywhere.
+package enum ReportText {
     /// Formats `seconds` with a dot and exactly `places` decimals (`"12.345"`), independent of the
     /// process locale. Negative, NaN and infinite values give `"0.000"` (JUnit `time` must match
     /// the schema's `SUREFIRE_TIME` pattern, which has no sign).
@@ -54,7 +55,11 @@ enum ReportText {
     /// Replaces every C0 control character except tab (and, when `keepNewlines`, LF), and DEL,
     /// by its control picture; CR always becomes `␍`. Used where a raw control character would
     /// change the layout of the report or drive a terminal.
-    static func visible(_ text: String, keepNewlines: Bool) -> String {
+    /// - Parameters:
+    ///   - text: any text, often from a backup set (hostile).
+    ///   - keepNewlines: keep LF as is (multi-line text); false turns it into `␊` (one line).
+    /// - Returns: `text` with no control character but tab (and LF when kept).
+    package static func visible(_ text: String, keepNewlines: Bool) -> String {
         var out = String.UnicodeScalarView()
         for scalar in text.unicodeScalars {
             switch scalar.value {
@@ -65,6 +70,17 @@ enum ReportText {
             }
         }
         return String(out)
+    }
+
+    /// Whether the set was authenticated, for a person: `yes (manifest HMAC verified with the vault
+    /// password)`, `no (manifest HMAC did not verify: the restore script got no secret)`, or `no (no
+    /// vault password configured: nothing can be authenticated)` for nil.
+    static func authenticated(_ value: Bool?) -> String {
+        switch value {
+        case true?: "yes (manifest HMAC verified with the vault password)"
+        case false?: "no (manifest HMAC did not verify: the restore script got no secret)"
+        case nil: "no (no vault password configured: nothing can be authenticated)"
+        }
     }
 
     /// Seconds between two recorded ``Timestamp`` strings; nil when either does not parse or the

@@ -13,7 +13,9 @@ import Foundation
 /// **Isolation.** `sandbox.isolation: bubblewrap` requires `bwrap` (an error when missing or
 /// not working); `none` never uses it; `auto` uses it when `bwrap` is on the tool path and a probe
 /// (`bwrap --unshare-all`, the system binds, `--size … --tmpfs /tmp true`, run once per replayer
-/// as the replay's uid) succeeds, else runs with `isolation: none` and says why in the notes.
+/// as the replay's uid) succeeds, else runs with `isolation: none` and says why in the notes, or, when the request forbids that
+/// fallback (`unisolatedFallback` false: an unproven set), runs nothing and throws
+/// ``RestoreDrillError/isolationRefused(_:)``.
 /// Under bubblewrap the script sees nothing of the host but: the system's programs and libraries
 /// read-only (``systemFolders``), a minimal `/etc` (``writeReplayEtc(in:identity:)``: generated
 /// `passwd`, `group`, `nsswitch.conf`, and ``hostEtcFiles``, each bound on its own), its own `/dev`
@@ -129,12 +131,17 @@ public struct IsolatedReplayer: RestoreReplayer {
                 }
                 dropPrefix = [setpriv, "--reuid=\(identity.uid)", "--regid=\(identity.gid)", "--clear-groups"]
             }
-            let bwrap = try await decideIsolation(request.isolation, dropPrefix: dropPrefix, notes: &notes)
+            let bwrap = try await decideIsolation(
+                request.isolation, fallback: request.unisolatedFallback, dropPrefix: dropPrefix, notes: &notes)
         #else
             switch request.isolation {
             case .bubblewrap:
                 throw RestoreDrillError.runtime("sandbox.isolation is bubblewrap, but bubblewrap exists only on Linux")
-            case .auto: notes.append("bubblewrap exists only on Linux: isolation none")
+            case .auto:
+                guard request.unisolatedFallback else {
+                    throw RestoreDrillError.isolationRefused("bubblewrap exists only on Linux")
+                }
+                notes.append("bubblewrap exists only on Linux: isolation none")
             case .none: break
             }
             let bwrap: String? = nil
@@ -319,8 +326,10 @@ public struct IsolatedReplayer: RestoreReplayer {
     #if os(Linux)
         /// Decides bubblewrap or none for `mode`.
         /// - Returns: the `bwrap` path to use, or nil for isolation none.
+        /// - Throws: ``RestoreDrillError/isolationRefused(_:)`` when `mode` is `auto`, bubblewrap is
+        ///   unavailable and `fallback` is false.
         private func decideIsolation(
-            _ mode: RestoreDrillConfig.IsolationMode, dropPrefix: [String], notes: inout [String]
+            _ mode: RestoreDrillConfig.IsolationMode, fallback: Bool, dropPrefix: [String], notes: inout [String]
         ) async throws -> String? {
             if mode == .none {
                 notes.append(
@@ -332,6 +341,7 @@ public struct IsolatedReplayer: RestoreReplayer {
                     throw RestoreDrillError.runtime(
                         "sandbox.isolation is bubblewrap, but bwrap was not found on \(toolPath)")
                 }
+                guard fallback else { throw RestoreDrillError.isolationRefused("bwrap was not found on \(toolPath)") }
                 notes.append("bubblewrap not found: isolation none")
                 return nil
             }
@@ -355,6 +365,9 @@ public struct IsolatedReplayer: RestoreReplayer {
                 if mode == .bubblewrap {
                     throw RestoreDrillError.runtime(
                         "sandbox.isolation is bubblewrap, but bubblewrap does not work here: \(failure)")
+                }
+                guard fallback else {
+                    throw RestoreDrillError.isolationRefused("bubblewrap does not work here (\(failure))")
                 }
                 notes.append("bubblewrap does not work here (\(failure)): isolation none")
                 return nil

@@ -65,6 +65,9 @@ public struct Drill: Sendable {
     /// Runs the drill and returns every check's result; a damaged set is a result with failures,
     /// not a throw.
     /// - Throws: ``RestoreDrillError/setNotFound(_:)`` when the set folder does not exist;
+    ///   ``RestoreDrillError/isolationRefused(_:)`` when bubblewrap is unavailable under
+    ///   `isolation: auto` and no vault password is configured (the script is never run unisolated
+    ///   unless the set is proven or `isolation: none` was chosen);
     ///   ``RestoreDrillError/io(path:message:)`` when the sandbox cannot be made or the password
     ///   file is refused (e.g. mode 0644).
     public func run() async throws -> DrillResult {
@@ -183,7 +186,13 @@ public struct Drill: Sendable {
         if let withheld { progress?("replaying without the vault password: \(withheld)") }
         let replay = await replayScript(
             manifest: manifest, setFolder: setPath, sandbox: sandbox, drillID: drillID,
-            secret: withheld == nil ? password : nil)
+            secret: withheld == nil ? password : nil, proven: password != nil && withheld == nil,
+            unprovenReason: withheld)
+        if let refused = replay.refused {
+            // Nothing ran: no set can be proven here, so the configuration must change (exit 2).
+            try? sandbox.remove()
+            throw refused
+        }
         checks.append(replay.check)
         if let isolation = replay.isolation { result.isolation = isolation }
 
@@ -279,14 +288,23 @@ public struct Drill: Sendable {
         var seconds: Double?
         /// Why the tree checks cannot run (the replay never started), or nil.
         var treeSkipReason: String?
+        /// Set when the replay was refused because it would have run unisolated and no password
+        /// is configured: the drill stops with this error.
+        var refused: RestoreDrillError?
     }
 
     /// Replays the set's script in `sandbox`.
-    /// - Parameter secret: the password to hand the script, only for a proven set: it reaches the
-    ///   script on descriptor 3 (`--password-fd 3`), a pipe the replayer fills and closes; no file
-    ///   holds it.
+    /// - Parameters:
+    ///   - secret: the password to hand the script, only for a proven set: it reaches the script on
+    ///     descriptor 3 (`--password-fd 3`), a pipe the replayer fills and closes; no file holds it.
+    ///   - proven: the set's manifest HMAC verified with a configured password and its artifacts are
+    ///     intact. Only then may `isolation: auto` fall back to an unisolated replay when
+    ///     bubblewrap is unavailable; `isolation: none` always runs unisolated (chosen knowingly).
+    ///   - unprovenReason: why the set is not proven when a password is configured (the
+    ///     `restore.script` failure names it when the replay is refused).
     func replayScript(
-        manifest: Manifest, setFolder: AbsolutePath, sandbox: DrillSandbox, drillID: DrillID, secret: VaultPassword?
+        manifest: Manifest, setFolder: AbsolutePath, sandbox: DrillSandbox, drillID: DrillID, secret: VaultPassword?,
+        proven: Bool = false, unprovenReason: String? = nil
     ) async -> Replay {
         let subject = manifest.restoreScript
         // A script name that climbs out of the set is no script of the set (set.manifest fails it).
@@ -303,7 +321,8 @@ public struct Drill: Sendable {
         let request = ReplayRequest(
             script: script, arguments: arguments, setFolder: setFolder, sandboxFolder: sandbox.folder,
             environment: [:], workingDirectory: sandbox.work, limits: options.limits, timeout: options.timeout,
-            outputCap: options.outputCap, isolation: options.isolation, secret: secret.map { Data($0.bytes) })
+            outputCap: options.outputCap, isolation: options.isolation, unisolatedFallback: proven,
+            secret: secret.map { Data($0.bytes) })
         var canaries = CanaryProbe(
             folders: options.canaryFolders, owner: replayer.replayIdentity)
         canaries.plant()
@@ -311,6 +330,24 @@ public struct Drill: Sendable {
         let outcome: ReplayOutcome
         do {
             outcome = try await replayer.replay(request)
+        } catch RestoreDrillError.isolationRefused(let why) {
+            _ = canaries.checkAndRemove()
+            guard options.password != nil || options.passwordFile != nil || options.authenticator != nil else {
+                return Replay(
+                    check: .noSubject(.restoreScript, subject: subject, reason: why),
+                    treeSkipReason: why, refused: .isolationRefused(why))
+            }
+            // A password is configured but this set is not proven: it is hostile until proven, so
+            // it is never run outside a sandbox. The drill fails on this check.
+            let unproven = unprovenReason ?? "not authenticated"
+            let reason =
+                "not replayed: \(why), and the set is not proven (\(unproven)): "
+                + "an unproven set is never run without isolation"
+            return Replay(
+                check: CheckResult(
+                    check: .restoreScript, subject: subject, verdict: .fail, message: "\(subject): \(reason)",
+                    evidence: ["isolation refused: \(why)"], seconds: watch.seconds),
+                treeSkipReason: "the restore script was not replayed: \(reason)")
         } catch {
             _ = canaries.checkAndRemove()
             return Replay(

@@ -47,7 +47,10 @@ struct DrillCommand: AsyncParsableCommand {
             Picks the set by id, --latest (default), --random-within DAYS, or --set PATH (a set outside \
             any configuration: sandboxes and reports go under the current folder). Writes \
             <reports>/<drill-id>/{junit.xml,report.md,report.json}. Exit 0 when every check passed \
-            (skips allowed), 1 when a check failed, 3 when the drill could not run.
+            (skips allowed), 1 when a check failed, 2 when the replay would run unisolated a set that \
+            cannot be authenticated (install bubblewrap, configure a vault password, or choose \
+            sandbox.isolation: none), 3 when the drill could not run or its event could not be recorded \
+            in the destination's history (its reports are written).
             """)
 
     @OptionGroup var config: ConfigOption
@@ -75,12 +78,23 @@ struct DrillCommand: AsyncParsableCommand {
         let c = set == nil ? try config.load() : (try? config.load())
         var job = DrillJob(config: c, clock: try SystemClock(), progress: Terminal.progress)
         job.byteProgress = Terminal.byteProgress
-        let result = try await job.run(request)
+        let result: DrillResult
+        var eventLost: DrillJob.EventNotRecorded?
+        do {
+            result = try await job.run(request)
+        } catch let lost as DrillJob.EventNotRecorded {
+            result = lost.result
+            eventLost = lost
+        }
         Terminal.endProgress()
         if json {
             try Terminal.json(result)
         } else {
             Terminal.out(DrillJob.summary(result))
+        }
+        if let eventLost {
+            Terminal.error(eventLost.description)
+            throw ExitCode(eventLost.exitStatus.rawValue)
         }
         if result.verdict != .pass { throw ExitCode(ExitStatus.findings.rawValue) }
     }

@@ -205,8 +205,53 @@ import Testing
         } catch let error as RestoreDrillError {
             #expect("\(error)".contains("No space left on device"), "\(error)")
             #expect("\(error)".contains(ws.destination), "the error names the file")
+            Self.expectOneFullDestinationError(error, ws)
         }
         #expect(Self.destinationEntries(ws).isEmpty, "\(Self.destinationEntries(ws))")
+    }
+
+    /// A database copy that runs out of space (SQLite's `SQLITE_FULL`, whole or through the chunk
+    /// VFS) used to fail only its component, giving a `partial` set (exit 1), while an artifact
+    /// write gave an I/O error (exit 3): now both are the one full-destination error.
+    @Test(
+        .enabled(if: geteuid() == 0, "mounting a small tmpfs needs root (CI runs as root)"),
+        arguments: [false, true])
+    func aDatabaseCopyOnAFullDestinationIsTheSameErrorAsAnArtifactWrite(chunked: Bool) async throws {
+        let ws = try Workspace(chunked: false, live: false)
+        defer { ws.close() }
+        // A database of incompressible rows, larger than the destination: copied whole, or cut
+        // into chunks by the chunk VFS.
+        try SQL.with(ws.root + "/data/huge.db") { db in
+            try SQL.exec(db, "CREATE TABLE blobs(id INTEGER PRIMARY KEY, b BLOB)")
+            try SQL.exec(
+                db,
+                "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i+1 FROM n WHERE i < 1000) "
+                    + "INSERT INTO blobs(b) SELECT randomblob(3000) FROM n")
+        }
+        ws.config.databases.chunkSize = chunked ? 512 << 10 : 64 << 20
+        let mount = try Shell.run("/bin/mount", ["-t", "tmpfs", "-o", "size=1m", "tmpfs", ws.destination])
+        try #require(mount.code == 0, "mount: \(mount.err)")
+        defer { _ = try? Shell.run("/bin/umount", [ws.destination]) }
+        do {
+            let outcome = try await ws.backup()
+            Issue.record("the backup did not fail on a full destination: \(outcome.manifest.status)")
+        } catch let error as RestoreDrillError {
+            Self.expectOneFullDestinationError(error, ws)
+        }
+        #expect(Self.destinationEntries(ws).isEmpty, "\(Self.destinationEntries(ws))")
+    }
+
+    /// The one full-destination error: a path in the destination, the free bytes, exit 3.
+    static func expectOneFullDestinationError(_ error: RestoreDrillError, _ ws: Workspace) {
+        guard case .destinationFull(let path, let free) = error else {
+            Issue.record("expected destinationFull, got \(error)")
+            return
+        }
+        #expect(path.hasPrefix(ws.destination + "/"), "\(path)")
+        #expect(free != nil && free! < 1 << 20, "\(String(describing: free))")
+        #expect(error.exitStatus == .runtime)
+        let text = error.description
+        #expect(text.contains("the destination is full") && text.contains("free on its file system"), "\(text)")
     }
 
     // MARK: - Helpers

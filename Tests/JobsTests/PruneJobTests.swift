@@ -105,6 +105,51 @@ import Testing
         #expect(events.last?.details["removed"] == "40")
     }
 
+    @Test func thePruneAfterAKilledOneFinishesItsRemovalsAndRemovesStaleEventTemporaries() async throws {
+        let w = try Self.workspace()
+        defer { try? FileManager.default.removeItem(atPath: w.folder) }
+        let ids = try await Self.backups(w, first: "2025-06-10T00:00:00Z", days: 3)
+        let fm = FileManager.default
+        let dest = w.config.destination
+        let now = Timestamp.date("2025-06-14T12:00:00Z")!
+        // A prune killed mid-removal: the set was renamed to `.removing-<id>` and half its files
+        // were deleted when the kill came (what LocalDestination.removeSet does in that order).
+        let doomed = "\(dest)/.removing-\(ids[0])"
+        try fm.moveItem(atPath: "\(dest)/\(ids[0])", toPath: doomed)
+        try fm.removeItem(atPath: "\(doomed)/manifest.json")
+        #expect(try Self.setsOnDisk(w).count == 2)
+        // Writers killed between AtomicFile's temporary event file and its rename: one long ago,
+        // one a moment ago (maybe being written right now: left alone).
+        let events = "\(dest)/.restore-drill/events"
+        let stale = "\(events)/.20250613T030000.000Z-drill-0a1b2c3d.json.tmp-4242-123456"
+        let fresh = "\(events)/.20250614T030000.000Z-drill-0a1b2c3e.json.tmp-4243-654321"
+        let notOurs = "\(events)/.notes.tmp"
+        for file in [stale, fresh, notOurs] {
+            #expect(fm.createFile(atPath: file, contents: Data("{\"format\": \"restore".utf8)))
+        }
+        for file in [stale, notOurs] {
+            try fm.setAttributes([.modificationDate: Date().addingTimeInterval(-2 * 3600)], ofItemAtPath: file)
+        }
+
+        // A dry run removes nothing.
+        let dry = try PruneJob(config: w.config, clock: FixedClock(now)).run(dryRun: true)
+        #expect(dry.removedLeftovers.isEmpty)
+        #expect(fm.fileExists(atPath: doomed) && fm.fileExists(atPath: stale))
+
+        let outcome = try PruneJob(config: w.config, clock: FixedClock(now)).run(dryRun: false)
+        #expect(!fm.fileExists(atPath: doomed))
+        #expect(!fm.fileExists(atPath: stale))
+        #expect(fm.fileExists(atPath: fresh))
+        #expect(fm.fileExists(atPath: notOurs))
+        #expect(outcome.removedLeftovers == [doomed, stale])
+        #expect(outcome.text.contains("removed leftover of an interrupted run \(doomed)"))
+        let json = String(decoding: try JSONEncoder().encode(outcome), as: UTF8.self)
+        #expect(json.contains("removed_leftovers"))
+        // The sets the killed prune did not reach are still there, and the history reads.
+        #expect(try Self.setsOnDisk(w) == ids.dropFirst().map(\.description).sorted())
+        #expect(try HistoryStore(destination: dest).events().last?.kind == .prune)
+    }
+
     @Test func refusesWhileABackupOrDrillHoldsTheLock() async throws {
         let w = try Self.workspace()
         defer { try? FileManager.default.removeItem(atPath: w.folder) }

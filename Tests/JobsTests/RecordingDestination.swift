@@ -9,6 +9,7 @@ final class RecordingDestination: Destination, @unchecked Sendable {
     let inner: LocalDestination
     private let lock = NSLock()
     private var recorded: [String] = []
+    private var eventError: RestoreDrillError?
 
     /// - Parameter folder: the folder holding the real sets.
     init(folder: String) { inner = LocalDestination(path: folder) }
@@ -18,6 +19,13 @@ final class RecordingDestination: Destination, @unchecked Sendable {
 
     /// The names of the calls since the last ``reset()`` (the part before the first space), once each.
     var names: Set<String> { Set(calls.map { String($0.split(separator: " ")[0]) }) }
+
+    /// When set, ``appendEvent(name:contents:)`` throws it instead of writing (a destination whose
+    /// history cannot be written: read-only, full).
+    var failingEvents: RestoreDrillError? {
+        get { lock.withLock { eventError } }
+        set { lock.withLock { eventError = newValue } }
+    }
 
     /// Forgets the recorded calls.
     func reset() { lock.withLock { recorded = [] } }
@@ -104,6 +112,7 @@ final class RecordingDestination: Destination, @unchecked Sendable {
 
     func appendEvent(name: String, contents: Data) throws {
         record("appendEvent")
+        if let failingEvents { throw failingEvents }
         try inner.appendEvent(name: name, contents: contents)
     }
 
