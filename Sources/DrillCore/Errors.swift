@@ -94,7 +94,8 @@ public enum RestoreDrillError: Error, CustomStringConvertible, Equatable, Sendab
     public var exitStatus: ExitStatus {
         switch self {
         case .config, .usage, .isolationRefused: .usage
-        case .setNotFound, .io, .alreadyExists, .lockHeld, .invalidSet, .destinationVanished, .destinationFull, .runtime:
+        case .setNotFound, .io, .alreadyExists, .lockHeld, .invalidSet, .destinationVanished, .destinationFull,
+            .runtime:
             .runtime
         }
     }
