@@ -248,6 +248,7 @@ public struct BackupEngine: Sendable {
         say("code: archiving \(codeEntries.count) paths")
         var archiver = CodeArchiveWriter(entries: codeEntries, level: config.code.compressionLevel)
         archiver.problems = walk.problems
+        archiver.vanished = walk.vanished
         archiver.log = log
         if let phaseHook { archiver.opened = { await phaseHook(.writingArtifacts) } }
         let copier = DatabaseCopier(

@@ -24,6 +24,9 @@ struct CodeArchiveWriter {
         var warnings: [String]
         /// Files that changed while this attempt read them (relative paths).
         var changed: [String] = []
+        /// Files listed by the walk that were gone when this attempt opened them (relative paths,
+        /// ``ComponentRecord/vanished``).
+        var vanished: [String] = []
     }
 
     /// How many times the archive is written when a file changes while it is read (a change
@@ -36,6 +39,9 @@ struct CodeArchiveWriter {
     let level: Int
     /// Reasons that make the component failed (unreadable paths found by the walk).
     var problems: [String] = []
+    /// Paths the walk listed but found gone (``WorkspaceWalk/vanished``): recorded with those
+    /// this writer finds gone when it opens them.
+    var vanished: [String] = []
     /// Receives the identity of every artifact written (``WrittenFileLog``); nil records nothing.
     var log: WrittenFileLog? = nil
     /// Awaited each time the archive's file has been created, before anything is written into it
@@ -136,14 +142,19 @@ struct CodeArchiveWriter {
         try await gzip.finish(group: &group)
         let (size, sha) = try file.finish()
         let failures = state.failures
+        let vanished = Set(vanished + state.vanished).sorted()
         let record = ComponentRecord(
             id: .code, status: failures.isEmpty ? .ok : .failed,
             reason: failures.isEmpty ? nil : "unreadable: " + failures.joined(separator: "; "),
-            files: state.fileCount, bytes: state.byteCount)
+            files: state.fileCount, bytes: state.byteCount, vanished: vanished.isEmpty ? nil : vanished)
+        var warnings = state.warnings
+        for path in vanished {
+            warnings.append("\(path): vanished between listing and reading (deleted or moved meanwhile); not stored")
+        }
         return Result(
             artifact: ArtifactRecord(path: "code.tar.gz", component: .code, kind: .archive, size: size, sha256: sha),
-            files: state.files, record: record, sqliteFiles: state.sqliteFiles, warnings: state.warnings,
-            changed: state.changed)
+            files: state.files, record: record, sqliteFiles: state.sqliteFiles, warnings: warnings,
+            changed: state.changed, vanished: vanished)
     }
 
     /// What the archive loop accumulates.
@@ -153,6 +164,7 @@ struct CodeArchiveWriter {
         var warnings: [String] = []
         var failures: [String]
         var changed: [String] = []
+        var vanished: [String] = []
         var fileCount = 0
         var byteCount: Int64 = 0
     }
@@ -214,7 +226,12 @@ struct CodeArchiveWriter {
         case .file:
             let fd = open(item.absolute.pathString, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)
             guard fd >= 0 else {
-                state.failures.append("\(item.absolute): \(String(cString: strerror(errno)))")
+                if errno == ENOENT || errno == ENOTDIR {
+                    // Deleted or moved since the walk listed it: not a failure (issue 11).
+                    state.vanished.append(item.relative)
+                } else {
+                    state.failures.append("\(item.absolute): \(String(cString: strerror(errno)))")
+                }
                 return nil
             }
             // The size as the file is now (it may have changed since the walk).

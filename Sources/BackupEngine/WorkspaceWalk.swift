@@ -36,16 +36,26 @@ struct WorkspaceWalk {
     private(set) var problems: [String] = []
     /// Relative paths of entries that are neither files, folders nor links.
     private(set) var ignored: [String] = []
+    /// Relative paths listed in a folder but gone (`ENOENT`, `ENOTDIR`) when the walk looked at
+    /// them: deleted or moved in between. Not a problem (``ComponentRecord/vanished``).
+    private(set) var vanished: [String] = []
 
     /// Walks `base`; the base itself is not an entry.
     mutating func run(base: AbsolutePath) {
         walk(folder: base, relative: "", excluded: false)
     }
 
-    private mutating func walk(folder: AbsolutePath, relative: String, excluded: Bool) {
+    /// Walks one folder.
+    /// - Returns: false when the folder was gone (recorded in ``vanished`` unless excluded).
+    @discardableResult
+    private mutating func walk(folder: AbsolutePath, relative: String, excluded: Bool) -> Bool {
         guard let dir = opendir(folder.pathString) else {
+            if !relative.isEmpty, Self.isVanished(errno) {
+                if !excluded { vanished.append(relative) }
+                return false
+            }
             problems.append("\(folder): \(String(cString: strerror(errno)))")
-            return
+            return true
         }
         var names: [String] = []
         while let item = readdir(dir) {
@@ -70,12 +80,16 @@ struct WorkspaceWalk {
             let abs = folder.appending(component: name)
             let rel = relative.isEmpty ? name : "\(relative)/\(name)"
             if skip(abs) { continue }
+            let isExcluded = excluded || exclude(rel, name)
             var st = stat()
             guard lstat(abs.pathString, &st) == 0 else {
-                problems.append("\(abs): \(String(cString: strerror(errno)))")
+                if Self.isVanished(errno) {
+                    if !isExcluded { vanished.append(rel) }
+                } else {
+                    problems.append("\(abs): \(String(cString: strerror(errno)))")
+                }
                 continue
             }
-            let isExcluded = excluded || exclude(rel, name)
             #if os(Linux)
                 let mtime = (Int(st.st_mtim.tv_sec), Int(st.st_mtim.tv_nsec))
             #else
@@ -91,21 +105,33 @@ struct WorkspaceWalk {
             case S_IFLNK:
                 entry.type = .symlink
                 guard let target = Self.readLink(abs.pathString) else {
-                    problems.append("\(abs): cannot read link: \(String(cString: strerror(errno)))")
+                    if Self.isVanished(errno) {
+                        if !isExcluded { vanished.append(rel) }
+                    } else {
+                        problems.append("\(abs): cannot read link: \(String(cString: strerror(errno)))")
+                    }
                     continue
                 }
                 entry.linkTarget = target
                 entries.append(entry)
             case S_IFDIR:
                 entry.type = .directory
+                let index = entries.count
                 entries.append(entry)
-                if !isExcluded || enterExcluded(rel) {
-                    walk(folder: abs, relative: rel, excluded: isExcluded)
+                if !isExcluded || enterExcluded(rel), !walk(folder: abs, relative: rel, excluded: isExcluded) {
+                    entries.remove(at: index)  // gone before it could be listed: not a member
                 }
             default:
                 ignored.append(rel)
             }
         }
+        return true
+    }
+
+    /// True for the `errno` of a path that is no longer there: `ENOENT` (removed), `ENOTDIR` (a
+    /// folder on its way was replaced by a file), `EINVAL` from readlink (replaced by a non-link).
+    static func isVanished(_ code: Int32) -> Bool {
+        code == ENOENT || code == ENOTDIR || code == EINVAL
     }
 
     /// ASCII bytes as they are, others as `\xNN`.

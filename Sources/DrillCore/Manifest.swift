@@ -255,13 +255,23 @@ public struct ComponentRecord: Codable, Sendable, Equatable {
     public var files: Int
     /// Total bytes of those files before compression.
     public var bytes: Int64
+    /// Paths (relative to root, `/`-separated, sorted) that the backup listed but that were gone
+    /// when it came to read them (deleted or moved by the user or an application in between):
+    /// not stored, and the component stays `ok` (issue 11: a file that vanishes is not a failure
+    /// of the whole component). The drill reports each as a skipped `restore.tree` subject.
+    /// Absent (nil) when none vanished; a format-1 reader that does not know the key ignores it.
+    public var vanished: [String]?
 
-    public init(id: ComponentID, status: ComponentStatus, reason: String? = nil, files: Int = 0, bytes: Int64 = 0) {
+    public init(
+        id: ComponentID, status: ComponentStatus, reason: String? = nil, files: Int = 0, bytes: Int64 = 0,
+        vanished: [String]? = nil
+    ) {
         self.id = id
         self.status = status
         self.reason = reason
         self.files = files
         self.bytes = bytes
+        self.vanished = vanished
     }
 }
 

@@ -238,6 +238,7 @@ public struct Drill: Sendable {
                     setID: setID, seconds: succeeded ? replay.seconds : nil, objective: options.objectives.rto,
                     skipReason: "the restore did not succeed: a failed restore has no RTO"))
         }
+        checks += VanishedFiles.results(manifest)
         return finish(
             result, checks: checks, sandbox: sandbox, manifest: manifest, password: password,
             plaintexts: vaultCheck.plaintexts)

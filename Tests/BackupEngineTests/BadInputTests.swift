@@ -135,6 +135,36 @@ import Testing
         }
     }
 
+    /// A path deleted after its folder was listed and before the walk looked at it (a file, a
+    /// link, a folder) is vanished, not a problem; an excluded one is neither; others stay.
+    @Test func pathsDeletedDuringTheWalkAreVanishedNotProblems() throws {
+        let folder = try TempFolder("rd-walk-vanish")
+        defer { folder.remove() }
+        let fm = FileManager.default
+        for relative in ["a/file.txt", "a/keep.txt", "b/sub/inner.txt", "cache/x.txt", "c.txt"] {
+            let path = folder.path + "/" + relative
+            try fm.createDirectory(
+                atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+            try Data("x\n".utf8).write(to: URL(fileURLWithPath: path))
+        }
+        try fm.createSymbolicLink(atPath: folder.path + "/a/link", withDestinationPath: "keep.txt")
+        let doomed: Set<String> = ["a/file.txt", "a/link", "b", "cache"]
+        var walk = WorkspaceWalk()
+        let base = try AbsolutePath(validating: folder.path)
+        walk.skip = { path in
+            // Called for each name after its folder was listed, before lstat: delete it now.
+            if let relative = path.relative(to: base)?.pathString, doomed.contains(relative) {
+                try? FileManager.default.removeItem(atPath: path.pathString)
+            }
+            return false
+        }
+        walk.exclude = { _, name in name == "cache" }
+        walk.run(base: base)
+        #expect(walk.vanished.sorted() == ["a/file.txt", "a/link", "b"])
+        #expect(walk.problems.isEmpty, "\(walk.problems)")
+        #expect(walk.entries.map(\.relative).sorted() == ["a", "a/keep.txt", "c.txt"])
+    }
+
     @Test func fileChangingWhileReadIsRetriedAndStoredAsItIsOnceStable() async throws {
         let folder = try TempFolder("rd-change")
         defer { folder.remove() }
