@@ -33,9 +33,11 @@ import Foundation
 /// --nofile=N:N --nproc=N:N --` (soft = hard, so CPU exhaustion is SIGKILL); on macOS through
 /// `sh -c 'ulimit …; exec "$@"'`. The same limits apply with and without bubblewrap.
 ///
-/// **Unprivileged uid.** When the tool runs as root, the script runs as ``unprivilegedUID`` /
-/// ``unprivilegedGID`` (default 65534, `nobody`) via `setpriv --reuid --regid --clear-groups`,
-/// because process limits do not bind root. The sandbox folder (mode 0700 in every case) and its
+/// **Unprivileged uid.** When the tool runs as root, the script runs as another uid via `setpriv
+/// --reuid --regid --clear-groups`, because process limits do not bind root: by default a uid (and
+/// an equal gid) of this replayer's own, reserved from ``ReplayUIDLease``'s range for as long as
+/// the replayer lives (one drill), so drills never share one; ``unprivilegedUID`` /
+/// ``unprivilegedGID`` when given; 65534 (`nobody`) with a note when no uid could be reserved. The sandbox folder (mode 0700 in every case) and its
 /// contents are given to that uid for the replay and the folder taken back by root after it; the
 /// marker file stays root's and is put back as it was if the replay removed or changed it. A set
 /// folder the uid cannot read is copied read-only to `<sandbox>/set/<name>` and replayed from the
@@ -65,24 +67,28 @@ public struct IsolatedReplayer: RestoreReplayer {
     public var runner: any ProcessRunner
     /// `PATH`-style folders searched for `bwrap`, `prlimit` and `setpriv`.
     public var toolPath: String
-    /// The uid the script runs as when the tool runs as root.
-    public var unprivilegedUID: UInt32
-    /// The gid (with no supplementary groups) the script runs as when the tool runs as root.
-    public var unprivilegedGID: UInt32
+    /// The uid the script runs as when the tool runs as root; nil (the default) reserves one of
+    /// this replayer's own (``ReplayUIDLease``).
+    public var unprivilegedUID: UInt32?
+    /// The gid (with no supplementary groups) the script runs as when the tool runs as root; nil
+    /// uses the uid's value.
+    public var unprivilegedGID: UInt32?
     /// The interpreter of restore scripts (POSIX sh, docs/SET-FORMAT.md).
     public var shell: String
     private let probes = ProbeCache()
+    private let lease = ReplayUIDLease()
 
     /// - Parameters:
     ///   - runner: starts every child; a ``SubprocessRunner`` by default.
     ///   - toolPath: where to look for `bwrap`, `prlimit`, `setpriv`; nil uses this process's
     ///     `PATH` followed by `/usr/local/bin:/usr/bin:/bin`.
-    ///   - unprivilegedUID: the uid for a replay started by root (65534, `nobody`, by default).
-    ///   - unprivilegedGID: its gid (65534, `nogroup`).
+    ///   - unprivilegedUID: the uid for a replay started by root; nil (the default) reserves one of
+    ///     this replayer's own from ``ReplayUIDLease``'s range on first use.
+    ///   - unprivilegedGID: its gid; nil uses the uid's value.
     ///   - shell: the restore script's interpreter, `/bin/sh`.
     public init(
-        runner: any ProcessRunner = SubprocessRunner(), toolPath: String? = nil, unprivilegedUID: UInt32 = 65534,
-        unprivilegedGID: UInt32 = 65534, shell: String = "/bin/sh"
+        runner: any ProcessRunner = SubprocessRunner(), toolPath: String? = nil, unprivilegedUID: UInt32? = nil,
+        unprivilegedGID: UInt32? = nil, shell: String = "/bin/sh"
     ) {
         self.runner = runner
         self.toolPath =
@@ -95,9 +101,17 @@ public struct IsolatedReplayer: RestoreReplayer {
 
     /// The uid and gid a replay runs as, when it is not the tool's own: set when the tool runs as
     /// root. Plant ``Canaries`` with this owner so they are writable by exactly the code under test.
+    /// The same for every call on one replayer (and its copies).
     public var replayIdentity: (uid: UInt32, gid: UInt32)? {
-        geteuid() == 0 ? (unprivilegedUID, unprivilegedGID) : nil
+        guard geteuid() == 0 else { return nil }
+        if let uid = unprivilegedUID { return (uid, unprivilegedGID ?? uid) }
+        guard let uid = try? lease.uid() else { return (Self.sharedUID, Self.sharedUID) }
+        return (uid, unprivilegedGID ?? uid)
     }
+
+    /// The uid and gid used when no uid of a replayer's own can be reserved: 65534 (`nobody`,
+    /// `nogroup`), shared with other drills, and said in the notes.
+    public static let sharedUID: UInt32 = 65534
 
     /// Replays `request.script` under the isolation, limits, uid, environment, timeout and output
     /// cap described above. A script that fails, times out or floods its output is an outcome.
@@ -160,6 +174,7 @@ public struct IsolatedReplayer: RestoreReplayer {
         var arguments = request.arguments
         var readOnly: [AbsolutePath] = []  // extra paths bound read-only under bubblewrap
         var wipeAfter: [AbsolutePath] = []
+        var removeAfter: [AbsolutePath] = []  // the set's copy: not secret, large, removed
         var marker: Data?
         chmod(sandbox.pathString, 0o700)
         if let identity {
@@ -176,16 +191,30 @@ public struct IsolatedReplayer: RestoreReplayer {
             lchown(sandbox.pathString, identity.uid, identity.gid)
             FileSystem.chownContents(
                 of: sandbox, uid: identity.uid, gid: identity.gid,
-                except: [RestoreSandbox.markerName, Self.setCopyFolder, Self.readOnlyCopyFolder, Self.etcFolder])
-            notes.append("the tool runs as root: the replay runs as uid \(identity.uid), gid \(identity.gid)")
+                except: [
+                    RestoreSandbox.markerName, Self.setCopyFolder, Self.readOnlyCopyFolder, Self.etcFolder,
+                    Self.secretsRecordName,
+                ])
+            if unprivilegedUID != nil {
+                notes.append("the tool runs as root: the replay runs as uid \(identity.uid), gid \(identity.gid)")
+            } else if identity.uid == Self.sharedUID, let failure = lease.failureReason {
+                notes.append(
+                    "the tool runs as root: no uid of this drill's own could be reserved (\(failure)): the replay "
+                        + "runs as uid \(identity.uid), shared with other drills")
+            } else {
+                notes.append(
+                    "the tool runs as root: the replay runs as uid \(identity.uid), gid \(identity.gid), "
+                        + "this drill's own")
+            }
 
             if let reason = FileSystem.unreadableReason(setFolder, uid: identity.uid, gid: identity.gid) {
                 let copyParent = sandbox.appending(component: Self.setCopyFolder)
                 let copy = copyParent.appending(component: setFolder.basename)
                 try FileSystem.copyReadOnly(setFolder, to: copy, parent: copyParent, gid: identity.gid)
                 notes.append(
-                    "the set folder is not readable by uid \(identity.uid) (\(reason)): replayed from a read-only copy in \(copy)"
+                    "the set folder is not readable by uid \(identity.uid) (\(reason)): replayed from a read-only copy in \(copy), removed after the replay"
                 )
+                removeAfter.append(copyParent)
                 script = Self.rebase(script, from: setFolder, to: copy)
                 arguments = arguments.map { Self.rebase($0, from: setFolder, to: copy) }
                 setFolder = copy
@@ -305,6 +334,14 @@ public struct IsolatedReplayer: RestoreReplayer {
                 notes.append("could not restore the sandbox marker the replay changed")
             }
         }
+        for path in removeAfter {
+            RestoreSandbox.makeWritable(path)
+            do {
+                try FileManager.default.removeItem(atPath: path.pathString)
+            } catch {
+                notes.append("could not remove the set's copy \(path): \(error.localizedDescription)")
+            }
+        }
         if !wipeAfter.isEmpty {
             do {
                 try RestoreSandbox.wipe(wipeAfter, inside: sandbox)
@@ -383,6 +420,9 @@ public struct IsolatedReplayer: RestoreReplayer {
     /// The folder inside the sandbox holding the replay's generated `/etc` files (`passwd`,
     /// `group`, `nsswitch.conf`) during a bubblewrap replay: `.replay-etc`, removed after it.
     static let etcFolder = ".replay-etc"
+    /// The drill's record of where secrets land in the sandbox (`SandboxLease` in the Verifier):
+    /// `.restore-drill-secrets`, left root's so the replay cannot rewrite it.
+    static let secretsRecordName = ".restore-drill-secrets"
 
     /// The size of the replay's `/dev/shm` under bubblewrap, bytes: 8 MiB (a tmpfs of that size;
     /// a write past it fails with ENOSPC), so that a script cannot hold memory in shared memory

@@ -193,7 +193,14 @@ struct IsolatedReplayerTests {
             """, isolation: mode)
         #expect(outcome.process.exitCode == 0, "\(String(decoding: outcome.process.tail, as: UTF8.self))")
         #expect(outcome.isolation == (mode == .bubblewrap ? .bubblewrap : .none))
-        #expect(outcome.uid == (geteuid() == 0 ? 65534 : nil))
+        // As root: a uid of this replayer's own, from the documented range; else the tool's own.
+        #expect(outcome.uid == fixture.replayer.replayIdentity?.uid)
+        if geteuid() == 0 {
+            let uid = try #require(outcome.uid)
+            #expect((ReplayUIDLease.first...ReplayUIDLease.last).contains(uid))
+        } else {
+            #expect(outcome.uid == nil)
+        }
         #expect(String(decoding: outcome.process.standardOutput, as: UTF8.self) == "done\n")
         let restored = try String(
             contentsOfFile: (fixture.sandbox.work.pathString as NSString).appendingPathComponent("restored.txt"),
@@ -470,18 +477,88 @@ struct IsolatedReplayerTests {
         #expect(restored == "payload from the set\n")
         #expect(currentMode(fixture.set) == 0o700)
 
-        // A second replay in the same sandbox replaces the copy, which stays root's and read-only,
-        // readable by the replay's group only (issue 11: a copy of a private set is private too).
+        // A second replay in the same sandbox reads a copy again, which is root's and read-only,
+        // readable by the replay's group only (issue 11: a copy of a private set is private too),
+        // and removed after the replay.
         let again = try await fixture.replay(
-            "cat \"$(dirname \"$0\")/data.txt\" > \"$4/again.txt\" || exit 3\n", isolation: testedModes[0])
+            """
+            cat "$(dirname "$0")/data.txt" > "$4/again.txt" || exit 3
+            stat -c 'copy %u %g %a' "$(dirname "$0")/data.txt"
+            stat -c 'folder %a' "$(dirname "$0")"
+            """, isolation: testedModes[0])
         #expect(again.process.exitCode == 0, "\(String(decoding: again.process.tail, as: UTF8.self))")
-        let copy = (fixture.sandbox.path.pathString as NSString).appendingPathComponent(
-            "set/full_20250101_000000/data.txt")
+        if let identity = fixture.replayer.replayIdentity {
+            let said = String(decoding: again.process.standardOutput, as: UTF8.self)
+            // root's, seen as the overflow uid 65534 inside bubblewrap's user namespace.
+            let owner = again.isolation == .bubblewrap ? 65534 : 0
+            #expect(said == "copy \(owner) \(identity.gid) 440\nfolder 550\n")
+            let copies = (fixture.sandbox.path.pathString as NSString).appendingPathComponent("set")
+            #expect(!FileManager.default.fileExists(atPath: copies), "the set's copy outlived the replay")
+            #expect(again.notes.contains { $0.contains("removed after the replay") })
+        }
+    }
+
+    /// Issue 11, "Keep drills apart from each other": as root, every replayer (one per drill) runs
+    /// its scripts as a uid of its own, so a replay cannot read what another, running at the same
+    /// time, restored into its 0700 sandbox, even without bubblewrap's mount namespace.
+    @Test(.enabled(if: geteuid() == 0, "a uid per drill exists only when the tool runs as root (CI runs as root)"))
+    func concurrentDrillsRunAsUidsOfTheirOwnAndCannotReadEachOther() async throws {
+        let first = try ReplayFixture()
+        let second = try ReplayFixture()
+        defer {
+            first.cleanUp()
+            second.cleanUp()
+        }
+        let a = try #require(first.replayer.replayIdentity)
+        let b = try #require(second.replayer.replayIdentity)
+        #expect(a.uid != b.uid && a.gid != b.gid)
+        #expect(first.replayer.replayIdentity?.uid == a.uid, "one replayer keeps its uid")
+        // While the first replay holds a restored file, the second tries to read it and to list
+        // the first's sandbox (isolation none: only the uids keep them apart).
+        let secret = first.sandbox.work.appending(component: "restored-secret.txt").pathString
+        let ready = first.sandbox.path.appending(component: "ready").pathString
+        async let holder = first.replay(
+            "echo 'restored by the first drill' > \"$4/restored-secret.txt\"; : > \"\(ready)\"; sleep 3; echo held",
+            isolation: .none)
+        for _ in 0..<100 where !FileManager.default.fileExists(atPath: ready) { usleep(30_000) }
+        let reader = try await second.replay(
+            """
+            id -u
+            cat '\(secret)' 2>/dev/null && echo READ-OTHER
+            ls '\(first.sandbox.path.pathString)' 2>/dev/null && echo LISTED-OTHER
+            echo done
+            """, isolation: .none)
+        let held = try await holder
+        let said = String(decoding: reader.process.standardOutput, as: UTF8.self)
+        #expect(said == "\(b.uid)\ndone\n", "\(said)")
+        #expect(String(decoding: held.process.standardOutput, as: UTF8.self) == "held\n")
+        #expect(held.uid == a.uid && reader.uid == b.uid)
+    }
+
+    /// A uid whose lock is taken, or that still owns a process, is never handed out.
+    @Test(.enabled(if: geteuid() == 0, "the lock folder lives in /run, root's"))
+    func aUidInUseIsPassedOver() throws {
+        let folder = try TemporaryFolder("uid-locks")
+        defer { folder.remove() }
+        let locks = folder.file("locks")
+        let first = ReplayUIDLease(lockFolder: locks)
+        let uid = try first.uid()
+        #expect(try first.uid() == uid)
         var info = stat()
-        #expect(lstat(copy, &info) == 0 && info.st_uid == 0 && info.st_mode & 0o7777 == 0o440)
-        #expect(info.st_gid == 65534)
-        var folder = stat()
-        #expect(lstat((copy as NSString).deletingLastPathComponent, &folder) == 0 && folder.st_mode & 0o7777 == 0o550)
+        #expect(lstat(locks, &info) == 0 && info.st_mode & 0o7777 == 0o700 && info.st_uid == 0)
+        // 200 more leases while the first is held: none gets its uid, all differ.
+        var others: [ReplayUIDLease] = []
+        var seen: Set<UInt32> = [uid]
+        for _ in 0..<200 {
+            let lease = ReplayUIDLease(lockFolder: locks)
+            let other = try lease.uid()
+            #expect(!seen.contains(other))
+            seen.insert(other)
+            others.append(lease)
+        }
+        // This process's own uid (0) owns processes; a uid nobody runs does not.
+        #expect(ReplayUIDLease.ownsProcesses(0))
+        #expect(!ReplayUIDLease.ownsProcesses(uid))
     }
 
     @Test func bubblewrapRequiredButMissingIsAnErrorAndAutoFallsBack() async throws {
@@ -524,7 +601,8 @@ struct IsolatedReplayerTests {
         let bind = try #require(argv.firstIndex(of: "--bind"))
         #expect(tmpfs < bind && argv[bind + 1] == fixture.sandbox.path.pathString)
         if geteuid() == 0 {
-            #expect(argv.contains("--reuid=65534") && argv.contains("--clear-groups"))
+            let uid = try #require(fixture.replayer.replayIdentity?.uid)
+            #expect(argv.contains("--reuid=\(uid)") && argv.contains("--regid=\(uid)") && argv.contains("--clear-groups"))
         }
         // The probe ran once, before the replay; a second replay reuses it.
         let before = recorder.recorded.count
