@@ -90,6 +90,8 @@ let package = Package(
             name: "Selftest",
             dependencies: [
                 "DrillCore", "BackupEngine", "Verifier", "Sandbox", "Reports", "CSQLite",
+                // Vault: the forged-set damage needs a set made with a vault password, and scrubber forms.
+                "Vault",
                 // Archive and CArchive: selftest crafts damaged archives (members cut, added, renamed).
                 "Archive", "CArchive",
             ],
