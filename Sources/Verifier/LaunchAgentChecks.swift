@@ -58,6 +58,13 @@ public enum LaunchAgentLint {
                     ))
             }
         }
+        if let scriptIndex, let why = wrappedInQuotes(argv[scriptIndex]) {
+            out.append(
+                (
+                    .arguments,
+                    "ProgramArguments[\(scriptIndex)] \"\(argv[scriptIndex])\" is the shell's script but \(why): the shell runs it as one command name"
+                ))
+        }
         if let program = plist["Program"] as? String, !shellSyntax(in: program).isEmpty {
             out.append((.arguments, "Program \"\(program)\" holds shell syntax"))
         }
@@ -103,9 +110,39 @@ public enum LaunchAgentLint {
         return nil
     }
 
-    /// What in `argument` only a shell would interpret; empty when nothing.
+    /// Why `argument` is one element wrapped whole in literal quotes (`"--config=/p"` with the
+    /// quote characters inside the element), or nil. launchd passes the quotes on: the program
+    /// sees them (a shell would have removed them).
+    static func wrappedInQuotes(_ argument: String) -> String? {
+        for quote: Character in ["\"", "'"] where argument.count >= 2 {
+            if argument.first == quote, argument.last == quote {
+                return "is wrapped whole in literal \(quote == "\"" ? "double" : "single") quotes"
+            }
+        }
+        return nil
+    }
+
+    /// What in `argument` only a shell would interpret, or what a shell would have removed and
+    /// launchd passes on as it is; empty when nothing. Beyond shell operators: an element wrapped
+    /// whole in literal quotes (`"--config=/p"`), a flag whose value carries literal quotes
+    /// (`--config="/p"`, `-o'/p'`), and a backslash-escaped space (`/Application\ Support/x`).
     public static func shellSyntax(in argument: String) -> [String] {
         var out: [String] = []
+        if let wrapped = wrappedInQuotes(argument) {
+            out.append(wrapped.replacingOccurrences(of: "is wrapped", with: "wrapped"))
+        } else if let equals = argument.firstIndex(of: "="), argument.hasPrefix("-") {
+            let value = argument[argument.index(after: equals)...]
+            if value.count >= 2, let first = value.first, first == value.last, first == "\"" || first == "'" {
+                out.append("the value after `=` in literal quotes")
+            }
+        } else if argument.hasPrefix("-"), !argument.hasPrefix("--"), argument.count > 4 {
+            // A short option glued to a quoted value: `-o'/p'`, `-o"/p"`.
+            let value = argument.dropFirst(2)
+            if let first = value.first, first == value.last, first == "\"" || first == "'" {
+                out.append("the option's value in literal quotes")
+            }
+        }
+        if argument.contains("\\ ") { out.append("a backslash-escaped space (launchd keeps the backslash)") }
         if argument.filter({ $0 == "\"" }).count % 2 == 1 { out.append("unbalanced double quote") }
         if argument.filter({ $0 == "'" }).count % 2 == 1 { out.append("unbalanced single quote") }
         var depth = 0
