@@ -399,11 +399,33 @@ rd_credentials_open() {
     command -v openssl >/dev/null 2>&1 || rd_fail "credentials: openssl is needed to decrypt $1"
     RD_CRED_TMP=$RD_ROOT/.restore-drill-credentials-$$
     (umask 077 && mkdir "$RD_CRED_TMP" "$RD_CRED_TMP/files") || rd_fail "credentials: cannot create $RD_CRED_TMP"
+    # openssl enc writes `Salted__` and the 8-byte salt first: without it, no password helps.
+    rd_magic=
+    IFS= read -r rd_magic <"$RD_SET/$1" 2>/dev/null || :
+    case $rd_magic in
+        Salted__*) ;;
+        *) rd_fail "credentials: $1 is not an openssl-encrypted vault (no Salted__ header): damaged or replaced" ;;
+    esac
     rd_say "credentials: decrypting $1 (PBKDF2-HMAC-SHA256, $2 iterations)"
     if ! (umask 077 && openssl enc -d -aes-256-cbc -pbkdf2 -iter "$2" -md sha256 -pass "$RD_PASS" \
-        -in "$RD_SET/$1" -out "$RD_CRED_TMP/vault.tar") 2>/dev/null; then
-        rd_fail "credentials: wrong password or damaged vault ($1 does not decrypt)"
+        -in "$RD_SET/$1" -out "$RD_CRED_TMP/vault.tar") 2>"$RD_CRED_TMP/openssl.err"; then
+        # Say which failure it is: an openssl without -pbkdf2/-iter (old LibreSSL, OpenSSL before
+        # 1.1.1) is not a wrong password. openssl never prints the password.
+        rd_err=$(sed -n '1{s/[^ -~]//g;p;}' "$RD_CRED_TMP/openssl.err")
+        case $(cat "$RD_CRED_TMP/openssl.err") in
+            *bad\ decrypt* | *bad\ magic* | *wrong\ final\ block* | *error\ reading\ input*)
+                rd_fail "credentials: wrong password or damaged vault ($1 does not decrypt; openssl said: $rd_err)"
+                ;;
+            *[Uu]nknown\ option* | *[Uu]nrecognized\ flag* | *[Uu]nrecognized\ option* | *[Ii]nvalid\ option* | \
+                *[Uu]nknown\ cipher* | *pbkdf2* | *-iter*)
+                rd_fail "credentials: openssl is too old to decrypt $1: $(openssl version 2>/dev/null || echo 'its version is unknown') does not know -pbkdf2 and -iter (openssl said: $rd_err); OpenSSL 1.1.1 or later has them"
+                ;;
+            *)
+                rd_fail "credentials: openssl cannot decrypt $1 (openssl said: ${rd_err:-nothing})"
+                ;;
+        esac
     fi
+    rm -f "$RD_CRED_TMP/openssl.err"
     if ! (umask 077 && tar -xpf "$RD_CRED_TMP/vault.tar" -C "$RD_CRED_TMP/files") 2>/dev/null; then
         rd_fail "credentials: wrong password or damaged vault ($1 is not an archive once decrypted)"
     fi
