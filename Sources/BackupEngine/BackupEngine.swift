@@ -231,13 +231,16 @@ public struct BackupEngine: Sendable {
         var dropFromCode = Set<String>()
         for entry in walk.entries
         where entry.type == .file && dbPatterns.contains(where: { $0.matches(entry.relative) }) {
-            // An unreadable file goes to the copier too, which names the error.
-            if entry.size == 0 || Self.hasSQLiteHeader(entry.absolute.pathString) != false {
+            // An unreadable file goes to the copier too, which names the error. A file that is
+            // not a database (issue 12: 0 bytes, shorter than a page, no header) is kept, byte for
+            // byte, in code.tar.gz, and the databases component fails naming it: copying it
+            // through SQLite would store a new, empty database in a set that looks complete.
+            if let why = Self.notADatabase(entry) {
+                notDatabases.append("\(entry.relative): not a SQLite database (\(why); kept in code.tar.gz)")
+            } else {
                 databases.append(entry)
                 dropFromCode.insert(entry.relative)
                 for suffix in ["-wal", "-shm", "-journal"] { dropFromCode.insert(entry.relative + suffix) }
-            } else {
-                notDatabases.append(entry.relative)
             }
         }
         let codeEntries = walk.entries.filter { !$0.excludedFromCode && !dropFromCode.contains($0.relative) }
@@ -275,7 +278,7 @@ public struct BackupEngine: Sendable {
         manifest.files += code.files
 
         // databases
-        var dbFailures = notDatabases.map { "\($0): not a SQLite database (kept in code.tar.gz)" }
+        var dbFailures = notDatabases
         var dbBytes: Int64 = 0
         for copy in copies {
             switch copy {
@@ -417,6 +420,23 @@ public struct BackupEngine: Sendable {
 
     /// True when the file starts with the SQLite 3 header, false when it does not, nil when it
     /// cannot be read.
+    /// The smallest SQLite database file, bytes: one page of the smallest page size, 512
+    /// (sqlite.org/fileformat2.html, "The Database Header").
+    static let smallestDatabase: Int64 = 512
+
+    /// Why a file a database glob matched is not a SQLite database, or nil when it is one (or
+    /// cannot be read: the copier names that error).
+    /// - Returns: `0 bytes`, `N bytes, under the 512 bytes of a database's first page`, or
+    ///   `no "SQLite format 3" header`.
+    static func notADatabase(_ entry: WalkEntry) -> String? {
+        if entry.size == 0 { return "0 bytes" }
+        if entry.size < smallestDatabase {
+            return "\(entry.size) bytes, under the \(smallestDatabase) bytes of a database's first page"
+        }
+        if hasSQLiteHeader(entry.absolute.pathString) == false { return "no \"SQLite format 3\" header" }
+        return nil
+    }
+
     static func hasSQLiteHeader(_ path: String) -> Bool? {
         let fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)
         guard fd >= 0 else { return nil }

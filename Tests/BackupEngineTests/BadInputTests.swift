@@ -22,20 +22,39 @@ import Testing
         }.sorted()
     }
 
-    @Test func zeroByteDatabaseIsStoredAsAnEmptyDatabaseAndTheSetIsComplete() async throws {
+    /// Issue 12: a file the database glob matches that is not a database (0 bytes, shorter than
+    /// a page, a page of text, a page of zeros, another format's header) is never turned into a
+    /// new empty database: its exact bytes stay in code.tar.gz, the databases component fails
+    /// naming it and why, and the set is partial.
+    @Test(arguments: [
+        (Data(), "0 bytes"),
+        (Data("SQLite format 3\0".utf8), "16 bytes, under the 512 bytes of a database's first page"),
+        (Data(repeating: 0x41, count: 511), "511 bytes, under the 512 bytes"),
+        (Data(repeating: 0, count: 4096), "no \"SQLite format 3\" header"),
+        (Data("PK\u{3}\u{4}".utf8) + Data(repeating: 7, count: 2000), "no \"SQLite format 3\" header"),
+    ])
+    func fileTheGlobMatchesThatIsNotADatabaseIsKeptAsItIsAndFailsDatabases(bytes: Data, why: String)
+        async throws
+    {
         let ws = try Workspace(chunked: false, live: false)
         defer { ws.close() }
-        try ws.write("data/empty.db", "")
+        try bytes.write(to: URL(fileURLWithPath: ws.root + "/data/empty.db"))
         let outcome = try await ws.backup()
         let m = outcome.manifest
-        #expect(m.status == .complete)
-        let record = try #require(m.databases.first { $0.path == "data/empty.db" })
-        #expect(record.tables.isEmpty)
-        #expect(!m.files.contains { $0.path == "data/empty.db" }, "not also in code.tar.gz")
-        // What is stored opens as a database with no tables.
-        let stored = outcome.setPath + "/" + (record.artifact ?? "")
-        #expect(FileManager.default.fileExists(atPath: stored))
-        #expect(try SQL.with(stored) { try SQL.scalar($0, "SELECT count(*) FROM sqlite_master") } == "0")
+        #expect(m.status == .partial)
+        #expect(!m.databases.contains { $0.path == "data/empty.db" }, "stored as a database")
+        let reason = try #require(m.component(.databases)?.reason)
+        #expect(reason.contains("data/empty.db: not a SQLite database (\(why)"), "\(reason)")
+        #expect(m.component(.databases)?.status == .failed)
+        let kept = try #require(m.files.first { $0.path == "data/empty.db" })
+        #expect(kept.component == .code && kept.size == Int64(bytes.count))
+        #expect(kept.sha256 == SHA256Digest.hex(of: bytes))
+        // The archive holds those exact bytes (read back by GNU tar).
+        let out = try TempFolder("rd-notdb")
+        defer { out.remove() }
+        let tar = try Shell.run("/usr/bin/tar", ["-xzf", outcome.setPath + "/code.tar.gz", "-C", out.path, "data/empty.db"])
+        #expect(tar.code == 0, "\(tar.err)")
+        #expect(FileManager.default.contents(atPath: out.path + "/data/empty.db") == bytes)
     }
 
     @Test func fileNamedDbThatIsNotADatabaseFailsDatabasesStaysInCodeAndTheSetIsPartial() async throws {
