@@ -139,7 +139,8 @@ let package = Package(
             name: "ReportsTests", dependencies: ["Reports", "DrillCore", "TestSupport"], exclude: ["Snapshots"],
             swiftSettings: strict),
         .testTarget(
-            name: "VerifierTests", dependencies: ["Verifier", "Destination", "DrillCore", "CSQLite", "TestSupport"],
+            name: "VerifierTests",
+            dependencies: ["Verifier", "Destination", "DrillCore", "Reports", "CSQLite", "TestSupport"],
             swiftSettings: strict),
         .testTarget(
             name: "RetentionTests", dependencies: ["Retention", "DrillCore"], swiftSettings: strict),
