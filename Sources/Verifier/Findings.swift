@@ -40,6 +40,9 @@ extension Finding.Code {
     public static let artifactMissing = Finding.Code("artifact.missing")
     /// An artifact is not a regular file.
     public static let artifactNotRegularFile = Finding.Code("artifact.not_regular_file")
+    /// A folder on an artifact's way is a symbolic link (or no folder): not followed, not read
+    /// (data `reason`).
+    public static let artifactNotFollowed = Finding.Code("artifact.not_followed")
     /// An artifact's size differs from the manifest's.
     public static let artifactSizeMismatch = Finding.Code("artifact.size_mismatch")
     /// An artifact's SHA-256 differs from the manifest's.
@@ -319,6 +322,11 @@ extension Finding {
         .artifactPathNotPlain, message: "artifact path is not a plain relative path inside the set")
     static let artifactMissing = Finding(.artifactMissing, message: "missing from the set")
     static let artifactNotRegularFile = Finding(.artifactNotRegularFile, message: "not a regular file")
+
+    /// `reason` as ``BeneathRoot/Refusal`` words it, naming the folder in the set.
+    static func artifactNotFollowed(_ reason: String) -> Finding {
+        Finding(.artifactNotFollowed, data: ["reason": reason], message: "not read: \(reason)")
+    }
 
     static func artifactSizeMismatch(recorded: Int64, actual: Int64) -> Finding {
         Finding(
@@ -769,7 +777,7 @@ extension Finding {
 
     // MARK: launchagents.rewrite and launchagents.lint
 
-    /// `which` is `restored plist` or `stored artifact <path>`; `problem` what readPlist said.
+    /// `which` is `restored plist` or `stored artifact <path>`; `problem` what reading it said.
     static func agentUnreadable(_ which: String, problem: String) -> Finding {
         Finding(.agentUnreadable, data: ["which": which, "problem": problem], message: "\(which) \(problem)")
     }

@@ -162,10 +162,14 @@ struct LaunchAgentChecks {
     /// The largest restored plist read: 16 MiB (LaunchAgents are a few KiB).
     static let plistLimit = 16 << 20
 
-    /// Reads a property list file; nil and a reason when it does not parse to a dictionary.
-    static func readPlist(_ path: String) -> (plist: [String: Any]?, problem: String?) {
-        guard let data = FileManager.default.contents(atPath: path) else { return (nil, "missing or unreadable") }
-        return parsePlist(data)
+    /// Reads the stored plist of `agent` (its artifact in the set) without following links: the
+    /// set is hostile until proven too.
+    func readStoredPlist(_ agent: LaunchAgentRecord) -> (plist: [String: Any]?, problem: String?) {
+        guard let relative = try? RelativePath(validatingBeneath: agent.artifact),
+            let file = try? BeneathRoot(setPath).openFile(relative).get(),
+            let data = try? file.readAll(limit: Self.plistLimit)
+        else { return (nil, "missing or unreadable") }
+        return Self.parsePlist(data)
     }
 
     /// Reads the restored plist of `agent` (its path under the new home) without following links.
@@ -221,7 +225,7 @@ struct LaunchAgentChecks {
         let pairs: [(old: String, new: String)] = [
             (manifest.root, newRoot.pathString), (manifest.home, newHome.pathString),
         ]
-        let (stored, storedProblem) = Self.readPlist(Self.place(agent.artifact, in: setPath))
+        let (stored, storedProblem) = readStoredPlist(agent)
         if let stored {
             let expected = PathRewrite.applyToPlist(stored, pairs)
             if !(NSDictionary(dictionary: restored)).isEqual(to: expected as? [String: Any] ?? [:]) {
@@ -273,7 +277,7 @@ struct LaunchAgentChecks {
         var source = "restored plist"
         var (plist, problem) = readRestoredPlist(agent)
         if plist == nil {
-            (plist, problem) = Self.readPlist(Self.place(agent.artifact, in: setPath))
+            (plist, problem) = readStoredPlist(agent)
             source = "stored artifact \(agent.artifact)"
         }
         guard let plist else {
@@ -305,12 +309,6 @@ struct LaunchAgentChecks {
         guard let path = try? AbsolutePath(validating: text) else { return false }
         return path.isDescendantOrSelf(of: newHome) || path.isDescendantOrSelf(of: newRoot)
             || Self.systemFolders.contains { path.isDescendantOrSelf(of: $0) }
-    }
-
-    /// `relative` (a name from the manifest) below `folder`; an empty path, which no file has,
-    /// when the name climbs out of it.
-    static func place(_ relative: String, in folder: AbsolutePath) -> String {
-        (try? RelativePath(validatingBeneath: relative)).map { folder.appending($0).pathString } ?? ""
     }
 
     /// Finds the program: inside the sandbox when under the new home/root, on the host for

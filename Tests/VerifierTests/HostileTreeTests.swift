@@ -245,3 +245,40 @@ struct OutsideSecrets {
         try outside.expectNothingLeaked(try OutsideSecrets.everything(result))
     }
 }
+
+/// The set is hostile until proven too (whoever can write to the destination made it): its
+/// artifacts, `SHA256SUMS`, archives and stored plists are read beneath the set folder, so a link
+/// there never leads the checks to a root-only file outside.
+@Suite struct HostileSetTests {
+    @Test func linksInTheSetFolderAreNotFollowed() async throws {
+        let outside = try OutsideSecrets()
+        defer { outside.temp.remove() }
+        let fixture = try Fixture()
+        let fm = FileManager.default
+        // A folder of artifacts replaced by a link to a root-only folder holding files of the same
+        // names; the archive and a stored plist replaced by links to root-only files.
+        let chunks = outside.temp.file("chunks")
+        try fm.createDirectory(atPath: chunks, withIntermediateDirectories: false)
+        for name in try fm.contentsOfDirectory(atPath: fixture.path("databases")) {
+            try outside.secret.write(to: URL(fileURLWithPath: chunks + "/" + name))
+            chmod(chunks + "/" + name, 0o600)
+        }
+        try fm.removeItem(atPath: fixture.path("databases"))
+        try fm.createSymbolicLink(atPath: fixture.path("databases"), withDestinationPath: chunks)
+        let tar = outside.temp.file("root.tar.gz")
+        try Fixture.writeTar(tar, [["\(outside.marker)/key", "file", outside.marker]])
+        chmod(tar, 0o600)
+        try fm.removeItem(atPath: fixture.path("code.tar.gz"))
+        try fm.createSymbolicLink(atPath: fixture.path("code.tar.gz"), withDestinationPath: tar)
+        try fm.removeItem(atPath: fixture.path("launchagents/com.maia.agent.plist"))
+        try fm.createSymbolicLink(
+            atPath: fixture.path("launchagents/com.maia.agent.plist"), withDestinationPath: outside.shadowPlist)
+
+        let result = try await fixture.drill()
+        let chunk = try #require(only(result, .setArtifacts, "databases/big.db.chunk-0001"))
+        #expect(chunk.has(.artifactNotFollowed, data: ["reason": "databases is a symbolic link, not followed"]))
+        #expect(only(result, .setArtifacts, "code.tar.gz")?.has(.artifactNotRegularFile) == true)
+        #expect(only(result, .restoreArchives, "code.tar.gz")?.has(.archiveMissing) == true)
+        try outside.expectNothingLeaked(try OutsideSecrets.everything(result))
+    }
+}
