@@ -29,14 +29,15 @@ struct ArchiveMember: Equatable {
 /// the manifest's files of the archive's component; directory members are accepted when they
 /// are listed or are folders of listed paths.
 struct ArchiveInspection {
-    /// Reads every header of the archive at `path`.
+    /// Reads every header of the archive open as `file` (opened beneath the set folder without
+    /// following links; see ``check(archive:setPath:expected:)``).
     /// - Returns: the members in order, and the read error that stopped the listing, if any.
-    static func members(of path: String) -> (members: [ArchiveMember], error: String?) {
+    static func members(of file: OpenedFile) -> (members: [ArchiveMember], error: String?) {
         guard let archive = ArchiveReader(formats: [.tar, .gnutar], allFilters: true) else {
             return ([], "libarchive could not allocate a reader")
         }
         func lastError() -> String { archive.errorString ?? "unknown libarchive error" }
-        guard archive.open(path: path, blockSize: 1 << 16) == ARCHIVE_OK else {
+        guard archive.open(descriptor: file.descriptor, blockSize: 1 << 16) == ARCHIVE_OK else {
             return ([], "cannot open: \(lastError())")
         }
         var members: [ArchiveMember] = []
@@ -144,13 +145,15 @@ struct ArchiveInspection {
                 check: .restoreArchives, subject: artifact.path, verdict: verdict, message: message,
                 evidence: evidence, seconds: watch.seconds)
         }
-        let inside = try? RelativePath(validatingBeneath: artifact.path)
-        let path = inside.map { setPath.appending($0).pathString } ?? ""
-        guard inside != nil, FileFacts.of(path)?.type == .file else {
+        // The set is hostile until proven: the archive is opened beneath the set folder, never
+        // through a link (a link there is `set.artifacts`' finding; here it is no archive).
+        guard let inside = try? RelativePath(validatingBeneath: artifact.path),
+            let file = try? BeneathRoot(setPath).openFile(inside).get()
+        else {
             return CheckResult(
                 check: .restoreArchives, subject: artifact.path, findings: [.archiveMissing], seconds: watch.seconds)
         }
-        let (members, readError) = members(of: path)
+        let (members, readError) = members(of: file)
         // Each clause of the message: the dangers of one member together, then one per other finding.
         var clauses: [(text: String, findings: [Finding])] = []
         for member in members {

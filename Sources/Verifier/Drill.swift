@@ -43,6 +43,9 @@ public struct Drill: Sendable {
     let clock: any WallClock
     let replayer: any RestoreReplayer
     let progress: (@Sendable (String) -> Void)?
+    /// How the checks resolve paths in the restored tree (``BeneathRoot``): `openat2` where the
+    /// kernel has it; tests force ``BeneathRoot/Resolution/componentWalk`` to exercise the walk.
+    var treeResolution: BeneathRoot.Resolution = .openat2
     /// Receives bytes done of the bytes to read while the set's artifacts and the restored files are
     /// hashed, with rate and time left, at most four times a second; nil for none (the executable
     /// sets it when stderr is a terminal).
@@ -170,7 +173,7 @@ public struct Drill: Sendable {
             let reason = "restore.archives failed: nothing was unpacked and the restore script did not run"
             checks.append(.noSubject(.restoreScript, subject: manifest.restoreScript, reason: reason))
             checks += afterReplay.map { .noSubject($0, subject: setID, reason: reason) }
-            checks.append(vaultCheck.result(vaultOpening, newHome: nil, newRoot: nil, notRestored: reason))
+            checks.append(vaultCheck.result(vaultOpening, tree: nil, notRestored: reason))
             return finish(
                 result, checks: checks, sandbox: nil, manifest: manifest, password: password,
                 plaintexts: vaultCheck.plaintexts)
@@ -196,21 +199,41 @@ public struct Drill: Sendable {
         checks.append(replay.check)
         if let isolation = replay.isolation { result.isolation = isolation }
 
-        // 4. The restored tree.
-        if let skipReason = replay.treeSkipReason {
+        // 4. The restored tree, read as root: through the sandbox folder opened once, never
+        // following a link the script planted (RestoredTree).
+        var restored: RestoredTree?
+        var unreachable: String?
+        if replay.treeSkipReason == nil {
+            do {
+                restored = try RestoredTree(
+                    folder: sandbox.folder, home: sandbox.home, root: sandbox.root, preferring: treeResolution)
+            } catch {
+                unreachable = "the sandbox folder cannot be opened to check what was restored: \(error)"
+            }
+        }
+        if let unreachable {
+            checks += afterReplay.filter { $0 != .rto }.map {
+                CheckResult(check: $0, subject: setID, verdict: .error, message: unreachable)
+            }
+            checks.append(
+                secretsNotRestored.map { vaultCheck.withheldResult(vaultOpening, reason: $0) }
+                    ?? vaultCheck.result(vaultOpening, tree: nil, notRestored: unreachable))
+            checks.append(
+                ObjectiveChecks.rto(
+                    setID: setID, seconds: nil, objective: options.objectives.rto, skipReason: unreachable))
+        } else if let skipReason = replay.treeSkipReason {
             checks += afterReplay.map { .noSubject($0, subject: setID, reason: skipReason) }
             checks.append(
                 secretsNotRestored.map { vaultCheck.withheldResult(vaultOpening, reason: $0) }
-                    ?? vaultCheck.result(vaultOpening, newHome: nil, newRoot: nil, notRestored: skipReason))
-        } else {
+                    ?? vaultCheck.result(vaultOpening, tree: nil, notRestored: skipReason))
+        } else if let restored {
             // The tree, the databases and the LaunchAgents are checked at the same time, each
             // spreading its subjects over the cores (bounded width).
             progress?(
                 "checking the restored tree, \(manifest.databases.count) databases and \(manifest.launchAgents.count) LaunchAgents"
             )
             let tree = RestoreTreeCheck(
-                manifest: manifest, newHome: sandbox.home, newRoot: sandbox.root,
-                passwordGiven: password != nil && withheld == nil)
+                manifest: manifest, tree: restored, passwordGiven: password != nil && withheld == nil)
             let treeMeter = byteProgress.map {
                 ByteMeter(
                     stage: "drill: reading restored files",
@@ -218,9 +241,9 @@ public struct Drill: Sendable {
                     report: $0)
             }
             async let treeChecks = tree.runConcurrently(meter: treeMeter)
-            async let dbChecks = databaseChecks(manifest, sandbox: sandbox)
+            async let dbChecks = databaseChecks(manifest, tree: restored)
             async let agentResults = BlockingWork.map([manifest], width: 1) { [self] manifest in
-                agentChecks(manifest, setPath: setPath, sandbox: sandbox)
+                agentChecks(manifest, setPath: setPath, tree: restored)
             }.flatMap { $0 }
             checks += await treeChecks
             checks += await dbChecks
@@ -229,7 +252,7 @@ public struct Drill: Sendable {
             if let secretsNotRestored {
                 checks.append(vaultCheck.withheldResult(vaultOpening, reason: secretsNotRestored))
             } else {
-                checks.append(vaultCheck.result(vaultOpening, newHome: sandbox.home, newRoot: sandbox.root))
+                checks.append(vaultCheck.result(vaultOpening, tree: restored))
             }
             let succeeded = replay.check.verdict == .pass
             result.rtoSeconds = succeeded ? replay.seconds : nil
@@ -384,21 +407,18 @@ public struct Drill: Sendable {
         return Replay(check: check, isolation: outcome.isolation, seconds: seconds, treeSkipReason: nil)
     }
 
-    func databaseChecks(_ manifest: Manifest, sandbox: DrillSandbox) async -> [CheckResult] {
+    func databaseChecks(_ manifest: Manifest, tree: RestoredTree) async -> [CheckResult] {
         guard !manifest.databases.isEmpty else {
             return [.noSubject(.dbIntegrity, subject: manifest.id.description, reason: "no databases in this set")]
         }
-        let root = sandbox.root
-        let home = sandbox.home
         // Largest first, so the longest integrity check starts early; results in manifest order.
         let records = manifest.databases
         let order = records.indices.sorted { records[$0].size > records[$1].size }
         let checked = await ParallelChecks.map(order) { i in
             let record = records[i]
-            let base = record.base == .root ? root : home
-            // A recorded path that climbs out of the restored tree names no file in it.
-            let path = (try? RelativePath(validatingBeneath: record.path)).map { base.appending($0).pathString } ?? ""
-            return (i, SQLiteIntegrityCheck.check(path: path, record: record))
+            // A recorded path that climbs out of the restored tree names no file in it (nil).
+            let relative = tree.place(record.path, record.base)
+            return (i, SQLiteIntegrityCheck.check(tree: tree, relative: relative, record: record))
         }
         return checked.sorted { $0.0 < $1.0 }.map(\.1)
     }
@@ -414,7 +434,7 @@ public struct Drill: Sendable {
         }
     }
 
-    func agentChecks(_ manifest: Manifest, setPath: AbsolutePath, sandbox: DrillSandbox) -> [CheckResult] {
+    func agentChecks(_ manifest: Manifest, setPath: AbsolutePath, tree: RestoredTree) -> [CheckResult] {
         guard !manifest.launchAgents.isEmpty else {
             let id = manifest.id.description
             return [
@@ -422,8 +442,7 @@ public struct Drill: Sendable {
                 .noSubject(.launchAgentsLint, subject: id, reason: "no LaunchAgents in this set"),
             ]
         }
-        let checks = LaunchAgentChecks(
-            manifest: manifest, setPath: setPath, newHome: sandbox.home, newRoot: sandbox.root)
+        let checks = LaunchAgentChecks(manifest: manifest, setPath: setPath, tree: tree)
         return manifest.launchAgents.map(checks.rewrite) + manifest.launchAgents.map(checks.lint)
     }
 
@@ -501,8 +520,12 @@ public struct Drill: Sendable {
 
     /// Wipes what a restore script killed while decrypting leaves: its private folder
     /// `.restore-drill-credentials-<pid>` in the new root (the decrypted tar and unpacked files).
+    /// The new root is listed without following links (a root that is a link names no folder of
+    /// the sandbox, so nothing is wiped there).
     func wipeCredentialLeftovers(_ sandbox: DrillSandbox) {
-        let names = (try? FileManager.default.contentsOfDirectory(atPath: sandbox.root.pathString)) ?? []
+        guard let beneath = try? BeneathRoot(sandbox.folder), let root = sandbox.root.relative(to: sandbox.folder),
+            let names = try? beneath.names(in: root).get()
+        else { return }
         let leftovers = names.filter { $0.hasPrefix(".restore-drill-credentials-") }.map {
             sandbox.root.appending(component: $0)
         }

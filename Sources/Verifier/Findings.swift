@@ -40,6 +40,9 @@ extension Finding.Code {
     public static let artifactMissing = Finding.Code("artifact.missing")
     /// An artifact is not a regular file.
     public static let artifactNotRegularFile = Finding.Code("artifact.not_regular_file")
+    /// A folder on an artifact's way is a symbolic link (or no folder): not followed, not read
+    /// (data `reason`).
+    public static let artifactNotFollowed = Finding.Code("artifact.not_followed")
     /// An artifact's size differs from the manifest's.
     public static let artifactSizeMismatch = Finding.Code("artifact.size_mismatch")
     /// An artifact's SHA-256 differs from the manifest's.
@@ -119,6 +122,9 @@ extension Finding.Code {
     public static let treeExtraFiles = Finding.Code("tree.extra_files")
     /// The component failed at backup: nothing of it can be restored.
     public static let treeComponentFailed = Finding.Code("tree.component_failed")
+    /// A folder on a restored path's way is a symbolic link (or no folder), so the path was not
+    /// looked at: links in the restored tree are never followed (data `path`, `reason`).
+    public static let treeNotFollowed = Finding.Code("tree.not_followed")
 
     // rpo and rto
     /// The newest complete set is dated in the future: the RPO cannot be measured.
@@ -173,6 +179,9 @@ extension Finding.Code {
     public static let vaultRestoredDigest = Finding.Code("vault.restored_digest")
     /// The restored credentials cannot be read.
     public static let vaultRestoredUnreadable = Finding.Code("vault.restored_unreadable")
+    /// A restored credential lies behind a symbolic link (or a folder on its way is no folder):
+    /// not followed, not read (data `path`, `reason`).
+    public static let vaultRestoredNotFollowed = Finding.Code("vault.restored_not_followed")
 
     // restore.script
     /// The restore script is absent from the set.
@@ -197,6 +206,12 @@ extension Finding.Code {
     // db.integrity
     /// The database was not restored.
     public static let databaseNotRestored = Finding.Code("db.not_restored")
+    /// The database, or a folder on its way, is a symbolic link: not followed, not opened (data
+    /// `reason`).
+    public static let databaseNotFollowed = Finding.Code("db.not_followed")
+    /// The database is a FIFO, device, socket or folder, not a regular file: not opened (data
+    /// `kind`).
+    public static let databaseNotRegularFile = Finding.Code("db.not_regular_file")
     /// A stale `-wal` or `-shm` file lies beside the database (data `suffix`).
     public static let databaseStaleSidecar = Finding.Code("db.stale_sidecar")
     /// The database is in WAL mode.
@@ -307,6 +322,11 @@ extension Finding {
         .artifactPathNotPlain, message: "artifact path is not a plain relative path inside the set")
     static let artifactMissing = Finding(.artifactMissing, message: "missing from the set")
     static let artifactNotRegularFile = Finding(.artifactNotRegularFile, message: "not a regular file")
+
+    /// `reason` as ``BeneathRoot/Refusal`` words it, naming the folder in the set.
+    static func artifactNotFollowed(_ reason: String) -> Finding {
+        Finding(.artifactNotFollowed, data: ["reason": reason], message: "not read: \(reason)")
+    }
 
     static func artifactSizeMismatch(recorded: Int64, actual: Int64) -> Finding {
         Finding(
@@ -445,10 +465,17 @@ extension Finding {
         Finding(.treeMissing, data: ["path": path], message: "\(path): missing")
     }
 
+    /// A restored link where something else was expected is named as not followed.
     static func treeTypeMismatch(_ path: String, actual: String, expected: FileType) -> Finding {
-        Finding(
+        let notFollowed = actual == FileType.symlink.rawValue ? " (not followed)" : ""
+        return Finding(
             .treeTypeMismatch, data: ["path": path, "actual": actual, "expected": expected.rawValue],
-            message: "\(path): is a \(actual), expected \(expected.rawValue)")
+            message: "\(path): is a \(actual)\(notFollowed), expected \(expected.rawValue)")
+    }
+
+    /// `reason` as ``RestoredTree/explain(_:for:)`` words it.
+    static func treeNotFollowed(_ path: String, reason: String) -> Finding {
+        Finding(.treeNotFollowed, data: ["path": path, "reason": reason], message: "\(path): \(reason)")
     }
 
     /// `actual` and `expected` in octal as the message shows them (`0644`).
@@ -637,6 +664,11 @@ extension Finding {
             message: "\(path): restored content differs (HMAC digest does not match)")
     }
 
+    /// `reason` as ``RestoredTree/explain(_:for:)`` words it.
+    static func vaultRestoredNotFollowed(_ path: String, reason: String) -> Finding {
+        Finding(.vaultRestoredNotFollowed, data: ["path": path, "reason": reason], message: "\(path): \(reason)")
+    }
+
     static func vaultRestoredUnreadable(_ error: any Error) -> Finding {
         Finding(
             .vaultRestoredUnreadable, data: ["error": "\(error)"],
@@ -684,6 +716,17 @@ extension Finding {
     // MARK: db.integrity
 
     static let databaseNotRestored = Finding(.databaseNotRestored, message: "database was not restored")
+
+    /// `reason` as ``RestoredTree/explain(_:for:)`` words it.
+    static func databaseNotFollowed(_ reason: String) -> Finding {
+        Finding(.databaseNotFollowed, data: ["reason": reason], message: "database \(reason)")
+    }
+
+    static func databaseNotRegularFile(_ kind: BeneathRoot.EntryKind) -> Finding {
+        Finding(
+            .databaseNotRegularFile, data: ["kind": kind.rawValue],
+            message: "database is a \(kind.rawValue), not a regular file: not opened")
+    }
 
     static func databaseStaleSidecar(_ suffix: String) -> Finding {
         Finding(.databaseStaleSidecar, data: ["suffix": suffix], message: "a stale \(suffix) file lies beside it")
@@ -734,7 +777,7 @@ extension Finding {
 
     // MARK: launchagents.rewrite and launchagents.lint
 
-    /// `which` is `restored plist` or `stored artifact <path>`; `problem` what readPlist said.
+    /// `which` is `restored plist` or `stored artifact <path>`; `problem` what reading it said.
     static func agentUnreadable(_ which: String, problem: String) -> Finding {
         Finding(.agentUnreadable, data: ["which": which, "problem": problem], message: "\(which) \(problem)")
     }

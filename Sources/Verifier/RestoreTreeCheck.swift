@@ -7,11 +7,17 @@ import Foundation
 /// only (`launchagents.rewrite` checks their content); credentials are skipped without a
 /// password. The restored home and root are walked and every path the manifest does not explain
 /// is an extra file, which fails the component it most likely belongs to.
+///
+/// Everything is read through ``RestoredTree`` (no link followed at any component): a restored
+/// path that is a link where the manifest records a file is a type mismatch, one behind a link
+/// folder is `tree.not_followed`, and only what is really in the sandbox is hashed.
 struct RestoreTreeCheck {
     let manifest: Manifest
-    let newHome: AbsolutePath
-    let newRoot: AbsolutePath
+    let tree: RestoredTree
     let passwordGiven: Bool
+
+    var newHome: AbsolutePath { tree.home }
+    var newRoot: AbsolutePath { tree.root }
 
     /// One expected path with what must hold there.
     struct Expectation: Hashable, Sendable {
@@ -67,7 +73,15 @@ struct RestoreTreeCheck {
 
     /// What is wrong with one restored path; empty when right.
     func problems(_ e: Expectation) -> [Finding] {
-        guard let facts = FileFacts.of(e.absolute) else { return [.treeMissing(e.display)] }
+        guard let path = try? AbsolutePath(validating: e.absolute), let relative = tree.relative(path) else {
+            return [.treeMissing(e.display)]
+        }
+        let facts: FileFacts
+        switch tree.beneath.entry(relative) {
+        case .success(let entry): facts = FileFacts(entry)
+        case .failure(.missing): return [.treeMissing(e.display)]
+        case .failure(let refusal): return [.treeNotFollowed(e.display, reason: tree.explain(refusal, for: relative))]
+        }
         guard facts.type == e.type else {
             return [.treeTypeMismatch(e.display, actual: facts.type?.rawValue ?? "special file", expected: e.type)]
         }
@@ -77,17 +91,30 @@ struct RestoreTreeCheck {
                 .treeModeMismatch(
                     e.display, actual: TextFormat.octal(facts.mode), expected: TextFormat.octal(mode & 0o7777)))
         }
-        if let target = e.linkTarget, FileFacts.linkTarget(e.absolute) != target {
-            out.append(.treeLinkMismatch(e.display, actual: FileFacts.linkTarget(e.absolute) ?? "?", expected: target))
+        if let target = e.linkTarget {
+            let actual = try? tree.beneath.linkTarget(relative).get()
+            if actual != target { out.append(.treeLinkMismatch(e.display, actual: actual ?? "?", expected: target)) }
         }
         if let size = e.size, facts.size != size {
             out.append(.treeSizeMismatch(e.display, actual: facts.size, expected: size))
         } else if let sha = e.sha256 {
-            do {
-                let actual = try SHA256Digest.file(at: e.absolute).sha256
-                if actual != sha { out.append(.treeDigestMismatch(e.display, actual: actual, expected: sha)) }
-            } catch {
-                out.append(.treeUnreadable(e.display, error))
+            // Hashed through the descriptor opened without following links; its own size counts.
+            switch tree.beneath.openFile(relative) {
+            case .success(let file):
+                do {
+                    let hasher = SHA256Hasher()
+                    let read = try file.forEachBlock { hasher.update($0) }
+                    let actual = hasher.finalizeHex()
+                    if let size = e.size, read != size {
+                        out.append(.treeSizeMismatch(e.display, actual: read, expected: size))
+                    } else if actual != sha {
+                        out.append(.treeDigestMismatch(e.display, actual: actual, expected: sha))
+                    }
+                } catch {
+                    out.append(.treeUnreadable(e.display, error))
+                }
+            case .failure(let refusal):
+                out.append(.treeNotFollowed(e.display, reason: tree.explain(refusal, for: relative)))
             }
         }
         return out
@@ -110,18 +137,26 @@ struct RestoreTreeCheck {
             }
         }
         var out: [(ComponentID, String)] = []
-        func walk(_ folder: AbsolutePath) {
-            guard let names = try? FileManager.default.contentsOfDirectory(atPath: folder.pathString) else { return }
+        // Listed with fdopendir on folders opened without following links; a folder that is a
+        // link is an entry like any other and is never entered.
+        func walk(_ folder: OpenedFolder, at path: AbsolutePath) {
+            guard let names = try? folder.names().get() else { return }
             for name in names.sorted() {
-                let entry = folder.appending(component: name)  // a directory entry's name: one component
-                let path = entry.pathString
-                let isDir = FileFacts.of(path)?.type == .directory
-                if !known.contains(path) {
-                    out.append((attribute(path), isDir ? path + "/" : path))
+                let entry = path.appending(component: name)  // a directory entry's name: one component
+                let text = entry.pathString
+                let isDir = (try? folder.entry(name).get())?.kind == .directory
+                if !known.contains(text) {
+                    out.append((attribute(text), isDir ? text + "/" : text))
                     continue
                 }
-                if isDir { walk(entry) }
+                if isDir, let inner = try? folder.openFolder(name).get() { walk(inner, at: entry) }
             }
+        }
+        func walk(_ top: AbsolutePath) {
+            guard let relative = tree.relative(top), let folder = try? tree.beneath.openFolder(relative).get() else {
+                return
+            }
+            walk(folder, at: top)
         }
         walk(newHome)
         if !newRoot.isDescendantOrSelf(of: newHome) { walk(newRoot) }

@@ -43,7 +43,8 @@ struct ManifestCheck {
                     seconds: watch.seconds),
                 manifest: nil, fileSHA256: sha)
         }
-        guard let data = FileManager.default.contents(atPath: path) else {
+        // Read beneath the set folder: a manifest.json that is a link is no manifest.
+        guard let data = SetFolder.read(Manifest.fileName, in: setPath) else {
             return fail(.manifestUnreadable(setPath: setPath.pathString))
         }
         let sha = SHA256Digest.hex(of: data)
@@ -191,16 +192,20 @@ struct ArtifactCheck {
         else {
             return failed(.artifactPathNotPlain)
         }
-        let path = setPath.appending(inside).pathString
-        guard let facts = FileFacts.of(path) else {
-            return failed(.artifactMissing)
-        }
-        guard facts.type == .file else {
-            return failed(.artifactNotRegularFile)
+        // The set is hostile until proven: an artifact, or a folder on its way, that is a link is
+        // not followed (its target's size and digest would otherwise reach the report).
+        let file: OpenedFile
+        switch (try? BeneathRoot(setPath)).map({ $0.openFile(inside) }) {
+        case .success(let opened)?: file = opened
+        case .failure(.missing)?, nil: return failed(.artifactMissing)
+        case .failure(let refusal)?:
+            return failed(refusal.at == inside ? .artifactNotRegularFile : .artifactNotFollowed(refusal.description))
         }
         let recorded = ["recorded size \(artifact.size)", "recorded sha256 \(artifact.sha256)"]
         do {
-            let (sha, size) = try SHA256Digest.file(at: path)
+            let hasher = SHA256Hasher()
+            let size = try file.forEachBlock { hasher.update($0) }
+            let sha = hasher.finalizeHex()
             let evidence = recorded + ["actual size \(size)", "actual sha256 \(sha)"]
             if size != artifact.size {
                 return failed(.artifactSizeMismatch(recorded: artifact.size, actual: size), evidence)
@@ -222,8 +227,7 @@ struct ArtifactCheck {
                 check: .setArtifacts, subject: "SHA256SUMS", verdict: verdict, message: message, evidence: evidence,
                 seconds: watch.seconds)
         }
-        guard let data = FileManager.default.contents(atPath: setPath.appending(component: "SHA256SUMS").pathString),
-            let text = String(data: data, encoding: .utf8)
+        guard let data = SetFolder.read("SHA256SUMS", in: setPath), let text = String(data: data, encoding: .utf8)
         else {
             var out = result(.fail, Finding.sumsUnreadable.message)
             out.findings = [.sumsUnreadable]
@@ -281,5 +285,21 @@ struct ArtifactCheck {
         }
         walk(.dot)
         return out
+    }
+}
+
+/// Small files directly in a set folder, read without following a link (the set is hostile
+/// until proven: a `manifest.json` or `SHA256SUMS` that is a link names a file outside the set).
+enum SetFolder {
+    /// The largest such file read: 64 MiB.
+    static let limit = 64 << 20
+
+    /// The content of `name` in `setPath`, or nil when it is missing, not a regular file (a link
+    /// included), larger than ``limit`` or unreadable.
+    static func read(_ name: String, in setPath: AbsolutePath) -> Data? {
+        guard let beneath = try? BeneathRoot(setPath),
+            let file = try? beneath.openFile(RelativePath.dot.appending(component: name)).get()
+        else { return nil }
+        return try? file.readAll(limit: limit)
     }
 }

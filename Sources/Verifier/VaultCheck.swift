@@ -221,19 +221,17 @@ struct VaultCheck {
 
     /// The check's result: `opening`, plus the restored files when the replay ran.
     /// - Parameters:
-    ///   - newHome: the sandbox home, nil when nothing was restored.
-    ///   - newRoot: the sandbox root, nil when nothing was restored.
-    ///   - notRestored: why restored files are not checked (with nil home and root).
-    func result(_ opening: Opening, newHome: AbsolutePath?, newRoot: AbsolutePath?, notRestored: String? = nil)
-        -> CheckResult
-    {
+    ///   - tree: the restored tree, nil when nothing was restored. Restored credentials are read
+    ///     through it: no link is followed at any component, only regular files are read.
+    ///   - notRestored: why restored files are not checked (with a nil tree).
+    func result(_ opening: Opening, tree: RestoredTree?, notRestored: String? = nil) -> CheckResult {
         switch opening {
         case .skip(let reason):
             return .noSubject(.credentialsVault, subject: subject, reason: reason)
         case .failed(let failed):
             return failed
         case .opened(var evidence, let members, let seconds):
-            guard let newHome, let newRoot, let keys, let vault = manifest.vault else {
+            guard let tree, let keys, let vault = manifest.vault else {
                 let why = notRestored ?? "nothing was restored"
                 evidence.append("restored files not checked: \(why)")
                 return result(
@@ -250,21 +248,31 @@ struct VaultCheck {
                 for file in manifest.files where file.component == .credentials && file.type == .file {
                     let shown = (file.base == .root ? "$ROOT/" : "~/") + file.path
                     // A recorded path that climbs out of the restored tree is never looked at.
-                    guard let inside = try? RelativePath(validatingBeneath: file.path),
-                        let facts = FileFacts.of((file.base == .root ? newRoot : newHome).appending(inside).pathString)
-                    else {
+                    guard let inside = tree.place(file.path, file.base) else {
                         problems.append(.vaultRestoredMissing(shown))
                         continue
                     }
-                    guard facts.type == .file else {
-                        problems.append(.vaultRestoredNotFile(shown, type: facts.type?.rawValue ?? "special file"))
+                    let restored: OpenedFile
+                    switch tree.beneath.openFile(inside) {
+                    case .success(let opened):
+                        restored = opened
+                    case .failure(.missing):
+                        problems.append(.vaultRestoredMissing(shown))
+                        continue
+                    case .failure(.wrongKind(_, let kind, _)):
+                        let type = kind == .symbolicLink ? "symbolic link (not followed)" : kind.rawValue
+                        problems.append(.vaultRestoredNotFile(shown, type: type))
+                        continue
+                    case .failure(let refusal):
+                        problems.append(.vaultRestoredNotFollowed(shown, reason: tree.explain(refusal, for: inside)))
                         continue
                     }
-                    if facts.mode != 0o600 {
-                        problems.append(.vaultRestoredMode(shown, mode: TextFormat.octal(facts.mode)))
+                    if restored.entry.mode != 0o600 {
+                        problems.append(.vaultRestoredMode(shown, mode: TextFormat.octal(restored.entry.mode)))
                     }
-                    let path = (file.base == .root ? newRoot : newHome).appending(inside).pathString
-                    let digest = try Vault.hmacHex(key: key, file: path)
+                    let mac = VaultHMAC(key: key)
+                    try restored.forEachBlock { mac.update($0) }
+                    let digest = mac.finalizeHex()
                     if !Vault.tagsEqual(digest, file.hmacSHA256 ?? "") {
                         problems.append(.vaultRestoredDigest(shown))
                     }
@@ -362,7 +370,7 @@ public enum VaultVerification {
         }
         let check = VaultCheck(
             manifest: manifest, setPath: setPath, keys: keys, manifestHMACVerified: outcome.hmacVerified)
-        let vault = check.result(check.open(), newHome: nil, newRoot: nil, notRestored: "vault verify restores nothing")
+        let vault = check.result(check.open(), tree: nil, notRestored: "vault verify restores nothing")
         return [outcome.result, vault]
     }
 }

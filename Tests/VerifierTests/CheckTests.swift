@@ -121,9 +121,11 @@ import Testing
             path: "Library/LaunchAgents/a.plist", artifact: "launchagents/a.plist", label: "a",
             rewritePrefixes: [], wasBinary: false, mode: 0o644)
         manifest.launchAgents = [agent]
+        let tree = try RestoredTree(
+            folder: try AbsolutePath(validating: oldHome + "/sandbox"), home: try AbsolutePath(validating: newHome),
+            root: try AbsolutePath(validating: newRoot))
         let checks = LaunchAgentChecks(
-            manifest: manifest, setPath: try AbsolutePath(validating: folder + "/set"),
-            newHome: try AbsolutePath(validating: newHome), newRoot: try AbsolutePath(validating: newRoot))
+            manifest: manifest, setPath: try AbsolutePath(validating: folder + "/set"), tree: tree)
         let restored: [String: Any] = ["Label": "a", "ProgramArguments": [newRoot + "/run", "--in=" + newHome + "/x"]]
         let restoredPath = newHome + "/Library/LaunchAgents/a.plist"
         try PropertyListSerialization.data(fromPropertyList: restored, format: .xml, options: 0)
