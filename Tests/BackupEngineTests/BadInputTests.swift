@@ -52,7 +52,8 @@ import Testing
         // The archive holds those exact bytes (read back by GNU tar).
         let out = try TempFolder("rd-notdb")
         defer { out.remove() }
-        let tar = try Shell.run("/usr/bin/tar", ["-xzf", outcome.setPath + "/code.tar.gz", "-C", out.path, "data/empty.db"])
+        let tar = try Shell.run(
+            "/usr/bin/tar", ["-xzf", outcome.setPath + "/code.tar.gz", "-C", out.path, "data/empty.db"])
         #expect(tar.code == 0, "\(tar.err)")
         #expect(FileManager.default.contents(atPath: out.path + "/data/empty.db") == bytes)
     }
