@@ -132,7 +132,9 @@ enum GoldenSet {
         ]
         func bytes(_ files: [FileRecord]) -> Int64 { files.reduce(0) { $0 + $1.size } }
         m.components = [
-            ComponentRecord(id: .code, status: .ok, files: 4, bytes: bytes(code)),
+            ComponentRecord(
+                id: .code, status: .ok, files: 4, bytes: bytes(code),
+                vanished: ["claude/notes/deleted-during-the-backup.md"]),
             ComponentRecord(id: .databases, status: .ok, files: 2, bytes: Int64(whole.count + chunked.count)),
             ComponentRecord(id: .launchagents, status: .ok, files: 1, bytes: bytes(agents)),
             ComponentRecord(
