@@ -341,6 +341,16 @@ rd_restore_db() {
         [ "$rd_got" = "$rd_want" ] || rd_fail "$rd_name: reassembled database checksum mismatch"
     fi
     rd_chmod "$RD_TMP" "$rd_mode" || rd_fail "$rd_name: chmod $rd_mode failed"
+    # A -wal, -shm or -journal left at the target (a restore with --force over an old copy)
+    # belongs to the old database: SQLite would replay it into the restored one. Each is moved
+    # aside (never deleted: it is the user's) before the restored file is put in place.
+    for rd_sfx in -wal -shm -journal; do
+        if [ -e "$rd_target$rd_sfx" ] || [ -L "$rd_target$rd_sfx" ]; then
+            rd_aside=$rd_target$rd_sfx.before-restore-$$
+            mv -f "$rd_target$rd_sfx" "$rd_aside" || rd_fail "$rd_name: cannot move the stale $rd_sfx aside"
+            rd_say "databases: $rd_name: a stale $rd_sfx from before the restore moved aside to $rd_aside"
+        fi
+    done
     mv -f "$RD_TMP" "$rd_target" || rd_fail "$rd_name: cannot move it into place"
     RD_TMP=
 }
