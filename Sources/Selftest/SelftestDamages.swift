@@ -566,6 +566,40 @@ extension SelftestDamage {
                 timing(c)
             })
         out += trustDamages()
+        out.append(
+            SelftestDamage(
+                id: "restore-over-stale-wal",
+                title: "a restore over an old copy whose -wal the script leaves beside the database", kind: .sealed,
+                expected: .dbIntegrity
+            ) { c in
+                let (_, record) = try c.wholeDatabase()
+                guard record.base == .root else { throw RestoreDrillError.runtime("\(record.path) is not under root") }
+                // The old copy's genuine WAL: a table and a row written after the old copy's last checkpoint.
+                let copy = c.scratch.appending(component: "old-copy.db").pathString
+                try FileManager.default.copyItem(atPath: c.path(record.artifact!), toPath: copy)
+                let wal = try SelftestSQL.walWhileOpen(
+                    copy, "CREATE TABLE left_by_the_old_copy(x); INSERT INTO left_by_the_old_copy VALUES (1);")
+                // A script of an older kind: it does not move sidecars aside, and the target it
+                // restores into already holds the old copy's -wal (written here by printf, so the
+                // set needs no extra file).
+                var body = try c.scriptBody()
+                guard let loop = body.range(of: "    for rd_sfx in -wal -shm -journal; do"),
+                    let end = body.range(of: "    done\n", range: loop.upperBound..<body.endIndex)
+                else { throw RestoreDrillError.runtime("the restore script has no sidecar loop to remove") }
+                body.removeSubrange(loop.lowerBound..<end.upperBound)
+                let call = "rd_restore_db root '\(record.path)'"
+                guard let at = body.range(of: call) else {
+                    throw RestoreDrillError.runtime("the restore script does not restore \(record.path)")
+                }
+                let octal = wal.map { String(format: "\\%03o", $0) }.joined()
+                let plant =
+                    "mkdir -p \"$(dirname \"$RD_ROOT/\(record.path)\")\"\n"
+                    + "printf '\(octal)' >\"$RD_ROOT/\(record.path)-wal\"\n"
+                body.insert(contentsOf: plant, at: at.lowerBound)
+                try c.replaceScript("#!/bin/sh\n" + body)
+                try c.seal(renderScript: false)
+                c.expectedSubject = record.path
+            })
         return out
     }
 
