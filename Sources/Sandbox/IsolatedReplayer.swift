@@ -34,7 +34,7 @@ import Foundation
 /// `sh -c 'ulimit …; exec "$@"'`. The same limits apply with and without bubblewrap. Those bound
 /// each process (or, `--nproc`, the uid); on Linux the totals are bounded too, each
 /// ``ReplayLimit`` where it can be, and ``ReplayOutcome/limits`` says which were
-/// (`limits: full`, or `partial` naming the rest, also in the notes):
+/// (`limits: full`, or `partial` naming the rest; the notes say why each missing one is):
 /// - ``ReplayLimit/memoryCgroup`` and ``ReplayLimit/pidsCgroup``: a cgroup `restore-drill-<uuid>`
 ///   (``ReplayCgroup``: v1 `memory` and `pids` hierarchies where mounted, under the tool's own
 ///   group, else v2 where delegated) with `memory` and `processes` for all the replay's
@@ -474,11 +474,9 @@ public struct IsolatedReplayer: RestoreReplayer {
             notes.append(
                 "output passed the cap of \(Units.humanBytes(Int64(request.outputCap))): replay stopped, tail kept")
         }
-        let replayLimits = ReplayLimits(applied: applied)
-        if !replayLimits.isFull { notes.append("limits: \(replayLimits)") }
         return ReplayOutcome(
             process: outcome, isolation: bwrap == nil ? .none : .bubblewrap, uid: identity?.uid, notes: notes,
-            limits: replayLimits, stoppedBy: stoppedBy.sorted())
+            limits: ReplayLimits(applied: applied), stoppedBy: stoppedBy.sorted())
     }
 
     #if os(Linux)
@@ -539,7 +537,8 @@ public struct IsolatedReplayer: RestoreReplayer {
     static let setCopyFolder = "set"
     static let readOnlyCopyFolder = "readonly"
     /// The folder inside the sandbox holding the replay's generated `/etc` files (`passwd`,
-    /// `group`, `nsswitch.conf`) during a bubblewrap replay: `.replay-etc`, removed after it.
+    /// `group`, `nsswitch.conf`) and its seccomp filter (``seccompFileName``) during a bubblewrap
+    /// replay: `.replay-etc`, removed after it.
     static let etcFolder = ".replay-etc"
     /// The drill's record of where secrets land in the sandbox (`SandboxLease` in the Verifier):
     /// `.restore-drill-secrets`, left root's so the replay cannot rewrite it.
