@@ -42,10 +42,10 @@ import Foundation
 ///   as the tool's user, before `setpriv` drops root) writes its pid into each group's
 ///   `cgroup.procs` before it execs `prlimit`, so every process of the replay is born inside; the
 ///   groups are emptied (SIGKILL) and removed after the replay. With the pids cgroup in force,
-///   `--nproc` is twice `processes`: the kernel checks `RLIMIT_NPROC` first on `fork`, so equal
-///   values would leave the cgroup nothing to refuse, and `RLIMIT_NPROC` counts every process of
-///   the uid (not only the replay's) and refuses silently, while the cgroup counts the replay
-///   and says so (`pids.events`).
+///   `--nproc` is left out: the cgroup counts exactly the replay's processes (none can leave it
+///   without root) and says when it refused (`pids.events`), while `RLIMIT_NPROC` counts every
+///   process of the uid on the machine (other replays' too), refuses silently, and is checked
+///   first on `fork`, so with the same value the cgroup would never be the limit that refused.
 /// - ``ReplayLimit/shmCap``: under bubblewrap, `/dev/shm` is a tmpfs of ``sharedMemoryCap``.
 /// - ``ReplayLimit/byteBound``: with `request.byteBound`, a ``ByteWatchdog`` measures the sandbox
 ///   (`du`) every 250 ms while the script runs and kills the replay (its cgroups, and every
@@ -300,8 +300,9 @@ public struct IsolatedReplayer: RestoreReplayer {
             notes += cgroupNotes
             applied.formUnion(cgroup.applied)
             var prelude = cgroup.procsFiles.map { "cgroup=" + $0 }
-            // With the pids cgroup in force, RLIMIT_NPROC is only a backstop (see the type's doc).
-            let nproc = cgroup.applied.contains(.pidsCgroup) ? limits.processes * 2 : limits.processes
+            // With the pids cgroup in force, no RLIMIT_NPROC (see the type's doc).
+            let nproc =
+                cgroup.applied.contains(.pidsCgroup) ? [] : ["--nproc=\(limits.processes):\(limits.processes)"]
             let outcome: ProcessOutcome
             var watched: (watchdog: ByteWatchdog, passed: Int64?)?
             // The groups go with any error thrown before the replay ends.
@@ -310,8 +311,8 @@ public struct IsolatedReplayer: RestoreReplayer {
             argv = [
                 prlimit, "--cpu=\(cpu):\(cpu)", "--as=\(limits.memory):\(limits.memory)",
                 "--fsize=\(limits.fileSize):\(limits.fileSize)", "--nofile=\(limits.openFiles):\(limits.openFiles)",
-                "--nproc=\(nproc):\(nproc)", "--",
             ]
+            argv += nproc + ["--"]
             if !dropPrefix.isEmpty {
                 // Under bubblewrap the sandbox sets no_new_privs itself (and a setuid bwrap needs it unset).
                 argv += dropPrefix + (bwrap == nil ? ["--no-new-privs", "--"] : ["--"])
