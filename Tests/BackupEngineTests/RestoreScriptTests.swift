@@ -372,10 +372,10 @@ final class RestoreFixture {
 
     /// Issue 12: a restore with `--force` over an old copy whose database has a real `-wal` (with
     /// a table only the log holds), a `-shm` and a `-journal` beside it: each sidecar is moved
-    /// aside before the restored file is put in place, so SQLite never replays the old log into
+    /// aside once the archive is extracted, before anything opens it, so SQLite never replays the old log into
     /// the restored database; the sidecars are kept, renamed, not deleted.
     @Test(arguments: [["-wal", "-shm"], ["-wal", "-shm", "-journal"], ["-journal"]])
-    func staleSidecarsAtTheTargetAreMovedAsideBeforeTheDatabaseIsPutInPlace(suffixes: [String]) async throws {
+    func staleSidecarsAtTheTargetAreMovedAsideBeforeAnythingOpensTheDatabase(suffixes: [String]) async throws {
         let f = try await RestoreFixture()
         defer { f.close() }
         // A database stored in WAL mode (header bytes 18 and 19 are 2), so SQLite reads a -wal
@@ -409,7 +409,7 @@ final class RestoreFixture {
                 (try FileManager.default.contentsOfDirectory(atPath: (target as NSString).deletingLastPathComponent))
                 .first { $0.hasPrefix((target as NSString).lastPathComponent + suffix + ".before-restore-") }
             #expect(aside != nil, "\(suffix) was not kept aside")
-            #expect(forced.out.contains("a stale \(suffix) from before the restore moved aside"), "\(forced.out)")
+            #expect(forced.out.contains("a stale \(suffix) not from the backup moved aside"), "\(forced.out)")
         }
         // The restored database is the backup's: intact, its tables only, none of the old log's.
         let restored = try SHA256Digest.file(at: target)
