@@ -302,8 +302,6 @@ rd_extract_code() {
 # sequence"; glibc's words for it are "Invalid or incomplete multibyte or wide character")
 # stops that one file, and tar goes on with the others: rd_extract_wait says which and goes on,
 # and rd_finish fails at the very end. Any other message of a failed tar fails at once.
-
-
 rd_extract_wait() {
     [ -n "$RD_TAR_PID" ] || return 0
     # RD_TAR_PID stays set while waiting, so a signal's cleanup still stops tar.
