@@ -84,7 +84,8 @@ struct CodeArchiveWriter {
                 let settled = earlier.filter { !changedNow.contains($0.key) }.values
                 for path in settled.sorted(by: FileNameBytes.precedes) {
                     result.warnings.append(
-                        "\(FileNameBytes.display(path)): changed while it was read; stored as read on attempt \(attempt)")
+                        "\(FileNameBytes.display(path)): changed while it was read; stored as read on attempt \(attempt)"
+                    )
                 }
                 return result
             }

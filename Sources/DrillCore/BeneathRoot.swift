@@ -431,7 +431,9 @@ package final class OpenedFolder {
         case .success: break
         }
         var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
-        let n = FileNameBytes.withFileSystemRepresentation(name) { readlinkat(descriptor, $0, &buffer, buffer.count - 1) }
+        let n = FileNameBytes.withFileSystemRepresentation(name) {
+            readlinkat(descriptor, $0, &buffer, buffer.count - 1)
+        }
         guard n >= 0 else { return .failure(.failed(at: shown, code: errno)) }
         return .success(String(decoding: buffer[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self))
     }

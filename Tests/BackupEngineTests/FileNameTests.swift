@@ -82,16 +82,18 @@ import Testing
         #expect(byBytes[Array("names/Cafe\u{301}".utf8)]?.type == .directory)
         // The pair: two records, the NFD one first (byte order), and a warning naming both by bytes.
         let pair = m.files.filter { FileNameBytes.bytes($0.path).starts(with: Array("names/R".utf8)) }
-        #expect(pair.map { FileNameBytes.bytes($0.path) }.map(NameVariants.shown) == [
-            "names/Re\\xcc\\x81sume\\xcc\\x81.txt", "names/R\\xc3\\xa9sum\\xc3\\xa9.txt",
-        ])
+        #expect(
+            pair.map { FileNameBytes.bytes($0.path) }.map(NameVariants.shown) == [
+                "names/Re\\xcc\\x81sume\\xcc\\x81.txt", "names/R\\xc3\\xa9sum\\xc3\\xa9.txt",
+            ])
         let twin = try #require(m.warnings.first { $0.contains("differ only by Unicode normalisation") })
         #expect(twin.contains("\"names/Re\\xcc\\x81sume\\xcc\\x81.txt\" and \"names/R\\xc3\\xa9sum\\xc3\\xa9.txt\""))
         #expect(twin.contains("keeps only \"names/R\\xc3\\xa9sum\\xc3\\xa9.txt\", extracted last"))
         #expect(!m.warnings.contains { $0.contains("UTF-8") }, "\(m.warnings)")
         // On disk: path_bytes for exactly the five records that are not UTF-8, and a reload gives
         // the same bytes.
-        let text = String(decoding: try Data(contentsOf: URL(fileURLWithPath: f.outcome.setPath + "/manifest.json")), as: UTF8.self)
+        let text = String(
+            decoding: try Data(contentsOf: URL(fileURLWithPath: f.outcome.setPath + "/manifest.json")), as: UTF8.self)
         #expect(text.components(separatedBy: "\"path_bytes\"").count - 1 == 5)
         #expect(text.contains(#""path" : "names/caf\\xe9.txt""#))
         #expect(text.contains(#""path" : "names/\\xc0\\xaf.txt""#))
@@ -110,7 +112,8 @@ import Testing
         defer { f.close() }
         let into = f.scratch.path + "/x"
         try FileManager.default.createDirectory(atPath: into, withIntermediateDirectories: true)
-        let run = try Shell.run(tar, ["-xpzf", f.archive, "-C", into], environment: ["LC_ALL": locale, "PATH": "/usr/bin:/bin"])
+        let run = try Shell.run(
+            tar, ["-xpzf", f.archive, "-C", into], environment: ["LC_ALL": locale, "PATH": "/usr/bin:/bin"])
         #expect(run.code == 0, "\(tar) \(locale): \(run.err)")
         let got = Self.namesListing(into)
         let want = NameVariants.expectedListing()
@@ -119,8 +122,11 @@ import Testing
         let other = run.err.split(separator: "\n").filter { !$0.contains("hdrcharset") }
         #expect(other.isEmpty, "\(other)")
         // The member names as listed: the NFD pair member keeps its bytes.
-        let list = try Shell.run(tar, ["-tzf", f.archive], environment: ["LC_ALL": "C.UTF-8", "PATH": "/usr/bin:/bin"])
-        #expect(list.out.utf8.split(separator: 0x0A).contains { Array($0) == Array("names/".utf8) + NameVariants.resumeNFD })
+        let list = try Shell.run(
+            tar, ["-tzf", f.archive], environment: ["LC_ALL": "C.UTF-8", "PATH": "/usr/bin:/bin"])
+        #expect(
+            list.out.utf8.split(separator: 0x0A).contains { Array($0) == Array("names/".utf8) + NameVariants.resumeNFD }
+        )
     }
 
     /// The restore script, with GNU tar and with bsdtar, restores the tree byte for byte and does
@@ -140,7 +146,8 @@ import Testing
         let problems = try RestoredTree.problems(
             manifest: f.outcome.manifest, setPath: f.outcome.setPath, home: home, root: root)
         #expect(problems.filter { !$0.contains("names") }.isEmpty, "\(problems)")
-        #expect(try FileManager.default.contentsOfDirectory(atPath: root).allSatisfy { !$0.hasPrefix(".restore-drill") })
+        #expect(
+            try FileManager.default.contentsOfDirectory(atPath: root).allSatisfy { !$0.hasPrefix(".restore-drill") })
     }
 
     /// A file system that refuses names that are not UTF-8 (as macOS's does, `EILSEQ`), simulated
@@ -178,7 +185,8 @@ import Testing
         #expect(FileManager.default.fileExists(atPath: root + "/data/app.db"))
         #expect(FileManager.default.fileExists(atPath: home + "/.zshrc"))
         #expect(result.out.contains("dependencies:"), "step (8) ran: \(result.out)")
-        #expect(try FileManager.default.contentsOfDirectory(atPath: root).allSatisfy { !$0.hasPrefix(".restore-drill") })
+        #expect(
+            try FileManager.default.contentsOfDirectory(atPath: root).allSatisfy { !$0.hasPrefix(".restore-drill") })
     }
 
     /// On macOS (a stand-in `uname` says Darwin) the script warns that of the NFC/NFD pair only
@@ -186,7 +194,8 @@ import Testing
     @Test func onMacOSTheScriptWarnsAboutTheNormalisationPair() async throws {
         let f = try await Fixture()
         defer { f.close() }
-        let script = try String(contentsOfFile: f.outcome.setPath + "/" + f.outcome.manifest.restoreScript, encoding: .utf8)
+        let script = try String(
+            contentsOfFile: f.outcome.setPath + "/" + f.outcome.manifest.restoreScript, encoding: .utf8)
         #expect(script.contains("rd_normalisation_twins 1\n"))
         let mac = try f.restore(tar: "/usr/bin/tar", label: "mac", uname: "Darwin").result
         #expect(mac.code == 0, "\(mac.err)")
@@ -206,7 +215,8 @@ import Testing
         defer { ws.close() }
         let name = Array("data/b".utf8) + [0xE9] + Array(".db".utf8)
         // A real database, renamed to a name that is not UTF-8.
-        try SQL.with(ws.root + "/data/plain.db") { db in try SQL.exec(db, "CREATE TABLE t(x); INSERT INTO t VALUES (1)") }
+        try SQL.with(ws.root + "/data/plain.db") { db in try SQL.exec(db, "CREATE TABLE t(x); INSERT INTO t VALUES (1)")
+        }
         let target = (Array(ws.root.utf8) + [0x2F] + name).map { CChar(bitPattern: $0) } + [0]
         #expect(rename(ws.root + "/data/plain.db", target) == 0)
         let m = try await ws.backup().manifest

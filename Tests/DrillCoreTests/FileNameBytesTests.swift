@@ -96,7 +96,10 @@ import Testing
         let latin1 = FileNameBytes.string(Array("d".utf8) + [0xC0, 0xAF])
         let file = FileNameBytes.string(Array("caf".utf8) + [0xE9])
         let path = try AbsolutePath(validating: "/w/\(latin1)/\(file)")
-        #expect(path.components.map(FileNameBytes.bytes) == [Array("w".utf8), [0x64, 0xC0, 0xAF], [0x63, 0x61, 0x66, 0xE9]])
+        #expect(
+            path.components.map(FileNameBytes.bytes) == [
+                Array("w".utf8), [0x64, 0xC0, 0xAF], [0x63, 0x61, 0x66, 0xE9],
+            ])
         #expect(FileNameBytes.display(path.pathString) == "/w/d\\xc0\\xaf/caf\\xe9")
     }
 
@@ -104,7 +107,10 @@ import Testing
         let pairs = FileNameBytes.normalisationTwins(
             ["a/" + Self.nfd, "b", "a/" + Self.nfc, "c/\u{1112}\u{1161}\u{11AB}", "c/\u{D55C}", "a/" + Self.nfd])
         #expect(pairs.count == 2)
-        #expect(pairs.first.map { $0.map { Array($0.utf8) } } == [Array(("a/" + Self.nfd).utf8), Array(("a/" + Self.nfc).utf8)])
+        #expect(
+            pairs.first.map { $0.map { Array($0.utf8) } } == [
+                Array(("a/" + Self.nfd).utf8), Array(("a/" + Self.nfc).utf8),
+            ])
         #expect(pairs.last?.count == 2)
         #expect(FileNameBytes.normalisationTwins(["x", "y", Self.nfc]).isEmpty)
     }

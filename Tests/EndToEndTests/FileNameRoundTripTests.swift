@@ -116,8 +116,10 @@ import Testing
         #expect(drill.stdout.contains("names/caf\\xe9.txt"), "\(drill.stdout)")
         let report = try String(
             contentsOfFile: try #require(
-                fm.enumerator(atPath: base + "/reports")?.compactMap { $0 as? String }.first { $0.hasSuffix("report.md") }
-                    .map { base + "/reports/" + $0 }), encoding: .utf8)
+                fm.enumerator(atPath: base + "/reports")?.compactMap { $0 as? String }.first {
+                    $0.hasSuffix("report.md")
+                }
+                .map { base + "/reports/" + $0 }), encoding: .utf8)
         #expect(report.contains("caf\\\\xe9.txt") || report.contains("caf\\xe9.txt"), "\(report)")
         #expect(!report.unicodeScalars.contains { (0x10FF80...0x10FFFF).contains($0.value) })
     }

@@ -1,7 +1,6 @@
 import DrillCore
 import Foundation
 
-
 /// File names of every kind issue 12 names, as bytes, and helpers to make and read trees of them
 /// by their exact bytes (never through `FileManager`, whose `String` paths cannot hold a name that
 /// is not UTF-8).
@@ -56,7 +55,9 @@ public enum NameVariants {
             var names: [[UInt8]] = []
             while let item = readdir(dir) {
                 let name = withUnsafePointer(to: &item.pointee.d_name) {
-                    Array(UnsafeRawBufferPointer(start: $0, count: strlen(UnsafeRawPointer($0).assumingMemoryBound(to: CChar.self))))
+                    Array(
+                        UnsafeRawBufferPointer(
+                            start: $0, count: strlen(UnsafeRawPointer($0).assumingMemoryBound(to: CChar.self))))
                 }
                 if name != [0x2E] && name != [0x2E, 0x2E] { names.append(name) }
             }

@@ -47,7 +47,8 @@ import Testing
         #expect(check.findings.contains { $0.code == .archiveMembersMissing }, "\(check.message)")
         #expect(check.findings.contains { $0.code == .archiveMembersDuplicated }, "\(check.message)")
         #expect(check.evidence.contains("missing: \(Self.nfd)"))
-        #expect(!check.evidence.contains { $0.hasPrefix("missing: ") && FileNameBytes.same($0, "missing: \(Self.nfc)") })
+        #expect(
+            !check.evidence.contains { $0.hasPrefix("missing: ") && FileNameBytes.same($0, "missing: \(Self.nfc)") })
     }
 
     /// One name recorded decomposed, archived composed: one missing and one extra, never a match.
