@@ -7,6 +7,9 @@ import Foundation
 /// database that is a link to one outside, a plist that is a link to `/etc/shadow`), FIFOs or
 /// devices (issue 11, "Checks that run as root over the restored tree follow links").
 ///
+/// Names reach the system calls as their exact bytes (``FileNameBytes``: NFD stays NFD, a name
+/// that is not UTF-8 is carried in its marker form and handed over as the bytes it stands for).
+///
 /// Every operation takes a ``RelativePath`` beneath ``path`` and either works on what is really
 /// there or returns a ``Refusal`` naming the component that stopped it:
 /// - the folders on the way are resolved with `openat2(2)` and `RESOLVE_BENEATH |
@@ -51,7 +54,9 @@ package final class BeneathRoot: Sendable {
     /// - Throws: ``RestoreDrillError/io(path:message:)`` when `path` is not a folder that can be
     ///   opened (missing, a link, a file).
     package init(_ path: AbsolutePath, preferring: Resolution = .openat2) throws {
-        let fd = open(path.pathString, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+        let fd = FileNameBytes.withFileSystemRepresentation(path.pathString) {
+            open($0, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+        }
         guard fd >= 0 else {
             throw RestoreDrillError.io(
                 path: path.pathString, message: "cannot open the folder without following links: \(errnoText())")
@@ -161,7 +166,9 @@ package final class BeneathRoot: Sendable {
     ) {
         #if os(Linux)
             let resolve = RD_RESOLVE_BENEATH | RD_RESOLVE_NO_SYMLINKS | RD_RESOLVE_NO_MAGICLINKS
-            let fd = rd_openat2(folder, path, UInt64(UInt32(bitPattern: flags | O_CLOEXEC)), 0, resolve)
+            let fd = FileNameBytes.withFileSystemRepresentation(path) {
+                rd_openat2(folder, $0, UInt64(UInt32(bitPattern: flags | O_CLOEXEC)), 0, resolve)
+            }
             return fd >= 0 ? (fd, 0) : (-1, errno)
         #else
             return (-1, ENOSYS)
@@ -332,7 +339,8 @@ package final class OpenedFolder {
     deinit { if descriptor >= 0 { close(descriptor) } }
 
     /// The names in this folder (without `.` and `..`), unsorted; read from a duplicate of the
-    /// descriptor with `fdopendir`.
+    /// descriptor with `fdopendir`. Each name is its exact bytes (``FileNameBytes/string(_:)``:
+    /// a name that is not UTF-8 in the marker form), so compare them byte for byte.
     package func names() -> Result<[String], BeneathRoot.Refusal> {
         let copy = fcntl(descriptor, F_DUPFD_CLOEXEC, 0)
         guard copy >= 0, let stream = fdopendir(copy) else {
@@ -346,7 +354,7 @@ package final class OpenedFolder {
         while let item = readdir(stream) {
             let name = withUnsafePointer(to: &item.pointee.d_name) {
                 $0.withMemoryRebound(to: CChar.self, capacity: MemoryLayout.size(ofValue: item.pointee.d_name)) {
-                    String(cString: $0)
+                    FileNameBytes.string(cString: $0)
                 }
             }
             if name != "." && name != ".." { out.append(name) }
@@ -361,7 +369,10 @@ package final class OpenedFolder {
 
     func entry(_ name: String, shownAs shown: RelativePath) -> Result<BeneathRoot.Entry, BeneathRoot.Refusal> {
         var info = stat()
-        guard fstatat(descriptor, name, &info, AT_SYMLINK_NOFOLLOW) == 0 else {
+        let status = FileNameBytes.withFileSystemRepresentation(name) {
+            fstatat(descriptor, $0, &info, AT_SYMLINK_NOFOLLOW)
+        }
+        guard status == 0 else {
             return .failure(errno == ENOENT ? .missing(at: shown) : .failed(at: shown, code: errno))
         }
         return .success(BeneathRoot.Entry(info))
@@ -370,7 +381,9 @@ package final class OpenedFolder {
     /// Opens the folder `name` in this folder with `O_NOFOLLOW | O_DIRECTORY`.
     package func openFolder(_ name: String) -> Result<OpenedFolder, BeneathRoot.Refusal> {
         let shown = relative.appending(component: name)
-        let fd = openat(descriptor, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+        let fd = FileNameBytes.withFileSystemRepresentation(name) {
+            openat(descriptor, $0, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+        }
         guard fd >= 0 else { return .failure(diagnose(name, shown: shown, wanted: .directory, code: errno)) }
         return .success(OpenedFolder(descriptor: fd, relative: shown, root: root))
     }
@@ -389,7 +402,9 @@ package final class OpenedFolder {
             return .failure(.wrongKind(at: shown, kind: found.kind, wanted: .file))
         case .success: break
         }
-        let fd = openat(descriptor, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC)
+        let fd = FileNameBytes.withFileSystemRepresentation(name) {
+            openat(descriptor, $0, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC)
+        }
         guard fd >= 0 else { return .failure(diagnose(name, shown: shown, wanted: .file, code: errno)) }
         switch BeneathRoot.status(of: fd) {
         case nil:
@@ -416,7 +431,9 @@ package final class OpenedFolder {
         case .success: break
         }
         var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
-        let n = readlinkat(descriptor, name, &buffer, buffer.count - 1)
+        let n = FileNameBytes.withFileSystemRepresentation(name) {
+            readlinkat(descriptor, $0, &buffer, buffer.count - 1)
+        }
         guard n >= 0 else { return .failure(.failed(at: shown, code: errno)) }
         return .success(String(decoding: buffer[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self))
     }

@@ -4,6 +4,10 @@ import DrillCore
 import Foundation
 
 /// One member of a tar archive as its header describes it (the data is never read).
+///
+/// Names are the header's bytes exactly (``FileNameBytes``: NFD stays NFD, a name that is not
+/// UTF-8 is in the marker form), read without libarchive's UTF-8 conversion, which would
+/// recompose them; they are compared with the manifest byte for byte.
 struct ArchiveMember: Equatable {
     /// The name as stored.
     var rawName: String
@@ -48,9 +52,11 @@ struct ArchiveInspection {
                 return (members, "archive unreadable after \(members.count) members: \(lastError())")
             }
             guard let entry = header else { break }
+            // The bytes as stored (pax `hdrcharset=BINARY` in this tool's archives): never through
+            // the UTF-8 accessor, whose conversion recomposes NFD names.
             let raw =
-                archive_entry_pathname_utf8(entry).map { String(cString: $0) }
-                ?? archive_entry_pathname(entry).map { String(cString: $0) } ?? ""
+                archive_entry_pathname(entry).map(FileNameBytes.string(cString:))
+                ?? archive_entry_pathname_utf8(entry).map(FileNameBytes.string(cString:)) ?? ""
             let fileType = archive_entry_filetype(entry)
             var type: FileType?
             switch UInt32(fileType) {
@@ -60,11 +66,11 @@ struct ArchiveInspection {
             default: type = nil
             }
             let symlink =
-                archive_entry_symlink_utf8(entry).map { String(cString: $0) }
-                ?? archive_entry_symlink(entry).map { String(cString: $0) }
+                archive_entry_symlink(entry).map(FileNameBytes.string(cString:))
+                ?? archive_entry_symlink_utf8(entry).map(FileNameBytes.string(cString:))
             let hardlink =
-                archive_entry_hardlink_utf8(entry).map { String(cString: $0) }
-                ?? archive_entry_hardlink(entry).map { String(cString: $0) }
+                archive_entry_hardlink(entry).map(FileNameBytes.string(cString:))
+                ?? archive_entry_hardlink_utf8(entry).map(FileNameBytes.string(cString:))
             if hardlink != nil && type == nil { type = .file }
             members.append(
                 ArchiveMember(
@@ -72,7 +78,7 @@ struct ArchiveInspection {
                     symlink: type == .symlink ? symlink : nil, hardlink: hardlink))
             // Reading data proves the compressed stream is whole without writing anything.
             if archive.skipData() == ARCHIVE_FATAL {
-                return (members, "archive unreadable in member \(raw): \(lastError())")
+                return (members, "archive unreadable in member \(FileNameBytes.display(raw)): \(lastError())")
             }
         }
         return (members, nil)
@@ -90,7 +96,7 @@ struct ArchiveInspection {
     /// What is dangerous about one member, one finding per danger; empty when nothing.
     static func dangers(_ member: ArchiveMember) -> [Finding] {
         var out: [Finding] = []
-        let raw = member.rawName
+        let raw = FileNameBytes.display(member.rawName)
         func danger(_ code: Finding.Code, _ text: String, _ data: [String: String] = [:]) {
             out.append(.archiveDanger(code, member: raw, text, data: data))
         }
@@ -165,31 +171,38 @@ struct ArchiveInspection {
             clauses.append((finding.message, [finding]))
         }
 
-        // Member list against the manifest (path + type).
-        var actual: [String: FileType] = [:]
+        // Member list against the manifest (path + type), keyed by the names' bytes: `String ==`
+        // would take an NFC name for its NFD twin (issue 12). Names are shown with `\xNN` for bytes
+        // that are not UTF-8.
+        typealias Key = [UInt8]
+        var actual: [Key: FileType] = [:]
         var duplicates: [String] = []
         for member in members where !member.name.isEmpty {
             guard let type = member.type else { continue }
-            if actual[member.name] != nil && type != .directory { duplicates.append(member.name) }
-            actual[member.name] = type
+            let key = FileNameBytes.key(member.name)
+            if actual[key] != nil && type != .directory { duplicates.append(FileNameBytes.display(member.name)) }
+            actual[key] = type
         }
-        var wanted: [String: FileType] = [:]
-        for record in expected { wanted[record.path] = record.type }
+        var wanted: [Key: FileType] = [:]
+        for record in expected { wanted[FileNameBytes.key(record.path)] = record.type }
         let listedFolders = Set(
-            expected.flatMap { (try? RelativePath(validating: $0.path))?.ancestors.map(\.pathString) ?? [] })
+            expected.flatMap {
+                (try? RelativePath(validating: $0.path))?.ancestors.map { FileNameBytes.key($0.pathString) } ?? []
+            })
+        func shown(_ key: Key) -> String { FileNameBytes.display(String(decoding: key, as: UTF8.self)) }
         var missing: [String] = []
         var extra: [String] = []
         var wrongType: [Finding] = []
-        for (name, type) in wanted.sorted(by: { $0.key < $1.key }) {
-            guard let got = actual[name] else {
-                missing.append(name)
+        for (key, type) in wanted.sorted(by: { $0.key.lexicographicallyPrecedes($1.key) }) {
+            guard let got = actual[key] else {
+                missing.append(shown(key))
                 continue
             }
-            if got != type { wrongType.append(.archiveMemberTypeMismatch(name, actual: got, recorded: type)) }
+            if got != type { wrongType.append(.archiveMemberTypeMismatch(shown(key), actual: got, recorded: type)) }
         }
-        for (name, type) in actual.sorted(by: { $0.key < $1.key }) where wanted[name] == nil {
-            if type == .directory && listedFolders.contains(name) { continue }
-            extra.append(name)
+        for (key, type) in actual.sorted(by: { $0.key.lexicographicallyPrecedes($1.key) }) where wanted[key] == nil {
+            if type == .directory && listedFolders.contains(key) { continue }
+            extra.append(shown(key))
         }
         var others: [Finding] = []
         if !missing.isEmpty { others.append(.archiveMembersMissing(missing)) }

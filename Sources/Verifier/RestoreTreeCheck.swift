@@ -11,6 +11,11 @@ import Foundation
 /// Everything is read through ``RestoredTree`` (no link followed at any component): a restored
 /// path that is a link where the manifest records a file is a type mismatch, one behind a link
 /// folder is `tree.not_followed`, and only what is really in the sandbox is hashed.
+///
+/// Paths are compared byte for byte (``FileNameBytes``, issue 12): an NFC name and its NFD twin
+/// are two expectations, and a restored name that differs from the manifest's only by Unicode
+/// normalisation is one missing and one extra path, never a match. Names that are not UTF-8 are
+/// looked up by their exact bytes and shown with `\xNN`.
 struct RestoreTreeCheck {
     let manifest: Manifest
     let tree: RestoredTree
@@ -22,7 +27,10 @@ struct RestoreTreeCheck {
     /// One expected path with what must hold there.
     struct Expectation: Hashable, Sendable {
         var component: ComponentID
+        /// The sandbox path (marker form for a name that is not UTF-8); compare with
+        /// ``FileNameBytes/same(_:_:)`` or by ``FileNameBytes/key(_:)``.
         var absolute: String
+        /// The manifest path as reports show it (``FileNameBytes/display(_:)``).
         var display: String
         var type: FileType
         var size: Int64?
@@ -48,7 +56,7 @@ struct RestoreTreeCheck {
             let contentKnown = !rewritten && f.component != .credentials
             out.append(
                 Expectation(
-                    component: f.component, absolute: place(f.path, f.base), display: f.path,
+                    component: f.component, absolute: place(f.path, f.base), display: FileNameBytes.display(f.path),
                     type: f.type,
                     size: f.type == .file && !rewritten ? f.size : nil,
                     sha256: contentKnown && f.type == .file ? f.sha256 : nil,
@@ -62,7 +70,7 @@ struct RestoreTreeCheck {
                     size: d.size, sha256: d.sha256, mode: d.mode, linkTarget: nil))
         }
         for agent in manifest.launchAgents
-        where !out.contains(where: { $0.absolute == place(agent.path, .home) }) {
+        where !out.contains(where: { FileNameBytes.same($0.absolute, place(agent.path, .home)) }) {
             out.append(
                 Expectation(
                     component: .launchagents, absolute: place(agent.path, .home), display: agent.path,
@@ -122,18 +130,19 @@ struct RestoreTreeCheck {
 
     /// Paths under the restored home and root that no expectation explains.
     func extras(_ expected: [Expectation]) -> [(component: ComponentID, path: String)] {
-        var known = Set(expected.map(\.absolute))
+        // Keyed by bytes: `Set<String>` would let a restored NFD name pass for the NFC one listed.
+        var known = Set(expected.map { FileNameBytes.key($0.absolute) })
         for e in expected {
             guard let path = try? AbsolutePath(validating: e.absolute) else { continue }
             for anchor in [newRoot, newHome] {
                 guard let rel = path.relative(to: anchor) else { continue }
-                for ancestor in rel.ancestors { known.insert(anchor.appending(ancestor).pathString) }
+                for ancestor in rel.ancestors { known.insert(FileNameBytes.key(anchor.appending(ancestor).pathString)) }
             }
         }
         // The folders leading from the home to the root are part of the layout.
         if let rel = newRoot.relative(to: newHome) {
             for ancestor in rel.ancestors + [rel] where ancestor != .dot {
-                known.insert(newHome.appending(ancestor).pathString)
+                known.insert(FileNameBytes.key(newHome.appending(ancestor).pathString))
             }
         }
         var out: [(ComponentID, String)] = []
@@ -141,11 +150,11 @@ struct RestoreTreeCheck {
         // link is an entry like any other and is never entered.
         func walk(_ folder: OpenedFolder, at path: AbsolutePath) {
             guard let names = try? folder.names().get() else { return }
-            for name in names.sorted() {
+            for name in names.sorted(by: FileNameBytes.precedes) {
                 let entry = path.appending(component: name)  // a directory entry's name: one component
                 let text = entry.pathString
                 let isDir = (try? folder.entry(name).get())?.kind == .directory
-                if !known.contains(text) {
+                if !known.contains(FileNameBytes.key(text)) {
                     out.append((attribute(text), isDir ? text + "/" : text))
                     continue
                 }
@@ -168,7 +177,7 @@ struct RestoreTreeCheck {
         for d in manifest.databases {
             let db = place(d.path, d.base)
             // A prefix of the text on purpose: `app.db-wal` and `app.db-shm` belong to `app.db`.
-            if !db.isEmpty && path.hasPrefix(db) { return .databases }
+            if !db.isEmpty && path.utf8.starts(with: db.utf8) { return .databases }
         }
         guard let path = try? AbsolutePath(validating: path) else { return .shell }
         if path.isDescendantOrSelf(of: newRoot) { return .code }
@@ -181,7 +190,8 @@ struct RestoreTreeCheck {
     /// Runs the check; one result per component of the manifest (and one for any component that
     /// only extra files point at).
     func run() -> [CheckResult] {
-        run(expected: expectations(), problemsOf: problems)
+        let expected = expectations()
+        return run(expected: expected, problemsOf: { problems(expected[$0]) })
     }
 
     /// ``run()`` with every restored file checked (and hashed) on every core (``ParallelChecks``);
@@ -196,11 +206,14 @@ struct RestoreTreeCheck {
             meter?.add(expected[i].size ?? 0)
             return (expected[i], found)
         }
-        let byExpectation = Dictionary(found, uniquingKeysWith: { first, _ in first })
-        return run(expected: expected, problemsOf: { byExpectation[$0] ?? problems($0) }, started: watch)
+        // By position, never by value: an NFC expectation and its NFD twin are `==` as `String`s.
+        var byIndex = [[Finding]?](repeating: nil, count: expected.count)
+        for (i, (_, findings)) in zip(order, found) { byIndex[i] = findings }
+        return run(expected: expected, problemsOf: { byIndex[$0] ?? problems(expected[$0]) }, started: watch)
     }
 
-    private func run(expected: [Expectation], problemsOf: (Expectation) -> [Finding], started: Stopwatch = Stopwatch())
+    /// - Parameter problemsOf: the findings of `expected[i]`, asked by index.
+    private func run(expected: [Expectation], problemsOf: (Int) -> [Finding], started: Stopwatch = Stopwatch())
         -> [CheckResult]
     {
         let watch = started
@@ -209,9 +222,12 @@ struct RestoreTreeCheck {
         var seen: Set<ComponentID> = []
         for record in manifest.components.sorted(by: { $0.id < $1.id }) {
             seen.insert(record.id)
-            let mine = expected.filter { $0.component == record.id }
+            let mine = expected.indices.filter { expected[$0].component == record.id }
             let myExtras = extraFiles.filter { $0.component == record.id }.map(\.path)
-            results.append(result(for: record, expected: mine, extras: myExtras, problemsOf: problemsOf))
+            results.append(
+                result(
+                    for: record, expected: mine.map { expected[$0] }, extras: myExtras,
+                    problems: { mine.flatMap(problemsOf) }))
         }
         for component in Set(extraFiles.map(\.component)).subtracting(seen).sorted() {
             let myExtras = extraFiles.filter { $0.component == component }.map(\.path)
@@ -230,21 +246,24 @@ struct RestoreTreeCheck {
         }
     }
 
-    /// Sandbox paths shown relative to the sandbox home (`~/…`) or root (`$ROOT/…`).
+    /// Sandbox paths shown relative to the sandbox home (`~/…`) or root (`$ROOT/…`), bytes that
+    /// are not UTF-8 as `\xNN`.
     func display(_ paths: [String]) -> [String] {
-        paths.map { p in
-            // A folder is shown with its trailing `/`, which the typed path drops.
-            let slash = p.count > 1 && p.hasSuffix("/") ? "/" : ""
-            guard let path = try? AbsolutePath(validating: p) else { return p }
-            if let rel = path.relative(to: newRoot) { return "$ROOT/" + (rel == .dot ? "" : rel.pathString + slash) }
-            if let rel = path.relative(to: newHome) { return "~/" + (rel == .dot ? "" : rel.pathString + slash) }
-            return p
-        }
+        paths.map { p in FileNameBytes.display(shownInSandbox(p)) }
+    }
+
+    private func shownInSandbox(_ p: String) -> String {
+        // A folder is shown with its trailing `/`, which the typed path drops.
+        let slash = p.utf8.count > 1 && p.utf8.last == UInt8(ascii: "/") ? "/" : ""
+        guard let path = try? AbsolutePath(validating: p) else { return p }
+        if let rel = path.relative(to: newRoot) { return "$ROOT/" + (rel == .dot ? "" : rel.pathString + slash) }
+        if let rel = path.relative(to: newHome) { return "~/" + (rel == .dot ? "" : rel.pathString + slash) }
+        return p
     }
 
     func result(
         for record: ComponentRecord, expected: [Expectation], extras: [String],
-        problemsOf: (Expectation) -> [Finding]
+        problems: () -> [Finding]
     ) -> CheckResult {
         let subject = record.id.rawValue
         if extras.isEmpty {
@@ -269,7 +288,7 @@ struct RestoreTreeCheck {
                 return .noSubject(.restoreTree, subject: subject, reason: "no files in this component")
             }
         }
-        var findings = expected.flatMap(problemsOf)
+        var findings = problems()
         let missing = findings.filter { $0.code == .treeMissing }.count
         if !extras.isEmpty { findings.append(.treeExtraFiles(display(extras))) }
         if findings.isEmpty {

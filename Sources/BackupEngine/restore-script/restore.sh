@@ -27,12 +27,13 @@ rd_usage() {
     printf '%s\n' "usage: sh $RD_SCRIPT_NAME --home DIR --root DIR [--password-file F | --password-fd N] [--yes] [--force]"
 }
 
-RD_TMP= RD_CRED_TMP= RD_TAR_PID= RD_READER_FAILED=
+RD_TMP= RD_CRED_TMP= RD_TAR_PID= RD_READER_FAILED= RD_TAR_ERR=
 rd_cleanup() {
     # Not waited for: a shell's wait on a pipeline's pid waits for the whole pipeline, and a
     # reader that hangs (e.g. on a stalled network drive) would hang the cleanup.
     if [ -n "$RD_TAR_PID" ]; then kill "$RD_TAR_PID" 2>/dev/null || :; fi
     if [ -n "$RD_READER_FAILED" ]; then rm -f "$RD_READER_FAILED"; fi
+    if [ -n "$RD_TAR_ERR" ]; then rm -f "$RD_TAR_ERR"; fi
     if [ -n "$RD_TMP" ]; then rm -f "$RD_TMP"; fi
     if [ -n "$RD_CRED_TMP" ]; then rm -rf "$RD_CRED_TMP"; fi
 }
@@ -279,33 +280,83 @@ rd_prepare_targets() {
 # tar is the background process itself ($! of a pipeline is its last command), so the
 # cleanup on any exit stops it; a reader feeding it then dies of SIGPIPE. A reader that
 # fails on its own (status other than SIGPIPE's 141) leaves a marker file in the root,
-# since POSIX sh has no pipefail.
-RD_TAR_PID= RD_TAR_NAME= RD_READER_FAILED=
+# since POSIX sh has no pipefail. tar's messages go to a file in the root, read when it ends.
+RD_TAR_PID= RD_TAR_NAME= RD_READER_FAILED= RD_TAR_ERR= RD_REFUSED=0
 rd_extract_code() {
     rd_say "code: extracting $1 into $RD_ROOT"
     RD_TAR_NAME=$1
     RD_READER_FAILED=$RD_ROOT/.restore-drill-reader-failed-$$
+    RD_TAR_ERR=$RD_ROOT/.restore-drill-tar-errors-$$
     if [ -n "$RD_GUNZIP" ]; then
         { "$RD_GUNZIP" -dc <"$RD_SET/$1" || { rd_rc=$?; [ "$rd_rc" -eq 141 ] || : >"$RD_READER_FAILED"; }; } |
-            tar -xpf - -C "$RD_ROOT" &
+            tar -xpf - -C "$RD_ROOT" 2>"$RD_TAR_ERR" &
     else
-        tar -xpzf "$RD_SET/$1" -C "$RD_ROOT" &
+        tar -xpzf "$RD_SET/$1" -C "$RD_ROOT" 2>"$RD_TAR_ERR" &
     fi
     RD_TAR_PID=$!
 }
 
+# Names are stored as their bytes (pax hdrcharset=BINARY): GNU tar, which does not know that
+# keyword, says so for each such member and extracts the bytes all the same; bsdtar reads it.
+# A file system that refuses a name (macOS takes only UTF-8 names: EILSEQ, "Illegal byte
+# sequence"; glibc's words for it are "Invalid or incomplete multibyte or wide character")
+# stops that one file, and tar goes on with the others: rd_extract_wait says which and goes on,
+# and rd_finish fails at the very end. Any other message of a failed tar fails at once.
 rd_extract_wait() {
     [ -n "$RD_TAR_PID" ] || return 0
     # RD_TAR_PID stays set while waiting, so a signal's cleanup still stops tar.
     rd_rc=0
     wait "$RD_TAR_PID" || rd_rc=$?
     RD_TAR_PID=
+    rd_errors=$(sed -e '/nknown extended header keyword .hdrcharset/d' \
+        -e '/Exiting with failure status due to previous errors/d' \
+        -e '/Error exit delayed from previous errors/d' "$RD_TAR_ERR" 2>/dev/null) || rd_errors=
+    rm -f "$RD_TAR_ERR"
+    RD_TAR_ERR=
     if [ -e "$RD_READER_FAILED" ]; then
         rm -f "$RD_READER_FAILED"
         rd_fail "$RD_TAR_NAME: extraction failed ($RD_GUNZIP -d could not read it)"
     fi
-    [ "$rd_rc" -eq 0 ] || rd_fail "$RD_TAR_NAME: extraction failed"
+    if [ "$rd_rc" -ne 0 ]; then
+        rd_refused=$(printf '%s\n' "$rd_errors" |
+            sed -n -e '/Illegal byte sequence/p' -e '/Invalid or incomplete multibyte or wide character/p')
+        rd_other=$(printf '%s\n' "$rd_errors" |
+            sed -e '/Illegal byte sequence/d' -e '/Invalid or incomplete multibyte or wide character/d' -e '/^$/d')
+        if [ -n "$rd_other" ] || [ -z "$rd_refused" ]; then
+            [ -z "$rd_errors" ] || printf '%s\n' "$rd_errors" >&2
+            rd_fail "$RD_TAR_NAME: extraction failed"
+        fi
+        # tar names each path with its bytes escaped (caf\351.txt), so the line is safe to print.
+        printf '%s\n' "$rd_refused" | while IFS= read -r rd_line; do
+            printf 'restore: code: NOT RESTORED, this system refuses the file name: %s\n' "$rd_line" >&2
+        done
+        RD_REFUSED=$(printf '%s\n' "$rd_refused" | sed -n '$=')
+        rd_say "code: extracted $RD_TAR_NAME but for $RD_REFUSED paths whose names this system refuses (above); going on"
+        return 0
+    fi
+    [ -z "$rd_errors" ] || printf '%s\n' "$rd_errors" >&2
     rd_say "code: extracted $RD_TAR_NAME"
+}
+
+# rd_normalisation_twins N: N groups of names in the code archive differ only by Unicode
+# normalisation (NFC/NFD, e.g. Résumé.txt typed on Linux and copied from a Mac). Linux keeps
+# every one; macOS (APFS, HFS+) treats each group as one name, so there tar's last member of
+# the group replaced the others (same name, the content of the one extracted last): say so.
+rd_normalisation_twins() {
+    case $(uname -s 2>/dev/null || :) in
+        Darwin)
+            printf 'restore: WARNING: %s\n' "code: $1 groups of file names in $RD_TAR_NAME differ only by Unicode normalisation (NFC/NFD); this system treats each group as one name, so of each group only the file extracted last is here (the manifest's warnings name them)" >&2
+            ;;
+    esac
+}
+
+# The last step: done, or, once every other step ran, a failure saying how many paths were
+# kept out by names this system refuses.
+rd_finish() {
+    if [ "$RD_REFUSED" -gt 0 ]; then
+        rd_fail "$RD_REFUSED paths of $RD_TAR_NAME not restored: this system refuses their names (not valid UTF-8; macOS takes only UTF-8 names); everything else was restored. Restore on Linux to get them, or rename them at the source"
+    fi
+    rd_say "done: set $RD_SET_ID restored into home $RD_HOME and root $RD_ROOT"
 }
 
 # Makes the folder of target $1 (when missing) and sets rd_p to it.
