@@ -226,6 +226,9 @@ extension Finding.Code {
     public static let databaseQueryFailed = Finding.Code("db.query_failed")
     /// Tables the manifest lists are absent.
     public static let databaseTablesMissing = Finding.Code("db.tables_missing")
+    /// The database has no table at all although the manifest records some (data `tables`, one
+    /// per line): an empty database in its place, which `integrity_check` calls `ok`.
+    public static let databaseNoTables = Finding.Code("db.no_tables")
     /// Tables the manifest does not list.
     public static let databaseTablesExtra = Finding.Code("db.tables_extra")
     /// A table's row count differs from the manifest's.
@@ -761,6 +764,15 @@ extension Finding {
         Finding(
             .databaseTablesMissing, data: ["tables": listValue(tables)],
             message: "tables missing: " + tables.joined(separator: ", "))
+    }
+
+    /// `recorded`: every table the manifest records, sorted.
+    static func databaseNoTables(_ recorded: [String]) -> Finding {
+        Finding(
+            .databaseNoTables, data: ["tables": listValue(recorded)],
+            message:
+                "no tables at all: every table the manifest records is gone (\(recorded.count): "
+                + ArchiveInspection.sample(recorded) + "); an empty database in its place")
     }
 
     static func databaseTablesExtra(_ tables: [String]) -> Finding {
