@@ -49,6 +49,25 @@ extension Finding.Code {
     public static let artifactDigestMismatch = Finding.Code("artifact.digest_mismatch")
     /// An artifact cannot be read (an ``Verdict/error``).
     public static let artifactUnreadable = Finding.Code("artifact.unreadable")
+    /// A listed artifact that nothing in the manifest uses: no database, LaunchAgent, shell file or
+    /// the vault names it, it is not the code archive, a dependency list or the restore script, so
+    /// a restore never reads it (data `kind`).
+    public static let artifactUnreferenced = Finding.Code("artifact.unreferenced")
+    /// An artifact named like a chunk (`<name>.chunk-NNNN`) or of kind `chunk` that no database
+    /// lists among its chunks.
+    public static let chunkUnowned = Finding.Code("chunk.unowned")
+    /// Format 1: a chunk listed by more than one database (data `databases`, one per line); each
+    /// chunk belongs to exactly one.
+    public static let chunkShared = Finding.Code("chunk.shared")
+    /// A chunk a database lists is absent: from the set folder, or from the manifest's artifacts
+    /// (data `chunk`, `database`, `where`).
+    public static let chunkMissing = Finding.Code("chunk.missing")
+    /// A chunk is 0 bytes on disk or in the manifest (the engine never writes an empty chunk; data
+    /// `chunk`, `database`, `expected`: the recorded size).
+    public static let chunkEmpty = Finding.Code("chunk.empty")
+    /// A database's pieces (its chunks, or its one artifact) as the manifest records them do not
+    /// add up to the database's recorded size (data `actual`, `expected`, bytes).
+    public static let chunkSizesMismatch = Finding.Code("chunk.sizes_mismatch")
     /// `SHA256SUMS` is absent or not UTF-8.
     public static let sumsUnreadable = Finding.Code("sums.unreadable")
     /// A line of `SHA256SUMS` is not in `sha256sum` format.
@@ -345,6 +364,52 @@ extension Finding {
 
     static func artifactUnreadable(_ error: any Error) -> Finding {
         Finding(.artifactUnreadable, data: ["error": "\(error)"], message: "cannot be read: \(error)")
+    }
+
+    /// `kind` is the artifact's kind as the manifest records it.
+    static func artifactUnreferenced(kind: ArtifactKind) -> Finding {
+        Finding(
+            .artifactUnreferenced, data: ["kind": kind.rawValue],
+            message:
+                "listed among the artifacts (\(kind.rawValue)) but nothing in the manifest uses it: no database, "
+                + "LaunchAgent, shell file or vault names it, and a restore never reads it")
+    }
+
+    static let chunkUnowned = Finding(
+        .chunkUnowned,
+        message: "named like a chunk, but no database lists it among its chunks: a restore never reads it")
+
+    /// `databases`: the restored paths of the databases that list the chunk.
+    static func chunkShared(_ databases: [String]) -> Finding {
+        Finding(
+            .chunkShared, data: ["databases": listValue(databases)],
+            message:
+                "chunk listed by \(databases.count) databases (\(databases.joined(separator: ", "))); "
+                + "in format 1 each chunk belongs to exactly one")
+    }
+
+    /// `whereMissing`: `set` (no file in the set folder) or `manifest` (not among the artifacts).
+    static func chunkMissing(_ chunk: String, database: String, whereMissing: String) -> Finding {
+        let place = whereMissing == "set" ? "from the set" : "from the manifest's artifacts"
+        return Finding(
+            .chunkMissing, data: ["chunk": chunk, "database": database, "where": whereMissing],
+            message: "chunk \(chunk) of database \(database) is missing \(place)")
+    }
+
+    /// `recorded`: the chunk's size in the manifest, bytes (0 when the manifest records it empty).
+    static func chunkEmpty(_ chunk: String, database: String, recorded: Int64) -> Finding {
+        let said = recorded == 0 ? "the manifest records it empty" : "the manifest records \(recorded)"
+        return Finding(
+            .chunkEmpty, data: ["chunk": chunk, "database": database, "expected": "\(recorded)"],
+            message: "chunk \(chunk) of database \(database) is 0 bytes (\(said); no chunk is ever empty)")
+    }
+
+    /// `pieces`: how many chunks (1 for a whole database); sizes in bytes.
+    static func chunkSizesMismatch(pieces: Int, sum: Int64, recorded: Int64) -> Finding {
+        let what = pieces == 1 ? "its artifact is" : "its \(pieces) chunks add up to"
+        return Finding(
+            .chunkSizesMismatch, data: ["actual": "\(sum)", "expected": "\(recorded)"],
+            message: "\(what) \(sum) bytes, the database's recorded size is \(recorded)")
     }
 
     static let sumsUnreadable = Finding(.sumsUnreadable, message: "SHA256SUMS is missing or unreadable")
