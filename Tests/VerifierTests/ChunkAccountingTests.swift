@@ -112,7 +112,8 @@ import Testing
         var manifest = Manifest(
             id: id, name: "maia", startedAt: id.date, timeZone: "UTC", host: "h", home: "/h", root: "/h/r")
         func artifact(_ path: String, _ kind: ArtifactKind, size: Int64 = 1) -> ArtifactRecord {
-            ArtifactRecord(path: path, component: .code, kind: kind, size: size, sha256: String(repeating: "0", count: 64))
+            ArtifactRecord(
+                path: path, component: .code, kind: kind, size: size, sha256: String(repeating: "0", count: 64))
         }
         manifest.artifacts = [
             artifact("code.tar.gz", .archive), artifact("restore_maia.sh", .script),
@@ -120,7 +121,9 @@ import Testing
             artifact("credentials.vault", .vault), artifact("launchagents/a.plist", .plist),
             artifact("databases/a.db", .database, size: 3),
         ]
-        manifest.files = [FileRecord(component: .shell, base: .home, path: ".zshrc", mode: 0o644, artifact: "shell/file-2")]
+        manifest.files = [
+            FileRecord(component: .shell, base: .home, path: ".zshrc", mode: 0o644, artifact: "shell/file-2")
+        ]
         manifest.vault = VaultRecord(
             artifact: "credentials.vault", cipher: "aes-256-cbc", kdf: "pbkdf2-hmac-sha256", iterations: 1, hmac: "",
             hmacSalt: "")
@@ -181,7 +184,9 @@ import Testing
         let chunked = try #require(Self.result(checks, "data/big.db"))
         #expect(chunked.verdict == .fail)
         #expect(chunked.has(.chunkSizesMismatch, data: ["actual": "\(big)", "expected": "\(big + 4096)"]))
-        #expect(chunked.message == "data/big.db: its 2 chunks add up to \(big) bytes, the database's recorded size is \(big + 4096)")
+        #expect(
+            chunked.message
+                == "data/big.db: its 2 chunks add up to \(big) bytes, the database's recorded size is \(big + 4096)")
         let whole = try #require(Self.result(checks, "data/store.db"))
         #expect(whole.has(.chunkSizesMismatch, data: ["actual": "\(store + 1)", "expected": "\(store)"]))
         #expect(whole.message.contains("its artifact is \(store + 1) bytes"))
@@ -196,7 +201,10 @@ import Testing
         #expect(check.verdict == .fail)
         #expect(check.findings.map(\.code) == [.chunkMissing])
         #expect(check.has(.chunkMissing, data: ["database": "data/big.db", "where": "set"]))
-        #expect(check.message == "databases/big.db.chunk-0002: chunk databases/big.db.chunk-0002 of database data/big.db is missing from the set")
+        #expect(
+            check.message
+                == "databases/big.db.chunk-0002: chunk databases/big.db.chunk-0002 of database data/big.db is missing from the set"
+        )
     }
 
     /// A chunk dropped from the set and from the artifacts, the manifest resealed: the database
@@ -211,8 +219,11 @@ import Testing
         #expect(check.verdict == .fail)
         #expect(
             check.has(
-                .chunkMissing, data: ["chunk": "databases/big.db.chunk-0001", "database": "data/big.db", "where": "manifest"]))
-        #expect(check.message.contains("chunk databases/big.db.chunk-0001 of database data/big.db is missing from the manifest's artifacts"))
+                .chunkMissing,
+                data: ["chunk": "databases/big.db.chunk-0001", "database": "data/big.db", "where": "manifest"]))
+        #expect(
+            check.message.contains(
+                "chunk databases/big.db.chunk-0001 of database data/big.db is missing from the manifest's artifacts"))
         #expect(checks.problems.map(\.subject) == ["data/big.db"])
     }
 
@@ -226,7 +237,10 @@ import Testing
         var check = try #require(Self.result(try Self.artifactChecks(fixture), name))
         #expect(check.findings.map(\.code) == [.chunkEmpty])
         #expect(check.has(.chunkEmpty, data: ["database": "data/big.db", "expected": "\(recorded)"]))
-        #expect(check.message == "\(name): chunk \(name) of database data/big.db is 0 bytes (the manifest records \(recorded); no chunk is ever empty)")
+        #expect(
+            check.message
+                == "\(name): chunk \(name) of database data/big.db is 0 bytes (the manifest records \(recorded); no chunk is ever empty)"
+        )
 
         try fixture.seal()
         let checks = try Self.artifactChecks(fixture)
