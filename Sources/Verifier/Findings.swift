@@ -121,6 +121,10 @@ extension Finding.Code {
     public static let archiveMemberTypeMismatch = Finding.Code("archive.member_type_mismatch")
     /// Members stored more than once.
     public static let archiveMembersDuplicated = Finding.Code("archive.members_duplicated")
+    /// A note, never a failure: Finder and AppleDouble members (`.DS_Store`, `._name`,
+    /// `__MACOSX/…`; ``MacMetadata``) the manifest does not list were ignored (data `paths`). It
+    /// is the one finding a passing `restore.archives` result may hold.
+    public static let archiveMetadataIgnored = Finding.Code("archive.metadata_ignored")
 
     // restore.tree
     /// A path of the manifest was not restored (data `path`, as shown: `~/…` or `$ROOT/…`).
@@ -141,6 +145,10 @@ extension Finding.Code {
     public static let treeExtraFiles = Finding.Code("tree.extra_files")
     /// The component failed at backup: nothing of it can be restored.
     public static let treeComponentFailed = Finding.Code("tree.component_failed")
+    /// A note, never a failure: restored Finder and AppleDouble files (``MacMetadata``) the
+    /// manifest does not list were ignored (data `paths`, as shown). It is the one finding a
+    /// passing or skipped `restore.tree` result may hold.
+    public static let treeMetadataIgnored = Finding.Code("tree.metadata_ignored")
     /// A folder on a restored path's way is a symbolic link (or no folder), so the path was not
     /// looked at: links in the restored tree are never followed (data `path`, `reason`).
     public static let treeNotFollowed = Finding.Code("tree.not_followed")
@@ -521,6 +529,15 @@ extension Finding {
             message: "\(path) is a \(actual.rawValue), manifest says \(recorded.rawValue)")
     }
 
+    /// A note (``Finding/Code/archiveMetadataIgnored``): `paths` are the members' names.
+    static func archiveMetadataIgnored(_ paths: [String]) -> Finding {
+        Finding(
+            .archiveMetadataIgnored, data: ["paths": listValue(paths)],
+            message:
+                "\(paths.count) macOS metadata members (Finder, AppleDouble) not in the manifest, ignored: "
+                + ArchiveInspection.sample(paths))
+    }
+
     static func archiveMembersDuplicated(_ paths: [String]) -> Finding {
         Finding(
             .archiveMembersDuplicated, data: ["paths": listValue(paths)],
@@ -580,6 +597,15 @@ extension Finding {
         Finding(
             .treeExtraFiles, data: ["paths": listValue(paths)],
             message: "\(paths.count) extra files not in the manifest: " + ArchiveInspection.sample(paths))
+    }
+
+    /// A note (``Finding/Code/treeMetadataIgnored``): `paths` as shown (`~/…` or `$ROOT/…`).
+    static func treeMetadataIgnored(_ paths: [String]) -> Finding {
+        Finding(
+            .treeMetadataIgnored, data: ["paths": listValue(paths)],
+            message:
+                "\(paths.count) macOS metadata files (Finder, AppleDouble) not in the manifest, ignored: "
+                + ArchiveInspection.sample(paths))
     }
 
     static func treeComponentFailed(reason: String) -> Finding {
