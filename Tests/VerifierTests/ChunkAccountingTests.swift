@@ -34,6 +34,19 @@ import Testing
         #expect(concurrent.map(\.subject) == (try Self.artifactChecks(fixture)).map(\.subject))
     }
 
+    /// The committed golden format-1 manifest (Tests/DrillCoreTests/Snapshots) accounts for every
+    /// artifact: sets written before the rule stay valid.
+    @Test func goldenFormatOneManifestHasNothingToAccountFor() throws {
+        let golden = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("DrillCoreTests/Snapshots/manifest.json")
+        let manifest = try Manifest.decode(try Data(contentsOf: golden), path: golden.path)
+        #expect(manifest.artifacts.count == 9)
+        #expect(manifest.databases.contains { $0.chunks.count == 2 })
+        let accounting = ArtifactAccounting(manifest)
+        #expect(accounting.byArtifact.isEmpty, "\(accounting.byArtifact)")
+        #expect(accounting.byDatabase.isEmpty, "\(accounting.byDatabase)")
+    }
+
     /// Artifacts named like chunks that no database lists, each sealed into the set: every one fails
     /// as `chunk.unowned`, the rest of the set still passes.
     @Test(arguments: [
