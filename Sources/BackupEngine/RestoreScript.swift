@@ -88,6 +88,12 @@ public enum RestoreScript {
         if manifest.artifact("code.tar.gz") != nil {
             s += "\n# (3) the code archive, extracted beside (4) to (6)\nrd_extract_wait\n"
         }
+        if !manifest.databases.isEmpty {
+            s += "\n# (4) again: sidecars beside a restored database that are not the backup's go aside\n"
+            for db in manifest.databases {
+                s += "rd_db_sidecars \(db.base == .home ? "home" : "root") \(q(db.path))\n"
+            }
+        }
         s += "\n# (7) credentials: decrypted with the openssl CLI only when --password-file or --password-fd is given\n"
         s += credentialsStep(manifest)
         s += "\n# (8) dependencies: printed, not installed\n"

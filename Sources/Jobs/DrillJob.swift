@@ -242,6 +242,7 @@ public struct DrillJob: Sendable {
         var facts: [String] = [
             "isolation \(r.isolation.rawValue)", "authenticated \(r.authenticated == true ? "yes" : "no")",
         ]
+        if let limits = r.limits { facts.append("limits \(shown(limits))") }
         if let rto = r.rtoSeconds { facts.append("RTO \(Units.humanSeconds(rto))") }
         if let rpo = r.rpoSeconds { facts.append("RPO \(Units.humanSeconds(rpo))") }
         lines.append("  " + facts.joined(separator: ", "))

@@ -35,6 +35,7 @@ public enum MarkdownReport {
         out.append(
             "- **Measured RTO:** " + objectiveLine(r.rtoSeconds, objective: r.rtoObjectiveSeconds, check: .rto, in: r))
         out.append("- **Isolation:** " + isolationText(r.isolation))
+        out.append("- **Limits:** " + ReportText.visible(r.limits ?? ReportText.limitsUnknown, keepNewlines: false))
         out.append("- **Authenticated:** " + ReportText.authenticated(r.authenticated))
         if r.verdict == .fail && r.checks.problems.isEmpty {
             out.append("- **Why FAIL:** no check passed; a drill that verified nothing fails.")

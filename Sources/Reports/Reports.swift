@@ -83,6 +83,10 @@ package enum ReportText {
         }
     }
 
+    /// What reports print for ``DrillResult/limits`` when it is nil: `none (the restore script did
+    /// not run)`.
+    static let limitsUnknown = "none (the restore script did not run)"
+
     /// Seconds between two recorded ``Timestamp`` strings; nil when either does not parse or the
     /// difference is negative.
     static func elapsed(from start: String, to end: String) -> Double? {

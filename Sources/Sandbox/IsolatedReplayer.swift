@@ -31,7 +31,33 @@ import Foundation
 ///
 /// **Limits.** `request.limits` through util-linux `prlimit --cpu=N:N --as=B:B --fsize=B:B
 /// --nofile=N:N --nproc=N:N --` (soft = hard, so CPU exhaustion is SIGKILL); on macOS through
-/// `sh -c 'ulimit …; exec "$@"'`. The same limits apply with and without bubblewrap.
+/// `sh -c 'ulimit …; exec "$@"'`. The same limits apply with and without bubblewrap. Those bound
+/// each process (or, `--nproc`, the uid); on Linux the totals are bounded too, each
+/// ``ReplayLimit`` where it can be, and ``ReplayOutcome/limits`` says which were
+/// (`limits: full`, or `partial` naming the rest; the notes say why each missing one is):
+/// - ``ReplayLimit/memoryCgroup`` and ``ReplayLimit/pidsCgroup``: a cgroup `restore-drill-<uuid>`
+///   (``ReplayCgroup``: v1 `memory` and `pids` hierarchies where mounted, under the tool's own
+///   group, else v2 where delegated) with `memory` and `processes` for all the replay's
+///   processes together. The outermost process, a tiny `sh -c` prelude (``preludeScript``, run
+///   as the tool's user, before `setpriv` drops root) writes its pid into each group's
+///   `cgroup.procs` before it execs `prlimit`, so every process of the replay is born inside; the
+///   groups are emptied (SIGKILL) and removed after the replay. With the pids cgroup in force,
+///   `--nproc` is left out: the cgroup counts exactly the replay's processes (none can leave it
+///   without root) and says when it refused (`pids.events`), while `RLIMIT_NPROC` counts every
+///   process of the uid on the machine (other replays' too), refuses silently, and is checked
+///   first on `fork`, so with the same value the cgroup would never be the limit that refused.
+/// - ``ReplayLimit/shmCap``: under bubblewrap, `/dev/shm` is a tmpfs of ``sharedMemoryCap``.
+/// - ``ReplayLimit/byteBound``: with `request.byteBound`, a ``ByteWatchdog`` measures the sandbox
+///   (`du`) every 250 ms while the script runs and kills the replay (its cgroups, and every
+///   process carrying its ``markVariable``) once it holds more; a bound passed after the last
+///   measurement is caught by one more after the replay.
+/// - ``ReplayLimit/seccomp``: under bubblewrap, `--seccomp 4` with ``SeccompFilter`` (refusing
+///   `socket(AF_UNIX, …)` and `io_uring_setup` with EPERM), written to ``etcFolder`` and opened
+///   on descriptor ``seccompDescriptor`` by the prelude; bubblewrap closes it before the script.
+///
+/// A replay stopped by a limit is an outcome, not an error: ``ReplayOutcome/stoppedBy`` names
+/// the memory cgroup when the kernel killed a process for memory (`oom_kill`), the pids cgroup
+/// when it refused a fork (`pids.events` `max`), and the byte bound when it was passed.
 ///
 /// **Unprivileged uid.** When the tool runs as root, the script runs as another uid via `setpriv
 /// --reuid --regid --clear-groups`, because process limits do not bind root: by default a uid (and
@@ -265,11 +291,28 @@ public struct IsolatedReplayer: RestoreReplayer {
         let cpu = max(1, Int(limits.cpu.rounded(.up)))
         var argv: [String]
         #if os(Linux)
+            var applied: Set<ReplayLimit> = []
+            var stoppedBy: Set<ReplayLimit> = []
+            // The memory and pids cgroup, made last before the run so that nothing thrown
+            // before it leaves a group behind; the outermost process enters it (the prelude).
+            let (cgroup, cgroupNotes) = ReplayCgroup.make(
+                name: ReplayCgroup.groupName(mark: mark), memory: limits.memory, processes: limits.processes)
+            notes += cgroupNotes
+            applied.formUnion(cgroup.applied)
+            var prelude = cgroup.procsFiles.map { "cgroup=" + $0 }
+            // With the pids cgroup in force, no RLIMIT_NPROC (see the type's doc).
+            let nproc =
+                cgroup.applied.contains(.pidsCgroup) ? [] : ["--nproc=\(limits.processes):\(limits.processes)"]
+            let outcome: ProcessOutcome
+            var watched: (watchdog: ByteWatchdog, passed: Int64?)?
+            // The groups go with any error thrown before the replay ends.
+            var removeCgroupOnExit = true
+            defer { if removeCgroupOnExit { _ = cgroup.remove() } }
             argv = [
                 prlimit, "--cpu=\(cpu):\(cpu)", "--as=\(limits.memory):\(limits.memory)",
                 "--fsize=\(limits.fileSize):\(limits.fileSize)", "--nofile=\(limits.openFiles):\(limits.openFiles)",
-                "--nproc=\(limits.processes):\(limits.processes)", "--",
             ]
+            argv += nproc + ["--"]
             if !dropPrefix.isEmpty {
                 // Under bubblewrap the sandbox sets no_new_privs itself (and a setuid bwrap needs it unset).
                 argv += dropPrefix + (bwrap == nil ? ["--no-new-privs", "--"] : ["--"])
@@ -283,6 +326,7 @@ public struct IsolatedReplayer: RestoreReplayer {
                     "--dev", "/dev", "--proc", "/proc", "--size", String(Self.sharedMemoryCap), "--tmpfs", "/dev/shm",
                     "--tmpfs", "/tmp", "--bind", sandbox.pathString, sandbox.pathString,
                 ]
+                applied.insert(.shmCap)
                 argv += ["--ro-bind", setFolder.pathString, setFolder.pathString]
                 for path in readOnly { argv += ["--ro-bind-try", path.pathString, path.pathString] }
                 // The private /tmp holds the mount points of a sandbox or set under /tmp; make it
@@ -290,11 +334,93 @@ public struct IsolatedReplayer: RestoreReplayer {
                 // So are bubblewrap's own root and /dev (tmpfs of half the RAM each otherwise);
                 // /dev/shm and the sandbox are mounts of their own and stay writable.
                 argv += ["--remount-ro", "/tmp", "--remount-ro", "/dev", "--remount-ro", "/"]
+                if let filter = try Self.writeSeccompFilter(in: sandbox) {
+                    // The prelude opens it on descriptor 4; bubblewrap reads and closes it.
+                    prelude.append("seccomp=" + filter.pathString)
+                    argv += ["--seccomp", String(Self.seccompDescriptor)]
+                    applied.insert(.seccomp)
+                } else {
+                    notes.append("seccomp not applied: no filter is built for this architecture")
+                }
                 argv += ["--chdir", request.workingDirectory.pathString, "--clearenv"]
                 for (key, value) in environment.sorted(by: { $0.key < $1.key }) { argv += ["--setenv", key, value] }
                 argv += ["--"]
+            } else {
+                notes.append("shm cap and seccomp not applied: they come with bubblewrap")
             }
             argv += inner
+            if !prelude.isEmpty {
+                argv = ["/bin/sh", "-c", Self.preludeScript, "restore-drill-prelude"] + prelude + ["--"] + argv
+            }
+
+            let replayUID = identity?.uid ?? getuid()
+            let markEntry = "\(Self.markVariable)=\(mark)"
+            let watchdog = request.byteBound.flatMap { bound in
+                SubprocessRunner.which("du", path: toolPath).map {
+                    ByteWatchdog(folder: sandbox, bound: bound, du: $0)
+                }
+            }
+            if request.byteBound == nil {
+                notes.append("byte bound not applied: the request sets none")
+            } else if watchdog == nil {
+                notes.append("byte bound not applied: du not found on \(toolPath)")
+            } else {
+                applied.insert(.byteBound)
+            }
+            let watch = watchdog.map { watchdog in
+                Task {
+                    await watchdog.watch {
+                        // The whole replay: its cgroup, and every process carrying its mark.
+                        cgroup.killAll()
+                        _ = ReplaySweep.kill(uid: replayUID, mark: markEntry)
+                    }
+                }
+            }
+            let processRequest = ProcessRequest(
+                executable: argv[0], arguments: Array(argv.dropFirst()), environment: environment,
+                workingDirectory: request.workingDirectory.pathString, standardInput: request.secret,
+                outputLimit: request.outputCap,
+                timeout: request.timeout)
+            do {
+                outcome = try await runner.run(processRequest)
+            } catch {
+                watch?.cancel()
+                throw error
+            }
+            watch?.cancel()
+            if let watchdog, let watch {
+                var passed = await watch.value
+                if passed == nil, let bytes = await watchdog.measure(), bytes > watchdog.bound {
+                    // Written between the last measurement and the end of the replay.
+                    passed = bytes
+                }
+                watched = (watchdog, passed)
+            }
+            stoppedBy.formUnion(cgroup.stops())
+            let removal = cgroup.remove()
+            removeCgroupOnExit = false
+            notes += removal.notes
+            if let watched, let passed = watched.passed {
+                stoppedBy.insert(.byteBound)
+                notes.append(
+                    "stopped by the byte bound: the sandbox held \(Units.humanBytes(passed)), more than "
+                        + "\(Units.humanBytes(watched.watchdog.bound))")
+            }
+            if stoppedBy.contains(.memoryCgroup) {
+                notes.append(
+                    "the memory cgroup (\(Units.humanBytes(limits.memory))) killed a process of the replay")
+            }
+            if stoppedBy.contains(.pidsCgroup) {
+                notes.append("the pids cgroup (\(limits.processes) processes) refused a fork")
+            }
+            // Without a PID namespace a script can leave its process group: its cgroups were
+            // emptied above, and every process of the replay's uid that carries this replay's
+            // mark is killed too.
+            let swept =
+                removal.killed
+                + (bwrap == nil
+                    ? ReplaySweep.kill(uid: identity?.uid ?? getuid(), mark: "\(Self.markVariable)=\(mark)") : 0)
+            if swept > 0 { notes.append("killed \(swept) leftover process(es) of the replay after it ended") }
         #else
             let blocks = limits.fileSize / 512
             let kib = limits.memory / 1024
@@ -302,22 +428,15 @@ public struct IsolatedReplayer: RestoreReplayer {
                 "ulimit -t \(cpu) 2>/dev/null; ulimit -v \(kib) 2>/dev/null; ulimit -f \(blocks) 2>/dev/null; "
                 + "ulimit -n \(limits.openFiles) 2>/dev/null; ulimit -u \(limits.processes) 2>/dev/null; exec \"$@\""
             argv = ["/bin/sh", "-c", ulimits, "restore-drill-replay"] + inner
-        #endif
-
-        let processRequest = ProcessRequest(
-            executable: argv[0], arguments: Array(argv.dropFirst()), environment: environment,
-            workingDirectory: request.workingDirectory.pathString, standardInput: request.secret,
-            outputLimit: request.outputCap,
-            timeout: request.timeout)
-        let outcome = try await runner.run(processRequest)
-
-        #if os(Linux)
-            if bwrap == nil {
-                // Without a PID namespace a script can leave its process group: kill every process
-                // of the replay's uid that carries this replay's mark.
-                let swept = ReplaySweep.kill(uid: identity?.uid ?? getuid(), mark: "\(Self.markVariable)=\(mark)")
-                if swept > 0 { notes.append("killed \(swept) leftover process(es) of the replay after it ended") }
-            }
+            let applied: Set<ReplayLimit> = []
+            let stoppedBy: Set<ReplayLimit> = []
+            notes.append("memory cgroup, pids cgroup, shm cap, byte bound and seccomp exist only on Linux")
+            let processRequest = ProcessRequest(
+                executable: argv[0], arguments: Array(argv.dropFirst()), environment: environment,
+                workingDirectory: request.workingDirectory.pathString, standardInput: request.secret,
+                outputLimit: request.outputCap,
+                timeout: request.timeout)
+            let outcome = try await runner.run(processRequest)
         #endif
         if bwrap != nil {
             do {
@@ -357,7 +476,8 @@ public struct IsolatedReplayer: RestoreReplayer {
                 "output passed the cap of \(Units.humanBytes(Int64(request.outputCap))): replay stopped, tail kept")
         }
         return ReplayOutcome(
-            process: outcome, isolation: bwrap == nil ? .none : .bubblewrap, uid: identity?.uid, notes: notes)
+            process: outcome, isolation: bwrap == nil ? .none : .bubblewrap, uid: identity?.uid, notes: notes,
+            limits: ReplayLimits(applied: applied), stoppedBy: stoppedBy.sorted())
     }
 
     #if os(Linux)
@@ -418,11 +538,50 @@ public struct IsolatedReplayer: RestoreReplayer {
     static let setCopyFolder = "set"
     static let readOnlyCopyFolder = "readonly"
     /// The folder inside the sandbox holding the replay's generated `/etc` files (`passwd`,
-    /// `group`, `nsswitch.conf`) during a bubblewrap replay: `.replay-etc`, removed after it.
+    /// `group`, `nsswitch.conf`) and its seccomp filter (``seccompFileName``) during a bubblewrap
+    /// replay: `.replay-etc`, removed after it.
     static let etcFolder = ".replay-etc"
     /// The drill's record of where secrets land in the sandbox (`SandboxLease` in the Verifier):
     /// `.restore-drill-secrets`, left root's so the replay cannot rewrite it.
     static let secretsRecordName = ".restore-drill-secrets"
+
+    /// The seccomp filter's file in ``etcFolder`` (``SeccompFilter``, 0444), removed with it.
+    static let seccompFileName = "seccomp.bpf"
+
+    /// The descriptor on which the prelude opens the seccomp filter for bubblewrap's `--seccomp`:
+    /// 4 (3 carries the secret). bubblewrap closes it after reading, so the script never has it.
+    static let seccompDescriptor: Int32 = 4
+
+    /// The `sh -c` text run first, as the tool's user (root before `setpriv` drops it), with
+    /// arguments `cgroup=FILE`… `seccomp=FILE` `--` and then the replay's argv: it writes its own
+    /// pid into each cgroup's `cgroup.procs` (so the replay is born in its cgroups), opens the
+    /// seccomp filter on descriptor ``seccompDescriptor``, and execs the rest. If it cannot, the
+    /// replay does not run (exit 125, or the shell's 2 when the filter cannot be opened).
+    static let preludeScript =
+        "for a; do case $a in cgroup=*) echo $$ > \"${a#cgroup=}\" || exit 125;; "
+        + "seccomp=*) exec \(seccompDescriptor)< \"${a#seccomp=}\" || exit 125;; --) break;; esac; shift; done; "
+        + "shift; exec \"$@\""
+
+    /// Writes ``SeccompFilter/program`` into ``etcFolder`` (root's when the tool runs as root;
+    /// the folder exists under bubblewrap).
+    /// - Returns: the file, or nil when no filter is built for this architecture.
+    /// - Throws: ``RestoreDrillError/io(path:message:)`` when it cannot be written.
+    static func writeSeccompFilter(in sandbox: AbsolutePath) throws -> AbsolutePath? {
+        guard let program = SeccompFilter.program else { return nil }
+        let path = sandbox.appending(component: etcFolder).appending(component: seccompFileName)
+        _ = unlink(path.pathString)
+        let fd = open(path.pathString, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o444)
+        guard fd >= 0 else {
+            throw RestoreDrillError.io(path: path.pathString, message: String(cString: strerror(errno)))
+        }
+        defer { close(fd) }
+        let data = SeccompFilter.bytes(program)
+        let written = data.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+        guard written == data.count else {
+            throw RestoreDrillError.io(path: path.pathString, message: "short write")
+        }
+        return path
+    }
 
     /// The size of the replay's `/dev/shm` under bubblewrap, bytes: 8 MiB (a tmpfs of that size;
     /// a write past it fails with ENOSPC), so that a script cannot hold memory in shared memory

@@ -303,7 +303,10 @@ extension SelftestDamage {
             })
         out.append(
             SelftestDamage(
-                id: "stale-wal", title: "a stale -wal shipped beside a database", kind: .sealed, expected: .dbIntegrity
+                id: "stale-wal", title: "a stale -wal shipped beside a database", kind: .sealed,
+                expected: .restoreTree,
+                deviation:
+                    "the damage table expects db.integrity; the restore script moves every -wal, -shm and -journal beside a restored database aside (the backup stores none), so the database restores intact and restore.tree names the -wal the manifest lists as missing"
             ) { c in
                 let (_, record) = try c.wholeDatabase()
                 // A genuine WAL of this database: a copy switched to WAL mode, written, read while open.
@@ -322,8 +325,6 @@ extension SelftestDamage {
                         component: .code, base: .root, path: name, size: Int64(wal.count),
                         sha256: SHA256Digest.hex(of: wal), mode: 0o644))
                 try c.seal()
-                c.expectedSubject = record.path
-                c.expectedFinding = (.databaseStaleSidecar, ["suffix": "-wal"])
             })
         out.append(
             SelftestDamage(
@@ -567,6 +568,41 @@ extension SelftestDamage {
                 timing(c)
             })
         out += trustDamages()
+        out.append(
+            SelftestDamage(
+                id: "restore-over-stale-wal",
+                title: "a restore over an old copy whose -wal the script leaves beside the database", kind: .sealed,
+                expected: .dbIntegrity
+            ) { c in
+                let (_, record) = try c.wholeDatabase()
+                guard record.base == .root else { throw RestoreDrillError.runtime("\(record.path) is not under root") }
+                // The old copy's genuine WAL: a table and a row written after the old copy's last checkpoint.
+                let copy = c.scratch.appending(component: "old-copy.db").pathString
+                try FileManager.default.copyItem(atPath: c.path(record.artifact!), toPath: copy)
+                let wal = try SelftestSQL.walWhileOpen(
+                    copy, "CREATE TABLE left_by_the_old_copy(x); INSERT INTO left_by_the_old_copy VALUES (1);")
+                // A script of an older kind: it does not move sidecars aside, and the target it
+                // restores into already holds the old copy's -wal (written here by printf, so the
+                // set needs no extra file).
+                var body = try c.scriptBody()
+                let sweep = "rd_db_sidecars root '\(record.path)'\n"
+                guard let at = body.range(of: sweep) else {
+                    throw RestoreDrillError.runtime("the restore script does not move \(record.path)'s sidecars aside")
+                }
+                body.removeSubrange(at)
+                let call = "rd_restore_db root '\(record.path)'"
+                guard let at = body.range(of: call) else {
+                    throw RestoreDrillError.runtime("the restore script does not restore \(record.path)")
+                }
+                let octal = wal.map { String(format: "\\%03o", $0) }.joined()
+                let plant =
+                    "mkdir -p \"$(dirname \"$RD_ROOT/\(record.path)\")\"\n"
+                    + "printf '\(octal)' >\"$RD_ROOT/\(record.path)-wal\"\n"
+                body.insert(contentsOf: plant, at: at.lowerBound)
+                try c.replaceScript("#!/bin/sh\n" + body)
+                try c.seal(renderScript: false)
+                c.expectedSubject = record.path
+            })
         out += chunkAccountingDamages()
         return out
     }

@@ -198,6 +198,7 @@ public struct Drill: Sendable {
         }
         checks.append(replay.check)
         if let isolation = replay.isolation { result.isolation = isolation }
+        result.limits = replay.limits?.description
 
         // 4. The restored tree, read as root: through the sandbox folder opened once, never
         // following a link the script planted (RestoredTree).
@@ -308,6 +309,8 @@ public struct Drill: Sendable {
     struct Replay {
         var check: CheckResult
         var isolation: IsolationKind?
+        /// The limits the replay ran under, when it ran.
+        var limits: ReplayLimits?
         /// Replay wall time, seconds, when it ran.
         var seconds: Double?
         /// Why the tree checks cannot run (the replay never started), or nil.
@@ -342,11 +345,18 @@ public struct Drill: Sendable {
         if secret != nil {
             arguments += ["--password-fd", String(ReplayRequest.secretDescriptor)]
         }
+        // The sandbox's total bytes: a multiple of the set's, or for a proven set what its
+        // authenticated manifest says a restore produces (ReplayRequest.byteBound).
+        let byteBound = ReplayRequest.byteBound(
+            setBytes: TreeBytes.apparent(setFolder),
+            restoredBytes: proven
+                ? manifest.files.reduce(Int64(0)) { $0 + $1.size } + manifest.databases.reduce(0) { $0 + $1.size }
+                : nil)
         let request = ReplayRequest(
             script: script, arguments: arguments, setFolder: setFolder, sandboxFolder: sandbox.folder,
             environment: [:], workingDirectory: sandbox.work, limits: options.limits, timeout: options.timeout,
             outputCap: options.outputCap, isolation: options.isolation, unisolatedFallback: proven,
-            secret: secret.map { Data($0.bytes) })
+            secret: secret.map { Data($0.bytes) }, byteBound: byteBound)
         var canaries = CanaryProbe(
             folders: options.canaryFolders, owner: replayer.replayIdentity)
         canaries.plant()
@@ -391,9 +401,15 @@ public struct Drill: Sendable {
         if process.exitCode == nil && process.signal == nil && !process.timedOut { findings.append(.scriptDidNotExit) }
         if options.requireIsolation && outcome.isolation == .none { findings.append(.scriptNotIsolated) }
         if !changes.isEmpty { findings.append(.scriptChangedOutside(changes)) }
+        for limit in outcome.stoppedBy {
+            findings.append(.scriptStoppedByLimit(limit, limits: options.limits, byteBound: byteBound))
+        }
         let tail = TextFormat.tailLines(String(decoding: process.tail, as: UTF8.self), limit: 40)
         let evidence =
-            ["isolation \(outcome.isolation.rawValue)", String(format: "wall time %.3f s", seconds)]
+            [
+                "isolation \(outcome.isolation.rawValue)", "limits \(outcome.limits)",
+                String(format: "wall time %.3f s", seconds),
+            ]
             + outcome.notes + changes + notes
             + (tail.isEmpty ? [] : ["output tail:"] + tail)
         let check =
@@ -404,7 +420,8 @@ public struct Drill: Sendable {
                 evidence: evidence, seconds: seconds)
             : CheckResult(
                 check: .restoreScript, subject: subject, findings: findings, evidence: evidence, seconds: seconds)
-        return Replay(check: check, isolation: outcome.isolation, seconds: seconds, treeSkipReason: nil)
+        return Replay(
+            check: check, isolation: outcome.isolation, limits: outcome.limits, seconds: seconds, treeSkipReason: nil)
     }
 
     func databaseChecks(_ manifest: Manifest, tree: RestoredTree) async -> [CheckResult] {

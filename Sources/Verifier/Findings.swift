@@ -229,6 +229,9 @@ extension Finding.Code {
     public static let scriptNotIsolated = Finding.Code("script.not_isolated")
     /// Canary files outside the sandbox changed during the replay.
     public static let scriptChangedOutside = Finding.Code("script.changed_outside")
+    /// A limit stopped the replay or one of its processes (data `limit`: a ``ReplayLimit`` raw
+    /// value, `memory cgroup`, `pids cgroup` or `byte bound`; `value`: the limit).
+    public static let scriptStoppedByLimit = Finding.Code("script.stopped_by_limit")
 
     // db.integrity
     /// The database was not restored.
@@ -800,6 +803,34 @@ extension Finding {
     static let scriptDidNotExit = Finding(.scriptDidNotExit, message: "did not exit")
     static let scriptNotIsolated = Finding(
         .scriptNotIsolated, message: "ran with isolation none, but --require-isolation was given")
+
+    static func scriptStoppedByLimit(
+        _ limit: ReplayLimit, limits: RestoreDrillConfig.ResourceLimits, byteBound: Int64
+    ) -> Finding {
+        let (value, message): (String, String)
+        switch limit {
+        case .memoryCgroup:
+            value = String(limits.memory)
+            message =
+                "stopped by the memory cgroup: the replay's processes together passed sandbox.limits.memory "
+                + "(\(Units.humanBytes(limits.memory))) and the kernel killed one"
+        case .pidsCgroup:
+            value = String(limits.processes)
+            message =
+                "stopped by the pids cgroup: the replay tried to run more than sandbox.limits.processes "
+                + "(\(limits.processes)) processes and a fork was refused"
+        case .byteBound:
+            value = String(byteBound)
+            message =
+                "stopped by the byte bound: the sandbox held more than \(Units.humanBytes(byteBound)), the most "
+                + "this set's restore may write (\(ReplayRequest.byteBoundSetMultiple) × the set's bytes + "
+                + "\(Units.humanBytes(ReplayRequest.byteBoundAllowance)), more for a proven set)"
+        case .shmCap, .seccomp:
+            value = ""
+            message = "stopped by the \(limit.rawValue)"
+        }
+        return Finding(.scriptStoppedByLimit, data: ["limit": limit.rawValue, "value": value], message: message)
+    }
 
     static func scriptChangedOutside(_ changes: [String]) -> Finding {
         Finding(

@@ -40,6 +40,7 @@ enum Fixture {
         r.host = "drill-host.example"
         r.toolVersion = "9.9.9-test"
         r.manifestSHA256 = String(repeating: "ab", count: 32)
+        r.limits = "full"
         r.authenticated = true
         r.rpoSeconds = 53_418.25
         r.rpoObjectiveSeconds = 86_400
@@ -96,6 +97,7 @@ enum Fixture {
         r.host = "drill-host.example"
         r.toolVersion = "9.9.9-test"
         r.manifestSHA256 = String(repeating: "ef", count: 32)
+        r.limits = "partial (memory cgroup, pids cgroup)"
         r.authenticated = false
         r.rtoSeconds = 8.5
         r.rtoObjectiveSeconds = 1_800

@@ -129,6 +129,7 @@ func validateAgainstSchema(_ xml: String) throws -> ExternalTool.Outcome {
             #expect(suite.cases.map(\.classname) == result.checks.map(\.check.rawValue))
             #expect(suite.properties["backup_id"] == result.backupID?.description)
             #expect(suite.properties["isolation"] == result.isolation.rawValue)
+            #expect(suite.properties["limits"] == (result.limits ?? ""))
             #expect(suite.properties["tool_version"] == "9.9.9-test")
             #expect(suite.properties["manifest_sha256"] == (result.manifestSHA256 ?? ""))
             for (c, check) in zip(suite.cases, result.checks) {
@@ -144,6 +145,7 @@ func validateAgainstSchema(_ xml: String) throws -> ExternalTool.Outcome {
             }
         }
         let mixed = parsed.suites[0]
+        #expect(mixed.properties["limits"] == "full")
         #expect(mixed.properties["rpo_seconds"] == "53418.250")
         #expect(mixed.properties["rto_seconds"] == "41.125")
         let tree = try #require(mixed.cases.first { $0.classname == "restore.tree" })

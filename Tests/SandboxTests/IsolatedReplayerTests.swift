@@ -590,9 +590,22 @@ struct IsolatedReplayerTests {
         defer { fixture.cleanUp() }
         let outcome = try await fixture.replay("exit 0\n", isolation: .auto)
         #expect(outcome.isolation == .bubblewrap)
-        let argv = try #require(recorder.recordedArgv.last)
-        #expect((argv[0] as NSString).lastPathComponent == "prlimit")
-        #expect(argv.contains("--cpu=5:5") && argv.contains("--nproc=32:32") && argv.contains("--nofile=64:64"))
+        let full = try #require(recorder.recordedArgv.last)
+        // The prelude (entering the cgroups, opening the seccomp filter) runs first, then prlimit.
+        #expect(full[0] == "/bin/sh" && full[2] == IsolatedReplayer.preludeScript)
+        let start = try #require(full.firstIndex { ($0 as NSString).lastPathComponent == "prlimit" })
+        let argv = Array(full[start...])
+        #expect(full[..<start].contains("--"))
+        if outcome.limits.applied.contains(.seccomp) {
+            let filter = try #require(full[..<start].first { $0.hasPrefix("seccomp=") })
+            #expect(filter.hasSuffix("/\(IsolatedReplayer.etcFolder)/\(IsolatedReplayer.seccompFileName)"))
+            let flag = try #require(argv.firstIndex(of: "--seccomp"))
+            #expect(argv[flag + 1] == "4")
+        }
+        // With the pids cgroup in force, the cgroup bounds the processes, not RLIMIT_NPROC.
+        let pidsCgroup = outcome.limits.applied.contains(.pidsCgroup)
+        #expect(argv.contains("--nproc=32:32") == !pidsCgroup)
+        #expect(argv.contains("--cpu=5:5") && argv.contains("--nofile=64:64"))
         #expect(argv.contains("--as=\(1 << 30):\(1 << 30)") && argv.contains("--fsize=\(8 << 20):\(8 << 20)"))
         for flag in ["--unshare-all", "--die-with-parent", "--new-session", "--clearenv"] {
             #expect(argv.contains(flag))

@@ -345,6 +345,22 @@ rd_restore_db() {
     RD_TMP=
 }
 
+# (4, after (3)) rd_db_sidecars BASE PATH: a -wal, -shm or -journal beside a restored database
+# is not the backup's (the backup stores none: each database is one consistent copy). It is an
+# old copy's, left at the target of a restore with --force, or came with the code archive; SQLite
+# would replay it into the restored database. Each is moved aside (renamed, never deleted: it may
+# be the user's), once the archive is extracted, before anything opens the database.
+rd_db_sidecars() {
+    if [ "$1" = home ]; then rd_target=$RD_HOME/$2; else rd_target=$RD_ROOT/$2; fi
+    for rd_sfx in -wal -shm -journal; do
+        if [ -e "$rd_target$rd_sfx" ] || [ -L "$rd_target$rd_sfx" ]; then
+            rd_aside=$rd_target$rd_sfx.before-restore-$$
+            mv -f "$rd_target$rd_sfx" "$rd_aside" || rd_fail "$2: cannot move the stale $rd_sfx aside"
+            rd_say "databases: $2: a stale $rd_sfx not from the backup moved aside to $rd_aside"
+        fi
+    done
+}
+
 # (5) The rewrite: each old prefix (a BRE of its XML form) becomes a control-character marker
 # (illegal in XML, so no collision), twice to catch overlaps like :OLD:OLD:, then markers
 # become the new paths. Boundaries: ">" or : = space before, "<" or / : space after.
