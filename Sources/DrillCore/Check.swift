@@ -42,8 +42,9 @@ public struct CheckResult: Codable, Sendable, Equatable {
     /// Wall time the check took, seconds.
     public var seconds: Double
     /// What the check found, each with its code and data; ``message`` was rendered from them.
-    /// Empty for a pass or a skip, and for a result decoded from a report (report.json carries
-    /// the rendered message only).
+    /// Empty for a result decoded from a report (report.json carries the rendered message only);
+    /// a pass or a skip holds only notes, findings that never fail a check (such as
+    /// `archive.metadata_ignored`, documented with their codes), and is usually empty.
     public var findings: [Finding] = []
 
     enum CodingKeys: String, CodingKey {

@@ -180,7 +180,8 @@ extension SelftestDamage {
                     throw RestoreDrillError.io(path: a.path, message: "cannot delete")
                 }
                 c.expectedSubject = a.path
-                c.expectedFinding = (.artifactMissing, [:])
+                // Named as a missing chunk of its database, not as any missing artifact (issue 12).
+                c.expectedFinding = (.chunkMissing, ["chunk": a.path, "where": "set"])
             })
         out.append(
             SelftestDamage(
@@ -601,6 +602,47 @@ extension SelftestDamage {
                 try c.replaceScript("#!/bin/sh\n" + body)
                 try c.seal(renderScript: false)
                 c.expectedSubject = record.path
+            })
+        out += chunkAccountingDamages()
+        return out
+    }
+
+    /// Chunks the manifest does not account for (issue 12): sealed, so every digest agrees and only
+    /// the accounting of `set.artifacts` can tell.
+    static func chunkAccountingDamages() -> [SelftestDamage] {
+        var out: [SelftestDamage] = []
+        out.append(
+            SelftestDamage(
+                id: "orphan-chunk", title: "a chunk-named artifact that no database lists", kind: .sealed,
+                expected: .setArtifacts
+            ) { c in
+                guard let db = c.manifest.databases.first(where: { !$0.chunks.isEmpty }), let last = db.chunks.last
+                else { throw RestoreDrillError.runtime("no chunked database") }
+                // The next chunk name of that database, holding a copy of its last chunk: what a
+                // crash between writing a chunk and listing it would leave, listed anyway.
+                let number = Int(last.suffix(4)).map { $0 + 1 } ?? 9999
+                let name = String(last.dropLast(4)) + String(format: "%04d", number)
+                guard let bytes = FileManager.default.contents(atPath: c.path(last)) else {
+                    throw RestoreDrillError.io(path: last, message: "unreadable")
+                }
+                try SetSealer.write(bytes, to: c.path(name), mode: 0o644)
+                c.manifest.artifacts.append(
+                    ArtifactRecord(
+                        path: name, component: .databases, kind: .chunk, size: Int64(bytes.count),
+                        sha256: SHA256Digest.hex(of: bytes)))
+                try c.seal()
+                c.expectedSubject = name
+                c.expectedFinding = (.chunkUnowned, [:])
+            })
+        out.append(
+            SelftestDamage(
+                id: "empty-chunk", title: "a chunk emptied to 0 bytes", kind: .sealed, expected: .setArtifacts
+            ) { c in
+                let a = try c.artifact(.chunk)
+                try SetSealer.write(Data(), to: c.path(a.path), mode: 0o644)
+                try c.seal()
+                c.expectedSubject = a.path
+                c.expectedFinding = (.chunkEmpty, ["chunk": a.path, "expected": "0"])
             })
         return out
     }

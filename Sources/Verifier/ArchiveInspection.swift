@@ -11,7 +11,8 @@ import Foundation
 struct ArchiveMember: Equatable {
     /// The name as stored.
     var rawName: String
-    /// The name without a leading `./` or trailing `/`.
+    /// The name with its `.` segments and empty segments (`a//b`, a trailing `/`) removed
+    /// (``ArchiveInspection/normalize(_:)``): what the member is compared with the manifest as.
     var name: String
     /// file, symlink or directory; nil for devices, fifos, sockets.
     var type: FileType?
@@ -31,7 +32,9 @@ struct ArchiveMember: Equatable {
 /// hard link whose target, resolved lexically from the member's folder, leaves the archive's
 /// root (an absolute symlink target always leaves it). The member list (path and type) must equal
 /// the manifest's files of the archive's component; directory members are accepted when they
-/// are listed or are folders of listed paths.
+/// are listed or are folders of listed paths. Names are compared without their `.` segments
+/// (``normalize(_:)``). Finder and AppleDouble members the manifest does not list
+/// (``MacMetadata``) are a note, not extra members; the dangers above apply to them all the same.
 struct ArchiveInspection {
     /// Reads every header of the archive open as `file` (opened beneath the set folder without
     /// following links; see ``check(archive:setPath:expected:)``).
@@ -84,13 +87,22 @@ struct ArchiveInspection {
         return (members, nil)
     }
 
-    /// Strips `./` prefixes and a trailing `/`.
+    /// The name a member is compared with the manifest as (issue 12): without `.` segments and
+    /// empty ones, wherever they are (`./a`, `project/./docs/x`, `a/./b/.`, `a//b/`), which tar
+    /// and libarchive extract to the same place as the name without them. A leading `/` is kept
+    /// (an absolute name stays absolute, and refused) and so is every `..` segment (refused): the
+    /// name is never folded, only cleaned. `.` or `./` alone gives `""` (the archive's root).
+    /// Works on the name's bytes, so nothing but `.` and `/` bytes are touched.
     static func normalize(_ raw: String) -> String {
-        var name = raw
-        while name.hasPrefix("./") { name.removeFirst(2) }
-        while name.count > 1 && name.hasSuffix("/") { name.removeLast() }
-        if name == "." { return "" }
-        return name
+        let slash = UInt8(ascii: "/")
+        let kept = raw.utf8.split(separator: slash, omittingEmptySubsequences: true)
+            .filter { !$0.elementsEqual([UInt8(ascii: ".")]) }
+        var bytes: [UInt8] = raw.utf8.first == slash ? [slash] : []
+        for (i, segment) in kept.enumerated() {
+            if i > 0 { bytes.append(slash) }
+            bytes += segment
+        }
+        return String(decoding: bytes, as: UTF8.self)
     }
 
     /// What is dangerous about one member, one finding per danger; empty when nothing.
@@ -177,9 +189,16 @@ struct ArchiveInspection {
         typealias Key = [UInt8]
         var actual: [Key: FileType] = [:]
         var duplicates: [String] = []
+        // Names (as bytes) some member of which is not macOS metadata (a link, a hard link, a device).
+        var notMetadata: Set<Key> = []
+        var names: [Key: String] = [:]
         for member in members where !member.name.isEmpty {
-            guard let type = member.type else { continue }
             let key = FileNameBytes.key(member.name)
+            names[key] = member.name
+            if member.hardlink != nil || !MacMetadata.isMetadata(member.name, type: member.type) {
+                notMetadata.insert(key)
+            }
+            guard let type = member.type else { continue }
             if actual[key] != nil && type != .directory { duplicates.append(FileNameBytes.display(member.name)) }
             actual[key] = type
         }
@@ -192,6 +211,7 @@ struct ArchiveInspection {
         func shown(_ key: Key) -> String { FileNameBytes.display(String(decoding: key, as: UTF8.self)) }
         var missing: [String] = []
         var extra: [String] = []
+        var metadata: [String] = []
         var wrongType: [Finding] = []
         for (key, type) in wanted.sorted(by: { $0.key.lexicographicallyPrecedes($1.key) }) {
             guard let got = actual[key] else {
@@ -202,7 +222,15 @@ struct ArchiveInspection {
         }
         for (key, type) in actual.sorted(by: { $0.key.lexicographicallyPrecedes($1.key) }) where wanted[key] == nil {
             if type == .directory && listedFolders.contains(key) { continue }
-            extra.append(shown(key))
+            let known = { (folder: String) in
+                let folderKey = FileNameBytes.key(folder)
+                return listedFolders.contains(folderKey) || wanted[folderKey] == .directory
+            }
+            if notMetadata.contains(key) || !MacMetadata.isInKnownFolder(names[key] ?? shown(key), known: known) {
+                extra.append(shown(key))
+            } else {
+                metadata.append(shown(key))
+            }
         }
         var others: [Finding] = []
         if !missing.isEmpty { others.append(.archiveMembersMissing(missing)) }
@@ -211,16 +239,25 @@ struct ArchiveInspection {
         if !duplicates.isEmpty { others.append(.archiveMembersDuplicated(duplicates)) }
         clauses += others.map { ($0.message, [$0]) }
 
+        // Finder and AppleDouble files the manifest does not list: a note, never a failure.
+        let note = metadata.isEmpty ? nil : Finding.archiveMetadataIgnored(metadata)
         let evidence =
             ["\(members.count) members read", "\(wanted.count) files listed in the manifest"]
             + missing.prefix(50).map { "missing: \($0)" } + extra.prefix(50).map { "extra: \($0)" }
+            + metadata.prefix(50).map { "ignored (macOS metadata): \($0)" }
         if clauses.isEmpty {
-            return result(.pass, "\(members.count) members, all inside the restore root and listed", evidence)
+            var passed = result(
+                .pass,
+                "\(members.count) members, all inside the restore root and listed"
+                    + (note.map { "; " + $0.message } ?? ""), evidence)
+            passed.findings = note.map { [$0] } ?? []
+            return passed
         }
         let texts = clauses.map(\.text)
         var failed = result(
-            .fail, "\(artifact.path): " + texts.prefix(5).joined(separator: "; "), texts + evidence)
-        failed.findings = clauses.flatMap(\.findings)
+            .fail, "\(artifact.path): " + texts.prefix(5).joined(separator: "; "),
+            texts + (note.map { [$0.message] } ?? []) + evidence)
+        failed.findings = clauses.flatMap(\.findings) + (note.map { [$0] } ?? [])
         return failed
     }
 

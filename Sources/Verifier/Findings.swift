@@ -49,6 +49,25 @@ extension Finding.Code {
     public static let artifactDigestMismatch = Finding.Code("artifact.digest_mismatch")
     /// An artifact cannot be read (an ``Verdict/error``).
     public static let artifactUnreadable = Finding.Code("artifact.unreadable")
+    /// A listed artifact that nothing in the manifest uses: no database, LaunchAgent, shell file or
+    /// the vault names it, it is not the code archive, a dependency list or the restore script, so
+    /// a restore never reads it (data `kind`).
+    public static let artifactUnreferenced = Finding.Code("artifact.unreferenced")
+    /// An artifact named like a chunk (`<name>.chunk-NNNN`) or of kind `chunk` that no database
+    /// lists among its chunks.
+    public static let chunkUnowned = Finding.Code("chunk.unowned")
+    /// Format 1: a chunk listed by more than one database (data `databases`, one per line); each
+    /// chunk belongs to exactly one.
+    public static let chunkShared = Finding.Code("chunk.shared")
+    /// A chunk a database lists is absent: from the set folder, or from the manifest's artifacts
+    /// (data `chunk`, `database`, `where`).
+    public static let chunkMissing = Finding.Code("chunk.missing")
+    /// A chunk is 0 bytes on disk or in the manifest (the engine never writes an empty chunk; data
+    /// `chunk`, `database`, `expected`: the recorded size).
+    public static let chunkEmpty = Finding.Code("chunk.empty")
+    /// A database's pieces (its chunks, or its one artifact) as the manifest records them do not
+    /// add up to the database's recorded size (data `actual`, `expected`, bytes).
+    public static let chunkSizesMismatch = Finding.Code("chunk.sizes_mismatch")
     /// `SHA256SUMS` is absent or not UTF-8.
     public static let sumsUnreadable = Finding.Code("sums.unreadable")
     /// A line of `SHA256SUMS` is not in `sha256sum` format.
@@ -102,6 +121,10 @@ extension Finding.Code {
     public static let archiveMemberTypeMismatch = Finding.Code("archive.member_type_mismatch")
     /// Members stored more than once.
     public static let archiveMembersDuplicated = Finding.Code("archive.members_duplicated")
+    /// A note, never a failure: Finder and AppleDouble members (`.DS_Store`, `._name`,
+    /// `__MACOSX/…`; ``MacMetadata``) the manifest does not list were ignored (data `paths`). It
+    /// is the one finding a passing `restore.archives` result may hold.
+    public static let archiveMetadataIgnored = Finding.Code("archive.metadata_ignored")
 
     // restore.tree
     /// A path of the manifest was not restored (data `path`, as shown: `~/…` or `$ROOT/…`).
@@ -122,6 +145,10 @@ extension Finding.Code {
     public static let treeExtraFiles = Finding.Code("tree.extra_files")
     /// The component failed at backup: nothing of it can be restored.
     public static let treeComponentFailed = Finding.Code("tree.component_failed")
+    /// A note, never a failure: restored Finder and AppleDouble files (``MacMetadata``) the
+    /// manifest does not list were ignored (data `paths`, as shown). It is the one finding a
+    /// passing or skipped `restore.tree` result may hold.
+    public static let treeMetadataIgnored = Finding.Code("tree.metadata_ignored")
     /// A folder on a restored path's way is a symbolic link (or no folder), so the path was not
     /// looked at: links in the restored tree are never followed (data `path`, `reason`).
     public static let treeNotFollowed = Finding.Code("tree.not_followed")
@@ -229,6 +256,9 @@ extension Finding.Code {
     public static let databaseQueryFailed = Finding.Code("db.query_failed")
     /// Tables the manifest lists are absent.
     public static let databaseTablesMissing = Finding.Code("db.tables_missing")
+    /// The database has no table at all although the manifest records some (data `tables`, one
+    /// per line): an empty database in its place, which `integrity_check` calls `ok`.
+    public static let databaseNoTables = Finding.Code("db.no_tables")
     /// Tables the manifest does not list.
     public static let databaseTablesExtra = Finding.Code("db.tables_extra")
     /// A table's row count differs from the manifest's.
@@ -347,6 +377,52 @@ extension Finding {
         Finding(.artifactUnreadable, data: ["error": "\(error)"], message: "cannot be read: \(error)")
     }
 
+    /// `kind` is the artifact's kind as the manifest records it.
+    static func artifactUnreferenced(kind: ArtifactKind) -> Finding {
+        Finding(
+            .artifactUnreferenced, data: ["kind": kind.rawValue],
+            message:
+                "listed among the artifacts (\(kind.rawValue)) but nothing in the manifest uses it: no database, "
+                + "LaunchAgent, shell file or vault names it, and a restore never reads it")
+    }
+
+    static let chunkUnowned = Finding(
+        .chunkUnowned,
+        message: "named like a chunk, but no database lists it among its chunks: a restore never reads it")
+
+    /// `databases`: the restored paths of the databases that list the chunk.
+    static func chunkShared(_ databases: [String]) -> Finding {
+        Finding(
+            .chunkShared, data: ["databases": listValue(databases)],
+            message:
+                "chunk listed by \(databases.count) databases (\(databases.joined(separator: ", "))); "
+                + "in format 1 each chunk belongs to exactly one")
+    }
+
+    /// `whereMissing`: `set` (no file in the set folder) or `manifest` (not among the artifacts).
+    static func chunkMissing(_ chunk: String, database: String, whereMissing: String) -> Finding {
+        let place = whereMissing == "set" ? "from the set" : "from the manifest's artifacts"
+        return Finding(
+            .chunkMissing, data: ["chunk": chunk, "database": database, "where": whereMissing],
+            message: "chunk \(chunk) of database \(database) is missing \(place)")
+    }
+
+    /// `recorded`: the chunk's size in the manifest, bytes (0 when the manifest records it empty).
+    static func chunkEmpty(_ chunk: String, database: String, recorded: Int64) -> Finding {
+        let said = recorded == 0 ? "the manifest records it empty" : "the manifest records \(recorded)"
+        return Finding(
+            .chunkEmpty, data: ["chunk": chunk, "database": database, "expected": "\(recorded)"],
+            message: "chunk \(chunk) of database \(database) is 0 bytes (\(said); no chunk is ever empty)")
+    }
+
+    /// `pieces`: how many chunks (1 for a whole database); sizes in bytes.
+    static func chunkSizesMismatch(pieces: Int, sum: Int64, recorded: Int64) -> Finding {
+        let what = pieces == 1 ? "its artifact is" : "its \(pieces) chunks add up to"
+        return Finding(
+            .chunkSizesMismatch, data: ["actual": "\(sum)", "expected": "\(recorded)"],
+            message: "\(what) \(sum) bytes, the database's recorded size is \(recorded)")
+    }
+
     static let sumsUnreadable = Finding(.sumsUnreadable, message: "SHA256SUMS is missing or unreadable")
 
     static func sumsBadLine(_ line: Int) -> Finding {
@@ -456,6 +532,15 @@ extension Finding {
             message: "\(path) is a \(actual.rawValue), manifest says \(recorded.rawValue)")
     }
 
+    /// A note (``Finding/Code/archiveMetadataIgnored``): `paths` are the members' names.
+    static func archiveMetadataIgnored(_ paths: [String]) -> Finding {
+        Finding(
+            .archiveMetadataIgnored, data: ["paths": listValue(paths)],
+            message:
+                "\(paths.count) macOS metadata members (Finder, AppleDouble) not in the manifest, ignored: "
+                + ArchiveInspection.sample(paths))
+    }
+
     static func archiveMembersDuplicated(_ paths: [String]) -> Finding {
         Finding(
             .archiveMembersDuplicated, data: ["paths": listValue(paths)],
@@ -515,6 +600,15 @@ extension Finding {
         Finding(
             .treeExtraFiles, data: ["paths": listValue(paths)],
             message: "\(paths.count) extra files not in the manifest: " + ArchiveInspection.sample(paths))
+    }
+
+    /// A note (``Finding/Code/treeMetadataIgnored``): `paths` as shown (`~/…` or `$ROOT/…`).
+    static func treeMetadataIgnored(_ paths: [String]) -> Finding {
+        Finding(
+            .treeMetadataIgnored, data: ["paths": listValue(paths)],
+            message:
+                "\(paths.count) macOS metadata files (Finder, AppleDouble) not in the manifest, ignored: "
+                + ArchiveInspection.sample(paths))
     }
 
     static func treeComponentFailed(reason: String) -> Finding {
@@ -792,6 +886,15 @@ extension Finding {
         Finding(
             .databaseTablesMissing, data: ["tables": listValue(tables)],
             message: "tables missing: " + tables.joined(separator: ", "))
+    }
+
+    /// `recorded`: every table the manifest records, sorted.
+    static func databaseNoTables(_ recorded: [String]) -> Finding {
+        Finding(
+            .databaseNoTables, data: ["tables": listValue(recorded)],
+            message:
+                "no tables at all: every table the manifest records is gone (\(recorded.count): "
+                + ArchiveInspection.sample(recorded) + "); an empty database in its place")
     }
 
     static func databaseTablesExtra(_ tables: [String]) -> Finding {

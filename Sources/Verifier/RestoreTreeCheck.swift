@@ -6,7 +6,8 @@ import Foundation
 /// of `databases`; files the restore rewrites (LaunchAgents) are checked for existence and mode
 /// only (`launchagents.rewrite` checks their content); credentials are skipped without a
 /// password. The restored home and root are walked and every path the manifest does not explain
-/// is an extra file, which fails the component it most likely belongs to.
+/// is an extra file, which fails the component it most likely belongs to; Finder and AppleDouble
+/// files (``MacMetadata``) among them are a note of that component instead, never a failure.
 ///
 /// Everything is read through ``RestoredTree`` (no link followed at any component): a restored
 /// path that is a link where the manifest records a file is a type mismatch, one behind a link
@@ -128,8 +129,10 @@ struct RestoreTreeCheck {
         return out
     }
 
-    /// Paths under the restored home and root that no expectation explains.
-    func extras(_ expected: [Expectation]) -> [(component: ComponentID, path: String)] {
+    /// Paths under the restored home and root that no expectation explains, a folder with its
+    /// trailing `/`; `metadata` when the path is macOS metadata (``MacMetadata``: a note, not an
+    /// extra file).
+    func extras(_ expected: [Expectation]) -> [(component: ComponentID, path: String, metadata: Bool)] {
         // Keyed by bytes: `Set<String>` would let a restored NFD name pass for the NFC one listed.
         var known = Set(expected.map { FileNameBytes.key($0.absolute) })
         for e in expected {
@@ -145,7 +148,7 @@ struct RestoreTreeCheck {
                 known.insert(FileNameBytes.key(newHome.appending(ancestor).pathString))
             }
         }
-        var out: [(ComponentID, String)] = []
+        var out: [(ComponentID, String, Bool)] = []
         // Listed with fdopendir on folders opened without following links; a folder that is a
         // link is an entry like any other and is never entered.
         func walk(_ folder: OpenedFolder, at path: AbsolutePath) {
@@ -153,9 +156,16 @@ struct RestoreTreeCheck {
             for name in names.sorted(by: FileNameBytes.precedes) {
                 let entry = path.appending(component: name)  // a directory entry's name: one component
                 let text = entry.pathString
-                let isDir = (try? folder.entry(name).get())?.kind == .directory
+                let kind = (try? folder.entry(name).get())?.kind
+                let isDir = kind == .directory
                 if !known.contains(FileNameBytes.key(text)) {
-                    out.append((attribute(text), isDir ? text + "/" : text))
+                    var metadata = kind.map { MacMetadata.isMetadataEntry(name, kind: $0) } ?? false
+                    if metadata && isDir {
+                        // A `__MACOSX` folder is metadata only when it holds nothing but folders
+                        // and regular files.
+                        metadata = (try? folder.openFolder(name).get()).map { Self.onlyFilesAndFolders($0) } ?? false
+                    }
+                    out.append((attribute(text), isDir ? text + "/" : text, metadata))
                     continue
                 }
                 if isDir, let inner = try? folder.openFolder(name).get() { walk(inner, at: entry) }
@@ -170,6 +180,29 @@ struct RestoreTreeCheck {
         walk(newHome)
         if !newRoot.isDescendantOrSelf(of: newHome) { walk(newRoot) }
         return out
+    }
+
+    /// Whether `folder` holds only folders and regular files, down to 32 levels and 10 000 entries
+    /// (past either, false: not judged metadata). Never follows a link.
+    static func onlyFilesAndFolders(_ folder: OpenedFolder) -> Bool {
+        var budget = 10_000
+        func scan(_ folder: OpenedFolder, depth: Int) -> Bool {
+            guard depth < 32, let names = try? folder.names().get() else { return false }
+            for name in names {
+                budget -= 1
+                guard budget > 0, let kind = (try? folder.entry(name).get())?.kind else { return false }
+                switch kind {
+                case .file: continue
+                case .directory:
+                    guard let inner = try? folder.openFolder(name).get(), scan(inner, depth: depth + 1) else {
+                        return false
+                    }
+                default: return false
+                }
+            }
+            return true
+        }
+        return scan(folder, depth: 0)
     }
 
     /// The component an unexplained path most likely belongs to.
@@ -223,20 +256,25 @@ struct RestoreTreeCheck {
         for record in manifest.components.sorted(by: { $0.id < $1.id }) {
             seen.insert(record.id)
             let mine = expected.indices.filter { expected[$0].component == record.id }
-            let myExtras = extraFiles.filter { $0.component == record.id }.map(\.path)
-            results.append(
-                result(
-                    for: record, expected: mine.map { expected[$0] }, extras: myExtras,
-                    problems: { mine.flatMap(problemsOf) }))
+            let unexplained = extraFiles.filter { $0.component == record.id }
+            let myExtras = unexplained.filter { !$0.metadata }.map(\.path)
+            let checked = result(
+                for: record, expected: mine.map { expected[$0] }, extras: myExtras,
+                problems: { mine.flatMap(problemsOf) })
+            results.append(noting(unexplained.filter(\.metadata).map(\.path), in: checked))
         }
         for component in Set(extraFiles.map(\.component)).subtracting(seen).sorted() {
-            let myExtras = extraFiles.filter { $0.component == component }.map(\.path)
+            let unexplained = extraFiles.filter { $0.component == component }
+            let myExtras = unexplained.filter { !$0.metadata }.map(\.path)
             let extra = Finding.treeExtraFiles(display(myExtras))
-            var failed = CheckResult(
-                check: .restoreTree, subject: component.rawValue, verdict: .fail, message: extra.message,
-                evidence: display(myExtras).map { "extra: \($0)" })
-            failed.findings = [extra]
-            results.append(failed)
+            var failed =
+                myExtras.isEmpty
+                ? .noSubject(.restoreTree, subject: component.rawValue, reason: "component not in this set's manifest")
+                : CheckResult(
+                    check: .restoreTree, subject: component.rawValue, verdict: .fail, message: extra.message,
+                    evidence: display(myExtras).map { "extra: \($0)" })
+            if !myExtras.isEmpty { failed.findings = [extra] }
+            results.append(noting(unexplained.filter(\.metadata).map(\.path), in: failed))
         }
         let share = watch.seconds / Double(max(results.count, 1))
         return results.map {
@@ -244,6 +282,18 @@ struct RestoreTreeCheck {
             r.seconds = share
             return r
         }
+    }
+
+    /// `result` with a note of the macOS metadata files `paths` (sandbox paths) appended to its
+    /// message, evidence and findings; unchanged when there are none. The verdict stays.
+    func noting(_ paths: [String], in result: CheckResult) -> CheckResult {
+        guard !paths.isEmpty else { return result }
+        let note = Finding.treeMetadataIgnored(display(paths))
+        var out = result
+        out.message += "; " + note.message
+        out.evidence += display(paths).prefix(200).map { "ignored (macOS metadata): \($0)" }
+        out.findings.append(note)
+        return out
     }
 
     /// Sandbox paths shown relative to the sandbox home (`~/…`) or root (`$ROOT/…`), bytes that

@@ -3,8 +3,10 @@ import DrillCore
 import Foundation
 
 /// `db.integrity` on one restored database: `PRAGMA integrity_check` says `ok`,
-/// `PRAGMA foreign_key_check` is empty, the tables and their row counts equal the manifest's,
-/// and no `-wal` or `-shm` file lies beside it (the set stores rollback-journal copies).
+/// `PRAGMA foreign_key_check` is empty, the tables and their row counts equal the manifest's (a
+/// database with no table at all where the manifest records some is named as such,
+/// ``Finding/Code/databaseNoTables``: an empty database passes both pragmas), and no `-wal` or
+/// `-shm` file lies beside it (the set stores rollback-journal copies).
 ///
 /// The restored database is opened through ``RestoredTree`` (no link followed at any component,
 /// a regular file only: a FIFO or device is never opened) and copied from that descriptor into a
@@ -124,7 +126,13 @@ struct SQLiteIntegrityCheck {
             let recorded = Dictionary(record.tables.map { ($0.name, $0.rows) }, uniquingKeysWith: { a, _ in a })
             let missing = recorded.keys.filter { !tables.contains($0) }.sorted()
             let extra = tables.filter { recorded[$0] == nil }
-            if !missing.isEmpty { findings.append(.databaseTablesMissing(missing)) }
+            if tables.isEmpty && !missing.isEmpty {
+                // Every recorded table lost: an empty database in its place (issue 12), which
+                // integrity_check and foreign_key_check both call fine.
+                findings.append(.databaseNoTables(missing))
+            } else if !missing.isEmpty {
+                findings.append(.databaseTablesMissing(missing))
+            }
             if !extra.isEmpty { findings.append(.databaseTablesExtra(extra)) }
             for table in tables {
                 guard let want = recorded[table] else { continue }
