@@ -38,6 +38,13 @@ public struct ReplayRequest: Sendable, Equatable {
     /// bound. Past it the replay is stopped and the outcome says ``ReplayLimit/byteBound``. The
     /// drill sets it with ``byteBound(setBytes:restoredBytes:)``.
     public var byteBound: Int64?
+    /// The SHA-256 (64 lowercase hex) the drill verified for ``script``, or nil. With it the
+    /// replayer makes a private copy of the set after the check (root's, read-only, in the
+    /// sandbox), replays only that copy, and runs nothing when the copy's script is not a regular
+    /// file with this digest: a script swapped in the set between the drill's check and the replay
+    /// never runs, and never gets ``secret`` (issue 11, a hostile set). The drill sets it whenever
+    /// it hands a secret.
+    public var scriptSHA256: String?
 
     public init(
         script: AbsolutePath, arguments: [String], setFolder: AbsolutePath, sandboxFolder: AbsolutePath,
@@ -46,7 +53,7 @@ public struct ReplayRequest: Sendable, Equatable {
         timeout: Double = RestoreDrillConfig.SandboxSettings.defaultTimeout,
         outputCap: Int = RestoreDrillConfig.SandboxSettings.defaultOutputCap,
         isolation: RestoreDrillConfig.IsolationMode = RestoreDrillConfig.SandboxSettings.defaultIsolation,
-        unisolatedFallback: Bool = true, secret: Data? = nil, byteBound: Int64? = nil
+        unisolatedFallback: Bool = true, secret: Data? = nil, byteBound: Int64? = nil, scriptSHA256: String? = nil
     ) {
         self.script = script
         self.arguments = arguments
@@ -62,6 +69,7 @@ public struct ReplayRequest: Sendable, Equatable {
         self.unisolatedFallback = unisolatedFallback
         self.secret = secret
         self.byteBound = byteBound
+        self.scriptSHA256 = scriptSHA256
     }
 
     /// The descriptor on which the script reads ``secret``: 3, the first one after standard

@@ -267,6 +267,34 @@ public struct IsolatedReplayer: RestoreReplayer {
             if !script.isDescendantOrSelf(of: setFolder) { readOnly.append(script) }
         }
 
+        // A secret goes only to the script the drill verified: replay a copy of the set made
+        // now, after the check, and only when its script still has the verified digest (a script
+        // swapped in the set meanwhile never runs).
+        if let verified = request.scriptSHA256 {
+            if !setFolder.isDescendantOrSelf(of: sandbox) {
+                let copyParent = sandbox.appending(component: Self.setCopyFolder)
+                let copy = copyParent.appending(component: setFolder.basename)
+                try FileSystem.copyReadOnly(setFolder, to: copy, parent: copyParent, gid: identity?.gid ?? getgid())
+                notes.append("replayed from a private copy of the set made after its check, removed after the replay")
+                script = Self.rebase(script, from: setFolder, to: copy)
+                arguments = arguments.map { Self.rebase($0, from: setFolder, to: copy) }
+                setFolder = copy
+                removeAfter.append(copyParent)
+            }
+            var info = stat()
+            let regular = lstat(script.pathString, &info) == 0 && (info.st_mode & S_IFMT) == S_IFREG
+            let got = regular ? (try? SHA256Digest.file(at: script.pathString))?.sha256 : nil
+            guard got == verified else {
+                for path in removeAfter {
+                    RestoreSandbox.makeWritable(path)
+                    try? FileManager.default.removeItem(atPath: path.pathString)
+                }
+                throw RestoreDrillError.runtime(
+                    "the restore script changed after the drill verified it (SHA-256 \(verified), now "
+                        + "\(got ?? "not a regular file")): not replayed, no secret handed")
+            }
+        }
+
         // The scrubbed environment.
         var environment: [String: String] = [
             "PATH": "/usr/local/bin:/usr/bin:/bin",

@@ -342,6 +342,10 @@ public struct Drill: Sendable {
                 treeSkipReason: "the restore script is missing: nothing was restored")
         }
         var arguments = ["--home", sandbox.home.pathString, "--root", sandbox.root.pathString, "--yes"]
+        // The digest the set's checks verified: with a secret, the replayer replays a copy made
+        // after the check and only when its script still has this digest. No digest, no secret.
+        let verified = manifest.artifacts.first { $0.path == manifest.restoreScript }?.sha256
+        let secret = verified == nil ? nil : secret
         if secret != nil {
             arguments += ["--password-fd", String(ReplayRequest.secretDescriptor)]
         }
@@ -356,7 +360,8 @@ public struct Drill: Sendable {
             script: script, arguments: arguments, setFolder: setFolder, sandboxFolder: sandbox.folder,
             environment: [:], workingDirectory: sandbox.work, limits: options.limits, timeout: options.timeout,
             outputCap: options.outputCap, isolation: options.isolation, unisolatedFallback: proven,
-            secret: secret.map { Data($0.bytes) }, byteBound: byteBound)
+            secret: secret.map { Data($0.bytes) }, byteBound: byteBound,
+            scriptSHA256: secret == nil ? nil : verified)
         var canaries = CanaryProbe(
             folders: options.canaryFolders, owner: replayer.replayIdentity)
         canaries.plant()

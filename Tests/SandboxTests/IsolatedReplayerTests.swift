@@ -498,6 +498,45 @@ struct IsolatedReplayerTests {
         }
     }
 
+    /// The review's race (issue 11, HIGH): a script swapped in the set after the drill verified it
+    /// never runs and never gets the secret; the verified one runs from a copy made after the
+    /// check, and reads the secret on descriptor 3.
+    @Test(arguments: testedModes)
+    func aSecretGoesOnlyToTheScriptTheDrillVerified(mode: RestoreDrillConfig.IsolationMode) async throws {
+        let fixture = try ReplayFixture()
+        defer { fixture.cleanUp() }
+        let script = (fixture.set as NSString).appendingPathComponent("restore_test.sh")
+        let ran = fixture.sandbox.work.appending(component: "ran").pathString
+        func request(_ digest: String) throws -> ReplayRequest {
+            ReplayRequest(
+                script: try AbsolutePath(validating: script), arguments: ["--password-fd", "3"],
+                setFolder: try AbsolutePath(validating: fixture.set), sandboxFolder: fixture.sandbox.path,
+                workingDirectory: fixture.sandbox.work, limits: ReplayFixture.smallLimits, timeout: 10,
+                isolation: mode, secret: Data("the-secret-\(fixture.token)".utf8), scriptSHA256: digest)
+        }
+        let verified = "#!/bin/sh\n: > '\(ran)'; echo \"got $(cat <&3)\"\n"
+        let mode0 = currentMode(fixture.set)
+        chmod(fixture.set, 0o755)
+        try Data(verified.utf8).write(to: URL(fileURLWithPath: script))
+        chmod(fixture.set, mode0)
+        let digest = SHA256Digest.hex(of: Data(verified.utf8))
+        // Swapped after the check: the digest the drill verified is no longer the script's.
+        chmod(fixture.set, 0o755)
+        try Data("#!/bin/sh\n: > '\(ran)'; cat <&3\n".utf8).write(to: URL(fileURLWithPath: script))
+        chmod(fixture.set, mode0)
+        await #expect(throws: RestoreDrillError.self) { _ = try await fixture.replayer.replay(try request(digest)) }
+        #expect(!FileManager.default.fileExists(atPath: ran), "the swapped script ran")
+        #expect(!FileManager.default.fileExists(atPath: fixture.sandbox.path.appending(component: "set").pathString))
+        // Put back: the verified script runs, from the copy, and reads the secret.
+        chmod(fixture.set, 0o755)
+        try Data(verified.utf8).write(to: URL(fileURLWithPath: script))
+        chmod(fixture.set, mode0)
+        let outcome = try await fixture.replayer.replay(try request(digest))
+        let said = String(decoding: outcome.process.standardOutput, as: UTF8.self)
+        #expect(said == "got the-secret-\(fixture.token)\n", "\(said) \(outcome.notes)")
+        #expect(outcome.notes.contains { $0.contains("copy") && $0.contains("removed after the replay") })
+    }
+
     /// Issue 11, "Keep drills apart from each other": as root, every replayer (one per drill) runs
     /// its scripts as a uid of its own, so a replay cannot read what another, running at the same
     /// time, restored into its 0700 sandbox, even without bubblewrap's mount namespace.
