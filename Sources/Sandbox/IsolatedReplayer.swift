@@ -202,6 +202,7 @@ public struct IsolatedReplayer: RestoreReplayer {
         var wipeAfter: [AbsolutePath] = []
         var removeAfter: [AbsolutePath] = []  // the set's copy: not secret, large, removed
         var marker: Data?
+        var secretsRecord: Data?
         chmod(sandbox.pathString, 0o700)
         if let identity {
             if let blocker = FileSystem.firstUntraversable(above: sandbox, uid: identity.uid, gid: identity.gid) {
@@ -214,6 +215,7 @@ public struct IsolatedReplayer: RestoreReplayer {
             // put back after the replay (the uid owns the folder, so it could remove it).
             marker = FileManager.default.contents(
                 atPath: sandbox.appending(component: RestoreSandbox.markerName).pathString)
+            secretsRecord = Self.regularFileContents(sandbox.appending(component: Self.secretsRecordName))
             lchown(sandbox.pathString, identity.uid, identity.gid)
             FileSystem.chownContents(
                 of: sandbox, uid: identity.uid, gid: identity.gid,
@@ -480,6 +482,11 @@ public struct IsolatedReplayer: RestoreReplayer {
             if let marker, !Self.restoreMarker(marker, in: sandbox) {
                 notes.append("could not restore the sandbox marker the replay changed")
             }
+            if let secretsRecord,
+                !Self.restoreMarker(secretsRecord, in: sandbox, name: Self.secretsRecordName, mode: 0o600)
+            {
+                notes.append("could not restore the drill's secrets record the replay changed")
+            }
         }
         for path in removeAfter {
             RestoreSandbox.makeWritable(path)
@@ -710,11 +717,13 @@ public struct IsolatedReplayer: RestoreReplayer {
         return arguments
     }
 
-    /// Puts the sandbox's marker back as `content` (a regular file, 0444) when the replay removed
-    /// or changed it.
+    /// Puts the sandbox's file `name` (the marker by default; also the drill's secrets record) back
+    /// as `content` (a regular file of root's, `mode`) when the replay removed or changed it.
     /// - Returns: false when it could not.
-    static func restoreMarker(_ content: Data, in sandbox: AbsolutePath) -> Bool {
-        let path = sandbox.appending(component: RestoreSandbox.markerName)
+    static func restoreMarker(
+        _ content: Data, in sandbox: AbsolutePath, name: String = RestoreSandbox.markerName, mode: Int = 0o444
+    ) -> Bool {
+        let path = sandbox.appending(component: name)
         var info = stat()
         if lstat(path.pathString, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG, info.st_uid == 0,
             FileManager.default.contents(atPath: path.pathString) == content
@@ -726,7 +735,18 @@ public struct IsolatedReplayer: RestoreReplayer {
             guard (try? FileManager.default.removeItem(atPath: path.pathString)) != nil else { return false }
         }
         return FileManager.default.createFile(
-            atPath: path.pathString, contents: content, attributes: [.posixPermissions: 0o444])
+            atPath: path.pathString, contents: content, attributes: [.posixPermissions: mode])
+    }
+
+    /// The contents of `path` when it is a regular file (opened without following a link or
+    /// waiting on a FIFO), else nil.
+    static func regularFileContents(_ path: AbsolutePath) -> Data? {
+        let fd = open(path.pathString, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var info = stat()
+        guard fstat(fd, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else { return nil }
+        return FileHandle(fileDescriptor: fd, closeOnDealloc: false).readDataToEndOfFile()
     }
 
     /// The `sh -c` text that moves standard input (the pipe holding ``ReplayRequest/secret``) to

@@ -223,11 +223,19 @@ public enum InterruptedDrills {
     /// The secrets of one sandbox, when no running drill holds its record.
     static func wipeIfInterrupted(_ sandbox: RestoreSandbox) -> [String] {
         let record = sandbox.path.appending(component: SandboxLease.recordName)
-        let fd = open(record.pathString, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
+        // Non-blocking: a replay that owned the sandbox may have put a FIFO here, which a plain
+        // open would wait on forever (every later drill and prune with it).
+        let fd = open(record.pathString, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK)
         // No record: a sandbox of an earlier version; only its `readonly` copies are known.
         guard fd >= 0 else { return wipe(sandbox, lines: []) }
         // Held until the wipe is done, so a drill cannot start on the same record meanwhile.
         defer { close(fd) }
+        // Only a regular file of this user is the drill's record; anything else the replay put
+        // there says nothing (the known places are still wiped).
+        var info = stat()
+        guard fstat(fd, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG, info.st_uid == geteuid() else {
+            return wipe(sandbox, lines: [])
+        }
         // A running drill holds it: not interrupted.
         guard flock(fd, LOCK_EX | LOCK_NB) == 0 else { return [] }
         var data = Data()
