@@ -435,6 +435,20 @@ public struct IsolatedReplayer: RestoreReplayer {
                 notes.append(
                     "stopped by the byte bound: the sandbox held \(Units.humanBytes(passed)), more than "
                         + "\(Units.humanBytes(watched.watchdog.bound))")
+                // The bound is measured every 250 ms, so a burst (fallocate) can pass it by far
+                // before the kill: what the replay wrote is removed now, never kept for forensics
+                // on a disk it filled (the report keeps the figures).
+                let written = ["home", "work", "tmp"].map { sandbox.appending(component: $0) }
+                var removed = true
+                for folder in written where FileManager.default.fileExists(atPath: folder.pathString) {
+                    RestoreSandbox.makeWritable(folder)
+                    if (try? FileManager.default.removeItem(atPath: folder.pathString)) == nil { removed = false }
+                    _ = mkdir(folder.pathString, 0o700)
+                }
+                notes.append(
+                    removed
+                        ? "the replay's files were removed from the sandbox (past the byte bound: not kept)"
+                        : "could not remove every file the replay wrote past the byte bound")
             }
             if stoppedBy.contains(.memoryCgroup) {
                 notes.append(
