@@ -181,7 +181,9 @@ public enum JUnitReport {
             out += attribute("classname", c.classname)
             out += attribute("name", c.name)
             out += attribute("time", ReportText.decimal(c.seconds))
-            let evidence = c.evidence.joined(separator: "\n")
+            // One line per evidence entry: a newline inside one (a hostile file name) is shown as
+            // `␊`, so it cannot start a line of its own.
+            let evidence = c.evidence.map { ReportText.visible($0, keepNewlines: false) }.joined(separator: "\n")
             if c.verdict == .pass && evidence.isEmpty { return out + "/>\n" }
             out += ">\n"
             switch c.verdict {

@@ -185,7 +185,8 @@ public enum MarkdownReport {
     /// A fenced code block of `lines` (each may hold newlines); CR and control characters other
     /// than tab and LF become control pictures; the fence is longer than any backtick run inside.
     static func fenced(_ lines: [String]) -> String {
-        let body = lines.map { ReportText.visible($0, keepNewlines: true) }.joined(separator: "\n")
+        // Each entry is one line: a newline inside one (a hostile file name) is shown as `␊`.
+        let body = lines.map { ReportText.visible($0, keepNewlines: false) }.joined(separator: "\n")
         let fence = String(repeating: "`", count: max(3, longestRun(of: "`", in: body) + 1))
         return "\(fence)text\n\(body)\n\(fence)"
     }

@@ -151,7 +151,12 @@ func validateAgainstSchema(_ xml: String) throws -> ExternalTool.Outcome {
         let tree = try #require(mixed.cases.first { $0.classname == "restore.tree" })
         #expect(tree.name == "claude/" + Fixture.hostileAsXML)
         #expect(tree.messages == ["missing: " + Fixture.hostileAsXML])
-        #expect(tree.systemOut == "expected size 12\n" + Fixture.hostileAsXML)
+        // Each evidence entry one line: its newlines shown as `␊` (so a file name cannot start a
+        // line of its own), as in the Markdown line form; U+FFFE read back as U+FFFD.
+        #expect(
+            tree.systemOut
+                == "expected size 12\n"
+                + Fixture.hostileAsMarkdownLine.replacingOccurrences(of: "\u{FFFE}", with: "\u{FFFD}"))
         let skip = try #require(mixed.cases.first { $0.classname == "credentials.vault" })
         #expect(skip.messages == ["vault not configured"])
         let error = try #require(mixed.cases.first { $0.classname == "db.integrity" && $0.kinds == ["error"] })

@@ -116,7 +116,8 @@ func renderWithCmark(_ markdown: String) throws -> RenderedMarkdown {
         #expect(h3.count == problems.count)
         #expect(h3.contains("2. FAIL restore.tree: claude/" + Fixture.hostileAsMarkdownLine))
         #expect(html.pres.count == problems.filter { !$0.evidence.isEmpty }.count)
-        #expect(html.pres.contains("expected size 12\n" + Fixture.hostileAsMarkdownBlock + "\n"))
+        // One line per evidence entry, even inside the fenced block.
+        #expect(html.pres.contains("expected size 12\n" + Fixture.hostileAsMarkdownLine + "\n"))
         #expect(html.headings.first?[1].hasPrefix("FAIL: restore drill") == true)
         #expect(html.headings.map { $0[1] }.contains("Evidence"))
     }
