@@ -24,8 +24,8 @@ import Testing
         let expected = Set(rows.compactMap { $0["expected"] as? String })
         #expect(
             expected == [
-                "set.artifacts", "set.manifest", "set.coverage", "restore.archives", "restore.script", "db.integrity",
-                "launchagents.rewrite", "launchagents.lint",
+                "set.artifacts", "set.manifest", "set.coverage", "restore.archives", "restore.script", "restore.tree",
+                "db.integrity", "launchagents.rewrite", "launchagents.lint",
             ])
         #expect(rows.count >= 32)
         // The hostile sets of issue 11 are among them, each caught.

@@ -102,11 +102,13 @@ private func vaultRecord(tag: String, salt: [UInt8], iterations: Int) -> VaultRe
         #expect(result.status == 0, "openssl: \(result.error)")
         #expect(try Data(contentsOf: URL(fileURLWithPath: scratch.file("out"))) == plain)
 
-        // A different iteration count derives a different key: the CLI refuses.
+        // A different iteration count derives a different key: the CLI refuses, or (when the
+        // garbage it decrypts happens to end in valid padding, about 1 time in 256) writes
+        // something that is not the plaintext.
         let other = try decryptWithCLI(
             vault: scratch.file("v.vault"), output: scratch.file("out2"), passwordFile: passwordFile,
             iterations: 10_000)
-        #expect(other.status != 0)
+        #expect(other.status != 0 || FileManager.default.contents(atPath: scratch.file("out2")) != plain)
     }
 
     @Test func aWrongPasswordFailsTheTagClearlyAndLeavesNoOutput() throws {
