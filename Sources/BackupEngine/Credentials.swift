@@ -197,6 +197,12 @@ struct CredentialsCollector {
         }
         defer { tar.free() }
         let archive = tar.handle
+        // Names as the exact bytes on disk, as in code.tar.gz (CodeArchiveWriter): a decomposed
+        // (NFD) name is not recomposed, and its NFC twin stays a file of its own (issue 12).
+        guard archive_write_set_format_option(archive, "pax", "hdrcharset", "BINARY") == ARCHIVE_OK else {
+            writer.abandon()
+            throw RestoreDrillError.runtime("libarchive refused hdrcharset=BINARY for the vault's tar")
+        }
         var bytes: Int64 = 0
         do {
             // No padding of the last block beyond what tar needs (smaller vault, same tar).
@@ -224,7 +230,9 @@ struct CredentialsCollector {
                     throw RestoreDrillError.runtime("archive_entry_new failed")
                 }
                 defer { archive_entry_free(entry) }
-                archive_entry_set_pathname_utf8(entry, "\(item.base.rawValue)/\(item.relative)")
+                FileNameBytes.withFileSystemRepresentation("\(item.base.rawValue)/\(item.relative)") {
+                    archive_entry_copy_pathname(entry, $0)
+                }
                 archive_entry_set_filetype(entry, RD_AE_IFREG)
                 archive_entry_set_perm(entry, 0o600)
                 archive_entry_set_size(entry, size)

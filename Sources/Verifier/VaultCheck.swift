@@ -168,14 +168,16 @@ struct VaultCheck {
         let members = Self.members(of: &plaintext, key: key, keep: plaintexts)
         var problems: [Finding] = []
         if let error = members.error { problems.append(.vaultTarUnreadable(error)) }
-        var byName: [String: VaultMember] = [:]
+        // Keyed by the names' bytes: `String ==` takes an NFC name for its NFD twin (issue 12).
+        var byName: [[UInt8]: VaultMember] = [:]
         for member in members.list {
-            if byName[member.name] != nil { problems.append(.vaultMemberDuplicated(member.name)) }
-            byName[member.name] = member
+            let key = FileNameBytes.key(member.name)
+            if byName[key] != nil { problems.append(.vaultMemberDuplicated(FileNameBytes.display(member.name))) }
+            byName[key] = member
         }
         for file in expected {
             let name = "\(file.base.rawValue)/\(file.path)"
-            guard let member = byName.removeValue(forKey: name) else {
+            guard let member = byName.removeValue(forKey: FileNameBytes.key(name)) else {
                 problems.append(.vaultMemberMissing(name))
                 continue
             }
@@ -191,7 +193,9 @@ struct VaultCheck {
                 problems.append(.vaultMemberNoDigest(name))
             }
         }
-        for name in byName.keys.sorted() { problems.append(.vaultMemberExtra(name)) }
+        for member in byName.values.sorted(by: { FileNameBytes.precedes($0.name, $1.name) }) {
+            problems.append(.vaultMemberExtra(FileNameBytes.display(member.name)))
+        }
         if !problems.isEmpty {
             return .failed(
                 failed(
@@ -325,9 +329,11 @@ struct VaultCheck {
                 guard status == ARCHIVE_OK || status == ARCHIVE_WARN, let entry = header else {
                     return (list, "after \(list.count) members: \(lastError())")
                 }
+                // The raw bytes first (as ArchiveInspection reads names): the UTF-8 form may come
+                // recomposed, and an NFD name would pass for its NFC twin (issue 12).
                 let name =
-                    archive_entry_pathname_utf8(entry).map { String(cString: $0) }
-                    ?? archive_entry_pathname(entry).map { String(cString: $0) } ?? ""
+                    archive_entry_pathname(entry).map(FileNameBytes.string(cString:))
+                    ?? archive_entry_pathname_utf8(entry).map(FileNameBytes.string(cString:)) ?? ""
                 let isFile = UInt32(archive_entry_filetype(entry)) == RD_AE_IFREG
                 let mac = VaultHMAC(key: key)
                 var size: Int64 = 0

@@ -16,8 +16,10 @@ final class VaultFixture {
 
     /// - Parameter iterations: PBKDF2 count (small in most tests: each derivation at the default
     ///   costs about 0.3 s).
-    init(iterations: Int = 1000) async throws {
+    /// - Parameter prepare: changes the workspace before the backup (e.g. more credential files).
+    init(iterations: Int = 1000, prepare: (Workspace) throws -> Void = { _ in }) async throws {
         ws = try Workspace()
+        try prepare(ws)
         scratch = try TempFolder("rd-vault")
         password = try VaultPassword("pw-\(UUID().uuidString)", origin: "test")
         passwordFile = scratch.path + "/password"
@@ -357,6 +359,29 @@ func credentialToolBin(in folder: String, tar: String) throws -> ToolBin {
                     result.err.contains("\(vault.path) is not an openssl-encrypted vault (no Salted__ header)"),
                     "\(c.testDescription): \(result.err)")
             }
+        }
+    }
+
+    /// Issue 12 in the vault: a credential stored under a decomposed (NFD) name and its composed
+    /// (NFC) twin beside it come back as two files with the exact bytes of their names, through
+    /// GNU tar and bsdtar.
+    @Test(arguments: [cases[0], cases[1]])
+    func decomposedCredentialNamesComeBackByteForByte(_ c: RestoreCase) async throws {
+        let nfd = "secrets/Re\u{301}sume\u{301}.key"
+        let nfc = "secrets/R\u{E9}sum\u{E9}.key"
+        let f = try await VaultFixture { ws in
+            try ws.write(nfd, "decomposed\n", mode: 0o600)
+            try ws.write(nfc, "composed\n", mode: 0o600)
+        }
+        defer { f.close() }
+        let (result, _, root) = try restore(f, c, passwordFile: f.passwordFile)
+        #expect(result.code == 0, "\(c.testDescription): \(result.err)")
+        let names = try FileManager.default.contentsOfDirectory(atPath: root + "/secrets").map { Array($0.utf8) }
+        #expect(names.contains(Array("Re\u{301}sume\u{301}.key".utf8)), "\(names)")
+        #expect(names.contains(Array("R\u{E9}sum\u{E9}.key".utf8)), "\(names)")
+        for (name, text) in [(nfd, "decomposed\n"), (nfc, "composed\n")] {
+            let data = FileManager.default.contents(atPath: root + "/" + name)
+            #expect(data == Data(text.utf8), "\(Array(name.utf8))")
         }
     }
 

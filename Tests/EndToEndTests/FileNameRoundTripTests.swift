@@ -76,6 +76,45 @@ import Testing
 
     /// A name that is not UTF-8 that goes missing from the restored tree is named with `\xNN` in
     /// the report and on the terminal.
+    /// A credential under an NFD name beside its NFC twin: the vault keeps both, and the drill's
+    /// `credentials.vault` and `restore.tree` tell them apart by their bytes (they were taken for
+    /// one name: "stored twice in the vault").
+    @Test func decomposedCredentialNamesPassTheVaultCheck() throws {
+        let fm = FileManager.default
+        let base = try Tool.scratch("nfd-vault")
+        defer { try? fm.removeItem(atPath: base) }
+        chmod(base, 0o755)
+        let root = base + "/home/git/maia"
+        try fm.createDirectory(atPath: root + "/secrets", withIntermediateDirectories: true)
+        try fm.createDirectory(atPath: root + "/src", withIntermediateDirectories: true)
+        try Data("print(1)\n".utf8).write(to: URL(fileURLWithPath: root + "/src/a.py"))
+        try Data("decomposed\n".utf8).write(to: URL(fileURLWithPath: root + "/secrets/Re\u{301}sume\u{301}.key"))
+        try Data("composed\n".utf8).write(to: URL(fileURLWithPath: root + "/secrets/R\u{E9}sum\u{E9}.key"))
+        let config = base + "/restore-drill.yml"
+        try Data(
+            """
+            name: maia
+            home: \(base)/home
+            root: ~/git/maia
+            destination: backups
+            shell: {files: []}
+            launchagents: {include: []}
+            dependencies: {python: [/bin/echo, "a==1"], homebrew: [/bin/echo, "b 1"]}
+            credentials: {include: [secrets], password: {env: RD_E2E_NFD_PASSWORD}}
+
+            """.utf8
+        ).write(to: URL(fileURLWithPath: config))
+        let env = ["RD_E2E_NFD_PASSWORD": "nfd-\(UUID().uuidString)"]
+        let backup = try Tool.run(["backup", "--config", config], in: base, environment: env)
+        #expect(backup.status == 0, "\(backup.stderr)")
+        let drill = try Tool.run(["drill", "--latest", "--json", "--config", config], in: base, environment: env)
+        #expect(drill.status == 0, "\(drill.stderr)")
+        let report = try Tool.drillReport(drill.stdout)
+        let vault = report.checks.first { $0.check == .credentialsVault }
+        #expect(vault?.verdict == .pass, "\(vault?.message ?? "no credentials.vault")")
+        #expect(report.verdict == .pass, "\(report.checks.filter { $0.verdict == .fail }.map(\.message))")
+    }
+
     @Test func aMissingNameThatIsNotUTF8IsShownEscaped() async throws {
         let fm = FileManager.default
         let base = try Tool.scratch("names-missing")
