@@ -240,7 +240,7 @@ struct CodeArchiveWriter {
         case .symlink:
             archive_entry_set_filetype(entry, RD_AE_IFLNK)
             archive_entry_set_size(entry, 0)
-            archive_entry_copy_symlink(entry, item.linkTarget ?? "")
+            FileNameBytes.withFileSystemRepresentation(item.linkTarget ?? "") { archive_entry_copy_symlink(entry, $0) }
             try check(archive_write_header(archive, entry), archive, artifactPath, sink)
             state.files.append(
                 FileRecord(

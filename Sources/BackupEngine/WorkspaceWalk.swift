@@ -143,7 +143,8 @@ struct WorkspaceWalk {
         var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
         let n = FileNameBytes.withFileSystemRepresentation(path) { readlink($0, &buffer, buffer.count - 1) }
         guard n >= 0 else { return nil }
-        return String(decoding: buffer[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        // Lossless: a target that is not UTF-8 keeps its bytes (``FileNameBytes``), as names do.
+        return FileNameBytes.string(buffer[0..<n].map { UInt8(bitPattern: $0) })
     }
 }
 

@@ -435,7 +435,7 @@ package final class OpenedFolder {
             readlinkat(descriptor, $0, &buffer, buffer.count - 1)
         }
         guard n >= 0 else { return .failure(.failed(at: shown, code: errno)) }
-        return .success(String(decoding: buffer[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self))
+        return .success(FileNameBytes.string(buffer[0..<n].map { UInt8(bitPattern: $0) }))
     }
 
     /// Why `openat` of `name` failed with `code`, from what `fstatat` finds there.

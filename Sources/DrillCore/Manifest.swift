@@ -316,7 +316,9 @@ public enum FileType: String, Codable, Sendable, CaseIterable {
 /// form, which the restore does not make, and finds the restored file under no record: it reports
 /// one missing and one extra path (a failed drill), never one file taken for another. In memory,
 /// ``path`` holds the lossless marker form of such a name (``FileNameBytes/string(_:)``); the
-/// coding turns it into the two keys and back. `path_bytes` is absent for every UTF-8 name.
+/// coding turns it into the two keys and back. `path_bytes` is absent for every UTF-8 name. A
+/// link target that is not UTF-8 is kept the same way: `link_target` (display) and
+/// `link_target_bytes` (base64 of the exact bytes).
 public struct FileRecord: Codable, Sendable, Equatable {
     public var component: ComponentID
     public var base: PathBase
@@ -334,7 +336,9 @@ public struct FileRecord: Codable, Sendable, Equatable {
     public var hmacSHA256: String?
     /// Permission bits (e.g. 0o644 is 420).
     public var mode: Int
-    /// For symlinks: the link target as stored.
+    /// For symlinks: the link target as stored, its exact bytes (a target that is not UTF-8 in
+    /// the marker form of ``FileNameBytes``, stored as `link_target_bytes` beside a `\xNN`
+    /// display form in `link_target`, as ``path`` is).
     public var linkTarget: String?
     /// True when the restore rewrites paths inside the file (LaunchAgents); `launchagents.rewrite`
     /// checks the content instead of a digest.
@@ -352,6 +356,7 @@ public struct FileRecord: Codable, Sendable, Equatable {
         case pathBytes = "path_bytes"
         case hmacSHA256 = "hmac_sha256"
         case linkTarget = "link_target"
+        case linkTargetBytes = "link_target_bytes"
     }
 
     /// Reads a record; `path_bytes`, when present, is the path (see the type's description).
@@ -375,7 +380,17 @@ public struct FileRecord: Codable, Sendable, Equatable {
         sha256 = try c.decodeIfPresent(String.self, forKey: .sha256)
         hmacSHA256 = try c.decodeIfPresent(String.self, forKey: .hmacSHA256)
         mode = try c.decode(Int.self, forKey: .mode)
-        linkTarget = try c.decodeIfPresent(String.self, forKey: .linkTarget)
+        if let encoded = try c.decodeIfPresent(String.self, forKey: .linkTargetBytes) {
+            guard let bytes = Data(base64Encoded: encoded) else {
+                throw DecodingError.dataCorruptedError(
+                    forKey: .linkTargetBytes, in: c, debugDescription: "link_target_bytes is not base64")
+            }
+            linkTarget = FileNameBytes.string(bytes)
+        } else {
+            linkTarget = try c.decodeIfPresent(String.self, forKey: .linkTarget).map {
+                FileNameBytes.string(Array($0.utf8))
+            }
+        }
         rewritten = try c.decodeIfPresent(Bool.self, forKey: .rewritten)
         artifact = try c.decodeIfPresent(String.self, forKey: .artifact)
     }
@@ -395,7 +410,10 @@ public struct FileRecord: Codable, Sendable, Equatable {
         try c.encodeIfPresent(sha256, forKey: .sha256)
         try c.encodeIfPresent(hmacSHA256, forKey: .hmacSHA256)
         try c.encode(mode, forKey: .mode)
-        try c.encodeIfPresent(linkTarget, forKey: .linkTarget)
+        try c.encodeIfPresent(linkTarget.map(FileNameBytes.display), forKey: .linkTarget)
+        if let linkTarget, FileNameBytes.holdsRawBytes(linkTarget) {
+            try c.encode(Data(FileNameBytes.bytes(linkTarget)).base64EncodedString(), forKey: .linkTargetBytes)
+        }
         try c.encodeIfPresent(rewritten, forKey: .rewritten)
         try c.encodeIfPresent(artifact, forKey: .artifact)
     }

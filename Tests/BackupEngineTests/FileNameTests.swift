@@ -210,6 +210,52 @@ import Testing
 
     /// A database glob that matches a name that is not UTF-8: kept byte for byte in the archive,
     /// with a warning; the set stays complete.
+    /// Link targets are names too: a target that is not UTF-8 and an NFD target are recorded by
+    /// their bytes (`link_target_bytes` for the first) and come back byte for byte through the
+    /// restore script with GNU tar and bsdtar.
+    @Test(.needsTool("bsdtar", package: "libarchive-tools"), arguments: ["/usr/bin/tar", "/usr/bin/bsdtar"])
+    func linkTargetsAreKeptByteForByte(_ tar: String) async throws {
+        let targets: [(name: String, target: [UInt8])] = [
+            ("latin1-link", Array("caf".utf8) + [0xE9] + Array(".txt".utf8)),
+            ("nfd-link", NameVariants.resumeNFD),
+            ("overlong-link", Array("x".utf8) + [0xC0, 0xAF] + Array("y".utf8)),
+        ]
+        let ws = try Workspace(chunked: false, live: false)
+        defer { ws.close() }
+        try FileManager.default.createDirectory(atPath: ws.root + "/links", withIntermediateDirectories: true)
+        for (name, target) in targets {
+            let made = NameVariants.cPath(target) { symlink($0, ws.root + "/links/" + name) }
+            try #require(made == 0)
+        }
+        let outcome = try await ws.backup()
+        #expect(outcome.manifest.status == .complete)
+        for (name, target) in targets {
+            let record = try #require(outcome.manifest.files.first { $0.path == "links/" + name })
+            #expect(record.linkTarget.map(FileNameBytes.bytes) == target, "\(name)")
+        }
+        let reloaded = try Manifest.load(setPath: outcome.setPath)
+        for (name, target) in targets {
+            #expect(reloaded.files.first { $0.path == "links/" + name }?.linkTarget.map(FileNameBytes.bytes) == target)
+        }
+        let scratch = try TempFolder("rd-link-names")
+        defer { scratch.remove() }
+        let bin = try ToolBin(in: scratch.path + "/tools", tar: tar, hasher: "sha256sum")
+        let root = scratch.path + "/home/root"
+        let result = try Shell.run(
+            "/usr/bin/dash",
+            [
+                outcome.setPath + "/" + outcome.manifest.restoreScript, "--home", scratch.path + "/home", "--root",
+                root, "--yes",
+            ],
+            environment: ["PATH": bin.path, "HOME": scratch.path, "LANG": "C.UTF-8"], cwd: scratch.path)
+        #expect(result.code == 0, "\(result.err)")
+        for (name, target) in targets {
+            var buffer = [CChar](repeating: 0, count: 4096)
+            let n = readlink(root + "/links/" + name, &buffer, buffer.count)
+            #expect(n > 0 && buffer[0..<n].map { UInt8(bitPattern: $0) } == target, "\(name) via \(tar)")
+        }
+    }
+
     @Test func aDatabaseWhoseNameIsNotUTF8StaysInTheArchiveWithAWarning() async throws {
         let ws = try Workspace(chunked: false, live: false)
         defer { ws.close() }

@@ -108,6 +108,10 @@ enum GoldenSet {
             file(.code, .root, "notes/café.md", mode: 0o600),
             file(.code, .root, decomposedName, mode: 0o644),
             file(.code, .root, latin1Name, mode: 0o644),
+            // A link whose target is not UTF-8: `link_target` (display) and `link_target_bytes`.
+            FileRecord(
+                component: .code, base: .root, path: "latest-latin1", type: .symlink, mode: 0o777,
+                linkTarget: latin1Name),
         ]
         let agents = [
             file(.launchagents, .home, "Library/LaunchAgents/com.maia.sync.plist", mode: 0o644, rewritten: true)

@@ -128,7 +128,7 @@ public enum NameVariants {
         }
     }
 
-    static func cPath<R>(_ bytes: [UInt8], _ body: (UnsafePointer<CChar>) -> R) -> R {
+    public static func cPath<R>(_ bytes: [UInt8], _ body: (UnsafePointer<CChar>) -> R) -> R {
         let c = bytes.map { CChar(bitPattern: $0) } + [0]
         return c.withUnsafeBufferPointer { body($0.baseAddress!) }
     }
