@@ -93,7 +93,10 @@ public struct Drill: Sendable {
             password = authenticator.passwords[index]
             matchedPrevious = index
         }
-        let keys = password.map { VaultKeyCache(password: $0) }
+        // One keyring for the whole drill: the key that authenticated the set while it was picked is
+        // the one set.manifest, credentials.vault, set.coverage and rpo use (one derivation per salt).
+        let keyring = authenticator?.keyring ?? VaultKeyring()
+        let keys = password.map { VaultKeyCache(password: $0, keyring: keyring) }
         let started = clock.now()
         var drillID = freshDrillID(at: started)
         var result = DrillResult(
@@ -105,17 +108,13 @@ public struct Drill: Sendable {
 
         // 1. The set.
         progress?("checking the manifest of \(setPath)")
-        let manifestOutcome = ManifestCheck.run(setPath: setPath, passwordGiven: password != nil, keys: keys)
-        result.manifestSHA256 = manifestOutcome.fileSHA256
-        var manifestResult = manifestOutcome.result
-        if let matchedPrevious, manifestOutcome.hmacVerified == true {
-            manifestResult.message += " (previous password \(matchedPrevious) of credentials.previous_passwords)"
-            manifestResult.evidence.append("HMAC matched previous password \(matchedPrevious)")
-        }
-        checks.append(manifestResult)
-        guard let manifest = manifestOutcome.manifest else {
+        let parsed = ManifestCheck.parse(setPath: setPath)
+        guard let manifest = parsed.manifest, parsed.failure == nil else {
+            let outcome = ManifestCheck.finish(parsed, passwordGiven: password != nil, hmac: nil)
+            result.manifestSHA256 = outcome.fileSHA256
+            checks.append(outcome.result)
             checks += Self.skips(
-                after: .setManifest, subject: manifestOutcome.result.subject,
+                after: .setManifest, subject: outcome.result.subject,
                 reason: "set.manifest failed: the manifest cannot be trusted")
             return finish(result, checks: checks, sandbox: nil, manifest: nil, password: password)
         }
@@ -123,35 +122,59 @@ public struct Drill: Sendable {
         let setID = manifest.id.description
 
         progress?("checking \(manifest.artifacts.count) artifacts")
-        // The archives are inspected (decompressed, headers read) while the artifacts are hashed:
-        // both only read the set, so they share the cores.
+        // The manifest HMAC's key derives (when the pick did not derive it already) while the
+        // artifacts are hashed and the archives inspected (decompressed, headers read): all three
+        // only read the set, and nothing is unpacked, run or handed a secret before the verdict.
+        async let judged = Self.offload { keys.flatMap { ManifestCheck.hmacVerdict(of: parsed, keys: $0) } }
         async let inspected = Self.inspectArchives(manifest, setPath: setPath)
+        // set.coverage and rpo judge other sets (each a derivation of its own salt with a
+        // password): beside everything else, awaited at the end.
+        async let judgedOthers = Self.offload { [self] in
+            let coverage = self.coverage(manifest, authenticator: authenticator)
+            let rpo = ObjectiveChecks.rpo(
+                destination: options.otherSets, drilled: manifest, objective: options.objectives.rpo, now: started,
+                authenticator: authenticator)
+            return (coverage, rpo.0, rpo.1)
+        }
         let artifactMeter = byteProgress.map {
             ByteMeter(
                 stage: "drill: reading artifacts", total: manifest.artifacts.reduce(0) { $0 + $1.size }, report: $0)
         }
         let artifactChecks = await ArtifactCheck.runConcurrently(
             setPath: setPath, manifest: manifest, meter: artifactMeter)
-        checks += artifactChecks
         artifactMeter?.finish()
+        let manifestOutcome = ManifestCheck.finish(parsed, passwordGiven: password != nil, hmac: await judged)
+        if options.provisionalPick && manifestOutcome.hmacVerified == false {
+            // Picked as the newest before its key was known, and not authenticated: the caller
+            // picks again among the sets that count. Nothing ran; the tasks above only read.
+            _ = await inspected
+            _ = await judgedOthers
+            throw ProvisionalPickUnauthenticated(setPath: setPath)
+        }
+        result.manifestSHA256 = manifestOutcome.fileSHA256
+        var manifestResult = manifestOutcome.result
+        if let matchedPrevious, manifestOutcome.hmacVerified == true {
+            manifestResult.message += " (previous password \(matchedPrevious) of credentials.previous_passwords)"
+            manifestResult.evidence.append("HMAC matched previous password \(matchedPrevious)")
+        }
+        checks.append(manifestResult)
+        checks += artifactChecks
         // The secret goes to the replay only when the set is proven: its manifest HMAC verified
         // with this password and every artifact is the one the manifest (so the HMAC) names.
         let withheld = Self.secretWithheldReason(
             passwordGiven: password != nil, hmacVerified: manifestOutcome.hmacVerified, artifacts: artifactChecks)
         result.authenticated = password == nil ? nil : manifestOutcome.hmacVerified == true
-        checks += coverage(manifest, authenticator: authenticator)
-        let (rpoCheck, rpoAge) = ObjectiveChecks.rpo(
-            destination: options.otherSets, drilled: manifest, objective: options.objectives.rpo, now: started,
-            authenticator: authenticator)
-        result.rpoSeconds = rpoAge
-        checks.append(rpoCheck)
-        if manifest.vault != nil && keys != nil { progress?("verifying the credentials vault") }
         let vaultCheck = VaultCheck(
             manifest: manifest, setPath: setPath, keys: keys, manifestHMACVerified: manifestOutcome.hmacVerified)
         // The tool's own check of the vault runs in memory (tag verified before any byte is
         // decrypted), so it is safe for an unproven set too: it tells a wrong password from a
-        // forged set. Restored credential files are compared only when the replay got the password.
-        let vaultOpening = vaultCheck.open()
+        // forged set. When the replay gets the password, the tool checks the tag only (its key is
+        // set.manifest's): the script's openssl decrypts the vault, and the files it restores are
+        // checked against their HMAC digests, so a decryption here would prove nothing more for
+        // one more derivation. Otherwise the vault is decrypted in memory beside the replay.
+        // Restored credential files are compared only when the replay got the password.
+        let decryptInTool = withheld != nil || password == nil
+        async let opened = Self.offload { vaultCheck.open(decrypt: decryptInTool) }
         let secretsNotRestored = withheld.map { "the restore script got no password: \($0)" }
 
         // 2. Archives, before anything is unpacked.
@@ -170,6 +193,8 @@ public struct Drill: Sendable {
             let reason = "restore.archives failed: nothing was unpacked and the restore script did not run"
             checks.append(.noSubject(.restoreScript, subject: manifest.restoreScript, reason: reason))
             checks += afterReplay.map { .noSubject($0, subject: setID, reason: reason) }
+            checks += Self.othersChecks(await judgedOthers, into: &result)
+            let vaultOpening = await Self.decrypted(await opened, vaultCheck)
             checks.append(vaultCheck.result(vaultOpening, newHome: nil, newRoot: nil, notRestored: reason))
             return finish(
                 result, checks: checks, sandbox: nil, manifest: manifest, password: password,
@@ -190,15 +215,20 @@ public struct Drill: Sendable {
             unprovenReason: withheld)
         if let refused = replay.refused {
             // Nothing ran: no set can be proven here, so the configuration must change (exit 2).
+            _ = await opened
+            _ = await judgedOthers
             try? sandbox.remove()
             throw refused
         }
         checks.append(replay.check)
         if let isolation = replay.isolation { result.isolation = isolation }
+        checks += Self.othersChecks(await judgedOthers, into: &result)
 
         // 4. The restored tree.
         if let skipReason = replay.treeSkipReason {
             checks += afterReplay.map { .noSubject($0, subject: setID, reason: skipReason) }
+            // Nothing restored to compare: the vault is decrypted in memory after all.
+            let vaultOpening = await Self.decrypted(await opened, vaultCheck)
             checks.append(
                 secretsNotRestored.map { vaultCheck.withheldResult(vaultOpening, reason: $0) }
                     ?? vaultCheck.result(vaultOpening, newHome: nil, newRoot: nil, notRestored: skipReason))
@@ -217,20 +247,22 @@ public struct Drill: Sendable {
                     total: manifest.files.reduce(0) { $0 + $1.size } + manifest.databases.reduce(0) { $0 + $1.size },
                     report: $0)
             }
+            let vaultOpening = await opened
             async let treeChecks = tree.runConcurrently(meter: treeMeter)
             async let dbChecks = databaseChecks(manifest, sandbox: sandbox)
             async let agentResults = BlockingWork.map([manifest], width: 1) { [self] manifest in
                 agentChecks(manifest, setPath: setPath, sandbox: sandbox)
             }.flatMap { $0 }
+            // The restored credential files beside the other checks of the restored tree.
+            async let vaultResult = Self.offload {
+                secretsNotRestored.map { vaultCheck.withheldResult(vaultOpening, reason: $0) }
+                    ?? vaultCheck.result(vaultOpening, newHome: sandbox.home, newRoot: sandbox.root)
+            }
             checks += await treeChecks
             checks += await dbChecks
             checks += await agentResults
+            checks.append(await vaultResult)
             treeMeter?.finish()
-            if let secretsNotRestored {
-                checks.append(vaultCheck.withheldResult(vaultOpening, reason: secretsNotRestored))
-            } else {
-                checks.append(vaultCheck.result(vaultOpening, newHome: sandbox.home, newRoot: sandbox.root))
-            }
             let succeeded = replay.check.verdict == .pass
             result.rtoSeconds = succeeded ? replay.seconds : nil
             checks.append(
@@ -244,6 +276,29 @@ public struct Drill: Sendable {
     }
 
     // MARK: - Steps
+
+    /// `body` on a thread of its own (``BlockingWork``): for work that blocks (a key derivation, file
+    /// reads) started with `async let` beside other work.
+    static func offload<T: Sendable>(_ body: @escaping @Sendable () -> T) async -> T {
+        await BlockingWork.map([()], width: 1) { _ in body() }[0]
+    }
+
+    /// `set.coverage` and `rpo` from the task that judged them beside the drill; `rpo`'s age goes
+    /// into `result`.
+    static func othersChecks(_ judged: ([CheckResult], CheckResult, Double?), into result: inout DrillResult)
+        -> [CheckResult]
+    {
+        let (coverage, rpo, age) = judged
+        result.rpoSeconds = age
+        return coverage + [rpo]
+    }
+
+    /// `opening`, decrypted in memory when ``VaultCheck/open(decrypt:)`` left the decryption to a
+    /// replay that restored nothing (a derivation only on this failure path).
+    static func decrypted(_ opening: VaultCheck.Opening, _ check: VaultCheck) async -> VaultCheck.Opening {
+        guard case .opened(_, _, _, false) = opening else { return opening }
+        return await offload { check.open(decrypt: true) }
+    }
 
     /// Why the replay must get no secret, or nil when it may: with a password, the manifest HMAC
     /// must have verified and every `set.artifacts` result must be a pass (or a skip).
