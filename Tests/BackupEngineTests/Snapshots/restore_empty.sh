@@ -396,7 +396,7 @@ rd_restore_agent() {
 # (7, started with (3)) rd_credentials_start VAULT ITERATIONS: starts decrypting the vault
 # with the openssl CLI (the password is read from the file or the descriptor, never from the
 # command line) into a private folder inside the root, in the background: its key derivation
-# (PBKDF2, about 0.3 s of one core at 600 000 iterations) runs beside the extraction and steps
+# (PBKDF2, about 0.4 s of one core at 600 000 iterations) runs beside the extraction and steps
 # (4) to (6). rd_credentials_open waits for it. Does nothing without a password or openssl
 # (rd_credentials_open then says why).
 rd_credentials_start() {
