@@ -84,21 +84,25 @@ public struct VaultRunKeys: Sendable {
 
     /// Draws the salts and derives the HMAC key and (when `encrypting`) the vault's encryption key
     /// at the same time, each on a thread of its own (two independent PBKDF2 runs: 0.18 s and
-    /// 0.37 s of one core at the default count here).
+    /// 0.37 s of one core at the default count here). The threads run at a lowered priority
+    /// (``ThreadPriority``): a backup needs the keys only at its credentials step, so they take
+    /// the moments the compression leaves the cores idle rather than a share of its time.
     /// - Parameter keyring: runs and counts the derivations; nil derives directly.
     /// - Throws: as ``init(password:iterations:)``.
     public static func derive(
         password: VaultPassword, iterations: Int, encrypting: Bool, keyring: VaultKeyring? = nil
     ) async throws -> VaultRunKeys {
         let salt = try Vault.newSalt()
-        async let hmacKey = BlockingWork.run {
-            try keyring?.hmacKey(password: password, salt: salt, iterations: iterations)
+        async let hmacKey = BlockingWork.run(takesSlot: false) {
+            ThreadPriority.lowerCurrentThread()
+            return try keyring?.hmacKey(password: password, salt: salt, iterations: iterations)
                 ?? Vault.hmacKey(password: password, salt: salt, iterations: iterations)
         }
         async let encryption: VaultEncryptionKey? =
             encrypting
-            ? BlockingWork.run {
-                try VaultEncryptionKey.derive(password: password, iterations: iterations, keyring: keyring)
+            ? BlockingWork.run(takesSlot: false) {
+                ThreadPriority.lowerCurrentThread()
+                return try VaultEncryptionKey.derive(password: password, iterations: iterations, keyring: keyring)
             }
             : nil
         return VaultRunKeys(

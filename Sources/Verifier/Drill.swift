@@ -127,15 +127,6 @@ public struct Drill: Sendable {
         // only read the set, and nothing is unpacked, run or handed a secret before the verdict.
         async let judged = Self.offload { keys.flatMap { ManifestCheck.hmacVerdict(of: parsed, keys: $0) } }
         async let inspected = Self.inspectArchives(manifest, setPath: setPath)
-        // set.coverage and rpo judge other sets (each a derivation of its own salt with a
-        // password): beside everything else, awaited at the end.
-        async let judgedOthers = Self.offload { [self] in
-            let coverage = self.coverage(manifest, authenticator: authenticator)
-            let rpo = ObjectiveChecks.rpo(
-                destination: options.otherSets, drilled: manifest, objective: options.objectives.rpo, now: started,
-                authenticator: authenticator)
-            return (coverage, rpo.0, rpo.1)
-        }
         let artifactMeter = byteProgress.map {
             ByteMeter(
                 stage: "drill: reading artifacts", total: manifest.artifacts.reduce(0) { $0 + $1.size }, report: $0)
@@ -148,7 +139,6 @@ public struct Drill: Sendable {
             // Picked as the newest before its key was known, and not authenticated: the caller
             // picks again among the sets that count. Nothing ran; the tasks above only read.
             _ = await inspected
-            _ = await judgedOthers
             throw ProvisionalPickUnauthenticated(setPath: setPath)
         }
         result.manifestSHA256 = manifestOutcome.fileSHA256
@@ -176,6 +166,17 @@ public struct Drill: Sendable {
         let decryptInTool = withheld != nil || password == nil
         async let opened = Self.offload { vaultCheck.open(decrypt: decryptInTool) }
         let secretsNotRestored = withheld.map { "the restore script got no password: \($0)" }
+        // set.coverage and rpo judge other sets (each a derivation of its own salt with a
+        // password); nothing before the replay needs them, so they run beside it (started below),
+        // at a lowered priority (``ThreadPriority``): the replay's processes come first.
+        let judgeOthers = { @Sendable [self] () -> ([CheckResult], CheckResult, Double?) in
+            ThreadPriority.lowerCurrentThread()
+            let coverage = self.coverage(manifest, authenticator: authenticator)
+            let rpo = ObjectiveChecks.rpo(
+                destination: options.otherSets, drilled: manifest, objective: options.objectives.rpo, now: started,
+                authenticator: authenticator)
+            return (coverage, rpo.0, rpo.1)
+        }
 
         // 2. Archives, before anything is unpacked.
         progress?("inspecting archives")
@@ -193,7 +194,7 @@ public struct Drill: Sendable {
             let reason = "restore.archives failed: nothing was unpacked and the restore script did not run"
             checks.append(.noSubject(.restoreScript, subject: manifest.restoreScript, reason: reason))
             checks += afterReplay.map { .noSubject($0, subject: setID, reason: reason) }
-            checks += Self.othersChecks(await judgedOthers, into: &result)
+            checks += Self.othersChecks(await Self.offload(judgeOthers), into: &result)
             let vaultOpening = await Self.decrypted(await opened, vaultCheck)
             checks.append(vaultCheck.result(vaultOpening, newHome: nil, newRoot: nil, notRestored: reason))
             return finish(
@@ -209,6 +210,7 @@ public struct Drill: Sendable {
         result.sandboxPath = sandbox.folder.pathString
         progress?("replaying \(manifest.restoreScript) in \(sandbox.folder)")
         if let withheld { progress?("replaying without the vault password: \(withheld)") }
+        async let judgedOthers = Self.offload(judgeOthers)
         let replay = await replayScript(
             manifest: manifest, setFolder: setPath, sandbox: sandbox, drillID: drillID,
             secret: withheld == nil ? password : nil, proven: password != nil && withheld == nil,
