@@ -394,10 +394,13 @@ public enum VaultVerification {
     /// `set.manifest` (self-checksum and manifest HMAC with `password`) and `credentials.vault`
     /// (tag before decryption, decryption, every member against its HMAC digest) of the set at
     /// `setPath`. Nothing is restored and nothing is written; the plaintext stays in memory.
+    /// - Parameter keyring: derives the keys, each once (share the one that authenticated the set).
     /// - Returns: the `set.manifest` result, then the `credentials.vault` result (a skip when the
     ///   set has no vault, or when the manifest is unreadable).
-    public static func check(setPath: AbsolutePath, password: VaultPassword) -> [CheckResult] {
-        let keys = VaultKeyCache(password: password)
+    public static func check(setPath: AbsolutePath, password: VaultPassword, keyring: VaultKeyring = VaultKeyring())
+        -> [CheckResult]
+    {
+        let keys = VaultKeyCache(password: password, keyring: keyring)
         let outcome = ManifestCheck.run(setPath: setPath, passwordGiven: true, keys: keys)
         guard let manifest = outcome.manifest else {
             return [

@@ -98,6 +98,22 @@ import Vault
         #expect(result.results(.credentialsVault).first?.message.contains("nothing was decrypted") == true)
     }
 
+    @Test func vaultVerifyDerivesTheHMACKeyOnceAndTheDecryptionKeyOnce() async throws {
+        let w = try VaultWorkspace()
+        defer { w.remove() }
+        let backup = try await w.backup()
+        let recorder = Recorder()
+        var job = VaultVerifyJob(config: w.config)
+        job.keyring = recorder.keyring()
+        let outcome = try await job.run(id: nil, passwordFile: nil)
+        #expect(outcome.verdict == .pass)
+        // The pick authenticated the set with its HMAC key; set.manifest and the tag reused it;
+        // only the decryption in memory derived the vault's own key.
+        let seen = recorder.derivations
+        #expect(seen.map(\.length).sorted() == [32, 48])
+        #expect(seen.first { $0.length == 32 }.map { Hex.encode($0.salt) } == backup.manifest.manifestHMACSalt)
+    }
+
     @Test func aForgedNewerSetIsPassedOverAfterItsCheckWithoutASecond() async throws {
         let w = try VaultWorkspace()
         defer { w.remove() }
