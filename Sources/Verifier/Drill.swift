@@ -19,8 +19,15 @@ import Vault
 ///    the injected ``RestoreReplayer`` as `<set>/<restore_script> --home H --root R --yes
 ///    [--password-fd 3]` (`restore.script`; its wall time is the RTO);
 /// 4. `restore.tree`, `db.integrity`, `launchagents.rewrite`, `launchagents.lint`,
-///    `credentials.vault` (its tag is verified and the vault decrypted in memory in step 1,
-///    before anything runs; the restored files are compared after the replay), `rpo`, `rto`;
+///    `credentials.vault` (its tag is verified with the set's key before anything runs; when the
+///    script got the password, the files it restored are compared with their HMAC digests beside
+///    the other checks and the tool does not decrypt again; otherwise the vault is decrypted in
+///    memory beside the replay), `rpo`, `rto`;
+///
+/// Key derivations (docs/ARCHITECTURE.md, "A drill"): one per distinct salt, through the
+/// authenticator's ``VaultKeyring``; the set's HMAC key derives while the artifacts are hashed
+/// (with ``DrillOptions/provisionalPick``, even when `drill --latest` has not judged the set yet);
+/// `set.coverage` and `rpo` run beside the replay.
 /// 5. the sandbox is removed after a pass, kept after a failure (per ``DrillOptions/keep`` and
 ///    ``DrillOptions/keepSandbox``), with restored credentials wiped when kept.
 ///
