@@ -9,8 +9,9 @@ import Foundation
 /// The scheduling priority of the calling thread, for work that runs beside the critical path
 /// and is awaited only later (a key derivation a backup needs at its credentials step, while the
 /// compression keeps the cores busy): lowered, such work fills the moments the cores would idle
-/// (disk waits) instead of taking its share from the work everyone waits for, yet still gets a
-/// quarter of a core against it, so it finishes on a busy machine too.
+/// (disk waits) instead of taking its share from the work everyone waits for. The cost: on a
+/// machine other programs keep saturated it gets a smaller share than before (5 nice steps weigh
+/// about a third of a normal thread), so it may finish later there.
 public enum ThreadPriority {
     /// How much ``lowerCurrentThread()`` lowers the priority: 5 nice steps (Linux's scheduler then
     /// gives the thread about a third of the weight of a normal one).

@@ -174,10 +174,9 @@ public struct Drill: Sendable {
         async let opened = Self.offload { vaultCheck.open(decrypt: decryptInTool) }
         let secretsNotRestored = withheld.map { "the restore script got no password: \($0)" }
         // set.coverage and rpo judge other sets (each a derivation of its own salt with a
-        // password); nothing before the replay needs them, so they run beside it (started below),
-        // at a lowered priority (``ThreadPriority``): the replay's processes come first.
+        // password); nothing before the replay needs them, so they run beside it (started below:
+        // the replay mostly keeps one core busy).
         let judgeOthers = { @Sendable [self] () -> ([CheckResult], CheckResult, Double?) in
-            ThreadPriority.lowerCurrentThread()
             let coverage = self.coverage(manifest, authenticator: authenticator)
             let rpo = ObjectiveChecks.rpo(
                 destination: options.otherSets, drilled: manifest, objective: options.objectives.rpo, now: started,
