@@ -98,6 +98,23 @@ import Vault
         #expect(result.results(.credentialsVault).first?.message.contains("nothing was decrypted") == true)
     }
 
+    @Test func aDrillByIDJudgesOnlyTheSetsItNeeds() async throws {
+        let w = try VaultWorkspace()
+        defer { w.remove() }
+        let oldest = try await w.backup(at: Date().addingTimeInterval(-180))
+        _ = try await w.backup(at: Date().addingTimeInterval(-120))
+        let newest = try await w.backup(at: Date().addingTimeInterval(-60))
+        let recorder = Recorder()
+        let result = try await w.drill(.init(pick: .id(oldest.manifest.id.description)), keyring: recorder.keyring())
+        #expect(result.backupID == oldest.manifest.id)
+        #expect(result.verdict == .pass, "\(result.checks.filter { $0.verdict != .pass && $0.verdict != .skip })")
+        // The drilled set (set.manifest) and the newest complete one (rpo); the set between them
+        // is passed by name without a key.
+        let salts = Set(recorder.derivations.map { Hex.encode($0.salt) })
+        #expect(recorder.derivations.count == 2)
+        #expect(salts == Set([oldest.manifest.manifestHMACSalt, newest.manifest.manifestHMACSalt].compactMap { $0 }))
+    }
+
     @Test func vaultVerifyDerivesTheHMACKeyOnceAndTheDecryptionKeyOnce() async throws {
         let w = try VaultWorkspace()
         defer { w.remove() }
