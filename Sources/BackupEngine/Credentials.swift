@@ -83,7 +83,7 @@ public struct VaultRunKeys: Sendable {
     }
 
     /// Draws the salts and derives the HMAC key and (when `encrypting`) the vault's encryption key
-    /// at the same time, each on a thread of its own (two independent PBKDF2 runs: 0.18 s and
+    /// at the same time, each on a thread of its own (two independent PBKDF2 runs: 0.21 s and
     /// 0.37 s of one core at the default count here). The threads run at a lowered priority
     /// (``ThreadPriority``): a backup needs the keys only at its credentials step, so they take
     /// the moments the compression leaves the cores idle rather than a share of its time.

@@ -18,7 +18,7 @@ import Foundation
 ///   has no authentication of its own: the tag is what makes a wrong password or a tampered vault
 ///   fail for certain, and it is checked before anything is decrypted.
 ///
-/// PBKDF2 at ``defaultIterations`` costs 0.18 s of one core here for a 32-byte key and twice that
+/// PBKDF2 at ``defaultIterations`` costs 0.21 s of one core here for a 32-byte key and twice that
 /// for the 48-byte key ‖ IV (two blocks; README, "What a derivation costs"): derive each key once
 /// per run (``VaultKeyring``) and pass it on (``hmacKey(password:salt:iterations:)``; every function taking a `tagKey` accepts it).
 ///

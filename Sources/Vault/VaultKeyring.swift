@@ -4,7 +4,7 @@ import Foundation
 
 /// Every PBKDF2 derivation of one run (a backup or a drill), each done once.
 ///
-/// A derivation of PBKDF2-HMAC-SHA256 at ``Vault/defaultIterations`` (600 000) costs 0.18 s of one
+/// A derivation of PBKDF2-HMAC-SHA256 at ``Vault/defaultIterations`` (600 000) costs 0.21 s of one
 /// core here for a 32-byte key, 0.37 s for the vault's 48-byte key and IV (README, "What a
 /// derivation costs"), and a drill asks for the same key from several
 /// places: the set's pick (`drill --latest` passes over unauthenticated sets), `set.manifest`, the
