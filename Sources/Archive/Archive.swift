@@ -93,6 +93,13 @@ public final class ArchiveReader {
         archive_read_open_filename(handle, path, blockSize)
     }
 
+    /// Opens the archive already open on `descriptor` (read from its current offset in blocks of
+    /// `blockSize` bytes; the caller keeps and closes the descriptor).
+    /// - Returns: libarchive's status (`ARCHIVE_OK` when open; see ``errorString`` otherwise).
+    public func open(descriptor: Int32, blockSize: Int = 1 << 16) -> Int32 {
+        archive_read_open_fd(handle, descriptor, blockSize)
+    }
+
     /// Opens an archive held in memory. The bytes must stay valid and unchanged until the reader
     /// is released.
     /// - Returns: libarchive's status (`ARCHIVE_OK` when open).

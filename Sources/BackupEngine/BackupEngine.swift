@@ -248,26 +248,48 @@ public struct BackupEngine: Sendable {
 
         var databases: [WalkEntry] = []
         var notDatabases: [String] = []
-        var dropFromCode = Set<String>()
+        var warnings: [String] = []
+        // Keyed by bytes (issue 12): `Résumé.db` in NFC and in NFD are two files, and dropping one
+        // from the archive must never drop its twin.
+        var dropFromCode = Set<[UInt8]>()
         for entry in walk.entries
         where entry.type == .file && dbPatterns.contains(where: { $0.matches(entry.relative) }) {
-            // An unreadable file goes to the copier too, which names the error.
-            if entry.size == 0 || Self.hasSQLiteHeader(entry.absolute.pathString) != false {
-                databases.append(entry)
-                dropFromCode.insert(entry.relative)
-                for suffix in ["-wal", "-shm", "-journal"] { dropFromCode.insert(entry.relative + suffix) }
+            // The databases component records paths as UTF-8 text (the restore script names the
+            // target): a name that is not UTF-8 stays, byte for byte, in code.tar.gz.
+            if FileNameBytes.holdsRawBytes(entry.relative) {
+                warnings.append(
+                    "\(FileNameBytes.display(entry.relative)): matches databases.include, but its name is not valid UTF-8, which the databases component cannot record; stored as a plain file in code.tar.gz (rename it to have it copied as a database)"
+                )
+                continue
+            }
+            // An unreadable file goes to the copier too, which names the error. A file that is
+            // not a database (issue 12: 0 bytes, shorter than a page, no header) is kept, byte for
+            // byte, in code.tar.gz, and the databases component fails naming it: copying it
+            // through SQLite would store a new, empty database in a set that looks complete.
+            if let why = Self.notADatabase(entry) {
+                notDatabases.append("\(entry.relative): not a SQLite database (\(why); kept in code.tar.gz)")
             } else {
-                notDatabases.append(entry.relative)
+                databases.append(entry)
+                dropFromCode.insert(FileNameBytes.key(entry.relative))
+                for suffix in ["-wal", "-shm", "-journal"] {
+                    dropFromCode.insert(FileNameBytes.key(entry.relative + suffix))
+                }
             }
         }
-        let codeEntries = walk.entries.filter { !$0.excludedFromCode && !dropFromCode.contains($0.relative) }
-        var warnings: [String] = walk.ignored.map { "\(root)/\($0): not a file, folder or link; not stored" }
+        let codeEntries = walk.entries.filter {
+            !$0.excludedFromCode && !dropFromCode.contains(FileNameBytes.key($0.relative))
+        }
+        warnings += walk.ignored.map {
+            "\(FileNameBytes.display("\(root)/\($0)")): not a file, folder or link; not stored"
+        }
+        warnings += Self.normalisationTwinWarnings(codeEntries.map(\.relative))
 
         // code and databases at the same time: the archive's gzip members and the database copies
         // share the cores (child tasks, bounded width); results are recorded in a fixed order.
         say("code: archiving \(codeEntries.count) paths")
         var archiver = CodeArchiveWriter(entries: codeEntries, level: config.code.compressionLevel)
         archiver.problems = walk.problems
+        archiver.vanished = walk.vanished
         archiver.log = log
         if let phaseHook { archiver.opened = { await phaseHook(.writingArtifacts) } }
         let copier = DatabaseCopier(
@@ -285,16 +307,19 @@ public struct BackupEngine: Sendable {
 
         // code
         warnings += code.warnings
-        for path in code.sqliteFiles {
+        // (A name that is not UTF-8 and matched a glob was warned about above.)
+        for path in code.sqliteFiles
+        where !(FileNameBytes.holdsRawBytes(path) && dbPatterns.contains(where: { $0.matches(path) })) {
             warnings.append(
-                "\(path): SQLite database not matched by databases.include; stored as a plain file in code.tar.gz")
+                "\(FileNameBytes.display(path)): SQLite database not matched by databases.include; stored as a plain file in code.tar.gz"
+            )
         }
         var components: [ComponentID: ComponentRecord] = [.code: code.record]
         manifest.artifacts.append(code.artifact)
         manifest.files += code.files
 
         // databases
-        var dbFailures = notDatabases.map { "\($0): not a SQLite database (kept in code.tar.gz)" }
+        var dbFailures = notDatabases
         var dbBytes: Int64 = 0
         for copy in copies {
             switch copy {
@@ -440,6 +465,36 @@ public struct BackupEngine: Sendable {
 
     /// True when the file starts with the SQLite 3 header, false when it does not, nil when it
     /// cannot be read.
+    /// The smallest SQLite database file, bytes: one page of the smallest page size, 512
+    /// (sqlite.org/fileformat2.html, "The Database Header").
+    static let smallestDatabase: Int64 = 512
+
+    /// Why a file a database glob matched is not a SQLite database, or nil when it is one (or
+    /// cannot be read: the copier names that error).
+    /// - Returns: `0 bytes`, `N bytes, under the 512 bytes of a database's first page`, or
+    ///   `no "SQLite format 3" header`.
+    /// One warning per group of code paths that differ only by Unicode normalisation (an NFC name
+    /// and its NFD twin, side by side in one folder on Linux): both are stored and restore on
+    /// Linux; macOS treats them as one name (APFS is normalisation-insensitive), so a restore there
+    /// keeps only the one tar extracts last, the last in the archive (README, "File names").
+    /// - Parameter paths: relative paths in archive order (marker form for names that are not UTF-8).
+    static func normalisationTwinWarnings(_ paths: [String]) -> [String] {
+        FileNameBytes.normalisationTwins(paths).map { group in
+            let shown = group.map { "\"\(FileNameBytes.escapedBytes($0))\"" }
+            return
+                "\(shown.joined(separator: " and ")) differ only by Unicode normalisation (NFC/NFD): both are stored and restore on Linux; macOS treats them as one name, so a restore there keeps only \(shown.last!), extracted last"
+        }
+    }
+
+    static func notADatabase(_ entry: WalkEntry) -> String? {
+        if entry.size == 0 { return "0 bytes" }
+        if entry.size < smallestDatabase {
+            return "\(entry.size) bytes, under the \(smallestDatabase) bytes of a database's first page"
+        }
+        if hasSQLiteHeader(entry.absolute.pathString) == false { return "no \"SQLite format 3\" header" }
+        return nil
+    }
+
     static func hasSQLiteHeader(_ path: String) -> Bool? {
         let fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)
         guard fd >= 0 else { return nil }

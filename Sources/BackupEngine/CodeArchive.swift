@@ -10,6 +10,17 @@ import Foundation
 /// Each file is read once: its bytes are hashed for the manifest and handed to the archive in the
 /// same pass; the compressed archive is hashed while it is written. Member names are relative to
 /// root (no `./`), folders are members, symlinks are stored as links with their target as written.
+///
+/// Member names are the exact bytes on disk (issue 12). libarchive's UTF-8 setter
+/// (`archive_entry_set_pathname_utf8`) recomposes a decomposed name (NFD `Re\xcc\x81sume\xcc\x81`
+/// became NFC `R\xc3\xa9sum\xc3\xa9`), and a pax `path` in UTF-8 is recomposed again by bsdtar
+/// when it reads it under a UTF-8 locale (and refused under the C locale). So names are set in
+/// their raw form (`archive_entry_copy_pathname`, the bytes of ``FileNameBytes/bytes(_:)``) and
+/// the writer declares `hdrcharset=BINARY` (POSIX pax: names are bytes, no conversion): GNU tar
+/// (1.34) and bsdtar (3.6) then both create exactly those bytes, NFD, NFC and names that are not
+/// UTF-8 alike, under any locale (measured; EndToEndTests `FileNameTests`). GNU tar says
+/// `Ignoring unknown extended header keyword 'hdrcharset'` on stderr and still exits 0; the
+/// restore script drops that line.
 struct CodeArchiveWriter {
     /// The first 16 bytes of every SQLite 3 database file.
     static let sqliteHeader: [UInt8] = Array("SQLite format 3\0".utf8)
@@ -24,6 +35,9 @@ struct CodeArchiveWriter {
         var warnings: [String]
         /// Files that changed while this attempt read them (relative paths).
         var changed: [String] = []
+        /// Files listed by the walk that were gone when this attempt opened them (relative paths,
+        /// ``ComponentRecord/vanished``).
+        var vanished: [String] = []
     }
 
     /// How many times the archive is written when a file changes while it is read (a change
@@ -36,6 +50,9 @@ struct CodeArchiveWriter {
     let level: Int
     /// Reasons that make the component failed (unreadable paths found by the walk).
     var problems: [String] = []
+    /// Paths the walk listed but found gone (``WorkspaceWalk/vanished``): recorded with those
+    /// this writer finds gone when it opens them.
+    var vanished: [String] = []
     /// Receives the identity of every artifact written (``WrittenFileLog``); nil records nothing.
     var log: WrittenFileLog? = nil
     /// Awaited each time the archive's file has been created, before anything is written into it
@@ -53,20 +70,26 @@ struct CodeArchiveWriter {
     func write(
         setFolder: String, progress: @Sendable (String) -> Void, bytes: @Sendable (Int64) -> Void = { _ in }
     ) async throws -> Result {
-        var earlier: Set<String> = []
+        // Keyed by bytes: an NFC name and its NFD twin are two files.
+        var earlier: [[UInt8]: String] = [:]
         for attempt in 1...Self.attempts {
             var result = try await writeOnce(setFolder: setFolder, progress: progress, bytes: bytes)
             if result.changed.isEmpty || attempt == Self.attempts {
                 for path in result.changed {
                     result.warnings.append(
-                        "\(path): changed while it was read in all \(Self.attempts) attempts; stored as last read")
+                        "\(FileNameBytes.display(path)): changed while it was read in all \(Self.attempts) attempts; stored as last read"
+                    )
                 }
-                for path in earlier.subtracting(result.changed).sorted() {
-                    result.warnings.append("\(path): changed while it was read; stored as read on attempt \(attempt)")
+                let changedNow = Set(result.changed.map(FileNameBytes.key))
+                let settled = earlier.filter { !changedNow.contains($0.key) }.values
+                for path in settled.sorted(by: FileNameBytes.precedes) {
+                    result.warnings.append(
+                        "\(FileNameBytes.display(path)): changed while it was read; stored as read on attempt \(attempt)"
+                    )
                 }
                 return result
             }
-            earlier.formUnion(result.changed)
+            for path in result.changed { earlier[FileNameBytes.key(path)] = path }
             progress("code: \(result.changed.count) files changed while they were read; writing the archive again")
             unlink(setFolder + "/code.tar.gz")
         }
@@ -102,6 +125,11 @@ struct CodeArchiveWriter {
             guard let writer = ArchiveWriter(format: .paxRestricted) else {
                 throw RestoreDrillError.runtime("archive_write_new failed")
             }
+            guard archive_write_set_format_option(writer.handle, "pax", "hdrcharset", "BINARY") == ARCHIVE_OK else {
+                let error = archiveError(writer.handle, artifactPath)
+                writer.free()
+                throw error
+            }
             guard writer.open(sink: sink) == ARCHIVE_OK else {
                 let error = archiveError(writer.handle, artifactPath)
                 writer.free()
@@ -136,14 +164,20 @@ struct CodeArchiveWriter {
         try await gzip.finish(group: &group)
         let (size, sha) = try file.finish()
         let failures = state.failures
+        // Shown as people read them: a name that is not UTF-8 with `\xNN` (the list is for reading).
+        let vanished = Set((vanished + state.vanished).map(FileNameBytes.display)).sorted()
         let record = ComponentRecord(
             id: .code, status: failures.isEmpty ? .ok : .failed,
             reason: failures.isEmpty ? nil : "unreadable: " + failures.joined(separator: "; "),
-            files: state.fileCount, bytes: state.byteCount)
+            files: state.fileCount, bytes: state.byteCount, vanished: vanished.isEmpty ? nil : vanished)
+        var warnings = state.warnings
+        for path in vanished {
+            warnings.append("\(path): vanished between listing and reading (deleted or moved meanwhile); not stored")
+        }
         return Result(
             artifact: ArtifactRecord(path: "code.tar.gz", component: .code, kind: .archive, size: size, sha256: sha),
-            files: state.files, record: record, sqliteFiles: state.sqliteFiles, warnings: state.warnings,
-            changed: state.changed)
+            files: state.files, record: record, sqliteFiles: state.sqliteFiles, warnings: warnings,
+            changed: state.changed, vanished: vanished)
     }
 
     /// What the archive loop accumulates.
@@ -153,6 +187,7 @@ struct CodeArchiveWriter {
         var warnings: [String] = []
         var failures: [String]
         var changed: [String] = []
+        var vanished: [String] = []
         var fileCount = 0
         var byteCount: Int64 = 0
     }
@@ -173,23 +208,25 @@ struct CodeArchiveWriter {
         _ item: WalkEntry, archive: OpaquePointer, sink: ArchiveSink, path artifactPath: String,
         state: inout EntryState
     ) throws -> OpenFile? {
+        let shown = FileNameBytes.display(item.absolute.pathString)
         if item.mode & 0o7000 != 0 {
-            state.warnings.append("\(item.absolute): setuid/setgid/sticky bits dropped in code.tar.gz")
+            state.warnings.append("\(shown): setuid/setgid/sticky bits dropped in code.tar.gz")
         }
         if item.relative.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7f }) {
             state.warnings.append(
-                "\(item.absolute.pathString.debugDescription): the name holds a control character; stored, but restore.archives refuses such names, so drills of this set fail until it is renamed"
+                "\(shown.debugDescription): the name holds a control character; stored, but restore.archives refuses such names, so drills of this set fail until it is renamed"
             )
         }
         if item.type == .symlink, let target = item.linkTarget, Self.linkLeavesRoot(item.relative, target) {
             state.warnings.append(
-                "\(item.absolute): symlink to \(target) leads outside the root; stored as a link, but restore.archives refuses links that leave the restore root, so drills of this set fail until it is excluded (code.exclude) or made relative inside the root"
+                "\(shown): symlink to \(target) leads outside the root; stored as a link, but restore.archives refuses links that leave the restore root, so drills of this set fail until it is excluded (code.exclude) or made relative inside the root"
             )
         }
         let perm = item.mode & 0o777
         guard let entry = archive_entry_new() else { throw RestoreDrillError.runtime("archive_entry_new failed") }
         defer { archive_entry_free(entry) }
-        archive_entry_set_pathname_utf8(entry, item.relative)
+        // The exact bytes, never through libarchive's UTF-8 conversion (which recomposes NFD).
+        FileNameBytes.withFileSystemRepresentation(item.relative) { archive_entry_copy_pathname(entry, $0) }
         archive_entry_set_perm(entry, mode_t(perm))
         archive_entry_set_mtime(entry, time_t(item.mtimeSeconds), item.mtimeNanoseconds)
         switch item.type {
@@ -203,7 +240,7 @@ struct CodeArchiveWriter {
         case .symlink:
             archive_entry_set_filetype(entry, RD_AE_IFLNK)
             archive_entry_set_size(entry, 0)
-            archive_entry_set_symlink_utf8(entry, item.linkTarget ?? "")
+            archive_entry_copy_symlink(entry, item.linkTarget ?? "")
             try check(archive_write_header(archive, entry), archive, artifactPath, sink)
             state.files.append(
                 FileRecord(
@@ -212,9 +249,16 @@ struct CodeArchiveWriter {
             state.fileCount += 1
             return nil
         case .file:
-            let fd = open(item.absolute.pathString, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)
+            let fd = FileNameBytes.withFileSystemRepresentation(item.absolute.pathString) {
+                open($0, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)
+            }
             guard fd >= 0 else {
-                state.failures.append("\(item.absolute): \(String(cString: strerror(errno)))")
+                if errno == ENOENT || errno == ENOTDIR {
+                    // Deleted or moved since the walk listed it: not a failure (issue 11).
+                    state.vanished.append(item.relative)
+                } else {
+                    state.failures.append("\(shown): \(String(cString: strerror(errno)))")
+                }
                 return nil
             }
             // The size as the file is now (it may have changed since the walk).
@@ -281,7 +325,8 @@ struct CodeArchiveWriter {
                 done += Int64(n)
                 try await gzip.flush(group: &group)
             }
-            state.warnings.append("\(item.absolute): \(readError); stored zero-padded in code.tar.gz")
+            state.warnings.append(
+                "\(FileNameBytes.display(item.absolute.pathString)): \(readError); stored zero-padded in code.tar.gz")
         }
         state.files.append(
             FileRecord(

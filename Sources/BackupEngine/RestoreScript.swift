@@ -31,6 +31,13 @@ import Foundation
 /// would put the key on a command line); (8) the dependency lists to reinstall are printed. Any failure prints
 /// `restore: FAILED: <what>: <why>` on stderr and exits 1. Temporary files live only inside the
 /// targets and are removed on exit.
+///
+/// File names (issue 12): the archive holds names as bytes (pax `hdrcharset=BINARY`), which GNU tar
+/// and bsdtar extract unchanged. A name the target file system refuses (macOS takes only UTF-8:
+/// `EILSEQ`) stops only that path: the script names it (as tar escapes it), goes on with every
+/// other step, and fails at the very end saying how many were not restored. When the archive holds
+/// names that differ only by Unicode normalisation, the script warns on macOS that only the one
+/// extracted last of each group is there (``FileNameBytes/normalisationTwins(_:)``).
 public enum RestoreScript {
     /// Renders the script for `manifest`. Everything the script restores comes from the manifest's
     /// `databases`, `launchAgents` and `files` (component `shell`), and `artifacts` (kind `list`).
@@ -93,6 +100,15 @@ public enum RestoreScript {
         if shellFiles.isEmpty { s += "rd_say \"shell: none in this set\"\n" }
         if manifest.artifact("code.tar.gz") != nil {
             s += "\n# (3) the code archive, extracted beside (4) to (6)\nrd_extract_wait\n"
+            let twins = FileNameBytes.normalisationTwins(
+                manifest.files.filter { $0.component == .code && $0.base == .root }.map(\.path))
+            if !twins.isEmpty { s += "rd_normalisation_twins \(twins.count)\n" }
+        }
+        if !manifest.databases.isEmpty {
+            s += "\n# (4) again: sidecars beside a restored database that are not the backup's go aside\n"
+            for db in manifest.databases {
+                s += "rd_db_sidecars \(db.base == .home ? "home" : "root") \(q(db.path))\n"
+            }
         }
         s += "\n# (7) credentials: decrypted with the openssl CLI only when --password-file or --password-fd is given\n"
         s += credentialsStep(manifest)
@@ -110,7 +126,7 @@ public enum RestoreScript {
             }
         }
         if lists.isEmpty { s += "rd_say \"dependencies: no lists in this set\"\n" }
-        s += "\nrd_say \"done: set $RD_SET_ID restored into home $RD_HOME and root $RD_ROOT\"\n"
+        s += "\nrd_finish\n"
         return s
     }
 

@@ -3,7 +3,8 @@ import Foundation
 
 /// One path found under a walked folder, described by `lstat` (links are never followed).
 struct WalkEntry: Sendable {
-    /// Relative to the walked folder, `/`-separated, no leading `./`.
+    /// Relative to the walked folder, `/`-separated, no leading `./`: the exact bytes of the names
+    /// (``FileNameBytes``: NFD stays NFD; a name that is not UTF-8 is in the marker form).
     var relative: String
     var absolute: AbsolutePath
     var type: FileType
@@ -19,7 +20,11 @@ struct WalkEntry: Sendable {
     var excludedFromCode: Bool
 }
 
-/// A depth-first walk of one folder with names in sorted order.
+/// A depth-first walk of one folder with names in byte order (never Unicode order: an NFC name
+/// and its NFD twin are two entries in a fixed order, the NFD one first since `e` < `\xc3`).
+///
+/// Names are the bytes `readdir` gives, kept exactly (``FileNameBytes``); a name that is not UTF-8
+/// is an entry like any other (issue 12), and every system call gets the bytes back.
 ///
 /// `skip` removes a path and everything under it (the destination, credentials); `exclude`
 /// marks a path (and everything under it) as excluded from the code archive; an excluded folder is
@@ -36,16 +41,26 @@ struct WorkspaceWalk {
     private(set) var problems: [String] = []
     /// Relative paths of entries that are neither files, folders nor links.
     private(set) var ignored: [String] = []
+    /// Relative paths listed in a folder but gone (`ENOENT`, `ENOTDIR`) when the walk looked at
+    /// them: deleted or moved in between. Not a problem (``ComponentRecord/vanished``).
+    private(set) var vanished: [String] = []
 
     /// Walks `base`; the base itself is not an entry.
     mutating func run(base: AbsolutePath) {
         walk(folder: base, relative: "", excluded: false)
     }
 
-    private mutating func walk(folder: AbsolutePath, relative: String, excluded: Bool) {
-        guard let dir = opendir(folder.pathString) else {
-            problems.append("\(folder): \(String(cString: strerror(errno)))")
-            return
+    /// Walks one folder.
+    /// - Returns: false when the folder was gone (recorded in ``vanished`` unless excluded).
+    @discardableResult
+    private mutating func walk(folder: AbsolutePath, relative: String, excluded: Bool) -> Bool {
+        guard let dir = FileNameBytes.withFileSystemRepresentation(folder.pathString, { opendir($0) }) else {
+            if !relative.isEmpty, Self.isVanished(errno) {
+                if !excluded { vanished.append(relative) }
+                return false
+            }
+            problems.append("\(Self.shown(folder)): \(String(cString: strerror(errno)))")
+            return true
         }
         var names: [String] = []
         while let item = readdir(dir) {
@@ -54,28 +69,27 @@ struct WorkspaceWalk {
                     UnsafeRawBufferPointer(
                         start: $0, count: strlen(UnsafeRawPointer($0).assumingMemoryBound(to: CChar.self))))
             }
-            let name = String(decoding: bytes, as: UTF8.self)
-            // A name that is not UTF-8 cannot go into the manifest (JSON) as it is: say so, by its bytes.
-            guard Array(name.utf8) == bytes else {
-                problems.append(
-                    "\(folder)/\(Self.escaped(bytes)): file name is not valid UTF-8; not stored (rename it)")
-                continue
-            }
+            // Exactly the bytes on disk; a name that is not UTF-8 in the marker form.
+            let name = FileNameBytes.string(bytes)
             if name != "." && name != ".." { names.append(name) }
         }
         closedir(dir)
-        names.sort()
+        names.sort(by: FileNameBytes.precedes)
         for name in names {
             // A name from readdir: one component, never empty, `.`, `..`, or holding `/` or NUL.
             let abs = folder.appending(component: name)
             let rel = relative.isEmpty ? name : "\(relative)/\(name)"
             if skip(abs) { continue }
+            let isExcluded = excluded || exclude(rel, name)
             var st = stat()
-            guard lstat(abs.pathString, &st) == 0 else {
-                problems.append("\(abs): \(String(cString: strerror(errno)))")
+            guard FileNameBytes.withFileSystemRepresentation(abs.pathString, { lstat($0, &st) }) == 0 else {
+                if Self.isVanished(errno) {
+                    if !isExcluded { vanished.append(rel) }
+                } else {
+                    problems.append("\(Self.shown(abs)): \(String(cString: strerror(errno)))")
+                }
                 continue
             }
-            let isExcluded = excluded || exclude(rel, name)
             #if os(Linux)
                 let mtime = (Int(st.st_mtim.tv_sec), Int(st.st_mtim.tv_nsec))
             #else
@@ -91,31 +105,43 @@ struct WorkspaceWalk {
             case S_IFLNK:
                 entry.type = .symlink
                 guard let target = Self.readLink(abs.pathString) else {
-                    problems.append("\(abs): cannot read link: \(String(cString: strerror(errno)))")
+                    if Self.isVanished(errno) {
+                        if !isExcluded { vanished.append(rel) }
+                    } else {
+                        problems.append("\(Self.shown(abs)): cannot read link: \(String(cString: strerror(errno)))")
+                    }
                     continue
                 }
                 entry.linkTarget = target
                 entries.append(entry)
             case S_IFDIR:
                 entry.type = .directory
+                let index = entries.count
                 entries.append(entry)
-                if !isExcluded || enterExcluded(rel) {
-                    walk(folder: abs, relative: rel, excluded: isExcluded)
+                if !isExcluded || enterExcluded(rel), !walk(folder: abs, relative: rel, excluded: isExcluded) {
+                    entries.remove(at: index)  // gone before it could be listed: not a member
                 }
             default:
                 ignored.append(rel)
             }
         }
+        return true
     }
 
-    /// ASCII bytes as they are, others as `\xNN`.
-    static func escaped(_ bytes: [UInt8]) -> String {
-        bytes.map { $0 >= 0x20 && $0 < 0x7f ? String(UnicodeScalar($0)) : String(format: "\\x%02x", $0) }.joined()
+    /// True for the `errno` of a path that is no longer there: `ENOENT` (removed), `ENOTDIR` (a
+    /// folder on its way was replaced by a file), `EINVAL` from readlink (replaced by a non-link).
+    static func isVanished(_ code: Int32) -> Bool {
+        code == ENOENT || code == ENOTDIR || code == EINVAL
     }
 
+    /// A path as messages show it: bytes that are not UTF-8 as `\xNN` (``FileNameBytes/display(_:)``).
+    static func shown(_ path: AbsolutePath) -> String { FileNameBytes.display(path.pathString) }
+
+    /// The target of the link at `path` (decoded as UTF-8; a target that is not UTF-8 is not kept
+    /// exactly), nil with `errno` set when it cannot be read.
     static func readLink(_ path: String) -> String? {
         var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
-        let n = readlink(path, &buffer, buffer.count - 1)
+        let n = FileNameBytes.withFileSystemRepresentation(path) { readlink($0, &buffer, buffer.count - 1) }
         guard n >= 0 else { return nil }
         return String(decoding: buffer[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }

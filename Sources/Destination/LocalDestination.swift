@@ -226,7 +226,11 @@ public struct LocalDestination: Destination {
     public func appendEvent(name: String, contents: Data) throws {
         let folder = eventsFolder
         do {
-            try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+            // Private, as sets and reports are (0700 folders, 0600 files): events name sets,
+            // report folders and the checks that failed.
+            try FileManager.default.createDirectory(
+                atPath: folder, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+            for made in [(folder as NSString).deletingLastPathComponent, folder] { chmod(made, 0o700) }
         } catch {
             throw RestoreDrillError.io(
                 path: folder, message: "cannot create the events folder: \(error.localizedDescription)")
@@ -235,7 +239,7 @@ public struct LocalDestination: Destination {
         guard !FileManager.default.fileExists(atPath: file) else {
             throw RestoreDrillError.io(path: file, message: "event file exists already; events are never rewritten")
         }
-        try AtomicFile.write(contents, to: file)
+        try AtomicFile.write(contents, to: file, mode: 0o600)
     }
 
     public func eventFiles() throws -> [EventFile] {

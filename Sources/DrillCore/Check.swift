@@ -42,8 +42,9 @@ public struct CheckResult: Codable, Sendable, Equatable {
     /// Wall time the check took, seconds.
     public var seconds: Double
     /// What the check found, each with its code and data; ``message`` was rendered from them.
-    /// Empty for a pass or a skip, and for a result decoded from a report (report.json carries
-    /// the rendered message only).
+    /// Empty for a result decoded from a report (report.json carries the rendered message only);
+    /// a pass or a skip holds only notes, findings that never fail a check (such as
+    /// `archive.metadata_ignored`, documented with their codes), and is usually empty.
     public var findings: [Finding] = []
 
     enum CodingKeys: String, CodingKey {
@@ -93,6 +94,11 @@ public struct DrillResult: Codable, Sendable, Equatable {
     public var startedAt: String
     public var finishedAt: String
     public var isolation: IsolationKind
+    /// The replay's limits beyond the per-process ones (``ReplayLimits``): `full`, or
+    /// `partial (NAMES)` naming those not applied (`memory cgroup`, `pids cgroup`, `shm cap`,
+    /// `byte bound`, `seccomp`); nil when the restore script did not run. JSON `limits`, absent
+    /// when nil (an optional field of report format 1).
+    public var limits: String?
     /// Whether the set's manifest HMAC verified with the vault password: true, false (a password
     /// was given and it did not: the replay got no secret), nil when no password was given (the
     /// set cannot be authenticated). JSON `authenticated`, absent when nil (an optional field of
@@ -115,7 +121,7 @@ public struct DrillResult: Codable, Sendable, Equatable {
     public var checks: [CheckResult]
 
     enum CodingKeys: String, CodingKey {
-        case format, isolation, host, checks, authenticated
+        case format, isolation, host, checks, authenticated, limits
         case formatVersion = "format_version"
         case drillID = "drill_id"
         case backupID = "backup_id"
@@ -172,6 +178,7 @@ public struct DrillResult: Codable, Sendable, Equatable {
         startedAt = try c.decode(String.self, forKey: .startedAt)
         finishedAt = try c.decode(String.self, forKey: .finishedAt)
         isolation = try c.decode(IsolationKind.self, forKey: .isolation)
+        limits = try c.decodeIfPresent(String.self, forKey: .limits)
         authenticated = try c.decodeIfPresent(Bool.self, forKey: .authenticated)
         rpoSeconds = try c.decodeIfPresent(Double.self, forKey: .rpoSeconds)
         rtoSeconds = try c.decodeIfPresent(Double.self, forKey: .rtoSeconds)
@@ -196,6 +203,7 @@ public struct DrillResult: Codable, Sendable, Equatable {
         try c.encode(startedAt, forKey: .startedAt)
         try c.encode(finishedAt, forKey: .finishedAt)
         try c.encode(isolation, forKey: .isolation)
+        try c.encodeIfPresent(limits, forKey: .limits)
         try c.encodeIfPresent(authenticated, forKey: .authenticated)
         try c.encodeIfPresent(rpoSeconds, forKey: .rpoSeconds)
         try c.encodeIfPresent(rtoSeconds, forKey: .rtoSeconds)

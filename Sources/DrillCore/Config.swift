@@ -186,11 +186,14 @@ public struct RestoreDrillConfig: Sendable, Equatable {
         public init() {}
         /// CPU seconds.
         public var cpu: Double = 1800
-        /// Address space, bytes.
+        /// Memory, bytes: each process's address space (`RLIMIT_AS`) and, where a memory cgroup
+        /// can be made, the memory of all the replay's processes together.
         public var memory: Int64 = 4 << 30
         /// Largest file the replay may write, bytes.
         public var fileSize: Int64 = 16 << 30
         public var openFiles = 1024
+        /// Processes: of the replay's own, in a pids cgroup where one can be made; of its uid
+        /// (`RLIMIT_NPROC`) otherwise.
         public var processes = 256
     }
 

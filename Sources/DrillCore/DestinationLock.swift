@@ -20,9 +20,10 @@ public final class DestinationLock: @unchecked Sendable {
     ///   conflicting mode.
     public static func acquire(destination: String, mode: Mode) throws -> DestinationLock? {
         let folder = (destination as NSString).appendingPathComponent(".restore-drill")
-        try? FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        try? FileManager.default.createDirectory(
+            atPath: folder, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         let path = (folder as NSString).appendingPathComponent("lock")
-        let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
         guard fd >= 0 else { return nil }
         if flock(fd, (mode == .shared ? LOCK_SH : LOCK_EX) | LOCK_NB) != 0 {
             let holder =

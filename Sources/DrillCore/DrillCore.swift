@@ -6,6 +6,9 @@
 /// render), ``RestoreDrillError`` with the one ``ExitStatus`` table, the configuration
 /// (``RestoreDrillConfig``), and the seams tests inject: ``WallClock`` and ``ProcessRunner``.
 ///
+/// File names are bytes (``FileNameBytes``): paths compare byte for byte, so an NFC name and its
+/// NFD twin are two names, and a name that is not UTF-8 is carried losslessly.
+///
 /// Nothing here writes to disk except the helpers that say so (``AtomicFile``); an interrupted
 /// run of anything in this target leaves nothing behind.
 import Foundation

@@ -10,10 +10,14 @@ import Foundation
 public enum LexicalPath {
     /// `path` with empty and `.` components removed and each `..` folded into its parent; an
     /// absolute path never climbs above `/`. Symbolic links are left as they are.
+    ///
+    /// Works on bytes, never on `Character`s: a component that starts with a combining mark
+    /// (`/\u{301}x`, a decomposed name) is still split at its `/`, and no component is compared
+    /// with `String ==`, which equates NFC and NFD (``FileNameBytes``).
     public static func normalize(_ path: String) -> String {
-        let absolute = path.hasPrefix("/")
-        var parts: [Substring] = []
-        for part in path.split(separator: "/", omittingEmptySubsequences: true) {
+        let absolute = path.utf8.first == slash
+        var parts: [String] = []
+        for part in components(path) {
             switch part {
             case ".": continue
             case "..":
@@ -28,5 +32,16 @@ public enum LexicalPath {
         let joined = parts.joined(separator: "/")
         if absolute { return "/" + joined }
         return joined.isEmpty ? "." : joined
+    }
+
+    /// The byte `/`.
+    static let slash = UInt8(ascii: "/")
+
+    /// The non-empty components of `path` between `/` bytes, each the exact bytes of the text
+    /// (`.` and `..` compare as ASCII, so `==` on them is byte-exact).
+    static func components(_ path: String) -> [String] {
+        path.utf8.split(separator: slash, omittingEmptySubsequences: true).map {
+            String(decoding: $0, as: UTF8.self)
+        }
     }
 }

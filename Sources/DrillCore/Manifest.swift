@@ -255,13 +255,23 @@ public struct ComponentRecord: Codable, Sendable, Equatable {
     public var files: Int
     /// Total bytes of those files before compression.
     public var bytes: Int64
+    /// Paths (relative to root, `/`-separated, sorted) that the backup listed but that were gone
+    /// when it came to read them (deleted or moved by the user or an application in between):
+    /// not stored, and the component stays `ok` (issue 11: a file that vanishes is not a failure
+    /// of the whole component). The drill reports each as a skipped `restore.tree` subject.
+    /// Absent (nil) when none vanished; a format-1 reader that does not know the key ignores it.
+    public var vanished: [String]?
 
-    public init(id: ComponentID, status: ComponentStatus, reason: String? = nil, files: Int = 0, bytes: Int64 = 0) {
+    public init(
+        id: ComponentID, status: ComponentStatus, reason: String? = nil, files: Int = 0, bytes: Int64 = 0,
+        vanished: [String]? = nil
+    ) {
         self.id = id
         self.status = status
         self.reason = reason
         self.files = files
         self.bytes = bytes
+        self.vanished = vanished
     }
 }
 
@@ -291,10 +301,28 @@ public enum FileType: String, Codable, Sendable, CaseIterable {
 }
 
 /// One path a correct restore produces.
+///
+/// **Names are bytes** (issue 12). A path is the exact bytes of the name on disk: a decomposed
+/// (NFD) name is recorded decomposed, and its composed (NFC) twin in the same folder is another
+/// record; readers compare paths byte for byte (``FileNameBytes``), never with Unicode
+/// equivalence. A name that is not valid UTF-8 (possible on Linux) cannot be a JSON string as
+/// it is, so its record has two keys:
+/// - `path_bytes`: the exact bytes of the whole relative path, standard base64 (RFC 4648 §4,
+///   with padding). When present it is the path; readers of this build use it and nothing else.
+/// - `path`: a display form for people and older readers, the path with every byte that is not
+///   part of valid UTF-8 written `\xNN` (``FileNameBytes/display(_:)``), e.g. `docs/caf\xe9.txt`.
+///
+/// A format-1 reader that ignores `path_bytes` looks for a file literally named like the display
+/// form, which the restore does not make, and finds the restored file under no record: it reports
+/// one missing and one extra path (a failed drill), never one file taken for another. In memory,
+/// ``path`` holds the lossless marker form of such a name (``FileNameBytes/string(_:)``); the
+/// coding turns it into the two keys and back. `path_bytes` is absent for every UTF-8 name.
 public struct FileRecord: Codable, Sendable, Equatable {
     public var component: ComponentID
     public var base: PathBase
-    /// Relative to `$HOME` or `$ROOT` (see ``base``), `/`-separated, never `..` or absolute.
+    /// Relative to `$HOME` or `$ROOT` (see ``base``), `/`-separated, never `..` or absolute; the
+    /// exact bytes of the names on disk (a name that is not UTF-8 in the marker form of
+    /// ``FileNameBytes``, stored as `path_bytes`).
     public var path: String
     public var type: FileType
     /// Bytes (0 for links and folders).
@@ -321,8 +349,55 @@ public struct FileRecord: Codable, Sendable, Equatable {
 
     enum CodingKeys: String, CodingKey {
         case component, base, path, type, size, sha256, mode, rewritten, artifact
+        case pathBytes = "path_bytes"
         case hmacSHA256 = "hmac_sha256"
         case linkTarget = "link_target"
+    }
+
+    /// Reads a record; `path_bytes`, when present, is the path (see the type's description).
+    /// - Throws: `DecodingError.dataCorrupted` when `path_bytes` is not base64.
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        component = try c.decode(ComponentID.self, forKey: .component)
+        base = try c.decode(PathBase.self, forKey: .base)
+        let shown = try c.decode(String.self, forKey: .path)
+        if let encoded = try c.decodeIfPresent(String.self, forKey: .pathBytes) {
+            guard let bytes = Data(base64Encoded: encoded) else {
+                throw DecodingError.dataCorruptedError(
+                    forKey: .pathBytes, in: c, debugDescription: "path_bytes is not base64")
+            }
+            path = FileNameBytes.string(bytes)
+        } else {
+            path = FileNameBytes.string(Array(shown.utf8))
+        }
+        type = try c.decode(FileType.self, forKey: .type)
+        size = try c.decode(Int64.self, forKey: .size)
+        sha256 = try c.decodeIfPresent(String.self, forKey: .sha256)
+        hmacSHA256 = try c.decodeIfPresent(String.self, forKey: .hmacSHA256)
+        mode = try c.decode(Int.self, forKey: .mode)
+        linkTarget = try c.decodeIfPresent(String.self, forKey: .linkTarget)
+        rewritten = try c.decodeIfPresent(Bool.self, forKey: .rewritten)
+        artifact = try c.decodeIfPresent(String.self, forKey: .artifact)
+    }
+
+    /// Writes a record: `path` (the display form for a name that is not UTF-8) and, for such a
+    /// name only, `path_bytes`.
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(component, forKey: .component)
+        try c.encode(base, forKey: .base)
+        try c.encode(FileNameBytes.display(path), forKey: .path)
+        if FileNameBytes.holdsRawBytes(path) {
+            try c.encode(Data(FileNameBytes.bytes(path)).base64EncodedString(), forKey: .pathBytes)
+        }
+        try c.encode(type, forKey: .type)
+        try c.encode(size, forKey: .size)
+        try c.encodeIfPresent(sha256, forKey: .sha256)
+        try c.encodeIfPresent(hmacSHA256, forKey: .hmacSHA256)
+        try c.encode(mode, forKey: .mode)
+        try c.encodeIfPresent(linkTarget, forKey: .linkTarget)
+        try c.encodeIfPresent(rewritten, forKey: .rewritten)
+        try c.encodeIfPresent(artifact, forKey: .artifact)
     }
 
     public init(

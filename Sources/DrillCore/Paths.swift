@@ -13,6 +13,11 @@ import Foundation
 /// Modelled on SwiftPM's `AbsolutePath` (TSCBasic `Path.swift`): code never joins, trims or
 /// compares path strings by hand; it appends ``RelativePath`` values and asks
 /// ``isDescendantOrSelf(of:)``, the one containment rule of the project.
+///
+/// Equality, hashing, order and containment are byte-exact (``FileNameBytes``): a folder named in
+/// NFC and one named in NFD are different folders, as they are on Linux. The text may hold the
+/// marker form of a name that is not UTF-8; system calls take it through
+/// ``FileNameBytes/withFileSystemRepresentation(_:_:)``.
 public struct AbsolutePath: Hashable, Sendable, Comparable, CustomStringConvertible, Codable {
     /// The normalised text, e.g. `/Users/alice/git/maia`.
     public let pathString: String
@@ -28,7 +33,7 @@ public struct AbsolutePath: Hashable, Sendable, Comparable, CustomStringConverti
     public init(validating path: String) throws {
         guard !path.isEmpty else { throw PathError.empty }
         guard !path.utf8.contains(0) else { throw PathError.nulByte(path) }
-        guard path.hasPrefix("/") else { throw PathError.notAbsolute(path) }
+        guard path.utf8.first == LexicalPath.slash else { throw PathError.notAbsolute(path) }
         self.pathString = LexicalPath.normalize(path)
     }
 
@@ -39,19 +44,22 @@ public struct AbsolutePath: Hashable, Sendable, Comparable, CustomStringConverti
     public init(_ path: String, relativeTo base: AbsolutePath) throws {
         guard !path.isEmpty else { throw PathError.empty }
         guard !path.utf8.contains(0) else { throw PathError.nulByte(path) }
-        self.pathString = LexicalPath.normalize(path.hasPrefix("/") ? path : base.pathString + "/" + path)
+        let absolute = path.utf8.first == LexicalPath.slash
+        self.pathString = LexicalPath.normalize(absolute ? path : base.pathString + "/" + path)
     }
 
     /// The components below `/`: `/a/b` gives `["a", "b"]`, `/` gives `[]`.
-    public var components: [String] { pathString.split(separator: "/").map(String.init) }
+    public var components: [String] { LexicalPath.components(pathString) }
 
     /// The last component; `/` for the root.
     public var basename: String { components.last ?? "/" }
 
     /// The folder that holds this path; the root's parent is the root.
     public var parentDirectory: AbsolutePath {
-        guard let slash = pathString.lastIndex(of: "/"), pathString != "/" else { return self }
-        return slash == pathString.startIndex ? .root : AbsolutePath(normalized: String(pathString[..<slash]))
+        let bytes = pathString.utf8
+        guard let slash = bytes.lastIndex(of: LexicalPath.slash), !isRoot else { return self }
+        return slash == bytes.startIndex
+            ? .root : AbsolutePath(normalized: String(decoding: bytes[..<slash], as: UTF8.self))
     }
 
     /// True for `/`.
@@ -68,7 +76,8 @@ public struct AbsolutePath: Hashable, Sendable, Comparable, CustomStringConverti
     /// - Precondition: `name` is a single component: not empty, no `/`, not `.` or `..`, no NUL.
     public func appending(component name: String) -> AbsolutePath {
         precondition(
-            !name.isEmpty && name != "." && name != ".." && !name.contains("/") && !name.utf8.contains(0),
+            !name.isEmpty && name != "." && name != ".." && !name.utf8.contains(LexicalPath.slash)
+                && !name.utf8.contains(0),
             "not a single path component: \(name)")
         return AbsolutePath(normalized: isRoot ? "/" + name : pathString + "/" + name)
     }
@@ -100,20 +109,23 @@ public struct AbsolutePath: Hashable, Sendable, Comparable, CustomStringConverti
     /// it does not (or cannot be searched). See ``resolvingSymlinks()`` for the few places this
     /// is wanted.
     public func realPath() -> AbsolutePath? {
-        #if canImport(Glibc)
-            guard let resolved = Glibc.realpath(pathString, nil) else { return nil }
-        #else
-            guard let resolved = Darwin.realpath(pathString, nil) else { return nil }
-        #endif
+        let resolved = FileNameBytes.withFileSystemRepresentation(pathString) { path in
+            #if canImport(Glibc)
+                Glibc.realpath(path, nil)
+            #else
+                Darwin.realpath(path, nil)
+            #endif
+        }
+        guard let resolved else { return nil }
         defer { free(resolved) }
-        return try? AbsolutePath(validating: String(cString: resolved))
+        return try? AbsolutePath(validating: FileNameBytes.string(cString: resolved))
     }
 
     /// True when this path is `folder` or lies below it, component by component: `/a/b` is in
     /// `/a`, `/ab` is not. The one containment rule; no file-system access, no link resolution.
     public func isDescendantOrSelf(of folder: AbsolutePath) -> Bool {
         if folder.isRoot || self == folder { return true }
-        return pathString.hasPrefix(folder.pathString + "/")
+        return pathString.utf8.starts(with: (folder.pathString + "/").utf8)
     }
 
     /// True when this path lies strictly below `folder`.
@@ -125,13 +137,24 @@ public struct AbsolutePath: Hashable, Sendable, Comparable, CustomStringConverti
     public func relative(to folder: AbsolutePath) -> RelativePath? {
         guard isDescendantOrSelf(of: folder) else { return nil }
         if self == folder { return .dot }
-        let start = pathString.index(pathString.startIndex, offsetBy: folder.isRoot ? 1 : folder.pathString.count + 1)
-        return RelativePath(normalized: String(pathString[start...]))
+        let bytes = pathString.utf8
+        let start = bytes.index(bytes.startIndex, offsetBy: folder.isRoot ? 1 : folder.pathString.utf8.count + 1)
+        return RelativePath(normalized: String(decoding: bytes[start...], as: UTF8.self))
     }
 
     public var description: String { pathString }
 
-    public static func < (lhs: AbsolutePath, rhs: AbsolutePath) -> Bool { lhs.pathString < rhs.pathString }
+    /// Byte-exact: NFC and NFD spellings of one name are different paths.
+    public static func == (lhs: AbsolutePath, rhs: AbsolutePath) -> Bool {
+        FileNameBytes.same(lhs.pathString, rhs.pathString)
+    }
+
+    public func hash(into hasher: inout Hasher) { hasher.combine(FileNameBytes.key(pathString)) }
+
+    /// Byte order, not Unicode order.
+    public static func < (lhs: AbsolutePath, rhs: AbsolutePath) -> Bool {
+        FileNameBytes.precedes(lhs.pathString, rhs.pathString)
+    }
 
     /// Decodes a JSON string, validated like ``init(validating:)``.
     public init(from decoder: any Decoder) throws {
@@ -148,6 +171,7 @@ public struct AbsolutePath: Hashable, Sendable, Comparable, CustomStringConverti
 /// A relative path, lexically normalised: no leading or trailing `/`, no empty or `.` components,
 /// each `..` folded into its parent; leading `..` components remain (`../x`), and the empty path
 /// is `.`. See ``init(validatingBeneath:)`` for a path that must stay inside its base.
+/// Byte-exact like ``AbsolutePath``.
 public struct RelativePath: Hashable, Sendable, Comparable, CustomStringConvertible, Codable {
     /// The normalised text, e.g. `claude/data/app.db`, or `.`.
     public let pathString: String
@@ -160,7 +184,7 @@ public struct RelativePath: Hashable, Sendable, Comparable, CustomStringConverti
     /// Normalises `path`, which must not start with `/`.
     /// - Throws: ``PathError/notRelative(_:)`` for an absolute path, ``PathError/nulByte(_:)``.
     public init(validating path: String) throws {
-        guard !path.hasPrefix("/") else { throw PathError.notRelative(path) }
+        guard path.utf8.first != LexicalPath.slash else { throw PathError.notRelative(path) }
         guard !path.utf8.contains(0) else { throw PathError.nulByte(path) }
         self.pathString = LexicalPath.normalize(path)
     }
@@ -170,10 +194,10 @@ public struct RelativePath: Hashable, Sendable, Comparable, CustomStringConverti
     /// joined below a sandbox or a set folder.
     /// - Throws: ``PathError/notRelative(_:)``, ``PathError/escapes(_:)``, ``PathError/nulByte(_:)``.
     public init(validatingBeneath path: String) throws {
-        guard !path.hasPrefix("/") else { throw PathError.notRelative(path) }
+        guard path.utf8.first != LexicalPath.slash else { throw PathError.notRelative(path) }
         guard !path.utf8.contains(0) else { throw PathError.nulByte(path) }
-        var parts: [Substring] = []
-        for part in path.split(separator: "/", omittingEmptySubsequences: true) {
+        var parts: [String] = []
+        for part in LexicalPath.components(path) {
             switch part {
             case ".": continue
             case "..":
@@ -187,14 +211,14 @@ public struct RelativePath: Hashable, Sendable, Comparable, CustomStringConverti
 
     /// The components: `a/b` gives `["a", "b"]`, `.` gives `[]`.
     public var components: [String] {
-        pathString == "." ? [] : pathString.split(separator: "/").map(String.init)
+        pathString == "." ? [] : LexicalPath.components(pathString)
     }
 
     /// The last component; `.` for the empty path.
     public var basename: String { components.last ?? "." }
 
     /// True when the path starts with `..`.
-    public var climbsAbove: Bool { pathString == ".." || pathString.hasPrefix("../") }
+    public var climbsAbove: Bool { pathString == ".." || pathString.utf8.starts(with: "../".utf8) }
 
     /// Every proper ancestor, shortest first: `a/b/c` gives `a` and `a/b`.
     public var ancestors: [RelativePath] {
@@ -214,14 +238,25 @@ public struct RelativePath: Hashable, Sendable, Comparable, CustomStringConverti
     /// - Precondition: `name` is a single component: not empty, no `/`, not `.` or `..`, no NUL.
     public func appending(component name: String) -> RelativePath {
         precondition(
-            !name.isEmpty && name != "." && name != ".." && !name.contains("/") && !name.utf8.contains(0),
+            !name.isEmpty && name != "." && name != ".." && !name.utf8.contains(LexicalPath.slash)
+                && !name.utf8.contains(0),
             "not a single path component: \(name)")
         return RelativePath(normalized: pathString == "." ? name : pathString + "/" + name)
     }
 
     public var description: String { pathString }
 
-    public static func < (lhs: RelativePath, rhs: RelativePath) -> Bool { lhs.pathString < rhs.pathString }
+    /// Byte-exact: NFC and NFD spellings of one name are different paths.
+    public static func == (lhs: RelativePath, rhs: RelativePath) -> Bool {
+        FileNameBytes.same(lhs.pathString, rhs.pathString)
+    }
+
+    public func hash(into hasher: inout Hasher) { hasher.combine(FileNameBytes.key(pathString)) }
+
+    /// Byte order, not Unicode order.
+    public static func < (lhs: RelativePath, rhs: RelativePath) -> Bool {
+        FileNameBytes.precedes(lhs.pathString, rhs.pathString)
+    }
 
     /// Decodes a JSON string, validated like ``init(validating:)``.
     public init(from decoder: any Decoder) throws {

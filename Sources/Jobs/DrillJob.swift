@@ -280,6 +280,7 @@ public struct DrillJob: Sendable {
         var facts: [String] = [
             "isolation \(r.isolation.rawValue)", "authenticated \(r.authenticated == true ? "yes" : "no")",
         ]
+        if let limits = r.limits { facts.append("limits \(shown(limits))") }
         if let rto = r.rtoSeconds { facts.append("RTO \(Units.humanSeconds(rto))") }
         if let rpo = r.rpoSeconds { facts.append("RPO \(Units.humanSeconds(rpo))") }
         lines.append("  " + facts.joined(separator: ", "))
@@ -370,10 +371,16 @@ public struct SetListing: Codable, Sendable {
     /// One line per set: id, age, size, status, components.
     public var text: String {
         guard !sets.isEmpty else { return "no backup sets in \(destination)" }
+        // Padded, never cut: `unauthenticated` (15 characters) is shown whole.
+        func pad(_ text: String, _ width: Int) -> String {
+            text.count >= width ? text : text + String(repeating: " ", count: width - text.count)
+        }
+        let statusWidth = sets.map(\.status.count).max() ?? 8
         return sets.map { s in
             let comps = ComponentID.allCases.compactMap { c in s.components[c.rawValue].map { "\(c.rawValue):\($0)" } }
             return
-                "\(s.id)  \(Units.humanSeconds(s.ageSeconds).padding(toLength: 10, withPad: " ", startingAt: 0)) \(Units.humanBytes(s.bytes).padding(toLength: 10, withPad: " ", startingAt: 0)) \(s.status.padding(toLength: 8, withPad: " ", startingAt: 0)) \(comps.joined(separator: " "))"
+                "\(s.id)  \(pad(Units.humanSeconds(s.ageSeconds), 10)) \(pad(Units.humanBytes(s.bytes), 10)) "
+                + "\(pad(s.status, max(8, statusWidth))) \(comps.joined(separator: " "))"
         }.joined(separator: "\n")
     }
 }

@@ -9,7 +9,7 @@ import Foundation
 /// ```xml
 /// <testsuites name="restore-drill" tests="…" failures="…" errors="…" time="…">
 ///   <testsuite name="drill_… of full_…" tests failures errors skipped time timestamp hostname id package>
-///     <properties> backup_id, manifest_sha256, isolation, authenticated, rpo_seconds, rto_seconds,
+///     <properties> backup_id, manifest_sha256, isolation, limits, authenticated, rpo_seconds, rto_seconds,
 ///                  tool_version, drill_id, verdict, rpo_objective_seconds, rto_objective_seconds, set_path,
 ///                  sandbox_path, sandbox_kept, report_folder </properties>
 ///     <testcase classname="CHECK-ID" name="SUBJECT" time="…">
@@ -27,6 +27,8 @@ import Foundation
 ///   `restore-drill`; `timestamp` is the drill's recorded start (UTC ISO 8601).
 /// - Times are seconds with a dot and three decimals, whatever the locale.
 /// - A property whose value is unknown (no manifest digest, replay did not run) has `value=""`.
+/// - `limits` is `full`, or `partial (NAMES)` naming the replay limits not applied (`memory cgroup`,
+///   `pids cgroup`, `shm cap`, `byte bound`, `seccomp`); `""` when the restore script did not run.
 /// - `authenticated` is `true` only when the manifest HMAC verified with the vault password;
 ///   `false` when it did not, or when no password was configured (nothing can be authenticated).
 /// - A drill whose verdict is `fail` although no check failed or errored (every check skipped,
@@ -138,6 +140,7 @@ public enum JUnitReport {
                 ("backup_id", r.backupID?.description ?? ""),
                 ("manifest_sha256", r.manifestSHA256 ?? ""),
                 ("isolation", r.isolation.rawValue),
+                ("limits", r.limits ?? ""),
                 ("authenticated", r.authenticated == true ? "true" : "false"),
                 ("rpo_seconds", seconds(r.rpoSeconds)),
                 ("rto_seconds", seconds(r.rtoSeconds)),
@@ -161,6 +164,7 @@ public enum JUnitReport {
                 "drill: \(r.drillID)",
                 "set: \(r.setPath)",
                 "isolation: \(r.isolation.rawValue)",
+                "limits: " + (r.limits ?? ReportText.limitsUnknown),
                 "authenticated: " + ReportText.authenticated(r.authenticated),
                 "started: \(r.startedAt)",
                 "finished: \(r.finishedAt)",
@@ -177,7 +181,9 @@ public enum JUnitReport {
             out += attribute("classname", c.classname)
             out += attribute("name", c.name)
             out += attribute("time", ReportText.decimal(c.seconds))
-            let evidence = c.evidence.joined(separator: "\n")
+            // One line per evidence entry: a newline inside one (a hostile file name) is shown as
+            // `␊`, so it cannot start a line of its own.
+            let evidence = c.evidence.map { ReportText.visible($0, keepNewlines: false) }.joined(separator: "\n")
             if c.verdict == .pass && evidence.isEmpty { return out + "/>\n" }
             out += ">\n"
             switch c.verdict {

@@ -35,6 +35,7 @@ public enum MarkdownReport {
         out.append(
             "- **Measured RTO:** " + objectiveLine(r.rtoSeconds, objective: r.rtoObjectiveSeconds, check: .rto, in: r))
         out.append("- **Isolation:** " + isolationText(r.isolation))
+        out.append("- **Limits:** " + ReportText.visible(r.limits ?? ReportText.limitsUnknown, keepNewlines: false))
         out.append("- **Authenticated:** " + ReportText.authenticated(r.authenticated))
         if r.verdict == .fail && r.checks.problems.isEmpty {
             out.append("- **Why FAIL:** no check passed; a drill that verified nothing fails.")
@@ -184,7 +185,8 @@ public enum MarkdownReport {
     /// A fenced code block of `lines` (each may hold newlines); CR and control characters other
     /// than tab and LF become control pictures; the fence is longer than any backtick run inside.
     static func fenced(_ lines: [String]) -> String {
-        let body = lines.map { ReportText.visible($0, keepNewlines: true) }.joined(separator: "\n")
+        // Each entry is one line: a newline inside one (a hostile file name) is shown as `␊`.
+        let body = lines.map { ReportText.visible($0, keepNewlines: false) }.joined(separator: "\n")
         let fence = String(repeating: "`", count: max(3, longestRun(of: "`", in: body) + 1))
         return "\(fence)text\n\(body)\n\(fence)"
     }

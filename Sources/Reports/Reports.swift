@@ -54,7 +54,9 @@ package enum ReportText {
 
     /// Replaces every C0 control character except tab (and, when `keepNewlines`, LF), and DEL,
     /// by its control picture; CR always becomes `␍`. Used where a raw control character would
-    /// change the layout of the report or drive a terminal.
+    /// change the layout of the report or drive a terminal. A byte of a file name that is not
+    /// UTF-8, if one reaches a report in its in-memory marker form (U+10FF80–U+10FFFF,
+    /// ``FileNameBytes``) rather than already shown as `\xNN` by the check, is written `\xNN` too.
     /// - Parameters:
     ///   - text: any text, often from a backup set (hostile).
     ///   - keepNewlines: keep LF as is (multi-line text); false turns it into `␊` (one line).
@@ -66,6 +68,8 @@ package enum ReportText {
             case 0x09: out.append(scalar)
             case 0x0A where keepNewlines: out.append(scalar)
             case 0x00...0x1F, 0x7F: out.append(controlPicture(scalar))
+            case 0x10FF80...0x10FFFF:
+                out.append(contentsOf: String(format: "\\x%02x", scalar.value - 0x10FF00).unicodeScalars)
             default: out.append(scalar)
             }
         }
@@ -82,6 +86,10 @@ package enum ReportText {
         case nil: "no (no vault password configured: nothing can be authenticated)"
         }
     }
+
+    /// What reports print for ``DrillResult/limits`` when it is nil: `none (the restore script did
+    /// not run)`.
+    static let limitsUnknown = "none (the restore script did not run)"
 
     /// Seconds between two recorded ``Timestamp`` strings; nil when either does not parse or the
     /// difference is negative.

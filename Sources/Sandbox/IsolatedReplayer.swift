@@ -31,11 +31,39 @@ import Foundation
 ///
 /// **Limits.** `request.limits` through util-linux `prlimit --cpu=N:N --as=B:B --fsize=B:B
 /// --nofile=N:N --nproc=N:N --` (soft = hard, so CPU exhaustion is SIGKILL); on macOS through
-/// `sh -c 'ulimit …; exec "$@"'`. The same limits apply with and without bubblewrap.
+/// `sh -c 'ulimit …; exec "$@"'`. The same limits apply with and without bubblewrap. Those bound
+/// each process (or, `--nproc`, the uid); on Linux the totals are bounded too, each
+/// ``ReplayLimit`` where it can be, and ``ReplayOutcome/limits`` says which were
+/// (`limits: full`, or `partial` naming the rest; the notes say why each missing one is):
+/// - ``ReplayLimit/memoryCgroup`` and ``ReplayLimit/pidsCgroup``: a cgroup `restore-drill-<uuid>`
+///   (``ReplayCgroup``: v1 `memory` and `pids` hierarchies where mounted, under the tool's own
+///   group, else v2 where delegated) with `memory` and `processes` for all the replay's
+///   processes together. The outermost process, a tiny `sh -c` prelude (``preludeScript``, run
+///   as the tool's user, before `setpriv` drops root) writes its pid into each group's
+///   `cgroup.procs` before it execs `prlimit`, so every process of the replay is born inside; the
+///   groups are emptied (SIGKILL) and removed after the replay. With the pids cgroup in force,
+///   `--nproc` is left out: the cgroup counts exactly the replay's processes (none can leave it
+///   without root) and says when it refused (`pids.events`), while `RLIMIT_NPROC` counts every
+///   process of the uid on the machine (other replays' too), refuses silently, and is checked
+///   first on `fork`, so with the same value the cgroup would never be the limit that refused.
+/// - ``ReplayLimit/shmCap``: under bubblewrap, `/dev/shm` is a tmpfs of ``sharedMemoryCap``.
+/// - ``ReplayLimit/byteBound``: with `request.byteBound`, a ``ByteWatchdog`` measures the sandbox
+///   (`du`) every 250 ms while the script runs and kills the replay (its cgroups, and every
+///   process carrying its ``markVariable``) once it holds more; a bound passed after the last
+///   measurement is caught by one more after the replay.
+/// - ``ReplayLimit/seccomp``: under bubblewrap, `--seccomp 4` with ``SeccompFilter`` (refusing
+///   `socket(AF_UNIX, …)` and `io_uring_setup` with EPERM), written to ``etcFolder`` and opened
+///   on descriptor ``seccompDescriptor`` by the prelude; bubblewrap closes it before the script.
 ///
-/// **Unprivileged uid.** When the tool runs as root, the script runs as ``unprivilegedUID`` /
-/// ``unprivilegedGID`` (default 65534, `nobody`) via `setpriv --reuid --regid --clear-groups`,
-/// because process limits do not bind root. The sandbox folder (mode 0700 in every case) and its
+/// A replay stopped by a limit is an outcome, not an error: ``ReplayOutcome/stoppedBy`` names
+/// the memory cgroup when the kernel killed a process for memory (`oom_kill`), the pids cgroup
+/// when it refused a fork (`pids.events` `max`), and the byte bound when it was passed.
+///
+/// **Unprivileged uid.** When the tool runs as root, the script runs as another uid via `setpriv
+/// --reuid --regid --clear-groups`, because process limits do not bind root: by default a uid (and
+/// an equal gid) of this replayer's own, reserved from ``ReplayUIDLease``'s range for as long as
+/// the replayer lives (one drill), so drills never share one; ``unprivilegedUID`` /
+/// ``unprivilegedGID`` when given; 65534 (`nobody`) with a note when no uid could be reserved. The sandbox folder (mode 0700 in every case) and its
 /// contents are given to that uid for the replay and the folder taken back by root after it; the
 /// marker file stays root's and is put back as it was if the replay removed or changed it. A set
 /// folder the uid cannot read is copied read-only to `<sandbox>/set/<name>` and replayed from the
@@ -65,24 +93,28 @@ public struct IsolatedReplayer: RestoreReplayer {
     public var runner: any ProcessRunner
     /// `PATH`-style folders searched for `bwrap`, `prlimit` and `setpriv`.
     public var toolPath: String
-    /// The uid the script runs as when the tool runs as root.
-    public var unprivilegedUID: UInt32
-    /// The gid (with no supplementary groups) the script runs as when the tool runs as root.
-    public var unprivilegedGID: UInt32
+    /// The uid the script runs as when the tool runs as root; nil (the default) reserves one of
+    /// this replayer's own (``ReplayUIDLease``).
+    public var unprivilegedUID: UInt32?
+    /// The gid (with no supplementary groups) the script runs as when the tool runs as root; nil
+    /// uses the uid's value.
+    public var unprivilegedGID: UInt32?
     /// The interpreter of restore scripts (POSIX sh, docs/SET-FORMAT.md).
     public var shell: String
     private let probes = ProbeCache()
+    private let lease = ReplayUIDLease()
 
     /// - Parameters:
     ///   - runner: starts every child; a ``SubprocessRunner`` by default.
     ///   - toolPath: where to look for `bwrap`, `prlimit`, `setpriv`; nil uses this process's
     ///     `PATH` followed by `/usr/local/bin:/usr/bin:/bin`.
-    ///   - unprivilegedUID: the uid for a replay started by root (65534, `nobody`, by default).
-    ///   - unprivilegedGID: its gid (65534, `nogroup`).
+    ///   - unprivilegedUID: the uid for a replay started by root; nil (the default) reserves one of
+    ///     this replayer's own from ``ReplayUIDLease``'s range on first use.
+    ///   - unprivilegedGID: its gid; nil uses the uid's value.
     ///   - shell: the restore script's interpreter, `/bin/sh`.
     public init(
-        runner: any ProcessRunner = SubprocessRunner(), toolPath: String? = nil, unprivilegedUID: UInt32 = 65534,
-        unprivilegedGID: UInt32 = 65534, shell: String = "/bin/sh"
+        runner: any ProcessRunner = SubprocessRunner(), toolPath: String? = nil, unprivilegedUID: UInt32? = nil,
+        unprivilegedGID: UInt32? = nil, shell: String = "/bin/sh"
     ) {
         self.runner = runner
         self.toolPath =
@@ -95,9 +127,17 @@ public struct IsolatedReplayer: RestoreReplayer {
 
     /// The uid and gid a replay runs as, when it is not the tool's own: set when the tool runs as
     /// root. Plant ``Canaries`` with this owner so they are writable by exactly the code under test.
+    /// The same for every call on one replayer (and its copies).
     public var replayIdentity: (uid: UInt32, gid: UInt32)? {
-        geteuid() == 0 ? (unprivilegedUID, unprivilegedGID) : nil
+        guard geteuid() == 0 else { return nil }
+        if let uid = unprivilegedUID { return (uid, unprivilegedGID ?? uid) }
+        guard let uid = try? lease.uid() else { return (Self.sharedUID, Self.sharedUID) }
+        return (uid, unprivilegedGID ?? uid)
     }
+
+    /// The uid and gid used when no uid of a replayer's own can be reserved: 65534 (`nobody`,
+    /// `nogroup`), shared with other drills, and said in the notes.
+    public static let sharedUID: UInt32 = 65534
 
     /// Replays `request.script` under the isolation, limits, uid, environment, timeout and output
     /// cap described above. A script that fails, times out or floods its output is an outcome.
@@ -160,7 +200,9 @@ public struct IsolatedReplayer: RestoreReplayer {
         var arguments = request.arguments
         var readOnly: [AbsolutePath] = []  // extra paths bound read-only under bubblewrap
         var wipeAfter: [AbsolutePath] = []
+        var removeAfter: [AbsolutePath] = []  // the set's copy: not secret, large, removed
         var marker: Data?
+        var secretsRecord: Data?
         chmod(sandbox.pathString, 0o700)
         if let identity {
             if let blocker = FileSystem.firstUntraversable(above: sandbox, uid: identity.uid, gid: identity.gid) {
@@ -173,19 +215,34 @@ public struct IsolatedReplayer: RestoreReplayer {
             // put back after the replay (the uid owns the folder, so it could remove it).
             marker = FileManager.default.contents(
                 atPath: sandbox.appending(component: RestoreSandbox.markerName).pathString)
+            secretsRecord = Self.regularFileContents(sandbox.appending(component: Self.secretsRecordName))
             lchown(sandbox.pathString, identity.uid, identity.gid)
             FileSystem.chownContents(
                 of: sandbox, uid: identity.uid, gid: identity.gid,
-                except: [RestoreSandbox.markerName, Self.setCopyFolder, Self.readOnlyCopyFolder, Self.etcFolder])
-            notes.append("the tool runs as root: the replay runs as uid \(identity.uid), gid \(identity.gid)")
+                except: [
+                    RestoreSandbox.markerName, Self.setCopyFolder, Self.readOnlyCopyFolder, Self.etcFolder,
+                    Self.secretsRecordName,
+                ])
+            if unprivilegedUID != nil {
+                notes.append("the tool runs as root: the replay runs as uid \(identity.uid), gid \(identity.gid)")
+            } else if identity.uid == Self.sharedUID, let failure = lease.failureReason {
+                notes.append(
+                    "the tool runs as root: no uid of this drill's own could be reserved (\(failure)): the replay "
+                        + "runs as uid \(identity.uid), shared with other drills")
+            } else {
+                notes.append(
+                    "the tool runs as root: the replay runs as uid \(identity.uid), gid \(identity.gid), "
+                        + "this drill's own")
+            }
 
             if let reason = FileSystem.unreadableReason(setFolder, uid: identity.uid, gid: identity.gid) {
                 let copyParent = sandbox.appending(component: Self.setCopyFolder)
                 let copy = copyParent.appending(component: setFolder.basename)
                 try FileSystem.copyReadOnly(setFolder, to: copy, parent: copyParent, gid: identity.gid)
                 notes.append(
-                    "the set folder is not readable by uid \(identity.uid) (\(reason)): replayed from a read-only copy in \(copy)"
+                    "the set folder is not readable by uid \(identity.uid) (\(reason)): replayed from a read-only copy in \(copy), removed after the replay"
                 )
+                removeAfter.append(copyParent)
                 script = Self.rebase(script, from: setFolder, to: copy)
                 arguments = arguments.map { Self.rebase($0, from: setFolder, to: copy) }
                 setFolder = copy
@@ -212,6 +269,34 @@ public struct IsolatedReplayer: RestoreReplayer {
             if !script.isDescendantOrSelf(of: setFolder) { readOnly.append(script) }
         }
 
+        // A secret goes only to the script the drill verified: replay a copy of the set made
+        // now, after the check, and only when its script still has the verified digest (a script
+        // swapped in the set meanwhile never runs).
+        if let verified = request.scriptSHA256 {
+            if !setFolder.isDescendantOrSelf(of: sandbox) {
+                let copyParent = sandbox.appending(component: Self.setCopyFolder)
+                let copy = copyParent.appending(component: setFolder.basename)
+                try FileSystem.copyReadOnly(setFolder, to: copy, parent: copyParent, gid: identity?.gid ?? getgid())
+                notes.append("replayed from a private copy of the set made after its check, removed after the replay")
+                script = Self.rebase(script, from: setFolder, to: copy)
+                arguments = arguments.map { Self.rebase($0, from: setFolder, to: copy) }
+                setFolder = copy
+                removeAfter.append(copyParent)
+            }
+            var info = stat()
+            let regular = lstat(script.pathString, &info) == 0 && (info.st_mode & S_IFMT) == S_IFREG
+            let got = regular ? (try? SHA256Digest.file(at: script.pathString))?.sha256 : nil
+            guard got == verified else {
+                for path in removeAfter {
+                    RestoreSandbox.makeWritable(path)
+                    try? FileManager.default.removeItem(atPath: path.pathString)
+                }
+                throw RestoreDrillError.runtime(
+                    "the restore script changed after the drill verified it (SHA-256 \(verified), now "
+                        + "\(got ?? "not a regular file")): not replayed, no secret handed")
+            }
+        }
+
         // The scrubbed environment.
         var environment: [String: String] = [
             "PATH": "/usr/local/bin:/usr/bin:/bin",
@@ -236,11 +321,28 @@ public struct IsolatedReplayer: RestoreReplayer {
         let cpu = max(1, Int(limits.cpu.rounded(.up)))
         var argv: [String]
         #if os(Linux)
+            var applied: Set<ReplayLimit> = []
+            var stoppedBy: Set<ReplayLimit> = []
+            // The memory and pids cgroup, made last before the run so that nothing thrown
+            // before it leaves a group behind; the outermost process enters it (the prelude).
+            let (cgroup, cgroupNotes) = ReplayCgroup.make(
+                name: ReplayCgroup.groupName(mark: mark), memory: limits.memory, processes: limits.processes)
+            notes += cgroupNotes
+            applied.formUnion(cgroup.applied)
+            var prelude = cgroup.procsFiles.map { "cgroup=" + $0 }
+            // With the pids cgroup in force, no RLIMIT_NPROC (see the type's doc).
+            let nproc =
+                cgroup.applied.contains(.pidsCgroup) ? [] : ["--nproc=\(limits.processes):\(limits.processes)"]
+            let outcome: ProcessOutcome
+            var watched: (watchdog: ByteWatchdog, passed: Int64?)?
+            // The groups go with any error thrown before the replay ends.
+            var removeCgroupOnExit = true
+            defer { if removeCgroupOnExit { _ = cgroup.remove() } }
             argv = [
                 prlimit, "--cpu=\(cpu):\(cpu)", "--as=\(limits.memory):\(limits.memory)",
                 "--fsize=\(limits.fileSize):\(limits.fileSize)", "--nofile=\(limits.openFiles):\(limits.openFiles)",
-                "--nproc=\(limits.processes):\(limits.processes)", "--",
             ]
+            argv += nproc + ["--"]
             if !dropPrefix.isEmpty {
                 // Under bubblewrap the sandbox sets no_new_privs itself (and a setuid bwrap needs it unset).
                 argv += dropPrefix + (bwrap == nil ? ["--no-new-privs", "--"] : ["--"])
@@ -254,6 +356,7 @@ public struct IsolatedReplayer: RestoreReplayer {
                     "--dev", "/dev", "--proc", "/proc", "--size", String(Self.sharedMemoryCap), "--tmpfs", "/dev/shm",
                     "--tmpfs", "/tmp", "--bind", sandbox.pathString, sandbox.pathString,
                 ]
+                applied.insert(.shmCap)
                 argv += ["--ro-bind", setFolder.pathString, setFolder.pathString]
                 for path in readOnly { argv += ["--ro-bind-try", path.pathString, path.pathString] }
                 // The private /tmp holds the mount points of a sandbox or set under /tmp; make it
@@ -261,11 +364,107 @@ public struct IsolatedReplayer: RestoreReplayer {
                 // So are bubblewrap's own root and /dev (tmpfs of half the RAM each otherwise);
                 // /dev/shm and the sandbox are mounts of their own and stay writable.
                 argv += ["--remount-ro", "/tmp", "--remount-ro", "/dev", "--remount-ro", "/"]
+                if let filter = try Self.writeSeccompFilter(in: sandbox) {
+                    // The prelude opens it on descriptor 4; bubblewrap reads and closes it.
+                    prelude.append("seccomp=" + filter.pathString)
+                    argv += ["--seccomp", String(Self.seccompDescriptor)]
+                    applied.insert(.seccomp)
+                } else {
+                    notes.append("seccomp not applied: no filter is built for this architecture")
+                }
                 argv += ["--chdir", request.workingDirectory.pathString, "--clearenv"]
                 for (key, value) in environment.sorted(by: { $0.key < $1.key }) { argv += ["--setenv", key, value] }
                 argv += ["--"]
+            } else {
+                notes.append("shm cap and seccomp not applied: they come with bubblewrap")
             }
             argv += inner
+            if !prelude.isEmpty {
+                argv = ["/bin/sh", "-c", Self.preludeScript, "restore-drill-prelude"] + prelude + ["--"] + argv
+            }
+
+            let replayUID = identity?.uid ?? getuid()
+            let markEntry = "\(Self.markVariable)=\(mark)"
+            let watchdog = request.byteBound.flatMap { bound in
+                SubprocessRunner.which("du", path: toolPath).map {
+                    ByteWatchdog(folder: sandbox, bound: bound, du: $0)
+                }
+            }
+            if request.byteBound == nil {
+                notes.append("byte bound not applied: the request sets none")
+            } else if watchdog == nil {
+                notes.append("byte bound not applied: du not found on \(toolPath)")
+            } else {
+                applied.insert(.byteBound)
+            }
+            let watch = watchdog.map { watchdog in
+                Task {
+                    await watchdog.watch {
+                        // The whole replay: its cgroup, and every process carrying its mark.
+                        cgroup.killAll()
+                        _ = ReplaySweep.kill(uid: replayUID, mark: markEntry)
+                    }
+                }
+            }
+            let processRequest = ProcessRequest(
+                executable: argv[0], arguments: Array(argv.dropFirst()), environment: environment,
+                workingDirectory: request.workingDirectory.pathString, standardInput: request.secret,
+                outputLimit: request.outputCap,
+                timeout: request.timeout)
+            do {
+                outcome = try await runner.run(processRequest)
+            } catch {
+                watch?.cancel()
+                throw error
+            }
+            watch?.cancel()
+            if let watchdog, let watch {
+                var passed = await watch.value
+                if passed == nil, let bytes = await watchdog.measure(), bytes > watchdog.bound {
+                    // Written between the last measurement and the end of the replay.
+                    passed = bytes
+                }
+                watched = (watchdog, passed)
+            }
+            stoppedBy.formUnion(cgroup.stops())
+            let removal = cgroup.remove()
+            removeCgroupOnExit = false
+            notes += removal.notes
+            if let watched, let passed = watched.passed {
+                stoppedBy.insert(.byteBound)
+                notes.append(
+                    "stopped by the byte bound: the sandbox held \(Units.humanBytes(passed)), more than "
+                        + "\(Units.humanBytes(watched.watchdog.bound))")
+                // The bound is measured every 250 ms, so a burst (fallocate) can pass it by far
+                // before the kill: what the replay wrote is removed now, never kept for forensics
+                // on a disk it filled (the report keeps the figures).
+                let written = ["home", "work", "tmp"].map { sandbox.appending(component: $0) }
+                var removed = true
+                for folder in written where FileManager.default.fileExists(atPath: folder.pathString) {
+                    RestoreSandbox.makeWritable(folder)
+                    if (try? FileManager.default.removeItem(atPath: folder.pathString)) == nil { removed = false }
+                    _ = mkdir(folder.pathString, 0o700)
+                }
+                notes.append(
+                    removed
+                        ? "the replay's files were removed from the sandbox (past the byte bound: not kept)"
+                        : "could not remove every file the replay wrote past the byte bound")
+            }
+            if stoppedBy.contains(.memoryCgroup) {
+                notes.append(
+                    "the memory cgroup (\(Units.humanBytes(limits.memory))) killed a process of the replay")
+            }
+            if stoppedBy.contains(.pidsCgroup) {
+                notes.append("the pids cgroup (\(limits.processes) processes) refused a fork")
+            }
+            // Without a PID namespace a script can leave its process group: its cgroups were
+            // emptied above, and every process of the replay's uid that carries this replay's
+            // mark is killed too.
+            let swept =
+                removal.killed
+                + (bwrap == nil
+                    ? ReplaySweep.kill(uid: identity?.uid ?? getuid(), mark: "\(Self.markVariable)=\(mark)") : 0)
+            if swept > 0 { notes.append("killed \(swept) leftover process(es) of the replay after it ended") }
         #else
             let blocks = limits.fileSize / 512
             let kib = limits.memory / 1024
@@ -273,22 +472,15 @@ public struct IsolatedReplayer: RestoreReplayer {
                 "ulimit -t \(cpu) 2>/dev/null; ulimit -v \(kib) 2>/dev/null; ulimit -f \(blocks) 2>/dev/null; "
                 + "ulimit -n \(limits.openFiles) 2>/dev/null; ulimit -u \(limits.processes) 2>/dev/null; exec \"$@\""
             argv = ["/bin/sh", "-c", ulimits, "restore-drill-replay"] + inner
-        #endif
-
-        let processRequest = ProcessRequest(
-            executable: argv[0], arguments: Array(argv.dropFirst()), environment: environment,
-            workingDirectory: request.workingDirectory.pathString, standardInput: request.secret,
-            outputLimit: request.outputCap,
-            timeout: request.timeout)
-        let outcome = try await runner.run(processRequest)
-
-        #if os(Linux)
-            if bwrap == nil {
-                // Without a PID namespace a script can leave its process group: kill every process
-                // of the replay's uid that carries this replay's mark.
-                let swept = ReplaySweep.kill(uid: identity?.uid ?? getuid(), mark: "\(Self.markVariable)=\(mark)")
-                if swept > 0 { notes.append("killed \(swept) leftover process(es) of the replay after it ended") }
-            }
+            let applied: Set<ReplayLimit> = []
+            let stoppedBy: Set<ReplayLimit> = []
+            notes.append("memory cgroup, pids cgroup, shm cap, byte bound and seccomp exist only on Linux")
+            let processRequest = ProcessRequest(
+                executable: argv[0], arguments: Array(argv.dropFirst()), environment: environment,
+                workingDirectory: request.workingDirectory.pathString, standardInput: request.secret,
+                outputLimit: request.outputCap,
+                timeout: request.timeout)
+            let outcome = try await runner.run(processRequest)
         #endif
         if bwrap != nil {
             do {
@@ -303,6 +495,19 @@ public struct IsolatedReplayer: RestoreReplayer {
             chmod(sandbox.pathString, 0o700)
             if let marker, !Self.restoreMarker(marker, in: sandbox) {
                 notes.append("could not restore the sandbox marker the replay changed")
+            }
+            if let secretsRecord,
+                !Self.restoreMarker(secretsRecord, in: sandbox, name: Self.secretsRecordName, mode: 0o600)
+            {
+                notes.append("could not restore the drill's secrets record the replay changed")
+            }
+        }
+        for path in removeAfter {
+            RestoreSandbox.makeWritable(path)
+            do {
+                try FileManager.default.removeItem(atPath: path.pathString)
+            } catch {
+                notes.append("could not remove the set's copy \(path): \(error.localizedDescription)")
             }
         }
         if !wipeAfter.isEmpty {
@@ -320,7 +525,8 @@ public struct IsolatedReplayer: RestoreReplayer {
                 "output passed the cap of \(Units.humanBytes(Int64(request.outputCap))): replay stopped, tail kept")
         }
         return ReplayOutcome(
-            process: outcome, isolation: bwrap == nil ? .none : .bubblewrap, uid: identity?.uid, notes: notes)
+            process: outcome, isolation: bwrap == nil ? .none : .bubblewrap, uid: identity?.uid, notes: notes,
+            limits: ReplayLimits(applied: applied), stoppedBy: stoppedBy.sorted())
     }
 
     #if os(Linux)
@@ -381,8 +587,50 @@ public struct IsolatedReplayer: RestoreReplayer {
     static let setCopyFolder = "set"
     static let readOnlyCopyFolder = "readonly"
     /// The folder inside the sandbox holding the replay's generated `/etc` files (`passwd`,
-    /// `group`, `nsswitch.conf`) during a bubblewrap replay: `.replay-etc`, removed after it.
+    /// `group`, `nsswitch.conf`) and its seccomp filter (``seccompFileName``) during a bubblewrap
+    /// replay: `.replay-etc`, removed after it.
     static let etcFolder = ".replay-etc"
+    /// The drill's record of where secrets land in the sandbox (`SandboxLease` in the Verifier):
+    /// `.restore-drill-secrets`, left root's so the replay cannot rewrite it.
+    static let secretsRecordName = ".restore-drill-secrets"
+
+    /// The seccomp filter's file in ``etcFolder`` (``SeccompFilter``, 0444), removed with it.
+    static let seccompFileName = "seccomp.bpf"
+
+    /// The descriptor on which the prelude opens the seccomp filter for bubblewrap's `--seccomp`:
+    /// 4 (3 carries the secret). bubblewrap closes it after reading, so the script never has it.
+    static let seccompDescriptor: Int32 = 4
+
+    /// The `sh -c` text run first, as the tool's user (root before `setpriv` drops it), with
+    /// arguments `cgroup=FILE`… `seccomp=FILE` `--` and then the replay's argv: it writes its own
+    /// pid into each cgroup's `cgroup.procs` (so the replay is born in its cgroups), opens the
+    /// seccomp filter on descriptor ``seccompDescriptor``, and execs the rest. If it cannot, the
+    /// replay does not run (exit 125, or the shell's 2 when the filter cannot be opened).
+    static let preludeScript =
+        "for a; do case $a in cgroup=*) echo $$ > \"${a#cgroup=}\" || exit 125;; "
+        + "seccomp=*) exec \(seccompDescriptor)< \"${a#seccomp=}\" || exit 125;; --) break;; esac; shift; done; "
+        + "shift; exec \"$@\""
+
+    /// Writes ``SeccompFilter/program`` into ``etcFolder`` (root's when the tool runs as root;
+    /// the folder exists under bubblewrap).
+    /// - Returns: the file, or nil when no filter is built for this architecture.
+    /// - Throws: ``RestoreDrillError/io(path:message:)`` when it cannot be written.
+    static func writeSeccompFilter(in sandbox: AbsolutePath) throws -> AbsolutePath? {
+        guard let program = SeccompFilter.program else { return nil }
+        let path = sandbox.appending(component: etcFolder).appending(component: seccompFileName)
+        _ = unlink(path.pathString)
+        let fd = open(path.pathString, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o444)
+        guard fd >= 0 else {
+            throw RestoreDrillError.io(path: path.pathString, message: String(cString: strerror(errno)))
+        }
+        defer { close(fd) }
+        let data = SeccompFilter.bytes(program)
+        let written = data.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+        guard written == data.count else {
+            throw RestoreDrillError.io(path: path.pathString, message: "short write")
+        }
+        return path
+    }
 
     /// The size of the replay's `/dev/shm` under bubblewrap, bytes: 8 MiB (a tmpfs of that size;
     /// a write past it fails with ENOSPC), so that a script cannot hold memory in shared memory
@@ -483,11 +731,13 @@ public struct IsolatedReplayer: RestoreReplayer {
         return arguments
     }
 
-    /// Puts the sandbox's marker back as `content` (a regular file, 0444) when the replay removed
-    /// or changed it.
+    /// Puts the sandbox's file `name` (the marker by default; also the drill's secrets record) back
+    /// as `content` (a regular file of root's, `mode`) when the replay removed or changed it.
     /// - Returns: false when it could not.
-    static func restoreMarker(_ content: Data, in sandbox: AbsolutePath) -> Bool {
-        let path = sandbox.appending(component: RestoreSandbox.markerName)
+    static func restoreMarker(
+        _ content: Data, in sandbox: AbsolutePath, name: String = RestoreSandbox.markerName, mode: Int = 0o444
+    ) -> Bool {
+        let path = sandbox.appending(component: name)
         var info = stat()
         if lstat(path.pathString, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG, info.st_uid == 0,
             FileManager.default.contents(atPath: path.pathString) == content
@@ -499,7 +749,18 @@ public struct IsolatedReplayer: RestoreReplayer {
             guard (try? FileManager.default.removeItem(atPath: path.pathString)) != nil else { return false }
         }
         return FileManager.default.createFile(
-            atPath: path.pathString, contents: content, attributes: [.posixPermissions: 0o444])
+            atPath: path.pathString, contents: content, attributes: [.posixPermissions: mode])
+    }
+
+    /// The contents of `path` when it is a regular file (opened without following a link or
+    /// waiting on a FIFO), else nil.
+    static func regularFileContents(_ path: AbsolutePath) -> Data? {
+        let fd = open(path.pathString, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var info = stat()
+        guard fstat(fd, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else { return nil }
+        return FileHandle(fileDescriptor: fd, closeOnDealloc: false).readDataToEndOfFile()
     }
 
     /// The `sh -c` text that moves standard input (the pipe holding ``ReplayRequest/secret``) to

@@ -10,9 +10,10 @@
 /// - ``RestoreSandbox``: the throwaway folder `<sandboxes>/<drill-id>/{home,work}` a drill
 ///   restores into, marked so that ``RestoreSandbox/remove()`` only ever removes what it made.
 /// - ``IsolatedReplayer``: the ``RestoreReplayer`` that runs a restore script under bubblewrap
-///   (or, without it, with limits only: `isolation: none`), resource limits via `prlimit`, an
-///   unprivileged uid when the tool runs as root, a scrubbed environment, a timeout and an
-///   output cap.
+///   (or, without it, with limits only: `isolation: none`), resource limits via `prlimit`, a
+///   memory and pids cgroup (``ReplayCgroup``), a byte bound (``ByteWatchdog``), a seccomp
+///   filter (``SeccompFilter``), an unprivileged uid when the tool runs as root, a scrubbed
+///   environment, a timeout and an output cap.
 /// - ``Canaries``: bait files outside the sandbox, checked before and after each replay.
 ///
 /// Terms: *replay* is one run of a set's restore script; *sandbox* is the only folder a replay
@@ -20,7 +21,8 @@
 /// escape; *isolation* is `bubblewrap` or `none` (``IsolationKind``).
 ///
 /// An interrupted run leaves behind at most: a sandbox folder (with its marker file, so a
-/// later `remove()` still recognises it) and canary folders named `.restore-drill-canary-*`.
+/// later `remove()` still recognises it), canary folders named `.restore-drill-canary-*`, and
+/// (Linux, a replay's cgroups) empty cgroup folders named `restore-drill-<uuid>`.
 /// Nothing keeps running: every child is in its own process group that is killed with the
 /// timeout, under bubblewrap the replay dies with its parent, and without bubblewrap the
 /// processes marked as the replay's are swept after it.

@@ -1,6 +1,7 @@
 import CArchive
 import DrillCore
 import Foundation
+import Vault
 import Verifier
 
 /// Where a damage happened (README, "Selftest"): "at rest" changes the set after it was written and leaves
@@ -36,6 +37,11 @@ final class DamageContext {
     var afterDrill: [(DrillResult) -> String?] = []
     /// Kept alive for the network damage.
     var listener: LoopbackListener?
+    /// The vault password the drill of this damage is given (damages with
+    /// ``SelftestDamage/vault``: the good set was made with it); nil otherwise.
+    var password: VaultPassword?
+    /// The report folder of this damage's drill, once it ran (for checks that read the reports).
+    var reportFolder: String?
 
     init(
         setPath: AbsolutePath, manifest: Manifest, scratch: AbsolutePath, sandboxFolder: AbsolutePath,
@@ -134,6 +140,9 @@ struct SelftestDamage {
     var deviation: String?
     /// Needs a previous complete set beside the damaged copy (`set.coverage`).
     var needsPrevious = false
+    /// Works on a good set made with a vault password (its manifest keyed, its credentials in a
+    /// vault), drilled with that password.
+    var vault = false
     /// Makes the damage in the context's copy; throws when the damage cannot be made (a selftest
     /// failure: a damage that was not made proves nothing).
     var apply: (DamageContext) async throws -> Void
@@ -171,7 +180,8 @@ extension SelftestDamage {
                     throw RestoreDrillError.io(path: a.path, message: "cannot delete")
                 }
                 c.expectedSubject = a.path
-                c.expectedFinding = (.artifactMissing, [:])
+                // Named as a missing chunk of its database, not as any missing artifact (issue 12).
+                c.expectedFinding = (.chunkMissing, ["chunk": a.path, "where": "set"])
             })
         out.append(
             SelftestDamage(
@@ -293,7 +303,10 @@ extension SelftestDamage {
             })
         out.append(
             SelftestDamage(
-                id: "stale-wal", title: "a stale -wal shipped beside a database", kind: .sealed, expected: .dbIntegrity
+                id: "stale-wal", title: "a stale -wal shipped beside a database", kind: .sealed,
+                expected: .restoreTree,
+                deviation:
+                    "the damage table expects db.integrity; the restore script moves every -wal, -shm and -journal beside a restored database aside (the backup stores none), so the database restores intact and restore.tree names the -wal the manifest lists as missing"
             ) { c in
                 let (_, record) = try c.wholeDatabase()
                 // A genuine WAL of this database: a copy switched to WAL mode, written, read while open.
@@ -312,8 +325,6 @@ extension SelftestDamage {
                         component: .code, base: .root, path: name, size: Int64(wal.count),
                         sha256: SHA256Digest.hex(of: wal), mode: 0o644))
                 try c.seal()
-                c.expectedSubject = record.path
-                c.expectedFinding = (.databaseStaleSidecar, ["suffix": "-wal"])
             })
         out.append(
             SelftestDamage(
@@ -555,6 +566,207 @@ extension SelftestDamage {
                 try c.seal(renderScript: false)
                 c.expectedFinding = (.scriptOutputCapped, [:])
                 timing(c)
+            })
+        out += trustDamages()
+        out.append(
+            SelftestDamage(
+                id: "restore-over-stale-wal",
+                title: "a restore over an old copy whose -wal the script leaves beside the database", kind: .sealed,
+                expected: .dbIntegrity
+            ) { c in
+                let (_, record) = try c.wholeDatabase()
+                guard record.base == .root else { throw RestoreDrillError.runtime("\(record.path) is not under root") }
+                // The old copy's genuine WAL: a table and a row written after the old copy's last checkpoint.
+                let copy = c.scratch.appending(component: "old-copy.db").pathString
+                try FileManager.default.copyItem(atPath: c.path(record.artifact!), toPath: copy)
+                let wal = try SelftestSQL.walWhileOpen(
+                    copy, "CREATE TABLE left_by_the_old_copy(x); INSERT INTO left_by_the_old_copy VALUES (1);")
+                // A script of an older kind: it does not move sidecars aside, and the target it
+                // restores into already holds the old copy's -wal (written here by printf, so the
+                // set needs no extra file).
+                var body = try c.scriptBody()
+                let sweep = "rd_db_sidecars root '\(record.path)'\n"
+                guard let at = body.range(of: sweep) else {
+                    throw RestoreDrillError.runtime("the restore script does not move \(record.path)'s sidecars aside")
+                }
+                body.removeSubrange(at)
+                let call = "rd_restore_db root '\(record.path)'"
+                guard let at = body.range(of: call) else {
+                    throw RestoreDrillError.runtime("the restore script does not restore \(record.path)")
+                }
+                let octal = wal.map { String(format: "\\%03o", $0) }.joined()
+                let plant =
+                    "mkdir -p \"$(dirname \"$RD_ROOT/\(record.path)\")\"\n"
+                    + "printf '\(octal)' >\"$RD_ROOT/\(record.path)-wal\"\n"
+                body.insert(contentsOf: plant, at: at.lowerBound)
+                try c.replaceScript("#!/bin/sh\n" + body)
+                try c.seal(renderScript: false)
+                c.expectedSubject = record.path
+            })
+        out += chunkAccountingDamages()
+        return out
+    }
+
+    /// Chunks the manifest does not account for (issue 12): sealed, so every digest agrees and only
+    /// the accounting of `set.artifacts` can tell.
+    static func chunkAccountingDamages() -> [SelftestDamage] {
+        var out: [SelftestDamage] = []
+        out.append(
+            SelftestDamage(
+                id: "orphan-chunk", title: "a chunk-named artifact that no database lists", kind: .sealed,
+                expected: .setArtifacts
+            ) { c in
+                guard let db = c.manifest.databases.first(where: { !$0.chunks.isEmpty }), let last = db.chunks.last
+                else { throw RestoreDrillError.runtime("no chunked database") }
+                // The next chunk name of that database, holding a copy of its last chunk: what a
+                // crash between writing a chunk and listing it would leave, listed anyway.
+                let number = Int(last.suffix(4)).map { $0 + 1 } ?? 9999
+                let name = String(last.dropLast(4)) + String(format: "%04d", number)
+                guard let bytes = FileManager.default.contents(atPath: c.path(last)) else {
+                    throw RestoreDrillError.io(path: last, message: "unreadable")
+                }
+                try SetSealer.write(bytes, to: c.path(name), mode: 0o644)
+                c.manifest.artifacts.append(
+                    ArtifactRecord(
+                        path: name, component: .databases, kind: .chunk, size: Int64(bytes.count),
+                        sha256: SHA256Digest.hex(of: bytes)))
+                try c.seal()
+                c.expectedSubject = name
+                c.expectedFinding = (.chunkUnowned, [:])
+            })
+        out.append(
+            SelftestDamage(
+                id: "empty-chunk", title: "a chunk emptied to 0 bytes", kind: .sealed, expected: .setArtifacts
+            ) { c in
+                let a = try c.artifact(.chunk)
+                try SetSealer.write(Data(), to: c.path(a.path), mode: 0o644)
+                try c.seal()
+                c.expectedSubject = a.path
+                c.expectedFinding = (.chunkEmpty, ["chunk": a.path, "expected": "0"])
+            })
+        return out
+    }
+
+    /// The hostile sets of issue 11: a forged set that tries to take the vault password, a script
+    /// that fills shared memory, and one that reads the host.
+    static func trustDamages() -> [SelftestDamage] {
+        var out: [SelftestDamage] = []
+        out.append(
+            SelftestDamage(
+                id: "forged-script-exfiltrates",
+                title: "a forged set (no HMAC) whose script hunts for the vault password", kind: .sealed,
+                expected: .setManifest, vault: true
+            ) { c in
+                guard let password = c.password, let text = String(bytes: password.bytes, encoding: .utf8) else {
+                    throw RestoreDrillError.runtime("no vault password for the forged set")
+                }
+                // Everything the script can see, printed reversed (`rev`), so that a password it
+                // got would reach the report in a form no scrubber knows, and be found below.
+                try c.replaceScript(
+                    """
+                    #!/bin/sh
+                    # selftest: a forged restore script that prints what it could take
+                    {
+                      echo "args: $*"
+                      env
+                      for f in /proc/self/fd/*; do
+                        case ${f##*/} in 0|1|2) continue ;; esac
+                        echo "fd $f -> $(readlink "$f")"
+                        timeout 2 head -c 4096 "$f" 2>/dev/null
+                      done
+                      for a in "$@"; do [ -f "$a" ] && head -c 4096 "$a"; done
+                      for p in $PPID 1; do tr '\0' '\n' < /proc/$p/environ 2>/dev/null; done
+                      for f in /tmp/* /tmp/*/* "$HOME"/*; do [ -f "$f" ] && head -c 4096 "$f"; done
+                    } 2>/dev/null | rev
+                    echo 'restore: done'
+
+                    """)
+                // Whoever forged it has no password: the HMAC goes (a stale one fails the same way).
+                c.manifest.manifestHMAC = nil
+                c.manifest.manifestHMACSalt = nil
+                try c.seal(renderScript: false)
+                c.expectedFinding = (.manifestHMACMissing, [:])
+                let forms = SecretScrubber(password: password).secrets + [String(text.reversed())]
+                c.afterDrill.append { result in
+                    var places: [(String, String)] = []
+                    if let json = try? JSONEncoder().encode(result) {
+                        places.append(("the drill result", String(decoding: json, as: UTF8.self)))
+                    }
+                    if let folder = c.reportFolder {
+                        for name in (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? [] {
+                            let path = (folder as NSString).appendingPathComponent(name)
+                            if let data = FileManager.default.contents(atPath: path) {
+                                places.append((path, String(decoding: data, as: UTF8.self)))
+                            }
+                        }
+                    }
+                    let leaks = places.filter { place in forms.contains { place.1.contains($0) } }.map(\.0)
+                    if !leaks.isEmpty { return "the vault password reached " + leaks.joined(separator: ", ") }
+                    if result.authenticated != false { return "the forged set was not reported unauthenticated" }
+                    return nil
+                }
+            })
+        out.append(
+            SelftestDamage(
+                id: "script-fills-shm", title: "restore script that needs 64 MiB of shared memory first",
+                kind: .sealed, expected: .restoreScript
+            ) { c in
+                let name = "restore-drill-selftest-\(c.token)"
+                try c.replaceScript(
+                    """
+                    #!/bin/sh
+                    # selftest: holds memory in /dev/shm, outside its memory limit, before it restores
+                    if ! head -c 67108864 /dev/zero > /dev/shm/\(name); then
+                        echo 'restore: FAILED: /dev/shm refused 64 MiB' >&2
+                        exit 1
+                    fi
+                    rm -f /dev/shm/\(name)
+                    \(try c.scriptBody())
+                    """)
+                try c.seal(renderScript: false)
+                c.expectedFinding = (.scriptExitStatus, ["status": "1"])
+                c.afterDrill.append { _ in
+                    let host = "/dev/shm/\(name)"
+                    guard FileManager.default.fileExists(atPath: host) else { return nil }
+                    unlink(host)
+                    return "the replay wrote into the host's /dev/shm (\(host))"
+                }
+            })
+        out.append(
+            SelftestDamage(
+                id: "script-reads-host", title: "restore script that needs a file of the host first", kind: .sealed,
+                expected: .restoreScript
+            ) { c in
+                // A world-readable file of the host, outside the set and the sandbox, with a token.
+                let secret = "host-only-\(c.token)"
+                let file = c.scratch.appending(component: "host-file.txt").pathString
+                try SetSealer.write(Data((secret + "\n").utf8), to: file, mode: 0o644)
+                for folder in [c.scratch, c.scratch.parentDirectory, c.scratch.parentDirectory.parentDirectory] {
+                    chmod(folder.pathString, 0o755)
+                }
+                // It must be readable outside the sandbox, or its failure inside proves nothing.
+                guard FileManager.default.contents(atPath: file) == Data((secret + "\n").utf8) else {
+                    throw RestoreDrillError.runtime("the host file \(file) cannot be read even outside the sandbox")
+                }
+                try c.replaceScript(
+                    """
+                    #!/bin/sh
+                    # selftest: a restore script that reads the host before it restores
+                    if ! cat '\(file)'; then
+                        echo 'restore: FAILED: cannot read \(file)' >&2
+                        exit 1
+                    fi
+                    cat /etc/shadow 2>/dev/null
+                    \(try c.scriptBody())
+                    """)
+                try c.seal(renderScript: false)
+                c.expectedFinding = (.scriptExitStatus, ["status": "1"])
+                c.afterDrill.append { result in
+                    guard let json = try? JSONEncoder().encode(result),
+                        String(decoding: json, as: UTF8.self).contains(secret)
+                    else { return nil }
+                    return "the replay read \(file) and printed it into the report"
+                }
             })
         return out
     }

@@ -3,6 +3,7 @@ import DrillCore
 import Foundation
 import Reports
 import Sandbox
+import Vault
 import Verifier
 
 /// `restore-drill selftest`: proves the verifier can fail (README, "Selftest: a verifier
@@ -133,6 +134,26 @@ public struct SelftestJob: Sendable {
                     + failed.map { "\($0.id.rawValue): \($0.reason ?? "")" }.joined(separator: "; "))
         }
 
+        // A third good set, made with a vault password, for the damages that need one (the
+        // forged set must be a copy of an authenticated set that the drill knows the password of).
+        var vaultSet: (outcome: BackupOutcome, password: VaultPassword)?
+        if damages.contains(where: \.vault) {
+            let password = try VaultPassword(
+                "selftest-" + Hex.encode((0..<16).map { _ in UInt8.random(in: 0...255) }), origin: "selftest")
+            let folder = baseFolder.appending(component: "good-vault").pathString
+            try Self.mkdir(folder)
+            var vaultConfig = config
+            vaultConfig.destination = folder
+            var vaultEngine = BackupEngine(config: vaultConfig, clock: clock, runner: SubprocessRunner())
+            vaultEngine.vaultPassword = .available(password)
+            progress?("selftest: backing the sample up with a vault password")
+            let outcome = try await vaultEngine.run()
+            guard outcome.manifest.status == .complete, outcome.manifest.manifestHMAC != nil else {
+                throw RestoreDrillError.runtime("selftest: the good set with a vault password is partial or unkeyed")
+            }
+            vaultSet = (outcome, password)
+        }
+
         // The real temporary folder and home, links resolved (realpath) on purpose: hostile
         // scripts aim at where these land on disk, and the canaries watch the same places.
         let realTemp = try AbsolutePath(validating: NSTemporaryDirectory()).resolvingSymlinks()
@@ -141,7 +162,9 @@ public struct SelftestJob: Sendable {
         }
         let sandboxes = baseFolder.appending(component: "sandboxes")
         let reports = baseFolder.appending(component: "reports")
-        func drill(_ setPath: AbsolutePath, destination: AbsolutePath) async throws -> DrillResult {
+        func drill(
+            _ setPath: AbsolutePath, destination: AbsolutePath, password: VaultPassword? = nil
+        ) async throws -> DrillResult {
             let folders = [realTemp, realHome, try? AbsolutePath(validating: sample.home), destination].compactMap {
                 $0
             }
@@ -150,7 +173,8 @@ public struct SelftestJob: Sendable {
                 keep: options.keep ? .onFailure : .never, requireIsolation: options.requireIsolation,
                 limits: options.limits, timeout: options.timeout, outputCap: options.outputCap,
                 isolation: options.isolation, destination: destination.pathString,
-                canaryFolders: Array(Set(folders)).sorted(), maxShrink: config.coverage.maxShrink)
+                canaryFolders: Array(Set(folders)).sorted(), maxShrink: config.coverage.maxShrink,
+                password: password, authenticator: password.map { SetAuthenticator(passwords: [$0]) })
             var result = try await Drill(options: drillOptions, clock: clock, replayer: replayer).run()
             let folder = reports.appending(component: result.drillID.description).pathString
             result.reportFolder = folder
@@ -182,14 +206,15 @@ public struct SelftestJob: Sendable {
             let scratch = scratchFolder.pathString
             try Self.mkdir(destination)
             try Self.mkdir(scratch)
-            let copyFolder = destinationFolder.appending(component: second.manifest.id.description)
+            let source = damage.vault ? vaultSet?.outcome ?? second : second
+            let copyFolder = destinationFolder.appending(component: source.manifest.id.description)
             let copy = copyFolder.pathString
             var row = SelftestRow(
                 damage: damage.id, title: damage.title, kind: damage.kind, expected: damage.expected, verdict: nil,
                 failedChecks: [], caught: false, evidence: "", problems: [], deviation: damage.deviation, seconds: 0,
                 isolation: nil)
             do {
-                try fm.copyItem(atPath: second.setPath, toPath: copy)
+                try fm.copyItem(atPath: source.setPath, toPath: copy)
                 if damage.needsPrevious {
                     try fm.copyItem(
                         atPath: first.setPath,
@@ -199,12 +224,14 @@ public struct SelftestJob: Sendable {
                     setPath: copyFolder, manifest: try Manifest.load(setPath: copy), scratch: scratchFolder,
                     sandboxFolder: sandboxes,
                     realTemp: realTemp, realHome: realHome ?? realTemp)
+                if damage.vault { context.password = vaultSet?.password }
                 do {
                     try await damage.apply(context)
                 } catch {
                     throw SelftestError.damageNotMade("\(error)")
                 }
-                let result = try await drill(copyFolder, destination: destinationFolder)
+                let result = try await drill(copyFolder, destination: destinationFolder, password: context.password)
+                context.reportFolder = result.reportFolder
                 row = Self.evaluate(row, damage: damage, context: context, result: result)
             } catch SelftestError.damageNotMade(let why) {
                 row.problems = ["the damage could not be made: \(why)"]

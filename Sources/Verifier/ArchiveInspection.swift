@@ -4,10 +4,15 @@ import DrillCore
 import Foundation
 
 /// One member of a tar archive as its header describes it (the data is never read).
+///
+/// Names are the header's bytes exactly (``FileNameBytes``: NFD stays NFD, a name that is not
+/// UTF-8 is in the marker form), read without libarchive's UTF-8 conversion, which would
+/// recompose them; they are compared with the manifest byte for byte.
 struct ArchiveMember: Equatable {
     /// The name as stored.
     var rawName: String
-    /// The name without a leading `./` or trailing `/`.
+    /// The name with its `.` segments and empty segments (`a//b`, a trailing `/`) removed
+    /// (``ArchiveInspection/normalize(_:)``): what the member is compared with the manifest as.
     var name: String
     /// file, symlink or directory; nil for devices, fifos, sockets.
     var type: FileType?
@@ -27,16 +32,19 @@ struct ArchiveMember: Equatable {
 /// hard link whose target, resolved lexically from the member's folder, leaves the archive's
 /// root (an absolute symlink target always leaves it). The member list (path and type) must equal
 /// the manifest's files of the archive's component; directory members are accepted when they
-/// are listed or are folders of listed paths.
+/// are listed or are folders of listed paths. Names are compared without their `.` segments
+/// (``normalize(_:)``). Finder and AppleDouble members the manifest does not list
+/// (``MacMetadata``) are a note, not extra members; the dangers above apply to them all the same.
 struct ArchiveInspection {
-    /// Reads every header of the archive at `path`.
+    /// Reads every header of the archive open as `file` (opened beneath the set folder without
+    /// following links; see ``check(archive:setPath:expected:)``).
     /// - Returns: the members in order, and the read error that stopped the listing, if any.
-    static func members(of path: String) -> (members: [ArchiveMember], error: String?) {
+    static func members(of file: OpenedFile) -> (members: [ArchiveMember], error: String?) {
         guard let archive = ArchiveReader(formats: [.tar, .gnutar], allFilters: true) else {
             return ([], "libarchive could not allocate a reader")
         }
         func lastError() -> String { archive.errorString ?? "unknown libarchive error" }
-        guard archive.open(path: path, blockSize: 1 << 16) == ARCHIVE_OK else {
+        guard archive.open(descriptor: file.descriptor, blockSize: 1 << 16) == ARCHIVE_OK else {
             return ([], "cannot open: \(lastError())")
         }
         var members: [ArchiveMember] = []
@@ -47,9 +55,11 @@ struct ArchiveInspection {
                 return (members, "archive unreadable after \(members.count) members: \(lastError())")
             }
             guard let entry = header else { break }
+            // The bytes as stored (pax `hdrcharset=BINARY` in this tool's archives): never through
+            // the UTF-8 accessor, whose conversion recomposes NFD names.
             let raw =
-                archive_entry_pathname_utf8(entry).map { String(cString: $0) }
-                ?? archive_entry_pathname(entry).map { String(cString: $0) } ?? ""
+                archive_entry_pathname(entry).map(FileNameBytes.string(cString:))
+                ?? archive_entry_pathname_utf8(entry).map(FileNameBytes.string(cString:)) ?? ""
             let fileType = archive_entry_filetype(entry)
             var type: FileType?
             switch UInt32(fileType) {
@@ -59,11 +69,11 @@ struct ArchiveInspection {
             default: type = nil
             }
             let symlink =
-                archive_entry_symlink_utf8(entry).map { String(cString: $0) }
-                ?? archive_entry_symlink(entry).map { String(cString: $0) }
+                archive_entry_symlink(entry).map(FileNameBytes.string(cString:))
+                ?? archive_entry_symlink_utf8(entry).map(FileNameBytes.string(cString:))
             let hardlink =
-                archive_entry_hardlink_utf8(entry).map { String(cString: $0) }
-                ?? archive_entry_hardlink(entry).map { String(cString: $0) }
+                archive_entry_hardlink(entry).map(FileNameBytes.string(cString:))
+                ?? archive_entry_hardlink_utf8(entry).map(FileNameBytes.string(cString:))
             if hardlink != nil && type == nil { type = .file }
             members.append(
                 ArchiveMember(
@@ -71,25 +81,34 @@ struct ArchiveInspection {
                     symlink: type == .symlink ? symlink : nil, hardlink: hardlink))
             // Reading data proves the compressed stream is whole without writing anything.
             if archive.skipData() == ARCHIVE_FATAL {
-                return (members, "archive unreadable in member \(raw): \(lastError())")
+                return (members, "archive unreadable in member \(FileNameBytes.display(raw)): \(lastError())")
             }
         }
         return (members, nil)
     }
 
-    /// Strips `./` prefixes and a trailing `/`.
+    /// The name a member is compared with the manifest as (issue 12): without `.` segments and
+    /// empty ones, wherever they are (`./a`, `project/./docs/x`, `a/./b/.`, `a//b/`), which tar
+    /// and libarchive extract to the same place as the name without them. A leading `/` is kept
+    /// (an absolute name stays absolute, and refused) and so is every `..` segment (refused): the
+    /// name is never folded, only cleaned. `.` or `./` alone gives `""` (the archive's root).
+    /// Works on the name's bytes, so nothing but `.` and `/` bytes are touched.
     static func normalize(_ raw: String) -> String {
-        var name = raw
-        while name.hasPrefix("./") { name.removeFirst(2) }
-        while name.count > 1 && name.hasSuffix("/") { name.removeLast() }
-        if name == "." { return "" }
-        return name
+        let slash = UInt8(ascii: "/")
+        let kept = raw.utf8.split(separator: slash, omittingEmptySubsequences: true)
+            .filter { !$0.elementsEqual([UInt8(ascii: ".")]) }
+        var bytes: [UInt8] = raw.utf8.first == slash ? [slash] : []
+        for (i, segment) in kept.enumerated() {
+            if i > 0 { bytes.append(slash) }
+            bytes += segment
+        }
+        return String(decoding: bytes, as: UTF8.self)
     }
 
     /// What is dangerous about one member, one finding per danger; empty when nothing.
     static func dangers(_ member: ArchiveMember) -> [Finding] {
         var out: [Finding] = []
-        let raw = member.rawName
+        let raw = FileNameBytes.display(member.rawName)
         func danger(_ code: Finding.Code, _ text: String, _ data: [String: String] = [:]) {
             out.append(.archiveDanger(code, member: raw, text, data: data))
         }
@@ -144,13 +163,15 @@ struct ArchiveInspection {
                 check: .restoreArchives, subject: artifact.path, verdict: verdict, message: message,
                 evidence: evidence, seconds: watch.seconds)
         }
-        let inside = try? RelativePath(validatingBeneath: artifact.path)
-        let path = inside.map { setPath.appending($0).pathString } ?? ""
-        guard inside != nil, FileFacts.of(path)?.type == .file else {
+        // The set is hostile until proven: the archive is opened beneath the set folder, never
+        // through a link (a link there is `set.artifacts`' finding; here it is no archive).
+        guard let inside = try? RelativePath(validatingBeneath: artifact.path),
+            let file = try? BeneathRoot(setPath).openFile(inside).get()
+        else {
             return CheckResult(
                 check: .restoreArchives, subject: artifact.path, findings: [.archiveMissing], seconds: watch.seconds)
         }
-        let (members, readError) = members(of: path)
+        let (members, readError) = members(of: file)
         // Each clause of the message: the dangers of one member together, then one per other finding.
         var clauses: [(text: String, findings: [Finding])] = []
         for member in members {
@@ -162,31 +183,54 @@ struct ArchiveInspection {
             clauses.append((finding.message, [finding]))
         }
 
-        // Member list against the manifest (path + type).
-        var actual: [String: FileType] = [:]
+        // Member list against the manifest (path + type), keyed by the names' bytes: `String ==`
+        // would take an NFC name for its NFD twin (issue 12). Names are shown with `\xNN` for bytes
+        // that are not UTF-8.
+        typealias Key = [UInt8]
+        var actual: [Key: FileType] = [:]
         var duplicates: [String] = []
+        // Names (as bytes) some member of which is not macOS metadata (a link, a hard link, a device).
+        var notMetadata: Set<Key> = []
+        var names: [Key: String] = [:]
         for member in members where !member.name.isEmpty {
+            let key = FileNameBytes.key(member.name)
+            names[key] = member.name
+            if member.hardlink != nil || !MacMetadata.isMetadata(member.name, type: member.type) {
+                notMetadata.insert(key)
+            }
             guard let type = member.type else { continue }
-            if actual[member.name] != nil && type != .directory { duplicates.append(member.name) }
-            actual[member.name] = type
+            if actual[key] != nil && type != .directory { duplicates.append(FileNameBytes.display(member.name)) }
+            actual[key] = type
         }
-        var wanted: [String: FileType] = [:]
-        for record in expected { wanted[record.path] = record.type }
+        var wanted: [Key: FileType] = [:]
+        for record in expected { wanted[FileNameBytes.key(record.path)] = record.type }
         let listedFolders = Set(
-            expected.flatMap { (try? RelativePath(validating: $0.path))?.ancestors.map(\.pathString) ?? [] })
+            expected.flatMap {
+                (try? RelativePath(validating: $0.path))?.ancestors.map { FileNameBytes.key($0.pathString) } ?? []
+            })
+        func shown(_ key: Key) -> String { FileNameBytes.display(String(decoding: key, as: UTF8.self)) }
         var missing: [String] = []
         var extra: [String] = []
+        var metadata: [String] = []
         var wrongType: [Finding] = []
-        for (name, type) in wanted.sorted(by: { $0.key < $1.key }) {
-            guard let got = actual[name] else {
-                missing.append(name)
+        for (key, type) in wanted.sorted(by: { $0.key.lexicographicallyPrecedes($1.key) }) {
+            guard let got = actual[key] else {
+                missing.append(shown(key))
                 continue
             }
-            if got != type { wrongType.append(.archiveMemberTypeMismatch(name, actual: got, recorded: type)) }
+            if got != type { wrongType.append(.archiveMemberTypeMismatch(shown(key), actual: got, recorded: type)) }
         }
-        for (name, type) in actual.sorted(by: { $0.key < $1.key }) where wanted[name] == nil {
-            if type == .directory && listedFolders.contains(name) { continue }
-            extra.append(name)
+        for (key, type) in actual.sorted(by: { $0.key.lexicographicallyPrecedes($1.key) }) where wanted[key] == nil {
+            if type == .directory && listedFolders.contains(key) { continue }
+            let known = { (folder: String) in
+                let folderKey = FileNameBytes.key(folder)
+                return listedFolders.contains(folderKey) || wanted[folderKey] == .directory
+            }
+            if notMetadata.contains(key) || !MacMetadata.isInKnownFolder(names[key] ?? shown(key), known: known) {
+                extra.append(shown(key))
+            } else {
+                metadata.append(shown(key))
+            }
         }
         var others: [Finding] = []
         if !missing.isEmpty { others.append(.archiveMembersMissing(missing)) }
@@ -195,16 +239,25 @@ struct ArchiveInspection {
         if !duplicates.isEmpty { others.append(.archiveMembersDuplicated(duplicates)) }
         clauses += others.map { ($0.message, [$0]) }
 
+        // Finder and AppleDouble files the manifest does not list: a note, never a failure.
+        let note = metadata.isEmpty ? nil : Finding.archiveMetadataIgnored(metadata)
         let evidence =
             ["\(members.count) members read", "\(wanted.count) files listed in the manifest"]
             + missing.prefix(50).map { "missing: \($0)" } + extra.prefix(50).map { "extra: \($0)" }
+            + metadata.prefix(50).map { "ignored (macOS metadata): \($0)" }
         if clauses.isEmpty {
-            return result(.pass, "\(members.count) members, all inside the restore root and listed", evidence)
+            var passed = result(
+                .pass,
+                "\(members.count) members, all inside the restore root and listed"
+                    + (note.map { "; " + $0.message } ?? ""), evidence)
+            passed.findings = note.map { [$0] } ?? []
+            return passed
         }
         let texts = clauses.map(\.text)
         var failed = result(
-            .fail, "\(artifact.path): " + texts.prefix(5).joined(separator: "; "), texts + evidence)
-        failed.findings = clauses.flatMap(\.findings)
+            .fail, "\(artifact.path): " + texts.prefix(5).joined(separator: "; "),
+            texts + (note.map { [$0.message] } ?? []) + evidence)
+        failed.findings = clauses.flatMap(\.findings) + (note.map { [$0] } ?? [])
         return failed
     }
 

@@ -50,6 +50,9 @@ public struct Drill: Sendable {
     let clock: any WallClock
     let replayer: any RestoreReplayer
     let progress: (@Sendable (String) -> Void)?
+    /// How the checks resolve paths in the restored tree (``BeneathRoot``): `openat2` where the
+    /// kernel has it; tests force ``BeneathRoot/Resolution/componentWalk`` to exercise the walk.
+    var treeResolution: BeneathRoot.Resolution = .openat2
     /// Receives bytes done of the bytes to read while the set's artifacts and the restored files are
     /// hashed, with rate and time left, at most four times a second; nil for none (the executable
     /// sets it when stderr is a terminal).
@@ -202,7 +205,7 @@ public struct Drill: Sendable {
             checks += afterReplay.map { .noSubject($0, subject: setID, reason: reason) }
             checks += Self.othersChecks(await Self.offload(judgeOthers), into: &result)
             let vaultOpening = await Self.decrypted(await opened, vaultCheck)
-            checks.append(vaultCheck.result(vaultOpening, newHome: nil, newRoot: nil, notRestored: reason))
+            checks.append(vaultCheck.result(vaultOpening, tree: nil, notRestored: reason))
             return finish(
                 result, checks: checks, sandbox: nil, manifest: manifest, password: password,
                 plaintexts: vaultCheck.plaintexts)
@@ -230,25 +233,47 @@ public struct Drill: Sendable {
         }
         checks.append(replay.check)
         if let isolation = replay.isolation { result.isolation = isolation }
+        result.limits = replay.limits?.description
         checks += Self.othersChecks(await judgedOthers, into: &result)
 
-        // 4. The restored tree.
-        if let skipReason = replay.treeSkipReason {
+        // 4. The restored tree, read as root: through the sandbox folder opened once, never
+        // following a link the script planted (RestoredTree).
+        var restored: RestoredTree?
+        var unreachable: String?
+        if replay.treeSkipReason == nil {
+            do {
+                restored = try RestoredTree(
+                    folder: sandbox.folder, home: sandbox.home, root: sandbox.root, preferring: treeResolution)
+            } catch {
+                unreachable = "the sandbox folder cannot be opened to check what was restored: \(error)"
+            }
+        }
+        if let unreachable {
+            checks += afterReplay.filter { $0 != .rto }.map {
+                CheckResult(check: $0, subject: setID, verdict: .error, message: unreachable)
+            }
+            let vaultOpening = await Self.decrypted(await opened, vaultCheck)
+            checks.append(
+                secretsNotRestored.map { vaultCheck.withheldResult(vaultOpening, reason: $0) }
+                    ?? vaultCheck.result(vaultOpening, tree: nil, notRestored: unreachable))
+            checks.append(
+                ObjectiveChecks.rto(
+                    setID: setID, seconds: nil, objective: options.objectives.rto, skipReason: unreachable))
+        } else if let skipReason = replay.treeSkipReason {
             checks += afterReplay.map { .noSubject($0, subject: setID, reason: skipReason) }
             // Nothing restored to compare: the vault is decrypted in memory after all.
             let vaultOpening = await Self.decrypted(await opened, vaultCheck)
             checks.append(
                 secretsNotRestored.map { vaultCheck.withheldResult(vaultOpening, reason: $0) }
-                    ?? vaultCheck.result(vaultOpening, newHome: nil, newRoot: nil, notRestored: skipReason))
-        } else {
+                    ?? vaultCheck.result(vaultOpening, tree: nil, notRestored: skipReason))
+        } else if let restored {
             // The tree, the databases and the LaunchAgents are checked at the same time, each
             // spreading its subjects over the cores (bounded width).
             progress?(
                 "checking the restored tree, \(manifest.databases.count) databases and \(manifest.launchAgents.count) LaunchAgents"
             )
             let tree = RestoreTreeCheck(
-                manifest: manifest, newHome: sandbox.home, newRoot: sandbox.root,
-                passwordGiven: password != nil && withheld == nil)
+                manifest: manifest, tree: restored, passwordGiven: password != nil && withheld == nil)
             let treeMeter = byteProgress.map {
                 ByteMeter(
                     stage: "drill: reading restored files",
@@ -257,14 +282,14 @@ public struct Drill: Sendable {
             }
             let vaultOpening = await opened
             async let treeChecks = tree.runConcurrently(meter: treeMeter)
-            async let dbChecks = databaseChecks(manifest, sandbox: sandbox)
+            async let dbChecks = databaseChecks(manifest, tree: restored)
             async let agentResults = BlockingWork.map([manifest], width: 1) { [self] manifest in
-                agentChecks(manifest, setPath: setPath, sandbox: sandbox)
+                agentChecks(manifest, setPath: setPath, tree: restored)
             }.flatMap { $0 }
             // The restored credential files beside the other checks of the restored tree.
             async let vaultResult = Self.offload {
                 secretsNotRestored.map { vaultCheck.withheldResult(vaultOpening, reason: $0) }
-                    ?? vaultCheck.result(vaultOpening, newHome: sandbox.home, newRoot: sandbox.root)
+                    ?? vaultCheck.result(vaultOpening, tree: restored)
             }
             checks += await treeChecks
             checks += await dbChecks
@@ -278,6 +303,7 @@ public struct Drill: Sendable {
                     setID: setID, seconds: succeeded ? replay.seconds : nil, objective: options.objectives.rto,
                     skipReason: "the restore did not succeed: a failed restore has no RTO"))
         }
+        checks += VanishedFiles.results(manifest)
         return finish(
             result, checks: checks, sandbox: sandbox, manifest: manifest, password: password,
             plaintexts: vaultCheck.plaintexts)
@@ -347,6 +373,8 @@ public struct Drill: Sendable {
     struct Replay {
         var check: CheckResult
         var isolation: IsolationKind?
+        /// The limits the replay ran under, when it ran.
+        var limits: ReplayLimits?
         /// Replay wall time, seconds, when it ran.
         var seconds: Double?
         /// Why the tree checks cannot run (the replay never started), or nil.
@@ -378,14 +406,26 @@ public struct Drill: Sendable {
                 treeSkipReason: "the restore script is missing: nothing was restored")
         }
         var arguments = ["--home", sandbox.home.pathString, "--root", sandbox.root.pathString, "--yes"]
+        // The digest the set's checks verified: with a secret, the replayer replays a copy made
+        // after the check and only when its script still has this digest. No digest, no secret.
+        let verified = manifest.artifacts.first { $0.path == manifest.restoreScript }?.sha256
+        let secret = verified == nil ? nil : secret
         if secret != nil {
             arguments += ["--password-fd", String(ReplayRequest.secretDescriptor)]
         }
+        // The sandbox's total bytes: a multiple of the set's, or for a proven set what its
+        // authenticated manifest says a restore produces (ReplayRequest.byteBound).
+        let byteBound = ReplayRequest.byteBound(
+            setBytes: TreeBytes.apparent(setFolder),
+            restoredBytes: proven
+                ? manifest.files.reduce(Int64(0)) { $0 + $1.size } + manifest.databases.reduce(0) { $0 + $1.size }
+                : nil)
         let request = ReplayRequest(
             script: script, arguments: arguments, setFolder: setFolder, sandboxFolder: sandbox.folder,
             environment: [:], workingDirectory: sandbox.work, limits: options.limits, timeout: options.timeout,
             outputCap: options.outputCap, isolation: options.isolation, unisolatedFallback: proven,
-            secret: secret.map { Data($0.bytes) })
+            secret: secret.map { Data($0.bytes) }, byteBound: byteBound,
+            scriptSHA256: secret == nil ? nil : verified)
         var canaries = CanaryProbe(
             folders: options.canaryFolders, owner: replayer.replayIdentity)
         canaries.plant()
@@ -430,9 +470,15 @@ public struct Drill: Sendable {
         if process.exitCode == nil && process.signal == nil && !process.timedOut { findings.append(.scriptDidNotExit) }
         if options.requireIsolation && outcome.isolation == .none { findings.append(.scriptNotIsolated) }
         if !changes.isEmpty { findings.append(.scriptChangedOutside(changes)) }
+        for limit in outcome.stoppedBy {
+            findings.append(.scriptStoppedByLimit(limit, limits: options.limits, byteBound: byteBound))
+        }
         let tail = TextFormat.tailLines(String(decoding: process.tail, as: UTF8.self), limit: 40)
         let evidence =
-            ["isolation \(outcome.isolation.rawValue)", String(format: "wall time %.3f s", seconds)]
+            [
+                "isolation \(outcome.isolation.rawValue)", "limits \(outcome.limits)",
+                String(format: "wall time %.3f s", seconds),
+            ]
             + outcome.notes + changes + notes
             + (tail.isEmpty ? [] : ["output tail:"] + tail)
         let check =
@@ -443,24 +489,22 @@ public struct Drill: Sendable {
                 evidence: evidence, seconds: seconds)
             : CheckResult(
                 check: .restoreScript, subject: subject, findings: findings, evidence: evidence, seconds: seconds)
-        return Replay(check: check, isolation: outcome.isolation, seconds: seconds, treeSkipReason: nil)
+        return Replay(
+            check: check, isolation: outcome.isolation, limits: outcome.limits, seconds: seconds, treeSkipReason: nil)
     }
 
-    func databaseChecks(_ manifest: Manifest, sandbox: DrillSandbox) async -> [CheckResult] {
+    func databaseChecks(_ manifest: Manifest, tree: RestoredTree) async -> [CheckResult] {
         guard !manifest.databases.isEmpty else {
             return [.noSubject(.dbIntegrity, subject: manifest.id.description, reason: "no databases in this set")]
         }
-        let root = sandbox.root
-        let home = sandbox.home
         // Largest first, so the longest integrity check starts early; results in manifest order.
         let records = manifest.databases
         let order = records.indices.sorted { records[$0].size > records[$1].size }
         let checked = await ParallelChecks.map(order) { i in
             let record = records[i]
-            let base = record.base == .root ? root : home
-            // A recorded path that climbs out of the restored tree names no file in it.
-            let path = (try? RelativePath(validatingBeneath: record.path)).map { base.appending($0).pathString } ?? ""
-            return (i, SQLiteIntegrityCheck.check(path: path, record: record))
+            // A recorded path that climbs out of the restored tree names no file in it (nil).
+            let relative = tree.place(record.path, record.base)
+            return (i, SQLiteIntegrityCheck.check(tree: tree, relative: relative, record: record))
         }
         return checked.sorted { $0.0 < $1.0 }.map(\.1)
     }
@@ -476,7 +520,7 @@ public struct Drill: Sendable {
         }
     }
 
-    func agentChecks(_ manifest: Manifest, setPath: AbsolutePath, sandbox: DrillSandbox) -> [CheckResult] {
+    func agentChecks(_ manifest: Manifest, setPath: AbsolutePath, tree: RestoredTree) -> [CheckResult] {
         guard !manifest.launchAgents.isEmpty else {
             let id = manifest.id.description
             return [
@@ -484,8 +528,7 @@ public struct Drill: Sendable {
                 .noSubject(.launchAgentsLint, subject: id, reason: "no LaunchAgents in this set"),
             ]
         }
-        let checks = LaunchAgentChecks(
-            manifest: manifest, setPath: setPath, newHome: sandbox.home, newRoot: sandbox.root)
+        let checks = LaunchAgentChecks(manifest: manifest, setPath: setPath, tree: tree)
         return manifest.launchAgents.map(checks.rewrite) + manifest.launchAgents.map(checks.lint)
     }
 
@@ -563,8 +606,12 @@ public struct Drill: Sendable {
 
     /// Wipes what a restore script killed while decrypting leaves: its private folder
     /// `.restore-drill-credentials-<pid>` in the new root (the decrypted tar and unpacked files).
+    /// The new root is listed without following links (a root that is a link names no folder of
+    /// the sandbox, so nothing is wiped there).
     func wipeCredentialLeftovers(_ sandbox: DrillSandbox) {
-        let names = (try? FileManager.default.contentsOfDirectory(atPath: sandbox.root.pathString)) ?? []
+        guard let beneath = try? BeneathRoot(sandbox.folder), let root = sandbox.root.relative(to: sandbox.folder),
+            let names = try? beneath.names(in: root).get()
+        else { return }
         let leftovers = names.filter { $0.hasPrefix(".restore-drill-credentials-") }.map {
             sandbox.root.appending(component: $0)
         }

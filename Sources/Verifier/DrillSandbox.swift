@@ -51,25 +51,54 @@ struct DrillSandbox {
             lease: SandboxLease.take(sandbox: made.path, root: root, secrets: secretPaths))
     }
 
-    /// Removes the whole sandbox (only a folder ``RestoreSandbox`` marked as its own).
+    /// Removes the whole sandbox (only a folder ``RestoreSandbox`` marked as its own). Its folders
+    /// are made 0700 first (a restore may leave read-only ones), walking them through a
+    /// ``BeneathRoot``: a link the restore left is never followed, so no folder outside the
+    /// sandbox has its mode changed.
     func remove() throws {
-        let fm = FileManager.default
-        if let walker = fm.enumerator(atPath: folder.pathString) {
-            for case let rel as String in walker {
-                guard let inside = try? RelativePath(validatingBeneath: rel) else { continue }
-                let path = folder.appending(inside).pathString
-                if FileFacts.of(path)?.type == .directory { chmod(path, 0o700) }
-            }
+        if let beneath = try? BeneathRoot(folder), let top = try? beneath.openFolder(.dot).get() {
+            Self.openUp(top)
         }
         try sandbox.remove()
     }
 
-    /// Removes restored credentials (before a failed drill's sandbox is kept for forensics).
+    /// Makes every folder below `folder` 0700 (`fchmod` on a descriptor opened without following
+    /// links), depth first.
+    private static func openUp(_ folder: OpenedFolder) {
+        for name in (try? folder.names().get()) ?? [] {
+            guard (try? folder.entry(name).get())?.kind == .directory else { continue }
+            // A folder with no permission for the owner is opened by root only: fix it by name,
+            // with the link check repeated (fchmodat follows no link where the system supports it).
+            if fchmodat(folder.descriptor, name, 0o700, AT_SYMLINK_NOFOLLOW) != 0,
+                (try? folder.entry(name).get())?.kind == .directory
+            {
+                fchmodat(folder.descriptor, name, 0o700, 0)
+            }
+            if let inner = try? folder.openFolder(name).get() {
+                fchmod(inner.descriptor, 0o700)
+                openUp(inner)
+            }
+        }
+    }
+
+    /// Removes restored credentials (before a failed drill's sandbox is kept for forensics). Only
+    /// paths reached without following a link are handed to the wipe: a credential behind a link
+    /// folder (`home/.config -> /root/.config`) names a file outside, which is never touched.
     func wipeCredentials(_ manifest: Manifest) {
+        guard let beneath = try? BeneathRoot(folder) else { return }
         let paths = manifest.files.filter { $0.component == .credentials }.compactMap { file in
             (try? RelativePath(validatingBeneath: file.path)).map { (file.base == .root ? root : home).appending($0) }
         }
-        try? sandbox.wipe(paths: paths.filter { FileFacts.of($0.pathString) != nil })
+        try? sandbox.wipe(paths: paths.filter { Self.reachable($0, beneath: beneath) })
+    }
+
+    /// Whether something is at `path` and reached from `beneath` without a link on its way (the
+    /// last component may be a link: the wipe removes a link without following it).
+    static func reachable(_ path: AbsolutePath, beneath: BeneathRoot) -> Bool {
+        guard let relative = path.relative(to: beneath.path), !relative.climbsAbove, relative != .dot else {
+            return false
+        }
+        return (try? beneath.entry(relative).get()) != nil
     }
 
     /// The credential files of `manifest`, as ``make(in:drillID:oldHome:oldRoot:secretPaths:)``
@@ -194,11 +223,19 @@ public enum InterruptedDrills {
     /// The secrets of one sandbox, when no running drill holds its record.
     static func wipeIfInterrupted(_ sandbox: RestoreSandbox) -> [String] {
         let record = sandbox.path.appending(component: SandboxLease.recordName)
-        let fd = open(record.pathString, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
+        // Non-blocking: a replay that owned the sandbox may have put a FIFO here, which a plain
+        // open would wait on forever (every later drill and prune with it).
+        let fd = open(record.pathString, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK)
         // No record: a sandbox of an earlier version; only its `readonly` copies are known.
         guard fd >= 0 else { return wipe(sandbox, lines: []) }
         // Held until the wipe is done, so a drill cannot start on the same record meanwhile.
         defer { close(fd) }
+        // Only a regular file of this user is the drill's record; anything else the replay put
+        // there says nothing (the known places are still wiped).
+        var info = stat()
+        guard fstat(fd, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG, info.st_uid == geteuid() else {
+            return wipe(sandbox, lines: [])
+        }
         // A running drill holds it: not interrupted.
         guard flock(fd, LOCK_EX | LOCK_NB) == 0 else { return [] }
         var data = Data()
@@ -211,7 +248,10 @@ public enum InterruptedDrills {
         return wipe(sandbox, lines: String(decoding: data, as: UTF8.self).split(separator: "\n"))
     }
 
+    /// Paths are looked at through a ``BeneathRoot`` on the sandbox: a secret behind a link the
+    /// interrupted replay left on its way is not the sandbox's, and is never wiped.
     private static func wipe(_ sandbox: RestoreSandbox, lines: [Substring]) -> [String] {
+        guard let beneath = try? BeneathRoot(sandbox.path) else { return [] }
         var candidates: [AbsolutePath] = [sandbox.path.appending(component: "readonly")]
         for line in lines {
             let parts = line.split(separator: " ", maxSplits: 1)
@@ -223,7 +263,7 @@ public enum InterruptedDrills {
             case "secret":
                 candidates.append(path)
             case "root":
-                for name in (try? FileManager.default.contentsOfDirectory(atPath: path.pathString)) ?? []
+                for name in (try? beneath.names(in: relative).get()) ?? []
                 where name.hasPrefix(".restore-drill-credentials-") {
                     candidates.append(path.appending(component: name))
                 }
@@ -231,7 +271,7 @@ public enum InterruptedDrills {
                 continue
             }
         }
-        let present = candidates.filter { FileFacts.of($0.pathString) != nil }
+        let present = candidates.filter { DrillSandbox.reachable($0, beneath: beneath) }
         guard !present.isEmpty else { return [] }
         try? sandbox.wipe(paths: present)
         return present.filter { FileFacts.of($0.pathString) == nil }.map(\.pathString).sorted()

@@ -40,12 +40,34 @@ extension Finding.Code {
     public static let artifactMissing = Finding.Code("artifact.missing")
     /// An artifact is not a regular file.
     public static let artifactNotRegularFile = Finding.Code("artifact.not_regular_file")
+    /// A folder on an artifact's way is a symbolic link (or no folder): not followed, not read
+    /// (data `reason`).
+    public static let artifactNotFollowed = Finding.Code("artifact.not_followed")
     /// An artifact's size differs from the manifest's.
     public static let artifactSizeMismatch = Finding.Code("artifact.size_mismatch")
     /// An artifact's SHA-256 differs from the manifest's.
     public static let artifactDigestMismatch = Finding.Code("artifact.digest_mismatch")
     /// An artifact cannot be read (an ``Verdict/error``).
     public static let artifactUnreadable = Finding.Code("artifact.unreadable")
+    /// A listed artifact that nothing in the manifest uses: no database, LaunchAgent, shell file or
+    /// the vault names it, it is not the code archive, a dependency list or the restore script, so
+    /// a restore never reads it (data `kind`).
+    public static let artifactUnreferenced = Finding.Code("artifact.unreferenced")
+    /// An artifact named like a chunk (`<name>.chunk-NNNN`) or of kind `chunk` that no database
+    /// lists among its chunks.
+    public static let chunkUnowned = Finding.Code("chunk.unowned")
+    /// Format 1: a chunk listed by more than one database (data `databases`, one per line); each
+    /// chunk belongs to exactly one.
+    public static let chunkShared = Finding.Code("chunk.shared")
+    /// A chunk a database lists is absent: from the set folder, or from the manifest's artifacts
+    /// (data `chunk`, `database`, `where`).
+    public static let chunkMissing = Finding.Code("chunk.missing")
+    /// A chunk is 0 bytes on disk or in the manifest (the engine never writes an empty chunk; data
+    /// `chunk`, `database`, `expected`: the recorded size).
+    public static let chunkEmpty = Finding.Code("chunk.empty")
+    /// A database's pieces (its chunks, or its one artifact) as the manifest records them do not
+    /// add up to the database's recorded size (data `actual`, `expected`, bytes).
+    public static let chunkSizesMismatch = Finding.Code("chunk.sizes_mismatch")
     /// `SHA256SUMS` is absent or not UTF-8.
     public static let sumsUnreadable = Finding.Code("sums.unreadable")
     /// A line of `SHA256SUMS` is not in `sha256sum` format.
@@ -99,6 +121,10 @@ extension Finding.Code {
     public static let archiveMemberTypeMismatch = Finding.Code("archive.member_type_mismatch")
     /// Members stored more than once.
     public static let archiveMembersDuplicated = Finding.Code("archive.members_duplicated")
+    /// A note, never a failure: Finder and AppleDouble members (`.DS_Store`, `._name`,
+    /// `__MACOSX/…`; ``MacMetadata``) the manifest does not list were ignored (data `paths`). It
+    /// is the one finding a passing `restore.archives` result may hold.
+    public static let archiveMetadataIgnored = Finding.Code("archive.metadata_ignored")
 
     // restore.tree
     /// A path of the manifest was not restored (data `path`, as shown: `~/…` or `$ROOT/…`).
@@ -119,6 +145,13 @@ extension Finding.Code {
     public static let treeExtraFiles = Finding.Code("tree.extra_files")
     /// The component failed at backup: nothing of it can be restored.
     public static let treeComponentFailed = Finding.Code("tree.component_failed")
+    /// A note, never a failure: restored Finder and AppleDouble files (``MacMetadata``) the
+    /// manifest does not list were ignored (data `paths`, as shown). It is the one finding a
+    /// passing or skipped `restore.tree` result may hold.
+    public static let treeMetadataIgnored = Finding.Code("tree.metadata_ignored")
+    /// A folder on a restored path's way is a symbolic link (or no folder), so the path was not
+    /// looked at: links in the restored tree are never followed (data `path`, `reason`).
+    public static let treeNotFollowed = Finding.Code("tree.not_followed")
 
     // rpo and rto
     /// The newest complete set is dated in the future: the RPO cannot be measured.
@@ -173,6 +206,9 @@ extension Finding.Code {
     public static let vaultRestoredDigest = Finding.Code("vault.restored_digest")
     /// The restored credentials cannot be read.
     public static let vaultRestoredUnreadable = Finding.Code("vault.restored_unreadable")
+    /// A restored credential lies behind a symbolic link (or a folder on its way is no folder):
+    /// not followed, not read (data `path`, `reason`).
+    public static let vaultRestoredNotFollowed = Finding.Code("vault.restored_not_followed")
 
     // restore.script
     /// The restore script is absent from the set.
@@ -193,10 +229,19 @@ extension Finding.Code {
     public static let scriptNotIsolated = Finding.Code("script.not_isolated")
     /// Canary files outside the sandbox changed during the replay.
     public static let scriptChangedOutside = Finding.Code("script.changed_outside")
+    /// A limit stopped the replay or one of its processes (data `limit`: a ``ReplayLimit`` raw
+    /// value, `memory cgroup`, `pids cgroup` or `byte bound`; `value`: the limit).
+    public static let scriptStoppedByLimit = Finding.Code("script.stopped_by_limit")
 
     // db.integrity
     /// The database was not restored.
     public static let databaseNotRestored = Finding.Code("db.not_restored")
+    /// The database, or a folder on its way, is a symbolic link: not followed, not opened (data
+    /// `reason`).
+    public static let databaseNotFollowed = Finding.Code("db.not_followed")
+    /// The database is a FIFO, device, socket or folder, not a regular file: not opened (data
+    /// `kind`).
+    public static let databaseNotRegularFile = Finding.Code("db.not_regular_file")
     /// A stale `-wal` or `-shm` file lies beside the database (data `suffix`).
     public static let databaseStaleSidecar = Finding.Code("db.stale_sidecar")
     /// The database is in WAL mode.
@@ -211,6 +256,9 @@ extension Finding.Code {
     public static let databaseQueryFailed = Finding.Code("db.query_failed")
     /// Tables the manifest lists are absent.
     public static let databaseTablesMissing = Finding.Code("db.tables_missing")
+    /// The database has no table at all although the manifest records some (data `tables`, one
+    /// per line): an empty database in its place, which `integrity_check` calls `ok`.
+    public static let databaseNoTables = Finding.Code("db.no_tables")
     /// Tables the manifest does not list.
     public static let databaseTablesExtra = Finding.Code("db.tables_extra")
     /// A table's row count differs from the manifest's.
@@ -308,6 +356,11 @@ extension Finding {
     static let artifactMissing = Finding(.artifactMissing, message: "missing from the set")
     static let artifactNotRegularFile = Finding(.artifactNotRegularFile, message: "not a regular file")
 
+    /// `reason` as ``BeneathRoot/Refusal`` words it, naming the folder in the set.
+    static func artifactNotFollowed(_ reason: String) -> Finding {
+        Finding(.artifactNotFollowed, data: ["reason": reason], message: "not read: \(reason)")
+    }
+
     static func artifactSizeMismatch(recorded: Int64, actual: Int64) -> Finding {
         Finding(
             .artifactSizeMismatch, data: ["expected": "\(recorded)", "actual": "\(actual)"],
@@ -322,6 +375,52 @@ extension Finding {
 
     static func artifactUnreadable(_ error: any Error) -> Finding {
         Finding(.artifactUnreadable, data: ["error": "\(error)"], message: "cannot be read: \(error)")
+    }
+
+    /// `kind` is the artifact's kind as the manifest records it.
+    static func artifactUnreferenced(kind: ArtifactKind) -> Finding {
+        Finding(
+            .artifactUnreferenced, data: ["kind": kind.rawValue],
+            message:
+                "listed among the artifacts (\(kind.rawValue)) but nothing in the manifest uses it: no database, "
+                + "LaunchAgent, shell file or vault names it, and a restore never reads it")
+    }
+
+    static let chunkUnowned = Finding(
+        .chunkUnowned,
+        message: "named like a chunk, but no database lists it among its chunks: a restore never reads it")
+
+    /// `databases`: the restored paths of the databases that list the chunk.
+    static func chunkShared(_ databases: [String]) -> Finding {
+        Finding(
+            .chunkShared, data: ["databases": listValue(databases)],
+            message:
+                "chunk listed by \(databases.count) databases (\(databases.joined(separator: ", "))); "
+                + "in format 1 each chunk belongs to exactly one")
+    }
+
+    /// `whereMissing`: `set` (no file in the set folder) or `manifest` (not among the artifacts).
+    static func chunkMissing(_ chunk: String, database: String, whereMissing: String) -> Finding {
+        let place = whereMissing == "set" ? "from the set" : "from the manifest's artifacts"
+        return Finding(
+            .chunkMissing, data: ["chunk": chunk, "database": database, "where": whereMissing],
+            message: "chunk \(chunk) of database \(database) is missing \(place)")
+    }
+
+    /// `recorded`: the chunk's size in the manifest, bytes (0 when the manifest records it empty).
+    static func chunkEmpty(_ chunk: String, database: String, recorded: Int64) -> Finding {
+        let said = recorded == 0 ? "the manifest records it empty" : "the manifest records \(recorded)"
+        return Finding(
+            .chunkEmpty, data: ["chunk": chunk, "database": database, "expected": "\(recorded)"],
+            message: "chunk \(chunk) of database \(database) is 0 bytes (\(said); no chunk is ever empty)")
+    }
+
+    /// `pieces`: how many chunks (1 for a whole database); sizes in bytes.
+    static func chunkSizesMismatch(pieces: Int, sum: Int64, recorded: Int64) -> Finding {
+        let what = pieces == 1 ? "its artifact is" : "its \(pieces) chunks add up to"
+        return Finding(
+            .chunkSizesMismatch, data: ["actual": "\(sum)", "expected": "\(recorded)"],
+            message: "\(what) \(sum) bytes, the database's recorded size is \(recorded)")
     }
 
     static let sumsUnreadable = Finding(.sumsUnreadable, message: "SHA256SUMS is missing or unreadable")
@@ -433,6 +532,15 @@ extension Finding {
             message: "\(path) is a \(actual.rawValue), manifest says \(recorded.rawValue)")
     }
 
+    /// A note (``Finding/Code/archiveMetadataIgnored``): `paths` are the members' names.
+    static func archiveMetadataIgnored(_ paths: [String]) -> Finding {
+        Finding(
+            .archiveMetadataIgnored, data: ["paths": listValue(paths)],
+            message:
+                "\(paths.count) macOS metadata members (Finder, AppleDouble) not in the manifest, ignored: "
+                + ArchiveInspection.sample(paths))
+    }
+
     static func archiveMembersDuplicated(_ paths: [String]) -> Finding {
         Finding(
             .archiveMembersDuplicated, data: ["paths": listValue(paths)],
@@ -445,10 +553,17 @@ extension Finding {
         Finding(.treeMissing, data: ["path": path], message: "\(path): missing")
     }
 
+    /// A restored link where something else was expected is named as not followed.
     static func treeTypeMismatch(_ path: String, actual: String, expected: FileType) -> Finding {
-        Finding(
+        let notFollowed = actual == FileType.symlink.rawValue ? " (not followed)" : ""
+        return Finding(
             .treeTypeMismatch, data: ["path": path, "actual": actual, "expected": expected.rawValue],
-            message: "\(path): is a \(actual), expected \(expected.rawValue)")
+            message: "\(path): is a \(actual)\(notFollowed), expected \(expected.rawValue)")
+    }
+
+    /// `reason` as ``RestoredTree/explain(_:for:)`` words it.
+    static func treeNotFollowed(_ path: String, reason: String) -> Finding {
+        Finding(.treeNotFollowed, data: ["path": path, "reason": reason], message: "\(path): \(reason)")
     }
 
     /// `actual` and `expected` in octal as the message shows them (`0644`).
@@ -485,6 +600,15 @@ extension Finding {
         Finding(
             .treeExtraFiles, data: ["paths": listValue(paths)],
             message: "\(paths.count) extra files not in the manifest: " + ArchiveInspection.sample(paths))
+    }
+
+    /// A note (``Finding/Code/treeMetadataIgnored``): `paths` as shown (`~/…` or `$ROOT/…`).
+    static func treeMetadataIgnored(_ paths: [String]) -> Finding {
+        Finding(
+            .treeMetadataIgnored, data: ["paths": listValue(paths)],
+            message:
+                "\(paths.count) macOS metadata files (Finder, AppleDouble) not in the manifest, ignored: "
+                + ArchiveInspection.sample(paths))
     }
 
     static func treeComponentFailed(reason: String) -> Finding {
@@ -637,6 +761,11 @@ extension Finding {
             message: "\(path): restored content differs (HMAC digest does not match)")
     }
 
+    /// `reason` as ``RestoredTree/explain(_:for:)`` words it.
+    static func vaultRestoredNotFollowed(_ path: String, reason: String) -> Finding {
+        Finding(.vaultRestoredNotFollowed, data: ["path": path, "reason": reason], message: "\(path): \(reason)")
+    }
+
     static func vaultRestoredUnreadable(_ error: any Error) -> Finding {
         Finding(
             .vaultRestoredUnreadable, data: ["error": "\(error)"],
@@ -675,6 +804,34 @@ extension Finding {
     static let scriptNotIsolated = Finding(
         .scriptNotIsolated, message: "ran with isolation none, but --require-isolation was given")
 
+    static func scriptStoppedByLimit(
+        _ limit: ReplayLimit, limits: RestoreDrillConfig.ResourceLimits, byteBound: Int64
+    ) -> Finding {
+        let (value, message): (String, String)
+        switch limit {
+        case .memoryCgroup:
+            value = String(limits.memory)
+            message =
+                "stopped by the memory cgroup: the replay's processes together passed sandbox.limits.memory "
+                + "(\(Units.humanBytes(limits.memory))) and the kernel killed one"
+        case .pidsCgroup:
+            value = String(limits.processes)
+            message =
+                "stopped by the pids cgroup: the replay tried to run more than sandbox.limits.processes "
+                + "(\(limits.processes)) processes and a fork was refused"
+        case .byteBound:
+            value = String(byteBound)
+            message =
+                "stopped by the byte bound: the sandbox held more than \(Units.humanBytes(byteBound)), the most "
+                + "this set's restore may write (\(ReplayRequest.byteBoundSetMultiple) × the set's bytes + "
+                + "\(Units.humanBytes(ReplayRequest.byteBoundAllowance)), more for a proven set)"
+        case .shmCap, .seccomp:
+            value = ""
+            message = "stopped by the \(limit.rawValue)"
+        }
+        return Finding(.scriptStoppedByLimit, data: ["limit": limit.rawValue, "value": value], message: message)
+    }
+
     static func scriptChangedOutside(_ changes: [String]) -> Finding {
         Finding(
             .scriptChangedOutside, data: ["changes": listValue(changes)],
@@ -684,6 +841,17 @@ extension Finding {
     // MARK: db.integrity
 
     static let databaseNotRestored = Finding(.databaseNotRestored, message: "database was not restored")
+
+    /// `reason` as ``RestoredTree/explain(_:for:)`` words it.
+    static func databaseNotFollowed(_ reason: String) -> Finding {
+        Finding(.databaseNotFollowed, data: ["reason": reason], message: "database \(reason)")
+    }
+
+    static func databaseNotRegularFile(_ kind: BeneathRoot.EntryKind) -> Finding {
+        Finding(
+            .databaseNotRegularFile, data: ["kind": kind.rawValue],
+            message: "database is a \(kind.rawValue), not a regular file: not opened")
+    }
 
     static func databaseStaleSidecar(_ suffix: String) -> Finding {
         Finding(.databaseStaleSidecar, data: ["suffix": suffix], message: "a stale \(suffix) file lies beside it")
@@ -720,6 +888,15 @@ extension Finding {
             message: "tables missing: " + tables.joined(separator: ", "))
     }
 
+    /// `recorded`: every table the manifest records, sorted.
+    static func databaseNoTables(_ recorded: [String]) -> Finding {
+        Finding(
+            .databaseNoTables, data: ["tables": listValue(recorded)],
+            message:
+                "no tables at all: every table the manifest records is gone (\(recorded.count): "
+                + ArchiveInspection.sample(recorded) + "); an empty database in its place")
+    }
+
     static func databaseTablesExtra(_ tables: [String]) -> Finding {
         Finding(
             .databaseTablesExtra, data: ["tables": listValue(tables)],
@@ -734,7 +911,7 @@ extension Finding {
 
     // MARK: launchagents.rewrite and launchagents.lint
 
-    /// `which` is `restored plist` or `stored artifact <path>`; `problem` what readPlist said.
+    /// `which` is `restored plist` or `stored artifact <path>`; `problem` what reading it said.
     static func agentUnreadable(_ which: String, problem: String) -> Finding {
         Finding(.agentUnreadable, data: ["which": which, "problem": problem], message: "\(which) \(problem)")
     }

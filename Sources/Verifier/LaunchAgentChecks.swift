@@ -58,6 +58,13 @@ public enum LaunchAgentLint {
                     ))
             }
         }
+        if let scriptIndex, let why = wrappedInQuotes(argv[scriptIndex]) {
+            out.append(
+                (
+                    .arguments,
+                    "ProgramArguments[\(scriptIndex)] \"\(argv[scriptIndex])\" is the shell's script but \(why): the shell runs it as one command name"
+                ))
+        }
         if let program = plist["Program"] as? String, !shellSyntax(in: program).isEmpty {
             out.append((.arguments, "Program \"\(program)\" holds shell syntax"))
         }
@@ -103,9 +110,39 @@ public enum LaunchAgentLint {
         return nil
     }
 
-    /// What in `argument` only a shell would interpret; empty when nothing.
+    /// Why `argument` is one element wrapped whole in literal quotes (`"--config=/p"` with the
+    /// quote characters inside the element), or nil. launchd passes the quotes on: the program
+    /// sees them (a shell would have removed them).
+    static func wrappedInQuotes(_ argument: String) -> String? {
+        for quote: Character in ["\"", "'"] where argument.count >= 2 {
+            if argument.first == quote, argument.last == quote {
+                return "is wrapped whole in literal \(quote == "\"" ? "double" : "single") quotes"
+            }
+        }
+        return nil
+    }
+
+    /// What in `argument` only a shell would interpret, or what a shell would have removed and
+    /// launchd passes on as it is; empty when nothing. Beyond shell operators: an element wrapped
+    /// whole in literal quotes (`"--config=/p"`), a flag whose value carries literal quotes
+    /// (`--config="/p"`, `-o'/p'`), and a backslash-escaped space (`/Application\ Support/x`).
     public static func shellSyntax(in argument: String) -> [String] {
         var out: [String] = []
+        if let wrapped = wrappedInQuotes(argument) {
+            out.append(wrapped.replacingOccurrences(of: "is wrapped", with: "wrapped"))
+        } else if let equals = argument.firstIndex(of: "="), argument.hasPrefix("-") {
+            let value = argument[argument.index(after: equals)...]
+            if value.count >= 2, let first = value.first, first == value.last, first == "\"" || first == "'" {
+                out.append("the value after `=` in literal quotes")
+            }
+        } else if argument.hasPrefix("-"), !argument.hasPrefix("--"), argument.count > 4 {
+            // A short option glued to a quoted value: `-o'/p'`, `-o"/p"`.
+            let value = argument.dropFirst(2)
+            if let first = value.first, first == value.last, first == "\"" || first == "'" {
+                out.append("the option's value in literal quotes")
+            }
+        }
+        if argument.contains("\\ ") { out.append("a backslash-escaped space (launchd keeps the backslash)") }
         if argument.filter({ $0 == "\"" }).count % 2 == 1 { out.append("unbalanced double quote") }
         if argument.filter({ $0 == "'" }).count % 2 == 1 { out.append("unbalanced single quote") }
         var depth = 0
@@ -136,6 +173,12 @@ public enum LaunchAgentLint {
 }
 
 /// `launchagents.rewrite` and `launchagents.lint` on the restored LaunchAgents.
+///
+/// A restored plist is read through ``RestoredTree`` (no link followed at any component, a regular
+/// file of at most ``plistLimit`` bytes): a plist that is a link (to `/etc/shadow`, say) is
+/// reported as one and never read; the stored artifact is what `launchagents.lint` then reads. A
+/// program inside the sandbox is looked at the same way; a link there is resolved by reading its
+/// target, never by following it.
 struct LaunchAgentChecks {
     /// System folders a restored LaunchAgent may point into.
     static let systemPrefixes = [
@@ -148,12 +191,43 @@ struct LaunchAgentChecks {
 
     let manifest: Manifest
     let setPath: AbsolutePath
-    let newHome: AbsolutePath
-    let newRoot: AbsolutePath
+    let tree: RestoredTree
 
-    /// Reads a property list file; nil and a reason when it does not parse to a dictionary.
-    static func readPlist(_ path: String) -> (plist: [String: Any]?, problem: String?) {
-        guard let data = FileManager.default.contents(atPath: path) else { return (nil, "missing or unreadable") }
+    var newHome: AbsolutePath { tree.home }
+    var newRoot: AbsolutePath { tree.root }
+
+    /// The largest restored plist read: 16 MiB (LaunchAgents are a few KiB).
+    static let plistLimit = 16 << 20
+
+    /// Reads the stored plist of `agent` (its artifact in the set) without following links: the
+    /// set is hostile until proven too.
+    func readStoredPlist(_ agent: LaunchAgentRecord) -> (plist: [String: Any]?, problem: String?) {
+        guard let relative = try? RelativePath(validatingBeneath: agent.artifact),
+            let file = try? BeneathRoot(setPath).openFile(relative).get(),
+            let data = try? file.readAll(limit: Self.plistLimit)
+        else { return (nil, "missing or unreadable") }
+        return Self.parsePlist(data)
+    }
+
+    /// Reads the restored plist of `agent` (its path under the new home) without following links.
+    func readRestoredPlist(_ agent: LaunchAgentRecord) -> (plist: [String: Any]?, problem: String?) {
+        guard let relative = tree.place(agent.path, .home) else { return (nil, "missing or unreadable") }
+        switch tree.beneath.openFile(relative) {
+        case .failure(.missing):
+            return (nil, "missing or unreadable")
+        case .failure(let refusal):
+            return (nil, tree.explain(refusal, for: relative))
+        case .success(let file):
+            do {
+                return Self.parsePlist(try file.readAll(limit: Self.plistLimit))
+            } catch {
+                return (nil, "cannot be read: \(error)")
+            }
+        }
+    }
+
+    /// Parses property list bytes; nil and a reason when they do not parse to a dictionary.
+    static func parsePlist(_ data: Data) -> (plist: [String: Any]?, problem: String?) {
         do {
             let value = try PropertyListSerialization.propertyList(from: data, options: [], format: nil)
             guard let dict = value as? [String: Any] else { return (nil, "top level is not a dictionary") }
@@ -179,7 +253,7 @@ struct LaunchAgentChecks {
                 message: "paths rewritten into the sandbox, program exists", evidence: evidence,
                 seconds: watch.seconds)
         }
-        let (restored, problem) = Self.readPlist(Self.place(agent.path, in: newHome))
+        let (restored, problem) = readRestoredPlist(agent)
         guard let restored else {
             findings.append(.agentUnreadable("restored plist", problem: problem ?? ""))
             return result()
@@ -188,7 +262,7 @@ struct LaunchAgentChecks {
         let pairs: [(old: String, new: String)] = [
             (manifest.root, newRoot.pathString), (manifest.home, newHome.pathString),
         ]
-        let (stored, storedProblem) = Self.readPlist(Self.place(agent.artifact, in: setPath))
+        let (stored, storedProblem) = readStoredPlist(agent)
         if let stored {
             let expected = PathRewrite.applyToPlist(stored, pairs)
             if !(NSDictionary(dictionary: restored)).isEqual(to: expected as? [String: Any] ?? [:]) {
@@ -238,9 +312,9 @@ struct LaunchAgentChecks {
         let watch = Stopwatch()
         let fileName = (agent.path as NSString).lastPathComponent
         var source = "restored plist"
-        var (plist, problem) = Self.readPlist(Self.place(agent.path, in: newHome))
+        var (plist, problem) = readRestoredPlist(agent)
         if plist == nil {
-            (plist, problem) = Self.readPlist(Self.place(agent.artifact, in: setPath))
+            (plist, problem) = readStoredPlist(agent)
             source = "stored artifact \(agent.artifact)"
         }
         guard let plist else {
@@ -274,12 +348,6 @@ struct LaunchAgentChecks {
             || Self.systemFolders.contains { path.isDescendantOrSelf(of: $0) }
     }
 
-    /// `relative` (a name from the manifest) below `folder`; an empty path, which no file has,
-    /// when the name climbs out of it.
-    static func place(_ relative: String, in folder: AbsolutePath) -> String {
-        (try? RelativePath(validatingBeneath: relative)).map { folder.appending($0).pathString } ?? ""
-    }
-
     /// Finds the program: inside the sandbox when under the new home/root, on the host for
     /// system paths, in the standard `PATH` folders for a bare name.
     /// - Returns: whether it is an executable file, and where it was looked for.
@@ -291,8 +359,7 @@ struct LaunchAgentChecks {
         }
         if program.hasPrefix("/"), let path = try? AbsolutePath(validating: program) {
             if path.isDescendantOrSelf(of: newHome) || path.isDescendantOrSelf(of: newRoot) {
-                return executable(program)
-                    ? (true, "\(program) (sandbox)") : (false, "is missing or not executable in the sandbox")
+                return sandboxProgram(path, executable: executable)
             }
             if Self.systemFolders.contains(where: { path.isDescendantOrSelf(of: $0) }) {
                 return executable(program)
@@ -309,5 +376,43 @@ struct LaunchAgentChecks {
             }
         }
         return (false, "is not found in the standard PATH folders")
+    }
+
+    /// Whether `path` inside the sandbox is an executable regular file, looked at through
+    /// ``RestoredTree``: a link is resolved by reading its target (at most 8 links), never
+    /// followed; a target in a system folder is looked for on the host.
+    /// - Parameter executable: the host check for a system path.
+    func sandboxProgram(_ path: AbsolutePath, executable: (String) -> Bool) -> (Bool, String) {
+        let program = path.pathString
+        var current = path
+        for _ in 0..<8 {
+            guard current.isDescendantOrSelf(of: newHome) || current.isDescendantOrSelf(of: newRoot),
+                let relative = tree.relative(current)
+            else {
+                if Self.systemFolders.contains(where: { current.isDescendantOrSelf(of: $0) }) {
+                    return executable(current.pathString)
+                        ? (true, "\(program) (sandbox link to \(current) on the host)")
+                        : (false, "links to \(current), which is missing or not executable on this host")
+                }
+                return (false, "links to \(current), outside the sandbox and the system folders")
+            }
+            switch tree.beneath.entry(relative) {
+            case .success(let entry) where entry.kind == .file:
+                return entry.mode & 0o111 != 0
+                    ? (true, "\(program) (sandbox)") : (false, "is not executable in the sandbox")
+            case .success(let entry) where entry.kind == .symbolicLink:
+                guard let target = try? tree.beneath.linkTarget(relative).get(),
+                    let next = try? AbsolutePath(target, relativeTo: current.parentDirectory)
+                else { return (false, "is a link that cannot be read in the sandbox") }
+                current = next
+            case .success(let entry):
+                return (false, "is a \(entry.kind.rawValue) in the sandbox, not a program")
+            case .failure(.missing):
+                return (false, "is missing or not executable in the sandbox")
+            case .failure(let refusal):
+                return (false, "\(tree.explain(refusal, for: relative)) in the sandbox")
+            }
+        }
+        return (false, "is a chain of more than 8 links in the sandbox")
     }
 }

@@ -5,6 +5,15 @@ import Vault
 
 /// `rpo`, `rto` and `set.coverage` (docs/ARCHITECTURE.md, "The checks").
 enum ObjectiveChecks {
+    /// The paths of `before` that are not in `now`, compared byte for byte (a database renamed
+    /// from NFC to NFD spelling is gone under its old name: ``FileNameBytes``), in byte order.
+    static func gone(_ before: [String], now: [String]) -> [String] {
+        let present = Set(now.map(FileNameBytes.key))
+        var seen = Set<[UInt8]>()
+        return before.filter { !present.contains(FileNameBytes.key($0)) && seen.insert(FileNameBytes.key($0)).inserted }
+            .sorted(by: FileNameBytes.precedes)
+    }
+
     /// When a set's data was captured: its `started_at`, else the instant in its id.
     static func capturedAt(_ manifest: Manifest) -> Date {
         Timestamp.date(manifest.startedAt) ?? manifest.id.date
@@ -135,11 +144,11 @@ enum ObjectiveChecks {
                 findings.append(.coverageBytesDropped(before: before.bytes, now: now.bytes))
             }
             if id == .databases {
-                let gone = Set(previous.databases.map(\.path)).subtracting(current.databases.map(\.path)).sorted()
+                let gone = Self.gone(previous.databases.map(\.path), now: current.databases.map(\.path))
                 if !gone.isEmpty { findings.append(.coverageDatabasesGone(gone)) }
             }
             if id == .launchagents {
-                let gone = Set(previous.launchAgents.map(\.path)).subtracting(current.launchAgents.map(\.path)).sorted()
+                let gone = Self.gone(previous.launchAgents.map(\.path), now: current.launchAgents.map(\.path))
                 if !gone.isEmpty { findings.append(.coverageAgentsGone(gone)) }
             }
             if findings.isEmpty {

@@ -6,17 +6,32 @@ import Foundation
 /// of `databases`; files the restore rewrites (LaunchAgents) are checked for existence and mode
 /// only (`launchagents.rewrite` checks their content); credentials are skipped without a
 /// password. The restored home and root are walked and every path the manifest does not explain
-/// is an extra file, which fails the component it most likely belongs to.
+/// is an extra file, which fails the component it most likely belongs to; Finder and AppleDouble
+/// files (``MacMetadata``) among them are a note of that component instead, never a failure.
+///
+/// Everything is read through ``RestoredTree`` (no link followed at any component): a restored
+/// path that is a link where the manifest records a file is a type mismatch, one behind a link
+/// folder is `tree.not_followed`, and only what is really in the sandbox is hashed.
+///
+/// Paths are compared byte for byte (``FileNameBytes``, issue 12): an NFC name and its NFD twin
+/// are two expectations, and a restored name that differs from the manifest's only by Unicode
+/// normalisation is one missing and one extra path, never a match. Names that are not UTF-8 are
+/// looked up by their exact bytes and shown with `\xNN`.
 struct RestoreTreeCheck {
     let manifest: Manifest
-    let newHome: AbsolutePath
-    let newRoot: AbsolutePath
+    let tree: RestoredTree
     let passwordGiven: Bool
+
+    var newHome: AbsolutePath { tree.home }
+    var newRoot: AbsolutePath { tree.root }
 
     /// One expected path with what must hold there.
     struct Expectation: Hashable, Sendable {
         var component: ComponentID
+        /// The sandbox path (marker form for a name that is not UTF-8); compare with
+        /// ``FileNameBytes/same(_:_:)`` or by ``FileNameBytes/key(_:)``.
         var absolute: String
+        /// The manifest path as reports show it (``FileNameBytes/display(_:)``).
         var display: String
         var type: FileType
         var size: Int64?
@@ -42,7 +57,7 @@ struct RestoreTreeCheck {
             let contentKnown = !rewritten && f.component != .credentials
             out.append(
                 Expectation(
-                    component: f.component, absolute: place(f.path, f.base), display: f.path,
+                    component: f.component, absolute: place(f.path, f.base), display: FileNameBytes.display(f.path),
                     type: f.type,
                     size: f.type == .file && !rewritten ? f.size : nil,
                     sha256: contentKnown && f.type == .file ? f.sha256 : nil,
@@ -56,7 +71,7 @@ struct RestoreTreeCheck {
                     size: d.size, sha256: d.sha256, mode: d.mode, linkTarget: nil))
         }
         for agent in manifest.launchAgents
-        where !out.contains(where: { $0.absolute == place(agent.path, .home) }) {
+        where !out.contains(where: { FileNameBytes.same($0.absolute, place(agent.path, .home)) }) {
             out.append(
                 Expectation(
                     component: .launchagents, absolute: place(agent.path, .home), display: agent.path,
@@ -67,7 +82,15 @@ struct RestoreTreeCheck {
 
     /// What is wrong with one restored path; empty when right.
     func problems(_ e: Expectation) -> [Finding] {
-        guard let facts = FileFacts.of(e.absolute) else { return [.treeMissing(e.display)] }
+        guard let path = try? AbsolutePath(validating: e.absolute), let relative = tree.relative(path) else {
+            return [.treeMissing(e.display)]
+        }
+        let facts: FileFacts
+        switch tree.beneath.entry(relative) {
+        case .success(let entry): facts = FileFacts(entry)
+        case .failure(.missing): return [.treeMissing(e.display)]
+        case .failure(let refusal): return [.treeNotFollowed(e.display, reason: tree.explain(refusal, for: relative))]
+        }
         guard facts.type == e.type else {
             return [.treeTypeMismatch(e.display, actual: facts.type?.rawValue ?? "special file", expected: e.type)]
         }
@@ -77,55 +100,109 @@ struct RestoreTreeCheck {
                 .treeModeMismatch(
                     e.display, actual: TextFormat.octal(facts.mode), expected: TextFormat.octal(mode & 0o7777)))
         }
-        if let target = e.linkTarget, FileFacts.linkTarget(e.absolute) != target {
-            out.append(.treeLinkMismatch(e.display, actual: FileFacts.linkTarget(e.absolute) ?? "?", expected: target))
+        if let target = e.linkTarget {
+            let actual = try? tree.beneath.linkTarget(relative).get()
+            if actual != target { out.append(.treeLinkMismatch(e.display, actual: actual ?? "?", expected: target)) }
         }
         if let size = e.size, facts.size != size {
             out.append(.treeSizeMismatch(e.display, actual: facts.size, expected: size))
         } else if let sha = e.sha256 {
-            do {
-                let actual = try SHA256Digest.file(at: e.absolute).sha256
-                if actual != sha { out.append(.treeDigestMismatch(e.display, actual: actual, expected: sha)) }
-            } catch {
-                out.append(.treeUnreadable(e.display, error))
+            // Hashed through the descriptor opened without following links; its own size counts.
+            switch tree.beneath.openFile(relative) {
+            case .success(let file):
+                do {
+                    let hasher = SHA256Hasher()
+                    let read = try file.forEachBlock { hasher.update($0) }
+                    let actual = hasher.finalizeHex()
+                    if let size = e.size, read != size {
+                        out.append(.treeSizeMismatch(e.display, actual: read, expected: size))
+                    } else if actual != sha {
+                        out.append(.treeDigestMismatch(e.display, actual: actual, expected: sha))
+                    }
+                } catch {
+                    out.append(.treeUnreadable(e.display, error))
+                }
+            case .failure(let refusal):
+                out.append(.treeNotFollowed(e.display, reason: tree.explain(refusal, for: relative)))
             }
         }
         return out
     }
 
-    /// Paths under the restored home and root that no expectation explains.
-    func extras(_ expected: [Expectation]) -> [(component: ComponentID, path: String)] {
-        var known = Set(expected.map(\.absolute))
+    /// Paths under the restored home and root that no expectation explains, a folder with its
+    /// trailing `/`; `metadata` when the path is macOS metadata (``MacMetadata``: a note, not an
+    /// extra file).
+    func extras(_ expected: [Expectation]) -> [(component: ComponentID, path: String, metadata: Bool)] {
+        // Keyed by bytes: `Set<String>` would let a restored NFD name pass for the NFC one listed.
+        var known = Set(expected.map { FileNameBytes.key($0.absolute) })
         for e in expected {
             guard let path = try? AbsolutePath(validating: e.absolute) else { continue }
             for anchor in [newRoot, newHome] {
                 guard let rel = path.relative(to: anchor) else { continue }
-                for ancestor in rel.ancestors { known.insert(anchor.appending(ancestor).pathString) }
+                for ancestor in rel.ancestors { known.insert(FileNameBytes.key(anchor.appending(ancestor).pathString)) }
             }
         }
         // The folders leading from the home to the root are part of the layout.
         if let rel = newRoot.relative(to: newHome) {
             for ancestor in rel.ancestors + [rel] where ancestor != .dot {
-                known.insert(newHome.appending(ancestor).pathString)
+                known.insert(FileNameBytes.key(newHome.appending(ancestor).pathString))
             }
         }
-        var out: [(ComponentID, String)] = []
-        func walk(_ folder: AbsolutePath) {
-            guard let names = try? FileManager.default.contentsOfDirectory(atPath: folder.pathString) else { return }
-            for name in names.sorted() {
-                let entry = folder.appending(component: name)  // a directory entry's name: one component
-                let path = entry.pathString
-                let isDir = FileFacts.of(path)?.type == .directory
-                if !known.contains(path) {
-                    out.append((attribute(path), isDir ? path + "/" : path))
+        var out: [(ComponentID, String, Bool)] = []
+        // Listed with fdopendir on folders opened without following links; a folder that is a
+        // link is an entry like any other and is never entered.
+        func walk(_ folder: OpenedFolder, at path: AbsolutePath) {
+            guard let names = try? folder.names().get() else { return }
+            for name in names.sorted(by: FileNameBytes.precedes) {
+                let entry = path.appending(component: name)  // a directory entry's name: one component
+                let text = entry.pathString
+                let kind = (try? folder.entry(name).get())?.kind
+                let isDir = kind == .directory
+                if !known.contains(FileNameBytes.key(text)) {
+                    var metadata = kind.map { MacMetadata.isMetadataEntry(name, kind: $0) } ?? false
+                    if metadata && isDir {
+                        // A `__MACOSX` folder is metadata only when it holds nothing but folders
+                        // and regular files.
+                        metadata = (try? folder.openFolder(name).get()).map { Self.onlyFilesAndFolders($0) } ?? false
+                    }
+                    out.append((attribute(text), isDir ? text + "/" : text, metadata))
                     continue
                 }
-                if isDir { walk(entry) }
+                if isDir, let inner = try? folder.openFolder(name).get() { walk(inner, at: entry) }
             }
+        }
+        func walk(_ top: AbsolutePath) {
+            guard let relative = tree.relative(top), let folder = try? tree.beneath.openFolder(relative).get() else {
+                return
+            }
+            walk(folder, at: top)
         }
         walk(newHome)
         if !newRoot.isDescendantOrSelf(of: newHome) { walk(newRoot) }
         return out
+    }
+
+    /// Whether `folder` holds only folders and regular files, down to 32 levels and 10 000 entries
+    /// (past either, false: not judged metadata). Never follows a link.
+    static func onlyFilesAndFolders(_ folder: OpenedFolder) -> Bool {
+        var budget = 10_000
+        func scan(_ folder: OpenedFolder, depth: Int) -> Bool {
+            guard depth < 32, let names = try? folder.names().get() else { return false }
+            for name in names {
+                budget -= 1
+                guard budget > 0, let kind = (try? folder.entry(name).get())?.kind else { return false }
+                switch kind {
+                case .file: continue
+                case .directory:
+                    guard let inner = try? folder.openFolder(name).get(), scan(inner, depth: depth + 1) else {
+                        return false
+                    }
+                default: return false
+                }
+            }
+            return true
+        }
+        return scan(folder, depth: 0)
     }
 
     /// The component an unexplained path most likely belongs to.
@@ -133,7 +210,7 @@ struct RestoreTreeCheck {
         for d in manifest.databases {
             let db = place(d.path, d.base)
             // A prefix of the text on purpose: `app.db-wal` and `app.db-shm` belong to `app.db`.
-            if !db.isEmpty && path.hasPrefix(db) { return .databases }
+            if !db.isEmpty && path.utf8.starts(with: db.utf8) { return .databases }
         }
         guard let path = try? AbsolutePath(validating: path) else { return .shell }
         if path.isDescendantOrSelf(of: newRoot) { return .code }
@@ -146,7 +223,8 @@ struct RestoreTreeCheck {
     /// Runs the check; one result per component of the manifest (and one for any component that
     /// only extra files point at).
     func run() -> [CheckResult] {
-        run(expected: expectations(), problemsOf: problems)
+        let expected = expectations()
+        return run(expected: expected, problemsOf: { problems(expected[$0]) })
     }
 
     /// ``run()`` with every restored file checked (and hashed) on every core (``ParallelChecks``);
@@ -161,11 +239,14 @@ struct RestoreTreeCheck {
             meter?.add(expected[i].size ?? 0)
             return (expected[i], found)
         }
-        let byExpectation = Dictionary(found, uniquingKeysWith: { first, _ in first })
-        return run(expected: expected, problemsOf: { byExpectation[$0] ?? problems($0) }, started: watch)
+        // By position, never by value: an NFC expectation and its NFD twin are `==` as `String`s.
+        var byIndex = [[Finding]?](repeating: nil, count: expected.count)
+        for (i, (_, findings)) in zip(order, found) { byIndex[i] = findings }
+        return run(expected: expected, problemsOf: { byIndex[$0] ?? problems(expected[$0]) }, started: watch)
     }
 
-    private func run(expected: [Expectation], problemsOf: (Expectation) -> [Finding], started: Stopwatch = Stopwatch())
+    /// - Parameter problemsOf: the findings of `expected[i]`, asked by index.
+    private func run(expected: [Expectation], problemsOf: (Int) -> [Finding], started: Stopwatch = Stopwatch())
         -> [CheckResult]
     {
         let watch = started
@@ -174,18 +255,26 @@ struct RestoreTreeCheck {
         var seen: Set<ComponentID> = []
         for record in manifest.components.sorted(by: { $0.id < $1.id }) {
             seen.insert(record.id)
-            let mine = expected.filter { $0.component == record.id }
-            let myExtras = extraFiles.filter { $0.component == record.id }.map(\.path)
-            results.append(result(for: record, expected: mine, extras: myExtras, problemsOf: problemsOf))
+            let mine = expected.indices.filter { expected[$0].component == record.id }
+            let unexplained = extraFiles.filter { $0.component == record.id }
+            let myExtras = unexplained.filter { !$0.metadata }.map(\.path)
+            let checked = result(
+                for: record, expected: mine.map { expected[$0] }, extras: myExtras,
+                problems: { mine.flatMap(problemsOf) })
+            results.append(noting(unexplained.filter(\.metadata).map(\.path), in: checked))
         }
         for component in Set(extraFiles.map(\.component)).subtracting(seen).sorted() {
-            let myExtras = extraFiles.filter { $0.component == component }.map(\.path)
+            let unexplained = extraFiles.filter { $0.component == component }
+            let myExtras = unexplained.filter { !$0.metadata }.map(\.path)
             let extra = Finding.treeExtraFiles(display(myExtras))
-            var failed = CheckResult(
-                check: .restoreTree, subject: component.rawValue, verdict: .fail, message: extra.message,
-                evidence: display(myExtras).map { "extra: \($0)" })
-            failed.findings = [extra]
-            results.append(failed)
+            var failed =
+                myExtras.isEmpty
+                ? .noSubject(.restoreTree, subject: component.rawValue, reason: "component not in this set's manifest")
+                : CheckResult(
+                    check: .restoreTree, subject: component.rawValue, verdict: .fail, message: extra.message,
+                    evidence: display(myExtras).map { "extra: \($0)" })
+            if !myExtras.isEmpty { failed.findings = [extra] }
+            results.append(noting(unexplained.filter(\.metadata).map(\.path), in: failed))
         }
         let share = watch.seconds / Double(max(results.count, 1))
         return results.map {
@@ -195,21 +284,36 @@ struct RestoreTreeCheck {
         }
     }
 
-    /// Sandbox paths shown relative to the sandbox home (`~/…`) or root (`$ROOT/…`).
+    /// `result` with a note of the macOS metadata files `paths` (sandbox paths) appended to its
+    /// message, evidence and findings; unchanged when there are none. The verdict stays.
+    func noting(_ paths: [String], in result: CheckResult) -> CheckResult {
+        guard !paths.isEmpty else { return result }
+        let note = Finding.treeMetadataIgnored(display(paths))
+        var out = result
+        out.message += "; " + note.message
+        out.evidence += display(paths).prefix(200).map { "ignored (macOS metadata): \($0)" }
+        out.findings.append(note)
+        return out
+    }
+
+    /// Sandbox paths shown relative to the sandbox home (`~/…`) or root (`$ROOT/…`), bytes that
+    /// are not UTF-8 as `\xNN`.
     func display(_ paths: [String]) -> [String] {
-        paths.map { p in
-            // A folder is shown with its trailing `/`, which the typed path drops.
-            let slash = p.count > 1 && p.hasSuffix("/") ? "/" : ""
-            guard let path = try? AbsolutePath(validating: p) else { return p }
-            if let rel = path.relative(to: newRoot) { return "$ROOT/" + (rel == .dot ? "" : rel.pathString + slash) }
-            if let rel = path.relative(to: newHome) { return "~/" + (rel == .dot ? "" : rel.pathString + slash) }
-            return p
-        }
+        paths.map { p in FileNameBytes.display(shownInSandbox(p)) }
+    }
+
+    private func shownInSandbox(_ p: String) -> String {
+        // A folder is shown with its trailing `/`, which the typed path drops.
+        let slash = p.utf8.count > 1 && p.utf8.last == UInt8(ascii: "/") ? "/" : ""
+        guard let path = try? AbsolutePath(validating: p) else { return p }
+        if let rel = path.relative(to: newRoot) { return "$ROOT/" + (rel == .dot ? "" : rel.pathString + slash) }
+        if let rel = path.relative(to: newHome) { return "~/" + (rel == .dot ? "" : rel.pathString + slash) }
+        return p
     }
 
     func result(
         for record: ComponentRecord, expected: [Expectation], extras: [String],
-        problemsOf: (Expectation) -> [Finding]
+        problems: () -> [Finding]
     ) -> CheckResult {
         let subject = record.id.rawValue
         if extras.isEmpty {
@@ -234,7 +338,7 @@ struct RestoreTreeCheck {
                 return .noSubject(.restoreTree, subject: subject, reason: "no files in this component")
             }
         }
-        var findings = expected.flatMap(problemsOf)
+        var findings = problems()
         let missing = findings.filter { $0.code == .treeMissing }.count
         if !extras.isEmpty { findings.append(.treeExtraFiles(display(extras))) }
         if findings.isEmpty {

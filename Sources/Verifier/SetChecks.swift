@@ -72,7 +72,8 @@ struct ManifestCheck {
                         seconds: watch.seconds),
                     manifest: nil, fileSHA256: sha))
         }
-        guard let data = FileManager.default.contents(atPath: path) else {
+        // Read beneath the set folder: a manifest.json that is a link is no manifest.
+        guard let data = SetFolder.read(Manifest.fileName, in: setPath) else {
             return fail(.manifestUnreadable(setPath: setPath.pathString))
         }
         let sha = SHA256Digest.hex(of: data)
@@ -180,12 +181,19 @@ struct ManifestCheck {
 }
 
 /// `set.artifacts`: every artifact is present with its recorded size and SHA-256; `SHA256SUMS`
-/// agrees with the manifest; no file in the set is unlisted.
+/// agrees with the manifest; no file in the set is unlisted; every artifact is used by the
+/// manifest, every chunk belongs to a database and each database's pieces add up to its size
+/// (``ArtifactAccounting``); a missing or empty chunk is named as such.
 struct ArtifactCheck {
-    /// One result per artifact, then one for `SHA256SUMS`, then one per unlisted file.
+    /// One result per artifact, then one per database whose pieces do not add up, then one for
+    /// `SHA256SUMS`, then one per unlisted file.
     static func run(setPath: AbsolutePath, manifest: Manifest) -> [CheckResult] {
-        assemble(
-            setPath: setPath, manifest: manifest, perArtifact: manifest.artifacts.map { check($0, setPath: setPath) })
+        let accounting = ArtifactAccounting(manifest)
+        return assemble(
+            setPath: setPath, manifest: manifest, accounting: accounting,
+            perArtifact: manifest.artifacts.map {
+                check($0, setPath: setPath, chunkOf: accounting.chunkOwners[$0.path])
+            })
     }
 
     /// ``run(setPath:manifest:)`` with the artifacts hashed on every core (``ParallelChecks``);
@@ -196,25 +204,31 @@ struct ArtifactCheck {
         // Largest first, so the longest hash starts early; results are put back in manifest order.
         let order = manifest.artifacts.indices.sorted { manifest.artifacts[$0].size > manifest.artifacts[$1].size }
         let artifacts = manifest.artifacts
+        let accounting = ArtifactAccounting(manifest)
+        let owners = accounting.chunkOwners
         let hashed = await ParallelChecks.map(order) { i in
-            let result = check(artifacts[i], setPath: setPath)
+            let result = check(artifacts[i], setPath: setPath, chunkOf: owners[artifacts[i].path])
             meter?.add(artifacts[i].size)
             return (i, result)
         }
         var perArtifact = [CheckResult?](repeating: nil, count: artifacts.count)
         for (i, result) in hashed { perArtifact[i] = result }
-        return assemble(setPath: setPath, manifest: manifest, perArtifact: perArtifact.map { $0! })
+        return assemble(
+            setPath: setPath, manifest: manifest, accounting: accounting, perArtifact: perArtifact.map { $0! })
     }
 
-    /// The results around the per-artifact ones: a skip for an empty set, `SHA256SUMS`, unlisted files.
-    private static func assemble(setPath: AbsolutePath, manifest: Manifest, perArtifact: [CheckResult]) -> [CheckResult]
-    {
+    /// The results around the per-artifact ones (with the accounting's findings merged in): a skip
+    /// for an empty set, the databases whose pieces do not add up, `SHA256SUMS`, unlisted files.
+    private static func assemble(
+        setPath: AbsolutePath, manifest: Manifest, accounting: ArtifactAccounting, perArtifact: [CheckResult]
+    ) -> [CheckResult] {
         var results: [CheckResult] = []
         if manifest.artifacts.isEmpty {
             results.append(
                 .noSubject(.setArtifacts, subject: manifest.id.description, reason: "no artifacts in this set"))
         }
-        results += perArtifact
+        results += perArtifact.map(accounting.merged(into:))
+        results += accounting.databaseResults()
         results.append(checkSums(setPath: setPath, manifest: manifest))
         let listed = Set(manifest.artifacts.map(\.path) + [Manifest.fileName, "SHA256SUMS"])
         for file in filesInSet(setPath) where !listed.contains(file) {
@@ -224,7 +238,10 @@ struct ArtifactCheck {
     }
 
     /// Checks one artifact: safe path, present, size, SHA-256.
-    static func check(_ artifact: ArtifactRecord, setPath: AbsolutePath) -> CheckResult {
+    /// - Parameter chunkOf: the restored path of the database the artifact is a chunk of, if it is
+    ///   one: a missing or 0-byte chunk is then named as such (``Finding/Code/chunkMissing``,
+    ///   ``Finding/Code/chunkEmpty``) rather than as any missing artifact or size mismatch.
+    static func check(_ artifact: ArtifactRecord, setPath: AbsolutePath, chunkOf: String? = nil) -> CheckResult {
         let watch = Stopwatch()
         func result(_ verdict: Verdict, _ message: String, _ evidence: [String] = []) -> CheckResult {
             CheckResult(
@@ -241,18 +258,27 @@ struct ArtifactCheck {
         else {
             return failed(.artifactPathNotPlain)
         }
-        let path = setPath.appending(inside).pathString
-        guard let facts = FileFacts.of(path) else {
-            return failed(.artifactMissing)
-        }
-        guard facts.type == .file else {
-            return failed(.artifactNotRegularFile)
+        // The set is hostile until proven: an artifact, or a folder on its way, that is a link is
+        // not followed (its target's size and digest would otherwise reach the report).
+        let file: OpenedFile
+        switch (try? BeneathRoot(setPath)).map({ $0.openFile(inside) }) {
+        case .success(let opened)?: file = opened
+        case .failure(.missing)?, nil:
+            return failed(
+                chunkOf.map { .chunkMissing(artifact.path, database: $0, whereMissing: "set") } ?? .artifactMissing)
+        case .failure(let refusal)?:
+            return failed(refusal.at == inside ? .artifactNotRegularFile : .artifactNotFollowed(refusal.description))
         }
         let recorded = ["recorded size \(artifact.size)", "recorded sha256 \(artifact.sha256)"]
         do {
-            let (sha, size) = try SHA256Digest.file(at: path)
+            let hasher = SHA256Hasher()
+            let size = try file.forEachBlock { hasher.update($0) }
+            let sha = hasher.finalizeHex()
             let evidence = recorded + ["actual size \(size)", "actual sha256 \(sha)"]
             if size != artifact.size {
+                if size == 0, let chunkOf {
+                    return failed(.chunkEmpty(artifact.path, database: chunkOf, recorded: artifact.size), evidence)
+                }
                 return failed(.artifactSizeMismatch(recorded: artifact.size, actual: size), evidence)
             }
             if sha != artifact.sha256 {
@@ -272,8 +298,7 @@ struct ArtifactCheck {
                 check: .setArtifacts, subject: "SHA256SUMS", verdict: verdict, message: message, evidence: evidence,
                 seconds: watch.seconds)
         }
-        guard let data = FileManager.default.contents(atPath: setPath.appending(component: "SHA256SUMS").pathString),
-            let text = String(data: data, encoding: .utf8)
+        guard let data = SetFolder.read("SHA256SUMS", in: setPath), let text = String(data: data, encoding: .utf8)
         else {
             var out = result(.fail, Finding.sumsUnreadable.message)
             out.findings = [.sumsUnreadable]
@@ -331,5 +356,21 @@ struct ArtifactCheck {
         }
         walk(.dot)
         return out
+    }
+}
+
+/// Small files directly in a set folder, read without following a link (the set is hostile
+/// until proven: a `manifest.json` or `SHA256SUMS` that is a link names a file outside the set).
+enum SetFolder {
+    /// The largest such file read: 64 MiB.
+    static let limit = 64 << 20
+
+    /// The content of `name` in `setPath`, or nil when it is missing, not a regular file (a link
+    /// included), larger than ``limit`` or unreadable.
+    static func read(_ name: String, in setPath: AbsolutePath) -> Data? {
+        guard let beneath = try? BeneathRoot(setPath),
+            let file = try? beneath.openFile(RelativePath.dot.appending(component: name)).get()
+        else { return nil }
+        return try? file.readAll(limit: limit)
     }
 }

@@ -71,7 +71,7 @@ struct VaultCheck: Sendable {
 
     /// The vault's decrypted files (each up to ``scrubbedPrefix`` bytes), for a
     /// ``SecretScrubber`` only: filled by ``open(decrypt:)`` when it decrypts the vault, or by
-    /// ``result(_:newHome:newRoot:notRestored:)`` from the restored credential files; empty
+    /// ``result(_:tree:notRestored:)`` from the restored credential files; empty
     /// otherwise. Never written anywhere.
     final class Plaintexts: @unchecked Sendable {
         private let lock = NSLock()
@@ -112,7 +112,7 @@ struct VaultCheck: Sendable {
     /// decryption derives a key of its own (the vault's encryption salt, about 0.3 s at the
     /// default count). A drill that hands the proven set's restore script the password passes
     /// `decrypt: false`: the script's openssl decrypts the vault anyway, and the files it restores
-    /// are checked against their HMAC digests (``result(_:newHome:newRoot:notRestored:)``), which
+    /// are checked against their HMAC digests (``result(_:tree:notRestored:)``), which
     /// proves the same work without a second derivation in the tool.
     /// - Parameter decrypt: false stops after the tag (``Opening/opened(evidence:members:seconds:decrypted:)``
     ///   with `decrypted` false).
@@ -244,19 +244,17 @@ struct VaultCheck: Sendable {
 
     /// The check's result: `opening`, plus the restored files when the replay ran.
     /// - Parameters:
-    ///   - newHome: the sandbox home, nil when nothing was restored.
-    ///   - newRoot: the sandbox root, nil when nothing was restored.
-    ///   - notRestored: why restored files are not checked (with nil home and root).
-    func result(_ opening: Opening, newHome: AbsolutePath?, newRoot: AbsolutePath?, notRestored: String? = nil)
-        -> CheckResult
-    {
+    ///   - tree: the restored tree, nil when nothing was restored. Restored credentials are read
+    ///     through it: no link is followed at any component, only regular files are read.
+    ///   - notRestored: why restored files are not checked (with a nil tree).
+    func result(_ opening: Opening, tree: RestoredTree?, notRestored: String? = nil) -> CheckResult {
         switch opening {
         case .skip(let reason):
             return .noSubject(.credentialsVault, subject: subject, reason: reason)
         case .failed(let failed):
             return failed
         case .opened(var evidence, let members, let seconds, let decrypted):
-            guard let newHome, let newRoot, let keys, let vault = manifest.vault else {
+            guard let tree, let keys, let vault = manifest.vault else {
                 let why = notRestored ?? "nothing was restored"
                 evidence.append("restored files not checked: \(why)")
                 guard decrypted else {
@@ -278,21 +276,40 @@ struct VaultCheck: Sendable {
                 for file in manifest.files where file.component == .credentials && file.type == .file {
                     let shown = (file.base == .root ? "$ROOT/" : "~/") + file.path
                     // A recorded path that climbs out of the restored tree is never looked at.
-                    guard let inside = try? RelativePath(validatingBeneath: file.path),
-                        let facts = FileFacts.of((file.base == .root ? newRoot : newHome).appending(inside).pathString)
-                    else {
+                    guard let inside = tree.place(file.path, file.base) else {
                         problems.append(.vaultRestoredMissing(shown))
                         continue
                     }
-                    guard facts.type == .file else {
-                        problems.append(.vaultRestoredNotFile(shown, type: facts.type?.rawValue ?? "special file"))
+                    let restored: OpenedFile
+                    switch tree.beneath.openFile(inside) {
+                    case .success(let opened):
+                        restored = opened
+                    case .failure(.missing):
+                        problems.append(.vaultRestoredMissing(shown))
+                        continue
+                    case .failure(.wrongKind(_, let kind, _)):
+                        let type = kind == .symbolicLink ? "symbolic link (not followed)" : kind.rawValue
+                        problems.append(.vaultRestoredNotFile(shown, type: type))
+                        continue
+                    case .failure(let refusal):
+                        problems.append(.vaultRestoredNotFollowed(shown, reason: tree.explain(refusal, for: inside)))
                         continue
                     }
-                    if facts.mode != 0o600 {
-                        problems.append(.vaultRestoredMode(shown, mode: TextFormat.octal(facts.mode)))
+                    if restored.entry.mode != 0o600 {
+                        problems.append(.vaultRestoredMode(shown, mode: TextFormat.octal(restored.entry.mode)))
                     }
-                    let path = (file.base == .root ? newRoot : newHome).appending(inside).pathString
-                    let digest = try Self.hmacHex(key: key, file: path, keep: plaintexts)
+                    // Read once: the digest, and the first bytes for the scrubber (a restored
+                    // credential file is plaintext the reports must not show).
+                    let mac = VaultHMAC(key: key)
+                    var prefix: [UInt8] = []
+                    try restored.forEachBlock { block in
+                        mac.update(block)
+                        if prefix.count < Self.scrubbedPrefix {
+                            prefix += block.prefix(Self.scrubbedPrefix - prefix.count)
+                        }
+                    }
+                    if !prefix.isEmpty { plaintexts.add(prefix) }
+                    let digest = mac.finalizeHex()
                     if !Vault.tagsEqual(digest, file.hmacSHA256 ?? "") {
                         problems.append(.vaultRestoredDigest(shown))
                     }
@@ -315,22 +332,6 @@ struct VaultCheck: Sendable {
                 "HMAC tag verifies, the vault decrypts, \(members) restored files match their HMAC digests (mode 0600)",
                 evidence, seconds: total)
         }
-    }
-
-    /// HMAC-SHA-256 of the file at `path` keyed with `key`, read once; its first
-    /// ``scrubbedPrefix`` bytes go to `keep` (a restored credential file is plaintext the reports
-    /// must not show).
-    /// - Returns: 64 lowercase hex characters.
-    /// - Throws: ``RestoreDrillError/io(path:message:)`` when the file cannot be read.
-    static func hmacHex(key: [UInt8], file path: String, keep: Plaintexts) throws -> String {
-        let mac = VaultHMAC(key: key)
-        var prefix: [UInt8] = []
-        try FileBlocks.forEach(path: path) { block in
-            mac.update(block)
-            if prefix.count < scrubbedPrefix { prefix += block.prefix(scrubbedPrefix - prefix.count) }
-        }
-        if !prefix.isEmpty { keep.add(prefix) }
-        return mac.finalizeHex()
     }
 
     /// One member of the decrypted tar: its name, whether it is a regular file, its size and the
@@ -412,7 +413,7 @@ public enum VaultVerification {
         }
         let check = VaultCheck(
             manifest: manifest, setPath: setPath, keys: keys, manifestHMACVerified: outcome.hmacVerified)
-        let vault = check.result(check.open(), newHome: nil, newRoot: nil, notRestored: "vault verify restores nothing")
+        let vault = check.result(check.open(), tree: nil, notRestored: "vault verify restores nothing")
         return [outcome.result, vault]
     }
 }

@@ -22,20 +22,40 @@ import Testing
         }.sorted()
     }
 
-    @Test func zeroByteDatabaseIsStoredAsAnEmptyDatabaseAndTheSetIsComplete() async throws {
+    /// Issue 12: a file the database glob matches that is not a database (0 bytes, shorter than
+    /// a page, a page of text, a page of zeros, another format's header) is never turned into a
+    /// new empty database: its exact bytes stay in code.tar.gz, the databases component fails
+    /// naming it and why, and the set is partial.
+    @Test(arguments: [
+        (Data(), "0 bytes"),
+        (Data("SQLite format 3\0".utf8), "16 bytes, under the 512 bytes of a database's first page"),
+        (Data(repeating: 0x41, count: 511), "511 bytes, under the 512 bytes"),
+        (Data(repeating: 0, count: 4096), "no \"SQLite format 3\" header"),
+        (Data("PK\u{3}\u{4}".utf8) + Data(repeating: 7, count: 2000), "no \"SQLite format 3\" header"),
+    ])
+    func fileTheGlobMatchesThatIsNotADatabaseIsKeptAsItIsAndFailsDatabases(bytes: Data, why: String)
+        async throws
+    {
         let ws = try Workspace(chunked: false, live: false)
         defer { ws.close() }
-        try ws.write("data/empty.db", "")
+        try bytes.write(to: URL(fileURLWithPath: ws.root + "/data/empty.db"))
         let outcome = try await ws.backup()
         let m = outcome.manifest
-        #expect(m.status == .complete)
-        let record = try #require(m.databases.first { $0.path == "data/empty.db" })
-        #expect(record.tables.isEmpty)
-        #expect(!m.files.contains { $0.path == "data/empty.db" }, "not also in code.tar.gz")
-        // What is stored opens as a database with no tables.
-        let stored = outcome.setPath + "/" + (record.artifact ?? "")
-        #expect(FileManager.default.fileExists(atPath: stored))
-        #expect(try SQL.with(stored) { try SQL.scalar($0, "SELECT count(*) FROM sqlite_master") } == "0")
+        #expect(m.status == .partial)
+        #expect(!m.databases.contains { $0.path == "data/empty.db" }, "stored as a database")
+        let reason = try #require(m.component(.databases)?.reason)
+        #expect(reason.contains("data/empty.db: not a SQLite database (\(why)"), "\(reason)")
+        #expect(m.component(.databases)?.status == .failed)
+        let kept = try #require(m.files.first { $0.path == "data/empty.db" })
+        #expect(kept.component == .code && kept.size == Int64(bytes.count))
+        #expect(kept.sha256 == SHA256Digest.hex(of: bytes))
+        // The archive holds those exact bytes (read back by GNU tar).
+        let out = try TempFolder("rd-notdb")
+        defer { out.remove() }
+        let tar = try Shell.run(
+            "/usr/bin/tar", ["-xzf", outcome.setPath + "/code.tar.gz", "-C", out.path, "data/empty.db"])
+        #expect(tar.code == 0, "\(tar.err)")
+        #expect(FileManager.default.contents(atPath: out.path + "/data/empty.db") == bytes)
     }
 
     @Test func fileNamedDbThatIsNotADatabaseFailsDatabasesStaysInCodeAndTheSetIsPartial() async throws {
@@ -91,7 +111,9 @@ import Testing
         #expect(Self.destinationEntries(ws) == [manifest.id.description])
     }
 
-    @Test func namesWithSpacesAndNewlinesAreStoredNewlineWarnedAndInvalidUTF8IsAFailureNamingTheBytes() async throws {
+    /// Issue 12 changed the last: a name that is not UTF-8 is stored by its bytes (it made the set
+    /// partial before), recorded with `path_bytes`.
+    @Test func namesWithSpacesAndNewlinesAreStoredNewlineWarnedAndInvalidUTF8IsStoredByItsBytes() async throws {
         let ws = try Workspace(chunked: false, live: false)
         defer { ws.close() }
         try ws.write("src/with space/a b.txt", "spaces\n")
@@ -111,10 +133,12 @@ import Testing
         #expect(
             m.warnings.contains { $0.contains("line\\nbreak.txt") && $0.contains("control character") }, "\(m.warnings)"
         )
-        #expect(m.status == .partial)
-        let reason = try #require(m.component(.code)?.reason)
-        #expect(reason.contains("not valid UTF-8"), "\(reason)")
-        #expect(reason.contains("caf\\xe9.txt"), "\(reason)")
+        #expect(m.status == .complete, "\(m.components)")
+        #expect(m.component(.code)?.reason == nil)
+        let latin1 = Array("src/caf".utf8) + [0xE9] + Array(".txt".utf8)
+        let record = try #require(m.files.first { FileNameBytes.bytes($0.path) == latin1 })
+        #expect(FileNameBytes.display(record.path) == "src/caf\\xe9.txt")
+        #expect(record.size == 0)
     }
 
     @Test func symlinkLoopIsStoredAsLinksWithoutFollowingAndTheSetIsComplete() async throws {
@@ -133,6 +157,36 @@ import Testing
             #expect(record.type == .symlink)
             #expect(record.linkTarget == target)
         }
+    }
+
+    /// A path deleted after its folder was listed and before the walk looked at it (a file, a
+    /// link, a folder) is vanished, not a problem; an excluded one is neither; others stay.
+    @Test func pathsDeletedDuringTheWalkAreVanishedNotProblems() throws {
+        let folder = try TempFolder("rd-walk-vanish")
+        defer { folder.remove() }
+        let fm = FileManager.default
+        for relative in ["a/file.txt", "a/keep.txt", "b/sub/inner.txt", "cache/x.txt", "c.txt"] {
+            let path = folder.path + "/" + relative
+            try fm.createDirectory(
+                atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+            try Data("x\n".utf8).write(to: URL(fileURLWithPath: path))
+        }
+        try fm.createSymbolicLink(atPath: folder.path + "/a/link", withDestinationPath: "keep.txt")
+        let doomed: Set<String> = ["a/file.txt", "a/link", "b", "cache"]
+        var walk = WorkspaceWalk()
+        let base = try AbsolutePath(validating: folder.path)
+        walk.skip = { path in
+            // Called for each name after its folder was listed, before lstat: delete it now.
+            if let relative = path.relative(to: base)?.pathString, doomed.contains(relative) {
+                try? FileManager.default.removeItem(atPath: path.pathString)
+            }
+            return false
+        }
+        walk.exclude = { _, name in name == "cache" }
+        walk.run(base: base)
+        #expect(walk.vanished.sorted() == ["a/file.txt", "a/link", "b"])
+        #expect(walk.problems.isEmpty, "\(walk.problems)")
+        #expect(walk.entries.map(\.relative).sorted() == ["a", "a/keep.txt", "c.txt"])
     }
 
     @Test func fileChangingWhileReadIsRetriedAndStoredAsItIsOnceStable() async throws {

@@ -224,11 +224,23 @@ func credentialToolBin(in folder: String, tar: String) throws -> ToolBin {
         shell in ["/usr/bin/tar", "/usr/bin/bsdtar"].map { RestoreCase(shell: shell, tar: $0, hasher: "sha256sum") }
     }
 
-    func restore(_ f: VaultFixture, _ c: RestoreCase, passwordFile: String?) throws -> (Shell.Result, String, String) {
+    /// - Parameter openssl: the text of a stand-in `openssl` to put on `PATH` instead of the real
+    ///   one, and files to put beside it.
+    func restore(
+        _ f: VaultFixture, _ c: RestoreCase, passwordFile: String?, openssl: (String, [String: String])? = nil
+    ) throws -> (Shell.Result, String, String) {
         let target = f.scratch.path + "/restore-\(UUID().uuidString.prefix(6))"
         let home = target + "/home"
         let root = home + "/git/maia"
         let bin = try credentialToolBin(in: target + "-tools", tar: c.tar)
+        if let (text, files) = openssl {
+            unlink(bin.path + "/openssl")
+            try Data(text.utf8).write(to: URL(fileURLWithPath: bin.path + "/openssl"))
+            chmod(bin.path + "/openssl", 0o755)
+            for (name, content) in files {
+                try Data(content.utf8).write(to: URL(fileURLWithPath: bin.path + "/" + name))
+            }
+        }
         var arguments =
             Array(c.shell.dropFirst()) + [
                 f.outcome.setPath + "/" + f.outcome.manifest.restoreScript, "--home", home, "--root", root, "--yes",
@@ -273,6 +285,79 @@ func credentialToolBin(in folder: String, tar: String) throws -> ToolBin {
             $0.contains(".restore-drill-")
         }
         #expect(leftovers.isEmpty)
+    }
+
+    /// Issue 12: an openssl whose `enc` lacks `-pbkdf2`/`-iter` (older LibreSSL as on some macOS
+    /// releases, OpenSSL before 1.1.1) is named as too old, with its version, never as a wrong
+    /// password; each stand-in prints what such a release prints and exits 1. Other commands go
+    /// to the real openssl.
+    @Test(arguments: [
+        ("LibreSSL 2.8.3", "enc: Unrecognized flag pbkdf2\nusage: enc -ciphername [-AadePp] [-base64]"),
+        ("OpenSSL 1.0.2k-fips  26 Jan 2017", "unknown option '-pbkdf2'\noptions are\n-in <file>     input file"),
+        ("LibreSSL 2.6.5", "enc: Unrecognized flag iter"),
+    ])
+    func anOpensslTooOldIsNamedWithItsVersion(version: String, said: String) async throws {
+        let f = try await VaultFixture()
+        defer { f.close() }
+        let (result, _, root) = try restore(
+            f, Self.cases[0], passwordFile: f.passwordFile,
+            openssl: (
+                """
+                #!/bin/sh
+                case $1 in
+                    enc) cat "${0%/*}/enc.err" >&2; exit 1 ;;
+                    version) cat "${0%/*}/version.txt" ;;
+                    *) exec /usr/bin/openssl "$@" ;;
+                esac
+                """, ["enc.err": said + "\n", "version.txt": version + "\n"]
+            ))
+        #expect(result.code == 1)
+        let line = result.err.split(separator: "\n").first { $0.contains("restore: FAILED") }.map(String.init) ?? ""
+        #expect(line.contains("credentials: openssl is too old to decrypt"), "\(result.err)")
+        #expect(line.contains("\(version) does not know -pbkdf2 and -iter"), "\(line)")
+        #expect(line.contains("openssl said: " + said.prefix { $0 != "\n" }), "\(line)")
+        #expect(!line.contains("wrong password"))
+        #expect(!FileManager.default.fileExists(atPath: root + "/secrets/token.txt"))
+    }
+
+    /// A wrong password says so, with openssl's own words; a vault without openssl's `Salted__`
+    /// header (truncated to nothing, overwritten, replaced by plain text) is named before any
+    /// decryption is tried.
+    @Test func aWrongPasswordKeepsOpensslsWordsAndAVaultWithoutItsHeaderIsNamed() async throws {
+        let f = try await VaultFixture()
+        defer { f.close() }
+        let wrong = f.scratch.path + "/wrong-\(UUID().uuidString.prefix(4))"
+        try VaultPassword("wrong-password", origin: "test").write(toNewFileAt: wrong)
+        let (bad, _, _) = try restore(f, Self.cases[0], passwordFile: wrong)
+        #expect(bad.err.contains("credentials: wrong password or damaged vault"))
+        #expect(bad.err.contains("openssl said: bad decrypt"), "\(bad.err)")
+
+        let vault = try #require(f.outcome.manifest.artifacts.first { $0.component == .credentials })
+        let path = f.outcome.setPath + "/" + vault.path
+        let script = f.outcome.setPath + "/" + f.outcome.manifest.restoreScript
+        let sums = f.outcome.setPath + "/SHA256SUMS"
+        let original = try Data(contentsOf: URL(fileURLWithPath: path))
+        var digest = SHA256Digest.hex(of: original)
+        for replacement in [Data(), Data("token=plain text, not a vault\n".utf8), Data(original.dropFirst(8))] {
+            // The damaged vault with its digest resealed in the script and SHA256SUMS, so only
+            // the header check can tell.
+            try replacement.write(to: URL(fileURLWithPath: path))
+            let next = SHA256Digest.hex(of: replacement)
+            #expect(try String(contentsOfFile: sums, encoding: .utf8).contains(digest))
+            for file in [script, sums] {
+                let text = try String(contentsOfFile: file, encoding: .utf8)
+                try text.replacingOccurrences(of: digest, with: next).write(
+                    toFile: file, atomically: false, encoding: .utf8)
+            }
+            digest = next
+            for c in [Self.cases[0], Self.cases[4]] {  // dash and zsh read the header alike
+                let (result, _, _) = try restore(f, c, passwordFile: f.passwordFile)
+                #expect(result.code == 1)
+                #expect(
+                    result.err.contains("\(vault.path) is not an openssl-encrypted vault (no Salted__ header)"),
+                    "\(c.testDescription): \(result.err)")
+            }
+        }
     }
 
     @Test func withoutAPasswordTheCredentialsAreSkippedAndTheRestoreSucceeds() async throws {

@@ -370,6 +370,60 @@ final class RestoreFixture {
         #expect(FileManager.default.fileExists(atPath: f.newRoot + "/keep.txt"))
     }
 
+    /// Issue 12: a restore with `--force` over an old copy whose database has a real `-wal` (with
+    /// a table only the log holds), a `-shm` and a `-journal` beside it: each sidecar is moved
+    /// aside once the archive is extracted, before anything opens it, so SQLite never replays the old log into
+    /// the restored database; the sidecars are kept, renamed, not deleted.
+    @Test(arguments: [["-wal", "-shm"], ["-wal", "-shm", "-journal"], ["-journal"]])
+    func staleSidecarsAtTheTargetAreMovedAsideBeforeAnythingOpensTheDatabase(suffixes: [String]) async throws {
+        let f = try await RestoreFixture()
+        defer { f.close() }
+        // A database stored in WAL mode (header bytes 18 and 19 are 2), so SQLite reads a -wal
+        // beside the restored file: the live one of the workspace.
+        let record = try #require(f.outcome.manifest.databases.first { $0.base == .root && !$0.tables.isEmpty })
+        let target = f.newRoot + "/" + record.path
+        try FileManager.default.createDirectory(
+            atPath: (target as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        // The old copy: a database in WAL mode whose last writes are only in its -wal.
+        let old = try SQL.open(target)
+        try SQL.exec(
+            old,
+            "PRAGMA journal_mode=WAL; PRAGMA wal_autocheckpoint=0; CREATE TABLE old_only(x); "
+                + "INSERT INTO old_only VALUES ('from the old copy'); CREATE TABLE stale_in_wal(y); "
+                + "INSERT INTO stale_in_wal VALUES (1);")
+        let wal = try #require(FileManager.default.contents(atPath: target + "-wal"))
+        let shm = FileManager.default.contents(atPath: target + "-shm") ?? Data(count: 32768)
+        let main = try #require(FileManager.default.contents(atPath: target))
+        SQL.close(old)  // a clean close checkpoints and removes the -wal: put the old state back
+        try main.write(to: URL(fileURLWithPath: target))
+        let sidecars: [String: Data] = ["-wal": wal, "-shm": shm, "-journal": Data(repeating: 0xd9, count: 512)]
+        for suffix in ["-wal", "-shm", "-journal"] { unlink(target + suffix) }
+        for suffix in suffixes { try sidecars[suffix]!.write(to: URL(fileURLWithPath: target + suffix)) }
+        #expect(wal.count > 32, "the old copy's -wal holds frames")
+
+        let forced = try f.run(extra: ["--yes", "--force"])
+        #expect(forced.code == 0, "\(forced.err)")
+        for suffix in suffixes {
+            #expect(!FileManager.default.fileExists(atPath: target + suffix), "\(suffix) left beside it")
+            let aside =
+                (try FileManager.default.contentsOfDirectory(atPath: (target as NSString).deletingLastPathComponent))
+                .first { $0.hasPrefix((target as NSString).lastPathComponent + suffix + ".before-restore-") }
+            #expect(aside != nil, "\(suffix) was not kept aside")
+            #expect(forced.out.contains("a stale \(suffix) not from the backup moved aside"), "\(forced.out)")
+        }
+        // The restored database is the backup's: intact, its tables only, none of the old log's.
+        let restored = try SHA256Digest.file(at: target)
+        #expect(restored.0 == record.sha256)
+        let tables = try SQL.with(target) { db in
+            (
+                try SQL.scalar(db, "PRAGMA integrity_check"),
+                try SQL.scalar(db, "SELECT group_concat(name) FROM sqlite_master WHERE type='table'")
+            )
+        }
+        #expect(tables.0 == "ok")
+        #expect(!tables.1.contains("old_only") && !tables.1.contains("stale_in_wal"), "\(tables.1)")
+    }
+
     @Test func nonEmptyHomeIsRefusedButEmptyFoldersLeadingToRootAreNot() async throws {
         let f = try await RestoreFixture()
         defer { f.close() }

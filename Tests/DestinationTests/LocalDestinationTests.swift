@@ -119,6 +119,16 @@ func id(_ text: String) -> BackupID { BackupID(text)! }
         let f = try Folder()
         #expect(try f.destination.eventFiles().isEmpty)
         try f.destination.appendEvent(name: "e1.json", contents: Data("{}\n".utf8))
+        // Private, as sets and reports are: the history names sets, report folders, failed checks.
+        func mode(_ path: String) -> Int {
+            var info = stat()
+            return lstat(path, &info) == 0 ? Int(info.st_mode & 0o7777) : -1
+        }
+        #expect(mode("\(f.path)/.restore-drill") == 0o700)
+        #expect(mode("\(f.path)/.restore-drill/events") == 0o700)
+        #expect(mode("\(f.path)/.restore-drill/events/e1.json") == 0o600)
+        _ = try f.destination.lock(.shared)
+        #expect(mode("\(f.path)/.restore-drill/lock") == 0o600)
         #expect(throws: RestoreDrillError.self) {
             try f.destination.appendEvent(name: "e1.json", contents: Data("other".utf8))
         }

@@ -45,6 +45,12 @@ import Vault
         #expect(link.mode == 0o777)
         #expect(m.files.first { $0.path == "bin/sync" }?.mode == 0o755)
         #expect(m.files.first { $0.path == "notes/café.md" }?.mode == 0o600)
+        // Names are bytes (issue 12): the NFD name decodes to its decomposed bytes, not to the
+        // composed café.md's; the Latin-1 one to its exact bytes from `path_bytes`.
+        let paths = m.files.map { FileNameBytes.bytes($0.path) }
+        #expect(paths.contains(Array("notes/Re\u{301}sume\u{301}.md".utf8)))
+        #expect(paths.contains(Array("notes/caf".utf8) + [0xE9] + Array("-latin1.md".utf8)))
+        #expect(paths.filter { $0 == Array("notes/café.md".utf8) }.count == 1)
         let plist = try #require(m.files.first { $0.component == .launchagents })
         #expect(plist.rewritten == true && plist.sha256 == nil)
         let zshrc = try #require(m.files.first { $0.component == .shell })
@@ -128,6 +134,32 @@ import Vault
         #expect(Set(keyed.files.map(\.base)) == Set(PathBase.allCases))
         #expect(Set(keyed.files.map(\.component)) == [.code, .launchagents, .shell, .credentials])
         #expect(Set(keyed.artifacts.map(\.component)) == Set(ComponentID.allCases))
+    }
+
+    /// The committed keyed golden spells both kinds of name as docs/SET-FORMAT.md says: the NFD
+    /// name's bytes as they are (`e` then `\u0301`, never `é`), and the name that is not UTF-8 as
+    /// a display `path` with `\xe9` beside `path_bytes`, the base64 of its bytes.
+    @Test func theGoldenSpellsNamesAsTheirBytes() throws {
+        let data = try GoldenFile.committed("manifest.json")
+        let text = String(decoding: data, as: UTF8.self)
+        #expect(data.range(of: Data("notes/Re\u{301}sume\u{301}.md".utf8)) != nil, "NFD bytes written as they are")
+        #expect(text.contains(#""path" : "notes/caf\\xe9-latin1.md""#), "display form, backslash escaped by JSON")
+        let encoded = Data(Array("notes/caf".utf8) + [0xE9] + Array("-latin1.md".utf8)).base64EncodedString()
+        #expect(encoded == "bm90ZXMvY2Fm6S1sYXRpbjEubWQ=")
+        #expect(text.contains(#""path_bytes" : "bm90ZXMvY2Fm6S1sYXRpbjEubWQ=""#))
+        #expect(text.components(separatedBy: "\"path_bytes\"").count == 2, "only for the name that is not UTF-8")
+        // A reader that ignores path_bytes sees no path equal to another record's.
+        let shown = try JSONSerialization.jsonObject(with: data) as! [String: Any]
+        let files = shown["files"] as! [[String: Any]]
+        let texts = files.map { $0["path"] as! String }
+        #expect(Set(texts.map { Array($0.utf8) }).count == texts.count)
+        // A path_bytes that is not base64 is refused, naming the key.
+        let broken = text.replacingOccurrences(of: "bm90ZXMvY2Fm6S1sYXRpbjEubWQ=", with: "not base64!")
+        #expect {
+            try Manifest.decode(Data(broken.utf8), path: "broken")
+        } throws: { error in
+            String(describing: error).contains("path_bytes")
+        }
     }
 
     /// `Snapshots/manifest-before-file-artifact.json` is the keyed golden as it was committed

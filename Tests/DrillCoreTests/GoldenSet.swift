@@ -38,10 +38,19 @@ enum GoldenSet {
         "restore_maia.sh": Data("#!/bin/sh\n# golden stand-in for restore_maia.sh\n".utf8),
     ]
 
+    /// A decomposed (NFD) name: `e` + U+0301 COMBINING ACUTE ACCENT, as HFS+ stores it
+    /// (bytes `Re\xcc\x81sume\xcc\x81.md`); the golden pins that it is written so, not recomposed.
+    static let decomposedName = "notes/Re\u{301}sume\u{301}.md"
+    /// A name that is not UTF-8 (Latin-1 `é`, the byte 0xE9), in ``FileNameBytes``' marker form:
+    /// written as `path` `notes/caf\xe9-latin1.md` and `path_bytes`.
+    static let latin1Name = FileNameBytes.string(Array("notes/caf".utf8) + [0xE9] + Array("-latin1.md".utf8))
+
     /// Contents of the restored files of the keyed golden, by path relative to its base.
     static let restored: [String: Data] = [
         "README.md": Data("# maia\n".utf8),
         "notes/café.md": Data("ünïcødé in a path and in content\n".utf8),
+        decomposedName: Data("a decomposed name\n".utf8),
+        latin1Name: Data("a name that is not UTF-8\n".utf8),
         "bin/sync": Data("#!/bin/sh\necho sync\n".utf8),
         "Library/LaunchAgents/com.maia.sync.plist": Data("<plist/> as restored, paths rewritten\n".utf8),
         ".zshrc": Data("export PATH=\"$HOME/bin:$PATH\"\n".utf8),
@@ -97,6 +106,8 @@ enum GoldenSet {
             FileRecord(
                 component: .code, base: .root, path: "latest", type: .symlink, mode: 0o777, linkTarget: "README.md"),
             file(.code, .root, "notes/café.md", mode: 0o600),
+            file(.code, .root, decomposedName, mode: 0o644),
+            file(.code, .root, latin1Name, mode: 0o644),
         ]
         let agents = [
             file(.launchagents, .home, "Library/LaunchAgents/com.maia.sync.plist", mode: 0o644, rewritten: true)
@@ -132,7 +143,9 @@ enum GoldenSet {
         ]
         func bytes(_ files: [FileRecord]) -> Int64 { files.reduce(0) { $0 + $1.size } }
         m.components = [
-            ComponentRecord(id: .code, status: .ok, files: 4, bytes: bytes(code)),
+            ComponentRecord(
+                id: .code, status: .ok, files: 6, bytes: bytes(code),
+                vanished: ["claude/notes/deleted-during-the-backup.md"]),
             ComponentRecord(id: .databases, status: .ok, files: 2, bytes: Int64(whole.count + chunked.count)),
             ComponentRecord(id: .launchagents, status: .ok, files: 1, bytes: bytes(agents)),
             ComponentRecord(

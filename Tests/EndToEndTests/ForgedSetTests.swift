@@ -204,6 +204,12 @@ import Vault
             #expect(list.out.contains("\"\(f.id)\""))
         }
         #expect(list.out.components(separatedBy: "\"unauthenticated\"").count - 1 == forged.count, "\(list.out)")
+        // The table says it whole (it was cut to `unauthen`).
+        let table = try world.run(["list"])
+        for f in forged {
+            let line = table.out.split(separator: "\n").first { $0.hasPrefix(f.id.description) }.map(String.init) ?? ""
+            #expect(line.contains(" unauthenticated "), "\(table.out)")
+        }
 
         // health warns about each and judges the backup age on the real set only.
         let health = try world.run(["health", "--json"])
@@ -246,7 +252,8 @@ import Vault
         #expect(!output.contains("--password-fd"), "\(output)")
         #expect(Self.descriptorsBeyondOutput(output).isEmpty, "\(output)")
         let vault = report.checks.first { $0.check == .credentialsVault }
-        #expect(vault?.verdict == .skip && vault?.message.contains("got no password") == true, "\(vault?.message ?? "")")
+        #expect(
+            vault?.verdict == .skip && vault?.message.contains("got no password") == true, "\(vault?.message ?? "")")
         for folder in ["reports", "sandboxes", "backups/.restore-drill"] {
             #expect(w.filesHoldingThePassword(under: w.base + "/" + folder).isEmpty)
         }

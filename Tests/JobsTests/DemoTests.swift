@@ -30,6 +30,10 @@ import Testing
         let drill = outcome.drill
         #expect(drill.verdict == .pass, "\(drill.checks.filter { $0.verdict == .fail })")
         #expect(outcome.backup.status == "complete")
+        // The last line says the folder stays, its size, and how to remove it.
+        let last = outcome.text.split(separator: "\n").last.map(String.init) ?? ""
+        #expect(last.hasPrefix("  kept        \(folder) ("), "\(last)")
+        #expect(last.hasSuffix("remove it with: rm -rf '\(folder)'"), "\(last)")
 
         // Every database and agent of the sample was checked and passed.
         let databases = drill.checks.filter { $0.check == .dbIntegrity }

@@ -30,4 +30,17 @@ import Testing
         // Every line of the summary is one of its own: the name's LF made no new line.
         #expect(!summary.split(separator: "\n").contains { $0.hasPrefix("PASS") })
     }
+
+    /// The replay's limits follow the isolation, when the restore script ran (issue 11).
+    @Test func theLimitsFollowTheIsolation() {
+        let started = Date(timeIntervalSince1970: 1_760_929_800)
+        var result = DrillResult(
+            drillID: DrillID(date: started, sequence: 1), backupID: nil, setPath: "/sets/full_x", startedAt: started,
+            isolation: .bubblewrap)
+        func lines() -> [Substring] { DrillJob.summary(result).split(separator: "\n") }
+        #expect(lines().contains("  isolation bubblewrap, authenticated no"))
+        result.limits = "partial (memory cgroup, pids cgroup)"
+        #expect(
+            lines().contains("  isolation bubblewrap, authenticated no, limits partial (memory cgroup, pids cgroup)"))
+    }
 }

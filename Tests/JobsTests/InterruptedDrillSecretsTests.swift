@@ -4,6 +4,7 @@ import Jobs
 import Sandbox
 import Testing
 import Vault
+import Verifier
 
 #if canImport(Glibc)
     import Glibc
@@ -60,6 +61,34 @@ import Vault
             guard let data = FileManager.default.contents(atPath: file) else { return false }
             return secrets.contains { data.range(of: $0) != nil }
         }
+    }
+
+    /// The review's finding: a replay owns its sandbox folder, so it can put a FIFO (or a link,
+    /// or a folder) where the drill's secrets record was. A later sweep never waits on it and
+    /// still wipes the known places (the `readonly` copies).
+    @Test(arguments: ["fifo", "link", "folder"])
+    func aRecordTheReplayReplacedNeverStopsTheSweep(kind: String) throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("rd-fifo-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let sandboxes = try AbsolutePath(validating: folder.path)
+        try FileManager.default.createDirectory(atPath: sandboxes.pathString, withIntermediateDirectories: true)
+        let sandbox = try RestoreSandbox.create(in: sandboxes, drillID: DrillID(date: Date(), sequence: 7))
+        let record = sandbox.path.appending(component: ".restore-drill-secrets").pathString
+        unlink(record)
+        switch kind {
+        case "fifo": #expect(mkfifo(record, 0o666) == 0)
+        case "link": #expect(symlink("/etc/passwd", record) == 0)
+        default: #expect(mkdir(record, 0o755) == 0)
+        }
+        let copy = sandbox.path.appending(components: "readonly", "0-password").pathString
+        try FileManager.default.createDirectory(
+            atPath: (copy as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        try Data("copied-password".utf8).write(to: URL(fileURLWithPath: copy))
+        let started = Date()
+        let wiped = InterruptedDrills.wipeSecrets(in: sandboxes)
+        #expect(Date().timeIntervalSince(started) < 5)
+        #expect(wiped.contains { $0.hasSuffix("/readonly") || $0.hasSuffix("0-password") }, "\(wiped)")
+        #expect(!FileManager.default.fileExists(atPath: copy))
     }
 
     @Test func theNextDrillAndAPruneWipeTheSecretsAKilledDrillLeftButNotARunningDrills() async throws {

@@ -24,10 +24,6 @@ enum Fixture {
     static let hostileAsMarkdownLine =
         "evil <b>&amp;\"'</b> \u{241B}[31mred\u{2407} ]]> |pipe| a\\|b\u{240A}second\tline\u{240D}\u{240A}ünïcødé 日本 🙂 `tick` ```fence \u{2400}nul \u{FFFE}end"
 
-    /// `hostile` inside a fenced block: LF kept, CR and other controls shown as pictures.
-    static let hostileAsMarkdownBlock =
-        "evil <b>&amp;\"'</b> \u{241B}[31mred\u{2407} ]]> |pipe| a\\|b\nsecond\tline\u{240D}\nünïcødé 日本 🙂 `tick` ```fence \u{2400}nul \u{FFFE}end"
-
     static let backupID = BackupID(date: Date(timeIntervalSince1970: 1_760_929_201))  // full_20251020_030001
 
     /// A failed drill with every verdict kind (pass, fail, skip, error) and hostile strings in a
@@ -40,6 +36,7 @@ enum Fixture {
         r.host = "drill-host.example"
         r.toolVersion = "9.9.9-test"
         r.manifestSHA256 = String(repeating: "ab", count: 32)
+        r.limits = "full"
         r.authenticated = true
         r.rpoSeconds = 53_418.25
         r.rpoObjectiveSeconds = 86_400
@@ -96,6 +93,7 @@ enum Fixture {
         r.host = "drill-host.example"
         r.toolVersion = "9.9.9-test"
         r.manifestSHA256 = String(repeating: "ef", count: 32)
+        r.limits = "partial (memory cgroup, pids cgroup)"
         r.authenticated = false
         r.rtoSeconds = 8.5
         r.rtoObjectiveSeconds = 1_800

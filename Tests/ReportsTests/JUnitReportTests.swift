@@ -129,6 +129,7 @@ func validateAgainstSchema(_ xml: String) throws -> ExternalTool.Outcome {
             #expect(suite.cases.map(\.classname) == result.checks.map(\.check.rawValue))
             #expect(suite.properties["backup_id"] == result.backupID?.description)
             #expect(suite.properties["isolation"] == result.isolation.rawValue)
+            #expect(suite.properties["limits"] == (result.limits ?? ""))
             #expect(suite.properties["tool_version"] == "9.9.9-test")
             #expect(suite.properties["manifest_sha256"] == (result.manifestSHA256 ?? ""))
             for (c, check) in zip(suite.cases, result.checks) {
@@ -144,12 +145,18 @@ func validateAgainstSchema(_ xml: String) throws -> ExternalTool.Outcome {
             }
         }
         let mixed = parsed.suites[0]
+        #expect(mixed.properties["limits"] == "full")
         #expect(mixed.properties["rpo_seconds"] == "53418.250")
         #expect(mixed.properties["rto_seconds"] == "41.125")
         let tree = try #require(mixed.cases.first { $0.classname == "restore.tree" })
         #expect(tree.name == "claude/" + Fixture.hostileAsXML)
         #expect(tree.messages == ["missing: " + Fixture.hostileAsXML])
-        #expect(tree.systemOut == "expected size 12\n" + Fixture.hostileAsXML)
+        // Each evidence entry one line: its newlines shown as `␊` (so a file name cannot start a
+        // line of its own), as in the Markdown line form; U+FFFE read back as U+FFFD.
+        #expect(
+            tree.systemOut
+                == "expected size 12\n"
+                + Fixture.hostileAsMarkdownLine.replacingOccurrences(of: "\u{FFFE}", with: "\u{FFFD}"))
         let skip = try #require(mixed.cases.first { $0.classname == "credentials.vault" })
         #expect(skip.messages == ["vault not configured"])
         let error = try #require(mixed.cases.first { $0.classname == "db.integrity" && $0.kinds == ["error"] })

@@ -116,7 +116,8 @@ func renderWithCmark(_ markdown: String) throws -> RenderedMarkdown {
         #expect(h3.count == problems.count)
         #expect(h3.contains("2. FAIL restore.tree: claude/" + Fixture.hostileAsMarkdownLine))
         #expect(html.pres.count == problems.filter { !$0.evidence.isEmpty }.count)
-        #expect(html.pres.contains("expected size 12\n" + Fixture.hostileAsMarkdownBlock + "\n"))
+        // One line per evidence entry, even inside the fenced block.
+        #expect(html.pres.contains("expected size 12\n" + Fixture.hostileAsMarkdownLine + "\n"))
         #expect(html.headings.first?[1].hasPrefix("FAIL: restore drill") == true)
         #expect(html.headings.map { $0[1] }.contains("Evidence"))
     }
@@ -150,8 +151,13 @@ func renderWithCmark(_ markdown: String) throws -> RenderedMarkdown {
         #expect(md.contains("- **RPO:** 14 h 50 m (53418.250 s); objective 1 d 0 h; check rpo: pass"))
         #expect(md.contains("- **Measured RTO:** 41.1 s (41.125 s); objective 30 m 00 s; check rto: pass"))
         #expect(md.contains("Not run: restore.archives, launchagents.lint."))
+        #expect(md.contains("- **Limits:** full\n"))
+        #expect(
+            MarkdownReport.render(Fixture.unauthenticated()).contains(
+                "- **Limits:** partial (memory cgroup, pids cgroup)\n"))
         let none = MarkdownReport.render(Fixture.passing())
         #expect(none.contains("- **Isolation:** none"))
+        #expect(none.contains("- **Limits:** none (the restore script did not run)\n"))
         #expect(none.contains("not measured"))
     }
 

@@ -9,9 +9,9 @@ import Testing
 ///
 /// The three `report*.json` files pin drill report format 1 in both directions (rendered byte for
 /// byte, and the committed files decoded back to the fixtures): `report.json` every field present
-/// (`authenticated` true), `report-unauthenticated.json` `authenticated` false and the check ids
-/// the first lacks, `report-minimal.json` every optional field absent (no `authenticated`, no
-/// `backup_id`).
+/// (`authenticated` true, `limits` full), `report-unauthenticated.json` `authenticated` false,
+/// `limits` partial and the check ids the first lacks, `report-minimal.json` every optional field
+/// absent (no `authenticated`, no `limits`, no `backup_id`).
 @Suite struct SnapshotTests {
     static let folder = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
         .appendingPathComponent("Snapshots").path
@@ -85,12 +85,22 @@ import Testing
         #expect(minimal.result.authenticated == nil)
     }
 
+    /// `limits` is `full`, `partial (NAMES)`, or absent when the restore script did not run.
+    @Test func committedJSONHoldsLimitsFullPartialAndAbsent() throws {
+        #expect(try committedReport("report.json").object["limits"] as? String == "full")
+        #expect(
+            try committedReport("report-unauthenticated.json").object["limits"] as? String
+                == "partial (memory cgroup, pids cgroup)")
+        let minimal = try committedReport("report-minimal.json")
+        #expect(minimal.object["limits"] == nil && minimal.result.limits == nil)
+    }
+
     /// Every key of report format 1 appears in `report.json`, and only the required ones in
     /// `report-minimal.json`; every check id and verdict appears in one of the committed files.
     @Test func committedJSONCoversEveryFieldCheckAndVerdict() throws {
         let all: Set<String> = [
             "authenticated", "backup_id", "checks", "drill_id", "finished_at", "format", "format_version", "host",
-            "isolation", "manifest_sha256", "report_folder", "rpo_objective_seconds", "rpo_seconds",
+            "isolation", "limits", "manifest_sha256", "report_folder", "rpo_objective_seconds", "rpo_seconds",
             "rto_objective_seconds", "rto_seconds", "sandbox_kept", "sandbox_path", "set_path", "started_at",
             "tool_version", "verdict",
         ]

@@ -193,7 +193,14 @@ struct IsolatedReplayerTests {
             """, isolation: mode)
         #expect(outcome.process.exitCode == 0, "\(String(decoding: outcome.process.tail, as: UTF8.self))")
         #expect(outcome.isolation == (mode == .bubblewrap ? .bubblewrap : .none))
-        #expect(outcome.uid == (geteuid() == 0 ? 65534 : nil))
+        // As root: a uid of this replayer's own, from the documented range; else the tool's own.
+        #expect(outcome.uid == fixture.replayer.replayIdentity?.uid)
+        if geteuid() == 0 {
+            let uid = try #require(outcome.uid)
+            #expect((ReplayUIDLease.first...ReplayUIDLease.last).contains(uid))
+        } else {
+            #expect(outcome.uid == nil)
+        }
         #expect(String(decoding: outcome.process.standardOutput, as: UTF8.self) == "done\n")
         let restored = try String(
             contentsOfFile: (fixture.sandbox.work.pathString as NSString).appendingPathComponent("restored.txt"),
@@ -470,18 +477,127 @@ struct IsolatedReplayerTests {
         #expect(restored == "payload from the set\n")
         #expect(currentMode(fixture.set) == 0o700)
 
-        // A second replay in the same sandbox replaces the copy, which stays root's and read-only,
-        // readable by the replay's group only (issue 11: a copy of a private set is private too).
+        // A second replay in the same sandbox reads a copy again, which is root's and read-only,
+        // readable by the replay's group only (issue 11: a copy of a private set is private too),
+        // and removed after the replay.
         let again = try await fixture.replay(
-            "cat \"$(dirname \"$0\")/data.txt\" > \"$4/again.txt\" || exit 3\n", isolation: testedModes[0])
+            """
+            cat "$(dirname "$0")/data.txt" > "$4/again.txt" || exit 3
+            stat -c 'copy %u %g %a' "$(dirname "$0")/data.txt"
+            stat -c 'folder %a' "$(dirname "$0")"
+            """, isolation: testedModes[0])
         #expect(again.process.exitCode == 0, "\(String(decoding: again.process.tail, as: UTF8.self))")
-        let copy = (fixture.sandbox.path.pathString as NSString).appendingPathComponent(
-            "set/full_20250101_000000/data.txt")
+        if let identity = fixture.replayer.replayIdentity {
+            let said = String(decoding: again.process.standardOutput, as: UTF8.self)
+            // root's, seen as the overflow uid 65534 inside bubblewrap's user namespace.
+            let owner = again.isolation == .bubblewrap ? 65534 : 0
+            #expect(said == "copy \(owner) \(identity.gid) 440\nfolder 550\n")
+            let copies = (fixture.sandbox.path.pathString as NSString).appendingPathComponent("set")
+            #expect(!FileManager.default.fileExists(atPath: copies), "the set's copy outlived the replay")
+            #expect(again.notes.contains { $0.contains("removed after the replay") })
+        }
+    }
+
+    /// The review's race (issue 11, HIGH): a script swapped in the set after the drill verified it
+    /// never runs and never gets the secret; the verified one runs from a copy made after the
+    /// check, and reads the secret on descriptor 3.
+    @Test(arguments: testedModes)
+    func aSecretGoesOnlyToTheScriptTheDrillVerified(mode: RestoreDrillConfig.IsolationMode) async throws {
+        let fixture = try ReplayFixture()
+        defer { fixture.cleanUp() }
+        let script = (fixture.set as NSString).appendingPathComponent("restore_test.sh")
+        let ran = fixture.sandbox.work.appending(component: "ran").pathString
+        func request(_ digest: String) throws -> ReplayRequest {
+            ReplayRequest(
+                script: try AbsolutePath(validating: script), arguments: ["--password-fd", "3"],
+                setFolder: try AbsolutePath(validating: fixture.set), sandboxFolder: fixture.sandbox.path,
+                workingDirectory: fixture.sandbox.work, limits: ReplayFixture.smallLimits, timeout: 10,
+                isolation: mode, secret: Data("the-secret-\(fixture.token)".utf8), scriptSHA256: digest)
+        }
+        let verified = "#!/bin/sh\n: > '\(ran)'; echo \"got $(cat <&3)\"\n"
+        let mode0 = currentMode(fixture.set)
+        chmod(fixture.set, 0o755)
+        try Data(verified.utf8).write(to: URL(fileURLWithPath: script))
+        chmod(fixture.set, mode0)
+        let digest = SHA256Digest.hex(of: Data(verified.utf8))
+        // Swapped after the check: the digest the drill verified is no longer the script's.
+        chmod(fixture.set, 0o755)
+        try Data("#!/bin/sh\n: > '\(ran)'; cat <&3\n".utf8).write(to: URL(fileURLWithPath: script))
+        chmod(fixture.set, mode0)
+        await #expect(throws: RestoreDrillError.self) { _ = try await fixture.replayer.replay(try request(digest)) }
+        #expect(!FileManager.default.fileExists(atPath: ran), "the swapped script ran")
+        #expect(!FileManager.default.fileExists(atPath: fixture.sandbox.path.appending(component: "set").pathString))
+        // Put back: the verified script runs, from the copy, and reads the secret.
+        chmod(fixture.set, 0o755)
+        try Data(verified.utf8).write(to: URL(fileURLWithPath: script))
+        chmod(fixture.set, mode0)
+        let outcome = try await fixture.replayer.replay(try request(digest))
+        let said = String(decoding: outcome.process.standardOutput, as: UTF8.self)
+        #expect(said == "got the-secret-\(fixture.token)\n", "\(said) \(outcome.notes)")
+        #expect(outcome.notes.contains { $0.contains("copy") && $0.contains("removed after the replay") })
+    }
+
+    /// Issue 11, "Keep drills apart from each other": as root, every replayer (one per drill) runs
+    /// its scripts as a uid of its own, so a replay cannot read what another, running at the same
+    /// time, restored into its 0700 sandbox, even without bubblewrap's mount namespace.
+    @Test(.enabled(if: geteuid() == 0, "a uid per drill exists only when the tool runs as root (CI runs as root)"))
+    func concurrentDrillsRunAsUidsOfTheirOwnAndCannotReadEachOther() async throws {
+        let first = try ReplayFixture()
+        let second = try ReplayFixture()
+        defer {
+            first.cleanUp()
+            second.cleanUp()
+        }
+        let a = try #require(first.replayer.replayIdentity)
+        let b = try #require(second.replayer.replayIdentity)
+        #expect(a.uid != b.uid && a.gid != b.gid)
+        #expect(first.replayer.replayIdentity?.uid == a.uid, "one replayer keeps its uid")
+        // While the first replay holds a restored file, the second tries to read it and to list
+        // the first's sandbox (isolation none: only the uids keep them apart).
+        let secret = first.sandbox.work.appending(component: "restored-secret.txt").pathString
+        let ready = first.sandbox.path.appending(component: "ready").pathString
+        async let holder = first.replay(
+            "echo 'restored by the first drill' > \"$4/restored-secret.txt\"; : > \"\(ready)\"; sleep 3; echo held",
+            isolation: .none)
+        for _ in 0..<100 where !FileManager.default.fileExists(atPath: ready) { usleep(30_000) }
+        let reader = try await second.replay(
+            """
+            id -u
+            cat '\(secret)' 2>/dev/null && echo READ-OTHER
+            ls '\(first.sandbox.path.pathString)' 2>/dev/null && echo LISTED-OTHER
+            echo done
+            """, isolation: .none)
+        let held = try await holder
+        let said = String(decoding: reader.process.standardOutput, as: UTF8.self)
+        #expect(said == "\(b.uid)\ndone\n", "\(said)")
+        #expect(String(decoding: held.process.standardOutput, as: UTF8.self) == "held\n")
+        #expect(held.uid == a.uid && reader.uid == b.uid)
+    }
+
+    /// A uid whose lock is taken, or that still owns a process, is never handed out.
+    @Test(.enabled(if: geteuid() == 0, "the lock folder lives in /run, root's"))
+    func aUidInUseIsPassedOver() throws {
+        let folder = try TemporaryFolder("uid-locks")
+        defer { folder.remove() }
+        let locks = folder.file("locks")
+        let first = ReplayUIDLease(lockFolder: locks)
+        let uid = try first.uid()
+        #expect(try first.uid() == uid)
         var info = stat()
-        #expect(lstat(copy, &info) == 0 && info.st_uid == 0 && info.st_mode & 0o7777 == 0o440)
-        #expect(info.st_gid == 65534)
-        var folder = stat()
-        #expect(lstat((copy as NSString).deletingLastPathComponent, &folder) == 0 && folder.st_mode & 0o7777 == 0o550)
+        #expect(lstat(locks, &info) == 0 && info.st_mode & 0o7777 == 0o700 && info.st_uid == 0)
+        // 200 more leases while the first is held: none gets its uid, all differ.
+        var others: [ReplayUIDLease] = []
+        var seen: Set<UInt32> = [uid]
+        for _ in 0..<200 {
+            let lease = ReplayUIDLease(lockFolder: locks)
+            let other = try lease.uid()
+            #expect(!seen.contains(other))
+            seen.insert(other)
+            others.append(lease)
+        }
+        // This process's own uid (0) owns processes; a uid nobody runs does not.
+        #expect(ReplayUIDLease.ownsProcesses(0))
+        #expect(!ReplayUIDLease.ownsProcesses(uid))
     }
 
     @Test func bubblewrapRequiredButMissingIsAnErrorAndAutoFallsBack() async throws {
@@ -513,9 +629,22 @@ struct IsolatedReplayerTests {
         defer { fixture.cleanUp() }
         let outcome = try await fixture.replay("exit 0\n", isolation: .auto)
         #expect(outcome.isolation == .bubblewrap)
-        let argv = try #require(recorder.recordedArgv.last)
-        #expect((argv[0] as NSString).lastPathComponent == "prlimit")
-        #expect(argv.contains("--cpu=5:5") && argv.contains("--nproc=32:32") && argv.contains("--nofile=64:64"))
+        let full = try #require(recorder.recordedArgv.last)
+        // The prelude (entering the cgroups, opening the seccomp filter) runs first, then prlimit.
+        #expect(full[0] == "/bin/sh" && full[2] == IsolatedReplayer.preludeScript)
+        let start = try #require(full.firstIndex { ($0 as NSString).lastPathComponent == "prlimit" })
+        let argv = Array(full[start...])
+        #expect(full[..<start].contains("--"))
+        if outcome.limits.applied.contains(.seccomp) {
+            let filter = try #require(full[..<start].first { $0.hasPrefix("seccomp=") })
+            #expect(filter.hasSuffix("/\(IsolatedReplayer.etcFolder)/\(IsolatedReplayer.seccompFileName)"))
+            let flag = try #require(argv.firstIndex(of: "--seccomp"))
+            #expect(argv[flag + 1] == "4")
+        }
+        // With the pids cgroup in force, the cgroup bounds the processes, not RLIMIT_NPROC.
+        let pidsCgroup = outcome.limits.applied.contains(.pidsCgroup)
+        #expect(argv.contains("--nproc=32:32") == !pidsCgroup)
+        #expect(argv.contains("--cpu=5:5") && argv.contains("--nofile=64:64"))
         #expect(argv.contains("--as=\(1 << 30):\(1 << 30)") && argv.contains("--fsize=\(8 << 20):\(8 << 20)"))
         for flag in ["--unshare-all", "--die-with-parent", "--new-session", "--clearenv"] {
             #expect(argv.contains(flag))
@@ -524,7 +653,9 @@ struct IsolatedReplayerTests {
         let bind = try #require(argv.firstIndex(of: "--bind"))
         #expect(tmpfs < bind && argv[bind + 1] == fixture.sandbox.path.pathString)
         if geteuid() == 0 {
-            #expect(argv.contains("--reuid=65534") && argv.contains("--clear-groups"))
+            let uid = try #require(fixture.replayer.replayIdentity?.uid)
+            #expect(argv.contains("--reuid=\(uid)") && argv.contains("--regid=\(uid)"))
+            #expect(argv.contains("--clear-groups"))
         }
         // The probe ran once, before the replay; a second replay reuses it.
         let before = recorder.recorded.count

@@ -33,6 +33,49 @@ import Testing
         #expect(LaunchAgentLint.shellSyntax(in: "--opt=/Users/alice/x (1)").isEmpty)
     }
 
+    /// Issue 12: quoting mistakes launchd runs without complaint, several variants of each; the
+    /// finding names the element's index and text. Legitimate quotes and spaces stay clean.
+    @Test(arguments: [
+        ("\"--config=/p\"", "wrapped whole in literal double quotes"),
+        ("'--config=/p'", "wrapped whole in literal single quotes"),
+        ("\"/Users/alice/Library/Application Support/x\"", "wrapped whole in literal double quotes"),
+        ("--config=\"/p\"", "the value after `=` in literal quotes"),
+        ("--log='/Users/alice/Library/Logs/maia.log'", "the value after `=` in literal quotes"),
+        ("-o'/tmp/out file'", "the option's value in literal quotes"),
+        ("-f\"/etc/x.conf\"", "the option's value in literal quotes"),
+        ("/Users/alice/Library/Application\\ Support/x", "a backslash-escaped space"),
+        ("--dir=/Volumes/My\\ Drive", "a backslash-escaped space"),
+    ])
+    func literalQuotesAndEscapesLaunchdKeepAreNamed(argument: String, why: String) {
+        var plist = base
+        plist["ProgramArguments"] = ["/usr/local/bin/maia", "--verbose", argument]
+        let findings = LaunchAgentLint.ruledFindings(in: plist, fileName: "com.x.job.plist")
+        #expect(findings.count == 1, "\(findings)")
+        #expect(findings.first?.rule == .arguments)
+        #expect(findings.first?.message.hasPrefix("ProgramArguments[2] \"\(argument)\"") == true, "\(findings)")
+        #expect(findings.first?.message.contains(why) == true, "\(findings)")
+    }
+
+    @Test(arguments: [
+        "--json={\"a\": 1}", "--name=O'Brien's", "say \"hi\" now", "/Users/alice/Library/Application Support/x",
+        "--opt=/Users/alice/x (1)", "-", "\"", "--title=\"",
+    ])
+    func quotesThatAreDataAreNotFlaggedAsWrapped(argument: String) {
+        let said = LaunchAgentLint.shellSyntax(in: argument)
+        #expect(!said.contains { $0.contains("literal") || $0.contains("backslash") }, "\(argument): \(said)")
+    }
+
+    /// The script of `sh -c` that is one quoted string: the shell looks for a command named after
+    /// the whole script.
+    @Test(arguments: ["\"echo hi; date\"", "'cd /tmp && ./run.sh'"])
+    func shellScriptWrappedWholeInQuotesIsNamed(script: String) {
+        var plist = base
+        plist["ProgramArguments"] = ["/bin/zsh", "-lc", script]
+        let findings = LaunchAgentLint.ruledFindings(in: plist, fileName: "com.x.job.plist")
+        #expect(findings.count == 1, "\(findings)")
+        #expect(findings.first?.message.hasPrefix("ProgramArguments[2] \"\(script)\" is the shell's script") == true)
+    }
+
     @Test func labelMustMatchFileName() {
         let findings = LaunchAgentLint.findings(in: base, fileName: "com.x.other.plist")
         #expect(findings == ["Label \"com.x.job\" does not match the file name com.x.other.plist"])
@@ -78,9 +121,11 @@ import Testing
             path: "Library/LaunchAgents/a.plist", artifact: "launchagents/a.plist", label: "a",
             rewritePrefixes: [], wasBinary: false, mode: 0o644)
         manifest.launchAgents = [agent]
+        let tree = try RestoredTree(
+            folder: try AbsolutePath(validating: oldHome + "/sandbox"), home: try AbsolutePath(validating: newHome),
+            root: try AbsolutePath(validating: newRoot))
         let checks = LaunchAgentChecks(
-            manifest: manifest, setPath: try AbsolutePath(validating: folder + "/set"),
-            newHome: try AbsolutePath(validating: newHome), newRoot: try AbsolutePath(validating: newRoot))
+            manifest: manifest, setPath: try AbsolutePath(validating: folder + "/set"), tree: tree)
         let restored: [String: Any] = ["Label": "a", "ProgramArguments": [newRoot + "/run", "--in=" + newHome + "/x"]]
         let restoredPath = newHome + "/Library/LaunchAgents/a.plist"
         try PropertyListSerialization.data(fromPropertyList: restored, format: .xml, options: 0)

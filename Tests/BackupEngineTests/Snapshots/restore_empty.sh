@@ -27,7 +27,7 @@ rd_usage() {
     printf '%s\n' "usage: sh $RD_SCRIPT_NAME --home DIR --root DIR [--password-file F | --password-fd N] [--yes] [--force]"
 }
 
-RD_TMP= RD_CRED_TMP= RD_TAR_PID= RD_READER_FAILED= RD_CRED_PID=
+RD_TMP= RD_CRED_TMP= RD_TAR_PID= RD_READER_FAILED= RD_TAR_ERR= RD_CRED_PID=
 rd_cleanup() {
     # Not waited for: a shell's wait on a pipeline's pid waits for the whole pipeline, and a
     # reader that hangs (e.g. on a stalled network drive) would hang the cleanup.
@@ -39,6 +39,7 @@ rd_cleanup() {
         wait "$RD_CRED_PID" 2>/dev/null || :
     fi
     if [ -n "$RD_READER_FAILED" ]; then rm -f "$RD_READER_FAILED"; fi
+    if [ -n "$RD_TAR_ERR" ]; then rm -f "$RD_TAR_ERR"; fi
     if [ -n "$RD_TMP" ]; then rm -f "$RD_TMP"; fi
     if [ -n "$RD_CRED_TMP" ]; then rm -rf "$RD_CRED_TMP"; fi
 }
@@ -285,33 +286,83 @@ rd_prepare_targets() {
 # tar is the background process itself ($! of a pipeline is its last command), so the
 # cleanup on any exit stops it; a reader feeding it then dies of SIGPIPE. A reader that
 # fails on its own (status other than SIGPIPE's 141) leaves a marker file in the root,
-# since POSIX sh has no pipefail.
-RD_TAR_PID= RD_TAR_NAME= RD_READER_FAILED=
+# since POSIX sh has no pipefail. tar's messages go to a file in the root, read when it ends.
+RD_TAR_PID= RD_TAR_NAME= RD_READER_FAILED= RD_TAR_ERR= RD_REFUSED=0
 rd_extract_code() {
     rd_say "code: extracting $1 into $RD_ROOT"
     RD_TAR_NAME=$1
     RD_READER_FAILED=$RD_ROOT/.restore-drill-reader-failed-$$
+    RD_TAR_ERR=$RD_ROOT/.restore-drill-tar-errors-$$
     if [ -n "$RD_GUNZIP" ]; then
         { "$RD_GUNZIP" -dc <"$RD_SET/$1" || { rd_rc=$?; [ "$rd_rc" -eq 141 ] || : >"$RD_READER_FAILED"; }; } |
-            tar -xpf - -C "$RD_ROOT" &
+            tar -xpf - -C "$RD_ROOT" 2>"$RD_TAR_ERR" &
     else
-        tar -xpzf "$RD_SET/$1" -C "$RD_ROOT" &
+        tar -xpzf "$RD_SET/$1" -C "$RD_ROOT" 2>"$RD_TAR_ERR" &
     fi
     RD_TAR_PID=$!
 }
 
+# Names are stored as their bytes (pax hdrcharset=BINARY): GNU tar, which does not know that
+# keyword, says so for each such member and extracts the bytes all the same; bsdtar reads it.
+# A file system that refuses a name (macOS takes only UTF-8 names: EILSEQ, "Illegal byte
+# sequence"; glibc's words for it are "Invalid or incomplete multibyte or wide character")
+# stops that one file, and tar goes on with the others: rd_extract_wait says which and goes on,
+# and rd_finish fails at the very end. Any other message of a failed tar fails at once.
 rd_extract_wait() {
     [ -n "$RD_TAR_PID" ] || return 0
     # RD_TAR_PID stays set while waiting, so a signal's cleanup still stops tar.
     rd_rc=0
     wait "$RD_TAR_PID" || rd_rc=$?
     RD_TAR_PID=
+    rd_errors=$(sed -e '/nknown extended header keyword .hdrcharset/d' \
+        -e '/Exiting with failure status due to previous errors/d' \
+        -e '/Error exit delayed from previous errors/d' "$RD_TAR_ERR" 2>/dev/null) || rd_errors=
+    rm -f "$RD_TAR_ERR"
+    RD_TAR_ERR=
     if [ -e "$RD_READER_FAILED" ]; then
         rm -f "$RD_READER_FAILED"
         rd_fail "$RD_TAR_NAME: extraction failed ($RD_GUNZIP -d could not read it)"
     fi
-    [ "$rd_rc" -eq 0 ] || rd_fail "$RD_TAR_NAME: extraction failed"
+    if [ "$rd_rc" -ne 0 ]; then
+        rd_refused=$(printf '%s\n' "$rd_errors" |
+            sed -n -e '/Illegal byte sequence/p' -e '/Invalid or incomplete multibyte or wide character/p')
+        rd_other=$(printf '%s\n' "$rd_errors" |
+            sed -e '/Illegal byte sequence/d' -e '/Invalid or incomplete multibyte or wide character/d' -e '/^$/d')
+        if [ -n "$rd_other" ] || [ -z "$rd_refused" ]; then
+            [ -z "$rd_errors" ] || printf '%s\n' "$rd_errors" >&2
+            rd_fail "$RD_TAR_NAME: extraction failed"
+        fi
+        # tar names each path with its bytes escaped (caf\351.txt), so the line is safe to print.
+        printf '%s\n' "$rd_refused" | while IFS= read -r rd_line; do
+            printf 'restore: code: NOT RESTORED, this system refuses the file name: %s\n' "$rd_line" >&2
+        done
+        RD_REFUSED=$(printf '%s\n' "$rd_refused" | sed -n '$=')
+        rd_say "code: extracted $RD_TAR_NAME but for $RD_REFUSED paths whose names this system refuses (above); going on"
+        return 0
+    fi
+    [ -z "$rd_errors" ] || printf '%s\n' "$rd_errors" >&2
     rd_say "code: extracted $RD_TAR_NAME"
+}
+
+# rd_normalisation_twins N: N groups of names in the code archive differ only by Unicode
+# normalisation (NFC/NFD, e.g. Résumé.txt typed on Linux and copied from a Mac). Linux keeps
+# every one; macOS (APFS, HFS+) treats each group as one name, so there tar's last member of
+# the group replaced the others (same name, the content of the one extracted last): say so.
+rd_normalisation_twins() {
+    case $(uname -s 2>/dev/null || :) in
+        Darwin)
+            printf 'restore: WARNING: %s\n' "code: $1 groups of file names in $RD_TAR_NAME differ only by Unicode normalisation (NFC/NFD); this system treats each group as one name, so of each group only the file extracted last is here (the manifest's warnings name them)" >&2
+            ;;
+    esac
+}
+
+# The last step: done, or, once every other step ran, a failure saying how many paths were
+# kept out by names this system refuses.
+rd_finish() {
+    if [ "$RD_REFUSED" -gt 0 ]; then
+        rd_fail "$RD_REFUSED paths of $RD_TAR_NAME not restored: this system refuses their names (not valid UTF-8; macOS takes only UTF-8 names); everything else was restored. Restore on Linux to get them, or rename them at the source"
+    fi
+    rd_say "done: set $RD_SET_ID restored into home $RD_HOME and root $RD_ROOT"
 }
 
 # Makes the folder of target $1 (when missing) and sets rd_p to it.
@@ -349,6 +400,22 @@ rd_restore_db() {
     rd_chmod "$RD_TMP" "$rd_mode" || rd_fail "$rd_name: chmod $rd_mode failed"
     mv -f "$RD_TMP" "$rd_target" || rd_fail "$rd_name: cannot move it into place"
     RD_TMP=
+}
+
+# (4, after (3)) rd_db_sidecars BASE PATH: a -wal, -shm or -journal beside a restored database
+# is not the backup's (the backup stores none: each database is one consistent copy). It is an
+# old copy's, left at the target of a restore with --force, or came with the code archive; SQLite
+# would replay it into the restored database. Each is moved aside (renamed, never deleted: it may
+# be the user's), once the archive is extracted, before anything opens the database.
+rd_db_sidecars() {
+    if [ "$1" = home ]; then rd_target=$RD_HOME/$2; else rd_target=$RD_ROOT/$2; fi
+    for rd_sfx in -wal -shm -journal; do
+        if [ -e "$rd_target$rd_sfx" ] || [ -L "$rd_target$rd_sfx" ]; then
+            rd_aside=$rd_target$rd_sfx.before-restore-$$
+            mv -f "$rd_target$rd_sfx" "$rd_aside" || rd_fail "$2: cannot move the stale $rd_sfx aside"
+            rd_say "databases: $2: a stale $rd_sfx not from the backup moved aside to $rd_aside"
+        fi
+    done
 }
 
 # (5) The rewrite: each old prefix (a BRE of its XML form) becomes a control-character marker
@@ -393,20 +460,51 @@ rd_restore_agent() {
     RD_TMP=
 }
 
+# True when vault $1 of the set starts with `Salted__`: openssl enc writes it and the 8-byte salt
+# first; without it, no password helps.
+rd_vault_header_ok() {
+    rd_magic=
+    IFS= read -r rd_magic <"$RD_SET/$1" 2>/dev/null || :
+    case $rd_magic in
+        Salted__*) return 0 ;;
+        *) return 1 ;;
+    esac
+}
+
+# Stops saying which failure openssl met decrypting vault $1 (its stderr is in
+# $RD_CRED_TMP/openssl.err): an openssl without -pbkdf2/-iter (old LibreSSL, OpenSSL before
+# 1.1.1) is not a wrong password. openssl never prints the password.
+rd_credentials_failed() {
+    rd_err=$(sed -n '1{s/[^ -~]//g;p;}' "$RD_CRED_TMP/openssl.err")
+    case $(cat "$RD_CRED_TMP/openssl.err") in
+        *bad\ decrypt* | *bad\ magic* | *wrong\ final\ block* | *error\ reading\ input*)
+            rd_fail "credentials: wrong password or damaged vault ($1 does not decrypt; openssl said: $rd_err)"
+            ;;
+        *[Uu]nknown\ option* | *[Uu]nrecognized\ flag* | *[Uu]nrecognized\ option* | *[Ii]nvalid\ option* | \
+            *[Uu]nknown\ cipher* | *pbkdf2* | *-iter*)
+            rd_fail "credentials: openssl is too old to decrypt $1: $(openssl version 2>/dev/null || echo 'its version is unknown') does not know -pbkdf2 and -iter (openssl said: $rd_err); OpenSSL 1.1.1 or later has them"
+            ;;
+        *)
+            rd_fail "credentials: openssl cannot decrypt $1 (openssl said: ${rd_err:-nothing})"
+            ;;
+    esac
+}
+
 # (7, started with (3)) rd_credentials_start VAULT ITERATIONS: starts decrypting the vault
 # with the openssl CLI (the password is read from the file or the descriptor, never from the
 # command line) into a private folder inside the root, in the background: its key derivation
 # (PBKDF2, about 0.4 s of one core at 600 000 iterations) runs beside the extraction and steps
-# (4) to (6). rd_credentials_open waits for it. Does nothing without a password or openssl
-# (rd_credentials_open then says why).
+# (4) to (6). rd_credentials_open waits for it. Does nothing without a password or openssl, or
+# when the vault has no `Salted__` header (rd_credentials_open then says why).
 rd_credentials_start() {
     [ -n "$RD_PASS" ] || return 0
     command -v openssl >/dev/null 2>&1 || return 0
+    rd_vault_header_ok "$1" || return 0
     RD_CRED_TMP=$RD_ROOT/.restore-drill-credentials-$$
     (umask 077 && mkdir "$RD_CRED_TMP" "$RD_CRED_TMP/files") || rd_fail "credentials: cannot create $RD_CRED_TMP"
     rd_say "credentials: decrypting $1 (PBKDF2-HMAC-SHA256, $2 iterations) beside the other steps"
     (umask 077 && exec openssl enc -d -aes-256-cbc -pbkdf2 -iter "$2" -md sha256 -pass "$RD_PASS" \
-        -in "$RD_SET/$1" -out "$RD_CRED_TMP/vault.tar") 2>/dev/null &
+        -in "$RD_SET/$1" -out "$RD_CRED_TMP/vault.tar") 2>"$RD_CRED_TMP/openssl.err" &
     RD_CRED_PID=$!
 }
 
@@ -419,20 +517,23 @@ rd_credentials_open() {
         return 1
     fi
     command -v openssl >/dev/null 2>&1 || rd_fail "credentials: openssl is needed to decrypt $1"
+    rd_vault_header_ok "$1" ||
+        rd_fail "credentials: $1 is not an openssl-encrypted vault (no Salted__ header): damaged or replaced"
     if [ -n "$RD_CRED_PID" ]; then
         rd_rc=0
         wait "$RD_CRED_PID" || rd_rc=$?
         RD_CRED_PID=
-        [ "$rd_rc" -eq 0 ] || rd_fail "credentials: wrong password or damaged vault ($1 does not decrypt)"
+        [ "$rd_rc" -eq 0 ] || rd_credentials_failed "$1"
     else
         RD_CRED_TMP=$RD_ROOT/.restore-drill-credentials-$$
         (umask 077 && mkdir "$RD_CRED_TMP" "$RD_CRED_TMP/files") || rd_fail "credentials: cannot create $RD_CRED_TMP"
         rd_say "credentials: decrypting $1 (PBKDF2-HMAC-SHA256, $2 iterations)"
         if ! (umask 077 && openssl enc -d -aes-256-cbc -pbkdf2 -iter "$2" -md sha256 -pass "$RD_PASS" \
-            -in "$RD_SET/$1" -out "$RD_CRED_TMP/vault.tar") 2>/dev/null; then
-            rd_fail "credentials: wrong password or damaged vault ($1 does not decrypt)"
+            -in "$RD_SET/$1" -out "$RD_CRED_TMP/vault.tar") 2>"$RD_CRED_TMP/openssl.err"; then
+            rd_credentials_failed "$1"
         fi
     fi
+    rm -f "$RD_CRED_TMP/openssl.err"
     if ! (umask 077 && tar -xpf "$RD_CRED_TMP/vault.tar" -C "$RD_CRED_TMP/files") 2>/dev/null; then
         rd_fail "credentials: wrong password or damaged vault ($1 is not an archive once decrypted)"
     fi
@@ -492,4 +593,4 @@ if [ -n "$RD_PASS" ]; then rd_say "credentials: --password-file not used"; fi
 # (8) dependencies: printed, not installed
 rd_say "dependencies: no lists in this set"
 
-rd_say "done: set $RD_SET_ID restored into home $RD_HOME and root $RD_ROOT"
+rd_finish

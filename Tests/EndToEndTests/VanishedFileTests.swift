@@ -1,0 +1,79 @@
+import DrillCore
+import Foundation
+import TestSupport
+import Testing
+
+@testable import BackupEngine
+
+/// Issue 11, "A file that vanishes between listing and reading": a file or folder deleted while
+/// the backup runs (after the walk listed it, before the archive read it) leaves a complete set,
+/// a warning naming it, the path in the manifest's `vanished` list, and a drill that passes and
+/// reports each such path as a skipped `restore.tree` subject.
+@Suite(.serialized) struct VanishedFileTests {
+    @Test func filesDeletedDuringTheBackupAreListedAsVanishedAndTheDrillSkipsThemByName() async throws {
+        let fm = FileManager.default
+        let base = try Tool.scratch("vanished")
+        defer { try? fm.removeItem(atPath: base) }
+        chmod(base, 0o755)
+        let home = base + "/home"
+        let root = home + "/git/maia"
+        let files = [
+            "src/main.py": "print('hi')\n", "src/gone.py": "print('soon gone')\n",
+            "gone-folder/a.txt": "a\n", "gone-folder/deeper/b.txt": "b\n", "zz-last.txt": "stays\n",
+        ]
+        for (relative, text) in files {
+            let path = root + "/" + relative
+            try fm.createDirectory(
+                atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+            try Data(text.utf8).write(to: URL(fileURLWithPath: path))
+        }
+        let configPath = base + "/restore-drill.yml"
+        try Data(
+            """
+            name: maia
+            home: \(home)
+            root: ~/git/maia
+            destination: backups
+            shell: {files: []}
+            launchagents: {include: []}
+            dependencies: {python: [/bin/echo, "requests==2.31.0"], homebrew: [/bin/echo, "git 2.42.0"]}
+            sandbox: {timeout: 2m}
+
+            """.utf8
+        ).write(to: URL(fileURLWithPath: configPath))
+        let config = try RestoreDrillConfig.load(path: configPath)
+        var engine = BackupEngine(
+            config: config, clock: FixedClock(Date()),
+            runner: FixedOutcomeRunner(outcome: ProcessOutcome(exitCode: 0, standardOutput: Data("x==1\n".utf8))))
+        // The walk has listed everything; the archive is about to read the files: delete some.
+        engine.phaseHook = { phase in
+            guard phase == .writingArtifacts else { return }
+            try? FileManager.default.removeItem(atPath: root + "/src/gone.py")
+            try? FileManager.default.removeItem(atPath: root + "/gone-folder")
+        }
+        let outcome = try await engine.run()
+        let expected = ["gone-folder/a.txt", "gone-folder/deeper/b.txt", "src/gone.py"]
+        #expect(outcome.manifest.status == .complete)
+        let code = try #require(outcome.manifest.component(.code))
+        #expect(code.status == .ok)
+        #expect(code.vanished == expected)
+        for path in expected {
+            #expect(outcome.warnings.contains { $0.hasPrefix(path + ": vanished between listing and reading") })
+            #expect(!outcome.manifest.files.contains { $0.path == path })
+        }
+        #expect(outcome.manifest.files.contains { $0.path == "zz-last.txt" })
+        // What was written is what the manifest says: the key survives a reload.
+        #expect(try Manifest.load(setPath: outcome.setPath).component(.code)?.vanished == expected)
+
+        let drill = try Tool.run(["drill", "--latest", "--json", "--config", configPath], in: base)
+        #expect(drill.status == 0, "\(drill.stderr)")
+        let report = try Tool.drillReport(drill.stdout)
+        #expect(report.verdict == .pass)
+        let skipped = report.checks.filter { $0.check == .restoreTree && $0.verdict == .skip }
+        for path in expected {
+            let result = try #require(skipped.first { $0.subject == "code/" + path }, "\(path) not reported")
+            #expect(result.message.contains("vanished from the workspace during the backup"))
+        }
+        #expect(!report.checks.contains { $0.verdict == .fail || $0.verdict == .error })
+    }
+}
