@@ -44,6 +44,12 @@ public struct BackupEngine: Sendable {
     public var vaultPassword: VaultPasswordState?
     /// PBKDF2 iterations of the vault and the keyed digests (recorded in the manifest).
     public var vaultIterations = Vault.defaultIterations
+    /// Runs (and counts) the run's PBKDF2 derivations: the HMAC key and the vault's encryption key.
+    public var keyring = VaultKeyring()
+    /// Folder where the dependency lists are remembered for reuse while their package folders are
+    /// unchanged (``DependencyListCache``); nil runs the tools every time. The job sets the user's
+    /// cache folder.
+    public var dependencyCache: String?
     /// Awaited at each ``BackupPhase`` of ``run()`` (a test seam: a test unmounts the destination
     /// at a chosen point); nil for none.
     var phaseHook: (@Sendable (BackupPhase) async -> Void)? = nil
@@ -214,6 +220,20 @@ public struct BackupEngine: Sendable {
         let credentials = try config.credentials.include.map { try Self.standardized($0) }
         let dbPatterns = config.databases.include.map { GlobPattern($0) }
 
+        // The dependency lists (independent subprocesses, within their timeout) and the vault keys
+        // (PBKDF2 derivations) depend on nothing this run writes: both start now, beside the walk,
+        // the compression and the database copies; their results are stored at their usual place.
+        var collector = DependencyCollector(
+            python: config.dependencies.python, homebrew: config.dependencies.homebrew, runner: runner)
+        collector.timeout = dependencyTimeout
+        collector.log = log
+        collector.reuse = dependencyCache.map { DependencyListCache(folder: $0, runner: runner) }
+        collector.now = { [clock] in clock.now() }
+        let deps = collector
+        async let lists = deps.take()
+        async let vault = prepareVault(
+            credentials: credentials, root: rootPath, home: homePath, destination: destinationPath)
+
         // One walk of root: what the code archive holds and which files the databases glob matches.
         say("code: scanning \(root)")
         var walk = WorkspaceWalk()
@@ -343,11 +363,8 @@ public struct BackupEngine: Sendable {
 
         // dependencies
         say("dependencies: collecting package lists")
-        var deps = DependencyCollector(
-            python: config.dependencies.python, homebrew: config.dependencies.homebrew, runner: runner)
-        deps.timeout = dependencyTimeout
-        deps.log = log
-        let dependencies = try await deps.collect(setFolder: partial)
+        let dependencies = try deps.store(await lists, setFolder: partial)
+        for name in dependencies.reused { say("dependencies: \(name) list reused (its package folders are unchanged)") }
         components[.dependencies] = dependencies.record
         manifest.artifacts += dependencies.artifacts
         warnings += dependencies.warnings
@@ -364,8 +381,8 @@ public struct BackupEngine: Sendable {
 
         // credentials: the vault (plaintext never touches the set) and the run's keys.
         let (vaultRecord, vaultWarnings, keys) = try await self.credentials(
-            into: &manifest, partial: partial, root: rootPath, home: homePath, destination: destinationPath,
-            credentials: credentials, log: log, say: say)
+            into: &manifest, prepared: await vault, partial: partial, root: rootPath, home: homePath,
+            destination: destinationPath, credentials: credentials, log: log, say: say)
         components[.credentials] = vaultRecord
         warnings += vaultWarnings
 
@@ -437,6 +454,13 @@ public struct BackupEngine: Sendable {
             }
         }
         return slots.map { $0! }
+    }
+
+    /// The user's cache folder for ``dependencyCache``: `$XDG_CACHE_HOME/restore-drill` (else
+    /// `~/.cache/restore-drill`) on Linux, `~/Library/Caches/restore-drill` on macOS; nil
+    /// without `HOME`.
+    public static func defaultDependencyCache(environment: [String: String]) -> String? {
+        DependencyListCache.defaultFolder(environment: environment)
     }
 
     /// True when the file starts with the SQLite 3 header, false when it does not, nil when it

@@ -23,7 +23,9 @@ import Foundation
 /// rewritten by ``PathRewrite``'s rule in `sed`; (6) shell files; (7) credentials: with
 /// `--password-file F` (or `--password-fd N`, an open descriptor such as the pipe a drill hands
 /// it), `openssl enc -d -aes-256-cbc -pbkdf2 -iter N -md sha256 -pass file:F` (or `fd:N`)
-/// decrypts the vault into a private folder inside the root, tar unpacks it there, and each file
+/// decrypts the vault into a private folder inside the root (started in the background right
+/// after the extraction of (3) starts, so its PBKDF2 derivation runs beside (3) to (6); the step
+/// waits for it), tar unpacks it there, and each file
 /// is moved into place with mode 0600 (a wrong password says so and exits 1); without a password
 /// the step is skipped with a message (the vault's HMAC is the verifier's job: checking it here
 /// would put the key on a command line); (8) the dependency lists to reinstall are printed. Any failure prints
@@ -53,6 +55,10 @@ public enum RestoreScript {
             s += "rd_extract_code 'code.tar.gz'\n"
         } else {
             s += "rd_say \"code: not in this set\"\n"
+        }
+        if let vault = vaultToOpen(manifest) {
+            s += "# (7) the vault's decryption starts here, beside (3) to (6)\n"
+            s += "rd_credentials_start \(q(vault.artifact)) \(max(1, vault.iterations))\n"
         }
         s += "\n# (4) databases: pieces in the listed order\n"
         for db in manifest.databases {
@@ -129,7 +135,7 @@ public enum RestoreScript {
     /// into place with mode 0600; without a vault, a message.
     static func credentialsStep(_ manifest: Manifest) -> String {
         let files = manifest.files.filter { $0.component == .credentials && $0.type == .file }
-        guard let vault = manifest.vault, manifest.artifact(vault.artifact) != nil, !files.isEmpty else {
+        guard let vault = vaultToOpen(manifest) else {
             var s = "rd_say \"credentials: skipped (no vault in this set)\"\n"
             s += "if [ -n \"$RD_PASS\" ]; then rd_say \"credentials: --password-file not used\"; fi\n"
             return s
@@ -141,6 +147,14 @@ public enum RestoreScript {
         s += "    rd_credentials_close \(files.count)\n"
         s += "fi\n"
         return s
+    }
+
+    /// The vault step (7) opens: the manifest's, when it is an artifact of the set and holds files.
+    static func vaultToOpen(_ manifest: Manifest) -> VaultRecord? {
+        guard let vault = manifest.vault, manifest.artifact(vault.artifact) != nil,
+            manifest.files.contains(where: { $0.component == .credentials && $0.type == .file })
+        else { return nil }
+        return vault
     }
 
     /// Where step (1) cuts the `SHA256SUMS` list in two for two hashing processes: the number of

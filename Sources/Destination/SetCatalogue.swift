@@ -193,9 +193,17 @@ public struct SetCatalogue: Sendable {
     public func newestFirst() throws -> LazyMapSequence<
         LazyFilterSequence<LazyMapSequence<[BackupID], CataloguedSet?>>, CataloguedSet
     > {
+        try newestFirst(among: { _ in true })
+    }
+
+    /// ``newestFirst()`` over the ids `among` accepts: a set the caller passes over by its id is
+    /// neither read nor authenticated (no key derived for it).
+    func newestFirst(among: (BackupID) -> Bool) throws -> LazyMapSequence<
+        LazyFilterSequence<LazyMapSequence<[BackupID], CataloguedSet?>>, CataloguedSet
+    > {
         let destination = destination
         let authenticator = authenticator
-        return try destination.setIDsNewestFirst().lazy.map { id -> CataloguedSet? in
+        return try destination.setIDsNewestFirst().filter(among).lazy.map { id -> CataloguedSet? in
             let verdict = destination.verdict(of: id)
             switch verdict {
             case .set(let manifest), .unusable(_, .some(let manifest)):
@@ -235,7 +243,7 @@ public struct SetCatalogue: Sendable {
     /// The set with id `id` (e.g. `full_20251020_175019`).
     /// - Throws: ``RestoreDrillError/setNotFound(_:)`` when no set has that id.
     public func byID(_ id: String) throws -> CataloguedSet {
-        guard let set = try newestFirst().first(where: { $0.id.description == id }) else {
+        guard let set = try newestFirst(among: { $0.description == id }).first(where: { _ in true }) else {
             throw RestoreDrillError.setNotFound("\(id) in \(destination.location)")
         }
         return set
@@ -258,6 +266,6 @@ public struct SetCatalogue: Sendable {
     /// The newest complete set older than `id` (what `set.coverage` compares with), or nil.
     /// - Throws: as ``newestFirst()``.
     public func previousComplete(before id: BackupID) throws -> CataloguedSet? {
-        try newestFirst().first { $0.id < id && $0.isComplete }
+        try newestFirst(among: { $0 < id }).first { $0.isComplete }
     }
 }

@@ -19,6 +19,11 @@ public struct BackupJob: Sendable {
     public var vaultPassword: VaultPasswordState?
     /// PBKDF2 iterations of the vault (``Vault/defaultIterations``; tests lower it).
     public var vaultIterations = Vault.defaultIterations
+    /// Where dependency lists are remembered for reuse (``BackupEngine/dependencyCache``): the
+    /// user's cache folder; nil runs the tools every time.
+    public var dependencyCache = BackupEngine.defaultDependencyCache(environment: ProcessInfo.processInfo.environment)
+    /// Runs and counts the run's PBKDF2 derivations (``BackupEngine/keyring``).
+    public var keyring = VaultKeyring()
     /// Where the set goes: the lock, the engine's staging and publishing, and the history event go
     /// through it. Defaults to the ``LocalDestination`` of `config.destination`.
     public var destination: any Destination
@@ -56,6 +61,8 @@ public struct BackupJob: Sendable {
             engine.byteProgress = byteProgress
             engine.vaultPassword = vaultPassword
             engine.vaultIterations = vaultIterations
+            engine.dependencyCache = dependencyCache
+            engine.keyring = keyring
             engine.destination = destination
             outcome = try await engine.run()
         } catch {

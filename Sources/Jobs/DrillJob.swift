@@ -50,6 +50,9 @@ public struct DrillJob: Sendable {
     public var runner: any ProcessRunner = SubprocessRunner()
     /// What a `credentials.password.env` source reads.
     public var environment: [String: String] = ProcessInfo.processInfo.environment
+    /// Derives every vault key of the drill, each once per salt (the pick, `set.manifest`,
+    /// `credentials.vault`, `set.coverage`, `rpo`); a test injects one that counts.
+    public var keyring = VaultKeyring()
     /// Where the sets are: every set access of the drill (picking the set, opening it, `rpo`,
     /// `set.coverage`, the lock, the history event) goes through it. Defaults to the
     /// ``LocalDestination`` of `config.destination`; nil without a configuration (`--set PATH`).
@@ -114,19 +117,35 @@ public struct DrillJob: Sendable {
             password == nil
             ? []
             : try await SetTrust.previousPasswords(config: config, runner: runner, environment: environment)
-        let authenticator = password.map { SetAuthenticator(passwords: [$0] + previousPasswords) }
+        let authenticator = password.map {
+            SetAuthenticator(passwords: [$0] + previousPasswords, keyring: keyring)
+        }
         var opened: OpenedSet?
         defer { opened?.close() }
+        // `--latest` with a password: the newest present set is picked before its key is derived,
+        // so the derivation runs beside the hashing of its artifacts (in the drill). Only when it
+        // is not authenticated does the drill stop (before anything is unpacked, run or handed a
+        // secret) and the pick is made again, judging every set (``SetCatalogue/latest(now:)``).
+        // The newest present set is exactly what that pick returns whenever it is authenticated.
+        var provisional = false
         if let store {
             let catalogue = SetCatalogue(store, authenticator: authenticator)
             let picked: CataloguedSet
             switch request.pick {
-            case .id(let id): picked = try catalogue.byID(id)
+            case .id(let id):
+                // Found by name, judged by the drill itself (set.manifest): the newer sets passed on
+                // the way need no key.
+                picked = try SetCatalogue(store).byID(id)
             case .randomWithin(let days):
                 var generator = SystemRandomNumberGenerator()
                 picked = try catalogue.randomWithin(days: Double(days), now: clock.now(), using: &generator)
             default:
-                picked = try catalogue.latest(now: clock.now())
+                if authenticator != nil {
+                    picked = try SetCatalogue(store).latest(now: clock.now())
+                    provisional = true
+                } else {
+                    picked = try catalogue.latest(now: clock.now())
+                }
             }
             // The destination hands back the set's folder as an absolute path: nobody resolves it again.
             let set = try store.openSet(id: picked.id)
@@ -159,6 +178,7 @@ public struct DrillJob: Sendable {
             maxShrink: (config?.coverage ?? .init()).maxShrink,
             password: password, authenticator: authenticator)
         options.destinationStore = store
+        options.provisionalPick = provisional
         let lock = try store.flatMap { try $0.lock(.shared) }
         defer { lock?.release() }
         // Progress lines name sets, scripts and files from the set: shown escaped, like the summary.
@@ -167,7 +187,25 @@ public struct DrillJob: Sendable {
         }
         var drill = Drill(options: options, clock: clock, replayer: replayer, progress: escapedProgress)
         drill.byteProgress = byteProgress
-        var result = try await drill.run()
+        var result: DrillResult
+        do {
+            result = try await drill.run()
+        } catch is ProvisionalPickUnauthenticated {
+            guard let store else { throw RestoreDrillError.runtime("a provisional pick needs a destination") }
+            // The newest set is not authenticated: pick among the sets that count (its verdict
+            // and every key derived so far are remembered).
+            opened?.close()
+            let counted = try SetCatalogue(store, authenticator: authenticator).latest(now: clock.now())
+            let set = try store.openSet(id: counted.id)
+            opened = set
+            progress?(
+                "\(setPath.basename) is not authenticated: drilling the latest set that counts, \(set.folder.basename)")
+            options.setPath = set.folder
+            options.provisionalPick = false
+            drill = Drill(options: options, clock: clock, replayer: replayer, progress: escapedProgress)
+            drill.byteProgress = byteProgress
+            result = try await drill.run()
+        }
         let folder = reports.appending(component: result.drillID.description).pathString
         result.reportFolder = folder
         _ = try ReportWriter.write(result, to: folder)

@@ -20,6 +20,8 @@ public struct VaultVerifyJob: Sendable {
     /// Where the sets are (the set is picked and opened through it). Defaults to the
     /// ``LocalDestination`` of `config.destination`.
     public var destination: any Destination
+    /// Derives the keys, each once per salt (the pick and the checks share it); a test counts them.
+    public var keyring = VaultKeyring()
 
     public init(
         config: RestoreDrillConfig, runner: any ProcessRunner = SubprocessRunner(),
@@ -81,14 +83,16 @@ public struct VaultVerifyJob: Sendable {
                 "vault verify needs the vault password: give --password-file FILE or configure credentials.password")
         }
         let previous = try await SetTrust.previousPasswords(config: config, runner: runner, environment: environment)
-        let authenticator = SetAuthenticator(passwords: [current] + previous)
+        let authenticator = SetAuthenticator(passwords: [current] + previous, keyring: keyring)
         let catalogue = SetCatalogue(destination, authenticator: authenticator)
         let set = try id.map { try catalogue.byID($0) } ?? catalogue.latest()
         var password = current
         if case .verified(let index) = set.authentication { password = authenticator.passwords[index] }
         let opened = try destination.openSet(id: set.id)
         defer { opened.close() }
-        let checks = VaultVerification.check(setPath: opened.folder, password: password)
+        // The keyring that authenticated the set at the pick: its HMAC key is not derived again.
+        let checks = VaultVerification.check(
+            setPath: opened.folder, password: password, keyring: authenticator.keyring)
         return Outcome(
             backupID: set.id.description, setPath: set.path,
             verdict: Verdict.rollup(checks.map(\.verdict), requirePass: false), checks: checks,

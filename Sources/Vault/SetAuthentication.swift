@@ -42,21 +42,28 @@ public enum SetAuthentication: Sendable, Equatable {
 
 /// Checks manifest HMACs against the configured vault passwords (the current one first, then
 /// `credentials.previous_passwords` in order), deriving each PBKDF2 key once per (password, salt,
-/// iteration count) and remembering each manifest's verdict by its canonical body's SHA-256.
+/// iteration count) through its ``keyring`` and remembering each manifest's verdict by its
+/// canonical body's SHA-256.
 ///
-/// A derivation costs about 0.3–0.7 s at the default 600 000 iterations (each backup run has its
-/// own salt), so ``authenticateAll(_:)`` derives the keys of many sets on every core at once.
+/// A derivation costs about 0.3 s of one core at the default 600 000 iterations (each backup run
+/// has its own salt), so ``authenticateAll(_:)`` derives the keys of many sets on every core at
+/// once. A drill shares the keyring with its own checks, so the key that authenticated the set
+/// when it was picked is the one `set.manifest` and `credentials.vault` use.
 /// Thread-safe. Holds the passwords in memory only; nothing it returns holds a secret.
 public final class SetAuthenticator: @unchecked Sendable {
     /// The current password first, then the earlier ones. Empty: every set is ``SetAuthentication/notChecked``.
     public let passwords: [VaultPassword]
+    /// Derives every key, each once (shared with whoever else works on the same sets).
+    public let keyring: VaultKeyring
     private let lock = NSLock()
-    private var keys: [String: [UInt8]] = [:]
     private var verdicts: [String: SetAuthentication] = [:]
 
-    /// - Parameter passwords: the current password first, then `credentials.previous_passwords`.
-    public init(passwords: [VaultPassword]) {
+    /// - Parameters:
+    ///   - passwords: the current password first, then `credentials.previous_passwords`.
+    ///   - keyring: where keys are derived; a new one unless the caller shares its own.
+    public init(passwords: [VaultPassword], keyring: VaultKeyring = VaultKeyring()) {
         self.passwords = passwords
+        self.keyring = keyring
     }
 
     /// True when at least one password is configured (sets can be authenticated).
@@ -116,15 +123,10 @@ public final class SetAuthenticator: @unchecked Sendable {
         return results.values.map { $0 ?? .notChecked }
     }
 
-    /// PBKDF2-HMAC-SHA256(password `index`, salt, iterations, 32 bytes), derived once.
+    /// PBKDF2-HMAC-SHA256(password `index`, salt, iterations, 32 bytes), derived once (``keyring``).
     private func key(password index: Int, saltHex: String, iterations: Int) -> [UInt8]? {
-        let id = "\(index)/\(saltHex.lowercased())/\(iterations)"
-        if let key = lock.withLock({ keys[id] }) { return key }
-        guard let salt = Hex.decode(saltHex),
-            let key = try? Vault.hmacKey(password: passwords[index], salt: salt, iterations: iterations)
-        else { return nil }
-        lock.withLock { keys[id] = key }
-        return key
+        guard let salt = Hex.decode(saltHex) else { return nil }
+        return try? keyring.hmacKey(password: passwords[index], salt: salt, iterations: iterations)
     }
 
     private final class ResultBox: @unchecked Sendable {

@@ -19,8 +19,15 @@ import Vault
 ///    the injected ``RestoreReplayer`` as `<set>/<restore_script> --home H --root R --yes
 ///    [--password-fd 3]` (`restore.script`; its wall time is the RTO);
 /// 4. `restore.tree`, `db.integrity`, `launchagents.rewrite`, `launchagents.lint`,
-///    `credentials.vault` (its tag is verified and the vault decrypted in memory in step 1,
-///    before anything runs; the restored files are compared after the replay), `rpo`, `rto`;
+///    `credentials.vault` (its tag is verified with the set's key before anything runs; when the
+///    script got the password, the files it restored are compared with their HMAC digests beside
+///    the other checks and the tool does not decrypt again; otherwise the vault is decrypted in
+///    memory beside the replay), `rpo`, `rto`;
+///
+/// Key derivations (docs/ARCHITECTURE.md, "A drill"): one per distinct salt, through the
+/// authenticator's ``VaultKeyring``; the set's HMAC key derives while the artifacts are hashed
+/// (with ``DrillOptions/provisionalPick``, even when `drill --latest` has not judged the set yet);
+/// `set.coverage` and `rpo` run beside the replay.
 /// 5. the sandbox is removed after a pass, kept after a failure (per ``DrillOptions/keep`` and
 ///    ``DrillOptions/keepSandbox``), with restored credentials wiped when kept.
 ///
@@ -96,7 +103,10 @@ public struct Drill: Sendable {
             password = authenticator.passwords[index]
             matchedPrevious = index
         }
-        let keys = password.map { VaultKeyCache(password: $0) }
+        // One keyring for the whole drill: the key that authenticated the set while it was picked is
+        // the one set.manifest, credentials.vault, set.coverage and rpo use (one derivation per salt).
+        let keyring = authenticator?.keyring ?? VaultKeyring()
+        let keys = password.map { VaultKeyCache(password: $0, keyring: keyring) }
         let started = clock.now()
         var drillID = freshDrillID(at: started)
         var result = DrillResult(
@@ -108,17 +118,13 @@ public struct Drill: Sendable {
 
         // 1. The set.
         progress?("checking the manifest of \(setPath)")
-        let manifestOutcome = ManifestCheck.run(setPath: setPath, passwordGiven: password != nil, keys: keys)
-        result.manifestSHA256 = manifestOutcome.fileSHA256
-        var manifestResult = manifestOutcome.result
-        if let matchedPrevious, manifestOutcome.hmacVerified == true {
-            manifestResult.message += " (previous password \(matchedPrevious) of credentials.previous_passwords)"
-            manifestResult.evidence.append("HMAC matched previous password \(matchedPrevious)")
-        }
-        checks.append(manifestResult)
-        guard let manifest = manifestOutcome.manifest else {
+        let parsed = ManifestCheck.parse(setPath: setPath)
+        guard let manifest = parsed.manifest, parsed.failure == nil else {
+            let outcome = ManifestCheck.finish(parsed, passwordGiven: password != nil, hmac: nil)
+            result.manifestSHA256 = outcome.fileSHA256
+            checks.append(outcome.result)
             checks += Self.skips(
-                after: .setManifest, subject: manifestOutcome.result.subject,
+                after: .setManifest, subject: outcome.result.subject,
                 reason: "set.manifest failed: the manifest cannot be trusted")
             return finish(result, checks: checks, sandbox: nil, manifest: nil, password: password)
         }
@@ -126,8 +132,10 @@ public struct Drill: Sendable {
         let setID = manifest.id.description
 
         progress?("checking \(manifest.artifacts.count) artifacts")
-        // The archives are inspected (decompressed, headers read) while the artifacts are hashed:
-        // both only read the set, so they share the cores.
+        // The manifest HMAC's key derives (when the pick did not derive it already) while the
+        // artifacts are hashed and the archives inspected (decompressed, headers read): all three
+        // only read the set, and nothing is unpacked, run or handed a secret before the verdict.
+        async let judged = Self.offload { keys.flatMap { ManifestCheck.hmacVerdict(of: parsed, keys: $0) } }
         async let inspected = Self.inspectArchives(manifest, setPath: setPath)
         let artifactMeter = byteProgress.map {
             ByteMeter(
@@ -135,27 +143,49 @@ public struct Drill: Sendable {
         }
         let artifactChecks = await ArtifactCheck.runConcurrently(
             setPath: setPath, manifest: manifest, meter: artifactMeter)
-        checks += artifactChecks
         artifactMeter?.finish()
+        let manifestOutcome = ManifestCheck.finish(parsed, passwordGiven: password != nil, hmac: await judged)
+        if options.provisionalPick && manifestOutcome.hmacVerified == false {
+            // Picked as the newest before its key was known, and not authenticated: the caller
+            // picks again among the sets that count. Nothing ran; the tasks above only read.
+            _ = await inspected
+            throw ProvisionalPickUnauthenticated(setPath: setPath)
+        }
+        result.manifestSHA256 = manifestOutcome.fileSHA256
+        var manifestResult = manifestOutcome.result
+        if let matchedPrevious, manifestOutcome.hmacVerified == true {
+            manifestResult.message += " (previous password \(matchedPrevious) of credentials.previous_passwords)"
+            manifestResult.evidence.append("HMAC matched previous password \(matchedPrevious)")
+        }
+        checks.append(manifestResult)
+        checks += artifactChecks
         // The secret goes to the replay only when the set is proven: its manifest HMAC verified
         // with this password and every artifact is the one the manifest (so the HMAC) names.
         let withheld = Self.secretWithheldReason(
             passwordGiven: password != nil, hmacVerified: manifestOutcome.hmacVerified, artifacts: artifactChecks)
         result.authenticated = password == nil ? nil : manifestOutcome.hmacVerified == true
-        checks += coverage(manifest, authenticator: authenticator)
-        let (rpoCheck, rpoAge) = ObjectiveChecks.rpo(
-            destination: options.otherSets, drilled: manifest, objective: options.objectives.rpo, now: started,
-            authenticator: authenticator)
-        result.rpoSeconds = rpoAge
-        checks.append(rpoCheck)
-        if manifest.vault != nil && keys != nil { progress?("verifying the credentials vault") }
         let vaultCheck = VaultCheck(
             manifest: manifest, setPath: setPath, keys: keys, manifestHMACVerified: manifestOutcome.hmacVerified)
         // The tool's own check of the vault runs in memory (tag verified before any byte is
         // decrypted), so it is safe for an unproven set too: it tells a wrong password from a
-        // forged set. Restored credential files are compared only when the replay got the password.
-        let vaultOpening = vaultCheck.open()
+        // forged set. When the replay gets the password, the tool checks the tag only (its key is
+        // set.manifest's): the script's openssl decrypts the vault, and the files it restores are
+        // checked against their HMAC digests, so a decryption here would prove nothing more for
+        // one more derivation. Otherwise the vault is decrypted in memory beside the replay.
+        // Restored credential files are compared only when the replay got the password.
+        let decryptInTool = withheld != nil || password == nil
+        async let opened = Self.offload { vaultCheck.open(decrypt: decryptInTool) }
         let secretsNotRestored = withheld.map { "the restore script got no password: \($0)" }
+        // set.coverage and rpo judge other sets (each a derivation of its own salt with a
+        // password); nothing before the replay needs them, so they run beside it (started below:
+        // the replay mostly keeps one core busy).
+        let judgeOthers = { @Sendable [self] () -> ([CheckResult], CheckResult, Double?) in
+            let coverage = self.coverage(manifest, authenticator: authenticator)
+            let rpo = ObjectiveChecks.rpo(
+                destination: options.otherSets, drilled: manifest, objective: options.objectives.rpo, now: started,
+                authenticator: authenticator)
+            return (coverage, rpo.0, rpo.1)
+        }
 
         // 2. Archives, before anything is unpacked.
         progress?("inspecting archives")
@@ -173,6 +203,8 @@ public struct Drill: Sendable {
             let reason = "restore.archives failed: nothing was unpacked and the restore script did not run"
             checks.append(.noSubject(.restoreScript, subject: manifest.restoreScript, reason: reason))
             checks += afterReplay.map { .noSubject($0, subject: setID, reason: reason) }
+            checks += Self.othersChecks(await Self.offload(judgeOthers), into: &result)
+            let vaultOpening = await Self.decrypted(await opened, vaultCheck)
             checks.append(vaultCheck.result(vaultOpening, tree: nil, notRestored: reason))
             return finish(
                 result, checks: checks, sandbox: nil, manifest: manifest, password: password,
@@ -187,18 +219,22 @@ public struct Drill: Sendable {
         result.sandboxPath = sandbox.folder.pathString
         progress?("replaying \(manifest.restoreScript) in \(sandbox.folder)")
         if let withheld { progress?("replaying without the vault password: \(withheld)") }
+        async let judgedOthers = Self.offload(judgeOthers)
         let replay = await replayScript(
             manifest: manifest, setFolder: setPath, sandbox: sandbox, drillID: drillID,
             secret: withheld == nil ? password : nil, proven: password != nil && withheld == nil,
             unprovenReason: withheld)
         if let refused = replay.refused {
             // Nothing ran: no set can be proven here, so the configuration must change (exit 2).
+            _ = await opened
+            _ = await judgedOthers
             try? sandbox.remove()
             throw refused
         }
         checks.append(replay.check)
         if let isolation = replay.isolation { result.isolation = isolation }
         result.limits = replay.limits?.description
+        checks += Self.othersChecks(await judgedOthers, into: &result)
 
         // 4. The restored tree, read as root: through the sandbox folder opened once, never
         // following a link the script planted (RestoredTree).
@@ -216,6 +252,7 @@ public struct Drill: Sendable {
             checks += afterReplay.filter { $0 != .rto }.map {
                 CheckResult(check: $0, subject: setID, verdict: .error, message: unreachable)
             }
+            let vaultOpening = await Self.decrypted(await opened, vaultCheck)
             checks.append(
                 secretsNotRestored.map { vaultCheck.withheldResult(vaultOpening, reason: $0) }
                     ?? vaultCheck.result(vaultOpening, tree: nil, notRestored: unreachable))
@@ -224,6 +261,8 @@ public struct Drill: Sendable {
                     setID: setID, seconds: nil, objective: options.objectives.rto, skipReason: unreachable))
         } else if let skipReason = replay.treeSkipReason {
             checks += afterReplay.map { .noSubject($0, subject: setID, reason: skipReason) }
+            // Nothing restored to compare: the vault is decrypted in memory after all.
+            let vaultOpening = await Self.decrypted(await opened, vaultCheck)
             checks.append(
                 secretsNotRestored.map { vaultCheck.withheldResult(vaultOpening, reason: $0) }
                     ?? vaultCheck.result(vaultOpening, tree: nil, notRestored: skipReason))
@@ -241,20 +280,22 @@ public struct Drill: Sendable {
                     total: manifest.files.reduce(0) { $0 + $1.size } + manifest.databases.reduce(0) { $0 + $1.size },
                     report: $0)
             }
+            let vaultOpening = await opened
             async let treeChecks = tree.runConcurrently(meter: treeMeter)
             async let dbChecks = databaseChecks(manifest, tree: restored)
             async let agentResults = BlockingWork.map([manifest], width: 1) { [self] manifest in
                 agentChecks(manifest, setPath: setPath, tree: restored)
             }.flatMap { $0 }
+            // The restored credential files beside the other checks of the restored tree.
+            async let vaultResult = Self.offload {
+                secretsNotRestored.map { vaultCheck.withheldResult(vaultOpening, reason: $0) }
+                    ?? vaultCheck.result(vaultOpening, tree: restored)
+            }
             checks += await treeChecks
             checks += await dbChecks
             checks += await agentResults
+            checks.append(await vaultResult)
             treeMeter?.finish()
-            if let secretsNotRestored {
-                checks.append(vaultCheck.withheldResult(vaultOpening, reason: secretsNotRestored))
-            } else {
-                checks.append(vaultCheck.result(vaultOpening, tree: restored))
-            }
             let succeeded = replay.check.verdict == .pass
             result.rtoSeconds = succeeded ? replay.seconds : nil
             checks.append(
@@ -269,6 +310,29 @@ public struct Drill: Sendable {
     }
 
     // MARK: - Steps
+
+    /// `body` on a thread of its own (``BlockingWork``): for work that blocks (a key derivation, file
+    /// reads) started with `async let` beside other work.
+    static func offload<T: Sendable>(_ body: @escaping @Sendable () -> T) async -> T {
+        await BlockingWork.map([()], width: 1) { _ in body() }[0]
+    }
+
+    /// `set.coverage` and `rpo` from the task that judged them beside the drill; `rpo`'s age goes
+    /// into `result`.
+    static func othersChecks(_ judged: ([CheckResult], CheckResult, Double?), into result: inout DrillResult)
+        -> [CheckResult]
+    {
+        let (coverage, rpo, age) = judged
+        result.rpoSeconds = age
+        return coverage + [rpo]
+    }
+
+    /// `opening`, decrypted in memory when ``VaultCheck/open(decrypt:)`` left the decryption to a
+    /// replay that restored nothing (a derivation only on this failure path).
+    static func decrypted(_ opening: VaultCheck.Opening, _ check: VaultCheck) async -> VaultCheck.Opening {
+        guard case .opened(_, _, _, false) = opening else { return opening }
+        return await offload { check.open(decrypt: true) }
+    }
 
     /// Why the replay must get no secret, or nil when it may: with a password, the manifest HMAC
     /// must have verified and every `set.artifacts` result must be a pass (or a skip).

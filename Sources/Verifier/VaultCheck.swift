@@ -5,22 +5,24 @@ import DrillCore
 import Foundation
 import Vault
 
-/// The keys a drill derives from its vault password, each once per (salt, iteration count):
-/// the manifest HMAC, the vault tag and the credential digests of a set made by one backup run
-/// share one salt, so a drill usually runs PBKDF2 once for all three.
-final class VaultKeyCache {
+/// The keys a drill derives from its vault password, each once per (salt, iteration count)
+/// through a shared ``VaultKeyring``: the manifest HMAC, the vault tag and the credential digests
+/// of a set made by one backup run share one salt, so a drill runs PBKDF2 once for all three (and
+/// not again when the set was authenticated while it was picked, with the same keyring).
+final class VaultKeyCache: Sendable {
     let password: VaultPassword
-    private var keys: [String: [UInt8]] = [:]
+    let keyring: VaultKeyring
 
-    init(password: VaultPassword) { self.password = password }
+    init(password: VaultPassword, keyring: VaultKeyring = VaultKeyring()) {
+        self.password = password
+        self.keyring = keyring
+    }
 
     /// PBKDF2-HMAC-SHA256(password, salt, iterations, 32 bytes), derived on first use.
     /// - Parameter place: names the set file in errors.
     /// - Throws: ``RestoreDrillError/invalidSet(path:message:)`` naming `place` when the salt is not
     ///   hex or the count is out of range.
     func key(saltHex: String, iterations: Int, place: String) throws -> [UInt8] {
-        let id = "\(saltHex.lowercased())/\(iterations)"
-        if let key = keys[id] { return key }
         guard let salt = Hex.decode(saltHex), !salt.isEmpty else {
             throw RestoreDrillError.invalidSet(path: place, message: "HMAC salt is not hex")
         }
@@ -29,9 +31,7 @@ final class VaultKeyCache {
                 path: place,
                 message: "PBKDF2 iteration count \(iterations) is out of range 1…\(Vault.maximumIterations)")
         }
-        let key = try Vault.hmacKey(password: password, salt: salt, iterations: iterations)
-        keys[id] = key
-        return key
+        return try keyring.hmacKey(password: password, salt: salt, iterations: iterations)
     }
 }
 
@@ -45,7 +45,7 @@ final class VaultKeyCache {
 /// right and the vault was tampered with; with the manifest HMAC failing too, the password is
 /// wrong. The decrypted tar is read in memory (never written to a disk) and wiped after; no
 /// evidence line holds plaintext or a plain hash of it.
-struct VaultCheck {
+struct VaultCheck: Sendable {
     let manifest: Manifest
     let setPath: AbsolutePath
     /// nil when no password was given.
@@ -57,18 +57,22 @@ struct VaultCheck {
     static let plaintextLimit = 256 << 20
 
     /// What opening the vault found.
-    enum Opening {
+    enum Opening: Sendable {
         /// The check does not run: the reason.
         case skip(String)
         /// The vault is wrong: the failed result.
         case failed(CheckResult)
-        /// Tag, decryption and member digests are right: evidence lines and the member count.
-        case opened(evidence: [String], members: Int, seconds: Double)
+        /// The tag is right and, when `decrypted`, decryption and member digests too: evidence
+        /// lines and the member count. Not `decrypted`: the decryption is left to the restore
+        /// script, whose restored files are checked against their HMAC digests instead
+        /// (``open(decrypt:)``).
+        case opened(evidence: [String], members: Int, seconds: Double, decrypted: Bool = true)
     }
 
     /// The vault's decrypted files (each up to ``scrubbedPrefix`` bytes), for a
-    /// ``SecretScrubber`` only: filled by ``open()`` when it decrypts the vault, empty otherwise.
-    /// Never written anywhere.
+    /// ``SecretScrubber`` only: filled by ``open(decrypt:)`` when it decrypts the vault, or by
+    /// ``result(_:tree:notRestored:)`` from the restored credential files; empty
+    /// otherwise. Never written anywhere.
     final class Plaintexts: @unchecked Sendable {
         private let lock = NSLock()
         private var contents: [[UInt8]] = []
@@ -79,7 +83,7 @@ struct VaultCheck {
     /// Bytes of each decrypted member kept for scrubbing (credential files are small): 64 KiB.
     static let scrubbedPrefix = 64 << 10
 
-    /// Where ``open()`` leaves the plaintexts for the drill's ``SecretScrubber``.
+    /// Where ``open(decrypt:)`` leaves the plaintexts for the drill's ``SecretScrubber``.
     var plaintexts = Plaintexts()
 
     var subject: String { manifest.vault?.artifact ?? Vault.fileName }
@@ -103,7 +107,16 @@ struct VaultCheck {
     }
 
     /// Verifies the tag, then decrypts the vault and checks every member against the manifest.
-    func open() -> Opening {
+    ///
+    /// The tag needs the HMAC key of the set's salt, which `set.manifest` derived already; the
+    /// decryption derives a key of its own (the vault's encryption salt, about 0.3 s at the
+    /// default count). A drill that hands the proven set's restore script the password passes
+    /// `decrypt: false`: the script's openssl decrypts the vault anyway, and the files it restores
+    /// are checked against their HMAC digests (``result(_:tree:notRestored:)``), which
+    /// proves the same work without a second derivation in the tool.
+    /// - Parameter decrypt: false stops after the tag (``Opening/opened(evidence:members:seconds:decrypted:)``
+    ///   with `decrypted` false).
+    func open(decrypt: Bool = true) -> Opening {
         let watch = Stopwatch()
         let component = manifest.component(.credentials)
         guard let vault = manifest.vault else {
@@ -146,13 +159,20 @@ struct VaultCheck {
             return .failed(failed([.vaultKeyFailed(error)], evidence, seconds: watch.seconds))
         }
         evidence.append("HMAC tag verified before decryption")
+        guard decrypt else {
+            evidence.append(
+                "decryption left to the restore script (its restored files are checked against their HMAC digests)")
+            return .opened(evidence: evidence, members: expected.count, seconds: watch.seconds, decrypted: false)
+        }
 
         // Decrypt into memory and read the tar there.
         var plaintext = [UInt8]()
         defer { plaintext.withUnsafeMutableBytes { OPENSSL_cleanse($0.baseAddress, $0.count) } }
         do {
             guard let record = manifest.vault else { return .skip("no vault") }
-            try Vault.decrypt(input: path, password: keys.password, record: record, tagKey: key) { block in
+            try Vault.decrypt(
+                input: path, password: keys.password, record: record, tagKey: key, keyring: keys.keyring
+            ) { block in
                 guard plaintext.count + block.count <= Self.plaintextLimit else {
                     throw RestoreDrillError.invalidSet(
                         path: path,
@@ -215,11 +235,14 @@ struct VaultCheck {
             return .noSubject(.credentialsVault, subject: subject, reason: why)
         case .failed(let failed):
             return failed
-        case .opened(let evidence, let members, let seconds):
+        case .opened(let evidence, let members, let seconds, let decrypted):
             return result(
                 .skip,
-                "\(reason); the vault's tag verifies in memory and its \(members) files match their HMAC digests, "
-                    + "but no credential file was restored", evidence, seconds: seconds)
+                decrypted
+                    ? "\(reason); the vault's tag verifies in memory and its \(members) files match their HMAC "
+                        + "digests, but no credential file was restored"
+                    : "\(reason); the vault's tag verifies, but it was not decrypted and no credential file was "
+                        + "restored", evidence, seconds: seconds)
         }
     }
 
@@ -234,10 +257,15 @@ struct VaultCheck {
             return .noSubject(.credentialsVault, subject: subject, reason: reason)
         case .failed(let failed):
             return failed
-        case .opened(var evidence, let members, let seconds):
+        case .opened(var evidence, let members, let seconds, let decrypted):
             guard let tree, let keys, let vault = manifest.vault else {
                 let why = notRestored ?? "nothing was restored"
                 evidence.append("restored files not checked: \(why)")
+                guard decrypted else {
+                    return result(
+                        .skip, "HMAC tag verifies; not decrypted and no restored file checked: \(why)", evidence,
+                        seconds: seconds)
+                }
                 return result(
                     .pass,
                     "HMAC tag verifies, the vault decrypts, \(members) files match their HMAC digests "
@@ -274,8 +302,17 @@ struct VaultCheck {
                     if restored.entry.mode != 0o600 {
                         problems.append(.vaultRestoredMode(shown, mode: TextFormat.octal(restored.entry.mode)))
                     }
+                    // Read once: the digest, and the first bytes for the scrubber (a restored
+                    // credential file is plaintext the reports must not show).
                     let mac = VaultHMAC(key: key)
-                    try restored.forEachBlock { mac.update($0) }
+                    var prefix: [UInt8] = []
+                    try restored.forEachBlock { block in
+                        mac.update(block)
+                        if prefix.count < Self.scrubbedPrefix {
+                            prefix += block.prefix(Self.scrubbedPrefix - prefix.count)
+                        }
+                    }
+                    if !prefix.isEmpty { plaintexts.add(prefix) }
                     let digest = mac.finalizeHex()
                     if !Vault.tagsEqual(digest, file.hmacSHA256 ?? "") {
                         problems.append(.vaultRestoredDigest(shown))
@@ -289,6 +326,9 @@ struct VaultCheck {
                 return failed(
                     problems, prefix: "restored credentials", evidence + problems.prefix(200).map(\.message),
                     seconds: total)
+            }
+            if !decrypted {
+                evidence.append("the restore script's openssl decrypted the vault (not decrypted again here)")
             }
             evidence.append("\(members) restored files match their HMAC digests with mode 0600")
             return result(
@@ -361,10 +401,13 @@ public enum VaultVerification {
     /// `set.manifest` (self-checksum and manifest HMAC with `password`) and `credentials.vault`
     /// (tag before decryption, decryption, every member against its HMAC digest) of the set at
     /// `setPath`. Nothing is restored and nothing is written; the plaintext stays in memory.
+    /// - Parameter keyring: derives the keys, each once (share the one that authenticated the set).
     /// - Returns: the `set.manifest` result, then the `credentials.vault` result (a skip when the
     ///   set has no vault, or when the manifest is unreadable).
-    public static func check(setPath: AbsolutePath, password: VaultPassword) -> [CheckResult] {
-        let keys = VaultKeyCache(password: password)
+    public static func check(setPath: AbsolutePath, password: VaultPassword, keyring: VaultKeyring = VaultKeyring())
+        -> [CheckResult]
+    {
+        let keys = VaultKeyCache(password: password, keyring: keyring)
         let outcome = ManifestCheck.run(setPath: setPath, passwordGiven: true, keys: keys)
         guard let manifest = outcome.manifest else {
             return [

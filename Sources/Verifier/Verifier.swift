@@ -43,6 +43,12 @@ public struct DrillOptions: Sendable {
     /// Authenticates the destination's other sets (the newest complete one for `rpo`, the previous
     /// one for `set.coverage`); nil derives one from the password.
     public var authenticator: SetAuthenticator?
+    /// The set was picked as the newest present one before any key was derived (`drill --latest`
+    /// with a password, so that the set's key derives beside the hashing of its artifacts instead
+    /// of before it). When its manifest HMAC does not verify, the drill stops before anything is
+    /// unpacked or replayed and throws ``ProvisionalPickUnauthenticated``: the caller picks again,
+    /// judging every set (an older authenticated set is the latest that counts).
+    public var provisionalPick = false
     /// When to keep the sandbox after the drill (`sandbox.keep`).
     public var keep: RestoreDrillConfig.KeepPolicy
     /// `--keep-sandbox`: keep the sandbox whatever the verdict.
@@ -109,4 +115,13 @@ public struct DrillOptions: Sendable {
         self.canaryFolders = canaryFolders
         self.maxShrink = maxShrink
     }
+}
+
+/// Thrown by ``Drill/run()`` when ``DrillOptions/provisionalPick`` is set and the set's manifest
+/// HMAC does not verify: nothing was unpacked, replayed or handed a secret; pick again.
+public struct ProvisionalPickUnauthenticated: Error, Sendable, CustomStringConvertible {
+    /// The set that was not authenticated.
+    public let setPath: AbsolutePath
+
+    public var description: String { "\(setPath): not authenticated; the latest set is picked again" }
 }

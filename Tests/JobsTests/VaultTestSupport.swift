@@ -58,23 +58,28 @@ final class VaultWorkspace {
         return path
     }
 
-    func backup(iterations: Int = 2000, runner: (any ProcessRunner)? = nil) async throws -> BackupJob.Outcome {
+    func backup(
+        iterations: Int = 2000, runner: (any ProcessRunner)? = nil, at date: Date = Date(),
+        keyring: VaultKeyring? = nil
+    ) async throws -> BackupJob.Outcome {
         var job =
-            runner.map { BackupJob(config: config, clock: FixedClock(Date()), runner: $0) }
-            ?? BackupJob(config: config, clock: FixedClock(Date()))
+            runner.map { BackupJob(config: config, clock: FixedClock(date), runner: $0) }
+            ?? BackupJob(config: config, clock: FixedClock(date))
         job.vaultIterations = iterations
+        if let keyring { job.keyring = keyring }
         return try await job.run()
     }
 
     func drill(
         _ request: DrillJob.Request = .init(pick: .latest), config: RestoreDrillConfig? = nil,
-        replayer: (any RestoreReplayer)? = nil, runner: (any ProcessRunner)? = nil
+        replayer: (any RestoreReplayer)? = nil, runner: (any ProcessRunner)? = nil, keyring: VaultKeyring? = nil
     ) async throws -> DrillResult {
         var job =
             replayer.map {
                 DrillJob(config: config ?? self.config, clock: FixedClock(Date()), replayer: $0, currentDirectory: base)
             } ?? DrillJob(config: config ?? self.config, clock: FixedClock(Date()), currentDirectory: base)
         if let runner { job.runner = runner }
+        if let keyring { job.keyring = keyring }
         return try await job.run(request)
     }
 

@@ -27,11 +27,17 @@ rd_usage() {
     printf '%s\n' "usage: sh $RD_SCRIPT_NAME --home DIR --root DIR [--password-file F | --password-fd N] [--yes] [--force]"
 }
 
-RD_TMP= RD_CRED_TMP= RD_TAR_PID= RD_READER_FAILED= RD_TAR_ERR=
+RD_TMP= RD_CRED_TMP= RD_TAR_PID= RD_READER_FAILED= RD_TAR_ERR= RD_CRED_PID=
 rd_cleanup() {
     # Not waited for: a shell's wait on a pipeline's pid waits for the whole pipeline, and a
     # reader that hangs (e.g. on a stalled network drive) would hang the cleanup.
     if [ -n "$RD_TAR_PID" ]; then kill "$RD_TAR_PID" 2>/dev/null || :; fi
+    # The background openssl is stopped and waited for before its folder goes, so it cannot
+    # write decrypted bytes after the removal.
+    if [ -n "$RD_CRED_PID" ]; then
+        kill "$RD_CRED_PID" 2>/dev/null || :
+        wait "$RD_CRED_PID" 2>/dev/null || :
+    fi
     if [ -n "$RD_READER_FAILED" ]; then rm -f "$RD_READER_FAILED"; fi
     if [ -n "$RD_TAR_ERR" ]; then rm -f "$RD_TAR_ERR"; fi
     if [ -n "$RD_TMP" ]; then rm -f "$RD_TMP"; fi
@@ -454,43 +460,78 @@ rd_restore_agent() {
     RD_TMP=
 }
 
-# (7) rd_credentials_open VAULT ITERATIONS: decrypts the vault with the openssl CLI (the
-# password is read from the file or the descriptor, never from the command line) into a private
-# folder inside the root, then unpacks it there. Returns 1 (credentials skipped) without
-# --password-file or --password-fd.
+# True when vault $1 of the set starts with `Salted__`: openssl enc writes it and the 8-byte salt
+# first; without it, no password helps.
+rd_vault_header_ok() {
+    rd_magic=
+    IFS= read -r rd_magic <"$RD_SET/$1" 2>/dev/null || :
+    case $rd_magic in
+        Salted__*) return 0 ;;
+        *) return 1 ;;
+    esac
+}
+
+# Stops saying which failure openssl met decrypting vault $1 (its stderr is in
+# $RD_CRED_TMP/openssl.err): an openssl without -pbkdf2/-iter (old LibreSSL, OpenSSL before
+# 1.1.1) is not a wrong password. openssl never prints the password.
+rd_credentials_failed() {
+    rd_err=$(sed -n '1{s/[^ -~]//g;p;}' "$RD_CRED_TMP/openssl.err")
+    case $(cat "$RD_CRED_TMP/openssl.err") in
+        *bad\ decrypt* | *bad\ magic* | *wrong\ final\ block* | *error\ reading\ input*)
+            rd_fail "credentials: wrong password or damaged vault ($1 does not decrypt; openssl said: $rd_err)"
+            ;;
+        *[Uu]nknown\ option* | *[Uu]nrecognized\ flag* | *[Uu]nrecognized\ option* | *[Ii]nvalid\ option* | \
+            *[Uu]nknown\ cipher* | *pbkdf2* | *-iter*)
+            rd_fail "credentials: openssl is too old to decrypt $1: $(openssl version 2>/dev/null || echo 'its version is unknown') does not know -pbkdf2 and -iter (openssl said: $rd_err); OpenSSL 1.1.1 or later has them"
+            ;;
+        *)
+            rd_fail "credentials: openssl cannot decrypt $1 (openssl said: ${rd_err:-nothing})"
+            ;;
+    esac
+}
+
+# (7, started with (3)) rd_credentials_start VAULT ITERATIONS: starts decrypting the vault
+# with the openssl CLI (the password is read from the file or the descriptor, never from the
+# command line) into a private folder inside the root, in the background: its key derivation
+# (PBKDF2, about 0.4 s of one core at 600 000 iterations) runs beside the extraction and steps
+# (4) to (6). rd_credentials_open waits for it. Does nothing without a password or openssl, or
+# when the vault has no `Salted__` header (rd_credentials_open then says why).
+rd_credentials_start() {
+    [ -n "$RD_PASS" ] || return 0
+    command -v openssl >/dev/null 2>&1 || return 0
+    rd_vault_header_ok "$1" || return 0
+    RD_CRED_TMP=$RD_ROOT/.restore-drill-credentials-$$
+    (umask 077 && mkdir "$RD_CRED_TMP" "$RD_CRED_TMP/files") || rd_fail "credentials: cannot create $RD_CRED_TMP"
+    rd_say "credentials: decrypting $1 (PBKDF2-HMAC-SHA256, $2 iterations) beside the other steps"
+    (umask 077 && exec openssl enc -d -aes-256-cbc -pbkdf2 -iter "$2" -md sha256 -pass "$RD_PASS" \
+        -in "$RD_SET/$1" -out "$RD_CRED_TMP/vault.tar") 2>"$RD_CRED_TMP/openssl.err" &
+    RD_CRED_PID=$!
+}
+
+# (7) rd_credentials_open VAULT ITERATIONS: waits for the decryption rd_credentials_start began
+# (or decrypts now when it was not started), then unpacks the tar in the private folder.
+# Returns 1 (credentials skipped) without --password-file or --password-fd.
 rd_credentials_open() {
     if [ -z "$RD_PASS" ]; then
         rd_say "credentials: skipped (no --password-file)"
         return 1
     fi
     command -v openssl >/dev/null 2>&1 || rd_fail "credentials: openssl is needed to decrypt $1"
-    RD_CRED_TMP=$RD_ROOT/.restore-drill-credentials-$$
-    (umask 077 && mkdir "$RD_CRED_TMP" "$RD_CRED_TMP/files") || rd_fail "credentials: cannot create $RD_CRED_TMP"
-    # openssl enc writes `Salted__` and the 8-byte salt first: without it, no password helps.
-    rd_magic=
-    IFS= read -r rd_magic <"$RD_SET/$1" 2>/dev/null || :
-    case $rd_magic in
-        Salted__*) ;;
-        *) rd_fail "credentials: $1 is not an openssl-encrypted vault (no Salted__ header): damaged or replaced" ;;
-    esac
-    rd_say "credentials: decrypting $1 (PBKDF2-HMAC-SHA256, $2 iterations)"
-    if ! (umask 077 && openssl enc -d -aes-256-cbc -pbkdf2 -iter "$2" -md sha256 -pass "$RD_PASS" \
-        -in "$RD_SET/$1" -out "$RD_CRED_TMP/vault.tar") 2>"$RD_CRED_TMP/openssl.err"; then
-        # Say which failure it is: an openssl without -pbkdf2/-iter (old LibreSSL, OpenSSL before
-        # 1.1.1) is not a wrong password. openssl never prints the password.
-        rd_err=$(sed -n '1{s/[^ -~]//g;p;}' "$RD_CRED_TMP/openssl.err")
-        case $(cat "$RD_CRED_TMP/openssl.err") in
-            *bad\ decrypt* | *bad\ magic* | *wrong\ final\ block* | *error\ reading\ input*)
-                rd_fail "credentials: wrong password or damaged vault ($1 does not decrypt; openssl said: $rd_err)"
-                ;;
-            *[Uu]nknown\ option* | *[Uu]nrecognized\ flag* | *[Uu]nrecognized\ option* | *[Ii]nvalid\ option* | \
-                *[Uu]nknown\ cipher* | *pbkdf2* | *-iter*)
-                rd_fail "credentials: openssl is too old to decrypt $1: $(openssl version 2>/dev/null || echo 'its version is unknown') does not know -pbkdf2 and -iter (openssl said: $rd_err); OpenSSL 1.1.1 or later has them"
-                ;;
-            *)
-                rd_fail "credentials: openssl cannot decrypt $1 (openssl said: ${rd_err:-nothing})"
-                ;;
-        esac
+    rd_vault_header_ok "$1" ||
+        rd_fail "credentials: $1 is not an openssl-encrypted vault (no Salted__ header): damaged or replaced"
+    if [ -n "$RD_CRED_PID" ]; then
+        rd_rc=0
+        wait "$RD_CRED_PID" || rd_rc=$?
+        RD_CRED_PID=
+        [ "$rd_rc" -eq 0 ] || rd_credentials_failed "$1"
+    else
+        RD_CRED_TMP=$RD_ROOT/.restore-drill-credentials-$$
+        (umask 077 && mkdir "$RD_CRED_TMP" "$RD_CRED_TMP/files") || rd_fail "credentials: cannot create $RD_CRED_TMP"
+        rd_say "credentials: decrypting $1 (PBKDF2-HMAC-SHA256, $2 iterations)"
+        if ! (umask 077 && openssl enc -d -aes-256-cbc -pbkdf2 -iter "$2" -md sha256 -pass "$RD_PASS" \
+            -in "$RD_SET/$1" -out "$RD_CRED_TMP/vault.tar") 2>"$RD_CRED_TMP/openssl.err"; then
+            rd_credentials_failed "$1"
+        fi
     fi
     rm -f "$RD_CRED_TMP/openssl.err"
     if ! (umask 077 && tar -xpf "$RD_CRED_TMP/vault.tar" -C "$RD_CRED_TMP/files") 2>/dev/null; then
