@@ -12,29 +12,11 @@ import Testing
 /// every path checked by its bytes, and the reports show the names that are not UTF-8 as `\xNN`.
 @Suite(.serialized) struct FileNameRoundTripTests {
     @Test func aWorkspaceOfEveryKindOfNameBacksUpAndPassesItsDrill() async throws {
-        let fm = FileManager.default
-        let base = try Tool.scratch("names")
-        defer { try? fm.removeItem(atPath: base) }
-        chmod(base, 0o755)
-        let home = base + "/home"
-        let root = home + "/git/maia"
-        try fm.createDirectory(atPath: root, withIntermediateDirectories: true)
-        try Data("print('hi')\n".utf8).write(to: URL(fileURLWithPath: root + "/main.py"))
+        let ws = try SmallWorkspace.make("names")
+        defer { ws.remove() }
+        let (base, root, configPath) = (ws.base, ws.root, ws.config)
+        try ws.write("main.py", "print('hi')\n")
         try NameVariants.create(below: root)
-        let configPath = base + "/restore-drill.yml"
-        try Data(
-            """
-            name: maia
-            home: \(home)
-            root: ~/git/maia
-            destination: backups
-            shell: {files: []}
-            launchagents: {include: []}
-            dependencies: {python: [/bin/echo, "requests==2.31.0"], homebrew: [/bin/echo, "git 2.42.0"]}
-            sandbox: {timeout: 2m}
-
-            """.utf8
-        ).write(to: URL(fileURLWithPath: configPath))
         let config = try RestoreDrillConfig.load(path: configPath)
         let engine = BackupEngine(
             config: config, clock: FixedClock(Date()),
@@ -80,34 +62,16 @@ import Testing
     /// `credentials.vault` and `restore.tree` tell them apart by their bytes (they were taken for
     /// one name: "stored twice in the vault").
     @Test func decomposedCredentialNamesPassTheVaultCheck() throws {
-        let fm = FileManager.default
-        let base = try Tool.scratch("nfd-vault")
-        defer { try? fm.removeItem(atPath: base) }
-        chmod(base, 0o755)
-        let root = base + "/home/git/maia"
-        try fm.createDirectory(atPath: root + "/secrets", withIntermediateDirectories: true)
-        try fm.createDirectory(atPath: root + "/src", withIntermediateDirectories: true)
-        try Data("print(1)\n".utf8).write(to: URL(fileURLWithPath: root + "/src/a.py"))
-        try Data("decomposed\n".utf8).write(to: URL(fileURLWithPath: root + "/secrets/Re\u{301}sume\u{301}.key"))
-        try Data("composed\n".utf8).write(to: URL(fileURLWithPath: root + "/secrets/R\u{E9}sum\u{E9}.key"))
-        let config = base + "/restore-drill.yml"
-        try Data(
-            """
-            name: maia
-            home: \(base)/home
-            root: ~/git/maia
-            destination: backups
-            shell: {files: []}
-            launchagents: {include: []}
-            dependencies: {python: [/bin/echo, "a==1"], homebrew: [/bin/echo, "b 1"]}
-            credentials: {include: [secrets], password: {env: RD_E2E_NFD_PASSWORD}}
-
-            """.utf8
-        ).write(to: URL(fileURLWithPath: config))
+        let ws = try SmallWorkspace.make(
+            "nfd-vault", extraConfig: "credentials: {include: [secrets], password: {env: RD_E2E_NFD_PASSWORD}}")
+        defer { ws.remove() }
+        try ws.write("src/a.py", "print(1)\n")
+        try ws.write("secrets/Re\u{301}sume\u{301}.key", "decomposed\n")
+        try ws.write("secrets/R\u{E9}sum\u{E9}.key", "composed\n")
         let env = ["RD_E2E_NFD_PASSWORD": "nfd-\(UUID().uuidString)"]
-        let backup = try Tool.run(["backup", "--config", config], in: base, environment: env)
+        let backup = try ws.run(["backup"], environment: env)
         #expect(backup.status == 0, "\(backup.stderr)")
-        let drill = try Tool.run(["drill", "--latest", "--json", "--config", config], in: base, environment: env)
+        let drill = try ws.run(["drill", "--latest", "--json"], environment: env)
         #expect(drill.status == 0, "\(drill.stderr)")
         let report = try Tool.drillReport(drill.stdout)
         let vault = report.checks.first { $0.check == .credentialsVault }
@@ -116,28 +80,10 @@ import Testing
     }
 
     @Test func aMissingNameThatIsNotUTF8IsShownEscaped() async throws {
-        let fm = FileManager.default
-        let base = try Tool.scratch("names-missing")
-        defer { try? fm.removeItem(atPath: base) }
-        chmod(base, 0o755)
-        let home = base + "/home"
-        let root = home + "/git/maia"
-        try fm.createDirectory(atPath: root, withIntermediateDirectories: true)
+        let ws = try SmallWorkspace.make("names-missing")
+        defer { ws.remove() }
+        let (base, root, configPath) = (ws.base, ws.root, ws.config)
         try NameVariants.create(below: root)
-        let configPath = base + "/restore-drill.yml"
-        try Data(
-            """
-            name: maia
-            home: \(home)
-            root: ~/git/maia
-            destination: backups
-            shell: {files: []}
-            launchagents: {include: []}
-            dependencies: {python: [/bin/echo, "a==1"], homebrew: [/bin/echo, "b 1"]}
-            sandbox: {timeout: 2m}
-
-            """.utf8
-        ).write(to: URL(fileURLWithPath: configPath))
         let config = try RestoreDrillConfig.load(path: configPath)
         let engine = BackupEngine(
             config: config, clock: FixedClock(Date()),
@@ -155,7 +101,7 @@ import Testing
         #expect(drill.stdout.contains("names/caf\\xe9.txt"), "\(drill.stdout)")
         let report = try String(
             contentsOfFile: try #require(
-                fm.enumerator(atPath: base + "/reports")?.compactMap { $0 as? String }.first {
+                FileManager.default.enumerator(atPath: base + "/reports")?.compactMap { $0 as? String }.first {
                     $0.hasSuffix("report.md")
                 }
                 .map { base + "/reports/" + $0 }), encoding: .utf8)

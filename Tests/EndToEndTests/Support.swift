@@ -105,3 +105,55 @@ enum SetSurgery {
         try seal(set)
     }
 }
+
+/// A small workspace for the end-to-end tests: `<scratch>/home/git/maia` (world-traversable, as a
+/// replay running as another uid needs) and `<scratch>/restore-drill.yml` naming it: destination
+/// `backups`, no shell files or LaunchAgents, `/bin/echo` stand-ins for the dependency lists, a
+/// 2-minute replay timeout, and `extraConfig` (YAML lines) after them.
+struct SmallWorkspace {
+    let base: String
+    let home: String
+    let root: String
+    /// The configuration file's path.
+    let config: String
+
+    /// - Parameters:
+    ///   - name: the start of the scratch folder's name (which test made it).
+    ///   - extraConfig: more top-level YAML keys, one per line, e.g. `credentials: {…}`.
+    static func make(_ name: String, extraConfig: String = "") throws -> SmallWorkspace {
+        let base = try Tool.scratch(name)
+        chmod(base, 0o755)
+        let home = base + "/home"
+        let root = home + "/git/maia"
+        try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
+        let config = base + "/restore-drill.yml"
+        let text = """
+            name: maia
+            home: \(home)
+            root: ~/git/maia
+            destination: backups
+            shell: {files: []}
+            launchagents: {include: []}
+            dependencies: {python: [/bin/echo, "requests==2.31.0"], homebrew: [/bin/echo, "git 2.42.0"]}
+            sandbox: {timeout: 2m}
+
+            """
+        try Data((text + extraConfig + (extraConfig.isEmpty ? "" : "\n")).utf8).write(to: URL(fileURLWithPath: config))
+        return SmallWorkspace(base: base, home: home, root: root, config: config)
+    }
+
+    /// Writes `text` to `relative` below the root, making its folders.
+    func write(_ relative: String, _ text: String) throws {
+        let path = root + "/" + relative
+        try FileManager.default.createDirectory(
+            atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        try Data(text.utf8).write(to: URL(fileURLWithPath: path))
+    }
+
+    /// The built binary with `arguments` and `--config` this workspace's file, in its folder.
+    func run(_ arguments: [String], environment: [String: String] = [:]) throws -> Tool.Result {
+        try Tool.run(arguments + ["--config", config], in: base, environment: environment)
+    }
+
+    func remove() { try? FileManager.default.removeItem(atPath: base) }
+}

@@ -11,36 +11,15 @@ import Testing
 /// reports each such path as a skipped `restore.tree` subject.
 @Suite(.serialized) struct VanishedFileTests {
     @Test func filesDeletedDuringTheBackupAreListedAsVanishedAndTheDrillSkipsThemByName() async throws {
-        let fm = FileManager.default
-        let base = try Tool.scratch("vanished")
-        defer { try? fm.removeItem(atPath: base) }
-        chmod(base, 0o755)
-        let home = base + "/home"
-        let root = home + "/git/maia"
+        let ws = try SmallWorkspace.make("vanished")
+        defer { ws.remove() }
+        let root = ws.root
         let files = [
             "src/main.py": "print('hi')\n", "src/gone.py": "print('soon gone')\n",
             "gone-folder/a.txt": "a\n", "gone-folder/deeper/b.txt": "b\n", "zz-last.txt": "stays\n",
         ]
-        for (relative, text) in files {
-            let path = root + "/" + relative
-            try fm.createDirectory(
-                atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
-            try Data(text.utf8).write(to: URL(fileURLWithPath: path))
-        }
-        let configPath = base + "/restore-drill.yml"
-        try Data(
-            """
-            name: maia
-            home: \(home)
-            root: ~/git/maia
-            destination: backups
-            shell: {files: []}
-            launchagents: {include: []}
-            dependencies: {python: [/bin/echo, "requests==2.31.0"], homebrew: [/bin/echo, "git 2.42.0"]}
-            sandbox: {timeout: 2m}
-
-            """.utf8
-        ).write(to: URL(fileURLWithPath: configPath))
+        for (relative, text) in files { try ws.write(relative, text) }
+        let configPath = ws.config
         let config = try RestoreDrillConfig.load(path: configPath)
         var engine = BackupEngine(
             config: config, clock: FixedClock(Date()),
@@ -65,7 +44,7 @@ import Testing
         // What was written is what the manifest says: the key survives a reload.
         #expect(try Manifest.load(setPath: outcome.setPath).component(.code)?.vanished == expected)
 
-        let drill = try Tool.run(["drill", "--latest", "--json", "--config", configPath], in: base)
+        let drill = try ws.run(["drill", "--latest", "--json"])
         #expect(drill.status == 0, "\(drill.stderr)")
         let report = try Tool.drillReport(drill.stdout)
         #expect(report.verdict == .pass)
