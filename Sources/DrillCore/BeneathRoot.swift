@@ -508,6 +508,21 @@ package final class OpenedFile {
         return data
     }
 
+    /// Links the opened file itself (its inode, never a path that could have changed) as a new
+    /// name `name` in `folder`, which should be private: no byte is copied. Linux only, and only
+    /// for a process that may `linkat(2)` with `AT_EMPTY_PATH` (root, `CAP_DAC_READ_SEARCH`), on
+    /// the same file system.
+    /// - Returns: false when the link cannot be made here (the caller copies instead).
+    package func link(into folder: OpenedFolder, name: String) -> Bool {
+        #if os(Linux)
+            // AT_EMPTY_PATH (linux/fcntl.h: 0x1000, every architecture); Glibc's module omits it.
+            let atEmptyPath: Int32 = 0x1000
+            return linkat(descriptor, "", folder.descriptor, name, atEmptyPath) == 0
+        #else
+            return false
+        #endif
+    }
+
     /// Copies the content into a new file `name` (mode 0600, `O_EXCL`, not following a link) in
     /// `folder`, which should be private (``BeneathRoot/makePrivateFolder(prefix:)``).
     /// - Returns: the bytes copied.
