@@ -65,3 +65,12 @@ public enum Units {
         return String(format: "%d d %d h", whole / 86400, (whole % 86400) / 3600)
     }
 }
+
+extension String {
+    /// The text padded with spaces to `width` characters for a terminal column; a longer text is
+    /// kept whole, never cut (Foundation's `padding(toLength:)` cuts: `unauthenticated` became
+    /// `unauthen` in `list`).
+    public func padded(to width: Int) -> String {
+        count >= width ? self : self + String(repeating: " ", count: width - count)
+    }
+}

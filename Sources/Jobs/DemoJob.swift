@@ -1,5 +1,6 @@
 import DrillCore
 import Foundation
+import Sandbox
 import Selftest
 import Vault
 
@@ -43,26 +44,9 @@ public struct DemoJob: Sendable {
                 "  backup      \(backup.status), \(Units.humanBytes(backup.bytes)) in \(Units.humanSeconds(backup.seconds)): \(backup.setPath)",
                 "  checked     \(backup.files) restored paths, \(databases)/\(workspace.databases.count) databases, \(agents)/\(workspace.agents.count) LaunchAgents",
                 DrillJob.summary(drill),
-                "  kept        \(folder) (\(Units.humanBytes(TreeSize.bytes(folder)))): the sample, its set and the "
+                "  kept        \(folder) (\(Units.humanBytes((try? AbsolutePath(validating: folder)).map(TreeBytes.apparent) ?? 0))): the sample, its set and the "
                     + "reports, to look at; remove it with: rm -rf '\(folder.replacingOccurrences(of: "'", with: "'\\''"))'",
             ].joined(separator: "\n")
-        }
-    }
-
-    /// The bytes under a folder (regular files, links not followed), for the demo's last line.
-    enum TreeSize {
-        static func bytes(_ folder: String) -> Int64 {
-            var total: Int64 = 0
-            guard let walker = FileManager.default.enumerator(atPath: folder) else { return 0 }
-            for case let relative as String in walker {
-                var info = stat()
-                if lstat((folder as NSString).appendingPathComponent(relative), &info) == 0,
-                    (info.st_mode & S_IFMT) == S_IFREG
-                {
-                    total += Int64(info.st_size)
-                }
-            }
-            return total
         }
     }
 

@@ -372,9 +372,7 @@ public struct SetListing: Codable, Sendable {
     public var text: String {
         guard !sets.isEmpty else { return "no backup sets in \(destination)" }
         // Padded, never cut: `unauthenticated` (15 characters) is shown whole.
-        func pad(_ text: String, _ width: Int) -> String {
-            text.count >= width ? text : text + String(repeating: " ", count: width - text.count)
-        }
+        func pad(_ text: String, _ width: Int) -> String { text.padded(to: width) }
         let statusWidth = sets.map(\.status.count).max() ?? 8
         return sets.map { s in
             let comps = ComponentID.allCases.compactMap { c in s.components[c.rawValue].map { "\(c.rawValue):\($0)" } }

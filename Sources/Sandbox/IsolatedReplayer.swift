@@ -203,6 +203,18 @@ public struct IsolatedReplayer: RestoreReplayer {
         var removeAfter: [AbsolutePath] = []  // the set's copy: not secret, large, removed
         var marker: Data?
         var secretsRecord: Data?
+        // Replays from a read-only copy of the set in `<sandbox>/set/`, removed after the replay:
+        // for a uid that cannot read the set, and for a secret (a copy made after the check).
+        func replayFromCopy(gid: UInt32, note: (AbsolutePath) -> String) throws {
+            let copyParent = sandbox.appending(component: Self.setCopyFolder)
+            let copy = copyParent.appending(component: setFolder.basename)
+            try FileSystem.copyReadOnly(setFolder, to: copy, parent: copyParent, gid: gid)
+            notes.append(note(copy))
+            removeAfter.append(copyParent)
+            script = Self.rebase(script, from: setFolder, to: copy)
+            arguments = arguments.map { Self.rebase($0, from: setFolder, to: copy) }
+            setFolder = copy
+        }
         chmod(sandbox.pathString, 0o700)
         if let identity {
             if let blocker = FileSystem.firstUntraversable(above: sandbox, uid: identity.uid, gid: identity.gid) {
@@ -236,16 +248,9 @@ public struct IsolatedReplayer: RestoreReplayer {
             }
 
             if let reason = FileSystem.unreadableReason(setFolder, uid: identity.uid, gid: identity.gid) {
-                let copyParent = sandbox.appending(component: Self.setCopyFolder)
-                let copy = copyParent.appending(component: setFolder.basename)
-                try FileSystem.copyReadOnly(setFolder, to: copy, parent: copyParent, gid: identity.gid)
-                notes.append(
+                try replayFromCopy(gid: identity.gid) { copy in
                     "the set folder is not readable by uid \(identity.uid) (\(reason)): replayed from a read-only copy in \(copy), removed after the replay"
-                )
-                removeAfter.append(copyParent)
-                script = Self.rebase(script, from: setFolder, to: copy)
-                arguments = arguments.map { Self.rebase($0, from: setFolder, to: copy) }
-                setFolder = copy
+                }
             }
             var extras = request.extraReadOnly.map { $0.resolvingSymlinks() }
             if !script.isDescendantOrSelf(of: setFolder) { extras.append(script) }
@@ -274,23 +279,15 @@ public struct IsolatedReplayer: RestoreReplayer {
         // swapped in the set meanwhile never runs).
         if let verified = request.scriptSHA256 {
             if !setFolder.isDescendantOrSelf(of: sandbox) {
-                let copyParent = sandbox.appending(component: Self.setCopyFolder)
-                let copy = copyParent.appending(component: setFolder.basename)
-                try FileSystem.copyReadOnly(setFolder, to: copy, parent: copyParent, gid: identity?.gid ?? getgid())
-                notes.append("replayed from a private copy of the set made after its check, removed after the replay")
-                script = Self.rebase(script, from: setFolder, to: copy)
-                arguments = arguments.map { Self.rebase($0, from: setFolder, to: copy) }
-                setFolder = copy
-                removeAfter.append(copyParent)
+                try replayFromCopy(gid: identity?.gid ?? getgid()) { _ in
+                    "replayed from a private copy of the set made after its check, removed after the replay"
+                }
             }
             var info = stat()
             let regular = lstat(script.pathString, &info) == 0 && (info.st_mode & S_IFMT) == S_IFREG
             let got = regular ? (try? SHA256Digest.file(at: script.pathString))?.sha256 : nil
             guard got == verified else {
-                for path in removeAfter {
-                    RestoreSandbox.makeWritable(path)
-                    try? FileManager.default.removeItem(atPath: path.pathString)
-                }
+                for path in removeAfter { _ = FileSystem.removeTree(path) }
                 throw RestoreDrillError.runtime(
                     "the restore script changed after the drill verified it (SHA-256 \(verified), now "
                         + "\(got ?? "not a regular file")): not replayed, no secret handed")
@@ -441,8 +438,7 @@ public struct IsolatedReplayer: RestoreReplayer {
                 let written = ["home", "work", "tmp"].map { sandbox.appending(component: $0) }
                 var removed = true
                 for folder in written where FileManager.default.fileExists(atPath: folder.pathString) {
-                    RestoreSandbox.makeWritable(folder)
-                    if (try? FileManager.default.removeItem(atPath: folder.pathString)) == nil { removed = false }
+                    if !FileSystem.removeTree(folder) { removed = false }
                     _ = mkdir(folder.pathString, 0o700)
                 }
                 notes.append(
@@ -502,13 +498,8 @@ public struct IsolatedReplayer: RestoreReplayer {
                 notes.append("could not restore the drill's secrets record the replay changed")
             }
         }
-        for path in removeAfter {
-            RestoreSandbox.makeWritable(path)
-            do {
-                try FileManager.default.removeItem(atPath: path.pathString)
-            } catch {
-                notes.append("could not remove the set's copy \(path): \(error.localizedDescription)")
-            }
+        for path in removeAfter where !FileSystem.removeTree(path) {
+            notes.append("could not remove the set's copy \(path)")
         }
         if !wipeAfter.isEmpty {
             do {
@@ -815,11 +806,15 @@ public struct IsolatedReplayer: RestoreReplayer {
             return sent
         }
 
-        private static func realUID(_ pid: Int32) -> UInt32? {
+        private static func realUID(_ pid: Int32) -> UInt32? { uids(pid).first }
+
+        /// The real, effective, saved and file-system uids of `pid`, from the `Uid:` line of
+        /// `/proc/<pid>/status` (proc(5)); empty when it cannot be read.
+        static func uids(_ pid: Int32) -> [UInt32] {
             guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8),
                 let line = status.split(separator: "\n").first(where: { $0.hasPrefix("Uid:") })
-            else { return nil }
-            return line.split(whereSeparator: { $0 == "\t" || $0 == " " }).dropFirst().first.flatMap { UInt32($0) }
+            else { return [] }
+            return line.split(whereSeparator: { $0 == "\t" || $0 == " " }).dropFirst().compactMap { UInt32($0) }
         }
     }
 #endif
@@ -840,6 +835,14 @@ final class ProbeCache: @unchecked Sendable {
 
 /// File-system helpers for preparing a sandbox for another uid.
 enum FileSystem {
+    /// Removes `path` and everything below it, first making its folders writable (a read-only
+    /// copy is 0550); links are removed, never followed.
+    /// - Returns: false when something could not be removed.
+    static func removeTree(_ path: AbsolutePath) -> Bool {
+        RestoreSandbox.makeWritable(path)
+        return (try? FileManager.default.removeItem(atPath: path.pathString)) != nil
+    }
+
     static func isFolder(_ path: AbsolutePath) -> Bool {
         var info = stat()
         return stat(path.pathString, &info) == 0 && (info.st_mode & S_IFMT) == S_IFDIR

@@ -105,14 +105,8 @@ final class ReplayUIDLease: @unchecked Sendable {
     /// a system without /proc, false).
     static func ownsProcesses(_ uid: UInt32) -> Bool {
         #if os(Linux)
-            for name in (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? [] where Int32(name) != nil {
-                guard let status = try? String(contentsOfFile: "/proc/\(name)/status", encoding: .utf8),
-                    let line = status.split(separator: "\n").first(where: { $0.hasPrefix("Uid:") })
-                else { continue }
-                let ids = line.split(whereSeparator: { $0 == "\t" || $0 == " " }).dropFirst().compactMap {
-                    UInt32($0)
-                }
-                if ids.contains(uid) { return true }
+            for name in (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? [] {
+                if let pid = Int32(name), ReplaySweep.uids(pid).contains(uid) { return true }
             }
         #endif
         return false

@@ -381,9 +381,7 @@ public struct SelftestReport: Codable, Sendable {
             "  isolation \(isolation.rawValue), replay timeout \(Units.humanSeconds(timeout)), output cap \(Units.humanBytes(Int64(outputCap))), \(String(format: "%.1f", seconds)) s",
             "",
         ]
-        func pad(_ s: String, _ n: Int) -> String {
-            s.count >= n ? s : s.padding(toLength: n, withPad: " ", startingAt: 0)
-        }
+        func pad(_ s: String, _ n: Int) -> String { s.padded(to: n) }
         let titleWidth = max(20, ([good] + rows).map(\.title.count).max() ?? 20)
         lines.append(
             "\(pad("damage", titleWidth))  \(pad("kind", 7))  \(pad("expected check", 20))  \(pad("verdict", 7))  caught  failed checks"
