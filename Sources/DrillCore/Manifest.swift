@@ -365,34 +365,35 @@ public struct FileRecord: Codable, Sendable, Equatable {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         component = try c.decode(ComponentID.self, forKey: .component)
         base = try c.decode(PathBase.self, forKey: .base)
-        let shown = try c.decode(String.self, forKey: .path)
-        if let encoded = try c.decodeIfPresent(String.self, forKey: .pathBytes) {
-            guard let bytes = Data(base64Encoded: encoded) else {
-                throw DecodingError.dataCorruptedError(
-                    forKey: .pathBytes, in: c, debugDescription: "path_bytes is not base64")
-            }
-            path = FileNameBytes.string(bytes)
-        } else {
-            path = FileNameBytes.string(Array(shown.utf8))
-        }
+        path = try Self.name(c, shown: .path, bytes: .pathBytes) ?? ""
         type = try c.decode(FileType.self, forKey: .type)
         size = try c.decode(Int64.self, forKey: .size)
         sha256 = try c.decodeIfPresent(String.self, forKey: .sha256)
         hmacSHA256 = try c.decodeIfPresent(String.self, forKey: .hmacSHA256)
         mode = try c.decode(Int.self, forKey: .mode)
-        if let encoded = try c.decodeIfPresent(String.self, forKey: .linkTargetBytes) {
-            guard let bytes = Data(base64Encoded: encoded) else {
-                throw DecodingError.dataCorruptedError(
-                    forKey: .linkTargetBytes, in: c, debugDescription: "link_target_bytes is not base64")
-            }
-            linkTarget = FileNameBytes.string(bytes)
-        } else {
-            linkTarget = try c.decodeIfPresent(String.self, forKey: .linkTarget).map {
-                FileNameBytes.string(Array($0.utf8))
-            }
-        }
+        linkTarget = try Self.name(c, shown: .linkTarget, bytes: .linkTargetBytes)
         rewritten = try c.decodeIfPresent(Bool.self, forKey: .rewritten)
         artifact = try c.decodeIfPresent(String.self, forKey: .artifact)
+    }
+
+    /// A name stored as a display form under `shown` and, when it is not UTF-8, its exact bytes
+    /// (base64) under `bytes`; the bytes win. `path` is required (a missing one throws), a link
+    /// target is optional (nil when absent).
+    /// - Throws: `DecodingError` when `bytes` is not base64 or `path` is missing.
+    private static func name(
+        _ c: KeyedDecodingContainer<CodingKeys>, shown: CodingKeys, bytes: CodingKeys
+    ) throws -> String? {
+        let text =
+            shown == .path
+            ? try c.decode(String.self, forKey: shown) : try c.decodeIfPresent(String.self, forKey: shown)
+        if let encoded = try c.decodeIfPresent(String.self, forKey: bytes) {
+            guard let decoded = Data(base64Encoded: encoded) else {
+                throw DecodingError.dataCorruptedError(
+                    forKey: bytes, in: c, debugDescription: "\(bytes.stringValue) is not base64")
+            }
+            return FileNameBytes.string(decoded)
+        }
+        return text.map { FileNameBytes.string(Array($0.utf8)) }
     }
 
     /// Writes a record: `path` (the display form for a name that is not UTF-8) and, for such a
