@@ -70,11 +70,15 @@ struct RestoreTreeCheck {
                     component: .databases, absolute: place(d.path, d.base), display: d.path, type: .file,
                     size: d.size, sha256: d.sha256, mode: d.mode, linkTarget: nil))
         }
-        for agent in manifest.launchAgents
-        where !out.contains(where: { FileNameBytes.same($0.absolute, place(agent.path, .home)) }) {
+        // A LaunchAgent the files already list is not expected twice; looked up by bytes in a set
+        // (a search of every expectation per agent, each placing the agent again, was quadratic).
+        var listed = Set(out.map { FileNameBytes.key($0.absolute) })
+        for agent in manifest.launchAgents {
+            let absolute = place(agent.path, .home)
+            guard listed.insert(FileNameBytes.key(absolute)).inserted else { continue }
             out.append(
                 Expectation(
-                    component: .launchagents, absolute: place(agent.path, .home), display: agent.path,
+                    component: .launchagents, absolute: absolute, display: agent.path,
                     type: .file, size: nil, sha256: nil, mode: agent.mode, linkTarget: nil))
         }
         return out
@@ -238,6 +242,8 @@ struct RestoreTreeCheck {
     func runConcurrently(meter: ByteMeter? = nil) async -> [CheckResult] {
         let watch = Stopwatch()
         let expected = expectations()
+        // The walk for extra files only lists folders: it runs beside the hashing.
+        async let extraFiles = BlockingWork.map([expected], width: 1) { [self] in extras($0) }[0]
         // Largest first, so the longest hash starts early.
         let order = expected.indices.sorted { (expected[$0].size ?? 0) > (expected[$1].size ?? 0) }
         let found = await ParallelChecks.map(order) { [self] i in
@@ -248,15 +254,19 @@ struct RestoreTreeCheck {
         // By position, never by value: an NFC expectation and its NFD twin are `==` as `String`s.
         var byIndex = [[Finding]?](repeating: nil, count: expected.count)
         for (i, (_, findings)) in zip(order, found) { byIndex[i] = findings }
-        return run(expected: expected, problemsOf: { byIndex[$0] ?? problems(expected[$0]) }, started: watch)
+        return run(
+            expected: expected, extraFiles: await extraFiles, problemsOf: { byIndex[$0] ?? problems(expected[$0]) },
+            started: watch)
     }
 
     /// - Parameter problemsOf: the findings of `expected[i]`, asked by index.
-    private func run(expected: [Expectation], problemsOf: (Int) -> [Finding], started: Stopwatch = Stopwatch())
-        -> [CheckResult]
-    {
+    /// - Parameter extraFiles: ``extras(_:)`` of `expected`, when already listed.
+    private func run(
+        expected: [Expectation], extraFiles listed: [(component: ComponentID, path: String, metadata: Bool)]? = nil,
+        problemsOf: (Int) -> [Finding], started: Stopwatch = Stopwatch()
+    ) -> [CheckResult] {
         let watch = started
-        let extraFiles = extras(expected)
+        let extraFiles = listed ?? extras(expected)
         var results: [CheckResult] = []
         var seen: Set<ComponentID> = []
         for record in manifest.components.sorted(by: { $0.id < $1.id }) {
