@@ -496,44 +496,13 @@ enum ChunkCopy {
         return size
     }
 
-    /// Appends `count` bytes (already read into `bytes`, found at `offset` of `input`) to `output`.
+    /// Appends `count` bytes (already read into `bytes`, found at `offset` of `input`) to `output`
+    /// (``KernelCopy``: the kernel copies them where it can).
     private static func put(
         _ input: Int32, _ output: Int32, _ offset: Int64, _ bytes: UnsafeRawPointer, _ count: Int, _ target: String
     ) throws {
-        var written = 0
-        if let kernelCopy = copyFileRange {
-            var from = Int64(offset)
-            while written < count {
-                let n = kernelCopy(input, &from, output, nil, count - written, 0)
-                if n < 0 && errno == EINTR { continue }
-                if n <= 0 { break }  // not supported here (EXDEV, EINVAL, ENOSYS…): write the rest
-                written += n
-            }
-        }
-        while written < count {
-            let n = write(output, bytes + written, count - written)
-            if n < 0 && errno == EINTR { continue }
-            guard n > 0 else { throw RestoreDrillError.io(path: target, message: String(cString: strerror(errno))) }
-            written += n
+        if let failure = KernelCopy.append(from: input, at: offset, bytes, count: count, to: output) {
+            throw RestoreDrillError.io(path: target, message: failure)
         }
     }
-
-    /// Linux's `copy_file_range(2)` (glibc ≥ 2.27), looked up at run time because Swift's Glibc
-    /// module does not declare it; nil elsewhere.
-    static let copyFileRange:
-        (@convention(c) (Int32, UnsafeMutablePointer<Int64>?, Int32, UnsafeMutablePointer<Int64>?, Int, UInt32) -> Int)? =
-            {
-                #if os(Linux)
-                    guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "copy_file_range") else {
-                        return nil
-                    }
-                    return unsafeBitCast(
-                        symbol,
-                        to: (@convention(c) (
-                            Int32, UnsafeMutablePointer<Int64>?, Int32, UnsafeMutablePointer<Int64>?, Int, UInt32
-                        ) -> Int).self)
-                #else
-                    return nil
-                #endif
-            }()
 }

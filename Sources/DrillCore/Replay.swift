@@ -72,6 +72,12 @@ public struct ReplayRequest: Sendable, Equatable {
         self.scriptSHA256 = scriptSHA256
     }
 
+    /// The folder of a sandbox that holds a private copy of the set: `set` (the copy is
+    /// `<sandbox>/set/<set folder name>`). A request whose ``setFolder`` is inside the sandbox
+    /// names such a copy, written by the drill while it verified the set: the replayer gives the
+    /// replay's group read access to it, copies nothing, and removes it after the replay.
+    public static let verifiedCopyFolder = "set"
+
     /// The descriptor on which the script reads ``secret``: 3, the first one after standard
     /// input, output and error.
     public static let secretDescriptor: Int32 = 3

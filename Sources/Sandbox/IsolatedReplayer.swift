@@ -215,6 +215,17 @@ public struct IsolatedReplayer: RestoreReplayer {
             arguments = arguments.map { Self.rebase($0, from: setFolder, to: copy) }
             setFolder = copy
         }
+        // A copy the drill wrote while it verified the set (ReplayRequest.verifiedCopyFolder):
+        // replayed as it is, made readable by the replay's group, removed after the replay.
+        let copyParent = sandbox.appending(component: Self.setCopyFolder)
+        let preparedCopy = setFolder.isDescendant(of: copyParent)
+        if preparedCopy {
+            FileSystem.makeReadOnly(setFolder, parent: copyParent, gid: identity?.gid)
+            notes.append(
+                "replayed from a read-only copy of the set written while its artifacts were verified (exactly "
+                    + "the bytes hashed, nothing unlisted), removed after the replay")
+            removeAfter.append(copyParent)
+        }
         chmod(sandbox.pathString, 0o700)
         if let identity {
             if let blocker = FileSystem.firstUntraversable(above: sandbox, uid: identity.uid, gid: identity.gid) {
@@ -575,7 +586,7 @@ public struct IsolatedReplayer: RestoreReplayer {
 
     /// The folders inside the sandbox that hold read-only copies of an unreadable set and of
     /// unreadable extra files: `set` and `readonly`.
-    static let setCopyFolder = "set"
+    static let setCopyFolder = ReplayRequest.verifiedCopyFolder
     static let readOnlyCopyFolder = "readonly"
     /// The folder inside the sandbox holding the replay's generated `/etc` files (`passwd`,
     /// `group`, `nsswitch.conf`) and its seccomp filter (``seccompFileName``) during a bubblewrap
@@ -940,6 +951,15 @@ enum FileSystem {
                 path: destination.pathString,
                 message: "cannot copy the set for the replay: \(error.localizedDescription)")
         }
+        makeReadOnly(destination, parent: parent, gid: gid)
+    }
+
+    /// Makes the copy `destination` (inside `parent`, made 0711) read-only and readable by group
+    /// `gid` only (nil: the owner's own group): owner unchanged, folders 0550, files 0440 (0550
+    /// when executable). Links are left as they are, never followed.
+    static func makeReadOnly(_ destination: AbsolutePath, parent: AbsolutePath, gid: UInt32?) {
+        chmod(parent.pathString, 0o711)
+        let group = gid ?? UInt32.max
         var pending = [destination]
         while let current = pending.popLast() {
             var info = stat()
@@ -949,10 +969,10 @@ enum FileSystem {
                 for name in (try? FileManager.default.contentsOfDirectory(atPath: current.pathString)) ?? [] {
                     pending.append(current.appending(component: name))
                 }
-                lchown(current.pathString, UInt32.max, gid)
+                lchown(current.pathString, UInt32.max, group)
                 chmod(current.pathString, 0o550)
             case S_IFREG:
-                lchown(current.pathString, UInt32.max, gid)
+                lchown(current.pathString, UInt32.max, group)
                 chmod(current.pathString, (info.st_mode & 0o111) != 0 ? 0o550 : 0o440)
             default:
                 continue

@@ -131,6 +131,26 @@ public struct Drill: Sendable {
         result.backupID = manifest.id
         let setID = manifest.id.description
 
+        // The sandbox is made before the artifacts are read when the replay reads a private copy
+        // of the set (the tool runs as root and replays as an unprivileged uid, or a password may
+        // be handed): the copy is written as the artifacts are hashed, one read of the set, and
+        // holds exactly the bytes verified (VerifiedSetCopy).
+        var earlySandbox: DrillSandbox?
+        var verifiedCopy: VerifiedSetCopy?
+        if (password != nil || replayer.replayIdentity != nil) {
+            let made: DrillSandbox
+            (made, drillID) = try makeSandbox(drillID: drillID, manifest: manifest)
+            result.drillID = drillID
+            result.reportFolder = options.reportFolder.appending(component: drillID.description).pathString
+            earlySandbox = made
+            do {
+                verifiedCopy = try VerifiedSetCopy.make(in: made.folder, setName: setPath.basename)
+            } catch {
+                // The replayer copies the set itself after the check, as without this copy.
+                progress?("\(error)")
+            }
+        }
+
         progress?("checking \(manifest.artifacts.count) artifacts")
         // The manifest HMAC's key derives (when the pick did not derive it already) while the
         // artifacts are hashed and the archives inspected (decompressed, headers read): all three
@@ -142,13 +162,14 @@ public struct Drill: Sendable {
                 stage: "drill: reading artifacts", total: manifest.artifacts.reduce(0) { $0 + $1.size }, report: $0)
         }
         let artifactChecks = await ArtifactCheck.runConcurrently(
-            setPath: setPath, manifest: manifest, meter: artifactMeter)
+            setPath: setPath, manifest: manifest, meter: artifactMeter, copy: verifiedCopy)
         artifactMeter?.finish()
         let manifestOutcome = ManifestCheck.finish(parsed, passwordGiven: password != nil, hmac: await judged)
         if options.provisionalPick && manifestOutcome.hmacVerified == false {
             // Picked as the newest before its key was known, and not authenticated: the caller
             // picks again among the sets that count. Nothing ran; the tasks above only read.
             _ = await inspected
+            try? earlySandbox?.remove()
             throw ProvisionalPickUnauthenticated(setPath: setPath)
         }
         result.manifestSHA256 = manifestOutcome.fileSHA256
@@ -206,6 +227,8 @@ public struct Drill: Sendable {
             checks += Self.othersChecks(await Self.offload(judgeOthers), into: &result)
             let vaultOpening = await Self.decrypted(await opened, vaultCheck)
             checks.append(vaultCheck.result(vaultOpening, tree: nil, notRestored: reason))
+            // Nothing ran in it: the set's copy goes, as a sandbox made later would never have been.
+            try? earlySandbox?.remove()
             return finish(
                 result, checks: checks, sandbox: nil, manifest: manifest, password: password,
                 plaintexts: vaultCheck.plaintexts)
@@ -213,7 +236,11 @@ public struct Drill: Sendable {
 
         // 3. Sandbox and replay.
         let sandbox: DrillSandbox
-        (sandbox, drillID) = try makeSandbox(drillID: drillID, manifest: manifest)
+        if let earlySandbox {
+            sandbox = earlySandbox
+        } else {
+            (sandbox, drillID) = try makeSandbox(drillID: drillID, manifest: manifest)
+        }
         result.drillID = drillID
         result.reportFolder = options.reportFolder.appending(component: drillID.description).pathString
         result.sandboxPath = sandbox.folder.pathString
@@ -221,7 +248,7 @@ public struct Drill: Sendable {
         if let withheld { progress?("replaying without the vault password: \(withheld)") }
         async let judgedOthers = Self.offload(judgeOthers)
         let replay = await replayScript(
-            manifest: manifest, setFolder: setPath, sandbox: sandbox, drillID: drillID,
+            manifest: manifest, setFolder: verifiedCopy?.root ?? setPath, sandbox: sandbox, drillID: drillID,
             secret: withheld == nil ? password : nil, proven: password != nil && withheld == nil,
             unprovenReason: withheld)
         if let refused = replay.refused {

@@ -198,29 +198,33 @@ struct ArtifactCheck {
 
     /// ``run(setPath:manifest:)`` with the artifacts hashed on every core (``ParallelChecks``);
     /// the same results in the same order.
-    static func runConcurrently(setPath: AbsolutePath, manifest: Manifest, meter: ByteMeter? = nil) async
-        -> [CheckResult]
-    {
+    /// - Parameter copy: where each artifact's bytes are written as they are hashed (and
+    ///   `SHA256SUMS` as read), or nil for none (``VerifiedSetCopy``).
+    static func runConcurrently(
+        setPath: AbsolutePath, manifest: Manifest, meter: ByteMeter? = nil, copy: VerifiedSetCopy? = nil
+    ) async -> [CheckResult] {
         // Largest first, so the longest hash starts early; results are put back in manifest order.
         let order = manifest.artifacts.indices.sorted { manifest.artifacts[$0].size > manifest.artifacts[$1].size }
         let artifacts = manifest.artifacts
         let accounting = ArtifactAccounting(manifest)
         let owners = accounting.chunkOwners
         let hashed = await ParallelChecks.map(order) { i in
-            let result = check(artifacts[i], setPath: setPath, chunkOf: owners[artifacts[i].path])
+            let result = check(artifacts[i], setPath: setPath, chunkOf: owners[artifacts[i].path], copy: copy)
             meter?.add(artifacts[i].size)
             return (i, result)
         }
         var perArtifact = [CheckResult?](repeating: nil, count: artifacts.count)
         for (i, result) in hashed { perArtifact[i] = result }
         return assemble(
-            setPath: setPath, manifest: manifest, accounting: accounting, perArtifact: perArtifact.map { $0! })
+            setPath: setPath, manifest: manifest, accounting: accounting, perArtifact: perArtifact.map { $0! },
+            copy: copy)
     }
 
     /// The results around the per-artifact ones (with the accounting's findings merged in): a skip
     /// for an empty set, the databases whose pieces do not add up, `SHA256SUMS`, unlisted files.
     private static func assemble(
-        setPath: AbsolutePath, manifest: Manifest, accounting: ArtifactAccounting, perArtifact: [CheckResult]
+        setPath: AbsolutePath, manifest: Manifest, accounting: ArtifactAccounting, perArtifact: [CheckResult],
+        copy: VerifiedSetCopy? = nil
     ) -> [CheckResult] {
         var results: [CheckResult] = []
         if manifest.artifacts.isEmpty {
@@ -229,7 +233,7 @@ struct ArtifactCheck {
         }
         results += perArtifact.map(accounting.merged(into:))
         results += accounting.databaseResults()
-        results.append(checkSums(setPath: setPath, manifest: manifest))
+        results.append(checkSums(setPath: setPath, manifest: manifest, copy: copy))
         let listed = Set(manifest.artifacts.map(\.path) + [Manifest.fileName, "SHA256SUMS"])
         for file in filesInSet(setPath) where !listed.contains(file) {
             results.append(CheckResult(check: .setArtifacts, subject: file, findings: [.artifactUnlisted]))
@@ -241,7 +245,11 @@ struct ArtifactCheck {
     /// - Parameter chunkOf: the restored path of the database the artifact is a chunk of, if it is
     ///   one: a missing or 0-byte chunk is then named as such (``Finding/Code/chunkMissing``,
     ///   ``Finding/Code/chunkEmpty``) rather than as any missing artifact or size mismatch.
-    static func check(_ artifact: ArtifactRecord, setPath: AbsolutePath, chunkOf: String? = nil) -> CheckResult {
+    /// - Parameter copy: where the bytes read are written as they are hashed (every byte read,
+    ///   whatever the verdict: the replay then meets the same bytes the check judged).
+    static func check(
+        _ artifact: ArtifactRecord, setPath: AbsolutePath, chunkOf: String? = nil, copy: VerifiedSetCopy? = nil
+    ) -> CheckResult {
         let watch = Stopwatch()
         func result(_ verdict: Verdict, _ message: String, _ evidence: [String] = []) -> CheckResult {
             CheckResult(
@@ -272,9 +280,21 @@ struct ArtifactCheck {
         let recorded = ["recorded size \(artifact.size)", "recorded sha256 \(artifact.sha256)"]
         do {
             let hasher = SHA256Hasher()
-            let size = try file.forEachBlock { hasher.update($0) }
+            var info = stat()
+            let executable = fstat(file.descriptor, &info) == 0 && (info.st_mode & 0o111) != 0
+            let writer = copy?.file(inside, executable: executable)
+            var offset: Int64 = 0
+            let size = try file.forEachBlock { block in
+                hasher.update(block)
+                writer?.append(block, readFrom: file.descriptor, at: offset)
+                offset += Int64(block.count)
+            }
             let sha = hasher.finalizeHex()
-            let evidence = recorded + ["actual size \(size)", "actual sha256 \(sha)"]
+            var evidence = recorded + ["actual size \(size)", "actual sha256 \(sha)"]
+            if let writer, let failure = writer.finish() {
+                // The replay will miss this artifact; its own check and the tree checks say so.
+                evidence.append("could not write the replay's copy: \(failure)")
+            }
             if size != artifact.size {
                 if size == 0, let chunkOf {
                     return failed(.chunkEmpty(artifact.path, database: chunkOf, recorded: artifact.size), evidence)
@@ -291,7 +311,8 @@ struct ArtifactCheck {
     }
 
     /// `SHA256SUMS` lists exactly the manifest's artifacts with the same digests.
-    static func checkSums(setPath: AbsolutePath, manifest: Manifest) -> CheckResult {
+    /// - Parameter copy: where the `SHA256SUMS` read is written, or nil.
+    static func checkSums(setPath: AbsolutePath, manifest: Manifest, copy: VerifiedSetCopy? = nil) -> CheckResult {
         let watch = Stopwatch()
         func result(_ verdict: Verdict, _ message: String, _ evidence: [String] = []) -> CheckResult {
             CheckResult(
@@ -304,6 +325,7 @@ struct ArtifactCheck {
             out.findings = [.sumsUnreadable]
             return out
         }
+        copy?.write(data, as: "SHA256SUMS")
         var sums: [String: String] = [:]
         var problems: [Finding] = []
         for (index, line) in text.split(separator: "\n", omittingEmptySubsequences: true).enumerated() {
