@@ -43,7 +43,8 @@ public enum VaultPasswordState: Sendable {
 /// The keys one backup run derives from the vault password, each once (PBKDF2 at
 /// ``Vault/defaultIterations`` costs about 0.3 s).
 ///
-/// One random HMAC salt per run gives one HMAC key = PBKDF2-HMAC-SHA256(password, salt,
+/// One random HMAC salt (the machine's, ``HMACSaltStore``, when a cache folder is set; else one
+/// per run) gives one HMAC key = PBKDF2-HMAC-SHA256(password, salt,
 /// iterations, 32). It keys three things, all recorded with that salt: the vault's tag
 /// (``VaultRecord/hmac``, salt in ``VaultRecord/hmacSalt``), each credential file's digest
 /// (``FileRecord/hmacSHA256``), and the manifest HMAC (``Manifest/manifestHMAC``, salt in
@@ -89,10 +90,13 @@ public struct VaultRunKeys: Sendable {
     /// the moments the compression leaves the cores idle rather than a share of its time.
     /// - Parameter keyring: runs and counts the derivations; nil derives directly.
     /// - Throws: as ``init(password:iterations:)``.
+    /// - Parameter hmacSalt: the HMAC salt to use (``HMACSaltStore``: the one this machine's sets
+    ///   share), or nil to draw a new one.
     public static func derive(
-        password: VaultPassword, iterations: Int, encrypting: Bool, keyring: VaultKeyring? = nil
+        password: VaultPassword, iterations: Int, encrypting: Bool, keyring: VaultKeyring? = nil,
+        hmacSalt: [UInt8]? = nil
     ) async throws -> VaultRunKeys {
-        let salt = try Vault.newSalt()
+        let salt = try hmacSalt ?? Vault.newSalt()
         async let hmacKey = BlockingWork.run(takesSlot: false) {
             ThreadPriority.lowerCurrentThread()
             return try keyring?.hmacKey(password: password, salt: salt, iterations: iterations)
@@ -416,7 +420,8 @@ extension BackupEngine {
             keys = .success(
                 try await VaultRunKeys.derive(
                     password: password, iterations: forFiles ? vaultIterations : Vault.defaultIterations,
-                    encrypting: forFiles, keyring: keyring))
+                    encrypting: forFiles, keyring: keyring,
+                    hmacSalt: try dependencyCache.map { try HMACSaltStore(folder: $0).salt() }))
         } catch {
             keys = .failure(error)
         }

@@ -65,11 +65,56 @@ import Vault
         #expect(script.evidence.joined(separator: "\n").contains("credentials: restored 2 files"))
     }
 
-    @Test func withAPreviousSetTheDrillDerivesOneKeyPerSalt() async throws {
+    @Test func setsOfOneMachineShareTheirSaltSoADrillDerivesOneKeyForBoth() async throws {
         let w = try VaultWorkspace()
         defer { w.remove() }
         let older = try await w.backup(at: Date().addingTimeInterval(-120))
         let newer = try await w.backup(at: Date().addingTimeInterval(-60))
+        // The machine's salt (HMACSaltStore), the vault's own salt still fresh per set.
+        #expect(older.manifest.manifestHMACSalt != nil)
+        #expect(older.manifest.manifestHMACSalt == newer.manifest.manifestHMACSalt)
+        let vaults = try [older, newer].map {
+            try #require(FileManager.default.contents(atPath: $0.setPath + "/" + Vault.fileName))[8..<16]
+        }
+        #expect(vaults[0] != vaults[1])
+        let stored = try String(contentsOfFile: w.base + "/cache/hmac-salt", encoding: .utf8)
+        #expect(stored == (older.manifest.manifestHMACSalt ?? "") + "\n")
+        let recorder = Recorder()
+        let result = try await w.drill(keyring: recorder.keyring())
+        #expect(result.verdict == .pass, "\(result.checks.filter { $0.verdict != .pass && $0.verdict != .skip })")
+        let coverage = result.results(.setCoverage)
+        #expect(coverage.contains { $0.verdict == .pass && $0.message.contains("since \(older.manifest.id)") })
+        #expect(recorder.derivations.map { Hex.encode($0.salt) } == [newer.manifest.manifestHMACSalt].compactMap { $0 })
+    }
+
+    @Test func aSaltFileThatIsNotTheUsersOwnPrivateFileIsReplaced() async throws {
+        let w = try VaultWorkspace()
+        defer { w.remove() }
+        try FileManager.default.createDirectory(atPath: w.base + "/cache", withIntermediateDirectories: true)
+        // A salt of someone else's choosing, in a file others may write: never used.
+        let planted = String(repeating: "ab", count: Vault.hmacSaltLength)
+        try (planted + "\n").write(toFile: w.base + "/cache/hmac-salt", atomically: false, encoding: .utf8)
+        chmod(w.base + "/cache/hmac-salt", 0o666)
+        let first = try await w.backup(at: Date().addingTimeInterval(-60))
+        #expect(first.manifest.manifestHMACSalt != planted)
+        // Replaced by a private file holding the salt the run used; a link in its place is not followed.
+        var info = stat()
+        #expect(lstat(w.base + "/cache/hmac-salt", &info) == 0 && (info.st_mode & 0o777) == 0o600)
+        try FileManager.default.removeItem(atPath: w.base + "/cache/hmac-salt")
+        try (planted + "\n").write(toFile: w.base + "/elsewhere", atomically: false, encoding: .utf8)
+        chmod(w.base + "/elsewhere", 0o600)
+        symlink(w.base + "/elsewhere", w.base + "/cache/hmac-salt")
+        let second = try await w.backup()
+        #expect(second.manifest.manifestHMACSalt != planted)
+        #expect(second.manifest.manifestHMACSalt != first.manifest.manifestHMACSalt)
+    }
+
+    @Test func withAPreviousSetTheDrillDerivesOneKeyPerSalt() async throws {
+        let w = try VaultWorkspace()
+        defer { w.remove() }
+        // Sets with salts of their own (made before the machine's salt was shared, or elsewhere).
+        let older = try await w.backup(at: Date().addingTimeInterval(-120), sharedSalt: false)
+        let newer = try await w.backup(at: Date().addingTimeInterval(-60), sharedSalt: false)
         let recorder = Recorder()
         let result = try await w.drill(keyring: recorder.keyring())
         #expect(result.verdict == .pass, "\(result.checks.filter { $0.verdict != .pass && $0.verdict != .skip })")
@@ -101,9 +146,9 @@ import Vault
     @Test func aDrillByIDJudgesOnlyTheSetsItNeeds() async throws {
         let w = try VaultWorkspace()
         defer { w.remove() }
-        let oldest = try await w.backup(at: Date().addingTimeInterval(-180))
-        _ = try await w.backup(at: Date().addingTimeInterval(-120))
-        let newest = try await w.backup(at: Date().addingTimeInterval(-60))
+        let oldest = try await w.backup(at: Date().addingTimeInterval(-180), sharedSalt: false)
+        _ = try await w.backup(at: Date().addingTimeInterval(-120), sharedSalt: false)
+        let newest = try await w.backup(at: Date().addingTimeInterval(-60), sharedSalt: false)
         let recorder = Recorder()
         let result = try await w.drill(.init(pick: .id(oldest.manifest.id.description)), keyring: recorder.keyring())
         #expect(result.backupID == oldest.manifest.id)

@@ -58,13 +58,17 @@ final class VaultWorkspace {
         return path
     }
 
+    /// - Parameter sharedSalt: true (the default) keeps the machine's cache in `<base>/cache`, so the
+    ///   workspace's sets share one manifest-HMAC salt (``BackupJob/dependencyCache``); false gives
+    ///   the run no cache, hence a salt of its own, as sets made before the salt was shared have.
     func backup(
         iterations: Int = 2000, runner: (any ProcessRunner)? = nil, at date: Date = Date(),
-        keyring: VaultKeyring? = nil
+        keyring: VaultKeyring? = nil, sharedSalt: Bool = true
     ) async throws -> BackupJob.Outcome {
         var job =
             runner.map { BackupJob(config: config, clock: FixedClock(date), runner: $0) }
             ?? BackupJob(config: config, clock: FixedClock(date))
+        job.dependencyCache = sharedSalt ? base + "/cache" : nil
         job.vaultIterations = iterations
         if let keyring { job.keyring = keyring }
         return try await job.run()
