@@ -47,20 +47,64 @@ public struct SecretScrubber: Sendable {
             }
             for fragment in fragments where fragment.utf8.count >= Self.minimumFragment { found.insert(fragment) }
         }
-        secrets = found.filter { !$0.isEmpty }.sorted { ($0.utf8.count, $0) > ($1.utf8.count, $1) }
+        // Each secret also in its other Unicode normalisation form (NFC and NFD): the search below
+        // compares bytes, and a script may print a composed name decomposed, or the reverse.
+        // Kept as bytes: `String` equality (and so a `Set<String>`) takes the two forms for one.
+        var forms = Set<[UInt8]>()
+        for secret in found where !secret.isEmpty {
+            forms.insert(Array(secret.utf8))
+            forms.insert(Array(secret.precomposedStringWithCanonicalMapping.utf8))
+            forms.insert(Array(secret.decomposedStringWithCanonicalMapping.utf8))
+        }
+        secretBytes = forms.sorted { $0.count != $1.count ? $0.count > $1.count : $0.lexicographicallyPrecedes($1) }
+        secrets = secretBytes.map { String(decoding: $0, as: UTF8.self) }
     }
+
+    /// ``secrets`` as UTF-8 bytes, in the same order.
+    private let secretBytes: [[UInt8]]
 
     /// True when there is nothing to scrub.
     public var isEmpty: Bool { secrets.isEmpty }
 
     /// `text` with every secret replaced by ``redaction``.
     public func scrub(_ text: String) -> String {
-        guard !secrets.isEmpty else { return text }
-        var out = text
-        for secret in secrets where out.contains(secret) {
-            out = out.replacingOccurrences(of: secret, with: Self.redaction)
+        guard !secrets.isEmpty, !text.isEmpty else { return text }
+        // Compared byte for byte (a report holds thousands of lines: Foundation's locale-aware
+        // search per line and secret cost a tenth of a second per drill); both normalisation
+        // forms of every secret are among the secrets.
+        var bytes = Array(text.utf8)
+        var changed = false
+        for secret in secretBytes where Self.replace(secret, in: &bytes) { changed = true }
+        return changed ? String(decoding: bytes, as: UTF8.self) : text
+    }
+
+    private static let redactionBytes = Array(redaction.utf8)
+
+    /// Replaces every occurrence of `needle` in `bytes` by ``redaction``; true when there was one.
+    private static func replace(_ needle: [UInt8], in bytes: inout [UInt8]) -> Bool {
+        guard let first = needle.first, needle.count <= bytes.count else { return false }
+        var out: [UInt8] = []
+        var i = 0
+        var found = false
+        let last = bytes.count - needle.count
+        while i <= last {
+            if bytes[i] == first && bytes[i..<(i + needle.count)].elementsEqual(needle) {
+                if !found {
+                    found = true
+                    out.reserveCapacity(bytes.count)
+                    out.append(contentsOf: bytes[0..<i])
+                }
+                out.append(contentsOf: redactionBytes)
+                i += needle.count
+                continue
+            }
+            if found { out.append(bytes[i]) }
+            i += 1
         }
-        return out
+        guard found else { return false }
+        out.append(contentsOf: bytes[i...])
+        bytes = out
+        return true
     }
 
     /// `result` with its message, every evidence line and every finding's message and data scrubbed.
@@ -81,6 +125,7 @@ public struct SecretScrubber: Sendable {
 
     /// True when `text` holds any secret.
     public func finds(in text: String) -> Bool {
-        secrets.contains { text.contains($0) }
+        var bytes = Array(text.utf8)
+        return secretBytes.contains { Self.replace($0, in: &bytes) }
     }
 }

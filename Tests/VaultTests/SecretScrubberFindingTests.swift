@@ -15,3 +15,25 @@ import Vault
         #expect(!scrubbed.findings[0].message.contains("hunter2-secret"))
     }
 }
+
+/// ``SecretScrubber/scrub(_:)`` compares bytes: every occurrence goes, in either Unicode
+/// normalisation form, and text around it is kept exactly.
+@Suite struct SecretScrubberBytesTests {
+    @Test func everyOccurrenceInEitherNormalisationFormIsRedacted() throws {
+        let composed = "caf\u{E9}-passw\u{F6}rd"  // NFC
+        let decomposed = composed.decomposedStringWithCanonicalMapping
+        #expect(Array(composed.utf8) != Array(decomposed.utf8))
+        let scrubber = SecretScrubber(password: try VaultPassword(bytes: Array(composed.utf8), origin: "test"))
+        let text = "a \(composed) b \(decomposed) c \(composed)\(composed)"
+        let r = SecretScrubber.redaction
+        #expect(scrubber.scrub(text) == "a \(r) b \(r) c \(r)\(r)")
+        #expect(scrubber.finds(in: "x\(decomposed)y"))
+        #expect(!scrubber.finds(in: "caf\u{E9} only"))
+        // Nothing to redact: the very same text back, bytes and all (an NFD name stays NFD).
+        let other = "na\u{308}me"
+        #expect(Array(scrubber.scrub(other).utf8) == Array(other.utf8))
+        // The password's hex form, at the start and the end of a line.
+        let hex = Hex.encode(Array(composed.utf8))
+        #expect(scrubber.scrub("\(hex) mid \(hex)") == "\(r) mid \(r)")
+    }
+}
