@@ -128,7 +128,8 @@ let package = Package(
         .testTarget(
             name: "DrillCoreTests", dependencies: ["DrillCore", "Vault", "TestSupport"], exclude: ["Snapshots"],
             swiftSettings: strict),
-        .testTarget(name: "DestinationTests", dependencies: ["Destination", "DrillCore"], swiftSettings: strict),
+        .testTarget(
+            name: "DestinationTests", dependencies: ["Destination", "DrillCore", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "VaultTests", dependencies: ["Vault", "DrillCore", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "ArchiveTests", dependencies: ["Archive", "CArchive", "TestSupport"], swiftSettings: strict),
         .testTarget(

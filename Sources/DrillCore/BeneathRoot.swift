@@ -226,7 +226,8 @@ extension BeneathRoot {
         case socket
         case unknown = "file of unknown type"
 
-        init(mode: mode_t) {
+        /// The kind `mode` (`st_mode`, as `stat`/`lstat` give it) says.
+        package init(mode: mode_t) {
             switch mode & S_IFMT {
             case S_IFREG: self = .file
             case S_IFDIR: self = .directory
@@ -254,6 +255,9 @@ extension BeneathRoot {
         package var inode: UInt64
         /// Hard links to it (`st_nlink`).
         package var links: UInt64
+        /// Its last modification, whole seconds since 1970-01-01 UTC (`st_mtime`; for a link, the
+        /// link's own).
+        package var modifiedSeconds: Int64
 
         init(_ info: stat) {
             kind = EntryKind(mode: info.st_mode)
@@ -263,6 +267,11 @@ extension BeneathRoot {
             device = UInt64(truncatingIfNeeded: info.st_dev)
             inode = UInt64(truncatingIfNeeded: info.st_ino)
             links = UInt64(truncatingIfNeeded: info.st_nlink)
+            #if canImport(Darwin)
+                modifiedSeconds = Int64(info.st_mtimespec.tv_sec)
+            #else
+                modifiedSeconds = Int64(info.st_mtim.tv_sec)
+            #endif
         }
     }
 
