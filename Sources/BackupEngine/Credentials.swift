@@ -421,7 +421,10 @@ extension BackupEngine {
                 try await VaultRunKeys.derive(
                     password: password, iterations: forFiles ? vaultIterations : Vault.defaultIterations,
                     encrypting: forFiles, keyring: keyring,
-                    hmacSalt: try dependencyCache.map { try HMACSaltStore(folder: $0).salt() }))
+                    hmacSalt: try dependencyCache.map {
+                        try HMACSaltStore(folder: $0).salt(
+                            iterations: forFiles ? vaultIterations : Vault.defaultIterations)
+                    }))
         } catch {
             keys = .failure(error)
         }

@@ -1,3 +1,4 @@
+import BackupEngine
 import Destination
 import DrillCore
 import Foundation
@@ -53,6 +54,10 @@ public struct DrillJob: Sendable {
     /// Derives every vault key of the drill, each once per salt (the pick, `set.manifest`,
     /// `credentials.vault`, `set.coverage`, `rpo`); a test injects one that counts.
     public var keyring = VaultKeyring()
+    /// The cache folder holding the machine's manifest-HMAC salt (``HMACSaltStore``), the same as
+    /// ``BackupJob/dependencyCache``; nil for none. With a password, the key of that salt is
+    /// derived first thing, beside the start and the pick (``HMACSaltStore/speculate(password:keyring:)``).
+    public var keyCache = BackupEngine.defaultDependencyCache(environment: ProcessInfo.processInfo.environment)
     /// Where the sets are: every set access of the drill (picking the set, opening it, `rpo`,
     /// `set.coverage`, the lock, the history event) goes through it. Defaults to the
     /// ``LocalDestination`` of `config.destination`; nil without a configuration (`--set PATH`).
@@ -119,6 +124,11 @@ public struct DrillJob: Sendable {
             : try await SetTrust.previousPasswords(config: config, runner: runner, environment: environment)
         let authenticator = password.map {
             SetAuthenticator(passwords: [$0] + previousPasswords, keyring: keyring)
+        }
+        // The key that most likely authenticates the newest set (the machine's salt) starts
+        // deriving now, while a core is idle; the drill's own request for it waits for this one.
+        if let password, let keyCache {
+            HMACSaltStore(folder: keyCache).speculate(password: password, keyring: keyring)
         }
         var opened: OpenedSet?
         defer { opened?.close() }

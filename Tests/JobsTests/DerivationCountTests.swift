@@ -78,13 +78,33 @@ import Vault
         }
         #expect(vaults[0] != vaults[1])
         let stored = try String(contentsOfFile: w.base + "/cache/hmac-salt", encoding: .utf8)
-        #expect(stored == (older.manifest.manifestHMACSalt ?? "") + "\n")
+        #expect(stored == (older.manifest.manifestHMACSalt ?? "") + "\n2000\n")
         let recorder = Recorder()
         let result = try await w.drill(keyring: recorder.keyring())
         #expect(result.verdict == .pass, "\(result.checks.filter { $0.verdict != .pass && $0.verdict != .skip })")
         let coverage = result.results(.setCoverage)
         #expect(coverage.contains { $0.verdict == .pass && $0.message.contains("since \(older.manifest.id)") })
         #expect(recorder.derivations.map { Hex.encode($0.salt) } == [newer.manifest.manifestHMACSalt].compactMap { $0 })
+    }
+
+    @Test func theMachinesKeyDerivesBeforeTheDrillReadsAManifestAndOnlyOnce() async throws {
+        let w = try VaultWorkspace()
+        defer { w.remove() }
+        let backup = try await w.backup()
+        let recorder = Recorder()
+        let keyring = recorder.keyring()
+        // What DrillJob does first thing: the stored salt and count, on a thread of its own.
+        let store = HMACSaltStore(folder: w.base + "/cache")
+        #expect(store.load()?.iterations == 2000)
+        store.speculate(password: w.password, keyring: keyring)
+        let deadline = Date().addingTimeInterval(30)
+        while recorder.derivations.isEmpty && Date() < deadline { try await Task.sleep(nanoseconds: 10_000_000) }
+        let salts = recorder.derivations.map { Hex.encode($0.salt) }
+        #expect(salts == [backup.manifest.manifestHMACSalt].compactMap { $0 })
+        // The drill (which speculates again) asks for that key: no second derivation.
+        let result = try await w.drill(keyring: keyring)
+        #expect(result.verdict == .pass, "\(result.checks.filter { $0.verdict != .pass && $0.verdict != .skip })")
+        #expect(recorder.derivations.count == 1)
     }
 
     @Test func aSaltFileThatIsNotTheUsersOwnPrivateFileIsReplaced() async throws {

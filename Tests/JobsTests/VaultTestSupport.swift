@@ -84,6 +84,7 @@ final class VaultWorkspace {
             } ?? DrillJob(config: config ?? self.config, clock: FixedClock(Date()), currentDirectory: base)
         if let runner { job.runner = runner }
         if let keyring { job.keyring = keyring }
+        job.keyCache = base + "/cache"
         return try await job.run(request)
     }
 
