@@ -39,7 +39,7 @@ public struct HMACSaltStore: Sendable {
     public func salt(iterations: Int) throws -> [UInt8] {
         let stored = load()
         let salt = try stored?.salt ?? Vault.newSalt()
-        if stored?.salt != salt || stored?.iterations != iterations {
+        if stored?.salt != salt || stored?.iterations != iterations, folderIsOwn() {
             try? FileManager.default.createDirectory(
                 atPath: folder, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
             try? AtomicFile.write(Data((Hex.encode(salt) + "\n\(iterations)\n").utf8), to: path, mode: 0o600)
@@ -60,9 +60,19 @@ public struct HMACSaltStore: Sendable {
         Thread.detachNewThread { _ = try? keyring.hmacKey(password: password, salt: salt, iterations: iterations) }
     }
 
+    /// True when the cache folder is missing (it is then made) or is a real folder of the effective
+    /// user, not a link: `sudo` with another user's `HOME` never writes into that user's cache,
+    /// and a link in its place never sends the file elsewhere.
+    func folderIsOwn() -> Bool {
+        var info = stat()
+        guard lstat(folder, &info) == 0 else { return errno == ENOENT }
+        return (info.st_mode & S_IFMT) == S_IFDIR && info.st_uid == geteuid()
+    }
+
     /// The stored salt (and iteration count, when recorded) when the file is the user's own,
     /// private and well formed; nil otherwise.
     public func load() -> (salt: [UInt8], iterations: Int?)? {
+        guard folderIsOwn() else { return nil }
         let fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK)
         guard fd >= 0 else { return nil }
         defer { close(fd) }

@@ -75,7 +75,24 @@ public struct SecretScrubber: Sendable {
         var bytes = Array(text.utf8)
         var changed = false
         for secret in secretBytes where Self.replace(secret, in: &bytes) { changed = true }
+        // Text beyond ASCII may hold a secret in a form of its own (composed and decomposed
+        // characters mixed, combining marks in another order): its canonical decomposition (NFD,
+        // which also orders the marks) is searched for every secret's NFD form as well; such a
+        // line is then shown decomposed.
+        if bytes.contains(where: { $0 >= 0x80 }) {
+            var decomposed = Array(String(decoding: bytes, as: UTF8.self).decomposedStringWithCanonicalMapping.utf8)
+            var found = false
+            for secret in decomposedSecrets where Self.replace(secret, in: &decomposed) { found = true }
+            if found { return String(decoding: decomposed, as: UTF8.self) }
+        }
         return changed ? String(decoding: bytes, as: UTF8.self) : text
+    }
+
+    /// The NFD forms of the secrets that hold bytes beyond ASCII, longest first.
+    private var decomposedSecrets: [[UInt8]] {
+        secretBytes.filter { $0.contains { $0 >= 0x80 } }.map {
+            Array(String(decoding: $0, as: UTF8.self).decomposedStringWithCanonicalMapping.utf8)
+        }
     }
 
     private static let redactionBytes = Array(redaction.utf8)
@@ -125,7 +142,6 @@ public struct SecretScrubber: Sendable {
 
     /// True when `text` holds any secret.
     public func finds(in text: String) -> Bool {
-        var bytes = Array(text.utf8)
-        return secretBytes.contains { Self.replace($0, in: &bytes) }
+        !Array(scrub(text).utf8).elementsEqual(text.utf8)
     }
 }

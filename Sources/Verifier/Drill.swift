@@ -251,6 +251,9 @@ public struct Drill: Sendable {
             manifest: manifest, setFolder: verifiedCopy?.root ?? setPath, sandbox: sandbox, drillID: drillID,
             secret: withheld == nil ? password : nil, proven: password != nil && withheld == nil,
             unprovenReason: withheld)
+        // The set's copy goes on every path (the replayer removes it after a replay it ran; a
+        // missing script or a replay that never started leaves it to this).
+        verifiedCopy?.remove()
         if let refused = replay.refused {
             // Nothing ran: no set can be proven here, so the configuration must change (exit 2).
             _ = await opened

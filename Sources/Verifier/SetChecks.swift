@@ -279,22 +279,50 @@ struct ArtifactCheck {
         }
         let recorded = ["recorded size \(artifact.size)", "recorded sha256 \(artifact.sha256)"]
         do {
-            let hasher = SHA256Hasher()
             var info = stat()
-            let executable = fstat(file.descriptor, &info) == 0 && (info.st_mode & 0o111) != 0
-            let writer = copy?.file(inside, executable: executable)
-            var offset: Int64 = 0
-            let size = try file.forEachBlock { block in
-                hasher.update(block)
-                writer?.append(block, readFrom: file.descriptor, at: offset)
-                offset += Int64(block.count)
+            guard fstat(file.descriptor, &info) == 0 else {
+                let error = RestoreDrillError.io(path: artifact.path, message: String(cString: strerror(errno)))
+                return failed(.artifactUnreadable(error), recorded, verdict: .error)
+            }
+            // A size that is not the recorded one fails before a byte is read or copied: a planted
+            // file of any size (sparse terabytes) costs nothing to judge.
+            if Int64(info.st_size) != artifact.size {
+                let evidence = recorded + ["actual size \(info.st_size) (not read: the size differs)"]
+                if info.st_size == 0, let chunkOf {
+                    return failed(.chunkEmpty(artifact.path, database: chunkOf, recorded: artifact.size), evidence)
+                }
+                return failed(.artifactSizeMismatch(recorded: artifact.size, actual: Int64(info.st_size)), evidence)
+            }
+            var hasher = SHA256Hasher()
+            let executable = (info.st_mode & 0o111) != 0
+            var copyProblem: String?
+            var size: Int64
+            if let copy {
+                // The kernel copies the artifact into the replay's private copy (one byte past its
+                // recorded size at most, within the copy's budget), and the copy's bytes are what
+                // is hashed and judged: exactly the bytes the replay will read.
+                switch copy.file(inside, executable: executable, reserving: artifact.size) {
+                case .success(let writer):
+                    let copied = writer.copyHashing(from: file.descriptor, limit: artifact.size + 1, into: hasher)
+                    if let failure = writer.finish() { copyProblem = failure }
+                    if let copied, copyProblem == nil {
+                        size = copied
+                    } else {
+                        // No good copy: it goes, and the set's file is judged from its start.
+                        unlink(writer.path)
+                        hasher = SHA256Hasher()
+                        lseek(file.descriptor, 0, SEEK_SET)
+                        size = try file.forEachBlock { hasher.update($0) }
+                    }
+                case .failure(let problem):
+                    copyProblem = problem.message
+                    size = try file.forEachBlock { hasher.update($0) }
+                }
+            } else {
+                size = try file.forEachBlock { hasher.update($0) }
             }
             let sha = hasher.finalizeHex()
-            var evidence = recorded + ["actual size \(size)", "actual sha256 \(sha)"]
-            if let writer, let failure = writer.finish() {
-                // The replay will miss this artifact; its own check and the tree checks say so.
-                evidence.append("could not write the replay's copy: \(failure)")
-            }
+            let evidence = recorded + ["actual size \(size)", "actual sha256 \(sha)"]
             if size != artifact.size {
                 if size == 0, let chunkOf {
                     return failed(.chunkEmpty(artifact.path, database: chunkOf, recorded: artifact.size), evidence)
@@ -303,6 +331,12 @@ struct ArtifactCheck {
             }
             if sha != artifact.sha256 {
                 return failed(.artifactDigestMismatch(recorded: artifact.sha256, actual: sha), evidence)
+            }
+            if let copyProblem {
+                // The replay would miss this artifact: the check cannot vouch for what it reads.
+                return result(
+                    .error, "not copied for the replay: \(copyProblem)",
+                    evidence + ["could not write the replay's copy: \(copyProblem)"])
             }
             return result(.pass, "\(Units.humanBytes(size)), SHA-256 matches", evidence)
         } catch {
@@ -325,7 +359,7 @@ struct ArtifactCheck {
             out.findings = [.sumsUnreadable]
             return out
         }
-        copy?.write(data, as: "SHA256SUMS")
+        let notCopied = copy.flatMap { $0.write(data, as: "SHA256SUMS") }
         var sums: [String: String] = [:]
         var problems: [Finding] = []
         for (index, line) in text.split(separator: "\n", omittingEmptySubsequences: true).enumerated() {
@@ -353,6 +387,9 @@ struct ArtifactCheck {
             problems.append(.sumsEntryExtra(path: name))
         }
         if problems.isEmpty {
+            if let notCopied {
+                return result(.error, "not copied for the replay: \(notCopied)", ["\(sums.count) entries agree"])
+            }
             return result(.pass, "\(sums.count) entries agree with the manifest")
         }
         var out = result(.fail, Finding.sumsMessage(problems), problems.map(\.message))

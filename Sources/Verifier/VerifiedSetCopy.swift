@@ -1,10 +1,13 @@
 import DrillCore
 import Foundation
 
-/// A private copy of a set written while `set.artifacts` hashes it: each artifact's bytes go to
-/// the copy as they are read for the hash, so the copy holds exactly the bytes that were verified
-/// (one read of the set instead of a hash and a later copy), and nothing else of the set folder:
-/// an unlisted file, a link or a FIFO in the set is never copied.
+/// A private copy of a set made by `set.artifacts` itself: each artifact is copied by the kernel
+/// (`copy_file_range`, ``KernelCopy``) from the descriptor the check opened without following
+/// links, into a file only root (or the tool's user) can write, and the check hashes the copy's
+/// bytes (``Writer/copyHashing(from:limit:into:)``): the copy holds exactly the bytes verified,
+/// even if the set's file changes meanwhile (one kernel copy and one read, instead of a hash and a
+/// later copy), and nothing else of the set folder: an unlisted file, a link or a FIFO in the set
+/// is never copied.
 ///
 /// The drill makes one when the replay would otherwise copy the set itself (the tool runs as root
 /// and replays as an unprivileged uid that cannot read the private set, or a vault password may be
@@ -17,6 +20,37 @@ import Foundation
 struct VerifiedSetCopy: Sendable {
     /// The copy's top folder (`<sandbox>/set/<set folder name>`).
     let root: AbsolutePath
+    /// What may still be copied, bytes: the sandbox file system's free space when the copy was
+    /// made, less ``reserve``. Each artifact reserves its recorded size before it is copied; an
+    /// artifact past the budget is not copied (its check is an error). A forged manifest that
+    /// records terabytes cannot fill the disk.
+    let budget: Budget
+    /// What the copy leaves free on the sandbox's file system: 1 GiB or 5 % of it, the larger.
+    static func reserve(totalBytes: Int64) -> Int64 { max(1 << 30, totalBytes / 20) }
+
+    /// The bytes left to copy, shared by the threads that copy.
+    final class Budget: @unchecked Sendable {
+        private let lock = NSLock()
+        private var left: Int64
+
+        init(_ bytes: Int64) { left = bytes }
+
+        /// Takes `bytes` (plus one, the byte past a recorded size) from what is left; false when
+        /// there is not that much.
+        func take(_ bytes: Int64) -> Bool {
+            lock.withLock {
+                let want = bytes.addingReportingOverflow(1)
+                guard !want.overflow, want.partialValue <= left else { return false }
+                left -= want.partialValue
+                return true
+            }
+        }
+    }
+
+    /// Why an artifact was not copied.
+    struct NotCopied: Error {
+        var message: String
+    }
 
     /// Makes `<sandbox folder>/set/<set name>` (the parent 0711, the copy 0700).
     /// - Throws: ``RestoreDrillError/io(path:message:)`` when a folder cannot be made (one already
@@ -31,7 +65,33 @@ struct VerifiedSetCopy: Sendable {
             }
             chmod(folder.pathString, mode)
         }
-        return VerifiedSetCopy(root: root)
+        var fs = statvfs()
+        guard statvfs(root.pathString, &fs) == 0 else {
+            throw RestoreDrillError.io(path: root.pathString, message: "statvfs: \(String(cString: strerror(errno)))")
+        }
+        let free = Int64(fs.f_bavail) * Int64(fs.f_frsize)
+        let total = Int64(fs.f_blocks) * Int64(fs.f_frsize)
+        return VerifiedSetCopy(root: root, budget: Budget(max(0, free - reserve(totalBytes: total))))
+    }
+
+    /// Removes the copy's folder (`<sandbox>/set`) and all in it, never following a link; folders
+    /// are made writable first (the replayer makes them read-only). Nothing when it is gone.
+    func remove() {
+        let parent = root.parentDirectory
+        func walk(_ path: String) {
+            var info = stat()
+            guard lstat(path, &info) == 0 else { return }
+            if (info.st_mode & S_IFMT) == S_IFDIR {
+                chmod(path, 0o700)
+                for name in (try? FileManager.default.contentsOfDirectory(atPath: path)) ?? [] {
+                    walk(path + "/" + name)
+                }
+                rmdir(path)
+            } else {
+                unlink(path)
+            }
+        }
+        walk(parent.pathString)
     }
 
     /// One file of the copy being written.
@@ -46,12 +106,58 @@ struct VerifiedSetCopy: Sendable {
             self.descriptor = descriptor
         }
 
-        /// Appends `block`, the bytes just read (and hashed) at `offset` of the open file
-        /// `source`: the kernel copies the same range where it can (``KernelCopy``), else `block`
-        /// is written.
-        func append(_ block: UnsafeRawBufferPointer, readFrom source: Int32, at offset: Int64) {
-            guard failure == nil, descriptor >= 0, let base = block.baseAddress else { return }
-            failure = KernelCopy.append(from: source, at: offset, base, count: block.count, to: descriptor)
+        /// Copies `source` from its current offset to its end, at most `limit` bytes, and feeds
+        /// `hasher` the copy's bytes: block by block, the kernel copies a block
+        /// (`copy_file_range`, ``KernelCopy``) and the block is read back from the copy while it
+        /// is still in the CPU's cache; where the kernel cannot copy, the block read from the
+        /// source is written and hashed from the same buffer. Either way what is hashed is what
+        /// the copy holds.
+        /// - Returns: the bytes copied, nil after a failure (``failure`` says which).
+        func copyHashing(from source: Int32, limit: Int64, into hasher: SHA256Hasher) -> Int64? {
+            guard failure == nil, descriptor >= 0 else { return nil }
+            let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: FileBlocks.blockSize, alignment: 16)
+            defer { buffer.deallocate() }
+            var done: Int64 = 0
+            var kernel = KernelCopy.copyFileRange != nil
+            func fail(_ text: String) -> Int64? {
+                failure = text
+                return nil
+            }
+            while done < limit {
+                let want = Int(min(Int64(FileBlocks.blockSize), limit - done))
+                if kernel, let kernelCopy = KernelCopy.copyFileRange {
+                    let n = kernelCopy(source, nil, descriptor, nil, want, 0)
+                    if n == 0 { return done }
+                    if n < 0 {
+                        if errno == EINTR { continue }
+                        guard done == 0, [EXDEV, EINVAL, ENOSYS, EOPNOTSUPP].contains(errno) else {
+                            return fail(String(cString: strerror(errno)))
+                        }
+                        kernel = false
+                        continue
+                    }
+                    var got = 0
+                    while got < n {
+                        let r = pread(descriptor, buffer.baseAddress! + got, n - got, off_t(done) + off_t(got))
+                        if r < 0 && errno == EINTR { continue }
+                        guard r > 0 else { return fail(r < 0 ? String(cString: strerror(errno)) : "copy shrank") }
+                        got += r
+                    }
+                    hasher.update(UnsafeRawBufferPointer(rebasing: buffer[0..<n]))
+                    done += Int64(n)
+                    continue
+                }
+                let n = read(source, buffer.baseAddress, want)
+                if n < 0 && errno == EINTR { continue }
+                if n < 0 { return fail(String(cString: strerror(errno))) }
+                if n == 0 { return done }
+                if let problem = KernelCopy.append(from: -1, at: 0, buffer.baseAddress!, count: n, to: descriptor) {
+                    return fail(problem)
+                }
+                hasher.update(UnsafeRawBufferPointer(rebasing: buffer[0..<n]))
+                done += Int64(n)
+            }
+            return done
         }
 
         /// Appends `block` (bytes that came from no file).
@@ -75,25 +181,46 @@ struct VerifiedSetCopy: Sendable {
     /// Opens a new file for the artifact at `relative` (a plain relative path the check validated),
     /// making its folders; nil when it cannot be made (the replay then misses that artifact, and
     /// the script's own check and the drill's tree checks say so).
-    /// - Parameter executable: the artifact has an execute bit (the copy is made 0500, else 0400).
-    func file(_ relative: RelativePath, executable: Bool = false) -> Writer? {
+    /// - Parameters:
+    ///   - executable: the artifact has an execute bit (the copy is made 0500, else 0400).
+    ///   - reserving: the bytes it will take (its recorded size), taken from ``budget``.
+    /// - Returns: the new file, or why it could not be made (over the budget, or the folder or
+    ///   file could not be created: e.g. a name listed twice).
+    func file(_ relative: RelativePath, executable: Bool = false, reserving bytes: Int64) -> Result<Writer, NotCopied> {
         let components = relative.components
-        guard !components.isEmpty else { return nil }
+        guard !components.isEmpty else { return .failure(NotCopied(message: "no name")) }
+        guard budget.take(bytes) else {
+            return .failure(
+                NotCopied(message: "the sandbox's file system has no room for \(bytes) more bytes (it keeps a reserve)")
+            )
+        }
         var folder = root
         for name in components.dropLast() {
             folder = folder.appending(component: name)
-            if mkdir(folder.pathString, 0o700) != 0 && errno != EEXIST { return nil }
+            if mkdir(folder.pathString, 0o700) != 0 && errno != EEXIST {
+                return .failure(NotCopied(message: "cannot create \(folder): \(String(cString: strerror(errno)))"))
+            }
         }
         let path = folder.appending(component: components[components.count - 1]).pathString
-        let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, executable ? 0o500 : 0o400)
-        guard fd >= 0 else { return nil }
-        return Writer(path: path, descriptor: fd)
+        let fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, executable ? 0o500 : 0o400)
+        guard fd >= 0 else {
+            return .failure(NotCopied(message: "cannot create \(path): \(String(cString: strerror(errno)))"))
+        }
+        return .success(Writer(path: path, descriptor: fd))
     }
 
     /// Writes `data` as the file `name` directly in the copy (e.g. `SHA256SUMS`, read whole).
-    func write(_ data: Data, as name: String) {
-        guard let writer = file(RelativePath.dot.appending(component: name)) else { return }
-        data.withUnsafeBytes { writer.write($0) }
-        _ = writer.finish()
+    /// - Returns: nil when written, else why not.
+    func write(_ data: Data, as name: String) -> String? {
+        switch file(RelativePath.dot.appending(component: name), reserving: Int64(data.count)) {
+        case .failure(let problem): return problem.message
+        case .success(let writer):
+            data.withUnsafeBytes { writer.write($0) }
+            if let failure = writer.finish() {
+                unlink(writer.path)
+                return failure
+            }
+            return nil
+        }
     }
 }

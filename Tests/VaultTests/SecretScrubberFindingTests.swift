@@ -32,6 +32,12 @@ import Vault
         // Nothing to redact: the very same text back, bytes and all (an NFD name stays NFD).
         let other = "na\u{308}me"
         #expect(Array(scrubber.scrub(other).utf8) == Array(other.utf8))
+        // Composed and decomposed characters mixed, and combining marks in another order: found
+        // through the canonical decomposition of the line.
+        let mixed = "caf\u{E9}-passwo\u{308}rd"
+        #expect(scrubber.scrub("[\(mixed)]") == "[\(r)]")
+        let marks = try VaultPassword("xa\u{323}\u{307}y-secret", origin: "test")
+        #expect(SecretScrubber(password: marks).scrub("<xa\u{307}\u{323}y-secret>") == "<\(r)>")
         // The password's hex form, at the start and the end of a line.
         let hex = Hex.encode(Array(composed.utf8))
         #expect(scrubber.scrub("\(hex) mid \(hex)") == "\(r) mid \(r)")
