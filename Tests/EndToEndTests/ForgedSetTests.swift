@@ -237,10 +237,16 @@ import Vault
         let w = try Self.world()
         defer { try? FileManager.default.removeItem(atPath: w.base) }
         // An authentic manifest (HMAC intact) whose script was swapped without resealing: the
-        // artifact check catches the script, so the replay must get no password.
+        // artifact check catches the script, so the replay must get no password. The probe is
+        // padded to the script's recorded size, so only its digest differs (a script of another
+        // size is not even copied for the replay).
         let manifest = try Manifest.load(setPath: w.realSet)
         let script = "\(w.realSet)/\(manifest.restoreScript)"
-        try Data(World.probeText(home: w.base + "/home").utf8).write(to: URL(fileURLWithPath: script))
+        let recorded = try #require(manifest.artifacts.first { $0.path == manifest.restoreScript }).size
+        var probe = Array(World.probeText(home: w.base + "/home").utf8)
+        #expect(Int64(probe.count + 2) <= recorded)
+        probe += Array("\n#".utf8) + [UInt8](repeating: UInt8(ascii: "#"), count: Int(recorded) - probe.count - 2)
+        try Data(probe).write(to: URL(fileURLWithPath: script))
         let drill = try w.run(["drill", w.realID.description, "--json"])
         #expect(drill.status == ExitStatus.findings.rawValue)
         let report = try Tool.drillReport(drill.out)
