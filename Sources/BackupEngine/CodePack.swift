@@ -42,7 +42,8 @@ struct CodePackWriter {
     }
 
     /// Writes one pack to `path` (created; it must not exist). A file that changed while it was read
-    /// makes the pack (only the pack) be written again, as ``CodeTarWriter/writeSettled(_:to:failures:progress:bytes:)`` says.
+    /// makes the pack (only the pack) be written again, as
+    /// ``CodeTarWriter/writeSettled(_:to:failures:progress:bytes:)`` says.
     /// - Parameters:
     ///   - entries: the pack's entries, in the archive's order (e.g. `walk[pack.entries]`).
     ///   - path: where the pack goes.

@@ -31,23 +31,32 @@ import Foundation
 /// splits or joins two at a candidate), so at most the group holding it and its neighbours change
 /// (the one before only when an entry at or over the ceiling appears or goes); every other pack
 /// keeps its members, and ``CodePackWriter`` writes it byte for byte as before. Measured on a
-/// synthetic tree of 3 210 paths (150 MiB) over 2 000 random changes in a row: 1.03 packs changed
-/// per change, never more than 3 (``PackPlannerTests``). A pack is at least ``floorBytes`` except the last, one cut short before
-/// an entry over the ceiling, and what is left of a group after a ceiling cut; it is at most
-/// ``ceilingBytes`` except a single entry over it.
+/// synthetic tree of 3 210 paths (150 MiB, 144 packs) over 2 000 random changes in a row: 1.05
+/// packs changed per change, never more than 3 (``PackPlannerTests``).
+///
+/// A pack is at least ``floorBytes`` except the last, one cut short before an entry over the
+/// ceiling, and what is left of a group after a ceiling cut; it is at most ``ceilingBytes`` except
+/// a single entry over it.
 enum PackPlanner {
-    /// The mean weight between candidate boundaries: 2 MiB. Packs average about 3 MiB before
-    /// compression (a segment under the floor joins the next), a few hundred KiB to 1 MiB as
-    /// gzip level 6 objects on source code: a one-line edit rewrites about that much, and a 100 MB
-    /// tree makes about 35 objects (ci/measure-chunks measures both on the bench workspace).
-    static let targetBytes: Int64 = 2 << 20
-    /// The least weight of a segment that ends a group: 1 MiB, so a tree of small files does not
-    /// become thousands of tiny objects (each object costs a file in a synced folder and a line in
-    /// `SHA256SUMS`), while an edit still rewrites little more than the target.
-    static let floorBytes: Int64 = 1 << 20
-    /// The most weight of a pack: 8 MiB, so one edit never rewrites more than that unless the
-    /// edited file alone is bigger (an entry at or over it is a pack of its own).
-    static let ceilingBytes: Int64 = 8 << 20
+    /// The mean weight between candidate boundaries: 512 KiB. Packs average about 0.8 MiB before
+    /// compression (a segment under the floor joins the next), a few hundred KB as gzip level 6
+    /// objects of source code. Measured by `ci/measure-chunks` on the bench workspace (100 MB of code,
+    /// 3 days of `history.py`: 15 files edited a day, a file added and one removed every 3rd):
+    /// 2.6 MB of new pack objects a day in 68 packs, against 3.9 MB in 39 at 1 MiB, 7.8 MB in 22
+    /// at 2 MiB and 15.0 MB in 5 at 8 MiB (format 1 writes 29.4 MB a day). What a day's edits
+    /// rewrite grows with the pack; the object count, the cost of small packs, stays small (about
+    /// 70 per 100 MB of code). With 256 KiB database chunks this keeps a day's growth under
+    /// restic's (9.8 against 12.0 MB a day in the same run); 2 MiB packs would not (15.0).
+    static let targetBytes: Int64 = 512 << 10
+    /// The least weight of a segment that ends a group: 256 KiB, half the target, so a tree of
+    /// small files does not become thousands of tiny objects (each object costs a file in a synced
+    /// folder and a line in `SHA256SUMS`) while a segment that ends a group is still one of the
+    /// likelier ones (a segment's weight is about exponential around the target: 61 % reach half).
+    static let floorBytes: Int64 = 256 << 10
+    /// The most weight of a pack: 2 MiB, four times the target, so one edit never rewrites more
+    /// than that unless the edited file alone is bigger (an entry at or over it is a pack of its
+    /// own, which is also the best a pack can do for a big file: only its own edits rewrite it).
+    static let ceilingBytes: Int64 = 2 << 20
     /// The header bytes counted per entry: a 512-byte ustar header plus a pax extended header
     /// (its own 512-byte header and one 512-byte block of records: `mtime` with nanoseconds,
     /// `hdrcharset`, long or non-ASCII names). An estimate: the plan needs no exact tar size, only
@@ -115,7 +124,7 @@ enum PackPlanner {
             self.ceiling = ceiling
         }
 
-        /// 2 MiB, 1 MiB, 8 MiB.
+        /// 512 KiB, 256 KiB, 2 MiB.
         static let standard = Parameters(
             target: PackPlanner.targetBytes, floor: PackPlanner.floorBytes, ceiling: PackPlanner.ceilingBytes)
     }

@@ -37,7 +37,8 @@ import Testing
     }
 
     /// The pins below were computed by `ci/measure-chunks`'s own implementation of the rule
-    /// (Python's hashlib and integers), which checks itself against the same numbers.
+    /// (Python's hashlib and integers), which checks itself against the same numbers
+    /// (`ci/measure-chunks --self-check`).
     @Test func pathHashIsTheFirstEightBytesOfSHA256BigEndian() {
         #expect(PackPlanner.pathHash(Array("code/__future__.py".utf8)) == 0xffe9_7730_a862_2270)
         #expect(PackPlanner.pathHash([]) == 0xe3b0_c442_98fc_1c14)  // sha256("") starts e3b0c442…
@@ -48,15 +49,42 @@ import Testing
         let entries = Self.syntheticTree()
         #expect(entries.count == 3_210)
         let plan = PackPlanner.plan(entries)
+        #expect(plan.count == 144)
         #expect(plan.reduce(0) { $0 + $1.weight } == 158_234_624)
+        let ends = plan.map(\.entries.upperBound)
+        #expect(ends.prefix(10) == [7, 24, 62, 71, 84, 124, 149, 151, 170, 231])
+        // The SHA-256 of every end, joined with commas ("7,24,…,3210").
         #expect(
-            plan.map(\.entries.upperBound) == [
-                149, 266, 349, 385, 423, 675, 808, 882, 911, 927, 928, 1032, 1334, 1369, 1415, 1444, 1605, 1885, 1946,
-                2007, 2093, 2156, 2166, 2167, 2248, 2366, 2367, 2387, 2495, 2553, 2554, 2555, 2616, 2666, 2710, 2773,
-                2836, 2897, 2966, 3041, 3096, 3197, 3210,
-            ])
-        let ends = Dictionary(grouping: plan, by: \.end).mapValues(\.count)
-        #expect(ends == [.boundary: 33, .ceiling: 3, .beforeLarge: 3, .large: 3, .last: 1])
+            SHA256Digest.hex(of: Data(ends.map(String.init).joined(separator: ",").utf8))
+                == "39fbcb9a19583e800d01755db11bc3cc16b0b4701bb7026a481ea1551c429758")
+        let reasons = Dictionary(grouping: plan, by: \.end).mapValues(\.count)
+        #expect(reasons == [.boundary: 130, .ceiling: 2, .beforeLarge: 6, .large: 6])
+    }
+
+    /// `ci/measure-chunks` measures packs with its own copy of the rule (Python); it plans the
+    /// synthetic trees of two seeds exactly as ``PackPlanner`` does, so its figures are this rule's.
+    @Test(.needsTool("python3")) func theMeasurementScriptsCopyOfTheRulePlansTheSame() throws {
+        struct Plan: Decodable {
+            var paths: Int
+            var weight: Int64
+            var ends: [Int]
+            var reasons: [String]
+        }
+        let python = try requireTool("python3")
+        let script =
+            URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().path + "/ci/measure-chunks"
+        for seed in [7, 15] {
+            let run = try runTool(python, [script, "--plan-synthetic", "\(seed)"])
+            #expect(run.status == 0, "\(run.error)")
+            let copy = try JSONDecoder().decode(Plan.self, from: Data(run.output.utf8))
+            let entries = Self.syntheticTree(seed: UInt64(seed))
+            let plan = PackPlanner.plan(entries)
+            #expect(copy.paths == entries.count)
+            #expect(copy.weight == plan.reduce(0) { $0 + $1.weight })
+            #expect(copy.ends == plan.map(\.entries.upperBound))
+            #expect(copy.reasons == plan.map(\.end.rawValue))
+        }
     }
 
     @Test func packsCoverEveryEntryOnceAndKeepTheSizeRules() {
@@ -111,7 +139,7 @@ import Testing
         let entries = (0..<40_000).map { PackPlanner.Entry(path: Array("empty/e\($0)".utf8), size: 0) }
         let plan = PackPlanner.plan(entries)
         #expect(plan.allSatisfy { $0.weight <= PackPlanner.ceilingBytes })
-        #expect((12...40).contains(plan.count), "\(plan.count) packs")
+        #expect((50...120).contains(plan.count), "\(plan.count) packs")
     }
 
     /// 2 000 random changes in a row to the synthetic tree (seed 16): a size change of a file
@@ -119,7 +147,7 @@ import Testing
     /// pack that is no longer in the plan belongs to the group holding the change or to the
     /// group before or after it (groups: packs joined by ceiling cuts). Changed packs per change
     /// (new member lists, plus the edited file's own pack, whose bytes change with its content)
-    /// average 1.031 (measured: 1.005 for edits, 1.045 for insertions, 1.043 for removals), at most 3
+    /// average 1.05 (measured: 1.002 for edits, 1.109 for insertions, 1.038 for removals), at most 3
     /// (an entry over the ceiling inserted inside a group splits it around itself).
     @Test func randomChangesTouchOnlyTheirGroupAndItsNeighbours() {
         var rng = SeededGenerator(seed: 16)
@@ -199,7 +227,7 @@ import Testing
         let all = changed.flatMap { $0 }
         let mean = Double(all.reduce(0, +)) / Double(all.count)
         let means = changed.map { Double($0.reduce(0, +)) / Double(max(1, $0.count)) }
-        #expect(mean < 1.1, "mean \(mean); edit, insert, remove: \(means)")
+        #expect(mean < 1.15, "mean \(mean); edit, insert, remove: \(means)")
         #expect(changed[0].allSatisfy { $0 >= 1 } && changed.flatMap { $0 }.allSatisfy { $0 <= 3 })
         print("PackPlanner: \(all.count) changes, \(mean) packs changed per change; edit, insert, remove: \(means)")
     }
