@@ -5,11 +5,8 @@ import Foundation
 
 /// The `code` component: writes `code.tar.gz`, a pax tar (libarchive) compressed by
 /// ``ParallelGzipWriter`` (independent gzip members compressed on every core), from walk entries
-/// already filtered by the engine.
-///
-/// Each file is read once: its bytes are hashed for the manifest and handed to the archive in the
-/// same pass; the compressed archive is hashed while it is written. Member names are relative to
-/// root (no `./`), folders are members, symlinks are stored as links with their target as written.
+/// already filtered by the engine, with ``CodeTarWriter`` (the entry writer format 2's packs share),
+/// and makes its component record.
 ///
 /// Member names are the exact bytes on disk (issue 12). libarchive's UTF-8 setter
 /// (`archive_entry_set_pathname_utf8`) recomposes a decomposed name (NFD `Re\xcc\x81sume\xcc\x81`
@@ -23,7 +20,7 @@ import Foundation
 /// restore script drops that line.
 struct CodeArchiveWriter {
     /// The first 16 bytes of every SQLite 3 database file.
-    static let sqliteHeader: [UInt8] = Array("SQLite format 3\0".utf8)
+    static let sqliteHeader = CodeTarWriter.sqliteHeader
 
     struct Result: Sendable {
         var artifact: ArtifactRecord
@@ -42,7 +39,7 @@ struct CodeArchiveWriter {
 
     /// How many times the archive is written when a file changes while it is read (a change
     /// is detected, retried, then reported).
-    static let attempts = 3
+    static let attempts = CodeTarWriter.attempts
     /// Called right after a file's bytes were read, with its relative path (tests change the file here).
     var afterRead: ((String) -> Void)?
 
@@ -70,48 +67,151 @@ struct CodeArchiveWriter {
     func write(
         setFolder: String, progress: @Sendable (String) -> Void, bytes: @Sendable (Int64) -> Void = { _ in }
     ) async throws -> Result {
+        let writer = CodeTarWriter(level: level, afterRead: afterRead, log: log, opened: opened)
+        let written = try await writer.writeSettled(
+            entries, to: setFolder + "/code.tar.gz", failures: problems, progress: progress, bytes: bytes)
+        let failures = written.failures
+        // Shown as people read them: a name that is not UTF-8 with `\xNN` (the list is for reading).
+        let vanished = Set((vanished + written.vanished).map(FileNameBytes.display)).sorted()
+        let record = ComponentRecord(
+            id: .code, status: failures.isEmpty ? .ok : .failed,
+            reason: failures.isEmpty ? nil : "unreadable: " + failures.joined(separator: "; "),
+            files: written.fileCount, bytes: written.byteCount, vanished: vanished.isEmpty ? nil : vanished)
+        var warnings = written.warnings
+        for path in vanished {
+            warnings.append("\(path): vanished between listing and reading (deleted or moved meanwhile); not stored")
+        }
+        warnings += written.settleWarnings
+        return Result(
+            artifact: ArtifactRecord(
+                path: "code.tar.gz", component: .code, kind: .archive, size: written.size, sha256: written.sha256),
+            files: written.files, record: record, sqliteFiles: written.sqliteFiles, warnings: warnings,
+            changed: written.changed, vanished: vanished)
+    }
+}
+
+/// Writes walk entries as one pax tar (libarchive) compressed by ``ParallelGzipWriter``: the one
+/// entry writer of the `code` component, for `code.tar.gz` (format 1, ``CodeArchiveWriter``) and
+/// for each pack (format 2 in progress, ``CodePackWriter``).
+///
+/// Each file is read once: its bytes are hashed for the manifest and handed to the archive in the
+/// same pass; the compressed archive is hashed while it is written. Member names are relative to
+/// root (no `./`), folders are members, symlinks are stored as links with their target as written.
+///
+/// The bytes depend only on the entries (names, types, modes, modification times, link targets,
+/// contents) and the level: no owner, no access or change time, gzip members with mtime 0 and no
+/// name, cut every ``ParallelGzipWriter/defaultBlockSize`` bytes of the tar stream whatever the
+/// number of cores. Writing the same entries twice gives the same bytes (``CodeArchiveBytesTests``
+/// pins them).
+struct CodeTarWriter {
+    /// The first 16 bytes of every SQLite 3 database file.
+    static let sqliteHeader: [UInt8] = Array("SQLite format 3\0".utf8)
+    /// How many times an archive is written when a file changes while it is read (a change
+    /// is detected, retried, then reported).
+    static let attempts = 3
+
+    /// The deflate level, 1–9 (``GzipMember``).
+    let level: Int
+    /// How warnings name the archive ("dropped in code.tar.gz").
+    var archiveName = "code.tar.gz"
+    /// Called right after a file's bytes were read, with its relative path (tests change the file here).
+    var afterRead: ((String) -> Void)? = nil
+    /// Receives the identity of every file written (``WrittenFileLog``); nil records nothing.
+    var log: WrittenFileLog? = nil
+    /// Awaited each time the archive's file has been created, before anything is written into it;
+    /// nil for none.
+    var opened: (@Sendable () async -> Void)? = nil
+
+    /// What one archive holds and what writing it found.
+    struct Written: Sendable {
+        /// Bytes of the compressed archive.
+        var size: Int64
+        /// Its SHA-256, 64 lowercase hex.
+        var sha256: String
+        /// One record per member (folders, links and files, in archive order).
+        var files: [FileRecord]
+        /// Members that begin with the SQLite header (relative paths).
+        var sqliteFiles: [String]
+        /// Warnings about members (dropped special bits, control characters, links leaving root,
+        /// files stored zero-padded).
+        var warnings: [String]
+        /// The failures given to the writer, then files that could not be opened (`path: error`).
+        var failures: [String]
+        /// Files that changed while the last attempt read them (relative paths).
+        var changed: [String]
+        /// Files gone when the last attempt opened them (relative paths, as listed).
+        var vanished: [String]
+        /// Files and links stored.
+        var fileCount: Int
+        /// Bytes of the files stored, before compression.
+        var byteCount: Int64
+        /// From ``CodeTarWriter/writeSettled(_:to:failures:progress:bytes:)``: one warning per file
+        /// that changed while it was read, saying on which attempt it settled or that it never did.
+        var settleWarnings: [String] = []
+    }
+
+    /// Writes `entries` to `path` (created; it must not exist), again when a file changed while it
+    /// was read: a file whose size, modification or change time differ after it was read (or that
+    /// shrank) makes the whole archive be written again, up to ``attempts`` times; the file is then
+    /// stored as last read and ``Written/settleWarnings`` names it (and says whether it settled).
+    /// - Parameters:
+    ///   - failures: failures found before (the walk's unreadable paths), kept first in ``Written/failures``.
+    ///   - progress: one-line messages every 500 paths.
+    ///   - bytes: called with the number of source bytes just archived (for a byte meter).
+    /// - Throws: ``RestoreDrillError/io(path:message:)`` when the archive cannot be written.
+    func writeSettled(
+        _ entries: [WalkEntry], to path: String, failures: [String] = [], progress: @Sendable (String) -> Void,
+        bytes: @Sendable (Int64) -> Void = { _ in }
+    ) async throws -> Written {
         // Keyed by bytes: an NFC name and its NFD twin are two files.
         var earlier: [[UInt8]: String] = [:]
         for attempt in 1...Self.attempts {
-            var result = try await writeOnce(setFolder: setFolder, progress: progress, bytes: bytes)
+            var result = try await write(entries, to: path, failures: failures, progress: progress, bytes: bytes)
             if result.changed.isEmpty || attempt == Self.attempts {
-                for path in result.changed {
-                    result.warnings.append(
-                        "\(FileNameBytes.display(path)): changed while it was read in all \(Self.attempts) attempts; stored as last read"
+                for name in result.changed {
+                    result.settleWarnings.append(
+                        "\(FileNameBytes.display(name)): changed while it was read in all \(Self.attempts) attempts; stored as last read"
                     )
                 }
                 let changedNow = Set(result.changed.map(FileNameBytes.key))
                 let settled = earlier.filter { !changedNow.contains($0.key) }.values
-                for path in settled.sorted(by: FileNameBytes.precedes) {
-                    result.warnings.append(
-                        "\(FileNameBytes.display(path)): changed while it was read; stored as read on attempt \(attempt)"
+                for name in settled.sorted(by: FileNameBytes.precedes) {
+                    result.settleWarnings.append(
+                        "\(FileNameBytes.display(name)): changed while it was read; stored as read on attempt \(attempt)"
                     )
                 }
                 return result
             }
-            for path in result.changed { earlier[FileNameBytes.key(path)] = path }
+            for name in result.changed { earlier[FileNameBytes.key(name)] = name }
             progress("code: \(result.changed.count) files changed while they were read; writing the archive again")
-            unlink(setFolder + "/code.tar.gz")
+            unlink(path)
         }
         preconditionFailure("unreachable: the last attempt returns")
     }
 
-    private func writeOnce(
-        setFolder: String, progress: @Sendable (String) -> Void, bytes: @Sendable (Int64) -> Void
-    ) async throws -> Result {
-        let artifactPath = setFolder + "/code.tar.gz"
-        let file = try HashingFileWriter(path: artifactPath, log: log)
+    /// Writes `entries` to `path` once (created; it must not exist).
+    /// - Parameters:
+    ///   - failures: failures found before, kept first in ``Written/failures``.
+    ///   - progress: one-line messages every 500 paths.
+    ///   - bytes: called with the number of source bytes just archived.
+    /// - Throws: ``RestoreDrillError/io(path:message:)`` when the archive cannot be written.
+    func write(
+        _ entries: [WalkEntry], to path: String, failures: [String] = [], progress: @Sendable (String) -> Void,
+        bytes: @Sendable (Int64) -> Void = { _ in }
+    ) async throws -> Written {
+        let file = try HashingFileWriter(path: path, log: log)
         if let opened { await opened() }
         let gzip = ParallelGzipWriter(output: file, level: level)
         return try await withThrowingTaskGroup(of: (Int, [UInt8]).self) { group in
-            try await archive(into: gzip, file: file, group: &group, progress: progress, bytes: bytes)
+            try await archive(
+                entries, into: gzip, file: file, failures: failures, group: &group, progress: progress, bytes: bytes)
         }
     }
 
     private func archive(
-        into gzip: ParallelGzipWriter, file: HashingFileWriter, group: inout ParallelGzipWriter.Group,
-        progress: @Sendable (String) -> Void, bytes: @Sendable (Int64) -> Void
-    ) async throws -> Result {
+        _ entries: [WalkEntry], into gzip: ParallelGzipWriter, file: HashingFileWriter, failures: [String],
+        group: inout ParallelGzipWriter.Group, progress: @Sendable (String) -> Void, bytes: @Sendable (Int64) -> Void
+    ) async throws -> Written {
         let artifactPath = file.path
         let sink = ArchiveSink(gzip: gzip)
         // libarchive converts names through the current locale's character set; under the C
@@ -140,7 +240,7 @@ struct CodeArchiveWriter {
         let archive = writer.handle
         defer { ArchiveNameLocale.with(utf8) { writer.free() } }
 
-        var state = EntryState(failures: problems)
+        var state = EntryState(failures: failures)
         let block = UnsafeMutableRawBufferPointer.allocate(byteCount: FileBlocks.blockSize, alignment: 16)
         defer { block.deallocate() }
 
@@ -163,21 +263,10 @@ struct CodeArchiveWriter {
         try ArchiveNameLocale.with(utf8) { try check(archive_write_close(archive), archive, artifactPath, sink) }
         try await gzip.finish(group: &group)
         let (size, sha) = try file.finish()
-        let failures = state.failures
-        // Shown as people read them: a name that is not UTF-8 with `\xNN` (the list is for reading).
-        let vanished = Set((vanished + state.vanished).map(FileNameBytes.display)).sorted()
-        let record = ComponentRecord(
-            id: .code, status: failures.isEmpty ? .ok : .failed,
-            reason: failures.isEmpty ? nil : "unreadable: " + failures.joined(separator: "; "),
-            files: state.fileCount, bytes: state.byteCount, vanished: vanished.isEmpty ? nil : vanished)
-        var warnings = state.warnings
-        for path in vanished {
-            warnings.append("\(path): vanished between listing and reading (deleted or moved meanwhile); not stored")
-        }
-        return Result(
-            artifact: ArtifactRecord(path: "code.tar.gz", component: .code, kind: .archive, size: size, sha256: sha),
-            files: state.files, record: record, sqliteFiles: state.sqliteFiles, warnings: warnings,
-            changed: state.changed, vanished: vanished)
+        return Written(
+            size: size, sha256: sha, files: state.files, sqliteFiles: state.sqliteFiles, warnings: state.warnings,
+            failures: state.failures, changed: state.changed, vanished: state.vanished, fileCount: state.fileCount,
+            byteCount: state.byteCount)
     }
 
     /// What the archive loop accumulates.
@@ -210,14 +299,16 @@ struct CodeArchiveWriter {
     ) throws -> OpenFile? {
         let shown = FileNameBytes.display(item.absolute.pathString)
         if item.mode & 0o7000 != 0 {
-            state.warnings.append("\(shown): setuid/setgid/sticky bits dropped in code.tar.gz")
+            state.warnings.append("\(shown): setuid/setgid/sticky bits dropped in \(archiveName)")
         }
         if item.relative.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7f }) {
             state.warnings.append(
                 "\(shown.debugDescription): the name holds a control character; stored, but restore.archives refuses such names, so drills of this set fail until it is renamed"
             )
         }
-        if item.type == .symlink, let target = item.linkTarget, Self.linkLeavesRoot(item.relative, target) {
+        if item.type == .symlink, let target = item.linkTarget,
+            CodeArchiveWriter.linkLeavesRoot(item.relative, target)
+        {
             state.warnings.append(
                 "\(shown): symlink to \(target) leads outside the root; stored as a link, but restore.archives refuses links that leave the restore root, so drills of this set fail until it is excluded (code.exclude) or made relative inside the root"
             )
@@ -326,7 +417,8 @@ struct CodeArchiveWriter {
                 try await gzip.flush(group: &group)
             }
             state.warnings.append(
-                "\(FileNameBytes.display(item.absolute.pathString)): \(readError); stored zero-padded in code.tar.gz")
+                "\(FileNameBytes.display(item.absolute.pathString)): \(readError); stored zero-padded in \(archiveName)"
+            )
         }
         state.files.append(
             FileRecord(
