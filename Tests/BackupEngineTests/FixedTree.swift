@@ -152,17 +152,7 @@ struct FixedTree {
     static func listing(_ base: String) -> [[UInt8]: Found] {
         var out: [[UInt8]: Found] = [:]
         func walk(_ folder: [UInt8], _ relative: [UInt8]) {
-            guard let dir = NameVariants.cPath(folder, { opendir($0) }) else { return }
-            var names: [[UInt8]] = []
-            while let entry = readdir(dir) {
-                let name = withUnsafePointer(to: &entry.pointee.d_name) {
-                    Array(
-                        UnsafeRawBufferPointer(
-                            start: $0, count: strlen(UnsafeRawPointer($0).assumingMemoryBound(to: CChar.self))))
-                }
-                if name != [0x2E] && name != [0x2E, 0x2E] { names.append(name) }
-            }
-            closedir(dir)
+            guard let names = NameVariants.names(in: folder) else { return }
             for name in names {
                 let path = folder + [0x2F] + name
                 let rel = relative.isEmpty ? name : relative + [0x2F] + name

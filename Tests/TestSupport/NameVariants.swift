@@ -48,20 +48,27 @@ public enum NameVariants {
 
     /// Every path below `base` (files, folders, links) as bytes relative to it, with a file's
     /// content (nil for others), read with `opendir`/`readdir`/`open` on the exact bytes.
+    /// The entries of the folder whose path is the bytes `folder` (without `.` and `..`), each
+    /// name as its exact bytes, read with `opendir`/`readdir`; nil when it cannot be opened.
+    public static func names(in folder: [UInt8]) -> [[UInt8]]? {
+        guard let dir = cPath(folder, { opendir($0) }) else { return nil }
+        defer { closedir(dir) }
+        var names: [[UInt8]] = []
+        while let item = readdir(dir) {
+            let name = withUnsafePointer(to: &item.pointee.d_name) {
+                Array(
+                    UnsafeRawBufferPointer(
+                        start: $0, count: strlen(UnsafeRawPointer($0).assumingMemoryBound(to: CChar.self))))
+            }
+            if name != [0x2E] && name != [0x2E, 0x2E] { names.append(name) }
+        }
+        return names
+    }
+
     public static func list(_ base: String) -> [[UInt8]: String?] {
         var out: [[UInt8]: String?] = [:]
         func walk(_ folder: [UInt8], _ relative: [UInt8]) {
-            guard let dir = cPath(folder, { opendir($0) }) else { return }
-            var names: [[UInt8]] = []
-            while let item = readdir(dir) {
-                let name = withUnsafePointer(to: &item.pointee.d_name) {
-                    Array(
-                        UnsafeRawBufferPointer(
-                            start: $0, count: strlen(UnsafeRawPointer($0).assumingMemoryBound(to: CChar.self))))
-                }
-                if name != [0x2E] && name != [0x2E, 0x2E] { names.append(name) }
-            }
-            closedir(dir)
+            guard let names = names(in: folder) else { return }
             for name in names {
                 let path = folder + [0x2F] + name
                 let rel = relative.isEmpty ? name : relative + [0x2F] + name
