@@ -49,8 +49,6 @@ enum DestinationFull {
     /// Bytes this user may still write on the file system holding `path` (`f_bavail × f_frsize`);
     /// nil when `statvfs(2)` fails.
     static func freeBytes(_ path: String) -> Int64? {
-        var fs = statvfs()
-        guard statvfs(path, &fs) == 0 else { return nil }
-        return Int64(fs.f_bavail) * Int64(fs.f_frsize)
+        FileSystemSpace.of(path)?.available
     }
 }

@@ -46,11 +46,7 @@ public struct LocalDestination: Destination {
         let present = FileManager.default.fileExists(atPath: location, isDirectory: &isFolder)
         let exists = present && isFolder.boolValue
         let writable = exists && access(location, W_OK) == 0
-        var free: Int64?
-        if exists {
-            var fs = statvfs()
-            if statvfs(location, &fs) == 0 { free = Int64(fs.f_bavail) * Int64(fs.f_frsize) }
-        }
+        let free = exists ? FileSystemSpace.of(location)?.available : nil
         return DestinationStatus(exists: exists, writable: writable, freeBytes: free, absent: !present)
     }
 

@@ -23,50 +23,6 @@ public enum KernelCopy {
                 #endif
             }()
 
-    /// Copies from the current offset of `input` to its end, or to `limit` bytes, onto the current
-    /// offset of `output`: the kernel copies where it can, else the bytes go through a buffer.
-    /// - Returns: the bytes copied, or the `errno` text of the failure.
-    public static func copyAll(from input: Int32, to output: Int32, limit: Int64) -> Result<Int64, CopyFailure> {
-        var done: Int64 = 0
-        var kernel = copyFileRange != nil
-        var buffer: UnsafeMutableRawBufferPointer?
-        defer { buffer?.deallocate() }
-        while done < limit {
-            let want = Int(min(Int64(FileBlocks.blockSize), limit - done))
-            if kernel, let kernelCopy = copyFileRange {
-                let n = kernelCopy(input, nil, output, nil, want, 0)
-                if n > 0 {
-                    done += Int64(n)
-                    continue
-                }
-                if n == 0 { return .success(done) }
-                if errno == EINTR { continue }
-                // Not supported between these files (EXDEV, EINVAL, ENOSYS, EOPNOTSUPP): a buffer.
-                guard done == 0, [EXDEV, EINVAL, ENOSYS, EOPNOTSUPP].contains(errno) else {
-                    return .failure(CopyFailure(message: String(cString: strerror(errno))))
-                }
-                kernel = false
-            }
-            let block = buffer ?? UnsafeMutableRawBufferPointer.allocate(byteCount: FileBlocks.blockSize, alignment: 16)
-            buffer = block
-            let n = read(input, block.baseAddress, want)
-            if n < 0 && errno == EINTR { continue }
-            if n < 0 { return .failure(CopyFailure(message: String(cString: strerror(errno)))) }
-            if n == 0 { return .success(done) }
-            if let failure = append(from: -1, at: 0, block.baseAddress!, count: n, to: output) {
-                return .failure(CopyFailure(message: failure))
-            }
-            done += Int64(n)
-        }
-        return .success(done)
-    }
-
-    /// Why ``copyAll(from:to:limit:)`` stopped: the `errno` text.
-    public struct CopyFailure: Error, Sendable {
-        /// `strerror` of the failing call.
-        public var message: String
-    }
-
     /// Appends `count` bytes to `output`: the bytes at `offset` of `input`, which the caller has
     /// already read into `bytes` (to hash them). The kernel copies them where it can; whatever it
     /// cannot copy (not supported here: `EXDEV`, `EINVAL`, `ENOSYS`, or a file that shrank) is

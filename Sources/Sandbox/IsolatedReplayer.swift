@@ -845,11 +845,11 @@ final class ProbeCache: @unchecked Sendable {
 }
 
 /// File-system helpers for preparing a sandbox for another uid.
-enum FileSystem {
+public enum FileSystem {
     /// Removes `path` and everything below it, first making its folders writable (a read-only
     /// copy is 0550); links are removed, never followed.
     /// - Returns: false when something could not be removed.
-    static func removeTree(_ path: AbsolutePath) -> Bool {
+    public static func removeTree(_ path: AbsolutePath) -> Bool {
         RestoreSandbox.makeWritable(path)
         return (try? FileManager.default.removeItem(atPath: path.pathString)) != nil
     }

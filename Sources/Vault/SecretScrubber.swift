@@ -58,10 +58,15 @@ public struct SecretScrubber: Sendable {
         }
         secretBytes = forms.sorted { $0.count != $1.count ? $0.count > $1.count : $0.lexicographicallyPrecedes($1) }
         secrets = secretBytes.map { String(decoding: $0, as: UTF8.self) }
+        decomposedSecrets = secretBytes.filter { $0.contains { $0 >= 0x80 } }.map {
+            Array(String(decoding: $0, as: UTF8.self).decomposedStringWithCanonicalMapping.utf8)
+        }
     }
 
     /// ``secrets`` as UTF-8 bytes, in the same order.
     private let secretBytes: [[UInt8]]
+    /// The NFD forms of the secrets that hold bytes beyond ASCII, longest first.
+    private let decomposedSecrets: [[UInt8]]
 
     /// True when there is nothing to scrub.
     public var isEmpty: Bool { secrets.isEmpty }
@@ -86,13 +91,6 @@ public struct SecretScrubber: Sendable {
             if found { return String(decoding: decomposed, as: UTF8.self) }
         }
         return changed ? String(decoding: bytes, as: UTF8.self) : text
-    }
-
-    /// The NFD forms of the secrets that hold bytes beyond ASCII, longest first.
-    private var decomposedSecrets: [[UInt8]] {
-        secretBytes.filter { $0.contains { $0 >= 0x80 } }.map {
-            Array(String(decoding: $0, as: UTF8.self).decomposedStringWithCanonicalMapping.utf8)
-        }
     }
 
     private static let redactionBytes = Array(redaction.utf8)

@@ -1,5 +1,6 @@
 import DrillCore
 import Foundation
+import Sandbox
 
 /// A private copy of a set made by `set.artifacts` itself: each artifact is copied by the kernel
 /// (`copy_file_range`, ``KernelCopy``) from the descriptor the check opened without following
@@ -65,33 +66,17 @@ struct VerifiedSetCopy: Sendable {
             }
             chmod(folder.pathString, mode)
         }
-        var fs = statvfs()
-        guard statvfs(root.pathString, &fs) == 0 else {
+        guard let space = FileSystemSpace.of(root.pathString) else {
             throw RestoreDrillError.io(path: root.pathString, message: "statvfs: \(String(cString: strerror(errno)))")
         }
-        let free = Int64(fs.f_bavail) * Int64(fs.f_frsize)
-        let total = Int64(fs.f_blocks) * Int64(fs.f_frsize)
-        return VerifiedSetCopy(root: root, budget: Budget(max(0, free - reserve(totalBytes: total))))
+        return VerifiedSetCopy(
+            root: root, budget: Budget(max(0, space.available - reserve(totalBytes: space.total))))
     }
 
-    /// Removes the copy's folder (`<sandbox>/set`) and all in it, never following a link; folders
-    /// are made writable first (the replayer makes them read-only). Nothing when it is gone.
+    /// Removes the copy's folder (`<sandbox>/set`) and all in it (``FileSystem/removeTree(_:)``:
+    /// folders made writable first, links removed, never followed). Nothing when it is gone.
     func remove() {
-        let parent = root.parentDirectory
-        func walk(_ path: String) {
-            var info = stat()
-            guard lstat(path, &info) == 0 else { return }
-            if (info.st_mode & S_IFMT) == S_IFDIR {
-                chmod(path, 0o700)
-                for name in (try? FileManager.default.contentsOfDirectory(atPath: path)) ?? [] {
-                    walk(path + "/" + name)
-                }
-                rmdir(path)
-            } else {
-                unlink(path)
-            }
-        }
-        walk(parent.pathString)
+        _ = FileSystem.removeTree(root.parentDirectory)
     }
 
     /// One file of the copy being written.

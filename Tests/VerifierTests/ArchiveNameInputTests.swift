@@ -39,6 +39,16 @@ enum ArchiveInput {
     }
 
     /// `restore.archives` of the fixture's `code.tar.gz` against its manifest, without a drill.
+    /// A good set whose code archive also holds `member` fails `restore.archives` with `code`.
+    static func expectFailure(adding member: [String], _ code: String) throws {
+        let fixture = try Fixture()
+        try writeTar(fixture.path("code.tar.gz"), Fixture.goodCodeMembers + [member])
+        try fixture.seal()
+        let check = try inspect(fixture)
+        #expect(check.verdict == .fail, "\(member): \(check.message)")
+        #expect(check.has(Finding.Code(code)), "\(member): \(check.message)")
+    }
+
     static func inspect(_ fixture: Fixture) throws -> CheckResult {
         let artifact = try #require(fixture.manifest.artifact("code.tar.gz"))
         return ArchiveInspection.check(
@@ -113,12 +123,7 @@ enum ArchiveInput {
         (["docs/._readme", "file", "x"], "archive.members_extra"),  // would leave folder docs behind
     ])
     func metadataNamesStillObeyTheRules(_ member: [String], _ code: String) throws {
-        let fixture = try Fixture()
-        try ArchiveInput.writeTar(fixture.path("code.tar.gz"), Fixture.goodCodeMembers + [member])
-        try fixture.seal()
-        let check = try ArchiveInput.inspect(fixture)
-        #expect(check.verdict == .fail, "\(member): \(check.message)")
-        #expect(check.has(Finding.Code(code)), "\(member): \(check.message)")
+        try ArchiveInput.expectFailure(adding: member, code)
     }
 
     /// A link named like metadata is an extra member as well as an escaping link.
@@ -298,11 +303,6 @@ enum ArchiveInput {
         (["./src/./main.py", "file", "again"], "archive.members_duplicated"),
     ])
     func dotSegmentsHideNothing(_ member: [String], _ code: String) throws {
-        let fixture = try Fixture()
-        try ArchiveInput.writeTar(fixture.path("code.tar.gz"), Fixture.goodCodeMembers + [member])
-        try fixture.seal()
-        let check = try ArchiveInput.inspect(fixture)
-        #expect(check.verdict == .fail, "\(member): \(check.message)")
-        #expect(check.has(Finding.Code(code)), "\(member): \(check.message)")
+        try ArchiveInput.expectFailure(adding: member, code)
     }
 }
