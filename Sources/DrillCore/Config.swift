@@ -14,6 +14,10 @@ public struct RestoreDrillConfig: Sendable, Equatable {
     public var home: String
     public var root: String
     public var destination: String
+    /// `set_format`: the format new sets are written in (docs/SET-FORMAT.md): 1, every set a
+    /// folder that holds all its bytes; 2, sets that share content-addressed objects in
+    /// `<destination>/objects/` (deduplicated across days). Either is read whatever this says.
+    public var setFormat = 1
     public var code = CodeSettings()
     public var databases = DatabaseSettings()
     public var launchAgents = LaunchAgentSettings()
@@ -345,6 +349,11 @@ struct ConfigParser {
             else { throw fail(n, "name", "must be letters, digits, '-', '_' or '.' (it names restore_<name>.sh)") }
             config.name = name
         }
+        if let n = fields["set_format"] {
+            let format = try int(n, "set_format")
+            guard (1...2).contains(format) else { throw fail(n, "set_format", "must be 1 or 2") }
+            config.setFormat = format
+        }
         if let n = fields["code"] {
             let m = try section(n, "code", ["exclude", "compression_level"])
             if let v = m["exclude"] { config.code.exclude = try strings(v, "code.exclude") }
@@ -508,6 +517,7 @@ struct ConfigParser {
     static let topKeys: Set<String> = [
         "name", "home", "root", "destination", "code", "databases", "launchagents", "shell", "dependencies",
         "credentials", "objectives", "coverage", "retention", "health", "sandbox", "reports", "schedule", "hooks",
+        "set_format",
     ]
 
     // MARK: typed readers

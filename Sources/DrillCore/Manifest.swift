@@ -48,9 +48,25 @@ public enum ArtifactKind: String, Codable, Sendable, CaseIterable {
     case vault
     /// The restore script.
     case script
+    /// Format 2: one pack of the code component, `code/pack-NNNN.tar.gz` (an independent pax
+    /// tar.gz of a run of files and links in path order) or `code/folders.tar.gz` (every folder,
+    /// extracted last so the folders' modes and times are set after their contents).
+    case pack
 }
 
-/// The `manifest.json` of a backup set, format 1 (docs/SET-FORMAT.md).
+/// How an artifact's stored bytes are compressed (format 2, ``ArtifactRecord/compression``).
+public enum ArtifactCompression: String, Codable, Sendable, CaseIterable {
+    /// gzip (RFC 1952); the restore decompresses it with `gzip -dc`. Format 2's database chunks.
+    case gzip
+}
+
+/// The `manifest.json` of a backup set, format 1 or 2 (docs/SET-FORMAT.md).
+///
+/// Format 2 (issue 15) keeps every field of format 1 and stores every artifact but the restore
+/// script as a content-addressed object shared by the destination's sets,
+/// `<destination>/objects/<ab>/<sha256>` (``storedPath(of:)``), instead of a file in the set
+/// folder; the code component is in packs (``ArtifactKind/pack``) and every database in
+/// gzip-compressed chunks (``ArtifactRecord/compression``).
 ///
 /// JSON keys are snake_case as listed in each `CodingKeys`. Sizes are bytes, digests are
 /// SHA-256 as 64 lowercase hex characters, times are ISO 8601 UTC with milliseconds, paths
@@ -64,12 +80,16 @@ public struct Manifest: Codable, Sendable, Equatable {
     /// The value of `format`.
     public static let formatName = "restore-drill/backup-set"
     /// The newest `format_version` this build reads and writes.
-    public static let supportedFormatVersion = 1
+    public static let supportedFormatVersion = 2
+    /// Every `format_version` this build reads (docs/SET-FORMAT.md, "Format versions").
+    public static let readableFormatVersions = 1...2
     /// The file name inside a set.
     public static let fileName = "manifest.json"
 
     public var format: String = Manifest.formatName
-    public var formatVersion: Int = Manifest.supportedFormatVersion
+    /// 1 (every artifact a file in the set folder) or 2 (artifacts are shared objects); a new
+    /// manifest is format 1 until its writer says otherwise.
+    public var formatVersion: Int = 1
     /// The set's id; equals its folder name.
     public var id: BackupID
     /// The configured `name`; the restore script is `restore_<name>.sh`.
@@ -204,11 +224,12 @@ public struct Manifest: Codable, Sendable, Equatable {
             throw RestoreDrillError.invalidSet(
                 path: path, message: "format is \"\(manifest.format)\", expected \"\(formatName)\"")
         }
-        guard manifest.formatVersion == supportedFormatVersion else {
+        guard readableFormatVersions.contains(manifest.formatVersion) else {
             throw RestoreDrillError.invalidSet(
                 path: path,
                 message:
-                    "format_version \(manifest.formatVersion) is not supported (this build reads \(supportedFormatVersion))"
+                    "format_version \(manifest.formatVersion) is not supported (this build reads "
+                    + "\(readableFormatVersions.map(String.init).joined(separator: " and ")))"
             )
         }
         return manifest
@@ -277,21 +298,31 @@ public struct ComponentRecord: Codable, Sendable, Equatable {
 
 /// One file stored in the set.
 public struct ArtifactRecord: Codable, Sendable, Equatable {
-    /// Relative to the set folder, `/`-separated, e.g. `databases/0003.db.chunk-0001`.
+    /// Its name in the set, `/`-separated, unique in the set, e.g. `databases/0003.db.chunk-0001`.
+    /// Format 1: where the file is, relative to the set folder. Format 2: the name reports and the
+    /// manifest use; the bytes are the object ``Manifest/storedPath(of:)`` names (the restore
+    /// script's alone stay in the set folder at this path).
     public var path: String
     public var component: ComponentID
     public var kind: ArtifactKind
-    /// Bytes on disk.
+    /// Bytes stored (on disk; for a compressed artifact, the compressed bytes).
     public var size: Int64
-    /// SHA-256, 64 lowercase hex.
+    /// SHA-256 of the stored bytes, 64 lowercase hex; in format 2 also the object's name.
     public var sha256: String
+    /// Format 2: how the stored bytes are compressed (database chunks: gzip); absent when they are
+    /// stored as they are restored.
+    public var compression: ArtifactCompression?
 
-    public init(path: String, component: ComponentID, kind: ArtifactKind, size: Int64, sha256: String) {
+    public init(
+        path: String, component: ComponentID, kind: ArtifactKind, size: Int64, sha256: String,
+        compression: ArtifactCompression? = nil
+    ) {
         self.path = path
         self.component = component
         self.kind = kind
         self.size = size
         self.sha256 = sha256
+        self.compression = compression
     }
 }
 
