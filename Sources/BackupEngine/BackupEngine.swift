@@ -127,6 +127,7 @@ public struct BackupEngine: Sendable {
             var manifest = Manifest(
                 id: id, name: config.name, startedAt: started, timeZone: TimeZone.current.identifier,
                 host: ToolInfo.hostName, home: home, root: root)
+            manifest.formatVersion = config.setFormat
             let keys = try await build(
                 into: &manifest, partial: partial, root: rootPath, home: homePath, destination: destinationPath,
                 seal: seal, say: say)
@@ -138,6 +139,7 @@ public struct BackupEngine: Sendable {
             // Private to the user, as restic and borg make theirs (a chmod keeps size and inode).
             SetPermissions.makePrivate(partial, script: manifest.restoreScript)
             try seal.verify(folder: partial, manifest: manifest, stage: "before the manifest was written")
+            try Self.sealObjects(of: manifest, destination: destinationPath)
             // Every artifact is on disk before the manifest says the set exists, and the rename
             // is on disk before the history says so (see Durability).
             try await Durability.syncTree(partial)
@@ -162,6 +164,29 @@ public struct BackupEngine: Sendable {
             let error = DestinationFull.classify(error, destination: destination)
             throw Self.cleanUp(after: error, seal: seal, folder: renamed ? final : partial, renamed: renamed)
         }
+    }
+
+    /// Format 2, before the manifest is written: every object the manifest lists is a regular file
+    /// of its recorded size in the destination's `objects/` (one `fstatat` each, nothing read: each
+    /// was checked or written in this run), and the folders naming them are on disk.
+    /// - Throws: ``RestoreDrillError/destinationVanished(path:message:)`` naming the objects that
+    ///   are not there (an unmounted drive, a sync client that took them away), or an I/O error.
+    static func sealObjects(of manifest: Manifest, destination: AbsolutePath) throws {
+        guard manifest.storesObjects else { return }
+        let store = ObjectStore(destination: destination)
+        let refs = manifest.objectRefs()
+        let problems = refs.compactMap { ref -> String? in
+            let state = store.reuse(ref, verifyHash: false)
+            return state == .ok ? nil : "object \(ref.digest): \(state)"
+        }
+        guard problems.isEmpty else {
+            throw RestoreDrillError.destinationVanished(
+                path: destination.pathString,
+                message: "the destination changed before the manifest was written, so the set is not sealed: "
+                    + problems.prefix(5).joined(separator: "; ")
+                    + (problems.count > 5 ? "; and \(problems.count - 5) more objects" : ""))
+        }
+        try store.syncFolders(of: refs)
     }
 
     /// Removes the unfinished set at `folder` (the partial folder, or the set folder when the
@@ -292,16 +317,36 @@ public struct BackupEngine: Sendable {
         archiver.vanished = walk.vanished
         archiver.log = log
         if let phaseHook { archiver.opened = { await phaseHook(.writingArtifacts) } }
+        // Format 2: every artifact but the restore script becomes a shared object.
+        let objects =
+            manifest.storesObjects
+            ? ObjectSetWriter(
+                store: ObjectStore(destination: destinationPath), level: config.code.compressionLevel, log: log)
+            : nil
+        // Format 2 stores each database whole in the folder first, then cuts it into chunk objects.
         let copier = DatabaseCopier(
-            root: root, smallLimit: config.databases.smallLimit, chunkSize: max(1, config.databases.chunkSize),
-            busyTimeout: busyTimeout, log: log)
+            root: root, smallLimit: objects == nil ? config.databases.smallLimit : .max,
+            chunkSize: max(1, config.databases.chunkSize), busyTimeout: busyTimeout, log: log)
         let totalBytes =
             codeEntries.reduce(Int64(0)) { $0 + ($1.type == .file ? $1.size : 0) }
             + databases.reduce(0) { $0 + $1.size }
         let meter = byteProgress.map { ByteMeter(stage: "backup", total: totalBytes, report: $0) }
         async let copying = Self.copyDatabases(
-            databases, copier: copier, setFolder: partial, workFolder: work, say: say, copied: { meter?.add($0) })
-        let code = try await archiver.write(setFolder: partial, progress: say, bytes: { meter?.add($0) })
+            databases, copier: copier, setFolder: partial, workFolder: work, objects: objects, say: say,
+            copied: { meter?.add($0) })
+        let code: CodeArchiveWriter.Result
+        if let objects {
+            let packs = try await objects.writeCode(
+                codeEntries, work: work, progress: say, bytes: { meter?.add($0) })
+            let merged = CodeTarWriter.Written.merged(packs.written, failures: walk.problems)
+            let first =
+                packs.artifacts.first
+                ?? ArtifactRecord(path: ObjectSetWriter.foldersPack, component: .code, kind: .pack, size: 0, sha256: "")
+            code = CodeArchiveWriter.result(
+                of: merged, artifact: first, vanished: walk.vanished, artifacts: packs.artifacts)
+        } else {
+            code = try await archiver.write(setFolder: partial, progress: say, bytes: { meter?.add($0) })
+        }
         let copies = try await copying
         meter?.finish()
 
@@ -315,7 +360,7 @@ public struct BackupEngine: Sendable {
             )
         }
         var components: [ComponentID: ComponentRecord] = [.code: code.record]
-        manifest.artifacts.append(code.artifact)
+        manifest.artifacts += code.artifacts
         manifest.files += code.files
 
         // databases
@@ -386,6 +431,14 @@ public struct BackupEngine: Sendable {
         components[.credentials] = vaultRecord
         warnings += vaultWarnings
 
+        // Format 2: what the collectors wrote into the folder moves into objects.
+        if let objects {
+            let written = manifest.artifacts.filter { $0.kind != .pack && $0.kind != .chunk }
+            for artifact in written { try objects.adopt(artifact, in: partial) }
+            // The folders of the adopted files and of the database copies cut into chunks.
+            ObjectSetWriter.removeEmptyFolders(in: partial, for: manifest.artifacts.map(\.path))
+        }
+
         manifest.components = ComponentID.allCases.compactMap { components[$0] }
         manifest.warnings = warnings
         manifest.status = manifest.components.contains { $0.status == .failed } ? .partial : .complete
@@ -411,9 +464,12 @@ public struct BackupEngine: Sendable {
     /// in the order of `databases`.
     /// - Throws: ``RestoreDrillError`` when the set cannot be written (a problem with one source
     ///   database is a `.failure` in its slot instead).
+    /// - Parameter objects: format 2: each copy (stored whole by `copier`) is cut into chunk
+    ///   objects and removed from the folder; nil for format 1.
     static func copyDatabases(
         _ databases: [WalkEntry], copier: DatabaseCopier, setFolder: String, workFolder: String,
-        say: @escaping @Sendable (String) -> Void, copied: @escaping @Sendable (Int64) -> Void = { _ in }
+        objects: ObjectSetWriter? = nil, say: @escaping @Sendable (String) -> Void,
+        copied: @escaping @Sendable (Int64) -> Void = { _ in }
     ) async throws -> [Result<DatabaseCopier.Stored, DatabaseCopyFailure>] {
         // One copy per core beside the code archive's compression (which keeps the cores' CPU
         // slots): the small databases no longer wait behind the largest (measured on the bench
@@ -437,8 +493,15 @@ public struct BackupEngine: Sendable {
                     group.addTask {
                         try await BlockingWork.run(takesSlot: false) {
                             do {
-                                let stored = try copier.copy(
+                                var stored = try copier.copy(
                                     entry, index: i + 1, base: bases[i], setFolder: setFolder, workFolder: workFolder)
+                                if let objects, let whole = stored.record.artifact {
+                                    let chunks = try objects.storeDatabase(at: "\(setFolder)/\(whole)", base: whole)
+                                    unlink("\(setFolder)/\(whole)")
+                                    stored.record.artifact = nil
+                                    stored.record.chunks = chunks.map(\.path)
+                                    stored.artifacts = chunks
+                                }
                                 copied(entry.size)
                                 return (i, .success(stored))
                             } catch let failure as DatabaseCopyFailure {

@@ -23,7 +23,11 @@ struct CodeArchiveWriter {
     static let sqliteHeader = CodeTarWriter.sqliteHeader
 
     struct Result: Sendable {
+        /// Format 1: `code.tar.gz`. Format 2: the first pack (``artifacts`` are all of them).
         var artifact: ArtifactRecord
+        /// The component's artifacts: format 1 `[artifact]`; format 2 every pack, the folders' last
+        /// (none for an empty root).
+        var artifacts: [ArtifactRecord]
         var files: [FileRecord]
         var record: ComponentRecord
         /// Unmatched SQLite files (relative paths) found in the archive.
@@ -70,6 +74,20 @@ struct CodeArchiveWriter {
         let writer = CodeTarWriter(level: level, afterRead: afterRead, log: log, opened: opened)
         let written = try await writer.writeSettled(
             entries, to: setFolder + "/code.tar.gz", failures: problems, progress: progress, bytes: bytes)
+        let artifact = ArtifactRecord(
+            path: "code.tar.gz", component: .code, kind: .archive, size: written.size, sha256: written.sha256)
+        return Self.result(of: written, artifact: artifact, vanished: vanished)
+    }
+
+    /// The component's result from what writing its archive (or, format 2, its packs merged) found.
+    /// - Parameters:
+    ///   - written: the writer's findings; its failures include the walk's problems.
+    ///   - artifact: the artifact the result names (format 1's `code.tar.gz`; format 2's first pack).
+    ///   - vanished: the paths the walk listed but found gone.
+    static func result(
+        of written: CodeTarWriter.Written, artifact: ArtifactRecord, vanished: [String],
+        artifacts: [ArtifactRecord]? = nil
+    ) -> Result {
         let failures = written.failures
         // Shown as people read them: a name that is not UTF-8 with `\xNN` (the list is for reading).
         let vanished = Set((vanished + written.vanished).map(FileNameBytes.display)).sorted()
@@ -83,9 +101,7 @@ struct CodeArchiveWriter {
         }
         warnings += written.settleWarnings
         return Result(
-            artifact: ArtifactRecord(
-                path: "code.tar.gz", component: .code, kind: .archive, size: written.size, sha256: written.sha256),
-            files: written.files, record: record, sqliteFiles: written.sqliteFiles, warnings: warnings,
+            artifact: artifact, artifacts: artifacts ?? [artifact], files: written.files, record: record, sqliteFiles: written.sqliteFiles, warnings: warnings,
             changed: written.changed, vanished: vanished)
     }
 }
@@ -148,6 +164,27 @@ struct CodeTarWriter {
         /// From ``CodeTarWriter/writeSettled(_:to:failures:progress:bytes:)``: one warning per file
         /// that changed while it was read, saying on which attempt it settled or that it never did.
         var settleWarnings: [String] = []
+
+        /// The findings of several archives (format 2's packs) as one: lists joined in order,
+        /// counts summed, `failures` after the given ones; size and digest are the first's (each
+        /// pack's are its artifact's).
+        static func merged(_ parts: [Written], failures: [String]) -> Written {
+            var out = Written(
+                size: parts.first?.size ?? 0, sha256: parts.first?.sha256 ?? "", files: [], sqliteFiles: [],
+                warnings: [], failures: failures, changed: [], vanished: [], fileCount: 0, byteCount: 0)
+            for part in parts {
+                out.files += part.files
+                out.sqliteFiles += part.sqliteFiles
+                out.warnings += part.warnings
+                out.failures += part.failures
+                out.changed += part.changed
+                out.vanished += part.vanished
+                out.fileCount += part.fileCount
+                out.byteCount += part.byteCount
+                out.settleWarnings += part.settleWarnings
+            }
+            return out
+        }
     }
 
     /// Writes `entries` to `path` (created; it must not exist), again when a file changed while it

@@ -175,7 +175,8 @@ struct SetSeal: Sendable {
 
     /// ``problems(folder:files:)`` for the artifacts of `manifest` and `SHA256SUMS`.
     func problems(folder: String, manifest: Manifest) -> [String] {
-        var files = manifest.artifacts.map { (path: $0.path, size: $0.size) }
+        // Format 2's objects are not in the folder (the engine checks them before sealing).
+        var files = manifest.artifacts.filter { !manifest.isObject($0) }.map { (path: $0.path, size: $0.size) }
         // SHA256SUMS is not an artifact of the manifest; its size is what its writer recorded.
         if let sums = written.identity(of: "\(partial)/\(SetSeal.sumsName)") {
             files.append((path: SetSeal.sumsName, size: sums.size))

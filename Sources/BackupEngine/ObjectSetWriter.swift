@@ -1,0 +1,173 @@
+import Destination
+import DrillCore
+import Foundation
+
+/// Format 2 (docs/SET-FORMAT.md, "Format 2"): stores a set's artifacts as content-addressed objects
+/// of the destination's ``ObjectStore``, shared by every set that needs the same bytes, instead of
+/// files in the set folder.
+///
+/// - **Code** in packs (``PackPlanner``): the files and links, in the archive's order, cut where a
+///   hash of the path says (so an edit changes one pack), each an independent pax tar.gz written
+///   by ``CodePackWriter``, named `code/pack-NNNN.tar.gz`; then every folder in one last pack,
+///   `code/folders.tar.gz`, which the restore extracts last, so the folders' modes and times are
+///   set after their contents are in place.
+/// - **Databases** in chunks of ``chunkSize`` bytes of the online-backup copy, each compressed
+///   into one gzip member (``GzipMember``, level ``chunkLevel``), named `<base>.chunk-NNNN` with
+///   `compression: gzip`: the copy's page order is stable, so a database that gained a few rows
+///   changes a few chunks and an unchanged one none.
+/// - **Everything else** (LaunchAgents, dependency lists, shell files, the vault) is written into
+///   the set folder by its collector as in format 1, then moved into an object
+///   (``adopt(_:in:)``). The restore script alone stays in the set folder.
+///
+/// Reusing an object is checked (issue 15): an object already there is kept only when it is a
+/// regular file of the right size whose SHA-256 matches its name (``ExistingObjectCheck/digest``);
+/// a missing or damaged one is written again from the source.
+struct ObjectSetWriter: Sendable {
+    /// Bytes of the database copy per chunk: 256 KiB (measured with `ci/measure-chunks`: a day of
+    /// the bench's churn adds 7.2 MB of compressed chunks at 256 KiB, 16.3 MB at 1 MiB, with about
+    /// 4 700 chunk objects per GB of databases).
+    static let chunkSize = 256 << 10
+    /// The deflate level of database chunks.
+    static let chunkLevel = 6
+    /// The name of the pack of folders, always the last of the code component's packs.
+    static let foldersPack = "code/folders.tar.gz"
+
+    let store: ObjectStore
+    /// The deflate level of code packs (`code.compression_level`).
+    let level: Int
+    /// Receives the identity of the temporary files written in the partial folder.
+    var log: WrittenFileLog? = nil
+
+    /// The name of pack `number` (1-based): `code/pack-0001.tar.gz`.
+    static func packName(_ number: Int) -> String { "code/pack-" + String(format: "%04d", number) + ".tar.gz" }
+
+    /// What the code component stored.
+    struct Code: Sendable {
+        var artifacts: [ArtifactRecord]
+        var written: [CodeTarWriter.Written]
+    }
+
+    /// Writes the code entries as packs and stores each as an object.
+    /// - Parameters:
+    ///   - entries: the walk entries of the code component, in the archive's order.
+    ///   - work: a folder of the partial set for the packs' temporary files.
+    ///   - progress: one-line messages.
+    ///   - bytes: source bytes archived (for the byte meter).
+    /// - Returns: one artifact per pack (the folders' pack last) and what each pack's writing found,
+    ///   in the same order.
+    /// - Throws: ``RestoreDrillError/io(path:message:)`` when a pack or an object cannot be written.
+    func writeCode(
+        _ entries: [WalkEntry], work: String, progress: @escaping @Sendable (String) -> Void,
+        bytes: @escaping @Sendable (Int64) -> Void
+    ) async throws -> Code {
+        let contents = entries.filter { $0.type != .directory }
+        let folders = entries.filter { $0.type == .directory }
+        var runs: [(name: String, entries: ArraySlice<WalkEntry>)] = CodePackWriter.plan(contents).enumerated().map {
+            (Self.packName($0.offset + 1), contents[$0.element.entries])
+        }
+        if !folders.isEmpty { runs.append((Self.foldersPack, folders[...])) }
+        let (store, level, log) = (self.store, self.level, self.log)
+        let width = max(1, ProcessInfo.processInfo.activeProcessorCount)
+        var results = [(ArtifactRecord, CodeTarWriter.Written)?](repeating: nil, count: runs.count)
+        try await withThrowingTaskGroup(of: (Int, ArtifactRecord, CodeTarWriter.Written).self) { group in
+            var next = 0
+            var running = 0
+            while next < runs.count || running > 0 {
+                while running < width && next < runs.count {
+                    let index = next
+                    let run = runs[index]
+                    next += 1
+                    running += 1
+                    group.addTask {
+                        let path = "\(work)/pack-\(index + 1).tar.gz"
+                        defer { unlink(path) }
+                        let written = try await CodePackWriter(level: level, log: log).write(run.entries, to: path)
+                        bytes(written.byteCount)
+                        let stored = try store.put(contentsOf: path, existing: .digest)
+                        guard stored.ref.digest.hex == written.sha256, stored.ref.size == written.size else {
+                            throw RestoreDrillError.io(
+                                path: path, message: "changed between its writing and its storing as an object")
+                        }
+                        let artifact = ArtifactRecord(
+                            path: run.name, component: .code, kind: .pack, size: written.size,
+                            sha256: written.sha256)
+                        return (index, artifact, written)
+                    }
+                }
+                if let (index, artifact, written) = try await group.next() {
+                    results[index] = (artifact, written)
+                    running -= 1
+                    if index % 10 == 9 { progress("code: \(index + 1)/\(runs.count) packs") }
+                }
+            }
+        }
+        return Code(artifacts: results.map { $0!.0 }, written: results.map { $0!.1 })
+    }
+
+    /// Cuts the database copy at `path` into ``chunkSize`` pieces, compresses each into a gzip
+    /// member and stores it as an object.
+    /// - Parameters:
+    ///   - path: the whole copy (the tool's own file in the partial set).
+    ///   - base: the database's artifact name (``SetNames/databaseBases(_:)``); chunks are `<base>.chunk-NNNN`.
+    /// - Returns: the chunk artifacts, in the order the restore concatenates them.
+    /// - Throws: ``RestoreDrillError/io(path:message:)`` when the copy cannot be read or an object
+    ///   cannot be written.
+    func storeDatabase(at path: String, base: String) throws -> [ArtifactRecord] {
+        let fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)
+        guard fd >= 0 else { throw RestoreDrillError.io(path: path, message: String(cString: strerror(errno))) }
+        defer { close(fd) }
+        var artifacts: [ArtifactRecord] = []
+        var buffer = [UInt8](repeating: 0, count: Self.chunkSize)
+        while true {
+            var filled = 0
+            while filled < Self.chunkSize {
+                let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress! + filled, Self.chunkSize - filled) }
+                if n < 0 {
+                    if errno == EINTR { continue }
+                    throw RestoreDrillError.io(path: path, message: String(cString: strerror(errno)))
+                }
+                if n == 0 { break }
+                filled += n
+            }
+            if filled == 0 && !artifacts.isEmpty { break }
+            let member = try GzipMember.compress(Array(buffer[0..<filled]), level: Self.chunkLevel)
+            let stored = try store.put(Data(member), existing: .digest)
+            artifacts.append(
+                ArtifactRecord(
+                    path: SetNames.chunkName(base, artifacts.count + 1), component: .databases, kind: .chunk,
+                    size: stored.ref.size, sha256: stored.ref.digest.hex, compression: .gzip))
+            if filled < Self.chunkSize { break }
+        }
+        return artifacts
+    }
+
+    /// Moves an artifact its collector wrote into the set folder into an object: stored (its
+    /// SHA-256 checked against the one recorded as it was written), then removed from the folder.
+    /// - Parameters:
+    ///   - artifact: the record as the collector made it (its path relative to `partial`).
+    ///   - partial: the partial set folder.
+    /// - Throws: ``RestoreDrillError/io(path:message:)`` when it cannot be stored, or its bytes are
+    ///   no longer the ones recorded.
+    func adopt(_ artifact: ArtifactRecord, in partial: String) throws {
+        let path = "\(partial)/\(artifact.path)"
+        let stored = try store.put(contentsOf: path, existing: .digest)
+        guard stored.ref.digest.hex == artifact.sha256, stored.ref.size == artifact.size else {
+            throw RestoreDrillError.io(
+                path: path, message: "changed between its writing and its storing as an object")
+        }
+        unlink(path)
+    }
+
+    /// Removes the folders `adopt` emptied, deepest first, below `partial` (never `partial`).
+    static func removeEmptyFolders(in partial: String, for paths: [String]) {
+        var folders = Set<String>()
+        for path in paths {
+            var parent = (path as NSString).deletingLastPathComponent
+            while !parent.isEmpty && parent != "." {
+                folders.insert(parent)
+                parent = (parent as NSString).deletingLastPathComponent
+            }
+        }
+        for folder in folders.sorted(by: { $0.count > $1.count }) { rmdir("\(partial)/\(folder)") }
+    }
+}
