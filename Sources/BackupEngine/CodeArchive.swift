@@ -101,7 +101,8 @@ struct CodeArchiveWriter {
         }
         warnings += written.settleWarnings
         return Result(
-            artifact: artifact, artifacts: artifacts ?? [artifact], files: written.files, record: record, sqliteFiles: written.sqliteFiles, warnings: warnings,
+            artifact: artifact, artifacts: artifacts ?? [artifact], files: written.files, record: record,
+            sqliteFiles: written.sqliteFiles, warnings: warnings,
             changed: written.changed, vanished: vanished)
     }
 }

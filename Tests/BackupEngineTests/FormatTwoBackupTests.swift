@@ -1,0 +1,108 @@
+import DrillCore
+import Foundation
+import Testing
+
+@testable import BackupEngine
+@testable import Destination
+
+/// The backup engine writing format 2 (issue 15): shared objects, code packs, gzip database chunks,
+/// read back with real tools (`sha256sum`, `tar`, `gzip`).
+@Suite struct FormatTwoBackupTests {
+    /// Every object of the destination, by relative path (`ab/<sha256>`).
+    static func objectFiles(_ destination: String) -> Set<String> {
+        let folder = destination + "/objects"
+        var out = Set<String>()
+        for fan in (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? [] where fan.count == 2 {
+            for name in (try? FileManager.default.contentsOfDirectory(atPath: "\(folder)/\(fan)")) ?? [] {
+                out.insert("\(fan)/\(name)")
+            }
+        }
+        return out
+    }
+
+    @Test func aFormatTwoSetIsItsManifestScriptAndSumsAndEveryObjectRestoresWithStandardTools() async throws {
+        let ws = try Workspace()
+        defer { ws.close() }
+        ws.config.setFormat = 2
+        let outcome = try await ws.backup()
+        let m = outcome.manifest
+        #expect(m.formatVersion == 2 && m.status == .complete)
+        let inSet = try FileManager.default.contentsOfDirectory(atPath: outcome.setPath).sorted()
+        #expect(inSet == ["SHA256SUMS", "manifest.json", "restore_maia.sh"])
+        #expect(try FileManager.default.contentsOfDirectory(atPath: ws.destination).sorted().contains("objects"))
+
+        // sha256sum -c, from the set folder, checks every object and the script.
+        let check = try Shell.run("/usr/bin/sha256sum", ["-c", "--quiet", "SHA256SUMS"], cwd: outcome.setPath)
+        #expect(check.code == 0, "\(check.out)\(check.err)")
+        let sums = try String(contentsOfFile: outcome.setPath + "/SHA256SUMS", encoding: .utf8)
+        #expect(sums.split(separator: "\n").count == m.objectRefs().count + 1)
+        #expect(Self.objectFiles(ws.destination) == Set(m.objectRefs().map { "\($0.digest.fanOut)/\($0.digest.hex)" }))
+
+        // The packs, extracted in order with tar, give every code path the manifest lists.
+        let packs = m.artifacts.filter { $0.kind == .pack }
+        #expect(packs.last?.path == ObjectSetWriter.foldersPack && packs.count >= 2)
+        #expect(!m.artifacts.contains { $0.kind == .archive })
+        let out = ws.folder.path + "/extracted"
+        try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
+        for pack in packs {
+            let object = outcome.setPath + "/" + m.storedPath(of: pack)!
+            let tar = try Shell.run("/usr/bin/tar", ["-xpzf", object, "-C", out])
+            #expect(tar.code == 0, "\(pack.path): \(tar.err)")
+        }
+        for file in m.files where file.component == .code && file.type == .file {
+            let got = try SHA256Digest.file(at: out + "/" + file.path)
+            #expect(got.sha256 == file.sha256, "\(file.path)")
+        }
+        var st = stat()
+        #expect(stat(out + "/empty-folder", &st) == 0 && (st.st_mode & S_IFMT) == S_IFDIR)
+
+        // Each database: its gzip chunks, decompressed in order by gzip, are the copy the manifest hashed.
+        #expect(m.databases.count >= 2)
+        for db in m.databases {
+            #expect(db.artifact == nil && !db.chunks.isEmpty)
+            let objects = db.chunks.map { outcome.setPath + "/" + m.storedPath(of: m.artifact($0)!)! }
+            #expect(db.chunks.allSatisfy { m.artifact($0)?.compression == .gzip })
+            let whole = ws.folder.path + "/whole.db"
+            let gzip = try Shell.run("/bin/sh", ["-c", "gzip -dc \"$@\" > '\(whole)'", "sh"] + objects)
+            #expect(gzip.code == 0, "\(gzip.err)")
+            let got = try SHA256Digest.file(at: whole)
+            #expect(got.sha256 == db.sha256 && got.size == db.size, "\(db.path)")
+            #expect(
+                db.chunks.count
+                    == Int((db.size + Int64(ObjectSetWriter.chunkSize) - 1) / Int64(ObjectSetWriter.chunkSize)))
+        }
+        // Objects are private, as the sets are.
+        for ref in m.objectRefs() {
+            #expect(stat("\(ws.destination)/objects/\(ref.digest.fanOut)/\(ref.digest.hex)", &st) == 0)
+            #expect(st.st_mode & 0o777 == 0o600)
+        }
+    }
+
+    @Test func anUnchangedWorkspaceReusesEveryPackAndChunkAndADamagedObjectIsWrittenAgain() async throws {
+        let ws = try Workspace(live: false)
+        defer { ws.close() }
+        ws.config.setFormat = 2
+        let first = try await ws.backup(at: Date(timeIntervalSince1970: 1_800_000_000))
+        let before = Self.objectFiles(ws.destination)
+        let firstContent = first.manifest.artifacts.filter { $0.kind == .pack || $0.kind == .chunk }
+        // Bit rot in one chunk object shared by both sets: cut short.
+        let victim = first.manifest.artifacts.first { $0.kind == .chunk }!
+        let victimPath = first.setPath + "/" + first.manifest.storedPath(of: victim)!
+        #expect(truncate(victimPath, 10) == 0)
+
+        let second = try await ws.backup(at: Date(timeIntervalSince1970: 1_800_086_400))
+        let secondContent = second.manifest.artifacts.filter { $0.kind == .pack || $0.kind == .chunk }
+        #expect(secondContent.map(\.sha256) == firstContent.map(\.sha256))
+        // Nothing new but what differs by design: no pack or chunk object was added.
+        let added = Self.objectFiles(ws.destination).subtracting(before)
+        let addedArtifacts = second.manifest.artifacts.filter { a in added.contains { $0.hasSuffix(a.sha256) } }
+        #expect(!addedArtifacts.contains { $0.kind == .pack || $0.kind == .chunk }, "\(addedArtifacts.map(\.path))")
+        // The damaged object was written again from the source, so both sets are whole again.
+        let repaired = try SHA256Digest.file(at: victimPath)
+        #expect(repaired.sha256 == victim.sha256 && repaired.size == victim.size)
+        for set in [first.setPath, second.setPath] {
+            let check = try Shell.run("/usr/bin/sha256sum", ["-c", "--quiet", "SHA256SUMS"], cwd: set)
+            #expect(check.code == 0, "\(check.out)\(check.err)")
+        }
+    }
+}
