@@ -50,6 +50,11 @@ public struct BackupEngine: Sendable {
     /// unchanged (``DependencyListCache``); nil runs the tools every time. The job sets the user's
     /// cache folder.
     public var dependencyCache: String?
+    /// Folder of format 2's files cache (``ObjectReuseCache``): the user's cache folder, set by the
+    /// job; nil keeps none (every pack and chunk is read and compressed again).
+    public var objectCache: String?
+    /// `--no-cache`: the files cache is not read (and written anew at the end).
+    public var ignoreObjectCache = false
     /// Awaited at each ``BackupPhase`` of ``run()`` (a test seam: a test unmounts the destination
     /// at a chosen point); nil for none.
     var phaseHook: (@Sendable (BackupPhase) async -> Void)? = nil
@@ -128,9 +133,16 @@ public struct BackupEngine: Sendable {
                 id: id, name: config.name, startedAt: started, timeZone: TimeZone.current.identifier,
                 host: ToolInfo.hostName, home: home, root: root)
             manifest.formatVersion = config.setFormat
+            // The racy window is measured on the real clock (file times are real; the set's clock
+            // may be injected).
+            let reuse =
+                manifest.storesObjects
+                ? ObjectReuseCache(
+                    folder: objectCache, destination: destination, start: Date(), ignoring: ignoreObjectCache)
+                : nil
             let keys = try await build(
                 into: &manifest, partial: partial, root: rootPath, home: homePath, destination: destinationPath,
-                seal: seal, say: say)
+                seal: seal, reuse: reuse, say: say)
             manifest.finishedAt = Timestamp.string(clock.now())
             manifest.status = manifest.components.contains { $0.status == .failed } ? .partial : .complete
             // The keyed checksum covers every other field: set it last.
@@ -155,6 +167,7 @@ public struct BackupEngine: Sendable {
                 throw error
             }
             renamed = true
+            reuse?.save()
             await phaseHook?(.afterRename)
             try seal.verify(folder: final, manifest: manifest, stage: "while the set was renamed into place")
             say("backup: \(manifest.status.rawValue) set \(final)")
@@ -229,7 +242,8 @@ public struct BackupEngine: Sendable {
 
     private func build(
         into manifest: inout Manifest, partial: String, root rootPath: AbsolutePath, home homePath: AbsolutePath,
-        destination destinationPath: AbsolutePath, seal: SetSeal, say: @escaping @Sendable (String) -> Void
+        destination destinationPath: AbsolutePath, seal: SetSeal, reuse: ObjectReuseCache?,
+        say: @escaping @Sendable (String) -> Void
     ) async throws -> VaultRunKeys? {
         let root = rootPath.pathString
         let log = seal.written
@@ -321,7 +335,8 @@ public struct BackupEngine: Sendable {
         let objects =
             manifest.storesObjects
             ? ObjectSetWriter(
-                store: ObjectStore(destination: destinationPath), level: config.code.compressionLevel, log: log)
+                store: ObjectStore(destination: destinationPath), level: config.code.compressionLevel, log: log,
+                cache: reuse)
             : nil
         // Format 2 stores each database whole in the folder first, then cuts it into chunk objects.
         let copier = DatabaseCopier(
@@ -493,14 +508,43 @@ public struct BackupEngine: Sendable {
                     group.addTask {
                         try await BlockingWork.run(takesSlot: false) {
                             do {
+                                // Format 2: an unchanged database (and sidecars) reuses its chunks uncopied.
+                                let signature =
+                                    objects?.cache == nil
+                                    ? nil : ObjectReuseCache.databaseSignature(entry.absolute.pathString)
+                                if let objects, let signature, let cache = objects.cache,
+                                    let cached = cache.database(signature.key, store: objects.store),
+                                    cached.record.path == entry.relative
+                                {
+                                    cache.record(database: cached, key: signature.key, newest: signature.newest)
+                                    say("databases: \(entry.relative) unchanged: reused from the files cache")
+                                    copied(entry.size)
+                                    // Named as this set names the database (made-up names depend on the others).
+                                    var chunks = cached.chunks
+                                    for k in chunks.indices { chunks[k].path = SetNames.chunkName(bases[i], k + 1) }
+                                    var record = cached.record
+                                    record.chunks = chunks.map(\.path)
+                                    return (i, .success(DatabaseCopier.Stored(record: record, artifacts: chunks)))
+                                }
                                 var stored = try copier.copy(
                                     entry, index: i + 1, base: bases[i], setFolder: setFolder, workFolder: workFolder)
                                 if let objects, let whole = stored.record.artifact {
-                                    let chunks = try objects.storeDatabase(at: "\(setFolder)/\(whole)", base: whole)
+                                    let (chunks, raw) = try objects.storeDatabase(
+                                        at: "\(setFolder)/\(whole)", base: whole)
                                     unlink("\(setFolder)/\(whole)")
                                     stored.record.artifact = nil
                                     stored.record.chunks = chunks.map(\.path)
                                     stored.artifacts = chunks
+                                    // Recorded only when nothing changed while it was copied.
+                                    if let signature, let cache = objects.cache,
+                                        ObjectReuseCache.databaseSignature(entry.absolute.pathString)?.key
+                                            == signature.key
+                                    {
+                                        cache.record(
+                                            database: ObjectReuseCache.Database(
+                                                record: stored.record, chunks: chunks, raw: raw),
+                                            key: signature.key, newest: signature.newest)
+                                    }
                                 }
                                 copied(entry.size)
                                 return (i, .success(stored))

@@ -37,6 +37,8 @@ struct ObjectSetWriter: Sendable {
     let level: Int
     /// Receives the identity of the temporary files written in the partial folder.
     var log: WrittenFileLog? = nil
+    /// The files cache: packs, databases and chunks reused without being read again; nil for none.
+    var cache: ObjectReuseCache? = nil
 
     /// The name of pack `number` (1-based): `code/pack-0001.tar.gz`.
     static func packName(_ number: Int) -> String { "code/pack-" + String(format: "%04d", number) + ".tar.gz" }
@@ -66,10 +68,11 @@ struct ObjectSetWriter: Sendable {
             (Self.packName($0.offset + 1), contents[$0.element.entries])
         }
         if !folders.isEmpty { runs.append((Self.foldersPack, folders[...])) }
-        let (store, level, log) = (self.store, self.level, self.log)
+        let (store, level, log, cache) = (self.store, self.level, self.log, self.cache)
         let width = max(1, ProcessInfo.processInfo.activeProcessorCount)
         var results = [(ArtifactRecord, CodeTarWriter.Written)?](repeating: nil, count: runs.count)
-        try await withThrowingTaskGroup(of: (Int, ArtifactRecord, CodeTarWriter.Written).self) { group in
+        var reused = 0
+        try await withThrowingTaskGroup(of: (Int, ArtifactRecord, CodeTarWriter.Written, Bool).self) { group in
             var next = 0
             var running = 0
             while next < runs.count || running > 0 {
@@ -79,6 +82,18 @@ struct ObjectSetWriter: Sendable {
                     next += 1
                     running += 1
                     group.addTask {
+                        let signature = ObjectReuseCache.packSignature(run.entries, level: level)
+                        if let cached = cache?.pack(signature.key, store: store) {
+                            cache?.record(pack: cached, key: signature.key, newest: signature.newest)
+                            bytes(cached.byteCount)
+                            let written = CodeTarWriter.Written(
+                                size: cached.size, sha256: cached.object, files: cached.files,
+                                sqliteFiles: cached.sqliteFiles, warnings: cached.warnings, failures: [], changed: [],
+                                vanished: [], fileCount: cached.fileCount, byteCount: cached.byteCount)
+                            let artifact = ArtifactRecord(
+                                path: run.name, component: .code, kind: .pack, size: cached.size, sha256: cached.object)
+                            return (index, artifact, written, true)
+                        }
                         let path = "\(work)/pack-\(index + 1).tar.gz"
                         defer { unlink(path) }
                         let written = try await CodePackWriter(level: level, log: log).write(run.entries, to: path)
@@ -91,16 +106,28 @@ struct ObjectSetWriter: Sendable {
                         let artifact = ArtifactRecord(
                             path: run.name, component: .code, kind: .pack, size: written.size,
                             sha256: written.sha256)
-                        return (index, artifact, written)
+                        if written.failures.isEmpty && written.changed.isEmpty && written.vanished.isEmpty
+                            && written.settleWarnings.isEmpty
+                        {
+                            cache?.record(
+                                pack: ObjectReuseCache.Pack(
+                                    object: written.sha256, size: written.size, files: written.files,
+                                    sqliteFiles: written.sqliteFiles, warnings: written.warnings,
+                                    fileCount: written.fileCount, byteCount: written.byteCount),
+                                key: signature.key, newest: signature.newest)
+                        }
+                        return (index, artifact, written, false)
                     }
                 }
-                if let (index, artifact, written) = try await group.next() {
+                if let (index, artifact, written, fromCache) = try await group.next() {
                     results[index] = (artifact, written)
                     running -= 1
+                    if fromCache { reused += 1 }
                     if index % 10 == 9 { progress("code: \(index + 1)/\(runs.count) packs") }
                 }
             }
         }
+        progress("code: \(runs.count) packs, \(reused) reused from the files cache (every member unchanged)")
         return Code(artifacts: results.map { $0!.0 }, written: results.map { $0!.1 })
     }
 
@@ -109,14 +136,16 @@ struct ObjectSetWriter: Sendable {
     /// - Parameters:
     ///   - path: the whole copy (the tool's own file in the partial set).
     ///   - base: the database's artifact name (``SetNames/databaseBases(_:)``); chunks are `<base>.chunk-NNNN`.
-    /// - Returns: the chunk artifacts, in the order the restore concatenates them.
+    /// - Returns: the chunk artifacts, in the order the restore concatenates them, and the SHA-256
+    ///   of each chunk's piece before compression (the files cache's key).
     /// - Throws: ``RestoreDrillError/io(path:message:)`` when the copy cannot be read or an object
     ///   cannot be written.
-    func storeDatabase(at path: String, base: String) throws -> [ArtifactRecord] {
+    func storeDatabase(at path: String, base: String) throws -> (chunks: [ArtifactRecord], raw: [String]) {
         let fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)
         guard fd >= 0 else { throw RestoreDrillError.io(path: path, message: String(cString: strerror(errno))) }
         defer { close(fd) }
         var artifacts: [ArtifactRecord] = []
+        var raws: [String] = []
         var buffer = [UInt8](repeating: 0, count: Self.chunkSize)
         while true {
             var filled = 0
@@ -130,15 +159,24 @@ struct ObjectSetWriter: Sendable {
                 filled += n
             }
             if filled == 0 && !artifacts.isEmpty { break }
-            let member = try GzipMember.compress(Array(buffer[0..<filled]), level: Self.chunkLevel)
-            let stored = try store.put(Data(member), existing: .digest)
+            let piece = Array(buffer[0..<filled])
+            let raw = SHA256Digest.hex(of: Data(piece))
+            raws.append(raw)
+            let ref: ObjectRef
+            if let cached = cache?.chunk(raw, store: store), let digest = ObjectDigest(cached.object) {
+                ref = ObjectRef(digest: digest, size: cached.size)
+            } else {
+                let member = try GzipMember.compress(piece, level: Self.chunkLevel)
+                ref = try store.put(Data(member), existing: .digest).ref
+                cache?.record(chunk: ObjectReuseCache.Chunk(object: ref.digest.hex, size: ref.size), raw: raw)
+            }
             artifacts.append(
                 ArtifactRecord(
                     path: SetNames.chunkName(base, artifacts.count + 1), component: .databases, kind: .chunk,
-                    size: stored.ref.size, sha256: stored.ref.digest.hex, compression: .gzip))
+                    size: ref.size, sha256: ref.digest.hex, compression: .gzip))
             if filled < Self.chunkSize { break }
         }
-        return artifacts
+        return (artifacts, raws)
     }
 
     /// Moves an artifact its collector wrote into the set folder into an object: stored (its

@@ -18,6 +18,11 @@ struct WalkEntry: Sendable {
     var linkTarget: String?
     /// True when `code.exclude` removes this path (or a folder above it) from the archive.
     var excludedFromCode: Bool
+    /// The change time (`st_ctim`), inode and device, for format 2's files cache (``ObjectReuseCache``).
+    var ctimeSeconds = 0
+    var ctimeNanoseconds = 0
+    var inode: UInt64 = 0
+    var device: UInt64 = 0
 }
 
 /// A depth-first walk of one folder with names in byte order (never Unicode order: an NFC name
@@ -92,12 +97,15 @@ struct WorkspaceWalk {
             }
             #if os(Linux)
                 let mtime = (Int(st.st_mtim.tv_sec), Int(st.st_mtim.tv_nsec))
+                let ctime = (Int(st.st_ctim.tv_sec), Int(st.st_ctim.tv_nsec))
             #else
                 let mtime = (Int(st.st_mtimespec.tv_sec), Int(st.st_mtimespec.tv_nsec))
+                let ctime = (Int(st.st_ctimespec.tv_sec), Int(st.st_ctimespec.tv_nsec))
             #endif
             var entry = WalkEntry(
                 relative: rel, absolute: abs, type: .file, mode: Int(st.st_mode) & 0o7777, size: 0,
-                mtimeSeconds: mtime.0, mtimeNanoseconds: mtime.1, linkTarget: nil, excludedFromCode: isExcluded)
+                mtimeSeconds: mtime.0, mtimeNanoseconds: mtime.1, linkTarget: nil, excludedFromCode: isExcluded,
+                ctimeSeconds: ctime.0, ctimeNanoseconds: ctime.1, inode: UInt64(st.st_ino), device: UInt64(st.st_dev))
             switch st.st_mode & S_IFMT {
             case S_IFREG:
                 entry.size = Int64(st.st_size)

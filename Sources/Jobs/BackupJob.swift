@@ -22,6 +22,11 @@ public struct BackupJob: Sendable {
     /// Where dependency lists are remembered for reuse (``BackupEngine/dependencyCache``): the
     /// user's cache folder; nil runs the tools every time.
     public var dependencyCache = BackupEngine.defaultDependencyCache(environment: ProcessInfo.processInfo.environment)
+    /// Format 2's files cache folder (``BackupEngine/objectCache``): the user's cache folder, as
+    /// for the dependency lists; nil reads and compresses everything every night.
+    public var objectCache = BackupEngine.defaultDependencyCache(environment: ProcessInfo.processInfo.environment)
+    /// `--no-cache`: the files cache is not trusted this run (``BackupEngine/ignoreObjectCache``).
+    public var ignoreObjectCache = false
     /// Runs and counts the run's PBKDF2 derivations (``BackupEngine/keyring``).
     public var keyring = VaultKeyring()
     /// Where the set goes: the lock, the engine's staging and publishing, and the history event go
@@ -62,6 +67,8 @@ public struct BackupJob: Sendable {
             engine.vaultPassword = vaultPassword
             engine.vaultIterations = vaultIterations
             engine.dependencyCache = dependencyCache
+            engine.objectCache = objectCache
+            engine.ignoreObjectCache = ignoreObjectCache
             engine.keyring = keyring
             engine.destination = destination
             outcome = try await engine.run()

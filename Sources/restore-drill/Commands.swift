@@ -23,11 +23,17 @@ struct BackupCommand: AsyncParsableCommand {
 
     @OptionGroup var config: ConfigOption
     @Flag(help: "Print the outcome as JSON (format restore-drill/backup-outcome).") var json = false
+    @Flag(
+        name: .customLong("no-cache"),
+        help:
+            "Format 2: do not trust the files cache this run; read, hash and compress every file and database again (the cache is written anew)."
+    ) var noCache = false
 
     func run() async throws {
         let c = try config.load()
         var job = BackupJob(config: c, clock: try SystemClock(), progress: Terminal.progress)
         job.byteProgress = Terminal.byteProgress
+        job.ignoreObjectCache = noCache
         let outcome = try await job.run()
         Terminal.endProgress()
         if json {

@@ -1,5 +1,6 @@
 import DrillCore
 import Foundation
+import TestSupport
 import Testing
 
 @testable import BackupEngine
@@ -104,5 +105,110 @@ import Testing
             let check = try Shell.run("/usr/bin/sha256sum", ["-c", "--quiet", "SHA256SUMS"], cwd: set)
             #expect(check.code == 0, "\(check.out)\(check.err)")
         }
+    }
+}
+
+/// Format 2's files cache (``ObjectReuseCache``): what it reuses, and when it is not trusted.
+@Suite struct ObjectReuseCacheTests {
+    final class Lines: @unchecked Sendable {
+        private let lock = NSLock()
+        private var lines: [String] = []
+        func add(_ line: String) { lock.withLock { lines.append(line) } }
+        var all: [String] { lock.withLock { lines } }
+    }
+
+    /// A backup of `ws` with the files cache in `cache`, returning the outcome and its progress lines.
+    static func backup(
+        _ ws: Workspace, cache: String, at date: Date, ignoring: Bool = false
+    ) async throws -> (BackupOutcome, [String]) {
+        let lines = Lines()
+        var engine = BackupEngine(config: ws.config, clock: FixedClock(date), runner: ws.runner) { lines.add($0) }
+        engine.objectCache = cache
+        engine.ignoreObjectCache = ignoring
+        return (try await engine.run(), lines.all)
+    }
+
+    static func packLine(_ lines: [String]) -> String {
+        lines.first { $0.contains("reused from the files cache (") } ?? ""
+    }
+
+    @Test func unchangedPacksAndDatabasesAreReusedAndAnEditRewritesOnlyItsPack() async throws {
+        let ws = try Workspace(live: false)
+        defer { ws.close() }
+        ws.config.setFormat = 2
+        let cache = ws.folder.path + "/cache"
+        // Files made just now are inside the racy window (never recorded): wait it out once.
+        try await Task.sleep(nanoseconds: 2_200_000_000)
+        let (first, firstLines) = try await Self.backup(
+            ws, cache: cache, at: Date(timeIntervalSince1970: 1_800_000_000))
+        let packs = first.manifest.artifacts.filter { $0.kind == .pack }
+        #expect(Self.packLine(firstLines).hasPrefix("code: \(packs.count) packs, 0 reused"))
+
+        let (second, secondLines) = try await Self.backup(
+            ws, cache: cache, at: Date(timeIntervalSince1970: 1_800_086_400))
+        #expect(Self.packLine(secondLines).hasPrefix("code: \(packs.count) packs, \(packs.count) reused"))
+        #expect(second.manifest.files == first.manifest.files)
+        #expect(second.manifest.databases == first.manifest.databases)
+        let dbReused = secondLines.filter { $0.hasSuffix("unchanged: reused from the files cache") }
+        #expect(dbReused.count == first.manifest.databases.count)
+
+        // One edited file: its pack is written again, every other is reused.
+        try ws.write("src/main.py", "print('changed')\n")
+        try await Task.sleep(nanoseconds: 2_200_000_000)
+        let (third, thirdLines) = try await Self.backup(
+            ws, cache: cache, at: Date(timeIntervalSince1970: 1_800_172_800))
+        #expect(Self.packLine(thirdLines).hasPrefix("code: \(packs.count) packs, \(packs.count - 1) reused"))
+        let main = third.manifest.files.first { $0.path == "src/main.py" }
+        #expect(main?.sha256 == SHA256Digest.hex(of: Data("print('changed')\n".utf8)))
+
+        // --no-cache trusts nothing; a missing pack object is never reused (written again).
+        let (fourth, fourthLines) = try await Self.backup(
+            ws, cache: cache, at: Date(timeIntervalSince1970: 1_800_259_200), ignoring: true)
+        #expect(Self.packLine(fourthLines).hasPrefix("code: \(packs.count) packs, 0 reused"))
+        let victim = fourth.manifest.artifacts.first { $0.kind == .pack }!
+        let victimPath = fourth.setPath + "/" + fourth.manifest.storedPath(of: victim)!
+        #expect(unlink(victimPath) == 0)
+        let (_, fifthLines) = try await Self.backup(ws, cache: cache, at: Date(timeIntervalSince1970: 1_800_345_600))
+        #expect(Self.packLine(fifthLines).hasPrefix("code: \(packs.count) packs, \(packs.count - 1) reused"))
+        #expect(FileManager.default.fileExists(atPath: victimPath))
+    }
+
+    @Test func aCacheFromTheFutureOrOfAnotherVersionIsIgnoredAndRacyFilesAreNotRecorded() throws {
+        let folder = try TempFolder("rd-cache")
+        defer { folder.remove() }
+        let now = Date()
+        let cache = ObjectReuseCache(folder: folder.path, destination: "/d", start: now)
+        let pack = ObjectReuseCache.Pack(
+            object: String(repeating: "a", count: 64), size: 1, files: [], sqliteFiles: [], warnings: [], fileCount: 0,
+            byteCount: 0)
+        cache.record(pack: pack, key: "settled", newest: now.timeIntervalSince1970 - 10)
+        cache.record(pack: pack, key: "racy", newest: now.timeIntervalSince1970 - 1)
+        cache.save()
+        let data = try Data(contentsOf: URL(fileURLWithPath: cache.file!))
+        var contents = try JSONDecoder().decode(ObjectReuseCache.Contents.self, from: data)
+        #expect(Set(contents.packs.keys) == ["settled"])
+
+        // Written an hour from now (the clock went back since): nothing of it is trusted.
+        contents.writtenAt = now.timeIntervalSince1970 + 3600
+        try JSONEncoder().encode(contents).write(to: URL(fileURLWithPath: cache.file!))
+        let store = ObjectStore(destination: try AbsolutePath(validating: folder.path))
+        try "x".write(toFile: folder.path + "/x", atomically: false, encoding: .utf8)
+        _ = try store.put(contentsOf: folder.path + "/x", existing: .digest)
+        let digest = SHA256Digest.hex(of: Data("x".utf8))
+        contents.packs["settled"]?.object = digest
+        try JSONEncoder().encode(contents).write(to: URL(fileURLWithPath: cache.file!))
+        #expect(
+            ObjectReuseCache(folder: folder.path, destination: "/d", start: now).pack("settled", store: store) == nil)
+        contents.writtenAt = now.timeIntervalSince1970 - 60
+        try JSONEncoder().encode(contents).write(to: URL(fileURLWithPath: cache.file!))
+        #expect(
+            ObjectReuseCache(folder: folder.path, destination: "/d", start: now).pack("settled", store: store) != nil)
+        // Another destination has another file; another version is ignored.
+        #expect(
+            ObjectReuseCache(folder: folder.path, destination: "/e", start: now).pack("settled", store: store) == nil)
+        contents.version = 99
+        try JSONEncoder().encode(contents).write(to: URL(fileURLWithPath: cache.file!))
+        #expect(
+            ObjectReuseCache(folder: folder.path, destination: "/d", start: now).pack("settled", store: store) == nil)
     }
 }
