@@ -219,3 +219,55 @@ import Testing
         }
     }
 }
+
+/// The same operations on format-2 sets the backup engine wrote (`set_format: 2`).
+@Suite(.serialized) struct EngineFormatTwoOperationsTests {
+    @Test(.needsTool("sha256sum", package: "coreutils"))
+    func engineSetsSharingObjectsArePrunedCheckedListedAndExported() async throws {
+        let sha256sum = try requireTool("sha256sum", package: "coreutils")
+        var w = try FormatTwoPruneTests.workspace(daily: 1)
+        defer { try? FileManager.default.removeItem(atPath: w.folder) }
+        var config = w.config
+        config.setFormat = 2
+        w = PruneJobTests.Workspace(folder: w.folder, config: config)
+        let root = config.root
+        for i in 0..<40 {
+            try Data("print(\(i))\n".utf8).write(to: URL(fileURLWithPath: "\(root)/src/m\(i).py"))
+        }
+        let first = try await BackupJob(config: config, clock: FixedClock(Timestamp.date("2025-06-12T03:00:00Z")!))
+            .run().manifest
+        try Data("x = 2\n".utf8).write(to: URL(fileURLWithPath: "\(root)/src/a.py"))
+        let second = try await BackupJob(config: config, clock: FixedClock(Timestamp.date("2025-06-13T03:00:00Z")!))
+            .run().manifest
+        #expect(first.formatVersion == 2 && second.formatVersion == 2)
+        let dest = config.destination
+        let firstRefs = Set(first.objectRefs().map(\.digest))
+        let secondRefs = Set(second.objectRefs().map(\.digest))
+        #expect(!firstRefs.intersection(secondRefs).isEmpty, "the two sets share no object")
+        let onlyFirst = firstRefs.subtracting(secondRefs)
+
+        // list: the second set's new bytes are its folder plus what it did not share.
+        let listing = try SetListing.make(destination: dest, now: FormatTwoPruneTests.now)
+        #expect(listing.sets.map(\.formatVersion) == [2, 2])
+        #expect(listing.sets[1].newBytes < listing.sets[0].newBytes, "\(listing.text)")
+        // check --all reads each shared object once and passes.
+        let check = try CheckJob(config: config, clock: FixedClock(FormatTwoPruneTests.now)).run(id: nil, all: true)
+        #expect(check.passed, "\(check.text)")
+        #expect(check.objectsRead == firstRefs.union(secondRefs).count)
+
+        // export the second set: sha256sum -c checks the copy.
+        let out = "\(w.folder)/usb"
+        _ = try ExportJob(config: config).run(id: second.id.description, to: out)
+        let sums = try runTool(sha256sum, ["-c", "--quiet", "SHA256SUMS"], directory: "\(out)/\(second.id)")
+        #expect(sums.status == 0, "\(sums.output)\(sums.error)")
+
+        // prune (daily 1) removes the first set and exactly its unshared objects.
+        let pruned = try PruneJob(config: config, clock: FixedClock(FormatTwoPruneTests.now)).run(dryRun: false)
+        #expect(pruned.removedSets == ["\(dest)/\(first.id)"])
+        #expect(Set(pruned.objects?.removedObjects ?? []) == Set(onlyFirst.map { "objects/\($0.fanOut)/\($0.hex)" }))
+        for d in onlyFirst { #expect(!FileManager.default.fileExists(atPath: FormatTwoFixture.objectPath(dest, d))) }
+        #expect(try FormatTwoFixture.problemsOfListedSets(destination: dest) == [])
+        let after = try CheckJob(config: config, clock: FixedClock(FormatTwoPruneTests.now)).run(id: nil, all: true)
+        #expect(after.passed && after.sets.map(\.id) == [second.id.description], "\(after.text)")
+    }
+}
