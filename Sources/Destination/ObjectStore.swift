@@ -2,8 +2,9 @@ import DrillCore
 import Foundation
 
 /// The content-addressed objects of backup set format 2 (issue 15), in a local destination folder.
-/// **In progress: no set uses objects yet**; the backup, the drill, the restore script and prune
-/// do not call this type. Rules: docs/SET-FORMAT.md, "Format 2 (in progress): objects".
+/// **In progress**: `prune` collects garbage with it, `check` verifies and `export` copies objects
+/// through it (Sources/Jobs); the drill and the restore script do not read objects yet. Rules:
+/// docs/SET-FORMAT.md, "Format 2 (in progress): objects".
 ///
 /// Layout (modes as sets have them: folders 0700, files 0600):
 /// ```
