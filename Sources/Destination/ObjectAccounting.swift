@@ -1,7 +1,7 @@
 import DrillCore
 
 /// What one set's objects weigh, next to the other sets of the destination (for `list`, issue 15;
-/// format 2 is in progress and no command shows this yet). All sizes are bytes, the sizes the
+/// `restore-drill list` shows it: Sources/Jobs, `SetListing`). All sizes are bytes, the sizes the
 /// references record.
 package struct SetObjectBytes: Sendable, Equatable {
     /// The set.

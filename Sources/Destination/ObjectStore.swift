@@ -2,8 +2,9 @@ import DrillCore
 import Foundation
 
 /// The content-addressed objects of backup set format 2 (issue 15), in a local destination folder.
-/// **In progress: no set uses objects yet**; the backup, the drill, the restore script and prune
-/// do not call this type. Rules: docs/SET-FORMAT.md, "Format 2 (in progress): objects".
+/// **In progress**: `prune` collects garbage with it, `check` verifies and `export` copies objects
+/// through it (Sources/Jobs); the drill and the restore script do not read objects yet. Rules:
+/// docs/SET-FORMAT.md, "Format 2 (in progress): objects".
 ///
 /// Layout (modes as sets have them: folders 0700, files 0600):
 /// ```
@@ -243,6 +244,17 @@ package struct ObjectStore: Sendable {
     ///   cannot be listed; a fan-out folder that cannot be listed and a single removal that fails
     ///   are listed in ``GarbageCollection/failures`` instead, and the rest goes on.
     package func collectGarbage(referenced: Set<ObjectDigest>, dryRun: Bool, now: Date) throws -> GarbageCollection {
+        try collectGarbage(referenced: referenced, dryRun: dryRun, now: now, beforeRemoving: { _ in })
+    }
+
+    /// ``collectGarbage(referenced:dryRun:now:)`` with `beforeRemoving` called before each removal
+    /// (not in a dry run) with the entry's path relative to the destination: a test seam that
+    /// throws to stop the collection there, as a kill would (what `prune`'s crash tests use). Its
+    /// error is thrown on, and nothing more is removed.
+    /// - Throws: as ``collectGarbage(referenced:dryRun:now:)``, and what `beforeRemoving` throws.
+    package func collectGarbage(
+        referenced: Set<ObjectDigest>, dryRun: Bool, now: Date, beforeRemoving: (RelativePath) throws -> Void
+    ) throws -> GarbageCollection {
         var report = GarbageCollection(dryRun: dryRun)
         guard let objects = try openFolderForListing() else { return report }
         let base = RelativePath.dot.appending(component: Self.folderName)
@@ -255,6 +267,7 @@ package struct ObjectStore: Sendable {
                     report.youngTemporaries.append(shown)
                     continue
                 }
+                if !dryRun { try beforeRemoving(shown) }
                 remove(name, in: objects, shown: shown, kind: .temporary, dryRun: dryRun, into: &report)
             } else if Self.isFanOutName(name) && entry.kind == .directory,
                 case .success(let fanOut) = objects.openFolder(name)
@@ -275,6 +288,7 @@ package struct ObjectStore: Sendable {
                     if referenced.contains(digest) {
                         report.keptObjects += 1
                     } else {
+                        if !dryRun { try beforeRemoving(innerShown) }
                         remove(inner, in: fanOut, shown: innerShown, kind: .object, dryRun: dryRun, into: &report)
                     }
                 }

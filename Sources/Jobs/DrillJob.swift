@@ -314,12 +314,24 @@ public struct DrillJob: Sendable {
     }
 }
 
-/// `restore-drill list`: the sets in a destination (format `restore-drill/set-list`).
+/// `restore-drill list`: the sets in a destination (format `restore-drill/set-list`), with what each
+/// set weighs in a destination whose format-2 sets share objects, and the destination's total.
+/// Fields: docs/SET-FORMAT.md, "What `list` counts".
 public struct SetListing: Codable, Sendable {
     public var format = "restore-drill/set-list"
     public var formatVersion = 1
     public var destination: String
     public var sets: [Entry]
+    /// What the destination holds, bytes, as a cloud quota counts (apparent sizes, `st_size`): the
+    /// files of every listed set folder (``setFolderBytes``) plus everything in `objects/`
+    /// (``objectBytes``). JSON `total_bytes`.
+    public var totalBytes: Int64 = 0
+    /// The apparent sizes of the files in every listed set folder (format 1: the whole set;
+    /// format 2: its manifest, `SHA256SUMS` and restore script). JSON `set_folder_bytes`.
+    public var setFolderBytes: Int64 = 0
+    /// The apparent sizes of every file in `objects/` (objects, temporaries, strays); 0 without
+    /// one. JSON `object_bytes`.
+    public var objectBytes: Int64 = 0
 
     /// One set.
     public struct Entry: Codable, Sendable {
@@ -329,21 +341,38 @@ public struct SetListing: Codable, Sendable {
         public var finishedAt: String
         /// Seconds since the set finished.
         public var ageSeconds: Double
-        /// Bytes of all artifacts.
+        /// Bytes of all artifacts: what a restore of the set reads (format 2: each artifact
+        /// counted, also when two share an object).
         public var bytes: Int64
         /// `id:status` per component.
         public var components: [String: String]
+        /// The manifest's `format_version` (1 or 2). JSON `format_version`.
+        public var formatVersion: Int = 1
+        /// What the destination grew by with this set: its own folder's files plus, for format 2,
+        /// the objects no older set references (objects first stored by this set). Format 1: its
+        /// folder's bytes. Bytes. JSON `new_bytes`.
+        public var newBytes: Int64 = 0
+        /// What pruning this set alone would free: its own folder's files plus, for format 2, the
+        /// objects no other listed set references (older or newer). Format 1: its folder's bytes.
+        /// Bytes. JSON `unique_bytes`.
+        public var uniqueBytes: Int64 = 0
 
         enum CodingKeys: String, CodingKey {
             case id, path, status, bytes, components
             case finishedAt = "finished_at"
             case ageSeconds = "age_seconds"
+            case formatVersion = "format_version"
+            case newBytes = "new_bytes"
+            case uniqueBytes = "unique_bytes"
         }
     }
 
     enum CodingKeys: String, CodingKey {
         case format, destination, sets
         case formatVersion = "format_version"
+        case totalBytes = "total_bytes"
+        case setFolderBytes = "set_folder_bytes"
+        case objectBytes = "object_bytes"
     }
 
     /// Reads every valid set in `destination`, oldest first.
@@ -356,26 +385,55 @@ public struct SetListing: Codable, Sendable {
         try make(LocalDestination(path: destination), now: now, authenticator: authenticator)
     }
 
-    /// Reads every set of `destination` (``SetCatalogue/sets()``), oldest first.
-    /// - Throws: ``RestoreDrillError/io(path:message:)`` when the destination cannot be read.
-    /// - Parameter authenticator: with a vault password configured, a set whose manifest HMAC does
-    ///   not verify is listed with status `unauthenticated`.
+    /// Reads every set of `destination` (``SetCatalogue/sets()``), oldest first, and weighs them.
+    ///
+    /// New and unique bytes of format-2 sets come from ``ObjectAccounting/bytesPerSet(_:)`` over
+    /// every listed set's object references (sizes as the manifests record them); an
+    /// unauthenticated set is listed and counted like any other (its objects are as real).
+    /// - Parameters:
+    ///   - authenticator: with a vault password configured, a set whose manifest HMAC does not
+    ///     verify is listed with status `unauthenticated`.
+    ///   - objects: the destination's objects; nil for the ``ObjectStore`` of a
+    ///     ``LocalDestination`` (none for another destination).
+    /// - Throws: ``RestoreDrillError/io(path:message:)`` when the destination or its `objects/`
+    ///   folder cannot be read.
     public static func make(_ destination: any Destination, now: Date, authenticator: SetAuthenticator? = nil)
         throws -> SetListing
     {
+        try make(destination, now: now, authenticator: authenticator, objects: nil)
+    }
+
+    /// ``make(_:now:authenticator:)`` with the object store given.
+    package static func make(
+        _ destination: any Destination, now: Date, authenticator: SetAuthenticator?, objects: ObjectStore?
+    ) throws -> SetListing {
         let sets = try SetCatalogue(destination, authenticator: authenticator).sets()
-        return SetListing(
+        let store = objects ?? (destination as? LocalDestination).map { ObjectStore(destination: $0.folder) }
+        let folderBytes = sets.map { ApparentSize.ofTree($0.path) }
+        let accounting = ObjectAccounting.bytesPerSet(
+            sets.filter(\.manifest.storesObjects).map {
+                (id: $0.id, objects: $0.manifest.objectRefs())
+            })
+        let byID = Dictionary(accounting.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
+        var listing = SetListing(
             destination: destination.location,
-            sets: sets.map { s in
+            sets: zip(sets, folderBytes).map { s, folder in
                 let finished = Timestamp.date(s.manifest.finishedAt) ?? s.id.date
+                let shared = s.manifest.storesObjects ? byID[s.id] : nil
                 return Entry(
                     id: s.id.description, path: s.path,
                     status: s.authentication.isUnauthenticated ? "unauthenticated" : s.manifest.status.rawValue,
                     finishedAt: s.manifest.finishedAt, ageSeconds: now.timeIntervalSince(finished),
                     bytes: s.manifest.artifacts.reduce(0) { $0 + $1.size },
                     components: Dictionary(
-                        uniqueKeysWithValues: s.manifest.components.map { ($0.id.rawValue, $0.status.rawValue) }))
+                        uniqueKeysWithValues: s.manifest.components.map { ($0.id.rawValue, $0.status.rawValue) }),
+                    formatVersion: s.manifest.formatVersion,
+                    newBytes: folder + (shared?.newBytes ?? 0), uniqueBytes: folder + (shared?.uniqueBytes ?? 0))
             })
+        listing.setFolderBytes = folderBytes.reduce(0, +)
+        listing.objectBytes = try store?.inventory().totalBytes ?? 0
+        listing.totalBytes = listing.setFolderBytes + listing.objectBytes
+        return listing
     }
 
     /// One line per set: id, age, size, status, components.
@@ -384,11 +442,37 @@ public struct SetListing: Codable, Sendable {
         // Padded, never cut: `unauthenticated` (15 characters) is shown whole.
         func pad(_ text: String, _ width: Int) -> String { text.padded(to: width) }
         let statusWidth = sets.map(\.status.count).max() ?? 8
-        return sets.map { s in
+        let header =
+            "\(pad("id", 21))  \(pad("age", 10)) \(pad("size", 10)) \(pad("new", 10)) \(pad("unique", 10)) "
+            + "\(pad("status", max(8, statusWidth))) components"
+        let rows = sets.map { s in
             let comps = ComponentID.allCases.compactMap { c in s.components[c.rawValue].map { "\(c.rawValue):\($0)" } }
             return
-                "\(s.id)  \(pad(Units.humanSeconds(s.ageSeconds), 10)) \(pad(Units.humanBytes(s.bytes), 10)) "
+                "\(pad(s.id, 21))  \(pad(Units.humanSeconds(s.ageSeconds), 10)) \(pad(Units.humanBytes(s.bytes), 10)) "
+                + "\(pad(Units.humanBytes(s.newBytes), 10)) \(pad(Units.humanBytes(s.uniqueBytes), 10)) "
                 + "\(pad(s.status, max(8, statusWidth))) \(comps.joined(separator: " "))"
-        }.joined(separator: "\n")
+        }
+        let total =
+            "destination total \(Units.humanBytes(totalBytes)) (\(totalBytes) bytes): set folders "
+            + "\(Units.humanBytes(setFolderBytes)), objects \(Units.humanBytes(objectBytes))"
+        return ([header] + rows + [total]).joined(separator: "\n")
+    }
+}
+
+/// Apparent sizes of files, as a cloud quota counts them.
+enum ApparentSize {
+    /// The sum of `st_size` of every regular file under `path` (which is a folder), links not
+    /// followed (a link counts its own size, as a synced folder stores it); 0 when it cannot be
+    /// read. Bytes.
+    static func ofTree(_ path: String) -> Int64 {
+        var info = stat()
+        guard lstat(path, &info) == 0 else { return 0 }
+        switch info.st_mode & S_IFMT {
+        case S_IFREG, S_IFLNK: return Int64(info.st_size)
+        case S_IFDIR:
+            let names = (try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []
+            return names.reduce(0) { $0 + ofTree((path as NSString).appendingPathComponent($1)) }
+        default: return 0
+        }
     }
 }

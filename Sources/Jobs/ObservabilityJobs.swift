@@ -6,6 +6,11 @@ import Vault
 import Verifier
 
 /// `restore-drill check [ID | --all]`: `set.manifest` and `set.artifacts` for retained sets.
+///
+/// Format 1 sets are read by ``SetReadBack``. A format-2 set's objects are read through one
+/// ``ObjectVerdicts`` per run: each object is read in full once however many of the checked sets
+/// list it, and a damaged object fails every set that lists it, each failure naming the object and
+/// every set of the destination that uses it.
 public struct CheckJob: Sendable {
     public let config: RestoreDrillConfig
     public let clock: any WallClock
@@ -14,11 +19,17 @@ public struct CheckJob: Sendable {
     /// Where the sets are (picked, opened and read back through it; the history event too).
     /// Defaults to the ``LocalDestination`` of `config.destination`.
     public var destination: any Destination
+    /// The shared objects of format-2 sets: the ``ObjectStore`` of `config.destination` by default.
+    package var objectStore: ObjectStore?
+    /// Reads one object in full; nil for ``ObjectStore/verify(_:)`` of ``objectStore`` (a test
+    /// counts the reads with it).
+    package var verifyObject: (@Sendable (ObjectRef) -> ObjectState)?
 
     public init(config: RestoreDrillConfig, clock: any WallClock) {
         self.config = config
         self.clock = clock
         destination = LocalDestination(path: config.destination)
+        objectStore = ObjectStore(destination: LocalDestination(path: config.destination).folder)
     }
 
     /// The results per set (`--json`: format `restore-drill/check`).
@@ -26,6 +37,12 @@ public struct CheckJob: Sendable {
         public var format = "restore-drill/check"
         public var formatVersion = 1
         public var sets: [SetResult]
+        /// Distinct objects (format 2) read in full by this run: each once, however many sets list
+        /// it. JSON `objects_read`.
+        public var objectsRead = 0
+        /// Every object (format 2) found missing or damaged, with the sets of the destination that
+        /// list it. JSON `damaged_objects`.
+        public var damagedObjects: [DamagedObject] = []
 
         public struct SetResult: Codable, Sendable {
             public var id: String
@@ -33,9 +50,21 @@ public struct CheckJob: Sendable {
             public var checks: [CheckResult]
         }
 
+        /// One object found missing or damaged.
+        public struct DamagedObject: Codable, Sendable, Equatable {
+            /// Relative to the destination: `objects/<ab>/<64 hex>`.
+            public var object: String
+            /// What was found: `missing`, `is 5 bytes, not the recorded size`, `has SHA-256 …`.
+            public var state: String
+            /// The ids of every set of the destination whose manifest lists it, oldest first.
+            public var sets: [String]
+        }
+
         enum CodingKeys: String, CodingKey {
             case format, sets
             case formatVersion = "format_version"
+            case objectsRead = "objects_read"
+            case damagedObjects = "damaged_objects"
         }
 
         /// True when every set passed.
@@ -43,32 +72,56 @@ public struct CheckJob: Sendable {
 
         public var text: String {
             guard !sets.isEmpty else { return "no sets to check" }
-            return sets.map { s in
+            var lines = sets.map { s in
                 var lines = ["\(s.id): \(s.verdict == .pass ? "PASS" : "FAIL") (\(s.checks.count) checks)"]
                 for c in s.checks.problems {
                     lines.append("  \(c.verdict.rawValue.uppercased()) \(c.check.rawValue) \(c.subject): \(c.message)")
                 }
                 return lines.joined(separator: "\n")
-            }.joined(separator: "\n")
+            }
+            for d in damagedObjects {
+                lines.append("damaged object \(d.object): \(d.state); used by \(d.sets.joined(separator: ", "))")
+            }
+            if objectsRead > 0 { lines.append("\(objectsRead) objects read, each once") }
+            return lines.joined(separator: "\n")
         }
     }
 
     /// Reads back one set (`id`), the newest (`id` nil, `all` false), or every set (`all`).
     /// - Throws: ``RestoreDrillError/setNotFound(_:)``.
     public func run(id: String?, all: Bool) throws -> Outcome {
+        let catalogue = try SetCatalogue(destination).sets()
         let sets: [CataloguedSet]
         if all {
-            sets = try SetCatalogue(destination).sets()
+            sets = catalogue
         } else if let id {
             sets = [try SetCatalogue(destination).byID(id)]
         } else {
             sets = [try SetCatalogue(destination, authenticator: authenticator).latest(now: clock.now())]
         }
+        // Which sets list each object: a damaged object's failure names all of them.
+        var users: [ObjectDigest: [BackupID]] = [:]
+        for set in catalogue {
+            for ref in set.manifest.objectRefs() { users[ref.digest, default: []].append(set.id) }
+        }
+        let store = objectStore
+        let verify = verifyObject ?? { ref in store?.verify(ref) ?? .missing }
+        let verdicts = ObjectVerdicts(verify: verify)
         var outcome = Outcome(sets: [])
         let history = HistoryStore(destination)
         for set in sets {
             let opened = try destination.openSet(id: set.id)
-            let checks = SetReadBack.check(setPath: opened.folder)
+            let checks: [CheckResult]
+            if set.manifest.storesObjects {
+                let manifest = SetReadBack.checkManifest(setPath: opened.folder)
+                checks =
+                    [manifest.result]
+                    + (manifest.manifest.map {
+                        ObjectReadBack.check(setPath: opened.folder, manifest: $0, verdicts: verdicts, users: users)
+                    } ?? [])
+            } else {
+                checks = SetReadBack.check(setPath: opened.folder)
+            }
             opened.close()
             let verdict = Verdict.rollup(checks.map(\.verdict), requirePass: false)
             outcome.sets.append(.init(id: set.id.description, verdict: verdict, checks: checks))
@@ -76,6 +129,12 @@ public struct CheckJob: Sendable {
                 HistoryEvent(
                     kind: .check, time: clock.now(), status: verdict == .pass ? .pass : .fail, backupID: set.id,
                     details: ["checks": String(checks.count)]))
+        }
+        outcome.objectsRead = verdicts.objectsRead
+        outcome.damagedObjects = verdicts.damaged.map {
+            Outcome.DamagedObject(
+                object: "objects/\($0.ref.digest.fanOut)/\($0.ref.digest.hex)", state: $0.state.description,
+                sets: (users[$0.ref.digest] ?? []).map(\.description))
         }
         return outcome
     }

@@ -16,4 +16,16 @@ public enum SetReadBack {
         guard let manifest = outcome.manifest else { return [outcome.result] }
         return [outcome.result] + ArtifactCheck.run(setPath: setPath, manifest: manifest)
     }
+
+    /// `set.manifest` alone: for a caller that reads the set's artifacts itself (`check --all`
+    /// reads each shared object of format 2 once for every set that lists it).
+    /// - Parameters: as ``check(setPath:passwordGiven:)``.
+    /// - Returns: the `set.manifest` result, and the manifest when it can be trusted (nil when the
+    ///   result is not a pass).
+    public static func checkManifest(setPath: AbsolutePath, passwordGiven: Bool = false) -> (
+        result: CheckResult, manifest: Manifest?
+    ) {
+        let outcome = ManifestCheck.run(setPath: setPath, passwordGiven: passwordGiven)
+        return (outcome.result, outcome.manifest)
+    }
 }

@@ -7,7 +7,7 @@ extension RestoreDrillCommand {
     /// Every subcommand, in the order `--help` lists them.
     static let commandList: [any ParsableCommand.Type] = [
         BackupCommand.self, DrillCommand.self, ListCommand.self, CheckCommand.self, PruneCommand.self,
-        HistoryCommand.self,
+        ExportCommand.self, HistoryCommand.self,
         HealthCommand.self, ReportCommand.self, DemoCommand.self, ConfigCommand.self,
         LintAgentsCommand.self, ScheduleCommand.self, SelftestCommand.self, VaultCommand.self,
     ]

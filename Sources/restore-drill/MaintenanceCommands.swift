@@ -13,7 +13,10 @@ struct PruneCommand: AsyncParsableCommand {
             Keeps the newest set of each day, ISO week and month (in retention.timezone) up to each count; \
             never removes the newest complete set nor the newest set whose drill passed; only removes valid sets \
             this tool made. Also removes .partial-* folders older than a day, reports beyond reports.keep and kept \
-            sandboxes older than 7 days. Takes the destination's lock: never runs beside a backup or a drill.
+            sandboxes older than 7 days. Then, after the sets, the shared objects (format 2) that no remaining \
+            set's manifest lists, with the bytes freed; no object at all while a folder named like a set has a \
+            manifest that cannot be read or a .partial-* is younger than a day (the output names it). Takes \
+            the destination's lock: never runs beside a backup or a drill.
             """)
 
     @OptionGroup var config: ConfigOption
@@ -33,7 +36,11 @@ struct CheckCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "check",
         abstract: "Read sets back in full (set.manifest, set.artifacts) without restoring them.",
-        discussion: "Exit 0 when every set checked passed, 1 otherwise.")
+        discussion: """
+            Each shared object (format 2) is read once per run however many of the checked sets list it; a \
+            damaged object fails every set that lists it, naming the object and the sets. Exit 0 when every set \
+            checked passed, 1 otherwise.
+            """)
 
     @OptionGroup var config: ConfigOption
     @Argument(help: "The backup id to check (default: the newest set).") var id: String?
