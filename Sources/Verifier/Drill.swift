@@ -146,7 +146,13 @@ public struct Drill: Sendable {
             result.reportFolder = options.reportFolder.appending(component: drillID.description).pathString
             earlySandbox = made
             do {
-                verifiedCopy = try VerifiedSetCopy.make(in: made.folder, setName: setPath.basename)
+                let copy = try VerifiedSetCopy.make(in: made.folder, setName: setPath.basename)
+                // Format 2: the copy holds the set folder's three files (the manifest as it was
+                // judged), as `export` writes a set.
+                if manifest.storesObjects, let problem = copy.write(parsed.data, as: Manifest.fileName) {
+                    progress?("the manifest was not copied for the replay: \(problem)")
+                }
+                verifiedCopy = copy
             } catch {
                 if manifest.storesObjects {
                     // No replay of a format-2 set without its private copy: nothing else holds

@@ -41,6 +41,8 @@ struct ManifestCheck {
         var sha: String = ""
         var evidence: [String] = []
         var seconds: Double = 0
+        /// The `manifest.json` bytes as read (what a format-2 drill's private copy holds).
+        var data = Data()
     }
 
     /// The manifest HMAC judged with a password: verified, or the finding that says why not; the
@@ -115,7 +117,8 @@ struct ManifestCheck {
             return fail(subject, problems, evidence, sha: sha)
         }
         return Parsed(
-            manifest: manifest, path: path, subject: subject, sha: sha, evidence: evidence, seconds: watch.seconds)
+            manifest: manifest, path: path, subject: subject, sha: sha, evidence: evidence, seconds: watch.seconds,
+            data: data)
     }
 
     /// Judges the manifest HMAC with the password's keys. Derives the key of the manifest's salt
