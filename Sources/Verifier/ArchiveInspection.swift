@@ -161,7 +161,8 @@ struct ArchiveInspection {
             id: BackupID(date: Date(timeIntervalSince1970: 0)), name: "check", startedAt: Date(), timeZone: "UTC",
             host: "", home: "/", root: "/")
         manifest.artifacts = [artifact]
-        return check(archive: artifact, source: ArtifactSource(setPath: setPath, manifest: manifest), expected: expected)
+        return check(
+            archive: artifact, source: ArtifactSource(setPath: setPath, manifest: manifest), expected: expected)
     }
 
     /// Runs `restore.archives` on one archive artifact, its bytes read through `source` (format 2:
@@ -221,7 +222,8 @@ struct ArchiveInspection {
             for member in members where !member.name.isEmpty {
                 let key = FileNameBytes.key(member.name)
                 if let other = holder[key], other != pack.path {
-                    inTwo.append(.archiveMemberInTwoPacks(FileNameBytes.display(member.name), packs: [other, pack.path]))
+                    inTwo.append(
+                        .archiveMemberInTwoPacks(FileNameBytes.display(member.name), packs: [other, pack.path]))
                     continue
                 }
                 if !seenHere.insert(key).inserted {
@@ -231,7 +233,10 @@ struct ArchiveInspection {
                 holder[key] = pack.path
                 union.append(member)
             }
-            if !duplicates.isEmpty { clauses.append((Finding.archiveMembersDuplicated(duplicates).message, [.archiveMembersDuplicated(duplicates)])) }
+            if !duplicates.isEmpty {
+                clauses.append(
+                    (Finding.archiveMembersDuplicated(duplicates).message, [.archiveMembersDuplicated(duplicates)]))
+            }
             clauses += inTwo.map { ($0.message, [$0]) }
             results.append(
                 render(
@@ -249,7 +254,8 @@ struct ArchiveInspection {
             render(
                 subject: ComponentID.code.rawValue, clauses: clauses, note: compared.note,
                 evidence: [summary] + compared.evidence
-                    + (unreadable.isEmpty ? [] : ["not compared: the members of \(unreadable.joined(separator: ", "))"]),
+                    + (unreadable.isEmpty
+                        ? [] : ["not compared: the members of \(unreadable.joined(separator: ", "))"]),
                 passMessage: summary + ", together exactly the manifest's files", seconds: watch.seconds))
         return results
     }

@@ -481,7 +481,8 @@ extension Finding {
     static func chunkNotCompressed(_ chunk: String, database: String) -> Finding {
         Finding(
             .chunkNotCompressed, data: ["chunk": chunk, "database": database],
-            message: "chunk \(chunk) of database \(database) is not recorded gzip-compressed, as format 2 stores chunks")
+            message: "chunk \(chunk) of database \(database) is not recorded gzip-compressed, as format 2 stores chunks"
+        )
     }
 
     static let sumsUnreadable = Finding(.sumsUnreadable, message: "SHA256SUMS is missing or unreadable")

@@ -202,7 +202,9 @@ struct LaunchAgentChecks {
     /// Reads the stored plist of `agent` (its artifact in the set; format 2 its object) without
     /// following links: the set is hostile until proven too (``ArtifactSource``).
     func readStoredPlist(_ agent: LaunchAgentRecord) -> (plist: [String: Any]?, problem: String?) {
-        guard let data = ArtifactSource(setPath: setPath, manifest: manifest).read(path: agent.artifact, limit: Self.plistLimit)
+        guard
+            let data = ArtifactSource(setPath: setPath, manifest: manifest).read(
+                path: agent.artifact, limit: Self.plistLimit)
         else { return (nil, "missing or unreadable") }
         return Self.parsePlist(data)
     }

@@ -332,8 +332,12 @@ struct ArtifactCheck {
         let reading = read(first, source: source, copy: copy)
         let usedBy = unit.map { artifacts[$0].path }
         return unit.map { i in
-            (i, judge(artifacts[i], reading, source: source, usedBy: usedBy, chunkOf: owners[artifacts[i].path],
-                      watch: watch))
+            (
+                i,
+                judge(
+                    artifacts[i], reading, source: source, usedBy: usedBy, chunkOf: owners[artifacts[i].path],
+                    watch: watch)
+            )
         }
     }
 

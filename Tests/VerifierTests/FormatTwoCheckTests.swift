@@ -189,7 +189,8 @@ import Testing
     @Test func duplicatedPackMemberFailsNamingBothPacks() async throws {
         let f = try FormatTwoFixture()
         var checks = await Drill.inspectArchives(f.manifest, setPath: f.setFolder)
-        #expect(checks.map(\.subject) == ["code/pack-0001.tar.gz", "code/pack-0002.tar.gz", "code/folders.tar.gz", "code"])
+        #expect(
+            checks.map(\.subject) == ["code/pack-0001.tar.gz", "code/pack-0002.tar.gz", "code/folders.tar.gz", "code"])
         #expect(checks.allSatisfy { $0.verdict == .pass }, "\(checks.problems.map(\.message))")
         #expect(checks.last?.message.hasPrefix("5 members in 3 packs, together exactly the manifest's files") == true)
 
@@ -249,7 +250,8 @@ import Testing
         manifest = f.manifest
         manifest.artifacts.append(
             ArtifactRecord(
-                path: "code.tar.gz", component: .code, kind: .archive, size: 1, sha256: String(repeating: "0", count: 64)
+                path: "code.tar.gz", component: .code, kind: .archive, size: 1,
+                sha256: String(repeating: "0", count: 64)
             ))
         accounting = ArtifactAccounting(manifest)
         #expect(accounting.byArtifact["code.tar.gz"]?.map(\.code) == [.artifactUnreferenced])
@@ -303,7 +305,9 @@ import Testing
         let expected = Set(f.manifest.objectRefs().map { "\($0.digest.fanOut)/\($0.digest.hex)" })
         #expect(Set(recorder.objects) == expected)
         // The destination's objects/ holds another set's object; the sandbox never saw it.
-        #expect(FileManager.default.fileExists(atPath: f.destination + "/objects/\(f.foreignObject.fanOut)/\(f.foreignObject.hex)"))
+        #expect(
+            FileManager.default.fileExists(
+                atPath: f.destination + "/objects/\(f.foreignObject.fanOut)/\(f.foreignObject.hex)"))
         #expect(!recorder.objects.contains { $0.hasSuffix(f.foreignObject.hex) })
         #expect(result.checks.contains { $0.check == .restoreArchives && $0.subject == "code" && $0.verdict == .pass })
         #expect(result.checks.filter { $0.check == .dbIntegrity }.map(\.verdict) == [.pass, .pass])
