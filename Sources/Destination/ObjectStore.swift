@@ -100,6 +100,25 @@ package struct ObjectStore: Sendable {
         inspect(ref, hashing: true)
     }
 
+    /// Opens the object `digest` for reading, without following a link: `objects` must be a real
+    /// folder (`lstat`), and the fan-out folder and the object are reached beneath it
+    /// (``BeneathRoot``). Nothing is read; the caller compares ``OpenedFile/entry``'s size with
+    /// the recorded one before it reads a byte (the drill's `set.artifacts` hashes and copies from
+    /// the descriptor in one read).
+    /// - Parameter digest: the object's name.
+    /// - Returns: the open regular file, or the state that stopped it: ``ObjectState/missing``,
+    ///   ``ObjectState/notRegularFile(at:kind:)`` (a link, FIFO, folder, device, at the object,
+    ///   its fan-out folder or `objects` itself: never followed or opened), or
+    ///   ``ObjectState/unreadable(_:)``.
+    package func open(_ digest: ObjectDigest) -> Result<OpenedFile, ObjectState> {
+        let root: BeneathRoot
+        switch openForReading() {
+        case .root(let opened): root = opened
+        case .unreachable(let state): return .failure(state)
+        }
+        return root.openFile(Self.inner(digest)).mapError { state(of: $0) }
+    }
+
     /// The apparent size (`st_size`, bytes) of the object `digest`: nil when it is missing or not
     /// a regular file (a link is not followed).
     package func size(of digest: ObjectDigest) -> Int64? {
@@ -564,7 +583,7 @@ package struct StoredObject: Sendable, Equatable {
 /// What ``ObjectStore/verify(_:)`` or ``ObjectStore/reuse(_:verifyHash:)`` found at an object's
 /// path. Everything but ``ok`` and ``missing`` is damage: the object is never trusted and the next
 /// backup that needs it writes it again.
-package enum ObjectState: Sendable, Equatable, CustomStringConvertible {
+package enum ObjectState: Error, Sendable, Equatable, CustomStringConvertible {
     /// A regular file of the recorded size (and, when it was read, of the right SHA-256).
     case ok
     /// Nothing is there (no object, no fan-out folder, or no `objects/`).

@@ -221,6 +221,10 @@ public struct IsolatedReplayer: RestoreReplayer {
         let preparedCopy = setFolder.isDescendant(of: copyParent)
         if preparedCopy {
             FileSystem.makeReadOnly(setFolder, parent: copyParent, gid: identity?.gid)
+            // Format 2: the set's objects, copied beside it (`<sandbox>/set/objects/`), where the
+            // script's default `--objects` (`<set>/../objects`) finds them.
+            let objects = copyParent.appending(component: Manifest.objectsFolderName)
+            if FileSystem.isFolder(objects) { FileSystem.makeReadOnly(objects, parent: copyParent, gid: identity?.gid) }
             notes.append(
                 "replayed from a read-only copy of the set written while its artifacts were verified (exactly "
                     + "the bytes hashed, nothing unlisted), removed after the replay")

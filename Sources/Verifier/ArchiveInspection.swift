@@ -153,26 +153,116 @@ struct ArchiveInspection {
         return out
     }
 
-    /// Runs `restore.archives` on one archive artifact.
+    /// Runs `restore.archives` on one archive artifact of a format-1 set (`code.tar.gz`).
     /// - Parameters:
     ///   - expected: the manifest's records this archive must hold (relative to `$ROOT`).
     static func check(archive artifact: ArtifactRecord, setPath: AbsolutePath, expected: [FileRecord]) -> CheckResult {
+        var manifest = Manifest(
+            id: BackupID(date: Date(timeIntervalSince1970: 0)), name: "check", startedAt: Date(), timeZone: "UTC",
+            host: "", home: "/", root: "/")
+        manifest.artifacts = [artifact]
+        return check(
+            archive: artifact, source: ArtifactSource(setPath: setPath, manifest: manifest), expected: expected)
+    }
+
+    /// Runs `restore.archives` on one archive artifact, its bytes read through `source` (format 2:
+    /// its object).
+    static func check(archive artifact: ArtifactRecord, source: ArtifactSource, expected: [FileRecord]) -> CheckResult {
         let watch = Stopwatch()
-        func result(_ verdict: Verdict, _ message: String, _ evidence: [String]) -> CheckResult {
-            CheckResult(
-                check: .restoreArchives, subject: artifact.path, verdict: verdict, message: message,
-                evidence: evidence, seconds: watch.seconds)
-        }
-        // The set is hostile until proven: the archive is opened beneath the set folder, never
-        // through a link (a link there is `set.artifacts`' finding; here it is no archive).
-        guard let inside = try? RelativePath(validatingBeneath: artifact.path),
-            let file = try? BeneathRoot(setPath).openFile(inside).get()
-        else {
+        // The set is hostile until proven: the archive is opened beneath the set folder (format 2:
+        // its object beneath `objects/`), never through a link (a link there is `set.artifacts`'
+        // finding; here it is no archive).
+        guard case .success(let file) = source.open(artifact) else {
             return CheckResult(
                 check: .restoreArchives, subject: artifact.path, findings: [.archiveMissing], seconds: watch.seconds)
         }
         let (members, readError) = members(of: file)
-        // Each clause of the message: the dangers of one member together, then one per other finding.
+        var clauses = dangerClauses(members, readError: readError)
+        let compared = compare(members, expected: expected, duplicates: true)
+        clauses += compared.findings.map { ($0.message, [$0]) }
+        return render(
+            subject: artifact.path, clauses: clauses, note: compared.note,
+            evidence: ["\(members.count) members read"] + compared.evidence,
+            passMessage: "\(members.count) members, all inside the restore root and listed", seconds: watch.seconds)
+    }
+
+    /// Format 2: `restore.archives` on the code component's packs, read in manifest order (the
+    /// order the restore extracts them). One result per pack: the dangers of its members, a stream
+    /// that cannot be read, members stored twice in it, and every member that an earlier pack
+    /// holds already (a pack holding a member of another pack, naming both). Then one result,
+    /// subject `code`, comparing the union of the packs' members with the manifest's files of the
+    /// code component (missing, extra, wrong type).
+    /// - Parameters:
+    ///   - packs: the `pack` artifacts, in manifest order.
+    ///   - expected: the manifest's `code` records (relative to `$ROOT`).
+    static func checkPacks(_ packs: [ArtifactRecord], source: ArtifactSource, expected: [FileRecord]) -> [CheckResult] {
+        let watch = Stopwatch()
+        var results: [CheckResult] = []
+        var union: [ArchiveMember] = []
+        /// The pack that holds each member (by its name's bytes) first.
+        var holder: [[UInt8]: String] = [:]
+        var unreadable: [String] = []
+        for pack in packs {
+            let packWatch = Stopwatch()
+            guard case .success(let file) = source.open(pack) else {
+                unreadable.append(pack.path)
+                results.append(
+                    CheckResult(
+                        check: .restoreArchives, subject: pack.path, findings: [.archiveMissing],
+                        seconds: packWatch.seconds))
+                continue
+            }
+            let (members, readError) = members(of: file)
+            if readError != nil { unreadable.append(pack.path) }
+            var clauses = dangerClauses(members, readError: readError)
+            // Stored twice in this pack (a folder twice is harmless in one archive, as in code.tar.gz).
+            var seenHere: Set<[UInt8]> = []
+            var duplicates: [String] = []
+            var inTwo: [Finding] = []
+            for member in members where !member.name.isEmpty {
+                let key = FileNameBytes.key(member.name)
+                if let other = holder[key], other != pack.path {
+                    inTwo.append(
+                        .archiveMemberInTwoPacks(FileNameBytes.display(member.name), packs: [other, pack.path]))
+                    continue
+                }
+                if !seenHere.insert(key).inserted {
+                    if member.type != .directory { duplicates.append(FileNameBytes.display(member.name)) }
+                    continue
+                }
+                holder[key] = pack.path
+                union.append(member)
+            }
+            if !duplicates.isEmpty {
+                clauses.append(
+                    (Finding.archiveMembersDuplicated(duplicates).message, [.archiveMembersDuplicated(duplicates)]))
+            }
+            clauses += inTwo.map { ($0.message, [$0]) }
+            results.append(
+                render(
+                    subject: pack.path, clauses: clauses, note: nil, evidence: ["\(members.count) members read"],
+                    passMessage: "\(members.count) members, all inside the restore root", seconds: packWatch.seconds))
+        }
+        let compared = compare(union, expected: expected, duplicates: false)
+        var clauses = compared.findings.map { ($0.message, [$0]) }
+        if !unreadable.isEmpty {
+            // The union lacks what those packs hold: their members are not counted as missing twice.
+            clauses = clauses.filter { $0.1.allSatisfy { $0.code != .archiveMembersMissing } }
+        }
+        let summary = "\(union.count) members in \(packs.count) packs"
+        results.append(
+            render(
+                subject: ComponentID.code.rawValue, clauses: clauses, note: compared.note,
+                evidence: [summary] + compared.evidence
+                    + (unreadable.isEmpty
+                        ? [] : ["not compared: the members of \(unreadable.joined(separator: ", "))"]),
+                passMessage: summary + ", together exactly the manifest's files", seconds: watch.seconds))
+        return results
+    }
+
+    /// The clauses (message, findings) of the members' dangers, one per dangerous member, and of a
+    /// read error.
+    static func dangerClauses(_ members: [ArchiveMember], readError: String?) -> [(text: String, findings: [Finding])] {
         var clauses: [(text: String, findings: [Finding])] = []
         for member in members {
             let d = dangers(member)
@@ -182,10 +272,18 @@ struct ArchiveInspection {
             let finding = Finding.archiveUnreadable(reason: readError)
             clauses.append((finding.message, [finding]))
         }
+        return clauses
+    }
 
-        // Member list against the manifest (path + type), keyed by the names' bytes: `String ==`
-        // would take an NFC name for its NFD twin (issue 12). Names are shown with `\xNN` for bytes
-        // that are not UTF-8.
+    /// The member list against the manifest (path + type), keyed by the names' bytes: `String ==`
+    /// would take an NFC name for its NFD twin (issue 12). Names are shown with `\xNN` for bytes
+    /// that are not UTF-8.
+    /// - Parameter duplicates: report members stored twice (not folders).
+    /// - Returns: the findings (missing, extra, wrong type, duplicated), the note about macOS
+    ///   metadata, and evidence lines.
+    static func compare(_ members: [ArchiveMember], expected: [FileRecord], duplicates reportDuplicates: Bool) -> (
+        findings: [Finding], note: Finding?, evidence: [String]
+    ) {
         typealias Key = [UInt8]
         var actual: [Key: FileType] = [:]
         var duplicates: [String] = []
@@ -236,27 +334,34 @@ struct ArchiveInspection {
         if !missing.isEmpty { others.append(.archiveMembersMissing(missing)) }
         if !extra.isEmpty { others.append(.archiveMembersExtra(extra)) }
         others += wrongType
-        if !duplicates.isEmpty { others.append(.archiveMembersDuplicated(duplicates)) }
-        clauses += others.map { ($0.message, [$0]) }
-
+        if reportDuplicates && !duplicates.isEmpty { others.append(.archiveMembersDuplicated(duplicates)) }
         // Finder and AppleDouble files the manifest does not list: a note, never a failure.
         let note = metadata.isEmpty ? nil : Finding.archiveMetadataIgnored(metadata)
         let evidence =
-            ["\(members.count) members read", "\(wanted.count) files listed in the manifest"]
+            ["\(wanted.count) files listed in the manifest"]
             + missing.prefix(50).map { "missing: \($0)" } + extra.prefix(50).map { "extra: \($0)" }
             + metadata.prefix(50).map { "ignored (macOS metadata): \($0)" }
+        return (others, note, evidence)
+    }
+
+    /// One `restore.archives` result: a pass (with the metadata note, if any) when there is no
+    /// clause, else a failure whose message is `<subject>: ` and the first five clauses.
+    static func render(
+        subject: String, clauses: [(text: String, findings: [Finding])], note: Finding?, evidence: [String],
+        passMessage: String, seconds: Double
+    ) -> CheckResult {
         if clauses.isEmpty {
-            var passed = result(
-                .pass,
-                "\(members.count) members, all inside the restore root and listed"
-                    + (note.map { "; " + $0.message } ?? ""), evidence)
+            var passed = CheckResult(
+                check: .restoreArchives, subject: subject, verdict: .pass,
+                message: passMessage + (note.map { "; " + $0.message } ?? ""), evidence: evidence, seconds: seconds)
             passed.findings = note.map { [$0] } ?? []
             return passed
         }
         let texts = clauses.map(\.text)
-        var failed = result(
-            .fail, "\(artifact.path): " + texts.prefix(5).joined(separator: "; "),
-            texts + (note.map { [$0.message] } ?? []) + evidence)
+        var failed = CheckResult(
+            check: .restoreArchives, subject: subject, verdict: .fail,
+            message: "\(subject): " + texts.prefix(5).joined(separator: "; "),
+            evidence: texts + (note.map { [$0.message] } ?? []) + evidence, seconds: seconds)
         failed.findings = clauses.flatMap(\.findings) + (note.map { [$0] } ?? [])
         return failed
     }

@@ -8,7 +8,7 @@ import Foundation
 /// intact proves nothing; a chunk outside every chunk list is the classic case.
 ///
 /// What uses an artifact (by its path in the set, whatever its recorded kind):
-/// - `code.tar.gz`, which the restore script extracts by that name;
+/// - `code.tar.gz`, which the restore script extracts by that name (format 2: every `pack`);
 /// - a database's ``DatabaseRecord/artifact`` or one of its ``DatabaseRecord/chunks``;
 /// - a LaunchAgent's ``LaunchAgentRecord/artifact``;
 /// - a shell file's artifact (``Manifest/shellFileArtifacts()``);
@@ -16,8 +16,16 @@ import Foundation
 /// - the restore script (``Manifest/restoreScript``);
 /// - any artifact of kind `list` (the restore script prints every dependency list).
 ///
-/// Format 1 gives every chunk exactly one database; a later format whose sets share objects may
-/// let one object serve several references, so that rule is keyed on the format version.
+/// A chunk (one artifact path) belongs to exactly one database in every format. Format 2 (issue
+/// 15) differs in what is used and what adds up:
+/// - the code component is its packs (every artifact of kind `pack`, extracted in manifest order);
+///   no `code.tar.gz` is read, so one listed is unused;
+/// - every database is chunked (``DatabaseRecord/artifact`` nil, ``DatabaseRecord/chunks`` not
+///   empty), each chunk recorded gzip-compressed (``ArtifactRecord/compression``);
+/// - the chunks' sizes are compressed bytes, so they do not add up to the database's size (not
+///   checked: the restore script checks the whole database's SHA-256 and `db.integrity` the rest);
+/// - two chunks (of one database or of two) may record one object (the same SHA-256 under other
+///   paths); the same chunk path listed by two databases still fails.
 struct ArtifactAccounting {
     /// Findings about one listed artifact, by its path in the set.
     var byArtifact: [String: [Finding]] = [:]
@@ -28,7 +36,13 @@ struct ArtifactAccounting {
 
     /// Accounts for every artifact and database of `manifest`.
     init(_ manifest: Manifest) {
-        var used: Set<String> = ["code.tar.gz", manifest.restoreScript]
+        let format2 = manifest.storesObjects
+        var used: Set<String> = [manifest.restoreScript]
+        if format2 {
+            used.formUnion(manifest.artifacts.filter { $0.kind == .pack }.map(\.path))
+        } else {
+            used.insert("code.tar.gz")
+        }
         var owners: [String: [String]] = [:]
         for db in manifest.databases {
             if let artifact = db.artifact {
@@ -52,10 +66,11 @@ struct ArtifactAccounting {
             if !used.contains(artifact.path) && artifact.kind != .list {
                 found.append(chunkLike ? .chunkUnowned : .artifactUnreferenced(kind: artifact.kind))
             }
-            if manifest.formatVersion == 1, chunkLike || chunkOwners[artifact.path] != nil,
-                let dbs = owners[artifact.path], dbs.count > 1
-            {
+            if chunkLike || chunkOwners[artifact.path] != nil, let dbs = owners[artifact.path], dbs.count > 1 {
                 found.append(.chunkShared(dbs))
+            }
+            if format2, let owner = chunkOwners[artifact.path], artifact.compression != .gzip {
+                found.append(.chunkNotCompressed(artifact.path, database: owner))
             }
             if let owner = chunkOwners[artifact.path], artifact.size == 0 {
                 found.append(.chunkEmpty(artifact.path, database: owner, recorded: 0))
@@ -68,8 +83,11 @@ struct ArtifactAccounting {
             for chunk in db.chunks where listed[chunk] == nil {
                 found.append(.chunkMissing(chunk, database: db.path, whereMissing: "manifest"))
             }
+            if format2 && (db.artifact != nil || db.chunks.isEmpty) {
+                found.append(.databaseNotChunked(db.path))
+            }
             let sizes = pieces.compactMap { listed[$0]?.size }
-            if !pieces.isEmpty, sizes.count == pieces.count, sizes.reduce(0, +) != db.size {
+            if !format2, !pieces.isEmpty, sizes.count == pieces.count, sizes.reduce(0, +) != db.size {
                 found.append(.chunkSizesMismatch(pieces: pieces.count, sum: sizes.reduce(0, +), recorded: db.size))
             }
             if !found.isEmpty { byDatabase.append((db.path, found)) }

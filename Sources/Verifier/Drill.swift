@@ -134,18 +134,32 @@ public struct Drill: Sendable {
         // The sandbox is made before the artifacts are read when the replay reads a private copy
         // of the set (the tool runs as root and replays as an unprivileged uid, or a password may
         // be handed): the copy is written as the artifacts are hashed, one read of the set, and
-        // holds exactly the bytes verified (VerifiedSetCopy).
+        // holds exactly the bytes verified (VerifiedSetCopy). A format-2 set always gets the copy:
+        // its objects are shared with other sets, and the replay must see only this set's objects,
+        // copied beside it (`<sandbox>/set/objects/`), never the destination's `objects/`.
         var earlySandbox: DrillSandbox?
         var verifiedCopy: VerifiedSetCopy?
-        if (password != nil || replayer.replayIdentity != nil) {
+        if password != nil || replayer.replayIdentity != nil || manifest.storesObjects {
             let made: DrillSandbox
             (made, drillID) = try makeSandbox(drillID: drillID, manifest: manifest)
             result.drillID = drillID
             result.reportFolder = options.reportFolder.appending(component: drillID.description).pathString
             earlySandbox = made
             do {
-                verifiedCopy = try VerifiedSetCopy.make(in: made.folder, setName: setPath.basename)
+                let copy = try VerifiedSetCopy.make(in: made.folder, setName: setPath.basename)
+                // Format 2: the copy holds the set folder's three files (the manifest as it was
+                // judged), as `export` writes a set.
+                if manifest.storesObjects, let problem = copy.write(parsed.data, as: Manifest.fileName) {
+                    progress?("the manifest was not copied for the replay: \(problem)")
+                }
+                verifiedCopy = copy
             } catch {
+                if manifest.storesObjects {
+                    // No replay of a format-2 set without its private copy: nothing else holds
+                    // only its objects.
+                    try? made.remove()
+                    throw error
+                }
                 // The replayer copies the set itself after the check, as without this copy.
                 progress?("\(error)")
             }
@@ -159,7 +173,7 @@ public struct Drill: Sendable {
         async let inspected = Self.inspectArchives(manifest, setPath: setPath)
         let artifactMeter = byteProgress.map {
             ByteMeter(
-                stage: "drill: reading artifacts", total: manifest.artifacts.reduce(0) { $0 + $1.size }, report: $0)
+                stage: "drill: reading artifacts", total: ArtifactCheck.bytesToRead(manifest), report: $0)
         }
         let artifactChecks = await ArtifactCheck.runConcurrently(
             setPath: setPath, manifest: manifest, meter: artifactMeter, copy: verifiedCopy)
@@ -210,7 +224,7 @@ public struct Drill: Sendable {
 
         // 2. Archives, before anything is unpacked.
         progress?("inspecting archives")
-        let archives = manifest.artifacts.filter { $0.kind == .archive }
+        let archives = manifest.artifacts.filter { $0.kind == (manifest.storesObjects ? .pack : .archive) }
         if archives.isEmpty {
             checks.append(.noSubject(.restoreArchives, subject: setID, reason: "no archives in this set"))
         }
@@ -445,8 +459,9 @@ public struct Drill: Sendable {
         }
         // The sandbox's total bytes: a multiple of the set's, or for a proven set what its
         // authenticated manifest says a restore produces (ReplayRequest.byteBound).
+        // Format 2: the set's objects are copied beside the set folder (`<sandbox>/set/objects/`).
         let byteBound = ReplayRequest.byteBound(
-            setBytes: TreeBytes.apparent(setFolder),
+            setBytes: TreeBytes.apparent(manifest.storesObjects ? setFolder.parentDirectory : setFolder),
             restoredBytes: proven
                 ? manifest.files.reduce(Int64(0)) { $0 + $1.size } + manifest.databases.reduce(0) { $0 + $1.size }
                 : nil)
@@ -541,12 +556,23 @@ public struct Drill: Sendable {
 
     /// `restore.archives` for every archive of the set (each one read once, sequentially, on a
     /// thread of its own: decompressing blocks).
+    /// Format 2: the code packs, read one after another in manifest order, and the union of
+    /// their members compared with the manifest (``ArchiveInspection/checkPacks(_:source:expected:)``).
     static func inspectArchives(_ manifest: Manifest, setPath: AbsolutePath) async -> [CheckResult] {
+        let source = ArtifactSource(setPath: setPath, manifest: manifest)
+        if manifest.storesObjects {
+            let packs = manifest.artifacts.filter { $0.kind == .pack }
+            guard !packs.isEmpty else { return [] }
+            return await BlockingWork.map([packs], width: 1) { packs in
+                let expected = manifest.files.filter { $0.component == .code && $0.base == .root }
+                return ArchiveInspection.checkPacks(packs, source: source, expected: expected)
+            }.flatMap { $0 }
+        }
         let archives = manifest.artifacts.filter { $0.kind == .archive }
         guard !archives.isEmpty else { return [] }
         return await BlockingWork.map(archives, width: 1) { archive in
             let expected = manifest.files.filter { $0.component == archive.component && $0.base == .root }
-            return ArchiveInspection.check(archive: archive, setPath: setPath, expected: expected)
+            return ArchiveInspection.check(archive: archive, source: source, expected: expected)
         }
     }
 

@@ -56,8 +56,9 @@ extension Finding.Code {
     /// An artifact named like a chunk (`<name>.chunk-NNNN`) or of kind `chunk` that no database
     /// lists among its chunks.
     public static let chunkUnowned = Finding.Code("chunk.unowned")
-    /// Format 1: a chunk listed by more than one database (data `databases`, one per line); each
-    /// chunk belongs to exactly one.
+    /// A chunk (one artifact path) listed by more than one database (data `databases`, one per
+    /// line); each chunk belongs to exactly one (format 2: two chunks may share an object, never
+    /// a path).
     public static let chunkShared = Finding.Code("chunk.shared")
     /// A chunk a database lists is absent: from the set folder, or from the manifest's artifacts
     /// (data `chunk`, `database`, `where`).
@@ -68,6 +69,24 @@ extension Finding.Code {
     /// A database's pieces (its chunks, or its one artifact) as the manifest records them do not
     /// add up to the database's recorded size (data `actual`, `expected`, bytes).
     public static let chunkSizesMismatch = Finding.Code("chunk.sizes_mismatch")
+    /// Format 2: an artifact's recorded SHA-256 is not 64 lowercase hex, so it names no object
+    /// (no path is built from it; data `recorded`).
+    public static let objectDigestMalformed = Finding.Code("object.digest_malformed")
+    /// Format 2: the object holding an artifact's bytes is absent from the destination's `objects/`
+    /// (data `object`: `objects/<ab>/<sha256>`; `used_by`: every artifact of the set using it, one
+    /// per line).
+    public static let objectMissing = Finding.Code("object.missing")
+    /// Format 2: the object, its fan-out folder or `objects` itself is a link, FIFO, folder or
+    /// device: never followed, opened or read (data `object`, `used_by`, `reason`).
+    public static let objectNotFollowed = Finding.Code("object.not_followed")
+    /// Format 2: the object's bytes are not what its name says (truncated, extended, bit rot, a
+    /// swapped object): every artifact using it is damaged (data `object`, `used_by`).
+    public static let objectDamaged = Finding.Code("object.damaged")
+    /// Format 2: a database stored otherwise than in chunks (``DatabaseRecord/artifact`` set, or
+    /// no chunk listed); format 2 chunks every database (data `database`).
+    public static let databaseNotChunked = Finding.Code("database.not_chunked")
+    /// Format 2: a database's chunk is not recorded gzip-compressed (data `chunk`, `database`).
+    public static let chunkNotCompressed = Finding.Code("chunk.not_compressed")
     /// `SHA256SUMS` is absent or not UTF-8.
     public static let sumsUnreadable = Finding.Code("sums.unreadable")
     /// A line of `SHA256SUMS` is not in `sha256sum` format.
@@ -121,6 +140,10 @@ extension Finding.Code {
     public static let archiveMemberTypeMismatch = Finding.Code("archive.member_type_mismatch")
     /// Members stored more than once.
     public static let archiveMembersDuplicated = Finding.Code("archive.members_duplicated")
+    /// Format 2: a member of one pack is also a member of another (data `member`, `packs`: the two
+    /// packs, one per line): a pack holding a member of another pack, which the restore would
+    /// extract twice.
+    public static let archiveMemberInTwoPacks = Finding.Code("archive.member_in_two_packs")
     /// A note, never a failure: Finder and AppleDouble members (`.DS_Store`, `._name`,
     /// `__MACOSX/…`; ``MacMetadata``) the manifest does not list were ignored (data `paths`). It
     /// is the one finding a passing `restore.archives` result may hold.
@@ -396,7 +419,7 @@ extension Finding {
             .chunkShared, data: ["databases": listValue(databases)],
             message:
                 "chunk listed by \(databases.count) databases (\(databases.joined(separator: ", "))); "
-                + "in format 1 each chunk belongs to exactly one")
+                + "each chunk belongs to exactly one")
     }
 
     /// `whereMissing`: `set` (no file in the set folder) or `manifest` (not among the artifacts).
@@ -421,6 +444,45 @@ extension Finding {
         return Finding(
             .chunkSizesMismatch, data: ["actual": "\(sum)", "expected": "\(recorded)"],
             message: "\(what) \(sum) bytes, the database's recorded size is \(recorded)")
+    }
+
+    static func objectDigestMalformed(_ recorded: String) -> Finding {
+        Finding(
+            .objectDigestMalformed, data: ["recorded": recorded],
+            message: "recorded SHA-256 is not 64 lowercase hex characters: it names no object, nothing was opened")
+    }
+
+    /// `object`: `objects/<ab>/<sha256>`; `usedBy`: the set's artifacts stored in it.
+    static func objectMissing(_ object: String, usedBy: [String]) -> Finding {
+        Finding(
+            .objectMissing, data: ["object": object, "used_by": listValue(usedBy)],
+            message: "object \(object) is missing (used by \(usedBy.joined(separator: ", ")))")
+    }
+
+    /// `reason`: what is there instead, as ``ObjectState`` words it (never followed).
+    static func objectNotFollowed(_ object: String, usedBy: [String], reason: String) -> Finding {
+        Finding(
+            .objectNotFollowed, data: ["object": object, "used_by": listValue(usedBy), "reason": reason],
+            message: "object \(object) not read: \(reason) (used by \(usedBy.joined(separator: ", ")))")
+    }
+
+    static func objectDamaged(_ object: String, usedBy: [String]) -> Finding {
+        Finding(
+            .objectDamaged, data: ["object": object, "used_by": listValue(usedBy)],
+            message: "object \(object) is damaged; every artifact using it is: \(usedBy.joined(separator: ", "))")
+    }
+
+    static func databaseNotChunked(_ database: String) -> Finding {
+        Finding(
+            .databaseNotChunked, data: ["database": database],
+            message: "database \(database) is not stored in chunks: format 2 chunks every database")
+    }
+
+    static func chunkNotCompressed(_ chunk: String, database: String) -> Finding {
+        Finding(
+            .chunkNotCompressed, data: ["chunk": chunk, "database": database],
+            message: "chunk \(chunk) of database \(database) is not recorded gzip-compressed, as format 2 stores chunks"
+        )
     }
 
     static let sumsUnreadable = Finding(.sumsUnreadable, message: "SHA256SUMS is missing or unreadable")
@@ -539,6 +601,14 @@ extension Finding {
             message:
                 "\(paths.count) macOS metadata members (Finder, AppleDouble) not in the manifest, ignored: "
                 + ArchiveInspection.sample(paths))
+    }
+
+    /// `packs`: the pack that held the member first and the one that holds it again.
+    static func archiveMemberInTwoPacks(_ member: String, packs: [String]) -> Finding {
+        Finding(
+            .archiveMemberInTwoPacks, data: ["member": member, "packs": listValue(packs)],
+            message: "member \(member) is in two packs (\(packs.joined(separator: " and "))): "
+                + "a pack holding a member of another pack")
     }
 
     static func archiveMembersDuplicated(_ paths: [String]) -> Finding {

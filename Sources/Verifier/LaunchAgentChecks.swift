@@ -199,12 +199,12 @@ struct LaunchAgentChecks {
     /// The largest restored plist read: 16 MiB (LaunchAgents are a few KiB).
     static let plistLimit = 16 << 20
 
-    /// Reads the stored plist of `agent` (its artifact in the set) without following links: the
-    /// set is hostile until proven too.
+    /// Reads the stored plist of `agent` (its artifact in the set; format 2 its object) without
+    /// following links: the set is hostile until proven too (``ArtifactSource``).
     func readStoredPlist(_ agent: LaunchAgentRecord) -> (plist: [String: Any]?, problem: String?) {
-        guard let relative = try? RelativePath(validatingBeneath: agent.artifact),
-            let file = try? BeneathRoot(setPath).openFile(relative).get(),
-            let data = try? file.readAll(limit: Self.plistLimit)
+        guard
+            let data = ArtifactSource(setPath: setPath, manifest: manifest).read(
+                path: agent.artifact, limit: Self.plistLimit)
         else { return (nil, "missing or unreadable") }
         return Self.parsePlist(data)
     }

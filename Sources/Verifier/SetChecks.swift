@@ -41,6 +41,8 @@ struct ManifestCheck {
         var sha: String = ""
         var evidence: [String] = []
         var seconds: Double = 0
+        /// The `manifest.json` bytes as read (what a format-2 drill's private copy holds).
+        var data = Data()
     }
 
     /// The manifest HMAC judged with a password: verified, or the finding that says why not; the
@@ -115,7 +117,8 @@ struct ManifestCheck {
             return fail(subject, problems, evidence, sha: sha)
         }
         return Parsed(
-            manifest: manifest, path: path, subject: subject, sha: sha, evidence: evidence, seconds: watch.seconds)
+            manifest: manifest, path: path, subject: subject, sha: sha, evidence: evidence, seconds: watch.seconds,
+            data: data)
     }
 
     /// Judges the manifest HMAC with the password's keys. Derives the key of the manifest's salt
@@ -182,39 +185,78 @@ struct ManifestCheck {
 
 /// `set.artifacts`: every artifact is present with its recorded size and SHA-256; `SHA256SUMS`
 /// agrees with the manifest; no file in the set is unlisted; every artifact is used by the
-/// manifest, every chunk belongs to a database and each database's pieces add up to its size
-/// (``ArtifactAccounting``); a missing or empty chunk is named as such.
+/// manifest, every chunk belongs to a database and (format 1) each database's pieces add up to its
+/// size (``ArtifactAccounting``); a missing or empty chunk is named as such.
+///
+/// Format 2 (issue 15): an artifact's bytes are the object its digest names (``ArtifactSource``),
+/// read without following a link; a malformed digest fails without a path being built. Artifacts
+/// that record one object (same digest and size) are read and hashed once (one *unit*), and each
+/// artifact gets its own result naming the object and every artifact using it. The set folder
+/// holds only `manifest.json`, `SHA256SUMS` and the restore script: anything else is unlisted.
 struct ArtifactCheck {
+    /// The artifacts (indices into the manifest's list) read together: one format-1 artifact, or
+    /// every format-2 artifact recording the same object with the same size (a digest recorded
+    /// with two sizes makes two units, and at most one of them matches the object's size). An
+    /// artifact with a malformed digest is a unit of its own. In manifest order of first use.
+    static func units(_ manifest: Manifest) -> [[Int]] {
+        var out: [[Int]] = []
+        var byObject: [String: Int] = [:]
+        for (i, artifact) in manifest.artifacts.enumerated() {
+            if let digest = manifest.objectDigest(of: artifact) {
+                let key = "\(digest.hex) \(artifact.size)"
+                if let unit = byObject[key] {
+                    out[unit].append(i)
+                    continue
+                }
+                byObject[key] = out.count
+            }
+            out.append([i])
+        }
+        return out
+    }
+
+    /// The bytes ``runConcurrently(setPath:manifest:meter:copy:)`` reads: each unit once (format 2:
+    /// a shared object once).
+    static func bytesToRead(_ manifest: Manifest) -> Int64 {
+        units(manifest).reduce(0) { $0 + manifest.artifacts[$1[0]].size }
+    }
+
     /// One result per artifact, then one per database whose pieces do not add up, then one for
     /// `SHA256SUMS`, then one per unlisted file.
     static func run(setPath: AbsolutePath, manifest: Manifest) -> [CheckResult] {
         let accounting = ArtifactAccounting(manifest)
+        let source = ArtifactSource(setPath: setPath, manifest: manifest)
+        var perArtifact = [CheckResult?](repeating: nil, count: manifest.artifacts.count)
+        for unit in units(manifest) {
+            for (i, result) in check(unit: unit, source: source, owners: accounting.chunkOwners) {
+                perArtifact[i] = result
+            }
+        }
         return assemble(
-            setPath: setPath, manifest: manifest, accounting: accounting,
-            perArtifact: manifest.artifacts.map {
-                check($0, setPath: setPath, chunkOf: accounting.chunkOwners[$0.path])
-            })
+            setPath: setPath, manifest: manifest, accounting: accounting, perArtifact: perArtifact.map { $0! })
     }
 
     /// ``run(setPath:manifest:)`` with the artifacts hashed on every core (``ParallelChecks``);
     /// the same results in the same order.
     /// - Parameter copy: where each artifact's bytes are written as they are hashed (and
-    ///   `SHA256SUMS` as read), or nil for none (``VerifiedSetCopy``).
+    ///   `SHA256SUMS` as read), or nil for none (``VerifiedSetCopy``); format 2 writes each
+    ///   distinct object once, beside the copy of the set folder.
     static func runConcurrently(
         setPath: AbsolutePath, manifest: Manifest, meter: ByteMeter? = nil, copy: VerifiedSetCopy? = nil
     ) async -> [CheckResult] {
-        // Largest first, so the longest hash starts early; results are put back in manifest order.
-        let order = manifest.artifacts.indices.sorted { manifest.artifacts[$0].size > manifest.artifacts[$1].size }
         let artifacts = manifest.artifacts
+        // Largest first, so the longest hash starts early; results are put back in manifest order.
+        let order = units(manifest).sorted { artifacts[$0[0]].size > artifacts[$1[0]].size }
         let accounting = ArtifactAccounting(manifest)
         let owners = accounting.chunkOwners
-        let hashed = await ParallelChecks.map(order) { i in
-            let result = check(artifacts[i], setPath: setPath, chunkOf: owners[artifacts[i].path], copy: copy)
-            meter?.add(artifacts[i].size)
-            return (i, result)
+        let source = ArtifactSource(setPath: setPath, manifest: manifest)
+        let hashed = await ParallelChecks.map(order) { unit in
+            let results = check(unit: unit, source: source, owners: owners, copy: copy)
+            meter?.add(artifacts[unit[0]].size)
+            return results
         }
         var perArtifact = [CheckResult?](repeating: nil, count: artifacts.count)
-        for (i, result) in hashed { perArtifact[i] = result }
+        for (i, result) in hashed.joined() { perArtifact[i] = result }
         return assemble(
             setPath: setPath, manifest: manifest, accounting: accounting, perArtifact: perArtifact.map { $0! },
             copy: copy)
@@ -234,14 +276,30 @@ struct ArtifactCheck {
         results += perArtifact.map(accounting.merged(into:))
         results += accounting.databaseResults()
         results.append(checkSums(setPath: setPath, manifest: manifest, copy: copy))
-        let listed = Set(manifest.artifacts.map(\.path) + [Manifest.fileName, "SHA256SUMS"])
+        // Format 2: the set folder holds only the manifest, SHA256SUMS and the files that are no
+        // object (the restore script); a `code.tar.gz` or a chunk there is unlisted.
+        let inFolder = manifest.artifacts.filter { !manifest.isObject($0) }.map(\.path)
+        let listed = Set(inFolder + [Manifest.fileName, Manifest.checksumListFileName])
         for file in filesInSet(setPath) where !listed.contains(file) {
             results.append(CheckResult(check: .setArtifacts, subject: file, findings: [.artifactUnlisted]))
         }
         return results
     }
 
-    /// Checks one artifact: safe path, present, size, SHA-256.
+    /// What reading one unit's bytes found.
+    enum Reading {
+        /// Not opened (nothing was read).
+        case refused(ArtifactSource.Refusal)
+        /// Opened, but its size (bytes, `fstat`) is not the recorded one: not read or copied.
+        case sizeDiffers(Int64)
+        /// Opened and read: the bytes read, their SHA-256, and why the replay's copy was not
+        /// written, if it was not.
+        case read(size: Int64, sha256: String, copyProblem: String?)
+        /// `fstat` or a read failed.
+        case failed(any Error)
+    }
+
+    /// Checks one format-1 artifact: safe path, present, size, SHA-256 (format 2: ``run(setPath:manifest:)``).
     /// - Parameter chunkOf: the restored path of the database the artifact is a chunk of, if it is
     ///   one: a missing or 0-byte chunk is then named as such (``Finding/Code/chunkMissing``,
     ///   ``Finding/Code/chunkEmpty``) rather than as any missing artifact or size mismatch.
@@ -250,87 +308,165 @@ struct ArtifactCheck {
     static func check(
         _ artifact: ArtifactRecord, setPath: AbsolutePath, chunkOf: String? = nil, copy: VerifiedSetCopy? = nil
     ) -> CheckResult {
+        var manifest = Manifest(
+            id: BackupID(date: Date(timeIntervalSince1970: 0)), name: "check", startedAt: Date(), timeZone: "UTC",
+            host: "", home: "/", root: "/")
+        manifest.artifacts = [artifact]
         let watch = Stopwatch()
-        func result(_ verdict: Verdict, _ message: String, _ evidence: [String] = []) -> CheckResult {
-            CheckResult(
-                check: .setArtifacts, subject: artifact.path, verdict: verdict, message: message, evidence: evidence,
-                seconds: watch.seconds)
+        let source = ArtifactSource(setPath: setPath, manifest: manifest)
+        let reading = read(artifact, source: source, copy: copy)
+        return judge(artifact, reading, source: source, usedBy: [artifact.path], chunkOf: chunkOf, watch: watch)
+    }
+
+    /// Reads and judges one unit (``units(_:)``): the bytes are read (and copied) once, each
+    /// artifact of the unit judged from that reading.
+    /// - Parameters:
+    ///   - owners: the database (restored path) each chunk belongs to (``ArtifactAccounting/chunkOwners``).
+    /// - Returns: each artifact's index and result.
+    static func check(
+        unit: [Int], source: ArtifactSource, owners: [String: String], copy: VerifiedSetCopy? = nil
+    ) -> [(Int, CheckResult)] {
+        let watch = Stopwatch()
+        let artifacts = source.manifest.artifacts
+        let first = artifacts[unit[0]]
+        let reading = read(first, source: source, copy: copy)
+        let usedBy = unit.map { artifacts[$0].path }
+        return unit.map { i in
+            (
+                i,
+                judge(
+                    artifacts[i], reading, source: source, usedBy: usedBy, chunkOf: owners[artifacts[i].path],
+                    watch: watch)
+            )
         }
-        func failed(_ finding: Finding, _ evidence: [String] = [], verdict: Verdict = .fail) -> CheckResult {
-            CheckResult(
-                check: .setArtifacts, subject: artifact.path, verdict: verdict, findings: [finding],
-                evidence: evidence, seconds: watch.seconds)
-        }
-        guard let inside = try? RelativePath(validatingBeneath: artifact.path), inside.pathString == artifact.path,
-            inside != .dot
-        else {
-            return failed(.artifactPathNotPlain)
-        }
-        // The set is hostile until proven: an artifact, or a folder on its way, that is a link is
-        // not followed (its target's size and digest would otherwise reach the report).
+    }
+
+    /// Opens `artifact`'s bytes (``ArtifactSource``), compares the size before a byte is read, then
+    /// hashes them (through `copy`, when given: the bytes the copy holds are the ones hashed).
+    static func read(_ artifact: ArtifactRecord, source: ArtifactSource, copy: VerifiedSetCopy?) -> Reading {
         let file: OpenedFile
-        switch (try? BeneathRoot(setPath)).map({ $0.openFile(inside) }) {
-        case .success(let opened)?: file = opened
-        case .failure(.missing)?, nil:
-            return failed(
-                chunkOf.map { .chunkMissing(artifact.path, database: $0, whereMissing: "set") } ?? .artifactMissing)
-        case .failure(let refusal)?:
-            return failed(refusal.at == inside ? .artifactNotRegularFile : .artifactNotFollowed(refusal.description))
+        switch source.open(artifact) {
+        case .success(let opened): file = opened
+        case .failure(let refusal): return .refused(refusal)
         }
-        let recorded = ["recorded size \(artifact.size)", "recorded sha256 \(artifact.sha256)"]
         do {
             var info = stat()
             guard fstat(file.descriptor, &info) == 0 else {
-                let error = RestoreDrillError.io(path: artifact.path, message: String(cString: strerror(errno)))
-                return failed(.artifactUnreadable(error), recorded, verdict: .error)
+                return .failed(RestoreDrillError.io(path: artifact.path, message: String(cString: strerror(errno))))
             }
             // A size that is not the recorded one fails before a byte is read or copied: a planted
             // file of any size (sparse terabytes) costs nothing to judge.
-            if Int64(info.st_size) != artifact.size {
-                let evidence = recorded + ["actual size \(info.st_size) (not read: the size differs)"]
-                if info.st_size == 0, let chunkOf {
-                    return failed(.chunkEmpty(artifact.path, database: chunkOf, recorded: artifact.size), evidence)
-                }
-                return failed(.artifactSizeMismatch(recorded: artifact.size, actual: Int64(info.st_size)), evidence)
-            }
+            if Int64(info.st_size) != artifact.size { return .sizeDiffers(Int64(info.st_size)) }
             var hasher = SHA256Hasher()
             let executable = (info.st_mode & 0o111) != 0
             var copyProblem: String?
             var size: Int64
+            let target: Result<VerifiedSetCopy.Writer, VerifiedSetCopy.NotCopied>?
             if let copy {
+                if let digest = source.manifest.objectDigest(of: artifact) {
+                    target = copy.objectFile(digest, reserving: artifact.size)
+                } else {
+                    // A plain path: ArtifactSource opened it beneath the set only if it is one.
+                    let inside = try RelativePath(validatingBeneath: artifact.path)
+                    target = copy.file(inside, executable: executable, reserving: artifact.size)
+                }
+            } else {
+                target = nil
+            }
+            switch target {
+            case .success(let writer)?:
                 // The kernel copies the artifact into the replay's private copy (one byte past its
                 // recorded size at most, within the copy's budget), and the copy's bytes are what
                 // is hashed and judged: exactly the bytes the replay will read.
-                switch copy.file(inside, executable: executable, reserving: artifact.size) {
-                case .success(let writer):
-                    let copied = writer.copyHashing(from: file.descriptor, limit: artifact.size + 1, into: hasher)
-                    if let failure = writer.finish() { copyProblem = failure }
-                    if let copied, copyProblem == nil {
-                        size = copied
-                    } else {
-                        // No good copy: it goes, and the set's file is judged from its start.
-                        unlink(writer.path)
-                        hasher = SHA256Hasher()
-                        lseek(file.descriptor, 0, SEEK_SET)
-                        size = try file.forEachBlock { hasher.update($0) }
-                    }
-                case .failure(let problem):
-                    copyProblem = problem.message
+                let copied = writer.copyHashing(from: file.descriptor, limit: artifact.size + 1, into: hasher)
+                if let failure = writer.finish() { copyProblem = failure }
+                if let copied, copyProblem == nil {
+                    size = copied
+                } else {
+                    // No good copy: it goes, and the set's file is judged from its start.
+                    unlink(writer.path)
+                    hasher = SHA256Hasher()
+                    lseek(file.descriptor, 0, SEEK_SET)
                     size = try file.forEachBlock { hasher.update($0) }
                 }
-            } else {
+            case .failure(let problem)?:
+                copyProblem = problem.message
+                size = try file.forEachBlock { hasher.update($0) }
+            case nil:
                 size = try file.forEachBlock { hasher.update($0) }
             }
-            let sha = hasher.finalizeHex()
+            return .read(size: size, sha256: hasher.finalizeHex(), copyProblem: copyProblem)
+        } catch {
+            return .failed(error)
+        }
+    }
+
+    /// The result of one artifact from its unit's reading.
+    /// - Parameters:
+    ///   - usedBy: the paths of every artifact of the unit (format 2: the artifacts stored in the
+    ///     object; named when the object is missing or damaged).
+    ///   - chunkOf: as in ``check(_:setPath:chunkOf:copy:)``.
+    static func judge(
+        _ artifact: ArtifactRecord, _ reading: Reading, source: ArtifactSource, usedBy: [String], chunkOf: String?,
+        watch: Stopwatch
+    ) -> CheckResult {
+        let object = source.objectName(artifact)
+        let objectEvidence =
+            object.map {
+                ["object \($0)"] + (usedBy.count > 1 ? ["object shared by \(usedBy.joined(separator: ", "))"] : [])
+            } ?? []
+        func result(_ verdict: Verdict, _ message: String, _ evidence: [String] = []) -> CheckResult {
+            CheckResult(
+                check: .setArtifacts, subject: artifact.path, verdict: verdict, message: message,
+                evidence: evidence + objectEvidence, seconds: watch.seconds)
+        }
+        func failed(_ findings: [Finding], _ evidence: [String] = [], verdict: Verdict = .fail) -> CheckResult {
+            CheckResult(
+                check: .setArtifacts, subject: artifact.path, verdict: verdict, findings: findings,
+                evidence: evidence + objectEvidence, seconds: watch.seconds)
+        }
+        /// A wrong size or digest: for an object, the object is named as damaged too.
+        func damaged(_ finding: Finding, _ evidence: [String]) -> CheckResult {
+            failed([finding] + (object.map { [.objectDamaged($0, usedBy: usedBy)] } ?? []), evidence)
+        }
+        let recorded = ["recorded size \(artifact.size)", "recorded sha256 \(artifact.sha256)"]
+        switch reading {
+        case .refused(let refusal):
+            switch refusal {
+            case .notPlain: return failed([.artifactPathNotPlain])
+            case .malformedDigest(let value): return failed([.objectDigestMalformed(value)])
+            case .missing:
+                if let object { return failed([.objectMissing(object, usedBy: usedBy)]) }
+                return failed([
+                    chunkOf.map { .chunkMissing(artifact.path, database: $0, whereMissing: "set") } ?? .artifactMissing
+                ])
+            case .notRegularFile: return failed([.artifactNotRegularFile])
+            case .notFollowed(let reason): return failed([.artifactNotFollowed(reason)])
+            case .objectNotFollowed(let reason):
+                return failed([.objectNotFollowed(object ?? artifact.path, usedBy: usedBy, reason: reason)])
+            case .unreadable(let reason):
+                return failed(
+                    [.artifactUnreadable(RestoreDrillError.io(path: object ?? artifact.path, message: reason))],
+                    recorded, verdict: .error)
+            }
+        case .failed(let error):
+            return failed([.artifactUnreadable(error)], recorded, verdict: .error)
+        case .sizeDiffers(let actual):
+            let evidence = recorded + ["actual size \(actual) (not read: the size differs)"]
+            if actual == 0, let chunkOf {
+                return damaged(.chunkEmpty(artifact.path, database: chunkOf, recorded: artifact.size), evidence)
+            }
+            return damaged(.artifactSizeMismatch(recorded: artifact.size, actual: actual), evidence)
+        case .read(let size, let sha, let copyProblem):
             let evidence = recorded + ["actual size \(size)", "actual sha256 \(sha)"]
             if size != artifact.size {
                 if size == 0, let chunkOf {
-                    return failed(.chunkEmpty(artifact.path, database: chunkOf, recorded: artifact.size), evidence)
+                    return damaged(.chunkEmpty(artifact.path, database: chunkOf, recorded: artifact.size), evidence)
                 }
-                return failed(.artifactSizeMismatch(recorded: artifact.size, actual: size), evidence)
+                return damaged(.artifactSizeMismatch(recorded: artifact.size, actual: size), evidence)
             }
             if sha != artifact.sha256 {
-                return failed(.artifactDigestMismatch(recorded: artifact.sha256, actual: sha), evidence)
+                return damaged(.artifactDigestMismatch(recorded: artifact.sha256, actual: sha), evidence)
             }
             if let copyProblem {
                 // The replay would miss this artifact: the check cannot vouch for what it reads.
@@ -339,12 +475,13 @@ struct ArtifactCheck {
                     evidence + ["could not write the replay's copy: \(copyProblem)"])
             }
             return result(.pass, "\(Units.humanBytes(size)), SHA-256 matches", evidence)
-        } catch {
-            return failed(.artifactUnreadable(error), recorded, verdict: .error)
         }
     }
 
-    /// `SHA256SUMS` lists exactly the manifest's artifacts with the same digests.
+    /// `SHA256SUMS` lists exactly the manifest's artifacts with the same digests. Format 2: exactly
+    /// the distinct objects, each as `../objects/<ab>/<sha256>` with its own name as digest, and the
+    /// files that are no object (the restore script) by their paths; any other name (e.g.
+    /// `../objects/../x`) is extra.
     /// - Parameter copy: where the `SHA256SUMS` read is written, or nil.
     static func checkSums(setPath: AbsolutePath, manifest: Manifest, copy: VerifiedSetCopy? = nil) -> CheckResult {
         let watch = Stopwatch()
@@ -373,16 +510,26 @@ struct ArtifactCheck {
             if name.hasPrefix("./") { name.removeFirst(2) }
             sums[name] = String(chars[0..<64]).lowercased()
         }
-        for artifact in manifest.artifacts {
-            if let listed = sums[artifact.path] {
-                if listed != artifact.sha256 {
-                    problems.append(.sumsDigestMismatch(path: artifact.path, listed: listed, recorded: artifact.sha256))
+        // What SHA256SUMS must list: name -> digest.
+        var expected: [(name: String, sha256: String)] = []
+        if manifest.storesObjects {
+            expected = manifest.objectRefs().map {
+                ("../\(Manifest.objectsFolderName)/\($0.digest.fanOut)/\($0.digest.hex)", $0.digest.hex)
+            }
+            expected += manifest.artifacts.filter { !manifest.isObject($0) }.map { ($0.path, $0.sha256) }
+        } else {
+            expected = manifest.artifacts.map { ($0.path, $0.sha256) }
+        }
+        for (name, sha256) in expected {
+            if let listed = sums[name] {
+                if listed != sha256 {
+                    problems.append(.sumsDigestMismatch(path: name, listed: listed, recorded: sha256))
                 }
             } else {
-                problems.append(.sumsEntryMissing(path: artifact.path))
+                problems.append(.sumsEntryMissing(path: name))
             }
         }
-        let known = Set(manifest.artifacts.map(\.path))
+        let known = Set(expected.map(\.name))
         for name in sums.keys.sorted() where !known.contains(name) {
             problems.append(.sumsEntryExtra(path: name))
         }

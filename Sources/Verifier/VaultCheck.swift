@@ -1,6 +1,7 @@
 import Archive
 import CArchive
 import COpenSSL
+import Destination
 import DrillCore
 import Foundation
 import Vault
@@ -106,6 +107,24 @@ struct VaultCheck: Sendable {
         return out
     }
 
+    /// Where the vault's stored bytes are, when they are a regular file there: format 1 the file
+    /// in the set folder; format 2 its object, `<set's parent>/objects/<ab>/<sha256>`, found as
+    /// ``ArtifactSource`` finds objects (`objects` a real folder, nothing on the way a link). The
+    /// tag and the decryption then read that path; its tag check fails anything else found there.
+    /// - Returns: the absolute path, or nil when there is no such regular file (or, format 2, the
+    ///   vault is not among the artifacts or its digest names no object).
+    func storedPath(of vault: VaultRecord) -> String? {
+        let source = ArtifactSource(setPath: setPath, manifest: manifest)
+        if manifest.storesObjects {
+            guard let artifact = manifest.artifact(vault.artifact), source.isObject(artifact),
+                let digest = manifest.objectDigest(of: artifact), case .success = source.objectStore.open(digest)
+            else { return nil }
+            return source.objectStore.destination.appending(source.objectStore.relativePath(of: digest)).pathString
+        }
+        let path = setPath.appending(component: vault.artifact).pathString
+        return FileFacts.of(path)?.type == .file ? path : nil
+    }
+
     /// Verifies the tag, then decrypts the vault and checks every member against the manifest.
     ///
     /// The tag needs the HMAC key of the set's salt, which `set.manifest` derived already; the
@@ -134,8 +153,7 @@ struct VaultCheck: Sendable {
         guard !vault.artifact.isEmpty, !vault.artifact.contains("/"), !vault.artifact.hasPrefix(".") else {
             return .failed(failed([.vaultArtifactName(vault.artifact)]))
         }
-        let path = setPath.appending(component: vault.artifact).pathString
-        guard FileFacts.of(path)?.type == .file else {
+        guard let path = storedPath(of: vault) else {
             return .failed(failed([.vaultMissing], prefix: vault.artifact))
         }
         var evidence = [

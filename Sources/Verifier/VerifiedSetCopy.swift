@@ -169,9 +169,12 @@ struct VerifiedSetCopy: Sendable {
     /// - Parameters:
     ///   - executable: the artifact has an execute bit (the copy is made 0500, else 0400).
     ///   - reserving: the bytes it will take (its recorded size), taken from ``budget``.
+    ///   - base: the folder `relative` is in: the copy (``root``) unless given.
     /// - Returns: the new file, or why it could not be made (over the budget, or the folder or
     ///   file could not be created: e.g. a name listed twice).
-    func file(_ relative: RelativePath, executable: Bool = false, reserving bytes: Int64) -> Result<Writer, NotCopied> {
+    func file(
+        _ relative: RelativePath, executable: Bool = false, reserving bytes: Int64, in base: AbsolutePath? = nil
+    ) -> Result<Writer, NotCopied> {
         let components = relative.components
         guard !components.isEmpty else { return .failure(NotCopied(message: "no name")) }
         guard budget.take(bytes) else {
@@ -179,7 +182,7 @@ struct VerifiedSetCopy: Sendable {
                 NotCopied(message: "the sandbox's file system has no room for \(bytes) more bytes (it keeps a reserve)")
             )
         }
-        var folder = root
+        var folder = base ?? root
         for name in components.dropLast() {
             folder = folder.appending(component: name)
             if mkdir(folder.pathString, 0o700) != 0 && errno != EEXIST {
@@ -192,6 +195,22 @@ struct VerifiedSetCopy: Sendable {
             return .failure(NotCopied(message: "cannot create \(path): \(String(cString: strerror(errno)))"))
         }
         return .success(Writer(path: path, descriptor: fd))
+    }
+
+    /// Opens a new file for the object `digest` (format 2) at
+    /// `<sandbox>/set/objects/<ab>/<sha256>`: beside the copy of the set folder, where the restore
+    /// script's default `--objects` (`<set>/../objects`) finds it, the layout `export` writes. Each
+    /// distinct object is written once (a second open of one fails: `O_EXCL`).
+    /// - Parameter reserving: the object's recorded size, bytes, taken from ``budget``.
+    /// - Returns: the new file, or why it could not be made.
+    func objectFile(_ digest: ObjectDigest, reserving bytes: Int64) -> Result<Writer, NotCopied> {
+        file(Self.objectPath(digest), reserving: bytes, in: root.parentDirectory)
+    }
+
+    /// `objects/<ab>/<sha256>`, relative to the copy's parent (`<sandbox>/set`).
+    static func objectPath(_ digest: ObjectDigest) -> RelativePath {
+        RelativePath.dot.appending(component: Manifest.objectsFolderName).appending(component: digest.fanOut)
+            .appending(component: digest.hex)
     }
 
     /// Writes `data` as the file `name` directly in the copy (e.g. `SHA256SUMS`, read whole).
