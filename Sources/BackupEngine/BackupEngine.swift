@@ -151,7 +151,7 @@ public struct BackupEngine: Sendable {
             // Private to the user, as restic and borg make theirs (a chmod keeps size and inode).
             SetPermissions.makePrivate(partial, script: manifest.restoreScript)
             try seal.verify(folder: partial, manifest: manifest, stage: "before the manifest was written")
-            try Self.sealObjects(of: manifest, destination: destinationPath)
+            try await Self.sealObjects(of: manifest, destination: destinationPath)
             // Every artifact is on disk before the manifest says the set exists, and the rename
             // is on disk before the history says so (see Durability).
             try await Durability.syncTree(partial)
@@ -181,10 +181,10 @@ public struct BackupEngine: Sendable {
 
     /// Format 2, before the manifest is written: every object the manifest lists is a regular file
     /// of its recorded size in the destination's `objects/` (one `fstatat` each, nothing read: each
-    /// was checked or written in this run), and the folders naming them are on disk.
+    /// was checked or written in this run), and each object and the folders naming them are on disk.
     /// - Throws: ``RestoreDrillError/destinationVanished(path:message:)`` naming the objects that
     ///   are not there (an unmounted drive, a sync client that took them away), or an I/O error.
-    static func sealObjects(of manifest: Manifest, destination: AbsolutePath) throws {
+    static func sealObjects(of manifest: Manifest, destination: AbsolutePath) async throws {
         guard manifest.storesObjects else { return }
         let store = ObjectStore(destination: destination)
         let refs = manifest.objectRefs()
@@ -199,7 +199,8 @@ public struct BackupEngine: Sendable {
                     + problems.prefix(5).joined(separator: "; ")
                     + (problems.count > 5 ? "; and \(problems.count - 5) more objects" : ""))
         }
-        try store.syncFolders(of: refs)
+        // The puts of this run only started their writeback (``ObjectStore/syncEachObject``).
+        try await store.syncObjects(refs)
     }
 
     /// Removes the unfinished set at `folder` (the partial folder, or the set folder when the
@@ -331,12 +332,13 @@ public struct BackupEngine: Sendable {
         archiver.vanished = walk.vanished
         archiver.log = log
         if let phaseHook { archiver.opened = { await phaseHook(.writingArtifacts) } }
-        // Format 2: every artifact but the restore script becomes a shared object.
+        // Format 2: every artifact but the restore script becomes a shared object; each is made
+        // durable once, before the manifest (``sealObjects(of:destination:)``).
+        var deferredStore = ObjectStore(destination: destinationPath)
+        deferredStore.syncEachObject = false
         let objects =
             manifest.storesObjects
-            ? ObjectSetWriter(
-                store: ObjectStore(destination: destinationPath), level: config.code.compressionLevel, log: log,
-                cache: reuse)
+            ? ObjectSetWriter(store: deferredStore, level: config.code.compressionLevel, log: log, cache: reuse)
             : nil
         // Format 2 stores each database whole in the folder first, then cuts it into chunk objects.
         let copier = DatabaseCopier(

@@ -54,6 +54,14 @@ package struct ObjectStore: Sendable {
 
     /// The destination folder (trusted: its own path may go through links).
     package let destination: AbsolutePath
+    /// When false, a put starts the new object's writeback (`sync_file_range`, not waited for)
+    /// instead of `fsync`ing it and its fan-out folder, and the caller makes every object it will
+    /// reference durable with ``syncObjects(_:)`` before anything names them (a set writer: before
+    /// its manifest). A crash before that leaves objects whose bytes may not be on disk, which no
+    /// manifest names and no files cache vouches for (the cache is written after the set is
+    /// sealed): the next put of the same content reads them in full (``ExistingObjectCheck/digest``)
+    /// and replaces what is damaged. Saves one `fsync` per object (1 174 on the bench workspace).
+    package var syncEachObject = true
 
     /// - Parameter destination: the destination folder; `objects/` lives directly in it.
     package init(destination: AbsolutePath) {
@@ -236,6 +244,24 @@ package struct ObjectStore: Sendable {
             }
         }
         try sync(objects)
+    }
+
+    /// Makes `refs` durable: `fsync`s each object (several at once: each waits on the disk, not
+    /// the CPU), then their fan-out folders and `objects/` (``syncFolders(of:)``). What a writer
+    /// with ``syncEachObject`` off calls before anything names the objects.
+    /// - Throws: ``RestoreDrillError/io(path:message:)`` naming an object that is missing, not a
+    ///   regular file, or cannot be synced.
+    package func syncObjects(_ refs: [ObjectRef]) async throws {
+        let store = self
+        let failures = await BlockingWork.map(refs, width: 4, takesSlot: false) { ref -> (any Error)? in
+            let path = store.folder.appending(component: ref.digest.fanOut).appending(component: ref.digest.hex)
+            guard case .root(let root) = store.openForReading(),
+                case .success(let file) = root.openFile(Self.inner(ref.digest))
+            else { return store.ioError(path, "cannot be opened to be synced") }
+            return fsync(file.descriptor) == 0 ? nil : store.ioError(path, "cannot be synced: \(errnoText())")
+        }
+        if let first = failures.compactMap({ $0 }).first { throw first }
+        try syncFolders(of: refs)
     }
 
     // MARK: - Garbage
@@ -760,7 +786,11 @@ package final class ObjectWriter {
         precondition(!done, "finish after finish or discard")
         defer { discard() }
         let temporary = store.folder.appending(component: temporaryName)
-        guard fsync(descriptor) == 0 else { throw store.ioError(temporary, "cannot be synced: \(errnoText())") }
+        if store.syncEachObject {
+            guard fsync(descriptor) == 0 else { throw store.ioError(temporary, "cannot be synced: \(errnoText())") }
+        } else {
+            Durability.startWriteback(descriptor)
+        }
         close(descriptor)
         descriptor = -1
         let ref = ObjectRef(digest: ObjectDigest(hasher.finalizeHex())!, size: size)
@@ -785,8 +815,13 @@ package final class ObjectWriter {
             throw store.ioError(target, "cannot be renamed into place: \(errnoText())")
         }
         done = true
-        try store.sync(fanOut)
-        if made { try store.sync(objects) }
+        if store.syncEachObject {
+            try store.sync(fanOut)
+            if made { try store.sync(objects) }
+        } else if made {
+            // The destination must name a new `objects/` (the folders' own names: syncObjects).
+            try store.sync(objects)
+        }
         return StoredObject(ref: ref, outcome: found == .missing ? .stored : .replaced(found))
     }
 
