@@ -340,9 +340,8 @@ public struct BackupEngine: Sendable {
             manifest.storesObjects
             ? ObjectSetWriter(store: deferredStore, level: config.code.compressionLevel, log: log, cache: reuse)
             : nil
-        // Format 2 stores each database whole in the folder first, then cuts it into chunk objects.
         let copier = DatabaseCopier(
-            root: root, smallLimit: objects == nil ? config.databases.smallLimit : .max,
+            root: root, smallLimit: config.databases.smallLimit,
             chunkSize: max(1, config.databases.chunkSize), busyTimeout: busyTimeout, log: log)
         let totalBytes =
             codeEntries.reduce(Int64(0)) { $0 + ($1.type == .file ? $1.size : 0) }
@@ -510,44 +509,13 @@ public struct BackupEngine: Sendable {
                     group.addTask {
                         try await BlockingWork.run(takesSlot: false) {
                             do {
-                                // Format 2: an unchanged database (and sidecars) reuses its chunks uncopied.
-                                let signature =
-                                    objects?.cache == nil
-                                    ? nil : ObjectReuseCache.databaseSignature(entry.absolute.pathString)
-                                if let objects, let signature, let cache = objects.cache,
-                                    let cached = cache.database(signature.key, store: objects.store),
-                                    cached.record.path == entry.relative
-                                {
-                                    cache.record(database: cached, key: signature.key, newest: signature.newest)
-                                    say("databases: \(entry.relative) unchanged: reused from the files cache")
-                                    copied(entry.size)
-                                    // Named as this set names the database (made-up names depend on the others).
-                                    var chunks = cached.chunks
-                                    for k in chunks.indices { chunks[k].path = SetNames.chunkName(bases[i], k + 1) }
-                                    var record = cached.record
-                                    record.chunks = chunks.map(\.path)
-                                    return (i, .success(DatabaseCopier.Stored(record: record, artifacts: chunks)))
-                                }
-                                var stored = try copier.copy(
-                                    entry, index: i + 1, base: bases[i], setFolder: setFolder, workFolder: workFolder)
-                                if let objects, let whole = stored.record.artifact {
-                                    let (chunks, raw) = try objects.storeDatabase(
-                                        at: "\(setFolder)/\(whole)", base: whole)
-                                    unlink("\(setFolder)/\(whole)")
-                                    stored.record.artifact = nil
-                                    stored.record.chunks = chunks.map(\.path)
-                                    stored.artifacts = chunks
-                                    // Recorded only when nothing changed while it was copied.
-                                    if let signature, let cache = objects.cache,
-                                        ObjectReuseCache.databaseSignature(entry.absolute.pathString)?.key
-                                            == signature.key
-                                    {
-                                        cache.record(
-                                            database: ObjectReuseCache.Database(
-                                                record: stored.record, chunks: chunks, raw: raw),
-                                            key: signature.key, newest: signature.newest)
-                                    }
-                                }
+                                let stored =
+                                    try objects?.backUpDatabase(
+                                        entry, index: i + 1, base: bases[i], copier: copier, workFolder: workFolder,
+                                        say: say)
+                                    ?? copier.copy(
+                                        entry, index: i + 1, base: bases[i], setFolder: setFolder,
+                                        workFolder: workFolder)
                                 copied(entry.size)
                                 return (i, .success(stored))
                             } catch let failure as DatabaseCopyFailure {

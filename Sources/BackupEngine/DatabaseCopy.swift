@@ -92,6 +92,23 @@ struct DatabaseCopier: Sendable {
         return Stored(record: record, artifacts: artifacts)
     }
 
+    /// Format 2: copies one database (online backup, rollback-journal mode, counted) into a
+    /// transient file of `workFolder`, hands its path to `use` and removes it. The file is never
+    /// synced or renamed into the set (its chunks become objects), so its pages may never reach the
+    /// disk at all.
+    /// - Returns: what `use` returned and the tables' row counts.
+    /// - Throws: ``DatabaseCopyFailure`` for a problem with the source; what `use` throws.
+    func copyTransient<T>(
+        _ entry: WalkEntry, index: Int, workFolder: String, use: (String) throws -> T
+    ) throws -> (T, tables: [TableCount]) {
+        let temp = "\(workFolder)/db-\(index).sqlite"
+        defer {
+            for suffix in ["", "-journal", "-wal", "-shm"] { unlink(temp + suffix) }
+        }
+        let tables = try snapshot(source: entry.absolute.pathString, into: temp, name: entry.relative)
+        return (try use(temp), tables)
+    }
+
     /// Copies a large database with `sqlite3_backup` through the chunk VFS (``CChunkVFS``): the
     /// copy is written once, straight into `<base>.chunk-0001`, `-0002`, … in the set, instead of
     /// into a temporary file that is then cut (the bench's 185 MB database: 185 MB fewer bytes

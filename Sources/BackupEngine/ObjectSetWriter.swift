@@ -134,21 +134,69 @@ struct ObjectSetWriter: Sendable {
         return Code(artifacts: results.map { $0!.0 }, written: results.map { $0!.1 })
     }
 
+    /// Backs up one database as chunk objects: reused from the files cache when it and its
+    /// sidecars are unchanged (``ObjectReuseCache/databaseSignature(_:)``), otherwise copied into a
+    /// transient file (``DatabaseCopier/copyTransient(_:index:workFolder:use:)``) and cut
+    /// (``storeDatabase(at:base:)``), and recorded in the cache when nothing changed meanwhile.
+    /// - Parameters:
+    ///   - entry: the database file; `index` its 1-based number; `base` its artifact name in the set.
+    /// - Returns: its record and chunk artifacts, named as this set names the database.
+    /// - Throws: ``DatabaseCopyFailure`` for a problem with the source; ``RestoreDrillError`` when
+    ///   an object cannot be written.
+    func backUpDatabase(
+        _ entry: WalkEntry, index: Int, base: String, copier: DatabaseCopier, workFolder: String,
+        say: (String) -> Void
+    ) throws -> DatabaseCopier.Stored {
+        let signature = cache == nil ? nil : ObjectReuseCache.databaseSignature(entry.absolute.pathString)
+        if let signature, let cache, let cached = cache.database(signature.key, store: store),
+            cached.record.path == entry.relative
+        {
+            cache.record(database: cached, key: signature.key, newest: signature.newest)
+            say("databases: \(entry.relative) unchanged: reused from the files cache")
+            // Named as this set names the database (made-up names depend on the other databases).
+            var chunks = cached.chunks
+            for k in chunks.indices { chunks[k].path = SetNames.chunkName(base, k + 1) }
+            var record = cached.record
+            record.chunks = chunks.map(\.path)
+            return DatabaseCopier.Stored(record: record, artifacts: chunks)
+        }
+        let (cut, tables) = try copier.copyTransient(entry, index: index, workFolder: workFolder) {
+            try storeDatabase(at: $0, base: base)
+        }
+        let record = DatabaseRecord(
+            base: .root, path: entry.relative, size: cut.size, sha256: cut.sha256, artifact: nil,
+            chunks: cut.chunks.map(\.path), tables: tables, mode: entry.mode & 0o777)
+        // Recorded only when nothing changed while it was copied.
+        if let signature, let cache,
+            ObjectReuseCache.databaseSignature(entry.absolute.pathString)?.key == signature.key
+        {
+            cache.record(
+                database: ObjectReuseCache.Database(record: record, chunks: cut.chunks, raw: cut.raw),
+                key: signature.key, newest: signature.newest)
+        }
+        return DatabaseCopier.Stored(record: record, artifacts: cut.chunks)
+    }
+
     /// Cuts the database copy at `path` into ``chunkSize`` pieces, compresses each into a gzip
     /// member and stores it as an object.
     /// - Parameters:
     ///   - path: the whole copy (the tool's own file in the partial set).
     ///   - base: the database's artifact name (``SetNames/databaseBases(_:)``); chunks are `<base>.chunk-NNNN`.
-    /// - Returns: the chunk artifacts, in the order the restore concatenates them, and the SHA-256
-    ///   of each chunk's piece before compression (the files cache's key).
+    /// - Returns: the chunk artifacts, in the order the restore concatenates them, the SHA-256 of
+    ///   each chunk's piece before compression (the files cache's key), and the whole copy's
+    ///   SHA-256 and size in bytes (hashed in the same read).
     /// - Throws: ``RestoreDrillError/io(path:message:)`` when the copy cannot be read or an object
     ///   cannot be written.
-    func storeDatabase(at path: String, base: String) throws -> (chunks: [ArtifactRecord], raw: [String]) {
+    func storeDatabase(
+        at path: String, base: String
+    ) throws -> (chunks: [ArtifactRecord], raw: [String], sha256: String, size: Int64) {
         let fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)
         guard fd >= 0 else { throw RestoreDrillError.io(path: path, message: String(cString: strerror(errno))) }
         defer { close(fd) }
         var artifacts: [ArtifactRecord] = []
         var raws: [String] = []
+        let whole = SHA256Hasher()
+        var size: Int64 = 0
         var buffer = [UInt8](repeating: 0, count: Self.chunkSize)
         while true {
             var filled = 0
@@ -163,6 +211,8 @@ struct ObjectSetWriter: Sendable {
             }
             if filled == 0 && !artifacts.isEmpty { break }
             let piece = Array(buffer[0..<filled])
+            piece.withUnsafeBytes { whole.update($0.baseAddress!, count: filled) }
+            size += Int64(filled)
             let raw = SHA256Digest.hex(of: Data(piece))
             raws.append(raw)
             let ref: ObjectRef
@@ -179,7 +229,7 @@ struct ObjectSetWriter: Sendable {
                     size: ref.size, sha256: ref.digest.hex, compression: .gzip))
             if filled < Self.chunkSize { break }
         }
-        return (artifacts, raws)
+        return (artifacts, raws, whole.finalizeHex(), size)
     }
 
     /// Moves an artifact its collector wrote into the set folder into an object: stored (its
