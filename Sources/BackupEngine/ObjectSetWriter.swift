@@ -23,10 +23,11 @@ import Foundation
 /// regular file of the right size whose SHA-256 matches its name (``ExistingObjectCheck/digest``);
 /// a missing or damaged one is written again from the source.
 struct ObjectSetWriter: Sendable {
-    /// Bytes of the database copy per chunk: 256 KiB (measured with `ci/measure-chunks`: a day of
-    /// the bench's churn adds 7.2 MB of compressed chunks at 256 KiB, 16.3 MB at 1 MiB, with about
-    /// 4 700 chunk objects per GB of databases).
-    static let chunkSize = 256 << 10
+    /// Bytes of the database copy per chunk: 128 KiB. Measured (docs/SET-FORMAT.md, "how packs and
+    /// chunks were sized"): `ci/bench --history 30` ended at 1.12 x restic's repository with 256 KiB
+    /// chunks, the changed pages of a growing database being spread over the file; halving the
+    /// chunk halves what a day's changed pages drag in, for twice the objects (about 9 400 per GB).
+    static let chunkSize = 128 << 10
     /// The deflate level of database chunks: 1. Measured on the bench workspace (277 MB of
     /// databases, first full backup, 2 cores): level 6 took 8.3 CPU-seconds and left 157 MB in the
     /// destination, level 1 4.5 CPU-seconds and 160 MB (database pages gain little from the

@@ -23,6 +23,50 @@ import Vault
         try GoldenFile.assertMatches(try GoldenSet.unkeyedManifest().encodedForDisk(), named: "manifest-unkeyed.json")
     }
 
+    @Test func theFormatTwoManifestAndItsChecksumListEncodeToTheGoldenBytes() throws {
+        let m = try GoldenSet.formatTwoManifest()
+        try GoldenFile.assertMatches(try m.encodedForDisk(), named: "manifest-format2.json")
+        try GoldenFile.assertMatches(m.renderedChecksumList(), named: "SHA256SUMS-format2")
+    }
+
+    @Test func theCommittedFormatTwoManifestDecodesAndNamesItsObjects() throws {
+        let m = try Manifest.decode(try GoldenFile.committed("manifest-format2.json"), path: "manifest-format2.json")
+        var built = try GoldenSet.formatTwoManifest()
+        built.manifestSHA256 = try built.computedSHA256()
+        #expect(m == built)
+        #expect(try m.verifySelfChecksum())
+        #expect(m.formatVersion == 2 && m.storesObjects)
+        #expect(m.artifacts.filter { $0.kind == .pack }.map(\.path).last == "code/folders.tar.gz")
+        #expect(m.artifacts.filter { $0.kind == .chunk }.allSatisfy { $0.compression == .gzip })
+        #expect(m.databases.allSatisfy { $0.artifact == nil && !$0.chunks.isEmpty })
+        // Two artifacts, one object: listed once; the script stays a file of the set.
+        let chunk = try #require(m.artifact("databases/claude/data/store_01.db.chunk-0001"))
+        #expect(m.storedPath(of: chunk) == "../objects/\(chunk.sha256.prefix(2))/\(chunk.sha256)")
+        #expect(m.storedPath(of: m.artifact("restore_maia.sh")!) == "restore_maia.sh")
+        #expect(m.objectRefs().count == m.artifacts.count - 2)
+        let sums = String(decoding: try GoldenFile.committed("SHA256SUMS-format2"), as: UTF8.self)
+        #expect(sums.split(separator: "\n").count == m.objectRefs().count + 1)
+        #expect(sums.hasSuffix("  restore_maia.sh\n"))
+        // A digest that is not 64 lowercase hex names no object at all.
+        var forged = chunk
+        forged.sha256 = "../../../etc/passwd"
+        #expect(m.storedPath(of: forged) == nil)
+        forged.sha256 = chunk.sha256.uppercased()
+        #expect(m.storedPath(of: forged) == nil)
+    }
+
+    @Test func aFormatVersionThisBuildDoesNotKnowIsRefusedNamingWhatItReads() throws {
+        var m = GoldenSet.unkeyedManifest()
+        m.formatVersion = 3
+        let data = try m.encodedForDisk()
+        #expect(throws: RestoreDrillError.self) { try Manifest.decode(data, path: "x") }
+        do {
+            _ = try Manifest.decode(data, path: "x")
+        } catch {
+            #expect("\(error)".contains("format_version 3 is not supported (this build reads 1 and 2)"))
+        }
+    }
+
     @Test func theCommittedKeyedManifestDecodesToTheGoldenValues() throws {
         let m = try Manifest.decode(try GoldenFile.committed("manifest.json"), path: "golden manifest.json")
         var built = try GoldenSet.keyedManifest()
@@ -115,10 +159,12 @@ import Vault
     @Test func theGoldenFilesHoldEveryFieldAndEveryEnumValue() throws {
         let keyed = try Manifest.decode(try GoldenFile.committed("manifest.json"), path: "manifest.json")
         let unkeyed = try Manifest.decode(try GoldenFile.committed("manifest-unkeyed.json"), path: "unkeyed")
+        let formatTwo = try Manifest.decode(try GoldenFile.committed("manifest-format2.json"), path: "format2")
         #expect(absentOptionals(keyed) == [])
         #expect(absentOptionals(keyed.vault!) == [])
         for (name, records) in [
-            ("components", keyed.components.map { $0 as Any }), ("artifacts", keyed.artifacts.map { $0 as Any }),
+            ("components", keyed.components.map { $0 as Any }),
+            ("artifacts", (keyed.artifacts + formatTwo.artifacts).map { $0 as Any }),
             ("files", keyed.files.map { $0 as Any }), ("databases", keyed.databases.map { $0 as Any }),
             ("launchagents", keyed.launchAgents.map { $0 as Any }),
         ] {
@@ -129,7 +175,10 @@ import Vault
         let both = [keyed, unkeyed]
         #expect(Set(both.map(\.status)) == Set(SetStatus.allCases))
         #expect(Set(both.flatMap(\.components).map(\.status)) == Set(ComponentStatus.allCases))
-        #expect(Set(keyed.artifacts.map(\.kind)) == Set(ArtifactKind.allCases))
+        // Format 1 has every kind but format 2's packs (the format-2 golden has those).
+        #expect(Set(keyed.artifacts.map(\.kind)) == Set(ArtifactKind.allCases).subtracting([.pack]))
+        #expect(Set((keyed.artifacts + formatTwo.artifacts).map(\.kind)) == Set(ArtifactKind.allCases))
+        #expect(Set(formatTwo.artifacts.compactMap(\.compression)) == Set(ArtifactCompression.allCases))
         #expect(Set(keyed.files.map(\.type)) == Set(FileType.allCases))
         #expect(Set(keyed.files.map(\.base)) == Set(PathBase.allCases))
         #expect(Set(keyed.files.map(\.component)) == [.code, .launchagents, .shell, .credentials])

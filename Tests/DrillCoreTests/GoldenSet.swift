@@ -169,6 +169,50 @@ enum GoldenSet {
         return m
     }
 
+    /// Stand-in bytes of the format-2 golden's objects that format 1 does not have: two packs and
+    /// the pack of folders instead of `code.tar.gz`, and gzip chunks (made by `gzip -n`, so the
+    /// bytes are fixed) instead of the databases' files.
+    static let formatTwoContents: [String: Data] = [
+        "code/pack-0001.tar.gz": Data("golden stand-in for the first pack\n".utf8),
+        "code/pack-0002.tar.gz": Data("golden stand-in for the second pack\n".utf8),
+        "code/folders.tar.gz": Data("golden stand-in for the pack of folders\n".utf8),
+        // The same piece in two databases: two artifacts, one object.
+        "databases/claude/data/store_01.db.chunk-0001": Data("golden stand-in for a gzip chunk\n".utf8),
+        "databases/claude/data/store_03.db.chunk-0001": Data("golden stand-in for a gzip chunk\n".utf8),
+        "databases/claude/data/store_03.db.chunk-0002": Data("golden stand-in, a second gzip chunk\n".utf8),
+    ]
+
+    /// The format-2 golden (`Snapshots/manifest-format2.json`, `SHA256SUMS-format2`): the keyed
+    /// golden as format 2 writes it (docs/SET-FORMAT.md, "Format 2"): packs (kind `pack`, the
+    /// folders' last) instead of `code.tar.gz`, every database in gzip chunks (`compression`), two
+    /// artifacts naming one object; every other field as the keyed golden's, HMAC included.
+    static func formatTwoManifest() throws -> Manifest {
+        var m = try keyedManifest()
+        m.formatVersion = 2
+        func object(_ path: String, _ component: ComponentID, _ kind: ArtifactKind) -> ArtifactRecord {
+            let data = formatTwoContents[path]!
+            return ArtifactRecord(
+                path: path, component: component, kind: kind, size: Int64(data.count),
+                sha256: SHA256Digest.hex(of: data), compression: kind == .chunk ? .gzip : nil)
+        }
+        let chunks = [
+            "databases/claude/data/store_01.db.chunk-0001", "databases/claude/data/store_03.db.chunk-0001",
+            "databases/claude/data/store_03.db.chunk-0002",
+        ]
+        m.artifacts =
+            ["code/pack-0001.tar.gz", "code/pack-0002.tar.gz", "code/folders.tar.gz"].map { object($0, .code, .pack) }
+            + chunks.map { object($0, .databases, .chunk) }
+            + m.artifacts.filter { ![.archive, .database, .chunk].contains($0.kind) }
+        m.databases[0].artifact = nil
+        m.databases[0].chunks = [chunks[0]]
+        m.databases[1].chunks = Array(chunks[1...])
+        m.warnings = [
+            "claude/cache/index.sqlite: a SQLite database no databases.include glob matches; stored in a code pack as a plain file"
+        ]
+        try m.applyHMAC(key: try key(), salt: salt)
+        return m
+    }
+
     /// The unkeyed golden (`Snapshots/manifest-unkeyed.json`): a complete set made without a vault
     /// password, the second of its second (`_2`), every component but code skipped, so every
     /// optional field is absent (no vault, no HMAC or salt, no reason, link target or rewritten flag).
