@@ -209,6 +209,11 @@ rd_extract_packs() {
     : >"$RD_TAR_ERR" || rd_fail "code: cannot write $RD_TAR_ERR"
     (
         trap - EXIT HUP PIPE
+        # dash's `wait` sleeps with the signal mask the script was started with, and a caller that
+        # started it with SIGCHLD blocked (as some process runners leave it) would make that wait
+        # never return; dash clears its mask once it has waited for a command in the foreground,
+        # so this job runs one (rm) before its first `wait`.
+        rm -f "$RD_PACK_ERR"
         rd_x_tar=
         trap 'if [ -n "$rd_x_tar" ]; then kill "$rd_x_tar" 2>/dev/null || :; fi; exit 143' TERM
         rd_x_status=0
