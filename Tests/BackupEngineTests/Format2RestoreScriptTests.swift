@@ -1,3 +1,4 @@
+import Destination
 import DrillCore
 import Foundation
 import TestSupport
@@ -329,5 +330,90 @@ import Testing
         #expect(bad.code == 1)
         #expect(bad.err.contains("restore: FAILED: credentials: wrong password or damaged vault (credentials.vault"))
         #expect(f.tempLeftovers().isEmpty, "\(f.tempLeftovers())")
+    }
+}
+
+/// A database of 1 500 pieces (375 MiB in 256 KiB pieces, gzip objects): the script grows by
+/// lines, not their square, and steps (1) and (4) stay a few seconds (hashing the objects in two
+/// processes, one `gzip -dc` per 200 pieces, the whole file's SHA-256).
+@Suite(.serialized) struct Format2ManyChunksTests {
+    @Test func aDatabaseOf1500PiecesRestoresInSeconds() async throws {
+        let scratch = try TempFolder("rd-format2-many")
+        defer { scratch.remove() }
+        let destination = scratch.path + "/dest"
+        try FileManager.default.createDirectory(atPath: destination, withIntermediateDirectories: true)
+        let store = ObjectStore(destination: try AbsolutePath(validating: destination))
+        let when = Date(timeIntervalSince1970: 1_761_015_601)
+        var m = Manifest(
+            id: BackupID(date: when), name: "many", startedAt: when, timeZone: "UTC", host: "h", home: "/h",
+            root: "/h/r")
+        m.formatVersion = 2
+        let count = 1_500
+        let whole = SHA256Hasher()
+        var chunks: [String] = []
+        for i in 0..<count {
+            // 256 KiB that compress (text with the piece's number), each piece different.
+            let line = Array("piece \(i) of the database, compressible text for gzip; ".utf8)
+            var piece = [UInt8]()
+            piece.reserveCapacity(Format2Set.chunkSize)
+            while piece.count < Format2Set.chunkSize { piece += line }
+            piece = Array(piece.prefix(Format2Set.chunkSize))
+            whole.update(Data(piece))
+            let stored = try store.put(Data(try GzipMember.compress(piece, level: 1)), existing: .size)
+            let name = "databases/big.db.chunk-" + String(format: "%04d", i + 1)
+            chunks.append(name)
+            m.artifacts.append(
+                ArtifactRecord(
+                    path: name, component: .databases, kind: .chunk, size: stored.ref.size,
+                    sha256: stored.ref.digest.hex, compression: .gzip))
+        }
+        m.databases = [
+            DatabaseRecord(
+                base: .root, path: "big.db", size: Int64(count * Format2Set.chunkSize), sha256: whole.finalizeHex(),
+                artifact: nil, chunks: chunks, tables: [], mode: 0o600)
+        ]
+        let script = RestoreScript.render(m)
+        let lines = script.split(separator: "\n", omittingEmptySubsequences: false).count
+        let template = RestoreScript.render(Manifest(
+            id: m.id, name: "many", startedAt: when, timeZone: "UTC", host: "h", home: "/h", root: "/h/r")
+            .formatTwo()).split(separator: "\n", omittingEmptySubsequences: false).count
+        // One line per piece in step (4) and one in rd_object_names: linear.
+        #expect(lines - template <= 2 * count + 10, "\(lines - template) lines for \(count) pieces")
+        let setPath = destination + "/" + m.id.description
+        try FileManager.default.createDirectory(atPath: setPath, withIntermediateDirectories: true)
+        let data = Data(script.utf8)
+        try data.write(to: URL(fileURLWithPath: setPath + "/" + m.restoreScript))
+        m.artifacts.append(
+            ArtifactRecord(
+                path: m.restoreScript, component: .code, kind: .script, size: Int64(data.count),
+                sha256: SHA256Digest.hex(of: data)))
+        try m.renderedChecksumList().write(to: URL(fileURLWithPath: setPath + "/SHA256SUMS"))
+        for shell in [["/usr/bin/dash"], ["/usr/bin/bash", "--posix"], ["/usr/bin/zsh"]] {
+            let bin = try ToolBin(in: scratch.path + "/tools-\(shell[0].split(separator: "/").last!)")
+            let target = scratch.path + "/restore-\(shell[0].split(separator: "/").last!)"
+            let started = Date()
+            let result = try Shell.run(
+                shell[0],
+                Array(shell.dropFirst()) + [
+                    setPath + "/" + m.restoreScript, "--home", target, "--root", target + "/r", "--yes",
+                ], environment: ["PATH": bin.path, "HOME": scratch.path, "LANG": "C.UTF-8"], cwd: scratch.path)
+            let seconds = Date().timeIntervalSince(started)
+            #expect(result.code == 0, "\(shell): \(result.err)")
+            #expect(result.out.contains("verified \(count) objects"), "\(result.out)")
+            print("format 2, \(count) pieces of 256 KiB, \(shell.joined(separator: " ")): steps (1) to (8) in "
+                + String(format: "%.2f", seconds) + " s")
+            #expect(seconds < 30, "\(shell): \(seconds) s")
+            #expect(try SHA256Digest.file(at: target + "/r/big.db").sha256 == m.databases[0].sha256)
+            try FileManager.default.removeItem(atPath: target)
+        }
+    }
+}
+
+extension Manifest {
+    /// This manifest as format 2.
+    func formatTwo() -> Manifest {
+        var m = self
+        m.formatVersion = 2
+        return m
     }
 }
