@@ -38,9 +38,21 @@ import Foundation
 /// other step, and fails at the very end saying how many were not restored. When the archive holds
 /// names that differ only by Unicode normalisation, the script warns on macOS that only the one
 /// extracted last of each group is there (``FileNameBytes/normalisationTwins(_:)``).
+///
+/// Format 2 (``Manifest/storesObjects``): every artifact but the script is an object,
+/// `<objects>/<ab>/<sha256>`, read from `--objects DIR` or, by default, `objects/` beside the set
+/// folder. The template's block placeholders take the option, and the functions of
+/// `restore-script/restore-objects.sh` (``objectsTemplate``) follow it: step (1) accepts only
+/// `../objects/<ab>/<its own sum>` or a plain name of the set and names the artifacts of a missing
+/// or damaged object; (3) extracts the packs in manifest order in one background job; (4) joins
+/// gzip-compressed pieces with one `gzip -dc` per 200 objects and always checks the whole
+/// database's SHA-256. A format-1 script is byte for byte what it was (docs/SET-FORMAT.md, "The
+/// restore script contract").
 public enum RestoreScript {
-    /// Renders the script for `manifest`. Everything the script restores comes from the manifest's
-    /// `databases`, `launchAgents` and `files` (component `shell`), and `artifacts` (kind `list`).
+    /// Renders the script for `manifest`, format 1 or 2 (``Manifest/storesObjects``). Everything the
+    /// script restores comes from the manifest's `databases`, `launchAgents` and `files` (component
+    /// `shell`), and `artifacts` (kinds `list`, `pack`); in format 2 each artifact is read from its
+    /// object (``Manifest/objectDigest(of:)``).
     /// - Returns: the script text (UTF-8), to be stored with mode 0700 (``SetPermissions``).
     public static func render(_ manifest: Manifest) -> String {
         manifest.storesObjects ? renderObjects(manifest) : renderFiles(manifest)
@@ -138,7 +150,8 @@ public enum RestoreScript {
             if let digest = manifest.objectDigest(of: artifact) { names[digest, default: []].append(artifact.path) }
         }
         for ref in refs {
-            s += "        \(ref.digest.hex)) printf '%s\\n' \(q(names[ref.digest, default: []].joined(separator: ", "))) ;;\n"
+            s +=
+                "        \(ref.digest.hex)) printf '%s\\n' \(q(names[ref.digest, default: []].joined(separator: ", "))) ;;\n"
         }
         s += "        *) printf '%s\\n' 'SHA256SUMS' ;;\n    esac\n}\n"
 
@@ -356,8 +369,13 @@ public enum RestoreScript {
     /// Format 2's lines of the argument loop (the template's block `OBJECTS_OPTION`).
     static let objectsOption = """
             case $1 in
-                --objects) [ $# -ge 2 ] || rd_fail "--objects needs a folder"; RD_OBJECTS_ARG=$2; RD_OBJECTS_GIVEN=1; shift 2; continue ;;
-                --objects=*) RD_OBJECTS_ARG=${1#--objects=}; RD_OBJECTS_GIVEN=1; shift; continue ;;
+                --objects)
+                    [ $# -ge 2 ] || rd_fail "--objects needs a folder"
+                    RD_OBJECTS_ARG=$2 RD_OBJECTS_GIVEN=1
+                    shift 2
+                    continue
+                    ;;
+                --objects=*) RD_OBJECTS_ARG=${1#--objects=} RD_OBJECTS_GIVEN=1; shift; continue ;;
             esac
 
         """
@@ -379,7 +397,8 @@ public enum RestoreScript {
             "CODE_NOTE": m.storesObjects ? "the code packs" : "code.tar.gz",
             "OBJECTS_USAGE": m.storesObjects ? " [--objects DIR]" : "",
             "OBJECTS_HELP": m.storesObjects
-                ? "#   --objects DIR       the set's objects (default: the folder objects beside the set folder)\n" : "",
+                ? "#   --objects DIR       the set's objects (default: the folder objects beside the set folder)\n"
+                : "",
             "OBJECTS_OPTION": m.storesObjects ? objectsOption : "",
         ]
     }

@@ -111,7 +111,8 @@ import Testing
         let objectsFolder = URL(fileURLWithPath: f.built.destination + "/objects").resolvingSymlinksInPath().path
         #expect(
             result.out.contains(
-                "restore: verified \(objects) objects in \(objectsFolder) and 1 files of the set (SHA-256 with \(c.hasher))"),
+                "restore: verified \(objects) objects in \(objectsFolder) and 1 files of the set (SHA-256 with \(c.hasher))"
+            ),
             "\(result.out)")
         #expect(result.out.contains("code: extracting \(f.built.artifacts(.pack).count) packs"), "\(result.out)")
         #expect(result.out.contains("code: extracted the code packs"), "\(result.out)")
@@ -207,7 +208,8 @@ import Testing
         let result = try f.run(RestoreCase(shell: ["/usr/bin/bash", "--posix"], tar: "/usr/bin/tar", hasher: "shasum"))
         #expect(result.code == 1)
         #expect(
-            result.err.contains("restore: FAILED: data/big/large.db: reassembled database checksum mismatch (7 pieces)"),
+            result.err.contains(
+                "restore: FAILED: data/big/large.db: reassembled database checksum mismatch (7 pieces)"),
             "\(result.err)")
         #expect(!FileManager.default.fileExists(atPath: f.newRoot + "/data/big/large.db"))
         #expect(f.tempLeftovers().isEmpty, "\(f.tempLeftovers())")
@@ -294,7 +296,9 @@ import Testing
 
     /// A pack cut short (stored as its own object, so step (1) passes) stops the restore naming
     /// that pack, with tar reading it and with a faster gzip reader.
-    @Test(arguments: [("/usr/bin/tar", nil), ("/usr/bin/bsdtar", nil), ("/usr/bin/tar", "igzip"), ("/usr/bin/tar", "pigz")])
+    @Test(arguments: [
+        ("/usr/bin/tar", nil), ("/usr/bin/bsdtar", nil), ("/usr/bin/tar", "igzip"), ("/usr/bin/tar", "pigz"),
+    ])
     func aDamagedPackStopsTheRestoreNamingIt(_ tar: String, _ reader: String?) async throws {
         let f = try await Fixture()
         defer { f.close() }
@@ -374,9 +378,12 @@ import Testing
         ]
         let script = RestoreScript.render(m)
         let lines = script.split(separator: "\n", omittingEmptySubsequences: false).count
-        let template = RestoreScript.render(Manifest(
-            id: m.id, name: "many", startedAt: when, timeZone: "UTC", host: "h", home: "/h", root: "/h/r")
-            .formatTwo()).split(separator: "\n", omittingEmptySubsequences: false).count
+        let template = RestoreScript.render(
+            Manifest(
+                id: m.id, name: "many", startedAt: when, timeZone: "UTC", host: "h", home: "/h", root: "/h/r"
+            )
+            .formatTwo()
+        ).split(separator: "\n", omittingEmptySubsequences: false).count
         // One line per piece in step (4) and one in rd_object_names: linear.
         #expect(lines - template <= 2 * count + 10, "\(lines - template) lines for \(count) pieces")
         let setPath = destination + "/" + m.id.description
@@ -400,8 +407,9 @@ import Testing
             let seconds = Date().timeIntervalSince(started)
             #expect(result.code == 0, "\(shell): \(result.err)")
             #expect(result.out.contains("verified \(count) objects"), "\(result.out)")
-            print("format 2, \(count) pieces of 256 KiB, \(shell.joined(separator: " ")): steps (1) to (8) in "
-                + String(format: "%.2f", seconds) + " s")
+            print(
+                "format 2, \(count) pieces of 256 KiB, \(shell.joined(separator: " ")): steps (1) to (8) in "
+                    + String(format: "%.2f", seconds) + " s")
             #expect(seconds < 30, "\(shell): \(seconds) s")
             #expect(try SHA256Digest.file(at: target + "/r/big.db").sha256 == m.databases[0].sha256)
             try FileManager.default.removeItem(atPath: target)

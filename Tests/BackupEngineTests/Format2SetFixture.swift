@@ -1,5 +1,5 @@
-import DrillCore
 import Destination
+import DrillCore
 import Foundation
 import TestSupport
 import Testing

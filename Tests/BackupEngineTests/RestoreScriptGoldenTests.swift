@@ -188,9 +188,13 @@ import Testing
         let code = [
             ("code/pack-0001.tar.gz", "1", 5_000), ("code/pack-0002.tar.gz", "e", 3_000),
             ("code/folders.tar.gz", "f", 200),
-        ].map { ArtifactRecord(path: $0.0, component: .code, kind: .pack, size: Int64($0.2), sha256: digest(Character($0.1))) }
+        ].map {
+            ArtifactRecord(
+                path: $0.0, component: .code, kind: .pack, size: Int64($0.2), sha256: digest(Character($0.1)))
+        }
         let chunks = [
-            ("databases/claude/data/store_01.db.chunk-0001", "2"), ("databases/claude/data/store_03.db.chunk-0001", "3"),
+            ("databases/claude/data/store_01.db.chunk-0001", "2"),
+            ("databases/claude/data/store_03.db.chunk-0001", "3"),
             ("databases/claude/data/store_03.db.chunk-0002", "4"), ("databases/.local/it's.db.chunk-0001", "2"),
         ].map {
             ArtifactRecord(
@@ -210,7 +214,8 @@ import Testing
     }
 
     @Test func theEmptyFormat2ScriptRendersToTheGoldenBytes() throws {
-        try Self.assertMatches(RestoreScript.render(Self.emptyManifest().formatTwo()), named: "restore_empty_format2.sh")
+        try Self.assertMatches(
+            RestoreScript.render(Self.emptyManifest().formatTwo()), named: "restore_empty_format2.sh")
     }
 
     @Test func theEmptyScriptRendersToTheGoldenBytes() throws {

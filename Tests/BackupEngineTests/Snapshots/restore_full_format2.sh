@@ -53,8 +53,13 @@ trap 'exit 141' PIPE
 RD_HOME_ARG= RD_ROOT_ARG= RD_PASSWORD_FILE= RD_PASSWORD_FD= RD_YES=0 RD_FORCE=0
 while [ $# -gt 0 ]; do
     case $1 in
-        --objects) [ $# -ge 2 ] || rd_fail "--objects needs a folder"; RD_OBJECTS_ARG=$2; RD_OBJECTS_GIVEN=1; shift 2; continue ;;
-        --objects=*) RD_OBJECTS_ARG=${1#--objects=}; RD_OBJECTS_GIVEN=1; shift; continue ;;
+        --objects)
+            [ $# -ge 2 ] || rd_fail "--objects needs a folder"
+            RD_OBJECTS_ARG=$2 RD_OBJECTS_GIVEN=1
+            shift 2
+            continue
+            ;;
+        --objects=*) RD_OBJECTS_ARG=${1#--objects=} RD_OBJECTS_GIVEN=1; shift; continue ;;
     esac
     case $1 in
         --home) [ $# -ge 2 ] || rd_fail "--home needs a folder"; RD_HOME_ARG=$2; shift 2 ;;
