@@ -38,11 +38,28 @@ import Foundation
 /// other step, and fails at the very end saying how many were not restored. When the archive holds
 /// names that differ only by Unicode normalisation, the script warns on macOS that only the one
 /// extracted last of each group is there (``FileNameBytes/normalisationTwins(_:)``).
+///
+/// Format 2 (``Manifest/storesObjects``): every artifact but the script is an object,
+/// `<objects>/<ab>/<sha256>`, read from `--objects DIR` or, by default, `objects/` beside the set
+/// folder. The template's block placeholders take the option, and the functions of
+/// `restore-script/restore-objects.sh` (``objectsTemplate``) follow it: step (1) accepts only
+/// `../objects/<ab>/<its own sum>` or a plain name of the set and names the artifacts of a missing
+/// or damaged object; (3) extracts the packs in manifest order in one background job; (4) joins
+/// gzip-compressed pieces with one `gzip -dc` per 200 objects and always checks the whole
+/// database's SHA-256. A format-1 script is byte for byte what it was (docs/SET-FORMAT.md, "The
+/// restore script contract").
 public enum RestoreScript {
-    /// Renders the script for `manifest`. Everything the script restores comes from the manifest's
-    /// `databases`, `launchAgents` and `files` (component `shell`), and `artifacts` (kind `list`).
+    /// Renders the script for `manifest`, format 1 or 2 (``Manifest/storesObjects``). Everything the
+    /// script restores comes from the manifest's `databases`, `launchAgents` and `files` (component
+    /// `shell`), and `artifacts` (kinds `list`, `pack`); in format 2 each artifact is read from its
+    /// object (``Manifest/objectDigest(of:)``).
     /// - Returns: the script text (UTF-8), to be stored with mode 0700 (``SetPermissions``).
     public static func render(_ manifest: Manifest) -> String {
+        manifest.storesObjects ? renderObjects(manifest) : renderFiles(manifest)
+    }
+
+    /// Format 1: every artifact is a file of the set folder, read by its path.
+    static func renderFiles(_ manifest: Manifest) -> String {
         var s = ShellTemplate.render(template, values: templateValues(manifest))
         s += "\n# (1) every artifact listed in SHA256SUMS\n"
         s +=
@@ -70,23 +87,7 @@ public enum RestoreScript {
         if manifest.databases.isEmpty { s += "rd_say \"databases: none in this set\"\n" }
         s += "\n# (5) LaunchAgents, old root and home rewritten at path boundaries\n"
         for agent in manifest.launchAgents {
-            s += "RD_SED=\n"
-            var markers: [(String, String)] = []
-            for old in agent.rewritePrefixes {
-                let newVariable: String
-                if old == manifest.root {
-                    newVariable = "$RD_ROOT_SED"
-                } else if old == manifest.home {
-                    newVariable = "$RD_HOME_SED"
-                } else {
-                    continue
-                }
-                guard markers.count < 8, let pattern = sedPattern(old) else { continue }
-                let marker = "$RD_M\(markers.count + 1)"
-                markers.append((marker, newVariable))
-                s += "rd_add_old \(q(pattern)) \"\(marker)\"\n"
-            }
-            for (marker, newVariable) in markers { s += "rd_add_new \"\(marker)\" \"\(newVariable)\"\n" }
+            s += rewriteSteps(agent, manifest)
             s += "rd_restore_agent \(q(agent.artifact)) \(q(agent.path)) \(octal(agent.mode))\n"
         }
         if manifest.launchAgents.isEmpty { s += "rd_say \"launchagents: none in this set\"\n" }
@@ -127,6 +128,163 @@ public enum RestoreScript {
         }
         if lists.isEmpty { s += "rd_say \"dependencies: no lists in this set\"\n" }
         s += "\nrd_finish\n"
+        return s
+    }
+
+    /// Format 2: every artifact but the script is a shared object, read from the objects folder
+    /// (`--objects DIR`, default `objects/` beside the set folder) by its digest; the template's
+    /// format-2 functions (`restore-script/restore-objects.sh`) follow the template.
+    static func renderObjects(_ manifest: Manifest) -> String {
+        var s = ShellTemplate.render(template, values: templateValues(manifest))
+        s += objectsTemplate
+        let byPath = Dictionary(manifest.artifacts.map { ($0.path, $0) }, uniquingKeysWith: { first, _ in first })
+        /// The object of the artifact at `path`; nil when there is none (the script fails first).
+        func object(_ path: String) -> (record: ArtifactRecord, hex: String)? {
+            guard let record = byPath[path], let digest = manifest.objectDigest(of: record) else { return nil }
+            return (record, digest.hex)
+        }
+        let refs = manifest.objectRefs()
+        s += "\n# The artifacts each object holds (named in messages).\nrd_object_names() {\n    case $1 in\n"
+        var names: [ObjectDigest: [String]] = [:]
+        for artifact in manifest.artifacts {
+            if let digest = manifest.objectDigest(of: artifact) { names[digest, default: []].append(artifact.path) }
+        }
+        for ref in refs {
+            s +=
+                "        \(ref.digest.hex)) printf '%s\\n' \(q(names[ref.digest, default: []].joined(separator: ", "))) ;;\n"
+        }
+        s += "        *) printf '%s\\n' 'SHA256SUMS' ;;\n    esac\n}\n"
+
+        // What the steps read, in the order they read it: a path that names no object stops the
+        // restore before anything is read (only a damaged or forged manifest has one).
+        let packs = manifest.artifacts.filter { $0.kind == .pack }
+        let vault = vaultToOpen(manifest)
+        var read = packs.map(\.path)
+        for db in manifest.databases { read += db.chunks.isEmpty ? [db.artifact ?? ""] : db.chunks }
+        read += manifest.launchAgents.map(\.artifact)
+        read += manifest.shellFileArtifacts().compactMap(\.artifact)
+        read += vault.map { [$0.artifact] } ?? []
+        read += manifest.artifacts.filter { $0.kind == .list }.map(\.path)
+        var unknown = Set<String>()
+        for path in read where object(path) == nil && unknown.insert(path).inserted {
+            let why =
+                byPath[path] == nil
+                ? "not an artifact of this set" : "its SHA-256 is not 64 lowercase hex, so it names no object"
+            s += "rd_fail \(q("\(path): \(why)"))\n"
+        }
+
+        s += "\n# (1) every object and file listed in SHA256SUMS\n"
+        let plain = manifest.artifacts.filter { !manifest.isObject($0) }
+        let expected = refs.count + plain.count + (manifest.artifact(manifest.restoreScript) == nil ? 1 : 0)
+        s += "rd_verify_objects \(expected) \(sumsSplit(refs.map(\.size)))\n"
+        s += "rd_confirm\n"
+        s += "rd_prepare_targets\n"
+        s += "\n# (3) code: the packs in the listed order\n"
+        if packs.isEmpty {
+            s += "rd_say \"code: not in this set\"\n"
+        } else {
+            s += "rd_extract_packs"
+            s += packs.map { " \\\n    \(q($0.path)) \(object($0.path)?.hex ?? "")" }.joined() + "\n"
+        }
+        if let vault {
+            s += "# (7) the vault's decryption starts here, beside (3) to (6)\n"
+            s += "rd_vault_object_start \(q(vault.artifact)) \(object(vault.artifact)?.hex ?? "") "
+            s += "\(max(1, vault.iterations))\n"
+        }
+        s += "\n# (4) databases: pieces in the listed order, the whole file's SHA-256 checked\n"
+        for db in manifest.databases {
+            let pieces = db.chunks.isEmpty ? [db.artifact ?? ""] : db.chunks
+            s += "rd_restore_db_objects \(db.base == .home ? "home" : "root") \(q(db.path)) \(q(db.sha256)) "
+            s += octal(db.mode)
+            var tool = ""
+            for piece in pieces {
+                let found = object(piece)
+                let pieceTool = found?.record.compression == .gzip ? "gzip" : "plain"
+                s += " \\\n    " + (pieceTool == tool ? "" : pieceTool + " ") + (found?.hex ?? "")
+                tool = pieceTool
+            }
+            s += "\n"
+        }
+        if manifest.databases.isEmpty { s += "rd_say \"databases: none in this set\"\n" }
+        s += "\n# (5) LaunchAgents, old root and home rewritten at path boundaries\n"
+        for agent in manifest.launchAgents {
+            s += rewriteSteps(agent, manifest)
+            s += "rd_restore_agent_object \(q(agent.artifact)) \(object(agent.artifact)?.hex ?? "") "
+            s += "\(q(agent.path)) \(octal(agent.mode))\n"
+        }
+        if manifest.launchAgents.isEmpty { s += "rd_say \"launchagents: none in this set\"\n" }
+        s += "\n# (6) shell files\n"
+        let shellFiles = manifest.shellFileArtifacts()
+        for (file, artifact) in shellFiles {
+            guard let artifact else { continue }
+            s += "rd_restore_file_object \(q(artifact)) \(object(artifact)?.hex ?? "") "
+            s += "\(q(file.path)) \(octal(file.mode))\n"
+        }
+        if shellFiles.isEmpty { s += "rd_say \"shell: none in this set\"\n" }
+        if !packs.isEmpty {
+            s += "\n# (3) the code packs, extracted beside (4) to (6)\nrd_packs_wait\n"
+            let twins = FileNameBytes.normalisationTwins(
+                manifest.files.filter { $0.component == .code && $0.base == .root }.map(\.path))
+            if !twins.isEmpty { s += "rd_normalisation_twins \(twins.count)\n" }
+        }
+        if !manifest.databases.isEmpty {
+            s += "\n# (4) again: sidecars beside a restored database that are not the backup's go aside\n"
+            for db in manifest.databases {
+                s += "rd_db_sidecars \(db.base == .home ? "home" : "root") \(q(db.path))\n"
+            }
+        }
+        s += "\n# (7) credentials: decrypted with the openssl CLI only when --password-file or --password-fd is given\n"
+        if let vault {
+            let files = manifest.files.filter { $0.component == .credentials && $0.type == .file }
+            s += "if rd_vault_object_open \(q(vault.artifact)) \(object(vault.artifact)?.hex ?? "") "
+            s += "\(max(1, vault.iterations)); then\n"
+            for file in files {
+                s += "    rd_restore_credential \(file.base == .home ? "home" : "root") \(q(file.path))\n"
+            }
+            s += "    rd_credentials_close \(files.count)\n"
+            s += "fi\n"
+        } else {
+            s += credentialsStep(manifest)
+        }
+        s += "\n# (8) dependencies: printed, not installed\n"
+        let lists = manifest.artifacts.filter { $0.kind == .list }
+        for list in lists {
+            let hex = object(list.path)?.hex ?? ""
+            let stored = "$RD_OBJECTS/\(hex.prefix(2))/\(hex)"
+            switch list.path {
+            case "dependencies/python.txt":
+                s += "rd_say \"dependencies: Python packages: pip3 install -r '\(stored)'\"\n"
+            case "dependencies/homebrew.txt":
+                s += "rd_say \"dependencies: Homebrew formulae: brew install \\$(cut -d' ' -f1 '\(stored)')\"\n"
+            default:
+                s += "rd_say \"dependencies: see \(stored) (\(list.path))\"\n"
+            }
+        }
+        if lists.isEmpty { s += "rd_say \"dependencies: no lists in this set\"\n" }
+        s += "\nrd_finish\n"
+        return s
+    }
+
+    /// Step (5)'s rewrite for `agent`: `RD_SED` emptied, then one `rd_add_old` per old prefix (the
+    /// old root, the old home; at most 8) and one `rd_add_new` per marker.
+    static func rewriteSteps(_ agent: LaunchAgentRecord, _ manifest: Manifest) -> String {
+        var s = "RD_SED=\n"
+        var markers: [(String, String)] = []
+        for old in agent.rewritePrefixes {
+            let newVariable: String
+            if old == manifest.root {
+                newVariable = "$RD_ROOT_SED"
+            } else if old == manifest.home {
+                newVariable = "$RD_HOME_SED"
+            } else {
+                continue
+            }
+            guard markers.count < 8, let pattern = sedPattern(old) else { continue }
+            let marker = "$RD_M\(markers.count + 1)"
+            markers.append((marker, newVariable))
+            s += "rd_add_old \(q(pattern)) \"\(marker)\"\n"
+        }
+        for (marker, newVariable) in markers { s += "rd_add_new \"\(marker)\" \"\(newVariable)\"\n" }
         return s
     }
 
@@ -204,6 +362,24 @@ public enum RestoreScript {
     /// fills in its placeholders (``templateValues(_:)``) and appends the per-set steps.
     static let template = RestoreShellTemplate.text
 
+    /// The functions of format 2 (objects), `restore-script/restore-objects.sh`, compiled in the same
+    /// way; ``renderObjects(_:)`` appends them to the template.
+    static let objectsTemplate = RestoreObjectsShellTemplate.text
+
+    /// Format 2's lines of the argument loop (the template's block `OBJECTS_OPTION`).
+    static let objectsOption = """
+            case $1 in
+                --objects)
+                    [ $# -ge 2 ] || rd_fail "--objects needs a folder"
+                    RD_OBJECTS_ARG=$2 RD_OBJECTS_GIVEN=1
+                    shift 2
+                    continue
+                    ;;
+                --objects=*) RD_OBJECTS_ARG=${1#--objects=} RD_OBJECTS_GIVEN=1; shift; continue ;;
+            esac
+
+        """
+
     /// The values of the template's placeholders for `m`: names and versions as they appear in the
     /// header comment, and `…_WORD` ones as single-quoted sh words.
     static func templateValues(_ m: Manifest) -> [String: String] {
@@ -218,6 +394,12 @@ public enum RestoreScript {
             "VAULT_NOTE": m.vault == nil ? " (this set has no vault)" : ": credentials are restored only with it",
             "SET_ID_WORD": q(m.id.description),
             "SCRIPT_NAME_WORD": q(m.restoreScript),
+            "CODE_NOTE": m.storesObjects ? "the code packs" : "code.tar.gz",
+            "OBJECTS_USAGE": m.storesObjects ? " [--objects DIR]" : "",
+            "OBJECTS_HELP": m.storesObjects
+                ? "#   --objects DIR       the set's objects (default: the folder objects beside the set folder)\n"
+                : "",
+            "OBJECTS_OPTION": m.storesObjects ? objectsOption : "",
         ]
     }
 }

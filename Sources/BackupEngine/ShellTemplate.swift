@@ -4,6 +4,11 @@
 /// A placeholder is `@@NAME@@`, where `NAME` is one or more of `A`–`Z`, `0`–`9` and `_`. The
 /// template stays a valid shell file with its placeholders in place (they sit in comments or as
 /// plain words), so `shellcheck` checks the template itself.
+///
+/// A placeholder alone on its line (after nothing but spaces or tabs, the line's newline right after
+/// it) is a *block*: the whole line, indentation and newline included, is replaced by the value,
+/// which is zero or more whole lines (each ending in a newline). An empty value removes the line, so
+/// text that does not need the block renders byte for byte as if the line were not in the template.
 enum ShellTemplate {
     /// The placeholder names of `text`, each once, in the order they first appear.
     static func placeholders(in text: String) -> [String] {
@@ -22,7 +27,26 @@ enum ShellTemplate {
     static func render(_ text: String, values: [String: String]) -> String {
         var out: [UInt8] = []
         out.reserveCapacity(text.utf8.count + 1_024)
-        scan(text) { piece in
+        var inline: [UInt8] = []
+        for line in lines(text) {
+            if let name = blockName(line), let value = values[name] {
+                out.append(contentsOf: renderInline(inline, values: values))
+                inline = []
+                out.append(contentsOf: value.utf8)
+            } else {
+                inline.append(contentsOf: line)
+            }
+        }
+        out.append(contentsOf: renderInline(inline, values: values))
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// `bytes` with its inline placeholders replaced (see ``render(_:values:)``).
+    private static func renderInline(_ bytes: [UInt8], values: [String: String]) -> [UInt8] {
+        guard !bytes.isEmpty else { return [] }
+        var out: [UInt8] = []
+        out.reserveCapacity(bytes.count + 1_024)
+        scan(String(decoding: bytes, as: UTF8.self)) { piece in
             switch piece {
             case .text(let bytes): out.append(contentsOf: bytes)
             case .placeholder(let name):
@@ -33,7 +57,35 @@ enum ShellTemplate {
                 }
             }
         }
-        return String(decoding: out, as: UTF8.self)
+        return out
+    }
+
+    /// The lines of `text` as bytes, each with its newline (the last one without, when `text` does
+    /// not end with one).
+    private static func lines(_ text: String) -> [ArraySlice<UInt8>] {
+        let bytes = Array(text.utf8)
+        var out: [ArraySlice<UInt8>] = []
+        var start = 0
+        for (i, b) in bytes.enumerated() where b == 0x0A {
+            out.append(bytes[start...i])
+            start = i + 1
+        }
+        if start < bytes.count { out.append(bytes[start...]) }
+        return out
+    }
+
+    /// The name of the placeholder `line` consists of (spaces or tabs before it, its newline right
+    /// after), or nil when the line holds anything else.
+    private static func blockName(_ line: ArraySlice<UInt8>) -> String? {
+        guard line.last == 0x0A else { return nil }
+        let body = line.dropLast().drop { $0 == 0x20 || $0 == 0x09 }
+        guard body.count > 4, body.prefix(2) == [0x40, 0x40], body.suffix(2) == [0x40, 0x40] else { return nil }
+        let name = body.dropFirst(2).dropLast(2)
+        let ok = name.allSatisfy {
+            ($0 >= UInt8(ascii: "A") && $0 <= UInt8(ascii: "Z")) || ($0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9"))
+                || $0 == UInt8(ascii: "_")
+        }
+        return ok ? String(decoding: name, as: UTF8.self) : nil
     }
 
     /// A run of template text, or one placeholder.

@@ -178,6 +178,46 @@ import Testing
         #expect(RestoreScript.render(m).contains("rd_restore_file 'shell/file-2' '.zshrc' 644\n"))
     }
 
+    /// ``fullManifest()`` as format 2: the code in two packs and the folders' pack, every database in
+    /// gzip-compressed pieces (two databases sharing one object), every other artifact an object
+    /// (two LaunchAgents sharing one), read from the objects folder.
+    static func fullManifestFormat2() -> Manifest {
+        var m = fullManifest()
+        m.formatVersion = 2
+        m.artifacts.removeAll { $0.path == "code.tar.gz" || $0.component == .databases }
+        let code = [
+            ("code/pack-0001.tar.gz", "1", 5_000), ("code/pack-0002.tar.gz", "e", 3_000),
+            ("code/folders.tar.gz", "f", 200),
+        ].map {
+            ArtifactRecord(
+                path: $0.0, component: .code, kind: .pack, size: Int64($0.2), sha256: digest(Character($0.1)))
+        }
+        let chunks = [
+            ("databases/claude/data/store_01.db.chunk-0001", "2"),
+            ("databases/claude/data/store_03.db.chunk-0001", "3"),
+            ("databases/claude/data/store_03.db.chunk-0002", "4"), ("databases/.local/it's.db.chunk-0001", "2"),
+        ].map {
+            ArtifactRecord(
+                path: $0.0, component: .databases, kind: .chunk, size: 900, sha256: digest(Character($0.1)),
+                compression: .gzip)
+        }
+        m.artifacts.insert(contentsOf: code + chunks, at: 0)
+        m.databases[0].artifact = nil
+        m.databases[0].chunks = [chunks[0].path]
+        m.databases[2].artifact = nil
+        m.databases[2].chunks = [chunks[3].path]
+        return m
+    }
+
+    @Test func theFormat2ScriptRendersToTheGoldenBytes() throws {
+        try Self.assertMatches(RestoreScript.render(Self.fullManifestFormat2()), named: "restore_full_format2.sh")
+    }
+
+    @Test func theEmptyFormat2ScriptRendersToTheGoldenBytes() throws {
+        try Self.assertMatches(
+            RestoreScript.render(Self.emptyManifest().formatTwo()), named: "restore_empty_format2.sh")
+    }
+
     @Test func theEmptyScriptRendersToTheGoldenBytes() throws {
         try Self.assertMatches(RestoreScript.render(Self.emptyManifest()), named: "restore_empty.sh")
     }

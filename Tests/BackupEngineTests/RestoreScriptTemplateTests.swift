@@ -20,6 +20,16 @@ import Testing
         #expect(RestoreScript.template.hasPrefix("#!/bin/sh\n"))
     }
 
+    /// A placeholder alone on its line is a block: replaced with its line, so an empty value leaves
+    /// no trace; a placeholder with anything else on its line (or no newline after it) is inline.
+    @Test func aBlockPlaceholderReplacesItsWholeLine() {
+        let text = "a\n    @@B@@\nx @@I@@ y\n@@B@@ not alone\n@@B@@"
+        #expect(ShellTemplate.render(text, values: ["B": "", "I": "i"]) == "a\nx i y\n not alone\n")
+        #expect(
+            ShellTemplate.render(text, values: ["B": "one\ntwo\n", "I": ""])
+                == "a\none\ntwo\nx  y\none\ntwo\n not alone\none\ntwo\n")
+    }
+
     @Test func everyPlaceholderHasAValueAndEveryValueAPlaceholder() {
         let manifest = RestoreScriptGoldenTests.fullManifest()
         let names = ShellTemplate.placeholders(in: RestoreScript.template)
@@ -91,10 +101,15 @@ import Testing
 
     @Test(
         .needsTool("shellcheck", package: "shellcheck"),
-        arguments: ["full", "empty"])
+        arguments: ["full", "empty", "full format 2", "empty format 2"])
     func aRenderedScriptIsCleanUnderShellcheck(_ which: String) throws {
         let manifest =
-            which == "full" ? RestoreScriptGoldenTests.fullManifest() : RestoreScriptGoldenTests.emptyManifest()
+            switch which {
+            case "full": RestoreScriptGoldenTests.fullManifest()
+            case "empty": RestoreScriptGoldenTests.emptyManifest()
+            case "full format 2": RestoreScriptGoldenTests.fullManifestFormat2()
+            default: RestoreScriptGoldenTests.emptyManifest().formatTwo()
+            }
         let folder = try TempFolder("rd-shellcheck")
         let path = folder.path + "/" + manifest.restoreScript
         try Data(RestoreScript.render(manifest).utf8).write(to: URL(fileURLWithPath: path))

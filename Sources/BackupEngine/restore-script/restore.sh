@@ -2,13 +2,14 @@
 # @@SCRIPT_NAME@@: restores backup set @@SET_ID@@ (@@FORMAT_NAME@@ format @@FORMAT_VERSION@@),
 # made by @@TOOL_NAME@@ @@TOOL_VERSION@@ on @@HOST@@.
 #
-# Usage: sh @@SCRIPT_NAME@@ --home DIR --root DIR [--password-file F | --password-fd N] [--yes] [--force]
+# Usage: sh @@SCRIPT_NAME@@ --home DIR --root DIR@@OBJECTS_USAGE@@ [--password-file F | --password-fd N] [--yes] [--force]
 #   --home DIR          the new home: LaunchAgents and shell files go here
-#   --root DIR          the new project root: code.tar.gz and databases go here
+#   --root DIR          the new project root: @@CODE_NOTE@@ and databases go here
 #   --password-file F   the vault password@@VAULT_NOTE@@
 #   --password-fd N     the vault password, read from open descriptor N instead of a file
 #   --yes               do not ask for confirmation (needed when not on a terminal)
 #   --force             restore into a home or root that is not empty
+@@OBJECTS_HELP@@
 #
 # Needs only: tar, gzip, sed, cat, mkdir, chmod, mv, rm, and openssl, sha256sum or shasum
 # (openssl to decrypt credentials: openssl enc -d -aes-256-cbc -pbkdf2 -iter N -md sha256).
@@ -24,7 +25,7 @@ RD_SCRIPT_NAME=@@SCRIPT_NAME_WORD@@
 rd_say() { printf 'restore: %s\n' "$*"; }
 rd_fail() { printf 'restore: FAILED: %s\n' "$*" >&2; exit 1; }
 rd_usage() {
-    printf '%s\n' "usage: sh $RD_SCRIPT_NAME --home DIR --root DIR [--password-file F | --password-fd N] [--yes] [--force]"
+    printf '%s\n' "usage: sh $RD_SCRIPT_NAME --home DIR --root DIR@@OBJECTS_USAGE@@ [--password-file F | --password-fd N] [--yes] [--force]"
 }
 
 RD_TMP= RD_CRED_TMP= RD_TAR_PID= RD_READER_FAILED= RD_TAR_ERR= RD_CRED_PID=
@@ -51,6 +52,7 @@ trap 'exit 141' PIPE
 
 RD_HOME_ARG= RD_ROOT_ARG= RD_PASSWORD_FILE= RD_PASSWORD_FD= RD_YES=0 RD_FORCE=0
 while [ $# -gt 0 ]; do
+    @@OBJECTS_OPTION@@
     case $1 in
         --home) [ $# -ge 2 ] || rd_fail "--home needs a folder"; RD_HOME_ARG=$2; shift 2 ;;
         --home=*) RD_HOME_ARG=${1#--home=}; shift ;;
