@@ -38,25 +38,26 @@ import Foundation
 /// ceiling, and what is left of a group after a ceiling cut; it is at most ``ceilingBytes`` except
 /// a single entry over it.
 enum PackPlanner {
-    /// The mean weight between candidate boundaries: 512 KiB. Packs average about 0.8 MiB before
-    /// compression (a segment under the floor joins the next), a few hundred KB as gzip level 6
+    /// The mean weight between candidate boundaries: 256 KiB. Packs average about 0.4 MiB before
+    /// compression (a segment under the floor joins the next), about a hundred KB as gzip level 6
     /// objects of source code. Measured by `ci/measure-chunks` on the bench workspace (100 MB of code,
     /// 3 days of `history.py`: 15 files edited a day, a file added and one removed every 3rd):
-    /// 2.6 MB of new pack objects a day in 68 packs, against 3.9 MB in 39 at 1 MiB, 7.8 MB in 22
-    /// at 2 MiB and 15.0 MB in 5 at 8 MiB (format 1 writes 29.4 MB a day). What a day's edits
-    /// rewrite grows with the pack; the object count, the cost of small packs, stays small (about
-    /// 70 per 100 MB of code). With 256 KiB database chunks this keeps a day's growth under
-    /// restic's (9.8 against 12.0 MB a day in the same run); 2 MiB packs would not (15.0).
-    static let targetBytes: Int64 = 512 << 10
-    /// The least weight of a segment that ends a group: 256 KiB, half the target, so a tree of
+    /// 2.6 MB of new pack objects a day in 68 packs at 512 KiB, against 3.9 MB in 39 at 1 MiB,
+    /// 7.8 MB in 22 at 2 MiB and 15.0 MB in 5 at 8 MiB (format 1 writes 29.4 MB a day). What a
+    /// day's edits rewrite grows with the pack; the object count, the cost of small packs, stays
+    /// small (about 140 per 100 MB of code). `ci/bench --history 30` with 512 KiB packs and 128 KiB
+    /// database chunks ended at 1.01 x restic's repository, the packs holding 64.5 MB (29 MB of
+    /// them the newest set's): halving the pack halves what the kept old versions hold.
+    static let targetBytes: Int64 = 256 << 10
+    /// The least weight of a segment that ends a group: 128 KiB, half the target, so a tree of
     /// small files does not become thousands of tiny objects (each object costs a file in a synced
     /// folder and a line in `SHA256SUMS`) while a segment that ends a group is still one of the
     /// likelier ones (a segment's weight is about exponential around the target: 61 % reach half).
-    static let floorBytes: Int64 = 256 << 10
-    /// The most weight of a pack: 2 MiB, four times the target, so one edit never rewrites more
+    static let floorBytes: Int64 = 128 << 10
+    /// The most weight of a pack: 1 MiB, four times the target, so one edit never rewrites more
     /// than that unless the edited file alone is bigger (an entry at or over it is a pack of its
     /// own, which is also the best a pack can do for a big file: only its own edits rewrite it).
-    static let ceilingBytes: Int64 = 2 << 20
+    static let ceilingBytes: Int64 = 1 << 20
     /// The header bytes counted per entry: a 512-byte ustar header plus a pax extended header
     /// (its own 512-byte header and one 512-byte block of records: `mtime` with nanoseconds,
     /// `hdrcharset`, long or non-ASCII names). An estimate: the plan needs no exact tar size, only
@@ -124,7 +125,7 @@ enum PackPlanner {
             self.ceiling = ceiling
         }
 
-        /// 512 KiB, 256 KiB, 2 MiB.
+        /// 256 KiB, 128 KiB, 1 MiB.
         static let standard = Parameters(
             target: PackPlanner.targetBytes, floor: PackPlanner.floorBytes, ceiling: PackPlanner.ceilingBytes)
     }
