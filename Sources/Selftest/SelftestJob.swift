@@ -14,7 +14,8 @@ import Verifier
 /// backs it up twice into `<folder>/good/`, and drills the second set: that drill must pass. Then,
 /// for every damage of the catalogue (``SelftestDamage/catalogue(timeout:)``), it copies the good
 /// set to `<folder>/damaged/<damage-id>/` (with the first set beside it when the damage needs a
-/// previous set), damages the copy, drills it with a short timeout and small limits, and requires
+/// previous set; format 2 with copies of the objects those sets use in `<damage-id>/objects/`, a
+/// destination of its own), damages the copy, drills it with a short timeout and small limits, and requires
 /// a failing drill in which the damage's expected check fails (naming the damaged subject and
 /// cause where that matters) and nothing escaped. The good sets are never touched.
 ///
