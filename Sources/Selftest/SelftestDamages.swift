@@ -42,6 +42,10 @@ final class DamageContext {
     var password: VaultPassword?
     /// The report folder of this damage's drill, once it ran (for checks that read the reports).
     var reportFolder: String?
+    /// Format 2: bytes of each piece of a database before compression, by its index in
+    /// `manifest.databases`, as ``databaseFile(_:)`` found them (the first piece's size; nil for
+    /// a database of one piece).
+    var pieceBytes: [Int: Int] = [:]
 
     init(
         setPath: AbsolutePath, manifest: Manifest, scratch: AbsolutePath, sandboxFolder: AbsolutePath,
@@ -129,11 +133,12 @@ final class DamageContext {
         if !manifest.storesObjects, let artifact = record.artifact { return path(artifact) }
         var whole = Data()
         for chunk in record.chunks {
-            let piece = path(chunk)
-            whole.append(
+            let file = path(chunk)
+            let piece =
                 manifest.artifact(chunk)?.compression == .gzip
-                    ? try SelftestGzip.decompress(piece)
-                    : try Data(contentsOf: URL(fileURLWithPath: piece)))
+                ? try SelftestGzip.decompress(file) : try Data(contentsOf: URL(fileURLWithPath: file))
+            if whole.isEmpty && record.chunks.count > 1 { pieceBytes[index] = piece.count }
+            whole.append(piece)
         }
         let file = scratch.appending(component: "database-\(index).db").pathString
         try SetSealer.write(whole, to: file, mode: 0o644)
@@ -142,8 +147,9 @@ final class DamageContext {
 
     /// After the file of ``databaseFile(_:)`` changed: the record's size and digest follow it
     /// (format 1: its artifact; the seal rehashes it). Format 2 stores the file again as the
-    /// engine does, as gzip chunks of 256 KiB (the last one shorter), each a new object, named
-    /// `<name>.chunk-0001`, … like the chunks they replace and listed where those were.
+    /// engine does, as gzip chunks of the pieces' size the set had (``pieceBytes``; the last one
+    /// shorter), each a new object, named `<name>.chunk-0001`, … like the chunks they replace and
+    /// listed where those were.
     /// - Throws: ``RestoreDrillError/io(path:message:)``.
     func storeDatabase(_ index: Int, from file: String) throws {
         let (sha, size) = try SHA256Digest.file(at: file)
@@ -156,9 +162,10 @@ final class DamageContext {
         }
         let data = try Data(contentsOf: URL(fileURLWithPath: file))
         let stem = String(first.dropLast(4))
+        let pieceSize = max(1, pieceBytes[index] ?? data.count)
         var records: [ArtifactRecord] = []
-        for (n, start) in stride(from: 0, to: max(data.count, 1), by: Self.chunkBytes).enumerated() {
-            let piece = data.subdata(in: start..<min(start + Self.chunkBytes, data.count))
+        for (n, start) in stride(from: 0, to: max(data.count, 1), by: pieceSize).enumerated() {
+            let piece = data.subdata(in: start..<min(start + pieceSize, data.count))
             let gz = try SelftestGzip.compress(piece, scratch: scratch.appending(component: "chunk.gz").pathString)
             let (hex, bytes) = try SetSealer.putObject(gz, in: objects)
             records.append(
@@ -170,9 +177,6 @@ final class DamageContext {
         manifest.artifacts.insert(contentsOf: records, at: min(at, manifest.artifacts.count))
         manifest.databases[index].chunks = records.map(\.path)
     }
-
-    /// Bytes of a database piece before compression in format 2 (docs/SET-FORMAT.md): 256 KiB.
-    static let chunkBytes = 256 << 10
 
     /// The artifacts that hold the code: format 1 `code.tar.gz`; format 2 the packs, in manifest
     /// order (`code/folders.tar.gz` last).
