@@ -37,6 +37,49 @@ import Testing
         return out
     }
 
+    /// A sealed damage that edits objects in place: each takes the name of its new digest (two
+    /// objects whose bytes were swapped trade names), every artifact naming it follows (a shared
+    /// object for each of its artifacts), and `SHA256SUMS` names the objects as they now are.
+    @Test func aSealedObjectEditTakesItsNewDigestsName() throws {
+        let folder = try TempFolder("rd-seal-f2")
+        defer { folder.remove() }
+        let set = try AbsolutePath(validating: folder.file("full_20261207_000000"))
+        try FileManager.default.createDirectory(atPath: set.pathString, withIntermediateDirectories: true)
+        let objects = SetSealer.objectsFolder(of: set)
+        #expect(objects.pathString == folder.file("objects"))
+        let (a, b) = (Data("piece a\n".utf8), Data("piece b, a longer one\n".utf8))
+        let (shaA, sizeA) = try SetSealer.putObject(a, in: objects)
+        let (shaB, sizeB) = try SetSealer.putObject(b, in: objects)
+        var manifest = Manifest(
+            id: BackupID(date: Date(timeIntervalSince1970: 1_700_000_000)), name: "maia", startedAt: Date(),
+            timeZone: "UTC", host: "h", home: "/h", root: "/h/r")
+        manifest.formatVersion = 2
+        func chunk(_ path: String, _ sha: String, _ size: Int64) -> ArtifactRecord {
+            ArtifactRecord(
+                path: path, component: .databases, kind: .chunk, size: size, sha256: sha, compression: .gzip)
+        }
+        manifest.artifacts = [
+            chunk("databases/x.db.chunk-0001", shaA, sizeA), chunk("databases/x.db.chunk-0002", shaB, sizeB),
+            chunk("databases/y.db.chunk-0001", shaA, sizeA),
+        ]
+        let fileA = try #require(ObjectDigest(shaA)).hex
+        try SetSealer.write(
+            b, to: objects.appending(components: String(fileA.prefix(2)), fileA).pathString, mode: 0o600)
+        try SetSealer.write(a, to: objects.appending(components: String(shaB.prefix(2)), shaB).pathString, mode: 0o600)
+
+        try SetSealer.seal(setPath: set, manifest: &manifest, renderScript: false)
+        #expect(manifest.artifacts.map(\.sha256) == [shaB, shaA, shaB])
+        #expect(manifest.artifacts.map(\.size) == [sizeB, sizeA, sizeB])
+        #expect(try Self.misnamedObjects(objects.pathString).isEmpty)
+        let sums = String(
+            decoding: try Data(contentsOf: URL(fileURLWithPath: set.pathString + "/SHA256SUMS")), as: UTF8.self)
+        #expect(
+            sums == "\(shaB)  ../objects/\(shaB.prefix(2))/\(shaB)\n\(shaA)  ../objects/\(shaA.prefix(2))/\(shaA)\n")
+        let check = try runTool("/usr/bin/env", ["sha256sum", "-c", "SHA256SUMS"], directory: set.pathString)
+        #expect(check.status == 0, "\(check.output) \(check.error)")
+        #expect(try Manifest.load(setPath: set.pathString).artifacts == manifest.artifacts)
+    }
+
     @Test func eachFormatHasItsOwnDamages() {
         let one = Set(SelftestJob.damageIDs(format: 1))
         let two = Set(SelftestJob.damageIDs(format: 2))
