@@ -28,8 +28,7 @@ struct SelftestCommand: AsyncParsableCommand {
     @Flag(help: "List the damage ids (of --set-format) and exit.") var list = false
     @Option(
         help: ArgumentHelp(
-            "Write the sample's sets in this format, 1 or 2 (default: what set_format defaults to, \(SelftestJob.defaultSetFormat)).",
-            valueName: "n"))
+            "Write the sample's sets in this format, 1 or 2; the default follows set_format's.", valueName: "n"))
     var setFormat: Int = SelftestJob.defaultSetFormat
     @Flag(help: "Fail every replay that runs without bubblewrap.") var requireIsolation = false
     @Flag(help: "Print the outcome as JSON (format restore-drill/selftest).") var json = false
