@@ -42,6 +42,10 @@ final class DamageContext {
     var password: VaultPassword?
     /// The report folder of this damage's drill, once it ran (for checks that read the reports).
     var reportFolder: String?
+    /// Format 2: bytes of each piece of a database before compression, by its index in
+    /// `manifest.databases`, as ``databaseFile(_:)`` found them (the first piece's size; nil for
+    /// a database of one piece).
+    var pieceBytes: [Int: Int] = [:]
 
     init(
         setPath: AbsolutePath, manifest: Manifest, scratch: AbsolutePath, sandboxFolder: AbsolutePath,
@@ -56,8 +60,25 @@ final class DamageContext {
         self.token = Hex.encode((0..<6).map { _ in UInt8.random(in: 0...255) })
     }
 
-    /// The file `relative` (an artifact name of the good set, so always inside it) of the copy.
+    /// How the drill names the object of `artifact` (format 2): `objects/<ab>/<sha256>`; nil for a
+    /// file of the set folder.
+    func objectName(_ artifact: ArtifactRecord) -> String? {
+        manifest.objectDigest(of: artifact).map { "\(Manifest.objectsFolderName)/\($0.fanOut)/\($0.hex)" }
+    }
+
+    /// Format 2: the damaged copy's own objects folder, `<selftest>/damaged/<damage-id>/objects`
+    /// (copies of the good set's objects: a damage never touches another copy's).
+    var objects: AbsolutePath { SetSealer.objectsFolder(of: setPath) }
+
+    /// Where the bytes of the artifact `relative` (an artifact name of the good set, or a file of
+    /// the set folder) are now: format 1, and every file of the set folder, the file `relative` of
+    /// the copy; format 2, the object the manifest names for that artifact. A damage edits them in
+    /// place: an object edited in place and sealed (``seal(renderScript:)``) takes its new
+    /// digest's name.
     func path(_ relative: String) -> String {
+        if let artifact = manifest.artifact(relative), let digest = manifest.objectDigest(of: artifact) {
+            return SetSealer.objectFile(digest, in: objects).pathString
+        }
         guard let inside = try? RelativePath(validatingBeneath: relative) else {
             preconditionFailure("not a name inside the set: \(relative)")
         }
@@ -88,28 +109,94 @@ final class DamageContext {
         try SetSealer.write(data, to: path(relative), mode: 0o644)
     }
 
-    /// The whole (unchunked) database with the most rows, and its index in `manifest.databases`.
+    /// A small database to damage whole, and its index in `manifest.databases`: format 1 the whole
+    /// (unchunked) one with the most tables; format 2 (every database chunked) the one of fewest
+    /// chunks.
     func wholeDatabase() throws -> (Int, DatabaseRecord) {
-        let candidates = manifest.databases.enumerated().filter { $0.element.artifact != nil }
-        guard let best = candidates.max(by: { $0.element.tables.count < $1.element.tables.count }) else {
+        let all = Array(manifest.databases.enumerated())
+        let best =
+            manifest.storesObjects
+            ? all.filter { !$0.element.chunks.isEmpty }.min { $0.element.chunks.count < $1.element.chunks.count }
+            : all.filter { $0.element.artifact != nil }.max { $0.element.tables.count < $1.element.tables.count }
+        guard let best else {
             throw RestoreDrillError.runtime("the good set has no whole database to damage")
         }
         return (best.offset, best.element)
     }
 
-    /// After a database artifact changed: the record's size and digest follow it.
-    func resealDatabase(_ index: Int) throws {
-        guard let artifact = manifest.databases[index].artifact else { return }
-        let (sha, size) = try SHA256Digest.file(at: path(artifact))
-        manifest.databases[index].sha256 = sha
-        manifest.databases[index].size = size
+    /// A file holding the bytes database `index` restores to, for a damage to read or edit: format
+    /// 1 its artifact itself (edited in place); format 2 its gzip chunks decompressed and joined
+    /// into `<scratch>/database-<index>.db` (``storeDatabase(_:from:)`` stores it back).
+    /// - Throws: ``RestoreDrillError`` when the database or a chunk cannot be read.
+    func databaseFile(_ index: Int) throws -> String {
+        let record = manifest.databases[index]
+        if !manifest.storesObjects, let artifact = record.artifact { return path(artifact) }
+        var whole = Data()
+        for chunk in record.chunks {
+            let file = path(chunk)
+            let piece =
+                manifest.artifact(chunk)?.compression == .gzip
+                ? try SelftestGzip.decompress(file) : try Data(contentsOf: URL(fileURLWithPath: file))
+            if whole.isEmpty && record.chunks.count > 1 { pieceBytes[index] = piece.count }
+            whole.append(piece)
+        }
+        let file = scratch.appending(component: "database-\(index).db").pathString
+        try SetSealer.write(whole, to: file, mode: 0o644)
+        return file
     }
 
-    /// Reads code.tar.gz, lets `change` edit the members, writes it back.
-    func editArchive(_ change: (inout [TarMember]) throws -> Void) throws {
-        var members = try SelftestArchive.read(path("code.tar.gz"))
+    /// After the file of ``databaseFile(_:)`` changed: the record's size and digest follow it
+    /// (format 1: its artifact; the seal rehashes it). Format 2 stores the file again as the
+    /// engine does, as gzip chunks of the pieces' size the set had (``pieceBytes``; the last one
+    /// shorter), each a new object, named `<name>.chunk-0001`, … like the chunks they replace and
+    /// listed where those were.
+    /// - Throws: ``RestoreDrillError/io(path:message:)``.
+    func storeDatabase(_ index: Int, from file: String) throws {
+        let (sha, size) = try SHA256Digest.file(at: file)
+        manifest.databases[index].sha256 = sha
+        manifest.databases[index].size = size
+        guard manifest.storesObjects else { return }
+        let old = manifest.databases[index].chunks
+        guard let first = old.first, let at = manifest.artifacts.firstIndex(where: { $0.path == first }) else {
+            throw RestoreDrillError.runtime("\(manifest.databases[index].path) lists no chunk")
+        }
+        let data = try Data(contentsOf: URL(fileURLWithPath: file))
+        let stem = String(first.dropLast(4))
+        let pieceSize = max(1, pieceBytes[index] ?? data.count)
+        var records: [ArtifactRecord] = []
+        for (n, start) in stride(from: 0, to: max(data.count, 1), by: pieceSize).enumerated() {
+            let piece = data.subdata(in: start..<min(start + pieceSize, data.count))
+            let gz = try SelftestGzip.compress(piece, scratch: scratch.appending(component: "chunk.gz").pathString)
+            let (hex, bytes) = try SetSealer.putObject(gz, in: objects)
+            records.append(
+                ArtifactRecord(
+                    path: stem + String(format: "%04d", n + 1), component: .databases, kind: .chunk, size: bytes,
+                    sha256: hex, compression: .gzip))
+        }
+        manifest.artifacts.removeAll { old.contains($0.path) }
+        manifest.artifacts.insert(contentsOf: records, at: min(at, manifest.artifacts.count))
+        manifest.databases[index].chunks = records.map(\.path)
+    }
+
+    /// The artifacts that hold the code: format 1 `code.tar.gz`; format 2 the packs, in manifest
+    /// order (`code/folders.tar.gz` last).
+    var codeArchives: [String] {
+        manifest.storesObjects ? manifest.artifacts.filter { $0.kind == .pack }.map(\.path) : ["code.tar.gz"]
+    }
+
+    /// The archive an archive damage aims at: `code.tar.gz`, or format 2 the first pack.
+    var codeArchive: String { codeArchives.first ?? "code.tar.gz" }
+
+    /// The subject `restore.archives` compares the members with the manifest under: the archive
+    /// (format 1), or `code`, the union of the packs (format 2).
+    var memberListSubject: String { manifest.storesObjects ? ComponentID.code.rawValue : "code.tar.gz" }
+
+    /// Reads `archive` (``codeArchive`` by default), lets `change` edit the members, writes it back.
+    func editArchive(_ archive: String? = nil, _ change: (inout [TarMember]) throws -> Void) throws {
+        let file = path(archive ?? codeArchive)
+        var members = try SelftestArchive.read(file)
         try change(&members)
-        try SelftestArchive.write(members, to: path("code.tar.gz"))
+        try SelftestArchive.write(members, to: file)
     }
 
     /// Replaces the restore script with `body` (a hostile script), keeping its name and mode.
@@ -149,16 +236,29 @@ struct SelftestDamage {
 }
 
 extension SelftestDamage {
-    /// Every damage of the catalogue (README, "Selftest"), in its order. `timeout` is the drill's replay timeout, used by
-    /// the timing checks of the hostile scripts.
-    static func catalogue(timeout: Double) -> [SelftestDamage] {
+    /// Every damage of the catalogue (README, "Selftest") for sets of format `format` (1 or 2;
+    /// docs/SET-FORMAT.md), in its order. `timeout` is the drill's replay timeout, used by the
+    /// timing checks of the hostile scripts.
+    ///
+    /// Format 2 has no `code.tar.gz` and no whole database: the archive damages aim at a pack, the
+    /// database damages rebuild a database's gzip chunks, and the damages of the format itself
+    /// replace the format-1 rows they stand for (``objectDamages()``): `object-missing` (for
+    /// `delete-chunk`), `pack-member-in-two-packs`, `chunk-objects-swapped` (for `chunks-swapped`).
+    static func catalogue(timeout: Double, format: Int = 1) -> [SelftestDamage] {
         var out: [SelftestDamage] = []
+        let objects = format >= 2
 
         // At rest: one flipped byte in each kind of artifact, a deleted artifact, an edited manifest.
-        let kinds: [(ArtifactKind, String)] = [
-            (.archive, "archive"), (.chunk, "chunk"), (.database, "database"), (.plist, "plist"),
-            (.list, "list"), (.config, "shell file"), (.script, "restore script"),
-        ]
+        let kinds: [(ArtifactKind, String)] =
+            objects
+            ? [
+                (.pack, "code pack"), (.chunk, "chunk"), (.plist, "plist"), (.list, "list"), (.config, "shell file"),
+                (.script, "restore script"),
+            ]
+            : [
+                (.archive, "archive"), (.chunk, "chunk"), (.database, "database"), (.plist, "plist"),
+                (.list, "list"), (.config, "shell file"), (.script, "restore script"),
+            ]
         for (kind, name) in kinds {
             out.append(
                 SelftestDamage(
@@ -168,21 +268,30 @@ extension SelftestDamage {
                     let a = try c.artifact(kind)
                     try c.flipByte(a.path)
                     c.expectedSubject = a.path
-                    c.expectedFinding = (.artifactDigestMismatch, [:])
+                    if let object = c.objectName(a) {
+                        // Format 2: the object is named as damaged (with every artifact using it).
+                        c.expectedFinding = (.objectDamaged, ["object": object])
+                    } else {
+                        c.expectedFinding = (.artifactDigestMismatch, [:])
+                    }
                 })
         }
-        out.append(
-            SelftestDamage(
-                id: "delete-chunk", title: "a listed artifact deleted (a chunk)", kind: .atRest, expected: .setArtifacts
-            ) { c in
-                let a = try c.artifact(.chunk)
-                guard unlink(c.path(a.path)) == 0 else {
-                    throw RestoreDrillError.io(path: a.path, message: "cannot delete")
-                }
-                c.expectedSubject = a.path
-                // Named as a missing chunk of its database, not as any missing artifact (issue 12).
-                c.expectedFinding = (.chunkMissing, ["chunk": a.path, "where": "set"])
-            })
+        if objects { out += objectDamages() }
+        if !objects {
+            out.append(
+                SelftestDamage(
+                    id: "delete-chunk", title: "a listed artifact deleted (a chunk)", kind: .atRest,
+                    expected: .setArtifacts
+                ) { c in
+                    let a = try c.artifact(.chunk)
+                    guard unlink(c.path(a.path)) == 0 else {
+                        throw RestoreDrillError.io(path: a.path, message: "cannot delete")
+                    }
+                    c.expectedSubject = a.path
+                    // Named as a missing chunk of its database, not as any missing artifact (issue 12).
+                    c.expectedFinding = (.chunkMissing, ["chunk": a.path, "where": "set"])
+                })
+        }
         out.append(
             SelftestDamage(
                 id: "manifest-edited", title: "manifest edited, its checksum not (a row count)", kind: .atRest,
@@ -208,23 +317,27 @@ extension SelftestDamage {
                 deviation:
                     "the damage table expects restore.script; the inspection decompresses every member before the replay, so the cut is caught one step earlier and the script never runs"
             ) { c in
-                guard let data = FileManager.default.contents(atPath: c.path("code.tar.gz")) else {
-                    throw RestoreDrillError.io(path: "code.tar.gz", message: "unreadable")
+                let archive = c.codeArchive
+                guard let data = FileManager.default.contents(atPath: c.path(archive)) else {
+                    throw RestoreDrillError.io(path: archive, message: "unreadable")
                 }
-                try SetSealer.write(data.prefix(data.count / 2), to: c.path("code.tar.gz"), mode: 0o644)
+                try SetSealer.write(data.prefix(data.count / 2), to: c.path(archive), mode: 0o644)
                 try c.seal()
-                c.expectedSubject = "code.tar.gz"
+                c.expectedSubject = archive
             })
         out.append(
             SelftestDamage(
                 id: "archive-cut-between-members", title: "archive cut between members", kind: .sealed,
                 expected: .restoreArchives
             ) { c in
-                let members = try SelftestArchive.read(c.path("code.tar.gz"))
+                let archive = c.codeArchive
+                let members = try SelftestArchive.read(c.path(archive))
                 try SelftestArchive.writeCut(
-                    members, keep: members.count / 2, to: c.path("code.tar.gz"), scratch: c.scratch.pathString)
+                    members, keep: members.count / 2, to: c.path(archive), scratch: c.scratch.pathString)
                 try c.seal()
-                c.expectedSubject = "code.tar.gz"
+                // Format 2: the cut pack reads as a shorter pack; the packs together lack its tail.
+                c.expectedSubject = c.memberListSubject
+                if c.manifest.storesObjects { c.expectedFinding = (.archiveMembersMissing, [:]) }
             })
         let dangerous: [(String, String, TarMember, Finding.Code)] = [
             (
@@ -255,36 +368,38 @@ extension SelftestDamage {
                             sha256: member.type == RD_AE_IFLNK ? nil : SHA256Digest.hex(of: member.data),
                             mode: member.perm, linkTarget: member.symlink))
                     try c.seal()
-                    c.expectedSubject = "code.tar.gz"
+                    c.expectedSubject = c.codeArchive
                     c.expectedFinding = (code, [:])
                 })
         }
 
         // Sealed: databases.
-        out.append(
-            SelftestDamage(
-                id: "chunks-swapped", title: "chunks swapped", kind: .sealed, expected: .restoreScript
-            ) { c in
-                guard let db = c.manifest.databases.first(where: { $0.chunks.count >= 2 }) else {
-                    throw RestoreDrillError.runtime("no chunked database")
-                }
-                let (a, b) = (c.path(db.chunks[0]), c.path(db.chunks[1]))
-                guard let da = FileManager.default.contents(atPath: a),
-                    let dbb = FileManager.default.contents(atPath: b),
-                    da != dbb
-                else { throw RestoreDrillError.runtime("chunks unreadable or equal") }
-                try SetSealer.write(dbb, to: a, mode: 0o644)
-                try SetSealer.write(da, to: b, mode: 0o644)
-                try c.seal()  // chunk digests follow; the whole-database digest does not
-                c.expectedFinding = (.scriptExitStatus, [:])
-            })
+        if !objects {
+            out.append(
+                SelftestDamage(
+                    id: "chunks-swapped", title: "chunks swapped", kind: .sealed, expected: .restoreScript
+                ) { c in
+                    guard let db = c.manifest.databases.first(where: { $0.chunks.count >= 2 }) else {
+                        throw RestoreDrillError.runtime("no chunked database")
+                    }
+                    let (a, b) = (c.path(db.chunks[0]), c.path(db.chunks[1]))
+                    guard let da = FileManager.default.contents(atPath: a),
+                        let dbb = FileManager.default.contents(atPath: b),
+                        da != dbb
+                    else { throw RestoreDrillError.runtime("chunks unreadable or equal") }
+                    try SetSealer.write(dbb, to: a, mode: 0o644)
+                    try SetSealer.write(da, to: b, mode: 0o644)
+                    try c.seal()  // chunk digests follow; the whole-database digest does not
+                    c.expectedFinding = (.scriptExitStatus, [:])
+                })
+        }
         out.append(
             SelftestDamage(
                 id: "sqlite-index-page", title: "corrupted SQLite page that quick_check misses", kind: .sealed,
                 expected: .dbIntegrity
             ) { c in
                 let (i, record) = try c.wholeDatabase()
-                let path = c.path(record.artifact!)
+                let path = try c.databaseFile(i)
                 let indexes = try SelftestSQL.rows(
                     path, "SELECT name FROM sqlite_master WHERE type='index' AND sql IS NOT NULL")
                 guard let index = indexes.first else { throw RestoreDrillError.runtime("\(record.path) has no index") }
@@ -296,7 +411,7 @@ extension SelftestDamage {
                         "page \(page) of \(record.path): quick_check \(quick.prefix(1)), integrity_check \(full.prefix(1)): not the damage wanted"
                     )
                 }
-                try c.resealDatabase(i)
+                try c.storeDatabase(i, from: path)
                 try c.seal()
                 c.expectedSubject = record.path
                 c.expectedFinding = (.databaseIntegrity, [:])
@@ -308,10 +423,10 @@ extension SelftestDamage {
                 deviation:
                     "the damage table expects db.integrity; the restore script moves every -wal, -shm and -journal beside a restored database aside (the backup stores none), so the database restores intact and restore.tree names the -wal the manifest lists as missing"
             ) { c in
-                let (_, record) = try c.wholeDatabase()
+                let (i, record) = try c.wholeDatabase()
                 // A genuine WAL of this database: a copy switched to WAL mode, written, read while open.
                 let copy = c.scratch.appending(component: "wal-source.db").pathString
-                try FileManager.default.copyItem(atPath: c.path(record.artifact!), toPath: copy)
+                try FileManager.default.copyItem(atPath: try c.databaseFile(i), toPath: copy)
                 let wal = try SelftestSQL.walWhileOpen(
                     copy, "CREATE TABLE late(x); INSERT INTO late VALUES ('written after the copy');")
                 let name = record.path + "-wal"
@@ -334,8 +449,9 @@ extension SelftestDamage {
                 guard let table = record.tables.first(where: { $0.rows > 3 }) else {
                     throw RestoreDrillError.runtime("no table with rows")
                 }
-                try SelftestSQL.exec(c.path(record.artifact!), "DELETE FROM \"\(table.name)\" WHERE rowid % 3 = 0;")
-                try c.resealDatabase(i)
+                let file = try c.databaseFile(i)
+                try SelftestSQL.exec(file, "DELETE FROM \"\(table.name)\" WHERE rowid % 3 = 0;")
+                try c.storeDatabase(i, from: file)
                 try c.seal()
                 c.expectedSubject = record.path
                 c.expectedFinding = (.databaseRowCount, [:])
@@ -408,15 +524,20 @@ extension SelftestDamage {
                 kind: .sealed, expected: .restoreArchives
             ) { c in
                 var removed = ""
-                try c.editArchive { members in
-                    guard let i = members.firstIndex(where: { $0.type == RD_AE_IFREG && $0.name.hasSuffix(".md") })
-                    else {
+                let isMarkdown = { (m: TarMember) in m.type == RD_AE_IFREG && m.name.hasSuffix(".md") }
+                // The archive (format 2: the first pack) that holds a Markdown file.
+                let archive = try c.codeArchives.first {
+                    try SelftestArchive.read(c.path($0)).contains(where: isMarkdown)
+                }
+                guard let archive else { throw RestoreDrillError.runtime("no file member") }
+                try c.editArchive(archive) { members in
+                    guard let i = members.firstIndex(where: isMarkdown) else {
                         throw RestoreDrillError.runtime("no file member")
                     }
                     removed = members.remove(at: i).name
                 }
                 try c.seal()
-                c.expectedSubject = "code.tar.gz"
+                c.expectedSubject = c.memberListSubject
                 c.expectedFinding = (.archiveMembersMissing, ["paths": removed])
             })
         out.append(
@@ -426,7 +547,7 @@ extension SelftestDamage {
             ) { c in
                 try c.editArchive { $0.append(.file("src/not-in-the-manifest.txt", "surprise\n")) }
                 try c.seal()
-                c.expectedSubject = "code.tar.gz"
+                c.expectedSubject = c.memberListSubject
                 c.expectedFinding = (.archiveMembersExtra, [:])
             })
 
@@ -438,7 +559,8 @@ extension SelftestDamage {
             ) { c in
                 let gone = Set(c.manifest.artifacts.filter { $0.component == .shell }.map(\.path))
                 guard !gone.isEmpty else { throw RestoreDrillError.runtime("the good set has no shell files") }
-                for p in gone { unlink(c.path(p)) }
+                // Format 2: their objects stay (unused objects are any destination's; nothing reads them).
+                if !c.manifest.storesObjects { for p in gone { unlink(c.path(p)) } }
                 c.manifest.components.removeAll { $0.id == .shell }
                 c.manifest.artifacts.removeAll { gone.contains($0.path) }
                 c.manifest.files.removeAll { $0.component == .shell }
@@ -574,11 +696,11 @@ extension SelftestDamage {
                 title: "a restore over an old copy whose -wal the script leaves beside the database", kind: .sealed,
                 expected: .dbIntegrity
             ) { c in
-                let (_, record) = try c.wholeDatabase()
+                let (i, record) = try c.wholeDatabase()
                 guard record.base == .root else { throw RestoreDrillError.runtime("\(record.path) is not under root") }
                 // The old copy's genuine WAL: a table and a row written after the old copy's last checkpoint.
                 let copy = c.scratch.appending(component: "old-copy.db").pathString
-                try FileManager.default.copyItem(atPath: c.path(record.artifact!), toPath: copy)
+                try FileManager.default.copyItem(atPath: try c.databaseFile(i), toPath: copy)
                 let wal = try SelftestSQL.walWhileOpen(
                     copy, "CREATE TABLE left_by_the_old_copy(x); INSERT INTO left_by_the_old_copy VALUES (1);")
                 // A script of an older kind: it does not move sidecars aside, and the target it
@@ -590,8 +712,9 @@ extension SelftestDamage {
                     throw RestoreDrillError.runtime("the restore script does not move \(record.path)'s sidecars aside")
                 }
                 body.removeSubrange(at)
-                let call = "rd_restore_db root '\(record.path)'"
-                guard let at = body.range(of: call) else {
+                // Format 2 restores it from its objects (rd_restore_db_objects).
+                let calls = ["rd_restore_db root '\(record.path)'", "rd_restore_db_objects root '\(record.path)'"]
+                guard let at = calls.lazy.compactMap({ body.range(of: $0) }).first else {
                     throw RestoreDrillError.runtime("the restore script does not restore \(record.path)")
                 }
                 let octal = wal.map { String(format: "\\%03o", $0) }.joined()
@@ -604,6 +727,83 @@ extension SelftestDamage {
                 c.expectedSubject = record.path
             })
         out += chunkAccountingDamages()
+        return out
+    }
+
+    /// The damages of format 2 itself (issue 15): what a store of shared objects can suffer that a
+    /// set folder cannot.
+    static func objectDamages() -> [SelftestDamage] {
+        var out: [SelftestDamage] = []
+        out.append(
+            SelftestDamage(
+                id: "object-missing", title: "an object deleted (a shared one, else a code pack's)", kind: .atRest,
+                expected: .setArtifacts
+            ) { c in
+                // The first object two artifacts share (one digest, two paths), else the first pack's.
+                let stored = c.manifest.artifacts.filter { c.objectName($0) != nil }
+                let users = Dictionary(grouping: stored, by: \.sha256)
+                guard
+                    let first = stored.first(where: { users[$0.sha256, default: []].count > 1 })
+                        ?? stored.first(where: { $0.kind == .pack }),
+                    let object = c.objectName(first)
+                else { throw RestoreDrillError.runtime("the good set has no object to delete") }
+                guard unlink(c.path(first.path)) == 0 else {
+                    throw RestoreDrillError.io(path: object, message: "cannot delete")
+                }
+                let usedBy = c.manifest.artifacts.filter { $0.sha256 == first.sha256 }.map(\.path)
+                c.expectedSubject = first.path
+                // Named as the object missing, with every artifact that used it.
+                c.expectedFinding = (.objectMissing, ["object": object, "used_by": Finding.listValue(usedBy)])
+            })
+        out.append(
+            SelftestDamage(
+                id: "pack-member-in-two-packs",
+                title: "a pack holding a member of another pack (an older copy of its file)", kind: .sealed,
+                expected: .restoreArchives
+            ) { c in
+                let packs = c.codeArchives
+                guard packs.count >= 2, let from = packs.first, let into = packs.last else {
+                    throw RestoreDrillError.runtime("the good set has fewer than two packs")
+                }
+                guard let member = try SelftestArchive.read(c.path(from)).first(where: { $0.type == RD_AE_IFREG })
+                else { throw RestoreDrillError.runtime("\(from) holds no file") }
+                // The member again in a later pack, with other bytes: extracted after the first, it
+                // would overwrite the file the manifest lists with what an older set stored.
+                var older = member
+                older.data = Data("an older copy of \(member.name)\n".utf8)
+                try c.editArchive(into) { $0.append(older) }
+                try c.seal()
+                c.expectedSubject = into
+                c.expectedFinding = (.archiveMemberInTwoPacks, ["member": member.name])
+            })
+        out.append(
+            SelftestDamage(
+                id: "chunk-objects-swapped",
+                title: "two chunk objects swapped (each chunk names the other's object)", kind: .sealed,
+                expected: .restoreScript
+            ) { c in
+                guard let db = c.manifest.databases.first(where: { $0.chunks.count >= 2 }),
+                    let a = c.manifest.artifacts.firstIndex(where: { $0.path == db.chunks[0] }),
+                    let b = c.manifest.artifacts.firstIndex(where: { $0.path == db.chunks[1] }),
+                    c.manifest.artifacts[a].sha256 != c.manifest.artifacts[b].sha256
+                else { throw RestoreDrillError.runtime("no database with two different chunk objects") }
+                // Every object is intact and listed; only the order the pieces are joined in is wrong.
+                let first = c.manifest.artifacts[a]
+                c.manifest.artifacts[a].sha256 = c.manifest.artifacts[b].sha256
+                c.manifest.artifacts[a].size = c.manifest.artifacts[b].size
+                c.manifest.artifacts[b].sha256 = first.sha256
+                c.manifest.artifacts[b].size = first.size
+                try c.seal()
+                // The restore script joins the pieces and checks the whole database's SHA-256 before it
+                // moves the database into place: it fails, and the database is never restored.
+                c.expectedFinding = (.scriptExitStatus, [:])
+                c.afterDrill.append { result in
+                    let named = result.checks.contains {
+                        $0.check == .dbIntegrity && $0.subject == db.path && $0.has(.databaseNotRestored)
+                    }
+                    return named ? nil : "db.integrity does not say \(db.path) was not restored"
+                }
+            })
         return out
     }
 
@@ -622,14 +822,17 @@ extension SelftestDamage {
                 // crash between writing a chunk and listing it would leave, listed anyway.
                 let number = Int(last.suffix(4)).map { $0 + 1 } ?? 9999
                 let name = String(last.dropLast(4)) + String(format: "%04d", number)
-                guard let bytes = FileManager.default.contents(atPath: c.path(last)) else {
+                guard let bytes = FileManager.default.contents(atPath: c.path(last)),
+                    let lastRecord = c.manifest.artifact(last)
+                else {
                     throw RestoreDrillError.io(path: last, message: "unreadable")
                 }
-                try SetSealer.write(bytes, to: c.path(name), mode: 0o644)
+                // Format 2: the same object as the last chunk (two chunks may share one object).
+                if !c.manifest.storesObjects { try SetSealer.write(bytes, to: c.path(name), mode: 0o644) }
                 c.manifest.artifacts.append(
                     ArtifactRecord(
                         path: name, component: .databases, kind: .chunk, size: Int64(bytes.count),
-                        sha256: SHA256Digest.hex(of: bytes)))
+                        sha256: SHA256Digest.hex(of: bytes), compression: lastRecord.compression))
                 try c.seal()
                 c.expectedSubject = name
                 c.expectedFinding = (.chunkUnowned, [:])

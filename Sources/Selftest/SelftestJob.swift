@@ -14,7 +14,8 @@ import Verifier
 /// backs it up twice into `<folder>/good/`, and drills the second set: that drill must pass. Then,
 /// for every damage of the catalogue (``SelftestDamage/catalogue(timeout:)``), it copies the good
 /// set to `<folder>/damaged/<damage-id>/` (with the first set beside it when the damage needs a
-/// previous set), damages the copy, drills it with a short timeout and small limits, and requires
+/// previous set; format 2 with copies of the objects those sets use in `<damage-id>/objects/`, a
+/// destination of its own), damages the copy, drills it with a short timeout and small limits, and requires
 /// a failing drill in which the damage's expected check fails (naming the damaged subject and
 /// cause where that matters) and nothing escaped. The good sets are never touched.
 ///
@@ -40,6 +41,10 @@ public struct SelftestJob: Sendable {
         public var requireIsolation = false
         /// Damage ids to run (empty: all).
         public var only: [String] = []
+        /// The format the sample's sets are written in (`set_format`, 1 or 2; docs/SET-FORMAT.md):
+        /// by default what a configuration without `set_format` writes (``defaultSetFormat``).
+        /// The catalogue depends on it (``SelftestJob/damageIDs(format:)``).
+        public var setFormat = SelftestJob.defaultSetFormat
 
         public init() {
             limits = RestoreDrillConfig.ResourceLimits()
@@ -67,17 +72,28 @@ public struct SelftestJob: Sendable {
         self.progress = progress
     }
 
-    /// The ids of every damage, in table order.
-    public static var damageIDs: [String] { SelftestDamage.catalogue(timeout: 10).map(\.id) }
+    /// The format a configuration without `set_format` writes (``RestoreDrillConfig/setFormat``'s
+    /// default): the selftest's default, so it proves the verifier on the sets a user makes.
+    public static var defaultSetFormat: Int {
+        RestoreDrillConfig(home: "/", root: "/", destination: "/", baseFolder: "/").setFormat
+    }
+
+    /// The ids of every damage for sets of `format` (1 or 2), in table order.
+    public static func damageIDs(format: Int = defaultSetFormat) -> [String] {
+        SelftestDamage.catalogue(timeout: 10, format: format).map(\.id)
+    }
 
     /// Runs the selftest.
     /// - Returns: one row per damage (and one for the good set); ``SelftestReport/passed`` is true
     ///   only when the good set passed and every damage was caught by its expected check.
     /// - Throws: ``RestoreDrillError`` when the sample or the good sets cannot be made, or an
-    ///   unknown damage id was asked for.
+    ///   unknown damage id or set format was asked for.
     public func run() async throws -> SelftestReport {
         let watch = Date()
-        let catalogue = SelftestDamage.catalogue(timeout: options.timeout)
+        guard (1...2).contains(options.setFormat) else {
+            throw RestoreDrillError.usage("set format \(options.setFormat): must be 1 or 2")
+        }
+        let catalogue = SelftestDamage.catalogue(timeout: options.timeout, format: options.setFormat)
         let unknown = options.only.filter { id in !catalogue.contains { $0.id == id } }
         guard unknown.isEmpty else {
             throw RestoreDrillError.usage(
@@ -119,6 +135,7 @@ public struct SelftestJob: Sendable {
         var config = sample.config(destination: good, baseFolder: base)
         config.databases.smallLimit = 1 << 20
         config.databases.chunkSize = 256 << 10
+        config.setFormat = options.setFormat
         // A list artifact on every machine: a stand-in for `pip3 freeze`.
         config.dependencies.python = ["/bin/sh", "-c", "printf 'requests==2.32.3\\nPyYAML==6.0.2\\n'"]
         config.dependencies.homebrew = nil
@@ -214,11 +231,21 @@ public struct SelftestJob: Sendable {
                 failedChecks: [], caught: false, evidence: "", problems: [], deviation: damage.deviation, seconds: 0,
                 isolation: nil)
             do {
+                // Format 2: with the objects each set uses, copied into the damaged copy's own
+                // `objects/` (the layout of a destination), so a damage to one object touches no
+                // other copy and never the good sets.
+                let objects = destinationFolder.appending(component: Manifest.objectsFolderName)
                 try fm.copyItem(atPath: source.setPath, toPath: copy)
+                try SetSealer.copyObjects(
+                    of: source.manifest,
+                    from: SetSealer.objectsFolder(of: try AbsolutePath(validating: source.setPath)), to: objects)
                 if damage.needsPrevious {
                     try fm.copyItem(
                         atPath: first.setPath,
                         toPath: destinationFolder.appending(component: first.manifest.id.description).pathString)
+                    try SetSealer.copyObjects(
+                        of: first.manifest,
+                        from: SetSealer.objectsFolder(of: try AbsolutePath(validating: first.setPath)), to: objects)
                 }
                 let context = DamageContext(
                     setPath: copyFolder, manifest: try Manifest.load(setPath: copy), scratch: scratchFolder,
@@ -244,7 +271,7 @@ public struct SelftestJob: Sendable {
         }
         let isolation = goodResult.isolation
         return SelftestReport(
-            passed: goodRow.caught && rows.allSatisfy(\.caught), isolation: isolation,
+            passed: goodRow.caught && rows.allSatisfy(\.caught), setFormat: options.setFormat, isolation: isolation,
             seconds: Date().timeIntervalSince(watch), timeout: options.timeout, outputCap: options.outputCap,
             folder: options.keep ? base : nil, good: goodRow, rows: rows)
     }
@@ -355,6 +382,9 @@ public struct SelftestReport: Codable, Sendable {
     public var formatVersion = 1
     /// True when the good set passed and every damage was caught by its expected check.
     public var passed: Bool
+    /// The format (`set_format`, 1 or 2) the sample's sets were written in; the damages are those
+    /// of that format.
+    public var setFormat: Int
     /// How the good set's replay was isolated.
     public var isolation: IsolationKind
     /// Wall time of the whole selftest, seconds.
@@ -370,6 +400,7 @@ public struct SelftestReport: Codable, Sendable {
     enum CodingKeys: String, CodingKey {
         case format, passed, isolation, seconds, timeout, folder, good, rows
         case formatVersion = "format_version"
+        case setFormat = "set_format"
         case outputCap = "output_cap"
     }
 
@@ -378,7 +409,7 @@ public struct SelftestReport: Codable, Sendable {
         let caught = rows.filter(\.caught).count
         var lines = [
             "selftest: \(passed ? "PASS" : "FAIL") — \(caught) of \(rows.count) damages caught by their expected check; good set \(good.caught ? "passed" : "DID NOT PASS")",
-            "  isolation \(isolation.rawValue), replay timeout \(Units.humanSeconds(timeout)), output cap \(Units.humanBytes(Int64(outputCap))), \(String(format: "%.1f", seconds)) s",
+            "  sets of format \(setFormat), isolation \(isolation.rawValue), replay timeout \(Units.humanSeconds(timeout)), output cap \(Units.humanBytes(Int64(outputCap))), \(String(format: "%.1f", seconds)) s",
             "",
         ]
         func pad(_ s: String, _ n: Int) -> String { s.padded(to: n) }

@@ -20,10 +20,18 @@ enum SetSealer {
     /// list or rewrite prefix reaches the script, as the engine would have written it), then writes
     /// `SHA256SUMS` and `manifest.json` with a fresh self-checksum.
     /// - Throws: ``RestoreDrillError/io(path:message:)`` when a file cannot be read or written.
+    ///
+    /// Format 2: an object whose bytes changed (a damage edited it in place, at the path
+    /// ``DamageContext/path(_:)`` gave) is renamed after its new digest, as the engine would have
+    /// stored those bytes, and every artifact that named it names the new object
+    /// (``renameChangedObjects(of:manifest:)``).
     static func seal(setPath: AbsolutePath, manifest: inout Manifest, renderScript: Bool) throws {
         let scriptName = manifest.restoreScript
         var artifacts = manifest.artifacts.filter { !(renderScript && $0.path == scriptName) }
-        for i in artifacts.indices {
+        if manifest.storesObjects {
+            try renameChangedObjects(of: &artifacts, manifest: manifest, objects: objectsFolder(of: setPath))
+        }
+        for i in artifacts.indices where !manifest.isObject(artifacts[i]) {
             guard let inside = try? RelativePath(validatingBeneath: artifacts[i].path) else { continue }
             let path = setPath.appending(inside).pathString
             guard FileManager.default.fileExists(atPath: path) else { continue }
@@ -46,6 +54,87 @@ enum SetSealer {
             mode: 0o644)
         try write(
             try manifest.encodedForDisk(), to: setPath.appending(component: Manifest.fileName).pathString, mode: 0o644)
+    }
+
+    /// Format 2: the objects folder a set at `setPath` reads, `<setPath>/../objects`.
+    static func objectsFolder(of setPath: AbsolutePath) -> AbsolutePath {
+        setPath.parentDirectory.appending(component: Manifest.objectsFolderName)
+    }
+
+    /// The file of object `digest` beneath `objects`: `<objects>/<ab>/<sha256>`.
+    static func objectFile(_ digest: ObjectDigest, in objects: AbsolutePath) -> AbsolutePath {
+        objects.appending(components: digest.fanOut, digest.hex)
+    }
+
+    /// Stores `data` as an object beneath `objects` (mode 0600, its fan-out folder made), as the
+    /// engine stores one; an object of that name already there is kept (same name, same bytes).
+    /// - Returns: the object's digest and size in bytes.
+    /// - Throws: ``RestoreDrillError/io(path:message:)``.
+    static func putObject(_ data: Data, in objects: AbsolutePath) throws -> (sha256: String, size: Int64) {
+        let digest = ObjectDigest(of: data)
+        let file = objectFile(digest, in: objects)
+        if !FileManager.default.fileExists(atPath: file.pathString) {
+            try SelftestJob.mkdir(file.parentDirectory.pathString)
+            try write(data, to: file.pathString, mode: 0o600)
+        }
+        return (digest.hex, Int64(data.count))
+    }
+
+    /// Copies the objects `manifest` uses from the objects folder `from` into `to` (format 2; a
+    /// damaged copy gets objects of its own, so damaging one never touches another copy's or the
+    /// good set's). An object missing in `from` is skipped (the drill names it).
+    /// - Throws: ``RestoreDrillError/io(path:message:)``.
+    static func copyObjects(of manifest: Manifest, from: AbsolutePath, to: AbsolutePath) throws {
+        for ref in manifest.objectRefs() {
+            let source = objectFile(ref.digest, in: from)
+            let target = objectFile(ref.digest, in: to)
+            guard FileManager.default.fileExists(atPath: source.pathString),
+                !FileManager.default.fileExists(atPath: target.pathString)
+            else { continue }
+            try SelftestJob.mkdir(target.parentDirectory.pathString)
+            do {
+                try FileManager.default.copyItem(atPath: source.pathString, toPath: target.pathString)
+            } catch {
+                throw RestoreDrillError.io(path: target.pathString, message: "cannot copy: \(error)")
+            }
+        }
+    }
+
+    /// Format 2: hashes each object `artifacts` name (once per object); an object whose bytes no
+    /// longer have its name is moved to the name of its new digest (all moved aside first, so
+    /// two objects whose bytes were swapped trade names), and every artifact naming it gets the
+    /// new digest and size. An object that is gone keeps its records.
+    static func renameChangedObjects(of artifacts: inout [ArtifactRecord], manifest: Manifest, objects: AbsolutePath)
+        throws
+    {
+        var now: [String: (sha256: String, size: Int64)] = [:]
+        for artifact in artifacts where manifest.isObject(artifact) && now[artifact.sha256] == nil {
+            guard let digest = ObjectDigest(artifact.sha256) else { continue }
+            let file = objectFile(digest, in: objects).pathString
+            guard FileManager.default.fileExists(atPath: file) else { continue }
+            now[artifact.sha256] = try SHA256Digest.file(at: file)
+        }
+        let changed = now.filter { $0.key != $0.value.sha256 }.sorted { $0.key < $1.key }
+        func aside(_ old: String) -> String { objects.appending(component: ".selftest-\(old)").pathString }
+        for (old, _) in changed {
+            guard let digest = ObjectDigest(old), rename(objectFile(digest, in: objects).pathString, aside(old)) == 0
+            else { throw RestoreDrillError.io(path: old, message: "cannot move the changed object aside") }
+        }
+        for (old, new) in changed {
+            guard let digest = ObjectDigest(new.sha256) else { continue }
+            let target = objectFile(digest, in: objects)
+            try SelftestJob.mkdir(target.parentDirectory.pathString)
+            if FileManager.default.fileExists(atPath: target.pathString) {
+                unlink(aside(old))
+            } else if rename(aside(old), target.pathString) != 0 {
+                throw RestoreDrillError.io(path: target.pathString, message: "cannot rename the changed object")
+            }
+        }
+        for i in artifacts.indices where manifest.isObject(artifacts[i]) {
+            guard let new = now[artifacts[i].sha256] else { continue }
+            artifacts[i].sha256 = new.sha256
+            artifacts[i].size = new.size
+        }
     }
 
     /// Replaces the file at `path` with `data` and sets its mode.
@@ -192,6 +281,45 @@ enum SelftestArchive {
 
     private static func error(_ a: OpaquePointer, _ path: String) -> RestoreDrillError {
         .io(path: path, message: archive_error_string(a).map { String(cString: $0) } ?? "libarchive error")
+    }
+}
+
+/// gzip streams for the format-2 database chunks (each chunk one gzip stream of a piece of the
+/// database), read and written with libarchive.
+enum SelftestGzip {
+    /// The decompressed bytes of the gzip file at `path`.
+    /// - Throws: ``RestoreDrillError/io(path:message:)`` when it is not a whole gzip stream.
+    static func decompress(_ path: String) throws -> Data {
+        guard let a = archive_read_new() else { throw RestoreDrillError.runtime("archive_read_new failed") }
+        defer { archive_read_free(a) }
+        archive_read_support_filter_gzip(a)
+        archive_read_support_format_raw(a)
+        func failure() -> RestoreDrillError {
+            .io(path: path, message: archive_error_string(a).map { String(cString: $0) } ?? "not gzip")
+        }
+        guard archive_read_open_filename(a, path, 1 << 16) == ARCHIVE_OK else { throw failure() }
+        var entry: OpaquePointer?
+        guard archive_read_next_header(a, &entry) == ARCHIVE_OK else { throw failure() }
+        var out = Data()
+        var buffer = [UInt8](repeating: 0, count: 1 << 16)
+        while true {
+            let n = buffer.withUnsafeMutableBytes { archive_read_data(a, $0.baseAddress, $0.count) }
+            if n < 0 { throw failure() }
+            if n == 0 { break }
+            out.append(contentsOf: buffer[0..<n])
+        }
+        return out
+    }
+
+    /// `data` as one gzip stream (written through `scratch`, a file path that is removed).
+    /// - Throws: ``RestoreDrillError/io(path:message:)``.
+    static func compress(_ data: Data, scratch: String) throws -> Data {
+        try SelftestArchive.gzipRaw(data, to: scratch)
+        defer { unlink(scratch) }
+        guard let out = FileManager.default.contents(atPath: scratch) else {
+            throw RestoreDrillError.io(path: scratch, message: "unreadable")
+        }
+        return out
     }
 }
 
