@@ -151,7 +151,7 @@ public struct BackupEngine: Sendable {
             // Private to the user, as restic and borg make theirs (a chmod keeps size and inode).
             SetPermissions.makePrivate(partial, script: manifest.restoreScript)
             try seal.verify(folder: partial, manifest: manifest, stage: "before the manifest was written")
-            try await Self.sealObjects(of: manifest, destination: destinationPath)
+            try await Self.sealObjects(of: manifest, destination: destinationPath, vouched: reuse?.vouched ?? [])
             // Every artifact is on disk before the manifest says the set exists, and the rename
             // is on disk before the history says so (see Durability).
             try await Durability.syncTree(partial)
@@ -184,7 +184,11 @@ public struct BackupEngine: Sendable {
     /// was checked or written in this run), and each object and the folders naming them are on disk.
     /// - Throws: ``RestoreDrillError/destinationVanished(path:message:)`` naming the objects that
     ///   are not there (an unmounted drive, a sync client that took them away), or an I/O error.
-    static func sealObjects(of manifest: Manifest, destination: AbsolutePath) async throws {
+    /// - Parameter vouched: objects the files cache vouched for (made durable by the set that
+    ///   recorded them): not `fsync`ed again.
+    static func sealObjects(
+        of manifest: Manifest, destination: AbsolutePath, vouched: Set<ObjectDigest> = []
+    ) async throws {
         guard manifest.storesObjects else { return }
         let store = ObjectStore(destination: destination)
         let refs = manifest.objectRefs()
@@ -199,8 +203,10 @@ public struct BackupEngine: Sendable {
                     + problems.prefix(5).joined(separator: "; ")
                     + (problems.count > 5 ? "; and \(problems.count - 5) more objects" : ""))
         }
-        // The puts of this run only started their writeback (``ObjectStore/syncEachObject``).
-        try await store.syncObjects(refs)
+        // The puts of this run only started their writeback (``ObjectStore/syncEachObject``); an
+        // object found already there may be a killed run's, never synced: all but the vouched.
+        try await store.syncObjects(refs.filter { !vouched.contains($0.digest) })
+        try store.syncFolders(of: refs)
     }
 
     /// Removes the unfinished set at `folder` (the partial folder, or the set folder when the

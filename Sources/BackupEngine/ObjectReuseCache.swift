@@ -67,6 +67,7 @@ final class ObjectReuseCache: @unchecked Sendable {
     static let racyWindow: Double = 2
 
     private let lock = NSLock()
+    private var reused = Set<ObjectDigest>()
     private let old: Contents
     private var new: Contents
     /// The file, or nil for a cache that is neither read nor written (tests, no cache folder).
@@ -92,6 +93,12 @@ final class ObjectReuseCache: @unchecked Sendable {
         old = loaded
         new = Contents(writtenAt: self.start)
     }
+
+    /// The objects this run reused because the cache vouched for them: a set sealed after the
+    /// cache was last written made them durable, so they need no `fsync` again.
+    var vouched: Set<ObjectDigest> { lock.withLock { reused } }
+
+    private func vouch(_ digests: [ObjectDigest]) { lock.withLock { reused.formUnion(digests) } }
 
     /// True when no fact in `stats` changed within ``racyWindow`` of the start.
     func settled(_ times: [Double]) -> Bool { times.allSatisfy { $0 < start - Self.racyWindow } }
@@ -121,6 +128,7 @@ final class ObjectReuseCache: @unchecked Sendable {
         guard let pack = old.packs[key], let digest = ObjectDigest(pack.object),
             store.reuse(ObjectRef(digest: digest, size: pack.size), verifyHash: false) == .ok
         else { return nil }
+        vouch([digest])
         return pack
     }
 
@@ -161,11 +169,14 @@ final class ObjectReuseCache: @unchecked Sendable {
     /// The cached database of `key`, when every chunk object is still a regular file of its size.
     func database(_ key: String, store: ObjectStore) -> Database? {
         guard let db = old.databases[key] else { return nil }
+        var digests: [ObjectDigest] = []
         for chunk in db.chunks {
             guard let digest = ObjectDigest(chunk.sha256),
                 store.reuse(ObjectRef(digest: digest, size: chunk.size), verifyHash: false) == .ok
             else { return nil }
+            digests.append(digest)
         }
+        vouch(digests)
         return db
     }
 
@@ -189,6 +200,7 @@ final class ObjectReuseCache: @unchecked Sendable {
             store.reuse(ObjectRef(digest: digest, size: chunk.size), verifyHash: false) == .ok
         else { return nil }
         lock.withLock { new.chunks[raw] = chunk }
+        vouch([digest])
         return chunk
     }
 
