@@ -143,7 +143,7 @@ let package = Package(
             swiftSettings: strict),
         .testTarget(
             name: "VerifierTests",
-            dependencies: ["Verifier", "Destination", "DrillCore", "Reports", "CSQLite", "TestSupport"],
+            dependencies: ["Verifier", "Destination", "DrillCore", "Reports", "CSQLite", "Sandbox", "TestSupport"],
             swiftSettings: strict),
         .testTarget(
             name: "RetentionTests", dependencies: ["Retention", "DrillCore"], swiftSettings: strict),

@@ -14,10 +14,10 @@ public struct RestoreDrillConfig: Sendable, Equatable {
     public var home: String
     public var root: String
     public var destination: String
-    /// `set_format`: the format new sets are written in (docs/SET-FORMAT.md): 1, every set a
-    /// folder that holds all its bytes; 2, sets that share content-addressed objects in
-    /// `<destination>/objects/` (deduplicated across days). Either is read whatever this says.
-    public var setFormat = 1
+    /// `set_format`: the format new sets are written in (docs/SET-FORMAT.md): 2 (the default), sets
+    /// that share content-addressed objects in `<destination>/objects/` (deduplicated across days);
+    /// 1, every set a folder that holds all its bytes. Either is read whatever this says.
+    public var setFormat = 2
     public var code = CodeSettings()
     public var databases = DatabaseSettings()
     public var launchAgents = LaunchAgentSettings()

@@ -334,6 +334,7 @@ import Testing
             home: \(ws.home)
             root: \(ws.root)
             destination: \(ws.destination)
+            set_format: 1
             databases:
               include: ["data/**/*.db"]
             dependencies:

@@ -115,6 +115,8 @@ final class Workspace {
         let fm = FileManager.default
         for dir in [root, destination] { try fm.createDirectory(atPath: dir, withIntermediateDirectories: true) }
         config = RestoreDrillConfig(home: home, root: root, destination: destination, baseFolder: folder.path)
+        // These tests are about format 1 (FormatTwoBackupTests set 2).
+        config.setFormat = 1
         config.code.exclude = [".git", "__pycache__", "*.pyc", "cache/tmp"]
         config.databases.include = ["data/**/*.db"]
         config.databases.smallLimit = 20 << 10

@@ -215,7 +215,7 @@ let designExample = """
     @Test func unsupportedVersionAndFormatAreNamed() throws {
         let text = String(decoding: try sample().encodedForDisk(), as: UTF8.self)
         for (from, to, needle) in [
-            ("\"format_version\" : 1", "\"format_version\" : 2", "format_version 2"),
+            ("\"format_version\" : 1", "\"format_version\" : 3", "format_version 3"),
             ("restore-drill/backup-set", "other", "format is \"other\""),
         ] {
             do {

@@ -79,7 +79,7 @@ func failing(_ report: DrillResult, _ check: CheckID) -> [CheckResult] {
         let scratch = try Tool.scratch("flip")
         let set = try SetSurgery.copy(f.set, into: scratch)
         let chunk = try #require(try Manifest.load(setPath: set).databases.first { !$0.chunks.isEmpty }?.chunks[1])
-        try SetSurgery.flipByte("\(set)/\(chunk)")
+        try SetSurgery.flipByte(try SetSurgery.stored(set, chunk))
         let (status, report) = try drill(set, in: scratch)
         #expect(status == 1)
         let failures = failing(report, .setArtifacts)
@@ -93,7 +93,7 @@ func failing(_ report: DrillResult, _ check: CheckID) -> [CheckResult] {
         let scratch = try Tool.scratch("missing")
         let set = try SetSurgery.copy(f.set, into: scratch)
         let chunk = try #require(try Manifest.load(setPath: set).databases.first { !$0.chunks.isEmpty }?.chunks.last)
-        try FileManager.default.removeItem(atPath: "\(set)/\(chunk)")
+        try FileManager.default.removeItem(atPath: try SetSurgery.stored(set, chunk))
         let (status, report) = try drill(set, in: scratch)
         #expect(status == 1)
         #expect(failing(report, .setArtifacts).contains { $0.subject == chunk && $0.message.contains("missing") })
@@ -106,6 +106,7 @@ func failing(_ report: DrillResult, _ check: CheckID) -> [CheckResult] {
             home: \(f.home)
             root: \(f.root)
             destination: \(scratch)/backups
+            set_format: 1
             databases: {include: ["claude/data/servicedesk_tickets.db"], small_limit: 1MiB, chunk_size: 1MiB}
             launchagents: {include: []}
             dependencies: {python: [], homebrew: []}
@@ -138,6 +139,7 @@ func failing(_ report: DrillResult, _ check: CheckID) -> [CheckResult] {
             home: \(scratch)/home
             root: \(root)
             destination: \(scratch)/backups
+            set_format: 1
             databases: {include: ["data/*.db"]}
             launchagents: {include: []}
             dependencies: {python: [], homebrew: []}

@@ -119,6 +119,7 @@ import Vault
             home: \(home)
             root: ~/git/maia
             destination: backups
+            set_format: 1
             shell: {files: []}
             launchagents: {include: []}
             dependencies: {python: [/bin/echo, "requests==2.31.0"], homebrew: [/bin/echo, "git 2.42.0"]}

@@ -202,6 +202,7 @@ final class HostileWorld {
             home: \(base)/home
             root: \(root)
             destination: \(base)/dest
+            set_format: 1
             databases:
               include: ["data/*.db"]
             shell:

@@ -22,6 +22,7 @@ import Testing
             home: \(scratch)/home
             root: \(root)
             destination: \(scratch)/backups
+            set_format: 1
             launchagents: {include: []}
             dependencies: {python: [], homebrew: []}
             retention: {timezone: UTC}

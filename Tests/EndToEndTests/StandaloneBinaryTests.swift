@@ -30,6 +30,7 @@ import Testing
             home: \(home)
             root: \(root)
             destination: \(scratch)/backups
+            set_format: 1
             launchagents: {include: []}
             shell: {files: [~/.zshrc]}
             dependencies: {python: [], homebrew: []}

@@ -54,11 +54,28 @@ enum Tool {
 /// Damaging a copy of a set, and "sealing" it: rewriting every recorded digest, SHA256SUMS and the
 /// manifest checksum so the damage looks consistent, as a buggy engine would leave it.
 enum SetSurgery {
-    /// Copies a set folder to `<into>/<id>`.
+    /// Copies a set folder to `<into>/<id>`, and for a format-2 set the objects it lists to
+    /// `<into>/objects/` (the layout `export` writes), so damage to the copy stays in it.
     static func copy(_ set: String, into folder: String) throws -> String {
         let target = (folder as NSString).appendingPathComponent((set as NSString).lastPathComponent)
         try FileManager.default.copyItem(atPath: set, toPath: target)
+        let manifest = try Manifest.load(setPath: set)
+        for artifact in manifest.artifacts where manifest.isObject(artifact) {
+            let stored = try #require(manifest.storedPath(of: artifact))
+            let to = "\(target)/\(stored)"
+            guard !FileManager.default.fileExists(atPath: to) else { continue }
+            try FileManager.default.createDirectory(
+                atPath: (to as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+            try FileManager.default.copyItem(atPath: "\(set)/\(stored)", toPath: to)
+        }
         return target
+    }
+
+    /// Where `artifact`'s bytes are in `set` (its file, or for format 2 its object).
+    static func stored(_ set: String, _ artifact: String) throws -> String {
+        let manifest = try Manifest.load(setPath: set)
+        let record = try #require(manifest.artifact(artifact))
+        return "\(set)/\(try #require(manifest.storedPath(of: record)))"
     }
 
     /// Flips one byte of `file` at `offset` (from the middle when nil).
@@ -75,12 +92,13 @@ enum SetSurgery {
         var manifest = try Manifest.load(setPath: set)
         try edit(&manifest)
         for i in manifest.artifacts.indices {
+            // Format 2: objects are left as they are (only the script is re-hashed here).
+            guard !manifest.isObject(manifest.artifacts[i]) else { continue }
             let (sha, size) = try SHA256Digest.file(at: "\(set)/\(manifest.artifacts[i].path)")
             manifest.artifacts[i].sha256 = sha
             manifest.artifacts[i].size = size
         }
-        let sums = manifest.artifacts.map { "\($0.sha256)  \($0.path)\n" }.joined()
-        try Data(sums.utf8).write(to: URL(fileURLWithPath: "\(set)/SHA256SUMS"))
+        try manifest.renderedChecksumList().write(to: URL(fileURLWithPath: "\(set)/SHA256SUMS"))
         try manifest.encodedForDisk().write(to: URL(fileURLWithPath: "\(set)/\(Manifest.fileName)"))
     }
 
@@ -120,7 +138,8 @@ struct SmallWorkspace {
     /// - Parameters:
     ///   - name: the start of the scratch folder's name (which test made it).
     ///   - extraConfig: more top-level YAML keys, one per line, e.g. `credentials: {…}`.
-    static func make(_ name: String, extraConfig: String = "") throws -> SmallWorkspace {
+    ///   - format: the `set_format` written (1 unless a test is about format 2).
+    static func make(_ name: String, extraConfig: String = "", format: Int = 1) throws -> SmallWorkspace {
         let base = try Tool.scratch(name)
         chmod(base, 0o755)
         let home = base + "/home"
@@ -132,6 +151,7 @@ struct SmallWorkspace {
             home: \(home)
             root: ~/git/maia
             destination: backups
+            set_format: \(format)
             shell: {files: []}
             launchagents: {include: []}
             dependencies: {python: [/bin/echo, "requests==2.31.0"], homebrew: [/bin/echo, "git 2.42.0"]}

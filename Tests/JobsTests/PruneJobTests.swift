@@ -22,6 +22,7 @@ import Testing
         try FileManager.default.createDirectory(atPath: "\(folder)/backups", withIntermediateDirectories: true)
         var config = RestoreDrillConfig(
             home: "\(folder)/home", root: root, destination: "\(folder)/backups", baseFolder: folder)
+        config.setFormat = 1
         config.launchAgents.include = []
         config.shell.files = []
         config.dependencies.python = nil

@@ -27,6 +27,7 @@ final class VaultWorkspace {
         options.agents = 2
         workspace = try SampleWorkspace.make(at: base + "/ws", options: options)
         config = workspace.config(destination: base + "/backups", baseFolder: base)
+        config.setFormat = 1
         config.dependencies.python = nil
         config.dependencies.homebrew = nil
         config.sandbox.timeout = 120
