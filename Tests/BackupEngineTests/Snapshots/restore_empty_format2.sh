@@ -902,9 +902,12 @@ rd_restore_db_objects() {
 # <ab>/<sha256>) to RD_TMP with one command, run in the objects folder.
 rd_db_batch() {
     if [ "$2" = gzip ]; then
+        # igzip (ISA-L) inflates the bench's 194 MB database in 0.50 s where gzip takes 1.08 s
+        # (pigz -d 1.25 s: it inflates on one thread); both read concatenated members alike.
+        if [ "$RD_GUNZIP" = igzip ]; then rd_z=igzip; else rd_z=gzip; fi
         # shellcheck disable=SC2086
-        (cd "$RD_OBJECTS" && exec gzip -dc $3) >>"$RD_TMP" ||
-            rd_fail "$1: cannot decompress its pieces (gzip -d failed; it named the object above)"
+        (cd "$RD_OBJECTS" && exec "$rd_z" -dc $3) >>"$RD_TMP" ||
+            rd_fail "$1: cannot decompress its pieces ($rd_z -d failed; it named the object above)"
     else
         # shellcheck disable=SC2086
         (cd "$RD_OBJECTS" && exec cat $3) >>"$RD_TMP" ||
