@@ -100,17 +100,9 @@ public enum RestoreScript {
         }
         if shellFiles.isEmpty { s += "rd_say \"shell: none in this set\"\n" }
         if manifest.artifact("code.tar.gz") != nil {
-            s += "\n# (3) the code archive, extracted beside (4) to (6)\nrd_extract_wait\n"
-            let twins = FileNameBytes.normalisationTwins(
-                manifest.files.filter { $0.component == .code && $0.base == .root }.map(\.path))
-            if !twins.isEmpty { s += "rd_normalisation_twins \(twins.count)\n" }
+            s += "\n# (3) the code archive, extracted beside (4) to (6)\nrd_extract_wait\n" + twinsLine(manifest)
         }
-        if !manifest.databases.isEmpty {
-            s += "\n# (4) again: sidecars beside a restored database that are not the backup's go aside\n"
-            for db in manifest.databases {
-                s += "rd_db_sidecars \(db.base == .home ? "home" : "root") \(q(db.path))\n"
-            }
-        }
+        s += sidecarSteps(manifest)
         s += "\n# (7) credentials: decrypted with the openssl CLI only when --password-file or --password-fd is given\n"
         s += credentialsStep(manifest)
         s += "\n# (8) dependencies: printed, not installed\n"
@@ -222,17 +214,9 @@ public enum RestoreScript {
         }
         if shellFiles.isEmpty { s += "rd_say \"shell: none in this set\"\n" }
         if !packs.isEmpty {
-            s += "\n# (3) the code packs, extracted beside (4) to (6)\nrd_packs_wait\n"
-            let twins = FileNameBytes.normalisationTwins(
-                manifest.files.filter { $0.component == .code && $0.base == .root }.map(\.path))
-            if !twins.isEmpty { s += "rd_normalisation_twins \(twins.count)\n" }
+            s += "\n# (3) the code packs, extracted beside (4) to (6)\nrd_packs_wait\n" + twinsLine(manifest)
         }
-        if !manifest.databases.isEmpty {
-            s += "\n# (4) again: sidecars beside a restored database that are not the backup's go aside\n"
-            for db in manifest.databases {
-                s += "rd_db_sidecars \(db.base == .home ? "home" : "root") \(q(db.path))\n"
-            }
-        }
+        s += sidecarSteps(manifest)
         s += "\n# (7) credentials: decrypted with the openssl CLI only when --password-file or --password-fd is given\n"
         if let vault {
             let files = manifest.files.filter { $0.component == .credentials && $0.type == .file }
@@ -285,6 +269,25 @@ public enum RestoreScript {
             s += "rd_add_old \(q(pattern)) \"\(marker)\"\n"
         }
         for (marker, newVariable) in markers { s += "rd_add_new \"\(marker)\" \"\(newVariable)\"\n" }
+        return s
+    }
+
+    /// After the code's extraction: `rd_normalisation_twins N` when N groups of the code's names
+    /// differ only by Unicode normalisation (the script warns on macOS), else nothing.
+    static func twinsLine(_ manifest: Manifest) -> String {
+        let twins = FileNameBytes.normalisationTwins(
+            manifest.files.filter { $0.component == .code && $0.base == .root }.map(\.path))
+        return twins.isEmpty ? "" : "rd_normalisation_twins \(twins.count)\n"
+    }
+
+    /// Step (4) again, once the code is extracted: `rd_db_sidecars` for each database (sidecars
+    /// that are not the backup's go aside); nothing without databases.
+    static func sidecarSteps(_ manifest: Manifest) -> String {
+        guard !manifest.databases.isEmpty else { return "" }
+        var s = "\n# (4) again: sidecars beside a restored database that are not the backup's go aside\n"
+        for db in manifest.databases {
+            s += "rd_db_sidecars \(db.base == .home ? "home" : "root") \(q(db.path))\n"
+        }
         return s
     }
 
