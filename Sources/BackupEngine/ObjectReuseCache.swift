@@ -26,7 +26,7 @@ import Foundation
 /// device and inode in every signature mean a workspace moved to another file system (or restored
 /// from a backup) matches nothing. Every object a reuse points at must still be a regular file of
 /// its recorded size; a reused database's chunks too. The drill still reads everything it restores.
-final class ObjectReuseCache: @unchecked Sendable {
+public final class ObjectReuseCache: @unchecked Sendable {
     /// A pack's object and what writing it recorded.
     struct Pack: Codable, Sendable {
         var object: String
@@ -208,6 +208,19 @@ final class ObjectReuseCache: @unchecked Sendable {
     func record(chunk: Chunk, raw: String) { lock.withLock { new.chunks[raw] = chunk } }
 
     // MARK: file
+
+    /// Removes the files cache of `destination` in `folder` (nothing when there is none): what a
+    /// `check` or a drill does when it finds a damaged object, so that the next backup trusts no
+    /// cached pack, database or piece and reads every object it reuses in full
+    /// (``ExistingObjectCheck/digest``), writing the damaged one again from the source. The cache
+    /// vouches for an object by its size only, which bit rot keeps.
+    /// - Parameters:
+    ///   - folder: the user's cache folder (``BackupEngine/defaultDependencyCache(environment:)``).
+    ///   - destination: the destination folder, as the backup names it (absolute, normalised).
+    public static func forget(folder: String, destination: String) {
+        let cache = ObjectReuseCache(folder: folder, destination: destination, start: Date(), ignoring: true)
+        if let file = cache.file { unlink(file) }
+    }
 
     /// Writes what this backup recorded (and nothing of the old cache it did not use), 0600, through a
     /// temporary name. A failure is not the backup's: the next one reads and compresses more.

@@ -131,7 +131,8 @@ struct ObjectSetWriter: Sendable {
                 }
             }
         }
-        progress("code: \(runs.count) packs, \(reused) reused from the files cache (every member unchanged)")
+        progress(
+            "code: \(runs.count) packs, \(reused) of them reused from the files cache, \(runs.count - reused) written")
         return Code(artifacts: results.map { $0!.0 }, written: results.map { $0!.1 })
     }
 

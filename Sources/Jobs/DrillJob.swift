@@ -216,6 +216,15 @@ public struct DrillJob: Sendable {
             drill.byteProgress = byteProgress
             result = try await drill.run()
         }
+        // A damaged or missing object of a configured destination: the next backup must not reuse
+        // it on the files cache's word (its size only), so that cache goes (``ObjectReuseCache``).
+        let objectFindings: Set<Finding.Code> = [.objectDamaged, .objectMissing]
+        if let config, let keyCache,
+            result.checks.contains(where: { $0.findings.contains { objectFindings.contains($0.code) } })
+        {
+            ObjectReuseCache.forget(
+                folder: keyCache, destination: LocalDestination(path: config.destination).folder.pathString)
+        }
         let folder = reports.appending(component: result.drillID.description).pathString
         result.reportFolder = folder
         _ = try ReportWriter.write(result, to: folder)

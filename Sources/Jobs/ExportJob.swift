@@ -165,6 +165,9 @@ public struct ExportJob: Sendable {
         do {
             try writeSetFolder(
                 manifest: manifest, manifestBytes: manifestBytes, source: source, into: partial, outcome: &outcome)
+            // The restore script is 0700, as in the destination (README: a set is private, its script
+            // executable by its owner).
+            chmod(partial.appending(component: manifest.restoreScript).pathString, 0o700)
             try beforeStep?(.publish)
             try Durability.sync(partial.pathString)
             // rename(2) would replace an empty folder made at `final` meanwhile: look again first.

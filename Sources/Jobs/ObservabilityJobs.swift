@@ -1,3 +1,4 @@
+import BackupEngine
 import Destination
 import DrillCore
 import Foundation
@@ -24,6 +25,9 @@ public struct CheckJob: Sendable {
     /// Reads one object in full; nil for ``ObjectStore/verify(_:)`` of ``objectStore`` (a test
     /// counts the reads with it).
     package var verifyObject: (@Sendable (ObjectRef) -> ObjectState)?
+    /// The user's cache folder holding the backups' files cache (``BackupJob/objectCache``): a
+    /// damaged object found removes that destination's cache, so the next backup writes it again.
+    public var objectCache = BackupEngine.defaultDependencyCache(environment: ProcessInfo.processInfo.environment)
 
     public init(config: RestoreDrillConfig, clock: any WallClock) {
         self.config = config
@@ -131,6 +135,11 @@ public struct CheckJob: Sendable {
                     details: ["checks": String(checks.count)]))
         }
         outcome.objectsRead = verdicts.objectsRead
+        // A damaged object: the next backup must not reuse it on the files cache's word (size only).
+        if !verdicts.damaged.isEmpty, let cacheFolder = objectCache {
+            ObjectReuseCache.forget(
+                folder: cacheFolder, destination: LocalDestination(path: config.destination).folder.pathString)
+        }
         outcome.damagedObjects = verdicts.damaged.map {
             Outcome.DamagedObject(
                 object: "objects/\($0.ref.digest.fanOut)/\($0.ref.digest.hex)", state: $0.state.description,

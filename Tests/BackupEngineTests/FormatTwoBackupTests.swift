@@ -129,7 +129,7 @@ import Testing
     }
 
     static func packLine(_ lines: [String]) -> String {
-        lines.first { $0.contains("reused from the files cache (") } ?? ""
+        lines.first { $0.contains("reused from the files cache, ") } ?? ""
     }
 
     @Test func unchangedPacksAndDatabasesAreReusedAndAnEditRewritesOnlyItsPack() async throws {
@@ -142,11 +142,11 @@ import Testing
         let (first, firstLines) = try await Self.backup(
             ws, cache: cache, at: Date(timeIntervalSince1970: 1_800_000_000))
         let packs = first.manifest.artifacts.filter { $0.kind == .pack }
-        #expect(Self.packLine(firstLines).hasPrefix("code: \(packs.count) packs, 0 reused"))
+        #expect(Self.packLine(firstLines).hasPrefix("code: \(packs.count) packs, 0 of them reused"))
 
         let (second, secondLines) = try await Self.backup(
             ws, cache: cache, at: Date(timeIntervalSince1970: 1_800_086_400))
-        #expect(Self.packLine(secondLines).hasPrefix("code: \(packs.count) packs, \(packs.count) reused"))
+        #expect(Self.packLine(secondLines).hasPrefix("code: \(packs.count) packs, \(packs.count) of them reused"))
         #expect(second.manifest.files == first.manifest.files)
         #expect(second.manifest.databases == first.manifest.databases)
         let dbReused = secondLines.filter { $0.hasSuffix("unchanged: reused from the files cache") }
@@ -157,19 +157,19 @@ import Testing
         try await Task.sleep(nanoseconds: 2_200_000_000)
         let (third, thirdLines) = try await Self.backup(
             ws, cache: cache, at: Date(timeIntervalSince1970: 1_800_172_800))
-        #expect(Self.packLine(thirdLines).hasPrefix("code: \(packs.count) packs, \(packs.count - 1) reused"))
+        #expect(Self.packLine(thirdLines).hasPrefix("code: \(packs.count) packs, \(packs.count - 1) of them reused"))
         let main = third.manifest.files.first { $0.path == "src/main.py" }
         #expect(main?.sha256 == SHA256Digest.hex(of: Data("print('changed')\n".utf8)))
 
         // --no-cache trusts nothing; a missing pack object is never reused (written again).
         let (fourth, fourthLines) = try await Self.backup(
             ws, cache: cache, at: Date(timeIntervalSince1970: 1_800_259_200), ignoring: true)
-        #expect(Self.packLine(fourthLines).hasPrefix("code: \(packs.count) packs, 0 reused"))
+        #expect(Self.packLine(fourthLines).hasPrefix("code: \(packs.count) packs, 0 of them reused"))
         let victim = fourth.manifest.artifacts.first { $0.kind == .pack }!
         let victimPath = fourth.setPath + "/" + fourth.manifest.storedPath(of: victim)!
         #expect(unlink(victimPath) == 0)
         let (_, fifthLines) = try await Self.backup(ws, cache: cache, at: Date(timeIntervalSince1970: 1_800_345_600))
-        #expect(Self.packLine(fifthLines).hasPrefix("code: \(packs.count) packs, \(packs.count - 1) reused"))
+        #expect(Self.packLine(fifthLines).hasPrefix("code: \(packs.count) packs, \(packs.count - 1) of them reused"))
         #expect(FileManager.default.fileExists(atPath: victimPath))
     }
 

@@ -203,6 +203,9 @@ import Vault
                 "SHA256SUMS", "manifest.json", a.restoreScript,
             ])
         #expect(try FileManager.default.contentsOfDirectory(atPath: out).sorted() == ["\(a.id)", "objects"])
+        // The script keeps its 0700: `./restore_<name>.sh` runs from the copy too.
+        var info = stat()
+        #expect(stat("\(out)/\(a.id)/\(a.restoreScript)", &info) == 0 && info.st_mode & 0o777 == 0o700)
         let check = try runTool(sha256sum, ["-c", "SHA256SUMS"], directory: "\(out)/\(a.id)")
         #expect(check.status == 0, "\(check.output)\(check.error)")
         #expect(check.output.split(separator: "\n").count == 3, "\(check.output)")
@@ -302,5 +305,44 @@ import Vault
                 try? FileManager.default.removeItem(atPath: out)
             }
         }
+    }
+}
+
+/// Bit rot keeps an object's size, and the files cache vouches by size: a `check` that finds a
+/// damaged object removes the destination's files cache, so the next backup reads what it reuses
+/// and writes the damaged object again (issue 15: "the next backup writes it again").
+@Suite struct DamagedObjectRepairTests {
+    @Test func checkFindingABitFlipMakesTheNextBackupWriteTheObjectAgain() async throws {
+        let w = try PruneJobTests.workspace()
+        defer { try? FileManager.default.removeItem(atPath: w.folder) }
+        var config = w.config
+        config.setFormat = 2
+        let cache = w.folder + "/cache"
+        // Made now: outside the files cache's racy window only after 2 s.
+        try await Task.sleep(nanoseconds: 2_200_000_000)
+        var backup = BackupJob(config: config, clock: FixedClock(Timestamp.date("2025-06-09T03:00:00Z")!))
+        backup.objectCache = cache
+        let first = try await backup.run()
+        let pack = try #require(first.manifest.artifacts.first { $0.kind == .pack })
+        let object = "\(config.destination)/objects/\(pack.sha256.prefix(2))/\(pack.sha256)"
+        // One bit flipped, the size kept.
+        var bytes = try Data(contentsOf: URL(fileURLWithPath: object))
+        bytes[bytes.count / 2] ^= 0x01
+        try bytes.write(to: URL(fileURLWithPath: object))
+        let cacheFiles = { (try? FileManager.default.contentsOfDirectory(atPath: cache)) ?? [] }
+        #expect(cacheFiles().contains { $0.hasPrefix("objects-") })
+
+        var check = CheckJob(config: config, clock: FixedClock(Timestamp.date("2025-06-09T04:00:00Z")!))
+        check.objectCache = cache
+        let found = try check.run(id: nil, all: true)
+        #expect(found.sets.allSatisfy { $0.verdict == .fail })
+        #expect(!cacheFiles().contains { $0.hasPrefix("objects-") }, "the files cache was not removed")
+
+        var next = BackupJob(config: config, clock: FixedClock(Timestamp.date("2025-06-10T03:00:00Z")!))
+        next.objectCache = cache
+        _ = try await next.run()
+        #expect(try SHA256Digest.file(at: object).sha256 == pack.sha256, "the damaged object was not written again")
+        let again = try check.run(id: nil, all: true)
+        #expect(again.sets.count == 2 && again.sets.allSatisfy { $0.verdict == .pass })
     }
 }
