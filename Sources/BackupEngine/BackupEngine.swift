@@ -167,7 +167,7 @@ public struct BackupEngine: Sendable {
                 throw error
             }
             renamed = true
-            reuse?.save()
+            reuse?.save(store: ObjectStore(destination: destinationPath))
             await phaseHook?(.afterRename)
             try seal.verify(folder: final, manifest: manifest, stage: "while the set was renamed into place")
             say("backup: \(manifest.status.rawValue) set \(final)")

@@ -59,10 +59,13 @@ public final class ObjectReuseCache: @unchecked Sendable {
         var packs: [String: Pack] = [:]
         var databases: [String: Database] = [:]
         var chunks: [String: Chunk] = [:]
+        /// Per object the cache vouches for: its identity when the cache was written
+        /// (``ObjectStore/identity(of:)``); an object whose identity changed is not vouched for.
+        var identities: [String: String] = [:]
     }
 
     /// The cache file's version; another is ignored.
-    static let version = 1
+    static let version = 2
     /// Seconds before the backup's start within which a change makes a file too recent to record.
     static let racyWindow: Double = 2
 
@@ -100,6 +103,13 @@ public final class ObjectReuseCache: @unchecked Sendable {
 
     private func vouch(_ digests: [ObjectDigest]) { lock.withLock { reused.formUnion(digests) } }
 
+    /// True when the object is a regular file of `size` bytes with the identity recorded when the
+    /// cache was written (an object replaced, edited or touched since is not vouched for).
+    private func stillAsRecorded(_ digest: ObjectDigest, size: Int64, store: ObjectStore) -> Bool {
+        guard let recorded = old.identities[digest.hex], store.identity(of: digest) == recorded else { return false }
+        return recorded.hasSuffix(":\(size)")
+    }
+
     /// True when no fact in `stats` changed within ``racyWindow`` of the start.
     func settled(_ times: [Double]) -> Bool { times.allSatisfy { $0 < start - Self.racyWindow } }
 
@@ -126,7 +136,7 @@ public final class ObjectReuseCache: @unchecked Sendable {
     /// The cached pack of `key`, when its object is still a regular file of its size.
     func pack(_ key: String, store: ObjectStore) -> Pack? {
         guard let pack = old.packs[key], let digest = ObjectDigest(pack.object),
-            store.reuse(ObjectRef(digest: digest, size: pack.size), verifyHash: false) == .ok
+            stillAsRecorded(digest, size: pack.size, store: store)
         else { return nil }
         vouch([digest])
         return pack
@@ -171,8 +181,7 @@ public final class ObjectReuseCache: @unchecked Sendable {
         guard let db = old.databases[key] else { return nil }
         var digests: [ObjectDigest] = []
         for chunk in db.chunks {
-            guard let digest = ObjectDigest(chunk.sha256),
-                store.reuse(ObjectRef(digest: digest, size: chunk.size), verifyHash: false) == .ok
+            guard let digest = ObjectDigest(chunk.sha256), stillAsRecorded(digest, size: chunk.size, store: store)
             else { return nil }
             digests.append(digest)
         }
@@ -193,11 +202,14 @@ public final class ObjectReuseCache: @unchecked Sendable {
     // MARK: chunks
 
     /// The compressed object made earlier from the piece whose SHA-256 is `raw`, when it is still a
-    /// regular file of its size.
+    /// regular file of its size (and, when an earlier run recorded it, of the recorded identity).
     func chunk(_ raw: String, store: ObjectStore) -> Chunk? {
-        guard let chunk = lock.withLock({ new.chunks[raw] ?? old.chunks[raw] }),
-            let digest = ObjectDigest(chunk.object),
-            store.reuse(ObjectRef(digest: digest, size: chunk.size), verifyHash: false) == .ok
+        // One this run stored (or checked) needs only its size; one of an earlier run its identity.
+        let (chunk, thisRun) = lock.withLock { (new.chunks[raw] ?? old.chunks[raw], new.chunks[raw] != nil) }
+        guard let chunk, let digest = ObjectDigest(chunk.object),
+            thisRun
+                ? store.reuse(ObjectRef(digest: digest, size: chunk.size), verifyHash: false) == .ok
+                : stillAsRecorded(digest, size: chunk.size, store: store)
         else { return nil }
         lock.withLock { new.chunks[raw] = chunk }
         vouch([digest])
@@ -224,8 +236,19 @@ public final class ObjectReuseCache: @unchecked Sendable {
 
     /// Writes what this backup recorded (and nothing of the old cache it did not use), 0600, through a
     /// temporary name. A failure is not the backup's: the next one reads and compresses more.
-    func save() {
+    func save(store: ObjectStore) {
         guard let file else { return }
+        // The identity of every object an entry vouches for, as the sealed set left it.
+        lock.withLock {
+            let digests =
+                new.packs.values.map(\.object) + new.databases.values.flatMap { $0.chunks.map(\.sha256) }
+                + new.chunks.values.map(\.object)
+            for hex in Set(digests) {
+                if let digest = ObjectDigest(hex), let identity = store.identity(of: digest) {
+                    new.identities[hex] = identity
+                }
+            }
+        }
         let folder = (file as NSString).deletingLastPathComponent
         try? FileManager.default.createDirectory(
             atPath: folder, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])

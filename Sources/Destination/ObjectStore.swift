@@ -136,6 +136,17 @@ package struct ObjectStore: Sendable {
         return entry.size
     }
 
+    /// The identity of the object `digest` as `<device>:<inode>:<mtime seconds>:<size>`, or nil when
+    /// it is missing or not a regular file (a link is not followed): what a files cache records
+    /// when it vouches for an object, so that an object replaced or edited since (a new inode, a
+    /// new modification time) is no longer vouched for.
+    package func identity(of digest: ObjectDigest) -> String? {
+        guard case .root(let root) = openForReading(),
+            case .success(let entry) = root.entry(Self.inner(digest)), entry.kind == .file
+        else { return nil }
+        return "\(entry.device):\(entry.inode):\(entry.modifiedSeconds):\(entry.size)"
+    }
+
     /// Every object and the other files in `objects/`, with their apparent sizes (`st_size`, the
     /// bytes a cloud quota counts), read through descriptors without following links.
     /// - Returns: an empty inventory when there is no `objects/` folder.

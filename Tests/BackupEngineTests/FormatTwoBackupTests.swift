@@ -183,7 +183,8 @@ import Testing
             byteCount: 0)
         cache.record(pack: pack, key: "settled", newest: now.timeIntervalSince1970 - 10)
         cache.record(pack: pack, key: "racy", newest: now.timeIntervalSince1970 - 1)
-        cache.save()
+        let store = ObjectStore(destination: try AbsolutePath(validating: folder.path))
+        cache.save(store: store)
         let data = try Data(contentsOf: URL(fileURLWithPath: cache.file!))
         var contents = try JSONDecoder().decode(ObjectReuseCache.Contents.self, from: data)
         #expect(Set(contents.packs.keys) == ["settled"])
@@ -191,11 +192,11 @@ import Testing
         // Written an hour from now (the clock went back since): nothing of it is trusted.
         contents.writtenAt = now.timeIntervalSince1970 + 3600
         try JSONEncoder().encode(contents).write(to: URL(fileURLWithPath: cache.file!))
-        let store = ObjectStore(destination: try AbsolutePath(validating: folder.path))
         try "x".write(toFile: folder.path + "/x", atomically: false, encoding: .utf8)
         _ = try store.put(contentsOf: folder.path + "/x", existing: .digest)
         let digest = SHA256Digest.hex(of: Data("x".utf8))
         contents.packs["settled"]?.object = digest
+        contents.identities[digest] = store.identity(of: ObjectDigest(digest)!)
         try JSONEncoder().encode(contents).write(to: URL(fileURLWithPath: cache.file!))
         #expect(
             ObjectReuseCache(folder: folder.path, destination: "/d", start: now).pack("settled", store: store) == nil)
@@ -203,6 +204,13 @@ import Testing
         try JSONEncoder().encode(contents).write(to: URL(fileURLWithPath: cache.file!))
         #expect(
             ObjectReuseCache(folder: folder.path, destination: "/d", start: now).pack("settled", store: store) != nil)
+        // The object replaced by other bytes of its size (a new file renamed over it, as a sync
+        // client or someone with write access would): no longer vouched for.
+        let object = "\(folder.path)/objects/\(digest.prefix(2))/\(digest)"
+        try "y".write(toFile: object + ".new", atomically: false, encoding: .utf8)
+        #expect(rename(object + ".new", object) == 0)
+        #expect(
+            ObjectReuseCache(folder: folder.path, destination: "/d", start: now).pack("settled", store: store) == nil)
         // Another destination has another file; another version is ignored.
         #expect(
             ObjectReuseCache(folder: folder.path, destination: "/e", start: now).pack("settled", store: store) == nil)
