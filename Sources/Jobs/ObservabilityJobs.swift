@@ -115,7 +115,7 @@ public struct CheckJob: Sendable {
         let history = HistoryStore(destination)
         for set in sets {
             let opened = try destination.openSet(id: set.id)
-            let checks: [CheckResult]
+            var checks: [CheckResult]
             if set.manifest.storesObjects {
                 let manifest = SetReadBack.checkManifest(setPath: opened.folder)
                 checks =
@@ -127,6 +127,19 @@ public struct CheckJob: Sendable {
                 checks = SetReadBack.check(setPath: opened.folder)
             }
             opened.close()
+            // With a vault password, a set whose manifest HMAC does not verify is not the user's
+            // (anyone can write a self-consistent set into a synced folder): it fails here as it
+            // never counts elsewhere (README, "Every set is hostile until proven").
+            if let authenticator, authenticator.isActive,
+                case .unauthenticated(let reason) = authenticator.authenticate(set.manifest)
+            {
+                checks.insert(
+                    CheckResult(
+                        check: .setManifest, subject: set.id.description, verdict: .fail,
+                        message: "not authenticated: \(reason); its bytes may be intact, but it is not proven "
+                            + "to be a set this machine wrote"),
+                    at: 0)
+            }
             let verdict = Verdict.rollup(checks.map(\.verdict), requirePass: false)
             outcome.sets.append(.init(id: set.id.description, verdict: verdict, checks: checks))
             _ = try? history.append(

@@ -196,6 +196,27 @@ import Vault
         #expect(seen.first { $0.length == 32 }.map { Hex.encode($0.salt) } == backup.manifest.manifestHMACSalt)
     }
 
+    @Test func checkFailsASetThatIsNotAuthenticated() async throws {
+        let w = try VaultWorkspace()
+        defer { w.remove() }
+        let real = try await w.backup(at: Date().addingTimeInterval(-3600))
+        var forged = real.manifest
+        forged.id = BackupID(date: real.manifest.id.date.addingTimeInterval(1800))
+        forged.manifestHMAC = nil
+        forged.manifestHMACSalt = nil
+        let forgedPath = w.config.destination + "/" + forged.id.description
+        try FileManager.default.copyItem(atPath: real.setPath, toPath: forgedPath)
+        try forged.encodedForDisk().write(to: URL(fileURLWithPath: forgedPath + "/" + Manifest.fileName))
+        var check = CheckJob(config: w.config, clock: FixedClock(Date()))
+        check.authenticator = SetAuthenticator(passwords: [w.password])
+        let outcome = try check.run(id: nil, all: true)
+        let verdicts = Dictionary(uniqueKeysWithValues: outcome.sets.map { ($0.id, $0.verdict) })
+        #expect(verdicts[real.manifest.id.description] == .pass)
+        #expect(verdicts[forged.id.description] == .fail)
+        let first = outcome.sets.first { $0.id == forged.id.description }?.checks.first
+        #expect(first?.check == .setManifest && first?.message.hasPrefix("not authenticated") == true)
+    }
+
     @Test func aForgedNewerSetIsPassedOverAfterItsCheckWithoutASecond() async throws {
         let w = try VaultWorkspace()
         defer { w.remove() }
