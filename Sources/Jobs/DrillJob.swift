@@ -341,6 +341,9 @@ public struct SetListing: Codable, Sendable {
     /// The apparent sizes of every file in `objects/` (objects, temporaries, strays); 0 without
     /// one. JSON `object_bytes`.
     public var objectBytes: Int64 = 0
+    /// Why `objects/` could not be counted (it is a link, a file, or unreadable: a hostile or damaged
+    /// destination), or nil. The sets are listed all the same. JSON `objects_problem`, absent when nil.
+    public var objectsProblem: String?
 
     /// One set.
     public struct Entry: Codable, Sendable {
@@ -382,6 +385,7 @@ public struct SetListing: Codable, Sendable {
         case totalBytes = "total_bytes"
         case setFolderBytes = "set_folder_bytes"
         case objectBytes = "object_bytes"
+        case objectsProblem = "objects_problem"
     }
 
     /// Reads every valid set in `destination`, oldest first.
@@ -440,7 +444,11 @@ public struct SetListing: Codable, Sendable {
                     newBytes: folder + (shared?.newBytes ?? 0), uniqueBytes: folder + (shared?.uniqueBytes ?? 0))
             })
         listing.setFolderBytes = folderBytes.reduce(0, +)
-        listing.objectBytes = try store?.inventory().totalBytes ?? 0
+        do {
+            listing.objectBytes = try store?.inventory().totalBytes ?? 0
+        } catch {
+            listing.objectsProblem = "\(error)"
+        }
         listing.totalBytes = listing.setFolderBytes + listing.objectBytes
         return listing
     }
@@ -464,7 +472,8 @@ public struct SetListing: Codable, Sendable {
         let total =
             "destination total \(Units.humanBytes(totalBytes)) (\(totalBytes) bytes): set folders "
             + "\(Units.humanBytes(setFolderBytes)), objects \(Units.humanBytes(objectBytes))"
-        return ([header] + rows + [total]).joined(separator: "\n")
+        let problem = objectsProblem.map { ["objects not counted: \($0)"] } ?? []
+        return ([header] + rows + [total] + problem).joined(separator: "\n")
     }
 }
 

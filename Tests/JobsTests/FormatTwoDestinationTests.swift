@@ -346,3 +346,23 @@ import Vault
         #expect(again.sets.count == 2 && again.sets.allSatisfy { $0.verdict == .pass })
     }
 }
+
+/// A hostile destination whose `objects` is a link: `list` still lists the sets, says why the
+/// objects were not counted, and follows nothing.
+@Suite struct ObjectsLinkListingTests {
+    @Test func listListsTheSetsWhenObjectsIsALink() async throws {
+        let w = try PruneJobTests.workspace()
+        defer { try? FileManager.default.removeItem(atPath: w.folder) }
+        var config = w.config
+        config.setFormat = 2
+        _ = try await BackupJob(config: config, clock: FixedClock(Timestamp.date("2025-06-09T03:00:00Z")!)).run()
+        let objects = config.destination + "/objects"
+        try FileManager.default.moveItem(atPath: objects, toPath: w.folder + "/moved-objects")
+        try FileManager.default.createSymbolicLink(atPath: objects, withDestinationPath: w.folder + "/moved-objects")
+        let listing = try SetListing.make(destination: config.destination, now: Date())
+        #expect(listing.sets.count == 1)
+        #expect(listing.objectBytes == 0)
+        #expect(listing.objectsProblem != nil)
+        #expect(listing.text.contains("objects not counted: "))
+    }
+}
