@@ -162,13 +162,7 @@ public final class ObjectReuseCache: @unchecked Sendable {
                 parts.append("\(suffix) absent")
                 continue
             }
-            #if os(Linux)
-                let m = (Int(st.st_mtim.tv_sec), Int(st.st_mtim.tv_nsec))
-                let c = (Int(st.st_ctim.tv_sec), Int(st.st_ctim.tv_nsec))
-            #else
-                let m = (Int(st.st_mtimespec.tv_sec), Int(st.st_mtimespec.tv_nsec))
-                let c = (Int(st.st_ctimespec.tv_sec), Int(st.st_ctimespec.tv_nsec))
-            #endif
+            let (m, c) = WorkspaceWalk.times(st)
             parts.append(
                 "\(suffix) \(st.st_mode) \(st.st_size) \(m.0).\(m.1) \(c.0).\(c.1) \(st.st_ino) \(st.st_dev)")
             newest = max(newest, Double(m.0), Double(c.0))

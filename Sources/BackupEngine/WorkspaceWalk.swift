@@ -37,6 +37,19 @@ struct WalkEntry: Sendable {
 /// Paths that cannot be read are collected in ``problems`` instead of stopping the walk; other
 /// file types (sockets, fifos, devices) in ``ignored``.
 struct WorkspaceWalk {
+    /// The modification and change times of `st` as (seconds, nanoseconds), on Linux and macOS
+    /// alike (the walk's entries and the files cache's database signatures read them).
+    static func times(_ st: stat) -> (mtime: (Int, Int), ctime: (Int, Int)) {
+        #if os(Linux)
+            ((Int(st.st_mtim.tv_sec), Int(st.st_mtim.tv_nsec)), (Int(st.st_ctim.tv_sec), Int(st.st_ctim.tv_nsec)))
+        #else
+            (
+                (Int(st.st_mtimespec.tv_sec), Int(st.st_mtimespec.tv_nsec)),
+                (Int(st.st_ctimespec.tv_sec), Int(st.st_ctimespec.tv_nsec))
+            )
+        #endif
+    }
+
     var skip: (AbsolutePath) -> Bool = { _ in false }
     var exclude: (_ relative: String, _ name: String) -> Bool = { _, _ in false }
     var enterExcluded: (_ relative: String) -> Bool = { _ in false }
@@ -95,13 +108,7 @@ struct WorkspaceWalk {
                 }
                 continue
             }
-            #if os(Linux)
-                let mtime = (Int(st.st_mtim.tv_sec), Int(st.st_mtim.tv_nsec))
-                let ctime = (Int(st.st_ctim.tv_sec), Int(st.st_ctim.tv_nsec))
-            #else
-                let mtime = (Int(st.st_mtimespec.tv_sec), Int(st.st_mtimespec.tv_nsec))
-                let ctime = (Int(st.st_ctimespec.tv_sec), Int(st.st_ctimespec.tv_nsec))
-            #endif
+            let (mtime, ctime) = Self.times(st)
             var entry = WalkEntry(
                 relative: rel, absolute: abs, type: .file, mode: Int(st.st_mode) & 0o7777, size: 0,
                 mtimeSeconds: mtime.0, mtimeNanoseconds: mtime.1, linkTarget: nil, excludedFromCode: isExcluded,

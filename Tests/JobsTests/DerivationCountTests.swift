@@ -196,10 +196,9 @@ import Vault
         #expect(seen.first { $0.length == 32 }.map { Hex.encode($0.salt) } == backup.manifest.manifestHMACSalt)
     }
 
-    @Test func checkFailsASetThatIsNotAuthenticated() async throws {
-        let w = try VaultWorkspace()
-        defer { w.remove() }
-        let real = try await w.backup(at: Date().addingTimeInterval(-3600))
+    /// A copy of `real` half an hour newer without the manifest HMAC (someone without the
+    /// password), resealed with a valid self-checksum; returns its manifest.
+    static func forgeNewerCopy(of real: BackupJob.Outcome, in w: VaultWorkspace) throws -> Manifest {
         var forged = real.manifest
         forged.id = BackupID(date: real.manifest.id.date.addingTimeInterval(1800))
         forged.manifestHMAC = nil
@@ -207,6 +206,14 @@ import Vault
         let forgedPath = w.config.destination + "/" + forged.id.description
         try FileManager.default.copyItem(atPath: real.setPath, toPath: forgedPath)
         try forged.encodedForDisk().write(to: URL(fileURLWithPath: forgedPath + "/" + Manifest.fileName))
+        return forged
+    }
+
+    @Test func checkFailsASetThatIsNotAuthenticated() async throws {
+        let w = try VaultWorkspace()
+        defer { w.remove() }
+        let real = try await w.backup(at: Date().addingTimeInterval(-3600))
+        let forged = try Self.forgeNewerCopy(of: real, in: w)
         var check = CheckJob(config: w.config, clock: FixedClock(Date()))
         check.authenticator = SetAuthenticator(passwords: [w.password])
         let outcome = try check.run(id: nil, all: true)
@@ -222,13 +229,7 @@ import Vault
         defer { w.remove() }
         let real = try await w.backup(at: Date().addingTimeInterval(-3600))
         // A newer copy without the HMAC (someone without the password), resealed.
-        var forged = real.manifest
-        forged.id = BackupID(date: real.manifest.id.date.addingTimeInterval(1800))
-        forged.manifestHMAC = nil
-        forged.manifestHMACSalt = nil
-        let forgedPath = w.config.destination + "/" + forged.id.description
-        try FileManager.default.copyItem(atPath: real.setPath, toPath: forgedPath)
-        try forged.encodedForDisk().write(to: URL(fileURLWithPath: forgedPath + "/" + Manifest.fileName))
+        let forged = try Self.forgeNewerCopy(of: real, in: w)
         let recorder = Recorder()
         let result = try await w.drill(keyring: recorder.keyring())
         // The forged set was picked first (newest), failed its HMAC with no key derived (it has
