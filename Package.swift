@@ -117,7 +117,7 @@ let package = Package(
         .executableTarget(
             name: "restore-drill",
             dependencies: [
-                "DrillCore", "Vault", "Verifier", "Health", "Jobs", "Schedule", "Selftest",
+                "DrillCore", "Vault", "Destination", "Verifier", "Health", "Jobs", "Schedule", "Selftest",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict),

@@ -32,6 +32,9 @@ public struct RestoreDrillConfig: Sendable, Equatable {
     public var reports: ReportSettings
     public var schedule = ScheduleSettings()
     public var hooks = HookSettings()
+    /// `offsite`: rclone remotes each new set is pushed to, checked on and drilled from (in
+    /// configuration order; names unique).
+    public var offsite: [OffsiteRemote] = []
     /// Notices for the user (e.g. a section whose feature is not built yet), printed on stderr.
     public var notices: [String] = []
 
@@ -136,6 +139,32 @@ public struct RestoreDrillConfig: Sendable, Equatable {
         public var monthly = 12
         /// IANA zone for calendar buckets; nil means the machine's.
         public var timeZone: String?
+    }
+
+    /// One `offsite` entry: an rclone remote that holds a copy of the destination's layout
+    /// (`objects/`, one folder per set), pushed after every backup.
+    public struct OffsiteRemote: Sendable, Equatable {
+        /// `name`: `[A-Za-z0-9_.-]+`, unique; names the remote in messages, the history and metrics.
+        public var name: String
+        /// `rclone`: the rclone path of the remote's root, `remote:sub/path` (a remote of rclone's
+        /// own configuration). Never holds a secret: the parser refuses inline credentials.
+        public var rclone: String
+        /// `encrypted`: nil when not given. A push needs the rclone remote to be of type `crypt`, or
+        /// this set to false explicitly (the person chose to store code and databases in clear).
+        public var encrypted: Bool?
+        /// `prune`: false for an append-only remote that another, trusted host prunes.
+        public var prune = true
+        /// `retention`: this remote's rule; nil uses the main one.
+        public var retention: RetentionSettings?
+        /// `bwlimit`: rclone's `--bwlimit` value (e.g. `10M`, bytes per second with a suffix); nil
+        /// for no limit.
+        public var bandwidthLimit: String?
+
+        /// - Parameters: as the properties.
+        public init(name: String, rclone: String) {
+            self.name = name
+            self.rclone = rclone
+        }
     }
 
     /// `health` thresholds, seconds. At or above warning warns; at or above critical is critical.
@@ -429,20 +458,8 @@ struct ConfigParser {
                 config.coverage.maxShrink = f
             }
         }
-        if let n = fields["retention"] {
-            let m = try section(n, "retention", ["last", "daily", "weekly", "monthly", "timezone"])
-            if let v = m["last"] { config.retention.last = try count(v, "retention.last") }
-            if let v = m["daily"] { config.retention.daily = try count(v, "retention.daily") }
-            if let v = m["weekly"] { config.retention.weekly = try count(v, "retention.weekly") }
-            if let v = m["monthly"] { config.retention.monthly = try count(v, "retention.monthly") }
-            if let v = m["timezone"] {
-                let zone = try string(v, "retention.timezone")
-                guard TimeZone(identifier: zone) != nil else {
-                    throw fail(v, "retention.timezone", "unknown IANA time zone \"\(zone)\"")
-                }
-                config.retention.timeZone = zone
-            }
-        }
+        if let n = fields["retention"] { config.retention = try retention(n, "retention", base: config.retention) }
+        if let n = fields["offsite"] { config.offsite = try offsite(n, base: config.retention) }
         if let n = fields["health"] {
             let m = try section(n, "health", ["backup_warning", "backup_critical", "drill_warning", "drill_critical"])
             if let v = m["backup_warning"] { config.health.backupWarning = try duration(v, "health.backup_warning") }
@@ -517,8 +534,76 @@ struct ConfigParser {
     static let topKeys: Set<String> = [
         "name", "home", "root", "destination", "code", "databases", "launchagents", "shell", "dependencies",
         "credentials", "objectives", "coverage", "retention", "health", "sandbox", "reports", "schedule", "hooks",
-        "set_format",
+        "set_format", "offsite",
     ]
+
+    /// A `retention` mapping at `key`, over `base`.
+    func retention(_ n: Node, _ key: String, base: RestoreDrillConfig.RetentionSettings) throws
+        -> RestoreDrillConfig.RetentionSettings
+    {
+        var r = base
+        let m = try section(n, key, ["last", "daily", "weekly", "monthly", "timezone"])
+        if let v = m["last"] { r.last = try count(v, "\(key).last") }
+        if let v = m["daily"] { r.daily = try count(v, "\(key).daily") }
+        if let v = m["weekly"] { r.weekly = try count(v, "\(key).weekly") }
+        if let v = m["monthly"] { r.monthly = try count(v, "\(key).monthly") }
+        if let v = m["timezone"] {
+            let zone = try string(v, "\(key).timezone")
+            guard TimeZone(identifier: zone) != nil else {
+                throw fail(v, "\(key).timezone", "unknown IANA time zone \"\(zone)\"")
+            }
+            r.timeZone = zone
+        }
+        return r
+    }
+
+    /// Words that mark an inline secret in an rclone connection string (`:sftp,pass=…:`).
+    static let inlineSecretWords = ["pass", "password", "key", "secret", "token", "client_secret", "sas_url"]
+
+    /// The `offsite` list: each entry's keys, unique names, no inline secret.
+    func offsite(_ n: Node, base: RestoreDrillConfig.RetentionSettings) throws -> [RestoreDrillConfig.OffsiteRemote] {
+        if case .scalar(let s) = n, s.tag == Tag(.null) || s.string.isEmpty { return [] }
+        guard case .sequence(let list) = n else { throw fail(n, "offsite", "must be a list of remotes") }
+        var out: [RestoreDrillConfig.OffsiteRemote] = []
+        for (i, item) in list.enumerated() {
+            let key = "offsite[\(i + 1)]"
+            let m = try section(item, key, ["name", "rclone", "encrypted", "prune", "retention", "bwlimit"])
+            guard let nameNode = m["name"] else { throw fail(item, "\(key).name", "is required") }
+            guard let pathNode = m["rclone"] else { throw fail(item, "\(key).rclone", "is required") }
+            let name = try string(nameNode, "\(key).name")
+            guard !name.isEmpty, name.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "-_.".contains($0)) })
+            else { throw fail(nameNode, "\(key).name", "must be letters, digits, '-', '_' or '.'") }
+            guard !out.contains(where: { $0.name == name }) else {
+                throw fail(nameNode, "\(key).name", "\"\(name)\" is used by another remote")
+            }
+            let path = try string(pathNode, "\(key).rclone")
+            guard path.contains(":"), !path.hasPrefix("-") else {
+                throw fail(pathNode, "\(key).rclone", "must be an rclone path such as \"onedrive:MaiaBackups\"")
+            }
+            let parameters = path.split(separator: ",").dropFirst().compactMap { part in
+                part.firstIndex(of: "=").map { part[..<$0].lowercased() }
+            }
+            if let secret = parameters.first(where: { p in Self.inlineSecretWords.contains { p.contains($0) } }) {
+                throw fail(
+                    pathNode, "\(key).rclone",
+                    "holds a credential (\(secret)=…) on what becomes a command line: put it in rclone's "
+                        + "configuration file (rclone config) and name that remote here")
+            }
+            var remote = RestoreDrillConfig.OffsiteRemote(name: name, rclone: path)
+            if let v = m["encrypted"] { remote.encrypted = try bool(v, "\(key).encrypted") }
+            if let v = m["prune"] { remote.prune = try bool(v, "\(key).prune") }
+            if let v = m["retention"] { remote.retention = try retention(v, "\(key).retention", base: base) }
+            if let v = m["bwlimit"] {
+                let limit = try string(v, "\(key).bwlimit")
+                guard !limit.isEmpty,
+                    limit.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || ".:,-".contains($0)) })
+                else { throw fail(v, "\(key).bwlimit", "must be an rclone --bwlimit value such as 10M") }
+                remote.bandwidthLimit = limit
+            }
+            out.append(remote)
+        }
+        return out
+    }
 
     // MARK: typed readers
 
@@ -591,6 +676,15 @@ struct ConfigParser {
     func int(_ n: Node, _ key: String) throws -> Int {
         guard let v = Int(try string(n, key)) else { throw fail(n, key, "must be a whole number") }
         return v
+    }
+
+    func bool(_ n: Node, _ key: String) throws -> Bool {
+        guard case .scalar(let s) = n else { throw fail(n, key, "must be true or false") }
+        switch s.string.lowercased() {
+        case "true", "yes": return true
+        case "false", "no": return false
+        default: throw fail(n, key, "must be true or false")
+        }
     }
 
     func count(_ n: Node, _ key: String) throws -> Int {

@@ -12,11 +12,22 @@ public enum HistoryEventKind: String, Codable, Sendable, CaseIterable {
     case check
     /// A prune ran; status `ok` or `failed`.
     case prune
+    /// A set was pushed to an off-site remote (`details.remote` names it); status `ok`, `failed`,
+    /// or `retry` for an attempt that failed and was tried again after a pause.
+    case push
+    /// `offsite check` compared a remote's copy with the manifests (`details.remote`); status
+    /// `pass` (hash-checked or read back), `unverified` (sizes only: the remote offers no hash)
+    /// or `fail`.
+    case offsiteCheck = "offsite_check"
 }
 
 /// The outcome recorded in an event. Which values a kind uses: see ``HistoryEventKind``.
 public enum HistoryEventStatus: String, Codable, Sendable, CaseIterable {
     case complete, partial, failed, pass, fail, ok
+    /// A push attempt failed and is tried again (``HistoryEventKind/push``).
+    case retry
+    /// A remote copy whose sizes match but whose bytes were not hashed or read back.
+    case unverified
 }
 
 /// One event of the history: one JSON file `<destination>/.restore-drill/events/<id>.json`.

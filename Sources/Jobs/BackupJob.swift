@@ -126,9 +126,15 @@ public struct BackupSummary: Codable, Sendable {
     public var launchAgents: Int
     public var files: Int
     public var warnings: [String]
+    /// One outcome per configured off-site remote the set was pushed to (empty with `--no-push`
+    /// or when none is configured).
+    public var pushes: [OffsitePushJob.Outcome] = []
+
+    /// True when a push to a remote failed (the set is complete locally; exit 1).
+    public var pushFailed: Bool { pushes.contains { $0.status == "failed" } }
 
     enum CodingKeys: String, CodingKey {
-        case format, status, seconds, bytes, components, databases, files, warnings
+        case format, status, seconds, bytes, components, databases, files, warnings, pushes
         case formatVersion = "format_version"
         case backupID = "backup_id"
         case setPath = "set_path"
@@ -161,6 +167,7 @@ public struct BackupSummary: Codable, Sendable {
             )
         }
         for w in warnings { lines.append("  warning: \(w)") }
+        for p in pushes { lines.append("  off-site \(p.text)") }
         return lines.joined(separator: "\n")
     }
 }

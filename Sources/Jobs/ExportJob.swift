@@ -190,10 +190,12 @@ public struct ExportJob: Sendable {
     /// Reads `manifest.json` beneath the set folder and judges it: it decodes, names `id`, its
     /// self-checksum matches, and its script name and artifact paths stay inside the set.
     /// - Returns: the manifest and the exact bytes read (what is exported).
-    func trustedManifest(in source: BeneathRoot, folder: AbsolutePath, id: BackupID) throws -> (Manifest, Data) {
+    func trustedManifest(
+        in source: BeneathRoot, folder: AbsolutePath, id: BackupID, refusal: String = "not exported"
+    ) throws -> (Manifest, Data) {
         let path = folder.appending(component: Manifest.fileName).pathString
         func refuse(_ why: String) -> RestoreDrillError {
-            RestoreDrillError.invalidSet(path: path, message: "not exported: \(why)")
+            RestoreDrillError.invalidSet(path: path, message: "\(refusal): \(why)")
         }
         guard case .success(let file) = source.openFile(RelativePath.dot.appending(component: Manifest.fileName)) else {
             throw refuse("manifest.json is missing, unreadable or not a regular file")

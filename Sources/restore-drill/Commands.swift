@@ -1,4 +1,5 @@
 import ArgumentParser
+import Destination
 import DrillCore
 import Foundation
 import Jobs
@@ -7,7 +8,7 @@ extension RestoreDrillCommand {
     /// Every subcommand, in the order `--help` lists them.
     static let commandList: [any ParsableCommand.Type] = [
         BackupCommand.self, DrillCommand.self, ListCommand.self, CheckCommand.self, PruneCommand.self,
-        ExportCommand.self, HistoryCommand.self,
+        ExportCommand.self, OffsiteCommand.self, HistoryCommand.self,
         HealthCommand.self, ReportCommand.self, DemoCommand.self, ConfigCommand.self,
         LintAgentsCommand.self, ScheduleCommand.self, SelftestCommand.self, VaultCommand.self,
     ]
@@ -18,7 +19,7 @@ struct BackupCommand: AsyncParsableCommand {
         commandName: "backup",
         abstract: "Write one backup set of the configured workspace into the destination.",
         discussion:
-            "Exit 0 for a complete set, 1 for a partial set (a component failed), 2 for a bad configuration, 3 when no set could be written."
+            "Exit 0 for a complete set (pushed to every configured off-site remote), 1 for a partial set (a component failed) or a complete set whose push to a remote failed (the remote is named; `offsite push` catches up), 2 for a bad configuration, 3 when no set could be written."
     )
 
     @OptionGroup var config: ConfigOption
@@ -28,20 +29,34 @@ struct BackupCommand: AsyncParsableCommand {
         help:
             "Format 2: do not trust the files cache this run; read, hash and compress every file and database again (the cache is written anew)."
     ) var noCache = false
+    @Flag(
+        name: .customLong("no-push"),
+        help: "Do not push the new set to the configured off-site remotes (`offsite push` does it later).")
+    var noPush = false
 
     func run() async throws {
         let c = try config.load()
-        var job = BackupJob(config: c, clock: try SystemClock(), progress: Terminal.progress)
+        let clock = try SystemClock()
+        var job = BackupJob(config: c, clock: clock, progress: Terminal.progress)
         job.byteProgress = Terminal.byteProgress
         job.ignoreObjectCache = noCache
         let outcome = try await job.run()
         Terminal.endProgress()
-        if json {
-            try Terminal.json(outcome.summary)
-        } else {
-            Terminal.out(outcome.summary.text)
+        var summary = outcome.summary
+        if !noPush && !c.offsite.isEmpty {
+            summary.pushes = OffsitePushJob.pushToEveryRemote(
+                config: c, id: summary.backupID, rclone: try? Rclone(), authenticator: nil, clock: clock,
+                progress: Terminal.progress)
+            Terminal.endProgress()
         }
-        if outcome.summary.status != SetStatus.complete.rawValue { throw ExitCode(ExitStatus.findings.rawValue) }
+        if json {
+            try Terminal.json(summary)
+        } else {
+            Terminal.out(summary.text)
+        }
+        if summary.status != SetStatus.complete.rawValue || summary.pushFailed {
+            throw ExitCode(ExitStatus.findings.rawValue)
+        }
     }
 }
 

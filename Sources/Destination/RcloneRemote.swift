@@ -1,0 +1,232 @@
+import DrillCore
+import Foundation
+
+/// One entry of a remote listing (`rclone lsjson`).
+public struct RemoteEntry: Sendable, Equatable, Decodable {
+    /// Path relative to the folder listed, `/`-separated.
+    public var path: String
+    /// Bytes; -1 for a folder (and for a size the backend cannot tell).
+    public var size: Int64
+    /// True for a folder.
+    public var isDir: Bool
+    /// The hashes the backend gave (lower-case rclone hash names such as `md5`, `sha1`,
+    /// `quickxor`, each hex); empty unless asked for.
+    public var hashes: [String: String]
+
+    enum CodingKeys: String, CodingKey {
+        case path = "Path", size = "Size", isDir = "IsDir", hashes = "Hashes"
+    }
+
+    /// - Parameters: as the properties.
+    public init(path: String, size: Int64, isDir: Bool, hashes: [String: String] = [:]) {
+        self.path = path
+        self.size = size
+        self.isDir = isDir
+        self.hashes = hashes
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        path = try c.decode(String.self, forKey: .path)
+        size = try c.decodeIfPresent(Int64.self, forKey: .size) ?? -1
+        isDir = try c.decodeIfPresent(Bool.self, forKey: .isDir) ?? false
+        hashes = try c.decodeIfPresent([String: String].self, forKey: .hashes) ?? [:]
+    }
+}
+
+/// What a remote's backend offers (`rclone backend features`).
+public struct RemoteFeatures: Sendable, Equatable {
+    /// The backend's rclone type (`sftp`, `s3`, `webdav`, `onedrive`, `crypt`, `local`, …); nil
+    /// when rclone's configuration does not name it.
+    public var type: String?
+    /// Hash names the backend gives (`md5`, `sha1`, `quickxor`, …); empty for none (WebDAV served
+    /// by rclone, a `crypt` remote).
+    public var hashes: [String]
+    /// True when the backend computes hashes slowly (sftp runs a command per file): a listing
+    /// with hashes is then not cheap.
+    public var slowHash: Bool
+
+    /// True when the remote encrypts at rest (type `crypt`).
+    public var isCrypt: Bool { type == "crypt" }
+
+    /// - Parameters: as the properties.
+    public init(type: String?, hashes: [String], slowHash: Bool) {
+        self.type = type
+        self.hashes = hashes
+        self.slowHash = slowHash
+    }
+}
+
+/// One remote root `name:sub/path` reached through ``Rclone``: list, read, write and delete, each
+/// one rclone command. Paths given to the methods are relative to the root, `/`-separated, and
+/// never climb out of it.
+///
+/// Errors are ``RestoreDrillError/io(path:message:)`` naming `<root>/<sub>` with rclone's reason.
+public struct RcloneRemote: Sendable {
+    /// The rclone runner.
+    public var rclone: Rclone
+    /// The remote root, as configured (`onedrive:MaiaBackups`).
+    public var root: String
+    /// rclone's `--bwlimit` for transfers; nil for none.
+    public var bandwidthLimit: String?
+
+    /// - Parameters: as the properties.
+    public init(rclone: Rclone, root: String, bandwidthLimit: String? = nil) {
+        self.rclone = rclone
+        self.root = root
+        self.bandwidthLimit = bandwidthLimit
+    }
+
+    /// `<root>/<sub>` as rclone takes it (no `/` doubled after `remote:`).
+    public func path(_ sub: String) -> String {
+        guard !sub.isEmpty, sub != "." else { return root }
+        if root.hasSuffix(":") || root.hasSuffix("/") { return root + sub }
+        return root + "/" + sub
+    }
+
+    /// The name of the rclone remote the root is on (`onedrive` for `onedrive:MaiaBackups`), or
+    /// the backend type of a connection string (`sftp` for `:sftp,host=…:path`).
+    public var remoteName: String {
+        if root.hasPrefix(":") {
+            return String(root.dropFirst().prefix { $0 != "," && $0 != ":" })
+        }
+        return String(root.prefix { $0 != ":" })
+    }
+
+    private func fail(_ sub: String, _ outcome: RcloneOutcome) -> RestoreDrillError {
+        .io(path: path(sub), message: outcome.reason)
+    }
+
+    private var transferFlags: [String] {
+        var flags = ["--retries", "1"]
+        if let bandwidthLimit { flags += ["--bwlimit", bandwidthLimit] }
+        return flags
+    }
+
+    /// Lists `sub`.
+    /// - Parameters:
+    ///   - recursive: every level below, not only the first.
+    ///   - hashes: ask the backend for its hashes (slow on sftp).
+    /// - Returns: the entries; empty when `sub` does not exist.
+    /// - Throws: ``RestoreDrillError/io(path:message:)`` when the remote cannot be listed.
+    public func list(_ sub: String, recursive: Bool = false, hashes: Bool = false) throws -> [RemoteEntry] {
+        var args = ["lsjson", path(sub)]
+        if recursive { args.append("--recursive") }
+        if hashes { args.append("--hash") }
+        let outcome = try rclone.run(args)
+        if outcome.exitCode == 3 || (outcome.exitCode != 0 && outcome.standardError.contains("directory not found")) {
+            return []
+        }
+        guard outcome.succeeded else { throw fail(sub, outcome) }
+        do {
+            return try JSONDecoder().decode([RemoteEntry].self, from: outcome.standardOutput)
+        } catch {
+            throw RestoreDrillError.io(path: path(sub), message: "rclone lsjson gave a listing that does not decode")
+        }
+    }
+
+    /// The bytes of the file `sub`.
+    /// - Throws: ``RestoreDrillError/io(path:message:)`` when it is missing or cannot be read.
+    public func cat(_ sub: String) throws -> Data {
+        let outcome = try rclone.run(["cat", path(sub)] + transferFlags)
+        guard outcome.succeeded else { throw fail(sub, outcome) }
+        return outcome.standardOutput
+    }
+
+    /// Writes `data` as the file `sub` (`rclone rcat`, from standard input).
+    /// - Throws: ``RestoreDrillError/io(path:message:)`` when it cannot be written.
+    public func write(_ data: Data, to sub: String) throws {
+        let outcome = try rclone.run(["rcat", path(sub)] + transferFlags, input: data)
+        guard outcome.succeeded else { throw fail(sub, outcome) }
+    }
+
+    /// Copies the files `files` (relative to `localFolder`) into `sub`, keeping their relative
+    /// paths. A file already there with the same size (and the same hash, where the backend
+    /// has one in common with the local disk: `--checksum`) is not sent again.
+    /// - Throws: ``RestoreDrillError/io(path:message:)`` when a file cannot be sent.
+    public func upload(localFolder: String, files: [String], to sub: String) throws {
+        guard !files.isEmpty else { return }
+        try withFileList(files) { list in
+            let outcome = try rclone.run(
+                ["copy", localFolder, path(sub), "--files-from-raw", list, "--checksum", "--no-traverse"]
+                    + transferFlags)
+            guard outcome.succeeded else { throw fail(sub, outcome) }
+        }
+    }
+
+    /// Copies one local file to the remote file `sub`.
+    /// - Throws: ``RestoreDrillError/io(path:message:)`` when it cannot be sent.
+    public func uploadFile(_ local: String, to sub: String) throws {
+        let outcome = try rclone.run(["copyto", local, path(sub), "--checksum"] + transferFlags)
+        guard outcome.succeeded else { throw fail(sub, outcome) }
+    }
+
+    /// Copies the files `files` (relative to `sub`) into `localFolder`, keeping their relative
+    /// paths.
+    /// - Throws: ``RestoreDrillError/io(path:message:)`` when one is missing or cannot be read.
+    public func download(files: [String], from sub: String, into localFolder: String) throws {
+        guard !files.isEmpty else { return }
+        try withFileList(files) { list in
+            let outcome = try rclone.run(
+                ["copy", path(sub), localFolder, "--files-from-raw", list, "--no-traverse"] + transferFlags)
+            guard outcome.succeeded else { throw fail(sub, outcome) }
+        }
+        for file in files where !FileManager.default.fileExists(atPath: "\(localFolder)/\(file)") {
+            throw RestoreDrillError.io(path: path("\(sub)/\(file)"), message: "is missing on the remote")
+        }
+    }
+
+    /// Copies the remote file `sub` to the local path `local`.
+    /// - Throws: ``RestoreDrillError/io(path:message:)`` when it is missing or cannot be read.
+    public func downloadFile(_ sub: String, to local: String) throws {
+        let outcome = try rclone.run(["copyto", path(sub), local] + transferFlags)
+        guard outcome.succeeded, FileManager.default.fileExists(atPath: local) else {
+            throw fail(sub, outcome)
+        }
+    }
+
+    /// Deletes the file `sub`; no error when it is already gone.
+    /// - Throws: ``RestoreDrillError/io(path:message:)`` when it cannot be deleted.
+    public func deleteFile(_ sub: String) throws {
+        let outcome = try rclone.run(["deletefile", path(sub)] + transferFlags)
+        if outcome.exitCode == 3 || outcome.exitCode == 4 || outcome.standardError.contains("not found") { return }
+        guard outcome.succeeded else { throw fail(sub, outcome) }
+    }
+
+    /// Deletes the folder `sub` and everything in it; no error when it is already gone.
+    /// - Throws: ``RestoreDrillError/io(path:message:)`` when it cannot be deleted.
+    public func purge(_ sub: String) throws {
+        let outcome = try rclone.run(["purge", path(sub)] + transferFlags)
+        if outcome.exitCode == 3 || outcome.exitCode == 4 || outcome.standardError.contains("not found") { return }
+        guard outcome.succeeded else { throw fail(sub, outcome) }
+    }
+
+    /// What the remote's backend offers: its type (from rclone's configuration, or the
+    /// connection string), its hashes and whether hashing is slow.
+    /// - Throws: ``RestoreDrillError/io(path:message:)`` when rclone cannot reach the backend.
+    public func features() throws -> RemoteFeatures {
+        let outcome = try rclone.run(["backend", "features", path("")], timeout: 120)
+        guard outcome.succeeded else { throw fail("", outcome) }
+        struct Reply: Decodable {
+            var Hashes: [String]?
+            var Features: [String: Bool]?
+        }
+        let reply = try? JSONDecoder().decode(Reply.self, from: outcome.standardOutput)
+        let type: String?
+        if root.hasPrefix(":") {
+            type = remoteName
+        } else {
+            type = try rclone.remoteTypes()[remoteName]
+        }
+        return RemoteFeatures(
+            type: type, hashes: reply?.Hashes ?? [], slowHash: reply?.Features?["SlowHash"] ?? false)
+    }
+
+    private func withFileList(_ files: [String], _ body: (String) throws -> Void) throws {
+        let list = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "restore-drill-files-\(UUID().uuidString)")
+        try Data(files.joined(separator: "\n").appending("\n").utf8).write(to: list)
+        defer { try? FileManager.default.removeItem(at: list) }
+        try body(list.path)
+    }
+}
