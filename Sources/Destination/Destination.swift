@@ -33,6 +33,10 @@ public struct OpenedSet: Sendable {
     /// A local folder holding the set's files (the set folder itself for a local destination; a
     /// copy for a remote one). Read only; valid until ``close()``.
     public var folder: AbsolutePath
+    /// Bytes fetched from a remote to open the set, and the seconds that took; nil for a local
+    /// destination (nothing was fetched).
+    public var fetchedBytes: Int64?
+    public var fetchSeconds: Double?
     private let closing: @Sendable () -> Void
 
     /// - Parameter close: what ``close()`` does (a remote destination removes its copy).

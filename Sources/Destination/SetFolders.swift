@@ -105,6 +105,26 @@ public enum SetFolders {
         } catch {
             return .unusable(reason: "\(error)", manifest: nil)
         }
+        return classify(manifest, id: id)
+    }
+
+    /// What a set folder named for `id` whose `manifest.json` holds `data` is (the rule of
+    /// ``classify(path:id:)``, for a manifest read from a remote).
+    /// - Parameters:
+    ///   - data: the manifest's bytes; nil when the folder has none.
+    ///   - path: how messages name the manifest.
+    public static func classify(manifestData data: Data?, path: String, id: BackupID) -> SetFolderEntry.Kind {
+        guard let data else {
+            return .unusable(reason: "\(path) is missing (a push that did not finish, or a removal)", manifest: nil)
+        }
+        do {
+            return classify(try Manifest.decode(data, path: path), id: id)
+        } catch {
+            return .unusable(reason: "\(error)", manifest: nil)
+        }
+    }
+
+    private static func classify(_ manifest: Manifest, id: BackupID) -> SetFolderEntry.Kind {
         guard manifest.id == id else {
             return .unusable(reason: "manifest id \(manifest.id) is not the folder name", manifest: nil)
         }
