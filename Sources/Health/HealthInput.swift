@@ -84,6 +84,9 @@ public struct HealthInput: Sendable, Equatable {
     public var unauthenticatedSets: [String] = []
     /// History files that could not be read, as `file: message`.
     public var historyProblems: [String]
+    /// What the history says of each configured off-site remote (``RemoteFact``), in
+    /// configuration order; empty when none is configured.
+    public var remotes: [RemoteFact] = []
 
     public init(
         now: Date, destination: String, newestComplete: SetFact? = nil, newestPartial: BackupID? = nil,
@@ -132,12 +135,15 @@ public struct HealthInput: Sendable, Equatable {
     ///     rejected folders, which health warns about).
     /// - Throws: ``RestoreDrillError/io(path:message:)`` when the destination or its events folder
     ///   exists but cannot be listed (health reports that as UNKNOWN).
-    public static func gather(_ destination: any Destination, now: Date, authenticator: SetAuthenticator? = nil)
-        throws -> HealthInput
-    {
+    ///   - remotes: the configured off-site remotes' names (``RemoteFact/gather(name:events:)``).
+    public static func gather(
+        _ destination: any Destination, now: Date, authenticator: SetAuthenticator? = nil, remotes: [String] = []
+    ) throws -> HealthInput {
         let scan = try BackupSetScanner.scan(destination, authenticator: authenticator)
         let log = try HistoryStore(destination).load()
-        return assemble(destination, now: now, scan: scan, log: log)
+        var input = assemble(destination, now: now, scan: scan, log: log)
+        input.remotes = remotes.map { RemoteFact.gather(name: $0, events: log.events) }
+        return input
     }
 
     /// The facts of an already made scan and history log, plus the local folder's own state.

@@ -108,6 +108,16 @@ extension HealthReport {
             lines.append("# TYPE \(name) gauge")
             if let value { lines.append("\(name) \(value)") }
         }
+        let offsite = "restore_drill_offsite_last_verified_timestamp_seconds"
+        lines.append(
+            "# HELP \(offsite) Unix time the off-site copy on the remote was last hash-checked, read back or drilled.")
+        lines.append("# TYPE \(offsite) gauge")
+        for (remote, seconds) in (metrics.offsiteLastVerifiedSeconds ?? [:]).sorted(by: { $0.key < $1.key }) {
+            // Label values escape backslash, double quote and newline (Prometheus text format 0.0.4).
+            let label = remote.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"")
+                .replacingOccurrences(of: "\n", with: "\\n")
+            lines.append("\(offsite){remote=\"\(label)\"} \(number(seconds))")
+        }
         return lines.joined(separator: "\n") + "\n"
     }
 

@@ -79,9 +79,13 @@ public struct HealthMetrics: Sendable, Equatable, Codable {
     public var backupCriticalSeconds: Double
     public var drillWarningSeconds: Double
     public var drillCriticalSeconds: Double
+    /// Per off-site remote (by name): when its copy was last hash-checked, read back or drilled
+    /// with a pass, Unix seconds; a remote never verified is absent.
+    public var offsiteLastVerifiedSeconds: [String: Double]?
 
     enum CodingKeys: String, CodingKey {
         case sets
+        case offsiteLastVerifiedSeconds = "offsite_last_verified_timestamp_seconds"
         case backupAgeSeconds = "backup_age_seconds"
         case lastBackupTimestampSeconds = "last_backup_timestamp_seconds"
         case lastBackupSizeBytes = "last_backup_size_bytes"
@@ -275,6 +279,14 @@ public struct HealthReport: Sendable, Equatable {
                         "\(folder): its manifest HMAC does not verify with the vault password (a forged or foreign set); "
                         + "it does not count and is never removed",
                     subject: folder))
+        }
+        for remote in input.remotes {
+            findings += remote.findings(now: input.now, thresholds: thresholds)
+            if let verified = remote.lastVerified {
+                metrics.offsiteLastVerifiedSeconds = (metrics.offsiteLastVerifiedSeconds ?? [:]).merging([
+                    remote.name: verified.timeIntervalSince1970
+                ]) { $1 }
+            }
         }
         for problem in input.historyProblems {
             findings.append(

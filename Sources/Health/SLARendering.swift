@@ -47,6 +47,9 @@ extension SLAScorecard {
         }
         out.append("| RPO achieved | \(rpoText) |")
         out.append("| Weeks with a passing drill | \(rate(weeksWithPassingDrill, "weeks")) |")
+        if let offsite = weeksWithPassingOffsiteDrill {
+            out.append("| Weeks with a passing drill of the off-site copy | \(rate(offsite, "weeks")) |")
+        }
         out.append("| Restore validation rate | \(rate(restoreValidation, "drills passed")) |")
         out.append(
             "| RTO | median \(dur(rtoMedianSeconds)), max \(dur(rtoMaxSeconds)), objective \(Units.humanSeconds(rtoObjectiveSeconds)); \(rtoOverObjective.numerator) of \(rtoOverObjective.denominator) over |"

@@ -70,12 +70,19 @@ public struct SLAWeek: Sendable, Equatable, Codable {
     public var passingDrill: Bool
     /// The passing drill events of the week.
     public var sources: [String]
+    /// Whether a drill of an off-site copy (``HistoryEvent/details`` `copy: offsite`) passed in the
+    /// week; nil in a scorecard of a version before off-site copies.
+    public var passingOffsiteDrill: Bool?
+    /// Those drills' events.
+    public var offsiteSources: [String]?
 
     enum CodingKeys: String, CodingKey {
         case week, sources
         case firstDay = "first_day"
         case lastDay = "last_day"
         case passingDrill = "passing_drill"
+        case passingOffsiteDrill = "passing_offsite_drill"
+        case offsiteSources = "offsite_sources"
     }
 }
 
@@ -144,6 +151,9 @@ public struct SLAScorecard: Sendable, Equatable, Codable {
     public var worstRPOSeconds: Double?
     public var worstRPODay: String?
     public var weeksWithPassingDrill: SLARate
+    /// Whole weeks with a passing drill of an off-site copy (`drill --offsite`) ÷ whole weeks; nil
+    /// in a scorecard of a version before off-site copies.
+    public var weeksWithPassingOffsiteDrill: SLARate?
     public var restoreValidation: SLARate
     public var rtoObjectiveSeconds: Double
     public var rtoMedianSeconds: Double?
@@ -164,6 +174,7 @@ public struct SLAScorecard: Sendable, Equatable, Codable {
         case worstRPOSeconds = "worst_rpo_seconds"
         case worstRPODay = "worst_rpo_day"
         case weeksWithPassingDrill = "weeks_with_passing_drill"
+        case weeksWithPassingOffsiteDrill = "weeks_with_passing_offsite_drill"
         case restoreValidation = "restore_validation"
         case rtoObjectiveSeconds = "rto_objective_seconds"
         case rtoMedianSeconds = "rto_median_seconds"
@@ -251,12 +262,14 @@ public struct SLAScorecard: Sendable, Equatable, Codable {
         let passing = events.filter { $0.kind == .drill && $0.status == .pass }
         for start in dayStarts.dropLast() where calendar.component(.weekday, from: start) == 2 {
             guard let end = calendar.date(byAdding: .day, value: 7, to: start), end <= windowEnd else { continue }
-            let inWeek = passing.filter { $0.time >= start && $0.time < end }.sorted { $0.time < $1.time }.map(\.id)
+            let drilled = passing.filter { $0.time >= start && $0.time < end }.sorted { $0.time < $1.time }
+            let inWeek = drilled.map(\.id)
+            let offsite = drilled.filter { $0.details["copy"] == "offsite" }.map(\.id)
             weeks.append(
                 SLAWeek(
                     week: RetentionPolicy.bucketKey(.weekly, of: start, timeZone: timeZone), firstDay: dayKey(start),
                     lastDay: dayKey(calendar.date(byAdding: .day, value: 6, to: start)!), passingDrill: !inWeek.isEmpty,
-                    sources: inWeek))
+                    sources: inWeek, passingOffsiteDrill: !offsite.isEmpty, offsiteSources: offsite))
         }
 
         // Drills of the window.
@@ -278,7 +291,7 @@ public struct SLAScorecard: Sendable, Equatable, Codable {
         let within = days.filter { ($0.maxRPOSeconds ?? .infinity) <= objectives.rpo }
         let worstDay = rpoKnown.max { $0.maxRPOSeconds! < $1.maxRPOSeconds! }
 
-        return SLAScorecard(
+        var card = SLAScorecard(
             generatedAt: Timestamp.string(now), firstDay: days.first!.date, lastDay: days.last!.date,
             timeZone: timeZone.identifier, days: days, weeks: weeks, drills: drills,
             backupSuccess: SLARate(
@@ -296,5 +309,10 @@ public struct SLAScorecard: Sendable, Equatable, Codable {
                 sources: drills.map(\.source)),
             rtoObjectiveSeconds: objectives.rto, rtoMedianSeconds: median, rtoMaxSeconds: rtos.last,
             rtoOverObjective: SLARate(numerator: over.count, denominator: withRTO.count, sources: over.map(\.source)))
+        let offsiteWeeks = weeks.filter { $0.passingOffsiteDrill == true }
+        card.weeksWithPassingOffsiteDrill = SLARate(
+            numerator: offsiteWeeks.count, denominator: weeks.count,
+            sources: offsiteWeeks.flatMap { $0.offsiteSources ?? [] })
+        return card
     }
 }

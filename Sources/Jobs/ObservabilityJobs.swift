@@ -175,7 +175,8 @@ public enum HealthJob {
     ) -> HealthReport {
         let store = destination ?? LocalDestination(path: config.destination)
         do {
-            let input = try HealthInput.gather(store, now: now, authenticator: authenticator)
+            let input = try HealthInput.gather(
+                store, now: now, authenticator: authenticator, remotes: config.offsite.map(\.name))
             return HealthReport.evaluate(input, thresholds: config.health)
         } catch {
             return HealthReport.unknown(String(describing: error), destination: store.location, now: now)

@@ -283,10 +283,20 @@ import Testing
         let drillTime = date("2025-10-19T05:02:30Z")
         let set = BackupID("full_20251020_030000")!
         let drill = HealthInput.RunFact(time: drillTime, status: .pass, backupID: set, rtoSeconds: 12.25)
-        let input = HealthInput(
+        var input = HealthInput(
             now: now, destination: dest.path,
             newestComplete: .init(id: set, finishedAt: finished, sizeBytes: 123_456_789), setCount: 9,
             newestPassingDrill: drill, lastDrill: drill)
+        // One off-site remote verified (a labelled sample, issue 16).
+        input.remotes = [
+            RemoteFact.gather(
+                name: "onedrive",
+                events: [
+                    HistoryEvent(
+                        kind: .offsiteCheck, time: drillTime, status: .pass, backupID: set,
+                        details: ["remote": "onedrive"])
+                ])
+        ]
         let report = HealthReport.evaluate(input, thresholds: .init())
         let path = "\(dest.path)/restore_drill.prom"
         try report.writePrometheus(to: path)
@@ -303,6 +313,7 @@ import Testing
             "restore_drill_last_drill_success": 1,
             "restore_drill_last_drill_rto_seconds": 12.25,
             "restore_drill_sets": 9,
+            "restore_drill_offsite_last_verified_timestamp_seconds": drillTime.timeIntervalSince1970,
         ]
         #expect(Set(families.keys) == Set(expected.keys))
         for (name, value) in expected {
@@ -319,8 +330,10 @@ import Testing
         let path = "\(dest.path)/empty.prom"
         try report.writePrometheus(to: path)
         let families = try Self.parse(path)
-        #expect(families.count == 7)
+        #expect(families.count == 8)
         #expect(families["restore_drill_sets"]?.value == 0)
+        // No remote verified: the off-site family is there, without a sample.
+        #expect(families["restore_drill_offsite_last_verified_timestamp_seconds"].map { $0.value == nil } == true)
         #expect(families["restore_drill_backup_age_seconds"].map { $0.value == nil } == true)
         #expect(families["restore_drill_last_drill_success"].map { $0.value == nil } == true)
     }
