@@ -317,7 +317,7 @@ public struct RemoteLockRecord: Codable, Equatable, Sendable {
     /// The JSON bytes of the object.
     public func encoded() -> Data {
         let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         return (try? encoder.encode(self)) ?? Data()
     }
 
