@@ -447,7 +447,7 @@ public struct RemoteLockLease: Equatable, Sendable {
 /// first (the same second, or a clock behind): the earlier writer already marked itself `held`, so
 /// the later one backs off in step 2. Two writers never both hold conflicting locks as long as each
 /// listing shows every object written before it began (S3 has listed strongly since December 2020;
-/// WebDAV and SFTP list the server's folder); clocks matter only for staleness. A unreadable
+/// WebDAV and SFTP list the server's folder); clocks matter only for staleness. An unreadable
 /// object (half-written, foreign contents under a lock name) counts as exclusive and held.
 ///
 /// Clocks: a lock's age is now (this writer's clock) minus the time recorded by its holder (the
