@@ -84,6 +84,9 @@ public struct HealthInput: Sendable, Equatable {
     public var unauthenticatedSets: [String] = []
     /// History files that could not be read, as `file: message`.
     public var historyProblems: [String]
+    /// What a sync client left in a local destination (``SyncedFolderScan``); nil when not
+    /// looked at (another kind of destination, or an input built by hand).
+    public var sync: SyncedFolderScan?
 
     public init(
         now: Date, destination: String, newestComplete: SetFact? = nil, newestPartial: BackupID? = nil,
@@ -137,7 +140,11 @@ public struct HealthInput: Sendable, Equatable {
     {
         let scan = try BackupSetScanner.scan(destination, authenticator: authenticator)
         let log = try HistoryStore(destination).load()
-        return assemble(destination, now: now, scan: scan, log: log)
+        var input = assemble(destination, now: now, scan: scan, log: log)
+        if let local = destination as? LocalDestination {
+            input.sync = SyncedFolderScan.scan(destination: local.location)
+        }
+        return input
     }
 
     /// The facts of an already made scan and history log, plus the local folder's own state.
