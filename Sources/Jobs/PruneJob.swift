@@ -186,8 +186,8 @@ public struct PruneJob: Sendable {
         /// absent when empty (an optional field of format 1).
         public var syncConflicts: [String] = []
         /// Sets the policy would remove but that were kept because their folder holds a sync
-        /// conflict copy (which version of the set is the real one is for a person to decide).
-        /// JSON `kept_for_conflicts`, absent when empty.
+        /// conflict copy (which version of the set is the real one is for a person to decide), by
+        /// id, oldest first. JSON `kept_for_conflicts`, absent when empty.
         public var keptForConflicts: [String] = []
 
         enum CodingKeys: String, CodingKey {
@@ -326,6 +326,7 @@ public struct PruneJob: Sendable {
             }
             outcome.removedSets.append(set.path)
         }
+        outcome.keptForConflicts.sort()
         // Only `.partial-<backup id>` folders are this tool's; `.partial-anything-else` is the user's.
         for p in scan.partials
         where BackupID(String(p.name.dropFirst(".partial-".count))) != nil
