@@ -154,8 +154,9 @@ public struct SyncedFolderScan: Codable, Sendable, Equatable {
     /// The placeholders inside set `id`'s folder or among the objects it lists.
     public func placeholders(forSet id: String, objects: Set<String>) -> [String] {
         placeholders.filter {
-            $0.hasPrefix(id + "/") || ($0.hasPrefix(ObjectStore.folderName + "/")
-                && objects.contains(($0 as NSString).lastPathComponent))
+            $0.hasPrefix(id + "/")
+                || ($0.hasPrefix(ObjectStore.folderName + "/")
+                    && objects.contains(($0 as NSString).lastPathComponent))
         }
     }
 
@@ -173,7 +174,8 @@ public struct SyncedFolderScan: Codable, Sendable, Equatable {
             } else if name == ObjectStore.folderName, isFolder(path) {
                 scanObjects(path: path, into: &scan)
             } else if !name.hasPrefix("."),
-                let copy = SyncConflicts.match(name, isExpected: { BackupID($0) != nil || $0 == ObjectStore.folderName })
+                let copy = SyncConflicts.match(
+                    name, isExpected: { BackupID($0) != nil || $0 == ObjectStore.folderName })
             {
                 let isSet = BackupID(copy.original) != nil
                 scan.conflictCopies.append(
@@ -226,9 +228,12 @@ public struct SyncedFolderScan: Codable, Sendable, Equatable {
                     } else if info.st_mode & S_IFMT == S_IFREG, isDataless(info) {
                         scan.placeholders.append("\(id)/\(inner)")
                     }
-                } else if let copy = SyncConflicts.match(name, isExpected: {
-                    isExpected(relative.isEmpty ? $0 : relative + "/" + $0)
-                }) {
+                } else if let copy = SyncConflicts.match(
+                    name,
+                    isExpected: {
+                        isExpected(relative.isEmpty ? $0 : relative + "/" + $0)
+                    })
+                {
                     let original = relative.isEmpty ? copy.original : relative + "/" + copy.original
                     scan.conflictCopies.append(
                         SyncConflictCopy(

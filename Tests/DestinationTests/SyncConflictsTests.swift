@@ -131,7 +131,9 @@ struct SyncConflictsTests {
         #expect(!SyncedFolderScan.maySync(plain))
         #if os(Linux)
             #expect(!SyncedFolderScan.canTellPlaceholders)
-            #expect(SyncedFolderScan.scan(destination: synced).placeholderNote?.contains("cannot tell on this system") == true)
+            #expect(
+                SyncedFolderScan.scan(destination: synced).placeholderNote?.contains("cannot tell on this system")
+                    == true)
             #expect(SyncedFolderScan.scan(destination: plain).placeholderNote == nil)
         #endif
     }

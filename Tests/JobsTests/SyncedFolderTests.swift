@@ -107,7 +107,9 @@ import Testing
         let row = try #require(lines.firstIndex { $0.hasPrefix(s.b.id.description + " ") })
         #expect(lines[row + 1] == "    conflict copy (WARN): \(s.b.id) (1) (numbered) of \(s.b.id)")
         #expect(lines[row + 2] == "    conflict copy (WARN): \(s.objectCopy) (numbered) of \(s.objectCopy.dropLast(4))")
-        #expect(listing.text.contains("conflict copy (FAIL): \(s.one)/manifest (2).json (numbered) of \(s.one)/manifest.json"))
+        #expect(
+            listing.text.contains(
+                "conflict copy (FAIL): \(s.one)/manifest (2).json (numbered) of \(s.one)/manifest.json"))
         let json = String(decoding: try JSONEncoder().encode(listing), as: UTF8.self)
         #expect(json.contains("\"sync_conflicts\""))
         #if os(Linux)
@@ -125,7 +127,8 @@ import Testing
         #if os(Linux)
             #expect(
                 health.findings.contains {
-                    $0.code == "sync_placeholder" && $0.status == .ok && $0.message.contains("cannot tell on this system")
+                    $0.code == "sync_placeholder" && $0.status == .ok
+                        && $0.message.contains("cannot tell on this system")
                 })
         #endif
     }
@@ -190,7 +193,9 @@ import Testing
         #expect(warned.verdict == .pass, "\(DrillJob.summary(warned))")
         let note = try #require(warned.checks.first { $0.has(.syncConflictCopy, data: ["path": "\(made) (1)"]) })
         #expect(note.verdict == .skip && note.check == .setArtifacts)
-        #expect(DrillJob.summary(warned).contains("WARN sync.conflict_copy \(made) (1): \(made) (1) is a sync conflict copy"))
+        #expect(
+            DrillJob.summary(warned).contains(
+                "WARN sync.conflict_copy \(made) (1): \(made) (1) is a sync conflict copy"))
 
         try FileManager.default.copyItem(
             atPath: "\(dest)/\(made)/manifest.json", toPath: "\(dest)/\(made)/manifest-MaiasMacBook.json")
