@@ -49,7 +49,7 @@ public struct CheckJob: Sendable {
         public var damagedObjects: [DamagedObject] = []
         /// What a sync client left in a local destination (``SyncedFolderScan``): conflict copies,
         /// placeholders, and the note when placeholders cannot be told here. JSON `sync`, absent
-        /// for a destination that is not a local folder.
+        /// when nothing was found, and for a destination that is not a local folder.
         public var sync: SyncedFolderScan?
 
         public struct SetResult: Codable, Sendable {
@@ -132,7 +132,7 @@ public struct CheckJob: Sendable {
         var outcome = Outcome(sets: [])
         // Before any byte is read: reading a placeholder would download it.
         let sync = (destination as? LocalDestination).map { SyncedFolderScan.scan(destination: $0.location) }
-        outcome.sync = sync
+        if let sync, sync != SyncedFolderScan() { outcome.sync = sync }
         let history = HistoryStore(destination)
         for set in sets {
             let opened = try destination.openSet(id: set.id)
