@@ -40,6 +40,9 @@ public struct Finding: Sendable, Equatable, Hashable {
     public static func listValue(_ items: [String]) -> String { items.joined(separator: "\n") }
 }
 
+/// A finding as `--json` outputs carry it (`check`'s warnings): `{"code", "data", "message"}`.
+extension Finding: Codable {}
+
 extension Verdict {
     /// Whether this verdict counts against the subject: ``fail`` or ``error`` (a skip does not).
     public var isProblem: Bool { self == .fail || self == .error }

@@ -87,6 +87,9 @@ public struct HealthInput: Sendable, Equatable {
     /// What the history says of each configured off-site remote (``RemoteFact``), in
     /// configuration order; empty when none is configured.
     public var remotes: [RemoteFact] = []
+    /// What a sync client left in a local destination (``SyncedFolderScan``); nil when not
+    /// looked at (another kind of destination, or an input built by hand).
+    public var sync: SyncedFolderScan?
 
     public init(
         now: Date, destination: String, newestComplete: SetFact? = nil, newestPartial: BackupID? = nil,
@@ -143,6 +146,9 @@ public struct HealthInput: Sendable, Equatable {
         let log = try HistoryStore(destination).load()
         var input = assemble(destination, now: now, scan: scan, log: log)
         input.remotes = remotes.map { RemoteFact.gather(name: $0, events: log.events) }
+        if let local = destination as? LocalDestination {
+            input.sync = SyncedFolderScan.scan(destination: local.location)
+        }
         return input
     }
 

@@ -37,7 +37,7 @@ public enum HealthStatus: String, Codable, Sendable, CaseIterable, Comparable {
 /// One judged fact.
 public struct HealthFinding: Sendable, Equatable, Codable {
     /// What it is about: `backup_age`, `future_set`, `partial_set`, `drill_age`, `last_backup`, `last_drill`,
-    /// `destination`, `free_space`, `rejected_folder`, `history`, `error`.
+    /// `destination`, `free_space`, `rejected_folder`, `sync_conflict`, `sync_placeholder`, `history`, `error`.
     public var code: String
     public var status: HealthStatus
     /// One short phrase, as the status line shows it: `newest complete set 3h12m old`.
@@ -114,7 +114,9 @@ public struct HealthMetrics: Sendable, Equatable, Codable {
 ///   above turn a lasting failure into CRITICAL on the configured schedule;
 /// - destination missing or not writable: CRITICAL (the next backup cannot be written);
 /// - free space below the newest complete set's size: CRITICAL; below twice that size: WARNING;
-/// - a folder named like a set that is not a usable set, or an unreadable history file: WARNING.
+/// - a folder named like a set that is not a usable set, or an unreadable history file: WARNING;
+/// - a sync client's conflict copy or placeholder in a local destination: WARNING, each named
+///   (`sync_conflict`, `sync_placeholder`); where placeholders cannot be told, an OK note.
 public struct HealthReport: Sendable, Equatable {
     /// `"restore-drill/health"`.
     public static let formatName = "restore-drill/health"
@@ -286,6 +288,28 @@ public struct HealthReport: Sendable, Equatable {
                 metrics.offsiteLastVerifiedSeconds = (metrics.offsiteLastVerifiedSeconds ?? [:]).merging([
                     remote.name: verified.timeIntervalSince1970
                 ]) { $1 }
+            }
+        }
+        // A sync client's leftovers: each conflict copy and placeholder a WARNING, named; the
+        // note that placeholders cannot be told here is an OK finding (said, never a failure).
+        if let sync = input.sync {
+            for copy in sync.conflictCopies {
+                findings.append(
+                    HealthFinding(
+                        code: "sync_conflict", status: .warning,
+                        message: "sync conflict copy \(copy.path) (\(copy.rule.rawValue)) of \(copy.original)",
+                        subject: copy.path))
+            }
+            for path in sync.placeholders {
+                findings.append(
+                    HealthFinding(
+                        code: "sync_placeholder", status: .warning,
+                        message: "\(path) is only a placeholder: its bytes are in the cloud, not on this disk",
+                        subject: path))
+            }
+            if let note = sync.placeholderNote {
+                findings.append(
+                    HealthFinding(code: "sync_placeholder", status: .ok, message: note, subject: input.destination))
             }
         }
         for problem in input.historyProblems {

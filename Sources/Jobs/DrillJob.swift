@@ -195,6 +195,9 @@ public struct DrillJob: Sendable {
         let escapedProgress = progress.map { report in
             { @Sendable (line: String) in report(ReportText.visible(line, keepNewlines: false)) }
         }
+        // What a sync client left, looked at before any byte is read (reading a placeholder
+        // downloads it).
+        let sync = (store as? LocalDestination).map { SyncedFolderScan.scan(destination: $0.location) }
         var drill = Drill(options: options, clock: clock, replayer: replayer, progress: escapedProgress)
         drill.byteProgress = byteProgress
         var result: DrillResult
@@ -224,6 +227,10 @@ public struct DrillJob: Sendable {
         {
             ObjectReuseCache.forget(
                 folder: keyCache, destination: LocalDestination(path: config.destination).folder.pathString)
+        }
+        if let sync, let store, let id = result.backupID {
+            let objects = ((try? store.readManifest(id: id))?.objectRefs() ?? []).map(\.digest.hex)
+            SyncFindings.addToDrill(sync, checks: &result.checks, id: id.description, objects: Set(objects))
         }
         let folder = reports.appending(component: result.drillID.description).pathString
         result.reportFolder = folder
@@ -315,6 +322,11 @@ public struct DrillJob: Sendable {
             lines.append(
                 "  \(c.verdict.rawValue.uppercased()) \(c.check.rawValue) \(shown(c.subject)): \(shown(c.message))")
         }
+        for c in r.checks where c.verdict == .skip {
+            for f in c.findings where f.code == .syncConflictCopy || f.code == .syncPlaceholder {
+                lines.append("  WARN \(f.code) \(shown(c.subject)): \(shown(f.message))")
+            }
+        }
         if let folder = r.reportFolder {
             lines.append("  reports: \(shown(folder))/{junit.xml,report.md,report.json}")
         }
@@ -344,6 +356,16 @@ public struct SetListing: Codable, Sendable {
     /// Why `objects/` could not be counted (it is a link, a file, or unreadable: a hostile or damaged
     /// destination), or nil. The sets are listed all the same. JSON `objects_problem`, absent when nil.
     public var objectsProblem: String?
+    /// Conflict copies a sync client left that shadow no listed set (a copy of a folder whose set
+    /// is not usable, of an object no listed set lists, of `objects` itself). JSON
+    /// `sync_conflicts`, absent when none.
+    public var syncConflicts: [SyncConflictCopy]?
+    /// Placeholders outside the listed sets' files and objects. JSON `sync_placeholders`, absent
+    /// when none.
+    public var syncPlaceholders: [String]?
+    /// ``SyncedFolderScan/placeholderNote``: placeholders cannot be told on this system. JSON
+    /// `sync_note`, absent when nil.
+    public var syncNote: String?
 
     /// One set.
     public struct Entry: Codable, Sendable {
@@ -368,9 +390,17 @@ public struct SetListing: Codable, Sendable {
         /// objects no other listed set references (older or newer). Format 1: its folder's bytes.
         /// Bytes. JSON `unique_bytes`.
         public var uniqueBytes: Int64 = 0
+        /// Sync conflict copies beside this set: of its files (the set fails `check`), of its
+        /// folder and of the objects it lists (warnings). JSON `sync_conflicts`, absent when none.
+        public var syncConflicts: [SyncConflictCopy]?
+        /// Its files and objects that are only placeholders (relative to the destination). JSON
+        /// `sync_placeholders`, absent when none.
+        public var syncPlaceholders: [String]?
 
         enum CodingKeys: String, CodingKey {
             case id, path, status, bytes, components
+            case syncConflicts = "sync_conflicts"
+            case syncPlaceholders = "sync_placeholders"
             case finishedAt = "finished_at"
             case ageSeconds = "age_seconds"
             case formatVersion = "format_version"
@@ -386,6 +416,9 @@ public struct SetListing: Codable, Sendable {
         case setFolderBytes = "set_folder_bytes"
         case objectBytes = "object_bytes"
         case objectsProblem = "objects_problem"
+        case syncConflicts = "sync_conflicts"
+        case syncPlaceholders = "sync_placeholders"
+        case syncNote = "sync_note"
     }
 
     /// Reads every valid set in `destination`, oldest first.
@@ -450,12 +483,44 @@ public struct SetListing: Codable, Sendable {
             listing.objectsProblem = "\(error)"
         }
         listing.totalBytes = listing.setFolderBytes + listing.objectBytes
+        if let local = destination as? LocalDestination {
+            listing.attach(SyncedFolderScan.scan(destination: local.location), sets: sets)
+        }
         return listing
+    }
+
+    /// Puts each conflict copy and placeholder of `scan` next to the set it concerns; the rest on
+    /// the listing itself.
+    mutating func attach(_ scan: SyncedFolderScan, sets: [CataloguedSet]) {
+        var shown: Set<String> = []
+        var placed: Set<String> = []
+        for (i, set) in sets.enumerated() {
+            let objects = Set(set.manifest.objectRefs().map(\.digest.hex))
+            let copies = scan.copies(forSet: set.id.description, objects: objects)
+            let placeholders = scan.placeholders(forSet: set.id.description, objects: objects)
+            shown.formUnion(copies.map(\.path))
+            placed.formUnion(placeholders)
+            self.sets[i].syncConflicts = copies.isEmpty ? nil : copies
+            self.sets[i].syncPlaceholders = placeholders.isEmpty ? nil : placeholders
+        }
+        let rest = scan.conflictCopies.filter { !shown.contains($0.path) }
+        syncConflicts = rest.isEmpty ? nil : rest
+        let restPlaceholders = scan.placeholders.filter { !placed.contains($0) }
+        syncPlaceholders = restPlaceholders.isEmpty ? nil : restPlaceholders
+        syncNote = scan.placeholderNote
+    }
+
+    /// The text line of one conflict copy: `conflict copy (FAIL|WARN): <path> (<rule>) of <original>`.
+    static func line(_ copy: SyncConflictCopy) -> String {
+        "conflict copy (\(copy.fails ? "FAIL" : "WARN")): \(copy.path) (\(copy.rule.rawValue)) of \(copy.original)"
     }
 
     /// One line per set: id, age, size, status, components.
     public var text: String {
-        guard !sets.isEmpty else { return "no backup sets in \(destination)" }
+        let sync =
+            (syncConflicts ?? []).map { Self.line($0) } + (syncPlaceholders ?? []).map { "placeholder: \($0)" }
+            + (syncNote.map { ["note: \($0)"] } ?? [])
+        guard !sets.isEmpty else { return (["no backup sets in \(destination)"] + sync).joined(separator: "\n") }
         // Padded, never cut: `unauthenticated` (15 characters) is shown whole.
         func pad(_ text: String, _ width: Int) -> String { text.padded(to: width) }
         let statusWidth = sets.map(\.status.count).max() ?? 8
@@ -464,16 +529,20 @@ public struct SetListing: Codable, Sendable {
             + "\(pad("status", max(8, statusWidth))) components"
         let rows = sets.map { s in
             let comps = ComponentID.allCases.compactMap { c in s.components[c.rawValue].map { "\(c.rawValue):\($0)" } }
-            return
+            let row =
                 "\(pad(s.id, 21))  \(pad(Units.humanSeconds(s.ageSeconds), 10)) \(pad(Units.humanBytes(s.bytes), 10)) "
                 + "\(pad(Units.humanBytes(s.newBytes), 10)) \(pad(Units.humanBytes(s.uniqueBytes), 10)) "
                 + "\(pad(s.status, max(8, statusWidth))) \(comps.joined(separator: " "))"
+            let beside =
+                (s.syncConflicts ?? []).map { "    " + Self.line($0) }
+                + (s.syncPlaceholders ?? []).map { "    placeholder: \($0)" }
+            return ([row] + beside).joined(separator: "\n")
         }
         let total =
             "destination total \(Units.humanBytes(totalBytes)) (\(totalBytes) bytes): set folders "
             + "\(Units.humanBytes(setFolderBytes)), objects \(Units.humanBytes(objectBytes))"
         let problem = objectsProblem.map { ["objects not counted: \($0)"] } ?? []
-        return ([header] + rows + [total] + problem).joined(separator: "\n")
+        return ([header] + rows + [total] + problem + sync).joined(separator: "\n")
     }
 }
 

@@ -77,6 +77,14 @@ enum ObjectReadBack {
             ])
         if case .success(let names)? = root?.names(in: .dot) {
             for name in names.sorted() where !listed.contains(name) {
+                // A sync client's conflict copy (`manifest (2).json`) is named for what it is.
+                if let copy = SyncedFolderScan.copyInSet(name, listed: listed) {
+                    let found = SyncConflictCopy(
+                        path: "\(manifest.id)/\(copy.path)", original: "\(manifest.id)/\(copy.original)",
+                        rule: copy.rule, place: .setFile, setID: manifest.id.description)
+                    results.append(CheckResult(check: .setArtifacts, subject: name, findings: [found.finding]))
+                    continue
+                }
                 results.append(
                     CheckResult(
                         check: .setArtifacts, subject: name, verdict: .fail,

@@ -47,11 +47,25 @@ public struct CheckJob: Sendable {
         /// Every object (format 2) found missing or damaged, with the sets of the destination that
         /// list it. JSON `damaged_objects`.
         public var damagedObjects: [DamagedObject] = []
+        /// What a sync client left in a local destination (``SyncedFolderScan``): conflict copies,
+        /// placeholders, and the note when placeholders cannot be told here. JSON `sync`, absent
+        /// when nothing was found, and for a destination that is not a local folder.
+        public var sync: SyncedFolderScan?
 
         public struct SetResult: Codable, Sendable {
             public var id: String
             public var verdict: Verdict
             public var checks: [CheckResult]
+            /// Findings that do not fail the set but keep it from a clean PASS: a conflict copy of
+            /// its folder or of an object it lists (`sync.conflict_copy`, severity `warn`), a file
+            /// or object of it that is only a placeholder (`sync.placeholder`). JSON `warnings`,
+            /// absent when none.
+            public var warnings: [Finding]?
+
+            /// `PASS`, `WARN` (passed, with ``warnings``) or `FAIL`.
+            public var shown: String {
+                verdict != .pass ? "FAIL" : (warnings ?? []).isEmpty ? "PASS" : "WARN"
+            }
         }
 
         /// One object found missing or damaged.
@@ -69,20 +83,24 @@ public struct CheckJob: Sendable {
             case formatVersion = "format_version"
             case objectsRead = "objects_read"
             case damagedObjects = "damaged_objects"
+            case sync
         }
 
-        /// True when every set passed.
-        public var passed: Bool { sets.allSatisfy { $0.verdict == .pass } }
+        /// True when every set passed without a warning (a set with a sync conflict copy or a
+        /// placeholder is never a clean pass: the command exits 1).
+        public var passed: Bool { sets.allSatisfy { $0.shown == "PASS" } }
 
         public var text: String {
             guard !sets.isEmpty else { return "no sets to check" }
             var lines = sets.map { s in
-                var lines = ["\(s.id): \(s.verdict == .pass ? "PASS" : "FAIL") (\(s.checks.count) checks)"]
+                var lines = ["\(s.id): \(s.shown) (\(s.checks.count) checks)"]
                 for c in s.checks.problems {
                     lines.append("  \(c.verdict.rawValue.uppercased()) \(c.check.rawValue) \(c.subject): \(c.message)")
                 }
+                for w in s.warnings ?? [] { lines.append("  WARN \(w.code): \(w.message)") }
                 return lines.joined(separator: "\n")
             }
+            if let note = sync?.placeholderNote { lines.append("note: \(note)") }
             for d in damagedObjects {
                 lines.append("damaged object \(d.object): \(d.state); used by \(d.sets.joined(separator: ", "))")
             }
@@ -112,6 +130,9 @@ public struct CheckJob: Sendable {
         let verify = verifyObject ?? { ref in store?.verify(ref) ?? .missing }
         let verdicts = ObjectVerdicts(verify: verify)
         var outcome = Outcome(sets: [])
+        // Before any byte is read: reading a placeholder would download it.
+        let sync = (destination as? LocalDestination).map { SyncedFolderScan.scan(destination: $0.location) }
+        if let sync, sync != SyncedFolderScan() { outcome.sync = sync }
         let history = HistoryStore(destination)
         for set in sets {
             let opened = try destination.openSet(id: set.id)
@@ -140,8 +161,12 @@ public struct CheckJob: Sendable {
                             + "to be a set this machine wrote"),
                     at: 0)
             }
+            let warnings = sync.map { SyncFindings.apply($0, to: &checks, set: set) } ?? []
             let verdict = Verdict.rollup(checks.map(\.verdict), requirePass: false)
-            outcome.sets.append(.init(id: set.id.description, verdict: verdict, checks: checks))
+            outcome.sets.append(
+                .init(
+                    id: set.id.description, verdict: verdict, checks: checks,
+                    warnings: warnings.isEmpty ? nil : warnings))
             _ = try? history.append(
                 HistoryEvent(
                     kind: .check, time: clock.now(), status: verdict == .pass ? .pass : .fail, backupID: set.id,
@@ -201,5 +226,57 @@ public enum SLAJob {
         let zone = config.retention.timeZone.flatMap(TimeZone.init(identifier:)) ?? .current
         return SLAScorecard.compute(
             events: events, sets: scan.sets, since: since, now: now, timeZone: zone, objectives: config.objectives)
+    }
+}
+
+/// How `check` and the drill weigh what ``SyncedFolderScan`` found for one set.
+enum SyncFindings {
+    /// Adds a failing `set.artifacts` result for each conflict copy inside the set's folder that
+    /// `checks` does not name yet (the set's checks name those they reach: a set whose manifest
+    /// fails is not read further), and returns the warnings: conflict copies of its folder and of
+    /// the objects it lists (`sync.conflict_copy`, severity `warn`) and its placeholders
+    /// (`sync.placeholder`).
+    static func apply(_ scan: SyncedFolderScan, to checks: inout [CheckResult], set: CataloguedSet) -> [Finding] {
+        apply(scan, to: &checks, id: set.id.description, objects: Set(set.manifest.objectRefs().map(\.digest.hex)))
+    }
+
+    /// ``apply(_:to:set:)`` for set `id` listing the objects `objects` (64 hex each).
+    static func apply(_ scan: SyncedFolderScan, to checks: inout [CheckResult], id: String, objects: Set<String>)
+        -> [Finding]
+    {
+        var warnings: [Finding] = []
+        for copy in scan.copies(forSet: id, objects: objects) {
+            if copy.fails {
+                let subject = String(copy.path.dropFirst(id.count + 1))
+                if !checks.contains(where: { $0.has(.syncConflictCopy, data: ["path": copy.path]) }) {
+                    checks.append(CheckResult(check: .setArtifacts, subject: subject, findings: [copy.finding]))
+                }
+            } else {
+                warnings.append(copy.finding)
+            }
+        }
+        for path in scan.placeholders(forSet: id, objects: objects) {
+            warnings.append(
+                Finding(
+                    .syncPlaceholder, data: ["path": path],
+                    message: "\(path) is only a placeholder: its bytes are in the cloud, not on this disk"))
+        }
+        return warnings
+    }
+}
+
+extension SyncFindings {
+    /// The drill's results for what `scan` found of set `id`: the failing results of
+    /// ``apply(_:to:id:objects:)`` added to `checks`, and each warning as a `set.artifacts` skip
+    /// holding its finding (subject: the copy or placeholder; the file is never read), so the
+    /// reports carry it without failing a set whose own files verified.
+    static func addToDrill(_ scan: SyncedFolderScan, checks: inout [CheckResult], id: String, objects: Set<String>) {
+        for warning in apply(scan, to: &checks, id: id, objects: objects) {
+            var result = CheckResult(
+                check: .setArtifacts, subject: warning.data["path"] ?? id, verdict: .skip,
+                message: "\(warning.message) (warning)")
+            result.findings = [warning]
+            checks.append(result)
+        }
     }
 }

@@ -180,8 +180,19 @@ public struct PruneJob: Sendable {
         /// What happened to the shared objects of format-2 sets; nil when the destination has no
         /// `objects/` folder. JSON `objects`, absent when nil (an optional field of format 1).
         public var objects: ObjectCollection?
+        /// Sync conflict copies a sync client left (``SyncedFolderScan``), never removed by prune:
+        /// each `<path> (<rule>) of <original>`, relative to the destination. A set whose own
+        /// folder holds one is kept this time (see ``keptForConflicts``). JSON `sync_conflicts`,
+        /// absent when empty (an optional field of format 1).
+        public var syncConflicts: [String] = []
+        /// Sets the policy would remove but that were kept because their folder holds a sync
+        /// conflict copy (which version of the set is the real one is for a person to decide), by
+        /// id, oldest first. JSON `kept_for_conflicts`, absent when empty.
+        public var keptForConflicts: [String] = []
 
         enum CodingKeys: String, CodingKey {
+            case syncConflicts = "sync_conflicts"
+            case keptForConflicts = "kept_for_conflicts"
             case format, decisions, ignored
             case formatVersion = "format_version"
             case dryRun = "dry_run"
@@ -220,6 +231,8 @@ public struct PruneJob: Sendable {
             wipedSecrets = try c.decodeIfPresent([String].self, forKey: .wipedSecrets) ?? []
             removedLeftovers = try c.decodeIfPresent([String].self, forKey: .removedLeftovers) ?? []
             objects = try c.decodeIfPresent(ObjectCollection.self, forKey: .objects)
+            syncConflicts = try c.decodeIfPresent([String].self, forKey: .syncConflicts) ?? []
+            keptForConflicts = try c.decodeIfPresent([String].self, forKey: .keptForConflicts) ?? []
         }
 
         public func encode(to encoder: any Encoder) throws {
@@ -236,6 +249,8 @@ public struct PruneJob: Sendable {
             try c.encode(wipedSecrets, forKey: .wipedSecrets)
             if !removedLeftovers.isEmpty { try c.encode(removedLeftovers, forKey: .removedLeftovers) }
             try c.encodeIfPresent(objects, forKey: .objects)
+            if !syncConflicts.isEmpty { try c.encode(syncConflicts, forKey: .syncConflicts) }
+            if !keptForConflicts.isEmpty { try c.encode(keptForConflicts, forKey: .keptForConflicts) }
         }
 
         public var text: String {
@@ -247,7 +262,19 @@ public struct PruneJob: Sendable {
             for w in wipedSecrets { lines.append("wiped a secret left by an interrupted drill: \(w)") }
             for s in removedSandboxes { lines.append("\(verb) sandbox \(s)") }
             for i in ignored { lines.append("ignored (not a valid set, never removed): \(i)") }
-            if let objects { lines += objects.lines(dryRun: dryRun) }
+            if let objects {
+                // An object's conflict copy is said once, as what it is (below).
+                let ignored = "ignored in objects/ (not an object, never removed): "
+                lines += objects.lines(dryRun: dryRun).filter { line in
+                    guard line.hasPrefix(ignored) else { return true }
+                    let path = line.dropFirst(ignored.count)
+                    return !syncConflicts.contains { $0.hasPrefix(path + " (") }
+                }
+            }
+            for k in keptForConflicts {
+                lines.append("kept \(k): its folder holds a sync conflict copy; decide which version is real, by hand")
+            }
+            for c in syncConflicts { lines.append("left (sync conflict copy, never removed): \(c)") }
             lines.append(
                 "\(dryRun ? "dry run: " : "")\(decisions.filter { $0.hasPrefix("keep") }.count) kept, \(decisions.filter { $0.hasPrefix("remove") }.count) \(dryRun ? "to remove" : "removed")"
             )
@@ -278,14 +305,28 @@ public struct PruneJob: Sendable {
             removedSandboxes: [], ignored: scan.rejected.map(\.path), removedLeftovers: leftovers)
         let fm = FileManager.default
         let byID = Dictionary(uniqueKeysWithValues: scan.sets.map { ($0.id, $0) })
+        // A sync client's conflict copies are reported and never removed; a set whose own folder
+        // holds one is not removed either (removing it would remove the copy with it).
+        let sync = (destination as? LocalDestination).map { SyncedFolderScan.scan(destination: $0.location) }
+        let conflicted = Set((sync?.conflictCopies ?? []).filter(\.fails).compactMap(\.setID))
+        outcome.syncConflicts = (sync?.conflictCopies ?? []).map {
+            "\($0.path) (\($0.rule.rawValue)) of \($0.original)"
+        }
+        var removedIDs: Set<BackupID> = []
         for d in decisions where !d.keep {
             guard let set = byID[d.id] else { continue }
+            if conflicted.contains(set.id.description) {
+                outcome.keptForConflicts.append(set.id.description)
+                continue
+            }
+            removedIDs.insert(set.id)
             if !dryRun {
                 try beforeRemoval?(.set(set.id))
                 try destination.removeSet(id: set.id)
             }
             outcome.removedSets.append(set.path)
         }
+        outcome.keptForConflicts.sort()
         // Only `.partial-<backup id>` folders are this tool's; `.partial-anything-else` is the user's.
         for p in scan.partials
         where BackupID(String(p.name.dropFirst(".partial-".count))) != nil
@@ -295,7 +336,6 @@ public struct PruneJob: Sendable {
             outcome.removedPartials.append(p.path)
         }
         // Objects last: only once every set to go is gone are the references of what stays known.
-        let removedIDs = Set(decisions.filter { !$0.keep }.map(\.id))
         outcome.objects = try collectObjects(dryRun: dryRun, now: now, removed: removedIDs)
         if dryRun {
             outcome.removedReports = []

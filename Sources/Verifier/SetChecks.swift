@@ -1,3 +1,4 @@
+import Destination
 import DrillCore
 import Foundation
 import Vault
@@ -280,8 +281,32 @@ struct ArtifactCheck {
         // object (the restore script); a `code.tar.gz` or a chunk there is unlisted.
         let inFolder = manifest.artifacts.filter { !manifest.isObject($0) }.map(\.path)
         let listed = Set(inFolder + [Manifest.fileName, Manifest.checksumListFileName])
-        for file in filesInSet(setPath) where !listed.contains(file) {
-            results.append(CheckResult(check: .setArtifacts, subject: file, findings: [.artifactUnlisted]))
+        results += unlistedResults(
+            filesInSet(setPath).filter { !listed.contains($0) }, listed: listed, setID: manifest.id.description)
+        return results
+    }
+
+    /// One failing `set.artifacts` result per file of a set folder that the set does not list:
+    /// `artifact.unlisted`, or, for a sync client's conflict copy of a listed file or folder
+    /// (``SyncedFolderScan/copyInSet(_:listed:)``), `sync.conflict_copy` naming the copy and its
+    /// original (one result for a copied folder, whatever it holds).
+    /// - Parameters:
+    ///   - unlisted: the files, relative to the set folder, `/`-separated.
+    ///   - listed: what the folder should hold, relative to it.
+    ///   - setID: the set's id (the finding names paths relative to the destination).
+    package static func unlistedResults(_ unlisted: [String], listed: Set<String>, setID: String) -> [CheckResult] {
+        var results: [CheckResult] = []
+        var copies: Set<String> = []
+        for file in unlisted {
+            guard let copy = SyncedFolderScan.copyInSet(file, listed: listed) else {
+                results.append(CheckResult(check: .setArtifacts, subject: file, findings: [.artifactUnlisted]))
+                continue
+            }
+            guard copies.insert(copy.path).inserted else { continue }
+            let found = SyncConflictCopy(
+                path: "\(setID)/\(copy.path)", original: "\(setID)/\(copy.original)", rule: copy.rule,
+                place: .setFile, setID: setID)
+            results.append(CheckResult(check: .setArtifacts, subject: copy.path, findings: [found.finding]))
         }
         return results
     }
