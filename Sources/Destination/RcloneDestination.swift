@@ -233,3 +233,52 @@ enum FileName {
         !name.isEmpty && !name.contains("/") && name != "." && name != ".." && !name.contains("\0")
     }
 }
+
+/// The lock folder of a remote, `<root>/.restore-drill/locks/`, for ``RemoteLock``: each call one
+/// rclone command (`lsjson`, `rcat`, `cat`, `deletefile`).
+public struct RcloneLockFolder: LockFolder {
+    /// The remote root.
+    public let remote: RcloneRemote
+    /// The folder below the root: `.restore-drill/locks`.
+    public static let folder = ".restore-drill/locks"
+
+    /// - Parameter remote: the remote root whose lock folder this is.
+    public init(remote: RcloneRemote) { self.remote = remote }
+
+    /// Where the lock objects are, as messages name it.
+    public var location: String { remote.path(Self.folder) }
+
+    public func names() throws -> [String] {
+        try remote.list(Self.folder).filter { !$0.isDir }.map(\.path)
+    }
+
+    public func write(name: String, contents: Data) throws {
+        guard FileName.isPlain(name) else {
+            throw RestoreDrillError.io(path: location, message: "\(name) is not a plain lock object name")
+        }
+        try remote.write(contents, to: "\(Self.folder)/\(name)")
+    }
+
+    public func read(name: String) throws -> Data? {
+        guard FileName.isPlain(name) else { return nil }
+        let outcome = try remote.rclone.run(["cat", remote.path("\(Self.folder)/\(name)"), "--retries", "1"])
+        if outcome.succeeded { return outcome.standardOutput }
+        if outcome.exitCode == 3 || outcome.exitCode == 4 || outcome.standardError.contains("not found") { return nil }
+        throw RestoreDrillError.io(path: "\(location)/\(name)", message: outcome.reason)
+    }
+
+    public func delete(name: String) throws {
+        guard FileName.isPlain(name) else { return }
+        try remote.deleteFile("\(Self.folder)/\(name)")
+    }
+}
+
+extension RcloneDestination {
+    /// The remote's lock (``RemoteLock`` over ``RcloneLockFolder``): shared for a push or a drill,
+    /// exclusive for a prune.
+    /// - Parameter clock: the writer's clock (lock names carry its time).
+    public func remoteLock(clock: any WallClock) -> RemoteLock {
+        let folder = RcloneLockFolder(remote: remote)
+        return RemoteLock(folder: folder, location: folder.location, clock: clock)
+    }
+}

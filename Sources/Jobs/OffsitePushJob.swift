@@ -68,9 +68,12 @@ public struct OffsitePushJob: Sendable {
         public var seconds: Double
         /// Why it failed (rclone's reason), when it did.
         public var error: String?
+        /// Stale locks of the remote taken over on the way (each the history's line for it).
+        public var lockTakeovers: [String] = []
 
         enum CodingKeys: String, CodingKey {
             case remote, id, status, attempts, seconds, error
+            case lockTakeovers = "lock_takeovers"
             case objectsSent = "objects_sent"
             case objectsPresent = "objects_present"
             case bytesSent = "bytes_sent"
@@ -214,6 +217,7 @@ public struct OffsitePushJob: Sendable {
             "attempts": "\(outcome.attempts)", "seconds": String(format: "%.3f", outcome.seconds),
         ]
         if let error = outcome.error { details["error"] = error }
+        if !outcome.lockTakeovers.isEmpty { details["lock_takeover"] = outcome.lockTakeovers.joined(separator: "; ") }
         record(status: outcome.status == "failed" ? .failed : .ok, id: id, details: details)
         return outcome
     }
@@ -221,6 +225,16 @@ public struct OffsitePushJob: Sendable {
     /// One attempt: list the remote's objects, send the missing ones (each hashed locally first),
     /// the set folder's files, then the manifest.
     func attempt(manifest: Manifest, folder: AbsolutePath, local: LocalDestination, outcome: inout Outcome) throws {
+        // The remote's lock, shared: a prune of the same remote (exclusive) never runs beside a push.
+        let lock = RcloneDestination(remote: rcloneRemote).remoteLock(clock: clock)
+        let lease: RemoteLockLease
+        do {
+            lease = try lock.acquire(mode: .shared, operation: "push")
+        } catch let held as RemoteLockHeld {
+            throw RestoreDrillError.io(path: held.location, message: "\(held)")
+        }
+        defer { try? lock.release(lease) }
+        outcome.lockTakeovers += lease.takeovers.map(\.description)
         let remoteSet = try rcloneRemote.list(manifest.id.description)
         if let there = remoteSet.first(where: { $0.path == Manifest.fileName }),
             let size = try? FileManager.default.attributesOfItem(

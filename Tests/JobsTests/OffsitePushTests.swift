@@ -176,6 +176,31 @@ import Testing
     }
 
     @Test(.needsTool("rclone", package: "rclone"))
+    func aPushWaitsOutAPruneHoldingTheRemoteLockAndFailsNamingIt() throws {
+        let s = try Self.setup()
+        defer { s.folder.remove() }
+        let remote = RcloneDestination(remote: RcloneRemote(rclone: s.rclone, root: s.plain.rclone))
+        let lock = RemoteLock(
+            folder: RcloneLockFolder(remote: remote.remote), location: "locks",
+            clock: try SystemClock(environment: [:]),
+            host: "pruner.example", pid: 4242)
+        let lease = try lock.acquire(mode: .exclusive, operation: "prune")
+        var job = s.job(s.plain)
+        job.attempts = 2
+        job.clock = try SystemClock(environment: [:])
+        let blocked = try job.push(id: s.id.description)
+        #expect(blocked.status == "failed")
+        #expect(blocked.error?.contains("pruner.example") == true, "\(blocked.error ?? "")")
+        #expect(!FileManager.default.fileExists(atPath: "\(s.remoteFolder)/\(s.id)/manifest.json"))
+        #expect(!FileManager.default.fileExists(atPath: "\(s.remoteFolder)/objects"))
+        try lock.release(lease)
+        let pushed = try job.push(id: s.id.description)
+        #expect(pushed.status == "pushed")
+        // The push's own lock object is gone after it.
+        #expect(try RcloneLockFolder(remote: remote.remote).names().isEmpty)
+    }
+
+    @Test(.needsTool("rclone", package: "rclone"))
     func aDamagedLocalObjectIsNeverPushed() throws {
         let s = try Self.setup()
         defer { s.folder.remove() }
