@@ -57,10 +57,17 @@ import Testing
             try #require(ws.config.offsite.first { $0.name == name })
         }
 
-        /// Backs up (format 2) and pushes the set to `remote` with the real push job.
+        /// Backs up (format 2; the files cache in `<base>/cache`) and pushes the set to `remote` with
+        /// the real push job.
         @discardableResult
         func backupAndPush(_ remote: String, at date: Date = Date()) async throws -> BackupJob.Outcome {
-            let outcome = try await ws.backup(at: date)
+            // As ``VaultWorkspace/backup(iterations:runner:at:keyring:sharedSalt:)``, with the files
+            // cache in `<base>/cache` too (never the user's).
+            var job = BackupJob(config: ws.config, clock: FixedClock(date))
+            job.dependencyCache = base + "/cache"
+            job.objectCache = base + "/cache"
+            job.vaultIterations = 2000
+            let outcome = try await job.run()
             var push = OffsitePushJob(config: ws.config, remote: try self.remote(remote), rclone: rclone)
             push.backoff = 0.1
             try push.checkEncryption()
@@ -189,7 +196,8 @@ import Testing
         defer { o.remove() }
         let set = try await o.backupAndPush("plain")
         let cacheBefore = try FileManager.default.contentsOfDirectory(atPath: o.base + "/cache").sorted()
-        #expect(!cacheBefore.isEmpty)
+        // The backup's files cache of the local destination (`objects-<16 hex>.json`).
+        #expect(cacheBefore.contains { $0.hasPrefix("objects-") && $0.hasSuffix(".json") }, "\(cacheBefore)")
         try o.removeLocalDestination()
         // The largest object of the set, flipped in the middle on the remote.
         let largest = try #require(set.manifest.objectRefs().max { $0.size < $1.size })
