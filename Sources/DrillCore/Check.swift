@@ -77,6 +77,36 @@ public enum IsolationKind: String, Codable, Sendable {
     case none
 }
 
+/// The copy a drill read when it was not the configured destination's own set: an off-site copy
+/// fetched from an rclone remote (`drill --offsite NAME`) into the drill's staging folder.
+public struct DrilledCopy: Codable, Sendable, Equatable {
+    /// `offsite` (the only kind so far; a local drill has no ``DrilledCopy``). JSON `copy`.
+    public var kind: String
+    /// The remote's configured name (`offsite[].name`). JSON `remote`.
+    public var remote: String
+    /// The remote's rclone path (`offsite[].rclone`, e.g. `onedrive:MaiaBackups`): never a secret
+    /// (the configuration refuses inline credentials). JSON `remote_path`.
+    public var remotePath: String
+    /// Wall-clock seconds the download of the set (its folder's files and, format 2, its objects)
+    /// took; counted inside the measured RTO. JSON `fetch_seconds`.
+    public var fetchSeconds: Double
+    /// Bytes downloaded to drill the set. JSON `fetched_bytes`.
+    public var fetchedBytes: Int64
+
+    /// - Parameters: as the properties; `kind` defaults to `offsite`.
+    public init(kind: String = "offsite", remote: String, remotePath: String, fetchSeconds: Double, fetchedBytes: Int64)
+    {
+        self.kind = kind
+        self.remote = remote
+        self.remotePath = remotePath
+        self.fetchSeconds = fetchSeconds
+        self.fetchedBytes = fetchedBytes
+    }
+
+    /// How reports name the copy: `off-site copy on remote NAME (PATH)`.
+    public var text: String { "off-site copy on remote \(remote) (\(remotePath))" }
+}
+
 /// Everything a drill found; what the reports render. Reports never see Verifier internals.
 public struct DrillResult: Codable, Sendable, Equatable {
     /// `"restore-drill/drill-report"`.
@@ -106,8 +136,13 @@ public struct DrillResult: Codable, Sendable, Equatable {
     public var authenticated: Bool?
     /// Age of the newest complete set at drill time, seconds; nil when unknown.
     public var rpoSeconds: Double?
-    /// Measured restore time (script replay), seconds; nil when the replay did not run.
+    /// Measured restore time, seconds: the script replay, plus the download of the set for a drill
+    /// of an off-site copy (``copy``'s ``DrilledCopy/fetchSeconds``); nil when the replay did not run.
     public var rtoSeconds: Double?
+    /// The copy drilled when it is not the destination's own set (an off-site copy), with its
+    /// download time; nil for a local drill. JSON, flat and absent when nil (optional fields of
+    /// report format 1): `copy` (`offsite`), `remote`, `remote_path`, `fetch_seconds`, `fetched_bytes`.
+    public var copy: DrilledCopy?
     /// Objectives from configuration, seconds.
     public var rpoObjectiveSeconds: Double?
     public var rtoObjectiveSeconds: Double?
@@ -138,6 +173,10 @@ public struct DrillResult: Codable, Sendable, Equatable {
         case sandboxKept = "sandbox_kept"
         case reportFolder = "report_folder"
         case verdict
+        case copy, remote
+        case remotePath = "remote_path"
+        case fetchSeconds = "fetch_seconds"
+        case fetchedBytes = "fetched_bytes"
     }
 
     public init(
@@ -190,6 +229,13 @@ public struct DrillResult: Codable, Sendable, Equatable {
         sandboxKept = try c.decode(Bool.self, forKey: .sandboxKept)
         reportFolder = try c.decodeIfPresent(String.self, forKey: .reportFolder)
         checks = try c.decode([CheckResult].self, forKey: .checks)
+        if let kind = try c.decodeIfPresent(String.self, forKey: .copy) {
+            copy = DrilledCopy(
+                kind: kind, remote: try c.decode(String.self, forKey: .remote),
+                remotePath: try c.decode(String.self, forKey: .remotePath),
+                fetchSeconds: try c.decode(Double.self, forKey: .fetchSeconds),
+                fetchedBytes: try c.decode(Int64.self, forKey: .fetchedBytes))
+        }
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -216,5 +262,12 @@ public struct DrillResult: Codable, Sendable, Equatable {
         try c.encodeIfPresent(reportFolder, forKey: .reportFolder)
         try c.encode(verdict, forKey: .verdict)
         try c.encode(checks, forKey: .checks)
+        if let copy {
+            try c.encode(copy.kind, forKey: .copy)
+            try c.encode(copy.remote, forKey: .remote)
+            try c.encode(copy.remotePath, forKey: .remotePath)
+            try c.encode(copy.fetchSeconds, forKey: .fetchSeconds)
+            try c.encode(copy.fetchedBytes, forKey: .fetchedBytes)
+        }
     }
 }

@@ -97,7 +97,9 @@ public struct HistoryEvent: Codable, Sendable, Equatable {
         self.details = details
     }
 
-    /// The event of a finished drill: verdict, ids, RPO, RTO, report folder, and the failing checks.
+    /// The event of a finished drill: verdict, ids, RPO, RTO, report folder, and the failing checks;
+    /// for a drill of an off-site copy also `copy` (`offsite`), `remote` (its name), `fetch_seconds`
+    /// (three decimals) and `fetched_bytes`.
     public init(drill result: DrillResult, finishedAt: Date) {
         var details: [String: String] = [:]
         let failing = result.checks.problems
@@ -105,6 +107,14 @@ public struct HistoryEvent: Codable, Sendable, Equatable {
             details["failed_checks"] = Array(Set(failing.map(\.check.rawValue))).sorted().joined(separator: ",")
         }
         details["isolation"] = result.isolation.rawValue
+        // A drill of an off-site copy says which copy and how long its download took (the
+        // download is inside `rto_seconds`).
+        if let copy = result.copy {
+            details["copy"] = copy.kind
+            details["remote"] = copy.remote
+            details["fetch_seconds"] = String(format: "%.3f", copy.fetchSeconds)
+            details["fetched_bytes"] = String(copy.fetchedBytes)
+        }
         self.init(
             kind: .drill, time: finishedAt, status: result.verdict == .pass ? .pass : .fail, backupID: result.backupID,
             drillID: result.drillID, rpoSeconds: result.rpoSeconds, rtoSeconds: result.rtoSeconds,

@@ -28,13 +28,21 @@ public struct DrillJob: Sendable {
         public var passwordFile: String?
         public var keepSandbox: Bool
         public var requireIsolation: Bool
+        /// `--offsite NAME`: drill the copy on the configured off-site remote of that name
+        /// (`offsite[].name`) instead of the destination's own set. The pick (latest, id, random)
+        /// runs on the remote's listing; the set is fetched into `<sandbox folder>/offsite-fetch/`
+        /// and drilled there, and the local destination's sets are never read. nil: a local drill.
+        public var offsite: String?
 
-        public init(pick: Pick, passwordFile: String? = nil, keepSandbox: Bool = false, requireIsolation: Bool = false)
-        {
+        public init(
+            pick: Pick, passwordFile: String? = nil, keepSandbox: Bool = false, requireIsolation: Bool = false,
+            offsite: String? = nil
+        ) {
             self.pick = pick
             self.passwordFile = passwordFile
             self.keepSandbox = keepSandbox
             self.requireIsolation = requireIsolation
+            self.offsite = offsite
         }
     }
 
@@ -62,6 +70,22 @@ public struct DrillJob: Sendable {
     /// `set.coverage`, the lock, the history event) goes through it. Defaults to the
     /// ``LocalDestination`` of `config.destination`; nil without a configuration (`--set PATH`).
     public var destination: (any Destination)?
+    /// Where the drill's history event is written; nil writes it to ``destination`` (for
+    /// ``Request/offsite``: to the ``LocalDestination`` of `config.destination`, as every off-site
+    /// event is).
+    public var historyDestination: (any Destination)?
+    /// Details added to the drill's history event (after the ones the drill gives it; never
+    /// secrets: the history refuses keys that name one). Empty by default.
+    public var eventDetails: [String: String] = [:]
+    /// The rclone that ``Request/offsite`` drills run (tests give one with `RCLONE_CONFIG` in its
+    /// environment); nil finds `rclone` on the `PATH` of ``environment`` when an off-site drill
+    /// starts.
+    public var rclone: Rclone?
+    /// The copy drilled when ``destination`` is not the configured destination (an off-site copy):
+    /// its name and rclone path go into the reports and the event, with the fetch's seconds and
+    /// bytes (``OpenedSet/fetchSeconds``, ``OpenedSet/fetchedBytes``). Set by ``Request/offsite``;
+    /// a caller that injects its own remote ``destination`` sets it too.
+    public var offsiteCopy: (remote: String, remotePath: String)?
 
     /// - Parameters:
     ///   - config: nil only for `--set PATH`; then sandboxes and reports go under `currentDirectory`.
@@ -94,6 +118,22 @@ public struct DrillJob: Sendable {
         var setPath: AbsolutePath?
         var destination: String? = nil
         var store: (any Destination)? = nil
+        var history: (any Destination)? = historyDestination
+        var copyNames = offsiteCopy
+        if let name = request.offsite {
+            let remote = try Self.offsiteRemote(named: name, config: config, pick: request.pick)
+            let sandboxes = try Self.folder(
+                config?.sandbox.folder, orBelow: workingFolder, RestoreDrillConfig.SandboxSettings.defaultFolderName)
+            let runner = try rclone ?? Rclone(environment: environment)
+            // The drill's own staging folder: the set is fetched below it, never read from the
+            // local destination.
+            store = RcloneDestination(
+                remote: RcloneRemote(rclone: runner, root: remote.rclone, bandwidthLimit: remote.bandwidthLimit),
+                stagingFolder: sandboxes.appending(component: Self.offsiteStagingName).pathString)
+            destination = remote.rclone
+            copyNames = (remote.name, remote.rclone)
+            if history == nil, let config { history = LocalDestination(path: config.destination) }
+        }
         switch request.pick {
         case .path(let p):
             guard let resolved = try? AbsolutePath(p, relativeTo: workingFolder) else {
@@ -104,6 +144,8 @@ public struct DrillJob: Sendable {
             }
             setPath = resolved
         case .latest, .id, .randomWithin:
+            // An off-site drill picks on the remote (its store is set above).
+            guard store == nil else { break }
             guard let config else {
                 throw RestoreDrillError.usage("no configuration: give --config FILE, or drill a folder with --set PATH")
             }
@@ -132,6 +174,9 @@ public struct DrillJob: Sendable {
         }
         var opened: OpenedSet?
         defer { opened?.close() }
+        if let copyNames {
+            progress?("fetching the set from the off-site remote \(copyNames.remote) (\(copyNames.remotePath))")
+        }
         // `--latest` with a password: the newest present set is picked before its key is derived,
         // so the derivation runs beside the hashing of its artifacts (in the drill). Only when it
         // is not authenticated does the drill stop (before anything is unpacked, run or handed a
@@ -178,17 +223,24 @@ public struct DrillJob: Sendable {
         if let config { canaryTexts.append(config.home) }
         if let local = store as? LocalDestination { canaryTexts.append(local.location) }
         let canaries = canaryTexts.compactMap { try? AbsolutePath($0, relativeTo: workingFolder) }
+        // A fetched copy: the folder holding it (the set and its objects) is the replay's bait
+        // instead of the local destination, which an off-site drill never touches.
+        let baits = { (set: OpenedSet?) -> [AbsolutePath] in
+            let fetched = copyNames == nil ? nil : set?.folder.parentDirectory
+            return Array(Set(canaries + (fetched.map { [$0] } ?? []))).sorted()
+        }
         var options = DrillOptions(
             setPath: setPath, sandboxFolder: sandboxes, reportFolder: reports,
             keep: sandboxSettings.keep, keepSandbox: request.keepSandbox,
             requireIsolation: request.requireIsolation, objectives: config?.objectives ?? .init(),
             limits: sandboxSettings.limits, timeout: sandboxSettings.timeout,
             isolation: sandboxSettings.isolation, destination: destination,
-            canaryFolders: Array(Set(canaries)).sorted(),
+            canaryFolders: baits(opened),
             maxShrink: (config?.coverage ?? .init()).maxShrink,
             password: password, authenticator: authenticator)
         options.destinationStore = store
         options.provisionalPick = provisional
+        options.copy = Self.drilledCopy(copyNames, opened)
         let lock = try store.flatMap { try $0.lock(.shared) }
         defer { lock?.release() }
         // Progress lines name sets, scripts and files from the set: shown escaped, like the summary.
@@ -215,14 +267,19 @@ public struct DrillJob: Sendable {
                 "\(setPath.basename) is not authenticated: drilling the latest set that counts, \(set.folder.basename)")
             options.setPath = set.folder
             options.provisionalPick = false
+            options.copy = Self.drilledCopy(copyNames, set)
+            options.canaryFolders = baits(set)
             drill = Drill(options: options, clock: clock, replayer: replayer, progress: escapedProgress)
             drill.byteProgress = byteProgress
             result = try await drill.run()
         }
         // A damaged or missing object of a configured destination: the next backup must not reuse
         // it on the files cache's word (its size only), so that cache goes (``ObjectReuseCache``).
+        // A drill of an off-site copy found the REMOTE's object damaged or missing: the local
+        // objects were never read, so the local cache stays (a push only sends what the remote
+        // lacks by its own listing, so no remote cache goes either).
         let objectFindings: Set<Finding.Code> = [.objectDamaged, .objectMissing]
-        if let config, let keyCache,
+        if let config, let keyCache, result.copy == nil,
             result.checks.contains(where: { $0.findings.contains { objectFindings.contains($0.code) } })
         {
             ObjectReuseCache.forget(
@@ -239,9 +296,15 @@ public struct DrillJob: Sendable {
         // The event is what health, the SLA and prune's "newest drilled set" count: a drill whose
         // event is lost did not happen for them. The reports are written first either way.
         var eventFailure: (any Error)?
-        if let store {
+        let eventStore = history ?? store
+        if let eventStore {
             do {
-                try HistoryStore(store).append(HistoryEvent(drill: result, finishedAt: clock.now()))
+                if result.copy != nil, let local = eventStore as? LocalDestination {
+                    try Self.prepareHistory(local, progress: progress)
+                }
+                var event = HistoryEvent(drill: result, finishedAt: clock.now())
+                event.details.merge(eventDetails) { _, extra in extra }
+                try HistoryStore(eventStore).append(event)
             } catch {
                 eventFailure = error
             }
@@ -253,10 +316,58 @@ public struct DrillJob: Sendable {
                 backupID: result.backupID?.description, runner: runner)
             for w in warnings { progress?("hook: \(w)") }
         }
-        if let eventFailure, let store {
-            throw EventNotRecorded(result: result, destination: store.location, underlying: eventFailure)
+        if let eventFailure, let eventStore {
+            throw EventNotRecorded(result: result, destination: eventStore.location, underlying: eventFailure)
         }
         return result
+    }
+
+    /// The folder below the sandbox folder that off-site drills fetch sets into: `offsite-fetch`
+    /// (one `remote-<uuid>` folder per drill, removed after it).
+    public static let offsiteStagingName = "offsite-fetch"
+
+    /// The configured remote `name`, for ``Request/offsite``.
+    /// - Throws: ``RestoreDrillError/usage(_:)`` without a configuration, with `--set PATH`, or
+    ///   when no remote has that name (the message lists the configured names).
+    static func offsiteRemote(named name: String, config: RestoreDrillConfig?, pick: Pick) throws
+        -> RestoreDrillConfig.OffsiteRemote
+    {
+        if case .path = pick {
+            throw RestoreDrillError.usage(
+                "--offsite drills the copy on a configured remote and --set drills a local folder: give one of them")
+        }
+        guard let config else {
+            throw RestoreDrillError.usage("no configuration: --offsite needs the configuration that names the remote")
+        }
+        guard let remote = config.offsite.first(where: { $0.name == name }) else {
+            let names = config.offsite.map(\.name)
+            throw RestoreDrillError.usage(
+                "no off-site remote named \(name): "
+                    + (names.isEmpty
+                        ? "no remote is configured (offsite: in the configuration)"
+                        : "the configured remotes are \(names.joined(separator: ", "))"))
+        }
+        return remote
+    }
+
+    /// The reports' and the event's account of an off-site copy that was fetched to open `set`.
+    static func drilledCopy(_ names: (remote: String, remotePath: String)?, _ set: OpenedSet?) -> DrilledCopy? {
+        guard let names else { return nil }
+        return DrilledCopy(
+            remote: names.remote, remotePath: names.remotePath, fetchSeconds: set?.fetchSeconds ?? 0,
+            fetchedBytes: set?.fetchedBytes ?? 0)
+    }
+
+    /// Before the event of an off-site drill is written to the local destination's history: a
+    /// destination folder that is gone (the machine was lost, or the test removed it) is made
+    /// again, as a backup would make it, but only when its parent exists (a missing parent is most
+    /// often a drive that is not mounted; then the event is not recorded and the drill exits 3,
+    /// saying so: ``EventNotRecorded``).
+    /// - Throws: ``RestoreDrillError/io(path:message:)`` when the folder cannot be made.
+    static func prepareHistory(_ local: LocalDestination, progress: (@Sendable (String) -> Void)?) throws {
+        guard !FileManager.default.fileExists(atPath: local.folder.pathString) else { return }
+        _ = try local.prepareForWriting()
+        progress?("the destination \(local.location) was missing: made it again to record this drill in its history")
     }
 
     /// The drill ran and its reports are written, but its history event could not be written to
@@ -310,6 +421,11 @@ public struct DrillJob: Sendable {
         if let rto = r.rtoSeconds { facts.append("RTO \(Units.humanSeconds(rto))") }
         if let rpo = r.rpoSeconds { facts.append("RPO \(Units.humanSeconds(rpo))") }
         lines.append("  " + facts.joined(separator: ", "))
+        if let copy = r.copy {
+            lines.append(
+                "  copy: \(shown(copy.text)), downloaded \(Units.humanBytes(copy.fetchedBytes)) in "
+                    + "\(Units.humanSeconds(copy.fetchSeconds)) (inside the RTO)")
+        }
         for check in CheckID.allCases {
             let c = r.counts(for: check)
             guard !c.isEmpty else { continue }

@@ -11,7 +11,8 @@ import Foundation
 ///   <testsuite name="drill_… of full_…" tests failures errors skipped time timestamp hostname id package>
 ///     <properties> backup_id, manifest_sha256, isolation, limits, authenticated, rpo_seconds, rto_seconds,
 ///                  tool_version, drill_id, verdict, rpo_objective_seconds, rto_objective_seconds, set_path,
-///                  sandbox_path, sandbox_kept, report_folder </properties>
+///                  sandbox_path, sandbox_kept, report_folder; for a drill of an off-site copy also
+///                  copy, remote, remote_path, fetch_seconds, fetched_bytes </properties>
 ///     <testcase classname="CHECK-ID" name="SUBJECT" time="…">
 ///       <failure type="CHECK-ID" message="…">what failed, where</failure>   (fail)
 ///       <error type="CHECK-ID" message="…">…</error>                         (error)
@@ -136,6 +137,14 @@ public enum JUnitReport {
         var properties: [(String, String)] {
             let r = result
             func seconds(_ s: Double?) -> String { s.map { ReportText.decimal($0) } ?? "" }
+            // Only a drill of an off-site copy has these (a local drill's properties are unchanged).
+            let copy: [(String, String)] =
+                r.copy.map {
+                    [
+                        ("copy", $0.kind), ("remote", $0.remote), ("remote_path", $0.remotePath),
+                        ("fetch_seconds", seconds($0.fetchSeconds)), ("fetched_bytes", String($0.fetchedBytes)),
+                    ]
+                } ?? []
             return [
                 ("backup_id", r.backupID?.description ?? ""),
                 ("manifest_sha256", r.manifestSHA256 ?? ""),
@@ -153,7 +162,7 @@ public enum JUnitReport {
                 ("sandbox_path", r.sandboxPath ?? ""),
                 ("sandbox_kept", r.sandboxKept ? "true" : "false"),
                 ("report_folder", r.reportFolder ?? ""),
-            ]
+            ] + copy
         }
 
         /// The suite's system-out: what was drilled, where it ran, and the verdict.
@@ -169,6 +178,12 @@ public enum JUnitReport {
                 "started: \(r.startedAt)",
                 "finished: \(r.finishedAt)",
             ]
+            if let copy = r.copy {
+                lines.insert("copy: \(copy.text)", at: 3)
+                lines.insert(
+                    "download: \(ReportText.decimal(copy.fetchSeconds)) s, \(copy.fetchedBytes) bytes "
+                        + "(inside the measured RTO)", at: 4)
+            }
             if let sandbox = r.sandboxPath {
                 lines.append("sandbox: \(sandbox) (\(r.sandboxKept ? "kept" : "removed"))")
             }

@@ -34,6 +34,14 @@ public enum MarkdownReport {
         out.append("- **RPO:** " + objectiveLine(r.rpoSeconds, objective: r.rpoObjectiveSeconds, check: .rpo, in: r))
         out.append(
             "- **Measured RTO:** " + objectiveLine(r.rtoSeconds, objective: r.rtoObjectiveSeconds, check: .rto, in: r))
+        if let copy = r.copy {
+            out.append(
+                "- **Copy drilled:** off-site copy on remote \(code(copy.remote)) (\(code(copy.remotePath))), "
+                    + "fetched into the drill's staging folder; the local copy was not read")
+            out.append(
+                "- **Download:** \(ReportText.decimal(copy.fetchSeconds)) s, \(Units.humanBytes(copy.fetchedBytes)) "
+                    + "(\(copy.fetchedBytes) bytes); inside the measured RTO")
+        }
         out.append("- **Isolation:** " + isolationText(r.isolation))
         out.append("- **Limits:** " + ReportText.visible(r.limits ?? ReportText.limitsUnknown, keepNewlines: false))
         out.append("- **Authenticated:** " + ReportText.authenticated(r.authenticated))

@@ -82,13 +82,24 @@ enum ObjectiveChecks {
     }
 
     /// `rto`: the measured replay time is within the objective; a skip when the replay did not run.
-    static func rto(setID: String, seconds: Double?, objective: Double, skipReason: String) -> CheckResult {
+    /// - Parameter fetchSeconds: for a drill of an off-site copy, the download's share of
+    ///   `seconds` (which includes it), named in the evidence; nil for a local drill.
+    static func rto(
+        setID: String, seconds: Double?, objective: Double, skipReason: String, fetchSeconds: Double? = nil
+    ) -> CheckResult {
         guard let seconds else { return .noSubject(.rto, subject: setID, reason: skipReason) }
-        let evidence = ["measured \(String(format: "%.3f", seconds)) s", "objective \(Int(objective)) s"]
+        var evidence = ["measured \(String(format: "%.3f", seconds)) s", "objective \(Int(objective)) s"]
+        if let fetchSeconds {
+            evidence.insert(
+                "download from the remote \(String(format: "%.3f", fetchSeconds)) s + replay "
+                    + "\(String(format: "%.3f", seconds - fetchSeconds)) s", at: 1)
+        }
         if seconds <= objective {
             return CheckResult(
                 check: .rto, subject: setID, verdict: .pass,
-                message: "restored in \(Units.humanSeconds(seconds)), objective \(Units.humanSeconds(objective))",
+                message: "restored in \(Units.humanSeconds(seconds))"
+                    + (fetchSeconds.map { " (download \(Units.humanSeconds($0)) included)" } ?? "")
+                    + ", objective \(Units.humanSeconds(objective))",
                 evidence: evidence)
         }
         return CheckResult(

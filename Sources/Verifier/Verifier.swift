@@ -76,6 +76,11 @@ public struct DrillOptions: Sendable {
     /// `coverage.max_shrink`: the largest accepted drop of a component's bytes or files compared
     /// with the previous complete set, as a fraction in 0...1.
     public var maxShrink: Double
+    /// The copy drilled when it is not the destination's own set: an off-site copy fetched before
+    /// the drill (``DrilledCopy``). Its download time is counted inside the measured RTO
+    /// (``DrillResult/rtoSeconds`` = download + replay, judged by `rto`) and reported on its own
+    /// (``DrillResult/copy``). nil for a local drill.
+    public var copy: DrilledCopy?
 
     /// The destination `rpo` and `set.coverage` read: ``destinationStore``, else the local folder
     /// ``destination``, else nil (`--set PATH`).

@@ -72,6 +72,13 @@ struct DrillCommand: AsyncParsableCommand {
             cannot be authenticated (install bubblewrap, configure a vault password, or choose \
             sandbox.isolation: none), 3 when the drill could not run or its event could not be recorded \
             in the destination's history (its reports are written).
+
+            --offsite NAME drills the copy on the configured off-site remote NAME instead: the pick \
+            (--latest, ID, --random-within) runs on the remote's sets, the set is downloaded with rclone \
+            into <sandbox folder>/offsite-fetch/ (the local destination's sets are never read), then \
+            drilled in full. The download time is inside the measured RTO and reported on its own; the \
+            event goes to the local destination's history (its folder is made again when it is gone and \
+            its parent exists). A missing rclone exits 3; an unknown remote name exits 2.
             """)
 
     @OptionGroup var config: ConfigOption
@@ -85,17 +92,23 @@ struct DrillCommand: AsyncParsableCommand {
     @Flag(help: "Keep the sandbox even after a pass.") var keepSandbox = false
     @Flag(help: "Fail the drill when the replay cannot be isolated with bubblewrap.") var requireIsolation = false
     @Flag(help: "Print the drill report as JSON (format restore-drill/drill-report).") var json = false
+    @Option(help: ArgumentHelp("Drill the copy on this configured off-site remote.", valueName: "name"))
+    var offsite: String?
 
     func validate() throws {
         let pickers = [id != nil, latest, set != nil, randomWithin != nil].filter { $0 }.count
         guard pickers <= 1 else { throw ValidationError("give at most one of ID, --latest, --set, --random-within") }
+        if offsite != nil && set != nil {
+            throw ValidationError("--offsite drills a configured remote's copy and --set a local folder: give one")
+        }
     }
 
     func run() async throws {
         let request = DrillJob.Request(
             pick: set.map { .path($0) } ?? id.map { .id($0) } ?? randomWithin.map { .randomWithin(days: $0) }
                 ?? .latest,
-            passwordFile: passwordFile, keepSandbox: keepSandbox, requireIsolation: requireIsolation)
+            passwordFile: passwordFile, keepSandbox: keepSandbox, requireIsolation: requireIsolation,
+            offsite: offsite)
         let c = set == nil ? try config.load() : (try? config.load())
         var job = DrillJob(config: c, clock: try SystemClock(), progress: Terminal.progress)
         job.byteProgress = Terminal.byteProgress

@@ -42,6 +42,9 @@ enum Fixture {
         r.rpoObjectiveSeconds = 86_400
         r.rtoSeconds = 41.125
         r.rtoObjectiveSeconds = 1_800
+        // A drill of an off-site copy (issue 16): the 12.5 s download is inside the 41.125 s RTO.
+        r.copy = DrilledCopy(
+            remote: "onedrive", remotePath: "onedrive:MaiaBackups", fetchSeconds: 12.5, fetchedBytes: 3_145_728)
         r.sandboxPath = "/work/sandboxes/drill_20251020_175019"
         r.sandboxKept = true
         r.reportFolder = "/work/reports/drill_20251020_175019"

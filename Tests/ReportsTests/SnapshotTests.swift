@@ -9,7 +9,7 @@ import Testing
 ///
 /// The three `report*.json` files pin drill report format 1 in both directions (rendered byte for
 /// byte, and the committed files decoded back to the fixtures): `report.json` every field present
-/// (`authenticated` true, `limits` full), `report-unauthenticated.json` `authenticated` false,
+/// (`authenticated` true, `limits` full, an off-site copy), `report-unauthenticated.json` `authenticated` false,
 /// `limits` partial and the check ids the first lacks, `report-minimal.json` every optional field
 /// absent (no `authenticated`, no `limits`, no `backup_id`).
 @Suite struct SnapshotTests {
@@ -102,7 +102,7 @@ import Testing
             "authenticated", "backup_id", "checks", "drill_id", "finished_at", "format", "format_version", "host",
             "isolation", "limits", "manifest_sha256", "report_folder", "rpo_objective_seconds", "rpo_seconds",
             "rto_objective_seconds", "rto_seconds", "sandbox_kept", "sandbox_path", "set_path", "started_at",
-            "tool_version", "verdict",
+            "tool_version", "verdict", "copy", "remote", "remote_path", "fetch_seconds", "fetched_bytes",
         ]
         let required: Set<String> = [
             "checks", "drill_id", "finished_at", "format", "format_version", "host", "isolation", "sandbox_kept",

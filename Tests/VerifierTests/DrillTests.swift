@@ -127,6 +127,32 @@ func snapshot(_ folder: String) -> [String: String] {
         let result = try await fixture.drill(options)
         #expect(verdicts(result, .rto) == [fixture.manifest.id.description: .fail])
     }
+
+    /// A drill of an off-site copy (issue 16): the download is inside the measured RTO. A replay of
+    /// well under a minute passes a one-hour objective alone, and fails it with a 2-hour download
+    /// added; `rto_seconds` is the sum, the evidence names both parts, the result names the copy.
+    @Test func offsiteDownloadIsInsideTheMeasuredRTO() async throws {
+        let fixture = try Fixture()
+        var options = fixture.drillOptions()
+        options.objectives.rto = 3600
+        let local = try await fixture.drill(options)
+        let replay = try #require(local.rtoSeconds)
+        #expect(verdicts(local, .rto) == [fixture.manifest.id.description: .pass])
+        #expect(replay < 60)
+        #expect(local.copy == nil)
+
+        let copy = DrilledCopy(remote: "cloud", remotePath: "cloud:Backups", fetchSeconds: 7200, fetchedBytes: 1234)
+        options.copy = copy
+        let remote = try await fixture.drill(options)
+        #expect(remote.copy == copy)
+        let rto = try #require(remote.rtoSeconds)
+        #expect(rto >= 7200 && rto < 7200 + 60, "rto \(rto)")
+        #expect(verdicts(remote, .rto) == [fixture.manifest.id.description: .fail])
+        let check = try #require(only(remote, .rto, fixture.manifest.id.description))
+        #expect(check.findings.map(\.code) == [.rtoExceeded])
+        #expect(check.evidence.first == "measured \(String(format: "%.3f", rto)) s")
+        #expect(check.evidence.contains { $0.hasPrefix("download from the remote 7200.000 s + replay ") })
+    }
 }
 
 @Suite struct SetDamageTests {
