@@ -259,10 +259,12 @@ public struct OffsiteCheckJob: Sendable {
             let source = try BeneathRoot(opened.folder)
             (manifest, manifestBytes) = try ExportJob(config: config).trustedManifest(
                 in: source, folder: opened.folder, id: id, refusal: "not checked")
-            if let authenticator, authenticator.isActive, case .verified = authenticator.authenticate(manifest) {
-            } else if let authenticator, authenticator.isActive {
-                throw RestoreDrillError.invalidSet(
-                    path: opened.folder.pathString, message: "not checked: the local manifest is not authenticated")
+            if let authenticator, authenticator.isActive {
+                guard case .verified = authenticator.authenticate(manifest) else {
+                    throw RestoreDrillError.invalidSet(
+                        path: opened.folder.pathString,
+                        message: "not checked: the local manifest is not authenticated")
+                }
             }
         } else {
             guard manifestThere != nil, let bytes = try? rcloneRemote.cat(remoteManifestPath) else {
@@ -273,7 +275,8 @@ public struct OffsiteCheckJob: Sendable {
             guard let decoded = try? Manifest.decode(bytes, path: rcloneRemote.path(remoteManifestPath)),
                 decoded.id == id, (try? decoded.verifySelfChecksum()) == true
             else {
-                finding(.manifestUntrusted, remoteManifestPath, "does not decode, name the set or match its self-checksum")
+                finding(
+                    .manifestUntrusted, remoteManifestPath, "does not decode, name the set or match its self-checksum")
                 check.status = .fail
                 return SetOutcome(check: check, started: started, claimedObjectCopies: [])
             }
@@ -344,7 +347,8 @@ public struct OffsiteCheckJob: Sendable {
                         md5: hashes?.md5, quickXor: hashes?.quickxorhash,
                         localPath: isLocal ? "\(config.destination)/\(folder)/\(artifact.path)" : nil))
             } else {
-                finding(.manifestUntrusted, artifact.path, "records sha256 \"\(artifact.sha256)\", which names no object")
+                finding(
+                    .manifestUntrusted, artifact.path, "records sha256 \"\(artifact.sha256)\", which names no object")
             }
         }
         var present: [Item] = []
@@ -371,17 +375,22 @@ public struct OffsiteCheckJob: Sendable {
         } else if isCrypt {
             check.method = "cryptcheck"
             unproven = try cryptcheck(present, finding: finding)
-            if unproven.count == present.count && !present.isEmpty && check.findings.allSatisfy({ $0.code != .localDamaged }) {
+            if unproven.count == present.count && !present.isEmpty
+                && check.findings.allSatisfy({ $0.code != .localDamaged })
+            {
                 check.method = "size"
             }
         } else if let hashType {
-            check.method = "hash:\(hashType == "quickxor" ? "quickxor" : hashType)"
+            check.method = "hash:\(hashType)"
+            // The set folder's files: one hashed listing of the folder (objects: the run's listing).
+            let folderHashes =
+                present.contains { $0.ref == nil } ? try listFiles(folder, hashType: hashType) : [:]
             for item in present {
-                let entry = item.path.hasPrefix("objects/") ? objects[String(item.path.dropFirst(8))] : nil
-                var value = entry?.hashes[hashType]
-                if entry == nil {
-                    value = try? hashOf(item.path, type: hashType)
-                }
+                let entry =
+                    item.ref != nil
+                    ? objects[String(item.path.dropFirst(8))]
+                    : folderHashes[String(item.path.dropFirst(folder.count + 1))]
+                let value = entry?.hashes[hashType]
                 guard let recorded = item.recorded(hashType), let value, !value.isEmpty else {
                     unproven.append(item)
                     continue
@@ -454,14 +463,6 @@ public struct OffsiteCheckJob: Sendable {
             check.status = .unverified
         }
         return SetOutcome(check: check, started: started, claimedObjectCopies: claimed)
-    }
-
-    /// The hash `type` of one file of a set folder (a second, small listing; objects come from the
-    /// one listing of `objects/`).
-    func hashOf(_ path: String, type: String) throws -> String? {
-        let outcome = try rclone.run(["lsjson", rcloneRemote.path(path), "--hash", "--hash-type", type])
-        guard outcome.succeeded else { return nil }
-        return (try? JSONDecoder().decode([RemoteEntry].self, from: outcome.standardOutput))?.first?.hashes[type]
     }
 
     /// `--download`: reads `items` back in batches, each hashed (SHA-256) and removed.
@@ -627,7 +628,7 @@ public struct OffsiteCheckJob: Sendable {
     /// Files (not folders) under `sub`, by path relative to `sub`: one `rclone lsjson --recursive
     /// --files-only`, with hash `hashType` when given.
     func listFiles(_ sub: String, hashType: String?, excluding: [String] = []) throws -> [String: RemoteEntry] {
-        var args = ["lsjson", rcloneRemote.path(sub), "--recursive"]
+        var args = ["lsjson", rcloneRemote.path(sub), "--recursive", "--files-only"]
         if let hashType { args += ["--hash", "--hash-type", hashType] }
         for pattern in excluding { args += ["--exclude", pattern] }
         let outcome = try rclone.run(args)

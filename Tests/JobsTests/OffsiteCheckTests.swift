@@ -23,9 +23,10 @@ import Testing
 
         var remote: RestoreDrillConfig.OffsiteRemote { config.offsite[0] }
 
-        func job() -> OffsiteCheckJob {
+        /// The job, its clock at `minute` past 12:00 on June 10 (events sort by time).
+        func job(_ minute: Int = 0) -> OffsiteCheckJob {
             var job = OffsiteCheckJob(config: config, remote: remote, rclone: rclone)
-            job.clock = FixedClock(Timestamp.date("2025-06-10T12:00:00Z")!)
+            job.clock = FixedClock(Timestamp.date("2025-06-10T12:00:00Z")!.addingTimeInterval(Double(minute) * 60))
             return job
         }
 
@@ -47,7 +48,9 @@ import Testing
         }
     }
 
-    static func fixture(remoteRoot: (String) -> String, rcloneConfig: (String, Rclone) throws -> String = { _, _ in "" })
+    static func fixture(
+        remoteRoot: (String) -> String, rcloneConfig: (String, Rclone) throws -> String = { _, _ in "" }
+    )
         async throws -> Fixture
     {
         let w = try PruneJobTests.workspace()
@@ -105,7 +108,7 @@ import Testing
         // One byte flipped in a remote object: same size, so only the hash can tell.
         let object = f.largestObject
         try Self.flipByte("\(f.folder)/remote/\(object)")
-        let damaged = try f.job().run(.id(f.id.description))
+        let damaged = try f.job(1).run(.id(f.id.description))
         let bad = try #require(damaged.sets.first)
         #expect(bad.status == .fail)
         #expect(Self.failing(bad) == ["wrong_hash \(object)"], "\(bad.text)")
@@ -113,6 +116,13 @@ import Testing
         let second = try #require(try f.events().last)
         #expect(second.status == .fail && second.details["findings"] == "wrong_hash")
         #expect(try f.events().count == 2)
+
+        // And one in the restore script, a file of the set folder (its own hashed listing).
+        let script = "\(f.id)/\(f.manifest.restoreScript)"
+        try Self.flipByte("\(f.folder)/remote/\(script)")
+        let both = try #require(try f.job(2).run(.newest).sets.first)
+        #expect(
+            Self.failing(both).sorted() == ["wrong_hash \(object)", "wrong_hash \(script)"].sorted(), "\(both.text)")
     }
 
     @Test(.needsTool("rclone", package: "rclone"))
@@ -149,7 +159,8 @@ import Testing
         let object = f.largestObject
         try FileManager.default.copyItem(
             atPath: "\(root)/\(object)", toPath: "\(root)/\(object).sync-conflict-20250609-120000-ABCDEF1")
-        try FileManager.default.createDirectory(atPath: "\(root)/.restore-drill/locks", withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(
+            atPath: "\(root)/.restore-drill/locks", withIntermediateDirectories: true)
         try Data("{}".utf8).write(to: URL(fileURLWithPath: "\(root)/.restore-drill/locks/a.json"))
 
         let report = try f.job().run(.newest)
@@ -169,7 +180,7 @@ import Testing
 
         // The manifest removed on the remote: the set is not complete there.
         try FileManager.default.removeItem(atPath: "\(setFolder)/manifest.json")
-        let cut = try #require(try f.job().run(.newest).sets.first)
+        let cut = try #require(try f.job(1).run(.newest).sets.first)
         #expect(cut.status == .fail)
         #expect(Self.failing(cut).contains("manifest_missing \(f.id)/manifest.json"), "\(cut.text)")
         // Its conflict copy now shadows a file that is not there.
@@ -201,8 +212,9 @@ import Testing
         let object = f.largestObject
         let encoded = try f.rclone.run(["cryptdecode", "--reverse", "secret:", "set/\(object)"])
         let encryptedName = try #require(
-            String(decoding: encoded.standardOutput, as: UTF8.self).split(separator: "\t").last)
-            .trimmingCharacters(in: .whitespacesAndNewlines)
+            String(decoding: encoded.standardOutput, as: UTF8.self).split(separator: "\t").last
+        )
+        .trimmingCharacters(in: .whitespacesAndNewlines)
         try Self.flipByte("\(f.folder)/under/\(encryptedName)", at: 60)
         let bad = try #require(try f.job().run(.newest).sets.first)
         #expect(bad.status == .fail)
@@ -232,7 +244,7 @@ import Testing
         #expect(OffsiteCheckJob.exitStatus([plain]) == .findings)
         #expect(try f.events().last?.status == .unverified)
 
-        var download = f.job()
+        var download = f.job(1)
         download.download = true
         download.downloadBatchBytes = 4096  // several batches
         let read = try #require(try download.run(.newest).sets.first)
@@ -243,6 +255,7 @@ import Testing
         try Self.flipByte("\(served)/backups/\(object)")
         let still = try #require(try f.job().run(.newest).sets.first)
         #expect(still.status == .unverified, "\(still.text)")
+        download.clock = FixedClock(Timestamp.date("2025-06-10T13:00:00Z")!)
         let bad = try #require(try download.run(.newest).sets.first)
         #expect(bad.status == .fail)
         #expect(Self.failing(bad) == ["wrong_hash \(object)"], "\(bad.text)")
@@ -284,8 +297,11 @@ import Testing
         for (name, original) in cases {
             #expect(RemoteConflictNames.original(of: name, isExpected: expected.contains) == original, "\(name)")
         }
-        #expect(OffsiteCheckJob.quickXorHex("aCgDG9jwBgUAAAAABgAAAAAAAAA=") == "6828031bd8f00605000000000600000000000000")
-        #expect(OffsiteCheckJob.quickXorHex("6828031BD8F00605000000000600000000000000") == "6828031bd8f00605000000000600000000000000")
+        #expect(
+            OffsiteCheckJob.quickXorHex("aCgDG9jwBgUAAAAABgAAAAAAAAA=") == "6828031bd8f00605000000000600000000000000")
+        #expect(
+            OffsiteCheckJob.quickXorHex("6828031BD8F00605000000000600000000000000")
+                == "6828031bd8f00605000000000600000000000000")
     }
 }
 
