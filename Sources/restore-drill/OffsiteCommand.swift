@@ -9,7 +9,7 @@ struct OffsiteCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "offsite",
         abstract: "Push sets to the configured rclone remotes, and check the copies there.",
-        subcommands: [Push.self])
+        subcommands: [Push.self, Check.self])
 
     struct Push: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
@@ -90,6 +90,77 @@ struct OffsiteCommand: AsyncParsableCommand {
                 Terminal.out(outcomes.map(\.text).joined(separator: "\n"))
             }
             if outcomes.contains(where: { $0.status == "failed" }) { throw ExitCode(ExitStatus.findings.rawValue) }
+        }
+    }
+
+    struct Check: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "check",
+            abstract: "Check the copies of sets on the off-site remotes against the local manifests.",
+            discussion: """
+                For each remote (or --remote NAME) and each set (ID; --all: every set folder on the remote; \
+                default: the newest complete local set): the remote's manifest.json must be byte for byte the \
+                local one (missing: the set is not complete on the remote), and every file of the set folder \
+                and every object the manifest lists must be there with its size. Contents: where the backend \
+                offers a hash the manifest records (sha256, md5, quickxorhash), the remote's hashes are \
+                compared with the manifest's; on a crypt remote, rclone cryptcheck compares the local files \
+                (each hashed first) with the remote; where there is no usable hash the check is by size only \
+                and the set is UNVERIFIED. --download reads every byte back into a private temporary folder \
+                and checks its SHA-256 against the manifest. A remote hash proves that the upload arrived \
+                intact, not that the remote serves those bytes back: `drill --offsite` (and --download) \
+                check SHA-256. Stray files and sync-conflict copies on the remote are findings; they fail a \
+                set only when they shadow one of its files that was not proven by content. Each set checked \
+                is one offsite_check event in the local history. Exit 0 when every set passed, 1 when a set \
+                failed or is unverified (each is named), 2 for a usage or configuration error, 3 when a \
+                remote cannot be reached or a set is not found.
+                """)
+
+        @OptionGroup var config: ConfigOption
+        @Argument(help: "The backup id to check (default: the newest complete local set).") var id: String?
+        @Flag(help: "Check every set folder on the remote.") var all = false
+        @Flag(help: "Read every byte back and check its SHA-256 (needs the set's size in temporary space).")
+        var download = false
+        @Option(help: ArgumentHelp("Check this remote only (its configured name).", valueName: "name"))
+        var remote: String?
+        @Flag(help: "Print as JSON (format restore-drill/offsite-check).") var json = false
+
+        func validate() throws {
+            if all && id != nil { throw ValidationError("give ID or --all, not both") }
+        }
+
+        struct Output: Codable {
+            var format = "restore-drill/offsite-check"
+            var formatVersion = 1
+            var remotes: [OffsiteCheckReport]
+            enum CodingKeys: String, CodingKey {
+                case format, remotes
+                case formatVersion = "format_version"
+            }
+        }
+
+        func run() async throws {
+            let c = try config.load()
+            guard !c.offsite.isEmpty else {
+                throw RestoreDrillError.config(
+                    file: c.file ?? "", line: nil, key: "offsite", message: "no off-site remote is configured")
+            }
+            if let remote, !c.offsite.contains(where: { $0.name == remote }) {
+                throw ValidationError(
+                    "no remote named \(remote) (configured: \(c.offsite.map(\.name).joined(separator: ", ")))")
+            }
+            let authenticator = try await SetTrust.authenticator(config: c)
+            let selection: OffsiteCheckJob.Selection = all ? .all : id.map { .id($0) } ?? .newest
+            let reports = try OffsiteCheckJob.checkEveryRemote(
+                config: c, selection: selection, rclone: try? Rclone(), authenticator: authenticator,
+                clock: try SystemClock(), only: remote, download: download, progress: Terminal.progress)
+            Terminal.endProgress()
+            if json {
+                try Terminal.json(Output(remotes: reports))
+            } else {
+                Terminal.out(reports.map(\.text).joined(separator: "\n"))
+            }
+            let status = OffsiteCheckJob.exitStatus(reports)
+            if status != .success { throw ExitCode(status.rawValue) }
         }
     }
 }
