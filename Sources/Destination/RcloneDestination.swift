@@ -170,8 +170,19 @@ public struct RcloneDestination: Destination {
         try remote.purge(name)
     }
 
-    /// Not taken here: the remote lock protocol (``RemoteLock``) is taken by the jobs that write.
-    public func lock(_ mode: DestinationLock.Mode) throws -> (any DestinationLease)? { nil }
+    /// Takes the remote's lock (``RemoteLock`` over ``RcloneLockFolder``): shared for a drill of
+    /// the remote's copy (a prune of the remote then never removes what the drill fetches),
+    /// exclusive for a prune.
+    /// - Throws: ``RestoreDrillError/lockHeld(path:pid:)`` naming the holder's lock object.
+    public func lock(_ mode: DestinationLock.Mode) throws -> (any DestinationLease)? {
+        let lock = remoteLock(clock: (try? SystemClock()) ?? FixedClock(Date()))
+        do {
+            let lease = try lock.acquire(mode: mode == .exclusive ? .exclusive : .shared, operation: "\(mode)")
+            return RemoteLease(lock: lock, lease: lease)
+        } catch let held as RemoteLockHeld {
+            throw held.restoreDrillError
+        }
+    }
 
     public func appendEvent(name: String, contents: Data) throws {
         let path = ".restore-drill/events/\(name)"
@@ -271,6 +282,14 @@ public struct RcloneLockFolder: LockFolder {
         guard FileName.isPlain(name) else { return }
         try remote.deleteFile("\(Self.folder)/\(name)")
     }
+}
+
+/// A held remote lock, given back by ``release()``.
+struct RemoteLease: DestinationLease {
+    let lock: RemoteLock
+    let lease: RemoteLockLease
+
+    func release() { try? lock.release(lease) }
 }
 
 extension RcloneDestination {
