@@ -2,8 +2,8 @@ import CDeflate
 import DrillCore
 import Foundation
 
-/// Writes one artifact file, hashing the bytes as they are written so no artifact is read back
-/// to be checksummed.
+/// Writes one artifact file, hashing the bytes as they are written (SHA-256, MD5 and QuickXorHash:
+/// ``ArtifactHasher``) so no artifact is read back to be checksummed.
 ///
 /// Not thread-safe: one writer per file. The file is created with `O_EXCL`; a writer that is
 /// never finished leaves a file behind inside the `.partial-<id>` folder only.
@@ -12,7 +12,7 @@ final class HashingFileWriter {
     /// Where ``finish()`` records what was written (``WrittenFileLog``); nil records nothing.
     let log: WrittenFileLog?
     private var fd: Int32
-    private let hasher = SHA256Hasher()
+    private let hasher = ArtifactHasher()
     /// Bytes written so far.
     private(set) var size: Int64 = 0
 
@@ -58,9 +58,9 @@ final class HashingFileWriter {
     }
 
     /// Closes the file.
-    /// - Returns: the bytes written and their SHA-256 (64 lowercase hex).
+    /// - Returns: the bytes written and their digests (``ArtifactDigests``).
     /// - Throws: ``RestoreDrillError/io(path:message:)`` when closing fails.
-    func finish() throws -> (size: Int64, sha256: String) {
+    func finish() throws -> (size: Int64, digests: ArtifactDigests) {
         Durability.startWriteback(fd)
         // What was written, from the descriptor that wrote it (not the path, which a lazy unmount
         // can make name another file).
@@ -68,7 +68,7 @@ final class HashingFileWriter {
         let result = close(fd)
         fd = -1
         guard result == 0 else { throw RestoreDrillError.io(path: path, message: String(cString: strerror(errno))) }
-        return (size, hasher.finalizeHex())
+        return (size, hasher.finalize())
     }
 }
 

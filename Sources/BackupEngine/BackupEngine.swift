@@ -469,11 +469,12 @@ public struct BackupEngine: Sendable {
         let scriptPath = "\(partial)/\(manifest.restoreScript)"
         let script = try HashingFileWriter(path: scriptPath, mode: SetPermissions.script, log: log)
         try script.write(Data(RestoreScript.render(manifest).utf8))
-        let (scriptSize, scriptSHA) = try script.finish()
+        let (scriptSize, scriptDigests) = try script.finish()
         chmod(scriptPath, SetPermissions.script)
         manifest.artifacts.append(
             ArtifactRecord(
-                path: manifest.restoreScript, component: .code, kind: .script, size: scriptSize, sha256: scriptSHA))
+                path: manifest.restoreScript, component: .code, kind: .script, size: scriptSize,
+                digests: scriptDigests))
         try AtomicFile.write(manifest.renderedChecksumList(), to: "\(partial)/\(SetSeal.sumsName)")
         // AtomicFile closes and renames its temporary file: `lstat` of the path right after (the
         // rename keeps the inode).

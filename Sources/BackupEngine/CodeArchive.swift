@@ -75,7 +75,7 @@ struct CodeArchiveWriter {
         let written = try await writer.writeSettled(
             entries, to: setFolder + "/code.tar.gz", failures: problems, progress: progress, bytes: bytes)
         let artifact = ArtifactRecord(
-            path: "code.tar.gz", component: .code, kind: .archive, size: written.size, sha256: written.sha256)
+            path: "code.tar.gz", component: .code, kind: .archive, size: written.size, digests: written.digests)
         return Self.result(of: written, artifact: artifact, vanished: vanished)
     }
 
@@ -143,8 +143,10 @@ struct CodeTarWriter {
     struct Written: Sendable {
         /// Bytes of the compressed archive.
         var size: Int64
+        /// Its digests (SHA-256, MD5, QuickXorHash), hashed as it was written.
+        var digests: ArtifactDigests
         /// Its SHA-256, 64 lowercase hex.
-        var sha256: String
+        var sha256: String { digests.sha256 }
         /// One record per member (folders, links and files, in archive order).
         var files: [FileRecord]
         /// Members that begin with the SQLite header (relative paths).
@@ -166,12 +168,16 @@ struct CodeTarWriter {
         /// that changed while it was read, saying on which attempt it settled or that it never did.
         var settleWarnings: [String] = []
 
+        /// The digests of no archive at all (merging no pack); never recorded in a manifest.
+        static let noDigests = ArtifactDigests(sha256: "", md5: "", quickXorHash: "")
+
         /// The findings of several archives (format 2's packs) as one: lists joined in order,
         /// counts summed, `failures` after the given ones; size and digest are the first's (each
         /// pack's are its artifact's).
         static func merged(_ parts: [Written], failures: [String]) -> Written {
             var out = Written(
-                size: parts.first?.size ?? 0, sha256: parts.first?.sha256 ?? "", files: [], sqliteFiles: [],
+                size: parts.first?.size ?? 0, digests: parts.first?.digests ?? Self.noDigests, files: [],
+                sqliteFiles: [],
                 warnings: [], failures: failures, changed: [], vanished: [], fileCount: 0, byteCount: 0)
             for part in parts {
                 out.files += part.files
@@ -300,9 +306,9 @@ struct CodeTarWriter {
         }
         try ArchiveNameLocale.with(utf8) { try check(archive_write_close(archive), archive, artifactPath, sink) }
         try await gzip.finish(group: &group)
-        let (size, sha) = try file.finish()
+        let (size, digests) = try file.finish()
         return Written(
-            size: size, sha256: sha, files: state.files, sqliteFiles: state.sqliteFiles, warnings: state.warnings,
+            size: size, digests: digests, files: state.files, sqliteFiles: state.sqliteFiles, warnings: state.warnings,
             failures: state.failures, changed: state.changed, vanished: state.vanished, fileCount: state.fileCount,
             byteCount: state.byteCount)
     }

@@ -352,7 +352,7 @@ struct CredentialsCollector {
         result.artifacts = [
             ArtifactRecord(
                 path: Vault.fileName, component: .credentials, kind: .vault, size: summary.size,
-                sha256: summary.sha256)
+                digests: summary.digests)
         ]
         result.vault = VaultRecord(
             artifact: Vault.fileName, cipher: Vault.cipherName, kdf: Vault.kdfName, iterations: keys.iterations,

@@ -54,7 +54,7 @@ struct DatabaseCopier: Sendable {
         let target = "\(setFolder)/\(base)"
         try SetNames.makeParent(of: target)
         if size < smallLimit {
-            let (sha, _) = try SHA256Digest.file(at: temp)
+            let (digests, _) = try ArtifactDigests.file(at: temp)
             Durability.startWriteback(path: temp)
             guard rename(temp, target) == 0 else {
                 throw RestoreDrillError.io(path: target, message: String(cString: strerror(errno)))
@@ -63,11 +63,13 @@ struct DatabaseCopier: Sendable {
             // after the rename, which keeps the inode.
             log?.recordPath(target)
             let record = DatabaseRecord(
-                base: .root, path: entry.relative, size: size, sha256: sha, artifact: base, chunks: [],
+                base: .root, path: entry.relative, size: size, sha256: digests.sha256, artifact: base, chunks: [],
                 tables: tables, mode: mode)
             return Stored(
                 record: record,
-                artifacts: [ArtifactRecord(path: base, component: .databases, kind: .database, size: size, sha256: sha)]
+                artifacts: [
+                    ArtifactRecord(path: base, component: .databases, kind: .database, size: size, digests: digests)
+                ]
             )
         }
         // Chunks: each chunk is hashed as it is read (and the whole file in the same pass), its
@@ -79,10 +81,11 @@ struct DatabaseCopier: Sendable {
         repeat {
             let name = SetNames.chunkName(base, number)
             let length = min(chunkSize, size - offset)
-            let sha = try ChunkCopy.copy(
+            let digests = try ChunkCopy.copy(
                 from: temp, offset: offset, length: length, to: "\(setFolder)/\(name)", alsoHashing: whole,
                 log: log)
-            artifacts.append(ArtifactRecord(path: name, component: .databases, kind: .chunk, size: length, sha256: sha))
+            artifacts.append(
+                ArtifactRecord(path: name, component: .databases, kind: .chunk, size: length, digests: digests))
             offset += length
             number += 1
         } while offset < size
@@ -169,8 +172,9 @@ struct DatabaseCopier: Sendable {
         let (chunks, wholeSHA) = try results.get()
         var artifacts: [ArtifactRecord] = []
         var size: Int64 = 0
-        for (name, (sha, length)) in zip(names, chunks) {
-            artifacts.append(ArtifactRecord(path: name, component: .databases, kind: .chunk, size: length, sha256: sha))
+        for (name, (digests, length)) in zip(names, chunks) {
+            artifacts.append(
+                ArtifactRecord(path: name, component: .databases, kind: .chunk, size: length, digests: digests))
             size += length
         }
         if size < smallLimit {
@@ -186,18 +190,18 @@ struct DatabaseCopier: Sendable {
     /// What the two chunk readers of ``copyIntoChunks(_:base:setFolder:workFolder:)`` found.
     private final class HashResults: @unchecked Sendable {
         private let lock = NSLock()
-        private var chunks: [(String, Int64)?]
+        private var chunks: [(ArtifactDigests, Int64)?]
         private var whole: String?
         private var error: (any Error)?
 
         init(count: Int) { chunks = Array(repeating: nil, count: count) }
-        func setChunk(_ i: Int, _ value: (String, Int64)) { lock.withLock { chunks[i] = value } }
+        func setChunk(_ i: Int, _ value: (ArtifactDigests, Int64)) { lock.withLock { chunks[i] = value } }
         func setWhole(_ value: String) { lock.withLock { whole = value } }
         func fail(_ e: any Error) { lock.withLock { error = error ?? e } }
 
         /// The chunk hashes and sizes in order and the whole file's hash.
         /// - Throws: the first error a reader met.
-        func get() throws -> ([(String, Int64)], String) {
+        func get() throws -> ([(ArtifactDigests, Int64)], String) {
             try lock.withLock {
                 if let error { throw error }
                 return (chunks.map { $0! }, whole!)
@@ -439,7 +443,7 @@ enum ChunkCopy {
     /// Copies `length` bytes at `offset` of `source` into `target` (created, must not exist).
     /// The bytes are read once for the SHA-256; on Linux the kernel then copies the same range
     /// (`copy_file_range`, no second trip through user space), elsewhere they are written.
-    /// - Returns: the SHA-256 of the range (64 lowercase hex).
+    /// - Returns: the SHA-256, MD5 and QuickXorHash of the range (``ArtifactDigests``).
     /// - Throws: ``RestoreDrillError/io(path:message:)`` on a read or write error, or when the
     ///   source is shorter than `offset + length`.
     /// - Parameters:
@@ -448,7 +452,7 @@ enum ChunkCopy {
     static func copy(
         from source: String, offset: Int64, length: Int64, to target: String, alsoHashing other: SHA256Hasher? = nil,
         log: WrittenFileLog? = nil
-    ) throws -> String {
+    ) throws -> ArtifactDigests {
         let input = open(source, O_RDONLY | O_CLOEXEC)
         guard input >= 0 else { throw RestoreDrillError.io(path: source, message: String(cString: strerror(errno))) }
         defer { close(input) }
@@ -456,7 +460,7 @@ enum ChunkCopy {
         guard output >= 0 else { throw RestoreDrillError.io(path: target, message: String(cString: strerror(errno))) }
         var closed = false
         defer { if !closed { close(output) } }
-        let hasher = SHA256Hasher()
+        let hasher = ArtifactHasher()
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: stepSize, alignment: 64)
         defer { buffer.deallocate() }
         var done: Int64 = 0
@@ -478,16 +482,16 @@ enum ChunkCopy {
         let rc = close(output)
         closed = true
         guard rc == 0 else { throw RestoreDrillError.io(path: target, message: String(cString: strerror(errno))) }
-        return hasher.finalizeHex()
+        return hasher.finalize()
     }
 
-    /// Reads the file at `path` once: its SHA-256 (64 lowercase hex) and size; starts the file's
-    /// writeback (``Durability``) as it goes.
+    /// Reads the file at `path` once: its digests (``ArtifactDigests``) and size; starts the
+    /// file's writeback (``Durability``) as it goes.
     /// - Throws: ``RestoreDrillError/io(path:message:)`` on a read error.
-    static func hash(_ path: String) throws -> (String, Int64) {
-        let hasher = SHA256Hasher()
-        let size = try feed(path, into: hasher, startingWriteback: true)
-        return (hasher.finalizeHex(), size)
+    static func hash(_ path: String) throws -> (ArtifactDigests, Int64) {
+        let hasher = ArtifactHasher()
+        let size = try feed(path, startingWriteback: true) { hasher.update($0) }
+        return (hasher.finalize(), size)
     }
 
     /// Reads the file at `path` once into `hasher`.
@@ -495,6 +499,16 @@ enum ChunkCopy {
     /// - Returns: the bytes read.
     /// - Throws: ``RestoreDrillError/io(path:message:)`` on a read error.
     static func feed(_ path: String, into hasher: SHA256Hasher, startingWriteback: Bool = false) throws -> Int64 {
+        try feed(path, startingWriteback: startingWriteback) { hasher.update($0) }
+    }
+
+    /// Reads the file at `path` once, in steps of ``stepSize`` bytes handed to `consume`.
+    /// - Parameter startingWriteback: also start the file's writeback (``Durability``).
+    /// - Returns: the bytes read.
+    /// - Throws: ``RestoreDrillError/io(path:message:)`` on a read error.
+    static func feed(
+        _ path: String, startingWriteback: Bool = false, _ consume: (UnsafeRawBufferPointer) -> Void
+    ) throws -> Int64 {
         let input = open(path, O_RDONLY | O_CLOEXEC)
         guard input >= 0 else { throw RestoreDrillError.io(path: path, message: String(cString: strerror(errno))) }
         defer { close(input) }
@@ -507,7 +521,7 @@ enum ChunkCopy {
             if n < 0 && errno == EINTR { continue }
             guard n >= 0 else { throw RestoreDrillError.io(path: path, message: String(cString: strerror(errno))) }
             if n == 0 { break }
-            hasher.update(UnsafeRawBufferPointer(rebasing: buffer[0..<n]))
+            consume(UnsafeRawBufferPointer(rebasing: buffer[0..<n]))
             size += Int64(n)
         }
         return size

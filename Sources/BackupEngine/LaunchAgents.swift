@@ -105,14 +105,14 @@ struct LaunchAgentCollector {
             try SetNames.makeParent(of: target)
             let writer = try HashingFileWriter(path: target, log: log)
             try writer.write(xml)
-            let (size, sha) = try writer.finish()
+            let (size, digests) = try writer.finish()
             var st = stat()
             let mode = lstat(path, &st) == 0 ? Int(st.st_mode) & 0o777 : 0o644
             let label =
                 ((value as? [String: Any])?["Label"] as? String)
                 ?? ((fileName as NSString).deletingPathExtension)
             result.artifacts.append(
-                ArtifactRecord(path: artifact, component: .launchagents, kind: .plist, size: size, sha256: sha))
+                ArtifactRecord(path: artifact, component: .launchagents, kind: .plist, size: size, digests: digests))
             result.agents.append(
                 LaunchAgentRecord(
                     path: relative, artifact: artifact, label: label, rewritePrefixes: prefixes,

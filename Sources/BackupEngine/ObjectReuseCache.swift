@@ -15,6 +15,9 @@ import Foundation
 /// - **Databases**: keyed by the same facts of the database file and of its `-wal` and `-journal`
 ///   (or their absence): an unchanged database reuses its record (size, SHA-256, row counts) and
 ///   its chunk objects without being copied.
+/// Every pack and chunk entry also records its object's MD5 and QuickXorHash (the manifest's
+/// remote hashes, ``ArtifactRecord/md5``), computed when the object was made, so a reused object's
+/// artifact records them without reading it again.
 /// - **Chunks**: the SHA-256 of each 256 KiB piece of a database copy names the compressed object
 ///   made from it, so a database that changed is copied and hashed, but only its changed pieces
 ///   are compressed and written.
@@ -31,6 +34,10 @@ public final class ObjectReuseCache: @unchecked Sendable {
     struct Pack: Codable, Sendable {
         var object: String
         var size: Int64
+        /// The object's MD5 (32 lowercase hex) and QuickXorHash (base64), recorded with it so a
+        /// reused pack's artifact carries them without the object being read (version 3).
+        var md5: String
+        var quickXorHash: String
         var files: [FileRecord]
         var sqliteFiles: [String]
         var warnings: [String]
@@ -50,6 +57,12 @@ public final class ObjectReuseCache: @unchecked Sendable {
     struct Chunk: Codable, Sendable {
         var object: String
         var size: Int64
+        /// As in ``Pack``: the object's MD5 and QuickXorHash (version 3).
+        var md5: String
+        var quickXorHash: String
+
+        /// The object's three digests.
+        var digests: ArtifactDigests { ArtifactDigests(sha256: object, md5: md5, quickXorHash: quickXorHash) }
     }
 
     struct Contents: Codable {
@@ -64,8 +77,9 @@ public final class ObjectReuseCache: @unchecked Sendable {
         var identities: [String: String] = [:]
     }
 
-    /// The cache file's version; another is ignored.
-    static let version = 2
+    /// The cache file's version; another is ignored. 3: packs and chunks record their objects' MD5
+    /// and QuickXorHash (a reused object's artifact needs them; a version-2 cache is not used).
+    static let version = 3
     /// Seconds before the backup's start within which a change makes a file too recent to record.
     static let racyWindow: Double = 2
 
@@ -170,12 +184,14 @@ public final class ObjectReuseCache: @unchecked Sendable {
         return (SHA256Digest.hex(of: Data(("database v1 " + path + "\n" + parts.joined(separator: "\n")).utf8)), newest)
     }
 
-    /// The cached database of `key`, when every chunk object is still a regular file of its size.
+    /// The cached database of `key`, when every chunk object is still a regular file of its size
+    /// and every chunk's record has its MD5 and QuickXorHash.
     func database(_ key: String, store: ObjectStore) -> Database? {
         guard let db = old.databases[key] else { return nil }
         var digests: [ObjectDigest] = []
         for chunk in db.chunks {
-            guard let digest = ObjectDigest(chunk.sha256), stillAsRecorded(digest, size: chunk.size, store: store)
+            guard chunk.digests != nil, let digest = ObjectDigest(chunk.sha256),
+                stillAsRecorded(digest, size: chunk.size, store: store)
             else { return nil }
             digests.append(digest)
         }
@@ -187,7 +203,11 @@ public final class ObjectReuseCache: @unchecked Sendable {
     func record(database: Database, key: String, newest: Double) {
         // Its pieces stay known whether or not the database itself may be recorded.
         for (chunk, raw) in zip(database.chunks, database.raw) {
-            record(chunk: Chunk(object: chunk.sha256, size: chunk.size), raw: raw)
+            guard let digests = chunk.digests else { continue }
+            record(
+                chunk: Chunk(
+                    object: chunk.sha256, size: chunk.size, md5: digests.md5, quickXorHash: digests.quickXorHash),
+                raw: raw)
         }
         guard settled([newest]) else { return }
         lock.withLock { new.databases[key] = database }

@@ -90,12 +90,14 @@ struct ObjectSetWriter: Sendable {
                         if let cached = cache?.pack(signature.key, store: store) {
                             cache?.record(pack: cached, key: signature.key, newest: signature.newest)
                             bytes(cached.byteCount)
+                            let digests = ArtifactDigests(
+                                sha256: cached.object, md5: cached.md5, quickXorHash: cached.quickXorHash)
                             let written = CodeTarWriter.Written(
-                                size: cached.size, sha256: cached.object, files: cached.files,
+                                size: cached.size, digests: digests, files: cached.files,
                                 sqliteFiles: cached.sqliteFiles, warnings: cached.warnings, failures: [], changed: [],
                                 vanished: [], fileCount: cached.fileCount, byteCount: cached.byteCount)
                             let artifact = ArtifactRecord(
-                                path: run.name, component: .code, kind: .pack, size: cached.size, sha256: cached.object)
+                                path: run.name, component: .code, kind: .pack, size: cached.size, digests: digests)
                             return (index, artifact, written, true)
                         }
                         let path = "\(work)/pack-\(index + 1).tar.gz"
@@ -107,15 +109,17 @@ struct ObjectSetWriter: Sendable {
                             throw RestoreDrillError.io(
                                 path: path, message: "changed between its writing and its storing as an object")
                         }
+                        // The object's bytes are the pack's: the digests hashed as it was written.
                         let artifact = ArtifactRecord(
                             path: run.name, component: .code, kind: .pack, size: written.size,
-                            sha256: written.sha256)
+                            digests: written.digests)
                         if written.failures.isEmpty && written.changed.isEmpty && written.vanished.isEmpty
                             && written.settleWarnings.isEmpty
                         {
                             cache?.record(
                                 pack: ObjectReuseCache.Pack(
-                                    object: written.sha256, size: written.size, files: written.files,
+                                    object: written.sha256, size: written.size, md5: written.digests.md5,
+                                    quickXorHash: written.digests.quickXorHash, files: written.files,
                                     sqliteFiles: written.sqliteFiles, warnings: written.warnings,
                                     fileCount: written.fileCount, byteCount: written.byteCount),
                                 key: signature.key, newest: signature.newest)
@@ -217,18 +221,30 @@ struct ObjectSetWriter: Sendable {
             size += Int64(filled)
             let raw = SHA256Digest.hex(of: Data(piece))
             raws.append(raw)
-            let ref: ObjectRef
-            if let cached = cache?.chunk(raw, store: store), let digest = ObjectDigest(cached.object) {
-                ref = ObjectRef(digest: digest, size: cached.size)
+            let size: Int64
+            let digests: ArtifactDigests
+            if let cached = cache?.chunk(raw, store: store), ObjectDigest(cached.object) != nil {
+                (size, digests) = (cached.size, cached.digests)
             } else {
-                let member = try GzipMember.compress(piece, level: Self.chunkLevel)
-                ref = try store.put(Data(member), existing: .digest).ref
-                cache?.record(chunk: ObjectReuseCache.Chunk(object: ref.digest.hex, size: ref.size), raw: raw)
+                let member = Data(try GzipMember.compress(piece, level: Self.chunkLevel))
+                // The object's three digests in one pass over the member; the store takes the
+                // SHA-256 from them instead of hashing the member again before it looks for it.
+                let hashed = ArtifactDigests.of(member)
+                let known = ObjectRef(digest: ObjectDigest(hashed.sha256)!, size: Int64(member.count))
+                let ref = try store.put(member, existing: .digest, knownRef: known).ref
+                guard ref == known else {
+                    throw RestoreDrillError.io(path: path, message: "a chunk's object is not the bytes hashed")
+                }
+                (size, digests) = (ref.size, hashed)
+                cache?.record(
+                    chunk: ObjectReuseCache.Chunk(
+                        object: ref.digest.hex, size: ref.size, md5: hashed.md5, quickXorHash: hashed.quickXorHash),
+                    raw: raw)
             }
             artifacts.append(
                 ArtifactRecord(
                     path: SetNames.chunkName(base, artifacts.count + 1), component: .databases, kind: .chunk,
-                    size: ref.size, sha256: ref.digest.hex, compression: .gzip))
+                    size: size, digests: digests, compression: .gzip))
             if filled < Self.chunkSize { break }
         }
         return (artifacts, raws, whole.finalizeHex(), size)

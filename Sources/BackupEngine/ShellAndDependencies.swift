@@ -59,13 +59,14 @@ struct ShellCollector {
                 failures.append("\(error)")
                 continue
             }
-            let (size, sha) = try writer.finish()
+            let (size, digests) = try writer.finish()
             let mode = Int(st.st_mode) & 0o777
             result.artifacts.append(
-                ArtifactRecord(path: artifact, component: .shell, kind: .config, size: size, sha256: sha))
+                ArtifactRecord(path: artifact, component: .shell, kind: .config, size: size, digests: digests))
             result.files.append(
                 FileRecord(
-                    component: .shell, base: .home, path: relative, type: .file, size: size, sha256: sha, mode: mode,
+                    component: .shell, base: .home, path: relative, type: .file, size: size, sha256: digests.sha256,
+                    mode: mode,
                     artifact: artifact))
         }
         let bytes = result.files.reduce(Int64(0)) { $0 + $1.size }
@@ -208,9 +209,9 @@ struct DependencyCollector: Sendable {
             try SetNames.makeParent(of: target)
             let writer = try HashingFileWriter(path: target, log: log)
             try writer.write(output)
-            let (size, sha) = try writer.finish()
+            let (size, digests) = try writer.finish()
             artifacts.append(
-                ArtifactRecord(path: artifact, component: .dependencies, kind: .list, size: size, sha256: sha))
+                ArtifactRecord(path: artifact, component: .dependencies, kind: .list, size: size, digests: digests))
         }
         let bytes = artifacts.reduce(Int64(0)) { $0 + $1.size }
         var warnings: [String] = []

@@ -186,11 +186,15 @@ package struct ObjectStore: Sendable {
     ///     ``makeWriter()`` for large content).
     ///   - existing: when an object of that digest is there already, what keeps it (nothing is
     ///     written then).
+    ///   - knownRef: the SHA-256 and size of `data` when the caller hashed it already (in the pass
+    ///     that made its other digests); nil hashes it here. It must be `data`'s: it is what is
+    ///     looked for and returned when the object is already there (bytes written are named by
+    ///     their own hash regardless).
     /// - Returns: the reference and whether bytes were written.
     /// - Throws: ``RestoreDrillError/io(path:message:)`` when the object cannot be written
     ///   (`objects` is a link, a full disk, …); the temporary file is then removed.
-    package func put(_ data: Data, existing: ExistingObjectCheck) throws -> StoredObject {
-        let ref = ObjectRef(of: data)
+    package func put(_ data: Data, existing: ExistingObjectCheck, knownRef: ObjectRef? = nil) throws -> StoredObject {
+        let ref = knownRef ?? ObjectRef(of: data)
         let found = existing == .replace ? nil : inspect(ref, hashing: existing == .digest)
         if found == .ok { return StoredObject(ref: ref, outcome: .alreadyPresent) }
         let writer = try makeWriter()

@@ -312,10 +312,26 @@ public struct ArtifactRecord: Codable, Sendable, Equatable {
     /// Format 2: how the stored bytes are compressed (database chunks: gzip); absent when they are
     /// stored as they are restored.
     public var compression: ArtifactCompression?
+    /// MD5 of the stored bytes (format 2: the object's), 32 lowercase hex as `md5sum` prints: what
+    /// an off-site check compares with a remote that reports MD5 (S3, SFTP; issue 16). Optional:
+    /// absent in sets written before the field existed, which a remote check then verifies by
+    /// another hash or by reading the bytes back. A transfer check only; SHA-256 stays the proof.
+    public var md5: String?
+    /// QuickXorHash of the stored bytes (format 2: the object's), the 20-byte digest in standard
+    /// base64 (RFC 4648 §4, 28 characters) as OneDrive's API reports it (``QuickXorHasher``): the
+    /// only hash OneDrive offers. rclone 1.60 prints it as hex
+    /// (``ArtifactDigests/quickXorHashHex(fromBase64:)``). Optional, as ``md5`` is.
+    public var quickXorHash: String?
 
+    enum CodingKeys: String, CodingKey {
+        case path, component, kind, size, sha256, compression, md5
+        case quickXorHash = "quickxorhash"
+    }
+
+    /// - Parameters: as the properties; `md5` and `quickXorHash` nil leave the keys out.
     public init(
         path: String, component: ComponentID, kind: ArtifactKind, size: Int64, sha256: String,
-        compression: ArtifactCompression? = nil
+        compression: ArtifactCompression? = nil, md5: String? = nil, quickXorHash: String? = nil
     ) {
         self.path = path
         self.component = component
@@ -323,6 +339,25 @@ public struct ArtifactRecord: Codable, Sendable, Equatable {
         self.size = size
         self.sha256 = sha256
         self.compression = compression
+        self.md5 = md5
+        self.quickXorHash = quickXorHash
+    }
+
+    /// A record with the three digests of its stored bytes (``ArtifactDigests``).
+    /// - Parameters: as the properties; `digests` gives ``sha256``, ``md5`` and ``quickXorHash``.
+    public init(
+        path: String, component: ComponentID, kind: ArtifactKind, size: Int64, digests: ArtifactDigests,
+        compression: ArtifactCompression? = nil
+    ) {
+        self.init(
+            path: path, component: component, kind: kind, size: size, sha256: digests.sha256,
+            compression: compression, md5: digests.md5, quickXorHash: digests.quickXorHash)
+    }
+
+    /// The three digests, when both optional ones are recorded.
+    public var digests: ArtifactDigests? {
+        guard let md5, let quickXorHash else { return nil }
+        return ArtifactDigests(sha256: sha256, md5: md5, quickXorHash: quickXorHash)
     }
 }
 

@@ -366,8 +366,10 @@ public enum Vault {
 public struct VaultFileSummary: Sendable, Equatable {
     /// Bytes of the vault file.
     public var size: Int64
+    /// SHA-256, MD5 and QuickXorHash of the vault file (``ArtifactDigests``), hashed as it was written.
+    public var digests: ArtifactDigests
     /// SHA-256 of the vault file, 64 lowercase hex.
-    public var sha256: String
+    public var sha256: String { digests.sha256 }
     /// The vault's HMAC tag (hex) when a tag key was given, else nil.
     public var tag: String?
 }
@@ -381,7 +383,7 @@ public struct VaultFileSummary: Sendable, Equatable {
 public final class VaultWriter {
     private let file: VaultOutputFile
     private let cipher: VaultCipher
-    private let hasher = SHA256Hasher()
+    private let hasher = ArtifactHasher()
     private let mac: VaultHMAC?
     private var size: Int64 = 0
     private var done = false
@@ -472,7 +474,7 @@ public final class VaultWriter {
             throw error
         }
         done = true
-        return VaultFileSummary(size: size, sha256: hasher.finalizeHex(), tag: mac?.finalizeHex())
+        return VaultFileSummary(size: size, digests: hasher.finalize(), tag: mac?.finalizeHex())
     }
 
     /// Deletes the unfinished vault. Safe to call more than once, and after ``finish()`` (then it

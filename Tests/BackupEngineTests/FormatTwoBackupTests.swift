@@ -179,7 +179,8 @@ import Testing
         let now = Date()
         let cache = ObjectReuseCache(folder: folder.path, destination: "/d", start: now)
         let pack = ObjectReuseCache.Pack(
-            object: String(repeating: "a", count: 64), size: 1, files: [], sqliteFiles: [], warnings: [], fileCount: 0,
+            object: String(repeating: "a", count: 64), size: 1, md5: String(repeating: "b", count: 32),
+            quickXorHash: "AAAAAAAAAAAAAAAAAAAAAAAAAAA=", files: [], sqliteFiles: [], warnings: [], fileCount: 0,
             byteCount: 0)
         cache.record(pack: pack, key: "settled", newest: now.timeIntervalSince1970 - 10)
         cache.record(pack: pack, key: "racy", newest: now.timeIntervalSince1970 - 1)

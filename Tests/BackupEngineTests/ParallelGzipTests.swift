@@ -22,8 +22,8 @@ import Testing
             }
             try await gzip.finish(group: &group)
         }
-        let (_, sha) = try file.finish()
-        return (path, sha)
+        let (_, digests) = try file.finish()
+        return (path, digests.sha256)
     }
 
     func folder() throws -> String {
@@ -87,8 +87,8 @@ import Testing
         let c1 = try Data(contentsOf: URL(fileURLWithPath: dir + "/c1"))
         let c2 = try Data(contentsOf: URL(fileURLWithPath: dir + "/c2"))
         #expect(c1 + c2 == content)
-        #expect(first == SHA256Digest.hex(of: c1))
-        #expect(second == SHA256Digest.hex(of: c2))
+        #expect(first == ArtifactDigests.of(c1) && first.sha256 == SHA256Digest.hex(of: c1))
+        #expect(second == ArtifactDigests.of(c2) && second.sha256 == SHA256Digest.hex(of: c2))
         #expect(whole.finalizeHex() == SHA256Digest.hex(of: content))
         #expect(throws: RestoreDrillError.self) {
             try ChunkCopy.copy(from: source, offset: 600 << 10, length: 200 << 10, to: dir + "/c3")

@@ -26,9 +26,9 @@ private struct SealFixture {
         for (path, text) in [("code.tar.gz", "archive bytes"), ("shell/.zshrc", "export A=1\n")] {
             let writer = try HashingFileWriter(path: partial + "/" + path, log: log)
             try writer.write(Data(text.utf8))
-            let (size, sha) = try writer.finish()
+            let (size, digests) = try writer.finish()
             manifest.artifacts.append(
-                ArtifactRecord(path: path, component: .code, kind: .archive, size: size, sha256: sha))
+                ArtifactRecord(path: path, component: .code, kind: .archive, size: size, digests: digests))
         }
         self.manifest = manifest
         seal = SetSeal(

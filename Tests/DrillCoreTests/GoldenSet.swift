@@ -58,11 +58,12 @@ enum GoldenSet {
         ".config/maia/api.key": Data("golden-not-a-key\n".utf8),
     ]
 
-    /// The artifact record of `path` with the size and SHA-256 of its stand-in content.
+    /// The artifact record of `path` with the size and the three digests (SHA-256, MD5,
+    /// QuickXorHash) of its stand-in content.
     static func artifact(_ path: String, _ component: ComponentID, _ kind: ArtifactKind) -> ArtifactRecord {
         let data = artifactContents[path]!
         return ArtifactRecord(
-            path: path, component: component, kind: kind, size: Int64(data.count), sha256: SHA256Digest.hex(of: data))
+            path: path, component: component, kind: kind, size: Int64(data.count), digests: ArtifactDigests.of(data))
     }
 
     /// A regular restored file with the size and SHA-256 (or, with `key`, the HMAC) of its content.
@@ -193,7 +194,7 @@ enum GoldenSet {
             let data = formatTwoContents[path]!
             return ArtifactRecord(
                 path: path, component: component, kind: kind, size: Int64(data.count),
-                sha256: SHA256Digest.hex(of: data), compression: kind == .chunk ? .gzip : nil)
+                digests: ArtifactDigests.of(data), compression: kind == .chunk ? .gzip : nil)
         }
         let chunks = [
             "databases/claude/data/store_01.db.chunk-0001", "databases/claude/data/store_03.db.chunk-0001",

@@ -46,6 +46,8 @@ private func vaultRecord(tag: String, salt: [UInt8], iterations: Int) -> VaultRe
         #expect(vault.count == 16 + (size / 16 + 1) * 16)  // header + PKCS#7-padded ciphertext
         #expect(summary.size == Int64(vault.count))
         #expect(summary.sha256 == SHA256Digest.hex(of: vault))
+        // The vault artifact's remote hashes come from the same pass.
+        #expect(summary.digests == ArtifactDigests.of(vault))
         #expect(summary.tag == nil)
 
         let passwordFile = try scratch.passwordFile(password)
