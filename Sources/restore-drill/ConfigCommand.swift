@@ -36,9 +36,21 @@ struct ResolvedConfigView: Encodable {
     let smallLimitBytes, chunkSizeBytes: Int64
     let rpoSeconds, rtoSeconds, sandboxTimeoutSeconds: Double
     let isolation: String
+    let setFormat: Int
+    /// The off-site remotes, as configured (rclone paths name remotes, never secrets).
+    let offsite: [Remote]
+
+    struct Remote: Encodable {
+        let name, rclone: String
+        let encrypted: Bool?
+        let prune: Bool
+        let bwlimit: String?
+    }
 
     enum CodingKeys: String, CodingKey {
         case format, file, name, home, root, destination, sandboxes, reports, databases, credentials, isolation
+        case offsite
+        case setFormat = "set_format"
         case formatVersion = "format_version"
         case launchAgents = "launchagents"
         case shellFiles = "shell_files"
@@ -69,6 +81,11 @@ struct ResolvedConfigView: Encodable {
         rtoSeconds = c.objectives.rto
         sandboxTimeoutSeconds = c.sandbox.timeout
         isolation = c.sandbox.isolation.rawValue
+        setFormat = c.setFormat
+        offsite = c.offsite.map {
+            Remote(
+                name: $0.name, rclone: $0.rclone, encrypted: $0.encrypted, prune: $0.prune, bwlimit: $0.bandwidthLimit)
+        }
     }
 
     var text: String {
@@ -86,6 +103,19 @@ struct ResolvedConfigView: Encodable {
           credentials   \(credentials.isEmpty ? "(none)" : credentials.joined(separator: ", "))
           objectives    RPO \(Units.humanSeconds(rpoSeconds)), RTO \(Units.humanSeconds(rtoSeconds))
           sandbox       isolation \(isolation), timeout \(Units.humanSeconds(sandboxTimeoutSeconds))
+          set format    \(setFormat)
+          offsite       \(offsiteText)
         """
+    }
+
+    private var offsiteText: String {
+        guard !offsite.isEmpty else { return "(none)" }
+        return offsite.map { r in
+            var notes: [String] = []
+            if r.encrypted == false { notes.append("stored in clear: encrypted: false") }
+            if !r.prune { notes.append("not pruned here") }
+            if let limit = r.bwlimit { notes.append("bwlimit \(limit)") }
+            return "\(r.name) → \(r.rclone)" + (notes.isEmpty ? "" : " (\(notes.joined(separator: ", ")))")
+        }.joined(separator: "; ")
     }
 }

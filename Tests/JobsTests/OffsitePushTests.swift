@@ -202,6 +202,32 @@ import Testing
     }
 
     @Test(.needsTool("rclone", package: "rclone"))
+    func noSecretReachesRclonesCommandLineOrTheHistory() throws {
+        let s = try Self.setup()
+        defer { s.folder.remove() }
+        // rclone through a wrapper that records every argv, then runs the real one.
+        let argvLog = s.folder.file("argv.log")
+        let wrapper = try s.folder.write(
+            "#!/bin/sh\nprintf '%s\\n' \"$*\" >> '\(argvLog)'\nexec '\(s.rclone.executable)' \"$@\"\n", "rclone-wrapper"
+        )
+        chmod(wrapper, 0o755)
+        var recorded = s
+        recorded.rclone = try Rclone(executable: wrapper, environment: s.rclone.environment)
+        let remote = RestoreDrillConfig.OffsiteRemote(name: "vault", rclone: "cr:sets")
+        #expect(try recorded.job(remote).push(id: s.id.description).status == "pushed")
+        let argv = try String(contentsOfFile: argvLog, encoding: .utf8)
+        #expect(argv.contains("copy"))
+        let configText = try String(contentsOfFile: s.rclone.environment["RCLONE_CONFIG"]!, encoding: .utf8)
+        let obscured = try #require(configText.split(separator: "\n").first { $0.hasPrefix("password = ") })
+            .dropFirst("password = ".count)
+        #expect(!argv.contains(obscured))
+        #expect(!argv.contains("test-password"))
+        let history = try s.events().map { String(decoding: try JSONEncoder().encode($0), as: UTF8.self) }
+            .joined()
+        #expect(!history.contains(obscured) && !history.contains("test-password"))
+    }
+
+    @Test(.needsTool("rclone", package: "rclone"))
     func aDamagedLocalObjectIsNeverPushed() throws {
         let s = try Self.setup()
         defer { s.folder.remove() }
