@@ -193,7 +193,9 @@ public struct OffsitePruneJob: Sendable {
             "bytes_freed": String(outcome.objects?.freedBytes ?? 0),
         ]
         if dryRun { details["dry_run"] = "true" }
-        if !outcome.removedUnfinished.isEmpty { details["unfinished_removed"] = String(outcome.removedUnfinished.count) }
+        if !outcome.removedUnfinished.isEmpty {
+            details["unfinished_removed"] = String(outcome.removedUnfinished.count)
+        }
         if !outcome.lockTakeovers.isEmpty { details["lock_takeover"] = outcome.lockTakeovers.joined(separator: "; ") }
         record(status: .ok, details: details)
         return outcome
@@ -302,7 +304,9 @@ public struct OffsitePruneJob: Sendable {
                 // What is still there was not removed.
                 let left = Set(try rcloneRemote.list("objects", recursive: true).filter { !$0.isDir }.map(\.path))
                 gone = doomed.filter { !left.contains($0.path) }
-                failures = doomed.filter { left.contains($0.path) }.map { "objects/\($0.path): \(Self.describe(error))" }
+                failures = doomed.filter { left.contains($0.path) }.map {
+                    "objects/\($0.path): \(Self.describe(error))"
+                }
             }
         }
         return PruneJob.ObjectCollection(
@@ -357,7 +361,9 @@ public struct OffsitePruneJob: Sendable {
     func timedListing(_ sub: String) throws -> [TimedEntry] {
         let outcome = try rclone.run(["lsjson", rcloneRemote.path(sub), "--recursive", "--files-only"])
         if outcome.exitCode == 3 { return [] }
-        guard outcome.succeeded else { throw RestoreDrillError.io(path: rcloneRemote.path(sub), message: outcome.reason) }
+        guard outcome.succeeded else {
+            throw RestoreDrillError.io(path: rcloneRemote.path(sub), message: outcome.reason)
+        }
         guard let entries = try? JSONDecoder().decode([TimedEntry].self, from: outcome.standardOutput) else {
             throw RestoreDrillError.io(
                 path: rcloneRemote.path(sub), message: "rclone lsjson gave a listing that does not decode")

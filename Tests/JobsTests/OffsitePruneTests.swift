@@ -235,6 +235,7 @@ import Vault
         // added, no HMAC (nobody without the password can make one), self-checksum resealed.
         let forgedID = BackupID(date: Timestamp.date("2025-06-14T09:00:00Z")!, sequence: 1)
         let forgedFolder = s.folder.file("forged")
+        try FileManager.default.createDirectory(atPath: forgedFolder, withIntermediateDirectories: true)
         var forged = try FormatTwoFixture.writeSet(
             destination: forgedFolder, id: forgedID,
             payloads: [Self.shared, FormatTwoFixture.payload(77, count: 2222)])
@@ -367,14 +368,16 @@ import Vault
         let outcomes = OffsitePruneJob.pruneEveryRemote(
             config: config, rclone: s.rclone, authenticator: nil, clock: FixedClock(Self.now), dryRun: false)
         #expect(outcomes.map(\.status) == ["not_pruned"])
-        #expect(outcomes.first?.text == "remote appendonly: not pruned by this host (its configuration says prune: false)")
+        #expect(
+            outcomes.first?.text == "remote appendonly: not pruned by this host (its configuration says prune: false)")
         #expect(try s.pruneJob(target).run(dryRun: false).status == "not_pruned")
         #expect(try #require(FileManager.default.subpaths(atPath: s.folder.file("remote"))).sorted() == before)
         #expect(try s.events().filter { $0.kind == .prune }.isEmpty)
         // `restore-drill prune` carries it in its output.
         var local = try PruneJob(config: config, clock: FixedClock(Self.now)).run(dryRun: false)
         local.offsite = outcomes
-        #expect(local.text.hasSuffix("remote appendonly: not pruned by this host (its configuration says prune: false)"))
+        #expect(
+            local.text.hasSuffix("remote appendonly: not pruned by this host (its configuration says prune: false)"))
         let json = try JSONEncoder().encode(local)
         let decoded = try JSONDecoder().decode(PruneJob.Outcome.self, from: json)
         #expect(decoded.offsite.map(\.status) == ["not_pruned"])
@@ -398,7 +401,8 @@ import Vault
         try FileManager.default.createDirectory(atPath: "\(remoteFolder)/\(pending)", withIntermediateDirectories: true)
         try Data("sums".utf8).write(to: URL(fileURLWithPath: "\(remoteFolder)/\(pending)/SHA256SUMS"))
         try FileManager.default.setAttributes(
-            [.modificationDate: Self.now.addingTimeInterval(-3600)], ofItemAtPath: "\(remoteFolder)/\(pending)/SHA256SUMS")
+            [.modificationDate: Self.now.addingTimeInterval(-3600)],
+            ofItemAtPath: "\(remoteFolder)/\(pending)/SHA256SUMS")
 
         let first = try s.pruneJob(target).run(dryRun: false)
         #expect(first.removedSets == [Self.id(day: 13).description])
