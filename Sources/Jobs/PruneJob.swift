@@ -189,6 +189,10 @@ public struct PruneJob: Sendable {
         /// conflict copy (which version of the set is the real one is for a person to decide), by
         /// id, oldest first. JSON `kept_for_conflicts`, absent when empty.
         public var keptForConflicts: [String] = []
+        /// What the prune of each off-site remote did (`restore-drill prune` with remotes
+        /// configured, ``OffsitePruneJob``). JSON `offsite`, absent when empty (an optional field
+        /// of format 1).
+        public var offsite: [OffsitePruneJob.Outcome] = []
 
         enum CodingKeys: String, CodingKey {
             case syncConflicts = "sync_conflicts"
@@ -202,7 +206,7 @@ public struct PruneJob: Sendable {
             case removedSandboxes = "removed_sandboxes"
             case wipedSecrets = "wiped_secrets"
             case removedLeftovers = "removed_leftovers"
-            case objects
+            case objects, offsite
         }
 
         public init(
@@ -233,6 +237,7 @@ public struct PruneJob: Sendable {
             objects = try c.decodeIfPresent(ObjectCollection.self, forKey: .objects)
             syncConflicts = try c.decodeIfPresent([String].self, forKey: .syncConflicts) ?? []
             keptForConflicts = try c.decodeIfPresent([String].self, forKey: .keptForConflicts) ?? []
+            offsite = try c.decodeIfPresent([OffsitePruneJob.Outcome].self, forKey: .offsite) ?? []
         }
 
         public func encode(to encoder: any Encoder) throws {
@@ -251,6 +256,7 @@ public struct PruneJob: Sendable {
             try c.encodeIfPresent(objects, forKey: .objects)
             if !syncConflicts.isEmpty { try c.encode(syncConflicts, forKey: .syncConflicts) }
             if !keptForConflicts.isEmpty { try c.encode(keptForConflicts, forKey: .keptForConflicts) }
+            if !offsite.isEmpty { try c.encode(offsite, forKey: .offsite) }
         }
 
         public var text: String {
@@ -278,6 +284,7 @@ public struct PruneJob: Sendable {
             lines.append(
                 "\(dryRun ? "dry run: " : "")\(decisions.filter { $0.hasPrefix("keep") }.count) kept, \(decisions.filter { $0.hasPrefix("remove") }.count) \(dryRun ? "to remove" : "removed")"
             )
+            lines += offsite.map(\.text)
             return lines.joined(separator: "\n")
         }
     }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Destination
 import DrillCore
 import Foundation
 import Health
@@ -16,7 +17,10 @@ struct PruneCommand: AsyncParsableCommand {
             sandboxes older than 7 days. Then, after the sets, the shared objects (format 2) that no remaining \
             set's manifest lists, with the bytes freed; no object at all while a folder named like a set has a \
             manifest that cannot be read or a .partial-* is younger than a day (the output names it). Takes \
-            the destination's lock: never runs beside a backup or a drill.
+            the destination's lock: never runs beside a backup or a drill. Then each off-site remote whose \
+            configuration does not say `prune: false` is pruned as `offsite prune` does (its own retention, under \
+            its remote lock); a remote that could not be pruned is named and makes the exit 1, the local prune \
+            stands.
             """)
 
     @OptionGroup var config: ConfigOption
@@ -27,8 +31,15 @@ struct PruneCommand: AsyncParsableCommand {
         let c = try config.load()
         var job = PruneJob(config: c, clock: try SystemClock())
         job.authenticator = try await SetTrust.authenticator(config: c)
-        let outcome = try job.run(dryRun: dryRun)
+        var outcome = try job.run(dryRun: dryRun)
+        if !c.offsite.isEmpty {
+            outcome.offsite = OffsitePruneJob.pruneEveryRemote(
+                config: c, rclone: try? Rclone(), authenticator: job.authenticator, clock: job.clock, dryRun: dryRun)
+        }
         if json { try Terminal.json(outcome) } else { Terminal.out(outcome.text) }
+        if outcome.offsite.contains(where: { $0.status == "failed" }) {
+            throw ExitCode(ExitStatus.findings.rawValue)
+        }
     }
 }
 

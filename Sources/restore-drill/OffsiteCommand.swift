@@ -8,8 +8,8 @@ import Jobs
 struct OffsiteCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "offsite",
-        abstract: "Push sets to the configured rclone remotes, and check the copies there.",
-        subcommands: [Push.self, Check.self])
+        abstract: "Push sets to the configured rclone remotes, check the copies there, and prune them.",
+        subcommands: [Push.self, Check.self, Prune.self])
 
     struct Push: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
@@ -161,6 +161,63 @@ struct OffsiteCommand: AsyncParsableCommand {
             }
             let status = OffsiteCheckJob.exitStatus(reports)
             if status != .success { throw ExitCode(status.rawValue) }
+        }
+    }
+    struct Prune: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "prune",
+            abstract: "Apply each remote's retention rule to the sets there, then collect unreferenced objects.",
+            discussion: """
+                For each remote (or --remote NAME) whose configuration does not say `prune: false`: that \
+                remote's retention (the main one when it has none), applied by the same rule as the local \
+                prune to the sets listed there. Never removed: sets that do not count (with a vault password, \
+                a set whose manifest HMAC does not verify), the newest complete set there, and the newest set \
+                whose drill of that remote's copy passed. Under the remote's lock taken exclusive (never beside \
+                a push or drill of that remote): sets go first (manifest first, then the folder), then set \
+                folders without a manifest a day old or more, then the objects no remaining set there lists; \
+                no object at all while a folder's manifest cannot be read or a folder without one is younger \
+                than a day. Each remote pruned is one prune event in the local history. A remote with \
+                `prune: false` is never pruned by this host. Exit 0 when every remote was pruned (or is not \
+                pruned by this host), 2 for a usage or configuration error, 3 when a remote could not be \
+                pruned (its lock is held, naming the holder; it cannot be reached).
+                """)
+
+        @OptionGroup var config: ConfigOption
+        @Option(help: ArgumentHelp("Prune this remote only (its configured name).", valueName: "name"))
+        var remote: String?
+        @Flag(help: "Show the decisions without removing anything (takes no lock, writes nothing there).")
+        var dryRun = false
+        @Flag(help: "Print as JSON (format restore-drill/offsite-prune).") var json = false
+
+        struct Output: Codable {
+            var format = "restore-drill/offsite-prune"
+            var formatVersion = 1
+            var remotes: [OffsitePruneJob.Outcome]
+            enum CodingKeys: String, CodingKey {
+                case format, remotes
+                case formatVersion = "format_version"
+            }
+        }
+
+        func run() async throws {
+            let c = try config.load()
+            guard !c.offsite.isEmpty else {
+                throw RestoreDrillError.config(
+                    file: c.file ?? "", line: nil, key: "offsite", message: "no off-site remote is configured")
+            }
+            if let remote, !c.offsite.contains(where: { $0.name == remote }) {
+                throw ValidationError(
+                    "no remote named \(remote) (configured: \(c.offsite.map(\.name).joined(separator: ", ")))")
+            }
+            let outcomes = OffsitePruneJob.pruneEveryRemote(
+                config: c, rclone: try? Rclone(), authenticator: try await SetTrust.authenticator(config: c),
+                clock: try SystemClock(), only: remote, dryRun: dryRun)
+            if json {
+                try Terminal.json(Output(remotes: outcomes))
+            } else {
+                Terminal.out(outcomes.map(\.text).joined(separator: "\n"))
+            }
+            if outcomes.contains(where: { $0.status == "failed" }) { throw ExitCode(ExitStatus.runtime.rawValue) }
         }
     }
 }
