@@ -39,7 +39,9 @@ import Vault
 /// **Findings** name the file, relative to the remote root: `not_on_remote`, `manifest_missing`,
 /// `manifest_differs`, `manifest_untrusted`, `missing`, `wrong_size`, `wrong_hash`, `unreadable`
 /// fail the set; `local_damaged`, `no_local_copy`, `stray` do not; `conflict_copy` (a sync client's
-/// copy `name (2).ext`, `name-HOST.ext`, `name.sync-conflict-…`) fails the set only when it shadows
+/// copy, named by the rules of `SyncConflicts.match`, the same as in a local synced destination:
+/// `name (2).ext`, `name-HOST.ext`, Dropbox's `name (… conflicted copy …).ext`,
+/// `name.sync-conflict-…`, iCloud's `name 2.ext`) fails the set only when it shadows
 /// one of its files that was not proven by content (size only): then which version is the real one
 /// cannot be told. Stray files and conflict copies are looked for at the remote root, in
 /// `objects/`, and in the folders of the sets checked (not in other sets' folders); `.restore-drill/`
@@ -426,7 +428,7 @@ public struct OffsiteCheckJob: Sendable {
             let siblings = Set(
                 (entry.isDir ? expectedFolders : expectedFiles).filter { $0.hasPrefix(parent) }
                     .map { String($0.dropFirst(parent.count)) }.filter { !$0.contains("/") })
-            if let original = RemoteConflictNames.original(of: name, isExpected: siblings.contains) {
+            if let original = SyncConflicts.match(name, isExpected: siblings.contains)?.original {
                 let originalPath = "\(folder)/\(parent)\(original)"
                 let shadows = unprovenPaths.contains(originalPath) || missingOrWrong.contains(originalPath)
                 finding(
@@ -444,8 +446,8 @@ public struct OffsiteCheckJob: Sendable {
             guard parts.count == 2 else { continue }
             let fan = String(parts[0])
             guard
-                let original = RemoteConflictNames.original(
-                    of: String(parts[1]), isExpected: { setObjects.contains("\(fan)/\($0)") })
+                let original = SyncConflicts.match(
+                    String(parts[1]), isExpected: { setObjects.contains("\(fan)/\($0)") })?.original
             else { continue }
             let originalPath = "objects/\(fan)/\(original)"
             let shadows = unprovenPaths.contains(originalPath) || missingOrWrong.contains(originalPath)
@@ -593,7 +595,7 @@ public struct OffsiteCheckJob: Sendable {
             name == Manifest.objectsFolderName || name == ".restore-drill" || BackupID(name) != nil
         }
         for entry in top.sorted(by: { $0.path < $1.path }) where !(entry.isDir && isTopExpected(entry.path)) {
-            if let original = RemoteConflictNames.original(of: entry.path, isExpected: isTopExpected) {
+            if let original = SyncConflicts.match(entry.path, isExpected: isTopExpected)?.original {
                 findings.append(
                     OffsiteFinding(
                         code: .conflictCopy, path: entry.path,
@@ -609,7 +611,7 @@ public struct OffsiteCheckJob: Sendable {
             let fan = parts.first ?? ""
             let isObjectName = { (name: String) in ObjectDigest(name)?.fanOut == fan }
             if parts.count == 2, isObjectName(parts[1]) { continue }
-            if parts.count == 2, let original = RemoteConflictNames.original(of: parts[1], isExpected: isObjectName) {
+            if parts.count == 2, let original = SyncConflicts.match(parts[1], isExpected: isObjectName)?.original {
                 findings.append(
                     OffsiteFinding(
                         code: .conflictCopy, path: "objects/\(path)",

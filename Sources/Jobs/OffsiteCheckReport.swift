@@ -22,7 +22,8 @@ public struct OffsiteFinding: Codable, Sendable, Equatable {
         case wrongHash = "wrong_hash"
         /// It is listed but cannot be read back.
         case unreadable
-        /// A sync client's conflict copy (`name (2).ext`, `name-HOST.ext`, `*.sync-conflict-*`).
+        /// A sync client's conflict copy, by `SyncConflicts.match` (`name (2).ext`, `name-HOST.ext`,
+        /// Dropbox's `conflicted copy`, `*.sync-conflict-*`, iCloud's `name 2.ext`).
         case conflictCopy = "conflict_copy"
         /// Anything else the tool did not write (not a set's file, not an object name, not
         /// `.restore-drill/`).
@@ -159,44 +160,5 @@ public struct OffsiteCheckReport: Codable, Sendable, Equatable {
         if sets.isEmpty { lines.append("\(remote): no set checked (none on the remote)") }
         lines += findings.map { "\(remote): \($0.text)" }
         return lines.joined(separator: "\n")
-    }
-}
-
-/// A minimal matcher of sync clients' conflict-copy names, judged against the names expected in
-/// one folder: `name (N).ext` / `name (N)`, `name-DEVICE.ext` / `name-DEVICE` (DEVICE: 1-63
-/// letters, digits, `-`, `_`, one a letter at least), `name.sync-conflict-YYYYMMDD-HHMMSS-XXXXXXX.ext`;
-/// the marker before any extension of the original or at its end.
-// TODO(lead): fold into `SyncConflicts.match(_:isExpected:)` (branch off-synced,
-// Sources/Destination/SyncConflicts.swift) once it is in main; this copy has no Dropbox or iCloud rule.
-enum RemoteConflictNames {
-    /// The expected name `name` is a conflict copy of, or nil (also for an expected name itself).
-    static func original(of name: String, isExpected: (String) -> Bool) -> String? {
-        if isExpected(name) { return nil }
-        let chars = Array(name)
-        // Cut points: before each `.` (an extension follows) and the end.
-        let ends = chars.indices.filter { chars[$0] == "." } + [chars.count]
-        var candidates: [String] = []
-        // `.sync-conflict-…` anywhere.
-        if let range = name.range(of: #"\.sync-conflict-\d{8}-\d{6}-[A-Za-z0-9]{7}"#, options: .regularExpression) {
-            candidates.append(name.replacingCharacters(in: range, with: ""))
-        }
-        for end in ends {
-            let head = String(chars[..<end])
-            let tail = String(chars[end...])
-            // ` (N)` right before the cut.
-            if let range = head.range(of: #" \(\d+\)$"#, options: .regularExpression) {
-                candidates.append(String(head[..<range.lowerBound]) + tail)
-            }
-            // `-DEVICE` right before the cut: every `-` is a possible start.
-            for start in chars[..<end].indices where chars[start] == "-" && start > 0 {
-                let device = chars[(start + 1)..<end]
-                guard (1...63).contains(device.count),
-                    device.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || $0 == "_") }),
-                    device.contains(where: \.isLetter)
-                else { continue }
-                candidates.append(String(chars[..<start]) + tail)
-            }
-        }
-        return candidates.first { !$0.isEmpty && isExpected($0) }
     }
 }
