@@ -97,6 +97,10 @@ public struct RcloneRemote: Sendable {
         .io(path: path(sub), message: outcome.reason)
     }
 
+    /// Parallel transfers and checks of a many-file copy: objects are small (256 KiB packs, 128
+    /// KiB database pieces), so a copy waits on round trips far more than on bandwidth.
+    static let manyFileFlags = ["--transfers", "8", "--checkers", "16"]
+
     private var transferFlags: [String] {
         var flags = ["--retries", "1"]
         if let bandwidthLimit { flags += ["--bwlimit", bandwidthLimit] }
@@ -149,7 +153,7 @@ public struct RcloneRemote: Sendable {
         try withFileList(files) { list in
             let outcome = try rclone.run(
                 ["copy", localFolder, path(sub), "--files-from-raw", list, "--checksum", "--no-traverse"]
-                    + transferFlags)
+                    + Self.manyFileFlags + transferFlags)
             guard outcome.succeeded else { throw fail(sub, outcome) }
         }
     }
@@ -168,7 +172,8 @@ public struct RcloneRemote: Sendable {
         guard !files.isEmpty else { return }
         try withFileList(files) { list in
             let outcome = try rclone.run(
-                ["copy", path(sub), localFolder, "--files-from-raw", list, "--no-traverse"] + transferFlags)
+                ["copy", path(sub), localFolder, "--files-from-raw", list, "--no-traverse"] + Self.manyFileFlags
+                    + transferFlags)
             guard outcome.succeeded else { throw fail(sub, outcome) }
         }
         for file in files where !FileManager.default.fileExists(atPath: "\(localFolder)/\(file)") {
