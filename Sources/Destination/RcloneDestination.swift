@@ -56,7 +56,7 @@ public struct RcloneDestination: Destination {
         let files = ids.map { "\($0)/\(Manifest.fileName)" }
         // A folder without a manifest makes rclone report the missing file: fetch each that the
         // listing shows, one copy call.
-        let outcome = try withList(files) { list in
+        let outcome = try remote.withFileList(files) { list in
             try remote.rclone.run(
                 ["copy", remote.path(""), mirror, "--files-from-raw", list, "--no-traverse", "--retries", "1"])
         }
@@ -215,14 +215,6 @@ public struct RcloneDestination: Destination {
             throw RestoreDrillError.io(path: folder, message: "cannot be made: \(String(cString: strerror(errno)))")
         }
         return folder
-    }
-
-    private func withList<T>(_ files: [String], _ body: (String) throws -> T) throws -> T {
-        let list = FileManager.default.temporaryDirectory.appendingPathComponent(
-            "restore-drill-files-\(UUID().uuidString)")
-        try Data(files.joined(separator: "\n").appending("\n").utf8).write(to: list)
-        defer { try? FileManager.default.removeItem(at: list) }
-        return try body(list.path)
     }
 
     static func bytes(below folder: String) -> Int64 {

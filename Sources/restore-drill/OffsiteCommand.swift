@@ -6,6 +6,22 @@ import Jobs
 
 /// `restore-drill offsite …`: the off-site copies on rclone remotes (docs/OFFSITE.md).
 struct OffsiteCommand: AsyncParsableCommand {
+    /// The configuration, which must name at least one remote, and `remote` among them when given.
+    /// - Throws: a configuration error (exit 2) when none is configured; a usage error naming the
+    ///   configured remotes when `remote` is not one of them.
+    static func load(_ option: ConfigOption, remote: String?) throws -> RestoreDrillConfig {
+        let c = try option.load()
+        guard !c.offsite.isEmpty else {
+            throw RestoreDrillError.config(
+                file: c.file ?? "", line: nil, key: "offsite", message: "no off-site remote is configured")
+        }
+        if let remote, !c.offsite.contains(where: { $0.name == remote }) {
+            throw ValidationError(
+                "no remote named \(remote) (configured: \(c.offsite.map(\.name).joined(separator: ", ")))")
+        }
+        return c
+    }
+
     static let configuration = CommandConfiguration(
         commandName: "offsite",
         abstract: "Push sets to the configured rclone remotes, check the copies there, and prune them.",
@@ -47,15 +63,7 @@ struct OffsiteCommand: AsyncParsableCommand {
         }
 
         func run() async throws {
-            let c = try config.load()
-            guard !c.offsite.isEmpty else {
-                throw RestoreDrillError.config(
-                    file: c.file ?? "", line: nil, key: "offsite", message: "no off-site remote is configured")
-            }
-            if let remote, !c.offsite.contains(where: { $0.name == remote }) {
-                throw ValidationError(
-                    "no remote named \(remote) (configured: \(c.offsite.map(\.name).joined(separator: ", ")))")
-            }
+            let c = try OffsiteCommand.load(config, remote: remote)
             let clock = try SystemClock()
             let authenticator = try await SetTrust.authenticator(config: c)
             let rclone = try Rclone()
@@ -139,15 +147,7 @@ struct OffsiteCommand: AsyncParsableCommand {
         }
 
         func run() async throws {
-            let c = try config.load()
-            guard !c.offsite.isEmpty else {
-                throw RestoreDrillError.config(
-                    file: c.file ?? "", line: nil, key: "offsite", message: "no off-site remote is configured")
-            }
-            if let remote, !c.offsite.contains(where: { $0.name == remote }) {
-                throw ValidationError(
-                    "no remote named \(remote) (configured: \(c.offsite.map(\.name).joined(separator: ", ")))")
-            }
+            let c = try OffsiteCommand.load(config, remote: remote)
             let authenticator = try await SetTrust.authenticator(config: c)
             let selection: OffsiteCheckJob.Selection = all ? .all : id.map { .id($0) } ?? .newest
             let reports = try OffsiteCheckJob.checkEveryRemote(
@@ -200,15 +200,7 @@ struct OffsiteCommand: AsyncParsableCommand {
         }
 
         func run() async throws {
-            let c = try config.load()
-            guard !c.offsite.isEmpty else {
-                throw RestoreDrillError.config(
-                    file: c.file ?? "", line: nil, key: "offsite", message: "no off-site remote is configured")
-            }
-            if let remote, !c.offsite.contains(where: { $0.name == remote }) {
-                throw ValidationError(
-                    "no remote named \(remote) (configured: \(c.offsite.map(\.name).joined(separator: ", ")))")
-            }
+            let c = try OffsiteCommand.load(config, remote: remote)
             let outcomes = OffsitePruneJob.pruneEveryRemote(
                 config: c, rclone: try? Rclone(), authenticator: try await SetTrust.authenticator(config: c),
                 clock: try SystemClock(), only: remote, dryRun: dryRun)
