@@ -48,27 +48,61 @@ public struct RcloneDestination: Destination {
         try remote.list("").filter(\.isDir).compactMap { BackupID($0.path) }
     }
 
+    /// The largest `manifest.json` read from a remote: 512 MiB, the limit `export` reads a local
+    /// one with. A larger one is not fetched (a hostile remote could offer one of any size).
+    public static let manifestLimit: Int64 = 512 << 20
+
     public func listEntries() throws -> [DestinationEntry] {
         let ids = try setFolders()
         guard !ids.isEmpty else { return [] }
         let mirror = try makeStaging()
         defer { try? FileManager.default.removeItem(atPath: mirror) }
-        let files = ids.map { "\($0)/\(Manifest.fileName)" }
-        // A folder without a manifest makes rclone report the missing file: fetch each that the
-        // listing shows, one copy call.
+        // One listing of every set folder's manifest with its size, then one copy of those within
+        // the limit. A folder without one (a push that did not finish), a manifest over the limit,
+        // or one that is not a regular file (a link on a local-path remote, which rclone does not
+        // list) is not fetched: that folder lists as unusable, with the reason, and the others are
+        // still judged.
+        let listing = try remote.rclone.run(
+            [
+                "lsjson", remote.path(""), "--recursive", "--max-depth", "2", "--files-only", "--include",
+                "/*/\(Manifest.fileName)",
+            ])
+        guard listing.succeeded,
+            let listed = try? JSONDecoder().decode([RemoteEntry].self, from: listing.standardOutput)
+        else { throw RestoreDrillError.io(path: remote.root, message: listing.reason) }
+        var sizes: [String: Int64] = [:]
+        for entry in listed { sizes[entry.path] = entry.size }
+        let files = ids.map { "\($0)/\(Manifest.fileName)" }.filter {
+            (sizes[$0] ?? Int64.max) <= Self.manifestLimit
+        }
         let outcome = try remote.withFileList(files) { list in
             try remote.rclone.run(
                 ["copy", remote.path(""), mirror, "--files-from-raw", list, "--no-traverse", "--retries", "1"])
         }
-        if !outcome.succeeded && !outcome.standardError.contains("not found") {
-            throw RestoreDrillError.io(path: remote.root, message: outcome.reason)
-        }
+        let problem = outcome.succeeded ? nil : outcome.reason
         return ids.sorted { $0.description < $1.description }.map { id in
             let file = "\(mirror)/\(id)/\(Manifest.fileName)"
-            let data = FileManager.default.contents(atPath: file)
+            let shown = location(of: id) + "/manifest.json"
+            var regular: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: file, isDirectory: &regular), !regular.boolValue,
+                let data = FileManager.default.contents(atPath: file)
+            else {
+                let size = sizes["\(id)/\(Manifest.fileName)"]
+                var reason = "\(shown) is missing (a push that did not finish, or a removal) or not a regular file"
+                if let size, size > Self.manifestLimit {
+                    reason =
+                        "\(shown) is \(Units.humanBytes(size)), over the \(Units.humanBytes(Self.manifestLimit)) "
+                        + "a manifest may be: not read"
+                } else if size != nil, let problem {
+                    reason = "\(shown) could not be fetched: \(problem)"
+                }
+                return DestinationEntry(
+                    name: id.description, id: id, location: location(of: id),
+                    verdict: .unusable(reason: reason, manifest: nil))
+            }
             return DestinationEntry(
                 name: id.description, id: id, location: location(of: id),
-                verdict: SetFolders.classify(manifestData: data, path: location(of: id) + "/manifest.json", id: id))
+                verdict: SetFolders.classify(manifestData: data, path: shown, id: id))
         }
     }
 
@@ -77,7 +111,7 @@ public struct RcloneDestination: Destination {
     }
 
     public func verdict(of id: BackupID) -> SetVerdict {
-        let data = try? remote.cat("\(id)/\(Manifest.fileName)")
+        let data = try? remote.cat("\(id)/\(Manifest.fileName)", limit: Self.manifestLimit)
         return SetFolders.classify(manifestData: data, path: location(of: id) + "/manifest.json", id: id)
     }
 
@@ -87,10 +121,11 @@ public struct RcloneDestination: Destination {
         let path = "\(id)/\(Manifest.fileName)"
         let data: Data
         do {
-            data = try remote.cat(path)
+            data = try remote.cat(path, limit: Self.manifestLimit)
         } catch {
             throw RestoreDrillError.invalidSet(
-                path: remote.path(path), message: "manifest.json is missing or unreadable")
+                path: remote.path(path),
+                message: "manifest.json is missing, unreadable or larger than \(Units.humanBytes(Self.manifestLimit))")
         }
         return try Manifest.decode(data, path: remote.path(path))
     }

@@ -139,10 +139,18 @@ public struct RcloneRemote: Sendable {
     }
 
     /// The bytes of the file `sub`.
-    /// - Throws: ``RestoreDrillError/io(path:message:)`` when it is missing or cannot be read.
-    public func cat(_ sub: String) throws -> Data {
-        let outcome = try rclone.run(["cat", path(sub)] + transferFlags)
+    /// - Parameter limit: the most bytes read (rclone's `--count`); a longer file is refused, so a
+    ///   hostile remote cannot make this process hold a file of any size. Nil for no limit.
+    /// - Throws: ``RestoreDrillError/io(path:message:)`` when it is missing, cannot be read, or
+    ///   is longer than `limit`.
+    public func cat(_ sub: String, limit: Int64? = nil) throws -> Data {
+        var args = ["cat", path(sub)] + transferFlags
+        if let limit { args += ["--count", "\(limit + 1)"] }
+        let outcome = try rclone.run(args)
         guard outcome.succeeded else { throw fail(sub, outcome) }
+        if let limit, outcome.standardOutput.count > limit {
+            throw RestoreDrillError.io(path: path(sub), message: "is larger than \(Units.humanBytes(limit)): not read")
+        }
         return outcome.standardOutput
     }
 

@@ -453,7 +453,9 @@ public struct RemoteLockLease: Equatable, Sendable {
 /// Clocks: a lock's age is now (this writer's clock) minus the time recorded by its holder (the
 /// later of the time in its name and `refreshed`), never the remote's modification time. Hosts
 /// sharing a remote are assumed to agree within minutes (NTP), far below ``staleAfter``; a lock
-/// dated ahead of this clock is fresh.
+/// dated ahead of this clock is fresh, unless it is dated more than ``staleAfter`` ahead: no
+/// writer's clock is that far off, so it is junk (or a broken clock) and is taken over as stale,
+/// or anyone who can write to the remote could block every push and prune until that date.
 public struct RemoteLock: Sendable {
     /// Six hours: a lock not refreshed for longer is stale and may be taken over.
     public static let defaultStaleAfter: TimeInterval = 6 * 3600
@@ -585,7 +587,7 @@ public struct RemoteLock: Sendable {
             let refreshed = max(name.time, record?.refreshed ?? name.time)
             let holder = RemoteLockHolder(name: name, record: record, age: now.timeIntervalSince(refreshed))
             guard holder.mode.conflicts(with: mode) else { continue }
-            if holder.age > staleAfter {
+            if holder.age > staleAfter || holder.age < -staleAfter {
                 try folder.delete(name: entry)
                 takeovers.append(
                     RemoteLockTakeover(location: location, holder: holder, at: now, staleAfter: staleAfter))

@@ -123,6 +123,13 @@ public struct OffsitePushJob: Sendable {
         let features = try rcloneRemote.features()
         if features.isCrypt { return }
         let type = features.type ?? "unknown"
+        if remote.encrypted == true {
+            throw RestoreDrillError.runtime(
+                "off-site remote \"\(remote.name)\" (\(remote.rclone)) is not pushed to: the configuration says "
+                    + "`encrypted: true`, but it is of rclone type \(type), and only an rclone crypt remote encrypts "
+                    + "what rclone writes. Put a crypt remote over it (rclone config, type crypt) and name that one, "
+                    + "or say `encrypted: false` to store the sets in clear on purpose")
+        }
         throw RestoreDrillError.runtime(
             "off-site remote \"\(remote.name)\" (\(remote.rclone)) is not pushed to: it is of rclone type \(type), "
                 + "which stores the code archive and the databases in clear. Use an rclone crypt remote over it "

@@ -244,6 +244,18 @@ private func held(_ body: () throws -> RemoteLockLease) -> RemoteLockHeld? {
         #expect(error.description.contains("in the future"))
     }
 
+    /// A lock dated further ahead than the stale period (junk, or a broken clock) would block
+    /// every writer until that date: it is taken over as stale and reported.
+    @Test func aLockDatedFurtherAheadThanTheStalePeriodIsTakenOver() throws {
+        let bench = try LockBench()
+        defer { bench.remove() }
+        let junk = try bench.plant(at: t0.addingTimeInterval(7 * 3600), contents: Data("garbage{".utf8))
+        let lease = try bench.lock(at: t0).acquire(mode: .exclusive, operation: "prune")
+        #expect(lease.takeovers.map(\.holder.name) == [junk])
+        try bench.lock(at: t0).release(lease)
+        #expect(try bench.names().isEmpty)
+    }
+
     /// Foreign names are ignored (never removed) and listed in the lease and in the error; an
     /// unreadable object under a lock name counts as an exclusive held lock.
     @Test func foreignNamesAreIgnoredButListed() throws {

@@ -228,6 +228,50 @@ import Testing
     }
 
     @Test(.needsTool("rclone", package: "rclone"))
+    func aHugeOrLinkedManifestOnTheRemoteIsUnusableAndTheOtherSetsStillList() throws {
+        let s = try Self.setup()
+        defer { s.folder.remove() }
+        #expect(try s.job(s.plain).push(id: s.id.description).status == "pushed")
+        let huge = BackupID(date: Timestamp.date("2025-06-15T03:00:00Z")!, sequence: 1)
+        let linked = BackupID(date: Timestamp.date("2025-06-16T03:00:00Z")!, sequence: 1)
+        for id in [huge, linked] {
+            try FileManager.default.createDirectory(
+                atPath: "\(s.remoteFolder)/\(id)", withIntermediateDirectories: true)
+        }
+        // A sparse 600 MiB manifest (over the 512 MiB limit) and a link to the real one.
+        let handle = try #require(
+            FileHandle(
+                forWritingAtPath: {
+                    let path = "\(s.remoteFolder)/\(huge)/manifest.json"
+                    FileManager.default.createFile(atPath: path, contents: nil)
+                    return path
+                }()))
+        try handle.truncate(atOffset: 600 << 20)
+        try handle.close()
+        try FileManager.default.createSymbolicLink(
+            atPath: "\(s.remoteFolder)/\(linked)/manifest.json",
+            withDestinationPath: "\(s.config.destination)/\(s.id)/manifest.json")
+        let remote = RcloneDestination(
+            remote: RcloneRemote(rclone: s.rclone, root: s.plain.rclone), stagingFolder: s.folder.file("staging"))
+        let entries = try remote.listEntries()
+        #expect(entries.map(\.id) == [s.id, huge, linked])
+        guard case .set = entries[0].verdict else {
+            Issue.record("the pushed set does not list as a set: \(entries[0].verdict)")
+            return
+        }
+        for entry in entries.dropFirst() {
+            guard case .unusable(let reason, nil) = entry.verdict else {
+                Issue.record("\(entry.name) lists as \(entry.verdict)")
+                continue
+            }
+            #expect(reason.contains("manifest.json"))
+        }
+        #expect {
+            try remote.readManifest(id: huge)
+        } throws: { "\($0)".contains("larger than") }
+    }
+
+    @Test(.needsTool("rclone", package: "rclone"))
     func aDamagedLocalObjectIsNeverPushed() throws {
         let s = try Self.setup()
         defer { s.folder.remove() }
