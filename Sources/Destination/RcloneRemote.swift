@@ -12,17 +12,21 @@ public struct RemoteEntry: Sendable, Equatable, Decodable {
     /// The hashes the backend gave (lower-case rclone hash names such as `md5`, `sha1`,
     /// `quickxor`, each hex); empty unless asked for.
     public var hashes: [String: String]
+    /// The modification time the backend gives; nil when it gives none (times before 2000 are
+    /// what backends without times print, and count as none).
+    public var modTime: Date?
 
     enum CodingKeys: String, CodingKey {
-        case path = "Path", size = "Size", isDir = "IsDir", hashes = "Hashes"
+        case path = "Path", size = "Size", isDir = "IsDir", hashes = "Hashes", modTime = "ModTime"
     }
 
     /// - Parameters: as the properties.
-    public init(path: String, size: Int64, isDir: Bool, hashes: [String: String] = [:]) {
+    public init(path: String, size: Int64, isDir: Bool, hashes: [String: String] = [:], modTime: Date? = nil) {
         self.path = path
         self.size = size
         self.isDir = isDir
         self.hashes = hashes
+        self.modTime = modTime
     }
 
     public init(from decoder: any Decoder) throws {
@@ -31,6 +35,22 @@ public struct RemoteEntry: Sendable, Equatable, Decodable {
         size = try c.decodeIfPresent(Int64.self, forKey: .size) ?? -1
         isDir = try c.decodeIfPresent(Bool.self, forKey: .isDir) ?? false
         hashes = try c.decodeIfPresent([String: String].self, forKey: .hashes) ?? [:]
+        modTime = (try? c.decodeIfPresent(String.self, forKey: .modTime)).flatMap { $0.flatMap(Self.date) }
+    }
+
+    /// An RFC 3339 time as rclone prints it (fractional seconds of any length, `Z` or an offset);
+    /// nil for anything else and for times before 2000 (what backends without folder times print).
+    public static func date(_ text: String) -> Date? {
+        var plain = text
+        if let dot = plain.firstIndex(of: ".") {
+            let rest = plain[plain.index(after: dot)...]
+            let zone = rest.firstIndex { !$0.isNumber } ?? rest.endIndex
+            plain = String(plain[..<dot]) + String(rest[zone...])
+        }
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime]
+        guard let date = formatter.date(from: plain), date.timeIntervalSince1970 > 946_684_800 else { return nil }
+        return date
     }
 }
 
@@ -116,16 +136,28 @@ public struct RcloneRemote: Sendable {
         return flags
     }
 
-    /// Lists `sub`.
+    /// Lists `sub` (the one `rclone lsjson` runner and decoder of the off-site code).
     /// - Parameters:
     ///   - recursive: every level below, not only the first.
     ///   - hashes: ask the backend for its hashes (slow on sftp).
+    ///   - hashType: ask for this one hash only (`--hash --hash-type`); implies `hashes`.
+    ///   - filesOnly: leave folders out (`--files-only`).
+    ///   - excluding: rclone `--exclude` patterns.
     /// - Returns: the entries; empty when `sub` does not exist.
     /// - Throws: ``RestoreDrillError/io(path:message:)`` when the remote cannot be listed.
-    public func list(_ sub: String, recursive: Bool = false, hashes: Bool = false) throws -> [RemoteEntry] {
+    public func list(
+        _ sub: String, recursive: Bool = false, hashes: Bool = false, hashType: String? = nil,
+        filesOnly: Bool = false, excluding: [String] = []
+    ) throws -> [RemoteEntry] {
         var args = ["lsjson", path(sub)]
         if recursive { args.append("--recursive") }
-        if hashes { args.append("--hash") }
+        if filesOnly { args.append("--files-only") }
+        if let hashType {
+            args += ["--hash", "--hash-type", hashType]
+        } else if hashes {
+            args.append("--hash")
+        }
+        for pattern in excluding { args += ["--exclude", pattern] }
         let outcome = try rclone.run(args)
         if outcome.exitCode == 3 || (outcome.exitCode != 0 && outcome.standardError.contains("directory not found")) {
             return []

@@ -630,20 +630,8 @@ public struct OffsiteCheckJob: Sendable {
     /// Files (not folders) under `sub`, by path relative to `sub`: one `rclone lsjson --recursive
     /// --files-only`, with hash `hashType` when given.
     func listFiles(_ sub: String, hashType: String?, excluding: [String] = []) throws -> [String: RemoteEntry] {
-        var args = ["lsjson", rcloneRemote.path(sub), "--recursive", "--files-only"]
-        if let hashType { args += ["--hash", "--hash-type", hashType] }
-        for pattern in excluding { args += ["--exclude", pattern] }
-        let outcome = try rclone.run(args)
-        if outcome.exitCode == 3 || (outcome.exitCode != 0 && outcome.standardError.contains("directory not found")) {
-            return [:]
-        }
-        guard outcome.succeeded else {
-            throw RestoreDrillError.io(path: rcloneRemote.path(sub), message: outcome.reason)
-        }
-        guard let entries = try? JSONDecoder().decode([RemoteEntry].self, from: outcome.standardOutput) else {
-            throw RestoreDrillError.io(
-                path: rcloneRemote.path(sub), message: "rclone lsjson gave a listing that does not decode")
-        }
+        let entries = try rcloneRemote.list(
+            sub, recursive: true, hashType: hashType, filesOnly: true, excluding: excluding)
         var byPath: [String: RemoteEntry] = [:]
         for entry in entries { byPath[entry.path] = entry }
         return byPath

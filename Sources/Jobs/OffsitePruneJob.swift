@@ -328,47 +328,9 @@ public struct OffsitePruneJob: Sendable {
         }
     }
 
-    /// One entry of ``timedListing(_:)``.
-    struct TimedEntry: Decodable {
-        var path: String
-        var modTime: Date?
-        enum CodingKeys: String, CodingKey { case path = "Path", modTime = "ModTime" }
-
-        init(from decoder: any Decoder) throws {
-            let c = try decoder.container(keyedBy: CodingKeys.self)
-            path = try c.decode(String.self, forKey: .path)
-            modTime = (try? c.decodeIfPresent(String.self, forKey: .modTime)).flatMap { $0.flatMap(Self.date) }
-        }
-
-        /// An RFC 3339 time as rclone prints it (fractional seconds of any length, `Z` or an
-        /// offset); nil for anything else and for times before 2000 (what backends without folder
-        /// times print).
-        static func date(_ text: String) -> Date? {
-            var plain = text
-            if let dot = plain.firstIndex(of: ".") {
-                let rest = plain[plain.index(after: dot)...]
-                let zone = rest.firstIndex { !$0.isNumber } ?? rest.endIndex
-                plain = String(plain[..<dot]) + String(rest[zone...])
-            }
-            let formatter = ISO8601DateFormatter()
-            formatter.formatOptions = [.withInternetDateTime]
-            guard let date = formatter.date(from: plain), date.timeIntervalSince1970 > 946_684_800 else { return nil }
-            return date
-        }
-    }
-
     /// The files below `sub` (recursive) with their modification times, as the backend gives them.
-    func timedListing(_ sub: String) throws -> [TimedEntry] {
-        let outcome = try rclone.run(["lsjson", rcloneRemote.path(sub), "--recursive", "--files-only"])
-        if outcome.exitCode == 3 { return [] }
-        guard outcome.succeeded else {
-            throw RestoreDrillError.io(path: rcloneRemote.path(sub), message: outcome.reason)
-        }
-        guard let entries = try? JSONDecoder().decode([TimedEntry].self, from: outcome.standardOutput) else {
-            throw RestoreDrillError.io(
-                path: rcloneRemote.path(sub), message: "rclone lsjson gave a listing that does not decode")
-        }
-        return entries
+    func timedListing(_ sub: String) throws -> [RemoteEntry] {
+        try rcloneRemote.list(sub, recursive: true, filesOnly: true)
     }
 
     private func record(status: HistoryEventStatus, details: [String: String]) {

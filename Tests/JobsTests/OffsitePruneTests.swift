@@ -463,7 +463,7 @@ import Vault
     }
 
     @Test func rcloneTimesWithNanosecondsAndOffsetsParse() {
-        let date = OffsitePruneJob.TimedEntry.date
+        let date = RemoteEntry.date
         #expect(date("2025-06-14T12:00:00.123456789Z") == Self.now.addingTimeInterval(0))
         #expect(date("2025-06-14T20:00:00.5+08:00") == Self.now)
         #expect(date("2025-06-14T12:00:00Z") == Self.now)
