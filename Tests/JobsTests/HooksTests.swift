@@ -126,9 +126,11 @@ final class CannedRunner: ProcessRunner, @unchecked Sendable {
     @Test func aHangingHookIsKilledAtTheTimeoutByTheRealRunner() async {
         let started = Date()
         let warnings = await HookRunner(timeout: 1, baseEnvironment: ["PATH": "/usr/bin:/bin"]).run(
-            hooks: [["/bin/sh", "-c", "sleep 30 & sleep 30"]], event: "drill", verdict: "fail", reportPath: nil,
+            hooks: [["/bin/sh", "-c", "sleep 300 & sleep 300"]], event: "drill", verdict: "fail", reportPath: nil,
             backupID: nil, runner: SubprocessRunner())
-        #expect(warnings == ["hook [/bin/sh -c sleep 30 & sleep 30] did not finish within 1.0 s and was killed"])
-        #expect(Date().timeIntervalSince(started) < 15)
+        #expect(warnings == ["hook [/bin/sh -c sleep 300 & sleep 300] did not finish within 1.0 s and was killed"])
+        // Killed, not waited for: far below the 300 s the hook would take (a loaded CI machine
+        // once needed 17.7 s of the shared pool to get there, so the bound is loose).
+        #expect(Date().timeIntervalSince(started) < 120)
     }
 }
