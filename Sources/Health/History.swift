@@ -19,6 +19,17 @@ public enum HistoryEventKind: String, Codable, Sendable, CaseIterable {
     /// `pass` (hash-checked or read back), `unverified` (sizes only: the remote offers no hash)
     /// or `fail`.
     case offsiteCheck = "offsite_check"
+    /// Parts of one set that a drill proved (issue 17, docs/PROOF.md): ``HistoryEvent/parts`` lists
+    /// them, ``HistoryEvent/drillID`` names the drill; status `pass`. Written after every full or
+    /// sampled drill that proved at least one part.
+    case proof
+    /// One set's drill within `drill --sample`: status `pass` or `fail`; details `sample` (the
+    /// sample's id), `seed`, `parts` (restored of the set's) and `bytes`. Not a full drill: health's
+    /// drill age, the SLA's drill weeks and RTO count only `drill` events.
+    case sampledDrill = "sampled_drill"
+    /// `restore-drill spot` compared the live workspace with the newest complete set; status
+    /// `pass` or `fail`.
+    case spot
 }
 
 /// The outcome recorded in an event. Which values a kind uses: see ``HistoryEventKind``.
@@ -65,9 +76,11 @@ public struct HistoryEvent: Codable, Sendable, Equatable {
     public var host: String
     /// Free-form facts (counts, the failing check, …); never secrets.
     public var details: [String: String]
+    /// A `proof` event's parts (``HistoryEventKind/proof``); nil for every other kind.
+    public var parts: [ProvenPart]?
 
     enum CodingKeys: String, CodingKey {
-        case format, id, kind, time, status, host, details
+        case format, id, kind, time, status, host, details, parts
         case formatVersion = "format_version"
         case backupID = "backup_id"
         case drillID = "drill_id"
@@ -150,6 +163,7 @@ public struct HistoryEvent: Codable, Sendable, Equatable {
         toolVersion = try c.decode(String.self, forKey: .toolVersion)
         host = try c.decode(String.self, forKey: .host)
         details = try c.decodeIfPresent([String: String].self, forKey: .details) ?? [:]
+        parts = try c.decodeIfPresent([ProvenPart].self, forKey: .parts)
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -168,6 +182,7 @@ public struct HistoryEvent: Codable, Sendable, Equatable {
         try c.encode(toolVersion, forKey: .toolVersion)
         try c.encode(host, forKey: .host)
         try c.encode(details, forKey: .details)
+        try c.encodeIfPresent(parts, forKey: .parts)
     }
 }
 

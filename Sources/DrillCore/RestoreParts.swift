@@ -1,0 +1,119 @@
+import Foundation
+
+/// One part of a backup set: the unit a drill proves and a sampled drill restores on its own
+/// (issue 17, docs/PROOF.md). A set is the sum of its parts; every artifact but the restore script
+/// belongs to exactly one part (an artifact no step reads, which only a forged manifest has,
+/// belongs to none).
+///
+/// Parts are numbered 1… in the order the restore script restores them (``Manifest/restoreParts()``):
+/// the code packs (format 2) or `code.tar.gz` (format 1) in the manifest's artifact order, then the
+/// databases, the LaunchAgents, the shell files and the vault in the manifest's order, then the
+/// dependency lists. A format-2 script whose manifest says so (`script_takes_only`) takes
+/// `--only N,M,…` and restores just those parts.
+public struct RestorePart: Sendable, Hashable, Codable {
+    /// What a part holds.
+    public enum Kind: String, Sendable, Hashable, Codable, CaseIterable {
+        /// A code pack (format 2) or the code archive (format 1); ``RestorePart/name`` is its
+        /// artifact path.
+        case pack
+        /// A database, all its pieces; ``RestorePart/name`` is its path relative to its base.
+        case database
+        /// A LaunchAgent; ``RestorePart/name`` is its path relative to `$HOME`.
+        case launchAgent = "launchagent"
+        /// A shell file; ``RestorePart/name`` is its path relative to `$HOME`.
+        case shellFile = "shell"
+        /// The credentials vault; ``RestorePart/name`` is its artifact path.
+        case vault
+        /// A dependency list (printed by the script, checked by its checksum); ``RestorePart/name``
+        /// is its artifact path.
+        case list
+    }
+
+    /// 1-based position in the script's order; what `--only` takes.
+    public var number: Int
+    /// What the part holds.
+    public var kind: Kind
+    /// The part's name within its set (see ``Kind``); with ``kind``, its identity across drills.
+    public var name: String
+    /// The artifact paths the part reads, in the order the script reads them.
+    public var artifacts: [String]
+    /// Stored bytes of those artifacts (each distinct artifact once), as the manifest records them.
+    public var bytes: Int64
+
+    /// Creates a part.
+    public init(number: Int, kind: Kind, name: String, artifacts: [String], bytes: Int64) {
+        self.number = number
+        self.kind = kind
+        self.name = name
+        self.artifacts = artifacts
+        self.bytes = bytes
+    }
+
+    /// `kind:name`, the part's identity within its set (what the proof ledger keys on).
+    public var key: String { "\(kind.rawValue):\(name)" }
+}
+
+extension Manifest {
+    /// The set's parts in the restore script's order (``RestorePart``), numbered from 1. The vault
+    /// is a part only when the set has one with credential files to restore.
+    public func restoreParts() -> [RestorePart] {
+        let sizes = Dictionary(artifacts.map { ($0.path, $0.size) }, uniquingKeysWith: { first, _ in first })
+        var parts: [RestorePart] = []
+        func add(_ kind: RestorePart.Kind, _ name: String, _ paths: [String]) {
+            var seen = Set<String>()
+            let distinct = paths.filter { seen.insert($0).inserted }
+            let bytes = distinct.reduce(Int64(0)) { $0 + (sizes[$1] ?? 0) }
+            parts.append(
+                RestorePart(number: parts.count + 1, kind: kind, name: name, artifacts: paths, bytes: bytes))
+        }
+        for artifact in artifacts where artifact.kind == .pack || artifact.kind == .archive {
+            add(.pack, artifact.path, [artifact.path])
+        }
+        for db in databases {
+            add(.database, db.path, db.chunks.isEmpty ? [db.artifact].compactMap { $0 } : db.chunks)
+        }
+        for agent in launchAgents { add(.launchAgent, agent.path, [agent.artifact]) }
+        for (file, artifact) in shellFileArtifacts() {
+            guard let artifact else { continue }
+            add(.shellFile, file.path, [artifact])
+        }
+        if let vault, artifact(vault.artifact) != nil,
+            files.contains(where: { $0.component == .credentials && $0.type == .file })
+        {
+            add(.vault, vault.artifact, [vault.artifact])
+        }
+        for list in artifacts where list.kind == .list { add(.list, list.path, [list.path]) }
+        return parts
+    }
+}
+
+/// One part a drill proved (issue 17): the payload of a `proof` history event, one entry per part.
+///
+/// JSON: `{"kind": "database", "name": "data/app.db", "bytes": 1234, "checks": ["set.artifacts",
+/// "restore.script", "restore.tree", "db.integrity"], "objects": ["<sha256>", …]}`; `objects` (format 2)
+/// are the SHA-256s of the objects the part reads, so the ledger can tell which of the destination's
+/// bytes a proof covers.
+public struct ProvenPart: Sendable, Hashable, Codable {
+    /// What the part holds.
+    public var kind: RestorePart.Kind
+    /// The part's name within its set (``RestorePart/name``).
+    public var name: String
+    /// Stored bytes of the part (``RestorePart/bytes``).
+    public var bytes: Int64
+    /// The check ids that passed on it in the drill that proved it, in the drill's order.
+    public var checks: [String]
+    /// Format 2: the objects (SHA-256, 64 lowercase hex) the part reads; nil for format 1.
+    public var objects: [String]?
+
+    /// Creates a proven part.
+    public init(kind: RestorePart.Kind, name: String, bytes: Int64, checks: [String], objects: [String]? = nil) {
+        self.kind = kind
+        self.name = name
+        self.bytes = bytes
+        self.checks = checks
+        self.objects = objects
+    }
+
+    /// `kind:name`, as ``RestorePart/key``.
+    public var key: String { "\(kind.rawValue):\(name)" }
+}
