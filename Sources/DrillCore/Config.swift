@@ -26,6 +26,10 @@ public struct RestoreDrillConfig: Sendable, Equatable {
     public var credentials = CredentialSettings()
     public var objectives = Objectives()
     public var coverage = CoverageSettings()
+    /// `proof`: how long a proof of a set's part counts (issue 17, docs/PROOF.md).
+    public var proof = ProofSettings()
+    /// `spot`: the spot check of the live workspace against the newest set (issue 17).
+    public var spot = SpotSettings()
     public var retention = RetentionSettings()
     public var health = HealthThresholds()
     public var sandbox: SandboxSettings
@@ -128,6 +132,27 @@ public struct RestoreDrillConfig: Sendable, Equatable {
         public static let defaultMaxShrink = 0.5
         /// Largest accepted drop of a component's bytes or files, 0…1.
         public var maxShrink = defaultMaxShrink
+    }
+
+    /// `proof`: the proof ledger's window (docs/PROOF.md).
+    public struct ProofSettings: Sendable, Equatable {
+        public init() {}
+        /// `max_age`: seconds a part's newest proof counts for; a retained set with a part proven
+        /// longer ago (or never) is unproven. Default 4 weeks. Health warns past it and is
+        /// critical past twice it.
+        public var maxAge: Double = 28 * 86400
+    }
+
+    /// `spot`: what `restore-drill spot` samples and tolerates (as borgmatic's `spot` check).
+    public struct SpotSettings: Sendable, Equatable {
+        public init() {}
+        /// `sample`: files hashed on disk against the manifest when `--sample` is not given.
+        public var sample = 100
+        /// `count_tolerance`: accepted difference of file counts (per component and per top
+        /// folder) between the workspace and the set, 0…1 of the set's count. Default 0.05 (5 %).
+        public var countTolerance = 0.05
+        /// `size_tolerance`: accepted difference of total bytes, 0…1 of the set's. Default 0.10 (10 %).
+        public var sizeTolerance = 0.10
     }
 
     /// `retention`: counts of sets kept per rule.
@@ -458,6 +483,32 @@ struct ConfigParser {
                 config.coverage.maxShrink = f
             }
         }
+        if let n = fields["proof"] {
+            let m = try section(n, "proof", ["max_age"])
+            if let v = m["max_age"] {
+                config.proof.maxAge = try duration(v, "proof.max_age")
+                guard config.proof.maxAge > 0 else { throw fail(v, "proof.max_age", "must be more than 0") }
+            }
+        }
+        if let n = fields["spot"] {
+            let m = try section(n, "spot", ["sample", "count_tolerance", "size_tolerance"])
+            if let v = m["sample"] {
+                guard let count = Int(try string(v, "spot.sample")), count >= 0 else {
+                    throw fail(v, "spot.sample", "must be a whole number of files, 0 or more")
+                }
+                config.spot.sample = count
+            }
+            for (key, path) in [
+                ("count_tolerance", \RestoreDrillConfig.SpotSettings.countTolerance),
+                ("size_tolerance", \.sizeTolerance),
+            ] {
+                guard let v = m[key] else { continue }
+                guard let f = Units.fraction(try string(v, "spot.\(key)")) else {
+                    throw fail(v, "spot.\(key)", "must be a percentage such as 5%")
+                }
+                config.spot[keyPath: path] = f
+            }
+        }
         if let n = fields["retention"] { config.retention = try retention(n, "retention", base: config.retention) }
         if let n = fields["offsite"] { config.offsite = try offsite(n, base: config.retention) }
         if let n = fields["health"] {
@@ -534,7 +585,7 @@ struct ConfigParser {
     static let topKeys: Set<String> = [
         "name", "home", "root", "destination", "code", "databases", "launchagents", "shell", "dependencies",
         "credentials", "objectives", "coverage", "retention", "health", "sandbox", "reports", "schedule", "hooks",
-        "set_format", "offsite",
+        "set_format", "offsite", "proof", "spot",
     ]
 
     /// A `retention` mapping at `key`, over `base`.
@@ -704,7 +755,7 @@ struct ConfigParser {
     func duration(_ n: Node, _ key: String) throws -> Double {
         let text = try string(n, key)
         guard let v = Units.seconds(text), v > 0 else {
-            throw fail(n, key, "\"\(text)\" is not a duration (use s, m, h, d)")
+            throw fail(n, key, "\"\(text)\" is not a duration (use s, m, h, d, w)")
         }
         return v
     }
