@@ -141,6 +141,9 @@ public struct RestoreDrillConfig: Sendable, Equatable {
         /// longer ago (or never) is unproven. Default 4 weeks. Health warns past it and is
         /// critical past twice it.
         public var maxAge: Double = 28 * 86400
+        /// `budget`: what `drill --sample` spends when `--budget` is not given (the scheduled
+        /// sampled drill): a time (`10m`) or bytes (`2GiB`). Default 10 minutes.
+        public var budget = SampleBudget.seconds(600)
     }
 
     /// `spot`: what `restore-drill spot` samples and tolerates (as borgmatic's `spot` check).
@@ -278,6 +281,9 @@ public struct RestoreDrillConfig: Sendable, Equatable {
         public var backup = "03:00"
         public var prune = "04:00"
         public var drill = "Sun 05:00"
+        /// `sample`: the sampled drill (`drill --sample`, budget `proof.budget`), after the full
+        /// drill of the newest set, proving the other retained sets over time.
+        public var sample = "Sun 06:00"
         public var health = "hourly"
     }
 
@@ -484,7 +490,14 @@ struct ConfigParser {
             }
         }
         if let n = fields["proof"] {
-            let m = try section(n, "proof", ["max_age"])
+            let m = try section(n, "proof", ["max_age", "budget"])
+            if let v = m["budget"] {
+                let text = try string(v, "proof.budget")
+                guard let budget = SampleBudget.parse(text) else {
+                    throw fail(v, "proof.budget", "\"\(text)\" is neither a time (10m, 1h) nor a size (2GiB)")
+                }
+                config.proof.budget = budget
+            }
             if let v = m["max_age"] {
                 config.proof.maxAge = try duration(v, "proof.max_age")
                 guard config.proof.maxAge > 0 else { throw fail(v, "proof.max_age", "must be more than 0") }
@@ -558,7 +571,7 @@ struct ConfigParser {
             if let v = m["keep"] { config.reports.keep = try count(v, "reports.keep") }
         }
         if let n = fields["schedule"] {
-            let m = try section(n, "schedule", ["backup", "prune", "drill", "health"])
+            let m = try section(n, "schedule", ["backup", "prune", "drill", "sample", "health"])
             func schedule(_ key: String) throws -> String? {
                 guard let v = m[key] else { return nil }
                 let text = try string(v, "schedule.\(key)")
@@ -571,6 +584,7 @@ struct ConfigParser {
             }
             if let v = try schedule("backup") { config.schedule.backup = v }
             if let v = try schedule("prune") { config.schedule.prune = v }
+            if let v = try schedule("sample") { config.schedule.sample = v }
             if let v = try schedule("drill") { config.schedule.drill = v }
             if let v = try schedule("health") { config.schedule.health = v }
         }

@@ -117,3 +117,19 @@ public struct ProvenPart: Sendable, Hashable, Codable {
     /// `kind:name`, as ``RestorePart/key``.
     public var key: String { "\(kind.rawValue):\(name)" }
 }
+
+/// What a sampled drill may spend (`drill --sample --budget`, `proof.budget`).
+public enum SampleBudget: Sendable, Equatable, Codable {
+    /// Wall time, seconds.
+    case seconds(Double)
+    /// Stored bytes of the parts restored.
+    case bytes(Int64)
+
+    /// Parses `10m`, `1h`, `90` (seconds) or `2GiB`, `500MB` (bytes: a unit ending in B); nil for
+    /// anything else, zero or negative.
+    public static func parse(_ text: String) -> SampleBudget? {
+        let t = text.trimmingCharacters(in: .whitespaces).lowercased()
+        if t.hasSuffix("b") { return Units.bytes(t).flatMap { $0 > 0 ? .bytes($0) : nil } }
+        return Units.seconds(t).flatMap { $0 > 0 ? .seconds($0) : nil }
+    }
+}

@@ -169,7 +169,7 @@ public enum MarkdownReport {
     /// A code span holding `text` literally: control characters (newlines included) become control
     /// pictures, the fence is one backtick longer than the longest run inside, and in a table cell
     /// `|` is escaped as GFM requires even inside code spans. Empty text renders as `*(empty)*`.
-    static func code(_ text: String, inTable: Bool = false) -> String {
+    package static func code(_ text: String, inTable: Bool = false) -> String {
         var body = ReportText.visible(text, keepNewlines: false)
         guard !body.isEmpty else { return "*(empty)*" }
         if inTable { body = body.replacingOccurrences(of: "|", with: "\\|") }

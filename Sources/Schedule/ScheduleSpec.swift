@@ -5,6 +5,8 @@ import Foundation
 /// `schedule` section (README, "Configuration").
 public enum ScheduledJob: String, CaseIterable, Sendable, Codable {
     case backup, prune, drill, health
+    /// The sampled drill (`drill --sample`), proving the retained sets' parts over time.
+    case sample
 
     /// The arguments after the tool's path (before `--config FILE`).
     public var arguments: [String] {
@@ -13,12 +15,19 @@ public enum ScheduledJob: String, CaseIterable, Sendable, Codable {
         case .prune: ["prune"]
         case .drill: ["drill", "--latest"]
         case .health: ["health"]
+        case .sample: ["drill", "--sample"]
         }
     }
 
     /// The `kind` of the history events this job records (README, "Retention, health and history"); nil for `health`,
     /// which records none.
-    public var historyKind: String? { self == .health ? nil : rawValue }
+    public var historyKind: String? {
+        switch self {
+        case .health: nil
+        case .sample: "sampled_drill"
+        default: rawValue
+        }
+    }
 
     /// The configured time of this job.
     public func setting(in schedule: RestoreDrillConfig.ScheduleSettings) -> String {
@@ -27,6 +36,7 @@ public enum ScheduledJob: String, CaseIterable, Sendable, Codable {
         case .prune: schedule.prune
         case .drill: schedule.drill
         case .health: schedule.health
+        case .sample: schedule.sample
         }
     }
 }

@@ -41,7 +41,7 @@ public struct SampleWorkspace: Sendable {
         let fm = FileManager.default
         let home = (folder as NSString).appendingPathComponent("home")
         let root = (home as NSString).appendingPathComponent("git/maia")
-        var rng = SplitMix64(seed: options.seed)
+        var rng = SeededGenerator(seed: options.seed)
         func mkdir(_ p: String) throws {
             do { try fm.createDirectory(atPath: p, withIntermediateDirectories: true) } catch {
                 throw RestoreDrillError.io(path: p, message: "cannot create folder: \(error.localizedDescription)")
@@ -169,7 +169,7 @@ public struct SampleWorkspace: Sendable {
         + "escalate resolved pending customer engineer priority critical warning").split(separator: " ").map(
             String.init)
 
-    static func makeDatabase(at path: String, rows: Int, blobBytes: Int, wal: Bool, rng: inout SplitMix64) throws {
+    static func makeDatabase(at path: String, rows: Int, blobBytes: Int, wal: Bool, rng: inout SeededGenerator) throws {
         let db = try SQLiteHandle(path: path)
         defer { db.close() }
         if wal { try db.exec("PRAGMA journal_mode=WAL") }
@@ -300,17 +300,4 @@ final class SQLiteHandle {
         db = nil
     }
 
-}
-
-/// A small deterministic pseudo-random generator (SplitMix64, Steele et al. 2014).
-struct SplitMix64 {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
 }

@@ -79,6 +79,13 @@ struct DrillCommand: AsyncParsableCommand {
             drilled in full. The download time is inside the measured RTO and reported on its own; the \
             event goes to the local destination's history (its folder is made again when it is gone and \
             its parent exists). A missing rclone exits 3; an unknown remote name exits 2.
+
+            --sample drills what the proof ledger says is due within --budget (a time such as 10m, or \
+            bytes such as 2GiB): parts never proven or proven longest ago first, then a seeded random \
+            choice (--seed S repeats a sample). Each chosen set is restored with only its chosen parts \
+            and checked as a full drill checks; `restore-drill proof` shows the ledger. Writes \
+            <reports>/sample_<time>/{report.md,report.json,junit.xml} beside each set's drill reports. \
+            Exit 0 when every sampled set passed, 1 when one failed.
             """)
 
     @OptionGroup var config: ConfigOption
@@ -94,8 +101,28 @@ struct DrillCommand: AsyncParsableCommand {
     @Flag(help: "Print the drill report as JSON (format restore-drill/drill-report).") var json = false
     @Option(help: ArgumentHelp("Drill the copy on this configured off-site remote.", valueName: "name"))
     var offsite: String?
+    @Flag(help: "Drill a budgeted sample of the retained sets' parts, due ones first (see below).") var sample = false
+    @Option(
+        help: ArgumentHelp(
+            "The sample's budget: a time (s, m, h) or bytes (B, KiB, MiB, GiB); default proof.budget.",
+            valueName: "budget"))
+    var budget: String?
+    @Option(help: ArgumentHelp("The sample's seed (default: random; printed and reported).", valueName: "seed"))
+    var seed: UInt64?
 
     func validate() throws {
+        if sample {
+            guard id == nil, !latest, set == nil, randomWithin == nil, offsite == nil, !keepSandbox else {
+                throw ValidationError(
+                    "--sample picks its own sets: give none of ID, --latest, --set, --random-within, --offsite, --keep-sandbox"
+                )
+            }
+            if let budget, SampleBudget.parse(budget) == nil {
+                throw ValidationError("--budget \(budget) is neither a time (10m, 1h) nor a size (2GiB)")
+            }
+        } else if seed != nil || budget != nil {
+            throw ValidationError("--seed and --budget go with --sample")
+        }
         let pickers = [id != nil, latest, set != nil, randomWithin != nil].filter { $0 }.count
         guard pickers <= 1 else { throw ValidationError("give at most one of ID, --latest, --set, --random-within") }
         if offsite != nil && set != nil {
@@ -104,6 +131,7 @@ struct DrillCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
+        if sample { return try await runSample() }
         let request = DrillJob.Request(
             pick: set.map { .path($0) } ?? id.map { .id($0) } ?? randomWithin.map { .randomWithin(days: $0) }
                 ?? .latest,
@@ -129,6 +157,22 @@ struct DrillCommand: AsyncParsableCommand {
         if let eventLost {
             Terminal.error(eventLost.description)
             throw ExitCode(eventLost.exitStatus.rawValue)
+        }
+        if result.verdict != .pass { throw ExitCode(ExitStatus.findings.rawValue) }
+    }
+
+    func runSample() async throws {
+        let c = try config.load()
+        let budget = self.budget.flatMap(SampleBudget.parse) ?? c.proof.budget
+        let job = SampledDrillJob(config: c, clock: try SystemClock(), progress: Terminal.progress)
+        let result = try await job.run(
+            .init(budget: budget, seed: seed, passwordFile: passwordFile, requireIsolation: requireIsolation))
+        Terminal.endProgress()
+        if json {
+            try Terminal.json(result)
+        } else {
+            Terminal.out(SampleReport.markdown(result))
+            if let folder = result.reportFolder { Terminal.out("Reports: \(folder)") }
         }
         if result.verdict != .pass { throw ExitCode(ExitStatus.findings.rawValue) }
     }
