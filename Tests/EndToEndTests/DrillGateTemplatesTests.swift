@@ -64,13 +64,16 @@ import Testing
         let entries = text.split(separator: "\n").filter {
             !$0.hasPrefix("#") && !$0.trimmingCharacters(in: .whitespaces).isEmpty
         }
-        #expect(entries.count == 1)
-        let fields = entries.first?.split(separator: " ", omittingEmptySubsequences: true).map(String.init) ?? []
-        #expect(fields.count > 6)
-        #expect(fields.prefix(5).allSatisfy { $0 == "*" || Int($0) != nil })
-        #expect(fields[4] != "*", "weekly: a day of the week")
-        #expect(fields[5].hasPrefix("/") && fields[5].hasSuffix("/restore-drill"))
-        #expect(fields[6] == "drill")
-        #expect(!entries[0].contains("%"), "an unescaped % ends a crontab command")
+        // The full drill of the newest set, then the sampled drill of the rest (issue 17).
+        #expect(entries.count == 2)
+        for (entry, mode) in zip(entries, ["--latest", "--sample"]) {
+            let fields = entry.split(separator: " ", omittingEmptySubsequences: true).map(String.init)
+            #expect(fields.count > 7)
+            #expect(fields.prefix(5).allSatisfy { $0 == "*" || Int($0) != nil })
+            #expect(fields[4] != "*", "weekly: a day of the week")
+            #expect(fields[5].hasPrefix("/") && fields[5].hasSuffix("/restore-drill"))
+            #expect(fields[6] == "drill" && fields[7] == mode)
+            #expect(!entry.contains("%"), "an unescaped % ends a crontab command")
+        }
     }
 }
