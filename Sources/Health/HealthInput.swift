@@ -90,6 +90,9 @@ public struct HealthInput: Sendable, Equatable {
     /// What a sync client left in a local destination (``SyncedFolderScan``); nil when not
     /// looked at (another kind of destination, or an input built by hand).
     public var sync: SyncedFolderScan?
+    /// The proof ledger of the complete sets (``ProofLedger``, issue 17) from the history's
+    /// `proof` events; nil when not looked at (an input built by hand).
+    public var proof: ProofLedger?
 
     public init(
         now: Date, destination: String, newestComplete: SetFact? = nil, newestPartial: BackupID? = nil,
@@ -112,17 +115,20 @@ public struct HealthInput: Sendable, Equatable {
         self.historyProblems = historyProblems
     }
 
-    /// Gathers the facts of the local folder `destination` (``gather(_:now:authenticator:)``
+    /// Gathers the facts of the local folder `destination` (``gather(_:now:authenticator:remotes:proofMaxAge:)``
     /// over a ``LocalDestination``).
     /// - Parameters:
     ///   - destination: absolute path of the destination.
     ///   - now: the instant of the check.
     ///   - authenticator: with a vault password, unauthenticated sets never count.
-    /// - Throws: as ``gather(_:now:authenticator:)``.
-    public static func gather(destination: String, now: Date, authenticator: SetAuthenticator? = nil) throws
-        -> HealthInput
-    {
-        try gather(LocalDestination(path: destination), now: now, authenticator: authenticator)
+    ///   - proofMaxAge: the proof ledger's window, seconds (`proof.max_age`; default 4 weeks).
+    /// - Throws: as ``gather(_:now:authenticator:remotes:proofMaxAge:)``.
+    public static func gather(
+        destination: String, now: Date, authenticator: SetAuthenticator? = nil,
+        proofMaxAge: Double = RestoreDrillConfig.ProofSettings().maxAge
+    ) throws -> HealthInput {
+        try gather(
+            LocalDestination(path: destination), now: now, authenticator: authenticator, proofMaxAge: proofMaxAge)
     }
 
     /// Gathers the facts of `destination`: its sets (by manifest, ``BackupSetScanner``), its
@@ -139,12 +145,14 @@ public struct HealthInput: Sendable, Equatable {
     /// - Throws: ``RestoreDrillError/io(path:message:)`` when the destination or its events folder
     ///   exists but cannot be listed (health reports that as UNKNOWN).
     ///   - remotes: the configured off-site remotes' names (``RemoteFact/gather(name:events:)``).
+    ///   - proofMaxAge: the proof ledger's window, seconds (`proof.max_age`; default 4 weeks).
     public static func gather(
-        _ destination: any Destination, now: Date, authenticator: SetAuthenticator? = nil, remotes: [String] = []
+        _ destination: any Destination, now: Date, authenticator: SetAuthenticator? = nil, remotes: [String] = [],
+        proofMaxAge: Double = RestoreDrillConfig.ProofSettings().maxAge
     ) throws -> HealthInput {
         let scan = try BackupSetScanner.scan(destination, authenticator: authenticator)
         let log = try HistoryStore(destination).load()
-        var input = assemble(destination, now: now, scan: scan, log: log)
+        var input = assemble(destination, now: now, scan: scan, log: log, proofMaxAge: proofMaxAge)
         input.remotes = remotes.map { RemoteFact.gather(name: $0, events: log.events) }
         if let local = destination as? LocalDestination {
             input.sync = SyncedFolderScan.scan(destination: local.location)
@@ -153,8 +161,11 @@ public struct HealthInput: Sendable, Equatable {
     }
 
     /// The facts of an already made scan and history log, plus the local folder's own state.
-    public static func assemble(destination: String, now: Date, scan: DestinationScan, log: HistoryLog) -> HealthInput {
-        assemble(LocalDestination(path: destination), now: now, scan: scan, log: log)
+    public static func assemble(
+        destination: String, now: Date, scan: DestinationScan, log: HistoryLog,
+        proofMaxAge: Double = RestoreDrillConfig.ProofSettings().maxAge
+    ) -> HealthInput {
+        assemble(LocalDestination(path: destination), now: now, scan: scan, log: log, proofMaxAge: proofMaxAge)
     }
 
     /// The facts of an already made scan and history log, plus the destination's own state
@@ -162,10 +173,13 @@ public struct HealthInput: Sendable, Equatable {
     ///
     /// The clock rule is the catalogue's (``SetClock``): a complete set whose id lies more than
     /// ``SetClock/futureSkew`` (5 minutes) after `now` is in the future: it is reported, and the
-    /// backup age is judged on the newest complete set that is not.
-    public static func assemble(_ destination: any Destination, now: Date, scan: DestinationScan, log: HistoryLog)
-        -> HealthInput
-    {
+    /// backup age is judged on the newest complete set that is not. The proof ledger covers every
+    /// complete set (``ProofLedger/build(sets:events:now:maxAge:remote:)`` with window
+    /// `proofMaxAge`, seconds).
+    public static func assemble(
+        _ destination: any Destination, now: Date, scan: DestinationScan, log: HistoryLog,
+        proofMaxAge: Double = RestoreDrillConfig.ProofSettings().maxAge
+    ) -> HealthInput {
         var input = HealthInput(now: now, destination: destination.location)
         let complete = scan.sets.filter { $0.status == .complete }
         if let newest = complete.last(where: { !SetClock.isFuture($0.id, now: now) }) {
@@ -192,6 +206,8 @@ public struct HealthInput: Sendable, Equatable {
         input.rejectedFolders = scan.rejected.filter { $0.unauthenticated != true }.map { "\($0.name): \($0.reason)" }
         input.unauthenticatedSets = scan.rejected.filter { $0.unauthenticated == true }.map(\.name)
         input.historyProblems = log.problems.map { "\($0.file): \($0.message)" }
+        input.proof = ProofLedger.build(
+            sets: complete.map { ($0.id, $0.finishedAt, $0.manifest) }, events: events, now: now, maxAge: proofMaxAge)
         return input
     }
 }

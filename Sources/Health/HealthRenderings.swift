@@ -101,6 +101,11 @@ extension HealthReport {
                 "restore_drill_sets", "Usable backup sets in the destination (complete and partial).",
                 String(metrics.sets)
             ),
+            (
+                "restore_drill_proven_bytes_ratio",
+                "Share (0 to 1) of the destination's stored bytes proven by a drill within proof.max_age.",
+                metrics.provenBytesRatio.map(number)
+            ),
         ]
         var lines: [String] = []
         for (name, help, value) in families {

@@ -37,7 +37,8 @@ public enum HealthStatus: String, Codable, Sendable, CaseIterable, Comparable {
 /// One judged fact.
 public struct HealthFinding: Sendable, Equatable, Codable {
     /// What it is about: `backup_age`, `future_set`, `partial_set`, `drill_age`, `last_backup`, `last_drill`,
-    /// `destination`, `free_space`, `rejected_folder`, `sync_conflict`, `sync_placeholder`, `history`, `error`.
+    /// `destination`, `free_space`, `rejected_folder`, `sync_conflict`, `sync_placeholder`, `proof_age`, `history`,
+    /// `error`.
     public var code: String
     public var status: HealthStatus
     /// One short phrase, as the status line shows it: `newest complete set 3h12m old`.
@@ -82,9 +83,13 @@ public struct HealthMetrics: Sendable, Equatable, Codable {
     /// Per off-site remote (by name): when its copy was last hash-checked, read back or drilled
     /// with a pass, Unix seconds; a remote never verified is absent.
     public var offsiteLastVerifiedSeconds: [String: Double]?
+    /// Share of the destination's stored bytes proven within `proof.max_age` (``ProofLedger/provenRatio``),
+    /// 0…1; nil when there is no complete set (or the ledger was not looked at).
+    public var provenBytesRatio: Double?
 
     enum CodingKeys: String, CodingKey {
         case sets
+        case provenBytesRatio = "proven_bytes_ratio"
         case offsiteLastVerifiedSeconds = "offsite_last_verified_timestamp_seconds"
         case backupAgeSeconds = "backup_age_seconds"
         case lastBackupTimestampSeconds = "last_backup_timestamp_seconds"
@@ -116,7 +121,10 @@ public struct HealthMetrics: Sendable, Equatable, Codable {
 /// - free space below the newest complete set's size: CRITICAL; below twice that size: WARNING;
 /// - a folder named like a set that is not a usable set, or an unreadable history file: WARNING;
 /// - a sync client's conflict copy or placeholder in a local destination: WARNING, each named
-///   (`sync_conflict`, `sync_placeholder`); where placeholders cannot be told, an OK note.
+///   (`sync_conflict`, `sync_placeholder`); where placeholders cannot be told, an OK note;
+/// - a complete set unproven (``ProofLedger/SetStatus/unprovenSeconds``) longer than `proof.max_age`:
+///   WARNING, longer than twice that: CRITICAL, one `proof_age` finding per such set naming it and
+///   its unproven parts; when no set is, one OK `proof_age` finding; none without a complete set.
 public struct HealthReport: Sendable, Equatable {
     /// `"restore-drill/health"`.
     public static let formatName = "restore-drill/health"
@@ -312,6 +320,10 @@ public struct HealthReport: Sendable, Equatable {
                     HealthFinding(code: "sync_placeholder", status: .ok, message: note, subject: input.destination))
             }
         }
+        if let ledger = input.proof, !ledger.sets.isEmpty {
+            metrics.provenBytesRatio = ledger.provenRatio
+            findings += proofFindings(ledger)
+        }
         for problem in input.historyProblems {
             findings.append(
                 HealthFinding(
@@ -324,6 +336,36 @@ public struct HealthReport: Sendable, Equatable {
         return HealthReport(
             status: ordered.map(\.status).max() ?? .ok, findings: ordered, metrics: metrics, checkedAt: input.now,
             destination: input.destination)
+    }
+
+    /// The `proof_age` findings of `ledger` (see ``evaluate(_:thresholds:)``): a set unproven for
+    /// more than `maxAge` seconds is WARNING, more than twice that CRITICAL.
+    static func proofFindings(_ ledger: ProofLedger) -> [HealthFinding] {
+        let window = CompactDuration.threshold(ledger.maxAge)
+        var out: [HealthFinding] = []
+        for set in ledger.sets where set.unprovenSeconds > ledger.maxAge {
+            let critical = set.unprovenSeconds > 2 * ledger.maxAge
+            let unproven = set.unprovenParts
+            let names = unproven.prefix(3).map(\.part.name).joined(separator: ", ")
+            let more = unproven.count > 3 ? ", …" : ""
+            out.append(
+                HealthFinding(
+                    code: "proof_age", status: critical ? .critical : .warning,
+                    message: "set \(set.id) unproven for \(CompactDuration.string(set.unprovenSeconds)) "
+                        + "(\(critical ? "critical" : "warning") at \(critical ? CompactDuration.threshold(2 * ledger.maxAge) : window)): "
+                        + "\(unproven.count) of \(set.parts.count) parts not proven within \(window): \(names)\(more)",
+                    subject: set.id.description))
+        }
+        if out.isEmpty {
+            let proven = ledger.sets.filter(\.proven).count
+            out.append(
+                HealthFinding(
+                    code: "proof_age", status: .ok,
+                    message: "\(proven) of \(ledger.sets.count) sets proven within \(window); "
+                        + "\(ProofLedger.percent(ledger.provenRatio)) of the destination's bytes",
+                    subject: ledger.sets.last?.id.description))
+        }
+        return out
     }
 
     /// The report of a health check that could not run (Nagios UNKNOWN, exit 3).

@@ -201,7 +201,8 @@ public enum HealthJob {
         let store = destination ?? LocalDestination(path: config.destination)
         do {
             let input = try HealthInput.gather(
-                store, now: now, authenticator: authenticator, remotes: config.offsite.map(\.name))
+                store, now: now, authenticator: authenticator, remotes: config.offsite.map(\.name),
+                proofMaxAge: config.proof.maxAge)
             return HealthReport.evaluate(input, thresholds: config.health)
         } catch {
             return HealthReport.unknown(String(describing: error), destination: store.location, now: now)

@@ -9,7 +9,7 @@ extension RestoreDrillCommand {
     static let commandList: [any ParsableCommand.Type] = [
         BackupCommand.self, DrillCommand.self, ListCommand.self, CheckCommand.self, PruneCommand.self,
         ExportCommand.self, OffsiteCommand.self, HistoryCommand.self,
-        HealthCommand.self, ReportCommand.self, DemoCommand.self, ConfigCommand.self,
+        HealthCommand.self, ProofCommand.self, ReportCommand.self, DemoCommand.self, ConfigCommand.self,
         LintAgentsCommand.self, ScheduleCommand.self, SelftestCommand.self, VaultCommand.self,
     ]
 }

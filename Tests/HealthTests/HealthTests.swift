@@ -297,6 +297,12 @@ import Testing
                         details: ["remote": "onedrive"])
                 ])
         ]
+        // A proof ledger with 900 of 1200 bytes proven (issue 17).
+        let proven = LedgerFixture.id(daysAgo: 3)
+        input.proof = ProofLedger.build(
+            sets: [LedgerFixture.entry(LedgerFixture.manifest(proven, packBytes: 900))],
+            events: [LedgerFixture.proof(proven, at: now, parts: [(.pack, "code.tar.gz", 900)])], now: now,
+            maxAge: LedgerFixture.maxAge)
         let report = HealthReport.evaluate(input, thresholds: .init())
         let path = "\(dest.path)/restore_drill.prom"
         try report.writePrometheus(to: path)
@@ -314,6 +320,7 @@ import Testing
             "restore_drill_last_drill_rto_seconds": 12.25,
             "restore_drill_sets": 9,
             "restore_drill_offsite_last_verified_timestamp_seconds": drillTime.timeIntervalSince1970,
+            "restore_drill_proven_bytes_ratio": 0.75,
         ]
         #expect(Set(families.keys) == Set(expected.keys))
         for (name, value) in expected {
@@ -330,7 +337,9 @@ import Testing
         let path = "\(dest.path)/empty.prom"
         try report.writePrometheus(to: path)
         let families = try Self.parse(path)
-        #expect(families.count == 8)
+        #expect(families.count == 9)
+        // No complete set: the proven share has no sample.
+        #expect(families["restore_drill_proven_bytes_ratio"].map { $0.value == nil } == true)
         #expect(families["restore_drill_sets"]?.value == 0)
         // No remote verified: the off-site family is there, without a sample.
         #expect(families["restore_drill_offsite_last_verified_timestamp_seconds"].map { $0.value == nil } == true)
