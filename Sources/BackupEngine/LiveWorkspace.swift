@@ -57,7 +57,9 @@ package struct LiveWorkspace: Sendable {
         where entry.type == .file && !FileNameBytes.holdsRawBytes(entry.relative)
             && dbPatterns.contains(where: { $0.matches(entry.relative) }) && BackupEngine.notADatabase(entry) == nil
         {
-            for suffix in ["", "-wal", "-shm", "-journal"] { databases.insert(FileNameBytes.key(entry.relative + suffix)) }
+            for suffix in ["", "-wal", "-shm", "-journal"] {
+                databases.insert(FileNameBytes.key(entry.relative + suffix))
+            }
         }
         var out = LiveWorkspace()
         out.problems = walk.problems

@@ -166,13 +166,16 @@ public struct SpotJob: Sendable {
             "  seed \(r.seed), \(r.sampled.count) files hashed, \(r.filesOnDisk) files on disk, \(r.filesInSet) in the set",
         ]
         for check in CheckID.spotCatalogue {
-            let counts = r.checks.filter { $0.check == check }.reduce(into: [Verdict: Int]()) { $0[$1.verdict, default: 0] += 1 }
+            let counts = r.checks.filter { $0.check == check }.reduce(into: [Verdict: Int]()) {
+                $0[$1.verdict, default: 0] += 1
+            }
             guard !counts.isEmpty else { continue }
             let parts = Verdict.allCases.compactMap { v in counts[v].map { "\($0) \(v.rawValue)" } }
             lines.append("  \(check.rawValue.padded(to: 17)) \(parts.joined(separator: ", "))")
         }
         for c in r.problems {
-            lines.append("  \(c.verdict.rawValue.uppercased()) \(c.check.rawValue) \(shown(c.subject)): \(shown(c.message))")
+            lines.append(
+                "  \(c.verdict.rawValue.uppercased()) \(c.check.rawValue) \(shown(c.subject)): \(shown(c.message))")
         }
         if let folder = r.reportFolder { lines.append("  reports: \(shown(folder))") }
         return lines.joined(separator: "\n")
@@ -249,11 +252,13 @@ struct SpotComparison {
             var problems: [String] = []
             if Self.beyond(dn, sn, countTolerance) {
                 problems.append(
-                    "\(dn) files on disk, \(sn) in the set: more than the \(Self.percent(countTolerance)) count tolerance")
+                    "\(dn) files on disk, \(sn) in the set: more than the \(Self.percent(countTolerance)) count tolerance"
+                )
             }
             if bytes && Self.beyond(db, sb, sizeTolerance) {
                 problems.append(
-                    "\(db) bytes on disk, \(sb) in the set: more than the \(Self.percent(sizeTolerance)) size tolerance")
+                    "\(db) bytes on disk, \(sb) in the set: more than the \(Self.percent(sizeTolerance)) size tolerance"
+                )
             }
             if problems.isEmpty {
                 return CheckResult(
@@ -415,7 +420,9 @@ struct SpotComparison {
         var generator = SplitMix64(seed: seed)
         let chosen = generator.sample(candidates, count: count)
         guard !chosen.isEmpty else {
-            return ([], [.noSubject(.spotSample, subject: "code", reason: "no file to sample (sample size 0 or no file)")])
+            return (
+                [], [.noSubject(.spotSample, subject: "code", reason: "no file to sample (sample size 0 or no file)")]
+            )
         }
         let start = Timestamp.string(Date(timeIntervalSince1970: setStart))
         let checks = chosen.map { path -> CheckResult in

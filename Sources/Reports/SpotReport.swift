@@ -78,13 +78,18 @@ public enum SpotReport {
             "- tolerances: counts \(Int((r.countTolerance * 100).rounded()))%, "
                 + "bytes \(Int((r.sizeTolerance * 100).rounded()))%")
         out.append("- started \(r.startedAt), finished \(r.finishedAt), tool \(r.toolVersion) on \(r.host)")
-        out += ["", "## Checks", "", "| check | result | subjects | pass | fail | skip | error |", "|---|---|---:|---:|---:|---:|---:|"]
+        out += [
+            "", "## Checks", "", "| check | result | subjects | pass | fail | skip | error |",
+            "|---|---|---:|---:|---:|---:|---:|",
+        ]
         for id in CheckID.spotCatalogue {
             let mine = r.checks.filter { $0.check == id }
             guard !mine.isEmpty else { continue }
             func n(_ v: Verdict) -> Int { mine.filter { $0.verdict == v }.count }
             let result = n(.fail) > 0 ? "FAIL" : n(.error) > 0 ? "ERROR" : n(.pass) > 0 ? "pass" : "skip"
-            out.append("| \(id.rawValue) | \(result) | \(mine.count) | \(n(.pass)) | \(n(.fail)) | \(n(.skip)) | \(n(.error)) |")
+            out.append(
+                "| \(id.rawValue) | \(result) | \(mine.count) | \(n(.pass)) | \(n(.fail)) | \(n(.skip)) | \(n(.error)) |"
+            )
         }
         out += ["", "## Findings", ""]
         if r.problems.isEmpty { out.append("None.") }

@@ -6,7 +6,8 @@ import Jobs
 struct SpotCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "spot",
-        abstract: "Compare the live workspace with the newest complete set: counts, unexplained files, a hashed sample.",
+        abstract:
+            "Compare the live workspace with the newest complete set: counts, unexplained files, a hashed sample.",
         discussion: """
             Reads the newest complete set that counts (authenticated when a password is configured) and the \
             disk, never the set's stored bytes: file counts and bytes per component and top folder \
