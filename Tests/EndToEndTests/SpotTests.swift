@@ -211,3 +211,22 @@ import Testing
         #expect(run.stdout.contains("seed "))
     }
 }
+
+/// The exit codes of `spot` that are not about findings.
+@Suite struct SpotExitTests {
+    @Test func noSetIsARuntimeErrorAndConflictingOptionsAUsageError() throws {
+        let ws = try SmallWorkspace.make("spot-exit")
+        defer { ws.remove() }
+        try ws.write("src/a.py", "a\n")
+        let gone = try ws.run(["spot"])
+        #expect(gone.status == 3)
+        #expect(gone.stderr.contains("the destination does not exist"))
+        try FileManager.default.createDirectory(atPath: ws.base + "/backups", withIntermediateDirectories: true)
+        let none = try ws.run(["spot"])
+        #expect(none.status == 3, "\(none.stderr)")
+        #expect(none.stderr.contains("no complete set that counts"))
+        let both = try ws.run(["spot", "--all", "--sample", "3"])
+        #expect(both.status == 2)
+        #expect(both.stderr.contains("give --sample N or --all, not both"))
+    }
+}
