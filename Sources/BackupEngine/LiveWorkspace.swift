@@ -86,6 +86,16 @@ package struct LiveWorkspace: Sendable {
         return out
     }
 
+    /// The LaunchAgents `launchagents.include` matches on disk now, found as the backup finds
+    /// them (``LaunchAgentCollector/matches()``), sorted.
+    /// - Throws: ``RestoreDrillError/usage(_:)`` for a configured home or root that is empty or holds a NUL.
+    package static func launchAgents(_ config: RestoreDrillConfig) throws -> [AbsolutePath] {
+        LaunchAgentCollector(
+            home: try BackupEngine.standardized(config.home), root: try BackupEngine.standardized(config.root),
+            include: config.launchAgents.include, log: nil
+        ).matches()
+    }
+
     /// The modification time of `st`, seconds since 1970 with the fraction (Linux and macOS alike).
     package static func mtime(_ st: stat) -> Double {
         let (mtime, _) = WorkspaceWalk.times(st)

@@ -96,6 +96,7 @@ public struct SpotJob: Sendable {
             excludes: config.code.exclude)
         comparison.root = config.root
         comparison.shellFiles = config.shell.files
+        comparison.launchAgents = try LiveWorkspace.launchAgents(config).count
         result.filesOnDisk = comparison.included.count
         result.filesInSet = comparison.inSet.count
         var checks = comparison.counts() + comparison.unexplained() + comparison.excludeChecks() + comparison.gone()
@@ -196,6 +197,8 @@ struct SpotComparison {
     var root = ""
     /// `shell.files`, absolute.
     var shellFiles: [String] = []
+    /// How many LaunchAgents `launchagents.include` matches on disk now.
+    var launchAgents = 0
 
     /// Code files and links of the set, by path.
     let inSet: [String: FileRecord]
@@ -292,6 +295,12 @@ struct SpotComparison {
                 return Int64(st.st_size)
             }
             out.append(compare("shell", disk: present, set: shellInSet.map(\.size), bytes: false))
+        }
+        if launchAgents > 0 || !manifest.launchAgents.isEmpty {
+            out.append(
+                compare(
+                    "launchagents", disk: Array(repeating: 0, count: launchAgents),
+                    set: Array(repeating: 0, count: manifest.launchAgents.count), bytes: false))
         }
         return out
     }
