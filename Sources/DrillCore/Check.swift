@@ -12,7 +12,8 @@ public enum Verdict: String, Codable, Sendable, CaseIterable {
     case error
 }
 
-/// The check catalogue (docs/ARCHITECTURE.md, "The checks"): each id is a JUnit classname.
+/// The check catalogue (docs/ARCHITECTURE.md, "The checks"; docs/SPOT.md for `spot.*`): each id is
+/// a JUnit classname. A drill runs ``drillCatalogue``; `restore-drill spot` runs ``spotCatalogue``.
 public enum CheckID: String, Codable, Sendable, CaseIterable {
     case setManifest = "set.manifest"
     case setArtifacts = "set.artifacts"
@@ -26,6 +27,23 @@ public enum CheckID: String, Codable, Sendable, CaseIterable {
     case credentialsVault = "credentials.vault"
     case rpo = "rpo"
     case rto = "rto"
+    /// `spot`: file counts and bytes per component and per top folder of the root, live vs the set.
+    case spotCounts = "spot.counts"
+    /// `spot`: files on disk absent from the set that no configured exclude explains.
+    case spotUnexplained = "spot.unexplained"
+    /// `spot`: what each configured exclude pattern removes now, per top folder.
+    case spotExcludes = "spot.excludes"
+    /// `spot`: files in the set no longer on disk.
+    case spotGone = "spot.gone"
+    /// `spot`: a seeded sample of files hashed on disk against the manifest's SHA-256.
+    case spotSample = "spot.sample"
+    /// `spot`: each database's live row counts per table against the recorded ones.
+    case spotDatabases = "spot.databases"
+
+    /// The checks a drill runs, in report order (every case but the `spot.*` ones).
+    public static let drillCatalogue: [CheckID] = allCases.filter { !$0.rawValue.hasPrefix("spot.") }
+    /// The checks `restore-drill spot` runs, in report order.
+    public static let spotCatalogue: [CheckID] = allCases.filter { $0.rawValue.hasPrefix("spot.") }
 }
 
 /// One verification of one subject, with its verdict and evidence.

@@ -50,6 +50,9 @@ extension SLAScorecard {
         if let offsite = weeksWithPassingOffsiteDrill {
             out.append("| Weeks with a passing drill of the off-site copy | \(rate(offsite, "weeks")) |")
         }
+        if let spot = weeksWithPassingSpot {
+            out.append("| Weeks with a passing spot check | \(rate(spot, "weeks")) |")
+        }
         out.append("| Restore validation rate | \(rate(restoreValidation, "drills passed")) |")
         out.append(
             "| RTO | median \(dur(rtoMedianSeconds)), max \(dur(rtoMaxSeconds)), objective \(Units.humanSeconds(rtoObjectiveSeconds)); \(rtoOverObjective.numerator) of \(rtoOverObjective.denominator) over |"

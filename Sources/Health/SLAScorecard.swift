@@ -75,6 +75,11 @@ public struct SLAWeek: Sendable, Equatable, Codable {
     public var passingOffsiteDrill: Bool?
     /// Those drills' events.
     public var offsiteSources: [String]?
+    /// Whether a `restore-drill spot` passed in the week (a ``HistoryEventKind/spot`` event with
+    /// status `pass`); nil in a scorecard of a version before spot checks.
+    public var passingSpot: Bool?
+    /// Those spot checks' events.
+    public var spotSources: [String]?
 
     enum CodingKeys: String, CodingKey {
         case week, sources
@@ -83,6 +88,8 @@ public struct SLAWeek: Sendable, Equatable, Codable {
         case passingDrill = "passing_drill"
         case passingOffsiteDrill = "passing_offsite_drill"
         case offsiteSources = "offsite_sources"
+        case passingSpot = "passing_spot"
+        case spotSources = "spot_sources"
     }
 }
 
@@ -154,6 +161,9 @@ public struct SLAScorecard: Sendable, Equatable, Codable {
     /// Whole weeks with a passing drill of an off-site copy (`drill --offsite`) ÷ whole weeks; nil
     /// in a scorecard of a version before off-site copies.
     public var weeksWithPassingOffsiteDrill: SLARate?
+    /// Whole weeks with a passing spot check (`restore-drill spot`) ÷ whole weeks; nil in a
+    /// scorecard of a version before spot checks.
+    public var weeksWithPassingSpot: SLARate?
     public var restoreValidation: SLARate
     public var rtoObjectiveSeconds: Double
     public var rtoMedianSeconds: Double?
@@ -175,6 +185,7 @@ public struct SLAScorecard: Sendable, Equatable, Codable {
         case worstRPODay = "worst_rpo_day"
         case weeksWithPassingDrill = "weeks_with_passing_drill"
         case weeksWithPassingOffsiteDrill = "weeks_with_passing_offsite_drill"
+        case weeksWithPassingSpot = "weeks_with_passing_spot"
         case restoreValidation = "restore_validation"
         case rtoObjectiveSeconds = "rto_objective_seconds"
         case rtoMedianSeconds = "rto_median_seconds"
@@ -260,16 +271,19 @@ public struct SLAScorecard: Sendable, Equatable, Codable {
         // Whole ISO weeks inside the window.
         var weeks: [SLAWeek] = []
         let passing = events.filter { $0.kind == .drill && $0.status == .pass }
+        let spots = events.filter { $0.kind == .spot && $0.status == .pass }
         for start in dayStarts.dropLast() where calendar.component(.weekday, from: start) == 2 {
             guard let end = calendar.date(byAdding: .day, value: 7, to: start), end <= windowEnd else { continue }
             let drilled = passing.filter { $0.time >= start && $0.time < end }.sorted { $0.time < $1.time }
             let inWeek = drilled.map(\.id)
             let offsite = drilled.filter { $0.details["copy"] == "offsite" }.map(\.id)
+            let spotted = spots.filter { $0.time >= start && $0.time < end }.sorted { $0.time < $1.time }.map(\.id)
             weeks.append(
                 SLAWeek(
                     week: RetentionPolicy.bucketKey(.weekly, of: start, timeZone: timeZone), firstDay: dayKey(start),
                     lastDay: dayKey(calendar.date(byAdding: .day, value: 6, to: start)!), passingDrill: !inWeek.isEmpty,
-                    sources: inWeek, passingOffsiteDrill: !offsite.isEmpty, offsiteSources: offsite))
+                    sources: inWeek, passingOffsiteDrill: !offsite.isEmpty, offsiteSources: offsite,
+                    passingSpot: !spotted.isEmpty, spotSources: spotted))
         }
 
         // Drills of the window.
@@ -313,6 +327,9 @@ public struct SLAScorecard: Sendable, Equatable, Codable {
         card.weeksWithPassingOffsiteDrill = SLARate(
             numerator: offsiteWeeks.count, denominator: weeks.count,
             sources: offsiteWeeks.flatMap { $0.offsiteSources ?? [] })
+        let spotWeeks = weeks.filter { $0.passingSpot == true }
+        card.weeksWithPassingSpot = SLARate(
+            numerator: spotWeeks.count, denominator: weeks.count, sources: spotWeeks.flatMap { $0.spotSources ?? [] })
         return card
     }
 }

@@ -426,7 +426,7 @@ public struct DrillJob: Sendable {
                 "  copy: \(shown(copy.text)), downloaded \(Units.humanBytes(copy.fetchedBytes)) in "
                     + "\(Units.humanSeconds(copy.fetchSeconds)) (inside the RTO)")
         }
-        for check in CheckID.allCases {
+        for check in CheckID.drillCatalogue {
             let c = r.counts(for: check)
             guard !c.isEmpty else { continue }
             let parts = Verdict.allCases.compactMap { v in c[v].map { "\($0) \(v.rawValue)" } }

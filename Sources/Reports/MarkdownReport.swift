@@ -52,7 +52,7 @@ public enum MarkdownReport {
 
         out.append("## Checks")
         out.append("")
-        let present = CheckID.allCases.filter { id in r.checks.contains { $0.check == id } }
+        let present = CheckID.drillCatalogue.filter { id in r.checks.contains { $0.check == id } }
         if present.isEmpty {
             out.append("No check ran.")
         } else {
@@ -78,7 +78,7 @@ public enum MarkdownReport {
                         + "\(problem.map { code($0.subject, inTable: true) } ?? "") |")
             }
         }
-        let notRun = CheckID.allCases.filter { !present.contains($0) }
+        let notRun = CheckID.drillCatalogue.filter { !present.contains($0) }
         if !notRun.isEmpty {
             out.append("")
             out.append("Not run: " + notRun.map(\.rawValue).joined(separator: ", ") + ".")

@@ -631,7 +631,7 @@ public struct Drill: Sendable {
         password: VaultPassword?, plaintexts: VaultCheck.Plaintexts? = nil
     ) -> DrillResult {
         var result = partial
-        let order = Dictionary(uniqueKeysWithValues: CheckID.allCases.enumerated().map { ($1, $0) })
+        let order = Dictionary(uniqueKeysWithValues: CheckID.drillCatalogue.enumerated().map { ($1, $0) })
         result.checks = checks.enumerated().sorted {
             (order[$0.element.check]!, $0.offset) < (order[$1.element.check]!, $1.offset)
         }.map(\.element)
@@ -682,7 +682,7 @@ public struct Drill: Sendable {
 
     /// One skip per check after `check` in the catalogue, each naming `reason`.
     static func skips(after check: CheckID, subject: String, reason: String) -> [CheckResult] {
-        guard let index = CheckID.allCases.firstIndex(of: check) else { return [] }
-        return CheckID.allCases[(index + 1)...].map { .noSubject($0, subject: subject, reason: reason) }
+        guard let index = CheckID.drillCatalogue.firstIndex(of: check) else { return [] }
+        return CheckID.drillCatalogue[(index + 1)...].map { .noSubject($0, subject: subject, reason: reason) }
     }
 }

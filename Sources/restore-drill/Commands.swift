@@ -10,7 +10,7 @@ extension RestoreDrillCommand {
         BackupCommand.self, DrillCommand.self, ListCommand.self, CheckCommand.self, PruneCommand.self,
         ExportCommand.self, OffsiteCommand.self, HistoryCommand.self,
         HealthCommand.self, ProofCommand.self, ReportCommand.self, DemoCommand.self, ConfigCommand.self,
-        LintAgentsCommand.self, ScheduleCommand.self, SelftestCommand.self, VaultCommand.self,
+        LintAgentsCommand.self, ScheduleCommand.self, SelftestCommand.self, SpotCommand.self, VaultCommand.self,
     ]
 }
 

@@ -144,6 +144,26 @@ import Testing
         #expect(decoded == card)
     }
 
+    /// Spot checks: a pass in W41, a failure in W42, nothing in W43, a pass before the window.
+    @Test func weeksWithAPassingSpotCheck() throws {
+        var h = try Self.history()
+        let pass = HistoryEvent(kind: .spot, time: Self.day(8, "06:00:00"), status: .pass)
+        let fail = HistoryEvent(kind: .spot, time: Self.day(14, "06:00:00"), status: .fail)
+        let early = HistoryEvent(kind: .spot, time: date("2025-09-29T06:00:00Z"), status: .pass)
+        h.events += [pass, fail, early]
+        let card = Self.scorecard(h)
+        #expect(card.weeks.map(\.passingSpot) == [true, false, false])
+        #expect(card.weeks.map(\.spotSources) == [[pass.id], [], []])
+        let spot = try #require(card.weeksWithPassingSpot)
+        #expect(spot.numerator == 1 && spot.denominator == 3)
+        #expect(spot.sources == [pass.id])
+        #expect(card.markdown().contains("| Weeks with a passing spot check | 1/3 weeks (33.3 %) |"))
+        // A spot check is not a drill: the drill weeks are unchanged.
+        #expect(card.weeks.map(\.passingDrill) == [true, false, true])
+        let json = try JSONSerialization.jsonObject(with: card.json()) as! [String: Any]
+        #expect((json["weeks_with_passing_spot"] as? [String: Any])?["numerator"] as? Int == 1)
+    }
+
     @Test func emptyHistoryIsAllMisses() {
         let card = SLAScorecard.compute(
             events: [], sets: [], since: 7 * 86400, now: Self.now, timeZone: TimeZone(identifier: "Europe/Berlin")!,
