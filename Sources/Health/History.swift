@@ -156,6 +156,16 @@ public struct HistoryEvent: Codable, Sendable, Equatable {
         return "\(compact)-\(kind.rawValue)-\(String(format: "%08x", UInt32.random(in: 0...UInt32.max)))"
     }
 
+    /// Equal when the recorded facts are: `seq` and `prev` are not compared, because the store, not
+    /// the caller, sets them (an event as made equals the same event as read back);
+    /// ``HistoryStore/verify()`` is what checks them.
+    public static func == (a: HistoryEvent, b: HistoryEvent) -> Bool {
+        a.format == b.format && a.formatVersion == b.formatVersion && a.id == b.id && a.kind == b.kind
+            && a.time == b.time && a.backupID == b.backupID && a.drillID == b.drillID && a.status == b.status
+            && a.rpoSeconds == b.rpoSeconds && a.rtoSeconds == b.rtoSeconds && a.reportFolder == b.reportFolder
+            && a.toolVersion == b.toolVersion && a.host == b.host && a.details == b.details && a.parts == b.parts
+    }
+
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         format = try c.decode(String.self, forKey: .format)

@@ -138,7 +138,8 @@ public struct HistoryVerification: Codable, Sendable, Equatable {
                     + " (\(first.kind.rawValue))")
         }
         if let head {
-            lines.append("chain head: seq \(head.seq) sha256 \(head.sha256) (event \(HistoryText.visible(head.eventID)))")
+            lines.append(
+                "chain head: seq \(head.seq) sha256 \(head.sha256) (event \(HistoryText.visible(head.eventID)))")
         } else if chained {
             lines.append("chain head: none (no chained event yet)")
         }
@@ -257,8 +258,10 @@ extension HistoryStore {
                         HistoryChainBreak(
                             kind: .removed, seq: s, event: nil, file: nil,
                             message: "seq \(s) is missing (removed"
-                                + (unreadable.isEmpty ? "" : ", or edited so it no longer parses: "
-                                    + unreadable.joined(separator: ", ")) + ")"
+                                + (unreadable.isEmpty
+                                    ? ""
+                                    : ", or edited so it no longer parses: "
+                                        + unreadable.joined(separator: ", ")) + ")"
                                 + (next.map { "; the next event is \($0.event.id), seq \($0.seq)" } ?? "")))
                     continue
                 }

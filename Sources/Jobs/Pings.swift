@@ -64,7 +64,8 @@ public struct PingSender: Sendable {
     /// - Returns: nil when the listener answered 2xx; else a warning for stderr naming the signal,
     ///   the URL's scheme and host, and what went wrong.
     public func send(_ signal: Signal, lines: [String], head: HistoryChainHead?) async -> String? {
-        var request = URLRequest(url: target(signal), cachePolicy: .reloadIgnoringLocalCacheData, timeoutInterval: timeout)
+        var request = URLRequest(
+            url: target(signal), cachePolicy: .reloadIgnoringLocalCacheData, timeoutInterval: timeout)
         request.httpMethod = "POST"
         request.setValue("text/plain; charset=utf-8", forHTTPHeaderField: "Content-Type")
         request.httpBody = Self.body(lines: lines, head: head)
