@@ -17,6 +17,13 @@ public final class LoopbackHTTPListener: @unchecked Sendable {
         public var path: String
         /// The body, decoded as UTF-8.
         public var body: String
+
+        /// - Parameters: as the properties.
+        public init(method: String, path: String, body: String) {
+            self.method = method
+            self.path = path
+            self.body = body
+        }
     }
 
     /// The port it listens on.
