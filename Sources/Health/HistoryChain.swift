@@ -147,7 +147,10 @@ struct HistoryChain {
     /// - Returns: nil when no event is chained yet.
     /// - Throws: as ``Destination/eventFiles()`` (only when a scan is needed).
     func head(store: any Destination) throws -> HistoryChainHead? {
-        if let record = readHeadRecord(), record.files == eventNames().count,
+        let names = eventNames()
+        let record = readHeadRecord()
+        if record == nil && names.isEmpty { return nil }  // a history not begun: nothing to scan
+        if let record, record.files == names.count,
             let data = FileManager.default.contents(
                 atPath: (eventsFolder as NSString).appendingPathComponent("\(record.head.eventID).json")),
             SHA256Digest.hex(of: data) == record.head.sha256
