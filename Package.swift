@@ -147,7 +147,9 @@ let package = Package(
             swiftSettings: strict),
         .testTarget(
             name: "RetentionTests", dependencies: ["Retention", "DrillCore"], swiftSettings: strict),
-        .testTarget(name: "HealthTests", dependencies: ["Health", "DrillCore", "TestSupport"], swiftSettings: strict),
+        .testTarget(
+            name: "HealthTests", dependencies: ["Health", "DrillCore", "Destination", "TestSupport"],
+            swiftSettings: strict),
         .testTarget(
             name: "JobsTests",
             dependencies: [

@@ -223,4 +223,16 @@ public protocol Destination: Sendable {
     /// - Throws: ``RestoreDrillError/io(path:message:)`` when the history exists but cannot be
     ///   listed.
     func eventFiles() throws -> [EventFile]
+
+    /// The local folder beside the events folder that holds the history chain's lock
+    /// (`events.lock`) and head (`head.json`), when this destination's history is chained; nil when
+    /// it is not. Only a destination every writer reaches through one file system can be chained:
+    /// appends need a lock they all honour. A local folder returns `<destination>/.restore-drill`;
+    /// an rclone remote returns nil (its events are written unchained, docs/EVIDENCE.md).
+    var historyChainFolder: String? { get }
+}
+
+extension Destination {
+    /// Not chained unless the destination says where (``Destination/historyChainFolder``).
+    public var historyChainFolder: String? { nil }
 }

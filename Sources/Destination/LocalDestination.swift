@@ -41,6 +41,9 @@ public struct LocalDestination: Destination {
     /// The events folder: `<location>/.restore-drill/events`.
     public var eventsFolder: String { (path(".restore-drill") as NSString).appendingPathComponent("events") }
 
+    /// `<destination>/.restore-drill`: the history of a local folder is chained.
+    public var historyChainFolder: String? { path(".restore-drill") }
+
     public func status() -> DestinationStatus {
         var isFolder: ObjCBool = false
         let present = FileManager.default.fileExists(atPath: location, isDirectory: &isFolder)

@@ -287,11 +287,15 @@ public struct RestoreDrillConfig: Sendable, Equatable {
         public var health = "hourly"
     }
 
-    /// `hooks`: argv arrays run after a backup or drill.
+    /// `hooks`: argv arrays run after a backup or drill, and the dead-man's switch.
     public struct HookSettings: Sendable, Equatable {
         public init() {}
         public var onFailure: [[String]] = []
         public var onSuccess: [[String]] = []
+        /// `hooks.ping`: an http or https URL in the healthchecks.io convention (`URL/start`, `URL`,
+        /// `URL/fail`), POSTed around every backup and drill; nil for none. A capability: messages
+        /// show only its scheme and host.
+        public var ping: URL?
     }
 }
 
@@ -589,7 +593,15 @@ struct ConfigParser {
             if let v = try schedule("health") { config.schedule.health = v }
         }
         if let n = fields["hooks"] {
-            let m = try section(n, "hooks", ["on_failure", "on_success"])
+            let m = try section(n, "hooks", ["on_failure", "on_success", "ping"])
+            if let v = m["ping"] {
+                // The URL is a capability: the message never repeats it.
+                let text = try string(v, "hooks.ping")
+                guard let url = URL(string: text), let scheme = url.scheme?.lowercased(),
+                    scheme == "http" || scheme == "https", let host = url.host, !host.isEmpty
+                else { throw fail(v, "hooks.ping", "must be an http:// or https:// URL with a host") }
+                config.hooks.ping = url
+            }
             if let v = m["on_failure"] { config.hooks.onFailure = try argvList(v, "hooks.on_failure") }
             if let v = m["on_success"] { config.hooks.onSuccess = try argvList(v, "hooks.on_success") }
         }

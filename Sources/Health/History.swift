@@ -30,6 +30,10 @@ public enum HistoryEventKind: String, Codable, Sendable, CaseIterable {
     /// `restore-drill spot` compared the live workspace with the newest complete set; status
     /// `pass` or `fail`.
     case spot
+    /// `restore-drill history note EVENT "text"`: what a person recorded about an earlier event
+    /// (the remediation log); details `event` (the id it is about) and `text` (free text, data:
+    /// escaped wherever shown); status `ok`.
+    case note
 }
 
 /// The outcome recorded in an event. Which values a kind uses: see ``HistoryEventKind``.
@@ -49,6 +53,10 @@ public enum HistoryEventStatus: String, Codable, Sendable, CaseIterable {
 /// "status": "pass", "rpo_seconds": 3600, "rto_seconds": 12.5, "report_folder": "/…/reports/drill_…",
 /// "tool_version": "0.1.0", "host": "…", "details": {"removed": "3"}}`.
 /// `time` is when the run finished (for a backup: when its set was complete or failed).
+/// Chained events (issue 18, docs/EVIDENCE.md) also carry `"seq": 12` (1-based position in the
+/// destination's chain) and `"prev": "<64 hex>"` (SHA-256 of the previous event file's exact bytes,
+/// 64 zeros for seq 1); events written before the chain began, or to an unchained destination, have
+/// neither. Both are set by ``HistoryStore/append(_:)``, never by the caller.
 /// Events never hold secrets: ``HistoryStore/append(_:)`` refuses detail keys that name one.
 public struct HistoryEvent: Codable, Sendable, Equatable {
     /// The value of `format`.
@@ -78,9 +86,15 @@ public struct HistoryEvent: Codable, Sendable, Equatable {
     public var details: [String: String]
     /// A `proof` event's parts (``HistoryEventKind/proof``); nil for every other kind.
     public var parts: [ProvenPart]?
+    /// 1-based position in the destination's chain; nil for an unchained event. Set by
+    /// ``HistoryStore/append(_:)``.
+    public var seq: Int?
+    /// SHA-256 (64 lowercase hex) of the previous chained event file's bytes, 64 zeros for seq 1;
+    /// nil for an unchained event. Set by ``HistoryStore/append(_:)``.
+    public var prev: String?
 
     enum CodingKeys: String, CodingKey {
-        case format, id, kind, time, status, host, details, parts
+        case format, id, kind, time, status, host, details, parts, seq, prev
         case formatVersion = "format_version"
         case backupID = "backup_id"
         case drillID = "drill_id"
@@ -142,6 +156,16 @@ public struct HistoryEvent: Codable, Sendable, Equatable {
         return "\(compact)-\(kind.rawValue)-\(String(format: "%08x", UInt32.random(in: 0...UInt32.max)))"
     }
 
+    /// Equal when the recorded facts are: `seq` and `prev` are not compared, because the store, not
+    /// the caller, sets them (an event as made equals the same event as read back);
+    /// ``HistoryStore/verify()`` is what checks them.
+    public static func == (a: HistoryEvent, b: HistoryEvent) -> Bool {
+        a.format == b.format && a.formatVersion == b.formatVersion && a.id == b.id && a.kind == b.kind
+            && a.time == b.time && a.backupID == b.backupID && a.drillID == b.drillID && a.status == b.status
+            && a.rpoSeconds == b.rpoSeconds && a.rtoSeconds == b.rtoSeconds && a.reportFolder == b.reportFolder
+            && a.toolVersion == b.toolVersion && a.host == b.host && a.details == b.details && a.parts == b.parts
+    }
+
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         format = try c.decode(String.self, forKey: .format)
@@ -164,6 +188,8 @@ public struct HistoryEvent: Codable, Sendable, Equatable {
         host = try c.decode(String.self, forKey: .host)
         details = try c.decodeIfPresent([String: String].self, forKey: .details) ?? [:]
         parts = try c.decodeIfPresent([ProvenPart].self, forKey: .parts)
+        seq = try c.decodeIfPresent(Int.self, forKey: .seq)
+        prev = try c.decodeIfPresent(String.self, forKey: .prev)
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -183,6 +209,8 @@ public struct HistoryEvent: Codable, Sendable, Equatable {
         try c.encode(host, forKey: .host)
         try c.encode(details, forKey: .details)
         try c.encodeIfPresent(parts, forKey: .parts)
+        try c.encodeIfPresent(seq, forKey: .seq)
+        try c.encodeIfPresent(prev, forKey: .prev)
     }
 }
 
@@ -236,13 +264,27 @@ public struct HistoryStore: Sendable {
 
     /// Writes `event` as `<event.id>.json` in the destination's history
     /// (``Destination/appendEvent(name:contents:)``; a local folder creates `<folder>` first).
+    ///
+    /// On a chained destination (``Destination/historyChainFolder``) the event is chained: under the
+    /// history's own exclusive lock (`events.lock`, waited for up to ``appendLockWait`` seconds) it
+    /// gets `seq` = head + 1 and `prev` = the head's SHA-256, is written, and `head.json` moves to it.
+    /// Any `seq`/`prev` the caller set are replaced. Elsewhere it is written unchained (no `seq`).
     /// - Returns: where it was written (for a local destination the file's path).
     /// - Throws: ``RestoreDrillError/io(path:message:)`` when the folder cannot be made, the file
-    ///   exists already (events are never rewritten) or the write fails;
+    ///   exists already (events are never rewritten), the write fails, or the append lock stays held
+    ///   (the message names `events.lock` and its holder's pid);
     ///   ``RestoreDrillError/runtime(_:)`` when a detail key names a secret or the id is not a
     ///   plain file name.
     @discardableResult
     public func append(_ event: HistoryEvent) throws -> String {
+        try appendChained(event).path
+    }
+
+    /// As ``append(_:)``, and says where the event went in the chain.
+    /// - Returns: the file's path and the chain's head after the append (nil on an unchained
+    ///   destination).
+    /// - Throws: as ``append(_:)``.
+    public func appendChained(_ event: HistoryEvent) throws -> (path: String, head: HistoryChainHead?) {
         for key in event.details.keys {
             let lower = key.lowercased()
             if Self.secretWords.contains(where: { lower.contains($0) }) {
@@ -253,14 +295,40 @@ public struct HistoryStore: Sendable {
         guard !event.id.isEmpty, !event.id.hasPrefix("."), !event.id.contains("/") else {
             throw RestoreDrillError.runtime("history event id \"\(event.id)\" is not a plain file name")
         }
+        let name = "\(event.id).json"
+        let path = (folder as NSString).appendingPathComponent(name)
+        guard let chainFolder = store.historyChainFolder else {
+            var unchained = event
+            unchained.seq = nil
+            unchained.prev = nil
+            try store.appendEvent(name: name, contents: try Self.encode(unchained))
+            return (path, nil)
+        }
+        let chain = HistoryChain(folder: chainFolder)
+        let lock = try chain.lockForAppend(wait: appendLockWait)
+        defer { lock.release() }
+        let head = try chain.head(store: store)
+        var chained = event
+        chained.seq = (head?.seq ?? 0) + 1
+        chained.prev = head?.sha256 ?? HistoryChainHead.genesis
+        let data = try Self.encode(chained)
+        try store.appendEvent(name: name, contents: data)
+        let newHead = HistoryChainHead(seq: chained.seq ?? 1, eventID: event.id, sha256: SHA256Digest.hex(of: data))
+        chain.writeHead(newHead)
+        return (path, newHead)
+    }
+
+    /// How long ``append(_:)`` waits for the history's append lock, seconds (appends hold it for
+    /// milliseconds; a longer wait means a writer is stuck).
+    public var appendLockWait: Double = 10
+
+    /// An event's file bytes: sorted keys, pretty-printed, a final newline.
+    static func encode(_ event: HistoryEvent) throws -> Data {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]
         var data = try encoder.encode(event)
         data.append(0x0a)
-        let name = "\(event.id).json"
-        try store.appendEvent(name: name, contents: data)
-        let path = (folder as NSString).appendingPathComponent(name)
-        return path
+        return data
     }
 
     /// Reads every event file.
@@ -315,4 +383,33 @@ public struct HistoryStore: Sendable {
     /// The events, oldest first; see ``load()`` for the files it skips.
     /// - Throws: as ``load()``.
     public func events() throws -> [HistoryEvent] { try load().events }
+}
+
+extension HistoryStore {
+    /// Appends a ``HistoryEventKind/note`` event about event `eventID`: the remediation log.
+    /// - Parameters:
+    ///   - eventID: the id of an event of this history (any kind, notes too).
+    ///   - text: free text; stored as data (JSON-escaped), shown escaped (``HistoryText/visible(_:)``).
+    ///   - time: when it was noted, UTC.
+    /// - Returns: the note event as written (with its `seq` and `prev` on a chained destination).
+    /// - Throws: ``RestoreDrillError/usage(_:)`` naming `eventID` when no event has that id or the
+    ///   text is empty; as ``append(_:)`` otherwise.
+    @discardableResult
+    public func note(about eventID: String, text: String, time: Date) throws -> HistoryEvent {
+        guard try events().contains(where: { $0.id == eventID }) else {
+            throw RestoreDrillError.usage(
+                "no event \"\(HistoryText.visible(eventID))\" in the history of \(destination) "
+                    + "(`restore-drill history --json` lists the ids)")
+        }
+        guard !text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else {
+            throw RestoreDrillError.usage("a note needs text: what was found or done about \(eventID)")
+        }
+        let event = HistoryEvent(kind: .note, time: time, status: .ok, details: ["event": eventID, "text": text])
+        let written = try appendChained(event)
+        // As written: with the seq and prev the append gave it.
+        guard let data = FileManager.default.contents(atPath: written.path),
+            let decoded = try? JSONDecoder().decode(HistoryEvent.self, from: data)
+        else { return event }
+        return decoded
+    }
 }

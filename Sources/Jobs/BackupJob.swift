@@ -11,7 +11,7 @@ public struct BackupJob: Sendable {
     public let config: RestoreDrillConfig
     public let clock: any WallClock
     public let runner: any ProcessRunner
-    public let progress: (@Sendable (String) -> Void)?
+    public var progress: (@Sendable (String) -> Void)?
     /// Bytes done of the total, rate and time left (``BackupEngine/byteProgress``); nil for none.
     public var byteProgress: (@Sendable (ByteProgress) -> Void)?
     /// The vault password when the caller has it; nil resolves `credentials.password` (a

@@ -49,7 +49,7 @@ public struct DrillJob: Sendable {
     public let config: RestoreDrillConfig?
     public let clock: any WallClock
     public let replayer: any RestoreReplayer
-    public let progress: (@Sendable (String) -> Void)?
+    public var progress: (@Sendable (String) -> Void)?
     /// Bytes done of the total, rate and time left while the drill reads (``Drill/byteProgress``); nil for none.
     public var byteProgress: (@Sendable (ByteProgress) -> Void)?
     /// Folder relative paths resolve against when there is no configuration (`--set PATH`).

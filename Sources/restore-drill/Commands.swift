@@ -40,7 +40,7 @@ struct BackupCommand: AsyncParsableCommand {
         var job = BackupJob(config: c, clock: clock, progress: Terminal.progress)
         job.byteProgress = Terminal.byteProgress
         job.ignoreObjectCache = noCache
-        let outcome = try await job.run()
+        let outcome = try await job.run(warning: { Terminal.note("warning: \($0)") })
         Terminal.endProgress()
         var summary = outcome.summary
         if !noPush && !c.offsite.isEmpty {
@@ -143,7 +143,7 @@ struct DrillCommand: AsyncParsableCommand {
         let result: DrillResult
         var eventLost: DrillJob.EventNotRecorded?
         do {
-            result = try await job.run(request)
+            result = try await job.run(request, warning: { Terminal.note("warning: \($0)") })
         } catch let lost as DrillJob.EventNotRecorded {
             result = lost.result
             eventLost = lost

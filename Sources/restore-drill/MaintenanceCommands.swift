@@ -75,38 +75,96 @@ struct CheckCommand: AsyncParsableCommand {
 struct HistoryCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "history",
-        abstract: "List the backup, drill, check and prune events recorded in the destination.")
+        abstract: "List, verify and annotate the events recorded in the destination.",
+        discussion: """
+            Every event of a local destination is chained (seq and the SHA-256 of the previous event); \
+            `history verify` names the first broken place and prints the head to anchor outside. \
+            README, "What the history detects".
+            """,
+        subcommands: [List.self, Verify.self, Note.self], defaultSubcommand: List.self)
 
-    @OptionGroup var config: ConfigOption
-    @Flag(help: "Print as JSON (format restore-drill/history).") var json = false
+    struct List: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "list",
+            abstract: "List the backup, drill, check, prune and note events (the default).")
 
-    struct Listing: Encodable {
-        let format = "restore-drill/history"
-        let formatVersion = 1
-        let events: [HistoryEvent]
-        let problems: [HistoryProblem]
-        enum CodingKeys: String, CodingKey {
-            case format, events, problems
-            case formatVersion = "format_version"
+        @OptionGroup var config: ConfigOption
+        @Flag(help: "Print as JSON (format restore-drill/history).") var json = false
+
+        struct Listing: Encodable {
+            let format = "restore-drill/history"
+            let formatVersion = 1
+            let events: [HistoryEvent]
+            let problems: [HistoryProblem]
+            enum CodingKeys: String, CodingKey {
+                case format, events, problems
+                case formatVersion = "format_version"
+            }
+        }
+
+        func run() throws {
+            let c = try config.load()
+            let log = try HistoryStore(destination: c.destination).load()
+            if json {
+                try Terminal.json(Listing(events: log.events, problems: log.problems))
+                return
+            }
+            if log.events.isEmpty { Terminal.out("no events in \(c.destination)") }
+            for e in log.events {
+                var parts = [Timestamp.string(e.time), e.kind.rawValue, e.status.rawValue]
+                if let b = e.backupID { parts.append(b.description) }
+                if let d = e.drillID { parts.append(d.description) }
+                if let rto = e.rtoSeconds { parts.append("RTO \(Units.humanSeconds(rto))") }
+                if e.kind == .note {
+                    parts.append("about \(HistoryText.visible(e.details["event"] ?? "?"))")
+                    parts.append("\"\(HistoryText.visible(e.details["text"] ?? ""))\"")
+                }
+                Terminal.out(parts.joined(separator: "  "))
+            }
+            for p in log.problems {
+                Terminal.note("unreadable event \(HistoryText.visible(p.file)): \(HistoryText.visible(p.message))")
+            }
         }
     }
 
-    func run() throws {
-        let c = try config.load()
-        let log = try HistoryStore(destination: c.destination).load()
-        if json {
-            try Terminal.json(Listing(events: log.events, problems: log.problems))
-            return
+    struct Verify: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "verify",
+            abstract: "Check the history's chain; name the first broken place and print the head.",
+            discussion: """
+                Exit 0 intact, 1 broken (edited, removed, reordered, forked, unreadable or unchained \
+                events), 3 when the history cannot be read. Events written before the chain began are \
+                listed, not failed.
+                """)
+
+        @OptionGroup var config: ConfigOption
+        @Flag(help: "Print as JSON (format restore-drill/history-verify).") var json = false
+
+        func run() throws {
+            let c = try config.load()
+            let result = try HistoryStore(destination: c.destination).verify()
+            if json { try Terminal.json(result) } else { Terminal.out(result.text) }
+            if !result.intact { throw ExitCode(ExitStatus.findings.rawValue) }
         }
-        if log.events.isEmpty { Terminal.out("no events in \(c.destination)") }
-        for e in log.events {
-            var parts = [Timestamp.string(e.time), e.kind.rawValue, e.status.rawValue]
-            if let b = e.backupID { parts.append(b.description) }
-            if let d = e.drillID { parts.append(d.description) }
-            if let rto = e.rtoSeconds { parts.append("RTO \(Units.humanSeconds(rto))") }
-            Terminal.out(parts.joined(separator: "  "))
+    }
+
+    struct Note: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "note",
+            abstract: "Record what was done about an event (the remediation log): a chained note event.",
+            discussion: "Exit 2 when EVENT is not an event id of the history.")
+
+        @OptionGroup var config: ConfigOption
+        @Argument(help: "The id of the event the note is about (as `history --json` prints it).") var event: String
+        @Argument(help: "What was found or done; stored as data, shown escaped.") var text: String
+
+        func run() throws {
+            let c = try config.load()
+            let note = try HistoryStore(destination: c.destination).note(
+                about: event, text: text, time: try SystemClock().now())
+            Terminal.out(
+                "noted \(note.id)" + (note.seq.map { " (seq \($0))" } ?? "") + " about \(HistoryText.visible(event))")
         }
-        for p in log.problems { Terminal.note("unreadable event \(p.file): \(p.message)") }
     }
 }
 

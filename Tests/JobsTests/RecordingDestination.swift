@@ -120,4 +120,6 @@ final class RecordingDestination: Destination, @unchecked Sendable {
         record("eventFiles")
         return try inner.eventFiles()
     }
+
+    var historyChainFolder: String? { inner.historyChainFolder }
 }
