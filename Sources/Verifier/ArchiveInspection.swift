@@ -264,7 +264,8 @@ struct ArchiveInspection {
                 evidence: [summary] + compared.evidence
                     + (unreadable.isEmpty
                         ? [] : ["not compared: the members of \(unreadable.joined(separator: ", "))"]),
-                passMessage: summary + (subset ? ", each a file of the manifest" : ", together exactly the manifest's files"),
+                passMessage: summary
+                    + (subset ? ", each a file of the manifest" : ", together exactly the manifest's files"),
                 seconds: watch.seconds))
         return (results, Set(holder.keys))
     }

@@ -621,7 +621,8 @@ public struct Drill: Sendable {
         guard !numbers.isEmpty else { throw RestoreDrillError.usage("--parts: no part given") }
         if let bad = numbers.first(where: { $0 < 1 || $0 > parts.count }) {
             throw RestoreDrillError.usage(
-                "--parts: \(manifest.id) has parts 1 to \(parts.count), not \(bad) (restore_….sh --list-parts lists them)")
+                "--parts: \(manifest.id) has parts 1 to \(parts.count), not \(bad) (restore_….sh --list-parts lists them)"
+            )
         }
         guard manifest.restoresSubsets else { return nil }
         let wanted = Set(numbers)

@@ -120,7 +120,9 @@ struct DrillCommand: AsyncParsableCommand {
             guard Self.parseParts(parts) != nil else {
                 throw ValidationError("--parts \(parts) is not a list of part numbers such as 3,17")
             }
-            guard id != nil || set != nil else { throw ValidationError("--parts needs the set: give its ID or --set PATH") }
+            guard id != nil || set != nil else {
+                throw ValidationError("--parts needs the set: give its ID or --set PATH")
+            }
         }
         if offsite != nil && set != nil {
             throw ValidationError("--offsite drills a configured remote's copy and --set a local folder: give one")
