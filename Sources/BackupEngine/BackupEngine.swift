@@ -133,6 +133,8 @@ public struct BackupEngine: Sendable {
                 id: id, name: config.name, startedAt: started, timeZone: TimeZone.current.identifier,
                 host: ToolInfo.hostName, home: home, root: root)
             manifest.formatVersion = config.setFormat
+            // Issue 17: every new format-2 set's script restores a subset (--only).
+            if manifest.storesObjects { manifest.scriptTakesOnly = true }
             // The racy window is measured on the real clock (file times are real; the set's clock
             // may be injected).
             let reuse =

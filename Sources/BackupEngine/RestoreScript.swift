@@ -48,6 +48,11 @@ import Foundation
 /// gzip-compressed pieces with one `gzip -dc` per 200 objects and always checks the whole
 /// database's SHA-256. A format-1 script is byte for byte what it was (docs/SET-FORMAT.md, "The
 /// restore script contract").
+///
+/// Subsets (issue 17, ``Manifest/restoresSubsets``): the script also takes `--list-parts` (the
+/// parts of ``Manifest/restoreParts()``, one a line, `N<TAB>kind<TAB>name`) and `--only N,M,…`,
+/// which restores just those parts, requiring and hashing only their objects in step (1) (every
+/// line's shape is still checked) and running each step only for a chosen part (`rd_part N && …`).
 public enum RestoreScript {
     /// Renders the script for `manifest`, format 1 or 2 (``Manifest/storesObjects``). Everything the
     /// script restores comes from the manifest's `databases`, `launchAgents` and `files` (component
@@ -129,6 +134,14 @@ public enum RestoreScript {
     static func renderObjects(_ manifest: Manifest) -> String {
         var s = ShellTemplate.render(template, values: templateValues(manifest))
         s += objectsTemplate
+        // Issue 17: with `script_takes_only`, each step runs only for a part --only chose
+        // (`rd_part N && …`); without --only every part is restored as before.
+        let parts = manifest.restoresSubsets ? manifest.restoreParts() : []
+        let partNumbers = Dictionary(parts.map { ($0.key, $0.number) }, uniquingKeysWith: { first, _ in first })
+        /// `rd_part N && ` for the part `kind:name`, or nothing (no subsets, or no such part).
+        func only(_ kind: RestorePart.Kind, _ name: String) -> String {
+            partNumbers["\(kind.rawValue):\(name)"].map { "rd_part \($0) && " } ?? ""
+        }
         let byPath = Dictionary(manifest.artifacts.map { ($0.path, $0) }, uniquingKeysWith: { first, _ in first })
         /// The object of the artifact at `path`; nil when there is none (the script fails first).
         func object(_ path: String) -> (record: ArtifactRecord, hex: String)? {
@@ -146,6 +159,16 @@ public enum RestoreScript {
                 "        \(ref.digest.hex)) printf '%s\\n' \(q(names[ref.digest, default: []].joined(separator: ", "))) ;;\n"
         }
         s += "        *) printf '%s\\n' 'SHA256SUMS' ;;\n    esac\n}\n"
+        if manifest.restoresSubsets {
+            s += "\n# The objects each part reads (--only): RD_PO, their SHA-256s separated by spaces.\n"
+            s += "rd_part_objects() {\n    case $1 in\n"
+            for part in parts {
+                var seen = Set<String>()
+                let hexes = part.artifacts.compactMap { object($0)?.hex }.filter { seen.insert($0).inserted }
+                s += "        \(part.number)) RD_PO='\(hexes.joined(separator: " "))' ;;\n"
+            }
+            s += "        *) RD_PO= ;;\n    esac\n}\n"
+        }
 
         // What the steps read, in the order they read it: a path that names no object stops the
         // restore before anything is read (only a damaged or forged manifest has one).
@@ -165,6 +188,10 @@ public enum RestoreScript {
             s += "rd_fail \(q("\(path): \(why)"))\n"
         }
 
+        if manifest.restoresSubsets {
+            s += "\n# --only: the chosen parts, checked before anything is read\n"
+            s += "rd_select_parts \(parts.count)\n"
+        }
         s += "\n# (1) every object and file listed in SHA256SUMS\n"
         let plain = manifest.artifacts.filter { !manifest.isObject($0) }
         let expected = refs.count + plain.count + (manifest.artifact(manifest.restoreScript) == nil ? 1 : 0)
@@ -174,19 +201,29 @@ public enum RestoreScript {
         s += "\n# (3) code: the packs in the listed order\n"
         if packs.isEmpty {
             s += "rd_say \"code: not in this set\"\n"
+        } else if manifest.restoresSubsets {
+            s += "rd_extract_part_packs"
+            s +=
+                packs.map {
+                    " \\\n    \(partNumbers["pack:\($0.path)"] ?? 0) \(q($0.path)) \(object($0.path)?.hex ?? "")"
+                }.joined() + "\n"
         } else {
             s += "rd_extract_packs"
             s += packs.map { " \\\n    \(q($0.path)) \(object($0.path)?.hex ?? "")" }.joined() + "\n"
         }
         if let vault {
             s += "# (7) the vault's decryption starts here, beside (3) to (6)\n"
-            s += "rd_vault_object_start \(q(vault.artifact)) \(object(vault.artifact)?.hex ?? "") "
+            s +=
+                only(.vault, vault.artifact)
+                + "rd_vault_object_start \(q(vault.artifact)) \(object(vault.artifact)?.hex ?? "") "
             s += "\(max(1, vault.iterations))\n"
         }
         s += "\n# (4) databases: pieces in the listed order, the whole file's SHA-256 checked\n"
         for db in manifest.databases {
             let pieces = db.chunks.isEmpty ? [db.artifact ?? ""] : db.chunks
-            s += "rd_restore_db_objects \(db.base == .home ? "home" : "root") \(q(db.path)) \(q(db.sha256)) "
+            s +=
+                only(.database, db.path)
+                + "rd_restore_db_objects \(db.base == .home ? "home" : "root") \(q(db.path)) \(q(db.sha256)) "
             s += octal(db.mode)
             var tool = ""
             for piece in pieces {
@@ -201,7 +238,9 @@ public enum RestoreScript {
         s += "\n# (5) LaunchAgents, old root and home rewritten at path boundaries\n"
         for agent in manifest.launchAgents {
             s += rewriteSteps(agent, manifest)
-            s += "rd_restore_agent_object \(q(agent.artifact)) \(object(agent.artifact)?.hex ?? "") "
+            s +=
+                only(.launchAgent, agent.path)
+                + "rd_restore_agent_object \(q(agent.artifact)) \(object(agent.artifact)?.hex ?? "") "
             s += "\(q(agent.path)) \(octal(agent.mode))\n"
         }
         if manifest.launchAgents.isEmpty { s += "rd_say \"launchagents: none in this set\"\n" }
@@ -209,18 +248,20 @@ public enum RestoreScript {
         let shellFiles = manifest.shellFileArtifacts()
         for (file, artifact) in shellFiles {
             guard let artifact else { continue }
-            s += "rd_restore_file_object \(q(artifact)) \(object(artifact)?.hex ?? "") "
+            s += only(.shellFile, file.path) + "rd_restore_file_object \(q(artifact)) \(object(artifact)?.hex ?? "") "
             s += "\(q(file.path)) \(octal(file.mode))\n"
         }
         if shellFiles.isEmpty { s += "rd_say \"shell: none in this set\"\n" }
         if !packs.isEmpty {
             s += "\n# (3) the code packs, extracted beside (4) to (6)\nrd_packs_wait\n" + twinsLine(manifest)
         }
-        s += sidecarSteps(manifest)
+        s += sidecarSteps(manifest, only: { only(.database, $0.path) })
         s += "\n# (7) credentials: decrypted with the openssl CLI only when --password-file or --password-fd is given\n"
         if let vault {
             let files = manifest.files.filter { $0.component == .credentials && $0.type == .file }
-            s += "if rd_vault_object_open \(q(vault.artifact)) \(object(vault.artifact)?.hex ?? "") "
+            s +=
+                "if " + only(.vault, vault.artifact)
+                + "rd_vault_object_open \(q(vault.artifact)) \(object(vault.artifact)?.hex ?? "") "
             s += "\(max(1, vault.iterations)); then\n"
             for file in files {
                 s += "    rd_restore_credential \(file.base == .home ? "home" : "root") \(q(file.path))\n"
@@ -235,6 +276,7 @@ public enum RestoreScript {
         for list in lists {
             let hex = object(list.path)?.hex ?? ""
             let stored = "$RD_OBJECTS/\(hex.prefix(2))/\(hex)"
+            s += only(.list, list.path)
             switch list.path {
             case "dependencies/python.txt":
                 s += "rd_say \"dependencies: Python packages: pip3 install -r '\(stored)'\"\n"
@@ -245,7 +287,7 @@ public enum RestoreScript {
             }
         }
         if lists.isEmpty { s += "rd_say \"dependencies: no lists in this set\"\n" }
-        s += "\nrd_finish\n"
+        s += manifest.restoresSubsets ? "\nrd_finish_parts \(parts.count)\n" : "\nrd_finish\n"
         return s
     }
 
@@ -282,11 +324,12 @@ public enum RestoreScript {
 
     /// Step (4) again, once the code is extracted: `rd_db_sidecars` for each database (sidecars
     /// that are not the backup's go aside); nothing without databases.
-    static func sidecarSteps(_ manifest: Manifest) -> String {
+    /// `only` gives each database's guard (format 2 with `--only`: `rd_part N && `).
+    static func sidecarSteps(_ manifest: Manifest, only: (DatabaseRecord) -> String = { _ in "" }) -> String {
         guard !manifest.databases.isEmpty else { return "" }
         var s = "\n# (4) again: sidecars beside a restored database that are not the backup's go aside\n"
         for db in manifest.databases {
-            s += "rd_db_sidecars \(db.base == .home ? "home" : "root") \(q(db.path))\n"
+            s += only(db) + "rd_db_sidecars \(db.base == .home ? "home" : "root") \(q(db.path))\n"
         }
         return s
     }
@@ -369,7 +412,39 @@ public enum RestoreScript {
     /// way; ``renderObjects(_:)`` appends them to the template.
     static let objectsTemplate = RestoreObjectsShellTemplate.text
 
-    /// Format 2's lines of the argument loop (the template's block `OBJECTS_OPTION`).
+    /// Format 2's lines of the argument loop (the template's block `OBJECTS_OPTION`): `--objects`,
+    /// and with `script_takes_only` (``Manifest/restoresSubsets``) `--only LIST` and `--list-parts`,
+    /// which prints the parts (``Manifest/restoreParts()``) one a line, `N<TAB>kind<TAB>name`, the
+    /// name with every byte outside printable ASCII as `\xNN` (``FileNameBytes/escapedBytes(_:)``),
+    /// and exits 0 before anything is read or written.
+    static func objectsOption(_ m: Manifest) -> String {
+        guard m.restoresSubsets else { return objectsOption }
+        let parts = m.restoreParts()
+        // The `--objects` arms, then these, in one `case`.
+        var s = String(objectsOption.dropLast("    esac\n".count))
+        s += """
+                    --only)
+                        [ $# -ge 2 ] || rd_fail "--only needs a list of part numbers"
+                        RD_ONLY_ARG=$2 RD_ONLY_GIVEN=1
+                        shift 2
+                        continue
+                        ;;
+                    --only=*) RD_ONLY_ARG=${1#--only=} RD_ONLY_GIVEN=1; shift; continue ;;
+                    --list-parts)
+
+            """
+        if !parts.isEmpty {
+            s += "            printf '%s\\t%s\\t%s\\n'"
+            s += parts.map {
+                " \\\n                \($0.number) \($0.kind.rawValue) \(q(FileNameBytes.escapedBytes($0.name)))"
+            }.joined()
+            s += "\n"
+        }
+        s += "            exit 0\n            ;;\n    esac\n"
+        return s
+    }
+
+    /// Format 2's `--objects` lines of the argument loop.
     static let objectsOption = """
             case $1 in
                 --objects)
@@ -398,11 +473,16 @@ public enum RestoreScript {
             "SET_ID_WORD": q(m.id.description),
             "SCRIPT_NAME_WORD": q(m.restoreScript),
             "CODE_NOTE": m.storesObjects ? "the code packs" : "code.tar.gz",
-            "OBJECTS_USAGE": m.storesObjects ? " [--objects DIR]" : "",
+            "OBJECTS_USAGE": m.restoresSubsets
+                ? " [--objects DIR] [--only N,M,... | --list-parts]" : m.storesObjects ? " [--objects DIR]" : "",
             "OBJECTS_HELP": m.storesObjects
                 ? "#   --objects DIR       the set's objects (default: the folder objects beside the set folder)\n"
+                    + (m.restoresSubsets
+                        ? "#   --only N,M,...      restore only these parts (numbers as --list-parts prints them)\n"
+                            + "#   --list-parts        print the set's parts (number, kind, name; tab-separated) and exit\n"
+                        : "")
                 : "",
-            "OBJECTS_OPTION": m.storesObjects ? objectsOption : "",
+            "OBJECTS_OPTION": m.storesObjects ? objectsOption(m) : "",
         ]
     }
 }

@@ -125,6 +125,14 @@ public struct DrilledCopy: Codable, Sendable, Equatable {
     public var text: String { "off-site copy on remote \(remote) (\(remotePath))" }
 }
 
+/// A restored part as reports show it (``DrillResult/restoredParts``).
+struct PartSummary: Codable {
+    var number: Int
+    var kind: RestorePart.Kind
+    var name: String
+    var bytes: Int64
+}
+
 /// Everything a drill found; what the reports render. Reports never see Verifier internals.
 public struct DrillResult: Codable, Sendable, Equatable {
     /// `"restore-drill/drill-report"`.
@@ -172,9 +180,27 @@ public struct DrillResult: Codable, Sendable, Equatable {
     /// Folder holding junit.xml, report.md and report.json.
     public var reportFolder: String?
     public var checks: [CheckResult]
+    /// The parts of the set the drill restored (issue 17, docs/PROOF.md): every part for a full
+    /// drill, the chosen ones for a drill of some parts (``sampled``); nil when the manifest did not
+    /// load. JSON `restored_parts`, each `{"number", "kind", "name", "bytes"}` (the artifact list is
+    /// left out; absent when nil: an optional field of report format 1).
+    public var restoredParts: [RestorePart]?
+    /// How many parts the set has; JSON `parts_total`, absent when ``restoredParts`` is nil.
+    public var partsTotal: Int?
+    /// True when the drill restored only some parts (`--parts`, `drill --sample`); JSON `sampled`,
+    /// present only when true.
+    public var sampled = false
+
+    /// `N of M` parts restored, for the reports; nil when unknown.
+    public var partsLine: String? {
+        guard let restoredParts, let partsTotal else { return nil }
+        return "\(restoredParts.count) of \(partsTotal)"
+    }
 
     enum CodingKeys: String, CodingKey {
-        case format, isolation, host, checks, authenticated, limits
+        case format, isolation, host, checks, authenticated, limits, sampled
+        case restoredParts = "restored_parts"
+        case partsTotal = "parts_total"
         case formatVersion = "format_version"
         case drillID = "drill_id"
         case backupID = "backup_id"
@@ -247,6 +273,11 @@ public struct DrillResult: Codable, Sendable, Equatable {
         sandboxKept = try c.decode(Bool.self, forKey: .sandboxKept)
         reportFolder = try c.decodeIfPresent(String.self, forKey: .reportFolder)
         checks = try c.decode([CheckResult].self, forKey: .checks)
+        restoredParts = try c.decodeIfPresent([PartSummary].self, forKey: .restoredParts)?.map {
+            RestorePart(number: $0.number, kind: $0.kind, name: $0.name, artifacts: [], bytes: $0.bytes)
+        }
+        partsTotal = try c.decodeIfPresent(Int.self, forKey: .partsTotal)
+        sampled = try c.decodeIfPresent(Bool.self, forKey: .sampled) ?? false
         if let kind = try c.decodeIfPresent(String.self, forKey: .copy) {
             copy = DrilledCopy(
                 kind: kind, remote: try c.decode(String.self, forKey: .remote),
@@ -280,6 +311,11 @@ public struct DrillResult: Codable, Sendable, Equatable {
         try c.encodeIfPresent(reportFolder, forKey: .reportFolder)
         try c.encode(verdict, forKey: .verdict)
         try c.encode(checks, forKey: .checks)
+        try c.encodeIfPresent(
+            restoredParts?.map { PartSummary(number: $0.number, kind: $0.kind, name: $0.name, bytes: $0.bytes) },
+            forKey: .restoredParts)
+        try c.encodeIfPresent(restoredParts == nil ? nil : partsTotal, forKey: .partsTotal)
+        if sampled { try c.encode(true, forKey: .sampled) }
         if let copy {
             try c.encode(copy.kind, forKey: .copy)
             try c.encode(copy.remote, forKey: .remote)

@@ -125,6 +125,11 @@ public struct Manifest: Codable, Sendable, Equatable {
     public var manifestHMAC: String?
     /// Salt (hex) of the key the manifest HMAC uses; nil without a password.
     public var manifestHMACSalt: String?
+    /// `script_takes_only` (issue 17; optional, so it keeps `format_version`): `true` when the set's
+    /// restore script takes `--only N,M,…` and `--list-parts` (``RestorePart``), which the engine
+    /// writes for every new format-2 set. Absent (nil) or `false`: the script restores only the
+    /// whole set, so a drill of some of its parts drills all of it. See ``restoresSubsets``.
+    public var scriptTakesOnly: Bool?
 
     enum CodingKeys: String, CodingKey {
         case format, id, name, host, home, root, status, components, artifacts, files, databases, warnings, vault
@@ -138,6 +143,7 @@ public struct Manifest: Codable, Sendable, Equatable {
         case manifestSHA256 = "manifest_sha256"
         case manifestHMAC = "manifest_hmac"
         case manifestHMACSalt = "manifest_hmac_salt"
+        case scriptTakesOnly = "script_takes_only"
     }
 
     /// A manifest with the given identity and empty contents.
@@ -162,6 +168,10 @@ public struct Manifest: Codable, Sendable, Equatable {
         self.launchAgents = []
         self.warnings = []
     }
+
+    /// True when the set's restore script restores a subset of its parts (`--only`): a format-2
+    /// set whose manifest says `script_takes_only: true`.
+    public var restoresSubsets: Bool { storesObjects && scriptTakesOnly == true }
 
     /// The record of component `id`, if present.
     public func component(_ id: ComponentID) -> ComponentRecord? { components.first { $0.id == id } }

@@ -133,3 +133,79 @@ public enum SampleBudget: Sendable, Equatable, Codable {
         return Units.seconds(t).flatMap { $0 > 0 ? .seconds($0) : nil }
     }
 }
+
+extension DrillResult {
+    /// The parts this drill proved (docs/PROOF.md, "What proves a part"): when `set.manifest` and
+    /// `restore.script` passed and no check other than `rpo`, `rto` and `set.coverage` failed or
+    /// errored, every restored part (``restoredParts``) is proven, except the vault, proven only
+    /// when `credentials.vault` passed (a skip proves nothing); otherwise none. Each part names the
+    /// checks that passed on it and, for format 2, the objects it reads (from `manifest`, the
+    /// drilled set's).
+    public func provenParts(manifest: Manifest) -> [ProvenPart] {
+        guard let restoredParts, manifest.id == backupID else { return [] }
+        let passed = { (id: CheckID) in self.checks.contains { $0.check == id && $0.verdict == .pass } }
+        guard passed(.setManifest), passed(.restoreScript) else { return [] }
+        let outside: Set<CheckID> = [.rpo, .rto, .setCoverage]
+        guard !checks.contains(where: { !outside.contains($0.check) && ($0.verdict == .fail || $0.verdict == .error) })
+        else { return [] }
+        let byPath = Dictionary(manifest.artifacts.map { ($0.path, $0) }, uniquingKeysWith: { first, _ in first })
+        let all = Dictionary(manifest.restoreParts().map { ($0.key, $0) }, uniquingKeysWith: { first, _ in first })
+        var proven: [ProvenPart] = []
+        for restored in restoredParts {
+            // The manifest's own part (its artifacts), matched by kind and name.
+            guard let part = all[restored.key] else { continue }
+            var ids: [CheckID] = [.setManifest, .setArtifacts, .restoreScript, .restoreTree]
+            switch part.kind {
+            case .pack: ids.insert(.restoreArchives, at: 2)
+            case .database: ids.append(.dbIntegrity)
+            case .launchAgent: ids += [.launchAgentsRewrite, .launchAgentsLint]
+            case .vault:
+                guard passed(.credentialsVault) else { continue }
+                ids.append(.credentialsVault)
+            case .shellFile, .list: break
+            }
+            let objects =
+                manifest.storesObjects
+                ? part.artifacts.compactMap { byPath[$0].flatMap { manifest.objectDigest(of: $0)?.hex } } : nil
+            proven.append(
+                ProvenPart(
+                    kind: part.kind, name: part.name, bytes: part.bytes, checks: ids.filter(passed).map(\.rawValue),
+                    objects: objects))
+        }
+        return proven
+    }
+}
+
+extension Manifest {
+    /// This manifest as a drill of `parts` checks it (issue 17): the artifacts those parts read and
+    /// the restore script; the databases, LaunchAgents and shell files among them; the vault and
+    /// the credential files only when the vault is one of them; and the code files that are
+    /// members of the chosen packs (`codeMembers`, names as ``FileNameBytes/key(_:)`` bytes; nil:
+    /// every code file when a code part is chosen). Everything else (id, times, checksum, HMAC) is
+    /// unchanged: the narrowed value is never written or authenticated, only compared with.
+    public func narrowed(to parts: [RestorePart], codeMembers: Set<[UInt8]>?) -> Manifest {
+        var out = self
+        var paths = Set(parts.flatMap(\.artifacts))
+        paths.insert(restoreScript)
+        out.artifacts = artifacts.filter { paths.contains($0.path) }
+        let names = { (kind: RestorePart.Kind) in Set(parts.filter { $0.kind == kind }.map(\.name)) }
+        let databases = names(.database)
+        let agents = names(.launchAgent)
+        let shells = names(.shellFile)
+        let code = parts.contains { $0.kind == .pack }
+        let vaultChosen = !names(.vault).isEmpty
+        out.databases = self.databases.filter { databases.contains($0.path) }
+        out.launchAgents = launchAgents.filter { agents.contains($0.path) }
+        if !vaultChosen { out.vault = nil }
+        out.files = files.filter { file in
+            switch file.component {
+            case .code: return code && (codeMembers.map { $0.contains(FileNameBytes.key(file.path)) } ?? true)
+            case .shell: return shells.contains(file.path)
+            case .launchagents: return agents.contains(file.path)
+            case .credentials: return vaultChosen
+            default: return false
+            }
+        }
+        return out
+    }
+}

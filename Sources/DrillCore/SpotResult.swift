@@ -156,33 +156,3 @@ public struct SpotResult: Codable, Sendable, Equatable {
         try c.encode(checks, forKey: .checks)
     }
 }
-
-/// SplitMix64 (Steele, Lea, Flood 2014): a small seeded generator, so a spot sample is the same for
-/// the same seed on every platform and Swift version (the standard library's generator is not seedable).
-public struct SplitMix64: RandomNumberGenerator, Sendable {
-    private var state: UInt64
-
-    /// - Parameter seed: any 64-bit value; the same seed gives the same sequence.
-    public init(seed: UInt64) { state = seed }
-
-    public mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-
-    /// `count` of `items` chosen by a partial Fisher–Yates shuffle driven by this generator
-    /// (each draw `next() % remaining`, so no standard-library randomness is involved), sorted by
-    /// ``FileNameBytes/precedes(_:_:)``. All of them when `count` is at least their number.
-    public mutating func sample(_ items: [String], count: Int) -> [String] {
-        var pool = items.sorted(by: FileNameBytes.precedes)
-        let n = min(max(count, 0), pool.count)
-        for i in 0..<n {
-            let j = i + Int(next() % UInt64(pool.count - i))
-            pool.swapAt(i, j)
-        }
-        return pool[0..<n].sorted(by: FileNameBytes.precedes)
-    }
-}

@@ -33,6 +33,12 @@ public struct DrillJob: Sendable {
         /// runs on the remote's listing; the set is fetched into `<sandbox folder>/offsite-fetch/`
         /// and drilled there, and the local destination's sets are never read. nil: a local drill.
         public var offsite: String?
+        /// `--parts N,M` and `drill --sample` (issue 17): restore and check only these parts
+        /// (``RestorePart/number``); nil drills the whole set. The drill's event is then a
+        /// `sampled_drill` (``HistoryEventKind/sampledDrill``), not a `drill`.
+        public var parts: [Int]?
+        /// Extra details for the drill's event (a sample's seed and start).
+        public var eventDetails: [String: String] = [:]
 
         public init(
             pick: Pick, passwordFile: String? = nil, keepSandbox: Bool = false, requireIsolation: Bool = false,
@@ -240,6 +246,7 @@ public struct DrillJob: Sendable {
             password: password, authenticator: authenticator)
         options.destinationStore = store
         options.provisionalPick = provisional
+        options.parts = request.parts
         options.copy = Self.drilledCopy(copyNames, opened)
         let lock = try store.flatMap { try $0.lock(.shared) }
         defer { lock?.release() }
@@ -302,9 +309,17 @@ public struct DrillJob: Sendable {
                 if result.copy != nil, let local = eventStore as? LocalDestination {
                     try Self.prepareHistory(local, progress: progress)
                 }
-                var event = HistoryEvent(drill: result, finishedAt: clock.now())
+                let finished = clock.now()
+                var event = HistoryEvent(drill: result, finishedAt: finished)
+                if request.parts != nil { event.kind = .sampledDrill }
                 event.details.merge(eventDetails) { _, extra in extra }
-                try HistoryStore(eventStore).append(event)
+                event.details.merge(request.eventDetails) { _, extra in extra }
+                let history = HistoryStore(eventStore)
+                try history.append(event)
+                // What the drill proved, for the proof ledger (docs/PROOF.md).
+                if let proof = Self.proofEvent(result, finishedAt: finished) {
+                    try history.append(proof)
+                }
             } catch {
                 eventFailure = error
             }
@@ -320,6 +335,30 @@ public struct DrillJob: Sendable {
             throw EventNotRecorded(result: result, destination: eventStore.location, underlying: eventFailure)
         }
         return result
+    }
+
+    /// The `proof` event of a finished drill: the parts it proved (``DrillResult/provenParts(manifest:)``,
+    /// with the drilled set's manifest read again, and used only when its SHA-256 is the one the
+    /// drill judged), or nil when it proved none. For a drill of an off-site copy it carries `copy`
+    /// and `remote` as the drill's event does.
+    static func proofEvent(_ result: DrillResult, finishedAt: Date) -> HistoryEvent? {
+        let path = (result.setPath as NSString).appendingPathComponent(Manifest.fileName)
+        guard let id = result.backupID, let judged = result.manifestSHA256,
+            let data = try? Data(contentsOf: URL(fileURLWithPath: path)), SHA256Digest.hex(of: data) == judged,
+            let manifest = try? Manifest.decode(data, path: path)
+        else { return nil }
+        let parts = result.provenParts(manifest: manifest)
+        guard !parts.isEmpty else { return nil }
+        var details: [String: String] = ["parts": String(parts.count)]
+        if let copy = result.copy {
+            details["copy"] = copy.kind
+            details["remote"] = copy.remote
+        }
+        var event = HistoryEvent(
+            kind: .proof, time: finishedAt, status: .pass, backupID: id, drillID: result.drillID, details: details,
+            host: result.host)
+        event.parts = parts
+        return event
     }
 
     /// The folder below the sandbox folder that off-site drills fetch sets into: `offsite-fetch`

@@ -58,6 +58,15 @@ public enum SamplePlanner {
         /// Stored bytes of its parts.
         public var bytes: Int64 { parts.reduce(0) { $0 + $1.bytes } }
 
+        /// Creates a unit.
+        public init(setID: BackupID, parts: [RestorePart], wholeSet: Bool, lastProof: Date?, due: Bool) {
+            self.setID = setID
+            self.parts = parts
+            self.wholeSet = wholeSet
+            self.lastProof = lastProof
+            self.due = due
+        }
+
         enum CodingKeys: String, CodingKey {
             case setID = "set", parts
             case wholeSet = "whole_set"

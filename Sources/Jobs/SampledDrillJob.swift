@@ -3,6 +3,8 @@ import DrillCore
 import Foundation
 import Health
 import Reports
+import Sandbox
+import Vault
 import Verifier
 
 /// `restore-drill drill --sample` (issue 17, docs/PROOF.md "Sampled drills"): a budgeted drill

@@ -421,12 +421,12 @@ struct SpotComparison {
         ]
     }
 
-    /// `spot.sample`: `count` files of the set (chosen by ``SplitMix64`` from `seed` among its
+    /// `spot.sample`: `count` files of the set (chosen by ``SeededGenerator`` from `seed` among its
     /// regular code files with a digest, sorted by bytes) hashed on disk against the manifest.
     /// - Returns: the sampled paths and one result per sampled file.
     func sample(count: Int, seed: UInt64) -> (sampled: [String], checks: [CheckResult]) {
         let candidates = inSet.values.filter { $0.type == .file && $0.sha256 != nil }.map(\.path)
-        var generator = SplitMix64(seed: seed)
+        var generator = SeededGenerator(seed: seed)
         let chosen = generator.sample(candidates, count: count)
         guard !chosen.isEmpty else {
             return (

@@ -12,7 +12,8 @@ import Foundation
 ///     <properties> backup_id, manifest_sha256, isolation, limits, authenticated, rpo_seconds, rto_seconds,
 ///                  tool_version, drill_id, verdict, rpo_objective_seconds, rto_objective_seconds, set_path,
 ///                  sandbox_path, sandbox_kept, report_folder; for a drill of an off-site copy also
-///                  copy, remote, remote_path, fetch_seconds, fetched_bytes </properties>
+///                  copy, remote, remote_path, fetch_seconds, fetched_bytes; for a drill of some parts
+///                  (issue 17) also parts_restored ("N of M") </properties>
 ///     <testcase classname="CHECK-ID" name="SUBJECT" time="…">
 ///       <failure type="CHECK-ID" message="…">what failed, where</failure>   (fail)
 ///       <error type="CHECK-ID" message="…">…</error>                         (error)
@@ -162,7 +163,7 @@ public enum JUnitReport {
                 ("sandbox_path", r.sandboxPath ?? ""),
                 ("sandbox_kept", r.sandboxKept ? "true" : "false"),
                 ("report_folder", r.reportFolder ?? ""),
-            ] + copy
+            ] + copy + (r.sampled ? [("parts_restored", r.partsLine ?? "")] : [])
         }
 
         /// The suite's system-out: what was drilled, where it ran, and the verdict.

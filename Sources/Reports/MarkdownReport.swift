@@ -42,6 +42,13 @@ public enum MarkdownReport {
                 "- **Download:** \(ReportText.decimal(copy.fetchSeconds)) s, \(Units.humanBytes(copy.fetchedBytes)) "
                     + "(\(copy.fetchedBytes) bytes); inside the measured RTO")
         }
+        if r.sampled, let line = r.partsLine, let parts = r.restoredParts {
+            // A drill of some parts (issue 17): which ones; the rest of the set was not restored.
+            let names = parts.prefix(20).map { "\($0.number) \($0.kind.rawValue) \(code($0.name))" }
+            out.append(
+                "- **Parts restored:** \(line): " + names.joined(separator: ", ")
+                    + (parts.count > 20 ? ", and \(parts.count - 20) more (report.json lists them)" : ""))
+        }
         out.append("- **Isolation:** " + isolationText(r.isolation))
         out.append("- **Limits:** " + ReportText.visible(r.limits ?? ReportText.limitsUnknown, keepNewlines: false))
         out.append("- **Authenticated:** " + ReportText.authenticated(r.authenticated))

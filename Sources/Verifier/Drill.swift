@@ -131,6 +131,16 @@ public struct Drill: Sendable {
         }
         result.backupID = manifest.id
         let setID = manifest.id.description
+        // Issue 17: a drill of some parts restores and checks only them (docs/PROOF.md).
+        let allParts = manifest.restoreParts()
+        let chosen = try Self.chosenParts(options.parts, of: manifest, parts: allParts)
+        if options.parts != nil && chosen == nil {
+            progress?("\(setID)'s restore script takes no --only: drilling the whole set")
+        }
+        result.restoredParts = chosen ?? allParts
+        result.partsTotal = allParts.count
+        result.sampled = chosen != nil
+        let selectedPaths = chosen.map { Set($0.flatMap(\.artifacts) + [manifest.restoreScript]) }
 
         // The sandbox is made before the artifacts are read when the replay reads a private copy
         // of the set (the tool runs as root and replays as an unprivileged uid, or a password may
@@ -171,19 +181,20 @@ public struct Drill: Sendable {
         // artifacts are hashed and the archives inspected (decompressed, headers read): all three
         // only read the set, and nothing is unpacked, run or handed a secret before the verdict.
         async let judged = Self.offload { keys.flatMap { ManifestCheck.hmacVerdict(of: parsed, keys: $0) } }
-        async let inspected = Self.inspectArchives(manifest, setPath: setPath)
+        async let inspection = Self.inspectArchives(manifest, setPath: setPath, packs: selectedPaths)
         let artifactMeter = byteProgress.map {
             ByteMeter(
-                stage: "drill: reading artifacts", total: ArtifactCheck.bytesToRead(manifest), report: $0)
+                stage: "drill: reading artifacts", total: ArtifactCheck.bytesToRead(manifest, selected: selectedPaths),
+                report: $0)
         }
         let artifactChecks = await ArtifactCheck.runConcurrently(
-            setPath: setPath, manifest: manifest, meter: artifactMeter, copy: verifiedCopy)
+            setPath: setPath, manifest: manifest, meter: artifactMeter, copy: verifiedCopy, selected: selectedPaths)
         artifactMeter?.finish()
         let manifestOutcome = ManifestCheck.finish(parsed, passwordGiven: password != nil, hmac: await judged)
         if options.provisionalPick && manifestOutcome.hmacVerified == false {
             // Picked as the newest before its key was known, and not authenticated: the caller
             // picks again among the sets that count. Nothing ran; the tasks above only read.
-            _ = await inspected
+            _ = await inspection
             try? earlySandbox?.remove()
             throw ProvisionalPickUnauthenticated(setPath: setPath)
         }
@@ -200,8 +211,12 @@ public struct Drill: Sendable {
         let withheld = Self.secretWithheldReason(
             passwordGiven: password != nil, hmacVerified: manifestOutcome.hmacVerified, artifacts: artifactChecks)
         result.authenticated = password == nil ? nil : manifestOutcome.hmacVerified == true
+        // What the checks after the replay compare with: the whole manifest, or for a drill of some
+        // parts the manifest narrowed to them (code files to the members of the chosen packs).
+        let inspected = await inspection
+        let work = chosen.map { manifest.narrowed(to: $0, codeMembers: inspected.members) } ?? manifest
         let vaultCheck = VaultCheck(
-            manifest: manifest, setPath: setPath, keys: keys, manifestHMACVerified: manifestOutcome.hmacVerified)
+            manifest: work, setPath: setPath, keys: keys, manifestHMACVerified: manifestOutcome.hmacVerified)
         // The tool's own check of the vault runs in memory (tag verified before any byte is
         // decrypted), so it is safe for an unproven set too: it tells a wrong password from a
         // forged set. When the replay gets the password, the tool checks the tag only (its key is
@@ -225,12 +240,12 @@ public struct Drill: Sendable {
 
         // 2. Archives, before anything is unpacked.
         progress?("inspecting archives")
-        let archives = manifest.artifacts.filter { $0.kind == (manifest.storesObjects ? .pack : .archive) }
+        let archives = work.artifacts.filter { $0.kind == (manifest.storesObjects ? .pack : .archive) }
         if archives.isEmpty {
             checks.append(.noSubject(.restoreArchives, subject: setID, reason: "no archives in this set"))
         }
         var archivesFailed = false
-        for check in await inspected {
+        for check in inspected.checks {
             if check.verdict != .pass { archivesFailed = true }
             checks.append(check)
         }
@@ -263,9 +278,9 @@ public struct Drill: Sendable {
         if let withheld { progress?("replaying without the vault password: \(withheld)") }
         async let judgedOthers = Self.offload(judgeOthers)
         let replay = await replayScript(
-            manifest: manifest, setFolder: verifiedCopy?.root ?? setPath, sandbox: sandbox, drillID: drillID,
+            manifest: work, setFolder: verifiedCopy?.root ?? setPath, sandbox: sandbox, drillID: drillID,
             secret: withheld == nil ? password : nil, proven: password != nil && withheld == nil,
-            unprovenReason: withheld)
+            unprovenReason: withheld, only: chosen?.map(\.number))
         // The set's copy goes on every path (the replayer removes it after a replay it ran; a
         // missing script or a replay that never started leaves it to this).
         verifiedCopy?.remove()
@@ -315,20 +330,20 @@ public struct Drill: Sendable {
             // The tree, the databases and the LaunchAgents are checked at the same time, each
             // spreading its subjects over the cores (bounded width).
             progress?(
-                "checking the restored tree, \(manifest.databases.count) databases and \(manifest.launchAgents.count) LaunchAgents"
+                "checking the restored tree, \(work.databases.count) databases and \(work.launchAgents.count) LaunchAgents"
             )
             let tree = RestoreTreeCheck(
-                manifest: manifest, tree: restored, passwordGiven: password != nil && withheld == nil)
+                manifest: work, tree: restored, passwordGiven: password != nil && withheld == nil)
             let treeMeter = byteProgress.map {
                 ByteMeter(
                     stage: "drill: reading restored files",
-                    total: manifest.files.reduce(0) { $0 + $1.size } + manifest.databases.reduce(0) { $0 + $1.size },
+                    total: work.files.reduce(0) { $0 + $1.size } + work.databases.reduce(0) { $0 + $1.size },
                     report: $0)
             }
             let vaultOpening = await opened
             async let treeChecks = tree.runConcurrently(meter: treeMeter)
-            async let dbChecks = databaseChecks(manifest, tree: restored)
-            async let agentResults = BlockingWork.map([manifest], width: 1) { [self] manifest in
+            async let dbChecks = databaseChecks(work, tree: restored)
+            async let agentResults = BlockingWork.map([work], width: 1) { [self] manifest in
                 agentChecks(manifest, setPath: setPath, tree: restored)
             }.flatMap { $0 }
             // The restored credential files beside the other checks of the restored tree.
@@ -347,11 +362,19 @@ public struct Drill: Sendable {
             let fetch = options.copy?.fetchSeconds
             let measured = succeeded ? replay.seconds.map { $0 + (fetch ?? 0) } : nil
             result.rtoSeconds = measured
-            checks.append(
-                ObjectiveChecks.rto(
-                    setID: setID, seconds: measured, objective: options.objectives.rto,
-                    skipReason: "the restore did not succeed: a failed restore has no RTO",
-                    fetchSeconds: fetch))
+            if chosen != nil {
+                // Part of the set is no measure of restoring it: the time is reported, not judged.
+                checks.append(
+                    .noSubject(
+                        .rto, subject: setID,
+                        reason: "a drill of some parts restores part of the set: its time is no RTO"))
+            } else {
+                checks.append(
+                    ObjectiveChecks.rto(
+                        setID: setID, seconds: measured, objective: options.objectives.rto,
+                        skipReason: "the restore did not succeed: a failed restore has no RTO",
+                        fetchSeconds: fetch))
+            }
         }
         checks += VanishedFiles.results(manifest)
         return finish(
@@ -445,7 +468,7 @@ public struct Drill: Sendable {
     ///     `restore.script` failure names it when the replay is refused).
     func replayScript(
         manifest: Manifest, setFolder: AbsolutePath, sandbox: DrillSandbox, drillID: DrillID, secret: VaultPassword?,
-        proven: Bool = false, unprovenReason: String? = nil
+        proven: Bool = false, unprovenReason: String? = nil, only: [Int]? = nil
     ) async -> Replay {
         let subject = manifest.restoreScript
         // A script name that climbs out of the set is no script of the set (set.manifest fails it).
@@ -456,6 +479,7 @@ public struct Drill: Sendable {
                 treeSkipReason: "the restore script is missing: nothing was restored")
         }
         var arguments = ["--home", sandbox.home.pathString, "--root", sandbox.root.pathString, "--yes"]
+        if let only { arguments += ["--only", only.map(String.init).joined(separator: ",")] }
         // The digest the set's checks verified: with a secret, the replayer replays a copy made
         // after the check and only when its script still has this digest. No digest, no secret.
         let verified = manifest.artifacts.first { $0.path == manifest.restoreScript }?.sha256
@@ -564,22 +588,45 @@ public struct Drill: Sendable {
     /// thread of its own: decompressing blocks).
     /// Format 2: the code packs, read one after another in manifest order, and the union of
     /// their members compared with the manifest (``ArchiveInspection/checkPacks(_:source:expected:)``).
-    static func inspectArchives(_ manifest: Manifest, setPath: AbsolutePath) async -> [CheckResult] {
+    /// `restore.archives` on the set's archives, or with `packs` (a drill of some parts, format 2)
+    /// on the chosen packs only, compared with the manifest's files they hold; also returns the
+    /// names (as ``FileNameBytes/key(_:)`` bytes) of the members read (nil for a whole set).
+    static func inspectArchives(_ manifest: Manifest, setPath: AbsolutePath, packs selected: Set<String>? = nil) async
+        -> (checks: [CheckResult], members: Set<[UInt8]>?)
+    {
         let source = ArtifactSource(setPath: setPath, manifest: manifest)
         if manifest.storesObjects {
-            let packs = manifest.artifacts.filter { $0.kind == .pack }
-            guard !packs.isEmpty else { return [] }
-            return await BlockingWork.map([packs], width: 1) { packs in
+            let packs = manifest.artifacts.filter { $0.kind == .pack && selected?.contains($0.path) ?? true }
+            guard !packs.isEmpty else { return ([], selected == nil ? nil : []) }
+            let inspected = await BlockingWork.map([packs], width: 1) { packs in
                 let expected = manifest.files.filter { $0.component == .code && $0.base == .root }
-                return ArchiveInspection.checkPacks(packs, source: source, expected: expected)
-            }.flatMap { $0 }
+                return ArchiveInspection.checkPacks(packs, source: source, expected: expected, subset: selected != nil)
+            }
+            return (inspected.flatMap(\.results), selected == nil ? nil : inspected.first?.members ?? [])
         }
-        let archives = manifest.artifacts.filter { $0.kind == .archive }
-        guard !archives.isEmpty else { return [] }
-        return await BlockingWork.map(archives, width: 1) { archive in
+        let archives = manifest.artifacts.filter { $0.kind == .archive && selected?.contains($0.path) ?? true }
+        guard !archives.isEmpty else { return ([], nil) }
+        let checks = await BlockingWork.map(archives, width: 1) { archive in
             let expected = manifest.files.filter { $0.component == archive.component && $0.base == .root }
             return ArchiveInspection.check(archive: archive, source: source, expected: expected)
         }
+        return (checks, nil)
+    }
+
+    /// The parts `numbers` asks for, in the script's order, or nil to drill the whole set (no
+    /// numbers, or a script that takes no `--only`).
+    /// - Throws: ``RestoreDrillError/usage(_:)`` for an empty list or a number the set does not have.
+    static func chosenParts(_ numbers: [Int]?, of manifest: Manifest, parts: [RestorePart]) throws -> [RestorePart]? {
+        guard let numbers else { return nil }
+        guard !numbers.isEmpty else { throw RestoreDrillError.usage("--parts: no part given") }
+        if let bad = numbers.first(where: { $0 < 1 || $0 > parts.count }) {
+            throw RestoreDrillError.usage(
+                "--parts: \(manifest.id) has parts 1 to \(parts.count), not \(bad) (restore_….sh --list-parts lists them)"
+            )
+        }
+        guard manifest.restoresSubsets else { return nil }
+        let wanted = Set(numbers)
+        return parts.filter { wanted.contains($0.number) }
     }
 
     func agentChecks(_ manifest: Manifest, setPath: AbsolutePath, tree: RestoredTree) -> [CheckResult] {

@@ -218,8 +218,15 @@ struct ArtifactCheck {
 
     /// The bytes ``runConcurrently(setPath:manifest:meter:copy:)`` reads: each unit once (format 2:
     /// a shared object once).
-    static func bytesToRead(_ manifest: Manifest) -> Int64 {
-        units(manifest).reduce(0) { $0 + manifest.artifacts[$1[0]].size }
+    /// - Parameter selected: as in ``runConcurrently(setPath:manifest:meter:copy:selected:)``.
+    static func bytesToRead(_ manifest: Manifest, selected: Set<String>? = nil) -> Int64 {
+        units(manifest, selected: selected).reduce(0) { $0 + manifest.artifacts[$1[0]].size }
+    }
+
+    /// ``units(_:)``, only those holding an artifact whose path `selected` lists (nil: all).
+    static func units(_ manifest: Manifest, selected: Set<String>?) -> [[Int]] {
+        guard let selected else { return units(manifest) }
+        return units(manifest).filter { unit in unit.contains { selected.contains(manifest.artifacts[$0].path) } }
     }
 
     /// One result per artifact, then one per database whose pieces do not add up, then one for
@@ -242,12 +249,16 @@ struct ArtifactCheck {
     /// - Parameter copy: where each artifact's bytes are written as they are hashed (and
     ///   `SHA256SUMS` as read), or nil for none (``VerifiedSetCopy``); format 2 writes each
     ///   distinct object once, beside the copy of the set folder.
+    /// - Parameter selected: a drill of some parts (issue 17): the artifact paths to read, hash and
+    ///   copy (the parts' and the script); the others get no result. `SHA256SUMS` and the set
+    ///   folder are judged against the whole manifest all the same. Nil: every artifact.
     static func runConcurrently(
-        setPath: AbsolutePath, manifest: Manifest, meter: ByteMeter? = nil, copy: VerifiedSetCopy? = nil
+        setPath: AbsolutePath, manifest: Manifest, meter: ByteMeter? = nil, copy: VerifiedSetCopy? = nil,
+        selected: Set<String>? = nil
     ) async -> [CheckResult] {
         let artifacts = manifest.artifacts
         // Largest first, so the longest hash starts early; results are put back in manifest order.
-        let order = units(manifest).sorted { artifacts[$0[0]].size > artifacts[$1[0]].size }
+        let order = units(manifest, selected: selected).sorted { artifacts[$0[0]].size > artifacts[$1[0]].size }
         let accounting = ArtifactAccounting(manifest)
         let owners = accounting.chunkOwners
         let source = ArtifactSource(setPath: setPath, manifest: manifest)
@@ -259,7 +270,7 @@ struct ArtifactCheck {
         var perArtifact = [CheckResult?](repeating: nil, count: artifacts.count)
         for (i, result) in hashed.joined() { perArtifact[i] = result }
         return assemble(
-            setPath: setPath, manifest: manifest, accounting: accounting, perArtifact: perArtifact.map { $0! },
+            setPath: setPath, manifest: manifest, accounting: accounting, perArtifact: perArtifact.compactMap { $0 },
             copy: copy)
     }
 

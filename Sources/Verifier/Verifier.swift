@@ -81,6 +81,10 @@ public struct DrillOptions: Sendable {
     /// (``DrillResult/rtoSeconds`` = download + replay, judged by `rto`) and reported on its own
     /// (``DrillResult/copy``). nil for a local drill.
     public var copy: DrilledCopy?
+    /// The parts to restore (``RestorePart/number``, issue 17): nil restores the whole set. A set
+    /// whose script takes no `--only` (``Manifest/restoresSubsets``) is restored whole all the same
+    /// and the drill says so; a number the set does not have is a usage error.
+    public var parts: [Int]?
 
     /// The destination `rpo` and `set.coverage` read: ``destinationStore``, else the local folder
     /// ``destination``, else nil (`--set PATH`).

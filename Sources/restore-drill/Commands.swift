@@ -86,6 +86,10 @@ struct DrillCommand: AsyncParsableCommand {
             and checked as a full drill checks; `restore-drill proof` shows the ledger. Writes \
             <reports>/sample_<time>/{report.md,report.json,junit.xml} beside each set's drill reports. \
             Exit 0 when every sampled set passed, 1 when one failed.
+
+            --parts N,M restores and checks only those parts of the set (a format-2 set whose script \
+            takes --only; another set is drilled whole and the report says so). Its event is a \
+            sampled_drill, and what it proves goes to the proof ledger (docs/PROOF.md).
             """)
 
     @OptionGroup var config: ConfigOption
@@ -109,6 +113,20 @@ struct DrillCommand: AsyncParsableCommand {
     var budget: String?
     @Option(help: ArgumentHelp("The sample's seed (default: random; printed and reported).", valueName: "seed"))
     var seed: UInt64?
+    @Option(
+        help: ArgumentHelp(
+            "Restore and check only these parts of the set (numbers, as restore_<name>.sh --list-parts and "
+                + "a sampled drill's report give them), e.g. 3,17.", valueName: "n,m"))
+    var parts: String?
+
+    /// `--parts`: part numbers, or nil when the text is not a comma-separated list of them.
+    static func parseParts(_ text: String) -> [Int]? {
+        let items = text.split(separator: ",", omittingEmptySubsequences: false).map {
+            $0.trimmingCharacters(in: .whitespaces)
+        }
+        let numbers = items.compactMap { Int($0) }
+        return numbers.count == items.count && !numbers.isEmpty && numbers.allSatisfy { $0 > 0 } ? numbers : nil
+    }
 
     func validate() throws {
         if sample {
@@ -125,6 +143,14 @@ struct DrillCommand: AsyncParsableCommand {
         }
         let pickers = [id != nil, latest, set != nil, randomWithin != nil].filter { $0 }.count
         guard pickers <= 1 else { throw ValidationError("give at most one of ID, --latest, --set, --random-within") }
+        if let parts {
+            guard Self.parseParts(parts) != nil else {
+                throw ValidationError("--parts \(parts) is not a list of part numbers such as 3,17")
+            }
+            guard id != nil || set != nil else {
+                throw ValidationError("--parts needs the set: give its ID or --set PATH")
+            }
+        }
         if offsite != nil && set != nil {
             throw ValidationError("--offsite drills a configured remote's copy and --set a local folder: give one")
         }
@@ -132,11 +158,12 @@ struct DrillCommand: AsyncParsableCommand {
 
     func run() async throws {
         if sample { return try await runSample() }
-        let request = DrillJob.Request(
+        var request = DrillJob.Request(
             pick: set.map { .path($0) } ?? id.map { .id($0) } ?? randomWithin.map { .randomWithin(days: $0) }
                 ?? .latest,
             passwordFile: passwordFile, keepSandbox: keepSandbox, requireIsolation: requireIsolation,
             offsite: offsite)
+        request.parts = parts.flatMap(Self.parseParts)
         let c = set == nil ? try config.load() : (try? config.load())
         var job = DrillJob(config: c, clock: try SystemClock(), progress: Terminal.progress)
         job.byteProgress = Terminal.byteProgress

@@ -40,6 +40,7 @@ final class Format2Set {
         setPath = destination + "/" + old.id.description
         var m = old
         m.formatVersion = 2
+        m.scriptTakesOnly = true
         m.manifestSHA256 = nil
         m.manifestHMAC = nil
         m.manifestHMACSalt = nil

@@ -184,6 +184,7 @@ import Testing
     static func fullManifestFormat2() -> Manifest {
         var m = fullManifest()
         m.formatVersion = 2
+        m.scriptTakesOnly = true
         m.artifacts.removeAll { $0.path == "code.tar.gz" || $0.component == .databases }
         let code = [
             ("code/pack-0001.tar.gz", "1", 5_000), ("code/pack-0002.tar.gz", "e", 3_000),

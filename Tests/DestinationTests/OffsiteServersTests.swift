@@ -1,3 +1,4 @@
+import DrillCore
 import Foundation
 import TestSupport
 import Testing

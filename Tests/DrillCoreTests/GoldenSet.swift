@@ -190,6 +190,7 @@ enum GoldenSet {
     static func formatTwoManifest() throws -> Manifest {
         var m = try keyedManifest()
         m.formatVersion = 2
+        m.scriptTakesOnly = true
         func object(_ path: String, _ component: ComponentID, _ kind: ArtifactKind) -> ArtifactRecord {
             let data = formatTwoContents[path]!
             return ArtifactRecord(

@@ -8,7 +8,7 @@ import Testing
     /// The reference sequence of SplitMix64 for seed 1234567 (Vigna's splitmix64.c, as the
     /// reference test vectors give it).
     @Test func generatorMatchesTheReferenceSequence() {
-        var g = SplitMix64(seed: 1_234_567)
+        var g = SeededGenerator(seed: 1_234_567)
         let first = (0..<5).map { _ in g.next() }
         #expect(
             first == [
@@ -21,13 +21,13 @@ import Testing
     /// partial Fisher–Yates shuffle): f02, f03, f04, whatever order the paths are given in.
     @Test func sampleDependsOnlyOnTheSeedAndThePaths() {
         let paths = (0..<10).map { String(format: "f%02d", $0) }
-        var a = SplitMix64(seed: 42)
-        var b = SplitMix64(seed: 42)
+        var a = SeededGenerator(seed: 42)
+        var b = SeededGenerator(seed: 42)
         #expect(a.sample(paths, count: 3) == ["f02", "f03", "f04"])
         #expect(b.sample(paths.reversed(), count: 3) == ["f02", "f03", "f04"])
-        var c = SplitMix64(seed: 7)
+        var c = SeededGenerator(seed: 7)
         #expect(c.sample(paths, count: 20) == paths)
-        var d = SplitMix64(seed: 7)
+        var d = SeededGenerator(seed: 7)
         #expect(d.sample(paths, count: 0) == [])
     }
 }

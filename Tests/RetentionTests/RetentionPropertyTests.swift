@@ -4,18 +4,6 @@ import Testing
 
 @testable import Retention
 
-/// SplitMix64: a small seeded generator so every run sees the same random histories.
-struct SeededGenerator: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
 
 /// The retention rule (README, "Retention, health and history") written again, by hand and differently: bucket keys from `DateFormatter`
 /// patterns with Foundation's ISO 8601 calendar (not the policy's Gregorian calendar and

@@ -188,7 +188,7 @@ import Testing
     /// packs is what the manifest's files are compared with.
     @Test func duplicatedPackMemberFailsNamingBothPacks() async throws {
         let f = try FormatTwoFixture()
-        var checks = await Drill.inspectArchives(f.manifest, setPath: f.setFolder)
+        var checks = await Drill.inspectArchives(f.manifest, setPath: f.setFolder).checks
         #expect(
             checks.map(\.subject) == ["code/pack-0001.tar.gz", "code/pack-0002.tar.gz", "code/folders.tar.gz", "code"])
         #expect(checks.allSatisfy { $0.verdict == .pass }, "\(checks.problems.map(\.message))")
@@ -203,7 +203,7 @@ import Testing
         f.manifest.artifacts[index].size = stored.ref.size
         try f.seal()
         #expect(f.artifactChecks().allSatisfy { $0.verdict == .pass })
-        checks = await Drill.inspectArchives(f.manifest, setPath: f.setFolder)
+        checks = await Drill.inspectArchives(f.manifest, setPath: f.setFolder).checks
         let failed = try #require(Self.result(checks, "code/pack-0002.tar.gz"))
         #expect(failed.verdict == .fail)
         let finding = try #require(failed.findings.first { $0.code == .archiveMemberInTwoPacks })
@@ -215,7 +215,7 @@ import Testing
 
         // A pack dropped from the manifest: its member is missing from the union.
         f.manifest.artifacts.remove(at: index)
-        checks = await Drill.inspectArchives(f.manifest, setPath: f.setFolder)
+        checks = await Drill.inspectArchives(f.manifest, setPath: f.setFolder).checks
         #expect(Self.codes(Self.result(checks, "code")) == [.archiveMembersMissing])
     }
 

@@ -45,6 +45,84 @@ rd_cleanup_objects() {
 }
 trap rd_cleanup_objects EXIT
 
+# ---- Issue 17: restoring some of the set's parts (--only) -----------------------------------
+# A set whose script takes --only (its manifest says script_takes_only) lists its parts with
+# --list-parts (one line each: number, kind, name, separated by tabs) and restores just the parts
+# --only N,M,… names. RD_PARTS: ",N,M,", the chosen parts in ascending order, empty without
+# --only (every part is restored, exactly as without this option); RD_SEL_OBJECTS: " <sha256> … ",
+# the objects the chosen parts read (rd_part_objects, written into each set's script).
+RD_PARTS= RD_SEL_OBJECTS= RD_SEL_LIST=
+
+# rd_part N: true when part N is to be restored (always, without --only).
+rd_part() {
+    [ -n "$RD_PARTS" ] || return 0
+    case $RD_PARTS in
+        *",$1,"*) return 0 ;;
+    esac
+    return 1
+}
+
+# rd_select_parts COUNT: without --only, nothing. With it, checks its list (part numbers 1 to
+# COUNT separated by commas; anything else, in any position, fails naming the item) before
+# anything is read or written, and sets RD_PARTS and RD_SEL_OBJECTS.
+rd_select_parts() {
+    [ -n "${RD_ONLY_GIVEN:-}" ] || return 0
+    [ -n "$RD_ONLY_ARG" ] || rd_fail "--only: an empty list (part numbers 1 to $1 separated by commas; --list-parts lists them)"
+    rd_s_rest=$RD_ONLY_ARG,
+    rd_s_chosen=,
+    while [ -n "$rd_s_rest" ]; do
+        rd_s_item=${rd_s_rest%%,*}
+        rd_s_rest=${rd_s_rest#*,}
+        case $rd_s_item in
+            '') rd_fail "--only: an empty item in $RD_ONLY_ARG" ;;
+            *[!0-9]* | 0*) rd_fail "--only: $rd_s_item is not a part number (1 to $1)" ;;
+        esac
+        if [ ${#rd_s_item} -gt 9 ] || [ "$rd_s_item" -gt "$1" ]; then
+            rd_fail "--only: $rd_s_item is not a part of this set (it has $1: --list-parts lists them)"
+        fi
+        rd_s_chosen=$rd_s_chosen$rd_s_item,
+    done
+    # Ascending and each once; the objects the chosen parts read.
+    RD_PARTS=,
+    RD_SEL_OBJECTS=' '
+    rd_s_n=1
+    while [ "$rd_s_n" -le "$1" ]; do
+        case $rd_s_chosen in
+            *",$rd_s_n,"*)
+                RD_PARTS=$RD_PARTS$rd_s_n,
+                rd_part_objects "$rd_s_n"
+                RD_SEL_OBJECTS="$RD_SEL_OBJECTS$RD_PO "
+                ;;
+        esac
+        rd_s_n=$((rd_s_n + 1))
+    done
+}
+
+# (3) rd_extract_part_packs PART NAME SHA256 …: rd_extract_packs with the packs of the chosen
+# parts, in the order given; says so when none is chosen.
+rd_extract_part_packs() {
+    rd_x_n=$#
+    while [ "$rd_x_n" -gt 0 ]; do
+        if rd_part "$1"; then set -- "$@" "$2" "$3"; fi
+        shift 3
+        rd_x_n=$((rd_x_n - 3))
+    done
+    if [ $# -gt 0 ]; then
+        rd_extract_packs "$@"
+    else
+        rd_say "code: no pack among the chosen parts"
+    fi
+}
+
+# rd_finish_parts COUNT: with --only, says which parts were restored; then rd_finish.
+rd_finish_parts() {
+    if [ -n "$RD_PARTS" ]; then
+        rd_f_list=${RD_PARTS#,}
+        rd_say "restored parts ${rd_f_list%,} of $1"
+    fi
+    rd_finish
+}
+
 # Prints the <ab>/<sha256> names of the object lines $1 to $2 (1-based, among the object lines)
 # of SHA256SUMS, which rd_verify_objects has checked line by line before.
 rd_object_list() {
@@ -80,26 +158,30 @@ rd_check_batch() {
 # current folder (the objects folder). Prints "ok N" (N objects checked) or, at the first object
 # that differs, rd_check_batch's "bad …" line.
 rd_check_objects() {
-    rd_object_list "$1" "$2" | {
-        rd_c_batch= rd_c_n=0 rd_c_total=0
-        while IFS= read -r rd_c || [ -n "$rd_c" ]; do
-            rd_c_batch="$rd_c_batch $rd_c"
-            rd_c_n=$((rd_c_n + 1))
-            if [ "$rd_c_n" -ge "$RD_BATCH" ]; then
-                # The names are <ab>/<sha256> (hex and one /): split into words, never globbed.
-                # shellcheck disable=SC2086
-                rd_check_batch $rd_c_batch || exit 0
-                rd_c_total=$((rd_c_total + rd_c_n))
-                rd_c_batch= rd_c_n=0
-            fi
-        done
-        if [ "$rd_c_n" -gt 0 ]; then
+    rd_object_list "$1" "$2" | rd_check_stream
+}
+
+# rd_check_objects's work on the <ab>/<sha256> names of its standard input, one a line (run in a
+# subshell: it exits).
+rd_check_stream() {
+    rd_c_batch= rd_c_n=0 rd_c_total=0
+    while IFS= read -r rd_c || [ -n "$rd_c" ]; do
+        rd_c_batch="$rd_c_batch $rd_c"
+        rd_c_n=$((rd_c_n + 1))
+        if [ "$rd_c_n" -ge "$RD_BATCH" ]; then
+            # The names are <ab>/<sha256> (hex and one /): split into words, never globbed.
             # shellcheck disable=SC2086
             rd_check_batch $rd_c_batch || exit 0
             rd_c_total=$((rd_c_total + rd_c_n))
+            rd_c_batch= rd_c_n=0
         fi
-        printf 'ok %s\n' "$rd_c_total"
-    }
+    done
+    if [ "$rd_c_n" -gt 0 ]; then
+        # shellcheck disable=SC2086
+        rd_check_batch $rd_c_batch || exit 0
+        rd_c_total=$((rd_c_total + rd_c_n))
+    fi
+    printf 'ok %s\n' "$rd_c_total"
 }
 
 # (1) Format 2: checks every SHA256SUMS line; $1 is how many lines the set needs (its distinct
@@ -130,6 +212,16 @@ rd_verify_objects() {
             ../objects/*)
                 [ "$rd_name" = "../objects/${rd_sum%"${rd_sum#??}"}/$rd_sum" ] ||
                     rd_fail "SHA256SUMS: unsafe name: $rd_name"
+                if [ -n "$RD_PARTS" ]; then
+                    # --only: an object no chosen part reads is neither required nor hashed.
+                    case $RD_SEL_OBJECTS in
+                        *" $rd_sum "*) RD_SEL_LIST=$RD_SEL_LIST${rd_name#../objects/}$RD_NL ;;
+                        *)
+                            rd_count=$((rd_count + 1))
+                            continue
+                            ;;
+                    esac
+                fi
                 [ -f "$RD_OBJECTS/${rd_name#../objects/}" ] ||
                     rd_fail "$(rd_object_names "$rd_sum"): object $rd_sum: missing from $RD_OBJECTS"
                 rd_objects=$((rd_objects + 1))
@@ -146,12 +238,17 @@ rd_verify_objects() {
     [ "$rd_count" -ge "$rd_expected" ] ||
         rd_fail "SHA256SUMS: lists $rd_count files, the set has $rd_expected (its objects and $RD_SCRIPT_NAME)"
     [ "$rd_split" -lt "$rd_objects" ] || rd_split=0
-    # The pipe runs both halves together; the first half's line comes out first.
-    rd_seen=$(cd "$RD_OBJECTS" && rd_check_objects 1 "$rd_split" | {
-        rd_rest=$(rd_check_objects $((rd_split + 1)) "$rd_objects")
-        cat
-        printf '%s\n' "$rd_rest"
-    })
+    if [ -n "$RD_PARTS" ]; then
+        # --only: the chosen parts' objects, in one process.
+        rd_seen=$(cd "$RD_OBJECTS" && printf '%s' "$RD_SEL_LIST" | rd_check_stream)
+    else
+        # The pipe runs both halves together; the first half's line comes out first.
+        rd_seen=$(cd "$RD_OBJECTS" && rd_check_objects 1 "$rd_split" | {
+            rd_rest=$(rd_check_objects $((rd_split + 1)) "$rd_objects")
+            cat
+            printf '%s\n' "$rd_rest"
+        })
+    fi
     rd_checked=0
     # One line per half: "ok N", or "bad SHA256 mismatch|unreadable".
     rd_first=${rd_seen%%"$RD_NL"*}
@@ -188,7 +285,11 @@ rd_verify_objects() {
             rd_fail "SHA256SUMS: the checksums differ"
         fi
     fi
-    rd_say "verified $rd_objects objects in $RD_OBJECTS and $# files of the set (SHA-256 with $RD_HASH)"
+    if [ -n "$RD_PARTS" ]; then
+        rd_say "verified $rd_objects objects of the chosen parts in $RD_OBJECTS and $# files of the set (SHA-256 with $RD_HASH)"
+    else
+        rd_say "verified $rd_objects objects in $RD_OBJECTS and $# files of the set (SHA-256 with $RD_HASH)"
+    fi
 }
 
 # (3) Format 2: rd_extract_packs NAME SHA256 …: extracts the code packs, in the order given (the

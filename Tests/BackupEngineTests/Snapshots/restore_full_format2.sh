@@ -2,7 +2,7 @@
 # restore_maia.sh: restores backup set full_20251020_175019 (restore-drill/backup-set format 2),
 # made by restore-drill 9.9.9-golden on bld-host.example.
 #
-# Usage: sh restore_maia.sh --home DIR --root DIR [--objects DIR] [--password-file F | --password-fd N] [--yes] [--force]
+# Usage: sh restore_maia.sh --home DIR --root DIR [--objects DIR] [--only N,M,... | --list-parts] [--password-file F | --password-fd N] [--yes] [--force]
 #   --home DIR          the new home: LaunchAgents and shell files go here
 #   --root DIR          the new project root: the code packs and databases go here
 #   --password-file F   the vault password: credentials are restored only with it
@@ -10,6 +10,8 @@
 #   --yes               do not ask for confirmation (needed when not on a terminal)
 #   --force             restore into a home or root that is not empty
 #   --objects DIR       the set's objects (default: the folder objects beside the set folder)
+#   --only N,M,...      restore only these parts (numbers as --list-parts prints them)
+#   --list-parts        print the set's parts (number, kind, name; tab-separated) and exit
 #
 # Needs only: tar, gzip, sed, cat, mkdir, chmod, mv, rm, and openssl, sha256sum or shasum
 # (openssl to decrypt credentials: openssl enc -d -aes-256-cbc -pbkdf2 -iter N -md sha256).
@@ -25,7 +27,7 @@ RD_SCRIPT_NAME='restore_maia.sh'
 rd_say() { printf 'restore: %s\n' "$*"; }
 rd_fail() { printf 'restore: FAILED: %s\n' "$*" >&2; exit 1; }
 rd_usage() {
-    printf '%s\n' "usage: sh $RD_SCRIPT_NAME --home DIR --root DIR [--objects DIR] [--password-file F | --password-fd N] [--yes] [--force]"
+    printf '%s\n' "usage: sh $RD_SCRIPT_NAME --home DIR --root DIR [--objects DIR] [--only N,M,... | --list-parts] [--password-file F | --password-fd N] [--yes] [--force]"
 }
 
 RD_TMP= RD_CRED_TMP= RD_TAR_PID= RD_READER_FAILED= RD_TAR_ERR= RD_CRED_PID=
@@ -60,6 +62,31 @@ while [ $# -gt 0 ]; do
             continue
             ;;
         --objects=*) RD_OBJECTS_ARG=${1#--objects=} RD_OBJECTS_GIVEN=1; shift; continue ;;
+        --only)
+            [ $# -ge 2 ] || rd_fail "--only needs a list of part numbers"
+            RD_ONLY_ARG=$2 RD_ONLY_GIVEN=1
+            shift 2
+            continue
+            ;;
+        --only=*) RD_ONLY_ARG=${1#--only=} RD_ONLY_GIVEN=1; shift; continue ;;
+        --list-parts)
+            printf '%s\t%s\t%s\n' \
+                1 pack 'code/pack-0001.tar.gz' \
+                2 pack 'code/pack-0002.tar.gz' \
+                3 pack 'code/folders.tar.gz' \
+                4 database 'claude/data/store_01.db' \
+                5 database 'claude/data/store_03.db' \
+                6 database '.local/it'\''s.db' \
+                7 launchagent 'Library/LaunchAgents/com.maia.sync.plist' \
+                8 launchagent 'Library/LaunchAgents/com.maia.a&b.plist' \
+                9 shell '.zshrc' \
+                10 shell '.config/odd\x09name/it'\''s' \
+                11 vault 'credentials.vault' \
+                12 list 'dependencies/python.txt' \
+                13 list 'dependencies/homebrew.txt' \
+                14 list 'dependencies/npm.txt'
+            exit 0
+            ;;
     esac
     case $1 in
         --home) [ $# -ge 2 ] || rd_fail "--home needs a folder"; RD_HOME_ARG=$2; shift 2 ;;
@@ -625,6 +652,84 @@ rd_cleanup_objects() {
 }
 trap rd_cleanup_objects EXIT
 
+# ---- Issue 17: restoring some of the set's parts (--only) -----------------------------------
+# A set whose script takes --only (its manifest says script_takes_only) lists its parts with
+# --list-parts (one line each: number, kind, name, separated by tabs) and restores just the parts
+# --only N,M,… names. RD_PARTS: ",N,M,", the chosen parts in ascending order, empty without
+# --only (every part is restored, exactly as without this option); RD_SEL_OBJECTS: " <sha256> … ",
+# the objects the chosen parts read (rd_part_objects, written into each set's script).
+RD_PARTS= RD_SEL_OBJECTS= RD_SEL_LIST=
+
+# rd_part N: true when part N is to be restored (always, without --only).
+rd_part() {
+    [ -n "$RD_PARTS" ] || return 0
+    case $RD_PARTS in
+        *",$1,"*) return 0 ;;
+    esac
+    return 1
+}
+
+# rd_select_parts COUNT: without --only, nothing. With it, checks its list (part numbers 1 to
+# COUNT separated by commas; anything else, in any position, fails naming the item) before
+# anything is read or written, and sets RD_PARTS and RD_SEL_OBJECTS.
+rd_select_parts() {
+    [ -n "${RD_ONLY_GIVEN:-}" ] || return 0
+    [ -n "$RD_ONLY_ARG" ] || rd_fail "--only: an empty list (part numbers 1 to $1 separated by commas; --list-parts lists them)"
+    rd_s_rest=$RD_ONLY_ARG,
+    rd_s_chosen=,
+    while [ -n "$rd_s_rest" ]; do
+        rd_s_item=${rd_s_rest%%,*}
+        rd_s_rest=${rd_s_rest#*,}
+        case $rd_s_item in
+            '') rd_fail "--only: an empty item in $RD_ONLY_ARG" ;;
+            *[!0-9]* | 0*) rd_fail "--only: $rd_s_item is not a part number (1 to $1)" ;;
+        esac
+        if [ ${#rd_s_item} -gt 9 ] || [ "$rd_s_item" -gt "$1" ]; then
+            rd_fail "--only: $rd_s_item is not a part of this set (it has $1: --list-parts lists them)"
+        fi
+        rd_s_chosen=$rd_s_chosen$rd_s_item,
+    done
+    # Ascending and each once; the objects the chosen parts read.
+    RD_PARTS=,
+    RD_SEL_OBJECTS=' '
+    rd_s_n=1
+    while [ "$rd_s_n" -le "$1" ]; do
+        case $rd_s_chosen in
+            *",$rd_s_n,"*)
+                RD_PARTS=$RD_PARTS$rd_s_n,
+                rd_part_objects "$rd_s_n"
+                RD_SEL_OBJECTS="$RD_SEL_OBJECTS$RD_PO "
+                ;;
+        esac
+        rd_s_n=$((rd_s_n + 1))
+    done
+}
+
+# (3) rd_extract_part_packs PART NAME SHA256 …: rd_extract_packs with the packs of the chosen
+# parts, in the order given; says so when none is chosen.
+rd_extract_part_packs() {
+    rd_x_n=$#
+    while [ "$rd_x_n" -gt 0 ]; do
+        if rd_part "$1"; then set -- "$@" "$2" "$3"; fi
+        shift 3
+        rd_x_n=$((rd_x_n - 3))
+    done
+    if [ $# -gt 0 ]; then
+        rd_extract_packs "$@"
+    else
+        rd_say "code: no pack among the chosen parts"
+    fi
+}
+
+# rd_finish_parts COUNT: with --only, says which parts were restored; then rd_finish.
+rd_finish_parts() {
+    if [ -n "$RD_PARTS" ]; then
+        rd_f_list=${RD_PARTS#,}
+        rd_say "restored parts ${rd_f_list%,} of $1"
+    fi
+    rd_finish
+}
+
 # Prints the <ab>/<sha256> names of the object lines $1 to $2 (1-based, among the object lines)
 # of SHA256SUMS, which rd_verify_objects has checked line by line before.
 rd_object_list() {
@@ -660,26 +765,30 @@ rd_check_batch() {
 # current folder (the objects folder). Prints "ok N" (N objects checked) or, at the first object
 # that differs, rd_check_batch's "bad …" line.
 rd_check_objects() {
-    rd_object_list "$1" "$2" | {
-        rd_c_batch= rd_c_n=0 rd_c_total=0
-        while IFS= read -r rd_c || [ -n "$rd_c" ]; do
-            rd_c_batch="$rd_c_batch $rd_c"
-            rd_c_n=$((rd_c_n + 1))
-            if [ "$rd_c_n" -ge "$RD_BATCH" ]; then
-                # The names are <ab>/<sha256> (hex and one /): split into words, never globbed.
-                # shellcheck disable=SC2086
-                rd_check_batch $rd_c_batch || exit 0
-                rd_c_total=$((rd_c_total + rd_c_n))
-                rd_c_batch= rd_c_n=0
-            fi
-        done
-        if [ "$rd_c_n" -gt 0 ]; then
+    rd_object_list "$1" "$2" | rd_check_stream
+}
+
+# rd_check_objects's work on the <ab>/<sha256> names of its standard input, one a line (run in a
+# subshell: it exits).
+rd_check_stream() {
+    rd_c_batch= rd_c_n=0 rd_c_total=0
+    while IFS= read -r rd_c || [ -n "$rd_c" ]; do
+        rd_c_batch="$rd_c_batch $rd_c"
+        rd_c_n=$((rd_c_n + 1))
+        if [ "$rd_c_n" -ge "$RD_BATCH" ]; then
+            # The names are <ab>/<sha256> (hex and one /): split into words, never globbed.
             # shellcheck disable=SC2086
             rd_check_batch $rd_c_batch || exit 0
             rd_c_total=$((rd_c_total + rd_c_n))
+            rd_c_batch= rd_c_n=0
         fi
-        printf 'ok %s\n' "$rd_c_total"
-    }
+    done
+    if [ "$rd_c_n" -gt 0 ]; then
+        # shellcheck disable=SC2086
+        rd_check_batch $rd_c_batch || exit 0
+        rd_c_total=$((rd_c_total + rd_c_n))
+    fi
+    printf 'ok %s\n' "$rd_c_total"
 }
 
 # (1) Format 2: checks every SHA256SUMS line; $1 is how many lines the set needs (its distinct
@@ -710,6 +819,16 @@ rd_verify_objects() {
             ../objects/*)
                 [ "$rd_name" = "../objects/${rd_sum%"${rd_sum#??}"}/$rd_sum" ] ||
                     rd_fail "SHA256SUMS: unsafe name: $rd_name"
+                if [ -n "$RD_PARTS" ]; then
+                    # --only: an object no chosen part reads is neither required nor hashed.
+                    case $RD_SEL_OBJECTS in
+                        *" $rd_sum "*) RD_SEL_LIST=$RD_SEL_LIST${rd_name#../objects/}$RD_NL ;;
+                        *)
+                            rd_count=$((rd_count + 1))
+                            continue
+                            ;;
+                    esac
+                fi
                 [ -f "$RD_OBJECTS/${rd_name#../objects/}" ] ||
                     rd_fail "$(rd_object_names "$rd_sum"): object $rd_sum: missing from $RD_OBJECTS"
                 rd_objects=$((rd_objects + 1))
@@ -726,12 +845,17 @@ rd_verify_objects() {
     [ "$rd_count" -ge "$rd_expected" ] ||
         rd_fail "SHA256SUMS: lists $rd_count files, the set has $rd_expected (its objects and $RD_SCRIPT_NAME)"
     [ "$rd_split" -lt "$rd_objects" ] || rd_split=0
-    # The pipe runs both halves together; the first half's line comes out first.
-    rd_seen=$(cd "$RD_OBJECTS" && rd_check_objects 1 "$rd_split" | {
-        rd_rest=$(rd_check_objects $((rd_split + 1)) "$rd_objects")
-        cat
-        printf '%s\n' "$rd_rest"
-    })
+    if [ -n "$RD_PARTS" ]; then
+        # --only: the chosen parts' objects, in one process.
+        rd_seen=$(cd "$RD_OBJECTS" && printf '%s' "$RD_SEL_LIST" | rd_check_stream)
+    else
+        # The pipe runs both halves together; the first half's line comes out first.
+        rd_seen=$(cd "$RD_OBJECTS" && rd_check_objects 1 "$rd_split" | {
+            rd_rest=$(rd_check_objects $((rd_split + 1)) "$rd_objects")
+            cat
+            printf '%s\n' "$rd_rest"
+        })
+    fi
     rd_checked=0
     # One line per half: "ok N", or "bad SHA256 mismatch|unreadable".
     rd_first=${rd_seen%%"$RD_NL"*}
@@ -768,7 +892,11 @@ rd_verify_objects() {
             rd_fail "SHA256SUMS: the checksums differ"
         fi
     fi
-    rd_say "verified $rd_objects objects in $RD_OBJECTS and $# files of the set (SHA-256 with $RD_HASH)"
+    if [ -n "$RD_PARTS" ]; then
+        rd_say "verified $rd_objects objects of the chosen parts in $RD_OBJECTS and $# files of the set (SHA-256 with $RD_HASH)"
+    else
+        rd_say "verified $rd_objects objects in $RD_OBJECTS and $# files of the set (SHA-256 with $RD_HASH)"
+    fi
 }
 
 # (3) Format 2: rd_extract_packs NAME SHA256 …: extracts the code packs, in the order given (the
@@ -1009,26 +1137,50 @@ rd_object_names() {
     esac
 }
 
+# The objects each part reads (--only): RD_PO, their SHA-256s separated by spaces.
+rd_part_objects() {
+    case $1 in
+        1) RD_PO='1111111111111111111111111111111111111111111111111111111111111111' ;;
+        2) RD_PO='eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee' ;;
+        3) RD_PO='ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff' ;;
+        4) RD_PO='2222222222222222222222222222222222222222222222222222222222222222' ;;
+        5) RD_PO='3333333333333333333333333333333333333333333333333333333333333333 4444444444444444444444444444444444444444444444444444444444444444' ;;
+        6) RD_PO='2222222222222222222222222222222222222222222222222222222222222222' ;;
+        7) RD_PO='6666666666666666666666666666666666666666666666666666666666666666' ;;
+        8) RD_PO='6666666666666666666666666666666666666666666666666666666666666666' ;;
+        9) RD_PO='aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa' ;;
+        10) RD_PO='bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb' ;;
+        11) RD_PO='cccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccc' ;;
+        12) RD_PO='7777777777777777777777777777777777777777777777777777777777777777' ;;
+        13) RD_PO='8888888888888888888888888888888888888888888888888888888888888888' ;;
+        14) RD_PO='9999999999999999999999999999999999999999999999999999999999999999' ;;
+        *) RD_PO= ;;
+    esac
+}
+
+# --only: the chosen parts, checked before anything is read
+rd_select_parts 14
+
 # (1) every object and file listed in SHA256SUMS
 rd_verify_objects 14 1
 rd_confirm
 rd_prepare_targets
 
 # (3) code: the packs in the listed order
-rd_extract_packs \
-    'code/pack-0001.tar.gz' 1111111111111111111111111111111111111111111111111111111111111111 \
-    'code/pack-0002.tar.gz' eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee \
-    'code/folders.tar.gz' ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff
+rd_extract_part_packs \
+    1 'code/pack-0001.tar.gz' 1111111111111111111111111111111111111111111111111111111111111111 \
+    2 'code/pack-0002.tar.gz' eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee \
+    3 'code/folders.tar.gz' ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff
 # (7) the vault's decryption starts here, beside (3) to (6)
-rd_vault_object_start 'credentials.vault' cccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccc 600000
+rd_part 11 && rd_vault_object_start 'credentials.vault' cccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccc 600000
 
 # (4) databases: pieces in the listed order, the whole file's SHA-256 checked
-rd_restore_db_objects root 'claude/data/store_01.db' '2222222222222222222222222222222222222222222222222222222222222222' 644 \
+rd_part 4 && rd_restore_db_objects root 'claude/data/store_01.db' '2222222222222222222222222222222222222222222222222222222222222222' 644 \
     gzip 2222222222222222222222222222222222222222222222222222222222222222
-rd_restore_db_objects root 'claude/data/store_03.db' '9999999999999999999999999999999999999999999999999999999999999999' 600 \
+rd_part 5 && rd_restore_db_objects root 'claude/data/store_03.db' '9999999999999999999999999999999999999999999999999999999999999999' 600 \
     gzip 3333333333333333333333333333333333333333333333333333333333333333 \
     4444444444444444444444444444444444444444444444444444444444444444
-rd_restore_db_objects home '.local/it'\''s.db' '5555555555555555555555555555555555555555555555555555555555555555' 640 \
+rd_part 6 && rd_restore_db_objects home '.local/it'\''s.db' '5555555555555555555555555555555555555555555555555555555555555555' 640 \
     gzip 2222222222222222222222222222222222222222222222222222222222222222
 
 # (5) LaunchAgents, old root and home rewritten at path boundaries
@@ -1037,32 +1189,32 @@ rd_add_old '/Users/alice/git/maia' "$RD_M1"
 rd_add_old '/Users/alice' "$RD_M2"
 rd_add_new "$RD_M1" "$RD_ROOT_SED"
 rd_add_new "$RD_M2" "$RD_HOME_SED"
-rd_restore_agent_object 'launchagents/com.maia.sync.plist' 6666666666666666666666666666666666666666666666666666666666666666 'Library/LaunchAgents/com.maia.sync.plist' 644
+rd_part 7 && rd_restore_agent_object 'launchagents/com.maia.sync.plist' 6666666666666666666666666666666666666666666666666666666666666666 'Library/LaunchAgents/com.maia.sync.plist' 644
 RD_SED=
-rd_restore_agent_object 'launchagents/com.maia.sync.plist' 6666666666666666666666666666666666666666666666666666666666666666 'Library/LaunchAgents/com.maia.a&b.plist' 600
+rd_part 8 && rd_restore_agent_object 'launchagents/com.maia.sync.plist' 6666666666666666666666666666666666666666666666666666666666666666 'Library/LaunchAgents/com.maia.a&b.plist' 600
 
 # (6) shell files
-rd_restore_file_object 'shell/.zshrc' aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa '.zshrc' 644
-rd_restore_file_object 'shell/file-2' bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb '.config/odd	name/it'\''s' 600
+rd_part 9 && rd_restore_file_object 'shell/.zshrc' aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa '.zshrc' 644
+rd_part 10 && rd_restore_file_object 'shell/file-2' bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb '.config/odd	name/it'\''s' 600
 
 # (3) the code packs, extracted beside (4) to (6)
 rd_packs_wait
 
 # (4) again: sidecars beside a restored database that are not the backup's go aside
-rd_db_sidecars root 'claude/data/store_01.db'
-rd_db_sidecars root 'claude/data/store_03.db'
-rd_db_sidecars home '.local/it'\''s.db'
+rd_part 4 && rd_db_sidecars root 'claude/data/store_01.db'
+rd_part 5 && rd_db_sidecars root 'claude/data/store_03.db'
+rd_part 6 && rd_db_sidecars home '.local/it'\''s.db'
 
 # (7) credentials: decrypted with the openssl CLI only when --password-file or --password-fd is given
-if rd_vault_object_open 'credentials.vault' cccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccc 600000; then
+if rd_part 11 && rd_vault_object_open 'credentials.vault' cccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccc 600000; then
     rd_restore_credential root 'claude/data/credentials/token.json'
     rd_restore_credential home '.config/maia/api.key'
     rd_credentials_close 2
 fi
 
 # (8) dependencies: printed, not installed
-rd_say "dependencies: Python packages: pip3 install -r '$RD_OBJECTS/77/7777777777777777777777777777777777777777777777777777777777777777'"
-rd_say "dependencies: Homebrew formulae: brew install \$(cut -d' ' -f1 '$RD_OBJECTS/88/8888888888888888888888888888888888888888888888888888888888888888')"
-rd_say "dependencies: see $RD_OBJECTS/99/9999999999999999999999999999999999999999999999999999999999999999 (dependencies/npm.txt)"
+rd_part 12 && rd_say "dependencies: Python packages: pip3 install -r '$RD_OBJECTS/77/7777777777777777777777777777777777777777777777777777777777777777'"
+rd_part 13 && rd_say "dependencies: Homebrew formulae: brew install \$(cut -d' ' -f1 '$RD_OBJECTS/88/8888888888888888888888888888888888888888888888888888888888888888')"
+rd_part 14 && rd_say "dependencies: see $RD_OBJECTS/99/9999999999999999999999999999999999999999999999999999999999999999 (dependencies/npm.txt)"
 
-rd_finish
+rd_finish_parts 14
