@@ -4,10 +4,10 @@ import Foundation
 /// Writes a drill's reports into its report folder and keeps the reports folder to a bounded size.
 public enum ReportWriter {
     /// The file names of a drill's reports, in the order they are written (`report.json` last,
-    /// so its presence means the other two are complete).
-    public static let fileNames = ["junit.xml", "report.md", "report.json"]
+    /// so its presence means the others are complete).
+    public static let fileNames = ["junit.xml", "report.md", "report.html", "report.json"]
 
-    /// Writes `<folder>/{junit.xml,report.md,report.json}`, each atomically (``AtomicFile``,
+    /// Writes `<folder>/{junit.xml,report.md,report.html,report.json}`, each atomically (``AtomicFile``,
     /// mode 0600: reports are private to the user, as the sets are), creating `folder` (mode
     /// 0700) and its missing parents (0700). Existing files of those names are replaced.
     ///
@@ -27,6 +27,7 @@ public enum ReportWriter {
         let contents: [Data] = [
             Data(JUnitReport.render([result]).utf8),
             Data(MarkdownReport.render(result).utf8),
+            Data(HTMLReport.render(result).utf8),
             json,
         ]
         do {

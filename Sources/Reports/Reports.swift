@@ -5,7 +5,7 @@
 /// xUnit `junit-10.xsd`), a person (``MarkdownReport``, `report.md`, verdict first) and a program or
 /// auditor (``JSONReport``, `report.json`, `"format": "restore-drill/drill-report"`,
 /// `"format_version": 1`). ``ReportWriter`` puts the three files in a drill's report folder
-/// (`<reports>/<drill-id>/`) and prunes old drill folders.
+/// (`<reports>/<drill-id>/`), with ``HTMLReport`` (`report.html`) for a browser, and prunes old drill folders.
 ///
 /// Terms: a *drill folder* is a folder under the reports folder whose name is a drill id
 /// (`drill_YYYYMMDD_HHMMSS[_N]`); nothing else under the reports folder is ever touched.

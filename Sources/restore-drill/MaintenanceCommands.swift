@@ -217,7 +217,7 @@ struct HealthCommand: AsyncParsableCommand {
 
 struct ReportCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "report", abstract: "Reports built from the history.", subcommands: [SLA.self])
+        commandName: "report", abstract: "Reports built from the history.", subcommands: [SLA.self, HTML.self])
 
     struct SLA: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
@@ -241,6 +241,40 @@ struct ReportCommand: ParsableCommand {
                 FileHandle.standardOutput.write(Data("\n".utf8))
             } else {
                 Terminal.out(card.markdown())
+            }
+        }
+    }
+
+    struct HTML: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "html",
+            abstract: "One self-contained HTML page over the history: verdict, SLA, failures first, weekly charts.",
+            discussion: """
+                Writes OUT (mode 0600, atomically) or standard output for -. The page has no script and loads \
+                nothing: inline CSS and inline SVG charts (drill verdicts, RTO and RPO against their objectives, \
+                set and destination bytes, backup age), one mark per ISO week of the window.
+                """)
+
+        @OptionGroup var config: ConfigOption
+        @Option(help: ArgumentHelp("The window, e.g. 90d.", valueName: "duration")) var since = "90d"
+        @Argument(help: ArgumentHelp("The HTML file to write, or - for standard output.", valueName: "out"))
+        var out: String
+
+        func run() async throws {
+            let c = try config.load()
+            guard let seconds = Units.seconds(since), seconds >= 86400 else {
+                throw ValidationError("--since \(since): give a duration of at least 1d, e.g. 90d")
+            }
+            let data = Data(
+                try HTMLReportJob.html(
+                    config: c, now: try SystemClock().now(), since: seconds,
+                    authenticator: try await SetTrust.authenticator(config: c)
+                ).utf8)
+            if out == "-" {
+                FileHandle.standardOutput.write(data)
+            } else {
+                try AtomicFile.write(data, to: out, mode: 0o600)
+                Terminal.out("wrote \(out)")
             }
         }
     }

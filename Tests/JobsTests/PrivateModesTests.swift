@@ -52,7 +52,7 @@ import Testing
         #expect(result.verdict == .pass, "\(result.checks.filter { $0.verdict == .fail || $0.verdict == .error })")
         let reports = try #require(result.reportFolder)
         #expect(Self.mode(reports) == 0o700)
-        for name in ["junit.xml", "report.md", "report.json"] {
+        for name in ["junit.xml", "report.md", "report.html", "report.json"] {
             #expect(Self.mode(reports + "/" + name) == 0o600, "\(name)")
         }
 

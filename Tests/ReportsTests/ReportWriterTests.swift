@@ -6,7 +6,7 @@ import Testing
 @testable import Reports
 
 @Suite struct ReportWriterTests {
-    @Test func writesTheThreeReportsIntoANewFolder() throws {
+    @Test func writesTheFourReportsIntoANewFolder() throws {
         let temp = try TempFolder()
         defer { temp.remove() }
         var result = Fixture.mixed()
@@ -19,10 +19,19 @@ import Testing
 
         var recorded = result
         recorded.reportFolder = folder
-        let json = try #require(FileManager.default.contents(atPath: written[2]))
+        #expect(
+            written.map { ($0 as NSString).lastPathComponent } == [
+                "junit.xml", "report.md", "report.html", "report.json",
+            ])
+        let json = try #require(FileManager.default.contents(atPath: written[3]))
         #expect(try JSONDecoder().decode(DrillResult.self, from: json) == recorded)
         #expect(try String(contentsOfFile: written[0], encoding: .utf8) == JUnitReport.render([recorded]))
         #expect(try String(contentsOfFile: written[1], encoding: .utf8) == MarkdownReport.render(recorded))
+        #expect(try String(contentsOfFile: written[2], encoding: .utf8) == HTMLReport.render(recorded))
+        for path in written {
+            var info = stat()
+            #expect(stat(path, &info) == 0 && info.st_mode & 0o777 == 0o600, "\(path)")
+        }
         #expect(try validateAgainstSchema(String(contentsOfFile: written[0], encoding: .utf8)).status == 0)
     }
 
