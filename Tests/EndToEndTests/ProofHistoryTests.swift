@@ -112,8 +112,12 @@ import Testing
             #expect(set["proven"] as? Bool == true, "\(set["id"] ?? "?") is not proven: \(set)")
         }
         #expect((ledger["proven_ratio"] as? NSNumber)?.doubleValue == 1.0)
-        let health = try Tool.run(["health"], in: scratch, environment: end)
-        #expect(!health.stdout.contains("proof_age"), "\(health.stdout)")
+        let health = try Self.json(try Tool.run(["health", "--json"], in: scratch, environment: end).stdout)
+        let proofFindings = (health["findings"] as? [[String: Any]] ?? []).filter {
+            $0["code"] as? String == "proof_age"
+        }
+        #expect(
+            !proofFindings.isEmpty && proofFindings.allSatisfy { $0["status"] as? String == "OK" }, "\(proofFindings)")
     }
 
     /// Runs `sql` on the database at `path` with Python's sqlite3 module; returns what it printed
