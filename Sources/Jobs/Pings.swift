@@ -203,3 +203,35 @@ extension DrillJob {
         }
     }
 }
+
+extension SampledDrillJob {
+    /// Runs the sampled drill with the dead-man's-switch pings around it (``PingSender``), as a
+    /// drill: `start`, then `success` when every set drilled passed, `fail` otherwise or when the
+    /// sample could not run. Without `hooks.ping`, the sample alone (its drills do not ping each).
+    /// - Parameter warning: receives each failed ping's warning.
+    public func run(_ request: Request, warning: @escaping @Sendable (String) -> Void) async throws
+        -> SampledDrillResult
+    {
+        guard let url = config.hooks.ping else { return try await run(request) }
+        let sender = PingSender(url: url)
+        let lines = PingLines()
+        let store = drill.historyDestination ?? drill.destination ?? LocalDestination(path: config.destination)
+        let head: @Sendable () -> HistoryChainHead? = { try? HistoryStore(store).head() }
+        if let w = await sender.send(.start, lines: [], head: head()) { warning(w) }
+        var job = self
+        job.progress = lines.tee(progress)
+        job.drill.progress = lines.tee(drill.progress)
+        do {
+            let result = try await job.run(request)
+            lines.add("sampled drill \(result.sampleID) \(result.verdict.rawValue)")
+            if let w = await sender.send(result.verdict == .pass ? .success : .fail, lines: lines.all, head: head()) {
+                warning(w)
+            }
+            return result
+        } catch {
+            lines.add("sampled drill could not finish: \(error)")
+            if let w = await sender.send(.fail, lines: lines.all, head: head()) { warning(w) }
+            throw error
+        }
+    }
+}

@@ -10,8 +10,10 @@ import Foundation
 /// `--only`) is one unit holding all its parts, drilled whole.
 ///
 /// **Order.** First the units that are *due*: a part never proven, or proven longer ago than the
-/// window (`proof.max_age`), oldest proof first (never proven first of all; ties in the seeded
-/// order); then every other unit in the seeded order (a seeded random choice among the proven,
+/// window (`proof.max_age`) less a look-ahead (the sampled drills' cadence, so a proof is renewed
+/// before it lapses between two samples), the longest unproven first: by the time of the part's
+/// newest proof, or for a part never proven the time its set was made (a new set waits behind an
+/// old part whose proof is older than the set; ties in the seeded order); then every other unit in the seeded order (a seeded random choice among the proven,
 /// so that over time every part is read again even when the budget covers more than what is due).
 /// The seeded order is a Fisher–Yates shuffle of the units (sorted by set id and part number) by
 /// ``SeededGenerator``.
@@ -27,18 +29,24 @@ public enum SamplePlanner {
         public var id: BackupID
         /// True when the set's script takes `--only` (a part can be drilled alone).
         public var restoresSubsets: Bool
+        /// When the set was made: a part never proven has waited since then.
+        public var finishedAt: Date
         /// Every part of the set with the time of its newest proof (nil: never proven).
         public var parts: [(part: RestorePart, lastProof: Date?)]
 
         /// Creates an input.
-        public init(id: BackupID, restoresSubsets: Bool, parts: [(part: RestorePart, lastProof: Date?)]) {
+        public init(
+            id: BackupID, finishedAt: Date, restoresSubsets: Bool, parts: [(part: RestorePart, lastProof: Date?)]
+        ) {
             self.id = id
+            self.finishedAt = finishedAt
             self.restoresSubsets = restoresSubsets
             self.parts = parts
         }
 
         public static func == (a: SetInput, b: SetInput) -> Bool {
-            a.id == b.id && a.restoresSubsets == b.restoresSubsets && a.parts.count == b.parts.count
+            a.id == b.id && a.finishedAt == b.finishedAt && a.restoresSubsets == b.restoresSubsets
+                && a.parts.count == b.parts.count
                 && zip(a.parts, b.parts).allSatisfy { $0.part == $1.part && $0.lastProof == $1.lastProof }
         }
     }
@@ -53,17 +61,22 @@ public enum SamplePlanner {
         public var wholeSet: Bool
         /// The oldest newest-proof among its parts; nil when one was never proven.
         public var lastProof: Date?
+        /// Since when it has waited: ``lastProof``, or its set's time when a part was never proven.
+        public var waitingSince: Date
         /// True when a part of it is unproven within the window.
         public var due: Bool
         /// Stored bytes of its parts.
         public var bytes: Int64 { parts.reduce(0) { $0 + $1.bytes } }
 
         /// Creates a unit.
-        public init(setID: BackupID, parts: [RestorePart], wholeSet: Bool, lastProof: Date?, due: Bool) {
+        public init(
+            setID: BackupID, parts: [RestorePart], wholeSet: Bool, lastProof: Date?, waitingSince: Date, due: Bool
+        ) {
             self.setID = setID
             self.parts = parts
             self.wholeSet = wholeSet
             self.lastProof = lastProof
+            self.waitingSince = waitingSince
             self.due = due
         }
 
@@ -71,6 +84,7 @@ public enum SamplePlanner {
             case setID = "set", parts
             case wholeSet = "whole_set"
             case lastProof = "last_proof"
+            case waitingSince = "waiting_since"
             case due
         }
     }
@@ -80,16 +94,22 @@ public enum SamplePlanner {
     ///   - sets: the retained sets.
     ///   - now: the time the window is measured to.
     ///   - maxAge: the window, seconds.
+    ///   - lookahead: seconds before a proof lapses that it is due again (0: only once lapsed).
     ///   - seed: the sample's seed.
-    public static func order(sets: [SetInput], now: Date, maxAge: Double, seed: UInt64) -> [Unit] {
+    public static func order(sets: [SetInput], now: Date, maxAge: Double, lookahead: Double = 0, seed: UInt64)
+        -> [Unit]
+    {
+        let dueAge = max(0, maxAge - lookahead)
         var units: [Unit] = []
         for set in sets.sorted(by: { $0.id.description < $1.id.description }) {
             let parts = set.parts.sorted { $0.part.number < $1.part.number }
             func unit(_ members: [(part: RestorePart, lastProof: Date?)], whole: Bool) -> Unit {
                 let never = members.contains { $0.lastProof == nil }
                 let oldest = never ? nil : members.compactMap(\.lastProof).min()
-                let due = members.contains { $0.lastProof.map { now.timeIntervalSince($0) > maxAge } ?? true }
-                return Unit(setID: set.id, parts: members.map(\.part), wholeSet: whole, lastProof: oldest, due: due)
+                let due = members.contains { $0.lastProof.map { now.timeIntervalSince($0) > dueAge } ?? true }
+                return Unit(
+                    setID: set.id, parts: members.map(\.part), wholeSet: whole, lastProof: oldest,
+                    waitingSince: oldest ?? set.finishedAt, due: due)
             }
             if set.restoresSubsets {
                 units += parts.map { unit([$0], whole: false) }
@@ -102,9 +122,8 @@ public enum SamplePlanner {
         let position = Dictionary(
             shuffled.enumerated().map { (Key($0.element), $0.offset) }, uniquingKeysWith: { first, _ in first })
         let due = shuffled.filter(\.due).sorted { a, b in
-            let ta = a.lastProof ?? .distantPast
-            let tb = b.lastProof ?? .distantPast
-            return ta != tb ? ta < tb : position[Key(a), default: 0] < position[Key(b), default: 0]
+            a.waitingSince != b.waitingSince
+                ? a.waitingSince < b.waitingSince : position[Key(a), default: 0] < position[Key(b), default: 0]
         }
         return due + shuffled.filter { !$0.due }
     }

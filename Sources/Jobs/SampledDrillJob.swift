@@ -54,7 +54,7 @@ public struct SampledDrillJob: Sendable {
 
     public let config: RestoreDrillConfig
     public let clock: any WallClock
-    public let progress: (@Sendable (String) -> Void)?
+    public var progress: (@Sendable (String) -> Void)?
     /// The drill each chosen set goes through (its keyring is shared, so a salt derives once).
     public var drill: DrillJob
 
@@ -99,7 +99,7 @@ public struct SampledDrillJob: Sendable {
             let subsets = Dictionary(sets.map { ($0.id, $0.manifest.restoresSubsets) }, uniquingKeysWith: { a, _ in a })
             let planned = built.sets.map { status in
                 SamplePlanner.SetInput(
-                    id: status.id, restoresSubsets: subsets[status.id] ?? false,
+                    id: status.id, finishedAt: status.finishedAt, restoresSubsets: subsets[status.id] ?? false,
                     parts: status.parts.map { ($0.part, $0.lastProof) })
             }
             return (built, planned)
@@ -109,7 +109,9 @@ public struct SampledDrillJob: Sendable {
         guard !inputs.isEmpty else {
             throw RestoreDrillError.runtime("no complete set that counts in \(store.location): nothing to sample")
         }
-        let ordered = SamplePlanner.order(sets: inputs, now: clock.now(), maxAge: config.proof.maxAge, seed: seed)
+        let ordered = SamplePlanner.order(
+            sets: inputs, now: clock.now(), maxAge: config.proof.maxAge, lookahead: Self.lookahead(config.proof.maxAge),
+            seed: seed)
         var rate = Self.defaultRate
         var setSeconds = Self.defaultSetSeconds
         if let measured = Self.measuredCosts(try? history.load().events) {
@@ -194,6 +196,10 @@ public struct SampledDrillJob: Sendable {
         try SampleReport.write(result, drills: results, to: folder)
         return result
     }
+
+    /// How long before a proof lapses a sampled drill renews it: one week (the schedule's
+    /// cadence), at most half the window.
+    static func lookahead(_ maxAge: Double) -> Double { min(7 * 86400, maxAge / 2) }
 
     /// Seconds since `start` on the monotonic clock.
     static func elapsedSeconds(since start: ContinuousClock.Instant) -> Double {

@@ -193,7 +193,8 @@ struct DrillCommand: AsyncParsableCommand {
         let budget = self.budget.flatMap(SampleBudget.parse) ?? c.proof.budget
         let job = SampledDrillJob(config: c, clock: try SystemClock(), progress: Terminal.progress)
         let result = try await job.run(
-            .init(budget: budget, seed: seed, passwordFile: passwordFile, requireIsolation: requireIsolation))
+            .init(budget: budget, seed: seed, passwordFile: passwordFile, requireIsolation: requireIsolation),
+            warning: { Terminal.note("warning: \($0)") })
         Terminal.endProgress()
         if json {
             try Terminal.json(result)

@@ -15,31 +15,35 @@ import Testing
         RestorePart(number: n, kind: .pack, name: "code/p\(n).tar.gz", artifacts: ["code/p\(n).tar.gz"], bytes: bytes)
     }
 
-    /// Three sets of four parts: the 1st proven 5 weeks ago (due), the 2nd proven 1 week ago (not
-    /// due) but part 3 never, the 3rd never proven and unable to restore subsets.
+    /// Three sets of four parts: the 1st made 6 weeks ago and proven 5 weeks ago (due), the 2nd made
+    /// 2 weeks ago and proven 1 week ago (not due) but part 3 never, the 3rd made 3 days ago, never
+    /// proven and unable to restore subsets.
     static var sets: [SamplePlanner.SetInput] {
         [
-            .init(id: id(1), restoresSubsets: true, parts: (1...4).map { (part($0), now - 5 * week - Double($0)) }),
             .init(
-                id: id(2), restoresSubsets: true,
+                id: id(1), finishedAt: now - 6 * week, restoresSubsets: true,
+                parts: (1...4).map { (part($0), now - 5 * week - Double($0)) }),
+            .init(
+                id: id(2), finishedAt: now - 2 * week, restoresSubsets: true,
                 parts: (1...4).map { (part($0), $0 == 3 ? nil : now - week) }),
-            .init(id: id(3), restoresSubsets: false, parts: (1...4).map { (part($0), nil) }),
+            .init(
+                id: id(3), finishedAt: now - 3 * 86400, restoresSubsets: false, parts: (1...4).map { (part($0), nil) }),
         ]
     }
 
-    @Test func duePartsComeFirstNeverProvenThenOldestAndTheRestFollowSeeded() {
+    @Test func duePartsComeFirstLongestWaitingFirstAndTheRestFollowSeeded() {
         let order = SamplePlanner.order(sets: Self.sets, now: Self.now, maxAge: 4 * Self.week, seed: 42)
         // 4 + 4 units of the subset sets, 1 whole-set unit.
         #expect(order.count == 9)
         let due = order.prefix { $0.due }
         #expect(due.count == 6)
-        // Never proven first (set 2's part 3 and the whole set 3, in the seeded order), then set 1's
-        // parts oldest proof first: part 4 was proven 4 s before part 1.
+        // Set 1's parts, proven 5 weeks ago (part 4 proven 4 s before part 1), then set 2's part 3,
+        // never proven and waiting since its set was made 2 weeks ago, then the whole set 3, made
+        // 3 days ago.
         #expect(
-            Set(due.prefix(2).map { SamplePlanner.Key($0).text }) == [
-                "\(Self.id(2))#3", "\(Self.id(3))#1,2,3,4",
-            ])
-        #expect(due.dropFirst(2).map { SamplePlanner.Key($0).text } == [4, 3, 2, 1].map { "\(Self.id(1))#\($0)" })
+            due.map { SamplePlanner.Key($0).text }
+                == [4, 3, 2, 1].map { "\(Self.id(1))#\($0)" } + ["\(Self.id(2))#3", "\(Self.id(3))#1,2,3,4"])
+        #expect(due[4].waitingSince == Self.now - 2 * Self.week && due[4].lastProof == nil)
         #expect(order.first { $0.setID == Self.id(3) }?.wholeSet == true)
         // The rest: set 2's proven parts, not due.
         #expect(Set(order.dropFirst(6).map(\.setID)) == [Self.id(2)])
@@ -49,7 +53,8 @@ import Testing
     @Test func theSameSeedGivesTheSameOrderAndAnotherSeedAnotherOne() {
         let sets = (1...6).map { d in
             SamplePlanner.SetInput(
-                id: Self.id(d), restoresSubsets: true, parts: (1...10).map { (Self.part($0), Self.now) })
+                id: Self.id(d), finishedAt: Self.now - Self.week, restoresSubsets: true,
+                parts: (1...10).map { (Self.part($0), Self.now) })
         }
         let a = SamplePlanner.order(sets: sets, now: Self.now, maxAge: Self.week, seed: 7).map { SamplePlanner.Key($0) }
         let b = SamplePlanner.order(sets: sets.reversed(), now: Self.now, maxAge: Self.week, seed: 7)
@@ -71,13 +76,17 @@ import Testing
     @Test func aByteBudgetTakesUnitsInOrderWhileTheyFitAndPassesOverOneThatDoesNot() {
         let units = [
             SamplePlanner.Unit(
-                setID: Self.id(1), parts: [Self.part(1, 600)], wholeSet: false, lastProof: nil, due: true),
+                setID: Self.id(1), parts: [Self.part(1, 600)], wholeSet: false, lastProof: nil, waitingSince: Self.now,
+                due: true),
             SamplePlanner.Unit(
-                setID: Self.id(1), parts: [Self.part(2, 500)], wholeSet: false, lastProof: nil, due: true),
+                setID: Self.id(1), parts: [Self.part(2, 500)], wholeSet: false, lastProof: nil, waitingSince: Self.now,
+                due: true),
             SamplePlanner.Unit(
-                setID: Self.id(2), parts: [Self.part(1, 300)], wholeSet: false, lastProof: nil, due: true),
+                setID: Self.id(2), parts: [Self.part(1, 300)], wholeSet: false, lastProof: nil, waitingSince: Self.now,
+                due: true),
             SamplePlanner.Unit(
-                setID: Self.id(2), parts: [Self.part(2, 50)], wholeSet: false, lastProof: nil, due: true),
+                setID: Self.id(2), parts: [Self.part(2, 50)], wholeSet: false, lastProof: nil, waitingSince: Self.now,
+                due: true),
         ]
         let chosen = SamplePlanner.select(units, budgetBytes: 1000, setOverheadBytes: 40)
         // 600+40, then 500 does not fit (360 left), 300+40 fits (20 left), 50 does not.
@@ -90,6 +99,17 @@ import Testing
         let grouped = SamplePlanner.bySet(skipping)
         #expect(grouped.map(\.setID) == [Self.id(1), Self.id(2)])
         #expect(grouped[1].units.map { $0.parts[0].number } == [1, 2])
+    }
+
+    @Test func aLookaheadMakesAProofDueBeforeItLapses() {
+        let set = SamplePlanner.SetInput(
+            id: Self.id(1), finishedAt: Self.now - 5 * Self.week, restoresSubsets: true,
+            parts: [(Self.part(1), Self.now - 3.5 * Self.week)])
+        let plain = SamplePlanner.order(sets: [set], now: Self.now, maxAge: 4 * Self.week, seed: 1)
+        let ahead = SamplePlanner.order(
+            sets: [set], now: Self.now, maxAge: 4 * Self.week, lookahead: Self.week, seed: 1)
+        #expect(plain.map(\.due) == [false])
+        #expect(ahead.map(\.due) == [true])
     }
 
     @Test func theSeededGeneratorIsSplitMix64() {
