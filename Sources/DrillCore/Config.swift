@@ -284,6 +284,8 @@ public struct RestoreDrillConfig: Sendable, Equatable {
         /// `sample`: the sampled drill (`drill --sample`, budget `proof.budget`), after the full
         /// drill of the newest set, proving the other retained sets over time.
         public var sample = "Sun 06:00"
+        /// `spot`: the spot check of the live workspace against the newest set (`restore-drill spot`).
+        public var spot = "Sun 07:00"
         public var health = "hourly"
     }
 
@@ -575,7 +577,7 @@ struct ConfigParser {
             if let v = m["keep"] { config.reports.keep = try count(v, "reports.keep") }
         }
         if let n = fields["schedule"] {
-            let m = try section(n, "schedule", ["backup", "prune", "drill", "sample", "health"])
+            let m = try section(n, "schedule", ["backup", "prune", "drill", "sample", "spot", "health"])
             func schedule(_ key: String) throws -> String? {
                 guard let v = m[key] else { return nil }
                 let text = try string(v, "schedule.\(key)")
@@ -589,6 +591,7 @@ struct ConfigParser {
             if let v = try schedule("backup") { config.schedule.backup = v }
             if let v = try schedule("prune") { config.schedule.prune = v }
             if let v = try schedule("sample") { config.schedule.sample = v }
+            if let v = try schedule("spot") { config.schedule.spot = v }
             if let v = try schedule("drill") { config.schedule.drill = v }
             if let v = try schedule("health") { config.schedule.health = v }
         }

@@ -118,15 +118,35 @@ public struct ProvenPart: Sendable, Hashable, Codable {
     public var key: String { "\(kind.rawValue):\(name)" }
 }
 
-/// What a sampled drill may spend (`drill --sample --budget`, `proof.budget`).
+/// What a sampled drill may spend (`drill --sample --budget`, `proof.budget`). JSON:
+/// `{"seconds": 600}` or `{"bytes": 2147483648}`.
 public enum SampleBudget: Sendable, Equatable, Codable {
     /// Wall time, seconds.
     case seconds(Double)
     /// Stored bytes of the parts restored.
     case bytes(Int64)
 
-    /// Parses `10m`, `1h`, `90` (seconds) or `2GiB`, `500MB` (bytes: a unit ending in B); nil for
-    /// anything else, zero or negative.
+    enum CodingKeys: String, CodingKey { case seconds, bytes }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        if let seconds = try c.decodeIfPresent(Double.self, forKey: .seconds) {
+            self = .seconds(seconds)
+        } else {
+            self = .bytes(try c.decode(Int64.self, forKey: .bytes))
+        }
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        switch self {
+        case .seconds(let seconds): try c.encode(seconds, forKey: .seconds)
+        case .bytes(let bytes): try c.encode(bytes, forKey: .bytes)
+        }
+    }
+
+    /// Parses `10m`, `1h`, `90` (a bare number is seconds) or `2GiB`, `500MB` (bytes: a unit ending
+    /// in B); nil for anything else, zero or negative.
     public static func parse(_ text: String) -> SampleBudget? {
         let t = text.trimmingCharacters(in: .whitespaces).lowercased()
         if t.hasSuffix("b") { return Units.bytes(t).flatMap { $0 > 0 ? .bytes($0) : nil } }

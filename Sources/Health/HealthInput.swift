@@ -153,6 +153,15 @@ public struct HealthInput: Sendable, Equatable {
         let scan = try BackupSetScanner.scan(destination, authenticator: authenticator)
         let log = try HistoryStore(destination).load()
         var input = assemble(destination, now: now, scan: scan, log: log, proofMaxAge: proofMaxAge)
+        // The ledger counts only the proofs the history can vouch for (``HistoryStore/eventsForProof()``);
+        // one left out is a history problem health reports.
+        let forProof = try HistoryStore(destination).eventsForProof()
+        if input.proof != nil {
+            input.proof = ProofLedger.build(
+                sets: scan.sets.filter { $0.status == .complete }.map { ($0.id, $0.finishedAt, $0.manifest) },
+                events: forProof.events, now: now, maxAge: proofMaxAge)
+        }
+        input.historyProblems += forProof.ignored
         input.remotes = remotes.map { RemoteFact.gather(name: $0, events: log.events) }
         if let local = destination as? LocalDestination {
             input.sync = SyncedFolderScan.scan(destination: local.location)

@@ -346,7 +346,8 @@ public struct HealthReport: Sendable, Equatable {
         for set in ledger.sets where set.unprovenSeconds > ledger.maxAge {
             let critical = set.unprovenSeconds > 2 * ledger.maxAge
             let unproven = set.unprovenParts
-            let names = unproven.prefix(3).map(\.part.name).joined(separator: ", ")
+            // Names from the set: every byte a terminal or a log could take for markup escaped.
+            let names = unproven.prefix(3).map { FileNameBytes.escapedBytes($0.part.name) }.joined(separator: ", ")
             let more = unproven.count > 3 ? ", …" : ""
             out.append(
                 HealthFinding(

@@ -317,3 +317,60 @@ public struct ProofLedger: Sendable, Codable, Equatable {
         return date
     }
 }
+
+extension HistoryStore {
+    /// The history's events with the `proof` events that cannot be trusted left out, and why each
+    /// was (issue 17; what `proof`, `health` and `drill --sample` build the ledger from). A proof
+    /// counts only when:
+    /// - on a chained history (``HistoryVerification/chained`` with chained events), it is chained
+    ///   itself (`seq`) and sits before the chain's first break: an event dropped into the folder
+    ///   by hand, or after an edit, proves nothing;
+    /// - the drill it names (`drill_id`) is a `drill` or `sampled_drill` event of the same set
+    ///   with status `pass`, trusted by the same rule;
+    /// - every part it lists names `set.manifest` and `restore.script` among its checks.
+    ///
+    /// A chain its holder rebuilt whole still passes (README, "What the history detects"): the
+    /// evidence bundle and the pings anchor its head outside.
+    /// - Throws: what ``load()`` and ``verify()`` throw.
+    public func eventsForProof() throws -> (events: [HistoryEvent], ignored: [String], problems: [HistoryProblem]) {
+        let log = try load()
+        let verification = try? verify()
+        let chained = (verification?.chained ?? false) && (verification?.chainedEvents ?? 0) > 0
+        let firstBreak = verification?.breaks.compactMap(\.seq).min()
+        func trusted(_ e: HistoryEvent) -> String? {
+            guard chained else { return nil }
+            guard let seq = e.seq else { return "not chained (`history verify` names it)" }
+            if let firstBreak, seq >= firstBreak { return "after the chain's first break (seq \(firstBreak))" }
+            return nil
+        }
+        var drills: [DrillID: HistoryEvent] = [:]
+        for e in log.events where (e.kind == .drill || e.kind == .sampledDrill) && e.status == .pass {
+            if let id = e.drillID, trusted(e) == nil { drills[id] = e }
+        }
+        var kept: [HistoryEvent] = []
+        var ignored: [String] = []
+        for e in log.events {
+            guard e.kind == .proof else {
+                kept.append(e)
+                continue
+            }
+            let why: String?
+            if let untrusted = trusted(e) {
+                why = untrusted
+            } else if let id = e.drillID, let drill = drills[id], drill.backupID == e.backupID {
+                let required = ["set.manifest", "restore.script"]
+                why =
+                    (e.parts ?? []).allSatisfy { part in required.allSatisfy(part.checks.contains) }
+                    ? nil : "a part without set.manifest and restore.script among its checks"
+            } else {
+                why = "no passing drill \(e.drillID?.description ?? "(none)") of \(e.backupID?.description ?? "?") in the history"
+            }
+            if let why {
+                ignored.append("proof event \(e.id) ignored: \(why)")
+            } else {
+                kept.append(e)
+            }
+        }
+        return (kept, ignored, log.problems)
+    }
+}

@@ -38,7 +38,8 @@ extension ProofLedger {
                 var fields = [
                     String(format: "%4d", status.part.number),
                     status.part.kind.rawValue.padding(toLength: 11, withPad: " ", startingAt: 0),
-                    status.part.name,
+                    // A name from the set: a newline or tab in it would forge a line.
+                    FileNameBytes.escapedBytes(status.part.name),
                 ]
                 if let time = status.lastProof, let age = status.ageSeconds {
                     fields.append("\(Timestamp.string(time)) (\(CompactDuration.string(age)) ago)")

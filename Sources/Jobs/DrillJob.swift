@@ -116,6 +116,7 @@ public struct DrillJob: Sendable {
     ///   ``EventNotRecorded`` (carrying the result) when the drill ran and its reports were
     ///   written, but its history event could not be written to the destination.
     public func run(_ request: Request) async throws -> DrillResult {
+        let runStarted = ContinuousClock.now
         guard let workingFolder = try? AbsolutePath(validating: currentDirectory) else {
             throw RestoreDrillError.usage("the working folder is not an absolute path: \(currentDirectory)")
         }
@@ -311,7 +312,15 @@ public struct DrillJob: Sendable {
                 }
                 let finished = clock.now()
                 var event = HistoryEvent(drill: result, finishedAt: finished)
-                if request.parts != nil { event.kind = .sampledDrill }
+                if request.parts != nil {
+                    // Part of a set: its restore time is no RTO (health and the SLA never see one);
+                    // the sample planner's rate reads the whole drill's wall time, `seconds`.
+                    event.kind = .sampledDrill
+                    let spent = ContinuousClock.now - runStarted
+                    event.details["seconds"] = String(
+                        format: "%.3f", Double(spent.components.seconds) + Double(spent.components.attoseconds) / 1e18)
+                    event.rtoSeconds = nil
+                }
                 event.details.merge(eventDetails) { _, extra in extra }
                 event.details.merge(request.eventDetails) { _, extra in extra }
                 let history = HistoryStore(eventStore)

@@ -81,13 +81,17 @@ public enum ProofJob {
         destination: (any Destination)? = nil
     ) throws -> Report {
         let store = destination ?? LocalDestination(path: config.destination)
+        // A destination that is not there has no sets to be proven: that is no 100 % (exit 3).
+        if let local = store as? LocalDestination, !local.status().exists {
+            throw RestoreDrillError.io(path: local.location, message: "the destination does not exist")
+        }
         let scan = try BackupSetScanner.scan(store, authenticator: authenticator)
-        let log = try HistoryStore(store).load()
+        let history = try HistoryStore(store).eventsForProof()
         let ledger = ProofLedger.build(
             sets: scan.sets.filter { $0.status == .complete }.map { ($0.id, $0.finishedAt, $0.manifest) },
-            events: log.events, now: now, maxAge: config.proof.maxAge)
+            events: history.events, now: now, maxAge: config.proof.maxAge)
         return Report(
             destination: store.location, ledger: ledger,
-            historyProblems: log.problems.map { "\($0.file): \($0.message)" })
+            historyProblems: history.problems.map { "\($0.file): \($0.message)" } + history.ignored)
     }
 }

@@ -94,7 +94,7 @@ public struct SampledDrillJob: Sendable {
                 guard let finished = set.finishedAt else { return nil }
                 return (set.id, finished, set.manifest)
             }
-            let events = (try? history.load().events) ?? []
+            let events = (try? history.eventsForProof().events) ?? []
             let built = ProofLedger.build(sets: inputs, events: events, now: clock.now(), maxAge: config.proof.maxAge)
             let subsets = Dictionary(sets.map { ($0.id, $0.manifest.restoresSubsets) }, uniquingKeysWith: { a, _ in a })
             let planned = built.sets.map { status in
@@ -181,6 +181,9 @@ public struct SampledDrillJob: Sendable {
             }
             if case .bytes = request.budget { break }
         }
+        // Every due unit the sample did not drill, whether or not a round chose it.
+        let reached = done
+        notReached = ordered.filter { $0.due && !reached.contains(SamplePlanner.Key($0).text) }
         let (after, _) = try ledger()
         var result = SampledDrillResult(
             sampleID: SampledDrillResult.makeID(started), seed: seed, budget: request.budget,
@@ -191,7 +194,14 @@ public struct SampledDrillJob: Sendable {
         let reports = try DrillJob.folder(
             config.reports.folder, orBelow: try AbsolutePath(validating: drill.currentDirectory),
             RestoreDrillConfig.ReportSettings.defaultFolderName)
-        let folder = reports.appending(component: result.sampleID).pathString
+        // A second sample in the same second gets `_2`, … (never the first one's folder).
+        var folder = reports.appending(component: result.sampleID).pathString
+        var sequence = 1
+        while FileManager.default.fileExists(atPath: folder) {
+            sequence += 1
+            result.sampleID = SampledDrillResult.makeID(started) + "_\(sequence)"
+            folder = reports.appending(component: result.sampleID).pathString
+        }
         result.reportFolder = folder
         try SampleReport.write(result, drills: results, to: folder)
         return result
@@ -208,13 +218,15 @@ public struct SampledDrillJob: Sendable {
     }
 
     /// The rate (bytes/s) and per-set seconds measured on the history's sampled drills that passed
-    /// (details `bytes` and the event's `rto_seconds`): the rate of the ten newest together, the
+    /// (details `bytes` and `seconds`, each drill's wall time): the rate of the ten newest together, the
     /// per-set cost from the smallest of them; nil without one.
     static func measuredCosts(_ events: [HistoryEvent]?) -> (rate: Double, setSeconds: Double)? {
         let measured = (events ?? []).filter { $0.kind == .sampledDrill && $0.status == .pass }
             .sorted { $0.time > $1.time }.prefix(10)
             .compactMap { e -> (bytes: Double, seconds: Double)? in
-                guard let b = e.details["bytes"].flatMap(Double.init), let s = e.rtoSeconds, s > 0 else { return nil }
+                guard let b = e.details["bytes"].flatMap(Double.init), let s = e.details["seconds"].flatMap(Double.init),
+                    s > 0
+                else { return nil }
                 return (b, s)
             }
         guard !measured.isEmpty else { return nil }
@@ -237,7 +249,7 @@ public struct SampledDrillJob: Sendable {
 public struct SampledDrillResult: Sendable, Codable {
     public var format = "restore-drill/sample-report"
     public var formatVersion = 1
-    /// `sample_YYYYMMDD_HHMMSS` (UTC start).
+    /// `sample_YYYYMMDD_HHMMSS` (UTC start), `_2`, … for a later sample in the same second.
     public var sampleID: String
     public var seed: UInt64
     public var budget: SampledDrillJob.Budget
@@ -250,7 +262,7 @@ public struct SampledDrillResult: Sendable, Codable {
     /// Units in all the retained sets.
     public var units: Int
     public var sets: [SetDrill]
-    /// Units chosen but not started because the time left did not cover their estimate.
+    /// The units that were due and that the sample did not drill (the budget ran out first).
     public var notReached: [SamplePlanner.Unit]
     /// The destination's proven share (0…1) before and after.
     public var provenRatioBefore: Double
@@ -259,8 +271,12 @@ public struct SampledDrillResult: Sendable, Codable {
     public var unprovenSetsAfter: [BackupID]
     public var reportFolder: String?
 
-    /// `pass` when every drilled set passed (and one was drilled), else `fail`.
-    public var verdict: Verdict { !sets.isEmpty && sets.allSatisfy { $0.verdict == .pass } ? .pass : .fail }
+    /// `pass` when every set drilled passed, and a set was drilled or nothing was due; `fail` when
+    /// a set failed, or parts were due and the budget fitted none of them.
+    public var verdict: Verdict {
+        guard sets.allSatisfy({ $0.verdict == .pass }) else { return .fail }
+        return sets.isEmpty && dueBefore > 0 ? .fail : .pass
+    }
 
     /// One set's drill within the sample.
     public struct SetDrill: Sendable, Codable {
@@ -412,7 +428,7 @@ public enum SampleReport {
         case .seconds(let seconds): budget = String(format: "%.0f s", seconds)
         case .bytes(let bytes): budget = Units.humanBytes(bytes)
         }
-        s += "- Seed: `\(r.seed)` (re-run: `restore-drill drill --sample --seed \(r.seed) --budget …`)\n"
+        s += "- Seed: `\(r.seed)` (re-run: `restore-drill drill --sample --seed \(r.seed) --budget \(budgetFlag(r.budget))`)\n"
         s += "- Budget: \(budget); used \(String(format: "%.1f", r.seconds)) s\n"
         s += "- Window (`proof.max_age`): \(String(format: "%.0f", r.maxAgeSeconds / 86400)) days; "
         s += "\(r.dueBefore) of \(r.units) units were due\n"
@@ -421,7 +437,11 @@ public enum SampleReport {
         if !r.unprovenSetsAfter.isEmpty {
             s += "- Still unproven: \(r.unprovenSetsAfter.map(\.description).joined(separator: ", "))\n"
         }
-        s += "\n## The sample\n\n| set | parts | bytes | seconds | verdict | drill |\n|---|---|---|---|---|---|\n"
+        if r.sets.isEmpty {
+            s += r.dueBefore > 0 ? "- **FAIL:** parts were due and the budget fitted none of them\n" : "- Nothing was due\n"
+        }
+        s += "\n## The sample\n\n| set | parts | bytes | seconds | verdict | drill | failed checks |\n"
+        s += "|---|---|---|---|---|---|---|\n"
         for set in r.sets {
             let parts =
                 set.wholeSet
@@ -432,14 +452,23 @@ public enum SampleReport {
                 .joined(separator: "<br>")
             s +=
                 "| \(set.setID) | \(parts) | \(Units.humanBytes(set.bytes)) "
-            s += "| \(String(format: "%.1f", set.seconds)) | \(set.verdict.rawValue.uppercased()) | \(set.drillID) |\n"
+            s += "| \(String(format: "%.1f", set.seconds)) | \(set.verdict.rawValue.uppercased()) | \(set.drillID) "
+            s += "| \(set.failedChecks.joined(separator: ", ")) |\n"
         }
-        if r.sets.isEmpty { s += "| (none) | | | | | |\n" }
+        if r.sets.isEmpty { s += "| (none) | | | | | | |\n" }
         if !r.notReached.isEmpty {
-            s += "\nNot reached within the budget: \(r.notReached.count) units of "
-            s += "\(Set(r.notReached.map(\.setID)).count) sets.\n"
+            s += "\nDue and not reached within the budget: \(r.notReached.count) units of "
+            s += "\(Set(r.notReached.map(\.setID)).count) sets (report.json lists them).\n"
         }
         return s
+    }
+
+    /// `--budget` as the command takes it: `600s` or `2048B`.
+    static func budgetFlag(_ budget: SampledDrillJob.Budget) -> String {
+        switch budget {
+        case .seconds(let seconds): String(format: "%.0fs", seconds)
+        case .bytes(let bytes): "\(bytes)B"
+        }
     }
 
     static func percent(_ ratio: Double) -> String { String(format: "%.1f %%", ratio * 100) }

@@ -120,15 +120,18 @@ public enum SpotReport {
         }
     }
 
-    /// Writes `<folder>/{junit.xml,report.md,report.json}` (``ReportWriter/fileNames``), each
-    /// atomically with mode 0600, making `folder` (0700).
+    /// Writes `<folder>/{junit.xml,report.md,report.json}`, each atomically with mode 0600, making
+    /// `folder` (0700). Each document is named with its own file name (never paired by position).
     /// - Returns: the paths written.
     /// - Throws: ``RestoreDrillError/io(path:message:)`` naming what could not be written.
     @discardableResult
     public static func write(_ result: SpotResult, to folder: String) throws -> [String] {
         var result = result
         if result.reportFolder == nil { result.reportFolder = folder }
-        let contents = [Data(junit(result).utf8), Data(markdown(result).utf8), try json(result)]
+        let contents = [
+            ("junit.xml", Data(junit(result).utf8)), ("report.md", Data(markdown(result).utf8)),
+            ("report.json", try json(result)),
+        ]
         do {
             try FileManager.default.createDirectory(
                 atPath: folder, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
@@ -138,7 +141,7 @@ public enum SpotReport {
                 path: folder, message: "cannot create the report folder: \(ReportWriter.reason(error))")
         }
         var written: [String] = []
-        for (name, data) in zip(ReportWriter.fileNames, contents) {
+        for (name, data) in contents {
             let path = (folder as NSString).appendingPathComponent(name)
             try AtomicFile.write(data, to: path, mode: 0o600)
             written.append(path)

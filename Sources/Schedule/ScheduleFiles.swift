@@ -96,7 +96,7 @@ public struct ScheduleGenerator: Sendable {
         [job.rawValue + ".log", job.rawValue + ".err.log"].map { (logFolder as NSString).appendingPathComponent($0) }
     }
 
-    /// Every file for `system`, four jobs in ``ScheduledJob/allCases`` order.
+    /// Every file for `system`, every job in ``ScheduledJob/allCases`` order.
     /// - Throws: ``RestoreDrillError/config(file:line:key:message:)`` for a bad `schedule` value.
     public func files(for system: ScheduleSystem) throws -> [ScheduleFile] {
         var out: [ScheduleFile] = []

@@ -7,6 +7,8 @@ public enum ScheduledJob: String, CaseIterable, Sendable, Codable {
     case backup, prune, drill, health
     /// The sampled drill (`drill --sample`), proving the retained sets' parts over time.
     case sample
+    /// The spot check of the live workspace against the newest set (`spot`), for the SLA's spot row.
+    case spot
 
     /// The arguments after the tool's path (before `--config FILE`).
     public var arguments: [String] {
@@ -16,6 +18,7 @@ public enum ScheduledJob: String, CaseIterable, Sendable, Codable {
         case .drill: ["drill", "--latest"]
         case .health: ["health"]
         case .sample: ["drill", "--sample"]
+        case .spot: ["spot"]
         }
     }
 
@@ -25,6 +28,7 @@ public enum ScheduledJob: String, CaseIterable, Sendable, Codable {
         switch self {
         case .health: nil
         case .sample: "sampled_drill"
+        case .spot: "spot"
         default: rawValue
         }
     }
@@ -37,6 +41,7 @@ public enum ScheduledJob: String, CaseIterable, Sendable, Codable {
         case .drill: schedule.drill
         case .health: schedule.health
         case .sample: schedule.sample
+        case .spot: schedule.spot
         }
     }
 }

@@ -343,8 +343,18 @@ public struct Drill: Sendable {
             let vaultOpening = await opened
             async let treeChecks = tree.runConcurrently(meter: treeMeter)
             async let dbChecks = databaseChecks(work, tree: restored)
+            // A drill of some parts: a LaunchAgent's program may be a file of a pack not chosen.
+            let restoredKeys = Set(work.files.map { LaunchAgentChecks.unrestoredKey($0.base, $0.path) })
+            let unrestored =
+                chosen == nil
+                ? [:]
+                : Dictionary(
+                    manifest.files.filter { $0.type == .file }.map {
+                        (LaunchAgentChecks.unrestoredKey($0.base, $0.path), $0)
+                    }
+                    .filter { !restoredKeys.contains($0.0) }, uniquingKeysWith: { first, _ in first })
             async let agentResults = BlockingWork.map([work], width: 1) { [self] manifest in
-                agentChecks(manifest, setPath: setPath, tree: restored)
+                agentChecks(manifest, setPath: setPath, tree: restored, unrestored: unrestored)
             }.flatMap { $0 }
             // The restored credential files beside the other checks of the restored tree.
             async let vaultResult = Self.offload {
@@ -621,7 +631,8 @@ public struct Drill: Sendable {
         guard !numbers.isEmpty else { throw RestoreDrillError.usage("--parts: no part given") }
         if let bad = numbers.first(where: { $0 < 1 || $0 > parts.count }) {
             throw RestoreDrillError.usage(
-                "--parts: \(manifest.id) has parts 1 to \(parts.count), not \(bad) (restore_….sh --list-parts lists them)"
+                "--parts: \(manifest.id) has parts 1 to \(parts.count), not \(bad) "
+                    + "(\(FileNameBytes.display(manifest.restoreScript)) --list-parts lists them)"
             )
         }
         guard manifest.restoresSubsets else { return nil }
@@ -629,7 +640,9 @@ public struct Drill: Sendable {
         return parts.filter { wanted.contains($0.number) }
     }
 
-    func agentChecks(_ manifest: Manifest, setPath: AbsolutePath, tree: RestoredTree) -> [CheckResult] {
+    func agentChecks(
+        _ manifest: Manifest, setPath: AbsolutePath, tree: RestoredTree, unrestored: [String: FileRecord] = [:]
+    ) -> [CheckResult] {
         guard !manifest.launchAgents.isEmpty else {
             let id = manifest.id.description
             return [
@@ -637,7 +650,7 @@ public struct Drill: Sendable {
                 .noSubject(.launchAgentsLint, subject: id, reason: "no LaunchAgents in this set"),
             ]
         }
-        let checks = LaunchAgentChecks(manifest: manifest, setPath: setPath, tree: tree)
+        let checks = LaunchAgentChecks(manifest: manifest, setPath: setPath, tree: tree, unrestored: unrestored)
         return manifest.launchAgents.map(checks.rewrite) + manifest.launchAgents.map(checks.lint)
     }
 

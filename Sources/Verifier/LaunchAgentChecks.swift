@@ -192,6 +192,18 @@ struct LaunchAgentChecks {
     let manifest: Manifest
     let setPath: AbsolutePath
     let tree: RestoredTree
+    /// A drill of some parts (issue 17): the files of the whole set, so a program that is a file
+    /// of the set the drill did not restore (it lies in a pack not chosen) is known by its record.
+    var unrestored: [String: FileRecord] = [:]
+
+    /// - Parameter unrestored: files of the whole set this drill did not restore, keyed by
+    ///   ``unrestoredKey(_:_:)``.
+    init(manifest: Manifest, setPath: AbsolutePath, tree: RestoredTree, unrestored: [String: FileRecord] = [:]) {
+        self.manifest = manifest
+        self.setPath = setPath
+        self.tree = tree
+        self.unrestored = unrestored
+    }
 
     var newHome: AbsolutePath { tree.home }
     var newRoot: AbsolutePath { tree.root }
@@ -378,6 +390,20 @@ struct LaunchAgentChecks {
         return (false, "is not found in the standard PATH folders")
     }
 
+    /// The key of ``unrestored``: base and path.
+    static func unrestoredKey(_ base: PathBase, _ path: String) -> String { "\(base.rawValue):\(path)" }
+
+    /// The record of the whole set's file at `path` (in the sandbox's root or home) that this drill
+    /// of some parts did not restore; nil for a whole drill or a path the set does not hold.
+    func unrestoredRecord(_ path: AbsolutePath) -> FileRecord? {
+        guard !unrestored.isEmpty else { return nil }
+        for (base, folder) in [(PathBase.root, newRoot), (PathBase.home, newHome)] where path.isDescendant(of: folder) {
+            guard let relative = path.relative(to: folder)?.pathString else { continue }
+            if let record = unrestored[Self.unrestoredKey(base, relative)] { return record }
+        }
+        return nil
+    }
+
     /// Whether `path` inside the sandbox is an executable regular file, looked at through
     /// ``RestoredTree``: a link is resolved by reading its target (at most 8 links), never
     /// followed; a target in a system folder is looked for on the host.
@@ -408,6 +434,19 @@ struct LaunchAgentChecks {
             case .success(let entry):
                 return (false, "is a \(entry.kind.rawValue) in the sandbox, not a program")
             case .failure(.missing):
+                if let record = unrestoredRecord(current) {
+                    // Not restored by this drill of some parts: judged by the set's own record (the
+                    // drill that restores its pack checks the file itself).
+                    return record.type == .file && record.mode & 0o111 != 0
+                        ? (
+                            true,
+                            "\(program) (a file of the set, mode \(String(record.mode & 0o7777, radix: 8)), not restored by this drill of some parts)"
+                        )
+                        : (
+                            false,
+                            "is a file of the set that is not an executable regular file (not restored by this drill of some parts)"
+                        )
+                }
                 return (false, "is missing or not executable in the sandbox")
             case .failure(let refusal):
                 return (false, "\(tree.explain(refusal, for: relative)) in the sandbox")

@@ -3,29 +3,10 @@ import Foundation
 import TestSupport
 import Testing
 
-/// Issue 17, `restore-drill proof`: a set the tool made, proof events written by hand in the
-/// history's on-disk format (what drills write), the clock pinned with `RESTORE_DRILL_NOW`.
+/// Issue 17, `restore-drill proof`: a set the tool made and drilled (the drill writes the proof
+/// events), the clock pinned with `RESTORE_DRILL_NOW`.
 @Suite(.serialized) struct ProofCommandTests {
     /// Writes a `proof` event file for `set` at `time` proving `parts` (`kind`, `name`, `bytes`).
-    static func writeProof(destination: String, set: String, time: Date, parts: [RestorePart]) throws {
-        let folder = destination + "/.restore-drill/events"
-        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
-        let stamp = Timestamp.string(time)
-        let id =
-            stamp.replacingOccurrences(of: "-", with: "").replacingOccurrences(of: ":", with: "")
-            + "-proof-\(String(format: "%08x", UInt32.random(in: 0...UInt32.max)))"
-        let event: [String: Any] = [
-            "format": "restore-drill/event", "format_version": 1, "id": id, "kind": "proof", "time": stamp,
-            "backup_id": set, "drill_id": "drill_20251020_120000", "status": "pass", "tool_version": "test",
-            "host": "test", "details": [String: String](),
-            "parts": parts.map {
-                ["kind": $0.kind.rawValue, "name": $0.name, "bytes": $0.bytes, "checks": ["restore.tree"]]
-                    as [String: Any]
-            },
-        ]
-        try JSONSerialization.data(withJSONObject: event).write(to: URL(fileURLWithPath: "\(folder)/\(id).json"))
-    }
-
     @Test func proofShowsUnprovenThenProvenSetsWithTheExitCodesAndHealthJudgesTheAge() throws {
         let ws = try SmallWorkspace.make("proof")
         defer { ws.remove() }
@@ -62,8 +43,10 @@ import Testing
         #expect(jsonParts.count == parts.count)
         #expect(jsonParts.allSatisfy { $0["last_proof"] is NSNull && ($0["proven"] as? NSNumber)?.boolValue == false })
 
-        // Every part proven an hour after the backup: exit 0, PROVEN, 100%.
-        try Self.writeProof(destination: destination, set: id, time: finished.addingTimeInterval(3600), parts: parts)
+        // Every part proven by a drill an hour after the backup: exit 0, PROVEN, 100%.
+        let drill = try ws.run(["drill", id], environment: at(3600))
+        #expect(drill.status == 0, "\(drill.stdout)\(drill.stderr)")
+        let drillID = DrillID(date: finished.addingTimeInterval(3600)).description
         let proven = try ws.run(["proof", "--parts"], environment: at(86400))
         #expect(proven.status == 0, "\(proven.stderr)")
         let lines = proven.stdout.split(separator: "\n").map(String.init)
@@ -78,7 +61,7 @@ import Testing
                 lines.contains { $0.contains(" \(part.number)  \(part.kind.rawValue)") && $0.contains(part.name) },
                 "part \(part.number) listed")
         }
-        #expect(lines.filter { $0.contains("(23h00m ago)  drill_20251020_120000") }.count == parts.count)
+        #expect(lines.filter { $0.contains("(23h00m ago)  \(drillID)") }.count == parts.count, "\(lines)")
 
         // 30 days on, the proof is past the 4-week window: exit 1, UNPROVEN; health warns.
         let old = try ws.run(["proof"], environment: at(30 * 86400))

@@ -1,3 +1,4 @@
+import Destination
 import DrillCore
 import Foundation
 import Testing
@@ -298,9 +299,16 @@ enum LedgerFixture {
         let id = BackupID("full_20251010_115000")!
         try dest.writeSet(id, finishedAt: date("2025-10-10T12:00:00Z"))
         try dest.writeSet(BackupID("full_20251011_115000")!, status: .partial)
-        var event = HistoryEvent(kind: .proof, time: F.daysAgo(2), status: .pass, backupID: id)
-        event.parts = [ProvenPart(kind: .pack, name: "code.tar.gz", bytes: 1000, checks: ["restore.tree"])]
-        try HistoryStore(destination: dest.path).append(event)
+        let drillID = DrillID(date: F.daysAgo(2))
+        let store = HistoryStore(destination: dest.path)
+        try store.append(HistoryEvent(kind: .drill, time: F.daysAgo(2), status: .pass, backupID: id, drillID: drillID))
+        var event = HistoryEvent(kind: .proof, time: F.daysAgo(2), status: .pass, backupID: id, drillID: drillID)
+        event.parts = [
+            ProvenPart(
+                kind: .pack, name: "code.tar.gz", bytes: 1000,
+                checks: ["set.manifest", "restore.script", "restore.tree"])
+        ]
+        try store.append(event)
 
         let input = try HealthInput.gather(destination: dest.path, now: F.now, proofMaxAge: 7 * 86400)
         let ledger = try #require(input.proof)
@@ -313,5 +321,45 @@ enum LedgerFixture {
         let report = HealthReport.evaluate(strict, thresholds: .init())
         #expect(report.findings.first { $0.code == "proof_age" }?.status == .warning)
         #expect(report.metrics.provenBytesRatio == 0)
+    }
+
+    /// A proof the history cannot vouch for proves nothing, and health says why: one dropped into
+    /// the events folder by hand (not chained), one naming a drill the history does not have, one
+    /// whose checks lack the script's.
+    @Test func proofsTheHistoryCannotVouchForAreIgnoredAndReported() throws {
+        let dest = try TempDestination()
+        let id = BackupID("full_20251010_115000")!
+        try dest.writeSet(id, finishedAt: date("2025-10-10T12:00:00Z"))
+        let store = HistoryStore(destination: dest.path)
+        let part = ProvenPart(
+            kind: .pack, name: "code.tar.gz", bytes: 1000, checks: ["set.manifest", "restore.script", "restore.tree"])
+        // Chained, but no drill of that id.
+        var orphan = HistoryEvent(
+            kind: .proof, time: F.daysAgo(2), status: .pass, backupID: id, drillID: DrillID(date: F.daysAgo(2)))
+        orphan.parts = [part]
+        try store.append(orphan)
+        // Chained with its drill, but the checks lack restore.script.
+        let drillID = DrillID(date: F.daysAgo(1))
+        try store.append(HistoryEvent(kind: .drill, time: F.daysAgo(1), status: .pass, backupID: id, drillID: drillID))
+        var thin = HistoryEvent(kind: .proof, time: F.daysAgo(1), status: .pass, backupID: id, drillID: drillID)
+        thin.parts = [ProvenPart(kind: .pack, name: "code.tar.gz", bytes: 1000, checks: ["set.manifest"])]
+        try store.append(thin)
+        // Right in every field, but written into the folder by hand: not chained.
+        var forged = HistoryEvent(kind: .proof, time: F.daysAgo(1), status: .pass, backupID: id, drillID: drillID)
+        forged.parts = [part]
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        try encoder.encode(forged).write(
+            to: URL(fileURLWithPath: LocalDestination(path: dest.path).eventsFolder + "/\(forged.id).json"))
+
+        let forProof = try store.eventsForProof()
+        #expect(!forProof.events.contains { $0.kind == .proof })
+        #expect(forProof.ignored.count == 3, "\(forProof.ignored)")
+        #expect(forProof.ignored.contains { $0.contains(forged.id) && $0.contains("not chained") })
+        #expect(forProof.ignored.contains { $0.contains(orphan.id) && $0.contains("no passing drill") })
+        #expect(forProof.ignored.contains { $0.contains(thin.id) && $0.contains("restore.script") })
+        let input = try HealthInput.gather(destination: dest.path, now: F.now, proofMaxAge: 7 * 86400)
+        #expect(input.proof?.sets.first?.proven == false)
+        #expect(input.historyProblems.filter { $0.contains("proof event") }.count == 3)
     }
 }

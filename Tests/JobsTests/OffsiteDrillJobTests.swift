@@ -137,8 +137,11 @@ import Testing
 
         // The event, in the local destination's history (made again: only the events are there).
         let local = LocalDestination(path: o.ws.config.destination)
-        let events = try HistoryStore(local).events()
-        #expect(events.count == 1)
+        let all = try HistoryStore(local).events()
+        // The drill's event and the proof of what it proved (of the remote's copy, issue 17).
+        #expect(all.map(\.kind) == [.drill, .proof])
+        #expect(all.last?.details["copy"] == "offsite")
+        let events = all.filter { $0.kind == .drill }
         let event = try #require(events.first)
         #expect(event.kind == .drill)
         #expect(event.status == .pass)

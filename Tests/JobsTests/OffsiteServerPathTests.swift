@@ -215,8 +215,11 @@ import Vault
         #expect(
             markdown.contains("off-site copy on remote `\(f.name)` (`\(f.servers.root(kind))`)"), "\(markdown)")
         // The event, in the (re-made) local history.
-        let history = try HistoryStore(LocalDestination(path: f.ws.config.destination)).events()
-        #expect(history.count == 1)
+        let all = try HistoryStore(LocalDestination(path: f.ws.config.destination)).events()
+        // The drill's event, then the proof of the remote's copy it made (issue 17).
+        #expect(all.map(\.kind) == [.drill, .proof])
+        #expect(all.last?.details["remote"] == f.name)
+        let history = all.filter { $0.kind == .drill }
         let event = try #require(history.first)
         #expect(event.kind == .drill && event.status == .pass && event.backupID == id)
         #expect(event.details["copy"] == "offsite" && event.details["remote"] == f.name, "\(event.details)")

@@ -15,13 +15,20 @@ import Vault
         let now = Date()
         let real = try await w.backup(at: now.addingTimeInterval(-3600))
         let forged = try DerivationCountTests.forgeNewerCopy(of: real, in: w)
-        // Both sets "proven" in the history: only the real one's proof may count.
+        // Both sets "proven" in the history, each by a passing drill: only the real one's proof may count.
         let history = HistoryStore(destination: w.config.destination)
-        for manifest in [real.manifest, forged] {
+        for (i, manifest) in [real.manifest, forged].enumerated() {
+            let drillID = DrillID(date: now.addingTimeInterval(-60), sequence: i + 1)
+            try history.append(
+                HistoryEvent(
+                    kind: .drill, time: now.addingTimeInterval(-60), status: .pass, backupID: manifest.id,
+                    drillID: drillID))
             var event = HistoryEvent(
-                kind: .proof, time: now.addingTimeInterval(-60), status: .pass, backupID: manifest.id)
+                kind: .proof, time: now.addingTimeInterval(-60), status: .pass, backupID: manifest.id, drillID: drillID)
             event.parts = manifest.restoreParts().map {
-                ProvenPart(kind: $0.kind, name: $0.name, bytes: $0.bytes, checks: ["restore.tree"])
+                ProvenPart(
+                    kind: $0.kind, name: $0.name, bytes: $0.bytes,
+                    checks: ["set.manifest", "restore.script", "restore.tree"])
             }
             try history.append(event)
         }

@@ -119,6 +119,36 @@ import Verifier
         #expect(other.verdict == .pass, "\(Self.problems(other))")
     }
 
+    /// A LaunchAgent drilled without the pack that holds its program: the program is judged by the
+    /// set's record of it (an executable file), not failed as missing from the sandbox.
+    @Test func aLaunchAgentWhoseProgramIsInAPackNotChosenPasses() async throws {
+        let ws = try VaultWorkspace()
+        defer { ws.remove() }
+        ws.config.setFormat = 2
+        let program = ws.workspace.root + "/bin/job.sh"
+        try FileManager.default.createDirectory(atPath: ws.workspace.root + "/bin", withIntermediateDirectories: true)
+        try Data("#!/bin/sh\necho job\n".utf8).write(to: URL(fileURLWithPath: program))
+        chmod(program, 0o755)
+        let plist: [String: Any] = ["Label": "com.maia.program-job", "ProgramArguments": [program]]
+        try PropertyListSerialization.data(fromPropertyList: plist, format: .xml, options: 0).write(
+            to: URL(fileURLWithPath: ws.workspace.home + "/Library/LaunchAgents/com.maia.program-job.plist"))
+        let set = try await ws.backup(at: Date().addingTimeInterval(-600))
+        let agent = try #require(
+            set.manifest.restoreParts().first { $0.kind == .launchAgent && $0.name.hasSuffix("program-job.plist") })
+        var request = DrillJob.Request(pick: .id(set.manifest.id.description))
+        request.parts = [agent.number]
+        let result = try await ws.drill(request)
+        #expect(result.verdict == .pass, "\(Self.problems(result))")
+        let rewrite = try #require(result.results(.launchAgentsRewrite).first)
+        #expect(rewrite.verdict == .pass)
+        #expect(
+            rewrite.evidence.contains { $0.contains("not restored by this drill of some parts") }
+                || rewrite.message.contains("not restored by this drill of some parts"), "\(rewrite)")
+        // The whole set: the program is restored and found in the sandbox.
+        let whole = try await ws.drill(.init(pick: .id(set.manifest.id.description)))
+        #expect(whole.verdict == .pass, "\(Self.problems(whole))")
+    }
+
     @Test func aSetWhoseScriptTakesNoOnlyIsDrilledWholeAndANumberItLacksIsAUsageError() async throws {
         let ws = try VaultWorkspace()
         defer { ws.remove() }

@@ -45,6 +45,13 @@ enum Fixture {
         // A drill of an off-site copy (issue 16): the 12.5 s download is inside the 41.125 s RTO.
         r.copy = DrilledCopy(
             remote: "onedrive", remotePath: "onedrive:MaiaBackups", fetchSeconds: 12.5, fetchedBytes: 3_145_728)
+        // A drill of some parts (issue 17): 2 of the set's 5, one of them named with a `|`.
+        r.restoredParts = [
+            RestorePart(number: 1, kind: .pack, name: "code.tar.gz", artifacts: [], bytes: 1_048_576),
+            RestorePart(number: 4, kind: .database, name: "claude/data/a|b.db", artifacts: [], bytes: 2048),
+        ]
+        r.partsTotal = 5
+        r.sampled = true
         r.sandboxPath = "/work/sandboxes/drill_20251020_175019"
         r.sandboxKept = true
         r.reportFolder = "/work/reports/drill_20251020_175019"

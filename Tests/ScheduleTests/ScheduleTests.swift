@@ -126,7 +126,7 @@ func run(_ argv: [String]) throws -> (status: Int32, output: String) {
         // A second install changes nothing.
         let again = try f.installer.install(f.request(.launchd))
         #expect(again.written.isEmpty)
-        #expect(again.unchanged.count == 4)
+        #expect(again.unchanged.count == ScheduledJob.allCases.count)
     }
 
     @Test func printWritesNothing() throws {
@@ -180,7 +180,7 @@ func run(_ argv: [String]) throws -> (status: Int32, output: String) {
     @Test func systemdUnitsReadBackAsWritten() throws {
         let f = try ScheduleFixture()
         let outcome = try f.installer.install(f.request(.systemd))
-        #expect(outcome.written.count == 8)
+        #expect(outcome.written.count == 2 * ScheduledJob.allCases.count)
         // Parsed back: sections and keys as systemd reads them.
         let service = try UnitFile(path: f.target + "/restore-drill-backup.service")
         #expect(service.value("Service", "Type") == "oneshot")
@@ -202,7 +202,7 @@ func run(_ argv: [String]) throws -> (status: Int32, output: String) {
         let f = try ScheduleFixture()
         let outcome = try f.installer.install(f.request(.systemd))
         let units = outcome.written
-        #expect(units.count == 8)
+        #expect(units.count == 2 * ScheduledJob.allCases.count)
         let verify = try run([analyze, "verify"] + units)
         #expect(verify.status == 0, "\(verify.output)")
         #expect(!verify.output.contains(f.target), "no complaint about our units: \(verify.output)")
@@ -236,7 +236,7 @@ func run(_ argv: [String]) throws -> (status: Int32, output: String) {
     @Test func statusShowsWhatIsInstalledAndWhenEachJobLastRan() throws {
         let f = try ScheduleFixture()
         var status = f.installer.status(systems: [.launchd], target: f.target, logFolder: f.logs)
-        #expect(status.jobs.map(\.state) == ["missing", "missing", "missing", "missing"])
+        #expect(status.jobs.map(\.state) == Array(repeating: "missing", count: 6))
         _ = try f.installer.install(f.request(.launchd))
         // History: two backups (the newer one partial), one drill; nothing for prune and health.
         let store = HistoryStore(destination: f.config.destination)
