@@ -363,7 +363,8 @@ extension HistoryStore {
                     (e.parts ?? []).allSatisfy { part in required.allSatisfy(part.checks.contains) }
                     ? nil : "a part without set.manifest and restore.script among its checks"
             } else {
-                why = "no passing drill \(e.drillID?.description ?? "(none)") of \(e.backupID?.description ?? "?") in the history"
+                let drill = e.drillID?.description ?? "(none)"
+                why = "no passing drill \(drill) of \(e.backupID?.description ?? "?") in the history"
             }
             if let why {
                 ignored.append("proof event \(e.id) ignored: \(why)")

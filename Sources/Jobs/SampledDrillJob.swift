@@ -224,7 +224,8 @@ public struct SampledDrillJob: Sendable {
         let measured = (events ?? []).filter { $0.kind == .sampledDrill && $0.status == .pass }
             .sorted { $0.time > $1.time }.prefix(10)
             .compactMap { e -> (bytes: Double, seconds: Double)? in
-                guard let b = e.details["bytes"].flatMap(Double.init), let s = e.details["seconds"].flatMap(Double.init),
+                guard let b = e.details["bytes"].flatMap(Double.init),
+                    let s = e.details["seconds"].flatMap(Double.init),
                     s > 0
                 else { return nil }
                 return (b, s)
@@ -428,7 +429,8 @@ public enum SampleReport {
         case .seconds(let seconds): budget = String(format: "%.0f s", seconds)
         case .bytes(let bytes): budget = Units.humanBytes(bytes)
         }
-        s += "- Seed: `\(r.seed)` (re-run: `restore-drill drill --sample --seed \(r.seed) --budget \(budgetFlag(r.budget))`)\n"
+        s +=
+            "- Seed: `\(r.seed)` (re-run: `restore-drill drill --sample --seed \(r.seed) --budget \(budgetFlag(r.budget))`)\n"
         s += "- Budget: \(budget); used \(String(format: "%.1f", r.seconds)) s\n"
         s += "- Window (`proof.max_age`): \(String(format: "%.0f", r.maxAgeSeconds / 86400)) days; "
         s += "\(r.dueBefore) of \(r.units) units were due\n"
@@ -438,7 +440,9 @@ public enum SampleReport {
             s += "- Still unproven: \(r.unprovenSetsAfter.map(\.description).joined(separator: ", "))\n"
         }
         if r.sets.isEmpty {
-            s += r.dueBefore > 0 ? "- **FAIL:** parts were due and the budget fitted none of them\n" : "- Nothing was due\n"
+            s +=
+                r.dueBefore > 0
+                ? "- **FAIL:** parts were due and the budget fitted none of them\n" : "- Nothing was due\n"
         }
         s += "\n## The sample\n\n| set | parts | bytes | seconds | verdict | drill | failed checks |\n"
         s += "|---|---|---|---|---|---|---|\n"

@@ -87,7 +87,10 @@ import Testing
         // sample in each.
         let folder = try #require(r.reportFolder)
         #expect((folder as NSString).lastPathComponent.hasPrefix("spot_"))
-        #expect(try FileManager.default.contentsOfDirectory(atPath: folder).sorted() == ["junit.xml", "report.json", "report.md"])
+        #expect(
+            try FileManager.default.contentsOfDirectory(atPath: folder).sorted() == [
+                "junit.xml", "report.json", "report.md",
+            ])
         let json = try JSONDecoder().decode(
             SpotResult.self, from: try Data(contentsOf: URL(fileURLWithPath: folder + "/report.json")))
         #expect(json.format == "restore-drill/spot-report")
