@@ -342,9 +342,10 @@ public enum EvidenceJob {
 
     /// A relative path of plain names (``isPlainName(_:)``) joined by `/`.
     static func isSafeRelativePath(_ path: String) -> Bool {
-        !path.hasPrefix("/") && path.split(separator: "/", omittingEmptySubsequences: false).allSatisfy {
-            isPlainName(String($0))
-        }
+        !path.hasPrefix("/")
+            && path.split(separator: "/", omittingEmptySubsequences: false).allSatisfy {
+                isPlainName(String($0))
+            }
     }
 
     static func exists(_ path: String) -> Bool {
@@ -428,7 +429,9 @@ struct Remediation: Codable {
     static func log(events: [HistoryEvent], from: Date, to: Date) -> Remediation {
         let failing: Set<HistoryEventStatus> = [.partial, .failed, .fail]
         let notes = events.filter { $0.kind == .note }
-        let failures = events.filter { $0.kind != .note && failing.contains($0.status) && $0.time >= from && $0.time <= to }
+        let failures = events.filter {
+            $0.kind != .note && failing.contains($0.status) && $0.time >= from && $0.time <= to
+        }
         return Remediation(
             failures: failures.map { e in
                 Entry(

@@ -137,7 +137,9 @@ enum EvidenceTar {
                 if n == 0 { break }
                 guard n > 0 else {
                     problems.append(
-                        .init(kind: .tar, path: name, message: "tar member \(name) cannot be read: \(reader.errorString ?? "?")"))
+                        .init(
+                            kind: .tar, path: name,
+                            message: "tar member \(name) cannot be read: \(reader.errorString ?? "?")"))
                     return problems
                 }
                 data.append(contentsOf: buffer[0..<n])

@@ -252,7 +252,8 @@ extension EvidenceJob {
             let full = (folder as NSString).appendingPathComponent(entry.path)
             guard present.contains(entry.path), let data = FileManager.default.contents(atPath: full) else {
                 result.problems.append(
-                    Problem(kind: .missing, path: entry.path, message: "\(entry.path) is listed in the index but missing"))
+                    Problem(
+                        kind: .missing, path: entry.path, message: "\(entry.path) is listed in the index but missing"))
                 continue
             }
             sizes[entry.path] = data.count
@@ -264,8 +265,8 @@ extension EvidenceJob {
                         message: "\(entry.path) was changed: its SHA-256 is \(sha), the index records \(entry.sha)"))
             }
         }
-        for path in present.sorted(by: byteOrder) where !listedSet.contains(path) && path != "index" && path != "index.sig"
-        {
+        for path in present.sorted(by: byteOrder)
+        where !listedSet.contains(path) && path != "index" && path != "index.sig" {
             result.problems.append(
                 Problem(
                     kind: .extra, path: HistoryText.visible(path),

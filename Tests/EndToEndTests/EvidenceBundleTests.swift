@@ -59,9 +59,13 @@ import Testing
         let events = try #require(
             (try JSONSerialization.jsonObject(with: Data(list.stdout.utf8)) as? [String: Any])?["events"]
                 as? [[String: Any]])
-        let failed = try #require(events.first { $0["kind"] as? String == "drill" && $0["status"] as? String == "fail" })
+        let failed = try #require(
+            events.first { $0["kind"] as? String == "drill" && $0["status"] as? String == "fail" })
         let note = try Tool.run(
-            ["history", "note", failed["id"] as! String, "code.tar.gz damaged on disk; set re-made, next drill passed"],
+            [
+                "history", "note", failed["id"] as! String,
+                "code.tar.gz damaged on disk; set re-made, next drill passed",
+            ],
             in: scratch, environment: env(day: 36, hour: 9))
         #expect(note.status == 0, "\(note.stderr)")
         return scratch
@@ -87,7 +91,8 @@ import Testing
     }
 
     static func event(_ path: String) throws -> [String: Any] {
-        try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: path))) as? [String: Any])
+        try #require(
+            try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: path))) as? [String: Any])
     }
 
     /// `history verify` over a bundle's history folder, through a configuration naming it.
@@ -112,8 +117,9 @@ import Testing
         #expect(try String(contentsOfFile: pub, encoding: .utf8) == keygen.stdout)
         var info = stat()
         #expect(stat("\(scratch)/keys/evidence.key", &info) == 0 && info.st_mode & 0o777 == 0o600)
-        #expect(try String(contentsOfFile: "\(scratch)/keys/evidence.key", encoding: .utf8)
-            .hasPrefix("-----BEGIN PRIVATE KEY-----"))
+        #expect(
+            try String(contentsOfFile: "\(scratch)/keys/evidence.key", encoding: .utf8)
+                .hasPrefix("-----BEGIN PRIVATE KEY-----"))
         let again = try Tool.run(["evidence", "keygen", "--out", "keys"], in: scratch)
         #expect(again.status == 3 && again.stderr.contains("never overwritten"), "\(again.stderr)")
 
@@ -138,8 +144,10 @@ import Testing
         try FileManager.default.copyItem(atPath: pub, toPath: "\(scratch)/evidence.pub")
         let openssl = try runTool(
             try requireTool("openssl"),
-            ["pkeyutl", "-verify", "-pubin", "-inkey", "\(scratch)/evidence.pub", "-rawin", "-in", "index",
-             "-sigfile", "index.sig"], directory: bundle)
+            [
+                "pkeyutl", "-verify", "-pubin", "-inkey", "\(scratch)/evidence.pub", "-rawin", "-in", "index",
+                "-sigfile", "index.sig",
+            ], directory: bundle)
         #expect(openssl.status == 0 && openssl.output.contains("Signature Verified Successfully"), "\(openssl)")
         let sums = try runTool(try requireTool("sha256sum"), ["-c", "index"], directory: bundle)
         #expect(sums.status == 0 && !sums.output.contains("FAILED"), "\(sums.output)")
@@ -173,15 +181,21 @@ import Testing
         try SetSurgery.flipByte("\(flipped)/reports/drill_20250706_050000/report.json", at: 10)
         let r1 = try Self.verify(flipped, key: pub, in: scratch)
         #expect(r1.status == 1)
-        #expect(r1.stdout.contains("first problem: reports/drill_20250706_050000/report.json was changed"), "\(r1.stdout)")
+        #expect(
+            r1.stdout.contains("first problem: reports/drill_20250706_050000/report.json was changed"), "\(r1.stdout)")
 
         // An event removed: the file is missing, and the bundled chain has a gap.
         let removed = try Self.copy(bundle, "t-removed")
-        let fifth = try Self.eventFiles(removed).first { try Self.event("\(removed)/history/.restore-drill/events/\($0)")["seq"] as? Int == 5 }!
+        let fifth = try Self.eventFiles(removed).first {
+            try Self.event("\(removed)/history/.restore-drill/events/\($0)")["seq"] as? Int == 5
+        }!
         try FileManager.default.removeItem(atPath: "\(removed)/history/.restore-drill/events/\(fifth)")
         let r2 = try Self.verify(removed, key: pub, in: scratch)
         #expect(r2.status == 1)
-        #expect(r2.stdout.contains("first problem: history/.restore-drill/events/\(fifth) is listed in the index but missing"), "\(r2.stdout)")
+        #expect(
+            r2.stdout.contains(
+                "first problem: history/.restore-drill/events/\(fifth) is listed in the index but missing"),
+            "\(r2.stdout)")
         #expect(r2.stdout.contains("chain: history chain removed at seq 5: seq 5 is missing"), "\(r2.stdout)")
         let h2 = try Self.historyVerify(removed, in: scratch)
         #expect(h2.status == 1 && h2.stdout.contains("seq 5 is missing"), "\(h2.stdout)")
@@ -190,7 +204,9 @@ import Testing
         let swapped = try Self.copy(bundle, "t-swapped")
         let names = try Self.eventFiles(swapped)
         let bySeq = try Dictionary(
-            uniqueKeysWithValues: names.map { (try Self.event("\(swapped)/history/.restore-drill/events/\($0)")["seq"] as! Int, $0) })
+            uniqueKeysWithValues: names.map {
+                (try Self.event("\(swapped)/history/.restore-drill/events/\($0)")["seq"] as! Int, $0)
+            })
         let a = "\(swapped)/history/.restore-drill/events/\(bySeq[7]!)"
         let b = "\(swapped)/history/.restore-drill/events/\(bySeq[8]!)"
         let da = try Data(contentsOf: URL(fileURLWithPath: a))
@@ -198,7 +214,8 @@ import Testing
         try da.write(to: URL(fileURLWithPath: b))
         let r3 = try Self.verify(swapped, key: pub, in: scratch)
         #expect(r3.status == 1)
-        #expect(r3.stdout.contains("first problem: history/.restore-drill/events/\(bySeq[7]!) was changed"), "\(r3.stdout)")
+        #expect(
+            r3.stdout.contains("first problem: history/.restore-drill/events/\(bySeq[7]!) was changed"), "\(r3.stdout)")
         #expect(r3.stdout.contains("history chain reordered at seq 7"), "\(r3.stdout)")
         let h3 = try Self.historyVerify(swapped, in: scratch)
         #expect(h3.status == 1 && h3.stdout.contains("files were swapped or renamed"), "\(h3.stdout)")
@@ -209,10 +226,15 @@ import Testing
         extra["id"] = "20250701T000000.000Z-drill-0badf00d"
         extra["status"] = "pass"
         let extraData = try JSONSerialization.data(withJSONObject: extra, options: [.sortedKeys, .prettyPrinted])
-        try extraData.write(to: URL(fileURLWithPath: "\(forked)/history/.restore-drill/events/20250701T000000.000Z-drill-0badf00d.json"))
+        try extraData.write(
+            to: URL(fileURLWithPath: "\(forked)/history/.restore-drill/events/20250701T000000.000Z-drill-0badf00d.json")
+        )
         let r4 = try Self.verify(forked, key: pub, in: scratch)
         #expect(r4.status == 1)
-        #expect(r4.stdout.contains("first problem: history/.restore-drill/events/20250701T000000.000Z-drill-0badf00d.json is in the bundle but not in the index"), "\(r4.stdout)")
+        #expect(
+            r4.stdout.contains(
+                "first problem: history/.restore-drill/events/20250701T000000.000Z-drill-0badf00d.json is in the bundle but not in the index"
+            ), "\(r4.stdout)")
         #expect(r4.stdout.contains("history chain forked at seq 10"), "\(r4.stdout)")
         let h4 = try Self.historyVerify(forked, in: scratch)
         #expect(h4.status == 1 && h4.stdout.contains("seq 10 is claimed by 2 events"), "\(h4.stdout)")
@@ -221,14 +243,17 @@ import Testing
         let other = try Tool.run(["evidence", "keygen", "--out", "other"], in: scratch)
         #expect(other.status == 0)
         let r5 = try Self.verify(bundle, key: "\(scratch)/other/evidence.pub", in: scratch)
-        #expect(r5.status == 1 && r5.stdout.contains("first problem: index.sig does not verify with the given key"), "\(r5.stdout)")
+        #expect(
+            r5.status == 1 && r5.stdout.contains("first problem: index.sig does not verify with the given key"),
+            "\(r5.stdout)")
 
         // A tar bundle verifies.
         let tar = "\(scratch)/bundle.tar.gz"
         let t = try Tool.run(["evidence", "export", "--tar", "--since", "90d", tar], in: scratch, environment: now)
         #expect(t.status == 0, "\(t.stderr)")
         let rt = try Self.verify(tar, key: pub, in: scratch)
-        #expect(rt.status == 0 && rt.stdout.contains("history chain intact, head seq \(head) "), "\(rt.stdout)\(rt.stderr)")
+        #expect(
+            rt.status == 0 && rt.stdout.contains("history chain intact, head seq \(head) "), "\(rt.stdout)\(rt.stderr)")
         let listing = try runTool(try requireTool("tar"), ["tzf", tar], directory: scratch)
         #expect(listing.status == 0 && listing.output.contains("index.sig") && !listing.output.contains(".."))
         // Edited at the source before export: the signature holds, the chain names the place.
