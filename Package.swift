@@ -112,6 +112,8 @@ let package = Package(
             dependencies: [
                 "DrillCore", "Vault", "Destination", "BackupEngine", "Verifier", "Sandbox", "Reports", "Retention",
                 "Health", "Selftest",
+                // Archive and CArchive: evidence bundles written and read as .tar.gz (EvidenceTar).
+                "Archive", "CArchive",
             ],
             swiftSettings: strict),
         .executableTarget(

@@ -4,3 +4,5 @@
 #include "openssl/rand.h"
 #include "openssl/crypto.h"
 #include "openssl/err.h"
+#include "openssl/pem.h"
+#include "openssl/bio.h"

@@ -36,6 +36,8 @@ public struct RestoreDrillConfig: Sendable, Equatable {
     public var reports: ReportSettings
     public var schedule = ScheduleSettings()
     public var hooks = HookSettings()
+    /// `evidence`: the key that signs evidence bundles (issue 18, docs/EVIDENCE.md, "Evidence bundles").
+    public var evidence = EvidenceSettings()
     /// `offsite`: rclone remotes each new set is pushed to, checked on and drilled from (in
     /// configuration order; names unique).
     public var offsite: [OffsiteRemote] = []
@@ -287,6 +289,26 @@ public struct RestoreDrillConfig: Sendable, Equatable {
         /// `spot`: the spot check of the live workspace against the newest set (`restore-drill spot`).
         public var spot = "Sun 07:00"
         public var health = "hourly"
+    }
+
+    /// `evidence`: signing evidence bundles (`restore-drill evidence`).
+    public struct EvidenceSettings: Sendable, Equatable {
+        public init() {}
+        /// `key`: the Ed25519 private key (PKCS#8 PEM) that signs bundles, absolute; nil when not
+        /// configured: ``defaultKeyPath(environment:)``.
+        public var key: String?
+
+        /// Where `evidence keygen` writes and `evidence export` reads the key when `evidence.key` is
+        /// not set: `$HOME/.config/restore-drill/evidence.key`.
+        public static func defaultKeyPath(environment: [String: String] = ProcessInfo.processInfo.environment)
+            -> String
+        {
+            let home = environment["HOME"] ?? NSHomeDirectory()
+            return (home as NSString).appendingPathComponent(".config/restore-drill/evidence.key")
+        }
+
+        /// ``key``, or ``defaultKeyPath(environment:)``.
+        public var keyPath: String { key ?? Self.defaultKeyPath() }
     }
 
     /// `hooks`: argv arrays run after a backup or drill, and the dead-man's switch.
@@ -595,6 +617,12 @@ struct ConfigParser {
             if let v = try schedule("drill") { config.schedule.drill = v }
             if let v = try schedule("health") { config.schedule.health = v }
         }
+        if let n = fields["evidence"] {
+            let m = try section(n, "evidence", ["key"])
+            if let v = m["key"] {
+                config.evidence.key = expand(try string(v, "evidence.key"), home: home, relativeTo: folder)
+            }
+        }
         if let n = fields["hooks"] {
             let m = try section(n, "hooks", ["on_failure", "on_success", "ping"])
             if let v = m["ping"] {
@@ -614,7 +642,7 @@ struct ConfigParser {
     static let topKeys: Set<String> = [
         "name", "home", "root", "destination", "code", "databases", "launchagents", "shell", "dependencies",
         "credentials", "objectives", "coverage", "retention", "health", "sandbox", "reports", "schedule", "hooks",
-        "set_format", "offsite", "proof", "spot",
+        "set_format", "offsite", "proof", "spot", "evidence",
     ]
 
     /// A `retention` mapping at `key`, over `base`.

@@ -8,7 +8,7 @@ extension RestoreDrillCommand {
     /// Every subcommand, in the order `--help` lists them.
     static let commandList: [any ParsableCommand.Type] = [
         BackupCommand.self, DrillCommand.self, ListCommand.self, CheckCommand.self, PruneCommand.self,
-        ExportCommand.self, OffsiteCommand.self, HistoryCommand.self,
+        ExportCommand.self, OffsiteCommand.self, HistoryCommand.self, EvidenceCommand.self,
         HealthCommand.self, ProofCommand.self, ReportCommand.self, DemoCommand.self, ConfigCommand.self,
         LintAgentsCommand.self, ScheduleCommand.self, SelftestCommand.self, SpotCommand.self, VaultCommand.self,
     ]

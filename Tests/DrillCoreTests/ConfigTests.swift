@@ -74,6 +74,24 @@ let designExample = """
         #expect(c.schedule.drill == "Sun 05:00")
     }
 
+    @Test func evidenceKeyResolvesBesideTheFileOrDefaultsUnderHome() throws {
+        let base = "home: /h\nroot: /h/r\ndestination: /d\n"
+        let relative = try RestoreDrillConfig.parse(
+            base + "evidence: {key: keys/evidence.key}\n", file: "/etc/rd/c.yml")
+        #expect(relative.evidence.key == "/etc/rd/keys/evidence.key")
+        #expect(relative.evidence.keyPath == "/etc/rd/keys/evidence.key")
+        let tilde = try RestoreDrillConfig.parse(base + "evidence: {key: ~/k/ev.key}\n", file: "/etc/rd/c.yml")
+        #expect(tilde.evidence.key == "/h/k/ev.key")
+        let none = try RestoreDrillConfig.parse(base, file: "/etc/rd/c.yml")
+        #expect(none.evidence.key == nil)
+        #expect(
+            RestoreDrillConfig.EvidenceSettings.defaultKeyPath(environment: ["HOME": "/home/a"])
+                == "/home/a/.config/restore-drill/evidence.key")
+        #expect(throws: RestoreDrillError.self) {
+            try RestoreDrillConfig.parse(base + "evidence: {keys: x}\n", file: "/c.yml")
+        }
+    }
+
     @Test func unknownKeyNamesKeyAndLine() {
         let text = "home: /h\nroot: /h/r\ndestination: /d\ndatabases:\n  includ: [x]\n"
         #expect(throws: RestoreDrillError.self) { try RestoreDrillConfig.parse(text, file: "/c.yml") }
@@ -99,8 +117,10 @@ let designExample = """
         ("dependencies:\n  python: pip3 freeze\n", 5, "dependencies.python"),
         ("credentials:\n  password: {env: X, file: /f}\n", 5, "credentials.password"),
         ("credentials:\n  password: {env: X}\n  previous_passwords: {env: Y}\n", 6, "credentials.previous_passwords"),
-        ("credentials:\n  password: {env: X}\n  previous_passwords:\n    - {env: Y}\n    - {smell: Z}\n", 8,
-         "credentials.previous_passwords[2].smell"),
+        (
+            "credentials:\n  password: {env: X}\n  previous_passwords:\n    - {env: Y}\n    - {smell: Z}\n", 8,
+            "credentials.previous_passwords[2].smell"
+        ),
         ("credentials:\n  previous_passwords: [{env: Y}]\n", 5, "credentials.previous_passwords"),
         ("code:\n  compression_level: 12\n", 5, "code.compression_level"),
         ("retention:\n  daily: -1\n", 5, "retention.daily"),
