@@ -253,9 +253,32 @@ public struct LocalDestination: Destination {
             throw RestoreDrillError.io(path: folder, message: "cannot list events: \(error.localizedDescription)")
         }
         return names.filter { !$0.hasPrefix(".") }.map {
-            EventFile(
-                name: $0,
-                contents: FileManager.default.contents(atPath: (folder as NSString).appendingPathComponent($0)))
+            EventFile(name: $0, contents: Self.readRegularFile((folder as NSString).appendingPathComponent($0)))
         }
+    }
+
+    /// The largest event file read: 1 MiB (an event is a few hundred bytes; a proof of a set with
+    /// thousands of objects some hundred KiB). A bigger one is unreadable, never loaded whole.
+    public static let eventSizeLimit = 1 << 20
+
+    /// The bytes of the file at `path` (an event, `head.json`), or nil when it is not a regular file (a link is
+    /// never followed: a link planted in a synced folder must not make the tool read, copy or sign
+    /// what it points to; a FIFO is never waited on) or is larger than `limit` bytes.
+    public static func readRegularFile(_ path: String, limit: Int = eventSizeLimit) -> Data? {
+        let fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var info = stat()
+        guard fstat(fd, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG, info.st_size <= off_t(limit)
+        else { return nil }
+        var data = Data()
+        var buffer = [UInt8](repeating: 0, count: 64 << 10)
+        while data.count <= limit {
+            let n = read(fd, &buffer, buffer.count)
+            if n < 0 && errno == EINTR { continue }
+            guard n > 0 else { return n == 0 ? data : nil }
+            data.append(contentsOf: buffer[0..<n])
+        }
+        return nil
     }
 }

@@ -325,10 +325,12 @@ public struct HealthReport: Sendable, Equatable {
             findings += proofFindings(ledger)
         }
         for problem in input.historyProblems {
+            // A proof the history cannot vouch for reads fine: it is ignored, not unreadable.
+            let ignored = problem.hasPrefix("proof event ")
             findings.append(
                 HealthFinding(
-                    code: "history", status: .warning, message: "history event unreadable: \(problem)", subject: problem
-                ))
+                    code: ignored ? "proof_ignored" : "history", status: .warning,
+                    message: ignored ? problem : "history event unreadable: \(problem)", subject: problem))
         }
 
         let ordered = findings.enumerated().sorted { ($1.element.status, $0.offset) < ($0.element.status, $1.offset) }

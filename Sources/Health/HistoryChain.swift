@@ -128,7 +128,7 @@ struct HistoryChain {
 
     /// `head.json`'s record; nil when it is missing or does not parse.
     func readHeadRecord() -> HeadRecord? {
-        guard let data = FileManager.default.contents(atPath: headPath) else { return nil }
+        guard let data = LocalDestination.readRegularFile(headPath) else { return nil }
         return try? JSONDecoder().decode(HeadRecord.self, from: data)
     }
 

@@ -323,8 +323,11 @@ extension HistoryStore {
     /// was (issue 17; what `proof`, `health` and `drill --sample` build the ledger from). A proof
     /// counts only when:
     /// - on a chained history (``HistoryVerification/chained`` with chained events), it is chained
-    ///   itself (`seq`) and sits before the chain's first break: an event dropped into the folder
-    ///   by hand, or after an edit, proves nothing;
+    ///   itself (`seq`) and sits outside the broken stretch of the chain: before its first break,
+    ///   or after its last one (the events from the last break on link to each other up to the
+    ///   head again, as after a benign fork of a synced folder; the event AT a break is never
+    ///   trusted: it is the one whose link does not hold). An event dropped into the folder by
+    ///   hand, or one the chain cannot vouch for, proves nothing;
     /// - the drill it names (`drill_id`) is a `drill` or `sampled_drill` event of the same set
     ///   with status `pass`, trusted by the same rule;
     /// - every part it lists names `set.manifest` and `restore.script` among its checks.
@@ -336,11 +339,13 @@ extension HistoryStore {
         let log = try load()
         let verification = try? verify()
         let chained = (verification?.chained ?? false) && (verification?.chainedEvents ?? 0) > 0
-        let firstBreak = verification?.breaks.compactMap(\.seq).min()
+        let breaks = verification?.breaks.compactMap(\.seq) ?? []
         func trusted(_ e: HistoryEvent) -> String? {
             guard chained else { return nil }
             guard let seq = e.seq else { return "not chained (`history verify` names it)" }
-            if let firstBreak, seq >= firstBreak { return "after the chain's first break (seq \(firstBreak))" }
+            if let first = breaks.min(), let last = breaks.max(), seq >= first, seq <= last {
+                return "in the broken stretch of the chain (seq \(first) to \(last); `history verify` names it)"
+            }
             return nil
         }
         var drills: [DrillID: HistoryEvent] = [:]

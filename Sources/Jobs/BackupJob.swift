@@ -79,22 +79,34 @@ public struct BackupJob: Sendable {
             throw error
         }
         let seconds = clock.now().timeIntervalSince(started)
-        _ = try? history.append(
-            HistoryEvent(
-                kind: .backup, time: clock.now(), status: outcome.manifest.status == .complete ? .complete : .partial,
-                backupID: outcome.manifest.id,
-                details: [
-                    "seconds": String(format: "%.3f", seconds),
-                    "bytes": String(outcome.manifest.artifacts.reduce(0) { $0 + $1.size }),
-                    "failed_components": outcome.manifest.components.filter { $0.status == .failed }.map(\.id.rawValue)
+        var warnings = outcome.warnings
+        do {
+            try history.append(
+                HistoryEvent(
+                    kind: .backup, time: clock.now(),
+                    status: outcome.manifest.status == .complete ? .complete : .partial,
+                    backupID: outcome.manifest.id,
+                    details: [
+                        "seconds": String(format: "%.3f", seconds),
+                        "bytes": String(outcome.manifest.artifacts.reduce(0) { $0 + $1.size }),
+                        "failed_components": outcome.manifest.components.filter { $0.status == .failed }.map(
+                            \.id.rawValue
+                        )
                         .joined(separator: ","),
-                ]))
+                    ]))
+        } catch {
+            // The set is written; only its record is missing: said, never silent (the history is the
+            // audit trail, and health and the SLA count backups from it).
+            let text = "the set is written, but its history event could not be recorded: \(error)"
+            warnings.append(text)
+            progress?(text)
+        }
         let complete = outcome.manifest.status == .complete
         await runHooks(
             complete ? config.hooks.onSuccess : config.hooks.onFailure, verdict: complete ? "complete" : "partial",
             setPath: outcome.setPath, backupID: outcome.manifest.id.description)
         let summary = BackupSummary(
-            manifest: outcome.manifest, setPath: outcome.setPath, seconds: seconds, warnings: outcome.warnings)
+            manifest: outcome.manifest, setPath: outcome.setPath, seconds: seconds, warnings: warnings)
         return Outcome(setPath: outcome.setPath, manifest: outcome.manifest, summary: summary)
     }
 }

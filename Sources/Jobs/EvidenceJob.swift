@@ -103,7 +103,7 @@ public enum EvidenceJob {
             lines.append(
                 "history: " + (historyIntact ? "intact" : "BROKEN (see history/verify.json)")
                     + (head.map { ", head seq \($0.seq) \($0.sha256)" } ?? ", no chained event"))
-            for m in missingReports { lines.append("note: report folder gone: \(m)") }
+            for m in missingReports { lines.append("note: report folder gone or not under reports.folder: \(m)") }
             return lines.joined(separator: "\n")
         }
     }
@@ -188,7 +188,7 @@ public enum EvidenceJob {
             files["\(eventsFolder)/\(file.name)"] = data
         }
         if let chain = destination.historyChainFolder,
-            let head = FileManager.default.contents(atPath: (chain as NSString).appendingPathComponent("head.json"))
+            let head = LocalDestination.readRegularFile((chain as NSString).appendingPathComponent("head.json"))
         {
             files["history/.restore-drill/head.json"] = head
         }
@@ -205,7 +205,8 @@ public enum EvidenceJob {
         var manifests = ""
         for set in scan.sets {
             let path = (set.path as NSString).appendingPathComponent("manifest.json")
-            let sha = FileManager.default.contents(atPath: path).map(SHA256Digest.hex(of:)) ?? "unreadable"
+            let sha =
+                LocalDestination.readRegularFile(path, limit: 512 << 20).map(SHA256Digest.hex(of:)) ?? "unreadable"
             manifests += "\(set.id)  \(sha)  \(Timestamp.string(set.finishedAt))  \(set.status.rawValue)\n"
         }
         files["manifests.txt"] = Data(manifests.utf8)
@@ -214,16 +215,28 @@ public enum EvidenceJob {
         var missing: [String] = []
         let reportKinds: Set<HistoryEventKind> = [.drill, .sampledDrill, .check, .spot]
         for event in inWindow where reportKinds.contains(event.kind) {
-            guard let reportFolder = event.reportFolder else { continue }
-            let name = (reportFolder as NSString).lastPathComponent
+            guard let recorded = event.reportFolder else { continue }
+            let name = (recorded as NSString).lastPathComponent
             guard isPlainName(name) else { continue }
+            // Only the report folder the tool itself writes: `<reports.folder>/<name>`, named by the
+            // drill's id for a drill. An event names its folder, and a rebuilt history could name
+            // any folder this user can read; that is never bundled (it is listed as missing).
+            let reportFolder = ((config.reports.folder as NSString).appendingPathComponent(name) as NSString)
+                .standardizingPath
+            let standardized = (recorded as NSString).standardizingPath
+            guard standardized == reportFolder,
+                event.kind != .drill && event.kind != .sampledDrill || name == event.drillID?.description
+            else {
+                missing.append(recorded)
+                continue
+            }
             guard let entries = try? FileManager.default.contentsOfDirectory(atPath: reportFolder) else {
                 missing.append(reportFolder)
                 continue
             }
             for entry in entries.sorted() where isPlainName(entry) {
                 let path = (reportFolder as NSString).appendingPathComponent(entry)
-                guard isRegularFile(path), let data = FileManager.default.contents(atPath: path) else { continue }
+                guard let data = LocalDestination.readRegularFile(path, limit: 256 << 20) else { continue }
                 files["reports/\(name)/\(entry)"] = data
             }
         }

@@ -79,6 +79,9 @@ enum EvidenceTar {
     ///   twice) or a read error; refused members are not written.
     /// - Throws: ``RestoreDrillError/io(path:message:)`` when the archive cannot be opened or a
     ///   file cannot be written.
+    ///
+    /// A member over ``memberLimit`` bytes (by its header or as read), or one past ``totalLimit``
+    /// in all, is refused unread: a small compressed bundle must not fill the auditor's disk.
     static func extract(_ path: String, into folder: String) throws -> [EvidenceVerification.Problem] {
         guard let reader = ArchiveReader(formats: [.tar], allFilters: true) else {
             throw RestoreDrillError.io(path: path, message: "libarchive cannot allocate a reader")
@@ -88,6 +91,7 @@ enum EvidenceTar {
         }
         var problems: [EvidenceVerification.Problem] = []
         var seen = Set<String>()
+        var total: Int64 = 0
         var buffer = [UInt8](repeating: 0, count: 1 << 16)
         while true {
             let (status, entry) = reader.nextHeader()
@@ -130,11 +134,25 @@ enum EvidenceTar {
                 _ = reader.skipData()
                 continue
             }
+            let declared = archive_entry_size(entry)
+            guard declared <= memberLimit, total + declared <= totalLimit else {
+                problems.append(
+                    .init(
+                        kind: .tar, path: name,
+                        message: "tar member \(name) is \(declared) bytes, more than a bundle holds; not extracted"))
+                _ = reader.skipData()
+                continue
+            }
             try EvidenceJob.makeFolder((full as NSString).deletingLastPathComponent)
             var data = Data()
             while true {
                 let n = buffer.withUnsafeMutableBytes { reader.readData(into: $0) }
                 if n == 0 { break }
+                guard Int64(data.count + max(n, 0)) <= memberLimit else {
+                    problems.append(
+                        .init(kind: .tar, path: name, message: "tar member \(name) is larger than its header says"))
+                    return problems
+                }
                 guard n > 0 else {
                     problems.append(
                         .init(
@@ -144,8 +162,14 @@ enum EvidenceTar {
                 }
                 data.append(contentsOf: buffer[0..<n])
             }
+            total += Int64(data.count)
             try EvidenceJob.writeNew(data, to: full, mode: 0o600)
         }
         return problems
     }
+
+    /// The largest member extracted: 256 MiB (reports, events and lists are far smaller).
+    static let memberLimit: Int64 = 256 << 20
+    /// The most extracted from one bundle: 2 GiB.
+    static let totalLimit: Int64 = 2 << 30
 }

@@ -30,9 +30,23 @@ public enum HTMLReportJob {
         let zone = config.retention.timeZone.flatMap(TimeZone.init(identifier:)) ?? .current
         let card = SLAScorecard.compute(
             events: events, sets: scan.sets, since: since, now: now, timeZone: zone, objectives: config.objectives)
-        return page(
+        var gathered = page(
             card: card, events: events, sets: scan.sets, now: now, since: since, zone: zone,
             destination: store.location)
+        // The chain's state at the top: a page over a history with a removed or edited event
+        // must not read as a clean record.
+        if let verification = try? HistoryStore(store).verify(), verification.chained {
+            gathered.historyIntact = verification.intact
+            if let first = verification.breaks.first {
+                let seq = first.seq.map(String.init) ?? "?"
+                gathered.historyLine = "\(first.kind.rawValue) at seq \(seq): \(first.message)"
+            } else if let head = verification.head {
+                gathered.historyLine = "intact, head seq \(head.seq) \(head.sha256)"
+            } else {
+                gathered.historyLine = "no chained event yet"
+            }
+        }
+        return gathered
     }
 
     /// The page of ``run(config:now:since:authenticator:destination:)`` rendered by

@@ -151,6 +151,12 @@ public struct HistoryPage: Sendable, Equatable {
     public var weeks: [Week]
     /// Newest first.
     public var sets: [SetRow]
+    /// The history chain as `history verify` finds it (issue 18): true intact, false broken (the
+    /// page then says so at the top and FAILs: a removed or edited event could hide a failure),
+    /// nil when the history is not chained.
+    public var historyIntact: Bool?
+    /// What `history verify` says, one line: the head (seq, SHA-256) or the first break.
+    public var historyLine: String?
 
     /// - Parameters: as the properties.
     public init(
@@ -175,7 +181,7 @@ public struct HistoryPage: Sendable, Equatable {
     /// The verdict of the window: pass when the last drill passed and every figure with a target
     /// meets it; false when there was no drill.
     public var passed: Bool {
-        (lastDrill?.passed ?? false) && !figures.contains { $0.ok == false }
+        (lastDrill?.passed ?? false) && !figures.contains { $0.ok == false } && historyIntact != false
     }
 }
 
@@ -211,6 +217,12 @@ public enum HTMLHistoryReport {
             last = "No drill in the window: nothing proves the backups restore."
         }
         out.append("<p>\(last)</p>")
+        if let line = p.historyLine {
+            let broken = p.historyIntact == false
+            out.append(
+                "<p id=\"history\"\(broken ? " class=\"over\"" : "")>History chain: "
+                    + "\(broken ? "<strong>BROKEN</strong> " : "")\(e(line))</p>")
+        }
         out.append(
             "<p>\(e("\(p.firstDay) to \(p.lastDay) (\(p.timeZone)), destination \(p.destination)"))</p></header>")
 

@@ -1,6 +1,7 @@
 import Destination
 import DrillCore
 import Foundation
+import TestSupport
 import Testing
 
 /// A temporary destination folder with hand-made sets.
@@ -201,5 +202,33 @@ func id(_ text: String) -> BackupID { BackupID(text)! }
         #expect(SetCatalogue.futureSkew == 300)
         #expect(!SetCatalogue.isFuture(id("full_20251020_120500"), now: now))
         #expect(SetCatalogue.isFuture(id("full_20251020_120501"), now: now))
+    }
+}
+
+/// Issue 18 review: an event file is read only as a regular file of at most 1 MiB: a link planted
+/// in a synced destination (to the evidence key, say) is never followed, so nothing reads, copies
+/// or signs what it points to; a FIFO is never waited on; a huge file is never loaded.
+@Suite struct EventFileReadTests {
+    @Test func onlyRegularFilesUpToTheLimitAreRead() throws {
+        let folder = try TempFolder("event-read").path
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let destination = LocalDestination(path: folder)
+        let events = destination.eventsFolder
+        try FileManager.default.createDirectory(atPath: events, withIntermediateDirectories: true)
+        let secret = folder + "/evidence.key"
+        try Data("-----BEGIN PRIVATE KEY-----\n".utf8).write(to: URL(fileURLWithPath: secret))
+        try Data("{\"ok\": true}\n".utf8).write(to: URL(fileURLWithPath: events + "/a-regular.json"))
+        #expect(symlink(secret, events + "/b-link.json") == 0)
+        #expect(mkfifo(events + "/c-fifo.json", 0o600) == 0)
+        let big = events + "/d-big.json"
+        #expect(FileManager.default.createFile(atPath: big, contents: nil))
+        #expect(truncate(big, off_t(LocalDestination.eventSizeLimit + 1)) == 0)
+        let read = Dictionary(uniqueKeysWithValues: try destination.eventFiles().map { ($0.name, $0.contents) })
+        #expect(read["a-regular.json"] == Data("{\"ok\": true}\n".utf8))
+        #expect(read["b-link.json"] == .some(nil))
+        #expect(read["c-fifo.json"] == .some(nil))
+        #expect(read["d-big.json"] == .some(nil))
+        #expect(LocalDestination.readRegularFile(big, limit: LocalDestination.eventSizeLimit + 1)?.count
+            == LocalDestination.eventSizeLimit + 1)
     }
 }

@@ -362,4 +362,45 @@ enum LedgerFixture {
         #expect(input.proof?.sets.first?.proven == false)
         #expect(input.historyProblems.filter { $0.contains("proof event") }.count == 3)
     }
+
+    /// After a break in the chain (a benign fork of a synced folder, say), proofs written once the
+    /// chain links up to its head again count: only the broken stretch is distrusted.
+    @Test func proofsAfterTheLastBreakCountAgain() throws {
+        let dest = try TempDestination()
+        let id = BackupID("full_20251010_115000")!
+        try dest.writeSet(id, finishedAt: date("2025-10-10T12:00:00Z"))
+        let store = HistoryStore(destination: dest.path)
+        let part = ProvenPart(
+            kind: .pack, name: "code.tar.gz", bytes: 1000, checks: ["set.manifest", "restore.script", "restore.tree"])
+        func prove(_ days: Double, _ n: Int) throws {
+            let drillID = DrillID(date: F.daysAgo(days), sequence: n)
+            try store.append(
+                HistoryEvent(kind: .drill, time: F.daysAgo(days), status: .pass, backupID: id, drillID: drillID))
+            var proof = HistoryEvent(
+                kind: .proof, time: F.daysAgo(days), status: .pass, backupID: id, drillID: drillID)
+            proof.parts = [part]
+            try store.append(proof)
+        }
+        try prove(3, 1)
+        // A fork: a second event claiming seq 2, written by hand.
+        let events = LocalDestination(path: dest.path).eventsFolder
+        let second = try #require(
+            try FileManager.default.contentsOfDirectory(atPath: events).sorted().dropFirst().first)
+        var forked = try JSONDecoder().decode(
+            HistoryEvent.self, from: try Data(contentsOf: URL(fileURLWithPath: events + "/" + second)))
+        forked.id = "20251011T000000.000Z-note-00000001"
+        forked.kind = .note
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        try encoder.encode(forked).write(to: URL(fileURLWithPath: events + "/\(forked.id).json"))
+        #expect(try store.verify().intact == false)
+        // Proofs of drills after the break: trusted again.
+        try prove(1, 2)
+        let forProof = try store.eventsForProof()
+        #expect(forProof.events.filter { $0.kind == .proof }.count == 1, "\(forProof.ignored)")
+        #expect(forProof.ignored.allSatisfy { $0.contains("broken stretch") }, "\(forProof.ignored)")
+        let input = try HealthInput.gather(destination: dest.path, now: F.now, proofMaxAge: 7 * 86400)
+        #expect(input.proof?.sets.first?.proven == true)
+    }
 }
+
