@@ -3,6 +3,7 @@ import DrillCore
 import Foundation
 import Health
 import Reports
+import Vault
 
 /// `restore-drill runbook`: the step-by-step procedure a person follows to restore one backup set
 /// on a new machine (issue 19, docs/RUNBOOK.md), built from the set's manifest, the configuration

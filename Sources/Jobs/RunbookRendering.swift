@@ -65,7 +65,7 @@ extension Runbook {
     /// The HTML runbook: self-contained (inline style, no script), every value escaped; the
     /// warnings in a red banner first.
     public func html() -> String {
-        let e = HTMLReport.escape
+        let e: (String) -> String = HTMLText.escape
         var out = """
             <!DOCTYPE html>
             <html lang="en"><head><meta charset="utf-8">
