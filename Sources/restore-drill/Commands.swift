@@ -11,6 +11,7 @@ extension RestoreDrillCommand {
         ExportCommand.self, OffsiteCommand.self, HistoryCommand.self, EvidenceCommand.self,
         HealthCommand.self, ProofCommand.self, ReportCommand.self, DemoCommand.self, ConfigCommand.self,
         LintAgentsCommand.self, ScheduleCommand.self, SelftestCommand.self, SpotCommand.self, VaultCommand.self,
+        RunbookCommand.self,
     ]
 }
 
@@ -180,6 +181,14 @@ struct DrillCommand: AsyncParsableCommand {
             try Terminal.json(result)
         } else {
             Terminal.out(DrillJob.summary(result))
+        }
+        // The schedule keeps a current runbook next to the reports and beside the sets on each
+        // remote, after a full drill of the configured destination (not --set, not --parts).
+        if set == nil, request.parts == nil, let c {
+            RunbookJob.keepCurrent(
+                config: c, authenticator: try? await SetTrust.authenticator(passwordFile: passwordFile, config: c),
+                now: Date(), rclone: c.offsite.isEmpty ? nil : try? Rclone(),
+                warning: { Terminal.note("warning: \($0)") })
         }
         if let eventLost {
             Terminal.error(eventLost.description)

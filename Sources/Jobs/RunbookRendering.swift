@@ -1,0 +1,392 @@
+import DrillCore
+import Foundation
+import Health
+import Reports
+
+/// Quoting values from a set or the configuration for POSIX `sh` (a name in a manifest is
+/// hostile: it must never leave its quotes).
+public enum ShellQuote {
+    /// `value` in single quotes, each `'` written as `'\''`; nil when it holds a control character
+    /// (a newline among them), which no single line can give: the caller writes a comment instead.
+    public static func quote(_ value: String) -> String? {
+        guard !value.unicodeScalars.contains(where: isControl) else { return nil }
+        return "'" + value.replacingOccurrences(of: "'", with: "'\\''") + "'"
+    }
+
+    /// `value` for a comment line: every control character as `\xNN` and `\` as `\\`, so the
+    /// comment stays one line and means nothing to a shell.
+    public static func visible(_ value: String) -> String {
+        var out = ""
+        for scalar in value.unicodeScalars {
+            if scalar == "\\" {
+                out += "\\\\"
+            } else if isControl(scalar) {
+                out += String(format: "\\x%02X", scalar.value)
+            } else {
+                out.unicodeScalars.append(scalar)
+            }
+        }
+        return out
+    }
+
+    static func isControl(_ scalar: Unicode.Scalar) -> Bool {
+        scalar.value < 0x20 || scalar.value == 0x7F || (0x80...0x9F).contains(scalar.value)
+            || scalar == "\u{2028}" || scalar == "\u{2029}"
+    }
+}
+
+extension Runbook {
+    /// One piece of the document, rendered the same way in Markdown and HTML.
+    enum Block {
+        case heading(String)
+        case text(String)
+        case items([String])
+        /// Shell lines, run in order (a fenced ```sh block).
+        case commands([String])
+    }
+
+    /// The Markdown runbook: the warnings as the first headings, then the steps, every command in
+    /// a fenced ```sh block in the order they are run.
+    public func markdown() -> String {
+        var out = ""
+        for warning in warnings { out += "# \(Self.markdownText(warning))\n\n" }
+        out += "# Runbook: restore \(manifest.id) on a new machine\n\n"
+        for block in blocks() {
+            switch block {
+            case .heading(let text): out += "## \(Self.markdownText(text))\n\n"
+            case .text(let text): out += Self.markdownText(text) + "\n\n"
+            case .items(let items): out += items.map { "- \(Self.markdownText($0))\n" }.joined() + "\n"
+            case .commands(let lines): out += "```sh\n" + lines.map { $0 + "\n" }.joined() + "```\n\n"
+            }
+        }
+        return out
+    }
+
+    /// The HTML runbook: self-contained (inline style, no script), every value escaped; the
+    /// warnings in a red banner first.
+    public func html() -> String {
+        let e: (String) -> String = HTMLText.escape
+        var out = """
+            <!DOCTYPE html>
+            <html lang="en"><head><meta charset="utf-8">
+            <meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'">
+            <title>Runbook: restore \(e(manifest.id.description))</title>
+            <style>body{font-family:sans-serif;max-width:60em;margin:2em auto}\
+            pre{background:#f4f4f4;padding:.8em;overflow-x:auto}\
+            .warning{background:#c00;color:#fff;padding:1em;font-size:1.3em}</style>
+            </head><body>
+
+            """
+        for warning in warnings { out += "<h1 class=\"warning\">\(e(warning))</h1>\n" }
+        out += "<h1>Runbook: restore \(e(manifest.id.description)) on a new machine</h1>\n"
+        for block in blocks() {
+            switch block {
+            case .heading(let text): out += "<h2>\(e(text))</h2>\n"
+            case .text(let text): out += "<p>\(e(text))</p>\n"
+            case .items(let items): out += "<ul>\n" + items.map { "<li>\(e($0))</li>\n" }.joined() + "</ul>\n"
+            case .commands(let lines):
+                out += "<pre><code class=\"language-sh\">" + lines.map { e($0) + "\n" }.joined() + "</code></pre>\n"
+            }
+        }
+        return out + "</body></html>\n"
+    }
+
+    /// Text for a Markdown paragraph: control characters as spaces, Markdown's punctuation escaped.
+    static func markdownText(_ text: String) -> String {
+        var out = ""
+        for scalar in text.unicodeScalars {
+            if ShellQuote.isControl(scalar) {
+                out += " "
+            } else if "\\`[]<>&".unicodeScalars.contains(scalar) {
+                out += "\\" + String(scalar)
+            } else {
+                out.unicodeScalars.append(scalar)
+            }
+        }
+        return out
+    }
+
+    /// `value` quoted for sh, or nil (the caller then writes ``commentLine(_:_:)``).
+    func q(_ value: String) -> String? { ShellQuote.quote(value) }
+
+    /// A comment saying `what` cannot be given on one line, with the value made visible.
+    func commentLine(_ what: String, _ value: String) -> String {
+        "# \(what) holds a control character (a newline?) and cannot be given on one line: "
+            + ShellQuote.visible(value)
+    }
+
+    /// `"$HOME"/'<relative>'` for a path relative to the new home, nil when it cannot be quoted.
+    func homePath(_ relative: String) -> String? { q(relative).map { "\"$HOME\"/\($0)" } }
+
+    /// The new root: `"$HOME"/'<root relative to the old home>'`, or the old absolute root quoted
+    /// when it was not under the old home.
+    var rootArgument: String? {
+        let home = manifest.home.hasSuffix("/") ? manifest.home : manifest.home + "/"
+        if manifest.root.hasPrefix(home) { return homePath(String(manifest.root.dropFirst(home.count))) }
+        return q(manifest.root)
+    }
+
+    /// Where the set is fetched to, relative to the current folder.
+    var setFolder: String { "./restore-set/\(manifest.id)" }
+
+    static func seconds(_ value: Double) -> String { String(format: "%.1f s", value) }
+
+    func blocks() -> [Block] {
+        var out: [Block] = []
+        let id = manifest.id.description
+        out.append(
+            .text(
+                "Generated \(Timestamp.string(generatedAt)) by \(ToolInfo.name) \(ToolInfo.version) from the manifest "
+                    + "of set \(id) (made \(manifest.finishedAt) on \(manifest.host), format "
+                    + "\(manifest.formatVersion)), the configuration and the history. Run the commands in order, "
+                    + "in one new empty folder on the new machine."))
+        out.append(.heading("Proven by"))
+        if let pass = newestPass {
+            let rto = pass.rtoSeconds.map(Self.seconds) ?? "not recorded"
+            out.append(
+                .text(
+                    "The newest passing drill of this set: \(pass.drillID?.description ?? pass.id) on "
+                        + "\(Timestamp.string(pass.time)), measured RTO \(rto) (objective "
+                        + "\(Self.seconds(rtoObjective)))."))
+            out.append(.text("Tools it passed with: " + toolsText))
+        } else {
+            out.append(
+                .text("No drill of this set has passed. Drill it (restore-drill drill \(id)) before relying on it."))
+        }
+        if let last = newestDrill, last.status != .pass {
+            out.append(
+                .text(
+                    "Newest drill: \(last.drillID?.description ?? last.id) on \(Timestamp.string(last.time)): FAILED"
+                        + (last.details["failed_checks"].map { " (checks \($0))" } ?? "") + "."))
+        }
+        out += getTheSet()
+        out += password()
+        out += tools()
+        out += restoreCommand()
+        out += dependencies()
+        out += launchAgents()
+        out += checks()
+        return out
+    }
+
+    var toolsText: String {
+        guard let tools = passedTools, !tools.isEmpty else { return "not recorded" }
+        return tools.keys.sorted().map { "\($0)=\(tools[$0] ?? "")" }.joined(separator: "; ")
+    }
+
+    func getTheSet() -> [Block] {
+        let id = manifest.id.description
+        var out: [Block] = [.heading("1. Get the set")]
+        let objects = manifest.storesObjects
+        out.append(
+            .text(
+                "From the destination folder (the synced folder, once it has synced on this machine): the set "
+                    + "folder\(objects ? " and the objects it reads (format 2)" : "")."))
+        let setSource = q((destination as NSString).appendingPathComponent(id))
+        let objectSource = q((destination as NSString).appendingPathComponent("objects"))
+        var lines = ["mkdir -p ./restore-set"]
+        if let setSource {
+            lines.append("cp -R \(setSource) \(setFolder)")
+        } else {
+            lines.append(commentLine("the destination's path", destination))
+        }
+        if objects {
+            lines.append(
+                objectSource.map { "cp -R \($0) ./restore-set/objects" } ?? commentLine("objects", destination))
+        }
+        out.append(.commands(lines))
+        for remote in remotes {
+            out.append(
+                .text(
+                    "Or, from the off-site remote \(remote.name) (run instead of the block above). rclone reads its "
+                        + "configuration from RCLONE_CONFIG and its password from RCLONE_CONFIG_PASS: take both "
+                        + "from your password manager."))
+            let root =
+                remote.rclone.hasSuffix(":") || remote.rclone.hasSuffix("/") ? remote.rclone : remote.rclone + "/"
+            var lines = ["mkdir -p ./restore-set"]
+            if let from = q(root + id) {
+                lines.append("rclone copy \(from) \(setFolder)")
+                if objects, let o = q(root + "objects") { lines.append("rclone copy \(o) ./restore-set/objects") }
+            } else {
+                lines.append(commentLine("the remote's path", remote.rclone))
+            }
+            out.append(.commands(lines))
+        }
+        return out
+    }
+
+    func password() -> [Block] {
+        var out: [Block] = [.heading("2. The vault password")]
+        guard manifest.vault != nil else {
+            out.append(.text("This set holds no credentials vault: the restore needs no password."))
+            return out
+        }
+        out.append(
+            .text(
+                "The restore reads the vault password from a file only you can read (mode 0600). The secret is not "
+                    + "in this runbook; its configured source:"))
+        var lines: [String] = []
+        switch passwordSource {
+        case .environment(let name):
+            out.append(
+                .text(
+                    "The environment variable \(name). Take the password from your password manager and set "
+                        + "\(name) in this shell (not in a file), then:"))
+            if name.range(of: "^[A-Za-z_][A-Za-z0-9_]*$", options: .regularExpression) != nil {
+                lines.append("(umask 077 && printf '%s' \"$\(name)\" > ./vault-password)")
+            } else {
+                lines.append("# the variable's name is not a shell name: " + ShellQuote.visible(name))
+            }
+        case .file(let path):
+            out.append(
+                .text(
+                    "The file \(path) of the lost machine. Copy it from your password manager or a copy of that "
+                        + "file:"))
+            lines.append(
+                q(path).map { "(umask 077 && cat \($0) > ./vault-password)" } ?? commentLine("the file's path", path))
+        case .command(let argv):
+            out.append(
+                .text("The command \(argv.joined(separator: " ")) (on macOS the keychain; restore it first)."))
+            let quoted = argv.map(q)
+            if quoted.allSatisfy({ $0 != nil }) {
+                lines.append("(umask 077 && \(quoted.compactMap { $0 }.joined(separator: " ")) > ./vault-password)")
+            } else {
+                lines.append(commentLine("the command", argv.joined(separator: " ")))
+            }
+        case nil:
+            out.append(.text("No source is configured: write the password from your password manager by hand."))
+            lines.append("(umask 077 && touch ./vault-password)")
+            lines.append("# now put the password (one line) into ./vault-password with an editor")
+        }
+        lines.append("chmod 600 ./vault-password")
+        out.append(.commands(lines))
+        return out
+    }
+
+    func tools() -> [Block] {
+        [
+            .heading("3. Tools"),
+            .text(
+                "The restore needs: sh, tar that reads pax archives (GNU tar or bsdtar), gzip, openssl with -pbkdf2 "
+                    + "and -iter (OpenSSL 1.1.1 or later, or LibreSSL 3.x), and sha256sum or shasum. The checks use "
+                    + "sqlite3."),
+            .text("The newest passing drill used: " + toolsText),
+            .commands([
+                "for tool in sh tar gzip openssl sqlite3; do command -v \"$tool\" >/dev/null || echo \"missing: $tool\"; done",
+                "command -v sha256sum >/dev/null || command -v shasum >/dev/null || echo 'missing: sha256sum or shasum'",
+            ]),
+        ]
+    }
+
+    func restoreCommand() -> [Block] {
+        var out: [Block] = [.heading("4. Restore")]
+        out.append(
+            .text(
+                "The set's own restore script restores the code, databases, LaunchAgents, shell files and "
+                    + "credentials into the new home. It refuses a home or root that is not empty; add --force to "
+                    + "restore into one."))
+        var line: String
+        if let script = q(manifest.restoreScript), let root = rootArgument {
+            line = "sh \(setFolder)/\(script) --home \"$HOME\" --root \(root)"
+            if manifest.vault != nil { line += " --password-file ./vault-password" }
+            line += " --yes"
+        } else {
+            line = commentLine("the script name or root", manifest.restoreScript + " " + manifest.root)
+        }
+        out.append(.commands([line]))
+        return out
+    }
+
+    func dependencies() -> [Block] {
+        var out: [Block] = [.heading("5. Dependencies")]
+        guard !lists.isEmpty else {
+            out.append(.text("This set holds no dependency lists."))
+            return out
+        }
+        var lines: [String] = []
+        for list in lists {
+            let path = "\(setFolder)/\(list.storedPath)"
+            switch list.kind {
+            case "python":
+                lines.append(q(path).map { "pip3 install -r \($0)" } ?? commentLine("the python list", path))
+            case "homebrew":
+                guard let bytes = list.bytes else {
+                    lines.append("# the homebrew list could not be read or does not match the manifest")
+                    continue
+                }
+                for raw in String(decoding: bytes, as: UTF8.self).split(
+                    separator: "\n", omittingEmptySubsequences: true)
+                {
+                    let name = raw.split(separator: " ", maxSplits: 1).first.map(String.init) ?? ""
+                    if Self.isFormulaName(name), let quoted = q(name) {
+                        lines.append("brew install \(quoted)")
+                    } else {
+                        lines.append("# not a formula name, not installed: " + ShellQuote.visible(String(raw)))
+                    }
+                }
+            default:
+                lines.append("# list \(ShellQuote.visible(list.kind)): \(ShellQuote.visible(path))")
+            }
+        }
+        out.append(.commands(lines))
+        return out
+    }
+
+    /// A Homebrew formula name, optionally `user/tap/name`: letters, digits and `@+._-`.
+    static func isFormulaName(_ name: String) -> Bool {
+        name.range(of: "^([a-z0-9][a-z0-9_.-]*/){0,2}[A-Za-z0-9][A-Za-z0-9@+._-]*$", options: .regularExpression) != nil
+    }
+
+    func launchAgents() -> [Block] {
+        var out: [Block] = [.heading("6. LaunchAgents")]
+        guard !manifest.launchAgents.isEmpty else {
+            out.append(.text("This set holds no LaunchAgents. (The set never holds systemd units.)"))
+            return out
+        }
+        out.append(
+            .text(
+                "macOS: load each restored agent. The set never holds systemd units; on Linux there is nothing to "
+                    + "load."))
+        out.append(
+            .commands(
+                manifest.launchAgents.map { agent in
+                    homePath(agent.path).map { "launchctl bootstrap gui/\"$(id -u)\" \($0)" }
+                        ?? commentLine("the agent's path", agent.path)
+                }))
+        return out
+    }
+
+    func checks() -> [Block] {
+        var out: [Block] = [.heading("7. Check the result")]
+        out.append(
+            .text(
+                "Drill the fetched copy (when restore-drill is installed), check each restored database, and check "
+                    + "the set's checksums by hand."))
+        var lines: [String] = []
+        lines.append(
+            "restore-drill drill --set \(setFolder)"
+                + (manifest.vault != nil ? " --password-file ./vault-password" : ""))
+        let homePrefix = manifest.home.hasSuffix("/") ? manifest.home : manifest.home + "/"
+        let rootRelative: String? =
+            manifest.root.hasPrefix(homePrefix) ? String(manifest.root.dropFirst(homePrefix.count)) : nil
+        for db in manifest.databases {
+            let target: String?
+            switch db.base {
+            case .home: target = homePath(db.path)
+            case .root:
+                if let rootRelative {
+                    target = homePath(rootRelative + "/" + db.path)
+                } else {
+                    target = q((manifest.root as NSString).appendingPathComponent(db.path))
+                }
+            }
+            lines.append(
+                target.map { "sqlite3 \($0) 'PRAGMA integrity_check'" } ?? commentLine("the database's path", db.path))
+        }
+        lines.append(
+            "(cd \(setFolder) && if command -v sha256sum >/dev/null; then sha256sum -c SHA256SUMS; "
+                + "else shasum -a 256 -c SHA256SUMS; fi)")
+        out.append(.commands(lines))
+        return out
+    }
+}
