@@ -42,7 +42,8 @@ import Testing
         #expect(listed.code == 0, "\(listed.err)")
         #expect(listed.out == PaxProbe.longName + "\n")
         // The script's printf lines make the same bytes (dash's printf).
-        let script = "rd_nul() { i=0; while [ $i -lt $1 ]; do printf '\\000'; i=$((i+1)); done; }\n"
+        let script =
+            "rd_nul() { i=0; while [ $i -lt $1 ]; do printf '\\000'; i=$((i+1)); done; }\n"
             + PaxProbe.shellLines
         let made = try Shell.run("/usr/bin/dash", ["-c", script + " > '\(scratch.path)/made.tar'"], environment: [:])
         #expect(made.code == 0)
@@ -100,7 +101,8 @@ import Testing
     @Test(
         .needsTool("bsdtar", package: "libarchive-tools"),
         arguments: [
-            (["/usr/bin/dash"], "/usr/bin/tar", "sha256sum"), (["/usr/bin/bash", "--posix"], "/usr/bin/bsdtar", "openssl"),
+            (["/usr/bin/dash"], "/usr/bin/tar", "sha256sum"),
+            (["/usr/bin/bash", "--posix"], "/usr/bin/bsdtar", "openssl"),
             (["/usr/bin/zsh"], "/usr/bin/tar", "shasum"),
         ])
     func theScriptRecordsTheToolsItRunsWith(shell: [String], tar: String, hasher: String) async throws {
@@ -108,8 +110,9 @@ import Testing
         defer { f.close() }
         let record = f.scratch.path + "/tools-\(UUID().uuidString.prefix(6)).txt"
         let bin = try ToolBin(in: f.scratch.path + "/tools-\(UUID().uuidString.prefix(6))", tar: tar, hasher: hasher)
-        for tool in ["uname", "ls"] {
-            try FileManager.default.createSymbolicLink(atPath: bin.path + "/" + tool, withDestinationPath: "/usr/bin/" + tool)
+        for tool in ["uname", "readlink"] {
+            try FileManager.default.createSymbolicLink(
+                atPath: bin.path + "/" + tool, withDestinationPath: "/usr/bin/" + tool)
         }
         let result = try Shell.run(
             shell[0], Array(shell.dropFirst()) + [f.script, "--home", f.newHome, "--root", f.newRoot, "--yes"],

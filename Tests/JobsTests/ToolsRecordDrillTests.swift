@@ -92,7 +92,9 @@ import Testing
         for (name, folder) in [("gnu", gnu), ("bsd", bsd), ("libre", libre), ("nopax", noPax)] {
             results[name] = try await ws.drill(replayer: StandInReplayer(bin: folder))
         }
-        let problems = { (r: DrillResult) in r.checks.problems.map { "\($0.check.rawValue) \($0.subject): \($0.message)" } }
+        let problems = { (r: DrillResult) in
+            r.checks.problems.map { "\($0.check.rawValue) \($0.subject): \($0.message)" }
+        }
         for name in ["gnu", "bsd", "libre"] {
             let r = try #require(results[name])
             #expect(r.verdict == .pass, "\(name): \(problems(r))")
@@ -120,7 +122,8 @@ import Testing
         let markdown = try String(contentsOfFile: folder + "/report.md", encoding: .utf8)
         #expect(markdown.contains("- **Tools:** sh=dash; tar=tar (GNU tar) 1."), "\(markdown.prefix(1500))")
         let junit = try String(contentsOfFile: folder + "/junit.xml", encoding: .utf8)
-        #expect(junit.contains("<property name=\"tools\" value=\"sh=dash; tar=tar (GNU tar) 1."), "\(junit.prefix(2000))")
+        #expect(
+            junit.contains("<property name=\"tools\" value=\"sh=dash; tar=tar (GNU tar) 1."), "\(junit.prefix(2000))")
         let json = try JSONDecoder().decode(
             DrillResult.self, from: Data(contentsOf: URL(fileURLWithPath: folder + "/report.json")))
         #expect(json.tools == gnuResult.tools)

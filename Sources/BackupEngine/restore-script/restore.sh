@@ -177,7 +177,7 @@ rd_shell() {
         printf '%s\n' "$KSH_VERSION"
     else
         # The program behind the process (Linux), else what ps calls it, else "sh".
-        rd_exe=$(ls -l "/proc/$$/exe" 2>/dev/null | sed -n 's/.* -> //p') || rd_exe=
+        rd_exe=$(readlink "/proc/$$/exe" 2>/dev/null) || rd_exe=
         [ -n "$rd_exe" ] || rd_exe=$(ps -o comm= -p "$$" 2>/dev/null) || rd_exe=
         rd_exe=${rd_exe##*/}
         printf '%s\n' "${rd_exe:-sh}"
