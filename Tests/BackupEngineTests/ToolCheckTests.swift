@@ -45,7 +45,7 @@ import Testing
         let script =
             "rd_nul() { i=0; while [ $i -lt $1 ]; do printf '\\000'; i=$((i+1)); done; }\n"
             + PaxProbe.shellLines
-        let made = try Shell.run("/usr/bin/dash", ["-c", script + " > '\(scratch.path)/made.tar'"], environment: [:])
+        let made = try Shell.run("/usr/bin/dash", ["-c", "{\n" + script + "} > '\(scratch.path)/made.tar'"], environment: [:])
         #expect(made.code == 0)
         #expect(try Data(contentsOf: URL(fileURLWithPath: scratch.path + "/made.tar")) == Data(PaxProbe.archive))
     }
@@ -83,7 +83,7 @@ import Testing
     @Test func everyMissingToolIsNamedInOneLine() async throws {
         let f = try await RestoreFixture()
         defer { f.close() }
-        let bin = try ToolBin(in: f.scratch.path + "/tools-missing", hasher: "cat")
+        let bin = try ToolBin(in: f.scratch.path + "/tools-missing", hasher: "true")
         unlink(bin.path + "/gzip")
         let result = try Shell.run(
             "/usr/bin/dash", [f.script, "--home", f.newHome, "--root", f.newRoot, "--yes"],

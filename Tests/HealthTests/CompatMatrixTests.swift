@@ -45,7 +45,7 @@ import Testing
         #expect(first.drills == 3)
         #expect(first.newestPass?.drillID == DrillID(date: date("2025-10-20T12:00:00Z")).description)
         #expect(first.newestPass?.kind == "sampled_drill")
-        #expect(first.newestFail?.time == "2025-10-20T11:00:00Z")
+        #expect(first.newestFail?.time == Timestamp.string(date("2025-10-20T11:00:00Z")))
         #expect(first.verdict == "pass")
         let second = matrix.combinations[1]
         #expect(second.tools["tar"] == "bsdtar 3.6.2 - libarchive 3.6.2")

@@ -140,9 +140,10 @@ import Testing
         #expect(matrix.combinations.count == 4, "\(matrix.text)")
         #expect(matrix.unrecorded == 0)
         func combination(tar: String? = nil, openssl: String? = nil) -> CompatMatrix.Combination? {
-            matrix.combinations.first {
-                (tar.map { t in $0.tools["tar"]?.hasPrefix(t) == true } ?? true)
-                    && (openssl.map { o in $0.tools["openssl"]?.hasPrefix(o) == true } ?? true)
+            matrix.combinations.first { c in
+                let tarMatches = tar.map { c.tools["tar"]?.hasPrefix($0) == true } ?? true
+                let opensslMatches = openssl.map { c.tools["openssl"]?.hasPrefix($0) == true } ?? true
+                return tarMatches && opensslMatches
             }
         }
         let gnuCombo = try #require(combination(tar: "tar (GNU tar)", openssl: "OpenSSL 3."))
