@@ -513,7 +513,8 @@ public struct Drill: Sendable {
         let toolsFile = sandbox.work.appending(component: ToolsRecord.fileName)
         let request = ReplayRequest(
             script: script, arguments: arguments, setFolder: setFolder, sandboxFolder: sandbox.folder,
-            environment: [ToolsRecord.variable: toolsFile.pathString], workingDirectory: sandbox.work, limits: options.limits, timeout: options.timeout,
+            environment: [ToolsRecord.variable: toolsFile.pathString], workingDirectory: sandbox.work,
+            limits: options.limits, timeout: options.timeout,
             outputCap: options.outputCap, isolation: options.isolation, unisolatedFallback: proven,
             secret: secret.map { Data($0.bytes) }, byteBound: byteBound,
             scriptSHA256: secret == nil ? nil : verified)

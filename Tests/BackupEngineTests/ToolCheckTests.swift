@@ -45,7 +45,8 @@ import Testing
         let script =
             "rd_nul() { i=0; while [ $i -lt $1 ]; do printf '\\000'; i=$((i+1)); done; }\n"
             + PaxProbe.shellLines
-        let made = try Shell.run("/usr/bin/dash", ["-c", "{\n" + script + "} > '\(scratch.path)/made.tar'"], environment: [:])
+        let made = try Shell.run(
+            "/usr/bin/dash", ["-c", "{\n" + script + "} > '\(scratch.path)/made.tar'"], environment: [:])
         #expect(made.code == 0)
         #expect(try Data(contentsOf: URL(fileURLWithPath: scratch.path + "/made.tar")) == Data(PaxProbe.archive))
     }
