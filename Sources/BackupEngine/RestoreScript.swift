@@ -46,8 +46,15 @@ import Foundation
 /// `../objects/<ab>/<its own sum>` or a plain name of the set and names the artifacts of a missing
 /// or damaged object; (3) extracts the packs in manifest order in one background job; (4) joins
 /// gzip-compressed pieces with one `gzip -dc` per 200 objects and always checks the whole
-/// database's SHA-256. A format-1 script is byte for byte what it was (docs/SET-FORMAT.md, "The
-/// restore script contract").
+/// database's SHA-256. A format-1 script is what it was before format 2 (its blocks are empty) but
+/// for issue 19's tool check and tools record, which both formats got (docs/SET-FORMAT.md, "The
+/// restore script contract"); older sets keep the scripts they were written with.
+///
+/// Tools (issue 19): before anything is read or written, `rd_record_tools` writes what the script
+/// runs with to the file `RESTORE_DRILL_TOOLS` names (``ToolsRecord``), and `rd_check_tools` stops
+/// with `restore: FAILED: tools: …` naming each missing or old tool and what to install: a tar that
+/// lists ``PaxProbe``'s archive by its pax name, a SHA-256 tool, gzip, and for a vault with a
+/// password an `openssl enc` that knows `-pbkdf2` and `-iter`.
 ///
 /// Subsets (issue 17, ``Manifest/restoresSubsets``): the script also takes `--list-parts` (the
 /// parts of ``Manifest/restoreParts()``, one a line, `N<TAB>kind<TAB>name`) and `--only N,M,…`,
@@ -483,6 +490,9 @@ public enum RestoreScript {
                         : "")
                 : "",
             "OBJECTS_OPTION": m.storesObjects ? objectsOption(m) : "",
+            "NEEDS_OPENSSL_ENC": vaultToOpen(m) == nil ? "0" : "1",
+            "PAX_NAME": q(PaxProbe.longName),
+            "PAX_ARCHIVE": PaxProbe.shellLines,
         ]
     }
 }

@@ -190,6 +190,12 @@ public struct DrillResult: Codable, Sendable, Equatable {
     /// True when the drill restored only some parts (`--parts`, `drill --sample`); JSON `sampled`,
     /// present only when true.
     public var sampled = false
+    /// What the replay ran with, as the set's restore script recorded it (issue 19, the file
+    /// `RESTORE_DRILL_TOOLS` names): keys ``ToolsRecord/keys`` (`sh`, `tar`, `gzip`, `hash`,
+    /// `openssl`, `sqlite3`, `os`, `arch`), each value one line of version text; nil when the
+    /// script wrote nothing (a set whose script predates the record, or a replay that did not run).
+    /// JSON `tools`, an object, absent when nil (an optional field of report format 1).
+    public var tools: [String: String]?
 
     /// `N of M` parts restored, for the reports; nil when unknown.
     public var partsLine: String? {
@@ -198,7 +204,7 @@ public struct DrillResult: Codable, Sendable, Equatable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case format, isolation, host, checks, authenticated, limits, sampled
+        case format, isolation, host, checks, authenticated, limits, sampled, tools
         case restoredParts = "restored_parts"
         case partsTotal = "parts_total"
         case formatVersion = "format_version"
@@ -278,6 +284,7 @@ public struct DrillResult: Codable, Sendable, Equatable {
         }
         partsTotal = try c.decodeIfPresent(Int.self, forKey: .partsTotal)
         sampled = try c.decodeIfPresent(Bool.self, forKey: .sampled) ?? false
+        tools = try c.decodeIfPresent([String: String].self, forKey: .tools)
         if let kind = try c.decodeIfPresent(String.self, forKey: .copy) {
             copy = DrilledCopy(
                 kind: kind, remote: try c.decode(String.self, forKey: .remote),
@@ -316,6 +323,7 @@ public struct DrillResult: Codable, Sendable, Equatable {
             forKey: .restoredParts)
         try c.encodeIfPresent(restoredParts == nil ? nil : partsTotal, forKey: .partsTotal)
         if sampled { try c.encode(true, forKey: .sampled) }
+        try c.encodeIfPresent(tools, forKey: .tools)
         if let copy {
             try c.encode(copy.kind, forKey: .copy)
             try c.encode(copy.remote, forKey: .remote)

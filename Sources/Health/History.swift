@@ -126,7 +126,8 @@ public struct HistoryEvent: Codable, Sendable, Equatable {
 
     /// The event of a finished drill: verdict, ids, RPO, RTO, report folder, and the failing checks;
     /// for a drill of an off-site copy also `copy` (`offsite`), `remote` (its name), `fetch_seconds`
-    /// (three decimals) and `fetched_bytes`.
+    /// (three decimals) and `fetched_bytes`; when the set's script recorded what the replay ran with
+    /// (``DrillResult/tools``), `tools` (``ToolsRecord/compact(_:)``), `tool_os` and `tool_arch`.
     public init(drill result: DrillResult, finishedAt: Date) {
         var details: [String: String] = [:]
         let failing = result.checks.problems
@@ -134,6 +135,13 @@ public struct HistoryEvent: Codable, Sendable, Equatable {
             details["failed_checks"] = Array(Set(failing.map(\.check.rawValue))).sorted().joined(separator: ",")
         }
         details["isolation"] = result.isolation.rawValue
+        // What the replay ran with (issue 19): the compact text, and the OS and architecture
+        // apart, for `compat`.
+        if let tools = result.tools {
+            details["tools"] = ToolsRecord.compact(tools)
+            details["tool_os"] = tools["os"]
+            details["tool_arch"] = tools["arch"]
+        }
         // A drill of an off-site copy says which copy and how long its download took (the
         // download is inside `rto_seconds`).
         if let copy = result.copy {

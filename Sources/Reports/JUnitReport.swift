@@ -11,7 +11,7 @@ import Foundation
 ///   <testsuite name="drill_… of full_…" tests failures errors skipped time timestamp hostname id package>
 ///     <properties> backup_id, manifest_sha256, isolation, limits, authenticated, rpo_seconds, rto_seconds,
 ///                  tool_version, drill_id, verdict, rpo_objective_seconds, rto_objective_seconds, set_path,
-///                  sandbox_path, sandbox_kept, report_folder; for a drill of an off-site copy also
+///                  sandbox_path, sandbox_kept, report_folder, tools; for a drill of an off-site copy also
 ///                  copy, remote, remote_path, fetch_seconds, fetched_bytes; for a drill of some parts
 ///                  (issue 17) also parts_restored ("N of M") </properties>
 ///     <testcase classname="CHECK-ID" name="SUBJECT" time="…">
@@ -31,6 +31,8 @@ import Foundation
 /// - A property whose value is unknown (no manifest digest, replay did not run) has `value=""`.
 /// - `limits` is `full`, or `partial (NAMES)` naming the replay limits not applied (`memory cgroup`,
 ///   `pids cgroup`, `shm cap`, `byte bound`, `seccomp`); `""` when the restore script did not run.
+/// - `tools` is what the replay ran with as the set's script recorded it (``ToolsRecord/compact(_:)``,
+///   `sh=dash; tar=tar (GNU tar) 1.34; …`); `""` when the script recorded nothing (an older set).
 /// - `authenticated` is `true` only when the manifest HMAC verified with the vault password;
 ///   `false` when it did not, or when no password was configured (nothing can be authenticated).
 /// - A drill whose verdict is `fail` although no check failed or errored (every check skipped,
@@ -163,6 +165,7 @@ public enum JUnitReport {
                 ("sandbox_path", r.sandboxPath ?? ""),
                 ("sandbox_kept", r.sandboxKept ? "true" : "false"),
                 ("report_folder", r.reportFolder ?? ""),
+                ("tools", r.tools.map(ToolsRecord.compact) ?? ""),
             ] + copy + (r.sampled ? [("parts_restored", r.partsLine ?? "")] : [])
         }
 

@@ -52,6 +52,10 @@ public enum MarkdownReport {
         out.append("- **Isolation:** " + isolationText(r.isolation))
         out.append("- **Limits:** " + ReportText.visible(r.limits ?? ReportText.limitsUnknown, keepNewlines: false))
         out.append("- **Authenticated:** " + ReportText.authenticated(r.authenticated))
+        // What the replay ran with (issue 19), as the set's script recorded it.
+        out.append(
+            "- **Tools:** "
+                + ReportText.visible(r.tools.map(ToolsRecord.compact) ?? ToolsRecord.notRecorded, keepNewlines: false))
         if r.verdict == .fail && r.checks.problems.isEmpty {
             out.append("- **Why FAIL:** no check passed; a drill that verified nothing fails.")
         }

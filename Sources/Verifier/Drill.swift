@@ -294,6 +294,7 @@ public struct Drill: Sendable {
         checks.append(replay.check)
         if let isolation = replay.isolation { result.isolation = isolation }
         result.limits = replay.limits?.description
+        result.tools = replay.tools
         checks += Self.othersChecks(await judgedOthers, into: &result)
 
         // 4. The restored tree, read as root: through the sandbox folder opened once, never
@@ -465,6 +466,8 @@ public struct Drill: Sendable {
         /// Set when the replay was refused because it would have run unisolated and no password
         /// is configured: the drill stops with this error.
         var refused: RestoreDrillError?
+        /// What the script recorded it ran with (``ToolsRecord``), nil when it wrote nothing.
+        var tools: [String: String]?
     }
 
     /// Replays the set's script in `sandbox`.
@@ -505,9 +508,13 @@ public struct Drill: Sendable {
             restoredBytes: proven
                 ? manifest.files.reduce(Int64(0)) { $0 + $1.size } + manifest.databases.reduce(0) { $0 + $1.size }
                 : nil)
+        // What the replay runs with (issue 19): the script writes it to a file in the scratch
+        // folder, never inside the restored home or root, read back below without following links.
+        let toolsFile = sandbox.work.appending(component: ToolsRecord.fileName)
         let request = ReplayRequest(
             script: script, arguments: arguments, setFolder: setFolder, sandboxFolder: sandbox.folder,
-            environment: [:], workingDirectory: sandbox.work, limits: options.limits, timeout: options.timeout,
+            environment: [ToolsRecord.variable: toolsFile.pathString], workingDirectory: sandbox.work,
+            limits: options.limits, timeout: options.timeout,
             outputCap: options.outputCap, isolation: options.isolation, unisolatedFallback: proven,
             secret: secret.map { Data($0.bytes) }, byteBound: byteBound,
             scriptSHA256: secret == nil ? nil : verified)
@@ -545,6 +552,7 @@ public struct Drill: Sendable {
                 treeSkipReason: "the restore script could not be replayed: \(error)")
         }
         let seconds = watch.seconds
+        let tools = ToolsRecord.read(at: toolsFile)
         let (changes, notes) = canaries.checkAndRemove()
         let process = outcome.process
         var findings: [Finding] = []
@@ -575,7 +583,8 @@ public struct Drill: Sendable {
             : CheckResult(
                 check: .restoreScript, subject: subject, findings: findings, evidence: evidence, seconds: seconds)
         return Replay(
-            check: check, isolation: outcome.isolation, limits: outcome.limits, seconds: seconds, treeSkipReason: nil)
+            check: check, isolation: outcome.isolation, limits: outcome.limits, seconds: seconds, treeSkipReason: nil,
+            tools: tools)
     }
 
     func databaseChecks(_ manifest: Manifest, tree: RestoredTree) async -> [CheckResult] {

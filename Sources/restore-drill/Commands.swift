@@ -10,6 +10,7 @@ extension RestoreDrillCommand {
         BackupCommand.self, DrillCommand.self, ListCommand.self, CheckCommand.self, PruneCommand.self,
         ExportCommand.self, OffsiteCommand.self, HistoryCommand.self, EvidenceCommand.self,
         HealthCommand.self, ProofCommand.self, ReportCommand.self, DemoCommand.self, ConfigCommand.self,
+        CompatCommand.self,
         LintAgentsCommand.self, ScheduleCommand.self, SelftestCommand.self, SpotCommand.self, VaultCommand.self,
         RunbookCommand.self,
     ]

@@ -279,3 +279,31 @@ struct ReportCommand: ParsableCommand {
         }
     }
 }
+
+struct CompatCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "compat",
+        abstract: "Show the tool combinations drills restored with, and the newest passing and failing drill of each.",
+        discussion: """
+            A combination is what a drill's restore script recorded it ran with (os, arch, shell, tar, gzip, \
+            SHA-256 tool, openssl; version text as recorded). Drills of sets whose script predates the record are \
+            counted apart. Exit 0 (the table is information), 3 when the history cannot be read.
+            """)
+
+    @OptionGroup var config: ConfigOption
+    @Flag(help: "Print as JSON (format restore-drill/compat).") var json = false
+
+    func run() throws {
+        let c = try config.load()
+        let log: HistoryLog
+        do {
+            log = try HistoryStore(destination: c.destination).load()
+        } catch let error as RestoreDrillError {
+            throw error
+        } catch {
+            throw RestoreDrillError.runtime("cannot read the history of \(c.destination): \(error)")
+        }
+        let matrix = CompatMatrix(events: log.events)
+        if json { try Terminal.json(matrix) } else { Terminal.out(matrix.text) }
+    }
+}

@@ -38,6 +38,12 @@ enum Fixture {
         r.manifestSHA256 = String(repeating: "ab", count: 32)
         r.limits = "full"
         r.authenticated = true
+        // What the replay ran with (issue 19), as a set's script records it.
+        r.tools = [
+            "sh": "dash", "tar": "tar (GNU tar) 1.34", "gzip": "gzip 1.12",
+            "hash": "openssl: OpenSSL 3.0.17 1 Jul 2025", "openssl": "OpenSSL 3.0.17 1 Jul 2025", "os": "Linux",
+            "arch": "x86_64",
+        ]
         r.rpoSeconds = 53_418.25
         r.rpoObjectiveSeconds = 86_400
         r.rtoSeconds = 41.125

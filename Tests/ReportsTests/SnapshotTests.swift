@@ -103,7 +103,7 @@ import Testing
             "isolation", "limits", "manifest_sha256", "report_folder", "rpo_objective_seconds", "rpo_seconds",
             "rto_objective_seconds", "rto_seconds", "sandbox_kept", "sandbox_path", "set_path", "started_at",
             "tool_version", "verdict", "copy", "remote", "remote_path", "fetch_seconds", "fetched_bytes",
-            "restored_parts", "parts_total", "sampled",
+            "restored_parts", "parts_total", "sampled", "tools",
         ]
         let required: Set<String> = [
             "checks", "drill_id", "finished_at", "format", "format_version", "host", "isolation", "sandbox_kept",

@@ -109,7 +109,7 @@ elif command -v sha256sum >/dev/null 2>&1; then
 elif command -v shasum >/dev/null 2>&1; then
     RD_HASH=shasum
 else
-    rd_fail "no SHA-256 tool found (openssl, sha256sum or shasum)"
+    RD_HASH=
 fi
 
 # A faster gzip reader when one is installed (igzip of ISA-L reads this workspace's code
@@ -122,6 +122,145 @@ elif command -v pigz >/dev/null 2>&1; then
 else
     RD_GUNZIP=
 fi
+
+# The tools this restore needs, checked by rd_check_tools before anything is written (issue 19).
+# RD_NEEDS_ENC: 1 when the set has a vault to decrypt (openssl enc must then know -pbkdf2 and
+# -iter, checked only when a password is given).
+RD_NEEDS_ENC=1
+RD_OPENSSL_INSTALL='install OpenSSL 3 (brew install openssl@3, apt install openssl)'
+# RD_PAX_NAME: the one member of the archive rd_pax_archive prints, a pax archive (made when the
+# script was rendered) whose ustar header holds a short name and whose pax header holds this long
+# one: a tar that lists this name reads pax headers (GNU tar, bsdtar); one that does not lists
+# the short name or fails.
+RD_PAX_NAME='rd-pax-probe-012345678901234567890123456789012345678901234567890123456789012345678901234567890123456789012345678901234567890123456789'
+
+# Prints N (at least 0) NUL bytes.
+rd_nul() {
+    rd_k=$1
+    while [ "$rd_k" -ge 64 ]; do
+        printf '\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000'
+        printf '\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000'
+        rd_k=$((rd_k - 64))
+    done
+    while [ "$rd_k" -gt 0 ]; do
+        printf '\000'
+        rd_k=$((rd_k - 1))
+    done
+}
+
+# Prints the pax archive of RD_PAX_NAME (one empty file).
+rd_pax_archive() {
+    printf 'PaxHeader/rd-pax-probe'
+    rd_nul 78
+    printf '0000644\0000000000\0000000000\00000000000217\00000000000000\000012141\000 x'
+    rd_nul 100
+    printf 'ustar\00000'
+    rd_nul 247
+    printf '143 path=rd-pax-probe-01234567890123456789012345678901234567890123456789012345678901234567890123'
+    printf '4567890123456789012345678901234567890123456789\012'
+    rd_nul 369
+    printf 'rd-pax-probe'
+    rd_nul 88
+    printf '0000644\0000000000\0000000000\00000000000000\00000000000000\000010156\000 0'
+    rd_nul 100
+    printf 'ustar\00000'
+    rd_nul 1271
+}
+
+# Prints the first line of its input without control characters.
+rd_line() {
+    sed -n '1{s/[[:cntrl:]]//g;p;}'
+}
+
+# Prints the first line of what command "$@" prints on stdout and stderr, or nothing when it
+# is not installed.
+rd_version() {
+    command -v "$1" >/dev/null 2>&1 || return 0
+    "$@" 2>&1 </dev/null | rd_line
+}
+
+# Prints the name of the shell running this script, with its version where it says.
+rd_shell() {
+    if [ -n "${BASH_VERSION:-}" ]; then
+        printf 'bash %s\n' "$BASH_VERSION"
+    elif [ -n "${ZSH_VERSION:-}" ]; then
+        printf 'zsh %s\n' "$ZSH_VERSION"
+    elif [ -n "${KSH_VERSION:-}" ]; then
+        printf '%s\n' "$KSH_VERSION"
+    else
+        # The program behind the process (Linux), else what ps calls it, else "sh".
+        rd_exe=$(readlink "/proc/$$/exe" 2>/dev/null) || rd_exe=
+        [ -n "$rd_exe" ] || rd_exe=$(ps -o comm= -p "$$" 2>/dev/null) || rd_exe=
+        rd_exe=${rd_exe##*/}
+        printf '%s\n' "${rd_exe:-sh}"
+    fi
+}
+
+# Writes what this restore runs with to the file RESTORE_DRILL_TOOLS names, when it names one
+# (a drill sets it): one key=value a line (sh, tar, gzip, hash, openssl, sqlite3, os, arch), each
+# value one line without control characters; a tool that is not installed gets no line.
+rd_record_tools() {
+    [ -n "${RESTORE_DRILL_TOOLS:-}" ] || return 0
+    {
+        for rd_key in sh tar gzip hash openssl sqlite3 os arch; do
+            case $rd_key in
+                sh) rd_val=$(rd_shell | rd_line) ;;
+                tar) rd_val=$(rd_version tar --version) ;;
+                gzip) rd_val=$(rd_version "${RD_GUNZIP:-gzip}" --version) ;;
+                hash)
+                    case $RD_HASH in
+                        openssl) rd_val=$(rd_version openssl version) ;;
+                        '') rd_val= ;;
+                        *) rd_val=$(rd_version "$RD_HASH" --version) ;;
+                    esac
+                    [ -z "$RD_HASH" ] || rd_val="$RD_HASH: $rd_val"
+                    ;;
+                openssl) rd_val=$(rd_version openssl version) ;;
+                sqlite3) rd_val=$(rd_version sqlite3 --version) ;;
+                os) rd_val=$(rd_version uname -s) ;;
+                *) rd_val=$(rd_version uname -m) ;;
+            esac
+            [ -z "$rd_val" ] || printf '%s=%s\n' "$rd_key" "$rd_val"
+        done
+    } >"$RESTORE_DRILL_TOOLS" 2>/dev/null || :
+}
+
+# Stops, naming every tool that is missing or too old and what to install, before anything is
+# written: a tar that reads pax archives, a SHA-256 tool, gzip, and, when the set has a vault and
+# a password is given, an openssl whose enc knows -pbkdf2 and -iter.
+rd_check_tools() {
+    rd_bad=
+    if ! command -v tar >/dev/null 2>&1; then
+        rd_bad="tar not found: install GNU tar or bsdtar"
+    else
+        rd_listed=$(rd_pax_archive | tar -tf - 2>/dev/null) || rd_listed=
+        case $RD_NL$rd_listed$RD_NL in
+            *"$RD_NL$RD_PAX_NAME$RD_NL"*) ;;
+            *) rd_bad="tar ($(rd_version tar --version)) cannot read pax archives: install GNU tar or bsdtar" ;;
+        esac
+    fi
+    if [ -z "$RD_HASH" ]; then
+        rd_bad="${rd_bad:+$rd_bad; }no SHA-256 tool found (openssl, sha256sum or shasum): install coreutils or OpenSSL"
+    fi
+    if ! command -v gzip >/dev/null 2>&1; then
+        rd_bad="${rd_bad:+$rd_bad; }gzip not found: install gzip"
+    fi
+    if [ "$RD_NEEDS_ENC" = 1 ] && [ -n "$RD_PASS" ]; then
+        if ! command -v openssl >/dev/null 2>&1; then
+            rd_bad="${rd_bad:+$rd_bad; }openssl not found (it decrypts the credentials): $RD_OPENSSL_INSTALL"
+        else
+            rd_help=$(openssl enc -help 2>&1 </dev/null) || :
+            case $rd_help in
+                *-pbkdf2*-iter* | *-iter*-pbkdf2*) ;;
+                *)
+                    rd_bad="${rd_bad:+$rd_bad; }openssl ($(rd_version openssl version)) lacks -pbkdf2 and -iter"
+                    rd_bad="$rd_bad (LibreSSL before 2.9.1 or OpenSSL before 1.1.1): $RD_OPENSSL_INSTALL"
+                    ;;
+            esac
+        fi
+    fi
+    [ -z "$rd_bad" ] || rd_fail "tools: $rd_bad"
+}
 
 rd_sha256() {
     case $RD_HASH in
@@ -568,6 +707,11 @@ rd_restore_file() {
     mv -f "$RD_TMP" "$rd_target" || rd_fail "$2: cannot move it into place"
     RD_TMP=
 }
+
+# Before any step: what this restore runs with (written only for a drill, RESTORE_DRILL_TOOLS),
+# then the tools it needs, so a missing or old one stops it before anything is written.
+rd_record_tools
+rd_check_tools
 
 # (1) every artifact listed in SHA256SUMS
 rd_verify_sums 13 12
