@@ -329,7 +329,8 @@ extension HistoryStore {
     ///   trusted: it is the one whose link does not hold). An event dropped into the folder by
     ///   hand, or one the chain cannot vouch for, proves nothing;
     /// - the drill it names (`drill_id`) is a `drill` or `sampled_drill` event of the same set
-    ///   with status `pass`, trusted by the same rule;
+    ///   that passed, or failed only on `rpo`, `rto` or `set.coverage` (its `failed_checks`),
+    ///   trusted by the same rule;
     /// - every part it lists names `set.manifest` and `restore.script` among its checks.
     ///
     /// A chain its holder rebuilt whole still passes (README, "What the history detects"): the
@@ -348,8 +349,16 @@ extension HistoryStore {
             }
             return nil
         }
+        // The drills that can vouch for a proof: passed, or failed only on what judges the
+        // destination rather than the set's restore (rpo, rto, set.coverage), as
+        // ``DrillResult/provenParts(manifest:)`` judges it.
+        let outside: Set<String> = ["rpo", "rto", "set.coverage"]
         var drills: [DrillID: HistoryEvent] = [:]
-        for e in log.events where (e.kind == .drill || e.kind == .sampledDrill) && e.status == .pass {
+        for e in log.events where e.kind == .drill || e.kind == .sampledDrill {
+            let failed = Set((e.details["failed_checks"] ?? "").split(separator: ",").map(String.init))
+            guard e.status == .pass || (e.status == .fail && !failed.isEmpty && failed.isSubset(of: outside)) else {
+                continue
+            }
             if let id = e.drillID, trusted(e) == nil { drills[id] = e }
         }
         var kept: [HistoryEvent] = []
@@ -369,7 +378,8 @@ extension HistoryStore {
                     ? nil : "a part without set.manifest and restore.script among its checks"
             } else {
                 let drill = e.drillID?.description ?? "(none)"
-                why = "no passing drill \(drill) of \(e.backupID?.description ?? "?") in the history"
+                why =
+                    "no drill \(drill) of \(e.backupID?.description ?? "?") that vouches for it (passed, or failed only on rpo, rto or set.coverage)"
             }
             if let why {
                 ignored.append("proof event \(e.id) ignored: \(why)")

@@ -450,10 +450,11 @@ public enum SampleReport {
             let parts =
                 set.wholeSet
                 ? "whole set (\(set.parts.count) parts)"
-                : set.parts.map {
+                : set.parts.prefix(12).map {
                     "\($0.number) \($0.kind.rawValue) \(MarkdownReport.code($0.name, inTable: true))"
                 }
                 .joined(separator: "<br>")
+                    + (set.parts.count > 12 ? "<br>and \(set.parts.count - 12) more (report.json lists them)" : "")
             s +=
                 "| \(set.setID) | \(parts) | \(Units.humanBytes(set.bytes)) "
             s += "| \(String(format: "%.1f", set.seconds)) | \(set.verdict.rawValue.uppercased()) | \(set.drillID) "

@@ -356,7 +356,7 @@ enum LedgerFixture {
         #expect(!forProof.events.contains { $0.kind == .proof })
         #expect(forProof.ignored.count == 3, "\(forProof.ignored)")
         #expect(forProof.ignored.contains { $0.contains(forged.id) && $0.contains("not chained") })
-        #expect(forProof.ignored.contains { $0.contains(orphan.id) && $0.contains("no passing drill") })
+        #expect(forProof.ignored.contains { $0.contains(orphan.id) && $0.contains("that vouches for it") })
         #expect(forProof.ignored.contains { $0.contains(thin.id) && $0.contains("restore.script") })
         let input = try HealthInput.gather(destination: dest.path, now: F.now, proofMaxAge: 7 * 86400)
         #expect(input.proof?.sets.first?.proven == false)
@@ -402,5 +402,31 @@ enum LedgerFixture {
         let input = try HealthInput.gather(destination: dest.path, now: F.now, proofMaxAge: 7 * 86400)
         #expect(input.proof?.sets.first?.proven == true)
     }
-}
 
+    /// A drill that failed only on `rpo` (the destination's newest set is old, not this set's
+    /// restore) vouches for its proof, as the drill judged its parts; one that failed on the
+    /// restored tree does not.
+    @Test func aDrillFailedOnlyOnRPOVouchesForItsProof() throws {
+        let dest = try TempDestination()
+        let id = BackupID("full_20251010_115000")!
+        try dest.writeSet(id, finishedAt: date("2025-10-10T12:00:00Z"))
+        let store = HistoryStore(destination: dest.path)
+        let part = ProvenPart(
+            kind: .pack, name: "code.tar.gz", bytes: 1000, checks: ["set.manifest", "restore.script", "restore.tree"])
+        for (n, failed) in [(1, "rpo"), (2, "restore.tree,rpo")] {
+            let drillID = DrillID(date: F.daysAgo(2), sequence: n)
+            try store.append(
+                HistoryEvent(
+                    kind: .sampledDrill, time: F.daysAgo(2), status: .fail, backupID: id, drillID: drillID,
+                    details: ["failed_checks": failed]))
+            var proof = HistoryEvent(kind: .proof, time: F.daysAgo(2), status: .pass, backupID: id, drillID: drillID)
+            proof.parts = [part]
+            try store.append(proof)
+        }
+        let forProof = try store.eventsForProof()
+        #expect(
+            forProof.events.filter { $0.kind == .proof }.map(\.drillID) == [DrillID(date: F.daysAgo(2), sequence: 1)])
+        #expect(
+            forProof.ignored.count == 1 && forProof.ignored[0].contains("that vouches for it"), "\(forProof.ignored)")
+    }
+}
