@@ -398,13 +398,6 @@ public enum SampleReport {
     public static func write(_ result: SampledDrillResult, drills: [DrillResult], to folder: String) throws
         -> [String]
     {
-        do {
-            try FileManager.default.createDirectory(
-                atPath: folder, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-            chmod(folder, 0o700)
-        } catch {
-            throw RestoreDrillError.io(path: folder, message: "cannot create the report folder: \(error)")
-        }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         let files: [(String, Data)] = [
@@ -412,13 +405,7 @@ public enum SampleReport {
             ("report.md", Data(markdown(result).utf8)),
             ("junit.xml", Data(JUnitReport.render(drills).utf8)),
         ]
-        var written: [String] = []
-        for (name, data) in files {
-            let path = (folder as NSString).appendingPathComponent(name)
-            try AtomicFile.write(data, to: path, mode: 0o600)
-            written.append(path)
-        }
-        return written
+        return try ReportWriter.writePrivate(files, to: folder)
     }
 
     /// The Markdown summary.

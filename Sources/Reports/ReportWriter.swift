@@ -30,6 +30,17 @@ public enum ReportWriter {
             Data(HTMLReport.render(result).utf8),
             json,
         ]
+        return try writePrivate(Array(zip(fileNames, contents)), to: folder)
+    }
+
+    /// Writes each `(name, data)` into `folder` (made when missing; mode 0700, an existing folder
+    /// made private too), each file atomically with mode 0600: what every report of the tool
+    /// (a drill's, a sample's, a spot check's) is written with.
+    /// - Returns: the paths written, in order.
+    /// - Throws: ``RestoreDrillError/io(path:message:)`` naming the folder or file that could not
+    ///   be created or written.
+    @discardableResult
+    package static func writePrivate(_ files: [(name: String, data: Data)], to folder: String) throws -> [String] {
         do {
             try FileManager.default.createDirectory(
                 atPath: folder, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
@@ -39,7 +50,7 @@ public enum ReportWriter {
             throw RestoreDrillError.io(path: folder, message: "cannot create the report folder: \(reason(error))")
         }
         var written: [String] = []
-        for (name, data) in zip(fileNames, contents) {
+        for (name, data) in files {
             let path = (folder as NSString).appendingPathComponent(name)
             try AtomicFile.write(data, to: path, mode: 0o600)
             written.append(path)

@@ -132,20 +132,6 @@ public enum SpotReport {
             ("junit.xml", Data(junit(result).utf8)), ("report.md", Data(markdown(result).utf8)),
             ("report.json", try json(result)),
         ]
-        do {
-            try FileManager.default.createDirectory(
-                atPath: folder, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-            chmod(folder, 0o700)
-        } catch {
-            throw RestoreDrillError.io(
-                path: folder, message: "cannot create the report folder: \(ReportWriter.reason(error))")
-        }
-        var written: [String] = []
-        for (name, data) in contents {
-            let path = (folder as NSString).appendingPathComponent(name)
-            try AtomicFile.write(data, to: path, mode: 0o600)
-            written.append(path)
-        }
-        return written
+        return try ReportWriter.writePrivate(contents, to: folder)
     }
 }
