@@ -30,6 +30,9 @@ import Vault
         done
         for p in $PPID 1; do echo "ENVIRON $p:"; tr '\0' '\n' < /proc/$p/environ 2>&1; done
         for f in "$PROBE_HOME"/* /root/* /root/.*; do [ -f "$f" ] && { echo "HOME $f:"; head -c 4096 "$f" 2>&1; }; done
+        # Again at the end: the report keeps the output's last 40 lines, and what came first may
+        # have scrolled out of them (the arguments must be seen to hold no password option).
+        echo "PROBE-RAN ARGS: $*"
         exit 0
         """#
 
