@@ -73,16 +73,15 @@ import Testing
             guard day % 7 == 6 else { continue }  // Sundays
             let full = try Tool.run(["drill", "--latest"], in: scratch, environment: Self.at(day: day, hour: 5))
             #expect(full.status == 0, "week \(week): full drill: \(full.stdout)\(full.stderr)")
-            if budget == 0 {
-                // The budget: 1.5 times what the 7 sets of week 1 hold (in their parts' bytes), about 70 % of
-                // what the dozen or so sets that retention keeps later hold: enough for each week's new
-                // daily sets and the parts whose proof would lapse before the next sample, not for all.
-                let ledger = try Self.json(
-                    try Tool.run(["proof", "--json"], in: scratch, environment: Self.at(day: day, hour: 5)).stdout)
-                let sets = ledger["sets"] as? [[String: Any]] ?? []
-                let bytes = sets.compactMap { ($0["bytes"] as? NSNumber)?.int64Value }.reduce(0, +)
-                budget = max(1, bytes * 3 / 2)
-            }
+            // The budget: 70 % of what the retained sets hold now (their parts' bytes), as a user
+            // sizes a time budget to the destination: enough for each week's new daily sets and
+            // the parts whose proof would lapse before the next sample, not for everything.
+            let ledgerNow = try Self.json(
+                try Tool.run(["proof", "--json"], in: scratch, environment: Self.at(day: day, hour: 5)).stdout)
+            let retainedBytes = (ledgerNow["sets"] as? [[String: Any]] ?? []).compactMap {
+                ($0["bytes"] as? NSNumber)?.int64Value
+            }.reduce(0, +)
+            budget = max(1, retainedBytes * 7 / 10)
             let sample = try Tool.run(
                 ["drill", "--sample", "--budget", "\(budget)B", "--seed", "\(day)", "--json"], in: scratch,
                 environment: Self.at(day: day, hour: 6))
