@@ -591,10 +591,15 @@ public struct OffsiteCheckJob: Sendable {
         top: [RemoteEntry], objects: [String: RemoteEntry], checked: Set<BackupID>, claimed: Set<String>
     ) -> [OffsiteFinding] {
         var findings: [OffsiteFinding] = []
-        let isTopExpected = { (name: String) in
+        let isTopFolder = { (name: String) in
             name == Manifest.objectsFolderName || name == ".restore-drill" || BackupID(name) != nil
         }
-        for entry in top.sorted(by: { $0.path < $1.path }) where !(entry.isDir && isTopExpected(entry.path)) {
+        // The runbook the schedule keeps beside the sets (issue 19) is the tool's own file.
+        let isTopExpected = { (name: String) in isTopFolder(name) || name == RunbookJob.fileName }
+        let isOurs = { (entry: RemoteEntry) in
+            entry.isDir ? isTopFolder(entry.path) : entry.path == RunbookJob.fileName
+        }
+        for entry in top.sorted(by: { $0.path < $1.path }) where !isOurs(entry) {
             if let original = SyncConflicts.match(entry.path, isExpected: isTopExpected)?.original {
                 findings.append(
                     OffsiteFinding(

@@ -23,6 +23,23 @@ struct RunbookTests {
         return out
     }
 
+    /// The ```sh blocks of a Markdown runbook, each its lines in order.
+    static func blocks(_ markdown: String) -> [[String]] {
+        var out: [[String]] = []
+        var current: [String]?
+        for line in markdown.split(separator: "\n", omittingEmptySubsequences: false) {
+            if line == "```sh" {
+                current = []
+            } else if line == "```", let block = current {
+                out.append(block)
+                current = nil
+            } else if current != nil {
+                current?.append(String(line))
+            }
+        }
+        return out
+    }
+
     /// A fake new machine: `<scratch>/home` (empty), `<scratch>/work` (where the runbook is run),
     /// `<scratch>/stubs` with `brew`, `launchctl` and `pip3` stand-ins that append each argument on
     /// its own line, then `--`, to `<scratch>/<name>.log`.
@@ -169,6 +186,59 @@ struct RunbookTests {
         let pip = machine.calls("pip3")
         #expect(pip.count == 1 && pip.first?.prefix(2) == ["install", "-r"])
         #expect(!FileManager.default.fileExists(atPath: machine.work + "/pwned"))
+    }
+
+    /// The schedule's runbook is also kept beside the sets on each off-site remote, and its rclone
+    /// block, followed literally with the local destination gone, fetches a set that restores and
+    /// drills PASS. The remote is an rclone `alias` remote over a local folder, as a person's
+    /// `RCLONE_CONFIG` would name a cloud one.
+    @Test(.needsTool("sqlite3", package: "sqlite3"), .needsTool("rclone", package: "rclone"))
+    func keptBesideTheSetsOnEachRemoteWhoseRcloneStepsFetchARestorableSet() throws {
+        let ws = try Self.workspace("runbook-remote")
+        defer { ws.remove() }
+        let rcloneConfig = ws.base + "/rclone.conf"
+        try Data("[here]\ntype = alias\nremote = \(ws.base)/remote\n".utf8).write(
+            to: URL(fileURLWithPath: rcloneConfig))
+        chmod(rcloneConfig, 0o600)
+        var config = try String(contentsOfFile: ws.config, encoding: .utf8)
+        config += "offsite:\n  - {name: copy1, rclone: \"here:sets\", encrypted: false}\n"
+        try Data(config.utf8).write(to: URL(fileURLWithPath: ws.config))
+        var env = Self.password
+        env["RCLONE_CONFIG"] = rcloneConfig
+        let backup = try ws.run(["backup"], environment: env)
+        try #require(backup.status == 0, "\(backup.stdout)\(backup.stderr)")
+        let push = try ws.run(["offsite", "push"], environment: env)
+        try #require(push.status == 0, "\(push.stdout)\(push.stderr)")
+        let drill = try ws.run(["drill", "--json"], environment: env)
+        try #require(drill.status == 0, "\(drill.stderr)")
+        #expect(!drill.stderr.contains("runbook not"), "\(drill.stderr)")
+        let drillID = try Tool.drillReport(drill.stdout).drillID.description
+
+        let kept = try String(contentsOfFile: ws.base + "/reports/RUNBOOK.md", encoding: .utf8)
+        let remote = try String(contentsOfFile: ws.base + "/remote/sets/RUNBOOK.md", encoding: .utf8)
+        #expect(remote == kept)
+        #expect(remote.contains(drillID))
+        #expect(remote.contains("rclone copy 'here:sets/full_"), "\(remote)")
+        // The remote's check counts the runbook as the tool's own file, not a stray.
+        let check = try ws.run(["offsite", "check", "--all"], environment: env)
+        #expect(check.status == 0, "\(check.stdout)\(check.stderr)")
+        #expect(!check.stdout.contains("RUNBOOK"), "\(check.stdout)")
+
+        // The machine is gone: only the remote is left. Every block but the local copy's.
+        try FileManager.default.moveItem(atPath: ws.base + "/backups", toPath: ws.base + "/backups-gone")
+        let blocks = Self.blocks(remote)
+        let local = blocks.filter { $0.contains { $0.hasPrefix("cp -R ") } }
+        #expect(local.count == 1, "\(blocks)")
+        let lines = blocks.filter { block in !block.contains { $0.hasPrefix("cp -R ") } }.flatMap { $0 }
+        let machine = try NewMachine()
+        defer { try? FileManager.default.removeItem(atPath: machine.base) }
+        let run = try machine.run(lines, exitOnError: true, environment: env)
+        #expect(run.status == 0, "\(run.output)\n\(run.error)\n\(remote)")
+        #expect(run.output.contains("PASS"), "the fetched copy drills PASS: \(run.output)")
+        #expect(
+            (try? String(contentsOfFile: machine.home + "/git/maia/notes.txt", encoding: .utf8)) == "hello\n")
+        #expect(
+            (try? String(contentsOfFile: machine.home + "/git/maia/secret.txt", encoding: .utf8)) == "token=42\n")
     }
 
     @Test(.needsTool("sqlite3", package: "sqlite3"))

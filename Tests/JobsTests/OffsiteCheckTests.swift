@@ -162,6 +162,10 @@ import Testing
         try FileManager.default.createDirectory(
             atPath: "\(root)/.restore-drill/locks", withIntermediateDirectories: true)
         try Data("{}".utf8).write(to: URL(fileURLWithPath: "\(root)/.restore-drill/locks/a.json"))
+        // The runbook the schedule keeps beside the sets is the tool's own; a sync client's copy of
+        // it is a conflict copy.
+        try Data("# Runbook".utf8).write(to: URL(fileURLWithPath: "\(root)/RUNBOOK.md"))
+        try Data("# Runbook".utf8).write(to: URL(fileURLWithPath: "\(root)/RUNBOOK (2).md"))
 
         let report = try f.job().run(.newest)
         let check = try #require(report.sets.first)
@@ -173,7 +177,9 @@ import Testing
                 "conflict_copy \(object).sync-conflict-20250609-120000-ABCDEF1",
             ], "\(check.text)")
         #expect(
-            report.findings.map { "\($0.code.rawValue) \($0.path)" } == ["stray notes.txt", "stray objects/stray.bin"],
+            report.findings.map { "\($0.code.rawValue) \($0.path)" } == [
+                "conflict_copy RUNBOOK (2).md", "stray notes.txt", "stray objects/stray.bin",
+            ],
             "\(report.text)")
         #expect(OffsiteCheckJob.exitStatus([report]) == .success)
         #expect(try f.events().last?.details["findings"] == "conflict_copy")
