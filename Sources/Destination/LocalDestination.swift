@@ -265,20 +265,6 @@ public struct LocalDestination: Destination {
     /// never followed: a link planted in a synced folder must not make the tool read, copy or sign
     /// what it points to; a FIFO is never waited on) or is larger than `limit` bytes.
     public static func readRegularFile(_ path: String, limit: Int = eventSizeLimit) -> Data? {
-        let fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC)
-        guard fd >= 0 else { return nil }
-        defer { close(fd) }
-        var info = stat()
-        guard fstat(fd, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG, info.st_size <= off_t(limit)
-        else { return nil }
-        var data = Data()
-        var buffer = [UInt8](repeating: 0, count: 64 << 10)
-        while data.count <= limit {
-            let n = read(fd, &buffer, buffer.count)
-            if n < 0 && errno == EINTR { continue }
-            guard n > 0 else { return n == 0 ? data : nil }
-            data.append(contentsOf: buffer[0..<n])
-        }
-        return nil
+        UntrustedFile.read(path, limit: limit)
     }
 }

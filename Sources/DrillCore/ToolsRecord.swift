@@ -1,11 +1,5 @@
 import Foundation
 
-#if canImport(Glibc)
-    import Glibc
-#elseif canImport(Darwin)
-    import Darwin
-#endif
-
 /// The tools a restore script ran with, as it records them for a drill (issue 19; docs/SET-FORMAT.md,
 /// "The restore script contract"): when the environment variable ``variable`` names a file, the
 /// script writes one `key=value` line per tool it found before it checks them.
@@ -77,34 +71,6 @@ public enum ToolsRecord {
     /// - Returns: the parsed record, or nil when the file is missing, not a regular file, a link,
     ///   unreadable or holds no usable line.
     public static func read(at path: AbsolutePath) -> [String: String]? {
-        let fd = systemOpen(path.pathString, O_RDONLY | O_NOFOLLOW | O_NONBLOCK)
-        guard fd >= 0 else { return nil }
-        defer { _ = systemClose(fd) }
-        var info = stat()
-        guard fstat(fd, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else { return nil }
-        var buffer = [UInt8](repeating: 0, count: maxFileBytes)
-        var total = 0
-        while total < maxFileBytes {
-            let n = buffer.withUnsafeMutableBytes { raw in
-                systemRead(fd, raw.baseAddress! + total, maxFileBytes - total)
-            }
-            if n <= 0 { break }
-            total += n
-        }
-        return parse(Data(buffer[0..<total]))
+        UntrustedFile.read(path.pathString, limit: maxFileBytes, overflow: .truncate).flatMap(parse)
     }
 }
-
-#if canImport(Glibc)
-    private func systemOpen(_ path: String, _ flags: Int32) -> Int32 { Glibc.open(path, flags) }
-    private func systemClose(_ fd: Int32) -> Int32 { Glibc.close(fd) }
-    private func systemRead(_ fd: Int32, _ buffer: UnsafeMutableRawPointer, _ count: Int) -> Int {
-        Glibc.read(fd, buffer, count)
-    }
-#elseif canImport(Darwin)
-    private func systemOpen(_ path: String, _ flags: Int32) -> Int32 { Darwin.open(path, flags) }
-    private func systemClose(_ fd: Int32) -> Int32 { Darwin.close(fd) }
-    private func systemRead(_ fd: Int32, _ buffer: UnsafeMutableRawPointer, _ count: Int) -> Int {
-        Darwin.read(fd, buffer, count)
-    }
-#endif

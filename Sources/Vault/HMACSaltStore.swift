@@ -73,17 +73,12 @@ public struct HMACSaltStore: Sendable {
     /// private and well formed; nil otherwise.
     public func load() -> (salt: [UInt8], iterations: Int?)? {
         guard folderIsOwn() else { return nil }
-        let fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK)
-        guard fd >= 0 else { return nil }
-        defer { close(fd) }
-        var info = stat()
-        guard fstat(fd, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG, info.st_uid == geteuid(),
-            (info.st_mode & 0o022) == 0, info.st_size <= 256
+        guard
+            let data = UntrustedFile.read(
+                path, limit: 256, requirements: [.ownedByEffectiveUser, .notWritableByOthers]),
+            !data.isEmpty
         else { return nil }
-        var buffer = [UInt8](repeating: 0, count: 256)
-        let n = read(fd, &buffer, buffer.count)
-        guard n > 0 else { return nil }
-        let lines = String(decoding: buffer[0..<n], as: UTF8.self).split(separator: "\n").map(String.init)
+        let lines = String(decoding: data, as: UTF8.self).split(separator: "\n").map(String.init)
         guard let text = lines.first, text.utf8.count == 2 * Vault.hmacSaltLength, let salt = Hex.decode(text),
             salt.count == Vault.hmacSaltLength
         else { return nil }

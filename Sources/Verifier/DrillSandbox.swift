@@ -238,13 +238,7 @@ public enum InterruptedDrills {
         }
         // A running drill holds it: not interrupted.
         guard flock(fd, LOCK_EX | LOCK_NB) == 0 else { return [] }
-        var data = Data()
-        var buffer = [UInt8](repeating: 0, count: 64 << 10)
-        while data.count < 1 << 20 {
-            let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-            if n <= 0 { break }
-            data.append(contentsOf: buffer[0..<n])
-        }
+        let data = UntrustedFile.contents(of: fd, limit: 1 << 20, overflow: .truncate) ?? Data()
         return wipe(sandbox, lines: String(decoding: data, as: UTF8.self).split(separator: "\n"))
     }
 
