@@ -87,29 +87,66 @@ public struct CompatMatrix: Codable, Sendable, Equatable {
     public var formatVersion = CompatMatrix.formatVersion
     /// The combinations, the one with the newest drill first.
     public var combinations: [Combination]
-    /// Drill events without a tools record (older sets' scripts).
+    /// Drill events without a tools record (older sets' scripts, or the script never ran).
     public var unrecorded: Int
+    /// Drill events this host's reports do not vouch for (no local report of that drill, or one
+    /// that names another set or verdict): pruned reports, another host's drills, or forged
+    /// events; they belong to no combination. Nil when the matrix was built from events alone.
+    public var unvouched: Int?
 
     enum CodingKeys: String, CodingKey {
-        case format, combinations, unrecorded
+        case format, combinations, unrecorded, unvouched
         case formatVersion = "format_version"
     }
 
-    /// The matrix of `events` (any order; only `drill` and `sampled_drill` events count).
+    /// The matrix of `events` (any order; only `drill` and `sampled_drill` events count), each
+    /// taken at its word: for tests and for a history already trusted.
     public init(events: [HistoryEvent]) {
+        self.init(events: events) { event in
+            guard let text = event.details["tools"] else { return .some(nil) }
+            var tools = Self.parseCompact(text)
+            // The event's own os and arch details win (they are written apart for this).
+            if let os = event.details["tool_os"] { tools["os"] = os }
+            if let arch = event.details["tool_arch"] { tools["arch"] = arch }
+            return .some(tools)
+        }
+        unvouched = nil
+    }
+
+    /// The matrix of the drill `events` this host's `reports` vouch for (issue 19): an event
+    /// counts only when the local report of its drill names the same set and verdict, and its
+    /// tools are the report's (the history in the destination can be written by anyone who can
+    /// write there; the reports folder is this machine's).
+    /// - Parameters:
+    ///   - events: the history's events, any order.
+    ///   - reports: ``LocalDrillReports/load(folder:)`` of the configured reports folder.
+    public init(events: [HistoryEvent], reports: [String: LocalDrillReport]) {
+        var unvouched = 0
+        self.init(events: events) { event in
+            guard let id = event.drillID, let report = reports[id.description], report.backupID == event.backupID,
+                report.passed == (event.status == .pass)
+            else {
+                unvouched += 1
+                return nil
+            }
+            return .some(report.tools)
+        }
+        self.unvouched = unvouched
+    }
+
+    /// The matrix of `events`, each drill's tools from `tools`: nil leaves the event out, `.some(nil)`
+    /// counts it as ``unrecorded``.
+    init(events: [HistoryEvent], _ tools: (HistoryEvent) -> [String: String]??) {
         var byKey: [String: Combination] = [:]
         var newest: [String: Date] = [:]
         var unrecorded = 0
         for event in events where event.kind == .drill || event.kind == .sampledDrill {
-            guard let text = event.details["tools"] else {
+            guard let recorded = tools(event) else { continue }
+            guard let all = recorded, !all.isEmpty else {
                 unrecorded += 1
                 continue
             }
-            let all = Self.parseCompact(text)
-            var tools = all.filter { ToolsRecord.combinationKeys.contains($0.key) }
-            // The event's own os and arch details win (they are written apart for this).
-            if let os = event.details["tool_os"] { tools["os"] = os }
-            if let arch = event.details["tool_arch"] { tools["arch"] = arch }
+            let tools = all.filter { ToolsRecord.combinationKeys.contains($0.key) }
             let key = ToolsRecord.compact(tools)
             let ref = DrillRef(
                 drillID: event.drillID?.description ?? event.id, time: Timestamp.string(event.time),
@@ -156,7 +193,8 @@ public struct CompatMatrix: Codable, Sendable, Equatable {
         if combinations.isEmpty { lines.append("no drill in the history recorded its tools") }
         for (i, c) in combinations.enumerated() {
             if i > 0 { lines.append("") }
-            lines.append("combination \(i + 1): \(c.verdict.uppercased()) (\(c.drills) drills)")
+            lines.append(
+                "combination \(i + 1): \(c.verdict.uppercased()) (\(c.drills) drill\(c.drills == 1 ? "" : "s"))")
             for key in ToolsRecord.combinationKeys {
                 lines.append("  \(key): " + HistoryText.visible(c.tools[key] ?? "(not recorded)"))
             }
@@ -170,7 +208,16 @@ public struct CompatMatrix: Codable, Sendable, Equatable {
         }
         if unrecorded > 0 {
             lines.append("")
-            lines.append("\(unrecorded) drills recorded no tools (their sets' scripts predate the record)")
+            lines.append(
+                "\(unrecorded) drill\(unrecorded == 1 ? "" : "s") recorded no tools (the set's script predates the "
+                    + "record, or the drill stopped before it ran the script)")
+        }
+        if let unvouched, unvouched > 0 {
+            lines.append("")
+            lines.append(
+                "\(unvouched) drill event\(unvouched == 1 ? "" : "s") in the history not shown: this machine has no "
+                    + "report of \(unvouched == 1 ? "it" : "them") that agrees (reports pruned, drills of another "
+                    + "machine, or events written by someone else)")
         }
         return lines.joined(separator: "\n")
     }

@@ -7,8 +7,12 @@ import Vault
 
 /// `restore-drill runbook`: the step-by-step procedure a person follows to restore one backup set
 /// on a new machine (issue 19, docs/RUNBOOK.md), built from the set's manifest, the configuration
-/// and the history, and tied to the newest passing drill of that set. Reads only; never prints the
-/// vault password (it names where the password comes from).
+/// and this host's drill reports, and tied to the newest passing drill of that set. Reads only;
+/// never prints the vault password (it names where the password comes from).
+///
+/// A drill counts only when this host's own report of it (``LocalDrillReports``) names the set and
+/// the exact `manifest.json` bytes the runbook is made from: the history in the destination can be
+/// written by anyone who can write there, so it never makes a set look proven.
 public struct Runbook: Sendable {
     /// The set the runbook restores.
     public var manifest: Manifest
@@ -18,11 +22,18 @@ public struct Runbook: Sendable {
     public var remotes: [RestoreDrillConfig.OffsiteRemote]
     /// The configured vault password source; nil when none is configured.
     public var passwordSource: RestoreDrillConfig.PasswordSource?
-    /// The full drills of this set in the history (kind `drill`), oldest first.
-    public var drills: [HistoryEvent]
-    /// The tools the newest passing drill recorded (`sh`, `tar`, …, `os`, `arch` → version text);
-    /// nil when not recorded.
-    public var passedTools: [String: String]?
+    /// The drills of this set and these manifest bytes this host reported, oldest first.
+    public var drills: [LocalDrillReport]
+    /// True when the set's manifest HMAC verified under a configured vault password; false when
+    /// no password was available to check it.
+    public var authenticated: Bool
+    /// SHA-256 (hex) of the set's files the restore trusts before it is given the password:
+    /// `manifest.json`, `SHA256SUMS` and the restore script, as (file name in the set, digest).
+    /// Empty when one of them could not be read.
+    public var pins: [(name: String, sha256: String)]
+    /// The newest other complete set with a passing drill this host reported, for the warning of
+    /// a set without one; nil when there is none.
+    public var newestProvenOther: BackupID?
     /// The dependency lists of the set: `python` and `homebrew`, each with its bytes when they
     /// could be read and match the manifest.
     public var lists: [DependencyList]
@@ -30,6 +41,9 @@ public struct Runbook: Sendable {
     public var rtoObjective: Double
     /// When the runbook was made.
     public var generatedAt: Date
+    /// Texts never written into the runbook (the vault password, in its encodings): a password
+    /// given as a command's argument in the configuration would otherwise appear in step 2.
+    public var scrubber: SecretScrubber
 
     /// One dependency list of the set (component `dependencies`, kind `list`).
     public struct DependencyList: Sendable {
@@ -43,32 +57,42 @@ public struct Runbook: Sendable {
     }
 
     /// The newest passing drill of the set, if any.
-    public var newestPass: HistoryEvent? { drills.last { $0.status == .pass } }
+    public var newestPass: LocalDrillReport? { drills.last { $0.passed } }
     /// The newest drill of the set, if any.
-    public var newestDrill: HistoryEvent? { drills.last }
+    public var newestDrill: LocalDrillReport? { drills.last }
 
-    /// The warning headings a person cannot miss, first in the runbook: none when the newest drill
-    /// passed.
+    /// The warning headings a person cannot miss, first in the runbook: none when the set is
+    /// authenticated and its newest drill passed.
     public var warnings: [String] {
-        guard let last = newestDrill else { return ["WARNING: this set has never passed a drill"] }
         var out: [String] = []
-        if newestPass == nil { out.append("WARNING: this set has never passed a drill") }
-        if last.status != .pass {
-            let checks = last.details["failed_checks"].map { " (checks \($0))" } ?? ""
-            out.append("WARNING: this set's last drill FAILED on \(Timestamp.string(last.time))\(checks)")
+        let elsewhere = newestProvenOther.map {
+            " (the newest set that passed one is \($0): restore-drill runbook \($0))"
+        }
+        if newestPass == nil { out.append("WARNING: this set has never passed a drill" + (elsewhere ?? "")) }
+        if let last = newestDrill, !last.passed {
+            let checks = last.failedChecks.isEmpty ? "" : " (checks \(last.failedChecks.joined(separator: ", ")))"
+            out.append(
+                "WARNING: this set's last drill FAILED on \(Timestamp.string(last.finishedAt))\(checks)"
+                    + (newestPass == nil ? "" : elsewhere ?? ""))
+        }
+        if !authenticated {
+            out.append(
+                "WARNING: this set is not authenticated: no vault password was available to check its manifest, "
+                    + "so anyone who can write to the destination could have replaced it")
         }
         return out
     }
 }
 
-/// Builds a ``Runbook`` from the destination, the configuration and the history.
+/// Builds a ``Runbook`` from the destination, the configuration and this host's drill reports.
 public enum RunbookJob {
     /// The file name the schedule keeps in the reports folder and beside the sets on each remote.
     public static let fileName = "RUNBOOK.md"
 
     /// The runbook of set `id`, or of the newest complete set that counts when `id` is nil.
     /// - Parameters:
-    ///   - config: the configuration (destination, offsite, credentials.password, objectives).
+    ///   - config: the configuration (destination, reports folder, offsite, credentials.password,
+    ///     objectives).
     ///   - id: a backup id such as `full_20251020_175019`; nil for the newest complete set.
     ///   - authenticator: with a vault password configured, unauthenticated sets never count.
     ///   - now: when the runbook is made.
@@ -83,55 +107,74 @@ public enum RunbookJob {
         }
         let scan = try BackupSetScanner.scan(store, authenticator: authenticator)
         let complete = scan.sets.filter { $0.status == .complete }
+        let refused = scan.rejected.filter { $0.unauthenticated == true }.count
+        let because =
+            refused > 0 ? " (\(refused) set(s) there do not authenticate with the configured vault password)" : ""
         let chosen: ScannedSet
         if let id {
             guard let found = complete.last(where: { $0.id.description == id }) else {
-                throw RestoreDrillError.setNotFound("no complete set \(id) that counts in \(store.location)")
+                throw RestoreDrillError.setNotFound("no complete set \(id) that counts in \(store.location)\(because)")
             }
             chosen = found
         } else {
             guard let newest = complete.last else {
-                throw RestoreDrillError.setNotFound("no complete set in \(store.location)")
+                throw RestoreDrillError.setNotFound("no complete set that counts in \(store.location)\(because)")
             }
             chosen = newest
         }
-        let events = (try? HistoryStore(store).events()) ?? []
-        let drills = events.filter { $0.kind == .drill && $0.backupID == chosen.id }.sorted { $0.time < $1.time }
-        let pass = drills.last { $0.status == .pass }
+        let reports = LocalDrillReports.load(folder: config.reports.folder)
+        func vouched(_ set: ScannedSet, manifestSHA256: String?) -> [LocalDrillReport] {
+            guard let manifestSHA256 else { return [] }
+            return reports.values.filter { $0.backupID == set.id && $0.manifestSHA256 == manifestSHA256 }
+                .sorted { ($0.finishedAt, $0.drillID) < ($1.finishedAt, $1.drillID) }
+        }
+        let pinned = pins(of: chosen)
+        let manifestSHA = pinned.first { $0.name == Manifest.fileName }?.sha256
+        let drills = vouched(chosen, manifestSHA256: manifestSHA)
+        var newestProvenOther: BackupID?
+        if !drills.contains(where: \.passed) {
+            for set in complete.reversed() where set.id != chosen.id {
+                let sha = readSetFile(set, Manifest.fileName).map { SHA256Digest.hex(of: $0) }
+                if vouched(set, manifestSHA256: sha).contains(where: \.passed) {
+                    newestProvenOther = set.id
+                    break
+                }
+            }
+        }
         let manifest = chosen.manifest
         var lists: [Runbook.DependencyList] = []
         for artifact in manifest.artifacts where artifact.component == .dependencies && artifact.kind == .list {
             guard let stored = manifest.storedPath(of: artifact) else { continue }
             let kind = ((artifact.path as NSString).lastPathComponent as NSString).deletingPathExtension
-            let data = FileManager.default.contents(atPath: (chosen.path as NSString).appendingPathComponent(stored))
+            // At most the recorded size: a list replaced by a huge file is never read whole.
+            let data = UntrustedFile.read(
+                (chosen.path as NSString).appendingPathComponent(stored), limit: Int(max(0, artifact.size)))
             let matches = data.map { SHA256Digest.hex(of: $0) == artifact.sha256 } ?? false
             lists.append(.init(kind: kind, storedPath: stored, bytes: matches ? data : nil))
         }
+        let password = authenticator?.passwords.first
         return Runbook(
             manifest: manifest, destination: store.location, remotes: config.offsite,
-            passwordSource: config.credentials.password, drills: drills, passedTools: pass.flatMap(tools(of:)),
-            lists: lists, rtoObjective: config.objectives.rto, generatedAt: now)
+            passwordSource: config.credentials.password, drills: drills,
+            authenticated: authenticator?.isActive == true, pins: pinned, newestProvenOther: newestProvenOther,
+            lists: lists, rtoObjective: config.objectives.rto, generatedAt: now,
+            scrubber: SecretScrubber(password: password))
     }
 
-    /// The tools a drill recorded: its event's `tools` detail (`tar=…; openssl=…`) with `tool_os`
-    /// and `tool_arch`, else the `tools` object of its report.json; nil when neither has them.
-    static func tools(of event: HistoryEvent) -> [String: String]? {
-        if let text = event.details["tools"] {
-            var out: [String: String] = [:]
-            for item in text.split(separator: ";") {
-                let pair = item.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
-                if pair.count == 2 { out[pair[0]] = pair[1] }
-            }
-            if let os = event.details["tool_os"] { out["os"] = os }
-            if let arch = event.details["tool_arch"] { out["arch"] = arch }
-            return out.isEmpty ? nil : out
+    /// The bytes of `name` in `set`'s folder, read as a hostile file (no link, at most 64 MiB).
+    static func readSetFile(_ set: ScannedSet, _ name: String) -> Data? {
+        UntrustedFile.read((set.path as NSString).appendingPathComponent(name), limit: 64 << 20)
+    }
+
+    /// The digests the runbook pins: `manifest.json`, `SHA256SUMS` and the restore script; empty
+    /// when one cannot be read.
+    static func pins(of set: ScannedSet) -> [(name: String, sha256: String)] {
+        var out: [(name: String, sha256: String)] = []
+        for name in [Manifest.fileName, Manifest.checksumListFileName, set.manifest.restoreScript] {
+            guard let data = readSetFile(set, name) else { return [] }
+            out.append((name, SHA256Digest.hex(of: data)))
         }
-        guard let folder = event.reportFolder,
-            let data = FileManager.default.contents(atPath: (folder as NSString).appendingPathComponent("report.json")),
-            let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
-            let tools = object["tools"] as? [String: String], !tools.isEmpty
-        else { return nil }
-        return tools
+        return out
     }
 }
 

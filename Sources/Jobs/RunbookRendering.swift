@@ -21,7 +21,9 @@ public enum ShellQuote {
             if scalar == "\\" {
                 out += "\\\\"
             } else if isControl(scalar) {
-                out += String(format: "\\x%02X", scalar.value)
+                out +=
+                    scalar.value <= 0xFF
+                    ? String(format: "\\x%02X", scalar.value) : String(format: "\\u{%04X}", scalar.value)
             } else {
                 out.unicodeScalars.append(scalar)
             }
@@ -29,9 +31,15 @@ public enum ShellQuote {
         return out
     }
 
+    /// C0, DEL, C1, the line and paragraph separators, and the invisible format characters that
+    /// reorder or hide text on screen (bidi controls U+061C, U+200E-U+200F, U+202A-U+202E,
+    /// U+2066-U+2069; zero-width U+200B-U+200D, U+2060-U+2064, U+FEFF): a name holding one is
+    /// shown as `\xNN`-style escapes, never pasted as a command a person cannot read.
     static func isControl(_ scalar: Unicode.Scalar) -> Bool {
-        scalar.value < 0x20 || scalar.value == 0x7F || (0x80...0x9F).contains(scalar.value)
-            || scalar == "\u{2028}" || scalar == "\u{2029}"
+        let v = scalar.value
+        return v < 0x20 || v == 0x7F || (0x80...0x9F).contains(v) || v == 0x2028 || v == 0x2029 || v == 0x061C
+            || (0x200B...0x200F).contains(v) || (0x202A...0x202E).contains(v) || (0x2060...0x2064).contains(v)
+            || (0x2066...0x2069).contains(v) || v == 0xFEFF
     }
 }
 
@@ -51,7 +59,7 @@ extension Runbook {
         var out = ""
         for warning in warnings { out += "# \(Self.markdownText(warning))\n\n" }
         out += "# Runbook: restore \(manifest.id) on a new machine\n\n"
-        for block in blocks() {
+        for block in scrubbedBlocks() {
             switch block {
             case .heading(let text): out += "## \(Self.markdownText(text))\n\n"
             case .text(let text): out += Self.markdownText(text) + "\n\n"
@@ -60,6 +68,16 @@ extension Runbook {
             }
         }
         return out
+    }
+
+    /// True when `data` is a runbook this tool wrote: Markdown whose first line is a runbook or
+    /// warning heading and which has the `Generated … by restore-drill` line, or HTML with a
+    /// runbook title. `restore-drill runbook OUT` replaces only such a file.
+    public static func isRunbook(_ data: Data) -> Bool {
+        let text = String(decoding: data.prefix(64 << 10), as: UTF8.self)
+        if text.hasPrefix("<!DOCTYPE html>") { return text.contains("<title>Runbook: restore ") }
+        let titled = text.hasPrefix("# Runbook: restore ") || text.contains("\n# Runbook: restore ")
+        return text.hasPrefix("# ") && titled && text.contains(" by \(ToolInfo.name) ")
     }
 
     /// The HTML runbook: self-contained (inline style, no script), every value escaped; the
@@ -79,7 +97,7 @@ extension Runbook {
             """
         for warning in warnings { out += "<h1 class=\"warning\">\(e(warning))</h1>\n" }
         out += "<h1>Runbook: restore \(e(manifest.id.description)) on a new machine</h1>\n"
-        for block in blocks() {
+        for block in scrubbedBlocks() {
             switch block {
             case .heading(let text): out += "<h2>\(e(text))</h2>\n"
             case .text(let text): out += "<p>\(e(text))</p>\n"
@@ -89,6 +107,21 @@ extension Runbook {
             }
         }
         return out + "</body></html>\n"
+    }
+
+    /// ``blocks()`` with every secret the ``scrubber`` knows replaced (a password given as a
+    /// command's argument in the configuration).
+    func scrubbedBlocks() -> [Block] {
+        guard !scrubber.isEmpty else { return blocks() }
+        let s: (String) -> String = { scrubber.scrub($0) }
+        return blocks().map { block in
+            switch block {
+            case .heading(let text): return .heading(s(text))
+            case .text(let text): return .text(s(text))
+            case .items(let items): return .items(items.map(s))
+            case .commands(let lines): return .commands(lines.map(s))
+            }
+        }
     }
 
     /// Text for a Markdown paragraph: control characters as spaces, Markdown's punctuation escaped.
@@ -111,12 +144,22 @@ extension Runbook {
 
     /// A comment saying `what` cannot be given on one line, with the value made visible.
     func commentLine(_ what: String, _ value: String) -> String {
-        "# \(what) holds a control character (a newline?) and cannot be given on one line: "
+        "# \(what) holds a control character (a newline?) or leaves its folder (..), not given to a command: "
             + ShellQuote.visible(value)
     }
 
-    /// `"$HOME"/'<relative>'` for a path relative to the new home, nil when it cannot be quoted.
-    func homePath(_ relative: String) -> String? { q(relative).map { "\"$HOME\"/\($0)" } }
+    /// `"$HOME"/'<relative>'` for a path relative to the new home; nil when it cannot be quoted or
+    /// is not below the home (absolute, or a `..` component): such a path comes from a forged
+    /// manifest and is never given to a command.
+    func homePath(_ relative: String) -> String? {
+        guard Self.staysBelow(relative) else { return nil }
+        return q(relative).map { "\"$HOME\"/\($0)" }
+    }
+
+    /// True when `relative` is not absolute and has no `..` component.
+    static func staysBelow(_ relative: String) -> Bool {
+        !relative.hasPrefix("/") && !relative.split(separator: "/").contains("..")
+    }
 
     /// The new root: `"$HOME"/'<root relative to the old home>'`, or the old absolute root quoted
     /// when it was not under the old home.
@@ -129,7 +172,7 @@ extension Runbook {
     /// Where the set is fetched to, relative to the current folder.
     var setFolder: String { "./restore-set/\(manifest.id)" }
 
-    static func seconds(_ value: Double) -> String { String(format: "%.1f s", value) }
+    static func seconds(_ value: Double) -> String { Units.humanSeconds(value) }
 
     func blocks() -> [Block] {
         var out: [Block] = []
@@ -138,28 +181,33 @@ extension Runbook {
             .text(
                 "Generated \(Timestamp.string(generatedAt)) by \(ToolInfo.name) \(ToolInfo.version) from the manifest "
                     + "of set \(id) (made \(manifest.finishedAt) on \(manifest.host), format "
-                    + "\(manifest.formatVersion)), the configuration and the history. Run the commands in order, "
+                    + "\(manifest.formatVersion)), the configuration and this machine's drill reports. Run the commands in order, "
                     + "in one new empty folder on the new machine."))
         out.append(.heading("Proven by"))
         if let pass = newestPass {
             let rto = pass.rtoSeconds.map(Self.seconds) ?? "not recorded"
             out.append(
                 .text(
-                    "The newest passing drill of this set: \(pass.drillID?.description ?? pass.id) on "
-                        + "\(Timestamp.string(pass.time)), measured RTO \(rto) (objective "
-                        + "\(Self.seconds(rtoObjective)))."))
-            out.append(.text("Tools it passed with: " + toolsText))
+                    "The newest passing drill of this set: \(pass.drillID) on \(Timestamp.string(pass.finishedAt)), "
+                        + "measured RTO \(rto) (objective \(Self.seconds(rtoObjective))), of these exact manifest "
+                        + "bytes (report \(pass.folder))."))
+            out.append(.text("Tools it passed with:"))
+            out.append(.items(toolItems))
         } else {
             out.append(
-                .text("No drill of this set has passed. Drill it (restore-drill drill \(id)) before relying on it."))
+                .text(
+                    "No drill of this set (with this manifest) that this machine reported has passed. Drill it "
+                        + "(restore-drill drill \(id)) before relying on it."))
         }
-        if let last = newestDrill, last.status != .pass {
+        if let last = newestDrill, !last.passed {
             out.append(
                 .text(
-                    "Newest drill: \(last.drillID?.description ?? last.id) on \(Timestamp.string(last.time)): FAILED"
-                        + (last.details["failed_checks"].map { " (checks \($0))" } ?? "") + "."))
+                    "Newest drill: \(last.drillID) on \(Timestamp.string(last.finishedAt)): FAILED"
+                        + (last.failedChecks.isEmpty ? "" : " (checks \(last.failedChecks.joined(separator: ", ")))")
+                        + "; its report: \(last.folder)."))
         }
         out += getTheSet()
+        out += checkTheCopy()
         out += password()
         out += tools()
         out += restoreCommand()
@@ -169,9 +217,12 @@ extension Runbook {
         return out
     }
 
-    var toolsText: String {
-        guard let tools = passedTools, !tools.isEmpty else { return "not recorded" }
-        return tools.keys.sorted().map { "\($0)=\(tools[$0] ?? "")" }.joined(separator: "; ")
+    /// The newest passing drill's tools, one `key: version` item each in ``ToolsRecord/keys``
+    /// order.
+    var toolItems: [String] {
+        guard let pass = newestPass else { return ["none: no drill of this set has passed"] }
+        guard let tools = pass.tools, !tools.isEmpty else { return [ToolsRecord.notRecorded] }
+        return ToolsRecord.keys.compactMap { key in tools[key].map { "\(key): \($0)" } }
     }
 
     func getTheSet() -> [Block] {
@@ -180,8 +231,9 @@ extension Runbook {
         let objects = manifest.storesObjects
         out.append(
             .text(
-                "From the destination folder (the synced folder, once it has synced on this machine): the set "
-                    + "folder\(objects ? " and the objects it reads (format 2)" : "")."))
+                "From the destination folder (the synced folder, once it has synced on this machine; change the "
+                    + "path if it syncs elsewhere here): the set folder\(objects ? " and the objects it reads (format 2)" : "")."
+            ))
         let setSource = q((destination as NSString).appendingPathComponent(id))
         let objectSource = q((destination as NSString).appendingPathComponent("objects"))
         var lines = ["mkdir -p ./restore-set"]
@@ -215,8 +267,42 @@ extension Runbook {
         return out
     }
 
+    /// The portable SHA-256 check of the list file `list` (`sha256sum -c`, else `shasum -a 256 -c`).
+    static func checkLine(_ list: String) -> String {
+        "if command -v sha256sum >/dev/null; then sha256sum -c \(list); else shasum -a 256 -c \(list); fi"
+    }
+
+    /// Step 2: the fetched copy is the set this runbook was made for, before it is given the
+    /// password: the manifest, the checksum list and the restore script must have the digests
+    /// pinned here, and every file and object the list names its own digest.
+    func checkTheCopy() -> [Block] {
+        var out: [Block] = [.heading("2. Check the copy")]
+        guard !pins.isEmpty, let script = q(manifest.restoreScript) else {
+            out.append(
+                .text(
+                    "WARNING: the set's manifest, SHA256SUMS or restore script could not be read when this runbook "
+                        + "was made: there is nothing to check the copy against. Do not give it the password."))
+            return out
+        }
+        out.append(
+            .text(
+                "Before the copy gets the vault password, check it is the set this runbook was made for. Every line "
+                    + "must say OK: a line saying FAILED means the copy is not that set (damaged, or replaced by "
+                    + "someone who could write to the folder); stop and do not run its script."))
+        var lines: [String] = []
+        let pinned = pins.map { pin -> String in
+            let name = pin.name == manifest.restoreScript ? script : (q(pin.name) ?? pin.name)
+            return "'\(pin.sha256)' \(setFolder)/\(name)"
+        }
+        lines.append("printf '%s  %s\\n' " + pinned.joined(separator: " ") + " > ./restore-set/pinned.sha256")
+        lines.append(Self.checkLine("./restore-set/pinned.sha256"))
+        lines.append("(cd \(setFolder) && \(Self.checkLine(Manifest.checksumListFileName)))")
+        out.append(.commands(lines))
+        return out
+    }
+
     func password() -> [Block] {
-        var out: [Block] = [.heading("2. The vault password")]
+        var out: [Block] = [.heading("3. The vault password")]
         guard manifest.vault != nil else {
             out.append(.text("This set holds no credentials vault: the restore needs no password."))
             return out
@@ -233,6 +319,7 @@ extension Runbook {
                     "The environment variable \(name). Take the password from your password manager and set "
                         + "\(name) in this shell (not in a file), then:"))
             if name.range(of: "^[A-Za-z_][A-Za-z0-9_]*$", options: .regularExpression) != nil {
+                lines.append(": \"${\(name):?set \(name) to the vault password first}\"")
                 lines.append("(umask 077 && printf '%s' \"$\(name)\" > ./vault-password)")
             } else {
                 lines.append("# the variable's name is not a shell name: " + ShellQuote.visible(name))
@@ -240,10 +327,11 @@ extension Runbook {
         case .file(let path):
             out.append(
                 .text(
-                    "The file \(path) of the lost machine. Copy it from your password manager or a copy of that "
-                        + "file:"))
+                    "The file \(path) of the lost machine, which is gone with it. Put your copy of that file (from "
+                        + "your password manager) on this machine, set RD_PASSWORD_COPY to its path, then:"))
             lines.append(
-                q(path).map { "(umask 077 && cat \($0) > ./vault-password)" } ?? commentLine("the file's path", path))
+                ": \"${RD_PASSWORD_COPY:?set RD_PASSWORD_COPY to the path of your copy of the password file}\"")
+            lines.append("(umask 077 && cat \"$RD_PASSWORD_COPY\" > ./vault-password)")
         case .command(let argv):
             out.append(
                 .text("The command \(argv.joined(separator: " ")) (on macOS the keychain; restore it first)."))
@@ -259,37 +347,39 @@ extension Runbook {
             lines.append("# now put the password (one line) into ./vault-password with an editor")
         }
         lines.append("chmod 600 ./vault-password")
+        lines.append("(test -s ./vault-password || { echo 'vault-password is empty: stop here' >&2; exit 1; })")
         out.append(.commands(lines))
         return out
     }
 
     func tools() -> [Block] {
         [
-            .heading("3. Tools"),
+            .heading("4. Tools"),
             .text(
                 "The restore needs: sh, tar that reads pax archives (GNU tar or bsdtar), gzip, openssl with -pbkdf2 "
-                    + "and -iter (OpenSSL 1.1.1 or later, or LibreSSL 3.x), and sha256sum or shasum. The checks use "
-                    + "sqlite3."),
-            .text("The newest passing drill used: " + toolsText),
+                    + "and -iter (OpenSSL 1.1.1 or later, or LibreSSL 3.x), and sha256sum or shasum (or openssl). The "
+                    + "checks use sqlite3. The restore script checks its tools before it writes anything and names "
+                    + "what to install. The newest passing drill used:"),
+            .items(toolItems),
             .commands([
-                "for tool in sh tar gzip openssl sqlite3; do command -v \"$tool\" >/dev/null || echo \"missing: $tool\"; done",
-                "command -v sha256sum >/dev/null || command -v shasum >/dev/null || echo 'missing: sha256sum or shasum'",
+                "for tool in sh tar gzip openssl sqlite3; do command -v \"$tool\" >/dev/null || echo \"missing: $tool\"; done"
             ]),
         ]
     }
 
     func restoreCommand() -> [Block] {
-        var out: [Block] = [.heading("4. Restore")]
+        var out: [Block] = [.heading("5. Restore")]
         out.append(
             .text(
                 "The set's own restore script restores the code, databases, LaunchAgents, shell files and "
-                    + "credentials into the new home. It refuses a home or root that is not empty; add --force to "
-                    + "restore into one."))
+                    + "credentials into the new home. A new machine's home is never empty, so the command has "
+                    + "--force: files of the same names are replaced by the set's, nothing else is touched. Do not "
+                    + "run it on a machine whose home holds work you need under the same names."))
         var line: String
         if let script = q(manifest.restoreScript), let root = rootArgument {
             line = "sh \(setFolder)/\(script) --home \"$HOME\" --root \(root)"
             if manifest.vault != nil { line += " --password-file ./vault-password" }
-            line += " --yes"
+            line += " --yes --force"
         } else {
             line = commentLine("the script name or root", manifest.restoreScript + " " + manifest.root)
         }
@@ -298,7 +388,7 @@ extension Runbook {
     }
 
     func dependencies() -> [Block] {
-        var out: [Block] = [.heading("5. Dependencies")]
+        var out: [Block] = [.heading("6. Dependencies")]
         guard !lists.isEmpty else {
             out.append(.text("This set holds no dependency lists."))
             return out
@@ -308,6 +398,10 @@ extension Runbook {
             let path = "\(setFolder)/\(list.storedPath)"
             switch list.kind {
             case "python":
+                guard list.bytes != nil else {
+                    lines.append("# the python list could not be read or does not match the manifest: not installed")
+                    continue
+                }
                 lines.append(q(path).map { "pip3 install -r \($0)" } ?? commentLine("the python list", path))
             case "homebrew":
                 guard let bytes = list.bytes else {
@@ -338,7 +432,7 @@ extension Runbook {
     }
 
     func launchAgents() -> [Block] {
-        var out: [Block] = [.heading("6. LaunchAgents")]
+        var out: [Block] = [.heading("7. LaunchAgents")]
         guard !manifest.launchAgents.isEmpty else {
             out.append(.text("This set holds no LaunchAgents. (The set never holds systemd units.)"))
             return out
@@ -357,15 +451,16 @@ extension Runbook {
     }
 
     func checks() -> [Block] {
-        var out: [Block] = [.heading("7. Check the result")]
+        var out: [Block] = [.heading("8. Check the result")]
         out.append(
             .text(
-                "Drill the fetched copy (when restore-drill is installed), check each restored database, and check "
-                    + "the set's checksums by hand."))
+                "Drill the fetched copy (when restore-drill is installed on this machine), check each restored "
+                    + "database (each line must say ok), and check the set's checksums again."))
         var lines: [String] = []
         lines.append(
-            "restore-drill drill --set \(setFolder)"
-                + (manifest.vault != nil ? " --password-file ./vault-password" : ""))
+            "if command -v restore-drill >/dev/null; then restore-drill drill --set \(setFolder)"
+                + (manifest.vault != nil ? " --password-file ./vault-password" : "")
+                + "; else echo 'restore-drill is not installed: drill skipped'; fi")
         let homePrefix = manifest.home.hasSuffix("/") ? manifest.home : manifest.home + "/"
         let rootRelative: String? =
             manifest.root.hasPrefix(homePrefix) ? String(manifest.root.dropFirst(homePrefix.count)) : nil
@@ -377,15 +472,17 @@ extension Runbook {
                 if let rootRelative {
                     target = homePath(rootRelative + "/" + db.path)
                 } else {
-                    target = q((manifest.root as NSString).appendingPathComponent(db.path))
+                    target =
+                        Self.staysBelow(db.path) ? q((manifest.root as NSString).appendingPathComponent(db.path)) : nil
                 }
             }
             lines.append(
-                target.map { "sqlite3 \($0) 'PRAGMA integrity_check'" } ?? commentLine("the database's path", db.path))
+                target.map {
+                    "if sqlite3 \($0) 'PRAGMA integrity_check' | grep -qx ok; then echo ok: \($0); "
+                        + "else echo DAMAGED: \($0); fi"
+                } ?? commentLine("the database's path", db.path))
         }
-        lines.append(
-            "(cd \(setFolder) && if command -v sha256sum >/dev/null; then sha256sum -c SHA256SUMS; "
-                + "else shasum -a 256 -c SHA256SUMS; fi)")
+        lines.append("(cd \(setFolder) && \(Self.checkLine(Manifest.checksumListFileName)))")
         out.append(.commands(lines))
         return out
     }

@@ -186,10 +186,16 @@ struct DrillCommand: AsyncParsableCommand {
         // The schedule keeps a current runbook next to the reports and beside the sets on each
         // remote, after a full drill of the configured destination (not --set, not --parts).
         if set == nil, request.parts == nil, let c {
-            RunbookJob.keepCurrent(
-                config: c, authenticator: try? await SetTrust.authenticator(passwordFile: passwordFile, config: c),
-                now: Date(), rclone: c.offsite.isEmpty ? nil : try? Rclone(),
-                warning: { Terminal.note("warning: \($0)") })
+            // Fail closed: when the configured password cannot be had now, no runbook is written (a
+            // runbook made without it could name a set nobody authenticated).
+            do {
+                let authenticator = try await SetTrust.authenticator(passwordFile: passwordFile, config: c)
+                RunbookJob.keepCurrent(
+                    config: c, authenticator: authenticator, now: Date(),
+                    rclone: c.offsite.isEmpty ? nil : try? Rclone(), warning: { Terminal.note("warning: \($0)") })
+            } catch {
+                Terminal.note("warning: runbook not written: the vault password could not be had: \(error)")
+            }
         }
         if let eventLost {
             Terminal.error(eventLost.description)

@@ -286,8 +286,11 @@ struct CompatCommand: ParsableCommand {
         abstract: "Show the tool combinations drills restored with, and the newest passing and failing drill of each.",
         discussion: """
             A combination is what a drill's restore script recorded it ran with (os, arch, shell, tar, gzip, \
-            SHA-256 tool, openssl; version text as recorded). Drills of sets whose script predates the record are \
-            counted apart. Exit 0 (the table is information), 3 when the history cannot be read.
+            SHA-256 tool, openssl; version text as recorded; os and arch as the drill measured them). A drill \
+            event counts only when this machine's report of that drill (in the reports folder) agrees with it: \
+            the history lives in the destination, which others may write to. Drills that recorded no tools and \
+            events without such a report are counted apart. Exit 0 (the table is information), 3 when the \
+            history cannot be read.
             """)
 
     @OptionGroup var config: ConfigOption
@@ -303,7 +306,7 @@ struct CompatCommand: ParsableCommand {
         } catch {
             throw RestoreDrillError.runtime("cannot read the history of \(c.destination): \(error)")
         }
-        let matrix = CompatMatrix(events: log.events)
+        let matrix = CompatMatrix(events: log.events, reports: LocalDrillReports.load(folder: c.reports.folder))
         if json { try Terminal.json(matrix) } else { Terminal.out(matrix.text) }
     }
 }

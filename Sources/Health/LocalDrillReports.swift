@@ -1,0 +1,86 @@
+import DrillCore
+import Foundation
+
+/// One drill as this host's own report of it says: `<reports>/<drill id>/report.json`
+/// (docs/ARCHITECTURE.md, "Reports"), written by the drill into the reports folder (mode 0700),
+/// which is on this machine and never in the destination.
+///
+/// The history lives in the destination, often a synced folder anyone with access can write to,
+/// and its hash chain has no key: a dropped-in or re-chained event file can claim any verdict.
+/// What says "this set was proven" to a person (the runbook, `compat`) therefore believes a
+/// drill only when this host's report of it agrees (issue 19; issue 11, "every set is hostile
+/// until proven").
+public struct LocalDrillReport: Sendable, Equatable {
+    /// The drill's id (the report folder's name).
+    public var drillID: DrillID
+    /// The set drilled.
+    public var backupID: BackupID
+    /// True when the drill passed (`verdict` `pass`).
+    public var passed: Bool
+    /// When the drill finished (`finished_at`).
+    public var finishedAt: Date
+    /// SHA-256 (hex) of the `manifest.json` bytes the drill judged (`manifest_sha256`); nil when
+    /// the drill read none.
+    public var manifestSHA256: String?
+    /// Whether the set's manifest HMAC verified under the vault password (`authenticated`); nil
+    /// when the report does not say.
+    public var authenticated: Bool?
+    /// The tools the replay recorded (`tools`: `sh`, `tar`, …, `os`, `arch` → version text); nil
+    /// when none.
+    public var tools: [String: String]?
+    /// The measured RTO (`rto_seconds`), seconds; nil when not measured.
+    public var rtoSeconds: Double?
+    /// The checks that failed, ids such as `set.artifacts`, sorted.
+    public var failedChecks: [String]
+    /// The report folder.
+    public var folder: String
+}
+
+/// Reads this host's drill reports.
+public enum LocalDrillReports {
+    /// The largest `report.json` read: 64 MiB (a drill of a set with tens of thousands of files).
+    public static let reportSizeLimit = 64 << 20
+
+    /// The drill reports in `folder`: every `drill_*` folder (not a link) holding a readable
+    /// `report.json` (a regular file, not a link, at most ``reportSizeLimit`` bytes) of format
+    /// `restore-drill/drill-report` whose `drill_id` is the folder's name. Sampled drills write
+    /// their per-set reports there too. Unreadable or malformed reports are left out.
+    /// - Parameter folder: the reports folder (`reports.folder`).
+    /// - Returns: the reports by drill id (its text form); empty when the folder is missing.
+    public static func load(folder: String) -> [String: LocalDrillReport] {
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: folder) else { return [:] }
+        var out: [String: LocalDrillReport] = [:]
+        for name in names where DrillID(name) != nil {
+            let path = (folder as NSString).appendingPathComponent(name)
+            var info = stat()
+            guard lstat(path, &info) == 0, (info.st_mode & S_IFMT) == S_IFDIR else { continue }
+            let file = (path as NSString).appendingPathComponent("report.json")
+            guard let data = UntrustedFile.read(file, limit: reportSizeLimit),
+                let report = parse(data, folder: path), report.drillID.description == name
+            else { continue }
+            out[name] = report
+        }
+        return out
+    }
+
+    /// The report in `data` (a drill's `report.json`), or nil when it is not one.
+    static func parse(_ data: Data, folder: String) -> LocalDrillReport? {
+        guard let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
+            object["format"] as? String == "restore-drill/drill-report",
+            let drill = (object["drill_id"] as? String).flatMap(DrillID.init),
+            let set = (object["backup_id"] as? String).flatMap(BackupID.init),
+            let verdict = object["verdict"] as? String,
+            let finished = (object["finished_at"] as? String).flatMap(Timestamp.date)
+        else { return nil }
+        var failed: Set<String> = []
+        for check in object["checks"] as? [[String: Any]] ?? [] where check["verdict"] as? String == "fail" {
+            if let id = check["check"] as? String ?? check["id"] as? String { failed.insert(id) }
+        }
+        let tools = (object["tools"] as? [String: String]).flatMap { $0.isEmpty ? nil : $0 }
+        return LocalDrillReport(
+            drillID: drill, backupID: set, passed: verdict == "pass", finishedAt: finished,
+            manifestSHA256: object["manifest_sha256"] as? String, authenticated: object["authenticated"] as? Bool,
+            tools: tools, rtoSeconds: object["rto_seconds"] as? Double, failedChecks: failed.sorted(),
+            folder: folder)
+    }
+}
