@@ -308,5 +308,11 @@ struct CompatCommand: ParsableCommand {
         }
         let matrix = CompatMatrix(events: log.events, reports: LocalDrillReports.load(folder: c.reports.folder))
         if json { try Terminal.json(matrix) } else { Terminal.out(matrix.text) }
+        // A damaged history can hide a drill: say so, where a person reads it.
+        if !log.problems.isEmpty {
+            Terminal.note(
+                "warning: \(log.problems.count) event file(s) in the history could not be used (restore-drill "
+                    + "history verify names them): the matrix may miss drills")
+        }
     }
 }

@@ -268,6 +268,12 @@ struct RunbookTests {
         #expect(combinations.count == 1 && combinations.first?["drills"] as? Int == 1, "\(compat.stdout)")
         let text = try ws.run(["compat"], environment: Self.password)
         #expect(text.stdout.contains("1 drill event in the history not shown"), "\(text.stdout)")
+        // A damaged event file is named as a warning: the matrix may miss a drill.
+        try Data("garbage{\n".utf8).write(
+            to: URL(fileURLWithPath: "\(events)/20261207T000000.000Z-drill-00000000.json"))
+        let damaged = try ws.run(["compat"], environment: Self.password)
+        #expect(damaged.status == 0)
+        #expect(damaged.stderr.contains("1 event file(s) in the history could not be used"), "\(damaged.stderr)")
     }
 
     /// A password written into the configuration as a command's argument never reaches the
