@@ -146,13 +146,18 @@ public struct HealthInput: Sendable, Equatable {
     ///   exists but cannot be listed (health reports that as UNKNOWN).
     ///   - remotes: the configured off-site remotes' names (``RemoteFact/gather(name:events:)``).
     ///   - proofMaxAge: the proof ledger's window, seconds (`proof.max_age`; default 4 weeks).
+    ///   - drillReports: this machine's drill reports (``LocalDrillReports/load(folder:)``); when
+    ///     given and not empty, a drill event counts only when the report of its drill agrees (same
+    ///     set, same verdict): the history is in the destination, which others may write to.
     public static func gather(
         _ destination: any Destination, now: Date, authenticator: SetAuthenticator? = nil, remotes: [String] = [],
-        proofMaxAge: Double = RestoreDrillConfig.ProofSettings().maxAge
+        proofMaxAge: Double = RestoreDrillConfig.ProofSettings().maxAge,
+        drillReports: [String: LocalDrillReport]? = nil
     ) throws -> HealthInput {
         let scan = try BackupSetScanner.scan(destination, authenticator: authenticator)
         let log = try HistoryStore(destination).load()
-        var input = assemble(destination, now: now, scan: scan, log: log, proofMaxAge: proofMaxAge)
+        var input = assemble(
+            destination, now: now, scan: scan, log: log, proofMaxAge: proofMaxAge, drillReports: drillReports)
         // The ledger counts only the proofs the history can vouch for (``HistoryStore/eventsForProof()``);
         // one left out is a history problem health reports.
         let forProof = try HistoryStore(destination).eventsForProof()
@@ -185,9 +190,15 @@ public struct HealthInput: Sendable, Equatable {
     /// backup age is judged on the newest complete set that is not. The proof ledger covers every
     /// complete set (``ProofLedger/build(sets:events:now:maxAge:remote:)`` with window
     /// `proofMaxAge`, seconds).
+    ///
+    /// A drill event dated more than ``SetClock/futureSkew`` after `now` never counts (one dated
+    /// in the future would hide every later failure), nor, with `drillReports` given and not
+    /// empty, one this machine's report of that drill does not vouch for; each is a history
+    /// problem (`drill event …`).
     public static func assemble(
         _ destination: any Destination, now: Date, scan: DestinationScan, log: HistoryLog,
-        proofMaxAge: Double = RestoreDrillConfig.ProofSettings().maxAge
+        proofMaxAge: Double = RestoreDrillConfig.ProofSettings().maxAge,
+        drillReports: [String: LocalDrillReport]? = nil
     ) -> HealthInput {
         var input = HealthInput(now: now, destination: destination.location)
         let complete = scan.sets.filter { $0.status == .complete }
@@ -200,8 +211,30 @@ public struct HealthInput: Sendable, Equatable {
         if let newest = scan.sets.last, newest.status == .partial { input.newestPartial = newest.id }
         input.setCount = scan.sets.count
         let events = log.events
-        input.newestPassingDrill = events.last { $0.kind == .drill && $0.status == .pass }.map(RunFact.init)
-        input.lastDrill = events.last { $0.kind == .drill }.map(RunFact.init)
+        var ignoredDrills: [String] = []
+        let vouching = drillReports.flatMap { $0.isEmpty ? nil : $0 }
+        let drills = events.filter { event in
+            guard event.kind == .drill else { return false }
+            if event.time.timeIntervalSince(now) > SetClock.futureSkew {
+                ignoredDrills.append(
+                    "drill event \(event.id) is dated \(Timestamp.string(event.time)), in the future: it does not count"
+                )
+                return false
+            }
+            if let vouching {
+                guard let id = event.drillID, let report = vouching[id.description],
+                    report.backupID == event.backupID, report.passed == (event.status == .pass)
+                else {
+                    ignoredDrills.append(
+                        "drill event \(event.id) has no report on this machine that agrees with it (another "
+                            + "machine's drill, or written by someone else): it does not count")
+                    return false
+                }
+            }
+            return true
+        }
+        input.newestPassingDrill = drills.last { $0.status == .pass }.map(RunFact.init)
+        input.lastDrill = drills.last.map(RunFact.init)
         if let backup = events.last(where: { $0.kind == .backup }) {
             input.lastBackup = RunFact(backup)
         } else if let newest = scan.sets.last {
@@ -214,7 +247,7 @@ public struct HealthInput: Sendable, Equatable {
         input.freeBytes = status.exists ? status.freeBytes : nil
         input.rejectedFolders = scan.rejected.filter { $0.unauthenticated != true }.map { "\($0.name): \($0.reason)" }
         input.unauthenticatedSets = scan.rejected.filter { $0.unauthenticated == true }.map(\.name)
-        input.historyProblems = log.problems.map { "\($0.file): \($0.message)" }
+        input.historyProblems = log.problems.map { "\($0.file): \($0.message)" } + ignoredDrills
         input.proof = ProofLedger.build(
             sets: complete.map { ($0.id, $0.finishedAt, $0.manifest) }, events: events, now: now, maxAge: proofMaxAge)
         return input

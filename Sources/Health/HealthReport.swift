@@ -327,10 +327,11 @@ public struct HealthReport: Sendable, Equatable {
         for problem in input.historyProblems {
             // A proof the history cannot vouch for reads fine: it is ignored, not unreadable.
             let ignored = problem.hasPrefix("proof event ")
+            let drill = problem.hasPrefix("drill event ")
             findings.append(
                 HealthFinding(
-                    code: ignored ? "proof_ignored" : "history", status: .warning,
-                    message: ignored ? problem : "history event unreadable: \(problem)", subject: problem))
+                    code: ignored ? "proof_ignored" : drill ? "drill_ignored" : "history", status: .warning,
+                    message: ignored || drill ? problem : "history event unreadable: \(problem)", subject: problem))
         }
 
         let ordered = findings.enumerated().sorted { ($1.element.status, $0.offset) < ($0.element.status, $1.offset) }

@@ -200,9 +200,11 @@ public enum HealthJob {
     ) -> HealthReport {
         let store = destination ?? LocalDestination(path: config.destination)
         do {
+            // This machine's drill reports vouch for the history's drill events (issue 19: an
+            // event dropped into a synced destination must not make health say a drill passed).
             let input = try HealthInput.gather(
                 store, now: now, authenticator: authenticator, remotes: config.offsite.map(\.name),
-                proofMaxAge: config.proof.maxAge)
+                proofMaxAge: config.proof.maxAge, drillReports: LocalDrillReports.load(folder: config.reports.folder))
             return HealthReport.evaluate(input, thresholds: config.health)
         } catch {
             return HealthReport.unknown(String(describing: error), destination: store.location, now: now)

@@ -268,6 +268,19 @@ struct RunbookTests {
         #expect(combinations.count == 1 && combinations.first?["drills"] as? Int == 1, "\(compat.stdout)")
         let text = try ws.run(["compat"], environment: Self.password)
         #expect(text.stdout.contains("1 drill event in the history not shown"), "\(text.stdout)")
+        // Health does not count it either: it is dated in the future and no report vouches for it.
+        let health = try ws.run(["health", "--json"], environment: Self.password)
+        let report = try JSONSerialization.jsonObject(with: Data(health.stdout.utf8)) as? [String: Any]
+        let findings = report?["findings"] as? [[String: Any]] ?? []
+        #expect(
+            findings.contains {
+                $0["code"] as? String == "drill_ignored"
+                    && ($0["message"] as? String)?.contains("20991231T000001.000Z-drill-0badc0de") == true
+            }, "\(health.stdout)")
+        let metrics = report?["metrics"] as? [String: Any]
+        #expect(
+            (metrics?["last_drill_timestamp_seconds"] as? Double).map { $0 < 4_000_000_000 } == true,
+            "the last drill is the real one: \(health.stdout)")
         // A damaged event file is named as a warning: the matrix may miss a drill.
         try Data("garbage{\n".utf8).write(
             to: URL(fileURLWithPath: "\(events)/20261207T000000.000Z-drill-00000000.json"))

@@ -1,0 +1,57 @@
+import Destination
+import DrillCore
+import Foundation
+import Testing
+
+@testable import Health
+
+/// Issue 19: the history lives in the destination, which others may write to. A drill event
+/// dated in the future never counts for health, and with this machine's drill reports given, one
+/// no report vouches for (same set, same verdict) does not count either.
+@Suite struct DrillVouchingTests {
+    let set = BackupID("full_20251019_030000")!
+
+    func report(_ drill: DrillID, passed: Bool) -> LocalDrillReport {
+        LocalDrillReport(
+            drillID: drill, backupID: set, passed: passed, finishedAt: drill.date, manifestSHA256: nil,
+            authenticated: true, tools: nil, rtoSeconds: 1, failedChecks: passed ? [] : ["set.artifacts"],
+            folder: "/reports/\(drill)")
+    }
+
+    @Test func aForgedOrFutureDrillEventDoesNotHideARealFailure() throws {
+        let dest = try TempDestination()
+        let store = HistoryStore(destination: dest.path)
+        let realID = DrillID(date: date("2025-10-20T05:00:00Z"))
+        let forgedID = DrillID(date: date("2025-10-20T06:00:00Z"))
+        let futureID = DrillID(date: date("2099-01-01T00:00:00Z"))
+        let real = HistoryEvent(
+            kind: .drill, time: date("2025-10-20T05:00:10Z"), status: .fail, backupID: set, drillID: realID)
+        // Claims a pass of a drill this machine reported as failed.
+        let flipped = HistoryEvent(
+            kind: .drill, time: date("2025-10-20T05:30:00Z"), status: .pass, backupID: set, drillID: realID)
+        let forged = HistoryEvent(
+            kind: .drill, time: date("2025-10-20T06:00:10Z"), status: .pass, backupID: set, drillID: forgedID)
+        let future = HistoryEvent(
+            kind: .drill, time: date("2099-01-01T00:00:10Z"), status: .pass, backupID: set, drillID: futureID)
+        for e in [real, flipped, forged, future] { try store.append(e) }
+        let now = date("2025-10-20T12:00:00Z")
+
+        // Without reports (a machine that only watches the folder): only the future one is out.
+        let watching = try HealthInput.gather(LocalDestination(path: dest.path), now: now)
+        #expect(watching.lastDrill?.eventID == forged.id)
+        #expect(watching.historyProblems.filter { $0.hasPrefix("drill event ") }.count == 1)
+
+        // With this machine's reports: the real failure is the last drill, and nothing passed.
+        let reports = [realID.description: report(realID, passed: false)]
+        let input = try HealthInput.gather(LocalDestination(path: dest.path), now: now, drillReports: reports)
+        #expect(input.lastDrill?.eventID == real.id)
+        #expect(input.newestPassingDrill == nil)
+        let ignored = input.historyProblems.filter { $0.hasPrefix("drill event ") }
+        #expect(ignored.count == 3, "\(ignored)")
+        #expect(ignored.contains { $0.contains(future.id) && $0.contains("in the future") })
+        #expect(ignored.contains { $0.contains(forged.id) && $0.contains("no report on this machine") })
+        let health = HealthReport.evaluate(input, thresholds: .init())
+        #expect(health.findings.filter { $0.code == "drill_ignored" }.count == 3)
+        #expect(health.findings.first { $0.code == "drill_age" }?.status != .ok)
+    }
+}
