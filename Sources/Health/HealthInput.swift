@@ -146,9 +146,9 @@ public struct HealthInput: Sendable, Equatable {
     ///   exists but cannot be listed (health reports that as UNKNOWN).
     ///   - remotes: the configured off-site remotes' names (``RemoteFact/gather(name:events:)``).
     ///   - proofMaxAge: the proof ledger's window, seconds (`proof.max_age`; default 4 weeks).
-    ///   - drillReports: this machine's drill reports (``LocalDrillReports/load(folder:)``); when
-    ///     given and not empty, a drill event counts only when the report of its drill agrees (same
-    ///     set, same verdict): the history is in the destination, which others may write to.
+    ///   - drillReports: this machine's drill reports (``LocalDrillReports/load(folder:)``): a drill
+    ///     event counts only by ``DrillVouching`` (the history is in the destination, which others
+    ///     may write to), for the drill facts and the proof ledger alike.
     public static func gather(
         _ destination: any Destination, now: Date, authenticator: SetAuthenticator? = nil, remotes: [String] = [],
         proofMaxAge: Double = RestoreDrillConfig.ProofSettings().maxAge,
@@ -160,7 +160,7 @@ public struct HealthInput: Sendable, Equatable {
             destination, now: now, scan: scan, log: log, proofMaxAge: proofMaxAge, drillReports: drillReports)
         // The ledger counts only the proofs the history can vouch for (``HistoryStore/eventsForProof()``);
         // one left out is a history problem health reports.
-        let forProof = try HistoryStore(destination).eventsForProof()
+        let forProof = try HistoryStore(destination).eventsForProof(drillReports: drillReports ?? [:], now: now)
         if input.proof != nil {
             input.proof = ProofLedger.build(
                 sets: scan.sets.filter { $0.status == .complete }.map { ($0.id, $0.finishedAt, $0.manifest) },
@@ -191,10 +191,8 @@ public struct HealthInput: Sendable, Equatable {
     /// complete set (``ProofLedger/build(sets:events:now:maxAge:remote:)`` with window
     /// `proofMaxAge`, seconds).
     ///
-    /// A drill event dated more than ``SetClock/futureSkew`` after `now` never counts (one dated
-    /// in the future would hide every later failure), nor, with `drillReports` given and not
-    /// empty, one this machine's report of that drill does not vouch for; each is a history
-    /// problem (`drill event …`).
+    /// A drill event counts only by ``DrillVouching`` with `drillReports` (none given: only its
+    /// clock rules); each left out is a history problem (`drill event …`).
     public static func assemble(
         _ destination: any Destination, now: Date, scan: DestinationScan, log: HistoryLog,
         proofMaxAge: Double = RestoreDrillConfig.ProofSettings().maxAge,
@@ -212,24 +210,12 @@ public struct HealthInput: Sendable, Equatable {
         input.setCount = scan.sets.count
         let events = log.events
         var ignoredDrills: [String] = []
-        let vouching = drillReports.flatMap { $0.isEmpty ? nil : $0 }
+        let vouching = DrillVouching(reports: drillReports ?? [:])
         let drills = events.filter { event in
             guard event.kind == .drill else { return false }
-            if event.time.timeIntervalSince(now) > SetClock.futureSkew {
-                ignoredDrills.append(
-                    "drill event \(event.id) is dated \(Timestamp.string(event.time)), in the future: it does not count"
-                )
+            if let problem = vouching.problem(with: event, now: now) {
+                ignoredDrills.append("drill event \(event.id) \(problem): it does not count")
                 return false
-            }
-            if let vouching {
-                guard let id = event.drillID, let report = vouching[id.description],
-                    report.backupID == event.backupID, report.passed == (event.status == .pass)
-                else {
-                    ignoredDrills.append(
-                        "drill event \(event.id) has no report on this machine that agrees with it (another "
-                            + "machine's drill, or written by someone else): it does not count")
-                    return false
-                }
             }
             return true
         }

@@ -1,3 +1,4 @@
+import Destination
 import DrillCore
 import Foundation
 
@@ -82,5 +83,54 @@ public enum LocalDrillReports {
             manifestSHA256: object["manifest_sha256"] as? String, authenticated: object["authenticated"] as? Bool,
             tools: tools, rtoSeconds: object["rto_seconds"] as? Double, failedChecks: failed.sorted(),
             folder: folder)
+    }
+}
+
+/// Whether a drill event in the history is one this machine can believe (issue 19): the rule
+/// `health` and the proof ledger apply to every `drill` and `sampled_drill` event.
+///
+/// - An event dated more than ``SetClock/futureSkew`` after now never counts (one dated in the
+///   future would hide every later failure).
+/// - Its time must lie within ``maxDrillSeconds`` after its drill id's start (a drill cannot
+///   take longer), so an event cannot borrow an old drill id to pass as a new drill.
+/// - When its drill id is no older than the oldest report this machine keeps, the report of that
+///   drill must exist and agree (same set, same verdict). An older drill's report may have been
+///   pruned (`reports.keep`): its event is taken at the chain's word.
+/// - With no report at all (a machine that only watches the folder), only the first two rules
+///   apply.
+public struct DrillVouching: Sendable {
+    /// The longest a drill's event may follow its start: one day.
+    public static let maxDrillSeconds: Double = 86400
+
+    /// This machine's drill reports by drill id.
+    public let reports: [String: LocalDrillReport]
+    /// The oldest drill this machine still has a report of; nil when it has none.
+    public let oldest: DrillID?
+
+    /// - Parameter reports: ``LocalDrillReports/load(folder:)``.
+    public init(reports: [String: LocalDrillReport]) {
+        self.reports = reports
+        oldest = reports.values.map(\.drillID).min()
+    }
+
+    /// Why `event` does not count at `now`, or nil when it does.
+    public func problem(with event: HistoryEvent, now: Date) -> String? {
+        if event.time.timeIntervalSince(now) > SetClock.futureSkew {
+            return "is dated \(Timestamp.string(event.time)), in the future"
+        }
+        guard let id = event.drillID else { return reports.isEmpty ? nil : "names no drill id" }
+        let offset = event.time.timeIntervalSince(id.date)
+        if offset < -SetClock.futureSkew || offset > Self.maxDrillSeconds {
+            return "is dated \(Timestamp.string(event.time)), not within a day of its drill \(id)'s start"
+        }
+        guard let oldest, id >= oldest else { return nil }
+        guard let report = reports[id.description] else {
+            return "has no report on this machine (another machine's drill, or written by someone else)"
+        }
+        guard report.backupID == event.backupID, report.passed == (event.status == .pass) else {
+            return "disagrees with this machine's report of \(id) (\(report.passed ? "pass" : "fail") of "
+                + "\(report.backupID))"
+        }
+        return nil
     }
 }

@@ -331,12 +331,23 @@ extension HistoryStore {
     /// - the drill it names (`drill_id`) is a `drill` or `sampled_drill` event of the same set
     ///   that passed, or failed only on `rpo`, `rto` or `set.coverage` (its `failed_checks`),
     ///   trusted by the same rule;
-    /// - every part it lists names `set.manifest` and `restore.script` among its checks.
+    /// - every part it lists names `set.manifest` and `restore.script` among its checks;
+    /// - the drill event passes ``DrillVouching`` with `drillReports` (this machine's report of a
+    ///   recent drill must agree; the chain has no key, so a drill and proof pair written into the
+    ///   synced folder and chained by hand proves nothing once the drill is newer than the oldest
+    ///   kept report, and an older one cannot be dated as new).
     ///
     /// A chain its holder rebuilt whole still passes (README, "What the history detects"): the
     /// evidence bundle and the pings anchor its head outside.
+    /// - Parameters:
+    ///   - drillReports: this machine's drill reports (``LocalDrillReports/load(folder:)``); empty
+    ///     applies only ``DrillVouching``'s clock rules.
+    ///   - now: the instant of the check.
     /// - Throws: what ``load()`` and ``verify()`` throw.
-    public func eventsForProof() throws -> (events: [HistoryEvent], ignored: [String], problems: [HistoryProblem]) {
+    public func eventsForProof(drillReports: [String: LocalDrillReport] = [:], now: Date = Date()) throws -> (
+        events: [HistoryEvent], ignored: [String], problems: [HistoryProblem]
+    ) {
+        let vouching = DrillVouching(reports: drillReports)
         let log = try load()
         let verification = try? verify()
         let chained = (verification?.chained ?? false) && (verification?.chainedEvents ?? 0) > 0
@@ -359,7 +370,7 @@ extension HistoryStore {
             guard e.status == .pass || (e.status == .fail && !failed.isEmpty && failed.isSubset(of: outside)) else {
                 continue
             }
-            if let id = e.drillID, trusted(e) == nil { drills[id] = e }
+            if let id = e.drillID, trusted(e) == nil, vouching.problem(with: e, now: now) == nil { drills[id] = e }
         }
         var kept: [HistoryEvent] = []
         var ignored: [String] = []

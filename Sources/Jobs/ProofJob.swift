@@ -86,7 +86,8 @@ public enum ProofJob {
             throw RestoreDrillError.io(path: local.location, message: "the destination does not exist")
         }
         let scan = try BackupSetScanner.scan(store, authenticator: authenticator)
-        let history = try HistoryStore(store).eventsForProof()
+        let history = try HistoryStore(store).eventsForProof(
+            drillReports: LocalDrillReports.load(folder: config.reports.folder), now: now)
         let ledger = ProofLedger.build(
             sets: scan.sets.filter { $0.status == .complete }.map { ($0.id, $0.finishedAt, $0.manifest) },
             events: history.events, now: now, maxAge: config.proof.maxAge)

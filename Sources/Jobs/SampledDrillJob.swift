@@ -94,7 +94,8 @@ public struct SampledDrillJob: Sendable {
                 guard let finished = set.finishedAt else { return nil }
                 return (set.id, finished, set.manifest)
             }
-            let events = (try? history.eventsForProof().events) ?? []
+            let reports = LocalDrillReports.load(folder: config.reports.folder)
+            let events = (try? history.eventsForProof(drillReports: reports, now: clock.now()).events) ?? []
             let built = ProofLedger.build(sets: inputs, events: events, now: clock.now(), maxAge: config.proof.maxAge)
             let subsets = Dictionary(sets.map { ($0.id, $0.manifest.restoresSubsets) }, uniquingKeysWith: { a, _ in a })
             let planned = built.sets.map { status in

@@ -6,8 +6,9 @@ import Testing
 @testable import Health
 
 /// Issue 19: the history lives in the destination, which others may write to. A drill event
-/// dated in the future never counts for health, and with this machine's drill reports given, one
-/// no report vouches for (same set, same verdict) does not count either.
+/// dated in the future never counts for health, nor one dated far from its drill id, and one
+/// newer than this machine's oldest report counts only when its report agrees (same set, same
+/// verdict); an older one (its report pruned) is taken at the chain's word.
 @Suite struct DrillVouchingTests {
     let set = BackupID("full_20251019_030000")!
 
@@ -36,22 +37,34 @@ import Testing
         for e in [real, flipped, forged, future] { try store.append(e) }
         let now = date("2025-10-20T12:00:00Z")
 
-        // Without reports (a machine that only watches the folder): only the future one is out.
+        // The oldest report is the real drill's: a pass of an earlier drill (its report pruned)
+        // counts; one that borrows an old drill id to look new does not.
+        let prunedID = DrillID(date: date("2025-10-19T05:00:00Z"))
+        let pruned = HistoryEvent(
+            kind: .drill, time: date("2025-10-19T05:00:20Z"), status: .pass, backupID: set, drillID: prunedID)
+        let borrowed = HistoryEvent(
+            kind: .drill, time: date("2025-10-20T07:00:00Z"), status: .pass, backupID: set, drillID: prunedID)
+        for e in [pruned, borrowed] { try store.append(e) }
+
+        // Without reports (a machine that only watches the folder): only the clock rules apply.
         let watching = try HealthInput.gather(LocalDestination(path: dest.path), now: now)
         #expect(watching.lastDrill?.eventID == forged.id)
-        #expect(watching.historyProblems.filter { $0.hasPrefix("drill event ") }.count == 1)
+        #expect(watching.historyProblems.filter { $0.hasPrefix("drill event ") }.count == 2)
 
-        // With this machine's reports: the real failure is the last drill, and nothing passed.
+        // With this machine's reports: the real failure is the last drill, and only the pruned
+        // drill's pass stands.
         let reports = [realID.description: report(realID, passed: false)]
         let input = try HealthInput.gather(LocalDestination(path: dest.path), now: now, drillReports: reports)
         #expect(input.lastDrill?.eventID == real.id)
-        #expect(input.newestPassingDrill == nil)
+        #expect(input.newestPassingDrill?.eventID == pruned.id)
         let ignored = input.historyProblems.filter { $0.hasPrefix("drill event ") }
-        #expect(ignored.count == 3, "\(ignored)")
+        #expect(ignored.count == 4, "\(ignored)")
+        #expect(ignored.contains { $0.contains(borrowed.id) && $0.contains("not within a day") })
+        #expect(ignored.contains { $0.contains(flipped.id) && $0.contains("disagrees") })
         #expect(ignored.contains { $0.contains(future.id) && $0.contains("in the future") })
         #expect(ignored.contains { $0.contains(forged.id) && $0.contains("no report on this machine") })
         let health = HealthReport.evaluate(input, thresholds: .init())
-        #expect(health.findings.filter { $0.code == "drill_ignored" }.count == 3)
-        #expect(health.findings.first { $0.code == "drill_age" }?.status != .ok)
+        #expect(health.findings.filter { $0.code == "drill_ignored" }.count == 4)
+        #expect(health.metrics.lastDrillSuccess == 0)
     }
 }

@@ -363,6 +363,35 @@ enum LedgerFixture {
         #expect(input.historyProblems.filter { $0.contains("proof event") }.count == 3)
     }
 
+    /// The chain has no key: a drill and proof pair written into the folder and chained by hand
+    /// looks right in every field. Once this machine has a report newer than that drill's id, the
+    /// pair proves nothing without the drill's own report; with it, it counts.
+    @Test func aChainedDrillThisMachineHasNoReportOfProvesNothing() throws {
+        let dest = try TempDestination()
+        let id = BackupID("full_20251010_115000")!
+        try dest.writeSet(id, finishedAt: date("2025-10-10T12:00:00Z"))
+        let store = HistoryStore(destination: dest.path)
+        let drillID = DrillID(date: F.daysAgo(1))
+        try store.append(HistoryEvent(kind: .drill, time: F.daysAgo(1), status: .pass, backupID: id, drillID: drillID))
+        var proof = HistoryEvent(kind: .proof, time: F.daysAgo(1), status: .pass, backupID: id, drillID: drillID)
+        proof.parts = [
+            ProvenPart(kind: .pack, name: "code.tar.gz", bytes: 1000, checks: ["set.manifest", "restore.script"])
+        ]
+        try store.append(proof)
+        func report(_ drill: DrillID) -> LocalDrillReport {
+            LocalDrillReport(
+                drillID: drill, backupID: id, passed: true, finishedAt: drill.date, manifestSHA256: nil,
+                authenticated: true, tools: nil, rtoSeconds: 1, failedChecks: [], folder: "/r/\(drill)")
+        }
+        let older = DrillID(date: F.daysAgo(3))
+        let without = try store.eventsForProof(drillReports: [older.description: report(older)], now: F.now)
+        #expect(!without.events.contains { $0.kind == .proof })
+        #expect(without.ignored.contains { $0.contains(proof.id) && $0.contains("that vouches for it") })
+        let with = try store.eventsForProof(
+            drillReports: [older.description: report(older), drillID.description: report(drillID)], now: F.now)
+        #expect(with.events.contains { $0.id == proof.id }, "\(with.ignored)")
+    }
+
     /// After a break in the chain (a benign fork of a synced folder, say), proofs written once the
     /// chain links up to its head again count: only the broken stretch is distrusted.
     @Test func proofsAfterTheLastBreakCountAgain() throws {
