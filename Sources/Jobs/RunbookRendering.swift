@@ -426,9 +426,10 @@ extension Runbook {
         return out
     }
 
-    /// A Homebrew formula name, optionally `user/tap/name`: letters, digits and `@+._-`.
+    /// A Homebrew formula name as `brew list --versions` prints it: letters, digits and `@+._-`,
+    /// never a tap path (`user/tap/name` would install from a tap the list never named).
     static func isFormulaName(_ name: String) -> Bool {
-        name.range(of: "^([a-z0-9][a-z0-9_.-]*/){0,2}[A-Za-z0-9][A-Za-z0-9@+._-]*$", options: .regularExpression) != nil
+        name.range(of: "^[A-Za-z0-9][A-Za-z0-9@+._-]*$", options: .regularExpression) != nil
     }
 
     func launchAgents() -> [Block] {

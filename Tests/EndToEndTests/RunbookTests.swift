@@ -112,7 +112,7 @@ struct RunbookTests {
             launchagents: {include: ["~/Library/LaunchAgents/*.plist"]}
             dependencies:
               python: [/bin/echo, "requests==2.31.0"]
-              homebrew: [/usr/bin/printf, '%s\\n', 'git 2.42.0', 'sqlite 3.45.1', "it's`touch pwned` 1", '$(touch pwned) 2']
+              homebrew: [/usr/bin/printf, '%s\\n', 'git 2.42.0', 'sqlite 3.45.1', "it's`touch pwned` 1", '$(touch pwned) 2', 'evil/tap/pwn 1']
             credentials:
               include: [secret.txt]
               password: {env: RD_RUNBOOK_PW}
@@ -501,5 +501,6 @@ struct RunbookTests {
                 == machine.home + "/Library/LaunchAgents/com.maia.x'$(touch pwned)'.plist")
         #expect(machine.calls("brew") == [["install", "git"], ["install", "sqlite"]])
         #expect(made.stdout.contains("# not a formula name, not installed: it's`touch pwned` 1"))
+        #expect(made.stdout.contains("# not a formula name, not installed: evil/tap/pwn 1"))
     }
 }
