@@ -389,6 +389,19 @@ func credentialToolBin(in folder: String, tar: String) throws -> ToolBin {
         }
     }
 
+    /// An empty password file (an unset variable written into it) stops the restore before
+    /// anything is written, not after the code and databases are in place.
+    @Test func anEmptyPasswordFileStopsTheRestoreBeforeAnythingIsWritten() async throws {
+        let f = try await VaultFixture()
+        defer { f.close() }
+        let empty = f.scratch.path + "/empty-password"
+        FileManager.default.createFile(atPath: empty, contents: Data(), attributes: [.posixPermissions: 0o600])
+        let (result, home, _) = try restore(f, CredentialsRestoreScriptTests.cases[0], passwordFile: empty)
+        #expect(result.code == 1)
+        #expect(result.err.contains("restore: FAILED: --password-file \(empty): empty"), "\(result.err)")
+        #expect(!FileManager.default.fileExists(atPath: home))
+    }
+
     @Test func withoutAPasswordTheCredentialsAreSkippedAndTheRestoreSucceeds() async throws {
         let f = try await VaultFixture()
         defer { f.close() }

@@ -78,6 +78,10 @@ done
 if [ -n "$RD_PASSWORD_FILE" ] && [ ! -r "$RD_PASSWORD_FILE" ]; then
     rd_fail "--password-file $RD_PASSWORD_FILE: not readable"
 fi
+# An empty password file (an unset variable written to it) fails here, before anything is written.
+if [ -n "$RD_PASSWORD_FILE" ] && [ ! -s "$RD_PASSWORD_FILE" ]; then
+    rd_fail "--password-file $RD_PASSWORD_FILE: empty"
+fi
 # RD_PASS: openssl's -pass source (file:F or fd:N), empty without a password.
 RD_PASS=
 if [ -n "$RD_PASSWORD_FD" ]; then
