@@ -426,7 +426,7 @@ enum SetNames {
 
     /// Creates the folders above `path`.
     static func makeParent(of path: String) throws {
-        let parent = (path as NSString).deletingLastPathComponent
+        let parent = PathText.parent(of: path)
         do {
             try FileManager.default.createDirectory(atPath: parent, withIntermediateDirectories: true)
         } catch {

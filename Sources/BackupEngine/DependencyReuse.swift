@@ -143,28 +143,28 @@ struct DependencyListCache: Sendable {
             // pyenv picks the version from PYENV_VERSION, .python-version files and its global file.
             var shimEnvironment = environment
             shimEnvironment["PYENV_ROOT"] =
-                ((pyenv as NSString).deletingLastPathComponent as NSString).deletingLastPathComponent
+                PathText.parent(of: PathText.parent(of: pyenv))
             guard
                 let which = await probe(
-                    pyenv, ["which", (tool as NSString).lastPathComponent], environment: shimEnvironment),
+                    pyenv, ["which", PathText.lastComponent(of: tool)], environment: shimEnvironment),
                 let real = which.split(separator: "\n").first.map(String.init), real.hasPrefix("/")
             else { return nil }
             script = real
             lines.append("pyenv \(real) \(Self.describe(real))")
         }
         let interpreter: String
-        if (script as NSString).lastPathComponent.hasPrefix("python") {
+        if PathText.lastComponent(of: script).hasPrefix("python") {
             interpreter = script
         } else {
             guard let shebang = Self.shebang(script), let named = shebang.first else { return nil }
             var chosen = named
-            if (named as NSString).lastPathComponent == "env" {
+            if PathText.lastComponent(of: named) == "env" {
                 guard shebang.count >= 2,
                     let resolved = DependencyCollector.findExecutable(shebang[1], environment: environment)
                 else { return nil }
                 chosen = resolved
             }
-            guard (chosen as NSString).lastPathComponent.hasPrefix("python") else { return nil }
+            guard PathText.lastComponent(of: chosen).hasPrefix("python") else { return nil }
             interpreter = chosen
         }
         lines.append("interpreter \(interpreter) \(Self.describe(interpreter))")
@@ -174,8 +174,8 @@ struct DependencyListCache: Sendable {
         else { return nil }
         // A script's sys.path[0] is its own folder (links resolved); `-c` gives "" instead.
         var folders = paths.filter { !$0.isEmpty }
-        folders.append((script as NSString).deletingLastPathComponent)
-        folders.append(((script as NSString).resolvingSymlinksInPath as NSString).deletingLastPathComponent)
+        folders.append(PathText.parent(of: script))
+        folders.append(PathText.parent(of: (script as NSString).resolvingSymlinksInPath))
         for folder in folders { lines.append("path \(folder) \(Self.describe(folder))") }
         let home = environment["HOME"] ?? ""
         var configs = [
@@ -190,8 +190,8 @@ struct DependencyListCache: Sendable {
 
     /// `Cellar` and `Caskroom` of brew's prefix and each of their subfolders; nil when there is no Cellar.
     func homebrewLines(tool: String) -> [String]? {
-        guard (tool as NSString).lastPathComponent == "brew" else { return nil }
-        let prefix = ((tool as NSString).deletingLastPathComponent as NSString).deletingLastPathComponent
+        guard PathText.lastComponent(of: tool) == "brew" else { return nil }
+        let prefix = PathText.parent(of: PathText.parent(of: tool))
         let cellar = environment["HOMEBREW_CELLAR"] ?? "\(prefix)/Cellar"
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: cellar, isDirectory: &isDirectory), isDirectory.boolValue else {
@@ -240,7 +240,7 @@ struct DependencyListCache: Sendable {
         else { return nil }
         let quoted = line.dropFirst("exec \"".count).prefix { $0 != "\"" }
         let program = String(quoted)
-        return program.hasPrefix("/") && (program as NSString).lastPathComponent == "pyenv" ? program : nil
+        return program.hasPrefix("/") && PathText.lastComponent(of: program) == "pyenv" ? program : nil
     }
 
     /// The standard output of a probe that exits 0 in time, or nil.

@@ -95,7 +95,7 @@ struct LaunchAgentCollector {
                 failures.append("\(path): not a LaunchAgent (the property list's top level is not a dictionary)")
                 continue
             }
-            let fileName = (path as NSString).lastPathComponent
+            let fileName = PathText.lastComponent(of: path)
             var artifact = "launchagents/\(fileName)"
             if !SetNames.isSafe(fileName) || fileName.contains("/") || used.contains(artifact) {
                 artifact = "launchagents/agent-\(i + 1).plist"
@@ -110,7 +110,7 @@ struct LaunchAgentCollector {
             let mode = lstat(path, &st) == 0 ? Int(st.st_mode) & 0o777 : 0o644
             let label =
                 ((value as? [String: Any])?["Label"] as? String)
-                ?? ((fileName as NSString).deletingPathExtension)
+                ?? PathText.deletingExtension(of: fileName)
             result.artifacts.append(
                 ArtifactRecord(path: artifact, component: .launchagents, kind: .plist, size: size, digests: digests))
             result.agents.append(

@@ -263,7 +263,7 @@ public final class ObjectReuseCache: @unchecked Sendable {
                 }
             }
         }
-        let folder = (file as NSString).deletingLastPathComponent
+        let folder = PathText.parent(of: file)
         try? FileManager.default.createDirectory(
             atPath: folder, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         guard let data = try? lock.withLock({ try JSONEncoder().encode(new) }) else { return }

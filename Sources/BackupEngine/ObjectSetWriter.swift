@@ -271,10 +271,10 @@ struct ObjectSetWriter: Sendable {
     static func removeEmptyFolders(in partial: String, for paths: [String]) {
         var folders = Set<String>()
         for path in paths {
-            var parent = (path as NSString).deletingLastPathComponent
+            var parent = PathText.parent(of: path)
             while !parent.isEmpty && parent != "." {
                 folders.insert(parent)
-                parent = (parent as NSString).deletingLastPathComponent
+                parent = PathText.parent(of: parent)
             }
         }
         for folder in folders.sorted(by: { $0.count > $1.count }) { rmdir("\(partial)/\(folder)") }

@@ -229,7 +229,7 @@ public struct LocalDestination: Destination {
             // report folders and the checks that failed.
             try FileManager.default.createDirectory(
                 atPath: folder, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-            for made in [(folder as NSString).deletingLastPathComponent, folder] { chmod(made, 0o700) }
+            for made in [PathText.parent(of: folder), folder] { chmod(made, 0o700) }
         } catch {
             throw RestoreDrillError.io(
                 path: folder, message: "cannot create the events folder: \(error.localizedDescription)")

@@ -145,7 +145,7 @@ public struct SyncedFolderScan: Codable, Sendable, Equatable {
         conflictCopies.filter { copy in
             switch copy.place {
             case .setFile, .setFolder: copy.setID == id
-            case .object: objects.contains((copy.original as NSString).lastPathComponent)
+            case .object: objects.contains(PathText.lastComponent(of: copy.original))
             case .other: false
             }
         }
@@ -156,7 +156,7 @@ public struct SyncedFolderScan: Codable, Sendable, Equatable {
         placeholders.filter {
             $0.hasPrefix(id + "/")
                 || ($0.hasPrefix(ObjectStore.folderName + "/")
-                    && objects.contains(($0 as NSString).lastPathComponent))
+                    && objects.contains(PathText.lastComponent(of: $0)))
         }
     }
 

@@ -7,9 +7,9 @@ public enum AtomicFile {
     /// - Parameter mode: permission bits of the new file (default 0o644).
     /// - Throws: ``RestoreDrillError/io(path:message:)`` when the folder is not writable or the disk is full.
     public static func write(_ data: Data, to path: String, mode: mode_t = 0o644) throws {
-        let folder = (path as NSString).deletingLastPathComponent
+        let folder = PathText.parent(of: path)
         let temp = (folder as NSString).appendingPathComponent(
-            ".\((path as NSString).lastPathComponent).tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
+            ".\(PathText.lastComponent(of: path)).tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
         let fd = open(temp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode)
         guard fd >= 0 else { throw RestoreDrillError.io(path: path, message: String(cString: strerror(errno))) }
         var ok = false

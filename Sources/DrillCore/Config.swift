@@ -415,7 +415,7 @@ struct ConfigParser {
             guard let node = fields[key] else { throw fail(topNode, key, "is required") }
             return (node, try string(node, key))
         }
-        let folder = (file as NSString).deletingLastPathComponent
+        let folder = PathText.parent(of: file)
         let (homeNode, homeText) = try required("home")
         guard homeText.hasPrefix("/") else { throw fail(homeNode, "home", "must be an absolute path") }
         guard let home = try? AbsolutePath(validating: homeText).pathString else {

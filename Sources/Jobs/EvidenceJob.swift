@@ -139,7 +139,7 @@ public enum EvidenceJob {
         } catch {
             throw RestoreDrillError.usage("\(keyPath) is not an Ed25519 private key in PKCS#8 PEM form")
         }
-        let parent = (out as NSString).deletingLastPathComponent
+        let parent = PathText.parent(of: out)
         let staging = (parent as NSString).appendingPathComponent(".evidence-\(UUID().uuidString.lowercased())")
         try makeFolder(staging)
         var cleanup = [staging]
@@ -216,7 +216,7 @@ public enum EvidenceJob {
         let reportKinds: Set<HistoryEventKind> = [.drill, .sampledDrill, .check, .spot]
         for event in inWindow where reportKinds.contains(event.kind) {
             guard let recorded = event.reportFolder else { continue }
-            let name = (recorded as NSString).lastPathComponent
+            let name = PathText.lastComponent(of: recorded)
             guard isPlainName(name) else { continue }
             // Only the report folder the tool itself writes: `<reports.folder>/<name>`, named by the
             // drill's id for a drill. An event names its folder, and a rebuilt history could name
@@ -269,7 +269,7 @@ public enum EvidenceJob {
         let signature = try EvidenceKey.sign(index, privatePEM: key)
         for (path, data) in files {
             let full = (folder as NSString).appendingPathComponent(path)
-            try makeFolder((full as NSString).deletingLastPathComponent)
+            try makeFolder(PathText.parent(of: full))
             try writeNew(data, to: full, mode: 0o644)
         }
         try writeNew(index, to: (folder as NSString).appendingPathComponent("index"), mode: 0o644)

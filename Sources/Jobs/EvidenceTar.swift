@@ -143,7 +143,7 @@ enum EvidenceTar {
                 _ = reader.skipData()
                 continue
             }
-            try EvidenceJob.makeFolder((full as NSString).deletingLastPathComponent)
+            try EvidenceJob.makeFolder(PathText.parent(of: full))
             var data = Data()
             while true {
                 let n = buffer.withUnsafeMutableBytes { reader.readData(into: $0) }

@@ -86,7 +86,7 @@ final class ReplayUIDLease: @unchecked Sendable {
     /// Makes `path` and its parents (mode 0700 for the last one, 0755 above), refusing a link or a
     /// folder not owned by this user.
     static func makePrivateFolder(_ path: String) throws {
-        let parent = (path as NSString).deletingLastPathComponent
+        let parent = PathText.parent(of: path)
         if !parent.isEmpty, parent != "/" {
             var info = stat()
             if lstat(parent, &info) != 0 { mkdir(parent, 0o755) }

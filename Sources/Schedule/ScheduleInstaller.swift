@@ -147,7 +147,7 @@ public struct ScheduleInstaller: Sendable {
                 "launchctl bootout gui/$(id -u) '\($0)' 2>/dev/null; launchctl bootstrap gui/$(id -u) '\($0)'"
             }
         case .systemd:
-            let timers = paths.filter { $0.hasSuffix(".timer") }.map { ($0 as NSString).lastPathComponent }
+            let timers = paths.filter { $0.hasSuffix(".timer") }.map { PathText.lastComponent(of: $0) }
             return ["systemctl --user daemon-reload", "systemctl --user enable --now \(timers.joined(separator: " "))"]
         }
     }

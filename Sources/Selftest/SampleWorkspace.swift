@@ -48,7 +48,7 @@ public struct SampleWorkspace: Sendable {
             }
         }
         func write(_ text: String, _ p: String, mode: Int = 0o644) throws {
-            try mkdir((p as NSString).deletingLastPathComponent)
+            try mkdir(PathText.parent(of: p))
             guard fm.createFile(atPath: p, contents: Data(text.utf8), attributes: [.posixPermissions: mode]) else {
                 throw RestoreDrillError.io(path: p, message: "cannot write file")
             }

@@ -605,9 +605,9 @@ final class VaultOutputFile {
 
     init(path: String, mode: mode_t) throws {
         self.path = path
-        let folder = (path as NSString).deletingLastPathComponent
+        let folder = PathText.parent(of: path)
         temporaryPath = ((folder.isEmpty ? "." : folder) as NSString).appendingPathComponent(
-            ".\((path as NSString).lastPathComponent).tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
+            ".\(PathText.lastComponent(of: path)).tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
         fd = open(temporaryPath, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode)
         guard fd >= 0 else { throw RestoreDrillError.io(path: path, message: String(cString: strerror(errno))) }
         // The creation mode is filtered by the umask; set it exactly.

@@ -132,7 +132,7 @@ public struct AgentLinter: Sendable {
 
     /// Lints a parsed plist that lives (or would live) at `path`; the file name is the last component.
     public func lint(plist: [String: Any], path: String) -> AgentLintFile {
-        let fileName = (path as NSString).lastPathComponent
+        let fileName = PathText.lastComponent(of: path)
         var label: [String] = []
         var arguments: [String] = []
         var calendar: [String] = []
@@ -245,7 +245,7 @@ public struct AgentLinter: Sendable {
     /// The shell that checks a script: bash, zsh or ksh when the agent names one and this host has
     /// it, else `/bin/sh` (POSIX; `sh` and `dash` scripts, and any shell missing here).
     static func parsingShell(for program: String) -> String {
-        let name = (program as NSString).lastPathComponent
+        let name = PathText.lastComponent(of: program)
         guard ["bash", "zsh", "ksh"].contains(name) else { return "/bin/sh" }
         for candidate in [program, "/bin/\(name)", "/usr/bin/\(name)"] where candidate.hasPrefix("/") {
             if executableProblem(candidate) == nil { return candidate }
@@ -270,7 +270,7 @@ public struct AgentLinter: Sendable {
                 continue
             }
             guard hostRules else { continue }
-            let folder = (path as NSString).deletingLastPathComponent
+            let folder = PathText.parent(of: path)
             var isDir: ObjCBool = false
             if !FileManager.default.fileExists(atPath: folder, isDirectory: &isDir) {
                 findings.append("\(key): folder \(folder) does not exist (launchd does not create it)")

@@ -101,7 +101,7 @@ public enum LaunchAgentLint {
 
     /// The index of the script argument of an explicit `sh -c SCRIPT` (also `bash -lc SCRIPT`), or nil.
     static func shellScriptIndex(_ argv: [String]) -> Int? {
-        guard let first = argv.first, shells.contains((first as NSString).lastPathComponent) else { return nil }
+        guard let first = argv.first, shells.contains(PathText.lastComponent(of: first)) else { return nil }
         var i = 1
         while i < argv.count, argv[i].hasPrefix("-"), argv[i] != "--" {
             if argv[i].dropFirst().contains("c") { return i + 1 < argv.count ? i + 1 : nil }
@@ -322,7 +322,7 @@ struct LaunchAgentChecks {
     /// `launchagents.lint` for one agent: the restored plist when it parses, else the stored one.
     func lint(_ agent: LaunchAgentRecord) -> CheckResult {
         let watch = Stopwatch()
-        let fileName = (agent.path as NSString).lastPathComponent
+        let fileName = PathText.lastComponent(of: agent.path)
         var source = "restored plist"
         var (plist, problem) = readRestoredPlist(agent)
         if plist == nil {

@@ -30,9 +30,9 @@ struct EvidenceCommand: ParsableCommand {
             if let out {
                 folder = out
             } else if let c = try? RestoreDrillConfig.locate(explicit: configPath) {
-                folder = (c.evidence.keyPath as NSString).deletingLastPathComponent
+                folder = PathText.parent(of: c.evidence.keyPath)
             } else {
-                folder = (RestoreDrillConfig.EvidenceSettings.defaultKeyPath() as NSString).deletingLastPathComponent
+                folder = PathText.parent(of: RestoreDrillConfig.EvidenceSettings.defaultKeyPath())
             }
             let pair = try EvidenceJob.keygen(folder: folder)
             Terminal.note("wrote \(pair.privateKeyPath) (private, keep it) and \(pair.publicKeyPath) (for the auditor)")
