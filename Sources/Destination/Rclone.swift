@@ -91,8 +91,8 @@ public struct Rclone: Sendable {
         defer { try? FileManager.default.removeItem(at: folder) }
         let outURL = folder.appendingPathComponent("out")
         let errURL = folder.appendingPathComponent("err")
-        FileManager.default.createFile(atPath: outURL.path, contents: nil)
-        FileManager.default.createFile(atPath: errURL.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: outURL.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: errURL.path, contents: nil)
         let out = try FileHandle(forWritingTo: outURL)
         let err = try FileHandle(forWritingTo: errURL)
         defer {
@@ -120,7 +120,7 @@ public struct Rclone: Sendable {
             throw RestoreDrillError.runtime("cannot start \(executable): \(error.localizedDescription)")
         }
         if let input, let pipe = inputPipe {
-            signal(SIGPIPE, SIG_IGN)
+            BrokenPipe.surviveWrites()
             try? pipe.fileHandleForWriting.write(contentsOf: input)
             try? pipe.fileHandleForWriting.close()
         }

@@ -23,9 +23,10 @@ import Subprocess
 /// 64 KiB of both interleaved (``ProcessOutcome/tail``). When stdout and stderr together pass
 /// `outputLimit`, the run is marked ``ProcessOutcome/outputTruncated`` and the group is killed.
 ///
-/// Writing standard input to a child that has exited must not kill the tool, so the first run
-/// with standard input sets `SIGPIPE` to ignored for the whole process (writes then fail with
-/// `EPIPE`, which is ignored: the child's exit status tells the story).
+/// Writing standard input to a child that has exited must not kill the tool, so a run with
+/// standard input makes sure a broken pipe cannot kill the process (``BrokenPipe/surviveWrites()``:
+/// writes then fail with `EPIPE`, which is ignored: the child's exit status tells the story; the
+/// child itself starts with the default `SIGPIPE`).
 public struct SubprocessRunner: ProcessRunner {
     /// Bytes of interleaved output kept as the tail: 64 KiB.
     public static let tailLimit = 64 << 10
@@ -66,7 +67,7 @@ public struct SubprocessRunner: ProcessRunner {
         guard let executable = Self.which(request.executable, path: searchPath) else {
             throw RestoreDrillError.runtime("\(request.executable) not found")
         }
-        if request.standardInput != nil { IgnoreSIGPIPE.once }
+        if request.standardInput != nil { BrokenPipe.surviveWrites() }
 
         var options = PlatformOptions()
         options.createSession = true
@@ -207,13 +208,6 @@ enum ProcessGroup {
             return info.si_pid == pid
         #endif
     }
-}
-
-/// Ignores SIGPIPE once for the whole process.
-enum IgnoreSIGPIPE {
-    static let once: Void = {
-        _ = signal(SIGPIPE, SIG_IGN)
-    }()
 }
 
 /// Collects a child's output under a byte limit; shared by the reader tasks.

@@ -205,8 +205,8 @@ struct HealthCommand: AsyncParsableCommand {
             throw ExitCode(code)
         }
         if json {
-            FileHandle.standardOutput.write(try report.json())
-            FileHandle.standardOutput.write(Data("\n".utf8))
+            Terminal.write(try report.json(), to: .standardOutput)
+            Terminal.write(Data("\n".utf8), to: .standardOutput)
         } else {
             Terminal.out(report.text())
         }
@@ -237,8 +237,8 @@ struct ReportCommand: ParsableCommand {
                 config: c, now: try SystemClock().now(), since: seconds,
                 authenticator: try await SetTrust.authenticator(config: c))
             if json {
-                FileHandle.standardOutput.write(try card.json())
-                FileHandle.standardOutput.write(Data("\n".utf8))
+                Terminal.write(try card.json(), to: .standardOutput)
+                Terminal.write(Data("\n".utf8), to: .standardOutput)
             } else {
                 Terminal.out(card.markdown())
             }
@@ -271,7 +271,7 @@ struct ReportCommand: ParsableCommand {
                     authenticator: try await SetTrust.authenticator(config: c)
                 ).utf8)
             if out == "-" {
-                FileHandle.standardOutput.write(data)
+                Terminal.write(data, to: .standardOutput)
             } else {
                 try AtomicFile.write(data, to: out, mode: 0o600)
                 Terminal.out("wrote \(out)")

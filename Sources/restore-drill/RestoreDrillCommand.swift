@@ -19,8 +19,11 @@ struct RestoreDrillCommand: AsyncParsableCommand {
     )
 
     /// Runs the command and exits with the code of ``ExitStatus``; argument-parser's own usage
-    /// errors become 2 (its default would be 64).
+    /// errors become 2 (its default would be 64). A closed standard output or error (`| head -1`)
+    /// kills nothing: before anything runs, a write to a closed pipe is made to fail with `EPIPE`
+    /// (``BrokenPipe/surviveWrites()``), and ``Terminal`` drops what it cannot write.
     static func main() async {
+        BrokenPipe.surviveWrites()
         do {
             var command = try parseAsRoot()
             if var async = command as? any AsyncParsableCommand {
@@ -64,22 +67,24 @@ struct ConfigOption: ParsableArguments {
     }
 }
 
-/// Writing to the terminal: results on stdout, progress and diagnostics on stderr.
+/// Writing to the terminal: results on stdout, progress and diagnostics on stderr. What a closed
+/// pipe refuses (`EPIPE`) is dropped: the command goes on (Foundation's `FileHandle.write(_:)`
+/// would trap on it).
 enum Terminal {
     static func error(_ message: String) {
-        FileHandle.standardError.write(Data("\(ToolInfo.name): error: \(message)\n".utf8))
+        write(Data("\(ToolInfo.name): error: \(message)\n".utf8), to: .standardError)
     }
 
     static func note(_ message: String) {
-        FileHandle.standardError.write(Data("\(ToolInfo.name): \(message)\n".utf8))
+        write(Data("\(ToolInfo.name): \(message)\n".utf8), to: .standardError)
     }
 
     /// A progress callback for the stages: one line per update on stderr (`\r`-overwritten on a terminal).
     static let progress: @Sendable (String) -> Void = { line in
         if isatty(STDERR_FILENO) == 1 {
-            FileHandle.standardError.write(Data("\r\u{1B}[K\(line)".utf8))
+            write(Data("\r\u{1B}[K\(line)".utf8), to: .standardError)
         } else {
-            FileHandle.standardError.write(Data("\(line)\n".utf8))
+            write(Data("\(line)\n".utf8), to: .standardError)
         }
     }
 
@@ -88,24 +93,29 @@ enum Terminal {
     static let byteProgress: (@Sendable (ByteProgress) -> Void)? = {
         guard isatty(STDERR_FILENO) == 1 else { return nil }
         return { (report: ByteProgress) in
-            FileHandle.standardError.write(Data("\r\u{1B}[K\(report.line)".utf8))
+            write(Data("\r\u{1B}[K\(report.line)".utf8), to: .standardError)
         }
     }()
 
     /// Ends a `\r` progress line on a terminal.
     static func endProgress() {
-        if isatty(STDERR_FILENO) == 1 { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
+        if isatty(STDERR_FILENO) == 1 { write(Data("\r\u{1B}[K".utf8), to: .standardError) }
     }
 
     static func out(_ text: String) {
-        FileHandle.standardOutput.write(Data((text.hasSuffix("\n") ? text : text + "\n").utf8))
+        write(Data((text.hasSuffix("\n") ? text : text + "\n").utf8), to: .standardOutput)
     }
 
     /// Prints a versioned JSON value on stdout.
     static func json<T: Encodable>(_ value: T) throws {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]
-        FileHandle.standardOutput.write(try encoder.encode(value))
-        FileHandle.standardOutput.write(Data("\n".utf8))
+        write(try encoder.encode(value) + Data("\n".utf8), to: .standardOutput)
+    }
+
+    /// Writes `data` to `handle`, dropping it when the handle refuses it (a closed pipe, a full
+    /// disk behind a redirect): the terminal is not where a command's result is kept.
+    static func write(_ data: Data, to handle: FileHandle) {
+        try? handle.write(contentsOf: data)
     }
 }
