@@ -12,8 +12,8 @@ import Foundation
 /// `## Skipped`, each skipped subject with its reason; `## Evidence` (manifest SHA-256, tool
 /// version, host, set path, sandbox path and whether it was kept, report folder, times).
 ///
-/// Escaping: subjects and paths are code spans; messages are inline text with Markdown's
-/// punctuation backslash-escaped; in table cells `|` is escaped; newlines and other control
+/// Escaping: subjects and paths are code spans; messages, the limits and the tools line (which the
+/// set's restore script writes) are inline text with Markdown's punctuation backslash-escaped; in table cells `|` is escaped; newlines and other control
 /// characters become visible control pictures (`␊`, `␛`) outside fenced blocks, so no string from
 /// a backup set can end a table row, open a link or inject HTML. Fenced blocks use a fence longer
 /// than any backtick run inside them.
@@ -50,12 +50,11 @@ public enum MarkdownReport {
                     + (parts.count > 20 ? ", and \(parts.count - 20) more (report.json lists them)" : ""))
         }
         out.append("- **Isolation:** " + isolationText(r.isolation))
-        out.append("- **Limits:** " + ReportText.visible(r.limits ?? ReportText.limitsUnknown, keepNewlines: false))
+        out.append("- **Limits:** " + inline(r.limits ?? ReportText.limitsUnknown))
         out.append("- **Authenticated:** " + ReportText.authenticated(r.authenticated))
-        // What the replay ran with (issue 19), as the set's script recorded it.
-        out.append(
-            "- **Tools:** "
-                + ReportText.visible(r.tools.map(ToolsRecord.compact) ?? ToolsRecord.notRecorded, keepNewlines: false))
+        // What the replay ran with (issue 19), as the set's script recorded it: text a hostile
+        // script chose, escaped like every message.
+        out.append("- **Tools:** " + inline(r.tools.map(ToolsRecord.compact) ?? ToolsRecord.notRecorded))
         if r.verdict == .fail && r.checks.problems.isEmpty {
             out.append("- **Why FAIL:** no check passed; a drill that verified nothing fails.")
         }

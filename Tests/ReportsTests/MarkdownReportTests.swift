@@ -141,6 +141,37 @@ func renderWithCmark(_ markdown: String) throws -> RenderedMarkdown {
         #expect(!html.stdout.contains("<a href"))
     }
 
+    /// The tools line is what the set's restore script wrote (`RESTORE_DRILL_TOOLS`): a hostile
+    /// script's HTML, links, images and table pipes stay literal text.
+    @Test(.needsTool("cmark-gfm", package: "cmark-gfm"))
+    func aHostileToolsRecordStaysLiteralText() throws {
+        var result = Fixture.passing()
+        result.tools = [
+            "sh": "<img src=x onerror=alert(1)>", "tar": "[x](javascript:alert(1))",
+            "gzip": "![](http://evil.example/p.png)", "hash": "a|b", "openssl": "**bold** _em_ `code` <b>",
+            "os": "Linux\nsecond", "arch": "x86_64",
+        ]
+        let markdown = MarkdownReport.render(result)
+        let line = try #require(markdown.split(separator: "\n").first { $0.hasPrefix("- **Tools:** ") })
+        #expect(
+            line == "- **Tools:** sh=\\<img src=x onerror=alert(1)\\>; tar=\\[x\\](javascript:alert(1)); "
+                + "gzip=\\!\\[\\](http://evil.example/p.png); hash=a\\|b; "
+                + "openssl=\\*\\*bold\\*\\* \\_em\\_ \\`code\\` \\<b\\>; os=Linux\u{240A}second; arch=x86\\_64")
+        let folder = try TempFolder()
+        defer { folder.remove() }
+        let html = try ExternalTool.run(
+            "cmark-gfm", ["-e", "table", try folder.write(markdown, "r.md")], package: "cmark-gfm")
+        #expect(html.status == 0)
+        for tag in ["<img", "<a ", "<b>", "<strong>bold", "<em>"] {
+            #expect(!html.stdout.contains(tag), "\(tag) in \(html.stdout)")
+        }
+        #expect(
+            html.stdout.contains(
+                "<li><strong>Tools:</strong> sh=&lt;img src=x onerror=alert(1)&gt;; tar=[x](javascript:alert(1)); "
+                    + "gzip=![](http://evil.example/p.png); hash=a|b; openssl=**bold** _em_ `code` &lt;b&gt;; "
+                    + "os=Linux\u{240A}second; arch=x86_64</li>"), "\(html.stdout)")
+    }
+
     @Test func evidenceSectionNamesManifestToolHostAndSandbox() {
         let md = MarkdownReport.render(Fixture.mixed())
         #expect(md.contains("- **Manifest SHA-256:** `\(String(repeating: "ab", count: 32))`"))
