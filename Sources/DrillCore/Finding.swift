@@ -33,7 +33,8 @@ public struct Finding: Sendable, Equatable, Hashable {
     /// The lines of list datum `key` (``data`` holds a list as one line per item); empty when absent.
     public func list(_ key: String) -> [String] {
         guard let value = data[key], !value.isEmpty else { return [] }
-        return value.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        // LF scalars only: an item ending in CR (a file name) must not swallow the LF after it.
+        return TextLines.splitAtLineFeeds(value, omittingEmpty: false)
     }
 
     /// `items` as one ``data`` value: one item per line.

@@ -212,11 +212,12 @@ extension EvidenceJob {
         var listed: [(sha: String, path: String)] = []
         var listedSet = Set<String>()
         let text = String(decoding: index, as: UTF8.self)
-        if !text.isEmpty && !text.hasSuffix("\n") {
+        if !text.isEmpty && text.unicodeScalars.last != "\n" {
             result.problems.append(Problem(kind: .index, path: "index", message: "index does not end with a newline"))
         }
-        for (n, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated()
-        where !(line.isEmpty && n == text.split(separator: "\n", omittingEmptySubsequences: false).count - 1) {
+        // LF scalars: `"\r\n"` is one Character, so a Character split left a CRLF index whole.
+        let lines = TextLines.splitAtLineFeeds(text, omittingEmpty: false)
+        for (n, line) in lines.enumerated() where !(line.isEmpty && n == lines.count - 1) {
             let parts = line.split(separator: " ", maxSplits: 2, omittingEmptySubsequences: false)
             guard parts.count == 3, parts[1].isEmpty, parts[0].count == 64,
                 parts[0].allSatisfy({ $0.isHexDigit && !$0.isUppercase })
@@ -278,7 +279,7 @@ extension EvidenceJob {
             listedSet.contains("sizes")
         {
             var recorded: [String: Int] = [:]
-            for line in String(decoding: sizesData, as: UTF8.self).split(separator: "\n") {
+            for line in TextLines.splitAtLineFeeds(String(decoding: sizesData, as: UTF8.self)) {
                 let parts = line.split(separator: " ", maxSplits: 2, omittingEmptySubsequences: false)
                 if parts.count == 3, parts[1].isEmpty, let n = Int(parts[0]) { recorded[String(parts[2])] = n }
             }

@@ -78,7 +78,7 @@ public struct HMACSaltStore: Sendable {
                 path, limit: 256, requirements: [.ownedByEffectiveUser, .notWritableByOthers]),
             !data.isEmpty
         else { return nil }
-        let lines = String(decoding: data, as: UTF8.self).split(separator: "\n").map(String.init)
+        let lines = TextLines.split(String(decoding: data, as: UTF8.self))
         guard let text = lines.first, text.utf8.count == 2 * Vault.hmacSaltLength, let salt = Hex.decode(text),
             salt.count == Vault.hmacSaltLength
         else { return nil }

@@ -239,12 +239,13 @@ public enum InterruptedDrills {
         // A running drill holds it: not interrupted.
         guard flock(fd, LOCK_EX | LOCK_NB) == 0 else { return [] }
         let data = UntrustedFile.contents(of: fd, limit: 1 << 20, overflow: .truncate) ?? Data()
-        return wipe(sandbox, lines: String(decoding: data, as: UTF8.self).split(separator: "\n"))
+        // One path a line, joined with LF; a path may end in CR (a hostile name), so LF only.
+        return wipe(sandbox, lines: TextLines.splitAtLineFeeds(String(decoding: data, as: UTF8.self)))
     }
 
     /// Paths are looked at through a ``BeneathRoot`` on the sandbox: a secret behind a link the
     /// interrupted replay left on its way is not the sandbox's, and is never wiped.
-    private static func wipe(_ sandbox: RestoreSandbox, lines: [Substring]) -> [String] {
+    private static func wipe(_ sandbox: RestoreSandbox, lines: [String]) -> [String] {
         guard let beneath = try? BeneathRoot(sandbox.path) else { return [] }
         var candidates: [AbsolutePath] = [sandbox.path.appending(component: "readonly")]
         for line in lines {

@@ -106,9 +106,9 @@ enum TextFormat {
         name.unicodeScalars.contains { $0.value < 0x20 || $0.value == 0x7f }
     }
 
-    /// The last `limit` lines of `text`.
+    /// The last `limit` lines of `text` (a replay's output: lines end at LF, CR or CRLF).
     static func tailLines(_ text: String, limit: Int) -> [String] {
-        let lines = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        let lines = TextLines.split(text, omittingEmpty: false)
         let trimmed = lines.last == "" ? Array(lines.dropLast()) : lines
         return Array(trimmed.suffix(limit))
     }

@@ -535,7 +535,8 @@ struct ArtifactCheck {
         let notCopied = copy.flatMap { $0.write(data, as: "SHA256SUMS") }
         var sums: [String: String] = [:]
         var problems: [Finding] = []
-        for (index, line) in text.split(separator: "\n", omittingEmptySubsequences: true).enumerated() {
+        // Lines end at LF, CR or CRLF, as `sha256sum -c` reads them (a CRLF list was one line).
+        for (index, line) in TextLines.split(text).enumerated() {
             // `sha256sum` format: 64 hex, space, then ` ` (text) or `*` (binary), then the name.
             let chars = Array(line)
             guard chars.count > 66, chars[64] == " ", chars[65] == " " || chars[65] == "*" else {
