@@ -509,7 +509,8 @@ public struct Drill: Sendable {
                 ? manifest.files.reduce(Int64(0)) { $0 + $1.size } + manifest.databases.reduce(0) { $0 + $1.size }
                 : nil)
         // What the replay runs with (issue 19): the script writes it to a file in the scratch
-        // folder, never inside the restored home or root, read back below without following links.
+        // folder, never inside the restored home or root, read back below beneath the sandbox
+        // without following a link at any component (the script may have replaced `work`).
         let toolsFile = sandbox.work.appending(component: ToolsRecord.fileName)
         let request = ReplayRequest(
             script: script, arguments: arguments, setFolder: setFolder, sandboxFolder: sandbox.folder,
@@ -552,7 +553,10 @@ public struct Drill: Sendable {
                 treeSkipReason: "the restore script could not be replayed: \(error)")
         }
         let seconds = watch.seconds
-        let tools = ToolsRecord.read(at: toolsFile)
+        // `os` and `arch` as this host says: the replay ran here, whatever the script claims.
+        let tools = toolsFile.relative(to: sandbox.folder).flatMap {
+            ToolsRecord.measuringPlatform(ToolsRecord.read(in: sandbox.folder, at: $0))
+        }
         let (changes, notes) = canaries.checkAndRemove()
         let process = outcome.process
         var findings: [Finding] = []
