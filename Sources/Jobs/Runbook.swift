@@ -145,7 +145,7 @@ public enum RunbookJob {
         var lists: [Runbook.DependencyList] = []
         for artifact in manifest.artifacts where artifact.component == .dependencies && artifact.kind == .list {
             guard let stored = manifest.storedPath(of: artifact) else { continue }
-            let kind = ((artifact.path as NSString).lastPathComponent as NSString).deletingPathExtension
+            let kind = PathText.deletingExtension(of: PathText.lastComponent(of: artifact.path))
             // At most the recorded size: a list replaced by a huge file is never read whole.
             let data = UntrustedFile.read(
                 (chosen.path as NSString).appendingPathComponent(stored), limit: Int(max(0, artifact.size)))

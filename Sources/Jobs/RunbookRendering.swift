@@ -31,16 +31,10 @@ public enum ShellQuote {
         return out
     }
 
-    /// C0, DEL, C1, the line and paragraph separators, and the invisible format characters that
-    /// reorder or hide text on screen (bidi controls U+061C, U+200E-U+200F, U+202A-U+202E,
-    /// U+2066-U+2069; zero-width U+200B-U+200D, U+2060-U+2064, U+FEFF): a name holding one is
-    /// shown as `\xNN`-style escapes, never pasted as a command a person cannot read.
-    static func isControl(_ scalar: Unicode.Scalar) -> Bool {
-        let v = scalar.value
-        return v < 0x20 || v == 0x7F || (0x80...0x9F).contains(v) || v == 0x2028 || v == 0x2029 || v == 0x061C
-            || (0x200B...0x200F).contains(v) || (0x202A...0x202E).contains(v) || (0x2060...0x2064).contains(v)
-            || (0x2066...0x2069).contains(v) || v == 0xFEFF
-    }
+    /// Controls, line and paragraph separators, and the invisible characters that reorder or
+    /// hide text on screen (``TextSafety/isInvisibleOrControl(_:)``): a name holding one is shown
+    /// escaped, never pasted as a command a person cannot read.
+    static func isControl(_ scalar: Unicode.Scalar) -> Bool { TextSafety.isInvisibleOrControl(scalar) }
 }
 
 extension Runbook {
@@ -408,9 +402,7 @@ extension Runbook {
                     lines.append("# the homebrew list could not be read or does not match the manifest")
                     continue
                 }
-                for raw in String(decoding: bytes, as: UTF8.self).split(
-                    separator: "\n", omittingEmptySubsequences: true)
-                {
+                for raw in TextLines.split(String(decoding: bytes, as: UTF8.self)) {
                     let name = raw.split(separator: " ", maxSplits: 1).first.map(String.init) ?? ""
                     if Self.isFormulaName(name), let quoted = q(name) {
                         lines.append("brew install \(quoted)")
