@@ -598,6 +598,19 @@ struct ConfigParser {
             }
             if let v = m["keep"] { config.reports.keep = try count(v, "reports.keep") }
         }
+        // The reports are this machine's word on its drills (runbook, compat, health): inside the
+        // destination, anyone who can write there could plant them.
+        let reportsFolder = (config.reports.folder as NSString).standardizingPath
+        let destinationFolder = (config.destination as NSString).standardizingPath
+        let below = destinationFolder.hasSuffix("/") ? destinationFolder : destinationFolder + "/"
+        if !config.reports.folder.isEmpty, !destinationFolder.isEmpty,
+            reportsFolder == destinationFolder || reportsFolder.hasPrefix(below)
+        {
+            throw fail(
+                fields["reports"], "reports.folder",
+                "\(config.reports.folder) is inside the destination \(config.destination): anyone who can write there "
+                    + "could plant drill reports; keep reports on this machine")
+        }
         if let n = fields["schedule"] {
             let m = try section(n, "schedule", ["backup", "prune", "drill", "sample", "spot", "health"])
             func schedule(_ key: String) throws -> String? {

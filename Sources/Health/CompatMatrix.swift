@@ -114,17 +114,20 @@ public struct CompatMatrix: Codable, Sendable, Equatable {
     }
 
     /// The matrix of the drill `events` this host's `reports` vouch for (issue 19): an event
-    /// counts only when the local report of its drill names the same set and verdict, and its
-    /// tools are the report's (the history in the destination can be written by anyone who can
+    /// counts only when the local report of its drill names the same set and verdict and ended
+    /// when the event says (``DrillVouching``), once per drill, and its tools are the report's (the history in the destination can be written by anyone who can
     /// write there; the reports folder is this machine's).
     /// - Parameters:
     ///   - events: the history's events, any order.
-    ///   - reports: ``LocalDrillReports/load(folder:)`` of the configured reports folder.
-    public init(events: [HistoryEvent], reports: [String: LocalDrillReport]) {
+    ///   - reports: ``LocalDrillReports/load(folder:now:)`` of the configured reports folder.
+    ///   - now: the instant of the check (``DrillVouching``'s clock rules).
+    public init(events: [HistoryEvent], reports: [String: LocalDrillReport], now: Date = Date()) {
         var unvouched = 0
+        var seen: Set<String> = []
+        let vouching = DrillVouching(reports: reports)
         self.init(events: events) { event in
-            guard let id = event.drillID, let report = reports[id.description], report.backupID == event.backupID,
-                report.passed == (event.status == .pass)
+            guard let id = event.drillID, let report = reports[id.description],
+                vouching.problem(with: event, now: now) == nil, seen.insert(id.description).inserted
             else {
                 unvouched += 1
                 return nil

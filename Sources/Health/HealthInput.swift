@@ -146,7 +146,7 @@ public struct HealthInput: Sendable, Equatable {
     ///   exists but cannot be listed (health reports that as UNKNOWN).
     ///   - remotes: the configured off-site remotes' names (``RemoteFact/gather(name:events:)``).
     ///   - proofMaxAge: the proof ledger's window, seconds (`proof.max_age`; default 4 weeks).
-    ///   - drillReports: this machine's drill reports (``LocalDrillReports/load(folder:)``): a drill
+    ///   - drillReports: this machine's drill reports (``LocalDrillReports/load(folder:now:)``): a drill
     ///     event counts only by ``DrillVouching`` (the history is in the destination, which others
     ///     may write to), for the drill facts and the proof ledger alike.
     public static func gather(
@@ -211,10 +211,15 @@ public struct HealthInput: Sendable, Equatable {
         let events = log.events
         var ignoredDrills: [String] = []
         let vouching = DrillVouching(reports: drillReports ?? [:])
+        var seen: Set<String> = []
         let drills = events.filter { event in
             guard event.kind == .drill else { return false }
             if let problem = vouching.problem(with: event, now: now) {
                 ignoredDrills.append("drill event \(event.id) \(problem): it does not count")
+                return false
+            }
+            if let id = event.drillID?.description, !seen.insert(id).inserted {
+                ignoredDrills.append("drill event \(event.id) is a second event of \(id): it does not count")
                 return false
             }
             return true

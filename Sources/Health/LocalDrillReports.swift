@@ -44,20 +44,31 @@ public enum LocalDrillReports {
 
     /// The drill reports in `folder`: every `drill_*` folder (not a link) holding a readable
     /// `report.json` (a regular file, not a link, at most ``reportSizeLimit`` bytes) of format
-    /// `restore-drill/drill-report` whose `drill_id` is the folder's name. Sampled drills write
-    /// their per-set reports there too. Unreadable or malformed reports are left out.
-    /// - Parameter folder: the reports folder (`reports.folder`).
+    /// `restore-drill/drill-report` whose `drill_id` is the folder's name, owned by this user and
+    /// not finished ahead of `now` (``SetClock/futureSkew``). Sampled drills write their per-set
+    /// reports there too. Unreadable or malformed reports are left out; a reports folder that is
+    /// not this user's own or that others can write to gives none.
+    /// - Parameters:
+    ///   - folder: the reports folder (`reports.folder`).
+    ///   - now: the instant of the check.
     /// - Returns: the reports by drill id (its text form); empty when the folder is missing.
-    public static func load(folder: String) -> [String: LocalDrillReport] {
-        guard let names = try? FileManager.default.contentsOfDirectory(atPath: folder) else { return [:] }
+    public static func load(folder: String, now: Date = Date()) -> [String: LocalDrillReport] {
+        // Only a folder of this user that others cannot write to holds reports this machine wrote.
+        var folderInfo = stat()
+        guard lstat(folder, &folderInfo) == 0, (folderInfo.st_mode & S_IFMT) == S_IFDIR,
+            folderInfo.st_uid == geteuid(), (folderInfo.st_mode & 0o022) == 0,
+            let names = try? FileManager.default.contentsOfDirectory(atPath: folder)
+        else { return [:] }
         var out: [String: LocalDrillReport] = [:]
         for name in names where DrillID(name) != nil {
             let path = (folder as NSString).appendingPathComponent(name)
             var info = stat()
             guard lstat(path, &info) == 0, (info.st_mode & S_IFMT) == S_IFDIR else { continue }
             let file = (path as NSString).appendingPathComponent("report.json")
-            guard let data = UntrustedFile.read(file, limit: reportSizeLimit),
-                let report = parse(data, folder: path), report.drillID.description == name
+            guard info.st_uid == geteuid(),
+                let data = UntrustedFile.read(file, limit: reportSizeLimit, requirements: [.ownedByEffectiveUser]),
+                let report = parse(data, folder: path), report.drillID.description == name,
+                report.finishedAt.timeIntervalSince(now) <= SetClock.futureSkew
             else { continue }
             out[name] = report
         }
@@ -93,9 +104,13 @@ public enum LocalDrillReports {
 ///   future would hide every later failure).
 /// - Its time must lie within ``maxDrillSeconds`` after its drill id's start (a drill cannot
 ///   take longer), so an event cannot borrow an old drill id to pass as a new drill.
-/// - When its drill id is no older than the oldest report this machine keeps, the report of that
-///   drill must exist and agree (same set, same verdict). An older drill's report may have been
-///   pruned (`reports.keep`): its event is taken at the chain's word.
+/// - When this machine has a report of that drill, it must agree (same set, same verdict) and the
+///   event's time must be the report's end (within ``SetClock/futureSkew``): a passing drill's
+///   event replayed with a new date is not that drill's.
+/// - When its drill id is no older than the oldest report this machine keeps, that report must
+///   exist. An older drill's report may have been pruned (`reports.keep`): its event is taken at
+///   the chain's word.
+/// - Readers count one event per drill id (the first in history order).
 /// - With no report at all (a machine that only watches the folder), only the first two rules
 ///   apply.
 public struct DrillVouching: Sendable {
@@ -107,7 +122,7 @@ public struct DrillVouching: Sendable {
     /// The oldest drill this machine still has a report of; nil when it has none.
     public let oldest: DrillID?
 
-    /// - Parameter reports: ``LocalDrillReports/load(folder:)``.
+    /// - Parameter reports: ``LocalDrillReports/load(folder:now:)``.
     public init(reports: [String: LocalDrillReport]) {
         self.reports = reports
         oldest = reports.values.map(\.drillID).min()
@@ -123,14 +138,20 @@ public struct DrillVouching: Sendable {
         if offset < -SetClock.futureSkew || offset > Self.maxDrillSeconds {
             return "is dated \(Timestamp.string(event.time)), not within a day of its drill \(id)'s start"
         }
+        if let report = reports[id.description] {
+            guard report.backupID == event.backupID, report.passed == (event.status == .pass) else {
+                return "disagrees with this machine's report of \(id) (\(report.passed ? "pass" : "fail") of "
+                    + "\(report.backupID))"
+            }
+            // The event is written when the drill ends: a copy dated otherwise (a replay of a
+            // passing drill's event, dated now) is not that drill's.
+            guard abs(event.time.timeIntervalSince(report.finishedAt)) <= SetClock.futureSkew else {
+                return "is dated \(Timestamp.string(event.time)), but this machine's report of \(id) ended at "
+                    + Timestamp.string(report.finishedAt)
+            }
+            return nil
+        }
         guard let oldest, id >= oldest else { return nil }
-        guard let report = reports[id.description] else {
-            return "has no report on this machine (another machine's drill, or written by someone else)"
-        }
-        guard report.backupID == event.backupID, report.passed == (event.status == .pass) else {
-            return "disagrees with this machine's report of \(id) (\(report.passed ? "pass" : "fail") of "
-                + "\(report.backupID))"
-        }
-        return nil
+        return "has no report on this machine (another machine's drill, or written by someone else)"
     }
 }

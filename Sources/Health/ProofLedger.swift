@@ -214,8 +214,14 @@ public struct ProofLedger: Sendable, Codable, Equatable {
         }
         var newest: [Key: Proof] = [:]
         let horizon = now.addingTimeInterval(futureSkew)
+        let finished = Dictionary(sets.map { ($0.id, $0.finishedAt) }, uniquingKeysWith: { a, _ in a })
         for event in events where event.kind == .proof && event.status == .pass && event.time <= horizon {
             guard let set = event.backupID, let parts = event.parts else { continue }
+            // A drill cannot start before its set was made: a proof naming an older drill id is a
+            // borrowed one.
+            if let drill = event.drillID, let made = finished[set], drill.date < made.addingTimeInterval(-futureSkew) {
+                continue
+            }
             let offsite = event.details["copy"] == "offsite"
             if let remote {
                 guard offsite, event.details["remote"] == remote else { continue }
@@ -340,7 +346,7 @@ extension HistoryStore {
     /// A chain its holder rebuilt whole still passes (README, "What the history detects"): the
     /// evidence bundle and the pings anchor its head outside.
     /// - Parameters:
-    ///   - drillReports: this machine's drill reports (``LocalDrillReports/load(folder:)``); empty
+    ///   - drillReports: this machine's drill reports (``LocalDrillReports/load(folder:now:)``); empty
     ///     applies only ``DrillVouching``'s clock rules.
     ///   - now: the instant of the check.
     /// - Throws: what ``load()`` and ``verify()`` throw.
@@ -384,9 +390,14 @@ extension HistoryStore {
                 why = untrusted
             } else if let id = e.drillID, let drill = drills[id], drill.backupID == e.backupID {
                 let required = ["set.manifest", "restore.script"]
-                why =
-                    (e.parts ?? []).allSatisfy { part in required.allSatisfy(part.checks.contains) }
-                    ? nil : "a part without set.manifest and restore.script among its checks"
+                if abs(e.time.timeIntervalSince(drill.time)) > DrillVouching.maxDrillSeconds {
+                    // A proof is written with its drill: one dated far from it was re-dated.
+                    why = "dated \(Timestamp.string(e.time)), not within a day of its drill \(id)"
+                } else {
+                    why =
+                        (e.parts ?? []).allSatisfy { part in required.allSatisfy(part.checks.contains) }
+                        ? nil : "a part without set.manifest and restore.script among its checks"
+                }
             } else {
                 let drill = e.drillID?.description ?? "(none)"
                 why =

@@ -204,7 +204,8 @@ public enum HealthJob {
             // event dropped into a synced destination must not make health say a drill passed).
             let input = try HealthInput.gather(
                 store, now: now, authenticator: authenticator, remotes: config.offsite.map(\.name),
-                proofMaxAge: config.proof.maxAge, drillReports: LocalDrillReports.load(folder: config.reports.folder))
+                proofMaxAge: config.proof.maxAge,
+                drillReports: LocalDrillReports.load(folder: config.reports.folder, now: now))
             return HealthReport.evaluate(input, thresholds: config.health)
         } catch {
             return HealthReport.unknown(String(describing: error), destination: store.location, now: now)

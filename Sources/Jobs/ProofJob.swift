@@ -87,7 +87,7 @@ public enum ProofJob {
         }
         let scan = try BackupSetScanner.scan(store, authenticator: authenticator)
         let history = try HistoryStore(store).eventsForProof(
-            drillReports: LocalDrillReports.load(folder: config.reports.folder), now: now)
+            drillReports: LocalDrillReports.load(folder: config.reports.folder, now: now), now: now)
         let ledger = ProofLedger.build(
             sets: scan.sets.filter { $0.status == .complete }.map { ($0.id, $0.finishedAt, $0.manifest) },
             events: history.events, now: now, maxAge: config.proof.maxAge)

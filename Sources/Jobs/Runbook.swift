@@ -28,9 +28,17 @@ public struct Runbook: Sendable {
     /// no password was available to check it.
     public var authenticated: Bool
     /// SHA-256 (hex) of the set's files the restore trusts before it is given the password:
-    /// `manifest.json`, `SHA256SUMS` and the restore script, as (file name in the set, digest).
-    /// Empty when one of them could not be read.
+    /// `manifest.json` (the bytes the set was authenticated and drilled by), `SHA256SUMS` (as the
+    /// manifest renders it) and the restore script (as the manifest records it), as (file name in
+    /// the set, digest). Empty when ``pinProblem`` says why.
     public var pins: [(name: String, sha256: String)]
+    /// Why the copy cannot be checked: a file that could not be read, or `SHA256SUMS` or the
+    /// restore script on disk differing from what the manifest says (replaced by someone who can
+    /// write to the destination). Nil when ``pins`` holds all three.
+    public var pinProblem: String?
+    /// The newest complete set, when this runbook restores an older one because the newest has no
+    /// passing drill (the runbook the schedule keeps); nil otherwise.
+    public var newerUnproven: BackupID?
     /// The newest other complete set with a passing drill this host reported, for the warning of
     /// a set without one; nil when there is none.
     public var newestProvenOther: BackupID?
@@ -65,6 +73,9 @@ public struct Runbook: Sendable {
     /// authenticated and its newest drill passed.
     public var warnings: [String] {
         var out: [String] = []
+        if let pinProblem {
+            out.append("WARNING: do not restore from this copy: \(pinProblem)")
+        }
         let elsewhere = newestProvenOther.map {
             " (the newest set that passed one is \($0): restore-drill runbook \($0))"
         }
@@ -74,6 +85,11 @@ public struct Runbook: Sendable {
             out.append(
                 "WARNING: this set's last drill FAILED on \(Timestamp.string(last.finishedAt))\(checks)"
                     + (newestPass == nil ? "" : elsewhere ?? ""))
+        }
+        if let newerUnproven {
+            out.append(
+                "WARNING: the newest set \(newerUnproven) has no passing drill: this runbook restores the newest set "
+                    + "that passed one")
         }
         if !authenticated {
             out.append(
@@ -109,7 +125,7 @@ public enum RunbookJob {
         let complete = scan.sets.filter { $0.status == .complete }
         let refused = scan.rejected.filter { $0.unauthenticated == true }.count
         let because =
-            refused > 0 ? " (\(refused) set(s) there do not authenticate with the configured vault password)" : ""
+            refused > 0 ? " (\(refused) set(s) there do not authenticate with the vault password given)" : ""
         let chosen: ScannedSet
         if let id {
             guard let found = complete.last(where: { $0.id.description == id }) else {
@@ -122,14 +138,14 @@ public enum RunbookJob {
             }
             chosen = newest
         }
-        let reports = LocalDrillReports.load(folder: config.reports.folder)
+        let reports = LocalDrillReports.load(folder: config.reports.folder, now: now)
         func vouched(_ set: ScannedSet, manifestSHA256: String?) -> [LocalDrillReport] {
             guard let manifestSHA256 else { return [] }
             return reports.values.filter { $0.backupID == set.id && $0.manifestSHA256 == manifestSHA256 }
                 .sorted { ($0.finishedAt, $0.drillID) < ($1.finishedAt, $1.drillID) }
         }
-        let pinned = pins(of: chosen)
-        let manifestSHA = pinned.first { $0.name == Manifest.fileName }?.sha256
+        let (pinned, pinProblem) = pins(of: chosen)
+        let manifestSHA = readSetFile(chosen, Manifest.fileName).map { SHA256Digest.hex(of: $0) }
         let drills = vouched(chosen, manifestSHA256: manifestSHA)
         var newestProvenOther: BackupID?
         if !drills.contains(where: \.passed) {
@@ -156,7 +172,8 @@ public enum RunbookJob {
         return Runbook(
             manifest: manifest, destination: store.location, remotes: config.offsite,
             passwordSource: config.credentials.password, drills: drills,
-            authenticated: authenticator?.isActive == true, pins: pinned, newestProvenOther: newestProvenOther,
+            authenticated: authenticator?.isActive == true, pins: pinned, pinProblem: pinProblem, newerUnproven: nil,
+            newestProvenOther: newestProvenOther,
             lists: lists, rtoObjective: config.objectives.rto, generatedAt: now,
             scrubber: SecretScrubber(password: password))
     }
@@ -166,21 +183,44 @@ public enum RunbookJob {
         UntrustedFile.read((set.path as NSString).appendingPathComponent(name), limit: 64 << 20)
     }
 
-    /// The digests the runbook pins: `manifest.json`, `SHA256SUMS` and the restore script; empty
-    /// when one cannot be read.
-    static func pins(of set: ScannedSet) -> [(name: String, sha256: String)] {
-        var out: [(name: String, sha256: String)] = []
-        for name in [Manifest.fileName, Manifest.checksumListFileName, set.manifest.restoreScript] {
-            guard let data = readSetFile(set, name) else { return [] }
-            out.append((name, SHA256Digest.hex(of: data)))
+    /// The digests the runbook pins, each from what vouches for it, never from the file alone:
+    /// `manifest.json`'s bytes when they decode to the manifest the scan authenticated,
+    /// `SHA256SUMS` as the manifest renders it (``Manifest/renderedChecksumList()``) when the file
+    /// holds exactly that, and the restore script as its artifact record says when the file
+    /// hashes to it.
+    /// - Returns: the three pins, or none and the reason.
+    static func pins(of set: ScannedSet) -> (pins: [(name: String, sha256: String)], problem: String?) {
+        let manifest = set.manifest
+        let notAFile = { (name: String) in "its \(name) is not a regular file of the set (a link, or unreadable)" }
+        guard let bytes = readSetFile(set, Manifest.fileName) else { return ([], notAFile(Manifest.fileName)) }
+        guard (try? Manifest.decode(bytes, path: set.path)) == manifest else {
+            return ([], "its manifest.json changed since it was authenticated")
         }
-        return out
+        let sums = manifest.renderedChecksumList()
+        guard let listed = readSetFile(set, Manifest.checksumListFileName) else {
+            return ([], notAFile(Manifest.checksumListFileName))
+        }
+        guard listed == sums else { return ([], "its SHA256SUMS does not match its manifest") }
+        guard let script = readSetFile(set, manifest.restoreScript) else {
+            return ([], notAFile("restore script " + manifest.restoreScript))
+        }
+        guard let record = manifest.artifacts.first(where: { $0.kind == .script && $0.path == manifest.restoreScript }),
+            SHA256Digest.hex(of: script) == record.sha256
+        else { return ([], "its restore script \(manifest.restoreScript) does not match its manifest") }
+        return (
+            [
+                (Manifest.fileName, SHA256Digest.hex(of: bytes)),
+                (Manifest.checksumListFileName, SHA256Digest.hex(of: sums)),
+                (manifest.restoreScript, record.sha256),
+            ], nil
+        )
     }
 }
 
 extension RunbookJob {
     /// Keeps the current runbook where it is needed on the day the machine is gone: writes the
-    /// Markdown runbook of the newest complete set to `<reports>/RUNBOOK.md` (atomically, 0600) and,
+    /// Markdown runbook of the newest complete set (or, when it has no passing drill, of the newest
+    /// set that has one, with a warning naming the newer set) to `<reports>/RUNBOOK.md` (atomically, 0600) and,
     /// for each configured off-site remote, copies it to `<remote root>/RUNBOOK.md`. Run after every
     /// full drill the CLI makes (not a sampled one). Never throws: each failure is a warning, never
     /// the drill's failure.
@@ -198,7 +238,15 @@ extension RunbookJob {
     ) -> String? {
         let text: String
         do {
-            text = try build(config: config, id: nil, authenticator: authenticator, now: now).markdown()
+            var runbook = try build(config: config, id: nil, authenticator: authenticator, now: now)
+            // The day the machine is gone, the kept runbook must lead to a set that restores: when
+            // the newest has no passing drill, it is the newest set that has one.
+            if runbook.newestPass == nil, let proven = runbook.newestProvenOther {
+                var older = try build(config: config, id: proven.description, authenticator: authenticator, now: now)
+                older.newerUnproven = runbook.manifest.id
+                runbook = older
+            }
+            text = runbook.markdown()
         } catch {
             warning("runbook not written: \(error)")
             return nil

@@ -71,7 +71,11 @@ extension Runbook {
         let text = String(decoding: data.prefix(64 << 10), as: UTF8.self)
         if text.hasPrefix("<!DOCTYPE html>") { return text.contains("<title>Runbook: restore ") }
         let titled = text.hasPrefix("# Runbook: restore ") || text.contains("\n# Runbook: restore ")
-        return text.hasPrefix("# ") && titled && text.contains(" by \(ToolInfo.name) ")
+        return text.hasPrefix("# ") && titled
+            && text.range(
+                of: "\nGenerated [0-9TZ:.-]+ by \(ToolInfo.name) [^ ]+ from the manifest of set ",
+                options: .regularExpression)
+                != nil
     }
 
     /// The HTML runbook: self-contained (inline style, no script), every value escaped; the
@@ -232,13 +236,13 @@ extension Runbook {
         let objectSource = q((destination as NSString).appendingPathComponent("objects"))
         var lines = ["mkdir -p ./restore-set"]
         if let setSource {
-            lines.append("cp -R \(setSource) \(setFolder)")
+            lines.append("cp -RL \(setSource) \(setFolder)")
         } else {
             lines.append(commentLine("the destination's path", destination))
         }
         if objects {
             lines.append(
-                objectSource.map { "cp -R \($0) ./restore-set/objects" } ?? commentLine("objects", destination))
+                objectSource.map { "cp -RL \($0) ./restore-set/objects" } ?? commentLine("objects", destination))
         }
         out.append(.commands(lines))
         for remote in remotes {
@@ -261,6 +265,12 @@ extension Runbook {
         return out
     }
 
+    /// A line that stops a runbook followed with `sh -e` (a subshell exits 1) and only prints
+    /// `message` when pasted into an interactive shell (which a bare `exit` would close).
+    static func stopLine(_ message: String) -> String {
+        "(echo \(ShellQuote.quote(message + ": stop here") ?? "'stop here'") >&2; exit 1)"
+    }
+
     /// The portable SHA-256 check of the list file `list` (`sha256sum -c`, else `shasum -a 256 -c`).
     static func checkLine(_ list: String) -> String {
         "if command -v sha256sum >/dev/null; then sha256sum -c \(list); else shasum -a 256 -c \(list); fi"
@@ -274,8 +284,9 @@ extension Runbook {
         guard !pins.isEmpty, let script = q(manifest.restoreScript) else {
             out.append(
                 .text(
-                    "WARNING: the set's manifest, SHA256SUMS or restore script could not be read when this runbook "
-                        + "was made: there is nothing to check the copy against. Do not give it the password."))
+                    "When this runbook was made, \(pinProblem ?? "the set's files could not be read"): there is "
+                        + "nothing to check the copy against. Do not give it the password."))
+            out.append(.commands([Self.stopLine("this copy cannot be checked against its manifest")]))
             return out
         }
         out.append(
@@ -288,9 +299,15 @@ extension Runbook {
             let name = pin.name == manifest.restoreScript ? script : (q(pin.name) ?? pin.name)
             return "'\(pin.sha256)' \(setFolder)/\(name)"
         }
+        // Links would make the check read one file and the restore another (cp -RL copies none;
+        // a copy fetched some other way may hold them).
+        lines.append(
+            "(test -z \"$(find ./restore-set -type l)\" || { echo 'the copy holds symbolic links: stop here' >&2; "
+                + "exit 1; })")
         lines.append("printf '%s  %s\\n' " + pinned.joined(separator: " ") + " > ./restore-set/pinned.sha256")
         lines.append(Self.checkLine("./restore-set/pinned.sha256"))
         lines.append("(cd \(setFolder) && \(Self.checkLine(Manifest.checksumListFileName)))")
+        if manifest.vault != nil { lines.append("rm -f ./vault-password") }
         out.append(.commands(lines))
         return out
     }
@@ -342,6 +359,17 @@ extension Runbook {
         }
         lines.append("chmod 600 ./vault-password")
         lines.append("(test -s ./vault-password || { echo 'vault-password is empty: stop here' >&2; exit 1; })")
+        // The password is checked on the vault before the restore writes anything (a wrong one
+        // would fail only after the code and databases are in place).
+        if let vault = manifest.vault,
+            let record = manifest.artifacts.first(where: { $0.path == vault.artifact }),
+            let stored = manifest.storedPath(of: record), let path = q(stored)
+        {
+            lines.append(
+                "(umask 077 && openssl enc -d -aes-256-cbc -pbkdf2 -iter \(vault.iterations) -md sha256 "
+                    + "-pass file:./vault-password -in \(setFolder)/\(path) -out /dev/null) || "
+                    + Self.stopLine("the vault password is wrong, or this openssl lacks -pbkdf2 (see step 4)"))
+        }
         out.append(.commands(lines))
         return out
     }
@@ -351,7 +379,7 @@ extension Runbook {
             .heading("4. Tools"),
             .text(
                 "The restore needs: sh, tar that reads pax archives (GNU tar or bsdtar), gzip, openssl with -pbkdf2 "
-                    + "and -iter (OpenSSL 1.1.1 or later, or LibreSSL 3.x), and sha256sum or shasum (or openssl). The "
+                    + "and -iter (OpenSSL 1.1.1 or later, or LibreSSL 3.x), and sha256sum or shasum (the copy's check needs one of these two). The "
                     + "checks use sqlite3. The restore script checks its tools before it writes anything and names "
                     + "what to install. The newest passing drill used:"),
             .items(toolItems),
@@ -370,7 +398,9 @@ extension Runbook {
                     + "--force: files of the same names are replaced by the set's, nothing else is touched. Do not "
                     + "run it on a machine whose home holds work you need under the same names."))
         var line: String
-        if let script = q(manifest.restoreScript), let root = rootArgument {
+        if pins.isEmpty {
+            line = "# withheld: this copy cannot be checked against its manifest (see the warning at the top)"
+        } else if let script = q(manifest.restoreScript), let root = rootArgument {
             line = "sh \(setFolder)/\(script) --home \"$HOME\" --root \(root)"
             if manifest.vault != nil { line += " --password-file ./vault-password" }
             line += " --yes --force"
@@ -448,7 +478,8 @@ extension Runbook {
         out.append(
             .text(
                 "Drill the fetched copy (when restore-drill is installed on this machine), check each restored "
-                    + "database (each line must say ok), and check the set's checksums again."))
+                    + "database (each line must say ok; a DAMAGED line stops here), check the set's checksums "
+                    + "again, and remove the password file."))
         var lines: [String] = []
         lines.append(
             "if command -v restore-drill >/dev/null; then restore-drill drill --set \(setFolder)"
@@ -471,8 +502,9 @@ extension Runbook {
             }
             lines.append(
                 target.map {
-                    "if sqlite3 \($0) 'PRAGMA integrity_check' | grep -qx ok; then echo ok: \($0); "
-                        + "else echo DAMAGED: \($0); fi"
+                    "if ! command -v sqlite3 >/dev/null; then echo 'sqlite3 is not installed: check skipped'; "
+                        + "elif sqlite3 \($0) 'PRAGMA integrity_check' | grep -qx ok; then echo ok: \($0); "
+                        + "else echo DAMAGED: \($0); false; fi"
                 } ?? commentLine("the database's path", db.path))
         }
         lines.append("(cd \(setFolder) && \(Self.checkLine(Manifest.checksumListFileName)))")

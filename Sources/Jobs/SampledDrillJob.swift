@@ -94,7 +94,7 @@ public struct SampledDrillJob: Sendable {
                 guard let finished = set.finishedAt else { return nil }
                 return (set.id, finished, set.manifest)
             }
-            let reports = LocalDrillReports.load(folder: config.reports.folder)
+            let reports = LocalDrillReports.load(folder: config.reports.folder, now: clock.now())
             let events = (try? history.eventsForProof(drillReports: reports, now: clock.now()).events) ?? []
             let built = ProofLedger.build(sets: inputs, events: events, now: clock.now(), maxAge: config.proof.maxAge)
             let subsets = Dictionary(sets.map { ($0.id, $0.manifest.restoresSubsets) }, uniquingKeysWith: { a, _ in a })

@@ -8,11 +8,13 @@ struct RunbookCommand: AsyncParsableCommand {
         commandName: "runbook",
         abstract: "Print the step-by-step procedure that restores a backup set on a new machine.",
         discussion: """
-            From the set's manifest, the configuration and the history (docs/RUNBOOK.md): the newest passing \
-            drill of the set (id, date, RTO, tools), or a WARNING heading first when the set never passed a \
-            drill or its last drill failed; then how to get the set (local path, each off-site remote's rclone \
-            commands), where the vault password comes from (never the secret), the tools, the exact restore \
-            command, the dependency and LaunchAgent commands, and the checks. Default: the newest complete set \
+            From the set's manifest, the configuration and this machine's drill reports (docs/RUNBOOK.md; \
+            never the history, which others may write to): the newest passing drill of the set (id, date, RTO, \
+            tools), or a WARNING heading first when the set never passed a drill, its last drill failed, it is \
+            not authenticated or its files do not match its manifest; then how to get the set (local path, \
+            each off-site remote's rclone commands), the check of the copy, where the vault password comes from \
+            (never the secret), the tools, the exact restore command, the dependency and LaunchAgent commands, \
+            and the checks. Default: the newest complete set \
             that counts, Markdown on stdout; OUT is written atomically with mode 0600. Exit 0 when written, 2 for \
             usage or configuration errors, 3 when the set is not found.
             """)
@@ -59,6 +61,7 @@ struct RunbookCommand: AsyncParsableCommand {
         let text = format == .html ? runbook.html() : runbook.markdown()
         if let out {
             try AtomicFile.write(Data(text.utf8), to: out, mode: 0o600)
+            Terminal.note("wrote \(out)")
         } else {
             Terminal.out(text)
         }

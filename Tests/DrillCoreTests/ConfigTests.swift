@@ -74,6 +74,27 @@ let designExample = """
         #expect(c.schedule.drill == "Sun 05:00")
     }
 
+    /// The reports are this machine's word on its drills: a reports folder inside the destination,
+    /// where anyone who can write could plant them, is refused; one beside it is fine.
+    @Test func aReportsFolderInsideTheDestinationIsRefused() throws {
+        let base = "home: /h\nroot: /h/r\ndestination: /d/backups\n"
+        for inside in ["/d/backups", "/d/backups/reports", "/d/backups/./x/../reports"] {
+            do {
+                _ = try RestoreDrillConfig.parse(base + "reports: {folder: \(inside)}\n", file: "/c.yml")
+                Issue.record("accepted \(inside)")
+            } catch let e as RestoreDrillError {
+                guard case .config(_, _, let key, let message) = e else {
+                    Issue.record("wrong case \(e)")
+                    continue
+                }
+                #expect(key == "reports.folder")
+                #expect(message.contains("inside the destination"), "\(message)")
+            }
+        }
+        let beside = try RestoreDrillConfig.parse(base + "reports: {folder: /d/backups-reports}\n", file: "/c.yml")
+        #expect(beside.reports.folder == "/d/backups-reports")
+    }
+
     @Test func evidenceKeyResolvesBesideTheFileOrDefaultsUnderHome() throws {
         let base = "home: /h\nroot: /h/r\ndestination: /d\n"
         let relative = try RestoreDrillConfig.parse(

@@ -216,6 +216,68 @@ struct RunbookTests {
         #expect(!FileManager.default.fileExists(atPath: second.work + "/vault-password"))
     }
 
+    /// The runbook pins what vouches for each file, never the file alone: a script replaced in the
+    /// destination with its SHA256SUMS line edited (the manifest untouched, so the set still
+    /// authenticates) gets a warning at the top, no restore command, and a step 2 that stops; a
+    /// script that is a symbolic link reaches the copy as a regular file (cp -RL).
+    @Test(.needsTool("sqlite3", package: "sqlite3"))
+    func aScriptReplacedBeforeTheRunbookIsMadeIsNeverPinned() throws {
+        let ws = try Self.workspace("runbook-pin", format: 1)
+        defer { ws.remove() }
+        try #require(try ws.run(["backup"], environment: Self.password).status == 0)
+        try #require(try ws.run(["drill"], environment: Self.password).status == 0)
+        let set = try #require(
+            try FileManager.default.contentsOfDirectory(atPath: ws.base + "/backups").first { $0.hasPrefix("full_") })
+        let folder = ws.base + "/backups/" + set
+        let script = try #require(
+            try FileManager.default.contentsOfDirectory(atPath: folder).first { $0.hasSuffix(".sh") })
+        let genuine = try Data(contentsOf: URL(fileURLWithPath: "\(folder)/\(script)"))
+
+        // The runbook is made; then the destination's script becomes a link to the genuine bytes:
+        // followed literally, the copy holds a regular file (cp -RL) and the restore works.
+        let honest = try ws.run(["runbook"], environment: Self.password)
+        try #require(honest.status == 0, "\(honest.stderr)")
+        try FileManager.default.createDirectory(atPath: ws.base + "/elsewhere", withIntermediateDirectories: true)
+        try genuine.write(to: URL(fileURLWithPath: ws.base + "/elsewhere/r.sh"))
+        try FileManager.default.removeItem(atPath: "\(folder)/\(script)")
+        try FileManager.default.createSymbolicLink(
+            atPath: "\(folder)/\(script)", withDestinationPath: ws.base + "/elsewhere/r.sh")
+        let machine = try NewMachine()
+        defer { try? FileManager.default.removeItem(atPath: machine.base) }
+        let run = try machine.run(Self.commands(honest.stdout), exitOnError: true, environment: Self.password)
+        #expect(run.status == 0, "\(run.output)\n\(run.error)")
+        var info = stat()
+        #expect(lstat("\(machine.work)/restore-set/\(set)/\(script)", &info) == 0)
+        #expect((info.st_mode & S_IFMT) == S_IFREG, "the copy's script is a regular file")
+        // A runbook made while the script is a link pins nothing.
+        let linked = try ws.run(["runbook"], environment: Self.password)
+        #expect(
+            linked.stdout.hasPrefix(
+                "# WARNING: do not restore from this copy: its restore script \(script) is not a regular file"),
+            "\(linked.stdout.prefix(300))")
+
+        // Replaced, with its SHA256SUMS line edited to match.
+        try FileManager.default.removeItem(atPath: "\(folder)/\(script)")
+        let evil = "#!/bin/sh\ncat ./vault-password > '\(ws.base)/STOLEN'\n"
+        try Data(evil.utf8).write(to: URL(fileURLWithPath: "\(folder)/\(script)"))
+        var sums = try String(contentsOfFile: "\(folder)/SHA256SUMS", encoding: .utf8)
+        sums = sums.replacingOccurrences(
+            of: SHA256Digest.hex(of: genuine), with: SHA256Digest.hex(of: Data(evil.utf8)))
+        try Data(sums.utf8).write(to: URL(fileURLWithPath: "\(folder)/SHA256SUMS"))
+        let made = try ws.run(["runbook"], environment: Self.password)
+        try #require(made.status == 0, "\(made.stderr)")
+        let first = made.stdout.split(separator: "\n").first.map(String.init) ?? ""
+        #expect(first.hasPrefix("# WARNING: do not restore from this copy: "), "\(made.stdout.prefix(400))")
+        #expect(!made.stdout.contains("--password-file ./vault-password --yes"))
+        let second = try NewMachine()
+        defer { try? FileManager.default.removeItem(atPath: second.base) }
+        let stopped = try second.run(Self.commands(made.stdout), exitOnError: true, environment: Self.password)
+        #expect(stopped.status != 0)
+        #expect(
+            stopped.error.contains("this copy cannot be checked against its manifest: stop here"), "\(stopped.error)")
+        #expect(!FileManager.default.fileExists(atPath: ws.base + "/STOLEN"))
+    }
+
     /// The history in the destination is anyone's to write: an event dropped there that claims a
     /// passing drill (dated in the future, so it would also hide later failures) makes no set look
     /// proven to the runbook, and `compat` leaves it out of the matrix.
@@ -287,6 +349,16 @@ struct RunbookTests {
         let damaged = try ws.run(["compat"], environment: Self.password)
         #expect(damaged.status == 0)
         #expect(damaged.stderr.contains("1 event file(s) in the history could not be used"), "\(damaged.stderr)")
+
+        // The runbook the schedule keeps after a drill leads to a set that restores: the newest
+        // has no passing drill, so it is the proven one's, with a warning naming the newer set.
+        try #require(try ws.run(["drill", proven], environment: Self.password).status == 0)
+        let kept = try String(contentsOfFile: ws.base + "/reports/RUNBOOK.md", encoding: .utf8)
+        #expect(
+            kept.hasPrefix(
+                "# WARNING: the newest set \(newest) has no passing drill: this runbook restores the newest set that "
+                    + "passed one\n"), "\(kept.prefix(400))")
+        #expect(kept.contains("# Runbook: restore \(proven) on a new machine"))
     }
 
     /// A password written into the configuration as a command's argument never reaches the
@@ -430,9 +502,9 @@ struct RunbookTests {
         // The machine is gone: only the remote is left. Every block but the local copy's.
         try FileManager.default.moveItem(atPath: ws.base + "/backups", toPath: ws.base + "/backups-gone")
         let blocks = Self.blocks(remote)
-        let local = blocks.filter { $0.contains { $0.hasPrefix("cp -R ") } }
+        let local = blocks.filter { $0.contains { $0.hasPrefix("cp -RL ") } }
         #expect(local.count == 1, "\(blocks)")
-        let lines = blocks.filter { block in !block.contains { $0.hasPrefix("cp -R ") } }.flatMap { $0 }
+        let lines = blocks.filter { block in !block.contains { $0.hasPrefix("cp -RL ") } }.flatMap { $0 }
         let machine = try NewMachine()
         defer { try? FileManager.default.removeItem(atPath: machine.base) }
         let run = try machine.run(lines, exitOnError: true, environment: env)

@@ -44,27 +44,39 @@ import Testing
             kind: .drill, time: date("2025-10-19T05:00:20Z"), status: .pass, backupID: set, drillID: prunedID)
         let borrowed = HistoryEvent(
             kind: .drill, time: date("2025-10-20T07:00:00Z"), status: .pass, backupID: set, drillID: prunedID)
-        for e in [pruned, borrowed] { try store.append(e) }
+        // A passing drill's event replayed with a new date: the report says when it ended.
+        let passID = DrillID(date: date("2025-10-20T04:00:00Z"))
+        let pass = HistoryEvent(
+            kind: .drill, time: date("2025-10-20T04:00:30Z"), status: .pass, backupID: set, drillID: passID)
+        var replayed = pass
+        replayed.id = "20251020T070000.000Z-drill-0badc0de"
+        replayed.time = date("2025-10-20T07:00:00Z")
+        for e in [pruned, borrowed, pass, replayed] { try store.append(e) }
 
         // Without reports (a machine that only watches the folder): only the clock rules apply.
         let watching = try HealthInput.gather(LocalDestination(path: dest.path), now: now)
         #expect(watching.lastDrill?.eventID == forged.id)
-        #expect(watching.historyProblems.filter { $0.hasPrefix("drill event ") }.count == 2)
+        #expect(watching.historyProblems.filter { $0.hasPrefix("drill event ") }.count == 4)
 
         // With this machine's reports: the real failure is the last drill, and only the pruned
         // drill's pass stands.
-        let reports = [realID.description: report(realID, passed: false)]
+        var passing = report(passID, passed: true)
+        passing.finishedAt = date("2025-10-20T04:00:30Z")
+        var failing = report(realID, passed: false)
+        failing.finishedAt = date("2025-10-20T05:00:10Z")
+        let reports = [realID.description: failing, passID.description: passing]
         let input = try HealthInput.gather(LocalDestination(path: dest.path), now: now, drillReports: reports)
         #expect(input.lastDrill?.eventID == real.id)
-        #expect(input.newestPassingDrill?.eventID == pruned.id)
+        #expect(input.newestPassingDrill?.eventID == pass.id)
         let ignored = input.historyProblems.filter { $0.hasPrefix("drill event ") }
-        #expect(ignored.count == 4, "\(ignored)")
+        #expect(ignored.count == 5, "\(ignored)")
+        #expect(ignored.contains { $0.contains(replayed.id) && $0.contains("ended at") }, "\(ignored)")
         #expect(ignored.contains { $0.contains(borrowed.id) && $0.contains("not within a day") })
         #expect(ignored.contains { $0.contains(flipped.id) && $0.contains("disagrees") })
         #expect(ignored.contains { $0.contains(future.id) && $0.contains("in the future") })
         #expect(ignored.contains { $0.contains(forged.id) && $0.contains("no report on this machine") })
         let health = HealthReport.evaluate(input, thresholds: .init())
-        #expect(health.findings.filter { $0.code == "drill_ignored" }.count == 4)
+        #expect(health.findings.filter { $0.code == "drill_ignored" }.count == 5)
         #expect(health.metrics.lastDrillSuccess == 0)
     }
 }

@@ -137,6 +137,21 @@ enum LedgerFixture {
         #expect(!ledger.sets[0].proven)
     }
 
+    /// A drill cannot start before its set was made: a proof naming an older drill id (one taken
+    /// at the chain's word because its report is pruned) is a borrowed one and proves nothing.
+    @Test func aProofNamingADrillOlderThanItsSetIsIgnored() throws {
+        let id = F.id(daysAgo: 2)
+        let before = DrillID(date: id.date.addingTimeInterval(-86400))
+        let after = DrillID(date: id.date.addingTimeInterval(3600))
+        let borrowed = F.proof(id, at: F.daysAgo(1), drill: before, parts: F.bothParts)
+        let ledger = ProofLedger.build(
+            sets: [F.entry(F.manifest(id))], events: [borrowed], now: F.now, maxAge: F.maxAge)
+        #expect(!ledger.sets[0].proven)
+        let real = F.proof(id, at: F.daysAgo(1), drill: after, parts: F.bothParts)
+        let proven = ProofLedger.build(sets: [F.entry(F.manifest(id))], events: [real], now: F.now, maxAge: F.maxAge)
+        #expect(proven.sets[0].proven)
+    }
+
     @Test func theWindowEdgeCountsAndOneSecondPastDoesNot() throws {
         let id = F.id(daysAgo: 60)
         for (age, proven) in [(F.maxAge, true), (F.maxAge + 1, false)] {
