@@ -35,6 +35,8 @@ public struct LocalDrillReport: Sendable, Equatable {
     public var failedChecks: [String]
     /// The report folder.
     public var folder: String
+    /// The set folder the drill read (`set_path`); nil when the report does not say.
+    public var setPath: String? = nil
 }
 
 /// Reads this host's drill reports.
@@ -93,7 +95,7 @@ public enum LocalDrillReports {
             drillID: drill, backupID: set, passed: verdict == "pass", finishedAt: finished,
             manifestSHA256: object["manifest_sha256"] as? String, authenticated: object["authenticated"] as? Bool,
             tools: tools, rtoSeconds: object["rto_seconds"] as? Double, failedChecks: failed.sorted(),
-            folder: folder)
+            folder: folder, setPath: object["set_path"] as? String)
     }
 }
 
@@ -109,7 +111,8 @@ public enum LocalDrillReports {
 ///   event replayed with a new date is not that drill's.
 /// - When its drill id is no older than the oldest report this machine keeps, that report must
 ///   exist. An older drill's report may have been pruned (`reports.keep`): its event is taken at
-///   the chain's word.
+///   the chain's word, but only when it is dated before the oldest kept drill began (so it can
+///   never pass for a drill newer than one this machine reported).
 /// - Readers count one event per drill id (the first in history order).
 /// - With no report at all (a machine that only watches the folder), only the first two rules
 ///   apply.
@@ -126,6 +129,15 @@ public struct DrillVouching: Sendable {
     public init(reports: [String: LocalDrillReport]) {
         self.reports = reports
         oldest = reports.values.map(\.drillID).min()
+    }
+
+    /// The checks that failed in `event`'s drill: this machine's report's when it has one (the
+    /// event's own `failed_checks` is anyone's to write), else the event's, taken at the chain's
+    /// word as the event itself is (``problem(with:now:)`` refuses an event that should have a
+    /// report and has none).
+    public func failedChecks(of event: HistoryEvent) -> Set<String> {
+        if let id = event.drillID, let report = reports[id.description] { return Set(report.failedChecks) }
+        return Set((event.details["failed_checks"] ?? "").split(separator: ",").map(String.init))
     }
 
     /// Why `event` does not count at `now`, or nil when it does.
@@ -151,7 +163,13 @@ public struct DrillVouching: Sendable {
             }
             return nil
         }
-        guard let oldest, id >= oldest else { return nil }
+        guard let oldest, id >= oldest else {
+            // Taken at the chain's word: a pruned drill, which ended before the oldest kept one
+            // began. One dated later would pass for a new drill.
+            guard let oldest, event.time > oldest.date else { return nil }
+            return "names a drill older than this machine's reports but is dated \(Timestamp.string(event.time)), "
+                + "after the oldest of them began"
+        }
         return "has no report on this machine (another machine's drill, or written by someone else)"
     }
 }

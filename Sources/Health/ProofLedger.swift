@@ -372,11 +372,15 @@ extension HistoryStore {
         let outside: Set<String> = ["rpo", "rto", "set.coverage"]
         var drills: [DrillID: HistoryEvent] = [:]
         for e in log.events where e.kind == .drill || e.kind == .sampledDrill {
-            let failed = Set((e.details["failed_checks"] ?? "").split(separator: ",").map(String.init))
+            // The failed checks are this machine's report's when it has one (the event's
+            // failed_checks is anyone's to write).
+            let failed = vouching.failedChecks(of: e)
             guard e.status == .pass || (e.status == .fail && !failed.isEmpty && failed.isSubset(of: outside)) else {
                 continue
             }
-            if let id = e.drillID, trusted(e) == nil, vouching.problem(with: e, now: now) == nil { drills[id] = e }
+            if let id = e.drillID, drills[id] == nil, trusted(e) == nil, vouching.problem(with: e, now: now) == nil {
+                drills[id] = e
+            }
         }
         var kept: [HistoryEvent] = []
         var ignored: [String] = []

@@ -76,4 +76,29 @@ import Testing
         #expect(!matrix.text.contains("\u{1b}"))
         #expect(CompatMatrix(events: []).text == "no drill in the history recorded its tools")
     }
+
+    /// A failed drill whose event was deleted from the history still counts, from this machine's
+    /// report: removing a failure leaves no PASS.
+    @Test func aDrillTheHistoryLostCountsFromItsReport() {
+        let set = BackupID("full_20251019_030000")!
+        let passID = DrillID(date: date("2025-10-20T04:00:00Z"))
+        let failID = DrillID(date: date("2025-10-20T05:00:00Z"))
+        let tools = ["os": "Linux", "arch": "x86_64", "sh": "dash", "tar": "tar (GNU tar) 1.34"]
+        func report(_ id: DrillID, passed: Bool, at time: Date) -> LocalDrillReport {
+            LocalDrillReport(
+                drillID: id, backupID: set, passed: passed, finishedAt: time, manifestSHA256: nil, authenticated: true,
+                tools: tools, rtoSeconds: 1, failedChecks: passed ? [] : ["restore.tree"], folder: "/r/\(id)")
+        }
+        let passTime = date("2025-10-20T04:00:30Z")
+        let pass = HistoryEvent(kind: .drill, time: passTime, status: .pass, backupID: set, drillID: passID)
+        let reports = [
+            passID.description: report(passID, passed: true, at: passTime),
+            failID.description: report(failID, passed: false, at: date("2025-10-20T05:00:30Z")),
+        ]
+        let matrix = CompatMatrix(events: [pass], reports: reports, now: date("2025-10-21T00:00:00Z"))
+        #expect(matrix.combinations.count == 1)
+        #expect(matrix.combinations.first?.verdict == "fail")
+        #expect(matrix.combinations.first?.drills == 2)
+        #expect(matrix.combinations.first?.newestFail?.drillID == failID.description)
+    }
 }

@@ -79,4 +79,37 @@ import Testing
         #expect(health.findings.filter { $0.code == "drill_ignored" }.count == 5)
         #expect(health.metrics.lastDrillSuccess == 0)
     }
+
+    /// What the history lost or an attacker added around this machine's reports: a failed drill
+    /// whose event was deleted is still the last drill (its report says so), and an event naming
+    /// a drill older than every report but dated after the oldest one began is not believed.
+    @Test func aDeletedFailureStaysAndAnOldIDCannotPassForANewDrill() throws {
+        let dest = try TempDestination()
+        let store = HistoryStore(destination: dest.path)
+        let passID = DrillID(date: date("2025-10-20T04:00:00Z"))
+        let failID = DrillID(date: date("2025-10-20T05:00:00Z"))
+        let pass = HistoryEvent(
+            kind: .drill, time: date("2025-10-20T04:00:30Z"), status: .pass, backupID: set, drillID: passID)
+        // Older than every report, dated after the oldest began: it would pass for a new drill.
+        let olderID = DrillID(date: date("2025-10-20T03:59:00Z"))
+        let forged = HistoryEvent(
+            kind: .drill, time: date("2025-10-20T06:00:00Z"), status: .pass, backupID: set, drillID: olderID)
+        for e in [pass, forged] { try store.append(e) }
+        var passing = report(passID, passed: true)
+        passing.finishedAt = pass.time
+        var failing = report(failID, passed: false)
+        failing.finishedAt = date("2025-10-20T05:00:40Z")
+        failing.setPath = dest.path + "/" + set.description
+        // The failing drill's event was deleted from the history.
+        let reports = [passID.description: passing, failID.description: failing]
+        let now = date("2025-10-20T12:00:00Z")
+        let input = try HealthInput.gather(LocalDestination(path: dest.path), now: now, drillReports: reports)
+        #expect(input.lastDrill?.status == .fail)
+        #expect(input.lastDrill?.drillID == failID)
+        #expect(input.newestPassingDrill?.eventID == pass.id)
+        #expect(
+            input.historyProblems.contains { $0.contains(forged.id) && $0.contains("after the oldest of them began") })
+        #expect(input.historyProblems.contains { $0.contains("drill event of \(failID) is missing") })
+        #expect(HealthReport.evaluate(input, thresholds: .init()).metrics.lastDrillSuccess == 0)
+    }
 }

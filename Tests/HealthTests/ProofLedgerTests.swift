@@ -407,6 +407,37 @@ enum LedgerFixture {
         #expect(with.events.contains { $0.id == proof.id }, "\(with.ignored)")
     }
 
+    /// A failed drill this machine reported vouches for a proof only when the report says it failed
+    /// on rpo, rto or set.coverage alone: the event's own failed_checks is anyone's to write.
+    @Test func aFailedDrillsChecksAreTheReportsNotTheEvents() throws {
+        let dest = try TempDestination()
+        let id = BackupID("full_20251010_115000")!
+        try dest.writeSet(id, finishedAt: date("2025-10-10T12:00:00Z"))
+        let store = HistoryStore(destination: dest.path)
+        let drillID = DrillID(date: F.daysAgo(1))
+        var drill = HistoryEvent(kind: .drill, time: F.daysAgo(1), status: .fail, backupID: id, drillID: drillID)
+        drill.details["failed_checks"] = "rpo"
+        try store.append(drill)
+        var proof = HistoryEvent(kind: .proof, time: F.daysAgo(1), status: .pass, backupID: id, drillID: drillID)
+        proof.parts = [
+            ProvenPart(kind: .pack, name: "code.tar.gz", bytes: 1000, checks: ["set.manifest", "restore.script"])
+        ]
+        try store.append(proof)
+        func report(failed: [String]) -> LocalDrillReport {
+            LocalDrillReport(
+                drillID: drillID, backupID: id, passed: false, finishedAt: F.daysAgo(1), manifestSHA256: nil,
+                authenticated: true, tools: nil, rtoSeconds: 1, failedChecks: failed, folder: "/r")
+        }
+        // No report at all (a machine that only watches the folder): the chain's word.
+        #expect((try store.eventsForProof(now: F.now)).events.contains { $0.id == proof.id })
+        // The report says it failed on restore.tree: the event's "rpo" is a lie.
+        let lied = try store.eventsForProof(
+            drillReports: [drillID.description: report(failed: ["restore.tree", "rpo"])], now: F.now)
+        #expect(!lied.events.contains { $0.kind == .proof })
+        let rpo = try store.eventsForProof(drillReports: [drillID.description: report(failed: ["rpo"])], now: F.now)
+        #expect(rpo.events.contains { $0.id == proof.id }, "\(rpo.ignored)")
+    }
+
     /// After a break in the chain (a benign fork of a synced folder, say), proofs written once the
     /// chain links up to its head again count: only the broken stretch is distrusted.
     @Test func proofsAfterTheLastBreakCountAgain() throws {
