@@ -37,25 +37,12 @@ import Testing
                 cd /
                 \(postlude)
                 """
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: "/bin/sh")
-            process.arguments = ["-c", wrapper, "sh", request.script.pathString] + request.arguments
-            process.environment = [
-                "PATH": "/usr/bin:/bin", "HOME": request.sandboxFolder.appending(component: "home").pathString,
-                "TMPDIR": work, "LC_ALL": "C", "WORK": work, "RECORD": record, "SECRET_FILE": secretFile,
-            ]
-            process.currentDirectoryURL = URL(fileURLWithPath: request.workingDirectory.pathString)
-            let pipe = Pipe()
-            process.standardOutput = pipe
-            process.standardError = pipe
-            try process.run()
-            let output = pipe.fileHandleForReading.readDataToEndOfFile()
-            process.waitUntilExit()
-            return ReplayOutcome(
-                process: ProcessOutcome(
-                    exitCode: process.terminationStatus, signal: nil, standardOutput: output,
-                    tail: output.suffix(65536), outputTruncated: false, seconds: 0),
-                isolation: .none, notes: ["wrapping test replayer"])
+            return try runUnisolatedShell(
+                request, arguments: ["-c", wrapper, "sh", request.script.pathString] + request.arguments,
+                environment: [
+                    "PATH": "/usr/bin:/bin", "HOME": request.sandboxFolder.appending(component: "home").pathString,
+                    "TMPDIR": work, "LC_ALL": "C", "WORK": work, "RECORD": record, "SECRET_FILE": secretFile,
+                ], note: "wrapping test replayer")
         }
     }
 

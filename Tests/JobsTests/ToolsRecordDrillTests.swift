@@ -24,25 +24,13 @@ import Testing
                 FileManager.default.createFile(atPath: file, contents: secret, attributes: [.posixPermissions: 0o600])
                 arguments = ["-c", "exec 3<\"$0\"; rm -f \"$0\"; exec /bin/sh \"$@\"", file] + arguments
             }
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: "/bin/sh")
-            process.arguments = arguments
-            process.environment = [
-                "PATH": bin + ":/usr/bin:/bin", "HOME": request.sandboxFolder.appending(component: "home").pathString,
-                "TMPDIR": work, "LC_ALL": "C",
-            ].merging(request.environment) { $1 }
-            process.currentDirectoryURL = URL(fileURLWithPath: request.workingDirectory.pathString)
-            let pipe = Pipe()
-            process.standardOutput = pipe
-            process.standardError = pipe
-            try process.run()
-            let output = pipe.fileHandleForReading.readDataToEndOfFile()
-            process.waitUntilExit()
-            return ReplayOutcome(
-                process: ProcessOutcome(
-                    exitCode: process.terminationStatus, signal: nil, standardOutput: output,
-                    tail: output.suffix(65536), outputTruncated: false, seconds: 0),
-                isolation: .none, notes: ["stand-in test replayer"])
+            return try runUnisolatedShell(
+                request, arguments: arguments,
+                environment: [
+                    "PATH": bin + ":/usr/bin:/bin",
+                    "HOME": request.sandboxFolder.appending(component: "home").pathString,
+                    "TMPDIR": work, "LC_ALL": "C",
+                ].merging(request.environment) { $1 }, note: "stand-in test replayer")
         }
     }
 
