@@ -209,41 +209,12 @@ public struct HealthInput: Sendable, Equatable {
         if let newest = scan.sets.last, newest.status == .partial { input.newestPartial = newest.id }
         input.setCount = scan.sets.count
         let events = log.events
-        var ignoredDrills: [String] = []
-        let vouching = DrillVouching(reports: drillReports ?? [:])
-        var seen: Set<String> = []
-        let drills = events.filter { event in
-            guard event.kind == .drill else { return false }
-            if let problem = vouching.problem(with: event, now: now) {
-                ignoredDrills.append("drill event \(event.id) \(problem): it does not count")
-                return false
-            }
-            if let id = event.drillID?.description, !seen.insert(id).inserted {
-                ignoredDrills.append("drill event \(event.id) is a second event of \(id): it does not count")
-                return false
-            }
-            return true
-        }
+        let believed = DrillVouching(reports: drillReports ?? [:]).believed(
+            events, now: now, destination: destination.location)
+        let ignoredDrills = believed.problems
+        let drills = believed.events.filter { $0.kind == .drill }
         input.newestPassingDrill = drills.last { $0.status == .pass }.map(RunFact.init)
         input.lastDrill = drills.last.map(RunFact.init)
-        // This machine's word adds what the history lost: a failed drill of a set in this
-        // destination it reported, whose event is gone (deleted from the synced folder), is the
-        // last drill when it is the newest.
-        let named = Set(events.compactMap { $0.drillID?.description })
-        let here = destination.location.hasSuffix("/") ? destination.location : destination.location + "/"
-        let lost = (drillReports ?? [:]).values.filter {
-            !$0.passed && !named.contains($0.drillID.description) && ($0.setPath?.hasPrefix(here) ?? false)
-        }
-        for report in lost.sorted(by: { $0.finishedAt < $1.finishedAt }) {
-            ignoredDrills.append(
-                "drill event of \(report.drillID) is missing: this machine's report says it FAILED on "
-                    + "\(report.backupID) at \(Timestamp.string(report.finishedAt))")
-            if report.finishedAt > (input.lastDrill?.time ?? .distantPast) {
-                input.lastDrill = RunFact(
-                    time: report.finishedAt, status: .fail, backupID: report.backupID, drillID: report.drillID,
-                    rtoSeconds: report.rtoSeconds, reportFolder: report.folder)
-            }
-        }
         if let backup = events.last(where: { $0.kind == .backup }) {
             input.lastBackup = RunFact(backup)
         } else if let newest = scan.sets.last {

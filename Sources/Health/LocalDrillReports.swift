@@ -173,3 +173,51 @@ public struct DrillVouching: Sendable {
         return "has no report on this machine (another machine's drill, or written by someone else)"
     }
 }
+
+extension DrillVouching {
+    /// The history as this machine can believe it: every `drill` and `sampled_drill` event
+    /// ``problem(with:now:)`` refuses left out, one event per drill id (the first in history
+    /// order), and each failed drill of a set in `destination` this machine reported whose event
+    /// is missing (deleted from the synced folder) added back as a `drill` event from its report.
+    /// Other events are kept as they are. `health` and `report sla` read it.
+    /// - Parameters:
+    ///   - events: the history's events, oldest first.
+    ///   - now: the instant of the check.
+    ///   - destination: the destination folder (a report counts as this destination's when its
+    ///     `set_path` lies in it).
+    /// - Returns: the events oldest first, and one sentence per drill event left out or added.
+    public func believed(_ events: [HistoryEvent], now: Date, destination: String) -> (
+        events: [HistoryEvent], problems: [String]
+    ) {
+        var problems: [String] = []
+        var seen: Set<String> = []
+        var out = events.filter { event in
+            guard event.kind == .drill || event.kind == .sampledDrill else { return true }
+            if let problem = problem(with: event, now: now) {
+                problems.append("drill event \(event.id) \(problem): it does not count")
+                return false
+            }
+            if let id = event.drillID?.description, !seen.insert(id).inserted {
+                problems.append("drill event \(event.id) is a second event of \(id): it does not count")
+                return false
+            }
+            return true
+        }
+        // This machine's word adds what the history lost.
+        let named = Set(events.compactMap { $0.drillID?.description })
+        let here = destination.hasSuffix("/") ? destination : destination + "/"
+        let lost = reports.values.filter {
+            !$0.passed && !named.contains($0.drillID.description) && ($0.setPath?.hasPrefix(here) ?? false)
+        }
+        for report in lost.sorted(by: { $0.finishedAt < $1.finishedAt }) {
+            problems.append(
+                "drill event of \(report.drillID) is missing: this machine's report says it FAILED on "
+                    + "\(report.backupID) at \(Timestamp.string(report.finishedAt))")
+            out.append(
+                HistoryEvent(
+                    kind: .drill, time: report.finishedAt, status: .fail, backupID: report.backupID,
+                    drillID: report.drillID, rtoSeconds: report.rtoSeconds, reportFolder: report.folder))
+        }
+        return (out.sorted { ($0.time, $0.id) < ($1.time, $1.id) }, problems)
+    }
+}

@@ -225,7 +225,10 @@ public enum SLAJob {
         destination: (any Destination)? = nil
     ) throws -> SLAScorecard {
         let store = destination ?? LocalDestination(path: config.destination)
-        let events = try HistoryStore(store).events()
+        // The drills this machine can believe (``DrillVouching``): the history is in the
+        // destination, which others may write to, and the scorecard is audit evidence.
+        let events = DrillVouching(reports: LocalDrillReports.load(folder: config.reports.folder, now: now))
+            .believed(try HistoryStore(store).events(), now: now, destination: store.location).events
         let scan = try BackupSetScanner.scan(store, authenticator: authenticator)
         let zone = config.retention.timeZone.flatMap(TimeZone.init(identifier:)) ?? .current
         return SLAScorecard.compute(

@@ -343,6 +343,26 @@ struct RunbookTests {
         #expect(
             (metrics?["last_drill_timestamp_seconds"] as? Double).map { $0 < 4_000_000_000 } == true,
             "the last drill is the real one: \(health.stdout)")
+        // The SLA scorecard (audit evidence) counts only drills this machine can believe: a pass
+        // dropped in a minute after the real drill, of a drill it has no report of, is not one.
+        let realTime = try #require(Timestamp.date(first.finishedAt))
+        let dropped = DrillID(date: realTime.addingTimeInterval(60))
+        var copy = try String(contentsOfFile: "\(events)/\(real)", encoding: .utf8)
+        copy = copy.replacingOccurrences(of: first.drillID.description, with: dropped.description)
+        copy = copy.replacingOccurrences(
+            of: #""time" : "[^"]*""#, with: "\"time\" : \"\(Timestamp.string(realTime.addingTimeInterval(61)))\"",
+            options: .regularExpression)
+        copy = copy.replacingOccurrences(
+            of: #""id" : "[^"]*""#, with: #""id" : "20991231T000002.000Z-drill-0badc0df""#, options: .regularExpression)
+        try Data(copy.utf8).write(to: URL(fileURLWithPath: "\(events)/20991231T000002.000Z-drill-0badc0df.json"))
+        let tomorrow = ["RESTORE_DRILL_NOW": Timestamp.string(realTime.addingTimeInterval(86400))]
+        let sla = try ws.run(["report", "sla", "--json"], environment: Self.password.merging(tomorrow) { $1 })
+        try #require(sla.status == 0, "\(sla.stderr)")
+        let scorecard = try JSONSerialization.jsonObject(with: Data(sla.stdout.utf8)) as? [String: Any]
+        let validation = scorecard?["restore_validation"] as? [String: Any]
+        #expect(validation?["denominator"] as? Int == 1, "\(validation ?? [:])")
+        try FileManager.default.removeItem(atPath: "\(events)/20991231T000002.000Z-drill-0badc0df.json")
+
         // A damaged event file is named as a warning: the matrix may miss a drill.
         try Data("garbage{\n".utf8).write(
             to: URL(fileURLWithPath: "\(events)/20261207T000000.000Z-drill-00000000.json"))
