@@ -122,21 +122,12 @@ public struct CompatMatrix: Codable, Sendable, Equatable {
     ///   - reports: ``LocalDrillReports/load(folder:now:)`` of the configured reports folder.
     ///   - now: the instant of the check (``DrillVouching``'s clock rules).
     public init(events: [HistoryEvent], reports: [String: LocalDrillReport], now: Date = Date()) {
-        var unvouched = 0
-        var seen: Set<String> = []
-        let vouching = DrillVouching(reports: reports)
         // This machine's drills whose events the history lost (deleted from the synced folder)
         // count too, from their reports: a removed failure must not leave a PASS.
-        let named = Set(events.compactMap { $0.drillID?.description })
-        let lost = reports.values.filter { !named.contains($0.drillID.description) }.map { report in
-            HistoryEvent(
-                kind: .drill, time: report.finishedAt, status: report.passed ? .pass : .fail, backupID: report.backupID,
-                drillID: report.drillID)
-        }
-        self.init(events: events + lost) { event in
-            guard let id = event.drillID, let report = reports[id.description],
-                vouching.problem(with: event, now: now) == nil, seen.insert(id.description).inserted
-            else {
+        let believed = DrillVouching(reports: reports).believed(events, now: now) { _ in true }
+        var unvouched = believed.leftOut
+        self.init(events: believed.events) { event in
+            guard let id = event.drillID, let report = reports[id.description] else {
                 unvouched += 1
                 return nil
             }

@@ -189,6 +189,18 @@ extension DrillVouching {
     public func believed(_ events: [HistoryEvent], now: Date, destination: String) -> (
         events: [HistoryEvent], problems: [String]
     ) {
+        let here = destination.hasSuffix("/") ? destination : destination + "/"
+        let result = believed(events, now: now) { !$0.passed && ($0.setPath?.hasPrefix(here) ?? false) }
+        return (result.events, result.problems)
+    }
+
+    /// ``believed(_:now:destination:)`` with the reports whose missing events are added back
+    /// chosen by `restores` (among those whose drill id no event names).
+    /// - Returns: the events oldest first, one sentence per drill event left out or added, and
+    ///   how many drill events were left out.
+    public func believed(
+        _ events: [HistoryEvent], now: Date, restoring restores: (LocalDrillReport) -> Bool
+    ) -> (events: [HistoryEvent], problems: [String], leftOut: Int) {
         var problems: [String] = []
         var seen: Set<String> = []
         var out = events.filter { event in
@@ -203,21 +215,21 @@ extension DrillVouching {
             }
             return true
         }
+        let leftOut = problems.count
         // This machine's word adds what the history lost.
         let named = Set(events.compactMap { $0.drillID?.description })
-        let here = destination.hasSuffix("/") ? destination : destination + "/"
-        let lost = reports.values.filter {
-            !$0.passed && !named.contains($0.drillID.description) && ($0.setPath?.hasPrefix(here) ?? false)
-        }
-        for report in lost.sorted(by: { $0.finishedAt < $1.finishedAt }) {
+        let lost = reports.values.filter { !named.contains($0.drillID.description) && restores($0) }
+        for report in lost.sorted(by: { ($0.finishedAt, $0.drillID) < ($1.finishedAt, $1.drillID) }) {
             problems.append(
-                "drill event of \(report.drillID) is missing: this machine's report says it FAILED on "
-                    + "\(report.backupID) at \(Timestamp.string(report.finishedAt))")
+                "drill event of \(report.drillID) is missing: this machine's report says it "
+                    + "\(report.passed ? "PASSED" : "FAILED") on \(report.backupID) at "
+                    + Timestamp.string(report.finishedAt))
             out.append(
                 HistoryEvent(
-                    kind: .drill, time: report.finishedAt, status: .fail, backupID: report.backupID,
-                    drillID: report.drillID, rtoSeconds: report.rtoSeconds, reportFolder: report.folder))
+                    kind: .drill, time: report.finishedAt, status: report.passed ? .pass : .fail,
+                    backupID: report.backupID, drillID: report.drillID, rtoSeconds: report.rtoSeconds,
+                    reportFolder: report.folder))
         }
-        return (out.sorted { ($0.time, $0.id) < ($1.time, $1.id) }, problems)
+        return (out.sorted { ($0.time, $0.id) < ($1.time, $1.id) }, problems, leftOut)
     }
 }
